@@ -1,0 +1,55 @@
+// Lint rules keep the three worlds apart (as Signal Desktop does): the engine runs under plain Node and
+// never imports Electron; the renderer never imports Node or Electron; the shared contract imports neither.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'net', 'tls', 'http', 'https', 'child_process', 'crypto', 'stream', 'stream/*', 'zlib', 'url', 'util', 'events', 'worker_threads', 'dgram', 'dns', 'buffer', 'process'];
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'dist-renderer/', 'dist-electron/', 'release/', 'test-output/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['src-main/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*', 'bin/**/*'],
+    ignores: ['src-main/electron/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['electron', 'electron/*', 'electron-store', '**/electron/**'], message: 'Only src-main/electron/ may touch Electron: the engine runs under plain Node.' }],
+      }],
+    },
+  },
+  {
+    files: ['src-renderer/**/*.ts', 'src-renderer/**/*.tsx'],
+    ignores: ['src-renderer/vite.config.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['electron'],
+        patterns: [
+          { group: nodeBuiltins, message: 'The renderer runs in a sandbox: no Node modules. Ask the engine through the IPC contract.' },
+          { group: ['**/src-main/**', 'electron', 'electron/*'], message: 'The renderer talks to the engine only through the typed IPC contract (src-shared/).' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src-shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['electron'],
+        patterns: [
+          { group: nodeBuiltins, message: 'The shared contract runs in both Node and the browser: no Node modules.' },
+          { group: ['**/src-main/**', '**/src-renderer/**', 'electron', 'electron/*'], message: 'src-shared depends on nothing but zod.' },
+        ],
+      }],
+    },
+  },
+);

@@ -1,0 +1,65 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createNodeEngine } from '../../engine/engine-node.js';
+import { startBrowserServer } from '../../server/browser-server.js';
+import { UsageError } from '../cli-errors.js';
+
+export const serveHelp = `sluice serve [--port N] [--data-dir DIR] [--demo]
+
+Runs the engine under Node and serves the Sluice UI on 127.0.0.1 (browser mode, for headless machines).
+Prints the URL with this start's token; open it in a browser on this machine. Ctrl-C stops it.
+
+  --port N        listen on this port (default: a free one)
+  --data-dir DIR  settings and secrets folder (default: the user's config folder, or $SLUICE_DATA_DIR)
+  --demo          also start the simulated "Small shop" pool and add it as a host
+`;
+
+export function rendererDir(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist-renderer');
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { port: { type: 'string' }, 'data-dir': { type: 'string' }, demo: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(serveHelp);
+    return 0;
+  }
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not "${values.port}".`);
+
+  const engine = createNodeEngine({ dataDir: values['data-dir'], transport: 'websocket' });
+  const stops: Array<() => Promise<void>> = [];
+  if (values.demo) {
+    throw new UsageError('--demo needs the simulated pool, which is not part of this build yet.');
+  }
+  const server = await startBrowserServer({
+    dispatcher: engine.dispatcher,
+    bus: engine.ctx.bus,
+    staticDir: rendererDir(),
+    port,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  engine.ctx.bus.emit('engine.status', { state: 'ready', at: new Date().toISOString() });
+  process.stdout.write(`Sluice is serving on ${server.url}\n`);
+  process.stdout.write(`Settings in ${engine.ctx.dataDir}. Press Ctrl-C to stop.\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  engine.ctx.bus.emit('engine.status', { state: 'stopping', at: new Date().toISOString() });
+  await server.close();
+  for (const s of stops) await s();
+  return 0;
+}

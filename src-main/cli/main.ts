@@ -1,0 +1,54 @@
+import { packageVersion } from '../engine/engine-node.js';
+import { reportCliError, UsageError } from './cli-errors.js';
+import { serveCommand, serveHelp } from './commands/serve-command.js';
+
+type Command = { summary: string; help: string; run: (argv: string[]) => Promise<number> };
+
+const commands: Record<string, Command> = {
+  serve: { summary: 'serve the UI in a browser on 127.0.0.1 (browser mode)', help: serveHelp, run: serveCommand },
+  demo: {
+    summary: 'start the simulated "Small shop" pool and show Sluice on it',
+    help: 'sluice demo [--port N]\n\nStarts the simulated pool and the browser mode on it, with no set-up.\n',
+    // Until the engine and the simulated pool land, the demo is the browser mode.
+    run: (argv) => serveCommand(argv),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return [
+    `Sluice ${packageVersion()}: back up, restore and export the VMs of an XCP-ng or XenServer pool.`,
+    '',
+    'Usage: sluice <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `sluice <command> --help` for a command\'s options.',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) throw new UsageError(`Unknown command "${name}".`);
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.exitCode = reportCliError(err);
+  },
+);

@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { SluiceError } from '../../errors/sluice-error.js';
+import type { Handlers } from '../../ipc/ipc-dispatcher.js';
+import type { EngineContext } from '../engine-context.js';
+
+export function remotesHandlers(ctx: EngineContext): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove'> {
+  return {
+    'remotes.list': async () => ctx.settings.get().remotes,
+    'remotes.add': async ({ name, path: dir }) => {
+      // UNC paths (\\server\share) are absolute on Windows; elsewhere a remote must be an absolute path so a
+      // job never writes relative to wherever the engine happened to start.
+      if (!path.isAbsolute(dir) && !dir.startsWith('\\\\')) {
+        throw new SluiceError('VALIDATION', `"${dir}" is not an absolute folder path.`, {
+          hint: 'Use the full path of a local folder or a mounted share, e.g. /mnt/backups or \\\\nas\\backups.',
+          context: { remote: name },
+        });
+      }
+      if (ctx.settings.get().remotes.some((r) => r.name === name)) {
+        throw new SluiceError('CONFLICT', `A remote named "${name}" already exists.`, { hint: 'Choose another name.' });
+      }
+      const remote = { id: randomUUID(), name, kind: 'folder' as const, path: dir };
+      await ctx.settings.update((s) => void s.remotes.push(remote));
+      ctx.bus.emit('settings.changed', { section: 'remotes' });
+      return remote;
+    },
+    'remotes.remove': async ({ id }) => {
+      if (!ctx.settings.get().remotes.some((r) => r.id === id)) return { removed: false };
+      await ctx.settings.update((s) => void (s.remotes = s.remotes.filter((r) => r.id !== id)));
+      ctx.bus.emit('settings.changed', { section: 'remotes' });
+      return { removed: true };
+    },
+  };
+}

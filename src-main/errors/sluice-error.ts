@@ -1,0 +1,56 @@
+import type { IpcError, IpcErrorCode } from '../../src-shared/ipc-errors.js';
+
+/** Where an error belongs: the UI and the log show these next to the message. */
+export interface ErrorContext {
+  host?: string;
+  vm?: string;
+  disk?: string;
+  phase?: string;
+  remote?: string;
+  channel?: string;
+  [key: string]: string | undefined;
+}
+
+/**
+ * The engine's one error type at boundaries: a code the UI can branch on, a message that says what happened
+ * and to what, and a hint that says what to do.
+ */
+export class SluiceError extends Error {
+  readonly code: IpcErrorCode;
+  readonly hint: string | undefined;
+  readonly context: ErrorContext;
+  constructor(code: IpcErrorCode, message: string, opts: { hint?: string; context?: ErrorContext; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'SluiceError';
+    this.code = code;
+    this.hint = opts.hint;
+    this.context = opts.context ?? {};
+  }
+}
+
+function cleanContext(ctx: ErrorContext): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ctx)) if (v !== undefined) out[k] = v;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Turns anything thrown into the wire shape; unknown errors become INTERNAL without leaking a stack. */
+export function toIpcError(err: unknown, extra: ErrorContext = {}): IpcError {
+  if (err instanceof SluiceError) {
+    const context = cleanContext({ ...err.context, ...extra });
+    return {
+      code: err.code,
+      message: err.message,
+      ...(err.hint !== undefined ? { hint: err.hint } : {}),
+      ...(context ? { context } : {}),
+    };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const context = cleanContext(extra);
+  return {
+    code: 'INTERNAL',
+    message: `Sluice hit an unexpected error: ${message}`,
+    hint: 'This is a bug in Sluice. The engine is still running; please report it with the engine log.',
+    ...(context ? { context } : {}),
+  };
+}

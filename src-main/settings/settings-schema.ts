@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { preferencesSchema } from '../../src-shared/ipc-contract.js';
+
+/**
+ * The persisted settings file. Passwords never live here: a host names its secret by id and the secret
+ * store keeps it (grep the settings file for a password and you find nothing).
+ */
+export const SETTINGS_SCHEMA_VERSION = 1;
+
+export const hostSettingSchema = z.object({
+  id: z.string(),
+  label: z.string(),
+  url: z.string(),
+  username: z.string(),
+  trustedFingerprint: z.string().nullable(),
+  secretId: z.string(),
+});
+export type HostSetting = z.infer<typeof hostSettingSchema>;
+
+export const remoteSettingSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.literal('folder'),
+  path: z.string(),
+});
+export type RemoteSetting = z.infer<typeof remoteSettingSchema>;
+
+export const jobSettingSchema = z.object({ id: z.string(), name: z.string() }).passthrough();
+export type JobSetting = z.infer<typeof jobSettingSchema>;
+
+export const settingsSchema = z.object({
+  schemaVersion: z.literal(SETTINGS_SCHEMA_VERSION),
+  hosts: z.array(hostSettingSchema),
+  remotes: z.array(remoteSettingSchema),
+  jobs: z.array(jobSettingSchema),
+  preferences: preferencesSchema,
+});
+export type Settings = z.infer<typeof settingsSchema>;
+
+export const GiB = 1024 ** 3;
+export const MiB = 1024 ** 2;
+
+export function defaultSettings(): Settings {
+  return {
+    schemaVersion: SETTINGS_SCHEMA_VERSION,
+    hosts: [],
+    remotes: [],
+    jobs: [],
+    preferences: {
+      theme: 'system',
+      spoolDir: null,
+      spoolCapBytes: 4 * GiB,
+      memoryBufferBytes: 64 * MiB,
+      defaultSpeedLimitBytesPerSec: null,
+      notifyOnSuccess: false,
+      notifyOnFailure: true,
+    },
+  };
+}

@@ -1,0 +1,8 @@
+export function PlaceholderPage({ title, text }: { title: string; text: string }) {
+  return (
+    <section aria-labelledby="page-title">
+      <h1 id="page-title">{title}</h1>
+      <p>{text}</p>
+    </section>
+  );
+}

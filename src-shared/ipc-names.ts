@@ -1,0 +1,31 @@
+/**
+ * The names of the contract's channels and events, without their schemas, so the Electron preload can hold
+ * its allowlist without bundling zod. ipc-contract.ts is checked against these lists at compile time.
+ */
+export const channelNameList = [
+  'app.info',
+  'app.ping',
+  'settings.getPreferences',
+  'settings.updatePreferences',
+  'hosts.list',
+  'hosts.add',
+  'hosts.remove',
+  'remotes.list',
+  'remotes.add',
+  'remotes.remove',
+] as const;
+
+export const eventNameList = ['engine.status', 'engine.log', 'settings.changed'] as const;
+
+export type ChannelNameFromList = (typeof channelNameList)[number];
+export type EventNameFromList = (typeof eventNameList)[number];
+
+const channelSet: ReadonlySet<string> = new Set(channelNameList);
+const eventSet: ReadonlySet<string> = new Set(eventNameList);
+
+export function isChannelName(name: unknown): name is ChannelNameFromList {
+  return typeof name === 'string' && channelSet.has(name);
+}
+export function isEventName(name: unknown): name is EventNameFromList {
+  return typeof name === 'string' && eventSet.has(name);
+}
