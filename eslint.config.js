@@ -7,7 +7,7 @@ import globals from 'globals';
 const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'net', 'tls', 'http', 'https', 'child_process', 'crypto', 'stream', 'stream/*', 'zlib', 'url', 'util', 'events', 'worker_threads', 'dgram', 'dns', 'buffer', 'process'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'dist-renderer/', 'dist-electron/', 'release/', 'test-output/'] },
+  { ignores: ['node_modules/', 'dist/', 'dist-renderer/', 'dist-electron/', 'dist-cli/', 'release/', 'test-output/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,27 @@
 #!/usr/bin/env node
-// The CLI runs the TypeScript engine directly through tsx, so `npx sluice` never runs a stale build.
-import { register } from 'tsx/esm/api';
+// `npx sluice`: runs the CLI from an esbuild bundle of the TypeScript sources, rebuilt whenever a source is
+// newer than it (a fraction of a second), so it is never stale and does not carry a TypeScript loader's
+// memory and start-up time through a long backup.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-register();
-await import('../src-main/cli/main.ts');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bundle = path.join(root, 'dist-cli', 'sluice.mjs');
+
+function newestSource(dir, newest = 0) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) newest = newestSource(p, newest);
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+const sources = ['src-main', 'src-shared'].map((d) => path.join(root, d)).filter(existsSync);
+const stale = !existsSync(bundle) || sources.reduce((n, d) => newestSource(d, n), statSync(path.join(root, 'package.json')).mtimeMs) > statSync(bundle).mtimeMs;
+if (stale) {
+  const { buildCli } = await import('../scripts/build-cli.mjs');
+  await buildCli();
+}
+await import(pathToFileURL(bundle).href);

@@ -56,6 +56,85 @@ const hostUrl = z
     }
   }, 'Not a host address: use https://host or host[:port]');
 
+export const backupPhases = ['queued', 'snapshot', 'transfer', 'verify', 'commit', 'merge', 'cleanup', 'done', 'failed', 'cancelled', 'skipped'] as const;
+export type BackupPhase = (typeof backupPhases)[number];
+
+/**
+ * One sample of a transfer, several times a second. Counted by Sluice on both sides of its buffer, so the UI
+ * can tell whether the host (source) or the remote (destination) holds things up.
+ */
+export const transferProgressSchema = z.object({
+  runId: z.string(),
+  vm: z.object({ uuid: z.string(), name: z.string() }),
+  /** null: the whole VM (an XVA); otherwise one disk. */
+  disk: z.object({ uuid: z.string(), name: z.string() }).nullable(),
+  phase: z.enum(backupPhases),
+  attempt: z.number().int(),
+  bytesRead: z.number(),
+  bytesWritten: z.number(),
+  /** null when unknown (an XVA export has no length): shown as "unknown", never as 0 %. */
+  totalBytes: z.number().nullable(),
+  sourceRate: z.number(),
+  destinationRate: z.number(),
+  memoryBytes: z.number(),
+  spoolBytes: z.number(),
+  spoolCapBytes: z.number(),
+  bottleneck: z.enum(['source', 'destination', 'balanced', 'unknown']),
+  /** Only when it can be honest: a known total and a steady rate. */
+  etaSeconds: z.number().nullable(),
+  elapsedMs: z.number(),
+  at: z.string(),
+});
+export type TransferProgress = z.infer<typeof transferProgressSchema>;
+
+export const inventorySchema = z.object({
+  pool: z.object({ uuid: z.string(), name: z.string(), defaultSrUuid: z.string().nullable() }).nullable(),
+  hosts: z.array(z.object({ uuid: z.string(), name: z.string(), address: z.string(), version: z.string() })),
+  srs: z.array(z.object({ uuid: z.string(), name: z.string(), type: z.string(), size: z.number(), used: z.number(), shared: z.boolean() })),
+  vms: z.array(
+    z.object({
+      ref: z.string(),
+      uuid: z.string(),
+      name: z.string(),
+      powerState: z.string(),
+      tags: z.array(z.string()),
+      residentOn: z.string().nullable(),
+      disks: z.array(
+        z.object({ vdiUuid: z.string(), name: z.string(), virtualSize: z.number(), srUuid: z.string().nullable(), userdevice: z.string(), skipped: z.boolean() }),
+      ),
+    }),
+  ),
+});
+export type Inventory = z.infer<typeof inventorySchema>;
+
+export const connectionStateSchema = z.object({
+  hostId: z.string(),
+  state: z.enum(['connecting', 'connected', 'error']),
+  error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }).optional(),
+  at: z.string(),
+});
+export type HostConnectionState = z.infer<typeof connectionStateSchema>;
+
+export const backupRunResultSchema = z.object({
+  runId: z.string(),
+  ok: z.boolean(),
+  cancelled: z.boolean(),
+  vms: z.array(
+    z.object({
+      vmUuid: z.string(),
+      vmName: z.string(),
+      ok: z.boolean(),
+      pointId: z.string().nullable(),
+      bytes: z.number(),
+      attempts: z.number(),
+      error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }).nullable(),
+    }),
+  ),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+});
+export type BackupRunResult = z.infer<typeof backupRunResultSchema>;
+
 export const channels = {
   'app.info': {
     request: z.object({}).strict(),
@@ -100,6 +179,39 @@ export const channels = {
     request: z.object({ id }).strict(),
     response: z.object({ removed: z.boolean() }),
   },
+  'hosts.probe': {
+    request: z.object({ url: hostUrl }).strict(),
+    response: z.object({ url: z.string(), fingerprint: z.string().nullable(), knownFingerprint: z.string().nullable() }),
+  },
+  'hosts.connectionStates': {
+    request: z.object({}).strict(),
+    response: z.array(connectionStateSchema),
+  },
+  'inventory.get': {
+    request: z.object({ hostId: id }).strict(),
+    response: inventorySchema.nullable(),
+  },
+  'backup.start': {
+    request: z
+      .object({
+        hostId: id,
+        vmUuids: z.array(z.string().uuid()).min(1, 'Pick at least one VM'),
+        remoteId: id,
+        mode: z.literal('full'),
+        compression: z.enum(['none', 'zstd']).default('none'),
+        speedLimitBytesPerSec: z.number().int().positive().nullable().default(null),
+      })
+      .strict(),
+    response: z.object({ runId: z.string() }),
+  },
+  'backup.cancel': {
+    request: z.object({ runId: id }).strict(),
+    response: z.object({ cancelled: z.boolean() }),
+  },
+  'remotes.test': {
+    request: z.object({ id }).strict(),
+    response: z.object({ path: z.string(), freeBytes: z.number(), totalBytes: z.number(), writeBytesPerSec: z.number(), testedBytes: z.number() }),
+  },
   'remotes.list': {
     request: z.object({}).strict(),
     response: z.array(remoteSummarySchema),
@@ -129,6 +241,14 @@ export const events = {
     at: z.string(),
     context: z.record(z.string(), z.string()).optional(),
   }),
+  /** A pool's inventory changed (debounced). */
+  'inventory.changed': z.object({ hostId: z.string(), inventory: inventorySchema }),
+  /** The engine's connection to a pool changed state. */
+  'hosts.connection': connectionStateSchema,
+  /** A backup run ended (success, failure or cancel), with per-VM results. */
+  'backup.finished': backupRunResultSchema,
+  /** A live sample of a running transfer. */
+  'backup.progress': transferProgressSchema,
   /** Something in the persisted settings changed (hosts, remotes, jobs, preferences). */
   'settings.changed': z.object({ section: z.enum(['hosts', 'remotes', 'jobs', 'preferences']) }),
 } as const;

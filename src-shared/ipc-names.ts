@@ -10,12 +10,18 @@ export const channelNameList = [
   'hosts.list',
   'hosts.add',
   'hosts.remove',
+  'hosts.probe',
+  'hosts.connectionStates',
+  'inventory.get',
+  'backup.start',
+  'backup.cancel',
+  'remotes.test',
   'remotes.list',
   'remotes.add',
   'remotes.remove',
 ] as const;
 
-export const eventNameList = ['engine.status', 'engine.log', 'settings.changed'] as const;
+export const eventNameList = ['engine.status', 'engine.log', 'inventory.changed', 'hosts.connection', 'backup.finished', 'backup.progress', 'settings.changed'] as const;
 
 export type ChannelNameFromList = (typeof channelNameList)[number];
 export type EventNameFromList = (typeof eventNameList)[number];

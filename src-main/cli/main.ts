@@ -1,10 +1,14 @@
 import { packageVersion } from '../engine/engine-node.js';
 import { reportCliError, UsageError } from './cli-errors.js';
+import { backupCommand, backupHelp } from './commands/backup-command.js';
+import { listCommand, listHelp } from './commands/list-command.js';
 import { serveCommand, serveHelp } from './commands/serve-command.js';
 
 type Command = { summary: string; help: string; run: (argv: string[]) => Promise<number> };
 
 const commands: Record<string, Command> = {
+  backup: { summary: 'back up VMs of a pool into a repository folder', help: backupHelp, run: backupCommand },
+  list: { summary: 'list the backup points in a repository folder', help: listHelp, run: listCommand },
   serve: { summary: 'serve the UI in a browser on 127.0.0.1 (browser mode)', help: serveHelp, run: serveCommand },
   demo: {
     summary: 'start the simulated "Small shop" pool and show Sluice on it',

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { appRoot } from '../app-root.js';
 import { EventBus } from '../ipc/event-bus.js';
-import type { IpcDispatcher } from '../ipc/ipc-dispatcher.js';
 import { FileSecretStore } from '../secrets/file-secret-store.js';
 import { ConfSettingsStore } from '../settings/conf-settings-store.js';
-import { createDispatcher } from './engine.js';
+import { createEngine, type Engine } from './engine.js';
 import type { EngineContext } from './engine-context.js';
 
 export function defaultDataDir(): string {
@@ -21,13 +20,12 @@ export function defaultDataDir(): string {
 }
 
 export function packageVersion(): string {
-  const pkgPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');
+  const pkgPath = path.join(appRoot(), 'package.json');
   return (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string }).version;
 }
 
-export interface NodeEngine {
+export interface NodeEngine extends Engine {
   ctx: EngineContext;
-  dispatcher: IpcDispatcher;
 }
 
 /** The engine as it runs under plain Node: conf for settings, the AES-GCM file for secrets. */
@@ -42,5 +40,5 @@ export function createNodeEngine(opts: { dataDir?: string; transport: EngineCont
     version: packageVersion(),
     startedAt: new Date(),
   };
-  return { ctx, dispatcher: createDispatcher(ctx) };
+  return { ctx, ...createEngine(ctx) };
 }

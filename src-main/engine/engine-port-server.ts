@@ -2,7 +2,7 @@ import { EventBus } from '../ipc/event-bus.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { Settings } from '../settings/settings-schema.js';
 import type { SettingsStore } from '../settings/settings-store.js';
-import { createDispatcher } from './engine.js';
+import { createEngine, type Engine } from './engine.js';
 import type { EngineContext } from './engine-context.js';
 import { toEngineSchema, type FromEngine, type HostServiceCall, type PortLike } from './engine-port-protocol.js';
 
@@ -22,10 +22,10 @@ export function serveEngineOnPort(port: PortLike, opts: { onShutdown?: () => voi
       send({ kind: 'host-call', id, call });
     });
 
-  let dispatcher: ReturnType<typeof createDispatcher> | undefined;
+  let engine: Engine | undefined;
   const queued: Array<{ id: number; channel: unknown; payload: unknown }> = [];
   const invoke = (id: number, channel: unknown, payload: unknown) => {
-    void dispatcher!.dispatch(channel, payload).then((result) => send({ kind: 'result', id, result: result as never }));
+    void engine!.dispatcher.dispatch(channel, payload).then((result) => send({ kind: 'result', id, result: result as never }));
   };
 
   port.on('message', (raw) => {
@@ -47,14 +47,14 @@ export function serveEngineOnPort(port: PortLike, opts: { onShutdown?: () => voi
           version: msg.version,
           startedAt: new Date(),
         };
-        dispatcher = createDispatcher(ctx);
+        engine = createEngine(ctx);
         send({ kind: 'ready' });
         for (const q of queued.splice(0)) invoke(q.id, q.channel, q.payload);
         bus.emit('engine.status', { state: 'ready', at: new Date().toISOString() });
         return;
       }
       case 'invoke':
-        if (!dispatcher) queued.push(msg);
+        if (!engine) queued.push(msg);
         else invoke(msg.id, msg.channel, msg.payload);
         return;
       case 'host-result': {
@@ -65,7 +65,7 @@ export function serveEngineOnPort(port: PortLike, opts: { onShutdown?: () => voi
         return;
       }
       case 'shutdown':
-        opts.onShutdown?.();
+        void (engine?.close() ?? Promise.resolve()).finally(() => opts.onShutdown?.());
     }
   });
 }

@@ -20,6 +20,14 @@ const migrations: Record<number, Migration> = {
       preferences: { ...defaults.preferences, ...flatPrefs, ...(typeof preferences === 'object' && preferences ? preferences : {}) },
     };
   },
+  // Version 2 remembers approved certificates for hosts used from the CLI too.
+  2: (doc) => {
+    const trusted: Record<string, string> = {};
+    for (const h of Array.isArray(doc.hosts) ? (doc.hosts as Array<{ url?: unknown; trustedFingerprint?: unknown }>) : []) {
+      if (typeof h.url === 'string' && typeof h.trustedFingerprint === 'string') trusted[h.url] = h.trustedFingerprint;
+    }
+    return { ...doc, schemaVersion: 2, trustedCertificates: trusted };
+  },
 };
 
 export class SettingsMigrationError extends Error {

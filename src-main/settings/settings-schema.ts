@@ -5,7 +5,7 @@ import { preferencesSchema } from '../../src-shared/ipc-contract.js';
  * The persisted settings file. Passwords never live here: a host names its secret by id and the secret
  * store keeps it (grep the settings file for a password and you find nothing).
  */
-export const SETTINGS_SCHEMA_VERSION = 1;
+export const SETTINGS_SCHEMA_VERSION = 2;
 
 export const hostSettingSchema = z.object({
   id: z.string(),
@@ -34,6 +34,8 @@ export const settingsSchema = z.object({
   remotes: z.array(remoteSettingSchema),
   jobs: z.array(jobSettingSchema),
   preferences: preferencesSchema,
+  /** Certificates approved on first use, by host URL (https://host:port), for hosts not in `hosts` too (CLI). */
+  trustedCertificates: z.record(z.string(), z.string()),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
@@ -46,6 +48,7 @@ export function defaultSettings(): Settings {
     hosts: [],
     remotes: [],
     jobs: [],
+    trustedCertificates: {},
     preferences: {
       theme: 'system',
       spoolDir: null,

@@ -17,7 +17,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const t = makeTempDir();
   cleanup = t.cleanup;
-  serve = await startServeProcess(['--port', '0', '--data-dir', t.dir]);
+  serve = await startServeProcess(['--port', '0', '--data-dir', t.dir, '--demo']);
   browser = await launchChromium();
 });
 afterAll(async () => {
@@ -42,13 +42,23 @@ describe('the UI shell in Chromium against `sluice serve`', () => {
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe(name);
     }
 
+    const demo = /Demo pool "Small shop" at (\S+) \(user (\S+), password (\S+), certificate (\S+)\)/.exec(serve.output())!;
+    expect(demo).not.toBeNull();
+    const [, poolUrl, user, password, fingerprint] = demo;
     await nav.getByRole('link', { name: 'Hosts' }).click();
-    await page.getByRole('button', { name: 'Add pool' }).click();
+    await page.getByRole('button', { name: 'Connect' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/Enter the pool address/);
-    await page.getByLabel('Pool address').fill('xcp-pool.example');
-    await page.getByLabel('Password').fill('secret');
-    await page.getByRole('button', { name: 'Add pool' }).click();
-    await expect.poll(() => page.getByRole('table', { name: 'Pools' }).textContent()).toContain('https://xcp-pool.example');
+    await page.getByLabel('Pool address').fill(poolUrl!);
+    await page.getByLabel('Username').fill(user!);
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => page.getByTestId('probe-fingerprint').textContent()).toBe(fingerprint);
+    await page.getByRole('button', { name: 'Approve and add pool' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 15_000 }).toMatch(/wrong username or password/);
+    await page.getByLabel('Password').fill(password!);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByRole('button', { name: 'Approve and add pool' }).click();
+    await expect.poll(() => page.getByRole('table', { name: 'Pools' }).textContent(), { timeout: 15_000 }).toContain(poolUrl!);
 
     await nav.getByRole('link', { name: 'Remotes' }).click();
     await page.getByLabel('Name').fill('NAS');

@@ -12,7 +12,7 @@ export interface ServeProcess {
 
 /** Runs `sluice serve` exactly as `npm run serve` does (after the UI build), and waits for its URL line. */
 export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-main/cli/main.ts'), 'serve', ...args], {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/sluice.js'), 'serve', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

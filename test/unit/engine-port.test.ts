@@ -4,6 +4,7 @@ import { EnginePortClient } from '../../src-main/engine/engine-port-client.js';
 import { serveEngineOnPort } from '../../src-main/engine/engine-port-server.js';
 import { FileSecretStore } from '../../src-main/secrets/file-secret-store.js';
 import { ConfSettingsStore } from '../../src-main/settings/conf-settings-store.js';
+import { smallPool } from '../helpers/sim.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 // The Electron hosting (utilityProcess + parentPort) reduced to what Node has: a MessageChannel.
@@ -30,10 +31,16 @@ describe('engine behind a message port', () => {
     expect(await client.invoke('nope', {})).toMatchObject({ ok: false, error: { code: 'UNKNOWN_CHANNEL' } });
     expect(await client.invoke('app.ping', { nonce: 3 })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
 
-    const added = await client.invoke('hosts.add', { url: 'https://pool', username: 'root', password: 'pw1' });
-    expect(added.ok).toBe(true);
-    expect(stores.settings.get().hosts).toHaveLength(1);
-    expect(await stores.secrets.get(stores.settings.get().hosts[0]!.secretId)).toBe('pw1');
+    const sim = await smallPool();
+    try {
+      const added = await client.invoke('hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint });
+      expect(added.ok).toBe(true);
+      expect(stores.settings.get().hosts).toHaveLength(1);
+      // The password went through the port to the host side's secret store, not into settings.
+      expect(await stores.secrets.get(stores.settings.get().hosts[0]!.secretId)).toBe(sim.password);
+    } finally {
+      await sim.stop();
+    }
     await expect.poll(() => events).toContain('settings.changed');
   });
 });

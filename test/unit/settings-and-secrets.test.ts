@@ -1,6 +1,8 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SimHandle } from '../xapi-sim/index.js';
+import { smallPool } from '../helpers/sim.js';
 import { createNodeEngine } from '../../src-main/engine/engine-node.js';
 import { FileSecretStore } from '../../src-main/secrets/file-secret-store.js';
 import { ConfSettingsStore } from '../../src-main/settings/conf-settings-store.js';
@@ -16,13 +18,21 @@ function temp() {
   return t.dir;
 }
 
+let sim: SimHandle;
+beforeAll(async () => {
+  sim = await smallPool();
+});
+afterAll(async () => {
+  await sim?.stop();
+});
+
 describe('settings', () => {
   it('persists hosts and remotes across restarts, and never stores a password in the settings file', async () => {
     const dir = temp();
     const a = createNodeEngine({ dataDir: dir, transport: 'websocket' });
-    const password = 'pw-Sup3r-s3cret-' + Math.random().toString(36).slice(2);
-    const added = await a.dispatcher.dispatch('hosts.add', { url: 'xcp1.example:8443', username: 'root', password });
-    expect(added).toMatchObject({ ok: true, value: { url: 'https://xcp1.example:8443', label: 'xcp1.example' } });
+    const password = sim.password;
+    const added = await a.dispatcher.dispatch('hosts.add', { url: sim.url.replace('https://', ''), username: sim.username, password, trustedFingerprint: sim.fingerprint });
+    expect(added).toMatchObject({ ok: true, value: { url: sim.url, label: '127.0.0.1', trustedFingerprint: sim.fingerprint } });
     await a.dispatcher.dispatch('remotes.add', { name: 'nas', path: '/mnt/nas' });
 
     const b = createNodeEngine({ dataDir: dir, transport: 'websocket' });
@@ -32,7 +42,7 @@ describe('settings', () => {
     expect(remotes.ok && remotes.value).toMatchObject([{ name: 'nas', path: '/mnt/nas' }]);
 
     const settingsText = readFileSync(path.join(dir, 'settings.json'), 'utf8');
-    expect(settingsText).toContain('xcp1.example');
+    expect(settingsText).toContain(sim.url);
     expect(settingsText).not.toContain(password);
     for (const f of ['secrets.json', 'secrets.key']) expect(readFileSync(path.join(dir, f)).includes(password)).toBe(false);
     const secretId = JSON.parse(settingsText).hosts[0].secretId;
@@ -41,9 +51,21 @@ describe('settings', () => {
 
   it('refuses a duplicate pool with a CONFLICT that says what to do', async () => {
     const e = createNodeEngine({ dataDir: temp(), transport: 'websocket' });
-    await e.dispatcher.dispatch('hosts.add', { url: 'https://h', username: 'root', password: 'x' });
-    const r = await e.dispatcher.dispatch('hosts.add', { url: 'h', username: 'root', password: 'y' });
+    const first = await e.dispatcher.dispatch('hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint });
+    expect(first.ok).toBe(true);
+    const r = await e.dispatcher.dispatch('hosts.add', { url: sim.url, username: 'root', password: 'y' });
     expect(r).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+  });
+
+  it('checks the login and the certificate before saving a pool', async () => {
+    const e = createNodeEngine({ dataDir: temp(), transport: 'websocket' });
+    const wrong = await e.dispatcher.dispatch('hosts.add', { url: sim.url, username: sim.username, password: 'nope', trustedFingerprint: sim.fingerprint });
+    expect(wrong).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
+    const untrusted = await e.dispatcher.dispatch('hosts.add', { url: sim.url, username: sim.username, password: sim.password });
+    expect(untrusted).toMatchObject({ ok: false, error: { code: 'CERTIFICATE_UNTRUSTED' } });
+    const probe = await e.dispatcher.dispatch('hosts.probe', { url: sim.url });
+    expect(probe).toMatchObject({ ok: true, value: { fingerprint: sim.fingerprint, knownFingerprint: null } });
+    expect(e.ctx.settings.get().hosts).toEqual([]);
   });
 
   it('migrates a pre-release (version 0) file and keeps its values', () => {

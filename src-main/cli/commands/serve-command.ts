@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { appRoot } from '../../app-root.js';
 import { parseArgs } from 'node:util';
 import { createNodeEngine } from '../../engine/engine-node.js';
 import { startBrowserServer } from '../../server/browser-server.js';
@@ -12,11 +12,11 @@ Prints the URL with this start's token; open it in a browser on this machine. Ct
 
   --port N        listen on this port (default: a free one)
   --data-dir DIR  settings and secrets folder (default: the user's config folder, or $SLUICE_DATA_DIR)
-  --demo          also start the simulated "Small shop" pool and add it as a host
+  --demo          also start the simulated "Small shop" pool and print its address and credentials
 `;
 
 export function rendererDir(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist-renderer');
+  return path.join(appRoot(), 'dist-renderer');
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -37,10 +37,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not "${values.port}".`);
 
-  const engine = createNodeEngine({ dataDir: values['data-dir'], transport: 'websocket' });
   const stops: Array<() => Promise<void>> = [];
+  const engine = createNodeEngine({ dataDir: values['data-dir'], transport: 'websocket' });
+  stops.push(() => engine.close());
   if (values.demo) {
-    throw new UsageError('--demo needs the simulated pool, which is not part of this build yet.');
+    const { startDemoPool } = await import('./demo-pool.js');
+    const demo = await startDemoPool();
+    stops.push(() => demo.stop());
+    process.stdout.write(`Demo pool "Small shop" at ${demo.url} (user ${demo.username}, password ${demo.password}, certificate ${demo.fingerprint})\n`);
   }
   const server = await startBrowserServer({
     dispatcher: engine.dispatcher,

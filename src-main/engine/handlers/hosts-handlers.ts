@@ -3,40 +3,60 @@ import type { HostSummary } from '../../../src-shared/ipc-contract.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import type { HostSetting } from '../../settings/settings-schema.js';
+import { normaliseFingerprint, probeFingerprint } from '../../xapi/tls-pinning.js';
+import { describeNetworkError } from '../../xapi/host-unreachable.js';
+import { normaliseUrl, XapiSession } from '../../xapi/xapi-session.js';
 import type { EngineContext } from '../engine-context.js';
-
-export function normaliseHostUrl(input: string): string {
-  const u = new URL(/^[a-z]+:\/\//i.test(input) ? input : `https://${input}`);
-  return `${u.protocol}//${u.host}`;
-}
+import type { PoolConnections } from '../pool-connections.js';
 
 function summary(h: HostSetting): HostSummary {
   return { id: h.id, label: h.label, url: h.url, username: h.username, trustedFingerprint: h.trustedFingerprint, hasPassword: true };
 }
 
-export function hostsHandlers(ctx: EngineContext): Pick<Handlers, 'hosts.list' | 'hosts.add' | 'hosts.remove'> {
+export function hostsHandlers(
+  ctx: EngineContext,
+  pools: PoolConnections,
+): Pick<Handlers, 'hosts.list' | 'hosts.add' | 'hosts.remove' | 'hosts.probe' | 'hosts.connectionStates' | 'inventory.get'> {
   return {
     'hosts.list': async () => ctx.settings.get().hosts.map(summary),
+    'hosts.probe': async ({ url: input }) => {
+      const url = normaliseUrl(input);
+      const fingerprint = await probeFingerprint(url).catch((err) => {
+        throw describeNetworkError(new URL(url).host, err);
+      });
+      const s = ctx.settings.get();
+      const known = s.hosts.find((h) => h.url === url)?.trustedFingerprint ?? s.trustedCertificates[url] ?? null;
+      return { url, fingerprint, knownFingerprint: known };
+    },
     'hosts.add': async (req) => {
-      const url = normaliseHostUrl(req.url);
+      const url = normaliseUrl(req.url);
       if (ctx.settings.get().hosts.some((h) => h.url === url)) {
         throw new SluiceError('CONFLICT', `The pool at ${url} is already in Sluice.`, {
           hint: 'Edit or remove the existing entry instead.',
           context: { host: url },
         });
       }
+      const fingerprint = url.startsWith('https:') ? (req.trustedFingerprint ? normaliseFingerprint(req.trustedFingerprint) : null) : null;
+      // Log in once before saving anything: a wrong password or an unapproved certificate is said now, not
+      // at 2 a.m. by the first scheduled backup.
+      const session = await XapiSession.connect({ url, username: req.username, password: req.password, trustedFingerprint: fingerprint });
+      const finalUrl = session.url;
+      await session.close();
       const id = randomUUID();
       const host: HostSetting = {
         id,
-        label: req.label || new URL(url).hostname,
-        url,
+        label: req.label || new URL(finalUrl).hostname,
+        url: finalUrl,
         username: req.username,
-        trustedFingerprint: req.trustedFingerprint ?? null,
+        trustedFingerprint: session.fingerprint,
         secretId: `host:${id}`,
       };
       await ctx.secrets.set(host.secretId, req.password);
       try {
-        await ctx.settings.update((s) => void s.hosts.push(host));
+        await ctx.settings.update((s) => {
+          s.hosts.push(host);
+          if (host.trustedFingerprint) s.trustedCertificates[finalUrl] = host.trustedFingerprint;
+        });
       } catch (err) {
         await ctx.secrets.delete(host.secretId);
         throw err;
@@ -49,8 +69,11 @@ export function hostsHandlers(ctx: EngineContext): Pick<Handlers, 'hosts.list' |
       if (!host) return { removed: false };
       await ctx.settings.update((s) => void (s.hosts = s.hosts.filter((h) => h.id !== id)));
       await ctx.secrets.delete(host.secretId);
+      await pools.disconnect(id);
       ctx.bus.emit('settings.changed', { section: 'hosts' });
       return { removed: true };
     },
+    'hosts.connectionStates': async () => pools.states(),
+    'inventory.get': async ({ hostId }) => pools.inventory(hostId),
   };
 }

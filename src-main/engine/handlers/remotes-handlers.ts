@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
+import { testRemote } from '../../remotes/folder-remote.js';
 import type { EngineContext } from '../engine-context.js';
 
-export function remotesHandlers(ctx: EngineContext): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove'> {
+export function remotesHandlers(ctx: EngineContext): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove' | 'remotes.test'> {
   return {
     'remotes.list': async () => ctx.settings.get().remotes,
     'remotes.add': async ({ name, path: dir }) => {
@@ -23,6 +24,12 @@ export function remotesHandlers(ctx: EngineContext): Pick<Handlers, 'remotes.lis
       await ctx.settings.update((s) => void s.remotes.push(remote));
       ctx.bus.emit('settings.changed', { section: 'remotes' });
       return remote;
+    },
+    'remotes.test': async ({ id }) => {
+      const remote = ctx.settings.get().remotes.find((r) => r.id === id);
+      if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
+      const r = await testRemote(remote.path);
+      return { path: r.path, freeBytes: r.freeBytes, totalBytes: r.totalBytes, writeBytesPerSec: r.writeBytesPerSec, testedBytes: r.testedBytes };
     },
     'remotes.remove': async ({ id }) => {
       if (!ctx.settings.get().remotes.some((r) => r.id === id)) return { removed: false };

@@ -1,0 +1,246 @@
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { SluiceError } from '../errors/sluice-error.js';
+import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifier.js';
+import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';
+import type { FullMetadata } from '../repository/backup-metadata.js';
+import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
+import { formatTimestamp, METADATA_VERSION, pointFiles, vmFolder, vmLockFolder } from '../repository/repository-layout.js';
+import { lockVmFolder } from '../repository/vm-folder-lock.js';
+import { FileSink } from '../transfer/file-sink.js';
+import { withSilenceLimit } from '../transfer/silence-watchdog.js';
+import { Throttle } from '../transfer/throttle.js';
+import { Transfer } from '../transfer/transfer-pipeline.js';
+import { openHostDownload, type HostStream } from '../xapi/http-export.js';
+import { taskFailure, waitForTask } from '../xapi/task-waiter.js';
+import type { XapiSession } from '../xapi/xapi-session.js';
+import type { BackupRunOptions } from './backup-options.js';
+import { destroySnapshotWithDisks, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
+import { ProgressSampler } from './progress-sampler.js';
+import { defaultRetryPolicy, isRetryable, sleep } from './retry-policy.js';
+
+export interface FullBackupResult {
+  vmUuid: string;
+  pointId: string;
+  xvaPath: string;
+  bytes: number;
+  attempts: number;
+  durationMs: number;
+  spoolPeakBytes: number;
+  /** Time the writer waited for the host, and the reader for the destination (ms): where the time went. */
+  waitedForHostMs: number;
+  waitedForDestinationMs: number;
+}
+
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+/**
+ * One full backup of one VM: snapshot → GET /export of the snapshot → `<ts>.xva` (temp name, verified as it
+ * streams, fsync'ed, renamed) → checksum file → metadata JSON last → snapshot destroyed with its disks.
+ * Whatever fails, the VM folder is left as it was before the run: no temp file, no half point, no snapshot.
+ */
+export async function runFullBackup(xapi: XapiSession, vmRef: string, opts: BackupRunOptions): Promise<FullBackupResult> {
+  const started = performance.now();
+  const vmRecord = (await xapi.call<Record<string, unknown>>('VM.get_record', vmRef)) as Record<string, unknown> & { uuid: string; name_label: string };
+  const vm = { uuid: vmRecord.uuid, name: vmRecord.name_label };
+  const ctx = { host: new URL(xapi.url).host, vm: vm.name };
+  const sampler = new ProgressSampler({ runId: opts.runId, vm, disk: null, spoolCapBytes: opts.spoolCapBytes }, opts.onProgress);
+  const vmDir = vmFolder(opts.remoteRoot, vm.uuid);
+  const release = await lockVmFolder(vmLockFolder(opts.remoteRoot, vm.uuid), `Sluice backup ${opts.runId}`);
+  let snapRef: string | undefined;
+  sampler.start();
+  try {
+    const cleaned = await cleanFullBackupFolder(vmDir);
+    for (const f of [...cleaned.removedTemporary, ...cleaned.removedOrphans]) opts.log('info', `Removed leftover ${f} from an earlier run that did not finish.`, ctx);
+    for (const f of cleaned.brokenMetadata) opts.log('warn', `Removed metadata ${f}: its XVA file is missing, so that point could not be restored.`, ctx);
+    for (const ref of await findLeftoverSnapshots(xapi, vmRef, new Set([opts.runId]))) {
+      opts.log('info', 'Destroying a snapshot left on the host by an earlier run that did not finish.', ctx);
+      await destroySnapshotWithDisks(xapi, ref);
+    }
+
+    sampler.setPhase('snapshot');
+    const when = await freeTimestamp(vmDir, new Date());
+    const ts = formatTimestamp(when);
+    snapRef = await takeBackupSnapshot(xapi, vmRef, vm.name, opts.runId, when);
+    const snapRecord = await xapi.call<Record<string, unknown>>('VM.get_record', snapRef);
+    const files = pointFiles(vmDir, ts);
+
+    sampler.setPhase('transfer');
+    const { bytes, sha256, attempts, spoolPeakBytes, waitedForHostMs, waitedForDestinationMs } = await transferXva(xapi, snapRef, files.xva, opts, sampler, ctx);
+
+    sampler.setPhase('commit');
+    await writeFileAtomic(files.xvaChecksum, `$5$$${sha256}`);
+    const metadata: FullMetadata = {
+      jobId: opts.jobId,
+      mode: 'full',
+      scheduleId: opts.scheduleId ?? '',
+      timestamp: when.getTime(),
+      version: METADATA_VERSION,
+      vm: vmRecord,
+      vmSnapshot: snapRecord,
+      xva: `./${path.basename(files.xva)}`,
+      size: bytes,
+    };
+    await writeFileAtomic(files.metadata, JSON.stringify(metadata));
+
+    sampler.setPhase('cleanup');
+    await destroySnapshotWithDisks(xapi, snapRef);
+    snapRef = undefined;
+    sampler.stop('done');
+    opts.log('info', `Backed up ${vm.name}: ${bytes} bytes in ${attempts} attempt(s).`, ctx);
+    return { vmUuid: vm.uuid, pointId: ts, xvaPath: files.xva, bytes, attempts, durationMs: performance.now() - started, spoolPeakBytes, waitedForHostMs, waitedForDestinationMs };
+  } catch (err) {
+    const cancelled = opts.signal?.aborted === true;
+    sampler.stop(cancelled ? 'cancelled' : 'failed');
+    if (snapRef) {
+      opts.log('info', 'Removing the backup snapshot from the host.', ctx);
+      await destroySnapshotWithDisks(xapi, snapRef).catch((e) => opts.log('warn', `Could not remove the snapshot: ${(e as Error).message}. The next run removes it.`, ctx));
+    }
+    if (cancelled && !(err instanceof SluiceError && err.code === 'CANCELLED')) {
+      throw new SluiceError('CANCELLED', `The backup of ${vm.name} was cancelled; its temporary files and snapshot were removed.`, { context: ctx, cause: err });
+    }
+    throw err;
+  } finally {
+    await release();
+  }
+}
+
+async function transferXva(
+  xapi: XapiSession,
+  snapRef: string,
+  xvaPath: string,
+  opts: BackupRunOptions,
+  sampler: ProgressSampler,
+  ctx: Record<string, string>,
+): Promise<{ bytes: number; sha256: string; attempts: number; spoolPeakBytes: number; waitedForHostMs: number; waitedForDestinationMs: number }> {
+  const policy = opts.retry ?? defaultRetryPolicy;
+  const file = await AtomicFile.create(xvaPath);
+  // XO's checksum file names its algorithm ($1$ md5, $5$ sha256, $6$ sha512) and XO reads all three; SHA-256
+  // runs at twice MD5's speed on CPUs with SHA extensions, and a backup's CPU budget is its throughput.
+  let sink = new FileSink(file.handle, xvaPath, { hash: 'sha256' });
+  const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
+  let spoolPeakBytes = 0;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) sink = await sink.reset();
+      const taskRef = await xapi.call<string>('task.create', 'Sluice backup export', `${ctx.vm} (${opts.runId})`);
+      let stream: HostStream | undefined;
+      try {
+        const verifier = opts.compression === 'none' ? await XvaStreamVerifier.create() : undefined;
+        stream = await openHostDownload(
+          xapi,
+          '/export',
+          { ref: snapRef, task_id: taskRef, use_compression: opts.compression === 'zstd' ? 'zstd' : 'false' },
+          { signal: opts.signal, context: { ...ctx, phase: 'transfer' } },
+        );
+        const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
+        const source = withSilenceLimit(stream.body, silenceMs, () => silenceError(silenceMs, ctx), (e) => stream?.abort(e));
+        let head: Buffer | undefined = Buffer.alloc(0);
+        const transfer = new Transfer({
+          source,
+          sink,
+          buffer: { memoryCapBytes: opts.memoryBufferBytes, spoolCapBytes: opts.spoolCapBytes, spoolDir: opts.spoolDir },
+          throttle,
+          signal: opts.signal,
+          onFailure: (e) => stream?.abort(e),
+          inspect: (chunk) => {
+            if (verifier) {
+              try {
+                verifier.update(chunk);
+              } catch (e) {
+                throw damagedStream(e, ctx);
+              }
+            } else if (head !== undefined) {
+              head = Buffer.concat([head, chunk]).subarray(0, 4);
+              if (head.length === 4) {
+                if (!head.equals(ZSTD_MAGIC)) throw damagedStream(new Error('the compressed export does not start with a zstd frame'), ctx);
+                head = undefined;
+              }
+            }
+          },
+        });
+        sampler.restart(attempt, transfer.counters);
+        const counters = await transfer.run();
+        spoolPeakBytes = Math.max(spoolPeakBytes, counters.buffer.spoolPeakBytes);
+        // The body ends when the host closes the connection, on success or not: the task says which.
+        const task = await waitForTask(xapi, taskRef, { signal: opts.signal, timeoutMs: 10 * 60_000 });
+        if (task.status !== 'success') throw taskFailure(task, 'export');
+        if (verifier) {
+          sampler.setPhase('verify');
+          try {
+            verifier.finish();
+          } catch (e) {
+            throw damagedStream(e, ctx);
+          }
+        }
+        sampler.setPhase('commit');
+        await file.commit(async (_p, handle) => {
+          const st = await handle.stat();
+          if (st.size !== counters.bytesWritten) throw new SluiceError('REMOTE_ERROR', `The remote holds ${st.size} bytes of the backup where ${counters.bytesWritten} were written.`, { hint: 'The remote lost data: check the share.', context: ctx });
+        });
+        return {
+          bytes: counters.bytesWritten,
+          sha256: sink.digestHex()!,
+          attempts: attempt,
+          spoolPeakBytes,
+          waitedForHostMs: counters.consumerStarvedMs,
+          waitedForDestinationMs: counters.producerBlockedMs,
+        };
+      } catch (err) {
+        stream?.abort(err);
+        // If the host's task is still running (we failed on our side), stop it on the host too.
+        await xapi.call('task.cancel', taskRef).catch(() => {});
+        let failure = err;
+        if (isCutStream(err)) {
+          // A cut stream shows here as a truncated tar or a reset connection; the host's task says why.
+          const task = await waitForTask(xapi, taskRef, { timeoutMs: 5000, pollMs: 100 }).catch(() => undefined);
+          if (task?.status === 'failure') failure = taskFailure(task, 'export');
+        }
+        if (opts.signal?.aborted) throw new SluiceError('CANCELLED', 'The backup was cancelled.', { context: ctx, cause: err });
+        if (!isRetryable(failure) || attempt >= policy.attempts) throw failure;
+        const wait = policy.backoffMs(attempt);
+        opts.log('warn', `Attempt ${attempt} of the export failed: ${(failure as Error).message} Retrying from the start in ${Math.round(wait / 1000)} s.`, { ...ctx, phase: 'transfer' });
+        await sleep(wait, opts.signal);
+      } finally {
+        await xapi.call('task.destroy', taskRef).catch(() => {});
+      }
+    }
+  } catch (err) {
+    await file.abort();
+    throw err;
+  }
+}
+
+function silenceError(ms: number, ctx: Record<string, string>): SluiceError {
+  return new SluiceError('HOST_ERROR', `The host sent nothing for ${Math.round(ms / 1000)} s during the export.`, {
+    hint: 'The host or the network stalled; Sluice retries the export.',
+    context: { ...ctx, phase: 'transfer', retryable: 'true' },
+  });
+}
+
+/**
+ * Points are named to the second (XO's format): two runs in the same second must not share a name, or the
+ * second would replace the first. Under the folder's lock, so no one else picks the same name meanwhile.
+ */
+async function freeTimestamp(vmDir: string, now: Date): Promise<Date> {
+  const names = new Set(await fs.readdir(vmDir).catch(() => [] as string[]));
+  const t = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  while (names.has(`${formatTimestamp(t)}.json`) || names.has(`${formatTimestamp(t)}.xva`)) t.setTime(t.getTime() + 1000);
+  return t;
+}
+
+/** Errors that only say the bytes stopped, not why: the host's task knows better. */
+function isCutStream(err: unknown): boolean {
+  if (!(err instanceof SluiceError)) return false;
+  if (err.code === 'HOST_UNREACHABLE') return true;
+  return err.context.damage === 'truncated';
+}
+
+function damagedStream(err: unknown, ctx: Record<string, string>): SluiceError {
+  const where = err instanceof XvaVerifyError ? `${err.entry ? ` at ${err.entry}` : ''} (byte ${err.offset})` : '';
+  return new SluiceError('HOST_ERROR', `The export arrived damaged${where}: ${(err as Error).message}`, {
+    hint: 'The stream was cut or corrupted on the way; Sluice retries the export. If it keeps failing, check the host\'s storage.',
+    context: { ...ctx, phase: 'verify', retryable: 'true', ...(err instanceof XvaVerifyError ? { damage: err.damage } : {}) },
+    cause: err,
+  });
+}

@@ -1,0 +1,103 @@
+import type { BackupPhase, TransferProgress } from '../../src-shared/ipc-contract.js';
+import { RateMeter } from '../transfer/rate-meter.js';
+import type { TransferCounters } from '../transfer/transfer-pipeline.js';
+
+export type ProgressListener = (p: TransferProgress) => void;
+
+const ETA_MIN_ELAPSED_MS = 5000;
+
+/**
+ * Turns a transfer's live counters into progress samples: rates on both sides, buffer fill, the bottleneck
+ * in one word, and an ETA only when the total is known and the rate has had time to settle.
+ */
+export class ProgressSampler {
+  private readonly sourceMeter = new RateMeter();
+  private readonly destMeter = new RateMeter();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly started = performance.now();
+  private last = { blocked: 0, starved: 0, t: performance.now() };
+  phase: BackupPhase = 'queued';
+  attempt = 1;
+  totalBytes: number | null = null;
+  counters: TransferCounters | undefined;
+  private lastBottleneck: TransferProgress['bottleneck'] = 'unknown';
+
+  constructor(
+    private readonly base: { runId: string; vm: TransferProgress['vm']; disk: TransferProgress['disk']; spoolCapBytes: number },
+    private readonly listener: ProgressListener,
+    private readonly intervalMs = 250,
+  ) {}
+
+  start(): void {
+    this.emit();
+    this.timer = setInterval(() => this.emit(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  setPhase(phase: BackupPhase): void {
+    this.phase = phase;
+    this.emit();
+  }
+
+  stop(finalPhase?: BackupPhase): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (finalPhase) this.phase = finalPhase;
+    this.emit();
+  }
+
+  /** A new attempt restarts the byte counts (the rates too), not the elapsed time. */
+  restart(attempt: number, counters: TransferCounters): void {
+    this.attempt = attempt;
+    this.counters = counters;
+    this.last = { blocked: 0, starved: 0, t: performance.now() };
+  }
+
+  sample(): TransferProgress {
+    const now = performance.now();
+    const c = this.counters;
+    const bytesRead = c?.bytesRead ?? 0;
+    const bytesWritten = c?.bytesWritten ?? 0;
+    const sourceRate = this.sourceMeter.sample(bytesRead, now);
+    const destinationRate = this.destMeter.sample(bytesWritten, now);
+    const buffer = c?.buffer;
+    if (c && this.phase === 'transfer') {
+      const dt = now - this.last.t;
+      if (dt >= 200) {
+        const blocked = (c.producerBlockedMs - this.last.blocked) / dt;
+        const starved = (c.consumerStarvedMs - this.last.starved) / dt;
+        const buffered = (buffer?.memoryBytes ?? 0) + (buffer?.spoolBytes ?? 0);
+        // Data piling up in the buffer, or the host held back: the remote is slower. The writer waiting for
+        // data most of the time: the host is slower.
+        this.lastBottleneck = blocked > 0.5 || buffered > 8 * 1024 * 1024 ? 'destination' : starved > 0.5 ? 'source' : 'balanced';
+        this.last = { blocked: c.producerBlockedMs, starved: c.consumerStarvedMs, t: now };
+      }
+    }
+    const elapsedMs = now - this.started;
+    const eta =
+      this.totalBytes !== null && destinationRate > 0 && elapsedMs > ETA_MIN_ELAPSED_MS && this.phase === 'transfer'
+        ? Math.max(0, (this.totalBytes - bytesWritten) / destinationRate)
+        : null;
+    return {
+      ...this.base,
+      phase: this.phase,
+      attempt: this.attempt,
+      bytesRead,
+      bytesWritten,
+      totalBytes: this.totalBytes,
+      sourceRate,
+      destinationRate,
+      memoryBytes: buffer?.memoryBytes ?? 0,
+      spoolBytes: buffer?.spoolBytes ?? 0,
+      spoolCapBytes: this.base.spoolCapBytes,
+      bottleneck: this.phase === 'transfer' ? this.lastBottleneck : 'unknown',
+      etaSeconds: eta === null ? null : Math.round(eta),
+      elapsedMs: Math.round(elapsedMs),
+      at: new Date().toISOString(),
+    };
+  }
+
+  private emit(): void {
+    this.listener(this.sample());
+  }
+}

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runFullBackup, type FullBackupResult } from '../../backup/full-backup.js';
+import { resolveVms } from '../../backup/vm-selection.js';
+import { defaultDataDir } from '../../engine/engine-node.js';
+import { SluiceError } from '../../errors/sluice-error.js';
+import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
+import { preflightRemote } from '../../remotes/folder-remote.js';
+import { UsageError } from '../cli-errors.js';
+import { formatBytes, formatDuration, parseSize } from '../format-units.js';
+import { connectTrusted, readPasswordFile } from '../host-connection.js';
+import { ProgressRenderer } from '../progress-renderer.js';
+
+export const backupHelp = `sluice backup --host URL --username U --password-file F [--trust-fingerprint SHA256]
+              --vm NAME_OR_UUID... --remote DIR --mode full [--json]
+
+Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with progress bars.
+
+  --host URL                the pool (coordinator or member), e.g. https://xcp1 or xcp1:443
+  --username U              the pool user (often root)
+  --password-file F         a file holding the password (chmod 600)
+  --trust-fingerprint SHA   approve the host certificate's SHA-256 (first use or after a change)
+  --vm NAME_OR_UUID         a VM to back up; repeat for several
+  --remote DIR              the repository folder (local disk or a mounted share)
+  --mode full               full (XVA) backups
+  --compression zstd|none   host-side compression of full backups (default none)
+  --speed-limit RATE        e.g. 50M (bytes/s) for this run
+  --buffer SIZE             in-memory buffer (default 64M)
+  --spool-dir DIR           local spool folder (default: the system temp folder)
+  --spool-cap SIZE          spool size at most (default 4G, never more than half the free space)
+  --job-id ID               the job id recorded in the metadata (default: one per VM folder, "sluice-cli")
+  --data-dir DIR            where approved certificates are remembered
+  --json                    one JSON event per line on stdout instead of progress bars
+`;
+
+export async function backupCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        host: { type: 'string' },
+        username: { type: 'string' },
+        'password-file': { type: 'string' },
+        'trust-fingerprint': { type: 'string' },
+        vm: { type: 'string', multiple: true },
+        remote: { type: 'string' },
+        mode: { type: 'string' },
+        compression: { type: 'string' },
+        'speed-limit': { type: 'string' },
+        buffer: { type: 'string' },
+        'spool-dir': { type: 'string' },
+        'spool-cap': { type: 'string' },
+        'job-id': { type: 'string' },
+        'data-dir': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(backupHelp);
+    return 0;
+  }
+  for (const req of ['host', 'username', 'password-file', 'remote', 'mode'] as const) {
+    if (!values[req]) throw new UsageError(`--${req} is required.`);
+  }
+  if (!values.vm?.length) throw new UsageError('Name at least one --vm.');
+  if (values.mode !== 'full') throw new UsageError(`--mode ${values.mode} is not supported; use --mode full.`);
+  const compression = (values.compression ?? 'none') as 'none' | 'zstd';
+  if (!['none', 'zstd'].includes(compression)) throw new UsageError('--compression takes zstd or none.');
+  const size = (flag: string, v: string | undefined, dflt: number | null): number | null => {
+    if (v === undefined) return dflt;
+    const n = parseSize(v);
+    if (n === null || n <= 0) throw new UsageError(`${flag} takes a size like 64M or 4G, not "${v}".`);
+    return n;
+  };
+  const speedLimit = size('--speed-limit', values['speed-limit'], null);
+  const memoryBufferBytes = size('--buffer', values.buffer, 64 * 1024 ** 2)!;
+  const spoolCapWanted = size('--spool-cap', values['spool-cap'], 4 * 1024 ** 3)!;
+  const spoolDir = path.resolve(values['spool-dir'] ?? os.tmpdir());
+  const remoteRoot = path.resolve(values.remote!);
+  const json = values.json === true;
+
+  const emit = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
+  const renderer = json ? undefined : new ProgressRenderer();
+  const log = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, string>) => {
+    if (json) emit({ type: 'log', level, message, context, at: new Date().toISOString() });
+    else renderer!.log(`${level === 'info' ? '' : `${level}: `}${message}`);
+  };
+
+  const settings = new ConfSettingsStore(values['data-dir'] ?? defaultDataDir());
+  const password = await readPasswordFile(values['password-file']!);
+  const remote = await preflightRemote(remoteRoot);
+  const spool = await preflightRemote(spoolDir, { purpose: 'spool' });
+  // The spool never takes more than half of what is free where it lives.
+  const spoolCapBytes = Math.max(0, Math.min(spoolCapWanted, Math.floor(spool.freeBytes / 2)));
+  if (spoolCapBytes < spoolCapWanted) log('warn', `The spool is limited to ${formatBytes(spoolCapBytes)}: half the free space in ${spoolDir}.`);
+  log('info', `Remote ${remoteRoot}: ${formatBytes(remote.freeBytes)} free.`);
+
+  const controller = new AbortController();
+  const onSignal = () => {
+    log('warn', 'Cancelling: stopping the export on the host, removing temporary files and the snapshot…');
+    controller.abort(new SluiceError('CANCELLED', 'Cancelled by the user.'));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const xapi = await connectTrusted(settings, {
+    url: values.host!,
+    username: values.username!,
+    password,
+    trustFingerprint: values['trust-fingerprint'],
+    signal: controller.signal,
+  });
+  const results: FullBackupResult[] = [];
+  const failures: Array<{ vm: string; error: SluiceError | Error }> = [];
+  try {
+    const { selected, skipped } = await resolveVms(xapi, values.vm);
+    for (const s of skipped) log('info', `Skipping ${s.name}: ${s.reason}.`, { vm: s.name });
+    const runId = randomUUID();
+    for (const vm of selected) {
+      if (controller.signal.aborted) break;
+      try {
+        const r = await runFullBackup(xapi, vm.ref, {
+          runId,
+          jobId: values['job-id'] ?? 'sluice-cli',
+          remoteRoot,
+          compression,
+          memoryBufferBytes,
+          spoolDir,
+          spoolCapBytes,
+          speedLimitBytesPerSec: speedLimit,
+          signal: controller.signal,
+          log,
+          onProgress: (p) => (json ? emit({ type: 'progress', ...p }) : renderer!.update(p)),
+        });
+        results.push(r);
+        if (json) {
+          emit({
+            type: 'result',
+            vm: vm.name,
+            vmUuid: r.vmUuid,
+            point: r.pointId,
+            bytes: r.bytes,
+            attempts: r.attempts,
+            durationMs: Math.round(r.durationMs),
+            spoolPeakBytes: r.spoolPeakBytes,
+            waitedForHostMs: Math.round(r.waitedForHostMs),
+            waitedForDestinationMs: Math.round(r.waitedForDestinationMs),
+          });
+        }
+        else log('info', `✔ ${vm.name}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)} → ${r.xvaPath}`);
+      } catch (err) {
+        failures.push({ vm: vm.name, error: err as Error });
+        const e = err as SluiceError;
+        if (json) emit({ type: 'error', vm: vm.name, code: e.code ?? 'INTERNAL', message: e.message, hint: e.hint });
+        else log('error', `✘ ${vm.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
+      }
+    }
+  } finally {
+    renderer?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await xapi.close();
+  }
+  if (failures.length > 0) {
+    const first = failures[0]!.error;
+    if (first instanceof SluiceError && first.code === 'CANCELLED') {
+      throw new SluiceError('CANCELLED', 'The backup was cancelled. Temporary files and snapshots were removed; earlier backups are intact.');
+    }
+    throw new SluiceError(first instanceof SluiceError ? first.code : 'INTERNAL', `${failures.length} of ${failures.length + results.length} VM backup(s) failed: ${failures.map((f) => `${f.vm}: ${f.error.message}`).join('; ')}`, {
+      hint: first instanceof SluiceError ? first.hint : undefined,
+    });
+  }
+  return 0;
+}

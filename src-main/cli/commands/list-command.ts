@@ -1,0 +1,45 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { listBackupPoints } from '../../repository/repository-reader.js';
+import { UsageError } from '../cli-errors.js';
+import { formatBytes } from '../format-units.js';
+
+export const listHelp = `sluice list --remote DIR [--json]
+
+Lists the backup points in a repository folder (Sluice's or Xen Orchestra's), per VM, oldest first.
+`;
+
+export async function listCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { remote: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(listHelp);
+    return 0;
+  }
+  if (!values.remote) throw new UsageError('--remote is required.');
+  const { points, unreadable } = await listBackupPoints(path.resolve(values.remote));
+  if (values.json) {
+    process.stdout.write(
+      JSON.stringify({
+        points: points.map((p) => ({ vmUuid: p.vmUuid, vmName: p.vmName, id: p.id, timestamp: p.timestamp.toISOString(), mode: p.mode, jobId: p.jobId, size: p.size ?? null })),
+        unreadable,
+      }) + '\n',
+    );
+    return 0;
+  }
+  if (points.length === 0) process.stdout.write(`No backup points in ${values.remote}.\n`);
+  let current = '';
+  for (const p of points) {
+    if (p.vmUuid !== current) {
+      current = p.vmUuid;
+      process.stdout.write(`${p.vmName} (${p.vmUuid})\n`);
+    }
+    process.stdout.write(`  ${p.id}  ${p.mode.padEnd(5)}  ${p.size === undefined ? '?' : formatBytes(p.size)}  job ${p.jobId}\n`);
+  }
+  for (const u of unreadable) process.stderr.write(`warning: cannot read ${u.path}: ${u.reason}\n`);
+  return 0;
+}

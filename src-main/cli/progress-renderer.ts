@@ -1,0 +1,103 @@
+import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import { formatBytes, formatDuration, formatRate } from './format-units.js';
+
+const BAR = 24;
+
+function key(p: TransferProgress): string {
+  return `${p.vm.uuid}/${p.disk?.uuid ?? '*'}`;
+}
+
+function bottleneckWords(p: TransferProgress): string {
+  if (p.phase !== 'transfer') return '';
+  if (p.bottleneck === 'destination') return 'destination is the bottleneck';
+  if (p.bottleneck === 'source') return 'host is the bottleneck';
+  return '';
+}
+
+export function describeProgress(p: TransferProgress, tick: number): string {
+  const name = (p.disk ? `${p.vm.name} / ${p.disk.name}` : p.vm.name).slice(0, 32).padEnd(32);
+  let bar: string;
+  let amount: string;
+  if (p.totalBytes && p.totalBytes > 0) {
+    const frac = Math.min(1, p.bytesWritten / p.totalBytes);
+    const full = Math.round(frac * BAR);
+    bar = `[${'#'.repeat(full)}${'-'.repeat(BAR - full)}] ${(frac * 100).toFixed(0).padStart(3)}%`;
+    amount = `${formatBytes(p.bytesWritten)} / ${formatBytes(p.totalBytes)}`;
+  } else {
+    // Unknown total: a moving marker shows bytes are flowing without pretending to a percentage.
+    const pos = p.phase === 'transfer' ? tick % BAR : 0;
+    bar = `[${'-'.repeat(pos)}${p.phase === 'transfer' ? '>' : '-'}${'-'.repeat(BAR - pos - 1)}]  ?? `;
+    amount = `${formatBytes(p.bytesWritten)} of unknown`;
+  }
+  const parts = [
+    name,
+    p.phase.padEnd(8),
+    bar,
+    amount,
+    `host ${formatRate(p.sourceRate)}`,
+    `remote ${formatRate(p.destinationRate)}`,
+  ];
+  if (p.spoolBytes > 0) parts.push(`spool ${formatBytes(p.spoolBytes)}`);
+  if (p.etaSeconds !== null) parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
+  if (p.attempt > 1) parts.push(`attempt ${p.attempt}`);
+  const words = bottleneckWords(p);
+  if (words) parts.push(`(${words})`);
+  return parts.join('  ');
+}
+
+/**
+ * Progress on a terminal: one redrawn line per transfer on a TTY; elsewhere (a log file, CI) a line per
+ * transfer every few seconds and at each phase change, so logs stay readable.
+ */
+export class ProgressRenderer {
+  private readonly latest = new Map<string, TransferProgress>();
+  private drawn = 0;
+  private tick = 0;
+  private lastPlain = new Map<string, { at: number; phase: string }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
+    if (out.isTTY) {
+      this.timer = setInterval(() => this.redraw(), 250);
+      this.timer.unref();
+    }
+  }
+
+  update(p: TransferProgress): void {
+    this.latest.set(key(p), p);
+    if (!this.out.isTTY) {
+      const prev = this.lastPlain.get(key(p));
+      const now = Date.now();
+      if (!prev || prev.phase !== p.phase || now - prev.at > 5000) {
+        this.lastPlain.set(key(p), { at: now, phase: p.phase });
+        this.out.write(describeProgress(p, 0) + '\n');
+      }
+    }
+  }
+
+  /** Prints a log line above the bars. */
+  log(line: string): void {
+    if (this.out.isTTY) this.clear();
+    this.out.write(line + '\n');
+    if (this.out.isTTY) this.redraw();
+  }
+
+  private clear(): void {
+    if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}F\x1b[0J`);
+    this.drawn = 0;
+  }
+
+  private redraw(): void {
+    this.tick++;
+    this.clear();
+    const width = this.out.columns ?? 160;
+    const lines = [...this.latest.values()].map((p) => describeProgress(p, this.tick).slice(0, width - 1));
+    if (lines.length) this.out.write(lines.join('\n') + '\n');
+    this.drawn = lines.length;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.out.isTTY) this.redraw();
+  }
+}

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { SluiceError } from '../errors/sluice-error.js';
+import { describeFsError } from './fs-errors.js';
+
+export interface RemoteCheck {
+  path: string;
+  writable: true;
+  freeBytes: number;
+  totalBytes: number;
+}
+
+export interface RemoteSpeedTest extends RemoteCheck {
+  writeBytesPerSec: number;
+  testedBytes: number;
+}
+
+/**
+ * A remote is a folder: local disk or anything the OS mounts (NFS, SMB, a UNC path on Windows). Before a run
+ * we prove it is there and writable and say how much room it has; nothing is left behind by the probe.
+ */
+export async function preflightRemote(dir: string, opts: { purpose?: 'remote' | 'spool'; create?: boolean } = {}): Promise<RemoteCheck> {
+  const what = opts.purpose === 'spool' ? 'spool folder' : 'remote';
+  const st = await fs.stat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' && opts.create !== false) return undefined;
+    throw describeFsError(err, dir, `use the ${what}`);
+  });
+  if (st && !st.isDirectory()) {
+    throw new SluiceError('REMOTE_ERROR', `The ${what} ${dir} is not a folder.`, { hint: 'Give the path of a folder.', context: { remote: dir } });
+  }
+  if (!st) await fs.mkdir(dir, { recursive: true }).catch((err) => {
+    throw describeFsError(err, dir, `create the ${what}`);
+  });
+  const probe = path.join(dir, `.sluice-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await fs.writeFile(probe, 'sluice', { flag: 'wx' });
+  } catch (err) {
+    throw describeFsError(err, dir, `write to the ${what}`);
+  } finally {
+    await fs.rm(probe, { force: true });
+  }
+  const sfs = await fs.statfs(dir);
+  return { path: dir, writable: true, freeBytes: sfs.bavail * sfs.bsize, totalBytes: sfs.blocks * sfs.bsize };
+}
+
+/** Writes (and fsyncs) a test file to measure the remote's sustained write speed; removes it afterwards. */
+export async function testRemote(dir: string, testBytes = 64 * 1024 * 1024): Promise<RemoteSpeedTest> {
+  const check = await preflightRemote(dir, { create: false });
+  const bytes = Math.min(testBytes, Math.max(0, Math.floor(check.freeBytes / 4)));
+  const file = path.join(dir, `.sluice-speedtest-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const chunk = randomBytes(1024 * 1024);
+  const t0 = performance.now();
+  const h = await fs.open(file, 'wx');
+  try {
+    for (let done = 0; done < bytes; done += chunk.length) await h.write(chunk, 0, Math.min(chunk.length, bytes - done));
+    await h.sync();
+  } catch (err) {
+    throw describeFsError(err, dir, 'write a test file to');
+  } finally {
+    await h.close().catch(() => {});
+    await fs.rm(file, { force: true });
+  }
+  const secs = (performance.now() - t0) / 1000;
+  return { ...check, testedBytes: bytes, writeBytesPerSec: secs > 0 ? bytes / secs : 0 };
+}

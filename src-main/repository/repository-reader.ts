@@ -1,0 +1,63 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { describeFsError } from '../remotes/fs-errors.js';
+import { backupMetadataSchema, type BackupMetadata } from './backup-metadata.js';
+import { BACKUPS_DIR, isTemporaryName } from './repository-layout.js';
+
+export interface BackupPoint {
+  vmUuid: string;
+  vmName: string;
+  /** The `<ts>` of the files. */
+  id: string;
+  timestamp: Date;
+  mode: BackupMetadata['mode'];
+  jobId: string;
+  size: number | undefined;
+  metadataPath: string;
+  metadata: BackupMetadata;
+}
+
+export interface UnreadableMetadata {
+  path: string;
+  reason: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Every backup point in a repository (committed metadata only), oldest first per VM. */
+export async function listBackupPoints(root: string): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
+  const base = path.join(root, BACKUPS_DIR);
+  const vmDirs = await fs.readdir(base, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw describeFsError(err, base, 'read');
+  });
+  const points: BackupPoint[] = [];
+  const unreadable: UnreadableMetadata[] = [];
+  for (const d of vmDirs) {
+    if (!d.isDirectory() || !UUID.test(d.name)) continue;
+    const dir = path.join(base, d.name);
+    for (const name of (await fs.readdir(dir)).sort()) {
+      if (!name.endsWith('.json') || isTemporaryName(name) || name === 'cache.json') continue;
+      const metadataPath = path.join(dir, name);
+      try {
+        const metadata = backupMetadataSchema.parse(JSON.parse(await fs.readFile(metadataPath, 'utf8')));
+        const vm = metadata.vm as { name_label?: unknown };
+        points.push({
+          vmUuid: d.name,
+          vmName: typeof vm.name_label === 'string' ? vm.name_label : d.name,
+          id: name.slice(0, -'.json'.length),
+          timestamp: new Date(metadata.timestamp),
+          mode: metadata.mode,
+          jobId: metadata.jobId,
+          size: metadata.size,
+          metadataPath,
+          metadata,
+        });
+      } catch (err) {
+        unreadable.push({ path: metadataPath, reason: err instanceof Error ? err.message.slice(0, 300) : String(err) });
+      }
+    }
+  }
+  points.sort((a, b) => a.vmUuid.localeCompare(b.vmUuid) || a.timestamp.getTime() - b.timestamp.getTime());
+  return { points, unreadable };
+}

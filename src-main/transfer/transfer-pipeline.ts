@@ -1,0 +1,108 @@
+import { SpoolBuffer, type SpoolBufferOptions, type SpoolBufferStats } from './spool-buffer.js';
+import type { Throttle } from './throttle.js';
+
+export interface ChunkSink {
+  write(chunk: Buffer): Promise<void>;
+}
+
+export interface TransferCounters {
+  bytesRead: number;
+  bytesWritten: number;
+  readonly buffer: SpoolBufferStats;
+  /** Time the producer spent blocked because memory and spool were both full (ms). */
+  producerBlockedMs: number;
+  /** Time the consumer spent waiting for data (ms). */
+  consumerStarvedMs: number;
+}
+
+export interface TransferOptions {
+  source: AsyncIterable<Buffer>;
+  sink: ChunkSink;
+  buffer: SpoolBufferOptions;
+  throttle?: Throttle;
+  signal?: AbortSignal;
+  /** Extra consumers of every source byte in order (checksums, format validators); must be synchronous. */
+  inspect?: (chunk: Buffer) => void;
+  /** Called once on the first failure of either side, e.g. to abort the HTTP request feeding the source. */
+  onFailure?: (err: unknown) => void;
+}
+
+/**
+ * source → meter → (speed limit) → bounded buffer (memory, then disk spool) → sink.
+ * Two independent loops joined by the buffer, so the host is read while the destination stalls; a failure on
+ * either side stops the other. Counters are live, for the progress sampler.
+ */
+export class Transfer {
+  readonly counters: TransferCounters;
+  private readonly buffer: SpoolBuffer;
+
+  constructor(private readonly opts: TransferOptions) {
+    this.buffer = new SpoolBuffer(opts.buffer);
+    const buffer = this.buffer;
+    this.counters = {
+      bytesRead: 0,
+      bytesWritten: 0,
+      get buffer() {
+        return buffer.stats;
+      },
+      producerBlockedMs: 0,
+      consumerStarvedMs: 0,
+    };
+  }
+
+  get bufferStats(): SpoolBufferStats {
+    return this.buffer.stats;
+  }
+
+  async run(): Promise<TransferCounters> {
+    const { source, sink, throttle, signal, inspect } = this.opts;
+    let failed = false;
+    const fail = (err: unknown) => {
+      this.buffer.fail(err);
+      if (!failed) {
+        failed = true;
+        this.opts.onFailure?.(err);
+      }
+    };
+    const c = this.counters;
+    const onAbort = () => this.buffer.fail(signal!.reason ?? new Error('aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const producer = (async () => {
+      for await (const chunk of source) {
+        c.bytesRead += chunk.length;
+        inspect?.(chunk);
+        if (throttle) await throttle.take(chunk.length, signal);
+        const t0 = performance.now();
+        await this.buffer.push(chunk);
+        c.producerBlockedMs += performance.now() - t0;
+      }
+      this.buffer.end();
+    })().catch((err) => {
+      fail(err);
+      throw err;
+    });
+    const consumer = (async () => {
+      for (;;) {
+        const t0 = performance.now();
+        const chunk = await this.buffer.shift();
+        c.consumerStarvedMs += performance.now() - t0;
+        if (chunk === null) return;
+        await sink.write(chunk);
+        c.bytesWritten += chunk.length;
+      }
+    })().catch((err) => {
+      fail(err);
+      throw err;
+    });
+    try {
+      const [p, q] = await Promise.allSettled([producer, consumer]);
+      // The first real cause wins: a sink failure makes the producer fail too, with the same error.
+      if (q.status === 'rejected') throw q.reason;
+      if (p.status === 'rejected') throw p.reason;
+      return c;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      await this.buffer.close();
+    }
+  }
+}

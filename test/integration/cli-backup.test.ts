@@ -1,0 +1,141 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimHandle } from '../xapi-sim/index.js';
+import { runCli } from '../helpers/cli.js';
+import { MiB, smallPool } from '../helpers/sim.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+let sim: SimHandle;
+let work: string;
+let cleanup: () => void;
+let passwordFile: string;
+
+beforeAll(async () => {
+  sim = await smallPool();
+  ({ dir: work, cleanup } = makeTempDir());
+  passwordFile = path.join(work, 'pw');
+  writeFileSync(passwordFile, `${sim.password}\n`, { mode: 0o600 });
+});
+afterAll(async () => {
+  await sim?.stop();
+  cleanup?.();
+});
+
+function baseArgs(remote: string, dataDir: string, extra: string[] = []): string[] {
+  return ['backup', '--host', sim.url, '--username', sim.username, '--password-file', passwordFile, '--vm', 'web01', '--remote', remote, '--mode', 'full', '--data-dir', dataDir, '--spool-dir', path.join(work, 'spool'), ...extra];
+}
+
+function snapshotsOnHost(): number {
+  return Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true).length;
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+}
+
+describe('sluice backup / list', () => {
+  it('refuses an unapproved certificate, showing its fingerprint, then remembers an approval', async () => {
+    const remote = path.join(work, 'r1');
+    const dataDir = path.join(work, 'd1');
+    const refused = await runCli(baseArgs(remote, dataDir));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(sim.fingerprint);
+    expect(refused.stderr).toMatch(/--trust-fingerprint/);
+    expect(snapshotsOnHost()).toBe(0);
+
+    const ok = await runCli(baseArgs(remote, dataDir, ['--trust-fingerprint', sim.fingerprint.replace(/:/g, '').toLowerCase(), '--json']));
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    const events = ok.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.some((e) => e.type === 'progress' && e.phase === 'transfer')).toBe(true);
+    expect(events.filter((e) => e.type === 'result')).toHaveLength(1);
+
+    // Remembered: no flag needed the second time.
+    const again = await runCli(baseArgs(remote, dataDir, ['--json']));
+    expect(again.code).toBe(0);
+
+    const list = await runCli(['list', '--remote', remote]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/web01 \([0-9a-f-]{36}\)\n {2}\d{8}T\d{6}Z {2}full/);
+    expect(list.stdout.match(/ full /g)).toHaveLength(2);
+  });
+
+  it('refuses a changed certificate, showing both fingerprints', async () => {
+    const dataDir = path.join(work, 'd2');
+    const remote = path.join(work, 'r2');
+    const ok = await runCli(baseArgs(remote, dataDir, ['--trust-fingerprint', sim.fingerprint, '--json']));
+    expect(ok.code).toBe(0);
+    const old = sim.fingerprint;
+    const fresh = await sim.control.rotateCertificate();
+    const changed = await runCli(baseArgs(remote, dataDir));
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toContain(old);
+    expect(changed.stderr).toContain(fresh);
+    expect(changed.stderr).toMatch(/different certificate/);
+  });
+
+  it('explains a wrong password, a missing password file, and bad usage', async () => {
+    const fp = ['--trust-fingerprint', (await sim.control.rotateCertificate())];
+    const bad = path.join(work, 'badpw');
+    writeFileSync(bad, 'nope');
+    const r1 = await runCli([...baseArgs(path.join(work, 'r3'), path.join(work, 'd3'), fp)].map((a) => (a === passwordFile ? bad : a)));
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toMatch(/wrong username or password/);
+    const r2 = await runCli([...baseArgs(path.join(work, 'r3'), path.join(work, 'd3'), fp)].map((a) => (a === passwordFile ? '/nonexistent/pw' : a)));
+    expect(r2.stderr).toMatch(/Cannot read the password file/);
+    const r3 = await runCli(['backup', '--vm', 'x']);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/--host is required/);
+  });
+
+  it('cleans up after a process killed mid-backup: next run removes the temp file and the snapshot; the older point stays', async () => {
+    const fp = await sim.control.rotateCertificate();
+    const remote = path.join(work, 'r4');
+    const dataDir = path.join(work, 'd4');
+    const args = baseArgs(remote, dataDir, ['--trust-fingerprint', fp, '--json']);
+    expect((await runCli(args)).code).toBe(0);
+    const faultId = sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 1 * MiB });
+    const killed = await runCli(args, {
+      onStdout: (out, child) => {
+        if (/"phase":"transfer".*"bytesWritten":[1-9]\d{5,}/.test(out)) child.kill('SIGKILL');
+      },
+    });
+    sim.control.removeFault(faultId);
+    expect(killed.signal).toBe('SIGKILL');
+    expect(filesUnder(remote).some((n) => n.startsWith('.'))).toBe(true);
+    expect(snapshotsOnHost()).toBe(1);
+
+    const next = await runCli(args);
+    expect(next.code).toBe(0);
+    expect(next.stdout).toMatch(/Removed leftover/);
+    expect(snapshotsOnHost()).toBe(0);
+    const names = filesUnder(remote).filter((n) => !n.startsWith('owner'));
+    expect(names.filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(names.filter((n) => n.endsWith('.json'))).toHaveLength(2);
+  });
+
+  const root = process.getuid?.() === 0;
+  it.skipIf(!root)('stops cleanly when the remote fills up (ENOSPC), keeping the existing points', async () => {
+    const fp = await sim.control.rotateCertificate();
+    const mnt = path.join(work, 'small-remote');
+    mkdirSync(mnt, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12M', 'tmpfs', mnt]);
+    try {
+      const args = (vm: string) => [...baseArgs(mnt, path.join(work, 'd5'), ['--trust-fingerprint', fp]).map((a) => (a === 'web01' ? vm : a))];
+      const first = await runCli(args('db01'));
+      expect(first.code).toBe(0);
+      const before = filesUnder(mnt).sort();
+      const full = await runCli(args('web01'));
+      expect(full.code).toBe(1);
+      expect(full.stderr).toMatch(/destination is full/);
+      expect(full.stderr).toMatch(/hint: Free space on the remote/);
+      expect(filesUnder(mnt).sort()).toEqual(before);
+      expect(snapshotsOnHost()).toBe(0);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+});

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SpoolBuffer } from '../../src-main/transfer/spool-buffer.js';
+import { Transfer } from '../../src-main/transfer/transfer-pipeline.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const temps: Array<() => void> = [];
+afterEach(() => temps.splice(0).forEach((c) => c()));
+function temp() {
+  const t = makeTempDir();
+  temps.push(t.cleanup);
+  return t.dir;
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function* chunks(data: Buffer, size: number, delayMs = 0) {
+  for (let o = 0; o < data.length; o += size) {
+    if (delayMs) await sleep(delayMs);
+    yield data.subarray(o, o + size);
+  }
+}
+
+describe('SpoolBuffer', () => {
+  it('keeps order across memory and a wrapping ring spool, within both caps', async () => {
+    const dir = temp();
+    const buf = new SpoolBuffer({ memoryCapBytes: 10_000, spoolCapBytes: 25_000, spoolDir: dir, blockBytes: 7_000, spillAfterMs: 0 });
+    const data = randomBytes(400_000);
+    const out: Buffer[] = [];
+    let maxMem = 0;
+    let maxSpool = 0;
+    const producer = (async () => {
+      for await (const c of chunks(data, 3_001)) {
+        await buf.push(Buffer.from(c));
+        maxMem = Math.max(maxMem, buf.stats.memoryBytes);
+        maxSpool = Math.max(maxSpool, buf.stats.spoolBytes);
+      }
+      buf.end();
+    })();
+    for (;;) {
+      const c = await buf.shift();
+      if (!c) break;
+      out.push(c);
+      await sleep(out.length % 7 === 0 ? 5 : 1); // a slow, bursty consumer
+    }
+    await producer;
+    expect(Buffer.concat(out).equals(data)).toBe(true);
+    expect(maxMem).toBeLessThanOrEqual(10_000);
+    expect(maxSpool).toBeLessThanOrEqual(25_000);
+    expect(buf.stats.spoolPeakBytes).toBeGreaterThan(10_000); // the spool really was used
+    await buf.close();
+    expect(readdirSync(dir)).toEqual([]); // the spool file never outlives the buffer
+  });
+
+  it('slows the producer to the consumer pace in small steps when everything is full', async () => {
+    const buf = new SpoolBuffer({ memoryCapBytes: 8_192, spoolCapBytes: 0 });
+    const pushTimes: number[] = [];
+    const producer = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await buf.push(Buffer.alloc(1024, i));
+        pushTimes.push(performance.now());
+      }
+      buf.end();
+    })();
+    await sleep(50);
+    // Full after 8 chunks; nothing more enters until the consumer takes some.
+    expect(pushTimes.length).toBe(8);
+    let n = 0;
+    for (let c = await buf.shift(); c; c = await buf.shift()) {
+      n += c.length;
+      await sleep(2);
+    }
+    await producer;
+    expect(n).toBe(40 * 1024);
+  });
+
+  it('follows a destination that keeps moving without spilling, and spills when it stops', async () => {
+    const dir = temp();
+    const run = async (pauseMs: number) => {
+      const buf = new SpoolBuffer({ memoryCapBytes: 64 * 1024, spoolCapBytes: 1024 * 1024, spoolDir: dir, blockBytes: 8 * 1024, spillAfterMs: 100 });
+      const producer = (async () => {
+        for (let i = 0; i < 64; i++) await buf.push(Buffer.alloc(8 * 1024, i));
+        buf.end();
+      })();
+      let n = 0;
+      for (let c = await buf.shift(); c; c = await buf.shift()) {
+        n += c.length;
+        if (n === 32 * 1024) await sleep(pauseMs); // the destination pauses once
+        else await sleep(1);
+      }
+      await producer;
+      expect(n).toBe(64 * 8 * 1024);
+      return buf.stats.spoolPeakBytes;
+    };
+    expect(await run(20)).toBe(0);
+    expect(await run(400)).toBeGreaterThan(0);
+  });
+
+  it('propagates a failure to both sides', async () => {
+    const buf = new SpoolBuffer({ memoryCapBytes: 10, spoolCapBytes: 0 });
+    const waiting = buf.push(Buffer.alloc(100));
+    buf.fail(new Error('disk full'));
+    await expect(waiting).rejects.toThrow('disk full');
+    await expect(buf.shift()).rejects.toThrow('disk full');
+  });
+});
+
+describe('Transfer', () => {
+  it('moves every byte in order from a fast source to a slow sink through the spool', async () => {
+    const dir = temp();
+    const data = randomBytes(2_000_000);
+    const written: Buffer[] = [];
+    const t = new Transfer({
+      source: chunks(data, 65_536),
+      sink: { write: async (c) => void (written.push(Buffer.from(c)), await sleep(3)) },
+      buffer: { memoryCapBytes: 200_000, spoolCapBytes: 600_000, spoolDir: dir, spillAfterMs: 0 },
+    });
+    const counters = await t.run();
+    expect(Buffer.concat(written).equals(data)).toBe(true);
+    expect(counters.bytesRead).toBe(data.length);
+    expect(counters.bytesWritten).toBe(data.length);
+    expect(counters.buffer.spoolPeakBytes).toBeGreaterThan(0);
+    expect(counters.buffer.spoolPeakBytes).toBeLessThanOrEqual(600_000);
+  });
+
+  it('stops the source when the sink fails, and reports the sink error', async () => {
+    let sourceStopped = false;
+    async function* endless() {
+      try {
+        for (;;) {
+          await sleep(1);
+          yield Buffer.alloc(1000);
+        }
+      } finally {
+        sourceStopped = true;
+      }
+    }
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    let seen = 0;
+    const aborter = new AbortController();
+    const t = new Transfer({
+      source: endless(),
+      sink: {
+        write: async () => {
+          if (++seen === 20) throw enospc;
+        },
+      },
+      buffer: { memoryCapBytes: 5000, spoolCapBytes: 0 },
+      onFailure: () => aborter.abort(),
+    });
+    await expect(t.run()).rejects.toBe(enospc);
+    expect(sourceStopped).toBe(true);
+  });
+});

@@ -1,0 +1,67 @@
+import { CLUSTER_SIZE } from '../disk/virtual-disk.js';
+import { requireObject } from './lookup.js';
+import type { PoolState } from './pool-state.js';
+import { newUuid } from './refs.js';
+import { XapiError } from './xapi-error.js';
+
+/** A snapshot VDI of `vdi`: same SR, linked by snapshot_of, content shared copy-on-write. */
+export function snapshotVdi(state: PoolState, vdi: string, when = new Date()): string {
+  const { store } = state;
+  const source = requireObject(store, 'VDI', vdi);
+  const disk = state.disks.get(vdi);
+  if (!disk) throw new XapiError('VDI_MISSING', [source['SR'] as string, vdi]);
+  const uuid = newUuid();
+  const snapshot = store.add('VDI', {
+    ...source,
+    uuid,
+    location: uuid,
+    is_a_snapshot: true,
+    snapshot_of: vdi,
+    snapshot_time: when,
+    current_operations: {},
+  });
+  state.disks.attach(snapshot, disk.snapshot());
+  return snapshot;
+}
+
+/** VDI.destroy: refused while plugged into a running VM; removes the VDI's (unplugged) VBDs with it. */
+export async function destroyVdi(state: PoolState, vdi: string): Promise<void> {
+  const { store } = state;
+  requireObject(store, 'VDI', vdi);
+  const vbds = store.find('VBD', (f) => f['VDI'] === vdi);
+  if (vbds.some((vbd) => store.fields('VBD', vbd)!['currently_attached'] === true)) throw new XapiError('VDI_IN_USE', [vdi, 'destroy']);
+  for (const vbd of vbds) store.remove('VBD', vbd);
+  store.remove('VDI', vdi);
+  await state.disks.destroy(vdi);
+}
+
+/**
+ * VDI.list_changed_blocks: base64 of a bitmap with one bit per 64 KiB block that differs between the two
+ * VDIs; block 0 is the most significant bit of byte 0. Both must have CBT enabled.
+ */
+export function listChangedBlocks(state: PoolState, from: string, to: string): string {
+  const { store } = state;
+  for (const vdi of [from, to]) {
+    if (requireObject(store, 'VDI', vdi)['cbt_enabled'] !== true) throw new XapiError('VDI_NO_CBT_METADATA', [vdi]);
+  }
+  const fromDisk = state.disks.get(from);
+  const toDisk = state.disks.get(to);
+  if (!fromDisk || !toDisk) throw new XapiError('VDI_NO_CBT_METADATA', [fromDisk ? to : from]);
+  const changed = toDisk.changedClusters(fromDisk);
+  const bitmap = Buffer.alloc(Math.ceil(Math.ceil(toDisk.size / CLUSTER_SIZE) / 8));
+  changed.forEach((bit, block) => {
+    if (bit) bitmap[block >> 3]! |= 0x80 >> (block & 7);
+  });
+  return bitmap.toString('base64');
+}
+
+/**
+ * VDI.data_destroy: the snapshot keeps only its CBT metadata (type cbt_metadata), as XO does with the base
+ * of the next delta. Its change map survives for list_changed_blocks; exporting it is refused.
+ */
+export function dataDestroy(state: PoolState, vdi: string): void {
+  const f = requireObject(state.store, 'VDI', vdi);
+  if (f['cbt_enabled'] !== true) throw new XapiError('VDI_NO_CBT_METADATA', [vdi]);
+  if (state.store.find('VBD', (v) => v['VDI'] === vdi && v['currently_attached'] === true).length > 0) throw new XapiError('VDI_IN_USE', [vdi, 'data_destroy']);
+  state.store.update('VDI', vdi, { type: 'cbt_metadata', physical_utilisation: 0 });
+}
