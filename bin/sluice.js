@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npx sluice`: runs the CLI from an esbuild bundle of the TypeScript sources, rebuilt whenever a source is
-// newer than it (a fraction of a second), so it is never stale and does not carry a TypeScript loader's
+// (or of the simulator behind `demo`) newer than it (a fraction of a second), so it is never stale and does not carry a TypeScript loader's
 // memory and start-up time through a long backup.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +18,7 @@ function newestSource(dir, newest = 0) {
   return newest;
 }
 
-const sources = ['src-main', 'src-shared'].map((d) => path.join(root, d)).filter(existsSync);
+const sources = ['src-main', 'src-shared', 'test/xapi-sim'].map((d) => path.join(root, d)).filter(existsSync);
 const stale = !existsSync(bundle) || sources.reduce((n, d) => newestSource(d, n), statSync(path.join(root, 'package.json')).mtimeMs) > statSync(bundle).mtimeMs;
 if (stale) {
   const { buildCli } = await import('../scripts/build-cli.mjs');

@@ -11,10 +11,9 @@ const commands: Record<string, Command> = {
   list: { summary: 'list the backup points in a repository folder', help: listHelp, run: listCommand },
   serve: { summary: 'serve the UI in a browser on 127.0.0.1 (browser mode)', help: serveHelp, run: serveCommand },
   demo: {
-    summary: 'start the simulated "Small shop" pool and show Sluice on it',
-    help: 'sluice demo [--port N]\n\nStarts the simulated pool and the browser mode on it, with no set-up.\n',
-    // Until the engine and the simulated pool land, the demo is the browser mode.
-    run: (argv) => serveCommand(argv),
+    summary: 'the main job on the simulated "Small shop" pool: back up, verify, list',
+    help: 'sluice demo [--remote DIR]\n',
+    run: async (argv) => (await import('./commands/demo-command.js')).demoCommand(argv),
   },
 };
 

@@ -117,6 +117,15 @@ describe('sluice backup / list', () => {
     expect(names.filter((n) => n.endsWith('.json'))).toHaveLength(2);
   });
 
+  it('runs the demo end to end with no set-up: backs up the "Small shop" pool, verifies every point', async () => {
+    const remote = path.join(work, 'demo');
+    const r = await runCli(['demo', '--remote', remote]);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/^verified /gm)).toHaveLength(4);
+    expect(r.stderr).toMatch(/Skipping .*xo:no-bak/);
+  });
+
   const root = process.getuid?.() === 0;
   it.skipIf(!root)('stops cleanly when the remote fills up (ENOSPC), keeping the existing points', async () => {
     const fp = await sim.control.rotateCertificate();

@@ -1,4 +1,5 @@
-import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, promises as fs, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TransferProgress } from '../../src-shared/ipc-contract.js';
@@ -7,6 +8,7 @@ import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
+import { verifyFullPoint } from '../../src-main/repository/verify-full-point.js';
 import { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../xapi-sim/index.js';
 import { connect, MiB, smallPool } from '../helpers/sim.js';
@@ -110,6 +112,22 @@ describe('full backup against the simulated pool', () => {
     expect(last).toMatchObject({ phase: 'done', bytesRead: r.bytes, bytesWritten: r.bytes, totalBytes: null });
     const { points } = await listBackupPoints(remote);
     expect(points).toHaveLength(1);
+    const sha = createHash('sha256').update(readFileSync(r.xvaPath)).digest('hex');
+    expect(readFileSync(path.join(dir, `${r.pointId}.xva.checksum`), 'utf8')).toBe(`$5$$${sha}`);
+    expect(await verifyFullPoint(points[0]!)).toEqual({ bytes: r.bytes });
+
+    // A bit flipped on the remote afterwards is found and named.
+    const fd = openSync(r.xvaPath, 'r+');
+    const at = Math.floor(r.bytes / 2);
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0]! ^= 0x10;
+    writeSync(fd, b, 0, 1, at);
+    closeSync(fd);
+    const err = await verifyFullPoint(points[0]!).catch((e) => e);
+    expect(err).toBeInstanceOf(SluiceError);
+    expect(err.message).toMatch(/is damaged: .*Ref:\d+\/\d{8}/);
+    expect(err.context.file).toBe(r.xvaPath);
   });
 
   it('backs up a running VM through its snapshot', async () => {

@@ -173,8 +173,8 @@ describe('XvaStreamVerifier on good streams', () => {
     expect(s).toMatchObject({ chunks: 4, dataBytes: d.size, lastOffset: d.size });
 
     // Sparse: keepalives also fall next to skipped zero chunks, and both kinds of gap must add up.
-    const sparse = disk(8 * MiB, 13, 0.4);
-    const mixed = await exportXva([{ ref: 'Ref:3', disk: sparse }], { rateLimit: 80 * MiB, keepaliveMs: 5 });
+    const sparse = disk(16 * MiB, 13, 0.4);
+    const mixed = await exportXva([{ ref: 'Ref:3', disk: sparse }], { rateLimit: 20 * MiB, keepaliveMs: 5 });
     const [m] = (await verify(mixed, 7)).disks;
     expect(m!.keepalives).toBeGreaterThan(0);
     expect(m).toMatchObject({ ...(await expectedChunks(sparse)), lastOffset: sparse.size });

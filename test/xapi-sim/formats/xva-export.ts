@@ -1,4 +1,4 @@
-import type { VirtualDisk } from '../disk/virtual-disk.js';
+import { CLUSTER_SIZE, type VirtualDisk } from '../disk/virtual-disk.js';
 import { chunkChecksum, type ChecksumKind } from './chunk-checksum.js';
 import { Pacer, type PaceOptions } from './pace.js';
 import { encodeTarHeader, TAR_BLOCK, tarPadding } from './tar-header.js';
@@ -43,6 +43,12 @@ export async function* xvaExport(ovaXml: string, disks: XvaDisk[], opts: XvaExpo
     for (let offset = 0; offset < disk.size; offset += XVA_CHUNK_SIZE) {
       const length = Math.min(XVA_CHUNK_SIZE, disk.size - offset);
       const firstOrLast = chunkNo === 0 || offset + length >= disk.size;
+      // A host on a VHD-based SR knows unallocated blocks from the BAT and skips them without reading; so do
+      // we (a 100 GiB disk with 1 GiB of data exports in the time of 1 GiB).
+      if (!firstOrLast && !anyClusterAllocated(disk, offset, length)) {
+        chunkNo++;
+        continue;
+      }
       pacer.schedule(length);
       for (;;) {
         const idleFor = performance.now() - lastOutput;
@@ -64,6 +70,11 @@ export async function* xvaExport(ovaXml: string, disks: XvaDisk[], opts: XvaExpo
   }
   pacer.checkAborted();
   yield Buffer.alloc(2 * TAR_BLOCK);
+}
+
+function anyClusterAllocated(disk: VirtualDisk, offset: number, length: number): boolean {
+  for (let c = Math.floor(offset / CLUSTER_SIZE); c * CLUSTER_SIZE < offset + length; c++) if (disk.isClusterAllocated(c)) return true;
+  return false;
 }
 
 async function* chunkFile(ref: string, chunkNo: number, data: Buffer, kind: ChecksumKind, corruptAt: number | undefined): AsyncGenerator<Buffer> {

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { SluiceError } from '../errors/sluice-error.js';
+import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifier.js';
+import { describeFsError } from '../remotes/fs-errors.js';
+import type { BackupPoint } from './repository-reader.js';
+
+const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sha512' };
+
+export interface VerifyProgress {
+  bytesRead: number;
+  totalBytes: number;
+}
+
+/**
+ * Re-reads a full point: every XVA chunk checksum and the tar structure, and the file's own checksum file
+ * ($1$/$5$/$6$ as XO writes them). A damaged point is named with the file and byte offset.
+ */
+export async function verifyFullPoint(point: BackupPoint, onProgress?: (p: VerifyProgress) => void): Promise<{ bytes: number }> {
+  if (point.metadata.mode !== 'full') throw new Error('verifyFullPoint: not a full point');
+  const dir = path.dirname(point.metadataPath);
+  const xva = path.join(dir, path.basename(point.metadata.xva));
+  const stat = await fs.stat(xva).catch((err) => {
+    throw describeFsError(err, xva, 'read');
+  });
+  const checksumText = await fs.readFile(`${xva}.checksum`, 'utf8').catch(() => undefined);
+  const m = checksumText ? /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(checksumText) : null;
+  const algorithm = m ? ALGORITHMS[m[1]!] : undefined;
+  const hash = algorithm ? createHash(algorithm) : undefined;
+  const compressed = await isCompressed(xva);
+  const verifier = compressed ? undefined : await XvaStreamVerifier.create();
+  let read = 0;
+  let lastReport = 0;
+  try {
+    for await (const chunk of createReadStream(xva, { highWaterMark: 1024 * 1024 })) {
+      const b = chunk as Buffer;
+      verifier?.update(b);
+      hash?.update(b);
+      read += b.length;
+      if (onProgress && read - lastReport >= 64 * 1024 * 1024) {
+        lastReport = read;
+        onProgress({ bytesRead: read, totalBytes: stat.size });
+      }
+    }
+    verifier?.finish();
+  } catch (err) {
+    if (err instanceof XvaVerifyError) {
+      throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${err.message}`, {
+        hint: 'This point cannot be restored safely; use an earlier or later point, and check the remote\'s disk.',
+        context: { vm: point.vmName, file: xva, offset: String(err.offset), ...(err.entry ? { entry: err.entry } : {}) },
+      });
+    }
+    throw describeFsError(err, xva, 'read');
+  }
+  onProgress?.({ bytesRead: read, totalBytes: stat.size });
+  if (m && hash && hash.digest('hex') !== m[2]) {
+    throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} does not match its checksum file: the XVA changed after it was written.`, {
+      hint: 'This point cannot be trusted; use another point and check the remote\'s disk.',
+      context: { vm: point.vmName, file: xva },
+    });
+  }
+  return { bytes: read };
+}
+
+async function isCompressed(file: string): Promise<boolean> {
+  const h = await fs.open(file, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    await h.read(b, 0, 4, 0);
+    return b.equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])) || (b[0] === 0x1f && b[1] === 0x8b);
+  } finally {
+    await h.close();
+  }
+}
