@@ -112,6 +112,7 @@ export class XapiSession {
     const ref = this.sessionRef;
     this.sessionRef = undefined;
     if (ref) await jsonRpcCall(this.url, this.agent, 'session.logout', [ref]).catch(() => {});
-    await this.agent.close().catch(() => {});
+    // destroy, not close: a pending event.from long-poll would otherwise hold the close for its full timeout.
+    await this.agent.destroy().catch(() => {});
   }
 }
