@@ -27,6 +27,8 @@ for (const size of sizes) {
     const exportUrl = `${sim.url}/export?ref=${encodeURIComponent(vm.ref)}&session_id=${encodeURIComponent(vm.session)}&use_compression=false`;
     const curl = await runMeasured('taskset', ['-c', '1', 'curl', '-sS', '-k', '-o', path.join(work, 'curl.xva'), exportUrl]);
     if (curl.code !== 0) throw new Error(`curl failed: ${curl.stderr}`);
+    // Sluice fsyncs what it writes (a point must survive a power cut); curl does not. Also time curl + fsync.
+    const sync = await runMeasured('sync', [path.join(work, 'curl.xva')]);
     rmSync(path.join(work, 'curl.xva'));
 
     const pw = path.join(work, 'pw');
@@ -46,6 +48,7 @@ for (const size of sizes) {
         `curl ${(curl.wallMs / 1000).toFixed(2)} s (${(bytes / MiB / (curl.wallMs / 1000)).toFixed(0)} MiB/s)`,
         `sluice ${(sluice.wallMs / 1000).toFixed(2)} s (${(bytes / MiB / (sluice.wallMs / 1000)).toFixed(0)} MiB/s)`,
         `throughput ratio sluice/curl ${(curl.wallMs / sluice.wallMs).toFixed(3)} (target >= 0.95)`,
+        `vs curl+fsync ${((curl.wallMs + sync.wallMs) / sluice.wallMs).toFixed(3)}`,
         `sluice peak RSS ${(sluice.peakRssBytes / MiB).toFixed(0)} MiB (target <= 150)`,
         `waited for host ${result.waitedForHostMs} ms, for destination ${result.waitedForDestinationMs} ms, in-run ${result.durationMs} ms`,
       ].join('  |  '),

@@ -6,6 +6,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// Headroom in libuv's thread pool (set before any asynchronous I/O starts it): a stalled destination blocks
+// the threads its writes run on, and the spool, DNS and the rest must still find one free.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = path.join(root, 'dist-cli', 'sluice.mjs');
 

@@ -174,6 +174,7 @@ async function transferXva(
           }
         }
         sampler.setPhase('commit');
+        await sink.settle();
         await file.commit(async (_p, handle) => {
           const st = await handle.stat();
           if (st.size !== counters.bytesWritten) throw new SluiceError('REMOTE_ERROR', `The remote holds ${st.size} bytes of the backup where ${counters.bytesWritten} were written.`, { hint: 'The remote lost data: check the share.', context: ctx });
@@ -188,6 +189,7 @@ async function transferXva(
         };
       } catch (err) {
         stream?.abort(err);
+        await sink.settle();
         // If the host's task is still running (we failed on our side), stop it on the host too.
         await xapi.call('task.cancel', taskRef).catch(() => {});
         let failure = err;

@@ -2,12 +2,26 @@ import { createHash, type Hash } from 'node:crypto';
 import type { promises as fs } from 'node:fs';
 import { describeFsError } from '../remotes/fs-errors.js';
 
+const SYNC_EVERY = 64 * 1024 * 1024;
+
 /**
  * Writes the stream into an already-opened temporary file, sequentially, hashing as it goes when asked.
  * Durability (fsync) and the final rename belong to the atomic writer that owns the temp file.
  */
 export class FileSink {
   private position = 0;
+  /**
+   * Two 1 MiB writes in flight hide the thread pool's latency. Not more: destination writes and the spool's
+   * file I/O share libuv's thread pool (4 threads by default), and a stalled NAS blocks every write sent to
+   * it; with 2 writes and 1 background flush blocked, one thread is always left for the spool.
+   */
+  readonly maxInFlight = 2;
+  /**
+   * Data is flushed to stable storage as it goes (every SYNC_EVERY bytes, in the background), so the fsync
+   * that commits the file finds little left to do and the device is kept busy all along.
+   */
+  private syncedUpTo = 0;
+  private syncing: Promise<void> = Promise.resolve();
   private readonly hash: Hash | undefined;
   constructor(
     private readonly file: fs.FileHandle,
@@ -21,18 +35,33 @@ export class FileSink {
     return this.position;
   }
 
+  /**
+   * Writes at the next position. Calls may overlap (each has its own position, and the hash is fed in call
+   * order), so a pipeline can keep a few writes in flight and hide the thread pool's latency.
+   */
   async write(chunk: Buffer): Promise<void> {
+    const position = this.position;
+    this.position += chunk.length;
+    this.hash?.update(chunk);
     let done = 0;
     try {
       while (done < chunk.length) {
-        const { bytesWritten } = await this.file.write(chunk, done, chunk.length - done, this.position + done);
+        const { bytesWritten } = await this.file.write(chunk, done, chunk.length - done, position + done);
         done += bytesWritten;
       }
     } catch (err) {
       throw describeFsError(err, this.label, 'write');
     }
-    this.hash?.update(chunk);
-    this.position += chunk.length;
+    if (this.position - this.syncedUpTo >= SYNC_EVERY) {
+      this.syncedUpTo = this.position;
+      // Errors surface at the final fsync, which the commit always does.
+      this.syncing = this.syncing.then(() => this.file.datasync().catch(() => {}));
+    }
+  }
+
+  /** Waits for the background flushes (before the commit's own fsync, or before closing the file). */
+  async settle(): Promise<void> {
+    await this.syncing;
   }
 
   /** Starts over (a retried export): the temp file is emptied, the hash restarted. */

@@ -3,6 +3,8 @@ import type { Throttle } from './throttle.js';
 
 export interface ChunkSink {
   write(chunk: Buffer): Promise<void>;
+  /** How many writes may be in flight at once (default 1); the sink must then order them itself. */
+  readonly maxInFlight?: number;
 }
 
 export interface TransferCounters {
@@ -82,13 +84,31 @@ export class Transfer {
       throw err;
     });
     const consumer = (async () => {
-      for (;;) {
-        const t0 = performance.now();
-        const chunk = await this.buffer.shift();
-        c.consumerStarvedMs += performance.now() - t0;
-        if (chunk === null) return;
-        await sink.write(chunk);
-        c.bytesWritten += chunk.length;
+      const inFlight: Array<Promise<void>> = [];
+      const maxInFlight = Math.max(1, sink.maxInFlight ?? 1);
+      // Every write gets its handler at once: a failure must never sit as an unhandled rejection while
+      // older writes are awaited.
+      let writeError: unknown;
+      const track = (p: Promise<void>, len: number) =>
+        p.then(
+          () => void (c.bytesWritten += len),
+          (e: unknown) => void (writeError ??= e),
+        );
+      try {
+        for (;;) {
+          const t0 = performance.now();
+          const chunk = await this.buffer.shift();
+          c.consumerStarvedMs += performance.now() - t0;
+          if (chunk === null) break;
+          inFlight.push(track(sink.write(chunk), chunk.length));
+          if (inFlight.length >= maxInFlight) await inFlight.shift();
+          if (writeError) throw writeError;
+        }
+        while (inFlight.length) await inFlight.shift();
+        if (writeError) throw writeError;
+      } finally {
+        // Never leave a write running behind a failure: the caller may close or remove the file next.
+        await Promise.all(inFlight);
       }
     })().catch((err) => {
       fail(err);
