@@ -1,8 +1,7 @@
 import Conf from 'conf';
 import { z } from 'zod';
-import { migrateSettings } from './settings-migrations.js';
 import { settingsSchema, type Settings } from './settings-schema.js';
-import type { SettingsStore } from './settings-store.js';
+import { ValidatedSettingsStore } from './validated-settings-store.js';
 
 export const SETTINGS_FILE_NAME = 'settings';
 
@@ -16,46 +15,18 @@ export function settingsJsonSchema(): Record<string, unknown> {
  * The settings store under plain Node (CLI, browser mode, tests). electron-store writes the same file format
  * inside Electron (it is built on conf).
  */
-export class ConfSettingsStore implements SettingsStore {
-  private readonly conf: Conf<Settings>;
-  private current: Settings;
-  private readonly listeners = new Set<(s: Settings) => void>();
-
+export class ConfSettingsStore extends ValidatedSettingsStore {
   constructor(dataDir: string) {
-    // Migrate before conf validates, so an older file is upgraded rather than rejected.
-    const probe = new Conf<Record<string, unknown>>({ cwd: dataDir, configName: SETTINGS_FILE_NAME, projectName: 'sluice' });
-    const migrated = migrateSettings(probe.store);
-    probe.store = migrated as unknown as Record<string, unknown>;
-    this.conf = new Conf<Settings>({
-      cwd: dataDir,
-      configName: SETTINGS_FILE_NAME,
-      projectName: 'sluice',
-      schema: settingsJsonSchema() as never,
-      clearInvalidConfig: false,
+    // The raw file is read without a schema, so an older one is migrated rather than rejected; writes then
+    // go through conf's schema check.
+    const raw = new Conf<Record<string, unknown>>({ cwd: dataDir, configName: SETTINGS_FILE_NAME, projectName: 'sluice' });
+    let checked: Conf<Settings> | undefined;
+    super({
+      read: () => raw.store,
+      write: (s) => {
+        checked ??= new Conf<Settings>({ cwd: dataDir, configName: SETTINGS_FILE_NAME, projectName: 'sluice', schema: settingsJsonSchema() as never, clearInvalidConfig: false });
+        checked.store = s;
+      },
     });
-    this.current = migrated;
-  }
-
-  get path(): string {
-    return this.conf.path;
-  }
-
-  get(): Settings {
-    return structuredClone(this.current);
-  }
-
-  async update(mutate: (draft: Settings) => void): Promise<Settings> {
-    const draft = structuredClone(this.current);
-    mutate(draft);
-    const next = settingsSchema.parse(draft);
-    this.conf.store = next;
-    this.current = next;
-    for (const l of this.listeners) l(structuredClone(next));
-    return structuredClone(next);
-  }
-
-  onChange(listener: (s: Settings) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 }

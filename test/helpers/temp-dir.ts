@@ -7,3 +7,16 @@ export function makeTempDir(prefix = 'sluice-test-'): { dir: string; cleanup: ()
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** Temp folders for a test file: `temp()` makes one, `cleanupAll()` (in afterEach) removes them all. */
+export function tempDirs(): { temp: () => string; cleanupAll: () => void } {
+  const cleanups: Array<() => void> = [];
+  return {
+    temp: () => {
+      const t = makeTempDir();
+      cleanups.push(t.cleanup);
+      return t.dir;
+    },
+    cleanupAll: () => cleanups.splice(0).forEach((c) => c()),
+  };
+}

@@ -8,15 +8,10 @@ import { FileSecretStore } from '../../src-main/secrets/file-secret-store.js';
 import { ConfSettingsStore } from '../../src-main/settings/conf-settings-store.js';
 import { migrateSettings, SettingsMigrationError } from '../../src-main/settings/settings-migrations.js';
 import { SETTINGS_SCHEMA_VERSION } from '../../src-main/settings/settings-schema.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { tempDirs } from '../helpers/temp-dir.js';
 
-const temps: Array<() => void> = [];
-afterEach(() => temps.splice(0).forEach((c) => c()));
-function temp() {
-  const t = makeTempDir();
-  temps.push(t.cleanup);
-  return t.dir;
-}
+const { temp, cleanupAll } = tempDirs();
+afterEach(cleanupAll);
 
 let sim: SimHandle;
 beforeAll(async () => {

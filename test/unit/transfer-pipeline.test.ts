@@ -3,15 +3,10 @@ import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpoolBuffer } from '../../src-main/transfer/spool-buffer.js';
 import { Transfer } from '../../src-main/transfer/transfer-pipeline.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { tempDirs } from '../helpers/temp-dir.js';
 
-const temps: Array<() => void> = [];
-afterEach(() => temps.splice(0).forEach((c) => c()));
-function temp() {
-  const t = makeTempDir();
-  temps.push(t.cleanup);
-  return t.dir;
-}
+const { temp, cleanupAll } = tempDirs();
+afterEach(cleanupAll);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function* chunks(data: Buffer, size: number, delayMs = 0) {

@@ -1,0 +1,42 @@
+import { migrateSettings } from './settings-migrations.js';
+import { settingsSchema, type Settings } from './settings-schema.js';
+import type { SettingsStore } from './settings-store.js';
+
+/** Where the settings document is kept: conf under Node, electron-store inside Electron (the same file format). */
+export interface SettingsBackend {
+  read(): unknown;
+  write(settings: Settings): void;
+}
+
+/**
+ * The settings store over any backend: migrates what it finds on load (an older file is upgraded, a newer
+ * one refused), serves reads from memory, and validates every update before writing it through.
+ */
+export class ValidatedSettingsStore implements SettingsStore {
+  private current: Settings;
+  private readonly listeners = new Set<(s: Settings) => void>();
+
+  constructor(private readonly backend: SettingsBackend) {
+    this.current = migrateSettings(backend.read());
+    backend.write(this.current);
+  }
+
+  get(): Settings {
+    return structuredClone(this.current);
+  }
+
+  async update(mutate: (draft: Settings) => void): Promise<Settings> {
+    const draft = structuredClone(this.current);
+    mutate(draft);
+    const next = settingsSchema.parse(draft);
+    this.backend.write(next);
+    this.current = next;
+    for (const l of this.listeners) l(structuredClone(next));
+    return structuredClone(next);
+  }
+
+  onChange(listener: (s: Settings) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
