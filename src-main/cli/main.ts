@@ -3,12 +3,14 @@ import { reportCliError, UsageError } from './cli-errors.js';
 import { backupCommand, backupHelp } from './commands/backup-command.js';
 import { listCommand, listHelp } from './commands/list-command.js';
 import { serveCommand, serveHelp } from './commands/serve-command.js';
+import { verifyCommand, verifyHelp } from './commands/verify-command.js';
 
 type Command = { summary: string; help: string; run: (argv: string[]) => Promise<number> };
 
 const commands: Record<string, Command> = {
   backup: { summary: 'back up VMs of a pool into a repository folder', help: backupHelp, run: backupCommand },
   list: { summary: 'list the backup points in a repository folder', help: listHelp, run: listCommand },
+  verify: { summary: 're-read backup points and check every checksum', help: verifyHelp, run: verifyCommand },
   serve: { summary: 'serve the UI in a browser on 127.0.0.1 (browser mode)', help: serveHelp, run: serveCommand },
   demo: {
     summary: 'the main job on the simulated "Small shop" pool: back up, verify, list',

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimHandle } from '../xapi-sim/index.js';
@@ -31,6 +31,10 @@ function snapshotsOnHost(): number {
   return Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true).length;
 }
 
+function filesUnderPaths(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
@@ -57,10 +61,27 @@ describe('sluice backup / list', () => {
     const again = await runCli(baseArgs(remote, dataDir, ['--json']));
     expect(again.code).toBe(0);
 
+    const verified = await runCli(['verify', '--remote', remote, '--vm', 'web01', '--at', 'latest']);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/✔ web01 \d{8}T\d{6}Z: .* verified\n1 point\(s\) checked, 0 damaged/);
+
     const list = await runCli(['list', '--remote', remote]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/web01 \([0-9a-f-]{36}\)\n {2}\d{8}T\d{6}Z {2}full/);
     expect(list.stdout.match(/ full /g)).toHaveLength(2);
+
+    // Damage one point on the remote: verify names it and exits 1.
+    const xva = filesUnderPaths(remote).find((f) => f.endsWith('.xva'))!;
+    const fd = openSync(xva, 'r+');
+    writeSync(fd, Buffer.from('garbage!'), 0, 8, Math.floor(statSync(xva).size / 2));
+    closeSync(fd);
+    const bad = await runCli(['verify', '--remote', remote]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/✘ The backup web01 \d{8}T\d{6}Z is damaged/);
+    expect(bad.stdout).toMatch(/2 point\(s\) checked, 1 damaged/);
+    const none = await runCli(['verify', '--remote', remote, '--vm', 'nope']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/No backup of a VM named or with uuid "nope"/);
   });
 
   it('refuses a changed certificate, showing both fingerprints', async () => {
