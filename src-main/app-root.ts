@@ -19,3 +19,7 @@ export function appRoot(): string {
     dir = up;
   }
 }
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(appRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}

@@ -1,22 +1,18 @@
-import { packageVersion } from '../engine/engine-node.js';
+import { packageVersion } from '../app-root.js';
 import { reportCliError, UsageError } from './cli-errors.js';
-import { backupCommand, backupHelp } from './commands/backup-command.js';
-import { listCommand, listHelp } from './commands/list-command.js';
-import { serveCommand, serveHelp } from './commands/serve-command.js';
-import { verifyCommand, verifyHelp } from './commands/verify-command.js';
 
-type Command = { summary: string; help: string; run: (argv: string[]) => Promise<number> };
+/**
+ * Each command is loaded only when run: a backup does not carry the browser server, nor `list` the XAPI
+ * client (memory is a target: a backup process stays under 150 MiB).
+ */
+type Command = { summary: string; run: (argv: string[]) => Promise<number> };
 
 const commands: Record<string, Command> = {
-  backup: { summary: 'back up VMs of a pool into a repository folder', help: backupHelp, run: backupCommand },
-  list: { summary: 'list the backup points in a repository folder', help: listHelp, run: listCommand },
-  verify: { summary: 're-read backup points and check every checksum', help: verifyHelp, run: verifyCommand },
-  serve: { summary: 'serve the UI in a browser on 127.0.0.1 (browser mode)', help: serveHelp, run: serveCommand },
-  demo: {
-    summary: 'the main job on the simulated "Small shop" pool: back up, verify, list',
-    help: 'sluice demo [--remote DIR]\n',
-    run: async (argv) => (await import('./commands/demo-command.js')).demoCommand(argv),
-  },
+  backup: { summary: 'back up VMs of a pool into a repository folder', run: async (a) => (await import('./commands/backup-command.js')).backupCommand(a) },
+  list: { summary: 'list the backup points in a repository folder', run: async (a) => (await import('./commands/list-command.js')).listCommand(a) },
+  verify: { summary: 're-read backup points and check every checksum', run: async (a) => (await import('./commands/verify-command.js')).verifyCommand(a) },
+  serve: { summary: 'serve the UI in a browser on 127.0.0.1 (browser mode)', run: async (a) => (await import('./commands/serve-command.js')).serveCommand(a) },
+  demo: { summary: 'the main job on the simulated "Small shop" pool: back up, verify, list', run: async (a) => (await import('./commands/demo-command.js')).demoCommand(a) },
 };
 
 function usage(): string {

@@ -42,7 +42,8 @@ export function decodeParentLocator(platformCode: string, data: Buffer): string 
   if (platformCode === PLATFORM_MACX) {
     const url = data.toString('utf8').replace(/\0+$/, '');
     if (!url.startsWith('file://')) return undefined;
-    return decodeURI(url.slice('file://'.length));
+    // "file://./name" and "file://name" (vhd-tool) both mean a name relative to the child's folder.
+    return decodeURI(url.slice('file://'.length)).replace(/^\.\//, '');
   }
   return undefined;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFullBackup, type FullBackupResult } from '../../backup/full-backup.js';
 import { resolveVms } from '../../backup/vm-selection.js';
-import { defaultDataDir } from '../../engine/engine-node.js';
+import { defaultDataDir } from '../../settings/data-dir.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { preflightRemote } from '../../remotes/folder-remote.js';

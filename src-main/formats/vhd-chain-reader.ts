@@ -1,0 +1,137 @@
+import { VhdChainError } from './vhd-errors.js';
+import { VhdFileReader } from './vhd-file-reader.js';
+import { DiskType, SECTOR } from './vhd-structures.js';
+
+// Reads the disk an incremental backup point stands for: a full (dynamic) VHD and the differencing VHDs made
+// after it, oldest first. Each block comes from the newest file that holds it; within a differencing block
+// only the sectors its bitmap marks are its own, the others fall through to older files; what no file holds
+// reads as zeros. Links are checked before any data is read: each child must name its parent's footer uuid.
+
+export class VhdChainReader {
+  private constructor(private readonly files: VhdFileReader[]) {}
+
+  /** Opens and checks the chain; `paths` go from the full VHD to the newest differencing one. */
+  static async open(paths: readonly string[]): Promise<VhdChainReader> {
+    if (paths.length === 0) throw new RangeError('a VHD chain needs at least one file');
+    const files: VhdFileReader[] = [];
+    try {
+      for (const path of paths) files.push(await VhdFileReader.open(path));
+      checkLinks(files);
+      return new VhdChainReader(files);
+    } catch (err) {
+      await Promise.all(files.map((f) => f.close()));
+      throw err;
+    }
+  }
+
+  /** The disk size: the newest file's (a disk may have been resized between points). */
+  get size(): number {
+    return this.newest.footer.currentSize;
+  }
+
+  /** The newest file's footer uuid: the snapshot VDI the point was made from. */
+  get uuid(): string {
+    return this.newest.footer.uuid;
+  }
+
+  get blockSize(): number {
+    return this.newest.header.blockSize;
+  }
+
+  /** The whole disk in block-sized pieces (the last one shorter when the size is not a whole block). */
+  async *read(): AsyncGenerator<Buffer> {
+    const blockSize = this.blockSize;
+    const count = Math.ceil(this.size / blockSize);
+    for (let index = 0; index < count; index++) {
+      const block = (await this.resolveBlock(index)) ?? Buffer.alloc(blockSize);
+      const length = Math.min(blockSize, this.size - index * blockSize);
+      yield length === blockSize ? block : block.subarray(0, length);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.files.map((f) => f.close()));
+  }
+
+  private get newest(): VhdFileReader {
+    return this.files[this.files.length - 1]!;
+  }
+
+  /** Merges block `index` from newest to oldest; undefined when no file holds any of it. */
+  private async resolveBlock(index: number): Promise<Buffer | undefined> {
+    const sectors = this.blockSize / SECTOR;
+    let out: Buffer | undefined;
+    let unresolved: Uint8Array | undefined;
+    let remaining = sectors;
+    for (let f = this.files.length - 1; f >= 0 && remaining > 0; f--) {
+      const stored = await this.files[f]!.readBlock(index);
+      if (!stored) continue;
+      // The common case (vhd-tool marks every sector): the newest copy is the answer, no merging.
+      if (out === undefined && allSectorsMarked(stored.bitmap, sectors)) return stored.data;
+      if (out === undefined) {
+        out = Buffer.alloc(this.blockSize);
+        unresolved = new Uint8Array(sectors).fill(1);
+      }
+      for (let s = 0; s < sectors; s++) {
+        if (unresolved![s] === 0 || !sectorMarked(stored.bitmap, s)) continue;
+        stored.data.copy(out, s * SECTOR, s * SECTOR, (s + 1) * SECTOR);
+        unresolved![s] = 0;
+        remaining--;
+      }
+    }
+    // Sectors no file marks stay zero: unmarked sectors of a dynamic VHD read as zeros.
+    return out;
+  }
+}
+
+/** The whole disk of a chain, opened and closed around the read. */
+export async function* readVhdChain(paths: readonly string[]): AsyncGenerator<Buffer> {
+  const chain = await VhdChainReader.open(paths);
+  try {
+    yield* chain.read();
+  } finally {
+    await chain.close();
+  }
+}
+
+function checkLinks(files: VhdFileReader[]): void {
+  const base = files[0]!;
+  if (base.footer.diskType !== DiskType.Dynamic) {
+    throw new VhdChainError(
+      base.path,
+      `${base.path} is a differencing VHD but starts the chain: its parent ${base.header.parentUuid} ("${base.header.parentName}") is missing`,
+    );
+  }
+  for (let i = 1; i < files.length; i++) {
+    const child = files[i]!;
+    const parent = files[i - 1]!;
+    if (child.footer.diskType !== DiskType.Differencing) {
+      throw new VhdChainError(child.path, `${child.path} is a full (dynamic) VHD, so it cannot continue the chain after ${parent.path}`);
+    }
+    if (child.header.parentUuid !== parent.footer.uuid) {
+      throw new VhdChainError(
+        child.path,
+        `${child.path} is a child of VHD ${child.header.parentUuid} ("${child.header.parentName}"), ` +
+          `but the file before it in the chain, ${parent.path}, is VHD ${parent.footer.uuid}`,
+      );
+    }
+    if (child.header.blockSize !== parent.header.blockSize) {
+      throw new VhdChainError(
+        child.path,
+        `${child.path} uses ${child.header.blockSize}-byte blocks but its parent ${parent.path} uses ${parent.header.blockSize}-byte blocks`,
+        'Sluice only reads chains with one block size; restore this point with Xen Orchestra or vhd-util.',
+      );
+    }
+  }
+}
+
+function sectorMarked(bitmap: Buffer, sector: number): boolean {
+  return ((bitmap[sector >> 3]! >> (7 - (sector & 7))) & 1) === 1;
+}
+
+function allSectorsMarked(bitmap: Buffer, sectors: number): boolean {
+  const whole = sectors >> 3;
+  for (let i = 0; i < whole; i++) if (bitmap[i] !== 0xff) return false;
+  for (let s = whole * 8; s < sectors; s++) if (!sectorMarked(bitmap, s)) return false;
+  return true;
+}

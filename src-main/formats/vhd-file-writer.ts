@@ -1,0 +1,240 @@
+import { promises as fs } from 'node:fs';
+import { VhdFormatError } from './vhd-errors.js';
+import { encodeParentLocators } from './vhd-parent-locator.js';
+import {
+  BAT_ABSENT,
+  batSize,
+  bitmapSize,
+  DEFAULT_BLOCK_SIZE,
+  DiskType,
+  encodeBat,
+  encodeFooter,
+  encodeHeader,
+  FOOTER_SIZE,
+  HEADER_SIZE,
+  SECTOR,
+  VHD_MAX_SIZE,
+} from './vhd-structures.js';
+
+// Writes a dynamic or differencing VHD file as Xen Orchestra stores one: footer copy, dynamic header, parent
+// locator data (an empty sector for a dynamic disk), BAT, blocks, footer. Blocks are appended in increasing index order as
+// they arrive, so a host stream goes to disk with one block in memory; the BAT, sized up front from the disk
+// size, is kept in memory (4 bytes a block: 4 MiB for a 2 TiB disk) and written when the file is finished.
+
+/** "Wi2k": the host OS field vhd-tool and Windows write. */
+const HOST_OS_WINDOWS = 0x5769_326b;
+/** Where the dynamic header goes, right after the footer copy. */
+const HEADER_OFFSET = FOOTER_SIZE;
+
+export interface VhdParentLink {
+  /** The parent file's footer uuid. */
+  uuid: string;
+  /** The parent's file name, relative to this file's folder (XO: "<timestamp>.vhd"). */
+  name: string;
+  /** The parent's modification time in VHD seconds (since 2000); 0 when unknown, as vhd-tool leaves it. */
+  timestamp?: number;
+}
+
+export interface VhdFileWriterOptions {
+  /** Disk size in bytes, a multiple of 512. */
+  currentSize: number;
+  /** Footer uuid: the snapshot VDI's uuid in an XO repository. */
+  uuid: string;
+  /** Makes the file differencing. */
+  parent?: VhdParentLink;
+  blockSize?: number;
+  /** Footer time stamp (VHD seconds); default now. */
+  timestamp?: number;
+  /**
+   * Creator application. Default "caml", the host's (vhd-tool's) value: XO stores the host's stream with its
+   * footer unchanged, so our files then match XO's field for field, and no reader special-cases either value
+   * (qemu sizes both by CHS geometry).
+   */
+  creatorApp?: string;
+  creatorVersion?: number;
+  creatorHostOs?: number;
+  originalSize?: number;
+}
+
+export interface VhdFileSummary {
+  blocks: number;
+  /** Length of the finished file. */
+  bytes: number;
+}
+
+export class VhdFileWriter {
+  private readonly blockSize: number;
+  private readonly bitmapBytes: number;
+  private readonly tableOffset: number;
+  private readonly bat: Uint32Array;
+  private readonly fullBitmap: Buffer;
+  private readonly footer: Buffer;
+  private nextOffset: number;
+  private lastIndex = -1;
+  private blocks = 0;
+  private state: 'open' | 'finished' | 'failed' = 'open';
+
+  private constructor(
+    private readonly handle: fs.FileHandle,
+    private readonly ownsHandle: boolean,
+    private readonly name: string,
+    private readonly opts: VhdFileWriterOptions,
+    private readonly head: Buffer,
+    layout: { tableOffset: number; entries: number },
+  ) {
+    this.blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+    this.bitmapBytes = bitmapSize(this.blockSize);
+    this.tableOffset = layout.tableOffset;
+    this.bat = new Uint32Array(layout.entries).fill(BAT_ABSENT);
+    this.fullBitmap = Buffer.alloc(this.bitmapBytes, 0xff);
+    this.nextOffset = layout.tableOffset + batSize(layout.entries);
+    this.footer = head.subarray(0, FOOTER_SIZE);
+  }
+
+  /** Creates `path` (which must not exist) and writes the metadata; the file is ours to close. */
+  static async create(path: string, opts: VhdFileWriterOptions): Promise<VhdFileWriter> {
+    const handle = await fs.open(path, 'wx', 0o640);
+    try {
+      return await VhdFileWriter.start(handle, true, path, opts);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await fs.rm(path, { force: true });
+      throw err;
+    }
+  }
+
+  /** Writes into a handle the caller owns (e.g. an AtomicFile's temp file): finish() leaves it open. */
+  static async onHandle(handle: fs.FileHandle, name: string, opts: VhdFileWriterOptions): Promise<VhdFileWriter> {
+    return VhdFileWriter.start(handle, false, name, opts);
+  }
+
+  private static async start(handle: fs.FileHandle, owns: boolean, name: string, opts: VhdFileWriterOptions): Promise<VhdFileWriter> {
+    const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+    if (!Number.isSafeInteger(opts.currentSize) || opts.currentSize < 0 || opts.currentSize % SECTOR !== 0) {
+      throw new RangeError(`VHD size must be a whole number of 512-byte sectors, not ${opts.currentSize}`);
+    }
+    if (opts.currentSize > VHD_MAX_SIZE) throw new RangeError(`a ${opts.currentSize}-byte disk exceeds the VHD limit of 2040 GiB`);
+    const entries = Math.ceil(opts.currentSize / blockSize);
+    const locators = opts.parent ? encodeParentLocators(opts.parent.name, HEADER_OFFSET + HEADER_SIZE) : undefined;
+    // vhd-tool keeps one sector after the header for a locator even in a dynamic disk (BAT at 2048); doing the
+    // same makes a stored full VHD byte-identical to the host's stream, which is easy to check and to explain.
+    const locatorSpace = locators?.data ?? Buffer.alloc(SECTOR);
+    const tableOffset = HEADER_OFFSET + HEADER_SIZE + locatorSpace.length;
+    const footer = encodeFooter({
+      currentSize: opts.currentSize,
+      originalSize: opts.originalSize ?? opts.currentSize,
+      diskType: opts.parent ? DiskType.Differencing : DiskType.Dynamic,
+      uuid: opts.uuid,
+      timestamp: opts.timestamp ?? Math.floor((Date.now() - Date.UTC(2000, 0, 1)) / 1000),
+      creatorApp: opts.creatorApp ?? 'caml',
+      creatorVersion: opts.creatorVersion ?? 0x0001_0000,
+      creatorHostOs: opts.creatorHostOs ?? HOST_OS_WINDOWS,
+      dataOffset: HEADER_OFFSET,
+    });
+    const header = encodeHeader({
+      tableOffset,
+      maxTableEntries: entries,
+      blockSize,
+      ...(opts.parent
+        ? { parentUuid: opts.parent.uuid, parentName: opts.parent.name, parentTimestamp: opts.parent.timestamp ?? 0, parentLocators: locators!.locators }
+        : {}),
+    });
+    const head = Buffer.concat([footer, header, locatorSpace]);
+    // The empty BAT goes out now too, so even an abandoned file has well-formed metadata up to the blocks.
+    await writeAll(handle, [head, encodeBat(new Uint32Array(entries).fill(BAT_ABSENT))], 0);
+    return new VhdFileWriter(handle, owns, name, opts, head, { tableOffset, entries });
+  }
+
+  /**
+   * Appends block `index` (indexes must increase). `data` may be shorter than a block (the disk's tail); it is
+   * padded with zeros. `bitmap` marks the sectors the block holds; default all (what vhd-tool sends).
+   */
+  async writeBlock(index: number, data: Buffer, bitmap?: Buffer): Promise<void> {
+    this.assertOpen();
+    if (!Number.isInteger(index) || index < 0 || index >= this.bat.length) {
+      throw this.usage(`block ${index} is outside a ${this.bat.length}-block disk`);
+    }
+    if (index <= this.lastIndex) throw this.usage(`block ${index} written after block ${this.lastIndex}: blocks must come in increasing order`);
+    if (data.length > this.blockSize) throw this.usage(`block ${index} has ${data.length} bytes, more than the block size ${this.blockSize}`);
+    if (bitmap !== undefined && bitmap.length !== this.bitmapBytes) throw this.usage(`bitmap of block ${index} has ${bitmap.length} bytes, not ${this.bitmapBytes}`);
+    const parts = [bitmap ?? this.fullBitmap, data];
+    if (data.length < this.blockSize) parts.push(Buffer.alloc(this.blockSize - data.length));
+    const at = this.nextOffset;
+    await this.guard(writeAll(this.handle, parts, at));
+    this.bat[index] = at / SECTOR;
+    this.nextOffset = at + this.bitmapBytes + this.blockSize;
+    this.lastIndex = index;
+    this.blocks++;
+  }
+
+  /** Writes the BAT and the trailing footer, syncs, and closes the file if this writer opened it. */
+  async finish(): Promise<VhdFileSummary> {
+    this.assertOpen();
+    await this.guard(writeAll(this.handle, [encodeBat(this.bat)], this.tableOffset));
+    await this.guard(writeAll(this.handle, [this.footer], this.nextOffset));
+    await this.guard(this.handle.sync());
+    this.state = 'finished';
+    if (this.ownsHandle) await this.handle.close();
+    return { blocks: this.blocks, bytes: this.nextOffset + FOOTER_SIZE };
+  }
+
+  /** Gives up: closes and deletes the file if this writer created it. */
+  async abort(): Promise<void> {
+    if (this.state === 'finished') return;
+    this.state = 'failed';
+    if (!this.ownsHandle) return;
+    await this.handle.close().catch(() => undefined);
+    await fs.rm(this.name, { force: true });
+  }
+
+  /** The metadata written at byte 0 (footer copy, header, locators), for tests and logs. */
+  get metadata(): Buffer {
+    return this.head;
+  }
+
+  get options(): Readonly<VhdFileWriterOptions> {
+    return this.opts;
+  }
+
+  private async guard<T>(op: Promise<T>): Promise<T> {
+    try {
+      return await op;
+    } catch (err) {
+      this.state = 'failed';
+      throw err;
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'open') throw this.usage(`the VHD writer is ${this.state}`);
+  }
+
+  private usage(message: string): VhdFormatError {
+    return new VhdFormatError('usage', message, { offset: this.nextOffset, source: this.name });
+  }
+}
+
+async function writeAll(handle: fs.FileHandle, parts: Buffer[], position: number): Promise<void> {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  let done = 0;
+  // writev may write less than asked (rare on files, but allowed): go on from where it stopped.
+  while (done < total) {
+    const { bytesWritten } = await handle.writev(sliceParts(parts, done), position + done);
+    if (bytesWritten === 0) throw new Error('file write made no progress');
+    done += bytesWritten;
+  }
+}
+
+function sliceParts(parts: Buffer[], skip: number): Buffer[] {
+  if (skip === 0) return parts;
+  const out: Buffer[] = [];
+  for (const p of parts) {
+    if (skip >= p.length) {
+      skip -= p.length;
+      continue;
+    }
+    out.push(skip > 0 ? p.subarray(skip) : p);
+    skip = 0;
+  }
+  return out;
+}

@@ -1,0 +1,76 @@
+import type { promises as fs } from 'node:fs';
+import { VhdFormatError } from './vhd-errors.js';
+import { VhdFileWriter, type VhdFileSummary } from './vhd-file-writer.js';
+import { readVhdStream } from './vhd-stream-reader.js';
+import { DiskType, type VhdFooter, type VhdHeader } from './vhd-structures.js';
+
+// The incremental-backup data path for one disk: the host's /export_raw_vdi?format=vhd body, checked by the
+// stream reader, becomes a VHD file of the repository, one block in memory at a time. The host's footer
+// fields (uuid, creator, time stamp) are kept; the header is rebuilt so a differencing file names its parent
+// by its file name in the repository, with real parent locators (the host streams that sector as zeros).
+
+export interface VhdStreamToFileOptions {
+  /** Names the stream in errors. */
+  source?: string;
+  /** Differencing only: the parent's file name relative to the new file (default: the name the host recorded). */
+  parentName?: string;
+  /** Differencing only: the parent's footer uuid the file must link to; the stream's is checked against it. */
+  expectedParentUuid?: string;
+  /** Write into this handle (e.g. an AtomicFile's) instead of creating `target`. */
+  handle?: fs.FileHandle;
+}
+
+export interface VhdStreamToFileResult extends VhdFileSummary {
+  footer: VhdFooter;
+  header: VhdHeader;
+  streamBytes: number;
+}
+
+export async function writeVhdStreamToFile(
+  stream: AsyncIterable<Buffer | Uint8Array>,
+  target: string,
+  opts: VhdStreamToFileOptions = {},
+): Promise<VhdStreamToFileResult> {
+  let writer: VhdFileWriter | undefined;
+  let footer: VhdFooter | undefined;
+  let header: VhdHeader | undefined;
+  try {
+    for await (const event of readVhdStream(stream, { source: opts.source ?? target })) {
+      if (event.kind === 'header') {
+        footer = event.footer;
+        header = event.header;
+        const differencing = footer.diskType === DiskType.Differencing;
+        if (differencing && opts.expectedParentUuid !== undefined && header.parentUuid !== opts.expectedParentUuid) {
+          throw new VhdFormatError('header', `differencing stream has parent ${header.parentUuid}, expected ${opts.expectedParentUuid}`, {
+            offset: footer.dataOffset,
+            source: opts.source ?? target,
+          });
+        }
+        const writerOpts = {
+          currentSize: footer.currentSize,
+          originalSize: footer.originalSize,
+          uuid: footer.uuid,
+          blockSize: header.blockSize,
+          timestamp: footer.timestamp,
+          creatorApp: footer.creatorApp,
+          creatorVersion: footer.creatorVersion,
+          creatorHostOs: footer.creatorHostOs,
+          ...(differencing
+            ? { parent: { uuid: header.parentUuid, name: opts.parentName ?? header.parentName, timestamp: header.parentTimestamp } }
+            : {}),
+        };
+        writer = opts.handle ? await VhdFileWriter.onHandle(opts.handle, target, writerOpts) : await VhdFileWriter.create(target, writerOpts);
+      } else if (event.kind === 'block') {
+        await writer!.writeBlock(event.index, event.data, event.bitmap);
+      } else {
+        const summary = await writer!.finish();
+        return { ...summary, footer: footer!, header: header!, streamBytes: event.bytes };
+      }
+    }
+    // readVhdStream throws on an incomplete stream, so this is only reached by a reader bug.
+    throw new Error('VHD stream ended without its trailing footer');
+  } catch (err) {
+    await writer?.abort();
+    throw err;
+  }
+}
