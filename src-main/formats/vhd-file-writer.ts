@@ -78,8 +78,8 @@ export class VhdFileWriter {
     private readonly handle: fs.FileHandle,
     private readonly ownsHandle: boolean,
     private readonly name: string,
-    private readonly opts: VhdFileWriterOptions,
-    private readonly head: Buffer,
+    opts: VhdFileWriterOptions,
+    head: Buffer,
     layout: { tableOffset: number; entries: number },
   ) {
     this.blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
@@ -185,15 +185,6 @@ export class VhdFileWriter {
     if (!this.ownsHandle) return;
     await this.handle.close().catch(() => undefined);
     await fs.rm(this.name, { force: true });
-  }
-
-  /** The metadata written at byte 0 (footer copy, header, locators), for tests and logs. */
-  get metadata(): Buffer {
-    return this.head;
-  }
-
-  get options(): Readonly<VhdFileWriterOptions> {
-    return this.opts;
   }
 
   private async guard<T>(op: Promise<T>): Promise<T> {

@@ -195,11 +195,6 @@ export function encodeFooter(f: {
   return buf;
 }
 
-/** Re-encodes a decoded footer (e.g. the host's, to store it unchanged but for what the caller overrides). */
-export function encodeDecodedFooter(f: VhdFooter): Buffer {
-  return encodeFooter(f);
-}
-
 export function decodeFooter(buf: Buffer, where: Where): VhdFooter {
   if (buf.length < FOOTER_SIZE) throw new VhdFormatError('truncated', 'footer is shorter than 512 bytes', where);
   const cookie = buf.toString('latin1', 0, 8);
