@@ -18,7 +18,10 @@ export function describeProgress(p: TransferProgress, tick: number): string {
   const name = (p.disk ? `${p.vm.name} / ${p.disk.name}` : p.vm.name).slice(0, 32).padEnd(32);
   let bar: string;
   let amount: string;
-  if (p.totalBytes && p.totalBytes > 0) {
+  if (p.phase === 'done') {
+    bar = `[${'#'.repeat(BAR)}] done`;
+    amount = formatBytes(p.bytesWritten);
+  } else if (p.totalBytes && p.totalBytes > 0) {
     const frac = Math.min(1, p.bytesWritten / p.totalBytes);
     const full = Math.round(frac * BAR);
     bar = `[${'#'.repeat(full)}${'-'.repeat(BAR - full)}] ${(frac * 100).toFixed(0).padStart(3)}%`;

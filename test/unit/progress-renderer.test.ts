@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import { describeProgress } from '../../src-main/cli/progress-renderer.js';
+
+const base: TransferProgress = {
+  runId: 'r', vm: { uuid: 'u', name: 'web01' }, disk: null, phase: 'transfer', attempt: 1, bytesRead: 3 * 1024 ** 3, bytesWritten: 2 * 1024 ** 3,
+  totalBytes: null, sourceRate: 100 * 1024 ** 2, destinationRate: 25 * 1024 ** 2, memoryBytes: 64 * 1024 ** 2, spoolBytes: 900 * 1024 ** 2,
+  spoolCapBytes: 4 * 1024 ** 3, bottleneck: 'destination', etaSeconds: null, elapsedMs: 1000, at: '2026-01-01T00:00:00Z',
+};
+
+describe('CLI progress line', () => {
+  it('says "unknown" instead of a fake percentage, and names the bottleneck', () => {
+    const line = describeProgress(base, 3);
+    expect(line).toContain('2.0 GiB of unknown');
+    expect(line).not.toMatch(/\d+%/);
+    expect(line).toContain('host 100.0 MiB/s');
+    expect(line).toContain('remote 25.0 MiB/s');
+    expect(line).toContain('spool 900.0 MiB');
+    expect(line).toContain('(destination is the bottleneck)');
+  });
+
+  it('shows a percentage and an ETA only when the total is known and the ETA honest', () => {
+    const line = describeProgress({ ...base, totalBytes: 4 * 1024 ** 3, etaSeconds: 82, bottleneck: 'source' }, 0);
+    expect(line).toMatch(/\[#{12}-{12}\]\s+50%/);
+    expect(line).toContain('ETA 1:22');
+    expect(line).toContain('(host is the bottleneck)');
+  });
+
+  it('shows retries and a finished transfer plainly', () => {
+    expect(describeProgress({ ...base, attempt: 2 }, 0)).toContain('attempt 2');
+    expect(describeProgress({ ...base, phase: 'done' }, 0)).toMatch(/\[#{24}\] done\s+2\.0 GiB/);
+  });
+});
