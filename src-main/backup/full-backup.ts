@@ -7,6 +7,7 @@ import type { FullMetadata } from '../repository/backup-metadata.js';
 import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
 import { formatTimestamp, METADATA_VERSION, pointFiles, vmFolder, vmLockFolder } from '../repository/repository-layout.js';
 import { lockVmFolder } from '../repository/vm-folder-lock.js';
+import { describeFsError } from '../remotes/fs-errors.js';
 import { FileSink } from '../transfer/file-sink.js';
 import { withSilenceLimit } from '../transfer/silence-watchdog.js';
 import { Throttle } from '../transfer/throttle.js';
@@ -46,6 +47,11 @@ export async function runFullBackup(xapi: XapiSession, vmRef: string, opts: Back
   const ctx = { host: new URL(xapi.url).host, vm: vm.name };
   const sampler = new ProgressSampler({ runId: opts.runId, vm, disk: null, spoolCapBytes: opts.spoolCapBytes }, opts.onProgress);
   const vmDir = vmFolder(opts.remoteRoot, vm.uuid);
+  // The repository's root must already be there: if a share is not mounted, its mount point must not quietly
+  // fill up with folders on the local disk.
+  await fs.stat(opts.remoteRoot).catch((err) => {
+    throw describeFsError(err, opts.remoteRoot, 'use the remote');
+  });
   const release = await lockVmFolder(vmLockFolder(opts.remoteRoot, vm.uuid), `Sluice backup ${opts.runId}`);
   let snapRef: string | undefined;
   sampler.start();

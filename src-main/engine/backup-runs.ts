@@ -32,7 +32,8 @@ export class BackupRuns {
     const remote = s.remotes.find((r) => r.id === req.remoteId);
     if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Pick another remote, or add it again.' });
     const xapi = await this.pools.session(req.hostId);
-    await preflightRemote(remote.path);
+    // A configured remote that is missing is an unmounted share: never create it on the local disk instead.
+    await preflightRemote(remote.path, { create: false });
     const prefs = s.preferences;
     const spoolDir = prefs.spoolDir ?? os.tmpdir();
     const spool = await preflightRemote(spoolDir, { purpose: 'spool' });

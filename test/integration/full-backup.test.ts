@@ -198,6 +198,16 @@ describe('full backup against the simulated pool', () => {
     expect(hostLeftovers().snapshots).toBe(0);
   });
 
+  it('refuses a remote root that is not there (an unmounted share) without creating it', async () => {
+    const remote = path.join(temp(), 'nas-not-mounted');
+    const err = await runFullBackup(xapi, await vmRef('web01'), options(remote)).catch((e) => e);
+    expect(err).toBeInstanceOf(SluiceError);
+    expect(err.code).toBe('REMOTE_ERROR');
+    expect(err.hint).toMatch(/mounted/);
+    expect(existsSync(remote)).toBe(false);
+    expect(hostLeftovers().snapshots).toBe(0);
+  });
+
   it('cleans the leftovers of a run that died: temp files, orphans and its snapshot; older points stay', async () => {
     const remote = temp();
     const first = await runFullBackup(xapi, await vmRef('web01'), options(remote));
