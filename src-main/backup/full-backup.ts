@@ -219,7 +219,7 @@ async function transferXva(
   }
 }
 
-function silenceError(ms: number, ctx: Record<string, string>): SluiceError {
+export function silenceError(ms: number, ctx: Record<string, string>): SluiceError {
   return new SluiceError('HOST_ERROR', `The host sent nothing for ${Math.round(ms / 1000)} s during the export.`, {
     hint: 'The host or the network stalled; Sluice retries the export.',
     context: { ...ctx, phase: 'transfer', retryable: 'true' },
@@ -230,7 +230,7 @@ function silenceError(ms: number, ctx: Record<string, string>): SluiceError {
  * Points are named to the second (XO's format): two runs in the same second must not share a name, or the
  * second would replace the first. Under the folder's lock, so no one else picks the same name meanwhile.
  */
-async function freeTimestamp(vmDir: string, now: Date): Promise<Date> {
+export async function freeTimestamp(vmDir: string, now: Date): Promise<Date> {
   const names = new Set(await fs.readdir(vmDir).catch(() => [] as string[]));
   const t = new Date(Math.floor(now.getTime() / 1000) * 1000);
   while (names.has(`${formatTimestamp(t)}.json`) || names.has(`${formatTimestamp(t)}.xva`)) t.setTime(t.getTime() + 1000);

@@ -27,8 +27,9 @@ function baseArgs(remote: string, dataDir: string, extra: string[] = []): string
   return ['backup', '--host', sim.url, '--username', sim.username, '--password-file', passwordFile, '--vm', 'web01', '--remote', remote, '--mode', 'full', '--data-dir', dataDir, '--spool-dir', path.join(work, 'spool'), ...extra];
 }
 
+/** Snapshots left on the host, not counting the one an incremental job keeps on purpose as its next base. */
 function snapshotsOnHost(): number {
-  return Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true).length;
+  return Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true && !(v.other_config as Record<string, string>)['sluice:delta-base']).length;
 }
 
 function filesUnderPaths(dir: string): string[] {
@@ -136,6 +137,20 @@ describe('sluice backup / list', () => {
     const names = filesUnder(remote).filter((n) => !n.startsWith('owner'));
     expect(names.filter((n) => n.startsWith('.'))).toEqual([]);
     expect(names.filter((n) => n.endsWith('.json'))).toHaveLength(2);
+  });
+
+  it('makes incremental backups with --mode delta', async () => {
+    const fp = await sim.control.rotateCertificate();
+    const remote = path.join(work, 'delta');
+    const args = baseArgs(remote, path.join(work, 'd6'), ['--trust-fingerprint', fp, '--json']).map((a) => (a === 'full' ? 'delta' : a));
+    expect((await runCli(args)).code).toBe(0);
+    sim.control.guestWrite(sim.control.vmUuidByName('web01'), 0.02);
+    const second = await runCli(args);
+    expect(second.code).toBe(0);
+    const vhds = filesUnder(remote).filter((n) => n.endsWith('.vhd'));
+    expect(vhds).toHaveLength(4);
+    const list = await runCli(['list', '--remote', remote]);
+    expect(list.stdout.match(/ delta /g)).toHaveLength(2);
   });
 
   it('runs the demo end to end with no set-up: backs up the "Small shop" pool, verifies every point', async () => {

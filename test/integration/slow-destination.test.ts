@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountThrottled, throttledMountAvailable, type ThrottledMount } from '../../bench/lib/throttled-mount.js';
@@ -46,6 +47,7 @@ describe.skipIf(!available.ok)('a slow, stalling destination', () => {
   async function backup(spoolCapBytes: number, remote: string, onProgress: (p: TransferProgress) => void = () => {}) {
     const spool = makeTempDir('sluice-spool-');
     temps.push(spool.cleanup);
+    mkdirSync(remote, { recursive: true });
     const { selected } = await resolveVms(xapi, ['app01']);
     const logs: string[] = [];
     const result = await runFullBackup(xapi, selected[0]!.ref, {

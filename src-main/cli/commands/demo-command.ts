@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const remoteRoot = path.resolve(values.remote ?? path.join(os.tmpdir(), `sluice-demo-${Date.now()}`));
+  await mkdir(remoteRoot, { recursive: true });
   const out = new ProgressRenderer();
   out.log('Starting the simulated pool "Small shop"…');
   const sim = await startDemoPool();

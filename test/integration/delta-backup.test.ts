@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
+import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
+import { resolveVms } from '../../src-main/backup/vm-selection.js';
+import { readVhdChain } from '../../src-main/formats/vhd-chain-reader.js';
+import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
+import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
+import type { SimHandle } from '../xapi-sim/index.js';
+import { connect, MiB, smallPool } from '../helpers/sim.js';
+import { tempDirs } from '../helpers/temp-dir.js';
+
+let sim: SimHandle;
+let xapi: XapiSession;
+const { temp, cleanupAll } = tempDirs();
+beforeAll(async () => {
+  sim = await smallPool();
+  xapi = await connect(sim);
+});
+afterAll(async () => {
+  await xapi?.close();
+  await sim?.stop();
+  cleanupAll();
+});
+
+function options(remoteRoot: string, logs: string[]): BackupRunOptions {
+  return {
+    runId: `run-${Math.random().toString(36).slice(2)}`,
+    jobId: 'job-delta',
+    remoteRoot,
+    compression: 'none',
+    memoryBufferBytes: 4 * MiB,
+    spoolDir: temp(),
+    spoolCapBytes: 16 * MiB,
+    speedLimitBytesPerSec: null,
+    log: (level, m) => logs.push(`${level}: ${m}`),
+    onProgress: () => {},
+  };
+}
+
+async function chainHash(paths: string[]): Promise<string> {
+  const h = createHash('sha256');
+  for await (const piece of readVhdChain(paths)) h.update(piece);
+  return h.digest('hex');
+}
+
+function liveDisks(vmName: string): Array<{ uuid: string; name: string }> {
+  const vms = sim.control.records('VM');
+  const vbds = sim.control.records('VBD');
+  const vdis = sim.control.records('VDI');
+  const ref = Object.keys(vms).find((r) => vms[r]!.name_label === vmName && vms[r]!.is_a_snapshot !== true)!;
+  return Object.values(vbds)
+    .filter((b) => b.VM === ref && b.type === 'Disk')
+    .map((b) => ({ uuid: String(vdis[String(b.VDI)]!.uuid), name: String(vdis[String(b.VDI)]!.name_label) }));
+}
+
+function baseSnapshots(): number {
+  return Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true && (v.other_config as Record<string, string>)['sluice:delta-base']).length;
+}
+
+describe('incremental (delta) backups', () => {
+  it('writes full VHDs first, then differencing VHDs of only the changed blocks; each chain reads back as the disk was', async () => {
+    const remote = temp();
+    const logs: string[] = [];
+    const vmRef = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
+    const vmUuid = sim.control.vmUuidByName('web01');
+
+    const first = await runDeltaBackup(xapi, vmRef, options(remote, logs));
+    expect(first.disks.map((d) => d.differencing)).toEqual([false, false]);
+    for (const disk of liveDisks('web01')) {
+      const f = first.disks.find((d) => d.vdiUuid === disk.uuid)!;
+      expect(f.path).toBe(path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', 'job-delta', disk.uuid, `${first.pointId}.vhd`));
+      expect(await chainHash([f.path])).toBe(await sim.control.hashVdi(disk.uuid));
+    }
+    expect(baseSnapshots()).toBe(1);
+
+    sim.control.guestWrite(vmUuid, 0.02, 7);
+    const second = await runDeltaBackup(xapi, vmRef, options(remote, logs));
+    expect(second.disks.map((d) => d.differencing)).toEqual([true, true]);
+    expect(second.bytes).toBeLessThan(first.bytes / 2);
+    for (const disk of liveDisks('web01')) {
+      const chain = [first, second].map((p) => p.disks.find((d) => d.vdiUuid === disk.uuid)!.path);
+      expect(await chainHash(chain)).toBe(await sim.control.hashVdi(disk.uuid));
+    }
+    expect(baseSnapshots()).toBe(1);
+
+    const { points } = await listBackupPoints(remote);
+    expect(points.map((p) => p.mode)).toEqual(['delta', 'delta']);
+    const meta = points[1]!.metadata;
+    expect(meta.mode === 'delta' && Object.values(meta.isVhdDifferencing)).toEqual([true, true]);
+    expect(meta.mode === 'delta' && Object.values(meta.vdis).map((v) => (v.other_config as Record<string, string>)['xo:base_delta_vdi'])).toHaveLength(2);
+
+    // The base snapshot deleted on the host: the next point is full again, and the log says why.
+    const base = Object.entries(sim.control.records('VM')).find(([, v]) => v.is_a_snapshot === true)![0];
+    await xapi.call('VM.destroy', base);
+    const third = await runDeltaBackup(xapi, vmRef, options(remote, logs));
+    expect(third.disks.map((d) => d.differencing)).toEqual([false, false]);
+    expect(logs.join('\n')).toMatch(/No usable base for disk .*the base snapshot is gone from the host.*making a full VHD/);
+    for (const d of third.disks) expect(existsSync(d.path)).toBe(true);
+  });
+});
