@@ -23,6 +23,7 @@ import type { BackupRunOptions } from './backup-options.js';
 import { freeTimestamp, silenceError } from './full-backup.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { ProgressSampler } from './progress-sampler.js';
+import { defaultRetryPolicy, isRetryable, sleep } from './retry-policy.js';
 
 export interface DeltaBackupResult {
   vmUuid: string;
@@ -39,7 +40,7 @@ type Rec = Record<string, unknown>;
  * (with base= the previous backup's snapshot disk when its VHD is intact on the remote, else a full VHD, said
  * in the log) → vdis/<jobId>/<vdiUuid>/<ts>.vhd through the same pipeline as full backups → metadata last →
  * the new snapshot kept on the host as the next base, the previous base destroyed with its disks.
- * First version: no retries yet, and no retention or merge (issue 5).
+ * Each disk's export is retried from the start when the host gives up. No retention or merge yet (issue 5).
  */
 export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: BackupRunOptions): Promise<DeltaBackupResult> {
   const started = performance.now();
@@ -107,47 +108,70 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
         opts.log('warn', `No usable base for disk "${d.vdi.name_label}" (${!base ? 'the base snapshot is gone from the host' : 'the previous VHD is missing on the remote'}); making a full VHD.`, ctx);
       }
       const file = await AtomicFile.create(target);
-      const taskRef = await xapi.call<string>('task.create', 'Sluice delta export', `${vm.name} ${d.vdi.name_label}`);
+      const policy = opts.retry ?? defaultRetryPolicy;
       try {
-        const stream = await openHostDownload(xapi, '/export_raw_vdi', { vdi: d.ref, format: 'vhd', task_id: taskRef, ...(differencing ? { base: base!.ref } : {}) }, { signal: opts.signal, context: { ...ctx, disk: d.vdi.name_label } });
-        const bridge = new StreamBridge();
-        const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
-        const transfer = new Transfer({
-          source: withSilenceLimit(stream.body, silenceMs, () => silenceError(silenceMs, ctx), (e) => stream.abort(e)),
-          sink: bridge,
-          buffer: { memoryCapBytes: opts.memoryBufferBytes, spoolCapBytes: opts.spoolCapBytes, spoolDir: opts.spoolDir },
-          throttle,
-          signal: opts.signal,
-          onFailure: (e) => stream.abort(e),
-        });
-        sampler.restart(1, transfer.counters);
-        const moving = transfer.run().then(
-          () => bridge.end(),
-          (e: unknown) => {
-            bridge.fail(e);
-            throw e;
-          },
-        );
-        const written = writeVhdStreamToFile(bridge, target, {
-          handle: file.handle,
-          source: `${vm.name} / ${d.vdi.name_label}`,
-          ...(differencing ? { parentName: path.basename(prevRel!), expectedParentUuid: base!.vdi.uuid } : {}),
-        }).catch((e: unknown) => {
-          stream.abort(e);
-          throw e;
-        });
-        const [, summary] = await Promise.all([moving, written]);
-        const task = await waitForTask(xapi, taskRef, { signal: opts.signal, timeoutMs: 10 * 60_000 });
-        if (task.status !== 'success') throw taskFailure(task, 'export_raw_vdi');
-        await file.commit();
-        total += summary.streamBytes;
-        results.push({ vdiUuid: liveUuid, name: d.vdi.name_label, path: target, differencing, bytes: summary.streamBytes });
+        for (let attempt = 1; ; attempt++) {
+          if (attempt > 1) await file.handle.truncate(0);
+          try {
+            const summary = await exportDisk(attempt);
+            await file.commit();
+            total += summary.streamBytes;
+            results.push({ vdiUuid: liveUuid, name: d.vdi.name_label, path: target, differencing, bytes: summary.streamBytes });
+            break;
+          } catch (err) {
+            if (opts.signal?.aborted || !isRetryable(err) || attempt >= policy.attempts) throw err;
+            const wait = policy.backoffMs(attempt);
+            opts.log('warn', `Attempt ${attempt} of the export of disk "${d.vdi.name_label}" failed: ${(err as Error).message} Retrying from the start in ${Math.round(wait / 1000)} s.`, { ...ctx, phase: 'transfer' });
+            await sleep(wait, opts.signal);
+          }
+        }
       } catch (err) {
         await file.abort();
-        await xapi.call('task.cancel', taskRef).catch(() => {});
         throw err;
-      } finally {
-        await xapi.call('task.destroy', taskRef).catch(() => {});
+      }
+
+      async function exportDisk(attempt: number) {
+        const taskRef = await xapi.call<string>('task.create', 'Sluice delta export', `${vm.name} ${d.vdi.name_label}`);
+        try {
+          const stream = await openHostDownload(xapi, '/export_raw_vdi', { vdi: d.ref, format: 'vhd', task_id: taskRef, ...(differencing ? { base: base!.ref } : {}) }, { signal: opts.signal, context: { ...ctx, disk: d.vdi.name_label } });
+          const bridge = new StreamBridge();
+          const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
+          const transfer = new Transfer({
+            source: withSilenceLimit(stream.body, silenceMs, () => silenceError(silenceMs, ctx), (e) => stream.abort(e)),
+            sink: bridge,
+            buffer: { memoryCapBytes: opts.memoryBufferBytes, spoolCapBytes: opts.spoolCapBytes, spoolDir: opts.spoolDir },
+            throttle,
+            signal: opts.signal,
+            onFailure: (e) => stream.abort(e),
+          });
+          sampler.restart(attempt, transfer.counters);
+          const moving = transfer.run().then(
+            () => bridge.end(),
+            (e: unknown) => {
+              bridge.fail(e);
+              throw e;
+            },
+          );
+          const written = writeVhdStreamToFile(bridge, target, {
+            handle: file.handle,
+            source: `${vm.name} / ${d.vdi.name_label}`,
+            ...(differencing ? { parentName: path.basename(prevRel!), expectedParentUuid: base!.vdi.uuid } : {}),
+          }).catch((e: unknown) => {
+            stream.abort(e);
+            throw e;
+          });
+          const [, summary] = await Promise.all([moving, written]);
+          const task = await waitForTask(xapi, taskRef, { signal: opts.signal, timeoutMs: 10 * 60_000 });
+          if (task.status !== 'success') throw taskFailure(task, 'export_raw_vdi');
+          return summary;
+        } catch (err) {
+          await xapi.call('task.cancel', taskRef).catch(() => {});
+          // A stream the host cut shows here as a truncated VHD; the host's task says why.
+          const task = await waitForTask(xapi, taskRef, { timeoutMs: 5000, pollMs: 100 }).catch(() => undefined);
+          throw task?.status === 'failure' && !(err instanceof SluiceError && ['CANCELLED', 'REMOTE_ERROR'].includes(err.code)) ? taskFailure(task, 'export_raw_vdi') : err;
+        } finally {
+          await xapi.call('task.destroy', taskRef).catch(() => {});
+        }
       }
       vbds[d.vbdRef] = d.vbd;
       vdis[d.ref] = { ...d.vdi, $snapshot_of$uuid: liveUuid, $SR$uuid: d.srUuid, other_config: { ...(d.vdi.other_config as Rec), ...(differencing ? { 'xo:base_delta_vdi': base!.vdi.uuid } : {}) } };

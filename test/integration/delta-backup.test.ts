@@ -9,6 +9,7 @@ import { readVhdChain } from '../../src-main/formats/vhd-chain-reader.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../xapi-sim/index.js';
+import { startSimulator } from '../xapi-sim/index.js';
 import { connect, MiB, smallPool } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 
@@ -99,5 +100,29 @@ describe('incremental (delta) backups', () => {
     expect(third.disks.map((d) => d.differencing)).toEqual([false, false]);
     expect(logs.join('\n')).toMatch(/No usable base for disk .*the base snapshot is gone from the host.*making a full VHD/);
     for (const d of third.disks) expect(existsSync(d.path)).toBe(true);
+  });
+});
+
+describe('incremental backups: skipped disks and a host that gives up', () => {
+  it('skips [NOBAK] disks, and retries a disk whose export the host cut', async () => {
+    const own = await startSimulator({
+      vms: [{ name: 'files', powerState: 'Halted', disks: [{ name: 'files system', size: 8 * MiB, allocated: 4 * MiB }, { name: 'scratch [NOBAK]', size: 8 * MiB, allocated: 4 * MiB }] }],
+      loginFailureDelayMs: 50,
+    });
+    const session = await connect(own);
+    try {
+      own.control.addFault('drop-after=1M,times=1,on=export_raw_vdi');
+      const logs: string[] = [];
+      const vmRef = (await resolveVms(session, ['files'])).selected[0]!.ref;
+      const r = await runDeltaBackup(session, vmRef, { ...options(temp(), logs), retry: { attempts: 3, backoffMs: () => 10 } });
+      expect(r.disks.map((d) => d.name)).toEqual(['files system']);
+      expect(logs.join('\n')).toMatch(/Skipping disk "scratch \[NOBAK\]": its name contains \[NOBAK\]/);
+      expect(logs.join('\n')).toMatch(/Attempt 1 of the export of disk "files system" failed: The host gave up/);
+      const vdi = Object.values(own.control.records('VDI')).find((v) => v.name_label === 'files system' && v.is_a_snapshot !== true)!;
+      expect(await chainHash([r.disks[0]!.path])).toBe(await own.control.hashVdi(String(vdi.uuid)));
+    } finally {
+      await session.close();
+      await own.stop();
+    }
   });
 });
