@@ -14,16 +14,16 @@ import { StreamBridge } from '../transfer/stream-bridge.js';
 import { withSilenceLimit } from '../transfer/silence-watchdog.js';
 import { Throttle } from '../transfer/throttle.js';
 import { Transfer } from '../transfer/transfer-pipeline.js';
-import { openHostDownload } from '../xapi/http-export.js';
+import { openHostDownload, type HostStream } from '../xapi/http-export.js';
 import { NOBAK_MARK } from '../xapi/live-inventory.js';
-import { taskFailure, waitForTask } from '../xapi/task-waiter.js';
+import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema, vmRecordSchema } from '../xapi/xapi-records.js';
 import type { BackupRunOptions } from './backup-options.js';
-import { freeTimestamp, silenceError } from './full-backup.js';
+import { freeTimestamp, isCutStream, silenceError } from './full-backup.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { ProgressSampler } from './progress-sampler.js';
-import { defaultRetryPolicy, isRetryable, sleep } from './retry-policy.js';
+import { retryFromStart } from './retry-policy.js';
 
 export interface DeltaBackupResult {
   vmUuid: string;
@@ -108,23 +108,14 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
         opts.log('warn', `No usable base for disk "${d.vdi.name_label}" (${!base ? 'the base snapshot is gone from the host' : 'the previous VHD is missing on the remote'}); making a full VHD.`, ctx);
       }
       const file = await AtomicFile.create(target);
-      const policy = opts.retry ?? defaultRetryPolicy;
       try {
-        for (let attempt = 1; ; attempt++) {
+        const summary = await retryFromStart(`the export of disk "${d.vdi.name_label}"`, { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx }, async (attempt) => {
           if (attempt > 1) await file.handle.truncate(0);
-          try {
-            const summary = await exportDisk(attempt);
-            await file.commit();
-            total += summary.streamBytes;
-            results.push({ vdiUuid: liveUuid, name: d.vdi.name_label, path: target, differencing, bytes: summary.streamBytes });
-            break;
-          } catch (err) {
-            if (opts.signal?.aborted || !isRetryable(err) || attempt >= policy.attempts) throw err;
-            const wait = policy.backoffMs(attempt);
-            opts.log('warn', `Attempt ${attempt} of the export of disk "${d.vdi.name_label}" failed: ${(err as Error).message} Retrying from the start in ${Math.round(wait / 1000)} s.`, { ...ctx, phase: 'transfer' });
-            await sleep(wait, opts.signal);
-          }
-        }
+          return exportDisk(attempt);
+        });
+        await file.commit();
+        total += summary.streamBytes;
+        results.push({ vdiUuid: liveUuid, name: d.vdi.name_label, path: target, differencing, bytes: summary.streamBytes });
       } catch (err) {
         await file.abort();
         throw err;
@@ -132,17 +123,18 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
 
       async function exportDisk(attempt: number) {
         const taskRef = await xapi.call<string>('task.create', 'Sluice delta export', `${vm.name} ${d.vdi.name_label}`);
+        let stream: HostStream | undefined;
         try {
-          const stream = await openHostDownload(xapi, '/export_raw_vdi', { vdi: d.ref, format: 'vhd', task_id: taskRef, ...(differencing ? { base: base!.ref } : {}) }, { signal: opts.signal, context: { ...ctx, disk: d.vdi.name_label } });
+          stream = await openHostDownload(xapi, '/export_raw_vdi', { vdi: d.ref, format: 'vhd', task_id: taskRef, ...(differencing ? { base: base!.ref } : {}) }, { signal: opts.signal, context: { ...ctx, disk: d.vdi.name_label } });
           const bridge = new StreamBridge();
           const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
           const transfer = new Transfer({
-            source: withSilenceLimit(stream.body, silenceMs, () => silenceError(silenceMs, ctx), (e) => stream.abort(e)),
+            source: withSilenceLimit(stream.body, silenceMs, () => silenceError(silenceMs, ctx), (e) => stream?.abort(e)),
             sink: bridge,
             buffer: { memoryCapBytes: opts.memoryBufferBytes, spoolCapBytes: opts.spoolCapBytes, spoolDir: opts.spoolDir },
             throttle,
             signal: opts.signal,
-            onFailure: (e) => stream.abort(e),
+            onFailure: (e) => stream?.abort(e),
           });
           sampler.restart(attempt, transfer.counters);
           const moving = transfer.run().then(
@@ -157,7 +149,7 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
             source: `${vm.name} / ${d.vdi.name_label}`,
             ...(differencing ? { parentName: path.basename(prevRel!), expectedParentUuid: base!.vdi.uuid } : {}),
           }).catch((e: unknown) => {
-            stream.abort(e);
+            stream?.abort(e);
             throw e;
           });
           const [, summary] = await Promise.all([moving, written]);
@@ -165,10 +157,8 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
           if (task.status !== 'success') throw taskFailure(task, 'export_raw_vdi');
           return summary;
         } catch (err) {
-          await xapi.call('task.cancel', taskRef).catch(() => {});
-          // A stream the host cut shows here as a truncated VHD; the host's task says why.
-          const task = await waitForTask(xapi, taskRef, { timeoutMs: 5000, pollMs: 100 }).catch(() => undefined);
-          throw task?.status === 'failure' && !(err instanceof SluiceError && ['CANCELLED', 'REMOTE_ERROR'].includes(err.code)) ? taskFailure(task, 'export_raw_vdi') : err;
+          stream?.abort(err);
+          throw await hostCauseOfFailure(xapi, taskRef, err, 'export_raw_vdi', isCutStream);
         } finally {
           await xapi.call('task.destroy', taskRef).catch(() => {});
         }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { SluiceError } from '../errors/sluice-error.js';
+import { VhdFormatError } from '../formats/vhd-errors.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifier.js';
 import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';
 import type { FullMetadata } from '../repository/backup-metadata.js';
@@ -13,12 +14,12 @@ import { withSilenceLimit } from '../transfer/silence-watchdog.js';
 import { Throttle } from '../transfer/throttle.js';
 import { Transfer } from '../transfer/transfer-pipeline.js';
 import { openHostDownload, type HostStream } from '../xapi/http-export.js';
-import { taskFailure, waitForTask } from '../xapi/task-waiter.js';
+import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { destroySnapshotWithDisks, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { ProgressSampler } from './progress-sampler.js';
-import { defaultRetryPolicy, isRetryable, sleep } from './retry-policy.js';
+import { retryFromStart } from './retry-policy.js';
 
 export interface FullBackupResult {
   vmUuid: string;
@@ -119,7 +120,6 @@ async function transferXva(
   sampler: ProgressSampler,
   ctx: Record<string, string>,
 ): Promise<{ bytes: number; sha256: string; attempts: number; spoolPeakBytes: number; waitedForHostMs: number; waitedForDestinationMs: number }> {
-  const policy = opts.retry ?? defaultRetryPolicy;
   const file = await AtomicFile.create(xvaPath);
   // XO's checksum file names its algorithm ($1$ md5, $5$ sha256, $6$ sha512) and XO reads all three; SHA-256
   // runs at twice MD5's speed on CPUs with SHA extensions, and a backup's CPU budget is its throughput.
@@ -127,7 +127,7 @@ async function transferXva(
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
   let spoolPeakBytes = 0;
   try {
-    for (let attempt = 1; ; attempt++) {
+    return await retryFromStart('the export', { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx }, async (attempt) => {
       if (attempt > 1) sink = await sink.reset();
       const taskRef = await xapi.call<string>('task.create', 'Sluice backup export', `${ctx.vm} (${opts.runId})`);
       let stream: HostStream | undefined;
@@ -196,23 +196,13 @@ async function transferXva(
       } catch (err) {
         stream?.abort(err);
         await sink.settle();
-        // If the host's task is still running (we failed on our side), stop it on the host too.
-        await xapi.call('task.cancel', taskRef).catch(() => {});
-        let failure = err;
-        if (isCutStream(err)) {
-          // A cut stream shows here as a truncated tar or a reset connection; the host's task says why.
-          const task = await waitForTask(xapi, taskRef, { timeoutMs: 5000, pollMs: 100 }).catch(() => undefined);
-          if (task?.status === 'failure') failure = taskFailure(task, 'export');
-        }
+        const cause = await hostCauseOfFailure(xapi, taskRef, err, 'export', isCutStream);
         if (opts.signal?.aborted) throw new SluiceError('CANCELLED', 'The backup was cancelled.', { context: ctx, cause: err });
-        if (!isRetryable(failure) || attempt >= policy.attempts) throw failure;
-        const wait = policy.backoffMs(attempt);
-        opts.log('warn', `Attempt ${attempt} of the export failed: ${(failure as Error).message} Retrying from the start in ${Math.round(wait / 1000)} s.`, { ...ctx, phase: 'transfer' });
-        await sleep(wait, opts.signal);
+        throw cause;
       } finally {
         await xapi.call('task.destroy', taskRef).catch(() => {});
       }
-    }
+    });
   } catch (err) {
     await file.abort();
     throw err;
@@ -238,7 +228,8 @@ export async function freeTimestamp(vmDir: string, now: Date): Promise<Date> {
 }
 
 /** Errors that only say the bytes stopped, not why: the host's task knows better. */
-function isCutStream(err: unknown): boolean {
+export function isCutStream(err: unknown): boolean {
+  if (err instanceof VhdFormatError) return err.damage === 'truncated';
   if (!(err instanceof SluiceError)) return false;
   if (err.code === 'HOST_UNREACHABLE') return true;
   return err.context.damage === 'truncated';

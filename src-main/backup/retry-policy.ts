@@ -31,3 +31,25 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
   });
 }
+
+/**
+ * Runs `attempt` until it succeeds, starting over (with backoff) while the failure is retryable and attempts
+ * remain; the log says why each attempt failed. A cancelled run is never retried.
+ */
+export async function retryFromStart<T>(
+  what: string,
+  opts: { policy?: RetryPolicy; signal?: AbortSignal; log: (level: 'warn', message: string, context?: Record<string, string>) => void; context: Record<string, string> },
+  attempt: (n: number) => Promise<T>,
+): Promise<T> {
+  const policy = opts.policy ?? defaultRetryPolicy;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      if (opts.signal?.aborted || !isRetryable(err) || n >= policy.attempts) throw err;
+      const wait = policy.backoffMs(n);
+      opts.log('warn', `Attempt ${n} of ${what} failed: ${(err as Error).message} Retrying from the start in ${Math.round(wait / 1000)} s.`, { ...opts.context, phase: 'transfer' });
+      await sleep(wait, opts.signal);
+    }
+  }
+}

@@ -24,3 +24,14 @@ export function taskFailure(task: TaskRecord, method: string): XapiError {
   const [code = 'UNKNOWN_ERROR', ...params] = task.error_info;
   return new XapiError(code, params, { method });
 }
+
+/**
+ * After a failed transfer: stop the host task if it still runs, and when our error only says the bytes stopped
+ * (a reset connection, a truncated tar or VHD), replace it with the host's own reason from its task.
+ */
+export async function hostCauseOfFailure(xapi: XapiSession, taskRef: string, err: unknown, method: string, isCut: (err: unknown) => boolean): Promise<unknown> {
+  await xapi.call('task.cancel', taskRef).catch(() => {});
+  if (!isCut(err)) return err;
+  const task = await waitForTask(xapi, taskRef, { timeoutMs: 5000, pollMs: 100 }).catch(() => undefined);
+  return task?.status === 'failure' ? taskFailure(task, method) : err;
+}
