@@ -18,10 +18,10 @@ import { openHostDownload, type HostStream } from '../xapi/http-export.js';
 import { NOBAK_MARK } from '../xapi/live-inventory.js';
 import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
-import { NULL_REF, vbdRecordSchema, vdiRecordSchema, vmRecordSchema } from '../xapi/xapi-records.js';
+import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { freeTimestamp, isCutStream, silenceError } from './full-backup.js';
-import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
+import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, findDeltaBase, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { ProgressSampler } from './progress-sampler.js';
 import { retryFromStart } from './retry-policy.js';
 
@@ -61,12 +61,7 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
     for (const ref of await findLeftoverSnapshots(xapi, vmRef, new Set([opts.runId]))) await destroySnapshotWithDisks(xapi, ref);
 
     // The base: our previous snapshot on the host, and the previous point of this job on the remote.
-    const snaps = await xapi.call<string[]>('VM.get_snapshots', vmRef);
-    let baseRef: string | undefined;
-    for (const ref of snaps) {
-      const rec = vmRecordSchema.safeParse(await xapi.call('VM.get_record', ref));
-      if (rec.success && rec.data.other_config[DELTA_BASE_KEY] === opts.jobId) baseRef = ref;
-    }
+    const baseRef = await findDeltaBase(xapi, vmRef, opts.jobId);
     const previous = (await listBackupPoints(opts.remoteRoot)).points.filter((p) => p.vmUuid === vm.uuid && p.mode === 'delta' && p.jobId === opts.jobId).at(-1);
     const baseDisks = baseRef ? await snapshotDisks(xapi, baseRef) : [];
 

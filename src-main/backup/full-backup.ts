@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { SluiceError } from '../errors/sluice-error.js';
+import { startsWithZstd } from '../formats/compression-magic.js';
 import { VhdFormatError } from '../formats/vhd-errors.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifier.js';
 import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';
@@ -33,8 +34,6 @@ export interface FullBackupResult {
   waitedForHostMs: number;
   waitedForDestinationMs: number;
 }
-
-const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
 /**
  * One full backup of one VM: snapshot → GET /export of the snapshot → `<ts>.xva` (temp name, verified as it
@@ -159,7 +158,7 @@ async function transferXva(
             } else if (head !== undefined) {
               head = Buffer.concat([head, chunk]).subarray(0, 4);
               if (head.length === 4) {
-                if (!head.equals(ZSTD_MAGIC)) throw damagedStream(new Error('the compressed export does not start with a zstd frame'), ctx);
+                if (!startsWithZstd(head)) throw damagedStream(new Error('the compressed export does not start with a zstd frame'), ctx);
                 head = undefined;
               }
             }

@@ -36,13 +36,22 @@ export async function destroySnapshotWithDisks(xapi: XapiSession, snapRef: strin
  * other than the live ones, except the one kept as a delta base.
  */
 export async function findLeftoverSnapshots(xapi: XapiSession, vmRef: string, liveRuns: ReadonlySet<string>): Promise<string[]> {
-  const snaps = await xapi.call<string[]>('VM.get_snapshots', vmRef);
+  return findSnapshots(xapi, vmRef, (oc) => {
+    const run = oc[BACKUP_RUN_KEY];
+    return run !== undefined && !liveRuns.has(run) && oc[DELTA_BASE_KEY] === undefined;
+  });
+}
+
+/** The snapshot an incremental job keeps on the host as its next base, if any. */
+export async function findDeltaBase(xapi: XapiSession, vmRef: string, jobId: string): Promise<string | undefined> {
+  return (await findSnapshots(xapi, vmRef, (oc) => oc[DELTA_BASE_KEY] === jobId)).at(-1);
+}
+
+async function findSnapshots(xapi: XapiSession, vmRef: string, match: (otherConfig: Record<string, string>) => boolean): Promise<string[]> {
   const out: string[] = [];
-  for (const ref of snaps) {
+  for (const ref of await xapi.call<string[]>('VM.get_snapshots', vmRef)) {
     const rec = vmRecordSchema.safeParse(await xapi.call('VM.get_record', ref));
-    if (!rec.success) continue;
-    const run = rec.data.other_config[BACKUP_RUN_KEY];
-    if (run && !liveRuns.has(run) && rec.data.other_config[DELTA_BASE_KEY] === undefined) out.push(ref);
+    if (rec.success && match(rec.data.other_config)) out.push(ref);
   }
   return out;
 }

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
+import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifier.js';
 import { describeFsError } from '../remotes/fs-errors.js';
 import type { BackupPoint } from './repository-reader.js';
@@ -69,7 +70,7 @@ async function isCompressed(file: string): Promise<boolean> {
   try {
     const b = Buffer.alloc(4);
     await h.read(b, 0, 4, 0);
-    return b.equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])) || (b[0] === 0x1f && b[1] === 0x8b);
+    return startsWithZstd(b) || startsWithGzip(b);
   } finally {
     await h.close();
   }

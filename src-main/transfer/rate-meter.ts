@@ -4,15 +4,12 @@
  */
 export class RateMeter {
   private readonly samples: Array<{ t: number; bytes: number }> = [];
-  private peak = 0;
   constructor(private readonly windowMs = 2000) {}
 
   sample(totalBytes: number, now = performance.now()): number {
     this.samples.push({ t: now, bytes: totalBytes });
     while (this.samples.length > 2 && now - this.samples[1]!.t >= this.windowMs) this.samples.shift();
-    const rate = this.rate();
-    this.peak = Math.max(this.peak, rate);
-    return rate;
+    return this.rate();
   }
 
   rate(): number {
@@ -21,9 +18,5 @@ export class RateMeter {
     const last = this.samples[this.samples.length - 1]!;
     const dt = (last.t - first.t) / 1000;
     return dt > 0 ? (last.bytes - first.bytes) / dt : 0;
-  }
-
-  get peakRate(): number {
-    return this.peak;
   }
 }

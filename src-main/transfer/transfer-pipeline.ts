@@ -52,10 +52,6 @@ export class Transfer {
     };
   }
 
-  get bufferStats(): SpoolBufferStats {
-    return this.buffer.stats;
-  }
-
   async run(): Promise<TransferCounters> {
     const { source, sink, throttle, signal, inspect } = this.opts;
     let failed = false;
