@@ -10,7 +10,7 @@ import { listBackupPoints } from '../../src-main/repository/repository-reader.js
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../xapi-sim/index.js';
 import { startSimulator } from '../xapi-sim/index.js';
-import { connect, MiB, smallPool } from '../helpers/sim.js';
+import { connect, liveDisks, MiB, smallPool, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 
 let sim: SimHandle;
@@ -27,34 +27,13 @@ afterAll(async () => {
 });
 
 function options(remoteRoot: string, logs: string[]): BackupRunOptions {
-  return {
-    runId: `run-${Math.random().toString(36).slice(2)}`,
-    jobId: 'job-delta',
-    remoteRoot,
-    compression: 'none',
-    memoryBufferBytes: 4 * MiB,
-    spoolDir: temp(),
-    spoolCapBytes: 16 * MiB,
-    speedLimitBytesPerSec: null,
-    log: (level, m) => logs.push(`${level}: ${m}`),
-    onProgress: () => {},
-  };
+  return testBackupOptions(remoteRoot, temp(), { jobId: 'job-delta', retry: undefined, log: (level, m) => logs.push(`${level}: ${m}`) });
 }
 
 async function chainHash(paths: string[]): Promise<string> {
   const h = createHash('sha256');
   for await (const piece of readVhdChain(paths)) h.update(piece);
   return h.digest('hex');
-}
-
-function liveDisks(vmName: string): Array<{ uuid: string; name: string }> {
-  const vms = sim.control.records('VM');
-  const vbds = sim.control.records('VBD');
-  const vdis = sim.control.records('VDI');
-  const ref = Object.keys(vms).find((r) => vms[r]!.name_label === vmName && vms[r]!.is_a_snapshot !== true)!;
-  return Object.values(vbds)
-    .filter((b) => b.VM === ref && b.type === 'Disk')
-    .map((b) => ({ uuid: String(vdis[String(b.VDI)]!.uuid), name: String(vdis[String(b.VDI)]!.name_label) }));
 }
 
 function baseSnapshots(): number {
@@ -70,7 +49,7 @@ describe('incremental (delta) backups', () => {
 
     const first = await runDeltaBackup(xapi, vmRef, options(remote, logs));
     expect(first.disks.map((d) => d.differencing)).toEqual([false, false]);
-    for (const disk of liveDisks('web01')) {
+    for (const disk of liveDisks(sim, 'web01')) {
       const f = first.disks.find((d) => d.vdiUuid === disk.uuid)!;
       expect(f.path).toBe(path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', 'job-delta', disk.uuid, `${first.pointId}.vhd`));
       expect(await chainHash([f.path])).toBe(await sim.control.hashVdi(disk.uuid));
@@ -81,7 +60,7 @@ describe('incremental (delta) backups', () => {
     const second = await runDeltaBackup(xapi, vmRef, options(remote, logs));
     expect(second.disks.map((d) => d.differencing)).toEqual([true, true]);
     expect(second.bytes).toBeLessThan(first.bytes / 2);
-    for (const disk of liveDisks('web01')) {
+    for (const disk of liveDisks(sim, 'web01')) {
       const chain = [first, second].map((p) => p.disks.find((d) => d.vdiUuid === disk.uuid)!.path);
       expect(await chainHash(chain)).toBe(await sim.control.hashVdi(disk.uuid));
     }

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, promises as fs, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
@@ -11,7 +10,7 @@ import { listBackupPoints } from '../../src-main/repository/repository-reader.js
 import { verifyFullPoint } from '../../src-main/repository/verify-full-point.js';
 import { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../xapi-sim/index.js';
-import { connect, MiB, smallPool } from '../helpers/sim.js';
+import { connect, liveDisks, MiB, smallPool, testBackupOptions } from '../helpers/sim.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { hashDisksInXva } from '../helpers/xva-content.js';
 
@@ -37,25 +36,8 @@ afterEach(() => {
   temps.splice(0).forEach((c) => c());
 });
 
-function options(remoteRoot: string, extra: Partial<BackupRunOptions> = {}): BackupRunOptions & { logs: string[]; progress: TransferProgress[] } {
-  const logs: string[] = [];
-  const progress: TransferProgress[] = [];
-  return {
-    runId: `run-${Math.random().toString(36).slice(2)}`,
-    jobId: 'job-test',
-    remoteRoot,
-    compression: 'none',
-    memoryBufferBytes: 4 * MiB,
-    spoolDir: temp(),
-    spoolCapBytes: 16 * MiB,
-    speedLimitBytesPerSec: null,
-    retry: { attempts: 3, backoffMs: () => 50 },
-    log: (level, message) => logs.push(`${level}: ${message}`),
-    onProgress: (p) => progress.push(p),
-    logs,
-    progress,
-    ...extra,
-  };
+function options(remoteRoot: string, extra: Partial<BackupRunOptions> = {}) {
+  return testBackupOptions(remoteRoot, temp(), extra);
 }
 
 async function vmRef(name: string): Promise<string> {
@@ -63,18 +45,8 @@ async function vmRef(name: string): Promise<string> {
   return selected[0]!.ref;
 }
 
-function liveDiskUuids(vmName: string): string[] {
-  const vms = sim.control.records('VM');
-  const vbds = sim.control.records('VBD');
-  const vdis = sim.control.records('VDI');
-  const ref = Object.keys(vms).find((r) => vms[r]!.name_label === vmName && vms[r]!.is_a_snapshot !== true)!;
-  return Object.values(vbds)
-    .filter((b) => b.VM === ref && b.type === 'Disk')
-    .map((b) => String(vdis[String(b.VDI)]!.uuid));
-}
-
 async function liveHashes(vmName: string): Promise<string[]> {
-  return (await Promise.all(liveDiskUuids(vmName).map((u) => sim.control.hashVdi(u)))).sort();
+  return (await Promise.all(liveDisks(sim, vmName).map((d) => sim.control.hashVdi(d.uuid)))).sort();
 }
 
 function hostLeftovers() {
