@@ -4,6 +4,16 @@ import type { RetryPolicy } from './retry-policy.js';
 export type LogLevel = 'info' | 'warn' | 'error';
 export type BackupLog = (level: LogLevel, message: string, context?: Record<string, string>) => void;
 
+/**
+ * What a job keeps after a run (issue 5): the `keep` newest points of this job and VM, plus the newest point of
+ * each of the last `daily` days, `weekly` ISO weeks and `monthly` months (long-term buckets, recorded as tags in
+ * the metadata). Applied after the backup; deleting a delta point merges it into the chain.
+ */
+export interface RetentionPolicy {
+  keep: number;
+  longTerm?: { daily?: number; weekly?: number; monthly?: number };
+}
+
 export interface BackupRunOptions {
   runId: string;
   jobId: string;
@@ -18,6 +28,12 @@ export interface BackupRunOptions {
   /** Fail an attempt when the host sends nothing for this long while we want data (default 5 min). */
   silenceLimitMs?: number;
   retry?: RetryPolicy;
+  /** Applied after the backup, as its own phase ("merge" for delta chains); absent: keep everything. */
+  retention?: RetentionPolicy;
+  /** Delta mode: force a full VHD when the chain already has this many points (bounds chain length); absent or 0: never. */
+  fullInterval?: number;
+  /** Delta mode: disks of one VM exported in parallel (default 1). */
+  diskConcurrency?: number;
   signal?: AbortSignal;
   log: BackupLog;
   onProgress: (p: TransferProgress) => void;
