@@ -3,6 +3,8 @@ import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 
 const FLUSH_MS = 20;
+/** Chunks at least this large are queued as they are rather than copied into our blocks. */
+const ADOPT_MIN_BYTES = 256 * 1024;
 
 export interface SpoolBufferOptions {
   /** In-memory bytes at most (default 64 MiB), counted as the blocks actually allocated. */
@@ -35,8 +37,9 @@ export interface SpoolBufferStats {
  * is still read at the destination's pace, a block at a time, rather than stopped dead (a host that gives up
  * after ~2 s without a read keeps its export alive as long as the destination moves at all).
  *
- * Incoming chunks (16–64 KiB from the socket, each possibly pinning a larger buffer) are copied into blocks
- * of our own: memory use is exactly what we count, and the destination and the spool get large writes.
+ * Small incoming chunks are copied into blocks of our own, large ones (the socket reader's) are kept as they
+ * are; either way memory use is what we count (by the blocks pinned), and the destination and the spool get
+ * large writes.
  *
  * Order: memory (oldest) → spool file → staging block (newest). Nothing enters memory while the spool or the
  * staging block holds data.
@@ -45,6 +48,8 @@ export class SpoolBuffer {
   private readonly mem: Array<{ data: Buffer; alloc: number }> = [];
   private memBytes = 0;
   private memPeak = 0;
+  /** Blocks kept by reference (adopted chunks) → how many queued chunks live in each. */
+  private readonly adopted = new Map<ArrayBufferLike, number>();
   /** The memory block being filled; it counts fully against the cap from its allocation. */
   private tail: Buffer | undefined;
   private tailUsed = 0;
@@ -93,7 +98,9 @@ export class SpoolBuffer {
       if (this.failure) throw this.failure;
       const rest = chunk.length - offset;
       if (this.spoolUsed === 0 && this.stagingUsed === 0 && !this.flushing) {
-        if (this.tail && this.tailUsed < this.tail.length) {
+        if (rest >= ADOPT_MIN_BYTES && this.tailUsed === 0) {
+          if (this.adopt(offset === 0 ? chunk : chunk.subarray(offset))) return;
+        } else if (this.tail && this.tailUsed < this.tail.length) {
           const n = Math.min(this.tail.length - this.tailUsed, rest);
           chunk.copy(this.tail, this.tailUsed, offset, offset + n);
           this.tailUsed += n;
@@ -104,8 +111,8 @@ export class SpoolBuffer {
           } else this.scheduleFlush();
           continue;
         }
-        this.sealTail();
-        if (this.memBytes + this.blockBytes <= this.memoryBlocksCap) {
+        if (this.tailUsed > 0 || rest < ADOPT_MIN_BYTES) this.sealTail();
+        if (rest < ADOPT_MIN_BYTES && this.memBytes + this.blockBytes <= this.memoryBlocksCap) {
           this.tail = Buffer.allocUnsafe(this.blockBytes);
           this.tailUsed = 0;
           this.memBytes += this.blockBytes;
@@ -133,6 +140,25 @@ export class SpoolBuffer {
     }
   }
 
+
+  /**
+   * Keeps a large chunk as it is instead of copying it (the socket reader already gathers the host's bytes
+   * into 1 MiB blocks). Memory is counted by the block the chunk lives in, once however many chunks share it,
+   * so the cap still holds for what is really pinned.
+   */
+  private adopt(chunk: Buffer): boolean {
+    this.sealTail();
+    const block = chunk.buffer;
+    const holders = this.adopted.get(block) ?? 0;
+    const cost = holders === 0 ? block.byteLength : 0;
+    if (this.memBytes + cost > this.memoryBlocksCap) return false;
+    this.adopted.set(block, holders + 1);
+    this.memBytes += cost;
+    this.memPeak = Math.max(this.memPeak, this.memBytes + this.spoolBlockBytes);
+    this.mem.push({ data: chunk, alloc: 0 });
+    this.wakeConsumer?.();
+    return true;
+  }
 
   /** Resolves true when the consumer made room, false when `timeoutMs` passed first. */
   private waitForConsumer(timeoutMs?: number): Promise<boolean> {
@@ -227,6 +253,14 @@ export class SpoolBuffer {
       const head = this.mem.shift();
       if (head) {
         this.memBytes -= head.alloc;
+        const holders = this.adopted.get(head.data.buffer);
+        if (holders !== undefined && head.alloc === 0) {
+          if (holders > 1) this.adopted.set(head.data.buffer, holders - 1);
+          else {
+            this.adopted.delete(head.data.buffer);
+            this.memBytes -= head.data.buffer.byteLength;
+          }
+        }
         this.wakeProducer?.();
         return head.data;
       }
@@ -288,6 +322,7 @@ export class SpoolBuffer {
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.mem.length = 0;
+    this.adopted.clear();
     this.memBytes = 0;
     this.tail = undefined;
     this.staging = undefined;

@@ -9,7 +9,7 @@ const CONNECT_TIMEOUT_MS = 30_000;
  * A socket to a host whose certificate has been checked against the pin BEFORE anything is sent on it (the
  * session id travels in the request line, so it must never reach an impostor).
  */
-export function connectPinned(url: URL, pin: string | null): Promise<net.Socket> {
+export function connectPinned(url: URL, pin: string | null, onread?: net.OnReadOpts): Promise<net.Socket> {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   return new Promise((resolve, reject) => {
@@ -21,13 +21,13 @@ export function connectPinned(url: URL, pin: string | null): Promise<net.Socket>
     const timer = setTimeout(() => fail(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
     let socket: net.Socket;
     if (url.protocol !== 'https:') {
-      socket = net.connect({ host, port }, () => {
+      socket = net.connect({ host, port, ...(onread ? { onread } : {}) }, () => {
         clearTimeout(timer);
         socket.off('error', fail);
         resolve(socket);
       });
     } else {
-      socket = tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: false }, () => {
+      socket = tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: false, ...(onread ? { onread } : {}) } as tls.ConnectionOptions, () => {
         const raw = (socket as tls.TLSSocket).getPeerCertificate(false)?.raw;
         const presented = raw ? fingerprintOfDer(raw) : '';
         if (pin === null) return fail(new CertificateUntrustedError(url.host, presented));

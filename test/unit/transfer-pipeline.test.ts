@@ -47,6 +47,37 @@ describe('SpoolBuffer', () => {
     expect(readdirSync(dir)).toEqual([]); // the spool file never outlives the buffer
   });
 
+  it('keeps large chunks without copying, counting each block they share once, within the cap', async () => {
+    const dir = temp();
+    const buf = new SpoolBuffer({ memoryCapBytes: 4 * 1024 * 1024, spoolCapBytes: 8 * 1024 * 1024, spoolDir: dir, spillAfterMs: 0 });
+    // As the socket reader delivers them: slices of 1 MiB blocks, some large (kept), some small (copied).
+    const blocks = Array.from({ length: 24 }, () => randomBytes(1024 * 1024));
+    const sizes = [300 * 1024, 600 * 1024, 124 * 1024];
+    const pieces = blocks.flatMap((b) => [b.subarray(0, sizes[0]), b.subarray(sizes[0], sizes[0]! + sizes[1]!), b.subarray(sizes[0]! + sizes[1]!)]);
+    const out: Buffer[] = [];
+    let maxMem = 0;
+    let kept = 0;
+    const producer = (async () => {
+      for (const p of pieces) {
+        await buf.push(p);
+        maxMem = Math.max(maxMem, buf.stats.memoryBytes);
+      }
+      buf.end();
+    })();
+    for (;;) {
+      const c = await buf.shift();
+      if (!c) break;
+      if (pieces.includes(c)) kept++;
+      out.push(Buffer.from(c));
+      await sleep(2);
+    }
+    await producer;
+    expect(Buffer.concat(out).equals(Buffer.concat(blocks))).toBe(true);
+    expect(kept).toBeGreaterThan(0);
+    expect(maxMem).toBeLessThanOrEqual(4 * 1024 * 1024);
+    await buf.close();
+  });
+
   it('slows the producer to the consumer pace in small steps when everything is full', async () => {
     const buf = new SpoolBuffer({ memoryCapBytes: 8_192, spoolCapBytes: 0 });
     const pushTimes: number[] = [];

@@ -1,0 +1,127 @@
+/**
+ * Receives a socket's bytes straight into large blocks through Node's `onread` option, instead of one freshly
+ * allocated 16 KiB Buffer per TLS record pushed through a Readable and the HTTP parser. On a multi-GiB export
+ * that per-record machinery cost the client three times curl's CPU; with `onread` the kernel's (or OpenSSL's)
+ * bytes land in the block that is later handed to the transfer pipeline, and the JS work is one small callback
+ * per record.
+ *
+ * Flow control: when `maxQueuedBytes` are waiting for the consumer, the socket is paused (TCP's window then
+ * closes and the host slows down); `next()` resumes it.
+ */
+
+const BLOCK_BYTES = 1024 * 1024;
+/** A read is offered at least this much room: a TLS record is at most 16 KiB, a plain TCP read 64 KiB. */
+const MIN_ROOM = 64 * 1024;
+
+export interface SocketLike {
+  pause(): unknown;
+  resume(): unknown;
+  destroy(err?: Error): unknown;
+}
+
+export class BlockSocketReader {
+  private block = Buffer.allocUnsafe(BLOCK_BYTES);
+  /** Bytes of `block` not yet handed out: [start, fill). */
+  private start = 0;
+  private fill = 0;
+  private readonly ready: Buffer[] = [];
+  private readyBytes = 0;
+  private ended = false;
+  private error: unknown;
+  private waiter: { resolve: (b: Buffer | null) => void; reject: (e: unknown) => void } | undefined;
+  private socket: SocketLike | undefined;
+  private paused = false;
+
+  constructor(private readonly maxQueuedBytes = 2 * BLOCK_BYTES) {}
+
+  /** The `onread` option for net.connect / tls.connect. */
+  readonly onread = {
+    buffer: (): Uint8Array => {
+      if (this.block.length - this.fill < MIN_ROOM) {
+        if (this.fill > this.start) this.enqueue(this.block.subarray(this.start, this.fill));
+        this.block = Buffer.allocUnsafe(BLOCK_BYTES);
+        this.start = this.fill = 0;
+      }
+      return this.block.subarray(this.fill);
+    },
+    callback: (bytes: number): boolean => {
+      this.fill += bytes;
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        w.resolve(this.take()!);
+      }
+      if (!this.paused && this.readyBytes + (this.fill - this.start) >= this.maxQueuedBytes) {
+        // net.Socket.pause() stops the handle reading when onread is used (and resume() restarts it); a
+        // record OpenSSL already decrypted may still arrive, and simply lands in the block.
+        this.paused = true;
+        this.socket?.pause();
+      }
+      return true;
+    },
+  };
+
+  attach(socket: SocketLike & { on(event: string, fn: (...a: never[]) => void): unknown }): void {
+    this.socket = socket;
+    socket.on('end', () => this.finish());
+    socket.on('close', () => this.finish());
+    socket.on('error', (err: Error) => this.fail(err));
+  }
+
+  /** The next bytes received, as one Buffer (up to a block); null once the peer closed and all was taken. */
+  next(): Promise<Buffer | null> {
+    const chunk = this.take();
+    if (chunk) return Promise.resolve(chunk);
+    if (this.error !== undefined) return Promise.reject(this.error);
+    if (this.ended) return Promise.resolve(null);
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  /** Stops reading and closes the socket; a pending next() fails with `err`. */
+  destroy(err: Error): void {
+    this.fail(err);
+    this.socket?.destroy(err);
+  }
+
+  private take(): Buffer | undefined {
+    let chunk = this.ready.shift();
+    if (chunk) {
+      this.readyBytes -= chunk.length;
+    } else if (this.fill > this.start) {
+      // Hand out what has arrived so far; later reads continue after it in the same block.
+      chunk = this.block.subarray(this.start, this.fill);
+      this.start = this.fill;
+    }
+    if (this.paused && this.readyBytes + (this.fill - this.start) < this.maxQueuedBytes) {
+      this.paused = false;
+      this.socket?.resume();
+    }
+    return chunk;
+  }
+
+  private enqueue(chunk: Buffer): void {
+    this.ready.push(chunk);
+    this.readyBytes += chunk.length;
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.waiter && this.fill === this.start && this.ready.length === 0) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      if (this.error !== undefined) w.reject(this.error);
+      else w.resolve(null);
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.error ??= err;
+    this.ended = true;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.reject(this.error);
+    }
+  }
+}
