@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildCli } from '../scripts/build-cli.mjs';
 import { runMeasured } from './lib/process-probe.js';
 import { firstVm } from './lib/rpc.js';
 import { ROOT, startSimProcess } from './lib/sim-process.js';
@@ -17,6 +18,9 @@ import { ROOT, startSimProcess } from './lib/sim-process.js';
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '4G' } } });
 const sizes = values.sizes!.split(',');
 const MiB = 1024 * 1024;
+
+// The CLI bundle is built now, not inside the first measured run.
+await buildCli();
 
 const rows: string[] = [];
 for (const size of sizes) {
@@ -33,7 +37,8 @@ for (const size of sizes) {
 
     const pw = path.join(work, 'pw');
     writeFileSync(pw, sim.password, { mode: 0o600 });
-    const sluice = await runMeasured('taskset', ['-c', '1', process.execPath,
+    // Run as `npx sluice` runs it: the executable itself, through its shebang (same process, its flags).
+    const sluice = await runMeasured('taskset', ['-c', '1',
       path.join(ROOT, 'bin/sluice.js'), 'backup', '--host', sim.url, '--username', sim.username, '--password-file', pw,
       '--trust-fingerprint', sim.fingerprint, '--vm', vm.name, '--remote', path.join(work, 'remote'), '--mode', 'full',
       '--data-dir', path.join(work, 'data'), '--spool-dir', work, '--json',

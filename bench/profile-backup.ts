@@ -17,7 +17,7 @@ try {
   const vm = await firstVm(sim.url, sim.username, sim.password);
   const pw = path.join(work, 'pw');
   writeFileSync(pw, sim.password, { mode: 0o600 });
-  const run = await runMeasured('taskset', ['-c', '1', process.execPath, '--cpu-prof', '--cpu-prof-dir', out,
+  const run = await runMeasured('taskset', ['-c', '1', process.execPath, '--max-semi-space-size=1', '--cpu-prof', '--cpu-prof-dir', out,
     path.join(ROOT, 'bin/sluice.js'), 'backup', '--host', sim.url, '--username', sim.username, '--password-file', pw,
     '--trust-fingerprint', sim.fingerprint, '--vm', vm.name, '--remote', path.join(work, 'remote'), '--mode', 'full',
     '--data-dir', path.join(work, 'data'), '--spool-dir', work, '--json']);

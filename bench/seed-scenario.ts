@@ -31,8 +31,8 @@ try {
   writeFileSync(pw, sim.password, { mode: 0o600 });
   console.log(`source ${values['source-rate']}/s, destination ${(sourceRate / 4 / MiB).toFixed(1)} MiB/s, two stalls of ${stallMs / 1000} s, host gives up after 2 s without a read`);
   const stalls = [5_000, 5_000 + stallMs + 15_000].map((at) => setTimeout(() => void mount.stall(stallMs).then(() => console.log(`destination stalled for ${stallMs / 1000} s`)), at));
-  const run = await runMeasured(process.execPath, [
-    path.join(ROOT, 'bin/sluice.js'), 'backup', '--host', sim.url, '--username', sim.username, '--password-file', pw,
+  const run = await runMeasured(path.join(ROOT, 'bin/sluice.js'), [
+    'backup', '--host', sim.url, '--username', sim.username, '--password-file', pw,
     '--trust-fingerprint', sim.fingerprint, '--vm', vm.name, '--remote', path.join(work, 'nas', 'repo'), '--mode', 'full',
     '--data-dir', path.join(work, 'data'), '--spool-dir', work, '--spool-cap', `${spoolCap}`, '--json',
   ]);

@@ -13,6 +13,7 @@ import { describeFsError } from '../remotes/fs-errors.js';
 import { FileSink } from '../transfer/file-sink.js';
 import { withSilenceLimit } from '../transfer/silence-watchdog.js';
 import { Throttle } from '../transfer/throttle.js';
+import { BlockPool } from '../transfer/block-pool.js';
 import { Transfer } from '../transfer/transfer-pipeline.js';
 import { openHostDownload, type HostStream } from '../xapi/http-export.js';
 import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waiter.js';
@@ -125,6 +126,7 @@ async function transferXva(
   let sink = new FileSink(file.handle, xvaPath, { hash: 'sha256' });
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
   let spoolPeakBytes = 0;
+  const pool = new BlockPool();
   try {
     return await retryFromStart('the export', { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx }, async (attempt) => {
       if (attempt > 1) sink = await sink.reset();
@@ -136,7 +138,7 @@ async function transferXva(
           xapi,
           '/export',
           { ref: snapRef, task_id: taskRef, use_compression: opts.compression === 'zstd' ? 'zstd' : 'false' },
-          { signal: opts.signal, context: { ...ctx, phase: 'transfer' } },
+          { signal: opts.signal, context: { ...ctx, phase: 'transfer' }, pool },
         );
         const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
         const source = withSilenceLimit(stream.body, silenceMs, () => silenceError(silenceMs, ctx), (e) => stream?.abort(e));
@@ -147,6 +149,7 @@ async function transferXva(
           buffer: { memoryCapBytes: opts.memoryBufferBytes, spoolCapBytes: opts.spoolCapBytes, spoolDir: opts.spoolDir },
           throttle,
           signal: opts.signal,
+          pool,
           onFailure: (e) => stream?.abort(e),
           inspect: (chunk) => {
             if (verifier) {

@@ -44,7 +44,11 @@ async function start(): Promise<void> {
   });
   session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
 
-  const engineProcess = utilityProcess.fork(path.join(here, 'engine.cjs'), [], { serviceName: 'Sluice engine' });
+  const engineProcess = utilityProcess.fork(path.join(here, 'engine.cjs'), [], {
+    serviceName: 'Sluice engine',
+    // As bin/sluice.js: a small young generation keeps a long backup's resident memory within its budget.
+    execArgv: ['--max-semi-space-size=1'],
+  });
   const port = {
     postMessage: (m: unknown) => engineProcess.postMessage(m),
     on: (_e: 'message', l: (m: unknown) => void) => engineProcess.on('message', l),

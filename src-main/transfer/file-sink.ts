@@ -16,6 +16,8 @@ export class FileSink {
    * it; with 2 writes and 1 background flush blocked, one thread is always left for the spool.
    */
   readonly maxInFlight = 2;
+  /** write() resolves after the bytes are in the file and the hash has them: the chunk is not kept. */
+  readonly releasesChunks = true;
   /**
    * Data is flushed to stable storage as it goes (every SYNC_EVERY bytes, in the background), so the fsync
    * that commits the file finds little left to do and the device is kept busy all along.

@@ -90,8 +90,11 @@ export class SpoolBuffer {
     return this.spoolWrite - this.spoolRead;
   }
 
-  /** Adds a chunk; resolves once it is stored. Waits while memory and spool are both full. */
-  async push(chunk: Buffer): Promise<void> {
+  /**
+   * Adds a chunk; resolves once it is stored, true when the chunk itself was kept (it then lives until the
+   * consumer is done with it), false when it was copied. Waits while memory and spool are both full.
+   */
+  async push(chunk: Buffer): Promise<boolean> {
     if (this.ended) throw new Error('SpoolBuffer: push after end');
     let offset = 0;
     while (offset < chunk.length) {
@@ -99,7 +102,7 @@ export class SpoolBuffer {
       const rest = chunk.length - offset;
       if (this.spoolUsed === 0 && this.stagingUsed === 0 && !this.flushing) {
         if (rest >= ADOPT_MIN_BYTES && this.tailUsed === 0) {
-          if (this.adopt(offset === 0 ? chunk : chunk.subarray(offset))) return;
+          if (this.adopt(offset === 0 ? chunk : chunk.subarray(offset))) return true;
         } else if (this.tail && this.tailUsed < this.tail.length) {
           const n = Math.min(this.tail.length - this.tailUsed, rest);
           chunk.copy(this.tail, this.tailUsed, offset, offset + n);
@@ -138,6 +141,7 @@ export class SpoolBuffer {
       }
       await this.waitForConsumer();
     }
+    return false;
   }
 
 

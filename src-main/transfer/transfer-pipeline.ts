@@ -1,10 +1,13 @@
 import { SpoolBuffer, type SpoolBufferOptions, type SpoolBufferStats } from './spool-buffer.js';
+import type { BlockPool } from './block-pool.js';
 import type { Throttle } from './throttle.js';
 
 export interface ChunkSink {
   write(chunk: Buffer): Promise<void>;
   /** How many writes may be in flight at once (default 1); the sink must then order them itself. */
   readonly maxInFlight?: number;
+  /** True when a chunk is no longer referenced once its write resolved, so its memory may be reused. */
+  readonly releasesChunks?: boolean;
 }
 
 export interface TransferCounters {
@@ -25,6 +28,11 @@ export interface TransferOptions {
   signal?: AbortSignal;
   /** Extra consumers of every source byte in order (checksums, format validators); must be synchronous. */
   inspect?: (chunk: Buffer) => void;
+  /**
+   * The pool the source's chunks come from: each chunk is released to it once the pipeline is done with it
+   * (copied into the buffer, or written by a sink that `releasesChunks`). `inspect` must not keep chunks.
+   */
+  pool?: BlockPool;
   /** Called once on the first failure of either side, e.g. to abort the HTTP request feeding the source. */
   onFailure?: (err: unknown) => void;
 }
@@ -53,7 +61,7 @@ export class Transfer {
   }
 
   async run(): Promise<TransferCounters> {
-    const { source, sink, throttle, signal, inspect } = this.opts;
+    const { source, sink, throttle, signal, inspect, pool } = this.opts;
     let failed = false;
     const fail = (err: unknown) => {
       this.buffer.fail(err);
@@ -71,7 +79,7 @@ export class Transfer {
         inspect?.(chunk);
         if (throttle) await throttle.take(chunk.length, signal);
         const t0 = performance.now();
-        await this.buffer.push(chunk);
+        if (!(await this.buffer.push(chunk))) pool?.release(chunk);
         c.producerBlockedMs += performance.now() - t0;
       }
       this.buffer.end();
@@ -85,9 +93,13 @@ export class Transfer {
       // Every write gets its handler at once: a failure must never sit as an unhandled rejection while
       // older writes are awaited.
       let writeError: unknown;
-      const track = (p: Promise<void>, len: number) =>
+      const recycle = pool && sink.releasesChunks ? pool : undefined;
+      const track = (p: Promise<void>, chunk: Buffer) =>
         p.then(
-          () => void (c.bytesWritten += len),
+          () => {
+            c.bytesWritten += chunk.length;
+            recycle?.release(chunk);
+          },
           (e: unknown) => void (writeError ??= e),
         );
       try {
@@ -96,7 +108,7 @@ export class Transfer {
           const chunk = await this.buffer.shift();
           c.consumerStarvedMs += performance.now() - t0;
           if (chunk === null) break;
-          inFlight.push(track(sink.write(chunk), chunk.length));
+          inFlight.push(track(sink.write(chunk), chunk));
           if (inFlight.length >= maxInFlight) await inFlight.shift();
           if (writeError) throw writeError;
         }

@@ -9,6 +9,8 @@
  * closes and the host slows down); `next()` resumes it.
  */
 
+import type { BlockPool } from '../transfer/block-pool.js';
+
 const BLOCK_BYTES = 1024 * 1024;
 /** A read is offered at least this much room: a TLS record is at most 16 KiB, a plain TCP read 64 KiB. */
 const MIN_ROOM = 64 * 1024;
@@ -20,7 +22,7 @@ export interface SocketLike {
 }
 
 export class BlockSocketReader {
-  private block = Buffer.allocUnsafe(BLOCK_BYTES);
+  private block: Buffer;
   /** Bytes of `block` not yet handed out: [start, fill). */
   private start = 0;
   private fill = 0;
@@ -32,14 +34,28 @@ export class BlockSocketReader {
   private socket: SocketLike | undefined;
   private paused = false;
 
-  constructor(private readonly maxQueuedBytes = 2 * BLOCK_BYTES) {}
+  /**
+   * With a pool, blocks come from it and every chunk handed out holds its block until released to the pool
+   * by whoever consumes it last (see BlockPool).
+   */
+  constructor(
+    private readonly pool?: BlockPool,
+    private readonly maxQueuedBytes = 2 * BLOCK_BYTES,
+  ) {
+    this.block = this.newBlock();
+  }
+
+  private newBlock(): Buffer {
+    return this.pool ? this.pool.acquire() : Buffer.allocUnsafe(BLOCK_BYTES);
+  }
 
   /** The `onread` option for net.connect / tls.connect. */
   readonly onread = {
     buffer: (): Uint8Array => {
       if (this.block.length - this.fill < MIN_ROOM) {
         if (this.fill > this.start) this.enqueue(this.block.subarray(this.start, this.fill));
-        this.block = Buffer.allocUnsafe(BLOCK_BYTES);
+        this.pool?.release(this.block); // the reader's own hold; chunks cut from it hold it on
+        this.block = this.newBlock();
         this.start = this.fill = 0;
       }
       return this.block.subarray(this.fill);
@@ -90,6 +106,7 @@ export class BlockSocketReader {
     } else if (this.fill > this.start) {
       // Hand out what has arrived so far; later reads continue after it in the same block.
       chunk = this.block.subarray(this.start, this.fill);
+      this.pool?.retain(chunk);
       this.start = this.fill;
     }
     if (this.paused && this.readyBytes + (this.fill - this.start) < this.maxQueuedBytes) {
@@ -100,6 +117,7 @@ export class BlockSocketReader {
   }
 
   private enqueue(chunk: Buffer): void {
+    this.pool?.retain(chunk);
     this.ready.push(chunk);
     this.readyBytes += chunk.length;
   }

@@ -1,4 +1,5 @@
 import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
+import type { BlockPool } from '../transfer/block-pool.js';
 import { BlockSocketReader } from './block-socket-reader.js';
 import { describeNetworkError } from './host-unreachable.js';
 import { MalformedHttpResponse, readResponseHead, responseBody, type HttpResponseHead } from './http-response-reader.js';
@@ -43,14 +44,14 @@ export async function openHostDownload(
   xapi: XapiSession,
   path: string,
   query: Record<string, string>,
-  opts: { signal?: AbortSignal; context: ErrorContext },
+  opts: { signal?: AbortSignal; context: ErrorContext; pool?: BlockPool },
 ): Promise<HostStream> {
   let url = new URL(path, xapi.url);
   for (const [k, v] of Object.entries({ session_id: xapi.sessionId, ...query })) url.searchParams.set(k, v);
   let pin = xapi.fingerprint;
   for (let hop = 0; ; hop++) {
     const context = { ...opts.context, host: url.host };
-    const { reader, head, rest } = await get(url, pin, opts.signal, context);
+    const { reader, head, rest } = await get(url, pin, opts.signal, context, opts.pool);
     const status = head.statusCode;
     if (status === 301 || status === 302 || status === 307) {
       reader.destroy(new Error('redirected'));
@@ -83,9 +84,9 @@ export async function openHostDownload(
  * One GET on a fresh pinned connection, read through a BlockSocketReader: Node's HTTP client would hand us the
  * body as one new 16 KiB Buffer per TLS record, which cost three times curl's CPU on a large export.
  */
-async function get(url: URL, pin: string | null, signal: AbortSignal | undefined, context: ErrorContext): Promise<{ reader: BlockSocketReader; head: HttpResponseHead; rest: Buffer }> {
+async function get(url: URL, pin: string | null, signal: AbortSignal | undefined, context: ErrorContext, pool: BlockPool | undefined): Promise<{ reader: BlockSocketReader; head: HttpResponseHead; rest: Buffer }> {
   if (signal?.aborted) throw new SluiceError('CANCELLED', 'The transfer was cancelled.', { context });
-  const reader = new BlockSocketReader();
+  const reader = new BlockSocketReader(pool);
   const socket = await connectPinned(url, pin, reader.onread);
   reader.attach(socket);
   const onAbort = () => reader.destroy(new SluiceError('CANCELLED', 'The transfer was cancelled.', { context }));

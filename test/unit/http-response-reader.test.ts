@@ -111,3 +111,45 @@ describe('the data path reads responses straight into blocks', () => {
     await expect(fetchBody(url, null)).rejects.toThrow(/not an HTTP\/1.x status line/);
   });
 });
+
+describe('BlockPool', () => {
+  it('recycles a block only once the reader and every chunk cut from it let go', async () => {
+    const { BlockPool } = await import('../../src-main/transfer/block-pool.js');
+    const pool = new BlockPool(1024, 2);
+    const a = pool.acquire();
+    const piece1 = a.subarray(0, 100);
+    const piece2 = a.subarray(100, 300);
+    pool.retain(piece1);
+    pool.retain(piece2);
+    pool.release(a); // the reader moved on
+    pool.release(piece1);
+    expect(pool.acquire().buffer).not.toBe(a.buffer); // piece2 still holds it
+    pool.release(piece2);
+    expect(pool.acquire().buffer).toBe(a.buffer);
+    pool.release(Buffer.alloc(10)); // not the pool's: ignored
+  });
+
+  it('delivers every byte intact when the reader recycles its blocks through a slow consumer', async () => {
+    const { BlockPool } = await import('../../src-main/transfer/block-pool.js');
+    const body = randomBytes(20 * 1024 * 1024);
+    const url = await serve((s) => {
+      s.write('HTTP/1.0 200 OK\r\n\r\n');
+      s.end(body);
+    });
+    const pool = new BlockPool();
+    const reader = new BlockSocketReader(pool);
+    const socket = await connectPinned(url, null, reader.onread);
+    reader.attach(socket);
+    socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
+    const { head, rest } = await readResponseHead(reader);
+    const hash = createHash('sha256');
+    let n = 0;
+    for await (const chunk of responseBody(reader, head, rest)) {
+      await new Promise((r) => setTimeout(r, n++ % 5 === 0 ? 3 : 0));
+      hash.update(chunk);
+      pool.release(chunk); // done with it: its block may be refilled at once
+    }
+    reader.destroy(new Error('done'));
+    expect(hash.digest('hex')).toBe(sha(body));
+  });
+});

@@ -1,0 +1,2 @@
+/** Builds dist-cli/ (the CLI bundle bin/sluice.js runs). */
+export function buildCli(): Promise<void>;
