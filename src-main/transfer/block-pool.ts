@@ -14,7 +14,7 @@ export class BlockPool {
 
   constructor(
     readonly blockBytes = 1024 * 1024,
-    private readonly maxFree = 8,
+    private readonly maxFree = 4,
   ) {}
 
   acquire(): Buffer {

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
+import type { BlockPool } from './block-pool.js';
 
 const FLUSH_MS = 20;
 /** Chunks at least this large are queued as they are rather than copied into our blocks. */
@@ -21,6 +22,11 @@ export interface SpoolBufferOptions {
    * a host with a ~2 s give-up notices.
    */
   spillAfterMs?: number;
+  /**
+   * Where memory blocks come from when its block size matches: blocks handed to the consumer are then the
+   * consumer's to release to the pool (see BlockPool), so a long transfer recycles instead of allocating.
+   */
+  pool?: BlockPool;
 }
 
 export interface SpoolBufferStats {
@@ -116,7 +122,7 @@ export class SpoolBuffer {
         }
         if (this.tailUsed > 0 || rest < ADOPT_MIN_BYTES) this.sealTail();
         if (rest < ADOPT_MIN_BYTES && this.memBytes + this.blockBytes <= this.memoryBlocksCap) {
-          this.tail = Buffer.allocUnsafe(this.blockBytes);
+          this.tail = this.allocBlock(this.blockBytes);
           this.tailUsed = 0;
           this.memBytes += this.blockBytes;
           this.memPeak = Math.max(this.memPeak, this.memBytes + this.spoolBlockBytes);
@@ -144,6 +150,17 @@ export class SpoolBuffer {
     return false;
   }
 
+
+  private get pool(): BlockPool | undefined {
+    return this.opts.pool;
+  }
+
+  /** A block of `n` bytes: the pool's when it deals in that size (the consumer releases it), else new. */
+  private allocBlock(n: number): Buffer {
+    const pool = this.pool;
+    if (pool && n <= pool.blockBytes && n > pool.blockBytes / 2) return pool.acquire().subarray(0, n);
+    return Buffer.allocUnsafe(n);
+  }
 
   /**
    * Keeps a large chunk as it is instead of copying it (the socket reader already gathers the host's bytes
@@ -208,7 +225,10 @@ export class SpoolBuffer {
   private sealTail(): void {
     if (!this.tail) return;
     if (this.tailUsed > 0) this.mem.push({ data: this.tail.subarray(0, this.tailUsed), alloc: this.tail.length });
-    else this.memBytes -= this.tail.length;
+    else {
+      this.memBytes -= this.tail.length;
+      this.pool?.release(this.tail);
+    }
     this.tail = undefined;
     this.tailUsed = 0;
   }
@@ -288,7 +308,7 @@ export class SpoolBuffer {
 
   private async readSpool(n: number): Promise<Buffer> {
     const cap = this.opts.spoolCapBytes;
-    const out = Buffer.allocUnsafe(n);
+    const out = this.allocBlock(n);
     let done = 0;
     while (done < n) {
       const pos = (this.spoolRead + done) % cap;

@@ -47,7 +47,7 @@ export class Transfer {
   private readonly buffer: SpoolBuffer;
 
   constructor(private readonly opts: TransferOptions) {
-    this.buffer = new SpoolBuffer(opts.buffer);
+    this.buffer = new SpoolBuffer({ ...opts.buffer, pool: opts.pool });
     const buffer = this.buffer;
     this.counters = {
       bytesRead: 0,

@@ -5,7 +5,7 @@
  * bytes land in the block that is later handed to the transfer pipeline, and the JS work is one small callback
  * per record.
  *
- * Flow control: when `maxQueuedBytes` are waiting for the consumer, the socket is paused (TCP's window then
+ * Flow control: when `maxQueuedBytes` (512 KiB) wait for the consumer, the socket is paused (TCP's window then
  * closes and the host slows down); `next()` resumes it.
  */
 
@@ -40,7 +40,11 @@ export class BlockSocketReader {
    */
   constructor(
     private readonly pool?: BlockPool,
-    private readonly maxQueuedBytes = 2 * BLOCK_BYTES,
+    /**
+     * Small: these bytes sit outside the transfer's memory cap and spool, where a stalled destination would
+     * find them useless; half a block still lets a busy pipeline take large chunks.
+     */
+    private readonly maxQueuedBytes = BLOCK_BYTES / 2,
   ) {
     this.block = this.newBlock();
   }
