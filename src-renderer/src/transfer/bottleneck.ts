@@ -6,6 +6,8 @@
  */
 
 export type Verdict = 'source' | 'destination' | 'balanced' | 'unknown';
+/** What the UI names: the engine's verdicts, plus Sluice's own speed limit setting the pace. */
+export type Reading = Verdict | 'limit';
 
 export interface FlowSample {
   /** ms, any monotonic clock. */
@@ -20,7 +22,7 @@ export interface FlowSample {
 }
 
 export interface BottleneckReading {
-  verdict: Verdict;
+  verdict: Reading;
   /** One side has moved nothing for a while: said separately because it is not just "slower". */
   stalled: 'source' | 'destination' | null;
   stalledForMs: number;
@@ -46,8 +48,11 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
 }
 
-/** `samples`: the recent history of one run, oldest first (the last half minute is plenty). */
-export function readBottleneck(samples: readonly FlowSample[]): BottleneckReading {
+/**
+ * `samples`: the recent history of one run, oldest first (the last half minute is plenty).
+ * `speedLimitBytesPerSec`: the run's own limit, if any: a host held to it is not "the bottleneck".
+ */
+export function readBottleneck(samples: readonly FlowSample[], speedLimitBytesPerSec: number | null = null): BottleneckReading {
   const none: BottleneckReading = { verdict: 'unknown', stalled: null, stalledForMs: 0, text: 'Measuring…' };
   if (samples.length < 2) return none;
   const newest = samples[samples.length - 1]!;
@@ -92,6 +97,9 @@ export function readBottleneck(samples: readonly FlowSample[]): BottleneckReadin
     return { verdict: 'destination', stalled: null, stalledForMs: 0, text: 'The destination is the bottleneck: the host sends faster than it is written, and the spool absorbs the difference.' };
   }
   const draining = newest.bufferedBytes < EMPTY_BUFFER && growth <= 0;
+  if (speedLimitBytesPerSec && src >= 0.8 * speedLimitBytesPerSec) {
+    return { verdict: 'limit', stalled: null, stalledForMs: 0, text: 'The speed limit sets the pace: the host and the destination could go faster.' };
+  }
   if (draining && (engine === 'source' || (engine !== 'destination' && dst >= 0.9 * src))) {
     return { verdict: 'source', stalled: null, stalledForMs: 0, text: 'The host is the bottleneck: the destination writes everything at once and waits for more data.' };
   }

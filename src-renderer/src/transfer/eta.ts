@@ -67,20 +67,21 @@ function doneAt(points: readonly DonePoint[], t: number): number {
   return prev.done;
 }
 
-export function describeEta(r: EtaReading): string {
+/** The ETA as a short value (fits a fixed-width cell) and, when there is none, why. */
+export function describeEta(r: EtaReading): { value: string; why: string | null } {
   switch (r.reason) {
     case 'steady':
-      return formatSeconds(r.seconds);
+      return { value: formatSeconds(r.seconds), why: null };
     case 'finished':
-      return 'done';
+      return { value: 'done', why: null };
     case 'unknown-total':
-      return 'unknown (total size not known)';
+      return { value: 'unknown', why: 'the total size is not known' };
     case 'too-early':
-      return 'measuring…';
+      return { value: 'measuring…', why: 'the rate needs a few seconds' };
     case 'unsteady':
-      return 'unknown (rate not steady)';
+      return { value: 'unknown', why: 'the rate is not steady' };
     case 'stalled':
-      return 'unknown (stalled)';
+      return { value: 'unknown', why: 'the transfer stalled' };
   }
 }
 

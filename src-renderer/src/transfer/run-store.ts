@@ -34,6 +34,8 @@ export interface RunStartInfo {
   vms: Array<{ uuid: string; name: string }>;
   remoteName?: string;
   mode?: string;
+  /** The limit this run was started with (null: none), so the graph does not blame the host for it. */
+  speedLimitBytesPerSec?: number | null;
 }
 
 export interface Run {
@@ -45,6 +47,8 @@ export interface Run {
   cancelRequested: boolean;
   result: BackupRunResult | null;
   log: RunLogLine[];
+  /** Bumped whenever this run changes, so its graph redraws for its own samples only. */
+  version: number;
 }
 
 export type RunState = 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled';
@@ -105,7 +109,7 @@ export class RunStore {
 
   started(runId: string, info: RunStartInfo, now = Date.now()): void {
     this.run(runId, now).info = info;
-    this.changed();
+    this.changed(runId);
   }
 
   progress(p: TransferProgress): void {
@@ -120,12 +124,12 @@ export class RunStore {
     const last = run.history.last(COL.t);
     if (last !== undefined && t - last < this.stepMs && t >= last) run.history.replaceLast(row);
     else run.history.push(row);
-    this.changed();
+    this.changed(p.runId);
   }
 
   finished(r: BackupRunResult): void {
     this.run(r.runId, Date.parse(r.finishedAt)).result = r;
-    this.changed();
+    this.changed(r.runId);
   }
 
   log(e: EventPayload<'engine.log'>): void {
@@ -135,14 +139,14 @@ export class RunStore {
     if (!run) return;
     run.log.push({ at: e.at, level: e.level, message: e.message });
     if (run.log.length > LOG_LINES) run.log.splice(0, run.log.length - LOG_LINES);
-    this.changed();
+    this.changed(runId);
   }
 
   cancelRequested(runId: string): void {
     const run = this.runsById.get(runId);
     if (!run || run.result) return;
     run.cancelRequested = true;
-    this.changed();
+    this.changed(runId);
   }
 
   summary(runId: string): RunSummary | undefined {
@@ -153,13 +157,15 @@ export class RunStore {
   private run(runId: string, now: number): Run {
     let run = this.runsById.get(runId);
     if (!run) {
-      run = { runId, info: null, firstSeen: now, items: new Map(), history: new RingBuffer(this.capacity, WIDTH), cancelRequested: false, result: null, log: [] };
+      run = { runId, info: null, firstSeen: now, items: new Map(), history: new RingBuffer(this.capacity, WIDTH), cancelRequested: false, result: null, log: [], version: 0 };
       this.runsById.set(runId, run);
     }
     return run;
   }
 
-  private changed(): void {
+  private changed(runId: string): void {
+    const run = this.runsById.get(runId);
+    if (run) run.version++;
     this.version++;
     for (const l of this.listeners) l();
   }
@@ -249,7 +255,7 @@ export function summarise(run: Run, tailMs = 30_000): RunSummary {
     totalBytes: total,
     fraction: total === null ? null : total === 0 ? 1 : Math.min(1, a.bytesDone / total),
     eta: transferring ? estimateEta(done, total) : total === null ? { seconds: null, reason: 'unknown-total' } : { seconds: null, reason: 'too-early' },
-    bottleneck: transferring ? readBottleneck(flow) : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase) },
+    bottleneck: transferring ? readBottleneck(flow, run.info?.speedLimitBytesPerSec ?? null) : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase) },
     sourceRate: a.sourceRate,
     destinationRate: a.destinationRate,
     bufferedBytes: a.bufferedBytes,

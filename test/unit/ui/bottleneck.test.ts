@@ -50,6 +50,14 @@ describe('readBottleneck: what holds the transfer back, in words', () => {
     expect(r.verdict).toBe('balanced');
   });
 
+  it('a run held to its own speed limit names the limit, not the host', () => {
+    const r = readBottleneck(flow(5, () => ({ sourceRate: 10 * MiB, destinationRate: 10 * MiB, bufferedBytes: 64 * 1024, engineVerdict: 'source' })), 10 * MiB);
+    expect(r.verdict).toBe('limit');
+    expect(r.text).toMatch(/speed limit sets the pace/);
+    // Well under the limit, the host is named again.
+    expect(readBottleneck(flow(5, () => ({ sourceRate: 2 * MiB, destinationRate: 2 * MiB, bufferedBytes: 0, engineVerdict: 'source' })), 10 * MiB).verdict).toBe('source');
+  });
+
   it('too little history: measuring, not a guess', () => {
     expect(readBottleneck(flow(0.25, () => ({ sourceRate: 1 }))).verdict).toBe('unknown');
     expect(readBottleneck([]).text).toBe('Measuring…');

@@ -39,8 +39,8 @@ describe('estimateEta: an ETA only when it is honest', () => {
   });
 
   it('says why there is no ETA', () => {
-    expect(describeEta({ seconds: null, reason: 'unknown-total' })).toMatch(/unknown/);
-    expect(describeEta({ seconds: 75, reason: 'steady' })).toBe('1 min 15 s');
+    expect(describeEta({ seconds: null, reason: 'unknown-total' })).toEqual({ value: 'unknown', why: 'the total size is not known' });
+    expect(describeEta({ seconds: 75, reason: 'steady' })).toEqual({ value: '1 min 15 s', why: null });
     expect(formatSeconds(3 * 3600 + 5 * 60)).toBe('3 h 05 min');
   });
 });
