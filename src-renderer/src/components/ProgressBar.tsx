@@ -16,7 +16,7 @@ export function ProgressBar({ fraction, label, state }: { fraction: number | nul
       aria-valuenow={known ? Math.round(fraction * 1000) / 10 : undefined}
       aria-valuetext={known ? formatPercent(fraction) : 'unknown'}
     >
-      <div className="progress-fill" style={known ? { width: `${Math.min(100, fraction * 100)}%` } : undefined} />
+      <div className="progress-fill" style={known ? { transform: `scaleX(${Math.min(1, Math.max(0, fraction))})` } : undefined} />
     </div>
   );
 }

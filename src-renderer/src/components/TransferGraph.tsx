@@ -68,24 +68,32 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
       el.dataset.points = String(run.history.length);
     };
 
+    // Off-screen graphs (ten runs do not fit one screen) skip their redraws and catch up when scrolled to.
+    let visible = true;
     const draw = () => {
       frame = 0;
-      if (!plot || drawnVersion === run.version) return;
+      if (!plot || !visible || drawnVersion === run.version) return;
       drawnVersion = run.version;
       plot.setData(data());
       el.dataset.points = String(run.history.length);
     };
     create();
     const off = store.subscribe(() => {
-      if (!frame && drawnVersion !== run.version) frame = requestAnimationFrame(draw);
+      if (!frame && visible && drawnVersion !== run.version) frame = requestAnimationFrame(draw);
     });
     const resize = new ResizeObserver(() => plot?.setSize({ width: Math.max(300, el.clientWidth), height: HEIGHT }));
     resize.observe(el);
+    const seen = new IntersectionObserver((entries) => {
+      visible = entries.some((e) => e.isIntersecting);
+      if (visible && !frame) frame = requestAnimationFrame(draw);
+    });
+    seen.observe(el);
     window.addEventListener('sluice-theme', create);
     return () => {
       off();
       if (frame) cancelAnimationFrame(frame);
       resize.disconnect();
+      seen.disconnect();
       window.removeEventListener('sluice-theme', create);
       plot?.destroy();
     };
