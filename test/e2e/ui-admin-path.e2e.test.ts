@@ -210,7 +210,6 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
       .toBe('cancelled');
     expect(phases[0]).toMatch(/cancelling|cancelled/);
     expect(await card.getByTestId('run-result').textContent()).toMatch(/The backup was cancelled\.\s*erp-db: .*cancelled/);
-    await card.getByText(/Engine log of this run/).click().catch(() => {});
     expect(await card.getByRole('list', { name: 'Log of Backup of erp-db' }).textContent()).toMatch(/Removing the backup snapshot from the host/);
     await go('Dashboard');
     await expect.poll(() => page.getByRole('region', { name: 'Needs attention' }).textContent()).toMatch(/Backup of erp-db was cancelled/);

@@ -155,7 +155,7 @@ function RunCard({ run }: { run: Run }) {
       <ErrorMessage error={error} />
       {run.result && <RunResult run={run} />}
       {run.log.length > 0 && (
-        <details open={s.state === 'cancelling' || s.state === 'failed'}>
+        <details open={s.state !== 'running' && s.state !== 'done'}>
           <summary>Engine log of this run ({run.log.length})</summary>
           <ul className="run-log" aria-label={`Log of ${label}`}>
             {run.log.map((l, i) => (
