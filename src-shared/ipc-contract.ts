@@ -135,6 +135,20 @@ export const backupRunResultSchema = z.object({
 });
 export type BackupRunResult = z.infer<typeof backupRunResultSchema>;
 
+/** One backup point on a remote, as the Backups and Dashboard views list it. */
+export const backupPointSummarySchema = z.object({
+  vmUuid: z.string(),
+  vmName: z.string(),
+  /** The point's `<ts>` (its file names). */
+  id: z.string(),
+  timestamp: z.string(),
+  mode: z.enum(['full', 'delta']),
+  jobId: z.string(),
+  /** null when the metadata does not say. */
+  size: z.number().nullable(),
+});
+export type BackupPointSummary = z.infer<typeof backupPointSummarySchema>;
+
 export const channels = {
   'app.info': {
     request: z.object({}).strict(),
@@ -197,7 +211,7 @@ export const channels = {
         hostId: id,
         vmUuids: z.array(z.string().uuid()).min(1, 'Pick at least one VM'),
         remoteId: id,
-        mode: z.literal('full'),
+        mode: z.enum(['full', 'delta']).default('full'),
         compression: z.enum(['none', 'zstd']).default('none'),
         speedLimitBytesPerSec: z.number().int().positive().nullable().default(null),
       })
@@ -228,6 +242,28 @@ export const channels = {
   'remotes.remove': {
     request: z.object({ id }).strict(),
     response: z.object({ removed: z.boolean() }),
+  },
+  /** Space on the remote's file system and what Sluice's repository holds there (no test file written). */
+  'remotes.usage': {
+    request: z.object({ id }).strict(),
+    response: z.object({
+      path: z.string(),
+      freeBytes: z.number(),
+      totalBytes: z.number(),
+      /** Bytes of every file under the repository folder (xo-vm-backups). */
+      repositoryBytes: z.number(),
+      points: z.number().int(),
+      vms: z.number().int(),
+    }),
+  },
+  /** The committed backup points of one remote (metadata only; unreadable metadata listed with the reason). */
+  'backups.list': {
+    request: z.object({ remoteId: id }).strict(),
+    response: z.object({
+      remoteId: z.string(),
+      points: z.array(backupPointSummarySchema),
+      unreadable: z.array(z.object({ path: z.string(), reason: z.string() })),
+    }),
   },
 } as const;
 

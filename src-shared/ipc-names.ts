@@ -19,6 +19,8 @@ export const channelNameList = [
   'remotes.list',
   'remotes.add',
   'remotes.remove',
+  'remotes.usage',
+  'backups.list',
 ] as const;
 
 export const eventNameList = ['engine.status', 'engine.log', 'inventory.changed', 'hosts.connection', 'backup.finished', 'backup.progress', 'settings.changed'] as const;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { BackupRunResult } from '../../src-shared/ipc-contract.js';
+import { runDeltaBackup } from '../backup/delta-backup.js';
 import { runFullBackup } from '../backup/full-backup.js';
 import { resolveVms } from '../backup/vm-selection.js';
 import { SluiceError } from '../errors/sluice-error.js';
@@ -12,7 +13,7 @@ export interface StartBackup {
   hostId: string;
   vmUuids: string[];
   remoteId: string;
-  mode: 'full';
+  mode: 'full' | 'delta';
   compression: 'none' | 'zstd';
   speedLimitBytesPerSec: number | null;
   jobId?: string;
@@ -51,7 +52,8 @@ export class BackupRuns {
         for (const vm of selected) {
           if (controller.signal.aborted) break;
           try {
-            const r = await runFullBackup(xapi, vm.ref, {
+            const runBackup = req.mode === 'delta' ? runDeltaBackup : runFullBackup;
+            const r = await runBackup(xapi, vm.ref, {
               runId,
               jobId: req.jobId ?? 'sluice-ui',
               remoteRoot: remote.path,
@@ -64,7 +66,7 @@ export class BackupRuns {
               log,
               onProgress: (p) => this.ctx.bus.emit('backup.progress', p),
             });
-            vms.push({ vmUuid: vm.uuid, vmName: vm.name, ok: true, pointId: r.pointId, bytes: r.bytes, attempts: r.attempts, error: null });
+            vms.push({ vmUuid: vm.uuid, vmName: vm.name, ok: true, pointId: r.pointId, bytes: r.bytes, attempts: 'attempts' in r ? r.attempts : 1, error: null });
           } catch (err) {
             const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
             log('error', `${vm.name}: ${e.message}`, { vm: vm.name });

@@ -3,6 +3,7 @@ import { BackupRuns } from './backup-runs.js';
 import type { EngineContext } from './engine-context.js';
 import { appHandlers } from './handlers/app-handlers.js';
 import { backupHandlers } from './handlers/backup-handlers.js';
+import { backupsHandlers } from './handlers/backups-handlers.js';
 import { hostsHandlers } from './handlers/hosts-handlers.js';
 import { remotesHandlers } from './handlers/remotes-handlers.js';
 import { settingsHandlers } from './handlers/settings-handlers.js';
@@ -25,6 +26,7 @@ export function createEngine(ctx: EngineContext): Engine {
     ...hostsHandlers(ctx, pools),
     ...remotesHandlers(ctx),
     ...backupHandlers(runs),
+    ...backupsHandlers(ctx),
   };
   return {
     dispatcher: new IpcDispatcher(handlers),

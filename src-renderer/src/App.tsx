@@ -1,40 +1,51 @@
-import { useEffect, useState } from 'react';
-import type { Preferences } from '../../src-shared/ipc-contract';
-import { useClient, useConnectionState } from './client/client-context';
+import { useCallback, useEffect, useState, type ReactElement } from 'react';
+import { pageFromHash, pages, pageTitles, type Page } from './app/navigation';
+import { Notifications } from './app/Notifications';
+import { useRunStore, useStoreVersion } from './app/runs-context';
+import { applyTheme } from './app/theme';
+import { useClient, useConnectionState, useEvent } from './client/client-context';
 import { StatusBar } from './components/StatusBar';
+import { BackupsPage } from './pages/BackupsPage';
 import { DashboardPage } from './pages/DashboardPage';
 import { HostsPage } from './pages/HostsPage';
 import { PlaceholderPage } from './pages/PlaceholderPage';
 import { RemotesPage } from './pages/RemotesPage';
 import { SettingsPage } from './pages/SettingsPage';
+import { TransfersPage } from './pages/TransfersPage';
 
-const pages = ['dashboard', 'hosts', 'jobs', 'backups', 'remotes', 'settings'] as const;
-type Page = (typeof pages)[number];
-const titles: Record<Page, string> = { dashboard: 'Dashboard', hosts: 'Hosts', jobs: 'Jobs', backups: 'Backups', remotes: 'Remotes', settings: 'Settings' };
-
-function pageFromHash(): Page {
-  const h = window.location.hash.replace(/^#\/?/, '');
-  return (pages as readonly string[]).includes(h) ? (h as Page) : 'dashboard';
-}
-
-function applyTheme(theme: Preferences['theme']) {
-  const dark = theme === 'dark' || (theme === 'system' && window.matchMedia('(prefers-color-scheme: dark)').matches);
-  document.documentElement.dataset.theme = dark ? 'dark' : 'light';
-}
+// One component per view. Views whose engine channels do not exist yet (jobs, run history) say so honestly.
+const views: Record<Page, () => ReactElement> = {
+  dashboard: DashboardPage,
+  hosts: HostsPage,
+  transfers: TransfersPage,
+  jobs: () => <PlaceholderPage title="Jobs" text="No job yet. Scheduled jobs arrive with the scheduler; until then, back up a VM now from Hosts." />,
+  backups: BackupsPage,
+  remotes: RemotesPage,
+  settings: SettingsPage,
+};
 
 export function App() {
   const client = useClient();
   const connection = useConnectionState();
-  const [page, setPage] = useState<Page>(pageFromHash);
+  const store = useRunStore();
+  useStoreVersion(store, 1000);
+  const [page, setPage] = useState<Page>(() => pageFromHash(window.location.hash));
   useEffect(() => {
-    const onHash = () => setPage(pageFromHash());
+    const onHash = () => setPage(pageFromHash(window.location.hash));
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
+  const loadTheme = useCallback(() => void client.invoke('settings.getPreferences', {}).then((p) => applyTheme(p.theme), () => {}), [client]);
   useEffect(() => {
-    if (connection === 'connected') void client.invoke('settings.getPreferences', {}).then((p) => applyTheme(p.theme), () => {});
-  }, [client, connection]);
+    if (connection === 'connected') loadTheme();
+  }, [connection, loadTheme]);
+  useEvent('settings.changed', useCallback((e) => e.section === 'preferences' && loadTheme(), [loadTheme]));
+  useEffect(() => {
+    document.title = `${pageTitles[page]} · Sluice`;
+  }, [page]);
 
+  const running = store.runs().filter((r) => !r.result).length;
+  const View = views[page];
   return (
     <div className="app">
       <nav className="sidebar" aria-label="Main">
@@ -43,30 +54,22 @@ export function App() {
           {pages.map((p) => (
             <li key={p}>
               <a href={`#/${p}`} aria-current={p === page ? 'page' : undefined}>
-                {titles[p]}
+                {pageTitles[p]}
+                {p === 'transfers' && running > 0 && (
+                  <span className="nav-count" aria-hidden="true" title={`${running} running`}>
+                    {running}
+                  </span>
+                )}
               </a>
             </li>
           ))}
         </ul>
       </nav>
       <main className="content">
-        {connection !== 'connected' ? (
-          <p>{connection === 'connecting' ? 'Connecting to the Sluice engine…' : 'The engine is not reachable; retrying.'}</p>
-        ) : page === 'dashboard' ? (
-          <DashboardPage />
-        ) : page === 'hosts' ? (
-          <HostsPage />
-        ) : page === 'remotes' ? (
-          <RemotesPage />
-        ) : page === 'settings' ? (
-          <SettingsPage onTheme={applyTheme} />
-        ) : page === 'jobs' ? (
-          <PlaceholderPage title="Jobs" text="No job yet. Backup jobs arrive with the engine." />
-        ) : (
-          <PlaceholderPage title="Backups" text="No backup yet." />
-        )}
+        {connection !== 'connected' ? <p>{connection === 'connecting' ? 'Connecting to the Sluice engine…' : 'The engine is not reachable; retrying.'}</p> : <View />}
       </main>
       <StatusBar />
+      <Notifications />
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { RunsProvider } from './app/runs-context';
 import { ClientContext } from './client/client-context';
 import { createClient } from './client/sluice-client';
 import './styles.css';
@@ -9,7 +10,9 @@ const client = createClient();
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <ClientContext.Provider value={client}>
-      <App />
+      <RunsProvider>
+        <App />
+      </RunsProvider>
     </ClientContext.Provider>
   </StrictMode>,
 );

@@ -37,7 +37,7 @@ describe('the UI shell in Chromium against `sluice serve`', () => {
     expect(page.url()).not.toContain('token=');
 
     const nav = page.getByRole('navigation', { name: 'Main' });
-    for (const name of ['Dashboard', 'Hosts', 'Jobs', 'Backups', 'Remotes', 'Settings']) {
+    for (const name of ['Dashboard', 'Hosts', 'Transfers', 'Jobs', 'Backups', 'Remotes', 'Settings']) {
       await nav.getByRole('link', { name }).click();
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe(name);
     }
@@ -58,16 +58,18 @@ describe('the UI shell in Chromium against `sluice serve`', () => {
     await page.getByLabel('Password').fill(password!);
     await page.getByRole('button', { name: 'Connect' }).click();
     await page.getByRole('button', { name: 'Approve and add pool' }).click();
-    await expect.poll(() => page.getByRole('table', { name: 'Pools' }).textContent(), { timeout: 15_000 }).toContain(poolUrl!);
+    await expect.poll(() => page.getByRole('region', { name: 'Pool Small shop' }).textContent(), { timeout: 15_000 }).toContain(poolUrl!);
 
     await nav.getByRole('link', { name: 'Remotes' }).click();
     await page.getByLabel('Name').fill('NAS');
     await page.getByLabel('Folder').fill('/mnt/backups');
     await page.getByRole('button', { name: 'Add remote' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'Remotes' }).textContent()).toContain('/mnt/backups');
+    // A remote that is not mounted is said, with what to do, on the remote's row.
+    await expect.poll(() => page.getByRole('table', { name: 'Remotes' }).getByRole('alert').textContent()).toMatch(/does not exist.*mounted/);
 
     await nav.getByRole('link', { name: 'Dashboard' }).click();
-    await expect.poll(() => page.locator('.card-value').first().textContent()).toBe('1');
+    await expect.poll(() => page.getByTestId('pools-count').textContent()).toBe('1');
     await page.screenshot({ path: path.join(SHOTS, 'shell-dashboard-light.png') });
     await nav.getByRole('link', { name: 'Settings' }).click();
     await page.getByLabel('Dark').check();

@@ -45,6 +45,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const demo = await startDemoPool();
     stops.push(() => demo.stop());
     process.stdout.write(`Demo pool "Small shop" at ${demo.url} (user ${demo.username}, password ${demo.password}, certificate ${demo.fingerprint})\n`);
+    // Tests and demos use it to play the host's failures (a rotated certificate, a slow disk) on the live pool.
+    process.stdout.write(`Demo pool control API at ${demo.controlUrl}\n`);
   }
   const server = await startBrowserServer({
     dispatcher: engine.dispatcher,

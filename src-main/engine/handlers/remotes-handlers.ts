@@ -3,9 +3,11 @@ import path from 'node:path';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import { testRemote } from '../../remotes/folder-remote.js';
+import { remoteUsage } from '../../remotes/remote-usage.js';
+import { listBackupPoints } from '../../repository/repository-reader.js';
 import type { EngineContext } from '../engine-context.js';
 
-export function remotesHandlers(ctx: EngineContext): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove' | 'remotes.test'> {
+export function remotesHandlers(ctx: EngineContext): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove' | 'remotes.test' | 'remotes.usage'> {
   return {
     'remotes.list': async () => ctx.settings.get().remotes,
     'remotes.add': async ({ name, path: dir }) => {
@@ -30,6 +32,13 @@ export function remotesHandlers(ctx: EngineContext): Pick<Handlers, 'remotes.lis
       if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
       const r = await testRemote(remote.path);
       return { path: r.path, freeBytes: r.freeBytes, totalBytes: r.totalBytes, writeBytesPerSec: r.writeBytesPerSec, testedBytes: r.testedBytes };
+    },
+    'remotes.usage': async ({ id }) => {
+      const remote = ctx.settings.get().remotes.find((r) => r.id === id);
+      if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
+      const usage = await remoteUsage(remote.path);
+      const { points } = await listBackupPoints(remote.path);
+      return { ...usage, points: points.length, vms: new Set(points.map((p) => p.vmUuid)).size };
     },
     'remotes.remove': async ({ id }) => {
       if (!ctx.settings.get().remotes.some((r) => r.id === id)) return { removed: false };

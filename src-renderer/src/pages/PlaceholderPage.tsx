@@ -1,6 +1,6 @@
 export function PlaceholderPage({ title, text }: { title: string; text: string }) {
   return (
-    <section aria-labelledby="page-title">
+    <section className="page" aria-labelledby="page-title">
       <h1 id="page-title">{title}</h1>
       <p>{text}</p>
     </section>

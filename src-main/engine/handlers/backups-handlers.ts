@@ -1,0 +1,19 @@
+import { SluiceError } from '../../errors/sluice-error.js';
+import type { Handlers } from '../../ipc/ipc-dispatcher.js';
+import { listBackupPoints } from '../../repository/repository-reader.js';
+import type { EngineContext } from '../engine-context.js';
+
+export function backupsHandlers(ctx: EngineContext): Pick<Handlers, 'backups.list'> {
+  return {
+    'backups.list': async ({ remoteId }) => {
+      const remote = ctx.settings.get().remotes.find((r) => r.id === remoteId);
+      if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Pick another remote, or add it again.' });
+      const { points, unreadable } = await listBackupPoints(remote.path);
+      return {
+        remoteId,
+        points: points.map((p) => ({ vmUuid: p.vmUuid, vmName: p.vmName, id: p.id, timestamp: p.timestamp.toISOString(), mode: p.mode, jobId: p.jobId, size: p.size ?? null })),
+        unreadable,
+      };
+    },
+  };
+}

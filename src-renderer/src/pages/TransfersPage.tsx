@@ -1,0 +1,218 @@
+import { useState } from 'react';
+import { useRunStore, useStoreVersion } from '../app/runs-context';
+import { useClient } from '../client/client-context';
+import { ConfirmDialog } from '../components/Dialog';
+import { ErrorMessage } from '../components/ErrorMessage';
+import { ProgressBar } from '../components/ProgressBar';
+import { TransferGraph } from '../components/TransferGraph';
+import { formatBytes, formatPercent, formatRate } from '../format/units';
+import { describeEta, formatSeconds } from '../transfer/eta';
+import { phaseWords, summarise, type Run, type RunState } from '../transfer/run-store';
+
+const stateBadge: Record<RunState, [string, string]> = {
+  running: ['Running', 'info'],
+  cancelling: ['Cancelling', 'warn'],
+  done: ['Finished', 'ok'],
+  failed: ['Failed', 'bad'],
+  cancelled: ['Cancelled', 'warn'],
+};
+
+export function runLabel(run: Run): string {
+  if (run.info) return run.info.label;
+  const names = [...new Set([...run.items.values()].map((i) => i.vm.name))];
+  return names.length ? `Backup of ${names.join(', ')}` : `Run ${run.runId.slice(0, 8)}`;
+}
+
+export function TransfersPage() {
+  const store = useRunStore();
+  useStoreVersion(store);
+  const runs = store.runs();
+  const active = runs.filter((r) => !r.result);
+  const ended = runs.filter((r) => r.result);
+  return (
+    <section className="page" aria-labelledby="page-title">
+      <h1 id="page-title">Transfers</h1>
+      {runs.length === 0 && <p className="muted">No transfer this session. Start one with “Back up now” on a VM under Hosts; scheduled runs appear here too.</p>}
+      {active.length > 0 && (
+        <section aria-label="Running">
+          {active.map((r) => (
+            <RunCard key={r.runId} run={r} />
+          ))}
+        </section>
+      )}
+      {ended.length > 0 && (
+        <section aria-label="Finished this session">
+          <h2>Finished this session</h2>
+          {ended.map((r) => (
+            <RunCard key={r.runId} run={r} />
+          ))}
+        </section>
+      )}
+    </section>
+  );
+}
+
+function RunCard({ run }: { run: Run }) {
+  const client = useClient();
+  const store = useRunStore();
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const s = summarise(run);
+  const label = runLabel(run);
+  const [badge, tone] = stateBadge[s.state];
+  const endMs = run.result ? Date.parse(run.result.finishedAt) : Date.now();
+  const startMs = run.result ? Date.parse(run.result.startedAt) : run.firstSeen;
+  const items = [...run.items.values()];
+  const eta = s.state === 'running' ? describeEta(s.eta) : { value: '—', why: null };
+
+  const cancel = async () => {
+    setError(null);
+    store.cancelRequested(run.runId);
+    try {
+      const r = await client.invoke('backup.cancel', { runId: run.runId });
+      if (!r.cancelled && !run.result) setError({ message: 'The engine no longer runs this backup.', hint: 'It has probably just finished; its result appears here in a moment.' });
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  return (
+    <article className="run-card" aria-label={label} data-run-id={run.runId} data-state={s.state}>
+      <div className="run-head">
+        <h2>{label}</h2>
+        <span className={`badge ${tone}`} data-testid="run-state">
+          {badge}
+        </span>
+        {run.info?.remoteName && <span className="muted">to {run.info.remoteName}</span>}
+        {run.info?.mode && <span className="muted">({run.info.mode})</span>}
+        <div className="actions">
+          {s.state === 'running' && (
+            <button type="button" className="secondary" onClick={() => setConfirming(true)}>
+              Cancel backup
+            </button>
+          )}
+        </div>
+      </div>
+      <p data-testid="run-phase" aria-live="polite">
+        <span className="badge">{s.phase}</span> {phaseWords(s.phase)}
+      </p>
+      <ProgressBar fraction={s.state === 'done' ? 1 : s.fraction} label={`Overall progress of ${label}`} state={s.state === 'done' ? 'done' : s.state === 'failed' ? 'failed' : undefined} />
+      <dl className="stats">
+        <Stat label="Written" value={formatBytes(s.bytesDone)} testId="bytes-done" width={11} />
+        <Stat label="Total" value={s.totalBytes === null ? 'unknown' : formatBytes(s.totalBytes)} testId="bytes-total" width={11} />
+        <Stat label="Progress" value={s.state === 'done' ? '100.0 %' : s.fraction === null ? 'unknown' : formatPercent(s.fraction)} testId="progress-text" width={8} />
+        <Stat label="Source rate" value={formatRate(s.sourceRate)} testId="source-rate" width={13} />
+        <Stat label="Destination rate" value={formatRate(s.destinationRate)} testId="destination-rate" width={13} />
+        <Stat label="Buffered" value={formatBytes(s.bufferedBytes)} testId="buffered" width={11} />
+        <Stat label="Spool (disk)" value={formatBytes(s.spoolBytes)} note={s.spoolCapBytes > 0 ? `of ${formatBytes(s.spoolCapBytes)} allowed` : null} width={11} />
+        <Stat label="Time left" value={eta.value} note={eta.why} testId="eta" width={12} />
+        <Stat label="Elapsed" value={formatSeconds(Math.max(0, Math.round((endMs - startMs) / 1000)))} width={12} />
+      </dl>
+      <div className={`bottleneck ${s.bottleneck.verdict}`} data-testid="bottleneck" data-verdict={s.bottleneck.verdict} data-stalled={s.bottleneck.stalled ?? ''}>
+        <strong>Bottleneck:</strong> <span>{s.bottleneck.text}</span>
+      </div>
+      <TransferGraph store={store} runId={run.runId} label={`Live rates of ${label}: source, destination and buffered bytes`} />
+      {items.length > 0 && (
+        <table aria-label={`Transfers of ${label}`}>
+          <thead>
+            <tr>
+              <th>VM</th>
+              <th>Disk</th>
+              <th>Phase</th>
+              <th className="n">Attempt</th>
+              <th className="n">Written</th>
+              <th className="n">Total</th>
+              <th style={{ width: '22%' }}>Progress</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((i) => {
+              const p = i.latest;
+              const fraction = p.phase === 'done' ? 1 : p.totalBytes ? Math.min(1, p.bytesWritten / p.totalBytes) : null;
+              return (
+                <tr key={i.key}>
+                  <td>{i.vm.name}</td>
+                  <td>{i.disk ? i.disk.name : <span className="muted">whole VM</span>}</td>
+                  <td>
+                    <span className="badge">{p.phase}</span>
+                  </td>
+                  <td className="n">{p.attempt}</td>
+                  <td className="n">
+                    <span className="num" style={{ minWidth: '11ch' }}>
+                      {formatBytes(p.bytesWritten)}
+                    </span>
+                  </td>
+                  <td className="n">{p.totalBytes === null ? 'unknown' : formatBytes(p.totalBytes)}</td>
+                  <td>
+                    <ProgressBar fraction={fraction} label={`Progress of ${i.vm.name}${i.disk ? ` ${i.disk.name}` : ''}`} state={p.phase === 'done' ? 'done' : p.phase === 'failed' ? 'failed' : undefined} />
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      <ErrorMessage error={error} />
+      {run.result && <RunResult run={run} />}
+      {run.log.length > 0 && (
+        <details open={s.state !== 'running' && s.state !== 'done'}>
+          <summary>Engine log of this run ({run.log.length})</summary>
+          <ul className="run-log" aria-label={`Log of ${label}`}>
+            {run.log.map((l, i) => (
+              <li key={i} className={l.level}>
+                <span className="muted num">{new Date(l.at).toLocaleTimeString()}</span> {l.message}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+      <ConfirmDialog
+        title="Cancel this backup?"
+        open={confirming}
+        confirmLabel="Cancel the backup"
+        cancelLabel="Keep it running"
+        danger
+        onConfirm={() => void cancel()}
+        onClose={() => setConfirming(false)}
+      >
+        <p>
+          Sluice stops the export on the host, closes the connection, deletes the partial files on the remote and removes the backup snapshot from the host. Existing backup points are not
+          touched.
+        </p>
+      </ConfirmDialog>
+    </article>
+  );
+}
+
+function Stat({ label, value, width, testId, note }: { label: string; value: string; width: number; testId?: string; note?: string | null }) {
+  return (
+    <div className="stat">
+      <dt>{label}</dt>
+      <dd>
+        <span className="num" style={{ minWidth: `${width}ch`, textAlign: 'left' }} data-testid={testId}>
+          {value}
+        </span>
+        {/* Always rendered, so a note appearing never pushes the rows below. */}
+        <span className="stat-note">{note ?? '\u00a0'}</span>
+      </dd>
+    </div>
+  );
+}
+
+function RunResult({ run }: { run: Run }) {
+  const r = run.result!;
+  return (
+    <div className={r.ok ? 'notice ok' : r.cancelled ? 'notice warning' : 'error'} role={r.ok ? 'status' : 'alert'} data-testid="run-result">
+      <strong>{r.ok ? 'The backup finished.' : r.cancelled ? 'The backup was cancelled.' : 'The backup failed.'}</strong>
+      <ul>
+        {r.vms.map((v, i) => (
+          <li key={v.vmUuid || i}>
+            {v.vmName ? `${v.vmName}: ` : ''}
+            {v.ok ? `backed up, ${formatBytes(v.bytes)}${v.attempts > 1 ? ` after ${v.attempts} attempts` : ''} (point ${v.pointId}).` : v.error?.message}
+            {v.error?.hint && <div className="hint">{v.error.hint}</div>}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}

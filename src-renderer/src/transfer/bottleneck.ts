@@ -1,0 +1,110 @@
+/**
+ * Names what holds a transfer back, in words an admin can act on. Sluice counts bytes on both sides of its
+ * buffer, so the answer comes from what the buffer does: filling while the destination writes slower than
+ * the host sends means the destination is slower; an empty buffer with the writer waiting means the host is.
+ * The engine's own verdict (from how long each side waited) breaks ties.
+ */
+
+export type Verdict = 'source' | 'destination' | 'balanced' | 'unknown';
+/** What the UI names: the engine's verdicts, plus Sluice's own speed limit setting the pace. */
+export type Reading = Verdict | 'limit';
+
+export interface FlowSample {
+  /** ms, any monotonic clock. */
+  t: number;
+  sourceRate: number;
+  destinationRate: number;
+  /** Bytes held between host and destination: memory buffer plus disk spool. */
+  bufferedBytes: number;
+  spoolBytes: number;
+  spoolCapBytes: number;
+  engineVerdict: Verdict;
+}
+
+export interface BottleneckReading {
+  verdict: Reading;
+  /** One side has moved nothing for a while: said separately because it is not just "slower". */
+  stalled: 'source' | 'destination' | null;
+  stalledForMs: number;
+  text: string;
+}
+
+const STILL = 4 * 1024; // bytes/s below which a side counts as not moving
+const STALL_AFTER_MS = 2000;
+const WINDOW_MS = 3000;
+const EMPTY_BUFFER = 1024 * 1024;
+
+function stillFor(samples: readonly FlowSample[], rate: (s: FlowSample) => number): number {
+  const newest = samples[samples.length - 1]!;
+  let since = newest.t;
+  for (let i = samples.length - 1; i >= 0; i--) {
+    if (rate(samples[i]!) >= STILL) break;
+    since = samples[i]!.t;
+  }
+  return rate(newest) >= STILL ? 0 : newest.t - since;
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)} s`;
+}
+
+/**
+ * `samples`: the recent history of one run, oldest first (the last half minute is plenty).
+ * `speedLimitBytesPerSec`: the run's own limit, if any: a host held to it is not "the bottleneck".
+ */
+export function readBottleneck(samples: readonly FlowSample[], speedLimitBytesPerSec: number | null = null): BottleneckReading {
+  const none: BottleneckReading = { verdict: 'unknown', stalled: null, stalledForMs: 0, text: 'Measuring…' };
+  if (samples.length < 2) return none;
+  const newest = samples[samples.length - 1]!;
+  const window = samples.filter((s) => s.t >= newest.t - WINDOW_MS);
+  const first = window[0]!;
+  const span = newest.t - first.t;
+  if (span < 750) return none;
+
+  const destStill = stillFor(samples, (s) => s.destinationRate);
+  if (destStill >= STALL_AFTER_MS && newest.bufferedBytes > 0) {
+    return {
+      verdict: 'destination',
+      stalled: 'destination',
+      stalledForMs: destStill,
+      text: `The destination is the bottleneck: it has accepted nothing for ${seconds(destStill)} while the host keeps sending (buffered in the spool).`,
+    };
+  }
+  const sourceStill = stillFor(samples, (s) => s.sourceRate);
+  if (sourceStill >= STALL_AFTER_MS && newest.bufferedBytes < EMPTY_BUFFER) {
+    return {
+      verdict: 'source',
+      stalled: 'source',
+      stalledForMs: sourceStill,
+      text: `The host is the bottleneck: it has sent nothing for ${seconds(sourceStill)}.`,
+    };
+  }
+
+  const mean = (f: (s: FlowSample) => number) => window.reduce((a, s) => a + f(s), 0) / window.length;
+  const src = mean((s) => s.sourceRate);
+  const dst = mean((s) => s.destinationRate);
+  const growth = ((newest.bufferedBytes - first.bufferedBytes) / span) * 1000;
+  const votes = { source: 0, destination: 0, balanced: 0, unknown: 0 };
+  for (const s of window) votes[s.engineVerdict]++;
+  const engine: Verdict = votes.destination > window.length / 2 ? 'destination' : votes.source > window.length / 2 ? 'source' : votes.balanced > window.length / 2 ? 'balanced' : 'unknown';
+
+  const spoolFull = newest.spoolCapBytes > 0 && newest.spoolBytes >= 0.9 * newest.spoolCapBytes;
+  if (spoolFull) {
+    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: 'The destination is the bottleneck: the spool is full, so the host is slowed to the pace of the destination.' };
+  }
+  const filling = growth > Math.max(256 * 1024, 0.1 * src) && dst < src;
+  if (filling || (engine === 'destination' && newest.bufferedBytes >= EMPTY_BUFFER)) {
+    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: 'The destination is the bottleneck: the host sends faster than it is written, and the spool absorbs the difference.' };
+  }
+  const draining = newest.bufferedBytes < EMPTY_BUFFER && growth <= 0;
+  if (speedLimitBytesPerSec && src >= 0.8 * speedLimitBytesPerSec) {
+    return { verdict: 'limit', stalled: null, stalledForMs: 0, text: 'The speed limit sets the pace: the host and the destination could go faster.' };
+  }
+  if (draining && (engine === 'source' || (engine !== 'destination' && dst >= 0.9 * src))) {
+    return { verdict: 'source', stalled: null, stalledForMs: 0, text: 'The host is the bottleneck: the destination writes everything at once and waits for more data.' };
+  }
+  if (engine === 'destination') {
+    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: 'The destination is the bottleneck: the host has to wait for it.' };
+  }
+  return { verdict: 'balanced', stalled: null, stalledForMs: 0, text: 'No bottleneck: the host and the destination keep pace.' };
+}

@@ -1,0 +1,295 @@
+import type { BackupPhase, BackupRunResult, EventPayload, TransferProgress } from '../../../src-shared/ipc-contract.js';
+import { readBottleneck, type BottleneckReading, type FlowSample, type Verdict } from './bottleneck.js';
+import { estimateEta, type DonePoint, type EtaReading } from './eta.js';
+import { RingBuffer } from './ring-buffer.js';
+
+/**
+ * Every run this window has seen, built from the engine's events alone (backup.progress, backup.finished,
+ * engine.log), so a run started by a schedule or another window shows up the same as one started here.
+ * Framework-free: views subscribe and redraw on their own clock, so 40 samples a second never means 40
+ * React renders a second.
+ */
+
+export const COL = { t: 0, source: 1, destination: 2, buffered: 3, spool: 4, done: 5, verdict: 6 } as const;
+const WIDTH = 7;
+const VERDICTS: Verdict[] = ['unknown', 'source', 'destination', 'balanced'];
+const TERMINAL: ReadonlySet<BackupPhase> = new Set(['done', 'failed', 'cancelled', 'skipped']);
+const LOG_LINES = 40;
+
+export interface RunItem {
+  key: string;
+  vm: TransferProgress['vm'];
+  disk: TransferProgress['disk'];
+  latest: TransferProgress;
+}
+
+export interface RunLogLine {
+  at: string;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+}
+
+export interface RunStartInfo {
+  label: string;
+  vms: Array<{ uuid: string; name: string }>;
+  remoteName?: string;
+  mode?: string;
+  /** The limit this run was started with (null: none), so the graph does not blame the host for it. */
+  speedLimitBytesPerSec?: number | null;
+}
+
+export interface Run {
+  runId: string;
+  info: RunStartInfo | null;
+  firstSeen: number;
+  items: Map<string, RunItem>;
+  history: RingBuffer;
+  cancelRequested: boolean;
+  result: BackupRunResult | null;
+  log: RunLogLine[];
+  /** Bumped whenever this run changes, so its graph redraws for its own samples only. */
+  version: number;
+}
+
+export type RunState = 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled';
+
+export interface RunSummary {
+  state: RunState;
+  phase: BackupPhase | 'cancelling';
+  bytesDone: number;
+  totalBytes: number | null;
+  /** 0..1, or null when the total is not known: never a fake 0 %. */
+  fraction: number | null;
+  eta: EtaReading;
+  bottleneck: BottleneckReading;
+  sourceRate: number;
+  destinationRate: number;
+  bufferedBytes: number;
+  spoolBytes: number;
+  spoolCapBytes: number;
+}
+
+export interface RunStoreOptions {
+  /** Graph points kept per run (default 2400: 10 min at 4 points a second). */
+  capacity?: number;
+  /** Samples closer than this share one graph point (default 200 ms). */
+  stepMs?: number;
+}
+
+function itemKey(p: { vm: { uuid: string }; disk: { uuid: string } | null }): string {
+  return `${p.vm.uuid}/${p.disk?.uuid ?? ''}`;
+}
+
+export class RunStore {
+  private readonly runsById = new Map<string, Run>();
+  private readonly listeners = new Set<() => void>();
+  private readonly capacity: number;
+  private readonly stepMs: number;
+  /** Bumped on every change; views compare it to skip work. */
+  version = 0;
+
+  constructor(opts: RunStoreOptions = {}) {
+    this.capacity = opts.capacity ?? 2400;
+    this.stepMs = opts.stepMs ?? 200;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Newest first. */
+  runs(): Run[] {
+    return [...this.runsById.values()].sort((a, b) => b.firstSeen - a.firstSeen);
+  }
+
+  get(runId: string): Run | undefined {
+    return this.runsById.get(runId);
+  }
+
+  started(runId: string, info: RunStartInfo, now = Date.now()): void {
+    this.run(runId, now).info = info;
+    this.changed(runId);
+  }
+
+  progress(p: TransferProgress): void {
+    const t = Date.parse(p.at);
+    const run = this.run(p.runId, t);
+    const key = itemKey(p);
+    const item = run.items.get(key);
+    if (item) item.latest = p;
+    else run.items.set(key, { key, vm: p.vm, disk: p.disk, latest: p });
+    const a = aggregate(run);
+    const row = [t, a.sourceRate, a.destinationRate, a.bufferedBytes, a.spoolBytes, a.bytesDone, VERDICTS.indexOf(a.verdict)];
+    const last = run.history.last(COL.t);
+    if (last !== undefined && t - last < this.stepMs && t >= last) run.history.replaceLast(row);
+    else run.history.push(row);
+    this.changed(p.runId);
+  }
+
+  finished(r: BackupRunResult): void {
+    this.run(r.runId, Date.parse(r.finishedAt)).result = r;
+    this.changed(r.runId);
+  }
+
+  log(e: EventPayload<'engine.log'>): void {
+    const runId = e.context?.runId;
+    if (!runId) return;
+    const run = this.runsById.get(runId);
+    if (!run) return;
+    run.log.push({ at: e.at, level: e.level, message: e.message });
+    if (run.log.length > LOG_LINES) run.log.splice(0, run.log.length - LOG_LINES);
+    this.changed(runId);
+  }
+
+  cancelRequested(runId: string): void {
+    const run = this.runsById.get(runId);
+    if (!run || run.result) return;
+    run.cancelRequested = true;
+    this.changed(runId);
+  }
+
+  summary(runId: string): RunSummary | undefined {
+    const run = this.runsById.get(runId);
+    return run && summarise(run);
+  }
+
+  private run(runId: string, now: number): Run {
+    let run = this.runsById.get(runId);
+    if (!run) {
+      run = { runId, info: null, firstSeen: now, items: new Map(), history: new RingBuffer(this.capacity, WIDTH), cancelRequested: false, result: null, log: [], version: 0 };
+      this.runsById.set(runId, run);
+    }
+    return run;
+  }
+
+  private changed(runId: string): void {
+    const run = this.runsById.get(runId);
+    if (run) run.version++;
+    this.version++;
+    for (const l of this.listeners) l();
+  }
+}
+
+interface Aggregate {
+  sourceRate: number;
+  destinationRate: number;
+  bufferedBytes: number;
+  spoolBytes: number;
+  spoolCapBytes: number;
+  bytesDone: number;
+  verdict: Verdict;
+}
+
+/** The run as one flow: the sum of its live transfers (parallel disks or VMs add up, as on the wire). */
+function aggregate(run: Run): Aggregate {
+  const a: Aggregate = { sourceRate: 0, destinationRate: 0, bufferedBytes: 0, spoolBytes: 0, spoolCapBytes: 0, bytesDone: 0, verdict: 'unknown' };
+  const verdicts: Verdict[] = [];
+  for (const { latest: p } of run.items.values()) {
+    a.bytesDone += p.bytesWritten;
+    if (TERMINAL.has(p.phase)) continue;
+    a.sourceRate += p.sourceRate;
+    a.destinationRate += p.destinationRate;
+    a.bufferedBytes += p.memoryBytes + p.spoolBytes;
+    a.spoolBytes += p.spoolBytes;
+    a.spoolCapBytes += p.spoolCapBytes;
+    if (p.phase === 'transfer') verdicts.push(p.bottleneck);
+  }
+  a.verdict = verdicts.includes('destination') ? 'destination' : verdicts.length > 0 && verdicts.every((v) => v === 'source') ? 'source' : verdicts.includes('balanced') ? 'balanced' : 'unknown';
+  return a;
+}
+
+/** The run's total, when it can be known: every VM of the run has reported and each knows its size. */
+function knownTotal(run: Run): number | null {
+  const items = [...run.items.values()];
+  if (items.length === 0) return null;
+  if (run.info && run.info.vms.some((vm) => !items.some((i) => i.vm.uuid === vm.uuid))) return null;
+  let total = 0;
+  for (const i of items) {
+    if (i.latest.phase === 'skipped') continue;
+    if (i.latest.totalBytes === null) return null;
+    total += i.latest.totalBytes;
+  }
+  return total;
+}
+
+function runPhase(run: Run): BackupPhase {
+  let newest: TransferProgress | undefined;
+  for (const { latest } of run.items.values()) {
+    if (!TERMINAL.has(latest.phase) && (!newest || latest.at >= newest.at)) newest = latest;
+  }
+  if (newest) return newest.phase;
+  return run.items.size === 0 ? 'queued' : 'transfer';
+}
+
+export function summarise(run: Run, tailMs = 30_000): RunSummary {
+  const h = run.history;
+  const n = h.length;
+  const flow: FlowSample[] = [];
+  const done: DonePoint[] = [];
+  const newestT = n > 0 ? h.get(n - 1, COL.t) : 0;
+  for (let i = 0; i < n; i++) {
+    const t = h.get(i, COL.t);
+    if (t < newestT - tailMs) continue;
+    flow.push({
+      t,
+      sourceRate: h.get(i, COL.source),
+      destinationRate: h.get(i, COL.destination),
+      bufferedBytes: h.get(i, COL.buffered),
+      spoolBytes: h.get(i, COL.spool),
+      spoolCapBytes: 0,
+      engineVerdict: VERDICTS[h.get(i, COL.verdict)] ?? 'unknown',
+    });
+    done.push({ t, done: h.get(i, COL.done) });
+  }
+  const a = aggregate(run);
+  if (flow.length > 0) flow[flow.length - 1]!.spoolCapBytes = a.spoolCapBytes;
+  const total = knownTotal(run);
+  const state: RunState = run.result ? (run.result.cancelled ? 'cancelled' : run.result.ok ? 'done' : 'failed') : run.cancelRequested ? 'cancelling' : 'running';
+  const phase = run.result ? (state === 'done' ? 'done' : state === 'cancelled' ? 'cancelled' : 'failed') : run.cancelRequested ? 'cancelling' : runPhase(run);
+  const transferring = !run.result && !run.cancelRequested && phase === 'transfer';
+  return {
+    state,
+    phase,
+    bytesDone: a.bytesDone,
+    totalBytes: total,
+    fraction: total === null ? null : total === 0 ? 1 : Math.min(1, a.bytesDone / total),
+    eta: transferring ? estimateEta(done, total) : total === null ? { seconds: null, reason: 'unknown-total' } : { seconds: null, reason: 'too-early' },
+    bottleneck: transferring ? readBottleneck(flow, run.info?.speedLimitBytesPerSec ?? null) : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase) },
+    sourceRate: a.sourceRate,
+    destinationRate: a.destinationRate,
+    bufferedBytes: a.bufferedBytes,
+    spoolBytes: a.spoolBytes,
+    spoolCapBytes: a.spoolCapBytes,
+  };
+}
+
+/** What each phase means, for the line under a run's title. */
+export function phaseWords(phase: BackupPhase | 'cancelling'): string {
+  switch (phase) {
+    case 'queued':
+      return 'Waiting to start.';
+    case 'snapshot':
+      return 'Taking a snapshot on the host.';
+    case 'transfer':
+      return 'Copying data from the host.';
+    case 'verify':
+      return 'Checking what was written.';
+    case 'commit':
+      return 'Writing the backup point’s metadata.';
+    case 'merge':
+      return 'Merging older points into the chain (retention).';
+    case 'cleanup':
+      return 'Removing the snapshot from the host.';
+    case 'cancelling':
+      return 'Cancelling: stopping the host’s task, removing temporary files and the snapshot…';
+    case 'done':
+      return 'Finished.';
+    case 'failed':
+      return 'Failed.';
+    case 'cancelled':
+      return 'Cancelled.';
+    case 'skipped':
+      return 'Skipped.';
+  }
+}
