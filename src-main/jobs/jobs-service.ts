@@ -22,6 +22,7 @@ import { systemClock, type SchedulerClock } from './scheduler-clock.js';
 import { SchedulerState } from './scheduler-state.js';
 
 export interface JobsServiceOptions {
+  /** Drives the schedules (and dates job saves, from which a new schedule counts); records use real time. */
   clock?: SchedulerClock;
   backup?: BackupFunctions;
   retry?: BackupRunOptions['retry'];
@@ -83,7 +84,7 @@ export class JobsService {
     const host = os.hostname();
     const recovered = await this.history.recoverInterrupted(
       (run, owner) => this.activeRun(run.runId) !== undefined || owner.hostname !== host || (owner.pid !== process.pid && pidAlive(owner.pid)),
-      this.clock.now(),
+      new Date(),
     );
     for (const run of recovered) {
       this.ctx.bus.emit('runs.finished', run);
@@ -116,14 +117,14 @@ export class JobsService {
   }
 
   private log(level: 'info' | 'warn' | 'error', message: string, context: Record<string, string> = {}): void {
-    this.ctx.bus.emit('engine.log', { level, message, at: this.clock.now().toISOString(), context });
+    this.ctx.bus.emit('engine.log', { level, message, at: new Date().toISOString(), context });
   }
 
   private notify(kind: SluiceNotification['kind'], title: string, body: string, run: RunSummary | null): void {
     const p = this.ctx.settings.get().preferences;
     const wanted = kind === 'success' ? p.notifyOnSuccess : kind === 'missed' ? p.notifyOnMissed : p.notifyOnFailure;
     if (!wanted) return;
-    this.ctx.bus.emit('notification', { kind, title, body, jobId: run?.jobId ?? null, runId: run?.runId ?? null, at: this.clock.now().toISOString() });
+    this.ctx.bus.emit('notification', { kind, title, body, jobId: run?.jobId ?? null, runId: run?.runId ?? null, at: new Date().toISOString() });
   }
 
   jobs(): Job[] {
@@ -176,7 +177,7 @@ export class JobsService {
     const holder = this.active.get(job.id);
     if (holder) throw this.alreadyRunning(job, holder.runId, holder.startedAt.toISOString(), 'this Sluice');
     // Claimed before the first await: two quick clicks cannot both pass the check above.
-    const run: ActiveRun = { runId: randomUUID(), startedAt: this.clock.now(), controller: new AbortController() };
+    const run: ActiveRun = { runId: randomUUID(), startedAt: new Date(), controller: new AbortController() };
     this.active.set(job.id, run);
     let release: (() => Promise<void>) | undefined;
     try {
@@ -221,14 +222,14 @@ export class JobsService {
       signal: run.controller.signal,
       session: (hostId) => this.pools.session(hostId),
       backup: this.backup,
-      now: () => this.clock.now(),
+      now: () => new Date(),
       retry: this.opts.retry,
       log: (level, message, context) => {
-        if (level === 'warn') recorder.warn(message, this.clock.now(), context);
+        if (level === 'warn') recorder.warn(message, new Date(), context);
         this.log(level, message, ctxFor(context));
       },
       onProgress: (p) => {
-        recorder.progress(p, this.clock.now());
+        recorder.progress(p, new Date());
         this.ctx.bus.emit('backup.progress', p);
       },
     });
@@ -298,7 +299,7 @@ export class JobsService {
       history: this.history,
       nextRuns: (j) => this.nextRuns(j),
       inventory: (hostId) => withTimeout(this.pools.inventory(hostId), 10_000, 'The pool did not answer within 10 s.'),
-      now: this.clock.now(),
+      now: new Date(),
     });
   }
 
@@ -363,9 +364,9 @@ export class JobsService {
       scheduleId: schedule.id,
       scheduledFor,
       remotes: job.remoteIds.map((id) => ({ id, name: s.remotes.find((r) => r.id === id)?.name ?? id })),
-      now: this.clock.now(),
+      now: new Date(),
     });
-    const summary = recorder.finish(this.clock.now(), false);
+    const summary = recorder.finish(new Date(), false);
     summary.status = status;
     summary.errors.push({ code: status === 'missed' ? 'CANCELLED' : 'CONFLICT', message });
     await this.history.write(summary);
