@@ -11,6 +11,11 @@ import { RunHistory } from '../../src-main/jobs/run-history.js';
 import { RunRecorder } from '../../src-main/jobs/run-recorder.js';
 import { BACKUP_RUN_KEY } from '../../src-main/backup/host-snapshot.js';
 import { vmFolder } from '../../src-main/repository/repository-layout.js';
+import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
+import { runFullBackup } from '../../src-main/backup/full-backup.js';
+import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
+import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
+import type { Dashboard } from '../../src-shared/job-schemas.js';
 import type { SimHandle } from '../xapi-sim/index.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { connect, MiB, smallPool } from '../helpers/sim.js';
@@ -232,5 +237,92 @@ describe('jobs on the simulated pool', () => {
     await e.jobs.leftoversCleaned;
     expect(existsSync(tempFile)).toBe(false);
     expect(snapshots()).toHaveLength(0);
+  });
+
+  it('gives each run its schedule: the id in the points\' metadata, that schedule\'s retention to the backup', async () => {
+    const seen: BackupRunOptions[] = [];
+    const e = engine(temp(), {
+      backup: {
+        full: (x, ref, o) => (seen.push(o), runFullBackup(x, ref, o)),
+        delta: (x, ref, o) => (seen.push(o), runDeltaBackup(x, ref, o)),
+      },
+    });
+    const { job, remoteDir } = await setUp(e, {
+      vms: { kind: 'vms', vmUuids: [sim.control.vmUuidByName('db01')] },
+      fullInterval: 5,
+      diskConcurrency: 2,
+      schedules: [
+        { name: 'daily', cron: '0 2 * * *', retention: { keep: 2 } },
+        { name: 'weekly', cron: '0 3 * * 0', retention: { keep: 1, longTerm: { monthly: 6 } } },
+      ],
+    });
+    const [daily, weekly] = job.schedules;
+    const finished = finishedOf(e);
+    for (const sched of [daily!, weekly!]) {
+      const { runId } = await call<{ runId: string }>(e, 'jobs.runNow', { id: job.id, scheduleId: sched.id });
+      await expect.poll(() => finished.find((r) => r.runId === runId), { timeout: 60_000 }).toBeTruthy();
+      expect(finished.find((r) => r.runId === runId)).toMatchObject({ status: 'success', scheduleId: sched.id });
+    }
+    expect(seen.map((o) => [o.scheduleId, o.retention, o.jobId])).toEqual([
+      [daily!.id, { keep: 2 }, job.id],
+      [weekly!.id, { keep: 1, longTerm: { monthly: 6 } }, job.id],
+    ]);
+    expect(seen.every((o) => o.fullInterval === 5 && o.diskConcurrency === 2)).toBe(true);
+    const { points } = await listBackupPoints(remoteDir);
+    expect(points.map((p) => p.metadata.scheduleId).sort()).toEqual([daily!.id, weekly!.id].sort());
+    // A run by hand counts for the job's first schedule.
+    const manual = await call<{ runId: string }>(e, 'jobs.runNow', { id: job.id });
+    await expect.poll(() => finished.find((r) => r.runId === manual.runId), { timeout: 60_000 }).toBeTruthy();
+    expect(seen.at(-1)).toMatchObject({ scheduleId: daily!.id, retention: { keep: 2 } });
+  });
+
+  // Retention itself is applied inside the backup functions (issue 5, in progress on another branch): once it
+  // is, this proves it counts per schedule. Until then it is skipped, not passed.
+  it.skip('applies retention per schedule: each schedule keeps its own newest points on the remote', async () => {
+    const e = engine(temp());
+    const { job, remoteDir } = await setUp(e, {
+      vms: { kind: 'vms', vmUuids: [sim.control.vmUuidByName('db01')] },
+      schedules: [
+        { name: 'daily', cron: '0 2 * * *', retention: { keep: 2 } },
+        { name: 'weekly', cron: '0 3 * * 0', retention: { keep: 1 } },
+      ],
+    });
+    const [daily, weekly] = job.schedules;
+    const finished = finishedOf(e);
+    for (const sched of [daily!, daily!, daily!, weekly!, weekly!]) {
+      const { runId } = await call<{ runId: string }>(e, 'jobs.runNow', { id: job.id, scheduleId: sched.id });
+      await expect.poll(() => finished.find((r) => r.runId === runId), { timeout: 60_000 }).toBeTruthy();
+    }
+    const { points } = await listBackupPoints(remoteDir);
+    const bySchedule = (id: string) => points.filter((p) => p.metadata.scheduleId === id).length;
+    expect([bySchedule(daily!.id), bySchedule(weekly!.id)]).toEqual([2, 1]);
+  });
+
+  it('builds the dashboard: protected VMs with their last good point, unprotected ones and why, runs, remotes', async () => {
+    const e = engine(temp());
+    const { job, remoteDir } = await setUp(e, { vms: { kind: 'vms', vmUuids: [sim.control.vmUuidByName('db01')] } });
+    const empty = await call<Dashboard>(e, 'dashboard.get', {});
+    expect(empty.vms.protected).toEqual([]);
+    expect(empty.vms.unprotected.map((v) => [v.vmName, v.reason])).toEqual([
+      ['db01', 'no backup point yet (job "nightly")'],
+      ['scratch', 'tagged xo:no-bak: excluded from backups'],
+      ['web01', 'no job backs it up'],
+    ]);
+    expect(empty.nextRuns).toMatchObject([{ jobId: job.id, jobName: 'nightly', scheduleName: 'daily' }]);
+    expect(empty.remotes).toMatchObject([{ name: 'nas', path: remoteDir, usedBytes: 0, points: 0, error: null }]);
+
+    const finished = finishedOf(e);
+    const { runId } = await call<{ runId: string }>(e, 'jobs.runNow', { id: job.id });
+    await expect.poll(() => finished.find((r) => r.runId === runId), { timeout: 60_000 }).toBeTruthy();
+    const d = await call<Dashboard>(e, 'dashboard.get', {});
+    const point = (await listBackupPoints(remoteDir)).points[0]!;
+    expect(d.vms.protected).toEqual([
+      { vmUuid: point.vmUuid, vmName: 'db01', lastGoodPoint: { pointId: point.id, at: point.timestamp.toISOString(), mode: 'full', jobId: job.id, jobName: 'nightly', remoteId: job.remoteIds[0] } },
+    ]);
+    expect(d.vms.unprotected.map((v) => v.vmName)).toEqual(['scratch', 'web01']);
+    expect(d.lastRuns.map((r) => [r.runId, r.status])).toEqual([[runId, 'success']]);
+    expect(d.remotes[0]).toMatchObject({ points: 1, usedBytes: point.size });
+    expect(d.remotes[0]!.freeBytes).toBeGreaterThan(0);
+    expect(d.unreachableHosts).toEqual([]);
   });
 });
