@@ -4,6 +4,7 @@ import type { Job, JobSchedule, RunSummary } from '../../src-shared/job-schemas.
 import type { BackupLog, BackupRunOptions } from '../backup/backup-options.js';
 import type { runDeltaBackup } from '../backup/delta-backup.js';
 import type { runFullBackup } from '../backup/full-backup.js';
+import { forEachLimited } from '../backup/for-each-limited.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { preflightRemote } from '../remotes/folder-remote.js';
 import type { Settings } from '../settings/settings-schema.js';
@@ -73,48 +74,48 @@ export async function executeJobRun(c: JobRunContext): Promise<RunSummary> {
     const slots = Math.max(1, Math.min(job.vmConcurrency, vms.selected.length));
     const perVmLimit = limit ? Math.max(1, Math.floor(limit / slots)) : null;
 
-    const queue = [...vms.selected];
-    const worker = async () => {
-      for (let vm = queue.shift(); vm; vm = queue.shift()) {
-        for (const [remoteId, remoteRoot] of usable) {
-          if (c.signal.aborted) return;
-          recorder.vmStarted(vm.uuid, remoteId, c.now());
-          await recorder.save();
-          const opts: BackupRunOptions = {
-            runId: recorder.summary.runId,
-            jobId: job.id,
-            ...(c.schedule ? { scheduleId: c.schedule.id, retention: c.schedule.retention } : {}),
-            remoteRoot,
-            compression: job.mode === 'full' ? job.compression : 'none',
-            memoryBufferBytes: prefs.memoryBufferBytes,
-            spoolDir,
-            spoolCapBytes,
-            speedLimitBytesPerSec: perVmLimit,
-            ...(job.fullInterval > 0 ? { fullInterval: job.fullInterval } : {}),
-            diskConcurrency: job.diskConcurrency,
-            ...(c.retry ? { retry: c.retry } : {}),
-            signal: c.signal,
-            log: c.log,
-            onProgress: c.onProgress,
-          };
-          try {
-            if (job.mode === 'full') {
-              const r = await c.backup.full(xapi, vm.ref, opts);
-              recorder.vmSucceeded(vm.uuid, remoteId, { pointId: r.pointId, bytes: r.bytes, attempts: r.attempts, durationMs: r.durationMs, disks: [{ uuid: null, name: `${vm.name} (XVA, all disks)`, bytes: r.bytes, differencing: null }] }, c.now());
-            } else {
-              const r = await c.backup.delta(xapi, vm.ref, opts);
-              const disks = r.disks.map((d) => ({ uuid: d.vdiUuid, name: d.name, bytes: d.bytes, differencing: d.differencing }));
-              recorder.vmSucceeded(vm.uuid, remoteId, { pointId: r.pointId, bytes: r.bytes, attempts: 1, durationMs: r.durationMs, disks }, c.now());
-            }
-          } catch (err) {
-            recorder.vmFailed(vm.uuid, remoteId, err, c.signal.aborted, c.now());
-            c.log('error', `${vm.name}: ${(err as Error).message}`, { vm: vm.name });
+    // VMs in flight share the buffer and spool budget of the preferences, as they share the speed limit.
+    const memoryBufferBytes = Math.max(1024 * 1024, Math.floor(prefs.memoryBufferBytes / slots));
+    const perVmSpoolCap = Math.floor(spoolCapBytes / slots);
+    // Errors are recorded per VM inside, so one failing VM never stops the others.
+    await forEachLimited(vms.selected, slots, async (vm) => {
+      for (const [remoteId, remoteRoot] of usable) {
+        if (c.signal.aborted) return;
+        recorder.vmStarted(vm.uuid, remoteId, c.now());
+        await recorder.save();
+        const opts: BackupRunOptions = {
+          runId: recorder.summary.runId,
+          jobId: job.id,
+          ...(c.schedule ? { scheduleId: c.schedule.id, retention: c.schedule.retention } : {}),
+          remoteRoot,
+          compression: job.mode === 'full' ? job.compression : 'none',
+          memoryBufferBytes,
+          spoolDir,
+          spoolCapBytes: perVmSpoolCap,
+          speedLimitBytesPerSec: perVmLimit,
+          ...(job.fullInterval > 0 ? { fullInterval: job.fullInterval } : {}),
+          diskConcurrency: job.diskConcurrency,
+          ...(c.retry ? { retry: c.retry } : {}),
+          signal: c.signal,
+          log: c.log,
+          onProgress: c.onProgress,
+        };
+        try {
+          if (job.mode === 'full') {
+            const r = await c.backup.full(xapi, vm.ref, opts);
+            recorder.vmSucceeded(vm.uuid, remoteId, { pointId: r.pointId, bytes: r.bytes, attempts: r.attempts, durationMs: r.durationMs, disks: [{ uuid: null, name: `${vm.name} (XVA, all disks)`, bytes: r.bytes, differencing: null }] }, c.now());
+          } else {
+            const r = await c.backup.delta(xapi, vm.ref, opts);
+            const disks = r.disks.map((d) => ({ uuid: d.vdiUuid, name: d.name, bytes: d.bytes, differencing: d.differencing }));
+            recorder.vmSucceeded(vm.uuid, remoteId, { pointId: r.pointId, bytes: r.bytes, attempts: 1, durationMs: r.durationMs, disks }, c.now());
           }
-          await recorder.save(true);
+        } catch (err) {
+          recorder.vmFailed(vm.uuid, remoteId, err, c.signal.aborted, c.now());
+          c.log('error', `${vm.name}: ${(err as Error).message}`, { vm: vm.name });
         }
+        await recorder.save(true);
       }
-    };
-    await Promise.all(Array.from({ length: slots }, worker));
+    });
   } catch (err) {
     if (!c.signal.aborted) recorder.error(err);
   }
