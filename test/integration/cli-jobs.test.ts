@@ -54,16 +54,21 @@ describe('sluice jobs', () => {
   });
 
   it('runs a job; a second `jobs run` of it meanwhile is refused with a clear message', async () => {
-    sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 4 * MiB });
+    // The first VM's export is slow (the rate is fixed when an export starts) until the second command has
+    // been refused; then the faults go and the run finishes at full speed.
+    await new ConfSettingsStore(dataDir).update((s) => void (s.jobs[0]!.vmConcurrency = 1));
+    sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: MiB / 2 });
     try {
       let second: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
-      const first = await runCli(['jobs', 'run', 'nightly', '--json', '--data-dir', dataDir], {
+      const firstRun = runCli(['jobs', 'run', 'nightly', '--json', '--data-dir', dataDir], {
         onStdout: (out) => {
-          if (!second && out.includes('"type":"progress"')) second = runCli(['jobs', 'run', 'nightly', '--data-dir', dataDir]);
+          if (!second && out.includes('"phase":"transfer"')) second = runCli(['jobs', 'run', 'nightly', '--data-dir', dataDir]);
         },
       });
-      expect(second).toBeDefined();
+      await expect.poll(() => second, { timeout: 60_000 }).toBeDefined();
       const refused = await second!;
+      sim.control.clearFaults();
+      const first = await firstRun;
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/^sluice: Job "nightly" is already running \(run [0-9a-f-]{36}, started .+, in another Sluice process\); it was not started a second time\./);
       expect(refused.stderr).toMatch(/hint: Wait for that run to finish, or cancel it/);
@@ -84,10 +89,7 @@ describe('sluice jobs', () => {
     expect(readFileSync(out, 'utf8')).toMatch(/^Sluice job "nightly": SUCCEEDED \(2 of 2 VM backups done\)\n/);
   });
 
-  it('daemon: runs a job on its schedule, stops cleanly on SIGTERM', async () => {
-    const store = new ConfSettingsStore(dataDir);
-    // Every second (six fields: seconds first), so the daemon's first fire comes at once.
-    await store.update((s) => void (s.jobs[0]!.schedules[0]!.cron = '* * * * * *'));
+  it('daemon: follows a schedule changed by another process, runs the job on it, stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/sluice.js'), 'daemon', '--data-dir', dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -95,7 +97,11 @@ describe('sluice jobs', () => {
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await expect.poll(() => stdout, { timeout: 60_000 }).toMatch(/^Sluice daemon: 1 job\(s\) in .+\. Next run: "nightly" at .+\. Press Ctrl-C to stop\.\n/);
+      await expect.poll(() => stdout, { timeout: 60_000 }).toMatch(/^Sluice daemon: 1 job\(s\) in .+\. Next run: "nightly" at .+T01:00:00\.000Z\. Press Ctrl-C to stop\.\n/);
+      // Changed while the daemon runs, as `sluice jobs add --file` or the app would: every second (six
+      // fields, seconds first), so the daemon's next fire comes at once.
+      const store = new ConfSettingsStore(dataDir);
+      await store.update((s) => void (s.jobs[0]!.schedules[0]!.cron = '* * * * * *'));
       const history = new RunHistory(dataDir);
       await expect
         .poll(async () => (await history.list({ limit: 100 })).find((r) => r.trigger === 'schedule' && r.status === 'success'), { timeout: 60_000, interval: 500 })

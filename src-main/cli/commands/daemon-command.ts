@@ -1,4 +1,7 @@
+import { unwatchFile, watchFile } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { ValidatedSettingsStore } from '../../settings/validated-settings-store.js';
 import { createNodeEngine } from '../../engine/engine-node.js';
 import type { NodeEngine } from '../../engine/engine-node.js';
 import { UsageError } from '../cli-errors.js';
@@ -18,6 +21,21 @@ export function logEngineEvents(engine: NodeEngine, opts: { log: boolean }, writ
   return () => offs.forEach((off) => off());
 }
 
+/**
+ * Picks up changes other processes make to the settings file (a job added with `sluice jobs add`), so the
+ * schedules follow without a restart. Polled: fs.watch misses atomic renames on some file systems.
+ */
+export function followSettingsFile(engine: NodeEngine, intervalMs = 2000): () => void {
+  const store = engine.ctx.settings;
+  if (!(store instanceof ValidatedSettingsStore)) return () => {};
+  const file = path.join(engine.ctx.dataDir, 'settings.json');
+  const onChange = () => {
+    if (store.reload()) engine.ctx.bus.emit('settings.changed', { section: 'jobs' });
+  };
+  watchFile(file, { interval: intervalMs }, onChange);
+  return () => unwatchFile(file, onChange);
+}
+
 export async function daemonCommand(argv: string[]): Promise<number> {
   let values;
   try {
@@ -31,6 +49,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   }
   const engine = createNodeEngine({ dataDir: values['data-dir'], transport: 'websocket' });
   const stopLogging = logEngineEvents(engine, { log: true });
+  const stopFollowing = followSettingsFile(engine);
   // The scheduler's timers do not hold the process open on their own; this does, until a signal.
   const keepAlive = setInterval(() => {}, 1 << 30);
   try {
@@ -50,6 +69,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     process.stdout.write('Stopping: cancelling runs in progress…\n');
   } finally {
     clearInterval(keepAlive);
+    stopFollowing();
     await engine.close();
     stopLogging();
   }
