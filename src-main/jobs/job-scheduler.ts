@@ -59,14 +59,7 @@ export class JobScheduler {
 
   /** The next fire of each enabled schedule of an enabled job, soonest first. */
   nextRuns(job: Job, after = this.opts.clock.now()): Array<{ scheduleId: string; at: Date }> {
-    if (!job.enabled) return [];
-    const out: Array<{ scheduleId: string; at: Date }> = [];
-    for (const s of job.schedules) {
-      if (!s.enabled) continue;
-      const at = safeNextFire(s, after);
-      if (at) out.push({ scheduleId: s.id, at });
-    }
-    return out.sort((a, b) => a.at.getTime() - b.at.getTime());
+    return nextRunsOf(job, after);
   }
 
   private tick(): void {
@@ -120,6 +113,18 @@ export class JobScheduler {
     const wait = Math.min(Math.max(0, soonest - now.getTime()), this.opts.maxSleepMs ?? 60_000);
     this.cancelTimer = clock.setTimer(wait, () => this.tick());
   }
+}
+
+/** The next fire of each enabled schedule of an enabled job after `after`, soonest first. */
+export function nextRunsOf(job: Job, after: Date): Array<{ scheduleId: string; at: Date }> {
+  if (!job.enabled) return [];
+  const out: Array<{ scheduleId: string; at: Date }> = [];
+  for (const s of job.schedules) {
+    if (!s.enabled) continue;
+    const at = safeNextFire(s, after);
+    if (at) out.push({ scheduleId: s.id, at });
+  }
+  return out.sort((a, b) => a.at.getTime() - b.at.getTime());
 }
 
 function safeNextFire(s: JobSchedule, after: Date): Date | null {

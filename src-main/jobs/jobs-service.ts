@@ -13,7 +13,7 @@ import { lockVmFolder } from '../repository/vm-folder-lock.js';
 import { buildDashboard } from './dashboard.js';
 import { cleanRemoteLeftovers, destroySnapshotsOfRun } from './interrupted-run-cleanup.js';
 import { executeJobRun, type BackupFunctions } from './job-run.js';
-import { JobScheduler, type ScheduledFire } from './job-scheduler.js';
+import { JobScheduler, nextRunsOf, type ScheduledFire } from './job-scheduler.js';
 import { findJob, validateJob } from './job-validation.js';
 import { RunHistory } from './run-history.js';
 import { RunRecorder } from './run-recorder.js';
@@ -143,7 +143,7 @@ export class JobsService {
   }
 
   nextRuns(job: Job): Array<{ scheduleId: string; at: Date }> {
-    return (this.scheduler ?? new JobScheduler({ clock: this.clock, state: new SchedulerState(this.ctx.dataDir), jobs: () => [], onFire: () => {} })).nextRuns(job);
+    return nextRunsOf(job, this.clock.now());
   }
 
   async save(input: ParsedRequestOf<'jobs.save'>): Promise<Job> {
@@ -198,10 +198,18 @@ export class JobsService {
       this.ctx.bus.emit('runs.started', structuredClone(recorder.summary));
       this.log('info', `Job "${job.name}" started (${how.trigger === 'manual' ? 'run by hand' : how.trigger === 'missed' ? 'a missed run, run at start' : 'on schedule'}).`, { jobId: job.id, runId: run.runId });
       const releaseLock = release;
-      const done = this.execute(job, schedule, recorder, run).finally(async () => {
-        this.active.delete(job.id);
-        await releaseLock();
-      });
+      const done = (async () => {
+        let summary: RunSummary;
+        try {
+          summary = await this.execute(job, schedule, recorder, run);
+        } finally {
+          // Free before anyone hears of the end: a run started on the news must not find the job still held.
+          this.active.delete(job.id);
+          await releaseLock();
+        }
+        this.announceEnd(job, summary);
+        return summary;
+      })();
       this.finished.add(done);
       void done.finally(() => this.finished.delete(done)).catch(() => {});
       return { runId: run.runId, done };
@@ -235,6 +243,10 @@ export class JobsService {
     });
     await recorder.save(true);
     await this.history.prune(job.id).catch(() => 0);
+    return summary;
+  }
+
+  private announceEnd(job: Job, summary: RunSummary): void {
     this.ctx.bus.emit('runs.finished', structuredClone(summary));
     const failed = summary.vms.filter((v) => v.status === 'failed').length;
     if (summary.status === 'success') {
@@ -243,8 +255,7 @@ export class JobsService {
       const first = summary.vms.find((v) => v.error)?.error ?? summary.errors[0];
       this.notify('failure', `Backup failed: ${job.name}`, `${failed ? `${failed} of ${summary.vms.length} VM backup(s) failed` : 'The run failed'}${first ? `: ${first.message}` : '.'}`, summary);
     }
-    this.log(summary.status === 'success' ? 'info' : summary.status === 'cancelled' ? 'warn' : 'error', `Job "${job.name}" ended: ${summary.status}.`, ctxFor());
-    return summary;
+    this.log(summary.status === 'success' ? 'info' : summary.status === 'cancelled' ? 'warn' : 'error', `Job "${job.name}" ended: ${summary.status}.`, { jobId: job.id, runId: summary.runId });
   }
 
   /** The schedule a run counts for (its retention applies): the one that fired, else the job's first enabled one. */
@@ -368,7 +379,7 @@ export class JobsService {
     });
     const summary = recorder.finish(new Date(), false);
     summary.status = status;
-    summary.errors.push({ code: status === 'missed' ? 'CANCELLED' : 'CONFLICT', message });
+    summary.errors.push({ code: status === 'missed' ? 'MISSED' : 'CONFLICT', message });
     await this.history.write(summary);
     this.ctx.bus.emit('runs.finished', structuredClone(summary));
     this.log('warn', `Job "${job.name}": ${message}`, { jobId: job.id, runId: summary.runId });

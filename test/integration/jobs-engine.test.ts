@@ -138,6 +138,26 @@ describe('jobs on the simulated pool', () => {
     expect(sim.control.stats().maxConcurrentExports).toBe(1);
   });
 
+  it('cancels a run: the record says cancelled, the host keeps no snapshot, the next run starts', async () => {
+    const e = engine(temp());
+    const { job } = await setUp(e, { vms: { kind: 'vms', vmUuids: [sim.control.vmUuidByName('web01')] } });
+    const finished = finishedOf(e);
+    const progress: Array<EventPayload<'backup.progress'>> = [];
+    e.ctx.bus.on('backup.progress', (p) => progress.push(p));
+    sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: MiB });
+    const { runId } = await call<{ runId: string }>(e, 'jobs.runNow', { id: job.id });
+    await expect.poll(() => progress.some((p) => p.runId === runId && p.phase === 'transfer' && p.bytesRead > 0), { timeout: 20_000 }).toBe(true);
+    expect(await call(e, 'runs.cancel', { runId })).toEqual({ cancelled: true });
+    await expect.poll(() => finished.find((r) => r.runId === runId), { timeout: 20_000 }).toBeTruthy();
+    expect(finished[0]).toMatchObject({ status: 'cancelled', vms: [{ status: 'cancelled', error: { code: 'CANCELLED' } }] });
+    expect(snapshots()).toEqual([]);
+    expect(await call(e, 'runs.cancel', { runId })).toEqual({ cancelled: false });
+    sim.control.clearFaults();
+    const again = await call<{ runId: string }>(e, 'jobs.runNow', { id: job.id });
+    await expect.poll(() => finished.find((r) => r.runId === again.runId), { timeout: 60_000 }).toBeTruthy();
+    expect(finished.find((r) => r.runId === again.runId)!.status).toBe('success');
+  });
+
   it('fires on schedule (fake clock), skips a fire while the job still runs, and says so', async () => {
     const clock = new FakeClock('2025-03-01T01:58:00Z');
     const e = engine(temp(), { clock });
