@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ChannelNameFromList, EventNameFromList } from './ipc-names.js';
+import { dashboardSchema, jobInputSchema, jobSchema, jobViewSchema, notificationSchema, runRecordSchema, runSummarySchema } from './job-schemas.js';
 
 export { isChannelName, isEventName } from './ipc-names.js';
 
@@ -21,6 +22,8 @@ export const preferencesSchema = z.object({
   defaultSpeedLimitBytesPerSec: z.number().int().positive().nullable(),
   notifyOnSuccess: z.boolean(),
   notifyOnFailure: z.boolean(),
+  /** A scheduled run that was due while Sluice was not running (and not run at start). */
+  notifyOnMissed: z.boolean(),
 });
 export type Preferences = z.infer<typeof preferencesSchema>;
 
@@ -265,6 +268,44 @@ export const channels = {
       unreadable: z.array(z.object({ path: z.string(), reason: z.string() })),
     }),
   },
+  // Jobs, their runs and the dashboard (schemas in job-schemas.ts).
+  'jobs.list': {
+    request: z.object({}).strict(),
+    response: z.array(jobViewSchema),
+  },
+  'jobs.save': {
+    request: jobInputSchema,
+    response: jobSchema,
+  },
+  'jobs.remove': {
+    request: z.object({ id }).strict(),
+    response: z.object({ removed: z.boolean() }),
+  },
+  'jobs.runNow': {
+    /** id: the job's id (or its name); scheduleId: whose retention applies (default: the job's first enabled schedule). */
+    request: z.object({ id, scheduleId: id.optional() }).strict(),
+    response: z.object({ runId: z.string() }),
+  },
+  'runs.cancel': {
+    request: z.object({ runId: id }).strict(),
+    response: z.object({ cancelled: z.boolean() }),
+  },
+  'runs.list': {
+    request: z.object({ jobId: id.optional(), limit: z.number().int().min(1).max(1000).default(50) }).strict(),
+    response: z.array(runSummarySchema),
+  },
+  'runs.get': {
+    request: z.object({ runId: id }).strict(),
+    response: runRecordSchema,
+  },
+  'runs.summary': {
+    request: z.object({ runId: id }).strict(),
+    response: z.object({ text: z.string(), fileName: z.string() }),
+  },
+  'dashboard.get': {
+    request: z.object({}).strict(),
+    response: dashboardSchema,
+  },
 } as const;
 
 export const events = {
@@ -287,6 +328,12 @@ export const events = {
   'backup.progress': transferProgressSchema,
   /** Something in the persisted settings changed (hosts, remotes, jobs, preferences). */
   'settings.changed': z.object({ section: z.enum(['hosts', 'remotes', 'jobs', 'preferences']) }),
+  /** A job run began (its transfers then send backup.progress with the same runId). */
+  'runs.started': runSummarySchema,
+  /** A job run ended, or was recorded as missed, skipped or interrupted. */
+  'runs.finished': runSummarySchema,
+  /** Something the user should be told even with the window closed (Electron shows it as a desktop notification). */
+  notification: notificationSchema,
 } as const;
 
 export type Channels = typeof channels;

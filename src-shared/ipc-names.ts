@@ -21,9 +21,18 @@ export const channelNameList = [
   'remotes.remove',
   'remotes.usage',
   'backups.list',
+  'jobs.list',
+  'jobs.save',
+  'jobs.remove',
+  'jobs.runNow',
+  'runs.cancel',
+  'runs.list',
+  'runs.get',
+  'runs.summary',
+  'dashboard.get',
 ] as const;
 
-export const eventNameList = ['engine.status', 'engine.log', 'inventory.changed', 'hosts.connection', 'backup.finished', 'backup.progress', 'settings.changed'] as const;
+export const eventNameList = ['engine.status', 'engine.log', 'inventory.changed', 'hosts.connection', 'backup.finished', 'backup.progress', 'settings.changed', 'runs.started', 'runs.finished', 'notification'] as const;
 
 export type ChannelNameFromList = (typeof channelNameList)[number];
 export type EventNameFromList = (typeof eventNameList)[number];

@@ -22,6 +22,7 @@ import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records
 import type { BackupRunOptions } from './backup-options.js';
 import { freeTimestamp, isCutStream, silenceError } from './full-backup.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, findDeltaBase, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
+import { forEachLimited } from './for-each-limited.js';
 import { ProgressSampler } from './progress-sampler.js';
 import { retryFromStart } from './retry-policy.js';
 
@@ -80,12 +81,17 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
     const results: DeltaBackupResult['disks'] = [];
     const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
     let total = 0;
-    for (const d of disks) {
+    // Disks in parallel when asked: they share the VM's speed limit, buffer and spool, and each reports its
+    // own progress (one sampler cannot follow two transfers).
+    const parallel = Math.max(1, Math.min(opts.diskConcurrency ?? 1, disks.length));
+    const bufferShare = { memoryCapBytes: Math.floor(opts.memoryBufferBytes / parallel), spoolCapBytes: Math.floor(opts.spoolCapBytes / parallel), spoolDir: opts.spoolDir };
+    const backupDisk = async (d: SnapshotDisk) => {
       if (d.vdi.name_label.includes(NOBAK_MARK)) {
         opts.log('info', `Skipping disk "${d.vdi.name_label}": its name contains ${NOBAK_MARK}.`, ctx);
-        continue;
+        return;
       }
       const liveUuid = d.liveVdiUuid;
+      const diskSampler = parallel > 1 ? new ProgressSampler({ runId: opts.runId, vm, disk: { uuid: liveUuid, name: d.vdi.name_label }, spoolCapBytes: bufferShare.spoolCapBytes }, opts.onProgress) : sampler;
       const rel = `vdis/${opts.jobId}/${liveUuid}/${ts}.vhd`;
       const target = path.join(vmDir, rel);
       const base = baseDisks.find((b) => b.vdi.snapshot_of === d.vdi.snapshot_of);
@@ -103,6 +109,10 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
         opts.log('warn', `No usable base for disk "${d.vdi.name_label}" (${!base ? 'the base snapshot is gone from the host' : 'the previous VHD is missing on the remote'}); making a full VHD.`, ctx);
       }
       const file = await AtomicFile.create(target);
+      if (diskSampler !== sampler) {
+        diskSampler.start();
+        diskSampler.setPhase('transfer');
+      }
       try {
         const summary = await retryFromStart(`the export of disk "${d.vdi.name_label}"`, { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx }, async (attempt) => {
           if (attempt > 1) await file.handle.truncate(0);
@@ -111,7 +121,9 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
         await file.commit();
         total += summary.streamBytes;
         results.push({ vdiUuid: liveUuid, name: d.vdi.name_label, path: target, differencing, bytes: summary.streamBytes });
+        if (diskSampler !== sampler) diskSampler.stop('done');
       } catch (err) {
+        if (diskSampler !== sampler) diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
         await file.abort();
         throw err;
       }
@@ -126,12 +138,12 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
           const transfer = new Transfer({
             source: withSilenceLimit(stream.body, silenceMs, () => silenceError(silenceMs, ctx), (e) => stream?.abort(e)),
             sink: bridge,
-            buffer: { memoryCapBytes: opts.memoryBufferBytes, spoolCapBytes: opts.spoolCapBytes, spoolDir: opts.spoolDir },
+            buffer: bufferShare,
             throttle,
             signal: opts.signal,
             onFailure: (e) => stream?.abort(e),
           });
-          sampler.restart(attempt, transfer.counters);
+          diskSampler.restart(attempt, transfer.counters);
           const moving = transfer.run().then(
             () => bridge.end(),
             (e: unknown) => {
@@ -162,7 +174,9 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
       vdis[d.ref] = { ...d.vdi, $snapshot_of$uuid: liveUuid, $SR$uuid: d.srUuid, other_config: { ...(d.vdi.other_config as Rec), ...(differencing ? { 'xo:base_delta_vdi': base!.vdi.uuid } : {}) } };
       vhds[d.ref] = rel;
       isVhdDifferencing[d.ref] = differencing;
-    }
+    };
+    await forEachLimited(disks, parallel, backupDisk);
+    results.sort((a, b) => disks.findIndex((d) => d.liveVdiUuid === a.vdiUuid) - disks.findIndex((d) => d.liveVdiUuid === b.vdiUuid));
 
     sampler.setPhase('commit');
     const vifs: Record<string, Rec> = {};

@@ -12,6 +12,8 @@ const commands: Record<string, Command> = {
   list: { summary: 'list the backup points in a repository folder', run: async (a) => (await import('./commands/list-command.js')).listCommand(a) },
   verify: { summary: 're-read backup points and check every checksum', run: async (a) => (await import('./commands/verify-command.js')).verifyCommand(a) },
   serve: { summary: 'serve the UI in a browser on 127.0.0.1 (browser mode)', run: async (a) => (await import('./commands/serve-command.js')).serveCommand(a) },
+  jobs: { summary: 'backup jobs: list, add, run NAME, history, summary, remove', run: async (a) => (await import('./commands/jobs-command.js')).jobsCommand(a) },
+  daemon: { summary: 'run the jobs on their schedules, headless, until stopped', run: async (a) => (await import('./commands/daemon-command.js')).daemonCommand(a) },
   demo: { summary: 'the main job on the simulated "Small shop" pool: back up, verify, list', run: async (a) => (await import('./commands/demo-command.js')).demoCommand(a) },
 };
 

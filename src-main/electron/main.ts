@@ -71,9 +71,11 @@ async function start(): Promise<void> {
   let win = createWindow();
   engine.onEvent((name, payload) => {
     if (!win.isDestroyed()) win.webContents.send('sluice:event', name, payload);
-    if (name === 'engine.log' && (payload as { level?: string }).level === 'error' && Notification.isSupported()) {
-      new Notification({ title: 'Sluice', body: String((payload as { message?: string }).message ?? '') }).show();
-    }
+    if (!Notification.isSupported()) return;
+    const p = payload as { title?: string; body?: string; level?: string; message?: string; context?: Record<string, string> };
+    // Job runs say what the user wants to hear in 'notification' (per preferences); other errors as they come.
+    if (name === 'notification') new Notification({ title: String(p.title ?? 'Sluice'), body: String(p.body ?? '') }).show();
+    else if (name === 'engine.log' && p.level === 'error' && !p.context?.jobId) new Notification({ title: 'Sluice', body: String(p.message ?? '') }).show();
   });
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) win = createWindow();

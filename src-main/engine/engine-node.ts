@@ -5,6 +5,7 @@ import { FileSecretStore } from '../secrets/file-secret-store.js';
 import { ConfSettingsStore } from '../settings/conf-settings-store.js';
 import { createEngine, type Engine } from './engine.js';
 import type { EngineContext } from './engine-context.js';
+import type { JobsServiceOptions } from '../jobs/jobs-service.js';
 
 export { defaultDataDir };
 
@@ -15,7 +16,7 @@ export interface NodeEngine extends Engine {
 }
 
 /** The engine as it runs under plain Node: conf for settings, the AES-GCM file for secrets. */
-export function createNodeEngine(opts: { dataDir?: string; transport: EngineContext['transport'] }): NodeEngine {
+export function createNodeEngine(opts: { dataDir?: string; transport: EngineContext['transport']; jobs?: JobsServiceOptions }): NodeEngine {
   const dataDir = opts.dataDir ?? defaultDataDir();
   const ctx: EngineContext = {
     settings: new ConfSettingsStore(dataDir),
@@ -26,5 +27,5 @@ export function createNodeEngine(opts: { dataDir?: string; transport: EngineCont
     version: packageVersion(),
     startedAt: new Date(),
   };
-  return { ctx, ...createEngine(ctx) };
+  return { ctx, ...createEngine(ctx, { jobs: opts.jobs }) };
 }

@@ -48,6 +48,8 @@ export function serveEngineOnPort(port: PortLike, opts: { onShutdown?: () => voi
           startedAt: new Date(),
         };
         engine = createEngine(ctx);
+        // The desktop app runs schedules while it is open (unless serve or the daemon already does).
+        void engine.jobs.startScheduler().catch((err) => bus.emit('engine.log', { level: 'error', message: `The scheduler did not start: ${(err as Error).message}`, at: new Date().toISOString() }));
         send({ kind: 'ready' });
         for (const q of queued.splice(0)) invoke(q.id, q.channel, q.payload);
         bus.emit('engine.status', { state: 'ready', at: new Date().toISOString() });

@@ -5,21 +5,25 @@ import { appHandlers } from './handlers/app-handlers.js';
 import { backupHandlers } from './handlers/backup-handlers.js';
 import { backupsHandlers } from './handlers/backups-handlers.js';
 import { hostsHandlers } from './handlers/hosts-handlers.js';
+import { jobsHandlers } from './handlers/jobs-handlers.js';
 import { remotesHandlers } from './handlers/remotes-handlers.js';
 import { settingsHandlers } from './handlers/settings-handlers.js';
 import { PoolConnections } from './pool-connections.js';
+import { JobsService, type JobsServiceOptions } from '../jobs/jobs-service.js';
 
 export interface Engine {
   dispatcher: IpcDispatcher;
   pools: PoolConnections;
   runs: BackupRuns;
+  jobs: JobsService;
   close(): Promise<void>;
 }
 
 /** Wires the engine's services and every handler group. A missing channel is a type error here, not a runtime surprise. */
-export function createEngine(ctx: EngineContext): Engine {
+export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptions } = {}): Engine {
   const pools = new PoolConnections(ctx);
   const runs = new BackupRuns(ctx, pools);
+  const jobs = new JobsService(ctx, pools, opts.jobs);
   const handlers: Handlers = {
     ...appHandlers(ctx),
     ...settingsHandlers(ctx),
@@ -27,13 +31,16 @@ export function createEngine(ctx: EngineContext): Engine {
     ...remotesHandlers(ctx),
     ...backupHandlers(runs),
     ...backupsHandlers(ctx),
+    ...jobsHandlers(jobs),
   };
   return {
     dispatcher: new IpcDispatcher(handlers),
     pools,
     runs,
+    jobs,
     close: async () => {
       runs.cancelAll();
+      await jobs.close();
       await pools.close();
     },
   };

@@ -19,12 +19,15 @@ export class SluiceError extends Error {
   readonly code: IpcErrorCode;
   readonly hint: string | undefined;
   readonly context: ErrorContext;
-  constructor(code: IpcErrorCode, message: string, opts: { hint?: string; context?: ErrorContext; cause?: unknown } = {}) {
+  /** VALIDATION: each wrong field (dotted path, e.g. schedules.0.cron) and why, for a form to highlight. */
+  readonly issues: Array<{ path: string; message: string }> | undefined;
+  constructor(code: IpcErrorCode, message: string, opts: { hint?: string; context?: ErrorContext; cause?: unknown; issues?: Array<{ path: string; message: string }> } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'SluiceError';
     this.code = code;
     this.hint = opts.hint;
     this.context = opts.context ?? {};
+    this.issues = opts.issues;
   }
 }
 
@@ -43,6 +46,7 @@ export function toIpcError(err: unknown, extra: ErrorContext = {}): IpcError {
       message: err.message,
       ...(err.hint !== undefined ? { hint: err.hint } : {}),
       ...(context ? { context } : {}),
+      ...(err.issues ? { issues: err.issues } : {}),
     };
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -24,6 +24,9 @@ export class ConfSettingsStore extends ValidatedSettingsStore {
     super({
       read: () => raw.store,
       write: (s) => {
+        // conf checks the file already on disk when it opens it with a schema: an older file (the one just
+        // migrated) must be replaced by its migrated form first, through the unchecked handle.
+        if (!checked) raw.store = s;
         checked ??= new Conf<Settings>({ cwd: dataDir, configName: SETTINGS_FILE_NAME, projectName: 'sluice', schema: settingsJsonSchema() as never, clearInvalidConfig: false });
         checked.store = s;
       },

@@ -1,4 +1,4 @@
-import { SETTINGS_SCHEMA_VERSION, defaultSettings, settingsSchema, type Settings } from './settings-schema.js';
+import { SETTINGS_SCHEMA_VERSION, defaultSettings, jobSettingSchema, settingsSchema, type Settings } from './settings-schema.js';
 
 /**
  * Each migration takes the document of version N-1 to version N. Both stores (conf under Node,
@@ -27,6 +27,19 @@ const migrations: Record<number, Migration> = {
       if (typeof h.url === 'string' && typeof h.trustedFingerprint === 'string') trusted[h.url] = h.trustedFingerprint;
     }
     return { ...doc, schemaVersion: 2, trustedCertificates: trusted };
+  },
+  // Version 3 types jobs (schedules, retention, concurrency) and adds the missed-run notification. Earlier
+  // versions only reserved the list; an entry that does not fit is kept aside, not dropped.
+  3: (doc) => {
+    const jobs = Array.isArray(doc.jobs) ? (doc.jobs as unknown[]) : [];
+    const prefs = typeof doc.preferences === 'object' && doc.preferences ? (doc.preferences as Record<string, unknown>) : {};
+    return {
+      ...doc,
+      schemaVersion: 3,
+      jobs: jobs.filter((j) => jobSettingSchema.safeParse(j).success),
+      unreadableJobs: jobs.filter((j) => !jobSettingSchema.safeParse(j).success),
+      preferences: { ...prefs, notifyOnMissed: typeof prefs.notifyOnMissed === 'boolean' ? prefs.notifyOnMissed : defaultSettings().preferences.notifyOnMissed },
+    };
   },
 };
 

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { preferencesSchema } from '../../src-shared/ipc-contract.js';
+import { jobSchema } from '../../src-shared/job-schemas.js';
 
 /**
  * The persisted settings file. Passwords never live here: a host names its secret by id and the secret
  * store keeps it (grep the settings file for a password and you find nothing).
  */
-export const SETTINGS_SCHEMA_VERSION = 2;
+export const SETTINGS_SCHEMA_VERSION = 3;
 
 export const hostSettingSchema = z.object({
   id: z.string(),
@@ -25,7 +26,7 @@ export const remoteSettingSchema = z.object({
 });
 export type RemoteSetting = z.infer<typeof remoteSettingSchema>;
 
-export const jobSettingSchema = z.object({ id: z.string(), name: z.string() }).passthrough();
+export const jobSettingSchema = jobSchema;
 export type JobSetting = z.infer<typeof jobSettingSchema>;
 
 export const settingsSchema = z.object({
@@ -36,6 +37,8 @@ export const settingsSchema = z.object({
   preferences: preferencesSchema,
   /** Certificates approved on first use, by host URL (https://host:port), for hosts not in `hosts` too (CLI). */
   trustedCertificates: z.record(z.string(), z.string()),
+  /** Job entries an older file held that this version cannot read: kept, never silently dropped. */
+  unreadableJobs: z.array(z.unknown()),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
@@ -49,6 +52,7 @@ export function defaultSettings(): Settings {
     remotes: [],
     jobs: [],
     trustedCertificates: {},
+    unreadableJobs: [],
     preferences: {
       theme: 'system',
       spoolDir: null,
@@ -57,6 +61,7 @@ export function defaultSettings(): Settings {
       defaultSpeedLimitBytesPerSec: null,
       notifyOnSuccess: false,
       notifyOnFailure: true,
+      notifyOnMissed: true,
     },
   };
 }

@@ -35,6 +35,23 @@ export class ValidatedSettingsStore implements SettingsStore {
     return structuredClone(next);
   }
 
+  /**
+   * Re-reads the backend after another process changed the file (`sluice jobs add` while the daemon runs);
+   * listeners hear of it when the content differs. A file that cannot be read now is left for the next try.
+   */
+  reload(): boolean {
+    let next: Settings;
+    try {
+      next = migrateSettings(this.backend.read());
+    } catch {
+      return false;
+    }
+    if (JSON.stringify(next) === JSON.stringify(this.current)) return false;
+    this.current = next;
+    for (const l of this.listeners) l(structuredClone(next));
+    return true;
+  }
+
   onChange(listener: (s: Settings) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -55,6 +55,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
     port,
     log: (line) => process.stderr.write(`${line}\n`),
   });
+  // Browser mode runs the schedules too (unless the app or the daemon already does for this data dir).
+  const { followSettingsFile, logEngineEvents } = await import('./daemon-command.js');
+  logEngineEvents(engine, { log: false });
+  const unfollow = followSettingsFile(engine);
+  stops.push(async () => unfollow());
+  await engine.jobs.startScheduler();
   engine.ctx.bus.emit('engine.status', { state: 'ready', at: new Date().toISOString() });
   process.stdout.write(`Sluice is serving on ${server.url}\n`);
   process.stdout.write(`Settings in ${engine.ctx.dataDir}. Press Ctrl-C to stop.\n`);

@@ -1,0 +1,98 @@
+import { promises as fs } from 'node:fs';
+import type { Inventory } from '../../src-shared/ipc-contract.js';
+import type { Dashboard, Job } from '../../src-shared/job-schemas.js';
+import { NO_BACKUP_TAG } from '../backup/vm-selection.js';
+import { listBackupPoints, type BackupPoint } from '../repository/repository-reader.js';
+import type { Settings } from '../settings/settings-schema.js';
+import type { RunHistory } from './run-history.js';
+
+export interface DashboardSources {
+  settings: Settings;
+  history: RunHistory;
+  nextRuns: (job: Job) => Array<{ scheduleId: string; at: Date }>;
+  inventory: (hostId: string) => Promise<Inventory | null>;
+  now: Date;
+}
+
+function selects(job: Job, vm: Inventory['vms'][number]): boolean {
+  const sel = job.vms;
+  if (sel.kind === 'vms') return sel.vmUuids.some((u) => u.toLowerCase() === vm.uuid.toLowerCase());
+  if (sel.excludeVmUuids.some((u) => u.toLowerCase() === vm.uuid.toLowerCase())) return false;
+  return sel.kind === 'pool' || vm.tags.some((t) => sel.tags.includes(t));
+}
+
+/**
+ * What an admin looks at when something may be wrong: which VMs have a good point (and how recent) and
+ * which have none, the last runs, the next ones, and what each remote holds.
+ */
+export async function buildDashboard(src: DashboardSources): Promise<Dashboard> {
+  const { settings } = src;
+  const newest = new Map<string, { point: BackupPoint; remoteId: string }>();
+  const remotes: Dashboard['remotes'] = [];
+  for (const r of settings.remotes) {
+    const entry: Dashboard['remotes'][number] = { remoteId: r.id, name: r.name, path: r.path, usedBytes: 0, points: 0, freeBytes: null, totalBytes: null, error: null };
+    try {
+      const sfs = await fs.statfs(r.path);
+      entry.freeBytes = sfs.bavail * sfs.bsize;
+      entry.totalBytes = sfs.blocks * sfs.bsize;
+      const { points } = await listBackupPoints(r.path);
+      entry.points = points.length;
+      entry.usedBytes = points.reduce((a, p) => a + (p.size ?? 0), 0);
+      for (const p of points) {
+        const cur = newest.get(p.vmUuid);
+        if (!cur || cur.point.timestamp < p.timestamp) newest.set(p.vmUuid, { point: p, remoteId: r.id });
+      }
+    } catch (err) {
+      entry.error = (err as Error).message;
+    }
+    remotes.push(entry);
+  }
+
+  const unreachableHosts: Dashboard['unreachableHosts'] = [];
+  const unprotected: Dashboard['vms']['unprotected'] = [];
+  const names = new Map<string, string>();
+  for (const h of settings.hosts) {
+    let inv: Inventory | null = null;
+    try {
+      inv = await src.inventory(h.id);
+    } catch (err) {
+      unreachableHosts.push({ hostId: h.id, label: h.label, error: (err as Error).message });
+      continue;
+    }
+    for (const vm of inv?.vms ?? []) {
+      names.set(vm.uuid, vm.name);
+      if (newest.has(vm.uuid)) continue;
+      const jobs = settings.jobs.filter((j) => j.enabled && j.hostId === h.id && selects(j, vm));
+      const reason = vm.tags.includes(NO_BACKUP_TAG)
+        ? `tagged ${NO_BACKUP_TAG}: excluded from backups`
+        : jobs.length === 0
+          ? 'no job backs it up'
+          : `no backup point yet (job${jobs.length > 1 ? 's' : ''} ${jobs.map((j) => `"${j.name}"`).join(', ')})`;
+      unprotected.push({ vmUuid: vm.uuid, vmName: vm.name, hostId: h.id, reason });
+    }
+  }
+
+  const jobName = (id: string) => settings.jobs.find((j) => j.id === id)?.name ?? null;
+  const protectedVms = [...newest.values()]
+    .map(({ point, remoteId }) => ({
+      vmUuid: point.vmUuid,
+      vmName: names.get(point.vmUuid) ?? point.vmName,
+      lastGoodPoint: { pointId: point.id, at: point.timestamp.toISOString(), mode: point.mode, jobId: point.jobId, jobName: jobName(point.jobId), remoteId },
+    }))
+    .sort((a, b) => a.vmName.localeCompare(b.vmName));
+
+  const nextRuns = settings.jobs
+    .flatMap((j) => src.nextRuns(j).map((n) => ({ jobId: j.id, jobName: j.name, scheduleId: n.scheduleId, scheduleName: j.schedules.find((s) => s.id === n.scheduleId)?.name ?? '', at: n.at })))
+    .sort((a, b) => a.at.getTime() - b.at.getTime())
+    .slice(0, 20)
+    .map((n) => ({ ...n, at: n.at.toISOString() }));
+
+  return {
+    generatedAt: src.now.toISOString(),
+    vms: { protected: protectedVms, unprotected: unprotected.sort((a, b) => a.vmName.localeCompare(b.vmName)) },
+    lastRuns: await src.history.list({ limit: 10 }),
+    nextRuns,
+    remotes,
+    unreachableHosts,
+  };
+}

@@ -1,0 +1,58 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { RunSummary } from '../../src-shared/job-schemas.js';
+import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks } from '../backup/host-snapshot.js';
+import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
+import { isTemporaryName, vmFolder, vmLockFolder } from '../repository/repository-layout.js';
+import { lockVmFolder } from '../repository/vm-folder-lock.js';
+import { parseRecordMap, vmRecordSchema } from '../xapi/xapi-records.js';
+import type { XapiSession } from '../xapi/xapi-session.js';
+
+/**
+ * What a run that died may have left on a remote: temp files of the point it was writing (in the VM folder,
+ * and VHD temp files under vdis/<jobId>/). Done under the VM folder's lock; a folder another run holds is
+ * left for that run's own clean pass. Returns the paths removed.
+ */
+export async function cleanRemoteLeftovers(run: RunSummary, remotePaths: Map<string, string>): Promise<string[]> {
+  const removed: string[] = [];
+  const touched = run.vms.filter((v) => v.startedAt !== null && v.status !== 'success');
+  for (const v of touched) {
+    const root = remotePaths.get(v.remoteId);
+    if (!root) continue;
+    const vmDir = vmFolder(root, v.vmUuid);
+    if (!(await fs.stat(vmDir).catch(() => undefined))) continue;
+    let release: (() => Promise<void>) | undefined;
+    try {
+      release = await lockVmFolder(vmLockFolder(root, v.vmUuid), `Sluice clean-up after interrupted run ${run.runId}`);
+    } catch {
+      continue;
+    }
+    try {
+      const report = await cleanFullBackupFolder(vmDir);
+      removed.push(...[...report.removedTemporary, ...report.removedOrphans].map((n) => path.join(vmDir, n)));
+      const jobDir = path.join(vmDir, 'vdis', run.jobId);
+      for (const d of await fs.readdir(jobDir).catch(() => [] as string[])) {
+        for (const n of await fs.readdir(path.join(jobDir, d)).catch(() => [] as string[])) {
+          if (!isTemporaryName(n)) continue;
+          await fs.rm(path.join(jobDir, d, n), { force: true });
+          removed.push(path.join(jobDir, d, n));
+        }
+      }
+    } finally {
+      await release();
+    }
+  }
+  return removed;
+}
+
+/** Snapshots the dead run took (marked with its id) and never destroyed; a delta base it already handed on is kept. */
+export async function destroySnapshotsOfRun(xapi: XapiSession, runId: string): Promise<number> {
+  const all = parseRecordMap(vmRecordSchema, await xapi.call('VM.get_all_records'));
+  let n = 0;
+  for (const [ref, r] of all) {
+    if (!r.is_a_snapshot || r.other_config[BACKUP_RUN_KEY] !== runId || r.other_config[DELTA_BASE_KEY] !== undefined) continue;
+    await destroySnapshotWithDisks(xapi, ref);
+    n++;
+  }
+  return n;
+}
