@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
+import { writeDigestsFile } from '../formats/vhd-block-digests.js';
 import { VhdFileReader } from '../formats/vhd-file-reader.js';
 import { writeVhdStreamToFile } from '../formats/vhd-stream-to-file.js';
 import { describeFsError } from '../remotes/fs-errors.js';
@@ -109,6 +110,8 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
           return exportDisk(attempt);
         });
         await file.commit();
+        // After the VHD is in place (its size and mtime are final); before the metadata that commits the point.
+        await writeDigestsFile(target, summary.digests, summary.metadata, writeFileAtomic);
         total += summary.streamBytes;
         results.push({ vdiUuid: liveUuid, name: d.vdi.name_label, path: target, differencing, bytes: summary.streamBytes });
       } catch (err) {
