@@ -66,14 +66,19 @@ export async function uploadToHost(
 }
 
 /**
- * After a failed upload: cancel the host's task and wait for it to end (so whatever it half-made is rolled
- * back before we clean up), and prefer the host's reason when ours only says the connection went away.
+ * After a failed upload: the host's task must end (so whatever it half-made is rolled back before we clean
+ * up): cancelled when the failure is ours, awaited when the host cut us off, whose reason is then reported.
  */
 async function hostReason(xapi: XapiSession, taskRef: string, err: unknown, spec: UploadSpec, signal: AbortSignal | undefined): Promise<unknown> {
-  await xapi.call('task.cancel', taskRef).catch(() => {});
-  const task = await waitForTask(xapi, taskRef, { timeoutMs: 30_000, pollMs: 100 }).catch(() => undefined);
+  const ours = signal?.aborted === true || (err instanceof SluiceError && err.context.damage !== 'truncated' && err.code !== 'HOST_UNREACHABLE');
+  // A connection the host cut: the host is failing the task itself; give it a moment to say why, rather than
+  // cancelling over its reason.
+  let task = ours ? undefined : await waitForTask(xapi, taskRef, { timeoutMs: 5000, pollMs: 100 }).catch(() => undefined);
+  if (!task) {
+    await xapi.call('task.cancel', taskRef).catch(() => {});
+    task = await waitForTask(xapi, taskRef, { timeoutMs: 30_000, pollMs: 100 }).catch(() => undefined);
+  }
   if (signal?.aborted) return new SluiceError('CANCELLED', 'The restore was cancelled.', { context: spec.context, cause: err });
-  const ours = err instanceof SluiceError && err.context.damage !== 'truncated' && err.code !== 'HOST_UNREACHABLE';
   if (!ours && task?.status === 'failure') return taskFailure(task, spec.path.slice(1));
   return err;
 }
