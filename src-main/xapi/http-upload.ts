@@ -83,7 +83,8 @@ export async function openHostUpload(
         const ok = req.write(chunk, (err) => {
           if (err) reject(failure ?? describeNetworkError(url.host, err));
         });
-        if (ok) return resolve();
+        // Keep a few MiB queued on the socket so it never runs dry between chunks; beyond that, wait for it.
+        if (ok || req.writableLength < SOCKET_QUEUE_BYTES) return resolve();
         const onDrain = () => {
           req.off('close', onClose);
           resolve();
@@ -107,6 +108,8 @@ export async function openHostUpload(
     },
   };
 }
+
+const SOCKET_QUEUE_BYTES = 8 * 1024 * 1024;
 
 function lostConnection(context: ErrorContext): SluiceError {
   return new SluiceError('HOST_ERROR', 'The host closed the connection during the upload.', {
