@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
+import { writeDigestsFile } from '../formats/vhd-block-digests.js';
 import { VhdFileReader } from '../formats/vhd-file-reader.js';
 import { writeVhdStreamToFile } from '../formats/vhd-stream-to-file.js';
 import { describeFsError } from '../remotes/fs-errors.js';
@@ -119,6 +120,8 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
           return exportDisk(attempt);
         });
         await file.commit();
+        // After the VHD is in place (its size and mtime are final); before the metadata that commits the point.
+        await writeDigestsFile(target, summary.digests, summary.metadata, writeFileAtomic);
         total += summary.streamBytes;
         results.push({ vdiUuid: liveUuid, name: d.vdi.name_label, path: target, differencing, bytes: summary.streamBytes });
         if (diskSampler !== sampler) diskSampler.stop('done');
@@ -180,7 +183,7 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
 
     sampler.setPhase('commit');
     const vifs: Record<string, Rec> = {};
-    for (const vifRef of (snapRecord.VIFs as string[] | undefined) ?? []) vifs[vifRef] = await xapi.call<Rec>('VIF.get_record', vifRef).catch(() => ({}));
+    for (const vifRef of (snapRecord.VIFs as string[] | undefined) ?? []) vifs[vifRef] = await vifWithNetwork(xapi, vifRef);
     const metadata: DeltaMetadata = {
       jobId: opts.jobId,
       mode: 'delta',
@@ -242,6 +245,16 @@ async function snapshotDisks(xapi: XapiSession, snapRef: string): Promise<Snapsh
     out.push({ ref: vbd.VDI, vbdRef, vbd: vbdRaw, vdi: { ...vdiRaw, uuid: vdi.uuid, name_label: vdi.name_label, snapshot_of: vdi.snapshot_of }, liveVdiUuid, srUuid });
   }
   return out;
+}
+
+/** A VIF record with its network named as XO records it ($network$uuid/name_label/VLAN): another pool's restore finds it by those. */
+async function vifWithNetwork(xapi: XapiSession, vifRef: string): Promise<Rec> {
+  const vif = await xapi.call<Rec>('VIF.get_record', vifRef).catch(() => ({}) as Rec);
+  const network = typeof vif.network === 'string' ? await xapi.call<Rec>('network.get_record', vif.network).catch(() => undefined) : undefined;
+  if (!network) return vif;
+  const pifs = Array.isArray(network.PIFs) ? (network.PIFs as string[]) : [];
+  const vlan = pifs[0] ? await xapi.call<number | string>('PIF.get_VLAN', pifs[0]).catch(() => -1) : -1;
+  return { ...vif, $network$uuid: network.uuid, $network$name_label: network.name_label, $network$VLAN: Number(vlan) };
 }
 
 /** Temp files of VHDs a killed run was writing (under the VM folder's lock, nobody else writes there). */

@@ -1,5 +1,5 @@
 import { VhdChainError } from './vhd-errors.js';
-import { VhdFileReader } from './vhd-file-reader.js';
+import { VhdFileReader, type VhdStoredBlock } from './vhd-file-reader.js';
 import { DiskType, SECTOR } from './vhd-structures.js';
 
 // Reads the disk an incremental backup point stands for: a full (dynamic) VHD and the differencing VHDs made
@@ -7,17 +7,23 @@ import { DiskType, SECTOR } from './vhd-structures.js';
 // only the sectors its bitmap marks are its own, the others fall through to older files; what no file holds
 // reads as zeros. Links are checked before any data is read: each child must name its parent's footer uuid.
 
+/** Sees every stored block the reader reads, before it is used: a restore checks it against recorded digests. */
+export type VhdBlockCheck = (file: VhdFileReader, index: number, stored: VhdStoredBlock) => void;
+
 export class VhdChainReader {
-  private constructor(private readonly files: VhdFileReader[]) {}
+  private constructor(
+    private readonly files: VhdFileReader[],
+    private readonly check: VhdBlockCheck | undefined,
+  ) {}
 
   /** Opens and checks the chain; `paths` go from the full VHD to the newest differencing one. */
-  static async open(paths: readonly string[]): Promise<VhdChainReader> {
+  static async open(paths: readonly string[], opts: { check?: VhdBlockCheck } = {}): Promise<VhdChainReader> {
     if (paths.length === 0) throw new RangeError('a VHD chain needs at least one file');
     const files: VhdFileReader[] = [];
     try {
       for (const path of paths) files.push(await VhdFileReader.open(path));
       checkLinks(files);
-      return new VhdChainReader(files);
+      return new VhdChainReader(files, opts.check);
     } catch (err) {
       await Promise.all(files.map((f) => f.close()));
       throw err;
@@ -49,6 +55,24 @@ export class VhdChainReader {
     }
   }
 
+  /** Indexes of the blocks any file of the chain holds, increasing: the rest of the disk reads as zeros. */
+  presentBlocks(): number[] {
+    const count = Math.ceil(this.size / this.blockSize);
+    const out: number[] = [];
+    for (let index = 0; index < count; index++) if (this.files.some((f) => f.hasBlock(index))) out.push(index);
+    return out;
+  }
+
+  /** Block `index` of the disk as the chain resolves it (a whole block; zeros where no file holds it). */
+  async readBlock(index: number): Promise<Buffer> {
+    return (await this.resolveBlock(index)) ?? Buffer.alloc(this.blockSize);
+  }
+
+  /** The files, oldest (the full VHD) first. */
+  get chainFiles(): readonly VhdFileReader[] {
+    return this.files;
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.files.map((f) => f.close()));
   }
@@ -66,6 +90,7 @@ export class VhdChainReader {
     for (let f = this.files.length - 1; f >= 0 && remaining > 0; f--) {
       const stored = await this.files[f]!.readBlock(index);
       if (!stored) continue;
+      this.check?.(this.files[f]!, index, stored);
       // The common case (vhd-tool marks every sector): the newest copy is the answer, no merging.
       if (out === undefined && allSectorsMarked(stored.bitmap, sectors)) return stored.data;
       if (out === undefined) {

@@ -69,6 +69,7 @@ export class VhdFileWriter {
   private readonly bat: Uint32Array;
   private readonly fullBitmap: Buffer;
   private readonly footer: Buffer;
+  private readonly head: Buffer;
   private nextOffset: number;
   private lastIndex = -1;
   private blocks = 0;
@@ -89,6 +90,7 @@ export class VhdFileWriter {
     this.fullBitmap = Buffer.alloc(this.bitmapBytes, 0xff);
     this.nextOffset = layout.tableOffset + batSize(layout.entries);
     this.footer = head.subarray(0, FOOTER_SIZE);
+    this.head = head;
   }
 
   /** Creates `path` (which must not exist) and writes the metadata; the file is ours to close. */
@@ -176,6 +178,11 @@ export class VhdFileWriter {
     this.state = 'finished';
     if (this.ownsHandle) await this.handle.close();
     return { blocks: this.blocks, bytes: this.nextOffset + FOOTER_SIZE };
+  }
+
+  /** The file's bytes before the first block (footer copy, header, locators, BAT) as they are now. */
+  metadata(): Buffer {
+    return Buffer.concat([this.head, encodeBat(this.bat)]);
   }
 
   /** Gives up: closes and deletes the file if this writer created it. */

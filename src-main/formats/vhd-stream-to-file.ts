@@ -1,4 +1,5 @@
 import type { promises as fs } from 'node:fs';
+import { VhdDigestCollector } from './vhd-block-digests.js';
 import { VhdFormatError } from './vhd-errors.js';
 import { VhdFileWriter, type VhdFileSummary } from './vhd-file-writer.js';
 import { readVhdStream } from './vhd-stream-reader.js';
@@ -24,6 +25,10 @@ export interface VhdStreamToFileResult extends VhdFileSummary {
   footer: VhdFooter;
   header: VhdHeader;
   streamBytes: number;
+  /** Block and metadata digests of the file as written, for its `.checksum.json` (see vhd-block-digests.ts). */
+  digests: VhdDigestCollector;
+  /** The file's bytes before the first block, as written. */
+  metadata: Buffer;
 }
 
 export async function writeVhdStreamToFile(
@@ -32,6 +37,7 @@ export async function writeVhdStreamToFile(
   opts: VhdStreamToFileOptions = {},
 ): Promise<VhdStreamToFileResult> {
   let writer: VhdFileWriter | undefined;
+  let digests: VhdDigestCollector | undefined;
   let footer: VhdFooter | undefined;
   let header: VhdHeader | undefined;
   try {
@@ -59,12 +65,14 @@ export async function writeVhdStreamToFile(
             ? { parent: { uuid: header.parentUuid, name: opts.parentName ?? header.parentName, timestamp: header.parentTimestamp } }
             : {}),
         };
+        digests = await VhdDigestCollector.create(header.blockSize, Math.ceil(footer.currentSize / header.blockSize));
         writer = opts.handle ? await VhdFileWriter.onHandle(opts.handle, target, writerOpts) : await VhdFileWriter.create(target, writerOpts);
       } else if (event.kind === 'block') {
         await writer!.writeBlock(event.index, event.data, event.bitmap);
+        digests!.addBlock(event.index, event.bitmap, event.data);
       } else {
         const summary = await writer!.finish();
-        return { ...summary, footer: footer!, header: header!, streamBytes: event.bytes };
+        return { ...summary, footer: footer!, header: header!, streamBytes: event.bytes, digests: digests!, metadata: writer!.metadata() };
       }
     }
     // readVhdStream throws on an incomplete stream, so this is only reached by a reader bug.

@@ -217,4 +217,33 @@ describe('formats end to end', () => {
     expect(await waitTask(url, pool.session, response.headers['task-id']!)).toMatchObject({ status: 'failure', error_info: ['SR_BACKEND_FAILURE_44', '', 'There is insufficient space', ''] });
     expect(await call<string[]>(url, 'VM.get_by_name_label', pool.session, 'vm-02')).toHaveLength(1);
   });
+
+  it('drop-after on=import: the host cuts the upload mid-way, fails the task with VDI_IO_ERROR and keeps nothing of the VM', async () => {
+    const vm = await pool.vmRef('vm-02');
+    const exported = (await readToEnd(await get(`/export?ref=${vm}&session_id=${pool.session}`))).body;
+    const before = Object.keys(pool.sim.control.records('VDI')).length;
+    pool.sim.control.addFault('drop-after=64K,times=1,on=import');
+    const response = await rawRequest(url, `PUT /import?session_id=${pool.session} HTTP/1.1\r\nHost: {host}\r\nContent-Length: ${exported.length}`);
+    const task = response.headers['task-id']!;
+    response.socket.write(exported.subarray(0, 256 * 1024));
+    await readToEnd(response);
+    expect(await waitTask(url, pool.session, task)).toMatchObject({ status: 'failure', error_info: ['VDI_IO_ERROR', 'Device I/O errors'] });
+    expect(await call<string[]>(url, 'VM.get_by_name_label', pool.session, 'vm-02')).toHaveLength(1);
+    expect(Object.keys(pool.sim.control.records('VDI'))).toHaveLength(before);
+    // Exports are not faulted by an import fault, and it was one-shot.
+    expect(pool.sim.control.listFaults()).toHaveLength(0);
+  });
+
+  it('drop-after on=import_raw_vdi: the upload into a VDI is cut; the VDI (the client\'s) stays for the client to destroy', async () => {
+    const [source] = await pool.vdisOf(await pool.vmRef('vm-01'));
+    const sr = await call<string>(url, 'VDI.get_SR', pool.session, source);
+    const target = await call<string>(url, 'VDI.create', pool.session, { name_label: 'cut', SR: sr, virtual_size: String(DISK), type: 'user', sharable: false, read_only: false, other_config: {} });
+    pool.sim.control.addFault({ kind: 'drop-after', bytes: 100_000, times: 1, on: 'import_raw_vdi' });
+    const response = await rawRequest(url, `PUT /import_raw_vdi?vdi=${target}&format=raw&session_id=${pool.session} HTTP/1.1\r\nHost: {host}\r\nContent-Length: ${DISK}`);
+    response.socket.write(Buffer.alloc(256 * 1024, 1));
+    await readToEnd(response);
+    expect(await waitTask(url, pool.session, response.headers['task-id']!)).toMatchObject({ status: 'failure', error_info: ['VDI_IO_ERROR', 'Device I/O errors'] });
+    expect(await call(url, 'VDI.get_name_label', pool.session, target)).toBe('cut');
+    await call(url, 'VDI.destroy', pool.session, target);
+  });
 });

@@ -173,3 +173,16 @@ describe('changed block tracking', () => {
     expect(await call(url, 'VDI.get_cbt_enabled', pool.session, vdi)).toBe(false);
   });
 });
+
+describe('creating a VM from a record', () => {
+  it('VM.create takes a whole VM record as get_record gave it (float fields as JSON numbers), a new uuid, halted', async () => {
+    const source = await record('VM', await pool.vmRef('vm-02'));
+    expect(typeof source['HVM_shadow_multiplier']).toBe('number');
+    const vm = await call<string>(url, 'VM.create', pool.session, { ...source, name_label: 'recreated' });
+    const created = await record('VM', vm);
+    expect(created).toMatchObject({ name_label: 'recreated', power_state: 'Halted', HVM_shadow_multiplier: source['HVM_shadow_multiplier'], memory_static_max: source['memory_static_max'] });
+    expect(created['uuid']).not.toBe(source['uuid']);
+    expect(await code(call(url, 'VM.create', pool.session, { name_label: 'bad', HVM_shadow_multiplier: 'many' }))).toEqual(['FIELD_TYPE_ERROR', 'HVM_shadow_multiplier']);
+    await call(url, 'VM.destroy', pool.session, vm);
+  });
+});

@@ -1,6 +1,7 @@
 import type { FaultKind, FaultSpec } from './fault-spec.js';
 
 export type ExportKind = 'export' | 'export_raw_vdi';
+export type ImportKind = 'import' | 'import_raw_vdi';
 
 /** The faults that apply to one export, resolved when it starts. */
 export interface TransferFaults {
@@ -65,6 +66,14 @@ export class FaultSet {
       corruptChecksumAtChunk: kind === 'export' ? take('corrupt-checksum')?.chunk : undefined,
       redirect: false,
     };
+  }
+
+  /** Resolves (and uses up) the faults of one import: only `drop-after` armed with `on` naming this import. */
+  takeForImport(kind: ImportKind): { dropAfterBytes?: number } {
+    const fault = this.faults.find((f) => f.spec.kind === 'drop-after' && f.spec.on === kind);
+    if (!fault || fault.spec.kind !== 'drop-after') return {};
+    this.use(fault);
+    return { dropAfterBytes: fault.spec.bytes };
   }
 
   takeLoginDelay(): number {

@@ -8,8 +8,11 @@ import { parseSize } from './sizes.js';
 export const HOST_NAMES = ['coordinator', 'second'] as const;
 export type HostName = (typeof HOST_NAMES)[number];
 
-/** Which exports a transfer fault applies to. */
-export const EXPORT_TARGETS = ['any', 'export', 'export_raw_vdi'] as const;
+/**
+ * Which transfers a fault applies to. `any` means any export (the faults predate imports); an import is only
+ * faulted when named explicitly (`drop-after` is the one fault that applies to imports).
+ */
+export const EXPORT_TARGETS = ['any', 'export', 'export_raw_vdi', 'import', 'import_raw_vdi'] as const;
 
 const common = {
   host: z.enum(HOST_NAMES).default('coordinator'),
@@ -25,7 +28,7 @@ export const FaultSpecSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('rate-limit'), bytesPerSecond: z.number().positive(), ...onExports }),
   /** Headers go out at once; the first body byte waits `ms` (as with compression on a real host). */
   z.object({ kind: z.literal('first-byte-delay'), ms, ...onExports }),
-  /** The connection is cut after `bytes` body bytes; the task fails with VDI_IO_ERROR. */
+  /** The connection is cut after `bytes` body bytes (sent, or received by an import); the task fails with VDI_IO_ERROR. */
   z.object({ kind: z.literal('drop-after'), bytes: z.number().int().nonnegative(), ...onExports }),
   /** 200 headers, then a body that is an embedded "HTTP/1.1 500 Internal Error" response. */
   z.object({ kind: z.literal('embedded-error'), ...onExports }),

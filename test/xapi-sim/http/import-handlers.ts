@@ -5,7 +5,7 @@ import { importXva } from '../formats/xva-import.js';
 import { refOrUuid, requireObject, str } from '../model/lookup.js';
 import type { ImportedObjects } from '../model/xva-restore.js';
 import { createObjectsFromOva } from '../model/xva-restore.js';
-import { XapiError } from '../model/xapi-error.js';
+import { VDI_IO_ERROR, XapiError } from '../model/xapi-error.js';
 import { toXmlRpcWire } from '../rpc/wire.js';
 import { authenticate, type HttpAuth } from './auth.js';
 import type { HttpExchange } from './exchange.js';
@@ -13,11 +13,19 @@ import type { HostContext } from './host-context.js';
 import { respond, transferHead, writeHead } from './raw-response.js';
 import { beginTransferTask, type TransferTask } from './transfer-task.js';
 
-/** Counts received bytes into stats and progress, and stops reading when the task is cancelled. */
-async function* received(body: AsyncIterable<Buffer>, task: TransferTask, expected: number | undefined): AsyncGenerator<Buffer> {
+/**
+ * Counts received bytes into stats and progress, and stops reading when the task is cancelled. With
+ * `dropAfter` (the drop-after fault) the host cuts the connection once that many bytes have arrived, as a
+ * host whose storage or network failed mid-import: the import fails with VDI_IO_ERROR.
+ */
+async function* received(body: AsyncIterable<Buffer>, task: TransferTask, expected: number | undefined, ex: HttpExchange, dropAfter?: number): AsyncGenerator<Buffer> {
   let done = 0;
   for await (const chunk of body) {
     task.signal.throwIfAborted();
+    if (dropAfter !== undefined && done + chunk.length >= dropAfter) {
+      ex.socket.destroy();
+      throw VDI_IO_ERROR();
+    }
     done += chunk.length;
     task.stats.addBytes(chunk.length);
     if (expected) task.progress(done / expected);
@@ -72,9 +80,10 @@ export function handleVmImport(ctx: HostContext, ex: HttpExchange): Promise<void
     if (!state.store.has('SR', sr)) return respond.notFound(ex.socket);
     const task = beginTransferTask(ctx, ex, 'import', 'VM import', str(state.store.fields('SR', sr)!, 'uuid'));
     if (!acceptUpload(ex, task)) return;
+    const { dropAfterBytes } = ctx.faults.takeForImport('import');
     let imported: ImportedObjects | undefined;
     try {
-      await importXva(received(ex.body(), task, contentLength(ex)), async (ova) => {
+      await importXva(received(ex.body(), task, contentLength(ex), ex, dropAfterBytes), async (ova) => {
         imported = createObjectsFromOva(state, ova, sr, { restore: ex.query.get('restore') === 'true' });
         return imported.disks;
       });
@@ -119,9 +128,10 @@ export function handleRawVdiImport(ctx: HostContext, ex: HttpExchange): Promise<
       return respond.internalError(ex.socket, task.ref);
     }
     if (!acceptUpload(ex, task)) return;
+    const { dropAfterBytes } = ctx.faults.takeForImport('import_raw_vdi');
     const disk = state.disks.get(vdi)!;
     try {
-      const body = received(ex.body(), task, contentLength(ex) ?? disk.size);
+      const body = received(ex.body(), task, contentLength(ex) ?? disk.size, ex, dropAfterBytes);
       if (format === 'vhd') await importVhd(disk, body);
       else await importRaw(disk, body);
       state.refreshVdiUsage(vdi);

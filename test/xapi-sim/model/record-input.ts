@@ -1,6 +1,6 @@
 import type { XapiClass } from './classes.js';
 import { newRecord } from './record-defaults.js';
-import type { XapiValue } from './values.js';
+import { Float, type XapiValue } from './values.js';
 import { XapiError } from './xapi-error.js';
 
 // Records that come from outside (Class.create arguments, ova.xml of an import) arrive with wire types:
@@ -8,7 +8,11 @@ import { XapiError } from './xapi-error.js';
 
 /** `value` converted to the type of `sample` (the field's default), or FIELD_TYPE_ERROR [field]. */
 export function coerceLike(sample: XapiValue | undefined, value: unknown, field: string): XapiValue {
-  if (typeof sample === 'number') {
+  if (sample instanceof Float) {
+    // A float arrives as a JSON number or an XML-RPC double (decoded to a number or a Float).
+    const n = value instanceof Float ? value.value : typeof value === 'string' ? Number(value) : value;
+    if (typeof n === 'number' && Number.isFinite(n)) return new Float(n);
+  } else if (typeof sample === 'number') {
     const n = typeof value === 'string' ? Number(value) : value;
     if (typeof n === 'number' && Number.isFinite(n)) return n;
   } else if (typeof sample === 'boolean') {

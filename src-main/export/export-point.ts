@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { BackupLog } from '../backup/backup-options.js';
+import { ProgressSampler } from '../backup/progress-sampler.js';
+import { SluiceError } from '../errors/sluice-error.js';
+import { VhdFileWriter } from '../formats/vhd-file-writer.js';
+import { DEFAULT_BLOCK_SIZE } from '../formats/vhd-structures.js';
+import { XvaVerifyError } from '../formats/xva-stream-verifier.js';
+import { AtomicFile } from '../repository/atomic-file.js';
+import type { DeltaMetadata } from '../repository/backup-metadata.js';
+import { fullPointDisks, openPlainXva, xvaDiskRaw, xvaPathOf } from '../repository/full-point-reader.js';
+import { pickDisk } from '../repository/point-disks.js';
+import type { BackupPoint } from '../repository/repository-reader.js';
+import { describeFsError } from '../remotes/fs-errors.js';
+import { openPointDisks, type OpenedDisk } from '../restore/restore-delta-point.js';
+import { copyFullXva } from './xva-copy.js';
+import { xvaFromChains } from './xva-synthesis.js';
+
+export type ExportFormat = 'xva' | 'vhd' | 'raw';
+
+export interface ExportOptions {
+  format: ExportFormat;
+  /** The file (xva, or one disk), or a folder for vhd/raw of several disks. */
+  out: string;
+  /** vhd/raw: only this disk (uuid or position). */
+  disk?: string;
+  runId: string;
+  signal?: AbortSignal;
+  log: BackupLog;
+  onProgress: (p: TransferProgress) => void;
+}
+
+export interface ExportResult {
+  files: Array<{ path: string; position: string | null; bytes: number }>;
+  durationMs: number;
+}
+
+/** A disk to export: its blocks (block-size pieces, index order; absent ones read as zeros) and size. */
+interface DiskSource {
+  position: string;
+  name: string;
+  size: number;
+  blockSize: number;
+  blocks(): AsyncGenerator<{ index: number; data: Buffer }>;
+}
+
+/**
+ * Exports a point to standalone files for use elsewhere: an XVA (importable by XCP-ng / XenServer / XO), a
+ * dynamic VHD per disk (a chain flattened), or raw images (sparse). The repository is only read, and checked
+ * as it is read; outputs appear under their names only when complete (temp name, fsync, rename).
+ */
+export async function exportPoint(point: BackupPoint, opts: ExportOptions): Promise<ExportResult> {
+  const started = performance.now();
+  const counters = { bytesRead: 0, bytesWritten: 0, buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 }, producerBlockedMs: 0, consumerStarvedMs: 0 };
+  const sampler = new ProgressSampler({ runId: opts.runId, vm: { uuid: point.vmUuid, name: point.vmName }, disk: null, spoolCapBytes: 0 }, opts.onProgress);
+  sampler.restart(1, counters);
+  sampler.start();
+  const opened: OpenedDisk[] = [];
+  try {
+    let files: ExportResult['files'];
+    if (opts.format === 'xva') {
+      if (point.mode === 'full') {
+        sampler.totalBytes = (await fs.stat(xvaPathOf(point))).size;
+        sampler.setPhase('transfer');
+        const bytes = await copyFullXva(point, opts.out, counters, opts.signal);
+        files = [{ path: opts.out, position: null, bytes }];
+      } else {
+        opened.push(...(await openPointDisks(point)));
+        sampler.setPhase('transfer');
+        const bytes = await writeStream(opts.out, xvaFromChains(point.metadata as DeltaMetadata, opened), counters, opts.signal);
+        files = [{ path: opts.out, position: null, bytes }];
+      }
+    } else {
+      const sources = await diskSources(point, opts, opened);
+      sampler.totalBytes = sources.reduce((n, s) => n + s.size, 0);
+      const single = sources.length === 1 && !(await isFolder(opts.out));
+      if (!single) await fs.mkdir(opts.out, { recursive: true });
+      sampler.setPhase('transfer');
+      files = [];
+      for (const s of sources) {
+        const file = single ? opts.out : path.join(opts.out, `${point.vmName.replace(/[^\w.-]+/g, '_')}-${point.id}-disk${s.position}.${opts.format}`);
+        const bytes = opts.format === 'vhd' ? await writeVhd(file, s, counters, opts.signal) : await writeRaw(file, s, counters, opts.signal);
+        files.push({ path: file, position: s.position, bytes });
+      }
+    }
+    sampler.stop('done');
+    opts.log('info', `Exported ${point.vmName} ${point.id} as ${opts.format}: ${files.map((f) => f.path).join(', ')}.`);
+    return { files, durationMs: performance.now() - started };
+  } catch (err) {
+    sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
+    throw asDamage(err, point);
+  } finally {
+    await Promise.all(opened.map((o) => o.chain.close()));
+  }
+}
+
+function asDamage(err: unknown, point: BackupPoint): unknown {
+  if (err instanceof XvaVerifyError) {
+    return new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`, {
+      hint: 'This point cannot be exported safely; use another point, and check the remote\'s disk.',
+      context: { vm: point.vmName, point: point.id, file: point.mode === 'full' ? xvaPathOf(point) : '', offset: String(err.offset), damage: err.damage },
+    });
+  }
+  return err;
+}
+
+async function isFolder(p: string): Promise<boolean> {
+  return fs.stat(p).then((s) => s.isDirectory(), () => p.endsWith(path.sep));
+}
+
+async function diskSources(point: BackupPoint, opts: ExportOptions, opened: OpenedDisk[]): Promise<DiskSource[]> {
+  if (point.mode === 'delta') {
+    const all = await openPointDisks(point);
+    opened.push(...all);
+    const chosen = opts.disk ? [pickDisk(all.map((o) => ({ ...o.disk, o })), opts.disk, point).o] : all;
+    return chosen.map(({ disk, chain }) => ({
+      position: disk.position,
+      name: disk.name,
+      size: chain.size,
+      blockSize: chain.blockSize,
+      async *blocks() {
+        for (const index of chain.presentBlocks()) yield { index, data: await chain.readBlock(index) };
+      },
+    }));
+  }
+  const { disks } = await fullPointDisks(point);
+  const chosen = opts.disk ? [pickDisk(disks, opts.disk, point)] : disks;
+  return chosen.map((d) => ({
+    position: d.position,
+    name: d.name,
+    size: d.virtualSize,
+    blockSize: DEFAULT_BLOCK_SIZE,
+    async *blocks() {
+      // One pass over the XVA per disk: its chunks, gathered into VHD-sized blocks; all-zero blocks left out.
+      let index = 0;
+      let fill = 0;
+      let block = Buffer.alloc(DEFAULT_BLOCK_SIZE);
+      for await (const piece of xvaDiskRaw(await openPlainXva(point, 'export disks'), d.id, d.virtualSize)) {
+        let at = 0;
+        while (at < piece.length) {
+          const n = Math.min(piece.length - at, DEFAULT_BLOCK_SIZE - fill);
+          piece.copy(block, fill, at, at + n);
+          fill += n;
+          at += n;
+          if (fill === DEFAULT_BLOCK_SIZE) {
+            if (!isZero(block)) yield { index, data: block };
+            block = Buffer.alloc(DEFAULT_BLOCK_SIZE);
+            index++;
+            fill = 0;
+          }
+        }
+      }
+      if (fill > 0 && !isZero(block.subarray(0, fill))) yield { index, data: block.subarray(0, fill) };
+    },
+  }));
+}
+
+function isZero(b: Buffer): boolean {
+  for (let i = 0; i + 8 <= b.length; i += 8) if (b.readBigUInt64LE(i) !== 0n) return false;
+  for (let i = b.length - (b.length % 8); i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+async function withOutput(file: string, write: (handle: fs.FileHandle) => Promise<number>): Promise<number> {
+  const out = await AtomicFile.create(path.resolve(file));
+  try {
+    const bytes = await write(out.handle);
+    await out.commit();
+    return bytes;
+  } catch (err) {
+    await out.abort();
+    throw err;
+  }
+}
+
+async function writeStream(file: string, body: AsyncIterable<Buffer>, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+  return withOutput(file, async (h) => {
+    let at = 0;
+    for await (const piece of body) {
+      signal?.throwIfAborted();
+      counters.bytesRead += piece.length;
+      await h.write(piece, 0, piece.length, at).catch((e) => {
+        throw describeFsError(e, file, 'write');
+      });
+      at += piece.length;
+      counters.bytesWritten = at;
+    }
+    return at;
+  });
+}
+
+async function writeVhd(file: string, s: DiskSource, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+  return withOutput(file, async (h) => {
+    const size = Math.ceil(s.size / 512) * 512;
+    const writer = await VhdFileWriter.onHandle(h, file, { currentSize: size, uuid: randomUUID(), blockSize: s.blockSize });
+    try {
+      for await (const { index, data } of s.blocks()) {
+        signal?.throwIfAborted();
+        await writer.writeBlock(index, data);
+        counters.bytesRead += data.length;
+        counters.bytesWritten += data.length;
+      }
+      return (await writer.finish()).bytes;
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+  });
+}
+
+async function writeRaw(file: string, s: DiskSource, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+  return withOutput(file, async (h) => {
+    for await (const { index, data } of s.blocks()) {
+      signal?.throwIfAborted();
+      const at = index * s.blockSize;
+      const length = Math.min(data.length, s.size - at);
+      if (length > 0 && !isZero(data.subarray(0, length))) await h.write(data, 0, length, at);
+      counters.bytesRead += data.length;
+      counters.bytesWritten += length;
+    }
+    // Holes where nothing was written: a sparse file of the disk's exact size.
+    await h.truncate(s.size);
+    return s.size;
+  });
+}

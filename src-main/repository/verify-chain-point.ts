@@ -1,0 +1,166 @@
+import { promises as fs } from 'node:fs';
+import { SluiceError } from '../errors/sluice-error.js';
+import { loadDigests, type DigestsState } from '../formats/vhd-block-digests.js';
+import { VhdChainReader } from '../formats/vhd-chain-reader.js';
+import { VhdFormatError } from '../formats/vhd-errors.js';
+import { VhdFileReader } from '../formats/vhd-file-reader.js';
+import { bitmapSize, FOOTER_SIZE, SECTOR } from '../formats/vhd-structures.js';
+import { deltaPointDisks } from './point-disks.js';
+import type { BackupPoint } from './repository-reader.js';
+import type { VerifyProgress } from './verify-full-point.js';
+
+// `verify` of an incremental point: every VHD of every disk's chain is re-read whole. Structure (footer and
+// header checksums, the footer copy equal to the trailing footer, BAT entries inside the file and not
+// overlapping), chain links (each child names its parent's uuid), and, where Sluice recorded them, the digests
+// of the metadata region and of every block. Damage is named: the file, the block, the byte offset.
+
+export interface ChainVerifyResult {
+  bytes: number;
+  files: number;
+  /** Files checked for structure only (no digests, or digests out of date), with why. */
+  structureOnly: Array<{ file: string; reason: string }>;
+}
+
+/** Results per VHD file, shared between the points of one `verify` run (chains share their older files). */
+export type FileVerifyCache = Map<string, Promise<FileVerifyResult>>;
+interface FileVerifyResult {
+  bytes: number;
+  structureOnly?: string;
+}
+
+export async function verifyChainPoint(
+  point: BackupPoint,
+  opts: { onProgress?: (p: VerifyProgress) => void; signal?: AbortSignal; cache?: FileVerifyCache } = {},
+): Promise<ChainVerifyResult> {
+  const damaged = (message: string, context: Record<string, string>, cause?: unknown): SluiceError =>
+    new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
+      hint: 'This point cannot be restored safely; use another point (`sluice verify` names the good ones), and check the remote\'s disk.',
+      context: { vm: point.vmName, point: point.id, ...context },
+      cause,
+    });
+  let disks;
+  try {
+    disks = await deltaPointDisks(point);
+  } catch (err) {
+    if (err instanceof VhdFormatError) throw damaged(err.message, { file: err.source ?? '', offset: String(err.offset), damage: err.damage }, err);
+    throw err;
+  }
+  const files = [...new Set(disks.flatMap((d) => d.chain))];
+  const sizes = await Promise.all(files.map((f) => fs.stat(f).then((s) => s.size)));
+  const totalBytes = sizes.reduce((a, b) => a + b, 0);
+  let done = 0;
+  const cache = opts.cache ?? new Map();
+  const structureOnly: ChainVerifyResult['structureOnly'] = [];
+  for (const file of files) {
+    opts.signal?.throwIfAborted();
+    let pending = cache.get(file);
+    if (!pending) {
+      pending = verifyVhdFile(file, (n) => opts.onProgress?.({ bytesRead: done + n, totalBytes }), opts.signal);
+      cache.set(file, pending);
+    }
+    let r: FileVerifyResult;
+    try {
+      r = await pending;
+    } catch (err) {
+      if (err instanceof VhdFileDamage) throw damaged(err.message, err.context, err);
+      if (err instanceof VhdFormatError) throw damaged(err.message, { file, offset: String(err.offset), damage: err.damage }, err);
+      throw err;
+    }
+    done += r.bytes;
+    if (r.structureOnly) structureOnly.push({ file, reason: r.structureOnly });
+    opts.onProgress?.({ bytesRead: done, totalBytes });
+  }
+  // The links between files, now that each file is known to be sound.
+  for (const disk of disks) {
+    try {
+      await (await VhdChainReader.open(disk.chain)).close();
+    } catch (err) {
+      if (err instanceof SluiceError) throw damaged(err.message, { ...err.context, disk: disk.name });
+      throw err;
+    }
+  }
+  return { bytes: done, files: files.length, structureOnly };
+}
+
+class VhdFileDamage extends Error {
+  constructor(
+    message: string,
+    readonly context: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+async function verifyVhdFile(file: string, onBytes: (n: number) => void, signal: AbortSignal | undefined): Promise<FileVerifyResult> {
+  const reader = await VhdFileReader.open(file);
+  try {
+    const handle = await fs.open(file, 'r');
+    const state: DigestsState = await loadDigests(file);
+    try {
+      const head = Buffer.alloc(FOOTER_SIZE);
+      await handle.read(head, 0, FOOTER_SIZE, 0);
+      const tail = Buffer.alloc(FOOTER_SIZE);
+      await handle.read(tail, 0, FOOTER_SIZE, reader.fileSize - FOOTER_SIZE);
+      if (!head.equals(tail)) {
+        throw new VhdFileDamage(`${file}: the footer copy at byte 0 differs from the footer at the end of the file`, { file, offset: '0', damage: 'footer' });
+      }
+      const blockBytes = bitmapSize(reader.header.blockSize) + reader.header.blockSize;
+      const placed = [...reader.bat.entries()].filter(([i, s]) => reader.hasBlock(i) && s !== undefined).map(([index, sector]) => ({ index, at: sector * SECTOR }));
+      placed.sort((a, b) => a.at - b.at);
+      const metadataEnd = reader.header.tableOffset + Math.ceil((reader.header.maxTableEntries * 4) / SECTOR) * SECTOR;
+      for (let i = 0; i < placed.length; i++) {
+        const { index, at } = placed[i]!;
+        const before = i === 0 ? metadataEnd : placed[i - 1]!.at + blockBytes;
+        if (at < before) {
+          throw new VhdFileDamage(`${file}: block ${index} at byte ${at} overlaps ${i === 0 ? 'the header and BAT' : `block ${placed[i - 1]!.index}`} (BAT damaged)`, {
+            file,
+            block: String(index),
+            offset: String(reader.header.tableOffset + index * 4),
+            damage: 'bat',
+          });
+        }
+      }
+      const digests = state.kind === 'current' ? state.digests : undefined;
+      if (digests) {
+        const length = digests.file.metadataBytes;
+        const metadata = Buffer.alloc(length);
+        await handle.read(metadata, 0, length, 0);
+        if (!digests.metadataMatches(metadata)) {
+          throw new VhdFileDamage(`${file}: bytes 0–${length} (footer copy, header, parent locators, BAT) changed since the backup wrote them`, {
+            file,
+            offset: '0',
+            damage: 'metadata',
+          });
+        }
+      }
+      let read = 0;
+      let lastReport = 0;
+      for (const { index, at } of [...placed].sort((a, b) => a.index - b.index)) {
+        signal?.throwIfAborted();
+        const stored = (await reader.readBlock(index))!;
+        if (digests && !digests.blockMatches(index, stored.bitmap, stored.data)) {
+          throw new VhdFileDamage(`${file}: block ${index} (bytes ${at}–${at + blockBytes}) does not match the checksum recorded when it was written`, {
+            file,
+            block: String(index),
+            offset: String(at),
+            damage: 'block',
+          });
+        }
+        read += blockBytes;
+        if (read - lastReport >= 64 * 1024 * 1024) {
+          lastReport = read;
+          onBytes(read);
+        }
+      }
+      const structureOnly =
+        state.kind === 'current' ? undefined
+        : state.kind === 'absent' ? 'no checksums recorded (written by Xen Orchestra or an older Sluice)'
+        : state.reason;
+      return { bytes: reader.fileSize, ...(structureOnly ? { structureOnly } : {}) };
+    } finally {
+      await handle.close();
+    }
+  } finally {
+    await reader.close();
+  }
+}

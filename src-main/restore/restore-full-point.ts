@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ProgressSampler } from '../backup/progress-sampler.js';
+import { SluiceError } from '../errors/sluice-error.js';
+import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
+import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifier.js';
+import type { FullMetadata } from '../repository/backup-metadata.js';
+import type { BackupPoint } from '../repository/repository-reader.js';
+import { describeFsError } from '../remotes/fs-errors.js';
+import { Throttle } from '../transfer/throttle.js';
+import type { XapiSession } from '../xapi/xapi-session.js';
+import { parseTaskResultRefs } from '../xapi/xapi-records.js';
+import { uploadToHost } from './disk-upload.js';
+import type { RestoreOptions } from './restore-options.js';
+import { resolveTargetSr } from './restore-target.js';
+import { CreatedObjects } from './vm-recreate.js';
+
+const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sha512' };
+
+/**
+ * Restores a full point: the XVA goes to PUT /import as it is stored (the host reads zstd or gzip itself),
+ * checked on the way: every chunk checksum of a plain XVA before its bytes leave, and the whole file against
+ * its checksum file before the body is ended, so a damaged point never completes an import. The host rolls
+ * back a failed import itself; whatever it reports as made is destroyed too.
+ */
+export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, opts: RestoreOptions) {
+  const meta = point.metadata as FullMetadata;
+  const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
+  const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
+  const chosen = new Set(Object.values(opts.diskSrs ?? {}));
+  if (chosen.size > 1 || (chosen.size === 1 && opts.srUuid !== undefined && !chosen.has(opts.srUuid))) {
+    throw new SluiceError('VALIDATION', `${point.vmName} ${point.id} is a full point: its XVA is imported whole, onto one SR.`, {
+      hint: 'Choose one SR for all its disks (--sr), or restore an incremental point to place disks one by one.',
+      context,
+    });
+  }
+  const srUuid = opts.srUuid ?? [...chosen][0];
+  const xva = path.join(path.dirname(point.metadataPath), path.basename(meta.xva));
+  const size = (await fs.stat(xva).catch((err) => {
+    throw describeFsError(err, xva, 'read');
+  })).size;
+  const head = Buffer.alloc(4);
+  const fh = await fs.open(xva, 'r');
+  await fh.read(head, 0, 4, 0);
+  await fh.close();
+  const compressed = startsWithZstd(head) || startsWithGzip(head);
+  const verifier = compressed ? undefined : await XvaStreamVerifier.create();
+  const checksumText = await fs.readFile(`${xva}.checksum`, 'utf8').catch(() => undefined);
+  const m = checksumText ? /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(checksumText) : null;
+  const hash = m && ALGORITHMS[m[1]!] ? createHash(ALGORITHMS[m[1]!]!) : undefined;
+  const damaged = (message: string, extra: Record<string, string>, cause?: unknown) =>
+    new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
+      hint: 'This point cannot be restored safely; use another point, and check the remote\'s disk.',
+      context: { ...context, file: xva, ...extra },
+      cause,
+    });
+
+  const sampler = new ProgressSampler({ runId: opts.runId, vm: { uuid: point.vmUuid, name }, disk: null, spoolCapBytes: opts.spoolCapBytes }, opts.onProgress);
+  const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
+  const created = new CreatedObjects();
+  sampler.start();
+  try {
+    const sr = await resolveTargetSr(xapi, srUuid, context);
+    sampler.setPhase('transfer');
+    const result = await uploadToHost(
+      xapi,
+      {
+        path: '/import',
+        query: { sr_id: sr.ref },
+        source: createReadStream(xva, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>,
+        length: size,
+        inspect: (chunk) => {
+          hash?.update(chunk);
+          try {
+            verifier?.update(chunk);
+          } catch (err) {
+            if (err instanceof XvaVerifyError) throw damaged(`${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`, { offset: String(err.offset), ...(err.entry ? { entry: err.entry } : {}), damage: err.damage }, err);
+            throw err;
+          }
+        },
+        beforeFinish: () => {
+          try {
+            verifier?.finish();
+          } catch (err) {
+            if (err instanceof XvaVerifyError) throw damaged(err.message, { offset: String(err.offset), damage: err.damage }, err);
+            throw err;
+          }
+          if (m && hash && hash.digest('hex') !== m[2]) throw damaged('the XVA does not match its checksum file (changed after it was written)', { damage: 'file-checksum' });
+        },
+        label: 'Sluice restore',
+        context,
+      },
+      opts,
+      sampler,
+      throttle,
+    );
+    const vms = parseTaskResultRefs(result);
+    const vmRef = vms[0];
+    if (!vmRef) throw new SluiceError('HOST_ERROR', 'The host finished the import but named no VM.', { context });
+    created.vm = vmRef;
+    for (const vbd of await xapi.call<string[]>('VM.get_VBDs', vmRef)) {
+      const vdi = await xapi.call<string>('VBD.get_VDI', vbd);
+      if (vdi !== 'OpaqueRef:NULL' && (await xapi.call<string>('VBD.get_type', vbd)) === 'Disk') created.vdis.push(vdi);
+    }
+    await xapi.call('VM.set_name_label', vmRef, name);
+    return { vmRef, name, bytes: size, sampler, created, srUuid: sr.record.uuid };
+  } catch (err) {
+    sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
+    await created.destroy(xapi, opts.log);
+    throw err;
+  }
+}

@@ -1,0 +1,119 @@
+import http from 'node:http';
+import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
+import { describeNetworkError } from './host-unreachable.js';
+import { connectPinned } from './pinned-socket.js';
+import type { XapiSession } from './xapi-session.js';
+
+/** A PUT to one of the host's import handlers, fed chunk by chunk (the sink of a transfer pipeline). */
+export interface HostUpload {
+  /** Resolves when the chunk is handed to the socket and the socket has room again (flow control). */
+  write(chunk: Buffer): Promise<void>;
+  /** Ends the body and waits until the host has answered and closed (it does so when its task is done). */
+  finish(): Promise<void>;
+  /** Cuts the connection: the host sees the upload fail and fails its task. */
+  abort(reason?: unknown): void;
+  readonly maxInFlight: 1;
+}
+
+/**
+ * PUT /import or /import_raw_vdi, authenticated by session id, over a socket whose certificate was checked
+ * against the pin before the session id goes out (as the data path's GET). The body's length is sent up
+ * front: xapi refuses chunked uploads (IMPORT_ERROR_CANNOT_HANDLE_CHUNKED). The host answers 200 with its
+ * task before reading the body; any other status ends the upload with a clear error. Node's HTTP client, not
+ * undici, for the same reason as the downloads: the host ends things by closing the connection.
+ */
+export async function openHostUpload(
+  xapi: XapiSession,
+  path: string,
+  query: Record<string, string>,
+  opts: { contentLength: number; signal?: AbortSignal; context: ErrorContext },
+): Promise<HostUpload> {
+  const url = new URL(path, xapi.url);
+  for (const [k, v] of Object.entries({ session_id: xapi.sessionId, ...query })) url.searchParams.set(k, v);
+  const context = { ...opts.context, host: url.host };
+  if (opts.signal?.aborted) throw new SluiceError('CANCELLED', 'The upload was cancelled.', { context });
+  const socket = await connectPinned(url, xapi.fingerprint);
+  const req = http.request({
+    method: 'PUT',
+    host: url.hostname,
+    port: url.port,
+    path: `${url.pathname}${url.search}`,
+    headers: { host: url.host, 'user-agent': 'Sluice', 'content-length': String(opts.contentLength), 'content-type': 'application/octet-stream' },
+    createConnection: () => socket,
+  });
+  let failure: Error | undefined;
+  const fail = (err: Error): void => {
+    failure ??= err;
+    req.destroy(failure);
+  };
+  const onAbort = () => fail(new SluiceError('CANCELLED', 'The upload was cancelled.', { context }));
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const settled = new Promise<void>((resolve, reject) => {
+    req.once('response', (res) => {
+      const status = res.statusCode ?? 0;
+      if (status !== 200) {
+        fail(
+          new SluiceError('HOST_ERROR', `The host answered HTTP ${status} to the upload (${path}).`, {
+            hint: status === 401 ? 'The host refused the session; log in again.' : 'Check the host\'s log (xensource.log).',
+            context: { ...context, status: String(status) },
+          }),
+        );
+      }
+      res.resume();
+      res.once('end', resolve);
+      res.once('close', resolve);
+      res.once('error', (e) => reject(failure ?? describeNetworkError(url.host, e)));
+    });
+    req.once('error', (e) => reject(failure ?? (e instanceof SluiceError ? e : describeNetworkError(url.host, e))));
+    req.once('close', () => {
+      if (failure) reject(failure);
+    });
+  });
+  // Nobody may be awaiting yet when the host cuts the connection; the error is seen by the next write or finish.
+  settled.catch(() => {});
+  const cleanup = () => opts.signal?.removeEventListener('abort', onAbort);
+  settled.then(cleanup, cleanup);
+
+  return {
+    maxInFlight: 1,
+    write(chunk) {
+      if (failure) return Promise.reject(failure);
+      if (req.destroyed) return settled.then(() => Promise.reject(lostConnection(context)));
+      return new Promise<void>((resolve, reject) => {
+        const ok = req.write(chunk, (err) => {
+          if (err) reject(failure ?? describeNetworkError(url.host, err));
+        });
+        // Keep a few MiB queued on the socket so it never runs dry between chunks; beyond that, wait for it.
+        if (ok || req.writableLength < SOCKET_QUEUE_BYTES) return resolve();
+        const onDrain = () => {
+          req.off('close', onClose);
+          resolve();
+        };
+        const onClose = () => {
+          req.off('drain', onDrain);
+          reject(failure ?? lostConnection(context));
+        };
+        req.once('drain', onDrain);
+        req.once('close', onClose);
+      });
+    },
+    async finish() {
+      if (failure) throw failure;
+      req.end();
+      await settled;
+      if (failure) throw failure;
+    },
+    abort(reason) {
+      fail(reason instanceof Error ? reason : new SluiceError('CANCELLED', 'The upload was stopped.', { context }));
+    },
+  };
+}
+
+const SOCKET_QUEUE_BYTES = 8 * 1024 * 1024;
+
+function lostConnection(context: ErrorContext): SluiceError {
+  return new SluiceError('HOST_ERROR', 'The host closed the connection during the upload.', {
+    hint: 'The host stopped the import (storage full, I/O error, or restarted); its task says why.',
+    context: { ...context, damage: 'truncated' },
+  });
+}

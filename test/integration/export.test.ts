@@ -1,0 +1,153 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, promises as fs, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
+import { runFullBackup } from '../../src-main/backup/full-backup.js';
+import { resolveVms } from '../../src-main/backup/vm-selection.js';
+import { SluiceError } from '../../src-main/errors/sluice-error.js';
+import { exportPoint, type ExportFormat } from '../../src-main/export/export-point.js';
+import { XvaStreamVerifier } from '../../src-main/formats/xva-stream-verifier.js';
+import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
+import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
+import { startSimulator, type SimHandle } from '../xapi-sim/index.js';
+import { runCli } from '../helpers/cli.js';
+import { vmRefByUuid, vmShape } from '../helpers/restore.js';
+import { connect, MiB, testBackupOptions } from '../helpers/sim.js';
+import { tempDirs } from '../helpers/temp-dir.js';
+import { hashDisksInXva } from '../helpers/xva-content.js';
+
+let sim: SimHandle;
+let xapi: XapiSession;
+const { temp, cleanupAll } = tempDirs();
+let remote: string;
+let points: BackupPoint[];
+const truth = new Map<string, Record<string, string>>();
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(file)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/** qemu-img's reading of a VHD (it does not follow parents: the file must stand alone), as raw, hashed. */
+async function qemuVhdToRawHash(vhd: string): Promise<string> {
+  const raw = path.join(temp(), 'out.raw');
+  execFileSync('qemu-img', ['convert', '--image-opts', `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`, '-O', 'raw', raw]);
+  return sha256(raw);
+}
+
+function exportOpts(format: ExportFormat, out: string, disk?: string) {
+  return { format, out, disk, runId: 'export-test', log: () => {}, onProgress: () => {} };
+}
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    vms: [{ name: 'app', powerState: 'Halted', disks: [{ name: 'app system', size: 24 * MiB, allocated: 8 * MiB }, { name: 'app data', size: 12 * MiB + 512 * 1024, allocated: 4 * MiB }] }],
+    loginFailureDelayMs: 50,
+  });
+  xapi = await connect(sim);
+  remote = temp();
+  const uuid = sim.control.vmUuidByName('app');
+  const ref = (await resolveVms(xapi, ['app'])).selected[0]!.ref;
+  const record = async (id: string) => truth.set(id, Object.fromEntries((await vmShape(sim, vmRefByUuid(sim, uuid))).disks.map((d) => [d.position, d.sha256])));
+  await record((await runFullBackup(xapi, ref, testBackupOptions(remote, temp()))).pointId);
+  sim.control.guestWrite(uuid, 0.05, 3);
+  for (let i = 0; i < 2; i++) {
+    await record((await runDeltaBackup(xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-export' }))).pointId);
+    sim.control.guestWrite(uuid, 0.05, 30 + i);
+  }
+  points = (await listBackupPoints(remote)).points;
+});
+afterAll(async () => {
+  await xapi?.close();
+  await sim?.stop();
+  cleanupAll();
+});
+
+describe('export', () => {
+  it('an incremental point to one VHD per disk (chain flattened): qemu-img reads each as the disk at the time of the point', async () => {
+    const point = points.at(-1)!;
+    expect(point.mode).toBe('delta');
+    const out = path.join(temp(), 'vhds');
+    const r = await exportPoint(point, exportOpts('vhd', out));
+    expect(r.files.map((f) => f.position)).toEqual(['0', '1']);
+    for (const f of r.files) {
+      const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-f', 'vpc', f.path]).toString()) as { format: string };
+      expect(info.format).toBe('vpc');
+      expect(await qemuVhdToRawHash(f.path)).toBe(truth.get(point.id)![f.position!]);
+    }
+    expect(readdirSync(out).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('an incremental point to raw images and to an XVA (read back by the host\'s import reader, our verifier and tar)', async () => {
+    const point = points[1]!;
+    const raw = path.join(temp(), 'disk0.raw');
+    await exportPoint(point, exportOpts('raw', raw, '0'));
+    expect((await fs.stat(raw)).size).toBe(24 * MiB);
+    expect(await sha256(raw)).toBe(truth.get(point.id)!['0']);
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', raw]).toString()) as { format: string; 'virtual-size': number };
+    expect(info).toMatchObject({ format: 'raw', 'virtual-size': 24 * MiB });
+
+    const xva = path.join(temp(), 'app.xva');
+    await exportPoint(point, exportOpts('xva', xva));
+    expect(await hashDisksInXva(xva, temp())).toEqual(Object.values(truth.get(point.id)!).sort());
+    const verifier = await XvaStreamVerifier.create();
+    for await (const c of createReadStream(xva)) verifier.update(c as Buffer);
+    const summary = verifier.finish();
+    expect(summary.disks).toHaveLength(2);
+    expect(summary.ovaXml).toContain('<name>name_label</name><value>app</value>');
+    const listing = execFileSync('tar', ['-tf', xva]).toString().trim().split('\n');
+    expect(listing[0]).toBe('ova.xml');
+    expect(listing.some((n) => /^Ref:\d+\/00000000\.xxhash$/.test(n))).toBe(true);
+  });
+
+  it('a full point: the XVA copied and checked, its disks as VHD and raw', async () => {
+    const point = points[0]!;
+    expect(point.mode).toBe('full');
+    const xva = path.join(temp(), 'full.xva');
+    await exportPoint(point, exportOpts('xva', xva));
+    expect(await sha256(xva)).toBe(await sha256(path.join(path.dirname(point.metadataPath), `${point.id}.xva`)));
+    const vhd = path.join(temp(), 'data.vhd');
+    await exportPoint(point, exportOpts('vhd', vhd, '1'));
+    expect(await qemuVhdToRawHash(vhd)).toBe(truth.get(point.id)!['1']);
+    const raws = path.join(temp(), 'raws');
+    const r = await exportPoint(point, exportOpts('raw', raws));
+    for (const f of r.files) expect(await sha256(f.path)).toBe(truth.get(point.id)![f.position!]);
+  });
+
+  it('a damaged point is refused, naming the damage, and leaves no output', async () => {
+    const copy = temp();
+    execFileSync('cp', ['-a', `${remote}/.`, copy]);
+    const point = (await listBackupPoints(copy)).points[0]!;
+    const xvaFile = path.join(path.dirname(point.metadataPath), `${point.id}.xva`);
+    const h = await fs.open(xvaFile, 'r+');
+    const b = Buffer.alloc(1);
+    await h.read(b, 0, 1, 1024 * 1024);
+    b[0] = b[0]! ^ 1;
+    await h.write(b, 0, 1, 1024 * 1024);
+    await h.close();
+    const outDir = temp();
+    for (const format of ['xva', 'raw'] as const) {
+      const out = path.join(outDir, `x.${format}`);
+      const err = await exportPoint(point, exportOpts(format, out, format === 'raw' ? '0' : undefined)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SluiceError);
+      expect((err as SluiceError).message).toMatch(/damaged: .*checksum/);
+      expect(existsSync(out)).toBe(false);
+    }
+    expect(readdirSync(outDir)).toEqual([]);
+  });
+
+  it('sluice export writes the file and reports it (--json)', async () => {
+    const out = path.join(temp(), 'cli.vhd');
+    const r = await runCli(['export', '--remote', remote, '--vm', 'app', '--at', 'latest', '--format', 'vhd', '--disk', '1', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.at(-1)).toMatchObject({ type: 'result', format: 'vhd', files: [{ path: out, position: '1' }] });
+    expect(await qemuVhdToRawHash(out)).toBe(truth.get(points.at(-1)!.id)!['1']);
+    const bad = await runCli(['export', '--remote', remote, '--vm', 'app', '--format', 'zip', '--out', out]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--format takes xva, vhd or raw');
+  });
+});

@@ -1,0 +1,177 @@
+import { cpSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
+import { resolveVms } from '../../src-main/backup/vm-selection.js';
+import { SluiceError } from '../../src-main/errors/sluice-error.js';
+import { VhdFileReader } from '../../src-main/formats/vhd-file-reader.js';
+import { deltaPointDisks } from '../../src-main/repository/point-disks.js';
+import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
+import { verifyPoint } from '../../src-main/repository/verify-point.js';
+import { restorePoint } from '../../src-main/restore/restore-point.js';
+import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
+import type { SimHandle } from '../xapi-sim/index.js';
+import { runCli } from '../helpers/cli.js';
+import { hostObjects, testRestoreOptions } from '../helpers/restore.js';
+import { connect, smallPool, testBackupOptions } from '../helpers/sim.js';
+import { tempDirs } from '../helpers/temp-dir.js';
+
+let sim: SimHandle;
+let xapi: XapiSession;
+const { temp, cleanupAll } = tempDirs();
+/** A clean repository with three incremental points of web01; each test damages its own copy. */
+let pristine: string;
+
+beforeAll(async () => {
+  sim = await smallPool();
+  xapi = await connect(sim);
+  pristine = temp();
+  const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
+  for (let i = 0; i < 3; i++) {
+    await runDeltaBackup(xapi, ref, testBackupOptions(pristine, temp(), { jobId: 'job-verify' }));
+    sim.control.guestWrite(sim.control.vmUuidByName('web01'), 0.05, 40 + i);
+  }
+});
+afterAll(async () => {
+  await xapi?.close();
+  await sim?.stop();
+  cleanupAll();
+});
+
+async function copyOfRepository(): Promise<{ root: string; points: BackupPoint[] }> {
+  const root = temp();
+  cpSync(pristine, root, { recursive: true, preserveTimestamps: true });
+  return { root, points: (await listBackupPoints(root)).points };
+}
+
+/** Flips one bit as failing storage would: in place, the file's size and modification time unchanged. */
+async function flipBit(file: string, offset: number): Promise<void> {
+  const st = await fs.stat(file);
+  const h = await fs.open(file, 'r+');
+  const b = Buffer.alloc(1);
+  await h.read(b, 0, 1, offset);
+  b[0] = b[0]! ^ 0x10;
+  await h.write(b, 0, 1, offset);
+  await h.close();
+  await fs.utimes(file, st.atime, st.mtime);
+}
+
+async function failure(p: Promise<unknown>): Promise<SluiceError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(SluiceError);
+    return err as SluiceError;
+  }
+  throw new Error('expected a failure');
+}
+
+/** The second point's VHD of disk 0 (a differencing file), and the byte where its first stored block starts. */
+async function middleFile(points: BackupPoint[]): Promise<{ file: string; block: number; at: number; reader: VhdFileReader }> {
+  const disk = (await deltaPointDisks(points[1]!))[0]!;
+  const file = disk.chain.at(-1)!;
+  const reader = await VhdFileReader.open(file);
+  const block = [...reader.bat.keys()].find((i) => reader.hasBlock(i))!;
+  return { file, block, at: reader.bat[block]! * 512, reader };
+}
+
+describe('verify of incremental points', () => {
+  it('a clean chain verifies: every file, block digests included, nothing checked by structure only', async () => {
+    const { points } = await copyOfRepository();
+    expect(points.map((p) => p.mode)).toEqual(['delta', 'delta', 'delta']);
+    for (const p of points) {
+      const progress: unknown[] = [];
+      const r = await verifyPoint(p, { onProgress: (x) => progress.push(x) });
+      expect(r.structureOnly).toEqual([]);
+      expect(r.bytes).toBeGreaterThan(0);
+      expect(progress.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('a bit flipped in a data block is found and named (file, block, offset) in this point and the later one; restore refuses and names the nearest good point', async () => {
+    const { points } = await copyOfRepository();
+    const { file, block, at, reader } = await middleFile(points);
+    await reader.close();
+    await flipBit(file, at + 512 + 4096 + 3);
+
+    await expect(verifyPoint(points[0]!)).resolves.toBeDefined();
+    for (const p of [points[1]!, points[2]!]) {
+      const err = await failure(verifyPoint(p));
+      expect(err.code).toBe('REMOTE_ERROR');
+      expect(err.message).toContain(file);
+      expect(err.message).toContain(`block ${block}`);
+      expect(err.context).toMatchObject({ file, block: String(block), offset: String(at), damage: 'block' });
+    }
+
+    const before = hostObjects(sim);
+    // Restore checks the blocks it reads: point 2's own file holds the damaged block, so its restore refuses.
+    const err = await failure(restorePoint(xapi, points[1]!, testRestoreOptions(temp(), { points })));
+    expect(err.code).toBe('REMOTE_ERROR');
+    expect(err.message).toContain(`block ${block}`);
+    expect(err.hint).toContain(`--at ${points[0]!.id}`);
+    expect(err.context.nearestGoodPoint).toBe(points[0]!.id);
+    expect(hostObjects(sim)).toEqual(before);
+  });
+
+  it('damage to the BAT, the header, the footer copy or the parent locators is found and named', async () => {
+    const cases: Array<{ where: string; offset: (r: VhdFileReader, block: number) => number; damage: RegExp }> = [
+      { where: 'footer copy', offset: () => 70, damage: /footer/ },
+      { where: 'dynamic header', offset: () => 512 + 40, damage: /header/ },
+      { where: 'parent locator data', offset: () => 1536 + 2, damage: /metadata|locator/ },
+      { where: 'BAT entry', offset: (r, block) => r.header.tableOffset + block * 4 + 3, damage: /bat|metadata|block/ },
+    ];
+    for (const c of cases) {
+      const { points } = await copyOfRepository();
+      const { file, block, reader } = await middleFile(points);
+      const offset = c.offset(reader, block);
+      await reader.close();
+      await flipBit(file, offset);
+      const err = await failure(verifyPoint(points[1]!));
+      expect(err.code, c.where).toBe('REMOTE_ERROR');
+      expect(err.message, c.where).toContain(path.basename(file));
+      expect(`${err.context.damage} ${err.message}`, c.where).toMatch(c.damage);
+      expect(err.context.file ?? err.message, c.where).toContain(path.basename(file));
+    }
+  });
+
+  it('a missing parent is named; restore fails before creating anything on the host', async () => {
+    const { points } = await copyOfRepository();
+    const first = (await deltaPointDisks(points[0]!))[0]!.chain[0]!;
+    await fs.rm(first);
+    const err = await failure(verifyPoint(points[2]!));
+    expect(err.message).toContain(first);
+    expect(err.context.damage).toBe('missing-parent');
+    const before = hostObjects(sim);
+    const r = await failure(restorePoint(xapi, points[2]!, testRestoreOptions(temp(), { points })));
+    expect(r.message).toMatch(/needs its parent .* which is missing/);
+    expect(hostObjects(sim)).toEqual(before);
+  });
+
+  it('a VHD rewritten after its digests were taken (e.g. merged) is checked by structure only, and says so', async () => {
+    const { points } = await copyOfRepository();
+    const { file, reader } = await middleFile(points);
+    await reader.close();
+    const later = new Date(Date.now() + 60_000);
+    await fs.utimes(file, later, later);
+    const r = await verifyPoint(points[1]!);
+    expect(r.structureOnly).toEqual([{ file, reason: expect.stringMatching(/rewritten after its checksums were recorded/) }]);
+  });
+
+  it('sluice verify checks incremental points (exit 0), then names the damaged block (exit 1, --json)', async () => {
+    const { root, points } = await copyOfRepository();
+    const ok = await runCli(['verify', '--remote', root]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout.match(/✔ web01 \S+: .* verified/g)).toHaveLength(3);
+    expect(ok.stdout).toContain('3 point(s) checked, 0 damaged');
+    const { file, block, at, reader } = await middleFile(points);
+    await reader.close();
+    await flipBit(file, at + 600);
+    const bad = await runCli(['verify', '--remote', root, '--json']);
+    expect(bad.code).toBe(1);
+    const events = bad.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const damaged = events.filter((e) => e.type === 'damaged');
+    expect(damaged.map((e) => e.point)).toEqual([points[1]!.id, points[2]!.id]);
+    expect(damaged[0]!.context).toMatchObject({ file, block: String(block) });
+    expect(events.some((e) => e.type === 'progress' && e.phase === 'verify')).toBe(true);
+  });
+});
