@@ -11,6 +11,7 @@ const commands: Record<string, Command> = {
   backup: { summary: 'back up VMs of a pool into a repository folder', run: async (a) => (await import('./commands/backup-command.js')).backupCommand(a) },
   list: { summary: 'list the backup points in a repository folder', run: async (a) => (await import('./commands/list-command.js')).listCommand(a) },
   verify: { summary: 're-read backup points and check every checksum', run: async (a) => (await import('./commands/verify-command.js')).verifyCommand(a) },
+  check: { summary: 'check a repository (orphans, broken chains, leftovers, unfinished merges); --repair fixes what is safe', run: async (a) => (await import('./commands/check-command.js')).checkCommand(a) },
   serve: { summary: 'serve the UI in a browser on 127.0.0.1 (browser mode)', run: async (a) => (await import('./commands/serve-command.js')).serveCommand(a) },
   demo: { summary: 'the main job on the simulated "Small shop" pool: back up, verify, list', run: async (a) => (await import('./commands/demo-command.js')).demoCommand(a) },
 };

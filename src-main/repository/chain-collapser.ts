@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { syncDir } from './atomic-file.js';
 import type { BackupPoint } from './repository-reader.js';
-import { childrenOf, filesInMerge, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
+import { childrenOf, damagedWithUnknownParent, filesInMerge, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
 import { mergeVhdIntoParent, resumeVhdMerge, type VhdMergeOptions, type VhdMergeProgress } from './vhd-merge.js';
 
 // After a delta point's metadata is gone, its VHDs are no longer referenced. Each one a later VHD still builds
@@ -86,7 +86,13 @@ function nextStep(scan: VhdFolderScan, referenced: ReadonlySet<string>, report: 
       continue;
     }
     const children = childrenOf(scan, v.name);
-    if (children.length === 0) return { kind: 'remove', name: v.name };
+    if (children.length === 0) {
+      const unknown = damagedWithUnknownParent(scan);
+      if (unknown.length === 0) return { kind: 'remove', name: v.name };
+      const m = `${v.path} is not removed: ${unknown.map((u) => u.name).join(', ')} is damaged beyond telling its parent, which may be this file`;
+      if (!known(m)) report.problems.push(m);
+      continue;
+    }
     if (children.length > 1) {
       const m = `${v.path} has ${children.length} child VHDs (${children.map((c) => c.name).join(', ')}); not merged`;
       if (!known(m)) report.problems.push(m);

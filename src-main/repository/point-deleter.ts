@@ -6,7 +6,7 @@ import { syncDir } from './atomic-file.js';
 import { collapseUnreferencedVhds, referencedVhds, type CollapseOptions, type CollapseReport } from './chain-collapser.js';
 import { pointFiles } from './repository-layout.js';
 import { listVmPoints, type BackupPoint } from './repository-reader.js';
-import { childrenOf, scanVhdFolder } from './vhd-folder-scan.js';
+import { childrenOf, damagedWithUnknownParent, scanVhdFolder } from './vhd-folder-scan.js';
 
 // Deletes one backup point, metadata first (it is the commit marker: without it the point no longer exists,
 // whatever a crash leaves after). A full point's XVA and checksum then go. A delta point's VHDs are merged
@@ -40,7 +40,7 @@ export async function deleteBackupPoint(root: string, point: BackupPoint, opts: 
     for (const rel of Object.values(point.metadata.vhds)) {
       const own = scan.vhds.get(path.basename(rel));
       if (!own || path.dirname(path.resolve(vmDir, rel)) !== dir) continue;
-      const damaged = own.damage ? own : childrenOf(scan, own.name).find((c) => c.damage);
+      const damaged = own.damage ? own : (childrenOf(scan, own.name).find((c) => c.damage) ?? damagedWithUnknownParent(scan)[0]);
       if (damaged) {
         throw new SluiceError('REMOTE_ERROR', `Point ${point.id} of ${point.vmName} was not deleted: ${damaged.path} is damaged (${damaged.damage}), and merging it would spread the damage into good data.`, {
           hint: 'Run `npx sluice check --remote DIR` to see the damage. The point and its chain are kept as they are.',

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VhdFileReader } from '../formats/vhd-file-reader.js';
-import { DiskType } from '../formats/vhd-structures.js';
+import { decodeFooter, decodeHeader, DiskType, FOOTER_SIZE, HEADER_SIZE } from '../formats/vhd-structures.js';
 import { isMergeStateName, parentOfMergeState } from './merge-state.js';
 import { isTemporaryName } from './repository-layout.js';
 
@@ -57,8 +57,35 @@ async function describeVhd(file: string): Promise<ScannedVhd> {
       ...(differencing ? { parentName: path.basename(r.header.parentName.replace(/\\/g, '/')), parentUuid: r.header.parentUuid } : {}),
     };
   } catch (err) {
-    return { name, path: file, damage: err instanceof Error ? err.message : String(err) };
+    // The head of a damaged file (footer copy and header) usually survives a truncation or a bad trailing
+    // footer, and tells whose child it is: without that, its parent could be taken for an orphan.
+    return { name, path: file, ...(await readLinkLeniently(file)), damage: err instanceof Error ? err.message : String(err) };
   }
+}
+
+async function readLinkLeniently(file: string): Promise<Partial<ScannedVhd>> {
+  try {
+    const h = await fs.open(file, 'r');
+    try {
+      const head = Buffer.alloc(FOOTER_SIZE);
+      await h.read(head, 0, FOOTER_SIZE, 0);
+      const footer = decodeFooter(head, { offset: 0, source: file });
+      const raw = Buffer.alloc(HEADER_SIZE);
+      await h.read(raw, 0, HEADER_SIZE, footer.dataOffset);
+      const header = decodeHeader(raw, { offset: footer.dataOffset, source: file });
+      const differencing = footer.diskType === DiskType.Differencing;
+      return { uuid: footer.uuid, differencing, ...(differencing ? { parentName: path.basename(header.parentName.replace(/\\/g, '/')), parentUuid: header.parentUuid } : {}) };
+    } finally {
+      await h.close();
+    }
+  } catch {
+    return {};
+  }
+}
+
+/** Damaged VHDs whose parent could not be read: any unused VHD of the folder may be the one they need. */
+export function damagedWithUnknownParent(scan: VhdFolderScan): ScannedVhd[] {
+  return [...scan.vhds.values()].filter((v) => v.damage && v.differencing === undefined);
 }
 
 /** The VHDs whose header names `name` as their parent (by file name and footer uuid). */

@@ -32,8 +32,9 @@ import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type
 // parent changes only under those sectors. So a crash anywhere leaves every remaining point restorable, and
 // redoing a block gives the same bytes: the merge is idempotent and resumes from its state file.
 //
-// Order of a batch, which is what makes a resume safe: blocks → footer at the new end (file truncated there)
-// → fsync → BAT entries → fsync → state file (currentBlock moves forward). The BAT never names a block that is
+// Order of a batch, which is what makes a resume safe: footer moved past the room new blocks need → fsync →
+// blocks → footer at the new end (file truncated there) → fsync → BAT entries → fsync → state file
+// (currentBlock moves forward). The BAT never names a block that is
 // not on disk, and the state never claims a block the BAT does not hold. Then: new footer (the child's uuid
 // and size) at the end and at byte 0 → fsync → step "cleanupVhds" → rename over the child → state removed.
 
@@ -177,6 +178,7 @@ async function mergeBlocks(parent: MergeTarget, child: VhdFileReader, state: Mer
     const indexes = todo.slice(start, start + batch);
     const committedEnd = parent.dataEnd;
     try {
+      await parent.reserveAppends(indexes.filter((i) => !parent.hasBlock(i)).length * blockBytes, progress);
       for (const index of indexes) {
         const stored = (await child.readBlock(index))!;
         progress.bytesRead += blockBytes;
@@ -226,12 +228,20 @@ class MergeTarget {
     try {
       const { size } = await handle.stat();
       const where = (offset: number) => ({ offset, source: file });
-      // Resumed: the copy at byte 0 (a block may have overwritten the trailing one). Fresh: the trailing one,
-      // the authoritative copy, which then also goes to byte 0 so that a resume finds the same footer there.
-      const footerAt = resumed ? 0 : size - FOOTER_SIZE;
-      const footerRaw = await readExactly(handle, footerAt, FOOTER_SIZE, file);
-      const footer = decodeFooter(footerRaw, where(footerAt));
-      if (!resumed && !footerRaw.equals(await readExactly(handle, 0, FOOTER_SIZE, file))) {
+      // The trailing footer is authoritative and stays valid through our merges; a merge Xen Orchestra started
+      // may have overwritten it with a block, and then the copy at byte 0 holds (only the last step rewrites it).
+      let footerAt = size - FOOTER_SIZE;
+      let footerRaw = await readExactly(handle, footerAt, FOOTER_SIZE, file);
+      let footer: VhdFooter;
+      try {
+        footer = decodeFooter(footerRaw, where(footerAt));
+      } catch (err) {
+        if (!resumed) throw err;
+        footerAt = 0;
+        footerRaw = await readExactly(handle, 0, FOOTER_SIZE, file);
+        footer = decodeFooter(footerRaw, where(0));
+      }
+      if (!footerRaw.equals(await readExactly(handle, 0, FOOTER_SIZE, file))) {
         await writeExactly(handle, [footerRaw], 0);
         await handle.sync();
       }
@@ -255,6 +265,22 @@ class MergeTarget {
       await handle.close();
       throw err;
     }
+  }
+
+  hasBlock(index: number): boolean {
+    return this.bat[index] !== BAT_ABSENT;
+  }
+
+  /**
+   * Moves the trailing footer past the room the batch's new blocks will take, durably, before any block is
+   * written there: the file ends with a valid footer at every instant, so the chain stays readable even if
+   * the process dies in the middle of an append.
+   */
+  async reserveAppends(bytes: number, progress: VhdMergeProgress): Promise<void> {
+    if (bytes === 0) return;
+    await writeExactly(this.handle, [this.footerRaw], this.dataEnd + bytes);
+    progress.bytesWritten += FOOTER_SIZE;
+    await this.handle.sync();
   }
 
   async mergeBlock(index: number, bitmap: Buffer, data: Buffer, progress: VhdMergeProgress): Promise<void> {
