@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
@@ -131,6 +131,35 @@ describe('incremental backups: faults', () => {
     const events = checkJson(repair.stdout);
     expect(events.find((e) => e.type === 'problem')).toMatchObject({ kind: 'unfinished-merge', repaired: true });
     expect(events.find((e) => e.type === 'summary')).toMatchObject({ found: 1, repaired: 1, remaining: 0 });
+    expect(readdirSync(vdiDir).sort()).toEqual([...truth.keys()].map((id) => `${id}.vhd`));
+    await expectPointsRestorable(remote, truth);
+    expect(await pointChain((await listVmPoints(remote, vmUuid())).points[0]!, disk())).toEqual([path.join(vdiDir, `${second}.vhd`)]);
+  });
+
+  it('check finds orphans and points deleted but not merged; --repair merges and removes them, losing no point', async () => {
+    const remote = temp();
+    const truth = await deltaPoints(remote, 3, 300);
+    const [oldest, second] = [...truth.keys()];
+    const vmDir = path.join(remote, 'xo-vm-backups', vmUuid());
+    const vdiDir = path.join(vmDir, 'vdis', 'job-faults', disk());
+    // A crash right after a point's metadata was deleted, before its merge; a VHD and an XVA no point names.
+    rmSync(path.join(vmDir, `${oldest}.json`));
+    truth.delete(oldest!);
+    copyFileSync(path.join(vdiDir, `${oldest}.vhd`), path.join(vdiDir, '20200101T000000Z.vhd'));
+    writeFileSync(path.join(vmDir, '20200101T000000Z.xva'), 'half a backup');
+    writeFileSync(path.join(vdiDir, '.1700000000000-abc123.20990101T000000Z.vhd'), 'temp');
+
+    const check = await runCli(['check', '--remote', remote]);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(`✘ pending-merge: ${path.join(vdiDir, `${oldest}.vhd`)}`);
+    expect(check.stdout).toContain(`✘ orphan-vhd: ${path.join(vdiDir, '20200101T000000Z.vhd')}`);
+    expect(check.stdout).toContain(`✘ orphan-xva: ${path.join(vmDir, '20200101T000000Z.xva')}`);
+    expect(check.stdout).toMatch(/✘ temporary-file: .*20990101T000000Z\.vhd.*\(--repair fixes this\)/);
+    expect(check.stdout).toMatch(/4 problem\(s\) found, 4 remaining\.\nRun again with --repair/);
+
+    const repair = await runCli(['check', '--remote', remote, '--repair']);
+    expect(repair.code).toBe(0);
+    expect(repair.stdout).toMatch(/4 problem\(s\) found, 4 repaired, 0 remaining/);
     expect(readdirSync(vdiDir).sort()).toEqual([...truth.keys()].map((id) => `${id}.vhd`));
     await expectPointsRestorable(remote, truth);
     expect(await pointChain((await listVmPoints(remote, vmUuid())).points[0]!, disk())).toEqual([path.join(vdiDir, `${second}.vhd`)]);
