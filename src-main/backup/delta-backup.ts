@@ -8,7 +8,11 @@ import { describeFsError } from '../remotes/fs-errors.js';
 import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';
 import type { DeltaMetadata } from '../repository/backup-metadata.js';
 import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
-import { listBackupPoints } from '../repository/repository-reader.js';
+import type { RetentionOutcome } from '../repository/apply-retention.js';
+import { collapseUnreferencedVhds, referencedVhds } from '../repository/chain-collapser.js';
+import { listBackupPoints, listVmPoints } from '../repository/repository-reader.js';
+import { longTermTags } from '../repository/retention-plan.js';
+import { resolveChain, scanVhdFolder } from '../repository/vhd-folder-scan.js';
 import { formatTimestamp, isTemporaryName, METADATA_VERSION, vmFolder, vmLockFolder } from '../repository/repository-layout.js';
 import { lockVmFolder } from '../repository/vm-folder-lock.js';
 import { StreamBridge } from '../transfer/stream-bridge.js';
@@ -25,6 +29,7 @@ import { freeTimestamp, isCutStream, silenceError } from './full-backup.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, findDeltaBase, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { forEachLimited } from './for-each-limited.js';
 import { ProgressSampler } from './progress-sampler.js';
+import { mergeProgressTracker, runRetentionPhase } from './retention-phase.js';
 import { retryFromStart } from './retry-policy.js';
 
 export interface DeltaBackupResult {
@@ -33,6 +38,8 @@ export interface DeltaBackupResult {
   bytes: number;
   disks: Array<{ vdiUuid: string; name: string; path: string; differencing: boolean; bytes: number }>;
   durationMs: number;
+  /** What retention kept and deleted (absent when the run has no retention). */
+  retention?: RetentionOutcome;
 }
 
 type Rec = Record<string, unknown>;
@@ -42,7 +49,10 @@ type Rec = Record<string, unknown>;
  * (with base= the previous backup's snapshot disk when its VHD is intact on the remote, else a full VHD, said
  * in the log) → vdis/<jobId>/<vdiUuid>/<ts>.vhd through the same pipeline as full backups → metadata last →
  * the new snapshot kept on the host as the next base, the previous base destroyed with its disks.
- * Each disk's export is retried from the start when the host gives up. No retention or merge yet (issue 5).
+ * Each disk's export is retried from the start when the host gives up. A full VHD starts a new chain when the
+ * chain is broken on the remote or already holds `fullInterval` points. Then retention, as the "merge" phase:
+ * deleted points fold into the chain; the run is done only when the merges are. Merges a crash interrupted
+ * are finished first, before anything builds on the chain.
  */
 export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: BackupRunOptions): Promise<DeltaBackupResult> {
   const started = performance.now();
@@ -60,6 +70,7 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
   try {
     await cleanFullBackupFolder(vmDir);
     await removeVhdTemporaries(path.join(vmDir, 'vdis', opts.jobId));
+    await settleChains(path.join(vmDir, 'vdis', opts.jobId), opts.remoteRoot, vm.uuid, opts, sampler, ctx);
     for (const ref of await findLeftoverSnapshots(xapi, vmRef, new Set([opts.runId]))) await destroySnapshotWithDisks(xapi, ref);
 
     // The base: our previous snapshot on the host, and the previous point of this job on the remote.
@@ -99,13 +110,16 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
       const prevRel = previous ? Object.values(previous.metadata.mode === 'delta' ? previous.metadata.vhds : {}).find((p) => p.startsWith(`vdis/${opts.jobId}/${liveUuid}/`)) : undefined;
       let differencing = false;
       if (base && prevRel) {
-        const prevFooter = await VhdFileReader.open(path.join(vmDir, prevRel)).then(async (r) => {
-          const uuid = r.footer.uuid;
-          await r.close();
-          return uuid;
-        }).catch(() => undefined);
-        differencing = prevFooter === base.vdi.uuid;
-        if (!differencing) opts.log('warn', `The previous backup of disk "${d.vdi.name_label}" does not match its base snapshot on the host; making a full VHD.`, ctx);
+        const prevPath = path.join(vmDir, prevRel);
+        const scan = await scanVhdFolder(path.dirname(prevPath));
+        const chain = resolveChain(scan, path.basename(prevPath));
+        if ('problem' in chain) {
+          opts.log('warn', `The backup chain of disk "${d.vdi.name_label}" is broken on the remote (${chain.problem.message}); making a full VHD.`, ctx);
+        } else if (scan.vhds.get(path.basename(prevPath))?.uuid !== base.vdi.uuid) {
+          opts.log('warn', `The previous backup of disk "${d.vdi.name_label}" does not match its base snapshot on the host; making a full VHD.`, ctx);
+        } else if (opts.fullInterval && chain.paths.length >= opts.fullInterval) {
+          opts.log('info', `The chain of disk "${d.vdi.name_label}" holds ${chain.paths.length} points (full interval ${opts.fullInterval}); starting a new chain with a full VHD.`, ctx);
+        } else differencing = true;
       } else if (previous || baseRef) {
         opts.log('warn', `No usable base for disk "${d.vdi.name_label}" (${!base ? 'the base snapshot is gone from the host' : 'the previous VHD is missing on the remote'}); making a full VHD.`, ctx);
       }
@@ -198,6 +212,7 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
       vhds,
       isVhdDifferencing,
       size: total,
+      ...(opts.retention?.longTerm ? { tags: longTermTags(when) } : {}),
     };
     await writeFileAtomic(path.join(vmDir, `${ts}.json`), JSON.stringify(metadata));
 
@@ -208,9 +223,10 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
     const kept = snapRef;
     snapRef = undefined;
     if (baseRef && baseRef !== kept) await destroySnapshotWithDisks(xapi, baseRef);
-    sampler.stop('done');
     opts.log('info', `Backed up ${vm.name} incrementally: ${total} bytes in ${results.length} disk(s).`, ctx);
-    return { vmUuid: vm.uuid, pointId: ts, bytes: total, disks: results, durationMs: performance.now() - started };
+    const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'merge');
+    sampler.stop('done');
+    return { vmUuid: vm.uuid, pointId: ts, bytes: total, disks: results, durationMs: performance.now() - started, ...(retention ? { retention } : {}) };
   } catch (err) {
     sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
     if (snapRef) await destroySnapshotWithDisks(xapi, snapRef).catch(() => {});
@@ -264,5 +280,23 @@ async function removeVhdTemporaries(jobDir: string): Promise<void> {
     for (const name of await fs.readdir(path.join(jobDir, d)).catch(() => [] as string[])) {
       if (isTemporaryName(name)) await fs.rm(path.join(jobDir, d, name), { force: true });
     }
+  }
+}
+
+/**
+ * Before a run builds on the chains: finish merges a crash interrupted, and fold in VHDs whose point was
+ * deleted but not yet merged (a crash between the two). Damage is only reported here.
+ */
+async function settleChains(jobDir: string, root: string, vmUuid: string, opts: BackupRunOptions, sampler: ProgressSampler, ctx: Record<string, string>): Promise<void> {
+  const vdiDirs = await fs.readdir(jobDir).catch(() => [] as string[]);
+  if (vdiDirs.length === 0) return;
+  const referenced = referencedVhds((await listVmPoints(root, vmUuid)).points);
+  for (const d of vdiDirs) {
+    const r = await collapseUnreferencedVhds(path.join(jobDir, d), referenced, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      log: (m) => opts.log('info', m, ctx),
+      ...mergeProgressTracker(sampler),
+    });
+    for (const p of r.problems) opts.log('warn', p, ctx);
   }
 }

@@ -21,6 +21,9 @@ import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { destroySnapshotWithDisks, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { ProgressSampler } from './progress-sampler.js';
+import { runRetentionPhase } from './retention-phase.js';
+import { longTermTags } from '../repository/retention-plan.js';
+import type { RetentionOutcome } from '../repository/apply-retention.js';
 import { retryFromStart } from './retry-policy.js';
 
 export interface FullBackupResult {
@@ -34,6 +37,8 @@ export interface FullBackupResult {
   /** Time the writer waited for the host, and the reader for the destination (ms): where the time went. */
   waitedForHostMs: number;
   waitedForDestinationMs: number;
+  /** What retention kept and deleted (absent when the run has no retention). */
+  retention?: RetentionOutcome;
 }
 
 /**
@@ -87,15 +92,28 @@ export async function runFullBackup(xapi: XapiSession, vmRef: string, opts: Back
       vmSnapshot: snapRecord,
       xva: `./${path.basename(files.xva)}`,
       size: bytes,
+      ...(opts.retention?.longTerm ? { tags: longTermTags(when) } : {}),
     };
     await writeFileAtomic(files.metadata, JSON.stringify(metadata));
 
     sampler.setPhase('cleanup');
     await destroySnapshotWithDisks(xapi, snapRef);
     snapRef = undefined;
-    sampler.stop('done');
     opts.log('info', `Backed up ${vm.name}: ${bytes} bytes in ${attempts} attempt(s).`, ctx);
-    return { vmUuid: vm.uuid, pointId: ts, xvaPath: files.xva, bytes, attempts, durationMs: performance.now() - started, spoolPeakBytes, waitedForHostMs, waitedForDestinationMs };
+    const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'cleanup');
+    sampler.stop('done');
+    return {
+      vmUuid: vm.uuid,
+      pointId: ts,
+      xvaPath: files.xva,
+      bytes,
+      attempts,
+      durationMs: performance.now() - started,
+      spoolPeakBytes,
+      waitedForHostMs,
+      waitedForDestinationMs,
+      ...(retention ? { retention } : {}),
+    };
   } catch (err) {
     const cancelled = opts.signal?.aborted === true;
     sampler.stop(cancelled ? 'cancelled' : 'failed');

@@ -24,6 +24,11 @@ export interface UnreadableMetadata {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** VM folders are named by the VM's uuid; anything else under xo-vm-backups/ is not a VM's backups. */
+export function isVmFolderName(name: string): boolean {
+  return UUID.test(name);
+}
+
 /** Every backup point in a repository (committed metadata only), oldest first per VM. */
 export async function listBackupPoints(root: string): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
   const base = path.join(root, BACKUPS_DIR);
@@ -35,29 +40,48 @@ export async function listBackupPoints(root: string): Promise<{ points: BackupPo
   const unreadable: UnreadableMetadata[] = [];
   for (const d of vmDirs) {
     if (!d.isDirectory() || !UUID.test(d.name)) continue;
-    const dir = path.join(base, d.name);
-    for (const name of (await fs.readdir(dir)).sort()) {
-      if (!name.endsWith('.json') || isTemporaryName(name) || name === 'cache.json') continue;
-      const metadataPath = path.join(dir, name);
-      try {
-        const metadata = backupMetadataSchema.parse(JSON.parse(await fs.readFile(metadataPath, 'utf8')));
-        const vm = metadata.vm as { name_label?: unknown };
-        points.push({
-          vmUuid: d.name,
-          vmName: typeof vm.name_label === 'string' ? vm.name_label : d.name,
-          id: name.slice(0, -'.json'.length),
-          timestamp: new Date(metadata.timestamp),
-          mode: metadata.mode,
-          jobId: metadata.jobId,
-          size: metadata.size,
-          metadataPath,
-          metadata,
-        });
-      } catch (err) {
-        unreadable.push({ path: metadataPath, reason: err instanceof Error ? err.message.slice(0, 300) : String(err) });
-      }
-    }
+    const one = await readVmFolder(path.join(base, d.name), d.name);
+    points.push(...one.points);
+    unreadable.push(...one.unreadable);
   }
   points.sort((a, b) => a.vmUuid.localeCompare(b.vmUuid) || a.timestamp.getTime() - b.timestamp.getTime());
+  return { points, unreadable };
+}
+
+/** The points of one VM folder, oldest first. */
+export async function listVmPoints(root: string, vmUuid: string): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
+  const r = await readVmFolder(path.join(root, BACKUPS_DIR, vmUuid), vmUuid);
+  r.points.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime());
+  return r;
+}
+
+async function readVmFolder(dir: string, vmUuid: string): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
+  const points: BackupPoint[] = [];
+  const unreadable: UnreadableMetadata[] = [];
+  const names = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw describeFsError(err, dir, 'read');
+  });
+  for (const name of names.sort()) {
+    if (!name.endsWith('.json') || isTemporaryName(name) || name === 'cache.json') continue;
+    const metadataPath = path.join(dir, name);
+    try {
+      const metadata = backupMetadataSchema.parse(JSON.parse(await fs.readFile(metadataPath, 'utf8')));
+      const vm = metadata.vm as { name_label?: unknown };
+      points.push({
+        vmUuid,
+        vmName: typeof vm.name_label === 'string' ? vm.name_label : vmUuid,
+        id: name.slice(0, -'.json'.length),
+        timestamp: new Date(metadata.timestamp),
+        mode: metadata.mode,
+        jobId: metadata.jobId,
+        size: metadata.size,
+        metadataPath,
+        metadata,
+      });
+    } catch (err) {
+      unreadable.push({ path: metadataPath, reason: err instanceof Error ? err.message.slice(0, 300) : String(err) });
+    }
+  }
   return { points, unreadable };
 }

@@ -17,7 +17,7 @@ import { connectTrusted, readPasswordFile } from '../host-connection.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 
 export const backupHelp = `sluice backup --host URL --username U --password-file F [--trust-fingerprint SHA256]
-              --vm NAME_OR_UUID... --remote DIR --mode full|delta [--json]
+              --vm NAME_OR_UUID... --remote DIR --mode full|delta [--retention N] [--full-interval K] [--json]
 
 Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with progress bars.
 
@@ -28,6 +28,9 @@ Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with p
   --vm NAME_OR_UUID         a VM to back up; repeat for several
   --remote DIR              the repository folder (local disk or a mounted share)
   --mode full|delta         full (XVA) backups, or incremental ones (VHD chains, XO's delta layout)
+  --retention N             keep the N newest points of this job per VM; older ones are deleted after the
+                            backup (delta points are merged into the chain, shown as the "merge" phase)
+  --full-interval K         delta mode: start a new chain with a full VHD when the chain holds K points
   --compression zstd|none   host-side compression of full backups (default none)
   --speed-limit RATE        e.g. 50M (bytes/s) for this run
   --buffer SIZE             in-memory buffer (default 64M)
@@ -57,6 +60,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
         'spool-dir': { type: 'string' },
         'spool-cap': { type: 'string' },
         'job-id': { type: 'string' },
+        retention: { type: 'string' },
+        'full-interval': { type: 'string' },
         'data-dir': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -83,6 +88,14 @@ export async function backupCommand(argv: string[]): Promise<number> {
     if (n === null || n <= 0) throw new UsageError(`${flag} takes a size like 64M or 4G, not "${v}".`);
     return n;
   };
+  const count = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} takes a whole number of points (1 or more), not "${v}".`);
+    return Number(v);
+  };
+  const keep = count('--retention', values.retention);
+  const fullInterval = count('--full-interval', values['full-interval']);
+  if (fullInterval !== undefined && values.mode !== 'delta') throw new UsageError('--full-interval applies to --mode delta only.');
   const speedLimit = size('--speed-limit', values['speed-limit'], null);
   const memoryBufferBytes = size('--buffer', values.buffer, 64 * 1024 ** 2)!;
   const spoolCapWanted = size('--spool-cap', values['spool-cap'], 4 * 1024 ** 3)!;
@@ -140,6 +153,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
           spoolDir,
           spoolCapBytes,
           speedLimitBytesPerSec: speedLimit,
+          ...(keep !== undefined ? { retention: { keep } } : {}),
+          ...(fullInterval !== undefined ? { fullInterval } : {}),
           signal: controller.signal,
           log,
           onProgress: (p) => (json ? emit({ type: 'progress', ...p }) : renderer!.update(p)),
@@ -157,6 +172,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
             spoolPeakBytes: r.spoolPeakBytes,
             waitedForHostMs: Math.round(r.waitedForHostMs),
             waitedForDestinationMs: Math.round(r.waitedForDestinationMs),
+            ...(r.retention ? { deletedPoints: r.retention.deleted.map((d) => d.id), keptPoints: r.retention.kept.map((k) => k.id) } : {}),
           });
         }
         else log('info', `✔ ${vm.name}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)} → ${r.xvaPath}`);
@@ -198,5 +214,6 @@ async function runDeltaBackupAsFull(xapi: XapiSession, vmRef: string, opts: Back
     spoolPeakBytes: 0,
     waitedForHostMs: 0,
     waitedForDestinationMs: 0,
+    ...(r.retention ? { retention: r.retention } : {}),
   };
 }

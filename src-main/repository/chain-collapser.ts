@@ -1,0 +1,110 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { syncDir } from './atomic-file.js';
+import type { BackupPoint } from './repository-reader.js';
+import { childrenOf, damagedWithUnknownParent, filesInMerge, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
+import { mergeVhdIntoParent, resumeVhdMerge, type VhdMergeOptions, type VhdMergeProgress } from './vhd-merge.js';
+
+// After a delta point's metadata is gone, its VHDs are no longer referenced. Each one a later VHD still builds
+// on is merged with that child (the child's blocks into it, then it takes the child's name); one nothing builds
+// on is deleted. Unfinished merges (state files) are finished first. Files that cannot be read are never
+// merged, in either direction: damage is reported and left for `sluice check` and a person to look at.
+
+export interface CollapseReport {
+  resumed: string[];
+  merged: Array<{ parent: string; child: string }>;
+  removed: string[];
+  /** What was left alone and why. */
+  problems: string[];
+}
+
+export interface CollapseOptions {
+  signal?: AbortSignal;
+  log?: (message: string) => void;
+  /** Progress of each merge, with the pair being merged. */
+  onMergeProgress?: (p: VhdMergeProgress, pair: { dir: string; parent: string; child: string }) => void;
+  /** Test hook, passed to each merge. */
+  batchBlocks?: number;
+}
+
+/** Absolute paths of every VHD the metadata of these points names. */
+export function referencedVhds(points: readonly BackupPoint[]): Set<string> {
+  const out = new Set<string>();
+  for (const p of points) {
+    if (p.metadata.mode !== 'delta') continue;
+    for (const rel of Object.values(p.metadata.vhds)) out.add(path.resolve(path.dirname(p.metadataPath), rel));
+  }
+  return out;
+}
+
+export async function collapseUnreferencedVhds(dir: string, referenced: ReadonlySet<string>, opts: CollapseOptions = {}): Promise<CollapseReport> {
+  const report: CollapseReport = { resumed: [], merged: [], removed: [], problems: [] };
+  let scan = await scanVhdFolder(dir);
+  for (const state of scan.mergeStates) {
+    opts.log?.(`Resuming the unfinished merge ${path.join(dir, state)}.`);
+    const r = await resumeVhdMerge(dir, state, mergeOptions(dir, state, opts));
+    report.resumed.push(path.basename(r.path));
+  }
+  // Oldest first (names are time stamps): a root absorbs its child before that child is looked at.
+  for (let guard = 0; guard < 10_000; guard++) {
+    if (report.resumed.length > 0 || guard > 0) scan = await scanVhdFolder(dir);
+    const next = nextStep(scan, referenced, report);
+    if (!next) break;
+    if (next.kind === 'remove') {
+      await fs.rm(path.join(dir, next.name), { force: true });
+      await syncDir(dir);
+      opts.log?.(`Removed ${path.join(dir, next.name)}: no backup point uses it any more.`);
+      report.removed.push(next.name);
+    } else {
+      opts.log?.(`Merging ${next.child} into ${next.parent} (${dir}).`);
+      await mergeVhdIntoParent(dir, next.parent, next.child, mergeOptions(dir, next, opts));
+      report.merged.push({ parent: next.parent, child: next.child });
+    }
+  }
+  return report;
+}
+
+function mergeOptions(dir: string, pair: { parent: string; child: string } | string, opts: CollapseOptions): VhdMergeOptions {
+  const names = typeof pair === 'string' ? { parent: pair, child: '' } : pair;
+  return {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.batchBlocks ? { batchBlocks: opts.batchBlocks } : {}),
+    onProgress: (p) => opts.onMergeProgress?.(p, { dir, ...names }),
+  };
+}
+
+type Step = { kind: 'remove'; name: string } | { kind: 'merge'; parent: string; child: string };
+
+function nextStep(scan: VhdFolderScan, referenced: ReadonlySet<string>, report: CollapseReport): Step | undefined {
+  const busy = filesInMerge(scan);
+  for (const v of scan.vhds.values()) {
+    if (referenced.has(v.path) || busy.has(v.name)) continue;
+    const known = (m: string) => report.problems.includes(m);
+    if (v.damage) {
+      const m = `${v.path} is damaged and no point uses it; left for \`sluice check\`: ${v.damage}`;
+      if (!known(m)) report.problems.push(m);
+      continue;
+    }
+    const children = childrenOf(scan, v.name);
+    if (children.length === 0) {
+      const unknown = damagedWithUnknownParent(scan);
+      if (unknown.length === 0) return { kind: 'remove', name: v.name };
+      const m = `${v.path} is not removed: ${unknown.map((u) => u.name).join(', ')} is damaged beyond telling its parent, which may be this file`;
+      if (!known(m)) report.problems.push(m);
+      continue;
+    }
+    if (children.length > 1) {
+      const m = `${v.path} has ${children.length} child VHDs (${children.map((c) => c.name).join(', ')}); not merged`;
+      if (!known(m)) report.problems.push(m);
+      continue;
+    }
+    const child = children[0]!;
+    if (child.damage) {
+      const m = `${child.path} is damaged, so it is not merged into ${v.name}: ${child.damage}`;
+      if (!known(m)) report.problems.push(m);
+      continue;
+    }
+    return { kind: 'merge', parent: v.name, child: child.name };
+  }
+  return undefined;
+}

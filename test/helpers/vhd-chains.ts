@@ -1,0 +1,45 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { readVhdChain } from '../../src-main/formats/vhd-chain-reader.js';
+import type { BackupPoint } from '../../src-main/repository/repository-reader.js';
+import { resolveChain, scanVhdFolder } from '../../src-main/repository/vhd-folder-scan.js';
+
+/** SHA-256 of the disk a chain stands for, read by Sluice's chain reader. */
+export async function chainDigest(paths: string[]): Promise<string> {
+  const h = createHash('sha256');
+  for await (const piece of readVhdChain(paths)) h.update(piece);
+  return h.digest('hex');
+}
+
+/** The chain of one disk of a delta point, from its full VHD to the point's own file (throws if broken). */
+export async function pointChain(point: BackupPoint, vdiUuid: string): Promise<string[]> {
+  if (point.metadata.mode !== 'delta') throw new Error('not a delta point');
+  const rel = Object.values(point.metadata.vhds).find((p) => p.includes(`/${vdiUuid}/`));
+  if (!rel) throw new Error(`point ${point.id} has no disk ${vdiUuid}`);
+  const file = path.resolve(path.dirname(point.metadataPath), rel);
+  const r = resolveChain(await scanVhdFolder(path.dirname(file)), path.basename(file));
+  if ('problem' in r) throw new Error(r.problem.message);
+  return r.paths;
+}
+
+export const hasQemu = (() => {
+  try {
+    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** SHA-256 of a (full) VHD as qemu-img converts it to raw: an independent reader of our merged files. */
+export async function qemuDigest(vhd: string, scratchDir: string): Promise<string> {
+  const out = path.join(scratchDir, `${path.basename(vhd)}.${process.pid}.raw`);
+  execFileSync('qemu-img', ['convert', '--image-opts', `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`, '-O', 'raw', out]);
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(out)) h.update(chunk as Buffer);
+  await rm(out, { force: true });
+  return h.digest('hex');
+}

@@ -1,0 +1,112 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
+import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
+import { runFullBackup } from '../../src-main/backup/full-backup.js';
+import { resolveVms } from '../../src-main/backup/vm-selection.js';
+import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
+import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
+import type { SimHandle } from '../xapi-sim/index.js';
+import { startSimulator } from '../xapi-sim/index.js';
+import { connect, liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
+import { tempDirs } from '../helpers/temp-dir.js';
+import { chainDigest, hasQemu, pointChain, qemuDigest } from '../helpers/vhd-chains.js';
+
+let sim: SimHandle;
+let xapi: XapiSession;
+const { temp, cleanupAll } = tempDirs();
+beforeAll(async () => {
+  sim = await startSimulator({
+    vms: [
+      { name: 'app', powerState: 'Halted', disks: [{ name: 'app system', size: 40 * MiB, allocated: 10 * MiB }, { name: 'app data', size: 20 * MiB + 512 * 1024, allocated: 4 * MiB }] },
+      { name: 'web', powerState: 'Halted', disks: [{ name: 'web system', size: 16 * MiB, allocated: 4 * MiB }] },
+    ],
+    loginFailureDelayMs: 50,
+  });
+  xapi = await connect(sim);
+});
+afterAll(async () => {
+  await xapi?.close();
+  await sim?.stop();
+  cleanupAll();
+});
+
+function options(remoteRoot: string, extra: Partial<BackupRunOptions> = {}) {
+  return testBackupOptions(remoteRoot, temp(), { jobId: 'job-ret', ...extra });
+}
+
+const vmRef = async (name: string) => (await resolveVms(xapi, [name])).selected[0]!.ref;
+
+describe('retention of incremental backups', () => {
+  it('keeps the N newest points; a deleted point merges into the next, which restores to the disk as it was backed up', async () => {
+    const remote = temp();
+    const vmUuid = sim.control.vmUuidByName('app');
+    const disks = liveDisks(sim, 'app');
+    const truth = new Map<string, Record<string, string>>(); // point id → disk uuid → sha256 at backup time
+    const runs: Array<ReturnType<typeof options>> = [];
+    for (let i = 0; i < 4; i++) {
+      if (i > 0) sim.control.guestWrite(vmUuid, 0.1, 100 + i);
+      const opts = options(remote, { retention: { keep: 2 } });
+      runs.push(opts);
+      const r = await runDeltaBackup(xapi, await vmRef('app'), opts);
+      truth.set(r.pointId, Object.fromEntries(await Promise.all(disks.map(async (d) => [d.uuid, await sim.control.hashVdi(d.uuid)] as const))));
+      const { points } = await listBackupPoints(remote);
+      expect(points.length).toBe(Math.min(i + 1, 2));
+      if (i >= 2) {
+        expect(r.retention!.deleted.map((d) => d.mode)).toEqual(['delta']);
+        expect(r.retention!.deleted[0]!.collapse!.merged).toHaveLength(2); // one merge per disk
+      }
+    }
+    const { points } = await listBackupPoints(remote);
+    expect(points.map((p) => p.id)).toEqual([...truth.keys()].slice(-2));
+    for (const p of points) {
+      for (const d of disks) expect(await chainDigest(await pointChain(p, d.uuid))).toBe(truth.get(p.id)![d.uuid]);
+    }
+    // The oldest kept point is now a full VHD (the merged chain under the point's own name): qemu agrees.
+    for (const d of disks) {
+      const chain = await pointChain(points[0]!, d.uuid);
+      expect(chain).toEqual([path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', 'job-ret', d.uuid, `${points[0]!.id}.vhd`)]);
+      if (hasQemu) expect(await qemuDigest(chain[0]!, temp())).toBe(truth.get(points[0]!.id)![d.uuid]);
+      // Nothing else is left in the disk's folder: no old VHD, no merge state, no temp file.
+      expect(readdirSync(path.dirname(chain[0]!)).sort()).toEqual(points.map((p) => `${p.id}.vhd`));
+    }
+    // The merge is a visible phase, with bytes, and the run is done only after it.
+    const last = runs.at(-1)!.progress;
+    const merging = last.filter((p) => p.phase === 'merge');
+    expect(merging.length).toBeGreaterThan(0);
+    expect(Math.max(...merging.map((p) => p.bytesWritten))).toBeGreaterThan(0);
+    expect(last.at(-1)!.phase).toBe('done');
+    expect(last.findIndex((p) => p.phase === 'merge')).toBeGreaterThan(last.findIndex((p) => p.phase === 'transfer'));
+    expect(runs.at(-1)!.logs.join('\n')).toMatch(/Retention: deleting point .* merged into the next point/);
+  });
+
+  it('starts a new chain every K points (full interval) and records long-term buckets in the tags', async () => {
+    const remote = temp();
+    const vmUuid = sim.control.vmUuidByName('web');
+    const kinds: boolean[][] = [];
+    const logs: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) sim.control.guestWrite(vmUuid, 0.05, 200 + i);
+      const opts = options(remote, { fullInterval: 2, retention: { keep: 10, longTerm: { daily: 3 } } });
+      const r = await runDeltaBackup(xapi, await vmRef('web'), opts);
+      logs.push(...opts.logs);
+      kinds.push(r.disks.map((d) => d.differencing));
+    }
+    expect(kinds).toEqual([[false], [true], [false], [true], [false]]);
+    expect(logs.join('\n')).toMatch(/holds 2 points \(full interval 2\); starting a new chain with a full VHD/);
+    const { points } = await listBackupPoints(remote);
+    const day = new Date().toISOString().slice(0, 10);
+    expect(points.every((p) => (p.metadata.tags as Record<string, string>).daily === day)).toBe(true);
+  });
+
+  it('deletes full points whole (metadata, XVA, checksum), keeping the N newest', async () => {
+    const remote = temp();
+    const vmUuid = sim.control.vmUuidByName('web');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await runFullBackup(xapi, await vmRef('web'), options(remote, { jobId: 'job-full', retention: { keep: 1 } }))).pointId);
+    const dir = path.join(remote, 'xo-vm-backups', vmUuid);
+    expect(readdirSync(dir).filter((n) => !n.startsWith('.')).sort()).toEqual([`${ids[2]}.json`, `${ids[2]}.xva`, `${ids[2]}.xva.checksum`]);
+    expect(existsSync(path.join(dir, `${ids[0]}.xva`))).toBe(false);
+  });
+});

@@ -1,0 +1,212 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readVhdChain } from '../../src-main/formats/vhd-chain-reader.js';
+import { VhdFileReader } from '../../src-main/formats/vhd-file-reader.js';
+import { VhdFileWriter } from '../../src-main/formats/vhd-file-writer.js';
+import { bitmapSize, DEFAULT_BLOCK_SIZE } from '../../src-main/formats/vhd-structures.js';
+import { mergeStatePath, readMergeState } from '../../src-main/repository/merge-state.js';
+import { mergeVhdIntoParent, resumeVhdMerge } from '../../src-main/repository/vhd-merge.js';
+import { tempDirs } from '../helpers/temp-dir.js';
+
+const MiB = 1024 * 1024;
+const BLOCK = DEFAULT_BLOCK_SIZE;
+const SIZE = 7 * BLOCK + 3 * 512; // a tail block that is not whole
+const uuid = (n: number) => `5d1e2f3a-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const { temp, cleanupAll } = tempDirs();
+afterAll(cleanupAll);
+
+const hasQemu = (() => {
+  try {
+    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function pattern(seed: number, length = BLOCK): Buffer {
+  const b = Buffer.alloc(length);
+  let x = seed * 2654435761;
+  for (let i = 0; i < length; i += 4) {
+    x = (x ^ (x << 13)) >>> 0;
+    x = (x ^ (x >>> 17)) >>> 0;
+    x = (x ^ (x << 5)) >>> 0;
+    b.writeUInt32LE(x, i);
+  }
+  return b;
+}
+
+/** A bitmap marking sectors [from, to) of a block. */
+function bitmapOf(from: number, to: number): Buffer {
+  const bm = Buffer.alloc(bitmapSize(BLOCK));
+  for (let s = from; s < to; s++) bm[s >> 3]! |= 0x80 >> (s & 7);
+  return bm;
+}
+
+interface BlockSpec {
+  index: number;
+  seed: number;
+  sectors?: [number, number];
+}
+
+async function makeVhd(file: string, id: number, blocks: BlockSpec[], parent?: { id: number; name: string }): Promise<void> {
+  const w = await VhdFileWriter.create(file, { currentSize: SIZE, uuid: uuid(id), ...(parent ? { parent: { uuid: uuid(parent.id), name: parent.name } } : {}) });
+  for (const b of blocks) {
+    const data = pattern(b.seed);
+    if (b.sectors) {
+      // Unmarked sectors hold junk on purpose: a merge must never let it through.
+      await w.writeBlock(b.index, data, bitmapOf(b.sectors[0], b.sectors[1]));
+    } else await w.writeBlock(b.index, data);
+  }
+  await w.finish();
+}
+
+async function chainDigest(paths: string[]): Promise<string> {
+  const h = createHash('sha256');
+  for await (const piece of readVhdChain(paths)) h.update(piece);
+  return h.digest('hex');
+}
+
+async function fileDigest(file: string): Promise<string> {
+  return createHash('sha256').update(await readFile(file)).digest('hex');
+}
+
+function qemuDigest(file: string): string {
+  const out = `${file}.raw`;
+  execFileSync('qemu-img', ['convert', '--image-opts', `driver=vpc,force_size_calc=current_size,file.filename=${file}`, '-O', 'raw', out]);
+  const d = createHash('sha256').update(execFileSync('cat', [out], { maxBuffer: 64 * MiB })).digest('hex');
+  execFileSync('rm', [out]);
+  return d;
+}
+
+/** root (dynamic) ← a.vhd (differencing) ← b.vhd (differencing), with full and partial blocks at every level. */
+async function threeLevelChain(dir: string): Promise<{ root: string; a: string; b: string }> {
+  const root = path.join(dir, '20250101T000000Z.vhd');
+  const a = path.join(dir, '20250102T000000Z.vhd');
+  const b = path.join(dir, '20250103T000000Z.vhd');
+  await makeVhd(root, 1, [{ index: 0, seed: 1 }, { index: 1, seed: 2 }, { index: 3, seed: 3 }, { index: 5, seed: 4 }, { index: 7, seed: 5 }]);
+  await makeVhd(a, 2, [{ index: 1, seed: 11 }, { index: 3, seed: 12, sectors: [0, 2048] }, { index: 4, seed: 13, sectors: [100, 300] }], { id: 1, name: path.basename(root) });
+  await makeVhd(b, 3, [{ index: 1, seed: 21, sectors: [7, 9] }, { index: 2, seed: 22 }, { index: 3, seed: 23, sectors: [1000, 4096] }, { index: 4, seed: 24, sectors: [200, 400] }, { index: 6, seed: 25 }, { index: 7, seed: 26 }], { id: 2, name: path.basename(a) });
+  return { root, a, b };
+}
+
+describe('merging a child VHD into its parent', () => {
+  it('merges only the child blocks, honours sector bitmaps, and renames the parent to the child: the chain reads the same', async () => {
+    const dir = temp();
+    const { root, a, b } = await threeLevelChain(dir);
+    const before = await chainDigest([root, a, b]);
+    const progress: number[] = [];
+
+    // A differencing parent: a.vhd absorbs b.vhd; unmarked sectors still fall through to the root.
+    const r = await mergeVhdIntoParent(dir, path.basename(a), path.basename(b), { onProgress: (p) => progress.push(p.blocksDone) });
+    expect(r.path).toBe(b);
+    expect(r.blocksTotal).toBe(6);
+    expect(progress.at(-1)).toBe(6);
+    expect(r.bytesRead).toBeLessThanOrEqual(6 * (BLOCK + 512) + 3 * (BLOCK + 512)); // child blocks + partial parent blocks
+    expect(r.bytesWritten).toBeLessThan(7 * (BLOCK + 512));
+    expect((await readdir(dir)).sort()).toEqual([path.basename(root), path.basename(b)]);
+    expect(await chainDigest([root, b])).toBe(before);
+    const merged = await VhdFileReader.open(b);
+    expect(merged.footer.uuid).toBe(uuid(3));
+    expect(merged.header.parentUuid).toBe(uuid(1));
+    await merged.close();
+
+    // A dynamic parent: the root absorbs the rest; the result is a full VHD qemu-img reads as the same disk.
+    await mergeVhdIntoParent(dir, path.basename(root), path.basename(b));
+    expect(await readdir(dir)).toEqual([path.basename(b)]);
+    expect(await chainDigest([b])).toBe(before);
+    if (hasQemu) expect(qemuDigest(b)).toBe(before);
+  });
+
+  it('resumes after a stop at any batch, or a crash that cut an append short, to the same bytes', async () => {
+    const dir = temp();
+    const { root, a, b } = await threeLevelChain(dir);
+    const before = await chainDigest([root, a, b]);
+    const stop = new Error('stopped for the test');
+    await expect(
+      mergeVhdIntoParent(dir, path.basename(a), path.basename(b), {
+        batchBlocks: 2,
+        afterBatch: (p) => {
+          if (p.blocksDone >= 2) throw stop;
+        },
+      }),
+    ).rejects.toBe(stop);
+    const state = await readMergeState(mergeStatePath(dir, path.basename(a)));
+    expect(state).toMatchObject({ step: 'mergeBlocks', chain: [path.basename(a), path.basename(b)], currentBlock: 3 });
+    // Mid-merge, every remaining point reads as before.
+    expect(await chainDigest([root, a, b])).toBe(before);
+    // The next batch's first append overwrote the trailing footer, then the power went out.
+    const h = await open(a, 'r+');
+    const { size } = await h.stat();
+    await h.write(pattern(99, 3 * 512), 0, 3 * 512, size - 512);
+    await h.close();
+
+    const r = await resumeVhdMerge(dir, `.${path.basename(a)}.merge.json`);
+    expect(r.resumed).toBe(true);
+    expect(r.blocksDone).toBe(6);
+    expect(await chainDigest([root, b])).toBe(before);
+    expect((await readdir(dir)).sort()).toEqual([path.basename(root), path.basename(b)]);
+  });
+
+  it('finishes a merge that crashed after the new footer or after the rename', async () => {
+    const dir = temp();
+    const { root, a, b } = await threeLevelChain(dir);
+    const before = await chainDigest([root, a, b]);
+    const saved = path.join(dir, 'saved');
+    await copyFile(b, `${saved}-child`);
+    let lastState = '';
+    await mergeVhdIntoParent(dir, path.basename(a), path.basename(b), {
+      batchBlocks: 100,
+      afterBatch: async () => {
+        lastState = await readFile(mergeStatePath(dir, path.basename(a)), 'utf8');
+      },
+    });
+    await copyFile(b, `${saved}-merged`);
+
+    // Crash after the footer took the child's identity, before the step moved on: the parent is still there.
+    await copyFile(`${saved}-merged`, a);
+    await copyFile(`${saved}-child`, b);
+    await writeFile(mergeStatePath(dir, path.basename(a)), lastState);
+    await mergeVhdIntoParent(dir, path.basename(a), path.basename(b));
+    expect(await chainDigest([root, b])).toBe(before);
+
+    // Crash after the rename, before the state file went.
+    await writeFile(mergeStatePath(dir, path.basename(a)), JSON.stringify({ ...JSON.parse(lastState), step: 'cleanupVhds' }));
+    await resumeVhdMerge(dir, `.${path.basename(a)}.merge.json`);
+    expect((await readdir(dir)).filter((n) => !n.startsWith('saved')).sort()).toEqual([path.basename(root), path.basename(b)]);
+    expect(await chainDigest([root, b])).toBe(before);
+  });
+
+  it('refuses a truncated child or one with a bad footer checksum, and leaves the parent untouched', async () => {
+    for (const damage of ['truncated', 'checksum'] as const) {
+      const dir = temp();
+      const { root, a, b } = await threeLevelChain(dir);
+      const parentBefore = await fileDigest(a);
+      if (damage === 'truncated') {
+        const { size } = await (await import('node:fs/promises')).stat(b);
+        await truncate(b, size - 700);
+      } else {
+        const h = await open(b, 'r+');
+        const { size } = await h.stat();
+        await h.write(Buffer.from([0x42]), 0, 1, size - 512 + 48);
+        await h.close();
+      }
+      await expect(mergeVhdIntoParent(dir, path.basename(a), path.basename(b))).rejects.toThrow(damage === 'truncated' ? /footer|truncated|ends/ : /checksum/);
+      expect(await fileDigest(a)).toBe(parentBefore);
+      expect(await readdir(dir)).not.toContain(`.${path.basename(a)}.merge.json`);
+      void root;
+    }
+  });
+
+  it('refuses to resume onto a file that is not the one the merge started on', async () => {
+    const dir = temp();
+    const { a, b } = await threeLevelChain(dir);
+    await expect(mergeVhdIntoParent(dir, path.basename(a), path.basename(b), { batchBlocks: 1, afterBatch: () => Promise.reject(new Error('stop')) })).rejects.toThrow('stop');
+    await rm(a);
+    await makeVhd(a, 2, [{ index: 0, seed: 77 }], { id: 9, name: 'other.vhd' });
+    await expect(resumeVhdMerge(dir, `.${path.basename(a)}.merge.json`)).rejects.toThrow(/not the file the merge started on/);
+  });
+});
