@@ -2,7 +2,6 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { writeDigestsFile } from '../formats/vhd-block-digests.js';
-import { VhdFileReader } from '../formats/vhd-file-reader.js';
 import { writeVhdStreamToFile } from '../formats/vhd-stream-to-file.js';
 import { describeFsError } from '../remotes/fs-errors.js';
 import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';

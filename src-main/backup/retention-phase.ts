@@ -58,7 +58,7 @@ export async function runRetentionPhase(
       ...(opts.signal ? { signal: opts.signal } : {}),
       log: (m) => opts.log('info', m, ctx),
       ...mergeProgressTracker(sampler),
-    });
+    }, opts.scheduleId);
     for (const d of outcome.deleted) for (const p of d.collapse?.problems ?? []) opts.log('warn', p, ctx);
     if (outcome.deleted.length > 0) opts.log('info', `Retention: kept ${outcome.kept.length} point(s), deleted ${outcome.deleted.map((d) => d.id).join(', ')}.`, ctx);
     return outcome;

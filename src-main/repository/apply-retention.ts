@@ -14,8 +14,17 @@ export interface RetentionOutcome {
  * this job only (other jobs' points are theirs), then deletes oldest first, which is the order a delta chain
  * folds in. Stops at the first point that cannot be deleted safely; what was deleted before stays deleted.
  */
-export async function applyRetention(root: string, vmUuid: string, jobId: string, policy: RetentionPolicy, opts: CollapseOptions = {}): Promise<RetentionOutcome> {
-  const points = (await listVmPoints(root, vmUuid)).points.filter((p) => p.jobId === jobId);
+export async function applyRetention(
+  root: string,
+  vmUuid: string,
+  jobId: string,
+  policy: RetentionPolicy,
+  opts: CollapseOptions = {},
+  scheduleId?: string,
+): Promise<RetentionOutcome> {
+  // Retention is per schedule, as in XO: a daily schedule keeping 7 and a weekly one keeping 4 each count
+  // only their own points (a delta chain may still run across both; deleting merges into the next point).
+  const points = (await listVmPoints(root, vmUuid)).points.filter((p) => p.jobId === jobId && (!scheduleId || p.metadata.scheduleId === scheduleId));
   const plan = planRetention(
     points.map((p) => ({ id: p.id, timestamp: p.timestamp.getTime(), tags: p.metadata.tags })),
     policy,

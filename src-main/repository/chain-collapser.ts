@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { digestsPathOf } from '../formats/vhd-block-digests.js';
 import path from 'node:path';
 import { syncDir } from './atomic-file.js';
 import type { BackupPoint } from './repository-reader.js';
@@ -52,6 +53,7 @@ export async function collapseUnreferencedVhds(dir: string, referenced: Readonly
     if (!next) break;
     if (next.kind === 'remove') {
       await fs.rm(path.join(dir, next.name), { force: true });
+      await fs.rm(digestsPathOf(path.join(dir, next.name)), { force: true });
       await syncDir(dir);
       opts.log?.(`Removed ${path.join(dir, next.name)}: no backup point uses it any more.`);
       report.removed.push(next.name);

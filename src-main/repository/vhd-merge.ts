@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { digestsPathOf } from '../formats/vhd-block-digests.js';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { VhdChainError, VhdFormatError } from '../formats/vhd-errors.js';
@@ -148,6 +149,10 @@ async function runMerge(dir: string, statePath: string, state: MergeState, resum
       throw describeFsError(err, statePath, 'write the merge state');
     });
   }
+  // The block digests recorded at backup (formats/vhd-block-digests.ts) describe the two files as they were;
+  // the merged file gets structure checks only, like a point XO wrote. Recomputing them would mean reading
+  // the whole merged disk, which a merge must not.
+  for (const p of [childPath, parentPath]) await fs.rm(digestsPathOf(p), { force: true });
   try {
     await fs.rename(parentPath, childPath);
   } catch (err) {
