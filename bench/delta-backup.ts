@@ -29,7 +29,7 @@ try {
   const pw = path.join(work, 'pw');
   writeFileSync(pw, sim.password, { mode: 0o600 });
   const backup = async () => {
-    const r = await runMeasured('taskset', ['-c', '1', process.execPath,
+    const r = await runMeasured('taskset', ['-c', '1',
       path.join(ROOT, 'bin/sluice.js'), 'backup', '--host', sim.url, '--username', sim.username, '--password-file', pw,
       '--trust-fingerprint', sim.fingerprint, '--vm', vm.name, '--remote', path.join(work, 'remote'), '--mode', 'delta',
       '--data-dir', path.join(work, 'data'), '--spool-dir', work, '--json',

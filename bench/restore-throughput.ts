@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildCli } from '../scripts/build-cli.mjs';
 import { runMeasured } from './lib/process-probe.js';
 import { firstVm, rpc } from './lib/rpc.js';
 import { ROOT, simControl, startSimProcess } from './lib/sim-process.js';
@@ -16,7 +17,9 @@ const { values } = parseArgs({ options: { size: { type: 'string', default: '4G' 
 const MiB = 1024 * 1024;
 const work = mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-restore-'));
 const sim = await startSimProcess(['--vms', '1', '--disk-size', values.size!, '--allocated', '1', '--login-failure-delay', '100'], { cpu: 0 });
-const sluice = (args: string[]) => runMeasured('taskset', ['-c', '1', process.execPath, path.join(ROOT, 'bin/sluice.js'), ...args]);
+// Run as `npx sluice` runs it (the executable, through its shebang), with the CLI bundle built beforehand.
+await buildCli();
+const sluice = (args: string[]) => runMeasured('taskset', ['-c', '1', path.join(ROOT, 'bin/sluice.js'), ...args]);
 try {
   const vm = await firstVm(sim.url, sim.username, sim.password);
   const pw = path.join(work, 'pw');
