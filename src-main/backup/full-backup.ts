@@ -241,10 +241,15 @@ export function silenceError(ms: number, ctx: Record<string, string>): SluiceErr
  * second would replace the first. Under the folder's lock, so no one else picks the same name meanwhile.
  */
 export async function freeTimestamp(vmDir: string, now: Date): Promise<Date> {
-  const names = new Set(await fs.readdir(vmDir).catch(() => [] as string[]));
-  const t = new Date(Math.floor(now.getTime() / 1000) * 1000);
-  while (names.has(`${formatTimestamp(t)}.json`) || names.has(`${formatTimestamp(t)}.xva`)) t.setTime(t.getTime() + 1000);
-  return t;
+  // Later than every point already there, not merely unused: retention keeps the newest by time stamp, and
+  // a run in the same second as a point that retention just deleted must not come out "older" than the
+  // point after it (it would be deleted at once).
+  let newest = 0;
+  for (const name of await fs.readdir(vmDir).catch(() => [] as string[])) {
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.(?:json|xva)$/.exec(name);
+    if (m) newest = Math.max(newest, Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  }
+  return new Date(Math.max(Math.floor(now.getTime() / 1000) * 1000, newest + 1000));
 }
 
 /** Errors that only say the bytes stopped, not why: the host's task knows better. */
