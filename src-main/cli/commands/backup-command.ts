@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { runDeltaBackup } from '../../backup/delta-backup.js';
 import { runFullBackup, type FullBackupResult } from '../../backup/full-backup.js';
 import type { BackupRunOptions } from '../../backup/backup-options.js';
@@ -12,6 +11,7 @@ import { SluiceError } from '../../errors/sluice-error.js';
 import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { preflightRemote } from '../../remotes/folder-remote.js';
 import { UsageError } from '../cli-errors.js';
+import { parseCommandArgs } from '../command-args.js';
 import { formatBytes, formatDuration, parseSize } from '../format-units.js';
 import { connectTrusted, readPasswordFile } from '../host-connection.js';
 import { ProgressRenderer } from '../progress-renderer.js';
@@ -42,39 +42,30 @@ Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with p
 `;
 
 export async function backupCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        host: { type: 'string' },
-        username: { type: 'string' },
-        'password-file': { type: 'string' },
-        'trust-fingerprint': { type: 'string' },
-        vm: { type: 'string', multiple: true },
-        remote: { type: 'string' },
-        mode: { type: 'string' },
-        compression: { type: 'string' },
-        'speed-limit': { type: 'string' },
-        buffer: { type: 'string' },
-        'spool-dir': { type: 'string' },
-        'spool-cap': { type: 'string' },
-        'job-id': { type: 'string' },
-        retention: { type: 'string' },
-        'full-interval': { type: 'string' },
-        'data-dir': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(backupHelp);
-    return 0;
-  }
+  const values = parseCommandArgs(
+    argv,
+    {
+    host: { type: 'string' },
+    username: { type: 'string' },
+    'password-file': { type: 'string' },
+    'trust-fingerprint': { type: 'string' },
+    vm: { type: 'string', multiple: true },
+    remote: { type: 'string' },
+    mode: { type: 'string' },
+    compression: { type: 'string' },
+    'speed-limit': { type: 'string' },
+    buffer: { type: 'string' },
+    'spool-dir': { type: 'string' },
+    'spool-cap': { type: 'string' },
+    'job-id': { type: 'string' },
+    retention: { type: 'string' },
+    'full-interval': { type: 'string' },
+    'data-dir': { type: 'string' },
+    json: { type: 'boolean' }
+    },
+    backupHelp,
+  );
+  if (!values) return 0;
   for (const req of ['host', 'username', 'password-file', 'remote', 'mode'] as const) {
     if (!values[req]) throw new UsageError(`--${req} is required.`);
   }

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { checkRepository, type RepositoryProblem } from '../../repository/repository-check.js';
 import { UsageError } from '../cli-errors.js';
+import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../format-units.js';
 
 export const checkHelp = `sluice check --remote DIR [--repair] [--json]
@@ -17,16 +17,8 @@ broken chains and damaged files are reported, never touched. Exits 1 when proble
 `;
 
 export async function checkCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { remote: { type: 'string' }, repair: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(checkHelp);
-    return 0;
-  }
+  const values = parseCommandArgs(argv, { remote: { type: 'string' }, repair: { type: 'boolean' }, json: { type: 'boolean' } }, checkHelp);
+  if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
   const json = values.json === true;
   const emit = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');

@@ -1,10 +1,9 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { ValidatedSettingsStore } from '../../settings/validated-settings-store.js';
 import { createNodeEngine } from '../../engine/engine-node.js';
 import type { NodeEngine } from '../../engine/engine-node.js';
-import { UsageError } from '../cli-errors.js';
+import { parseCommandArgs } from '../command-args.js';
 
 export const daemonHelp = `sluice daemon [--data-dir DIR]
 
@@ -37,16 +36,8 @@ export function followSettingsFile(engine: NodeEngine, intervalMs = 2000): () =>
 }
 
 export async function daemonCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(daemonHelp);
-    return 0;
-  }
+  const values = parseCommandArgs(argv, { 'data-dir': { type: 'string' } }, daemonHelp);
+  if (!values) return 0;
   const engine = createNodeEngine({ dataDir: values['data-dir'], transport: 'websocket' });
   const stopLogging = logEngineEvents(engine, { log: true });
   const stopFollowing = followSettingsFile(engine);

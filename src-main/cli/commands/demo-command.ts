@@ -2,14 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { runFullBackup } from '../../backup/full-backup.js';
 import { resolveVms } from '../../backup/vm-selection.js';
 import { listBackupPoints } from '../../repository/repository-reader.js';
 import { verifyFullPoint } from '../../repository/verify-full-point.js';
 import { XapiSession } from '../../xapi/xapi-session.js';
 import { parseRecordMap, vmRecordSchema } from '../../xapi/xapi-records.js';
-import { UsageError } from '../cli-errors.js';
+import { parseCommandArgs } from '../command-args.js';
 import { formatBytes, formatDuration } from '../format-units.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 import { startDemoPool } from './demo-pool.js';
@@ -23,16 +22,8 @@ with progress bars, verifies every point, and lists the repository.
 `;
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { remote: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(demoHelp);
-    return 0;
-  }
+  const values = parseCommandArgs(argv, { remote: { type: 'string' } }, demoHelp);
+  if (!values) return 0;
   const remoteRoot = path.resolve(values.remote ?? path.join(os.tmpdir(), `sluice-demo-${Date.now()}`));
   await mkdir(remoteRoot, { recursive: true });
   const out = new ProgressRenderer();

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { exportPoint, type ExportFormat } from '../../export/export-point.js';
 import { listBackupPoints } from '../../repository/repository-reader.js';
 import { UsageError } from '../cli-errors.js';
+import { parseCommandArgs } from '../command-args.js';
 import { formatBytes, formatDuration } from '../format-units.js';
 import { selectOnePoint } from '../point-selection.js';
 import { ProgressRenderer } from '../progress-renderer.js';
@@ -23,29 +23,20 @@ receives <vm>-<point>-disk<position>.<format> files.
 const FORMATS = ['xva', 'vhd', 'raw'] as const;
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        remote: { type: 'string' },
-        vm: { type: 'string' },
-        at: { type: 'string' },
-        format: { type: 'string' },
-        out: { type: 'string' },
-        disk: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(exportHelp);
-    return 0;
-  }
+  const values = parseCommandArgs(
+    argv,
+    {
+    remote: { type: 'string' },
+    vm: { type: 'string' },
+    at: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+    disk: { type: 'string' },
+    json: { type: 'boolean' }
+    },
+    exportHelp,
+  );
+  if (!values) return 0;
   for (const req of ['remote', 'vm', 'format', 'out'] as const) if (!values[req]) throw new UsageError(`--${req} is required.`);
   if (!(FORMATS as readonly string[]).includes(values.format!)) throw new UsageError(`--format takes xva, vhd or raw, not "${values.format}".`);
   if (values.format === 'xva' && values.disk) throw new UsageError('--disk goes with --format vhd or raw: an XVA holds the whole VM.');

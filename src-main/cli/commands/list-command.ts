@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { listBackupPoints } from '../../repository/repository-reader.js';
 import { UsageError } from '../cli-errors.js';
+import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../format-units.js';
 
 export const listHelp = `sluice list --remote DIR [--json]
@@ -10,16 +10,8 @@ Lists the backup points in a repository folder (Sluice's or Xen Orchestra's), pe
 `;
 
 export async function listCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { remote: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(listHelp);
-    return 0;
-  }
+  const values = parseCommandArgs(argv, { remote: { type: 'string' }, json: { type: 'boolean' } }, listHelp);
+  if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
   const { points, unreadable } = await listBackupPoints(path.resolve(values.remote));
   if (values.json) {

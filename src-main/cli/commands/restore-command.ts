@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { listBackupPoints } from '../../repository/repository-reader.js';
 import { restoreDisk } from '../../restore/restore-disk.js';
@@ -10,6 +9,7 @@ import { restorePoint } from '../../restore/restore-point.js';
 import { defaultDataDir } from '../../settings/data-dir.js';
 import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { UsageError } from '../cli-errors.js';
+import { parseCommandArgs } from '../command-args.js';
 import { formatBytes, formatDuration, parseSize } from '../format-units.js';
 import { connectTrusted, readPasswordFile } from '../host-connection.js';
 import { selectOnePoint } from '../point-selection.js';
@@ -38,36 +38,27 @@ created on the host.
 `;
 
 export async function restoreCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        remote: { type: 'string' },
-        vm: { type: 'string' },
-        at: { type: 'string' },
-        host: { type: 'string' },
-        username: { type: 'string' },
-        'password-file': { type: 'string' },
-        'trust-fingerprint': { type: 'string' },
-        sr: { type: 'string' },
-        name: { type: 'string' },
-        start: { type: 'boolean' },
-        disk: { type: 'string' },
-        'speed-limit': { type: 'string' },
-        'data-dir': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(restoreHelp);
-    return 0;
-  }
+  const values = parseCommandArgs(
+    argv,
+    {
+    remote: { type: 'string' },
+    vm: { type: 'string' },
+    at: { type: 'string' },
+    host: { type: 'string' },
+    username: { type: 'string' },
+    'password-file': { type: 'string' },
+    'trust-fingerprint': { type: 'string' },
+    sr: { type: 'string' },
+    name: { type: 'string' },
+    start: { type: 'boolean' },
+    disk: { type: 'string' },
+    'speed-limit': { type: 'string' },
+    'data-dir': { type: 'string' },
+    json: { type: 'boolean' }
+    },
+    restoreHelp,
+  );
+  if (!values) return 0;
   for (const req of ['remote', 'vm', 'host', 'username', 'password-file'] as const) {
     if (!values[req]) throw new UsageError(`--${req} is required.`);
   }

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { appRoot } from '../../app-root.js';
-import { parseArgs } from 'node:util';
 import { createNodeEngine } from '../../engine/engine-node.js';
 import { startBrowserServer } from '../../server/browser-server.js';
 import { UsageError } from '../cli-errors.js';
+import { parseCommandArgs } from '../command-args.js';
 
 export const serveHelp = `sluice serve [--port N] [--data-dir DIR] [--demo]
 
@@ -20,20 +20,8 @@ export function rendererDir(): string {
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { port: { type: 'string' }, 'data-dir': { type: 'string' }, demo: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(serveHelp);
-    return 0;
-  }
+  const values = parseCommandArgs(argv, { port: { type: 'string' }, 'data-dir': { type: 'string' }, demo: { type: 'boolean' } }, serveHelp);
+  if (!values) return 0;
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not "${values.port}".`);
 

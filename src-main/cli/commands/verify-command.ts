@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { listBackupPoints, type BackupPoint } from '../../repository/repository-reader.js';
 import type { FileVerifyCache } from '../../repository/verify-chain-point.js';
 import { verifyPoint } from '../../repository/verify-point.js';
 import { UsageError } from '../cli-errors.js';
+import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../format-units.js';
 
 export const verifyHelp = `sluice verify --remote DIR [--vm NAME_OR_UUID] [--at TIMESTAMP|latest] [--json]
@@ -33,16 +33,8 @@ export function selectPoints(points: BackupPoint[], vm: string | undefined, at: 
 }
 
 export async function verifyCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { remote: { type: 'string' }, vm: { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(verifyHelp);
-    return 0;
-  }
+  const values = parseCommandArgs(argv, { remote: { type: 'string' }, vm: { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' } }, verifyHelp);
+  if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
   const { points, unreadable } = await listBackupPoints(path.resolve(values.remote));
   const selected = selectPoints(points, values.vm, values.at);
