@@ -1,0 +1,11 @@
+import type { Handlers } from '../../ipc/ipc-dispatcher.js';
+import type { PointOperations } from '../point-operations.js';
+
+export function pointOperationsHandlers(ops: PointOperations): Pick<Handlers, 'points.restore' | 'points.export' | 'points.verify' | 'operations.cancel'> {
+  return {
+    'points.restore': (req) => ops.restore(req),
+    'points.export': (req) => ops.export(req),
+    'points.verify': (req) => ops.verify(req),
+    'operations.cancel': async ({ operationId }) => ({ cancelled: ops.cancel(operationId) }),
+  };
+}
