@@ -64,7 +64,8 @@ describe('points.restore / points.export / points.verify / operations.cancel', (
     expect(f.result).toMatchObject({ kind: 'restore', name: 'web01 (restored by IPC)', started: false });
     const restored = Object.values(sim.control.records('VM')).filter((v) => v.name_label === 'web01 (restored by IPC)');
     expect(restored).toHaveLength(vmsBefore + 1);
-    expect(f.result!.kind === 'restore' && restored.some((v) => v.uuid === f.result!.vmUuid)).toBe(true);
+    const r = f.result!;
+    expect(r.kind === 'restore' && restored.some((v) => v.uuid === r.vmUuid)).toBe(true);
     expect(progress.some((p) => p.runId === operationId && p.phase === 'transfer')).toBe(true);
   });
 
