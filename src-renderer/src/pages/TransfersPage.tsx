@@ -69,7 +69,11 @@ function RunCard({ run }: { run: Run }) {
     setError(null);
     store.cancelRequested(run.runId);
     try {
-      const r = await client.invoke('backup.cancel', { runId: run.runId });
+      const kind = run.info?.kind ?? 'backup';
+      const r =
+        kind === 'job' ? await client.invoke('runs.cancel', { runId: run.runId })
+        : kind === 'backup' ? await client.invoke('backup.cancel', { runId: run.runId })
+        : await client.invoke('operations.cancel', { operationId: run.runId });
       if (!r.cancelled && !run.result) setError({ message: 'The engine no longer runs this backup.', hint: 'It has probably just finished; its result appears here in a moment.' });
     } catch (err) {
       setError(err);
@@ -201,18 +205,26 @@ function Stat({ label, value, width, testId, note }: { label: string; value: str
 
 function RunResult({ run }: { run: Run }) {
   const r = run.result!;
+  const kind = run.info?.kind ?? 'backup';
+  const what = kind === 'job' || kind === 'backup' ? 'backup' : kind;
   return (
     <div className={r.ok ? 'notice ok' : r.cancelled ? 'notice warning' : 'error'} role={r.ok ? 'status' : 'alert'} data-testid="run-result">
-      <strong>{r.ok ? 'The backup finished.' : r.cancelled ? 'The backup was cancelled.' : 'The backup failed.'}</strong>
-      <ul>
-        {r.vms.map((v, i) => (
-          <li key={v.vmUuid || i}>
-            {v.vmName ? `${v.vmName}: ` : ''}
-            {v.ok ? `backed up, ${formatBytes(v.bytes)}${v.attempts > 1 ? ` after ${v.attempts} attempts` : ''} (point ${v.pointId}).` : v.error?.message}
-            {v.error?.hint && <div className="hint">{v.error.hint}</div>}
-          </li>
-        ))}
-      </ul>
+      <strong>{r.ok ? `The ${what} finished.` : r.cancelled ? `The ${what} was cancelled.` : `The ${what} failed.`}</strong>
+      {run.info?.outcome ?
+        <div data-testid="operation-outcome">
+          {run.info.outcome}
+          {r.vms[0]?.error?.hint && <div className="hint">{r.vms[0].error.hint}</div>}
+        </div>
+      : <ul>
+          {r.vms.map((v, i) => (
+            <li key={v.vmUuid || i}>
+              {v.vmName ? `${v.vmName}: ` : ''}
+              {v.ok ? `backed up, ${formatBytes(v.bytes)}${v.attempts > 1 ? ` after ${v.attempts} attempts` : ''} (point ${v.pointId}).` : v.error?.message}
+              {v.error?.hint && <div className="hint">{v.error.hint}</div>}
+            </li>
+          ))}
+        </ul>
+      }
     </div>
   );
 }
