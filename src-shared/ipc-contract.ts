@@ -360,6 +360,11 @@ export const channels = {
     request: z.object(pointRef).strict(),
     response: z.object({ operationId: z.string() }),
   },
+  /** The disks of a point (position, name, size), for the restore dialog's SR per disk. */
+  'points.disks': {
+    request: z.object(pointRef).strict(),
+    response: z.object({ perDiskSr: z.boolean(), disks: z.array(z.object({ position: z.string(), name: z.string(), virtualSize: z.number() })) }),
+  },
   'operations.cancel': {
     request: z.object({ operationId: id }).strict(),
     response: z.object({ cancelled: z.boolean() }),

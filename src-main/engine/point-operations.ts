@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { OperationFinished, ParsedRequestOf } from '../../src-shared/ipc-contract.js';
 import { exportPoint } from '../export/export-point.js';
 import { SluiceError, toIpcError } from '../errors/sluice-error.js';
+import { fullPointDisks } from '../repository/full-point-reader.js';
+import { deltaPointDisks } from '../repository/point-disks.js';
 import { listBackupPoints, type BackupPoint } from '../repository/repository-reader.js';
 import { verifyPoint } from '../repository/verify-point.js';
 import { restorePoint } from '../restore/restore-point.js';
@@ -85,6 +87,13 @@ export class PointOperations {
       const r = await verifyPoint(point, { runId: operationId, signal, onProgress: (p) => this.ctx.bus.emit('backup.progress', p) });
       return { kind: 'verify', bytes: r.bytes, structureOnly: r.structureOnly };
     });
+  }
+
+  /** Full points restore onto one SR (the XVA import); incremental ones take an SR per disk. */
+  async disks(ref: PointRef): Promise<{ perDiskSr: boolean; disks: Array<{ position: string; name: string; virtualSize: number }> }> {
+    const { point } = await this.findPoint(ref);
+    const disks = point.mode === 'delta' ? await deltaPointDisks(point) : (await fullPointDisks(point)).disks;
+    return { perDiskSr: point.mode === 'delta', disks: disks.map((d) => ({ position: d.position, name: d.name, virtualSize: d.virtualSize })) };
   }
 
   cancel(operationId: string): boolean {

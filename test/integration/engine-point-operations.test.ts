@@ -69,6 +69,13 @@ describe('points.restore / points.export / points.verify / operations.cancel', (
     expect(progress.some((p) => p.runId === operationId && p.phase === 'transfer')).toBe(true);
   });
 
+  it('lists a point\'s disks for the restore dialog', async () => {
+    const d = await call<ResponseOf<'points.disks'>>('points.disks', { remoteId, vmUuid: point.vmUuid, pointId: point.id });
+    expect(d.perDiskSr).toBe(false);
+    expect(d.disks.length).toBeGreaterThan(0);
+    expect(d.disks.every((x) => /^\d+$/.test(x.position) && x.virtualSize > 0)).toBe(true);
+  });
+
   it('verifies a point: ok, with the bytes read and a verify phase', async () => {
     const { operationId } = await call<{ operationId: string }>('points.verify', { remoteId, vmUuid: point.vmUuid, pointId: point.id });
     const f = await outcome(operationId);
