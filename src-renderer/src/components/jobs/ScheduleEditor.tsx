@@ -40,7 +40,7 @@ export function ScheduleEditor({ schedules, onChange, issueAt }: { schedules: Sc
                   aria-describedby={`schedules-${i}-cron-preview${cronIssue ? ` schedules-${i}-cron` : ''}`}
                 />
                 <span className="help" id={`schedules-${i}-cron-preview`} data-testid={`cron-preview-${i}`}>
-                  {preview.ok ? `${preview.words}. Next: ${preview.next.map((d) => d.toLocaleString()).join(' · ')}` : preview.message}
+                  {preview.ok ? `${preview.words}. Next: ${preview.next.map((d) => d.toLocaleString()).join(' · ')}` : cronIssue ? '' : preview.message}
                 </span>
                 <FieldIssue id={`schedules-${i}-cron`} message={cronIssue} />
               </label>
