@@ -161,6 +161,32 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
     expect(await card.getByTestId('operation-outcome').textContent()).toContain(file);
     expect(existsSync(file)).toBe(true);
+  });
+
+  it('the dashboard shows the protected VM with its last good point and the job\'s next run', async () => {
+    await go('Dashboard');
+    await expect.poll(() => page.getByRole('region', { name: 'Protected VMs', exact: true }).textContent()).toMatch(/mail — last good point .* \(delta, job Nightly mail\)/);
+    expect(await page.getByRole('region', { name: 'Next scheduled runs' }).textContent()).toMatch(/Nightly mail/);
+    expect(await page.getByRole('region', { name: 'Last job runs' }).textContent()).toMatch(/success\s*Nightly mail/);
+    expect(await page.getByRole('region', { name: 'Unprotected VMs' }).textContent()).toMatch(/erp-db — no job backs it up/);
+    await shot('dashboard-jobs', 'light');
+  });
+
+  it('edits the job (renamed) and deletes it only after the confirmation', async () => {
+    await go('Jobs');
+    await page.getByRole('button', { name: 'Edit Nightly mail' }).click();
+    const form = page.getByRole('form', { name: 'Edit job Nightly mail' });
+    expect(await form.getByRole('textbox', { name: /^Cron pattern/ }).inputValue()).toBe('30 1 * * *');
+    await form.getByRole('textbox', { name: 'Name', exact: true }).first().fill('Mail nightly');
+    await form.getByRole('button', { name: 'Save job' }).click();
+    await expect.poll(() => page.getByRole('row', { name: /Mail nightly/ }).count()).toBe(1);
+    await page.getByRole('button', { name: 'Delete Mail nightly' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete the job “Mail nightly”?' });
+    await confirm.getByRole('button', { name: 'Keep it' }).click();
+    expect(await page.getByRole('row', { name: /Mail nightly/ }).count()).toBe(1);
+    await page.getByRole('button', { name: 'Delete Mail nightly' }).click();
+    await confirm.getByRole('button', { name: 'Delete the job' }).click();
+    await expect.poll(() => page.getByRole('row', { name: /Mail nightly/ }).count()).toBe(0);
     expect(consoleErrors).toEqual([]);
   });
 });
