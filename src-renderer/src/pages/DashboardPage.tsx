@@ -2,6 +2,7 @@ import { navigate } from '../app/navigation';
 import { useRunStore, useStoreVersion } from '../app/runs-context';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { statusTone } from '../components/jobs/RunHistory';
+import { jobRunAttention, type AttentionItem } from '../dashboard/job-run-attention';
 import { useDashboard } from '../data/use-dashboard';
 import { newestPointByVm, useRemotePoints } from '../data/use-points';
 import { usePools } from '../data/use-pools';
@@ -10,12 +11,6 @@ import { summarise } from '../transfer/run-store';
 import { NO_BAK_TAG } from './HostsPage';
 import { runLabel } from './TransfersPage';
 
-interface AttentionItem {
-  key: string;
-  tone: 'bad' | 'warn';
-  text: string;
-  hint?: string | undefined;
-}
 
 export function DashboardPage() {
   const pools = usePools();
@@ -60,14 +55,7 @@ export function DashboardPage() {
       hint: failed[0]?.error?.hint,
     });
   }
-  // Job runs that went wrong, from the persisted history (they may have run while this window was closed).
-  for (const r of dashboard?.lastRuns ?? []) {
-    if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'partial' && r.status !== 'missed') continue;
-    if (store.get(r.runId)?.result) continue; // already listed from this session
-    const e = r.errors[0] ?? r.vms.find((v) => v.error)?.error ?? null;
-    const words = { failed: 'failed', interrupted: 'was interrupted (Sluice stopped while it ran)', partial: 'partly failed', missed: 'was missed (Sluice was not running)' }[r.status];
-    attention.push({ key: `jobrun-${r.runId}`, tone: r.status === 'missed' || r.status === 'partial' ? 'warn' : 'bad', text: `Job ${r.jobName} ${words} ${formatAge(Date.parse(r.finishedAt ?? r.startedAt), Date.now())}${e ? `: ${e.message}` : '.'}`, hint: e?.hint });
-  }
+  attention.push(...jobRunAttention(dashboard?.lastRuns ?? [], (runId) => store.get(runId)?.result != null));
   for (const h of dashboard?.unreachableHosts ?? []) {
     if (pools.states[h.hostId]?.state === 'error') continue;
     attention.push({ key: `unreachable-${h.hostId}`, tone: 'bad', text: `Pool ${h.label} could not be read: ${h.error}`, hint: 'Its VMs are known only from their backups. Open Hosts to reconnect.' });

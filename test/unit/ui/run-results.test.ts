@@ -88,3 +88,23 @@ describe('run results for the Transfers cards and the history graph', () => {
     expect(describeOperation(failed)).toBe('The restore of web P failed: damaged');
   });
 });
+
+describe('dashboard attention for job runs', () => {
+  const base = { ...record, finishedAt: '2026-01-01T00:00:10.000Z' };
+  const now = Date.parse('2026-01-01T01:00:10.000Z');
+  it('failed, interrupted, partial and missed runs need attention, in words with the first error and its hint', async () => {
+    const { jobRunAttention } = await import('../../../src-renderer/src/dashboard/job-run-attention.js');
+    const runs = (['success', 'failed', 'interrupted', 'partial', 'missed', 'cancelled'] as const).map((status, i) => ({ ...base, runId: `r${i}`, status }));
+    const items = jobRunAttention(runs, () => false, now);
+    expect(items.map((i) => [i.key, i.tone])).toEqual([
+      ['jobrun-r1', 'bad'],
+      ['jobrun-r2', 'bad'],
+      ['jobrun-r3', 'warn'],
+      ['jobrun-r4', 'warn'],
+    ]);
+    expect(items[0]!.text).toMatch(/^Job Nightly failed 1 h(our)?.* ago: The host refused\.$/);
+    expect(items[0]!.hint).toBe('Check the host.');
+    expect(items[1]!.text).toMatch(/was interrupted \(Sluice stopped while it ran\)/);
+    expect(jobRunAttention(runs, (id) => id === 'r1', now).map((i) => i.key)).not.toContain('jobrun-r1');
+  });
+});
