@@ -24,6 +24,5 @@ export function useDashboard(): { dashboard: Dashboard | null; error: unknown } 
   useEvent('backup.finished', load);
   useEvent('operations.finished', load);
   useEvent('settings.changed', load);
-  useEvent('inventory.changed', load);
   return { dashboard, error };
 }
