@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { OperationFinished, ParsedRequestOf } from '../../src-shared/ipc-contract.js';
@@ -26,6 +27,22 @@ interface PointRef {
  * refused before any work starts (unknown remote or point, unreachable pool, relative path) is refused by the
  * request itself, so the UI shows it at once instead of as a failed operation.
  */
+/** An export never replaces a file the user already has: that would lose something to make something. */
+async function refuseOverwrite(outPath: string, format: 'xva' | 'vhd' | 'raw'): Promise<void> {
+  const st = await fs.stat(outPath).catch(() => null);
+  if (!st) return;
+  const problem =
+    st.isFile() ? `${outPath} already exists; Sluice does not replace it`
+    : format === 'xva' && st.isDirectory() ? `${outPath} is a folder; an XVA export needs a file name`
+    : null;
+  if (problem) {
+    throw new SluiceError('VALIDATION', `${problem}.`, {
+      hint: 'Choose another name, or move the existing file away first.',
+      issues: [{ path: 'outPath', message: `${problem}: choose another name` }],
+    });
+  }
+}
+
 export class PointOperations {
   private readonly running = new Map<string, AbortController>();
 
@@ -67,6 +84,7 @@ export class PointOperations {
         issues: [{ path: 'outPath', message: 'Enter a full path, e.g. /home/me/export/web01.xva' }],
       });
     }
+    await refuseOverwrite(req.outPath, req.format);
     const { point } = await this.findPoint(req);
     return this.launch('export', point, async (operationId, signal) => {
       const r = await exportPoint(point, {

@@ -1,4 +1,4 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPayload, ResponseOf } from '../../src-shared/ipc-contract.js';
@@ -93,6 +93,11 @@ describe('points.restore / points.export / points.verify / operations.cancel', (
     const verifier = await XvaStreamVerifier.create();
     for await (const c of createReadStream(out)) verifier.update(c as Buffer);
     expect(verifier.finish().disks.length).toBeGreaterThan(0);
+    // The same path again: refused at the field, the first export untouched.
+    const size = statSync(out).size;
+    const again = await engine.dispatcher.dispatch('points.export', { remoteId, vmUuid: point.vmUuid, pointId: point.id, format: 'xva', outPath: out });
+    expect(again).toMatchObject({ ok: false, error: { code: 'VALIDATION', issues: [{ path: 'outPath', message: expect.stringContaining('already exists') }] } });
+    expect(statSync(out).size).toBe(size);
   });
 
   it('refuses a relative output path at its field, and an unknown point in words, before any work', async () => {
