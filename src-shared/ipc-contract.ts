@@ -152,6 +152,30 @@ export const backupPointSummarySchema = z.object({
 });
 export type BackupPointSummary = z.infer<typeof backupPointSummarySchema>;
 
+const pointRef = { remoteId: id, vmUuid: z.string().uuid(), pointId: z.string().min(1).max(100) };
+const errorShape = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
+
+/** A restore, export or verify of one point ended (its progress came as backup.progress with runId = operationId). */
+export const operationFinishedSchema = z.object({
+  operationId: z.string(),
+  kind: z.enum(['restore', 'export', 'verify']),
+  vm: z.object({ uuid: z.string(), name: z.string() }),
+  pointId: z.string(),
+  ok: z.boolean(),
+  cancelled: z.boolean(),
+  result: z
+    .union([
+      z.object({ kind: z.literal('restore'), vmUuid: z.string(), name: z.string(), started: z.boolean(), bytes: z.number(), disks: z.number() }),
+      z.object({ kind: z.literal('export'), files: z.array(z.object({ path: z.string(), bytes: z.number() })) }),
+      z.object({ kind: z.literal('verify'), bytes: z.number(), structureOnly: z.array(z.object({ file: z.string(), reason: z.string() })) }),
+    ])
+    .nullable(),
+  error: errorShape.nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+});
+export type OperationFinished = z.infer<typeof operationFinishedSchema>;
+
 export const channels = {
   'app.info': {
     request: z.object({}).strict(),
@@ -306,6 +330,45 @@ export const channels = {
     request: z.object({}).strict(),
     response: dashboardSchema,
   },
+  // Restore, export and verify of one point (pointId: the `id` backups.list gives, with its vmUuid).
+  'points.restore': {
+    request: z
+      .object({
+        ...pointRef,
+        hostId: id,
+        /** The SR of every disk (default: the pool's default SR). */
+        srUuid: z.string().uuid().optional(),
+        /** An SR per disk, keyed by the disk's uuid or position ("0", "1"…). */
+        srByDisk: z.record(z.string(), z.string().uuid()).optional(),
+        name: z.string().trim().min(1, 'Give the new VM a name, or leave the field empty').max(200).optional(),
+        start: z.boolean().default(false),
+      })
+      .strict(),
+    response: z.object({ operationId: z.string() }),
+  },
+  'points.export': {
+    request: z
+      .object({
+        ...pointRef,
+        format: z.enum(['xva', 'vhd', 'raw']),
+        outPath: z.string().trim().min(1, 'Enter the output file (xva) or folder (vhd, raw)').max(4096),
+      })
+      .strict(),
+    response: z.object({ operationId: z.string() }),
+  },
+  'points.verify': {
+    request: z.object(pointRef).strict(),
+    response: z.object({ operationId: z.string() }),
+  },
+  /** The disks of a point (position, name, size), for the restore dialog's SR per disk. */
+  'points.disks': {
+    request: z.object(pointRef).strict(),
+    response: z.object({ perDiskSr: z.boolean(), disks: z.array(z.object({ position: z.string(), name: z.string(), virtualSize: z.number() })) }),
+  },
+  'operations.cancel': {
+    request: z.object({ operationId: id }).strict(),
+    response: z.object({ cancelled: z.boolean() }),
+  },
 } as const;
 
 export const events = {
@@ -334,6 +397,8 @@ export const events = {
   'runs.finished': runSummarySchema,
   /** Something the user should be told even with the window closed (Electron shows it as a desktop notification). */
   notification: notificationSchema,
+  /** A restore, export or verify ended (success, failure or cancel). */
+  'operations.finished': operationFinishedSchema,
 } as const;
 
 export type Channels = typeof channels;

@@ -30,9 +30,14 @@ export const channelNameList = [
   'runs.get',
   'runs.summary',
   'dashboard.get',
+  'points.restore',
+  'points.export',
+  'points.verify',
+  'points.disks',
+  'operations.cancel',
 ] as const;
 
-export const eventNameList = ['engine.status', 'engine.log', 'inventory.changed', 'hosts.connection', 'backup.finished', 'backup.progress', 'settings.changed', 'runs.started', 'runs.finished', 'notification'] as const;
+export const eventNameList = ['engine.status', 'engine.log', 'inventory.changed', 'hosts.connection', 'backup.finished', 'backup.progress', 'settings.changed', 'runs.started', 'runs.finished', 'notification', 'operations.finished'] as const;
 
 export type ChannelNameFromList = (typeof channelNameList)[number];
 export type EventNameFromList = (typeof eventNameList)[number];

@@ -6,6 +6,8 @@ import { backupHandlers } from './handlers/backup-handlers.js';
 import { backupsHandlers } from './handlers/backups-handlers.js';
 import { hostsHandlers } from './handlers/hosts-handlers.js';
 import { jobsHandlers } from './handlers/jobs-handlers.js';
+import { pointOperationsHandlers } from './handlers/point-operations-handlers.js';
+import { PointOperations } from './point-operations.js';
 import { remotesHandlers } from './handlers/remotes-handlers.js';
 import { settingsHandlers } from './handlers/settings-handlers.js';
 import { PoolConnections } from './pool-connections.js';
@@ -24,6 +26,7 @@ export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptio
   const pools = new PoolConnections(ctx);
   const runs = new BackupRuns(ctx, pools);
   const jobs = new JobsService(ctx, pools, opts.jobs);
+  const operations = new PointOperations(ctx, pools);
   const handlers: Handlers = {
     ...appHandlers(ctx),
     ...settingsHandlers(ctx),
@@ -32,6 +35,7 @@ export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptio
     ...backupHandlers(runs),
     ...backupsHandlers(ctx),
     ...jobsHandlers(jobs),
+    ...pointOperationsHandlers(operations),
   };
   return {
     dispatcher: new IpcDispatcher(handlers),
@@ -40,6 +44,7 @@ export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptio
     jobs,
     close: async () => {
       runs.cancelAll();
+      operations.cancelAll();
       await jobs.close();
       await pools.close();
     },

@@ -8,17 +8,17 @@ import { StatusBar } from './components/StatusBar';
 import { BackupsPage } from './pages/BackupsPage';
 import { DashboardPage } from './pages/DashboardPage';
 import { HostsPage } from './pages/HostsPage';
-import { PlaceholderPage } from './pages/PlaceholderPage';
+import { JobsPage } from './pages/JobsPage';
 import { RemotesPage } from './pages/RemotesPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { TransfersPage } from './pages/TransfersPage';
 
-// One component per view. Views whose engine channels do not exist yet (jobs, run history) say so honestly.
+// One component per view.
 const views: Record<Page, () => ReactElement> = {
   dashboard: DashboardPage,
   hosts: HostsPage,
   transfers: TransfersPage,
-  jobs: () => <PlaceholderPage title="Jobs" text="No job yet. Scheduled jobs arrive with the scheduler; until then, back up a VM now from Hosts." />,
+  jobs: JobsPage,
   backups: BackupsPage,
   remotes: RemotesPage,
   settings: SettingsPage,

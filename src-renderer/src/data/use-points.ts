@@ -44,6 +44,8 @@ export function useRemotePoints(): RemotePoints {
   useEffect(refresh, [refresh]);
   useEvent('settings.changed', useCallback((e) => e.section === 'remotes' && refresh(), [refresh]));
   useEvent('backup.finished', refresh);
+  useEvent('runs.finished', refresh);
+  useEvent('operations.finished', refresh);
   return { ...state, refresh };
 }
 

@@ -1,14 +1,50 @@
+import { useState } from 'react';
 import type { BackupPointSummary } from '../../../src-shared/ipc-contract';
+import { useRunStore, useStoreVersion } from '../app/runs-context';
+import { useClient } from '../client/client-context';
+import { ExportDialog } from '../components/backups/ExportDialog';
+import { RestoreDialog, type PointTarget } from '../components/backups/RestoreDialog';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { useRemotePoints } from '../data/use-points';
+import { usePools } from '../data/use-pools';
 import { formatBytes } from '../format/units';
+import { RunCard } from './TransfersPage';
 
-/** The points on each remote, per VM, newest first. Restore, export, verify and delete plug in here. */
+const OPERATION_KINDS: ReadonlySet<string> = new Set(['restore', 'export', 'verify']);
+
+/** The points on each remote, per VM, newest first, with Restore, Export and Verify; their progress shows here live. */
 export function BackupsPage() {
   const data = useRemotePoints();
+  const pools = usePools();
+  const client = useClient();
+  const store = useRunStore();
+  useStoreVersion(store);
+  const [restoring, setRestoring] = useState<PointTarget | null>(null);
+  const [exporting, setExporting] = useState<PointTarget | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const started = (kind: 'restore' | 'export' | 'verify', point: BackupPointSummary) => (operationId: string, label: string) =>
+    store.started(operationId, { label, vms: [{ uuid: point.vmUuid, name: point.vmName }], kind });
+  const verify = async (remoteId: string, p: BackupPointSummary) => {
+    setError(null);
+    try {
+      const { operationId } = await client.invoke('points.verify', { remoteId, vmUuid: p.vmUuid, pointId: p.id });
+      started('verify', p)(operationId, `Verify of ${p.vmName} ${new Date(p.timestamp).toLocaleString()}`);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const operations = store.runs().filter((r) => OPERATION_KINDS.has(r.info?.kind ?? ''));
   return (
     <section className="page" aria-labelledby="page-title">
       <h1 id="page-title">Backups</h1>
+      <ErrorMessage error={error} />
+      {operations.length > 0 && (
+        <section aria-label="Restores, exports and verifies">
+          {operations.map((r) => (
+            <RunCard key={r.runId} run={r} />
+          ))}
+        </section>
+      )}
       {data.remotes.length === 0 && !data.loading && <p className="muted">No remote yet: add one under Remotes, then back up a VM from Hosts.</p>}
       {data.remotes.map((r) => {
         const points = data.points[r.id] ?? [];
@@ -37,6 +73,7 @@ export function BackupsPage() {
                     <th className="n">Size</th>
                     <th>Job</th>
                     <th>Point</th>
+                    <th />
                   </tr>
                 </thead>
                 <tbody>
@@ -49,6 +86,17 @@ export function BackupsPage() {
                       <td className="n">{p.size === null ? 'unknown' : formatBytes(p.size)}</td>
                       <td className="mono">{p.jobId}</td>
                       <td className="mono">{p.id}</td>
+                      <td className="nowrap">
+                        <button type="button" onClick={() => setRestoring({ remoteId: r.id, point: p })} aria-label={`Restore ${p.vmName} ${p.id}`}>
+                          Restore
+                        </button>{' '}
+                        <button type="button" className="secondary" onClick={() => setExporting({ remoteId: r.id, point: p })} aria-label={`Export ${p.vmName} ${p.id}`}>
+                          Export
+                        </button>{' '}
+                        <button type="button" className="secondary" onClick={() => void verify(r.id, p)} aria-label={`Verify ${p.vmName} ${p.id}`}>
+                          Verify
+                        </button>
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -57,6 +105,8 @@ export function BackupsPage() {
           </section>
         );
       })}
+      <RestoreDialog target={restoring} pools={pools} onClose={() => setRestoring(null)} onStarted={(id, label) => restoring && started('restore', restoring.point)(id, label)} />
+      <ExportDialog target={exporting} onClose={() => setExporting(null)} onStarted={(id, label) => exporting && started('export', exporting.point)(id, label)} />
     </section>
   );
 }

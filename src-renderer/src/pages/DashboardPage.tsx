@@ -1,5 +1,9 @@
 import { navigate } from '../app/navigation';
 import { useRunStore, useStoreVersion } from '../app/runs-context';
+import { ErrorMessage } from '../components/ErrorMessage';
+import { statusTone } from '../components/jobs/RunHistory';
+import { jobRunAttention, type AttentionItem } from '../dashboard/job-run-attention';
+import { useDashboard } from '../data/use-dashboard';
 import { newestPointByVm, useRemotePoints } from '../data/use-points';
 import { usePools } from '../data/use-pools';
 import { formatAge, formatBytes, formatPercent } from '../format/units';
@@ -7,12 +11,6 @@ import { summarise } from '../transfer/run-store';
 import { NO_BAK_TAG } from './HostsPage';
 import { runLabel } from './TransfersPage';
 
-interface AttentionItem {
-  key: string;
-  tone: 'bad' | 'warn';
-  text: string;
-  hint?: string | undefined;
-}
 
 export function DashboardPage() {
   const pools = usePools();
@@ -21,11 +19,18 @@ export function DashboardPage() {
   useStoreVersion(store, 1000);
   const runs = store.runs();
   const newest = newestPointByVm(data.points);
+  const { dashboard, error: dashboardError } = useDashboard();
 
   const vms = pools.hosts.flatMap((h) => pools.inventories[h.id]?.vms ?? []);
   const excluded = vms.filter((v) => v.tags.includes(NO_BAK_TAG));
-  const protectedVms = vms.filter((v) => !v.tags.includes(NO_BAK_TAG) && newest.has(v.uuid));
-  const unprotected = vms.filter((v) => !v.tags.includes(NO_BAK_TAG) && !newest.has(v.uuid));
+  const excludedUuids = new Set(excluded.map((v) => v.uuid));
+  // The engine's view (every pool, every remote) once it has answered; the inventory's until then.
+  const protectedVms: Array<{ uuid: string; name: string; point: { pointId: string; at: string; mode: string; jobName: string | null } | null }> = dashboard
+    ? dashboard.vms.protected.map((v) => ({ uuid: v.vmUuid, name: v.vmName, point: v.lastGoodPoint }))
+    : vms.filter((v) => !excludedUuids.has(v.uuid) && newest.has(v.uuid)).map((v) => ({ uuid: v.uuid, name: v.name, point: null }));
+  const unprotected: Array<{ uuid: string; name: string; reason: string }> = dashboard
+    ? dashboard.vms.unprotected.filter((v) => !excludedUuids.has(v.vmUuid)).map((v) => ({ uuid: v.vmUuid, name: v.vmName, reason: v.reason }))
+    : vms.filter((v) => !excludedUuids.has(v.uuid) && !newest.has(v.uuid)).map((v) => ({ uuid: v.uuid, name: v.name, reason: 'no backup point on any remote' }));
   const running = runs.filter((r) => !r.result);
 
   const attention: AttentionItem[] = [];
@@ -50,6 +55,11 @@ export function DashboardPage() {
       hint: failed[0]?.error?.hint,
     });
   }
+  attention.push(...jobRunAttention(dashboard?.lastRuns ?? [], (runId) => store.get(runId)?.result != null));
+  for (const h of dashboard?.unreachableHosts ?? []) {
+    if (pools.states[h.hostId]?.state === 'error') continue;
+    attention.push({ key: `unreachable-${h.hostId}`, tone: 'bad', text: `Pool ${h.label} could not be read: ${h.error}`, hint: 'Its VMs are known only from their backups. Open Hosts to reconnect.' });
+  }
   for (const r of data.remotes) {
     const u = data.usage[r.id];
     if (data.errors[r.id]) attention.push({ key: `remote-${r.id}`, tone: 'bad', text: `Remote ${r.name} (${r.path}) cannot be read.`, hint: 'Check that the share is mounted; open Remotes and press Test.' });
@@ -65,6 +75,7 @@ export function DashboardPage() {
   return (
     <section className="page" aria-labelledby="page-title">
       <h1 id="page-title">Dashboard</h1>
+      <ErrorMessage error={dashboardError} title="Sluice cannot build the dashboard." />
       {attention.length > 0 && (
         <section aria-label="Needs attention">
           <h2>Needs attention</h2>
@@ -100,7 +111,28 @@ export function DashboardPage() {
             <ul>
               {unprotected.map((v) => (
                 <li key={v.uuid}>
-                  {v.name} <span className="muted">— no backup point on any remote</span>
+                  {v.name} <span className="muted">— {v.reason}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+        <section className="panel" aria-label="Protected VMs">
+          <h2>Protected VMs</h2>
+          {protectedVms.length === 0 ? (
+            <p className="muted">No VM has a backup point yet.</p>
+          ) : (
+            <ul>
+              {protectedVms.map((v) => (
+                <li key={v.uuid}>
+                  {v.name}
+                  {v.point && (
+                    <span className="muted">
+                      {' '}
+                      — last good point {formatAge(Date.parse(v.point.at), Date.now())} ({v.point.mode}
+                      {v.point.jobName ? `, job ${v.point.jobName}` : ''})
+                    </span>
+                  )}
                 </li>
               ))}
             </ul>
@@ -108,11 +140,35 @@ export function DashboardPage() {
         </section>
         <section className="panel" aria-label="Next scheduled runs">
           <h2>Next scheduled runs</h2>
-          <p className="muted">No scheduled job yet. Run a backup now from Hosts; scheduled jobs will be listed here.</p>
+          {!dashboard || dashboard.nextRuns.length === 0 ? (
+            <p className="muted">No scheduled run. Create a job with a schedule under <a href="#/jobs">Jobs</a>.</p>
+          ) : (
+            <ul>
+              {dashboard.nextRuns.slice(0, 8).map((n) => (
+                <li key={n.jobId + n.scheduleId + n.at}>
+                  {new Date(n.at).toLocaleString()} — {n.jobName} <span className="muted">({n.scheduleName || 'schedule'})</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+        <section className="panel" aria-label="Last job runs">
+          <h2>Last job runs</h2>
+          {!dashboard || dashboard.lastRuns.length === 0 ? (
+            <p className="muted">No job has run yet.</p>
+          ) : (
+            <ul>
+              {dashboard.lastRuns.slice(0, 8).map((r) => (
+                <li key={r.runId}>
+                  <span className={`badge ${statusTone[r.status]}`}>{r.status}</span> {r.jobName} <span className="muted">{formatAge(Date.parse(r.finishedAt ?? r.startedAt), Date.now())}, {formatBytes(r.bytes)}</span>
+                </li>
+              ))}
+            </ul>
+          )}
         </section>
       </div>
       <section className="panel" aria-label="Last runs">
-        <h2>Last runs</h2>
+        <h2>Runs this session</h2>
         {runs.length === 0 ? (
           <p className="muted">No run this session.</p>
         ) : (

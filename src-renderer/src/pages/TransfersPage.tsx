@@ -23,6 +23,11 @@ export function runLabel(run: Run): string {
   return names.length ? `Backup of ${names.join(', ')}` : `Run ${run.runId.slice(0, 8)}`;
 }
 
+function operationWord(run: Run): string {
+  const kind = run.info?.kind ?? 'backup';
+  return kind === 'job' || kind === 'backup' ? 'backup' : kind;
+}
+
 export function TransfersPage() {
   const store = useRunStore();
   useStoreVersion(store);
@@ -52,7 +57,7 @@ export function TransfersPage() {
   );
 }
 
-function RunCard({ run }: { run: Run }) {
+export function RunCard({ run }: { run: Run }) {
   const client = useClient();
   const store = useRunStore();
   const [confirming, setConfirming] = useState(false);
@@ -64,12 +69,17 @@ function RunCard({ run }: { run: Run }) {
   const startMs = run.result ? Date.parse(run.result.startedAt) : run.firstSeen;
   const items = [...run.items.values()];
   const eta = s.state === 'running' ? describeEta(s.eta) : { value: '—', why: null };
+  const what = operationWord(run);
 
   const cancel = async () => {
     setError(null);
     store.cancelRequested(run.runId);
     try {
-      const r = await client.invoke('backup.cancel', { runId: run.runId });
+      const kind = run.info?.kind ?? 'backup';
+      const r =
+        kind === 'job' ? await client.invoke('runs.cancel', { runId: run.runId })
+        : kind === 'backup' ? await client.invoke('backup.cancel', { runId: run.runId })
+        : await client.invoke('operations.cancel', { operationId: run.runId });
       if (!r.cancelled && !run.result) setError({ message: 'The engine no longer runs this backup.', hint: 'It has probably just finished; its result appears here in a moment.' });
     } catch (err) {
       setError(err);
@@ -88,7 +98,7 @@ function RunCard({ run }: { run: Run }) {
         <div className="actions">
           {s.state === 'running' && (
             <button type="button" className="secondary" onClick={() => setConfirming(true)}>
-              Cancel backup
+              Cancel {what}
             </button>
           )}
         </div>
@@ -167,17 +177,20 @@ function RunCard({ run }: { run: Run }) {
         </details>
       )}
       <ConfirmDialog
-        title="Cancel this backup?"
+        title={`Cancel this ${what}?`}
         open={confirming}
-        confirmLabel="Cancel the backup"
+        confirmLabel={`Cancel the ${what}`}
         cancelLabel="Keep it running"
         danger
         onConfirm={() => void cancel()}
         onClose={() => setConfirming(false)}
       >
         <p>
-          Sluice stops the export on the host, closes the connection, deletes the partial files on the remote and removes the backup snapshot from the host. Existing backup points are not
-          touched.
+          {what === 'backup' ?
+            'Sluice stops the export on the host, closes the connection, deletes the partial files on the remote and removes the backup snapshot from the host. Existing backup points are not touched.'
+          : what === 'restore' ?
+            'Sluice stops the import on the host and removes the VM and disks it had created. The backup point is not touched.'
+          : `Sluice stops reading the backup point${what === 'export' ? ' and deletes the partial output file' : ''}. The backup point is not touched.`}
         </p>
       </ConfirmDialog>
     </article>
@@ -201,18 +214,25 @@ function Stat({ label, value, width, testId, note }: { label: string; value: str
 
 function RunResult({ run }: { run: Run }) {
   const r = run.result!;
+  const what = operationWord(run);
   return (
     <div className={r.ok ? 'notice ok' : r.cancelled ? 'notice warning' : 'error'} role={r.ok ? 'status' : 'alert'} data-testid="run-result">
-      <strong>{r.ok ? 'The backup finished.' : r.cancelled ? 'The backup was cancelled.' : 'The backup failed.'}</strong>
-      <ul>
-        {r.vms.map((v, i) => (
-          <li key={v.vmUuid || i}>
-            {v.vmName ? `${v.vmName}: ` : ''}
-            {v.ok ? `backed up, ${formatBytes(v.bytes)}${v.attempts > 1 ? ` after ${v.attempts} attempts` : ''} (point ${v.pointId}).` : v.error?.message}
-            {v.error?.hint && <div className="hint">{v.error.hint}</div>}
-          </li>
-        ))}
-      </ul>
+      <strong>{r.ok ? `The ${what} finished.` : r.cancelled ? `The ${what} was cancelled.` : `The ${what} failed.`}</strong>
+      {run.info?.outcome ?
+        <div data-testid="operation-outcome">
+          {run.info.outcome}
+          {r.vms[0]?.error?.hint && <div className="hint">{r.vms[0].error.hint}</div>}
+        </div>
+      : <ul>
+          {r.vms.map((v, i) => (
+            <li key={v.vmUuid || i}>
+              {v.vmName ? `${v.vmName}: ` : ''}
+              {v.ok ? `backed up, ${formatBytes(v.bytes)}${v.attempts > 1 ? ` after ${v.attempts} attempts` : ''} (point ${v.pointId}).` : v.error?.message}
+              {v.error?.hint && <div className="hint">{v.error.hint}</div>}
+            </li>
+          ))}
+        </ul>
+      }
     </div>
   );
 }

@@ -36,6 +36,10 @@ export interface RunStartInfo {
   mode?: string;
   /** The limit this run was started with (null: none), so the graph does not blame the host for it. */
   speedLimitBytesPerSec?: number | null;
+  /** What the run is: it decides which channel cancels it and how its result reads (default: backup). */
+  kind?: 'backup' | 'job' | 'restore' | 'export' | 'verify';
+  /** An operation's outcome in one sentence (operations.finished). */
+  outcome?: string;
 }
 
 export interface Run {

@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { OperationFinished, ParsedRequestOf } from '../../src-shared/ipc-contract.js';
+import { exportPoint } from '../export/export-point.js';
+import { SluiceError, toIpcError } from '../errors/sluice-error.js';
+import { fullPointDisks } from '../repository/full-point-reader.js';
+import { deltaPointDisks } from '../repository/point-disks.js';
+import { listBackupPoints, type BackupPoint } from '../repository/repository-reader.js';
+import { verifyPoint } from '../repository/verify-point.js';
+import { restorePoint } from '../restore/restore-point.js';
+import type { EngineContext } from './engine-context.js';
+import type { PoolConnections } from './pool-connections.js';
+
+type Kind = OperationFinished['kind'];
+type Outcome = NonNullable<OperationFinished['result']>;
+interface PointRef {
+  remoteId: string;
+  vmUuid: string;
+  pointId: string;
+}
+
+/**
+ * Restores, exports and verifies started from the UI. Each runs in the background with its own cancel; its
+ * progress goes out as backup.progress (runId = operationId) and its end as operations.finished. What can be
+ * refused before any work starts (unknown remote or point, unreachable pool, relative path) is refused by the
+ * request itself, so the UI shows it at once instead of as a failed operation.
+ */
+/** An export never replaces a file the user already has: that would lose something to make something. */
+async function refuseOverwrite(outPath: string, format: 'xva' | 'vhd' | 'raw'): Promise<void> {
+  const st = await fs.stat(outPath).catch(() => null);
+  if (!st) return;
+  const problem =
+    st.isFile() ? `${outPath} already exists; Sluice does not replace it`
+    : format === 'xva' && st.isDirectory() ? `${outPath} is a folder; an XVA export needs a file name`
+    : null;
+  if (problem) {
+    throw new SluiceError('VALIDATION', `${problem}.`, {
+      hint: 'Choose another name, or move the existing file away first.',
+      issues: [{ path: 'outPath', message: `${problem}: choose another name` }],
+    });
+  }
+}
+
+export class PointOperations {
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly pools: PoolConnections,
+  ) {}
+
+  async restore(req: ParsedRequestOf<'points.restore'>): Promise<{ operationId: string }> {
+    const { point, points } = await this.findPoint(req);
+    const xapi = await this.pools.session(req.hostId);
+    const prefs = this.ctx.settings.get().preferences;
+    return this.launch('restore', point, async (operationId, signal) => {
+      const r = await restorePoint(xapi, point, {
+        runId: operationId,
+        srUuid: req.srUuid,
+        diskSrs: req.srByDisk,
+        name: req.name,
+        start: req.start,
+        memoryBufferBytes: prefs.memoryBufferBytes,
+        // As backups do: without a chosen spool folder, the system's temp folder.
+        spoolDir: prefs.spoolDir ?? os.tmpdir(),
+        spoolCapBytes: prefs.spoolCapBytes,
+        speedLimitBytesPerSec: prefs.defaultSpeedLimitBytesPerSec,
+        points,
+        signal,
+        log: this.logger(operationId),
+        onProgress: (p) => this.ctx.bus.emit('backup.progress', p),
+      });
+      return { kind: 'restore', vmUuid: r.vmUuid, name: r.name, started: r.started, bytes: r.bytes, disks: r.disks.length };
+    });
+  }
+
+  async export(req: ParsedRequestOf<'points.export'>): Promise<{ operationId: string }> {
+    // The engine's working directory means nothing to the user: only a full path says where the file goes.
+    if (!path.isAbsolute(req.outPath)) {
+      throw new SluiceError('VALIDATION', `"${req.outPath}" is not a full path.`, {
+        hint: 'Enter the full path of the output, e.g. /home/me/export/web01.xva.',
+        issues: [{ path: 'outPath', message: 'Enter a full path, e.g. /home/me/export/web01.xva' }],
+      });
+    }
+    await refuseOverwrite(req.outPath, req.format);
+    const { point } = await this.findPoint(req);
+    return this.launch('export', point, async (operationId, signal) => {
+      const r = await exportPoint(point, {
+        format: req.format,
+        out: req.outPath,
+        runId: operationId,
+        signal,
+        log: this.logger(operationId),
+        onProgress: (p) => this.ctx.bus.emit('backup.progress', p),
+      });
+      return { kind: 'export', files: r.files.map((f) => ({ path: f.path, bytes: f.bytes })) };
+    });
+  }
+
+  async verify(req: ParsedRequestOf<'points.verify'>): Promise<{ operationId: string }> {
+    const { point } = await this.findPoint(req);
+    return this.launch('verify', point, async (operationId, signal) => {
+      const r = await verifyPoint(point, { runId: operationId, signal, onProgress: (p) => this.ctx.bus.emit('backup.progress', p) });
+      return { kind: 'verify', bytes: r.bytes, structureOnly: r.structureOnly };
+    });
+  }
+
+  /** Full points restore onto one SR (the XVA import); incremental ones take an SR per disk. */
+  async disks(ref: PointRef): Promise<{ perDiskSr: boolean; disks: Array<{ position: string; name: string; virtualSize: number }> }> {
+    const { point } = await this.findPoint(ref);
+    const disks = point.mode === 'delta' ? await deltaPointDisks(point) : (await fullPointDisks(point)).disks;
+    return { perDiskSr: point.mode === 'delta', disks: disks.map((d) => ({ position: d.position, name: d.name, virtualSize: d.virtualSize })) };
+  }
+
+  cancel(operationId: string): boolean {
+    const c = this.running.get(operationId);
+    if (!c) return false;
+    c.abort(new SluiceError('CANCELLED', 'Cancelled by the user.'));
+    return true;
+  }
+
+  cancelAll(): void {
+    for (const c of this.running.values()) c.abort(new SluiceError('CANCELLED', 'Sluice is stopping.'));
+  }
+
+  private async findPoint(ref: PointRef): Promise<{ point: BackupPoint; points: BackupPoint[] }> {
+    const remote = this.ctx.settings.get().remotes.find((r) => r.id === ref.remoteId);
+    if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Pick another remote, or add it again.' });
+    const { points } = await listBackupPoints(remote.path);
+    const point = points.find((p) => p.vmUuid === ref.vmUuid && p.id === ref.pointId);
+    if (!point) {
+      throw new SluiceError('NOT_FOUND', `No backup point ${ref.pointId} of VM ${ref.vmUuid} on the remote "${remote.name}".`, {
+        hint: 'It may have been removed by retention: refresh the Backups list and pick another point.',
+      });
+    }
+    return { point, points };
+  }
+
+  private logger(operationId: string) {
+    return (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, string>) =>
+      this.ctx.bus.emit('engine.log', { level, message, at: new Date().toISOString(), context: { runId: operationId, ...context } });
+  }
+
+  private launch(kind: Kind, point: BackupPoint, work: (operationId: string, signal: AbortSignal) => Promise<Outcome>): { operationId: string } {
+    const operationId = randomUUID();
+    const controller = new AbortController();
+    this.running.set(operationId, controller);
+    const startedAt = new Date().toISOString();
+    const base = { operationId, kind, vm: { uuid: point.vmUuid, name: point.vmName }, pointId: point.id, startedAt };
+    void work(operationId, controller.signal).then(
+      (result) => this.finish({ ...base, ok: true, cancelled: false, result, error: null, finishedAt: new Date().toISOString() }),
+      (err: unknown) => {
+        const e = toIpcError(err);
+        this.logger(operationId)('error', `${kind} of ${point.vmName} ${point.id}: ${e.message}`, { vm: point.vmName });
+        this.finish({
+          ...base,
+          ok: false,
+          cancelled: controller.signal.aborted,
+          result: null,
+          error: { code: e.code, message: e.message, ...(e.hint !== undefined ? { hint: e.hint } : {}) },
+          finishedAt: new Date().toISOString(),
+        });
+      },
+    );
+    return { operationId };
+  }
+
+  private finish(f: OperationFinished): void {
+    this.running.delete(f.operationId);
+    this.ctx.bus.emit('operations.finished', f);
+  }
+}

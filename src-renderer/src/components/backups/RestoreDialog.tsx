@@ -1,0 +1,131 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import type { BackupPointSummary, ResponseOf } from '../../../../src-shared/ipc-contract';
+import { useClient } from '../../client/client-context';
+import type { Pools } from '../../data/use-pools';
+import { formatBytes } from '../../format/units';
+import { Dialog } from '../Dialog';
+import { ErrorMessage } from '../ErrorMessage';
+
+export interface PointTarget {
+  remoteId: string;
+  point: BackupPointSummary;
+}
+
+/** Restore a point as a new VM: pick the pool, the SR (per disk for incremental points), a name, start after. */
+export function RestoreDialog({ target, pools, onClose, onStarted }: { target: PointTarget | null; pools: Pools; onClose: () => void; onStarted: (operationId: string, label: string) => void }) {
+  const client = useClient();
+  const [hostId, setHostId] = useState('');
+  const [disks, setDisks] = useState<ResponseOf<'points.disks'> | null>(null);
+  const [srByDisk, setSrByDisk] = useState<Record<string, string>>({});
+  const [sr, setSr] = useState('');
+  const [name, setName] = useState('');
+  const [start, setStart] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    if (!target) return;
+    setHostId((h) => h || pools.hosts[0]?.id || '');
+    setName('');
+    setError(null);
+    setDisks(null);
+    client.invoke('points.disks', { remoteId: target.remoteId, vmUuid: target.point.vmUuid, pointId: target.point.id }).then(setDisks, setError);
+  }, [client, target, pools.hosts]);
+
+  const inventory = pools.inventories[hostId];
+  const srs = (inventory?.srs ?? []).filter((s) => s.type !== 'iso' && s.type !== 'udev');
+  const defaultSr = inventory?.pool?.defaultSrUuid ?? '';
+  useEffect(() => {
+    setSr(defaultSr);
+    setSrByDisk({});
+  }, [hostId, defaultSr]);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!target) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const perDisk = disks?.perDiskSr ? Object.fromEntries(Object.entries(srByDisk).filter(([, v]) => v)) : undefined;
+      const { operationId } = await client.invoke('points.restore', {
+        remoteId: target.remoteId,
+        vmUuid: target.point.vmUuid,
+        pointId: target.point.id,
+        hostId,
+        ...(sr ? { srUuid: sr } : {}),
+        ...(perDisk && Object.keys(perDisk).length ? { srByDisk: perDisk } : {}),
+        ...(name.trim() ? { name: name.trim() } : {}),
+        start,
+      });
+      onStarted(operationId, `Restore of ${target.point.vmName} ${new Date(target.point.timestamp).toLocaleString()}`);
+      onClose();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const srSelect = (value: string, onChange: (v: string) => void, label: string) => (
+    <label>
+      {label}
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        {srs.map((s) => (
+          <option key={s.uuid} value={s.uuid}>
+            {s.name} ({s.type}, {formatBytes(s.size - s.used)} free){s.uuid === defaultSr ? ' · default' : ''}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+
+  return (
+    <Dialog title={target ? `Restore ${target.point.vmName}` : 'Restore'} open={target !== null} onClose={onClose}>
+      {target && (
+        <form onSubmit={submit} aria-label="Restore">
+          <p className="muted">
+            Point {target.point.id} ({target.point.mode}) from {new Date(target.point.timestamp).toLocaleString()}. It is restored as a new VM; nothing existing is replaced.
+          </p>
+          <div className="form-grid" style={{ gridTemplateColumns: '1fr' }}>
+            <label>
+              Pool
+              <select value={hostId} onChange={(e) => setHostId(e.target.value)}>
+                {pools.hosts.map((h) => (
+                  <option key={h.id} value={h.id}>
+                    {h.label}
+                  </option>
+                ))}
+              </select>
+            </label>
+            {!inventory && <p className="muted">Reading the pool's storage…</p>}
+            {inventory && srSelect(sr, setSr, disks?.perDiskSr ? 'SR (every disk not set below)' : 'SR')}
+            {inventory &&
+              disks?.perDiskSr &&
+              disks.disks.map((d) =>
+                <div key={d.position}>
+                  {srSelect(srByDisk[d.position] ?? sr, (v) => setSrByDisk((m) => ({ ...m, [d.position]: v })), `SR for disk ${d.position} “${d.name}” (${formatBytes(d.virtualSize)})`)}
+                </div>,
+              )}
+            {disks && !disks.perDiskSr && <span className="help">A full point (XVA) is imported onto one SR: {disks.disks.map((d) => `${d.name} ${formatBytes(d.virtualSize)}`).join(', ')}.</span>}
+            <label>
+              Name of the new VM
+              <input value={name} onChange={(e) => setName(e.target.value)} placeholder={target.point.vmName} />
+            </label>
+            <label className="check">
+              <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} /> Start the VM after the restore
+            </label>
+          </div>
+          <ErrorMessage error={error} />
+          <div className="actions">
+            <button type="button" className="secondary" onClick={onClose}>
+              Cancel
+            </button>
+            <button type="submit" disabled={busy || !hostId}>
+              Restore
+            </button>
+          </div>
+        </form>
+      )}
+    </Dialog>
+  );
+}

@@ -1,0 +1,46 @@
+import { Cron } from 'croner';
+
+// The schedule field's preview: what a pattern means in words and when it fires next, computed here with the
+// same library the engine schedules with, so the form can answer while the admin types.
+
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+export type CronPreview = { ok: true; words: string; next: Date[] } | { ok: false; message: string };
+
+export function previewCron(pattern: string, timezone: string, count = 3, now = new Date()): CronPreview {
+  const p = pattern.trim();
+  if (!p) return { ok: false, message: 'Enter a cron pattern, e.g. "0 2 * * *" for every day at 02:00' };
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: timezone });
+  } catch {
+    return { ok: false, message: `"${timezone}" is not a time zone; use an IANA name such as Europe/Paris or UTC` };
+  }
+  let cron: Cron;
+  try {
+    cron = new Cron(p, { timezone, paused: true, mode: '5-or-6-parts' });
+  } catch (err) {
+    return { ok: false, message: `Not a cron pattern (${(err as Error).message.replace(/^CronPattern:\s*/, '')}): use minute hour day month weekday, e.g. "0 2 * * *"` };
+  }
+  const next = cron.nextRuns(count, now);
+  if (next.length === 0) return { ok: false, message: `"${p}" never fires` };
+  return { ok: true, words: describeCron(p), next };
+}
+
+const two = (n: string) => n.padStart(2, '0');
+const isNum = (s: string) => /^\d+$/.test(s);
+
+/** The common shapes in words; anything else is called what it is, a custom pattern (the next runs still show). */
+export function describeCron(pattern: string): string {
+  const f = pattern.trim().split(/\s+/);
+  if (f.length !== 5) return 'Custom pattern';
+  const [min, hour, dom, mon, dow] = f as [string, string, string, string, string];
+  const at = isNum(min) && isNum(hour) ? `at ${two(hour)}:${two(min)}` : null;
+  if (min.startsWith('*/') && hour === '*' && dom === '*' && mon === '*' && dow === '*') return `Every ${min.slice(2)} minutes`;
+  if (isNum(min) && hour === '*' && dom === '*' && mon === '*' && dow === '*') return `Every hour at minute ${min}`;
+  if (at && hour.startsWith('*/')) return `Every ${hour.slice(2)} hours`;
+  if (at && dom === '*' && mon === '*' && dow === '*') return `Every day ${at}`;
+  if (at && dom === '*' && mon === '*' && /^[0-7](,[0-7])*$/.test(dow)) return `Every ${dow.split(',').map((d) => DAYS[Number(d) % 7]).join(', ')} ${at}`;
+  if (at && dom === '*' && mon === '*' && dow === '1-5') return `Every weekday (Monday to Friday) ${at}`;
+  if (at && isNum(dom) && mon === '*' && dow === '*') return `On day ${dom} of every month ${at}`;
+  return 'Custom pattern';
+}

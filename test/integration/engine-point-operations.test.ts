@@ -1,0 +1,125 @@
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventPayload, ResponseOf } from '../../src-shared/ipc-contract.js';
+import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
+import { XvaStreamVerifier } from '../../src-main/formats/xva-stream-verifier.js';
+import type { SimHandle } from '../xapi-sim/index.js';
+import { hostObjects } from '../helpers/restore.js';
+import { MiB, smallPool } from '../helpers/sim.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+// Restore, export and verify through the IPC channels the Backups view uses, against the simulated pool.
+let sim: SimHandle;
+let engine: NodeEngine;
+let hostId: string;
+let remoteId: string;
+let point: ResponseOf<'backups.list'>['points'][number];
+const temps: Array<() => void> = [];
+const finished: Array<EventPayload<'operations.finished'>> = [];
+const progress: Array<EventPayload<'backup.progress'>> = [];
+
+function temp(): string {
+  const t = makeTempDir();
+  temps.push(t.cleanup);
+  return t.dir;
+}
+
+async function call<T>(channel: string, payload: unknown): Promise<T> {
+  const r = await engine.dispatcher.dispatch(channel, payload);
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value as T;
+}
+
+async function outcome(operationId: string): Promise<EventPayload<'operations.finished'>> {
+  await expect.poll(() => finished.find((f) => f.operationId === operationId), { timeout: 60_000 }).toBeTruthy();
+  return finished.find((f) => f.operationId === operationId)!;
+}
+
+beforeAll(async () => {
+  sim = await smallPool();
+  engine = createNodeEngine({ dataDir: temp(), transport: 'websocket' });
+  engine.ctx.bus.on('operations.finished', (f) => finished.push(f));
+  engine.ctx.bus.on('backup.progress', (p) => progress.push(p));
+  hostId = (await call<{ id: string }>('hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint })).id;
+  remoteId = (await call<{ id: string }>('remotes.add', { name: 'ops', path: temp() })).id;
+  const done = new Promise<EventPayload<'backup.finished'>>((resolve) => engine.ctx.bus.on('backup.finished', resolve));
+  await call<{ runId: string }>('backup.start', { hostId, vmUuids: [sim.control.vmUuidByName('web01')], remoteId, mode: 'full' });
+  if (!(await done).ok) throw new Error('the backup the tests need failed');
+  point = (await call<ResponseOf<'backups.list'>>('backups.list', { remoteId })).points[0]!;
+}, 120_000);
+
+afterAll(async () => {
+  await engine?.close();
+  await sim?.stop();
+  temps.forEach((c) => c());
+});
+
+describe('points.restore / points.export / points.verify / operations.cancel', () => {
+  it('restores a point as a new VM with the chosen name, progress tagged with the operation id', async () => {
+    const vmsBefore = Object.values(sim.control.records('VM')).filter((v) => v.name_label === 'web01 (restored by IPC)').length;
+    const { operationId } = await call<{ operationId: string }>('points.restore', { remoteId, vmUuid: point.vmUuid, pointId: point.id, hostId, name: 'web01 (restored by IPC)' });
+    const f = await outcome(operationId);
+    expect(f).toMatchObject({ kind: 'restore', ok: true, cancelled: false, error: null, vm: { uuid: point.vmUuid, name: 'web01' }, pointId: point.id });
+    expect(f.result).toMatchObject({ kind: 'restore', name: 'web01 (restored by IPC)', started: false });
+    const restored = Object.values(sim.control.records('VM')).filter((v) => v.name_label === 'web01 (restored by IPC)');
+    expect(restored).toHaveLength(vmsBefore + 1);
+    const r = f.result!;
+    expect(r.kind === 'restore' && restored.some((v) => v.uuid === r.vmUuid)).toBe(true);
+    expect(progress.some((p) => p.runId === operationId && p.phase === 'transfer')).toBe(true);
+  });
+
+  it('lists a point\'s disks for the restore dialog', async () => {
+    const d = await call<ResponseOf<'points.disks'>>('points.disks', { remoteId, vmUuid: point.vmUuid, pointId: point.id });
+    expect(d.perDiskSr).toBe(false);
+    expect(d.disks.length).toBeGreaterThan(0);
+    expect(d.disks.every((x) => /^\d+$/.test(x.position) && x.virtualSize > 0)).toBe(true);
+  });
+
+  it('verifies a point: ok, with the bytes read and a verify phase', async () => {
+    const { operationId } = await call<{ operationId: string }>('points.verify', { remoteId, vmUuid: point.vmUuid, pointId: point.id });
+    const f = await outcome(operationId);
+    expect(f).toMatchObject({ kind: 'verify', ok: true, error: null });
+    expect(f.result!.kind === 'verify' && f.result!.bytes).toBeGreaterThan(0);
+    expect(progress.some((p) => p.runId === operationId && p.phase === 'verify')).toBe(true);
+  });
+
+  it('exports an XVA to a file that exists and verifies', async () => {
+    const out = path.join(temp(), 'web01.xva');
+    const { operationId } = await call<{ operationId: string }>('points.export', { remoteId, vmUuid: point.vmUuid, pointId: point.id, format: 'xva', outPath: out });
+    const f = await outcome(operationId);
+    expect(f).toMatchObject({ kind: 'export', ok: true, result: { kind: 'export', files: [{ path: out }] } });
+    expect(existsSync(out)).toBe(true);
+    const verifier = await XvaStreamVerifier.create();
+    for await (const c of createReadStream(out)) verifier.update(c as Buffer);
+    expect(verifier.finish().disks.length).toBeGreaterThan(0);
+    // The same path again: refused at the field, the first export untouched.
+    const size = statSync(out).size;
+    const again = await engine.dispatcher.dispatch('points.export', { remoteId, vmUuid: point.vmUuid, pointId: point.id, format: 'xva', outPath: out });
+    expect(again).toMatchObject({ ok: false, error: { code: 'VALIDATION', issues: [{ path: 'outPath', message: expect.stringContaining('already exists') }] } });
+    expect(statSync(out).size).toBe(size);
+  });
+
+  it('refuses a relative output path at its field, and an unknown point in words, before any work', async () => {
+    const rel = await engine.dispatcher.dispatch('points.export', { remoteId, vmUuid: point.vmUuid, pointId: point.id, format: 'xva', outPath: 'out.xva' });
+    expect(rel).toMatchObject({ ok: false, error: { code: 'VALIDATION', issues: [{ path: 'outPath' }] } });
+    const missing = await engine.dispatcher.dispatch('points.verify', { remoteId, vmUuid: point.vmUuid, pointId: '19990101T000000Z' });
+    expect(missing).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', message: expect.stringContaining('No backup point 19990101T000000Z') } });
+  });
+
+  it('cancel stops a restore: reported as cancelled, nothing left on the host', async () => {
+    await call('settings.updatePreferences', { defaultSpeedLimitBytesPerSec: 1 * MiB });
+    try {
+      const before = hostObjects(sim);
+      const { operationId } = await call<{ operationId: string }>('points.restore', { remoteId, vmUuid: point.vmUuid, pointId: point.id, hostId, name: 'cancelled restore' });
+      await expect.poll(() => progress.some((p) => p.runId === operationId && p.bytesWritten > 0), { timeout: 30_000 }).toBe(true);
+      expect(await call('operations.cancel', { operationId })).toEqual({ cancelled: true });
+      const f = await outcome(operationId);
+      expect(f).toMatchObject({ kind: 'restore', ok: false, cancelled: true, result: null, error: { code: 'CANCELLED' } });
+      await expect.poll(() => hostObjects(sim), { timeout: 10_000 }).toEqual(before);
+      expect(await call('operations.cancel', { operationId })).toEqual({ cancelled: false });
+    } finally {
+      await call('settings.updatePreferences', { defaultSpeedLimitBytesPerSec: null });
+    }
+  });
+});
