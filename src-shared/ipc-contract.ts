@@ -155,10 +155,10 @@ export type BackupPointSummary = z.infer<typeof backupPointSummarySchema>;
 const pointRef = { remoteId: id, vmUuid: z.string().uuid(), pointId: z.string().min(1).max(100) };
 const errorShape = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
 
-/** A restore, export or verify of one point ended (its progress came as backup.progress with runId = operationId). */
+/** A restore, export, verify or delete of one point ended (its progress came as backup.progress with runId = operationId). */
 export const operationFinishedSchema = z.object({
   operationId: z.string(),
-  kind: z.enum(['restore', 'export', 'verify']),
+  kind: z.enum(['restore', 'export', 'verify', 'delete']),
   vm: z.object({ uuid: z.string(), name: z.string() }),
   pointId: z.string(),
   ok: z.boolean(),
@@ -168,6 +168,7 @@ export const operationFinishedSchema = z.object({
       z.object({ kind: z.literal('restore'), vmUuid: z.string(), name: z.string(), started: z.boolean(), bytes: z.number(), disks: z.number() }),
       z.object({ kind: z.literal('export'), files: z.array(z.object({ path: z.string(), bytes: z.number() })) }),
       z.object({ kind: z.literal('verify'), bytes: z.number(), structureOnly: z.array(z.object({ file: z.string(), reason: z.string() })) }),
+      z.object({ kind: z.literal('delete'), mode: z.enum(['full', 'delta']), merged: z.number(), removed: z.number() }),
     ])
     .nullable(),
   error: errorShape.nullable(),
@@ -357,6 +358,11 @@ export const channels = {
     response: z.object({ operationId: z.string() }),
   },
   'points.verify': {
+    request: z.object(pointRef).strict(),
+    response: z.object({ operationId: z.string() }),
+  },
+  /** Deletes a point; an incremental one is merged into the next point first (progress as phase "merge"). */
+  'points.delete': {
     request: z.object(pointRef).strict(),
     response: z.object({ operationId: z.string() }),
   },

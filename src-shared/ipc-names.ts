@@ -33,6 +33,7 @@ export const channelNameList = [
   'points.restore',
   'points.export',
   'points.verify',
+  'points.delete',
   'points.disks',
   'operations.cancel',
 ] as const;

@@ -3,11 +3,16 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { OperationFinished, ParsedRequestOf } from '../../src-shared/ipc-contract.js';
+import { ProgressSampler } from '../backup/progress-sampler.js';
+import { mergeProgressTracker } from '../backup/retention-phase.js';
 import { exportPoint } from '../export/export-point.js';
 import { SluiceError, toIpcError } from '../errors/sluice-error.js';
 import { fullPointDisks } from '../repository/full-point-reader.js';
 import { deltaPointDisks } from '../repository/point-disks.js';
+import { deleteBackupPoint } from '../repository/point-deleter.js';
+import { vmLockFolder } from '../repository/repository-layout.js';
 import { listBackupPoints, type BackupPoint } from '../repository/repository-reader.js';
+import { lockVmFolder } from '../repository/vm-folder-lock.js';
 import { verifyPoint } from '../repository/verify-point.js';
 import { restorePoint } from '../restore/restore-point.js';
 import type { EngineContext } from './engine-context.js';
@@ -107,6 +112,35 @@ export class PointOperations {
     });
   }
 
+  /**
+   * Deletes a point under its VM folder's lock (a backup or a retention of that VM waits, and vice versa); an
+   * incremental point's disks are merged into the next point first, shown as the "merge" phase. A damaged
+   * chain next to it keeps the point (damage is never merged into good data).
+   */
+  async delete(req: ParsedRequestOf<'points.delete'>): Promise<{ operationId: string }> {
+    const { point, root } = await this.findPoint(req);
+    return this.launch('delete', point, async (operationId, signal) => {
+      const sampler = new ProgressSampler({ runId: operationId, vm: { uuid: point.vmUuid, name: point.vmName }, disk: null, spoolCapBytes: 0 }, (p) =>
+        this.ctx.bus.emit('backup.progress', p),
+      );
+      sampler.start();
+      sampler.setPhase(point.mode === 'delta' ? 'merge' : 'cleanup');
+      const release = await lockVmFolder(vmLockFolder(root, point.vmUuid), `Sluice delete of ${point.id} (${operationId})`);
+      try {
+        const log = this.logger(operationId);
+        const d = await deleteBackupPoint(root, point, { signal, log: (m) => log('info', m, { vm: point.vmName }), ...mergeProgressTracker(sampler) });
+        for (const problem of d.collapse?.problems ?? []) log('warn', problem, { vm: point.vmName });
+        sampler.stop('done');
+        return { kind: 'delete', mode: d.mode, merged: d.collapse?.merged.length ?? 0, removed: d.collapse?.removed.length ?? 0 };
+      } catch (err) {
+        sampler.stop(signal.aborted ? 'cancelled' : 'failed');
+        throw err;
+      } finally {
+        await release();
+      }
+    });
+  }
+
   /** Full points restore onto one SR (the XVA import); incremental ones take an SR per disk. */
   async disks(ref: PointRef): Promise<{ perDiskSr: boolean; disks: Array<{ position: string; name: string; virtualSize: number }> }> {
     const { point } = await this.findPoint(ref);
@@ -125,7 +159,7 @@ export class PointOperations {
     for (const c of this.running.values()) c.abort(new SluiceError('CANCELLED', 'Sluice is stopping.'));
   }
 
-  private async findPoint(ref: PointRef): Promise<{ point: BackupPoint; points: BackupPoint[] }> {
+  private async findPoint(ref: PointRef): Promise<{ point: BackupPoint; points: BackupPoint[]; root: string }> {
     const remote = this.ctx.settings.get().remotes.find((r) => r.id === ref.remoteId);
     if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Pick another remote, or add it again.' });
     const { points } = await listBackupPoints(remote.path);
@@ -135,7 +169,7 @@ export class PointOperations {
         hint: 'It may have been removed by retention: refresh the Backups list and pick another point.',
       });
     }
-    return { point, points };
+    return { point, points, root: remote.path };
   }
 
   private logger(operationId: string) {

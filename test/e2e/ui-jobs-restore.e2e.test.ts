@@ -189,4 +189,25 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     await expect.poll(() => page.getByRole('row', { name: /Mail nightly/ }).count()).toBe(0);
     expect(consoleErrors).toEqual([]);
   });
+  it('deletes a backup point only after the confirmation, which says what happens to the chain', async () => {
+    await go('Backups');
+    const rows = () => page.getByRole('table', { name: /^Backups of mail on / }).locator('tbody tr').count();
+    const before = await rows();
+    expect(before).toBeGreaterThan(0);
+    await page.getByRole('button', { name: /^Delete mail / }).first().click();
+    const confirm = page.getByRole('dialog', { name: /^Delete the backup of mail from / });
+    expect(await confirm.textContent()).toMatch(/merged into the next point|XVA, checksum and metadata/);
+    await shot('backups-delete-confirm', 'light');
+    await shot('backups-delete-confirm', 'dark');
+    await page.evaluate(`document.documentElement.dataset.theme = 'light'; window.dispatchEvent(new CustomEvent('sluice-theme'));`);
+    await confirm.getByRole('button', { name: 'Keep it' }).click();
+    expect(await rows()).toBe(before);
+    await page.getByRole('button', { name: /^Delete mail / }).first().click();
+    await confirm.getByRole('button', { name: 'Delete point' }).click();
+    const card = page.getByRole('article', { name: /^Delete of mail/ });
+    await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
+    expect(await card.getByTestId('operation-outcome').textContent()).toMatch(/deleted/);
+    await expect.poll(rows, { timeout: 15_000 }).toBe(before - 1);
+    expect(consoleErrors).toEqual([]);
+  });
 });

@@ -123,3 +123,40 @@ describe('points.restore / points.export / points.verify / operations.cancel', (
     }
   });
 });
+
+describe('points.delete', () => {
+  async function deltaPoints(vm: string, n: number) {
+    for (let i = 0; i < n; i++) {
+      const done = new Promise<EventPayload<'backup.finished'>>((resolve) => engine.ctx.bus.on('backup.finished', resolve));
+      if (i > 0) sim.control.guestWrite(sim.control.vmUuidByName(vm), 0.05, 100 + i);
+      await call('backup.start', { hostId, vmUuids: [sim.control.vmUuidByName(vm)], remoteId, mode: 'delta' });
+      if (!(await done).ok) throw new Error('a delta backup the test needs failed');
+    }
+    return (await call<ResponseOf<'backups.list'>>('backups.list', { remoteId })).points.filter((p) => p.vmName === vm && p.mode === 'delta');
+  }
+
+  it('deletes a delta point by merging it into the next (merge phase shown); the others still verify', async () => {
+    const points = await deltaPoints('db01', 3);
+    expect(points).toHaveLength(3);
+    const { operationId } = await call<{ operationId: string }>('points.delete', { remoteId, vmUuid: points[0]!.vmUuid, pointId: points[0]!.id });
+    const f = await outcome(operationId);
+    expect(f).toMatchObject({ kind: 'delete', ok: true, error: null, result: { kind: 'delete', mode: 'delta' } });
+    expect(f.result!.kind === 'delete' && f.result!.merged).toBeGreaterThan(0);
+    expect(progress.some((p) => p.runId === operationId && p.phase === 'merge')).toBe(true);
+    const left = (await call<ResponseOf<'backups.list'>>('backups.list', { remoteId })).points.filter((p) => p.vmName === 'db01');
+    expect(left.map((p) => p.id)).toEqual(points.slice(1).map((p) => p.id));
+    for (const p of left) {
+      const v = await call<{ operationId: string }>('points.verify', { remoteId, vmUuid: p.vmUuid, pointId: p.id });
+      expect(await outcome(v.operationId)).toMatchObject({ ok: true });
+    }
+  });
+
+  it('deletes a full point whole, and refuses an unknown one', async () => {
+    const full = (await call<ResponseOf<'backups.list'>>('backups.list', { remoteId })).points.find((p) => p.mode === 'full')!;
+    const { operationId } = await call<{ operationId: string }>('points.delete', { remoteId, vmUuid: full.vmUuid, pointId: full.id });
+    expect(await outcome(operationId)).toMatchObject({ ok: true, result: { kind: 'delete', mode: 'full' } });
+    const after = (await call<ResponseOf<'backups.list'>>('backups.list', { remoteId })).points;
+    expect(after.some((p) => p.id === full.id && p.vmUuid === full.vmUuid)).toBe(false);
+    await expect(call('points.delete', { remoteId, vmUuid: full.vmUuid, pointId: full.id })).rejects.toThrow(/NOT_FOUND/);
+  });
+});

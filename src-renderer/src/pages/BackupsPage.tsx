@@ -4,15 +4,16 @@ import { useRunStore, useStoreVersion } from '../app/runs-context';
 import { useClient } from '../client/client-context';
 import { ExportDialog } from '../components/backups/ExportDialog';
 import { RestoreDialog, type PointTarget } from '../components/backups/RestoreDialog';
+import { ConfirmDialog } from '../components/Dialog';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { useRemotePoints } from '../data/use-points';
 import { usePools } from '../data/use-pools';
 import { formatBytes } from '../format/units';
 import { RunCard } from './TransfersPage';
 
-const OPERATION_KINDS: ReadonlySet<string> = new Set(['restore', 'export', 'verify']);
+const OPERATION_KINDS: ReadonlySet<string> = new Set(['restore', 'export', 'verify', 'delete']);
 
-/** The points on each remote, per VM, newest first, with Restore, Export and Verify; their progress shows here live. */
+/** The points on each remote, per VM, newest first, with Restore, Export, Verify and Delete; their progress shows here live. */
 export function BackupsPage() {
   const data = useRemotePoints();
   const pools = usePools();
@@ -22,13 +23,24 @@ export function BackupsPage() {
   const [restoring, setRestoring] = useState<PointTarget | null>(null);
   const [exporting, setExporting] = useState<PointTarget | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const started = (kind: 'restore' | 'export' | 'verify', point: BackupPointSummary) => (operationId: string, label: string) =>
+  const [deleting, setDeleting] = useState<PointTarget | null>(null);
+  const started = (kind: 'restore' | 'export' | 'verify' | 'delete', point: BackupPointSummary) => (operationId: string, label: string) =>
     store.started(operationId, { label, vms: [{ uuid: point.vmUuid, name: point.vmName }], kind });
   const verify = async (remoteId: string, p: BackupPointSummary) => {
     setError(null);
     try {
       const { operationId } = await client.invoke('points.verify', { remoteId, vmUuid: p.vmUuid, pointId: p.id });
       started('verify', p)(operationId, `Verify of ${p.vmName} ${new Date(p.timestamp).toLocaleString()}`);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const remove = async (t: PointTarget) => {
+    setDeleting(null);
+    setError(null);
+    try {
+      const { operationId } = await client.invoke('points.delete', { remoteId: t.remoteId, vmUuid: t.point.vmUuid, pointId: t.point.id });
+      started('delete', t.point)(operationId, `Delete of ${t.point.vmName} ${new Date(t.point.timestamp).toLocaleString()}`);
     } catch (err) {
       setError(err);
     }
@@ -95,6 +107,9 @@ export function BackupsPage() {
                         </button>{' '}
                         <button type="button" className="secondary" onClick={() => void verify(r.id, p)} aria-label={`Verify ${p.vmName} ${p.id}`}>
                           Verify
+                        </button>{' '}
+                        <button type="button" className="secondary" onClick={() => setDeleting({ remoteId: r.id, point: p })} aria-label={`Delete ${p.vmName} ${p.id}`}>
+                          Delete
                         </button>
                       </td>
                     </tr>
@@ -106,6 +121,21 @@ export function BackupsPage() {
         );
       })}
       <RestoreDialog target={restoring} pools={pools} onClose={() => setRestoring(null)} onStarted={(id, label) => restoring && started('restore', restoring.point)(id, label)} />
+      <ConfirmDialog
+        title={deleting ? `Delete the backup of ${deleting.point.vmName} from ${new Date(deleting.point.timestamp).toLocaleString()}?` : 'Delete'}
+        open={deleting !== null}
+        confirmLabel="Delete point"
+        cancelLabel="Keep it"
+        danger
+        onConfirm={() => deleting && void remove(deleting)}
+        onClose={() => setDeleting(null)}
+      >
+        <p>
+          {deleting?.point.mode === 'delta'
+            ? 'Its disks are merged into the next point of the chain first (shown below as the merge phase), so every other point stays restorable.'
+            : 'Its XVA, checksum and metadata are removed. Other points are not touched.'}
+        </p>
+      </ConfirmDialog>
       <ExportDialog target={exporting} onClose={() => setExporting(null)} onStarted={(id, label) => exporting && started('export', exporting.point)(id, label)} />
     </section>
   );

@@ -20,10 +20,10 @@ export function resultFromRunSummary(r: RunSummary): BackupRunResult {
   return { runId: r.runId, ok: r.status === 'success', cancelled: r.status === 'cancelled', vms, startedAt: r.startedAt, finishedAt: r.finishedAt ?? new Date().toISOString() };
 }
 
-const kindWords: Record<OperationFinished['kind'], string> = { restore: 'restored', export: 'exported', verify: 'verified' };
+const kindWords: Record<OperationFinished['kind'], string> = { restore: 'restored', export: 'exported', verify: 'verified', delete: 'deleted' };
 
 export function resultFromOperation(f: OperationFinished): BackupRunResult {
-  const bytes = !f.result ? 0 : f.result.kind === 'export' ? f.result.files.reduce((n, x) => n + x.bytes, 0) : f.result.bytes;
+  const bytes = !f.result || f.result.kind === 'delete' ? 0 : f.result.kind === 'export' ? f.result.files.reduce((n, x) => n + x.bytes, 0) : f.result.bytes;
   return {
     runId: f.operationId,
     ok: f.ok,
@@ -40,6 +40,11 @@ export function describeOperation(f: OperationFinished): string {
   const r = f.result!;
   if (r.kind === 'restore') return `${f.vm.name} ${f.pointId} ${kindWords.restore} as "${r.name}" (${r.vmUuid}), ${r.disks} disk(s)${r.started ? ', started' : ''}.`;
   if (r.kind === 'export') return `${f.vm.name} ${f.pointId} ${kindWords.export} to ${r.files.map((x) => x.path).join(', ')}.`;
+  if (r.kind === 'delete') {
+    return r.mode === 'delta'
+      ? `${f.vm.name} ${f.pointId} ${kindWords.delete}: ${r.merged} disk file(s) merged into the next point, ${r.removed} removed; the remaining points stay restorable.`
+      : `${f.vm.name} ${f.pointId} ${kindWords.delete} (its XVA, checksum and metadata).`;
+  }
   return `${f.vm.name} ${f.pointId} ${kindWords.verify}: every checksum matches${r.structureOnly.length ? ` (${r.structureOnly.length} file(s) checked for structure only)` : ''}.`;
 }
 

@@ -37,7 +37,7 @@ export interface RunStartInfo {
   /** The limit this run was started with (null: none), so the graph does not blame the host for it. */
   speedLimitBytesPerSec?: number | null;
   /** What the run is: it decides which channel cancels it and how its result reads (default: backup). */
-  kind?: 'backup' | 'job' | 'restore' | 'export' | 'verify';
+  kind?: 'backup' | 'job' | 'restore' | 'export' | 'verify' | 'delete';
   /** An operation's outcome in one sentence (operations.finished). */
   outcome?: string;
 }
