@@ -14,6 +14,13 @@ import type { BlockPool } from '../transfer/block-pool.js';
 const BLOCK_BYTES = 1024 * 1024;
 /** A read is offered at least this much room: a TLS record is at most 16 KiB, a plain TCP read 64 KiB. */
 const MIN_ROOM = 64 * 1024;
+/**
+ * A waiting consumer gets its chunk once this much has gathered, or GATHER_MS after the first bytes: per-chunk
+ * work downstream (verifier, hash, buffer) is then paid per quarter MiB, not per 16 KiB TLS record, and a
+ * trickling host is still passed on within milliseconds.
+ */
+const GATHER_BYTES = 256 * 1024;
+const GATHER_MS = 2;
 
 export interface SocketLike {
   pause(): unknown;
@@ -33,6 +40,7 @@ export class BlockSocketReader {
   private waiter: { resolve: (b: Buffer | null) => void; reject: (e: unknown) => void } | undefined;
   private socket: SocketLike | undefined;
   private paused = false;
+  private gatherTimer: NodeJS.Timeout | undefined;
 
   /**
    * With a pool, blocks come from it and every chunk handed out holds its block until released to the pool
@@ -67,9 +75,8 @@ export class BlockSocketReader {
     callback: (bytes: number): boolean => {
       this.fill += bytes;
       if (this.waiter) {
-        const w = this.waiter;
-        this.waiter = undefined;
-        w.resolve(this.take()!);
+        if (this.gathered()) this.wake();
+        else this.gatherTimer ??= setTimeout(() => this.wake(), GATHER_MS);
       }
       if (!this.paused && this.readyBytes + (this.fill - this.start) >= this.maxQueuedBytes) {
         // net.Socket.pause() stops the handle reading when onread is used (and resume() restarts it); a
@@ -90,11 +97,31 @@ export class BlockSocketReader {
 
   /** The next bytes received, as one Buffer (up to a block); null once the peer closed and all was taken. */
   next(): Promise<Buffer | null> {
-    const chunk = this.take();
-    if (chunk) return Promise.resolve(chunk);
-    if (this.error !== undefined) return Promise.reject(this.error);
-    if (this.ended) return Promise.resolve(null);
-    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+    if (this.gathered() || this.ended) {
+      const chunk = this.take();
+      if (chunk) return Promise.resolve(chunk);
+      if (this.error !== undefined) return Promise.reject(this.error);
+      return Promise.resolve(null);
+    }
+    const waiting = new Promise<Buffer | null>((resolve, reject) => (this.waiter = { resolve, reject }));
+    if (this.fill > this.start) this.gatherTimer ??= setTimeout(() => this.wake(), GATHER_MS);
+    return waiting;
+  }
+
+  private gathered(): boolean {
+    return this.ready.length > 0 || this.fill - this.start >= GATHER_BYTES;
+  }
+
+  /** Hands the waiting consumer what has arrived (called when enough gathered, or when the gather time ran out). */
+  private wake(): void {
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
+    const w = this.waiter;
+    const chunk = w && this.take();
+    if (w && chunk) {
+      this.waiter = undefined;
+      w.resolve(chunk);
+    }
   }
 
   /** Stops reading and closes the socket; a pending next() fails with `err`. */
@@ -129,6 +156,7 @@ export class BlockSocketReader {
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
+    this.wake(); // the last bytes, however few
     if (this.waiter && this.fill === this.start && this.ready.length === 0) {
       const w = this.waiter;
       this.waiter = undefined;
@@ -140,6 +168,8 @@ export class BlockSocketReader {
   private fail(err: unknown): void {
     this.error ??= err;
     this.ended = true;
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
