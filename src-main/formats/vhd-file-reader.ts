@@ -96,7 +96,8 @@ export class VhdFileReader {
   }
 }
 
-async function readAt(handle: fs.FileHandle, position: number, length: number, path: string): Promise<Buffer> {
+/** Exactly `length` bytes at `position`; a file that ends sooner is a truncated VHD (named with the offset). */
+export async function readAt(handle: fs.FileHandle, position: number, length: number, path: string): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   let done = 0;
   while (done < length) {

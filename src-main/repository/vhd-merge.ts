@@ -3,7 +3,7 @@ import { digestsPathOf } from '../formats/vhd-block-digests.js';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { VhdChainError, VhdFormatError } from '../formats/vhd-errors.js';
-import { VhdFileReader } from '../formats/vhd-file-reader.js';
+import { readAt, VhdFileReader } from '../formats/vhd-file-reader.js';
 import {
   BAT_ABSENT,
   batSize,
@@ -236,26 +236,26 @@ class MergeTarget {
       // The trailing footer is authoritative and stays valid through our merges; a merge Xen Orchestra started
       // may have overwritten it with a block, and then the copy at byte 0 holds (only the last step rewrites it).
       let footerAt = size - FOOTER_SIZE;
-      let footerRaw = await readExactly(handle, footerAt, FOOTER_SIZE, file);
+      let footerRaw = await readAt(handle, footerAt, FOOTER_SIZE, file);
       let footer: VhdFooter;
       try {
         footer = decodeFooter(footerRaw, where(footerAt));
       } catch (err) {
         if (!resumed) throw err;
         footerAt = 0;
-        footerRaw = await readExactly(handle, 0, FOOTER_SIZE, file);
+        footerRaw = await readAt(handle, 0, FOOTER_SIZE, file);
         footer = decodeFooter(footerRaw, where(0));
       }
-      if (!footerRaw.equals(await readExactly(handle, 0, FOOTER_SIZE, file))) {
+      if (!footerRaw.equals(await readAt(handle, 0, FOOTER_SIZE, file))) {
         await writeExactly(handle, [footerRaw], 0);
         await handle.sync();
       }
-      const headerRaw = await readExactly(handle, footer.dataOffset, HEADER_SIZE, file);
+      const headerRaw = await readAt(handle, footer.dataOffset, HEADER_SIZE, file);
       const header = decodeHeader(headerRaw, where(footer.dataOffset));
       if (headerRaw.readUInt32BE(36) !== expectedHeaderChecksum) {
         throw new VhdChainError(file, `${file} is not the file the merge started on (its header changed): refusing to write into it`);
       }
-      const bat = decodeBat(await readExactly(handle, header.tableOffset, batSize(header.maxTableEntries), file), header.maxTableEntries);
+      const bat = decodeBat(await readAt(handle, header.tableOffset, batSize(header.maxTableEntries), file), header.maxTableEntries);
       const blockBytes = bitmapSize(header.blockSize) + header.blockSize;
       let end = Math.max(header.tableOffset + batSize(header.maxTableEntries), footer.dataOffset + HEADER_SIZE);
       for (const l of header.parentLocators) end = Math.max(end, l.dataOffset + l.dataSpace);
@@ -315,7 +315,7 @@ class MergeTarget {
       return;
     }
     // A partial child block: only the sectors it marks replace the parent's; the bitmaps are OR-ed.
-    const own = await readExactly(this.handle, at, bitmapBytes + this.header.blockSize, this.path);
+    const own = await readAt(this.handle, at, bitmapBytes + this.header.blockSize, this.path);
     progress.bytesRead += own.length;
     for (let s = 0; s < sectors; s++) {
       if (!marked(bitmap, s)) continue;
@@ -386,22 +386,11 @@ class MergeTarget {
 async function headerChecksum(file: string): Promise<number> {
   const h = await fs.open(file, 'r');
   try {
-    const footer = decodeFooter(await readExactly(h, 0, FOOTER_SIZE, file), { offset: 0, source: file });
-    return (await readExactly(h, footer.dataOffset + 36, 4, file)).readUInt32BE(0);
+    const footer = decodeFooter(await readAt(h, 0, FOOTER_SIZE, file), { offset: 0, source: file });
+    return (await readAt(h, footer.dataOffset + 36, 4, file)).readUInt32BE(0);
   } finally {
     await h.close();
   }
-}
-
-async function readExactly(handle: fs.FileHandle, position: number, length: number, file: string): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) throw new VhdFormatError('truncated', `file ends before byte ${position + length}`, { offset: position + done, source: file });
-    done += bytesRead;
-  }
-  return buf;
 }
 
 async function writeExactly(handle: fs.FileHandle, parts: Buffer[], position: number): Promise<void> {
