@@ -26,13 +26,13 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const values = parseCommandArgs(
     argv,
     {
-    remote: { type: 'string' },
-    vm: { type: 'string' },
-    at: { type: 'string' },
-    format: { type: 'string' },
-    out: { type: 'string' },
-    disk: { type: 'string' },
-    json: { type: 'boolean' }
+      remote: { type: 'string' },
+      vm: { type: 'string' },
+      at: { type: 'string' },
+      format: { type: 'string' },
+      out: { type: 'string' },
+      disk: { type: 'string' },
+      json: { type: 'boolean' }
     },
     exportHelp,
   );
