@@ -19,6 +19,14 @@ export async function readPasswordFile(file: string): Promise<string> {
   return pw;
 }
 
+/** The flags every command that talks to a pool takes, with the same meaning everywhere. */
+export const HOST_CONNECTION_OPTIONS = {
+  host: { type: 'string' },
+  username: { type: 'string' },
+  'password-file': { type: 'string' },
+  'trust-fingerprint': { type: 'string' },
+} as const;
+
 /**
  * Connects with trust on first use, remembering approvals in the settings: an explicit --trust-fingerprint is
  * the user's approval; a remembered one must match; neither means refusing, with the fingerprint to check.

@@ -13,7 +13,7 @@ import { preflightRemote } from '../../remotes/folder-remote.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes, formatDuration, parseSize } from '../format-units.js';
-import { connectTrusted, readPasswordFile } from '../host-connection.js';
+import { connectTrusted, readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 
 export const backupHelp = `sluice backup --host URL --username U --password-file F [--trust-fingerprint SHA256]
@@ -45,10 +45,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const values = parseCommandArgs(
     argv,
     {
-      host: { type: 'string' },
-      username: { type: 'string' },
-      'password-file': { type: 'string' },
-      'trust-fingerprint': { type: 'string' },
+      ...HOST_CONNECTION_OPTIONS,
       vm: { type: 'string', multiple: true },
       remote: { type: 'string' },
       mode: { type: 'string' },
@@ -61,7 +58,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
       retention: { type: 'string' },
       'full-interval': { type: 'string' },
       'data-dir': { type: 'string' },
-      json: { type: 'boolean' }
+      json: { type: 'boolean' },
     },
     backupHelp,
   );

@@ -32,7 +32,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       format: { type: 'string' },
       out: { type: 'string' },
       disk: { type: 'string' },
-      json: { type: 'boolean' }
+      json: { type: 'boolean' },
     },
     exportHelp,
   );

@@ -8,7 +8,7 @@ import { SluiceError } from '../../errors/sluice-error.js';
 import { formatRunSummary } from '../../jobs/run-summary-text.js';
 import { UsageError } from '../cli-errors.js';
 import { formatBytes, formatDuration, formatRate, parseSize } from '../format-units.js';
-import { readPasswordFile } from '../host-connection.js';
+import { readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 
 export const jobsHelp = `sluice jobs <list|add|run|history|summary|remove> [options]   (all take --data-dir DIR)
@@ -219,10 +219,7 @@ async function addJob(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     file: { type: 'string' },
     name: { type: 'string' },
-    host: { type: 'string' },
-    username: { type: 'string' },
-    'password-file': { type: 'string' },
-    'trust-fingerprint': { type: 'string' },
+    ...HOST_CONNECTION_OPTIONS,
     remote: { type: 'string', multiple: true },
     vm: { type: 'string', multiple: true },
     tag: { type: 'string', multiple: true },

@@ -11,7 +11,7 @@ import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes, formatDuration, parseSize } from '../format-units.js';
-import { connectTrusted, readPasswordFile } from '../host-connection.js';
+import { connectTrusted, readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { selectOnePoint } from '../point-selection.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 
@@ -44,17 +44,14 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       remote: { type: 'string' },
       vm: { type: 'string' },
       at: { type: 'string' },
-      host: { type: 'string' },
-      username: { type: 'string' },
-      'password-file': { type: 'string' },
-      'trust-fingerprint': { type: 'string' },
+      ...HOST_CONNECTION_OPTIONS,
       sr: { type: 'string' },
       name: { type: 'string' },
       start: { type: 'boolean' },
       disk: { type: 'string' },
       'speed-limit': { type: 'string' },
       'data-dir': { type: 'string' },
-      json: { type: 'boolean' }
+      json: { type: 'boolean' },
     },
     restoreHelp,
   );
