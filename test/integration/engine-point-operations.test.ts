@@ -6,6 +6,7 @@ import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-
 import { XvaStreamVerifier } from '../../src-main/formats/xva-stream-verifier.js';
 import type { SimHandle } from '../xapi-sim/index.js';
 import { hostObjects } from '../helpers/restore.js';
+import { callEngine } from '../helpers/engine.js';
 import { MiB, smallPool } from '../helpers/sim.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -25,11 +26,7 @@ function temp(): string {
   return t.dir;
 }
 
-async function call<T>(channel: string, payload: unknown): Promise<T> {
-  const r = await engine.dispatcher.dispatch(channel, payload);
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value as T;
-}
+const call = <T>(channel: string, payload: unknown): Promise<T> => callEngine<T>(engine, channel, payload);
 
 async function outcome(operationId: string): Promise<EventPayload<'operations.finished'>> {
   await expect.poll(() => finished.find((f) => f.operationId === operationId), { timeout: 60_000 }).toBeTruthy();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPayload, ResponseOf } from '../../src-shared/ipc-contract.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
 import type { SimHandle } from '../xapi-sim/index.js';
+import { callEngine } from '../helpers/engine.js';
 import { smallPool } from '../helpers/sim.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -21,11 +22,7 @@ afterAll(async () => {
   temps.forEach((c) => c());
 });
 
-async function call<T>(channel: string, payload: unknown): Promise<T> {
-  const r = await engine.dispatcher.dispatch(channel, payload);
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value as T;
-}
+const call = <T>(channel: string, payload: unknown): Promise<T> => callEngine<T>(engine, channel, payload);
 
 describe('engine channels for the UI: backups.list, remotes.usage, delta from backup.start', () => {
   it('an empty remote has no points and uses no repository bytes', async () => {
