@@ -192,8 +192,9 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
   it('deletes a backup point only after the confirmation, which says what happens to the chain', async () => {
     await go('Backups');
     const rows = () => page.getByRole('table', { name: /^Backups of mail on / }).locator('tbody tr').count();
+    // The list arrives after the page: wait for it before counting.
+    await expect.poll(rows, { timeout: 15_000 }).toBeGreaterThan(0);
     const before = await rows();
-    expect(before).toBeGreaterThan(0);
     await page.getByRole('button', { name: /^Delete mail / }).first().click();
     const confirm = page.getByRole('dialog', { name: /^Delete the backup of mail from / });
     expect(await confirm.textContent()).toMatch(/merged into the next point|XVA, checksum and metadata/);
