@@ -1,18 +1,15 @@
 import Store from 'electron-store';
-import { settingsJsonSchema, SETTINGS_FILE_NAME } from '../settings/conf-settings-store.js';
-import type { Settings } from '../settings/settings-schema.js';
+import { SETTINGS_FILE_NAME } from '../settings/conf-settings-store.js';
 import { ValidatedSettingsStore } from '../settings/validated-settings-store.js';
 
-/** Inside Electron: electron-store (built on conf), same file name, schema and migrations as under Node. */
+/** Inside Electron: electron-store (built on conf), same file name, validation and migrations as under Node. */
 export class ElectronSettingsStore extends ValidatedSettingsStore {
   constructor() {
-    const raw = new Store<Record<string, unknown>>({ name: SETTINGS_FILE_NAME });
-    let checked: Store<Settings> | undefined;
+    const store = new Store<Record<string, unknown>>({ name: SETTINGS_FILE_NAME });
     super({
-      read: () => raw.store,
+      read: () => store.store,
       write: (s) => {
-        checked ??= new Store<Settings>({ name: SETTINGS_FILE_NAME, schema: settingsJsonSchema() as never, clearInvalidConfig: false });
-        checked.store = s;
+        store.store = s;
       },
     });
   }

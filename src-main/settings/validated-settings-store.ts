@@ -17,8 +17,10 @@ export class ValidatedSettingsStore implements SettingsStore {
   private readonly listeners = new Set<(s: Settings) => void>();
 
   constructor(private readonly backend: SettingsBackend) {
-    this.current = migrateSettings(backend.read());
-    backend.write(this.current);
+    const stored = backend.read();
+    this.current = migrateSettings(stored);
+    // Only a migrated (or new) file is written back: a process that merely reads its settings writes nothing.
+    if (JSON.stringify(stored) !== JSON.stringify(this.current)) backend.write(this.current);
   }
 
   get(): Settings {
