@@ -1,3 +1,4 @@
+import { BlockPool } from '../transfer/block-pool.js';
 import { VhdChainError } from './vhd-errors.js';
 import { VhdFileReader, type VhdStoredBlock } from './vhd-file-reader.js';
 import { DiskType, SECTOR } from './vhd-structures.js';
@@ -11,10 +12,19 @@ import { DiskType, SECTOR } from './vhd-structures.js';
 export type VhdBlockCheck = (file: VhdFileReader, index: number, stored: VhdStoredBlock) => void;
 
 export class VhdChainReader {
+  /**
+   * Where blocks are read into. A consumer that releases each block it got from readBlock/read once it is done
+   * with it (the transfer pipeline does, given this pool) recycles a few buffers instead of allocating 2 MiB
+   * per block; one that does not simply leaves them to the garbage collector.
+   */
+  readonly pool: BlockPool;
+
   private constructor(
     private readonly files: VhdFileReader[],
     private readonly check: VhdBlockCheck | undefined,
-  ) {}
+  ) {
+    this.pool = new BlockPool(this.newest.storedBlockBytes, 8);
+  }
 
   /** Opens and checks the chain; `paths` go from the full VHD to the newest differencing one. */
   static async open(paths: readonly string[], opts: { check?: VhdBlockCheck } = {}): Promise<VhdChainReader> {
@@ -88,9 +98,19 @@ export class VhdChainReader {
     let unresolved: Uint8Array | undefined;
     let remaining = sectors;
     for (let f = this.files.length - 1; f >= 0 && remaining > 0; f--) {
-      const stored = await this.files[f]!.readBlock(index);
-      if (!stored) continue;
-      this.check?.(this.files[f]!, index, stored);
+      const file = this.files[f]!;
+      if (!file.hasBlock(index)) continue;
+      const into = this.pool.acquire();
+      const stored = (await file.readBlock(index, into).catch((err: unknown) => {
+        this.pool.release(into);
+        throw err;
+      }))!;
+      try {
+        this.check?.(file, index, stored);
+      } catch (err) {
+        this.pool.release(into);
+        throw err;
+      }
       // The common case (vhd-tool marks every sector): the newest copy is the answer, no merging.
       if (out === undefined && allSectorsMarked(stored.bitmap, sectors)) return stored.data;
       if (out === undefined) {
@@ -103,6 +123,7 @@ export class VhdChainReader {
         unresolved![s] = 0;
         remaining--;
       }
+      this.pool.release(into);
     }
     // Sectors no file marks stay zero: unmarked sectors of a dynamic VHD read as zeros.
     return out;

@@ -83,11 +83,19 @@ export class VhdFileReader {
     return index < this.blockCount && this.bat[index] !== BAT_ABSENT;
   }
 
-  /** The stored bitmap and data of a block, or undefined when the file does not hold it. */
-  async readBlock(index: number): Promise<VhdStoredBlock | undefined> {
+  /** Bytes of a stored block: its sector bitmap then its data. */
+  get storedBlockBytes(): number {
+    return bitmapSize(this.header.blockSize) + this.header.blockSize;
+  }
+
+  /**
+   * The stored bitmap and data of a block, or undefined when the file does not hold it. `into` (at least
+   * storedBlockBytes long) is read into instead of a new buffer: a long read then recycles its memory.
+   */
+  async readBlock(index: number, into?: Buffer): Promise<VhdStoredBlock | undefined> {
     if (!this.hasBlock(index)) return undefined;
     const bitmapBytes = bitmapSize(this.header.blockSize);
-    const buf = await readAt(this.handle, this.bat[index]! * SECTOR, bitmapBytes + this.header.blockSize, this.path);
+    const buf = await readAt(this.handle, this.bat[index]! * SECTOR, bitmapBytes + this.header.blockSize, this.path, into);
     return { bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
   }
 
@@ -97,8 +105,8 @@ export class VhdFileReader {
 }
 
 /** Exactly `length` bytes at `position`; a file that ends sooner is a truncated VHD (named with the offset). */
-export async function readAt(handle: fs.FileHandle, position: number, length: number, path: string): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
+export async function readAt(handle: fs.FileHandle, position: number, length: number, path: string, into?: Buffer): Promise<Buffer> {
+  const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.alloc(length);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(buf, done, length - done, position + done);

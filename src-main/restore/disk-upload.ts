@@ -1,5 +1,6 @@
 import type { ProgressSampler } from '../backup/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
+import type { BlockPool } from '../transfer/block-pool.js';
 import type { Throttle } from '../transfer/throttle.js';
 import { Transfer } from '../transfer/transfer-pipeline.js';
 import { openHostUpload, type HostUpload } from '../xapi/http-upload.js';
@@ -17,9 +18,18 @@ export interface UploadSpec {
   inspect?: (chunk: Buffer) => void;
   /** Runs after the last byte is read and before the body is ended: a late check can still stop the host. */
   beforeFinish?: () => Promise<void> | void;
+  /** The pool the source's chunks come from, if any: each goes back to it once the socket has taken it. */
+  pool?: BlockPool;
   label: string;
   context: Record<string, string>;
 }
+
+/**
+ * How far reading the repository may run ahead of the host. A backup's buffer is sized so the host never waits
+ * on us; here the source is our own files, which simply wait when the host is slower, so a few blocks of
+ * read-ahead hide the disk's latency and the settings' larger buffer would only cost memory.
+ */
+const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 
 /**
  * One upload to the host through the transfer pipeline (bounded buffer, speed limit, live counters): the
@@ -42,10 +52,11 @@ export async function uploadToHost(
     const transfer = new Transfer({
       source: spec.source,
       sink,
-      buffer: { memoryCapBytes: opts.memoryBufferBytes, spoolCapBytes: opts.spoolCapBytes, spoolDir: opts.spoolDir },
+      buffer: { memoryCapBytes: Math.min(opts.memoryBufferBytes, READ_AHEAD_BYTES), spoolCapBytes: opts.spoolCapBytes, spoolDir: opts.spoolDir },
       throttle,
       signal: opts.signal,
       inspect: spec.inspect,
+      pool: spec.pool,
       onFailure: (e) => sink.abort(e),
     });
     sampler.totalBytes = spec.length;

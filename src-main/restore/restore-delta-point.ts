@@ -81,7 +81,7 @@ export async function uploadDisk(
   const flat = flatVhdStream(opened.chain, { uuid: randomUUID() });
   await uploadToHost(
     xapi,
-    { path: '/import_raw_vdi', query: { vdi: vdiRef, format: 'vhd' }, source: flat.body, length: flat.length, label: 'Sluice restore disk', context: { ...context, disk: opened.disk.name } },
+    { path: '/import_raw_vdi', query: { vdi: vdiRef, format: 'vhd' }, source: flat.body, length: flat.length, pool: opened.chain.pool, label: 'Sluice restore disk', context: { ...context, disk: opened.disk.name } },
     opts,
     sampler,
     throttle,

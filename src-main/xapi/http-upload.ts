@@ -6,13 +6,15 @@ import type { XapiSession } from './xapi-session.js';
 
 /** A PUT to one of the host's import handlers, fed chunk by chunk (the sink of a transfer pipeline). */
 export interface HostUpload {
-  /** Resolves when the chunk is handed to the socket and the socket has room again (flow control). */
+  /** Resolves when the socket has taken the chunk (flow control: the pipeline bounds the writes in flight). */
   write(chunk: Buffer): Promise<void>;
   /** Ends the body and waits until the host has answered and closed (it does so when its task is done). */
   finish(): Promise<void>;
   /** Cuts the connection: the host sees the upload fail and fails its task. */
   abort(reason?: unknown): void;
-  readonly maxInFlight: 1;
+  readonly maxInFlight: number;
+  /** Chunks are done with once write() resolves: the pipeline may recycle them. */
+  readonly releasesChunks: true;
 }
 
 /**
@@ -75,26 +77,21 @@ export async function openHostUpload(
   settled.then(cleanup, cleanup);
 
   return {
-    maxInFlight: 1,
+    maxInFlight: MAX_WRITES_IN_FLIGHT,
+    releasesChunks: true,
     write(chunk) {
       if (failure) return Promise.reject(failure);
       if (req.destroyed) return settled.then(() => Promise.reject(lostConnection(context)));
+      // Resolves once the socket has taken the chunk (its callback), so the chunk's memory may be reused; a
+      // few writes in flight keep the socket from running dry between chunks.
       return new Promise<void>((resolve, reject) => {
-        const ok = req.write(chunk, (err) => {
-          if (err) reject(failure ?? describeNetworkError(url.host, err));
-        });
-        // Keep a few MiB queued on the socket so it never runs dry between chunks; beyond that, wait for it.
-        if (ok || req.writableLength < SOCKET_QUEUE_BYTES) return resolve();
-        const onDrain = () => {
-          req.off('close', onClose);
-          resolve();
-        };
-        const onClose = () => {
-          req.off('drain', onDrain);
-          reject(failure ?? lostConnection(context));
-        };
-        req.once('drain', onDrain);
+        const onClose = () => reject(failure ?? lostConnection(context));
         req.once('close', onClose);
+        req.write(chunk, (err) => {
+          req.off('close', onClose);
+          if (err) reject(failure ?? describeNetworkError(url.host, err));
+          else resolve();
+        });
       });
     },
     async finish() {
@@ -109,7 +106,8 @@ export async function openHostUpload(
   };
 }
 
-const SOCKET_QUEUE_BYTES = 8 * 1024 * 1024;
+/** With 2 MiB chunks (a VHD block), about 8 MiB queued towards the host. */
+const MAX_WRITES_IN_FLIGHT = 4;
 
 function lostConnection(context: ErrorContext): SluiceError {
   return new SluiceError('HOST_ERROR', 'The host closed the connection during the upload.', {
