@@ -1,7 +1,9 @@
 // Throughput and memory of a full backup against `curl -o` of the same export, in one run.
-//   npx tsx bench/backup-throughput.ts [--size 4G] [--sizes 4G,16G]
+//   npx tsx bench/backup-throughput.ts [--sizes 4G,16G] [--dir DIR]
 // Prints, per disk size: curl's time, sluice's time, the ratio (target >= 0.95), and sluice's peak RSS
-// (target <= 150 MiB, flat across sizes).
+// (target <= 150 MiB, flat across sizes). Both write into DIR (default: the OS temp folder, a local disk).
+// Sluice fsyncs a backup before calling it done and curl does not, so on a disk slower than the host the
+// ratio measures the disk; `--dir /dev/shm` (tmpfs: nothing to wait for) measures the client alone.
 //
 // The simulated host runs pinned to CPU 0 and the client (curl, then sluice) to CPU 1: in the field the host
 // is another machine, and on a 2-core box an unpinned host would take its CPU from whichever client is
@@ -15,7 +17,7 @@ import { runMeasured } from './lib/process-probe.js';
 import { firstVm } from './lib/rpc.js';
 import { ROOT, startSimProcess } from './lib/sim-process.js';
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '4G' } } });
+const { values } = parseArgs({ options: { sizes: { type: 'string', default: '4G' }, dir: { type: 'string', default: os.tmpdir() } } });
 const sizes = values.sizes!.split(',');
 const MiB = 1024 * 1024;
 
@@ -24,7 +26,7 @@ await buildCli();
 
 const rows: string[] = [];
 for (const size of sizes) {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
+  const work = mkdtempSync(path.join(values.dir!, 'sluice-bench-'));
   const sim = await startSimProcess(['--vms', '1', '--disk-size', size, '--allocated', '1', '--login-failure-delay', '100'], { cpu: 0 });
   try {
     const vm = await firstVm(sim.url, sim.username, sim.password);
@@ -48,7 +50,7 @@ for (const size of sizes) {
     const bytes = result.bytes as number;
     rows.push(
       [
-        `disk ${size}`,
+        `disk ${size} into ${values.dir}`,
         `export ${(bytes / MiB).toFixed(0)} MiB`,
         `curl ${(curl.wallMs / 1000).toFixed(2)} s (${(bytes / MiB / (curl.wallMs / 1000)).toFixed(0)} MiB/s)`,
         `sluice ${(sluice.wallMs / 1000).toFixed(2)} s (${(bytes / MiB / (sluice.wallMs / 1000)).toFixed(0)} MiB/s)`,
