@@ -107,6 +107,44 @@ describe('restore faults', () => {
     }
   });
 
+  it('a full point with a disk asked onto a full SR: the copy is refused, the message names the disk and the SR; nothing left', async () => {
+    const repo = repositoryFingerprint(remote);
+    const local = Object.values(sim.control.records('SR')).find((s) => s.name_label === 'Local storage')!;
+    const size = Number(local.physical_size);
+    sim.control.setSrPhysicalSize(String(local.uuid), Number(local.physical_utilisation) + 1024);
+    try {
+      const before = hostObjects(sim);
+      const opts = testRestoreOptions(temp(), { points, diskSrs: { '1': String(local.uuid) } });
+      const err = await failure(restorePoint(xapi, full, opts));
+      expect(err.code).toBe('HOST_ERROR');
+      expect(err.message).toBe('Moving disk 1 ("web01 data") onto the SR "Local storage" failed: The storage repository is full (SR_BACKEND_FAILURE_44).');
+      expect(err.hint).toMatch(/Free space on the SR or choose another SR/);
+      expect(err.context).toMatchObject({ sr: local.uuid, xapiCode: 'SR_BACKEND_FAILURE_44' });
+      // The import itself went through (onto NFS storage) before the copy failed: all of it is gone again.
+      expect(opts.progress.some((p) => p.phase === 'transfer' && p.bytesWritten > 0)).toBe(true);
+      expect(hostObjects(sim)).toEqual(before);
+    } finally {
+      sim.control.setSrPhysicalSize(String(local.uuid), size);
+    }
+    expect(repositoryFingerprint(remote)).toBe(repo);
+  });
+
+  it('cancel while a full point\'s disk is being moved to its SR: CANCELLED, the VM, its disks and the copy removed', async () => {
+    const local = String(Object.values(sim.control.records('SR')).find((s) => s.name_label === 'Local storage')!.uuid);
+    const before = hostObjects(sim);
+    const controller = new AbortController();
+    const opts = testRestoreOptions(temp(), { points, diskSrs: { '0': local }, signal: controller.signal });
+    const log = opts.log;
+    opts.log = (level, message, context) => {
+      log(level, message, context);
+      if (message.startsWith('Moving disk 0')) controller.abort();
+    };
+    const err = await failure(restorePoint(xapi, full, opts));
+    expect(err.code).toBe('CANCELLED');
+    expect(hostObjects(sim)).toEqual(before);
+    expect(Object.values(sim.control.records('task')).filter((t) => String(t.name_label).includes('VDI.copy'))).toEqual([]);
+  });
+
   it('a corrupt XVA is refused before the import completes, naming the chunk; the nearest good point is suggested', async () => {
     const copy = temp();
     cpSync(remote, copy, { recursive: true, preserveTimestamps: true });
