@@ -224,3 +224,38 @@ describe('restore faults', () => {
     expect(Object.values(sim.control.records('VM')).some((v) => v.uuid === result.vmUuid && v.name_label === 'web01 from cli')).toBe(true);
   });
 });
+
+describe('sluice restore --disk-sr', () => {
+  it('places each named disk of a full point on its SR (--json); a malformed value or an unknown disk is refused, nothing created', async () => {
+    const pw = path.join(temp(), 'pw');
+    writeFileSync(pw, `${sim.password}\n`, { mode: 0o600 });
+    const srs = Object.values(sim.control.records('SR'));
+    const local = String(srs.find((s) => s.name_label === 'Local storage')!.uuid);
+    const nfs = String(srs.find((s) => s.name_label === 'NFS storage')!.uuid);
+    const base = ['restore', '--remote', remote, '--vm', 'web01', '--at', full.id, '--host', sim.url, '--username', sim.username, '--password-file', pw, '--trust-fingerprint', sim.fingerprint, '--data-dir', temp()];
+    const before = hostObjects(sim);
+
+    const malformed = await runCli([...base, '--disk-sr', `1:${local}`]);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain(`--disk-sr takes DISK=SR_UUID (the disk's position or uuid, then the SR's uuid), e.g. 1=6a7b3c4d-0000-4000-8000-000000000001; not "1:${local}".`);
+    const unknown = await runCli([...base, '--disk-sr', `9=${local}`]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/has no disk "9"/);
+    expect(unknown.stderr).toMatch(/hint: Give a disk uuid or position: 0 \(/);
+    expect(hostObjects(sim)).toEqual(before);
+
+    const ok = await runCli([...base, '--sr', nfs, '--disk-sr', `1=${local}`, '--name', 'web01 split', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const result = ok.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.type === 'result')!;
+    expect(result.disks).toEqual([
+      { position: '0', vdiUuid: expect.any(String), srUuid: nfs },
+      { position: '1', vdiUuid: expect.any(String), srUuid: local },
+    ]);
+    const vdis = Object.values(sim.control.records('VDI'));
+    for (const d of result.disks as Array<{ position: string; vdiUuid: string; srUuid: string }>) {
+      const vdi = vdis.find((v) => v.uuid === d.vdiUuid)!;
+      expect(sim.control.records('SR')[String(vdi.SR)]!.uuid).toBe(d.srUuid);
+      expect(await sim.control.hashVdi(d.vdiUuid)).toBe(truth.get(full.id)![d.position]);
+    }
+  });
+});
