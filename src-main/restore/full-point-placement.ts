@@ -96,7 +96,7 @@ function positionOf(point: BackupPoint, disks: Array<{ uuid: string; position: s
   if (disks) return pickDisk(disks, key, point).position;
   if (/^\d+$/.test(key)) return key;
   throw new SluiceError('VALIDATION', `${point.vmName} ${point.id} is a zstd-compressed XVA: Sluice cannot read its disk list before the import, so its disks must be named by position, not "${key}".`, {
-    hint: 'Name the disk by its position (0, 1…), as `sluice list` or the Backups page shows it.',
+    hint: 'Name the disk by its position instead: 0 for the first disk (userdevice 0), 1 for the next….',
     context: { vm: point.vmName, point: point.id },
   });
 }

@@ -163,6 +163,26 @@ describe('restore', () => {
     }
   });
 
+  it('a zstd full point takes per-disk SRs by position (its disk list is read from the imported VM), not by uuid', async () => {
+    const srs = sim.control.records('SR');
+    const uuidOf = (name: string) => String(Object.values(srs).find((s) => s.name_label === name)!.uuid);
+    const zremote = temp();
+    const hashes = await diskHashesByPosition('app');
+    await runFullBackup(xapi, sourceRef, testBackupOptions(zremote, temp(), { jobId: 'job-zstd', compression: 'zstd' }));
+    const [point] = (await listBackupPoints(zremote)).points;
+    const before = hostObjects(sim);
+    const byUuid = await restorePoint(xapi, point!, testRestoreOptions(temp(), { diskSrs: { [liveDisks(sim, 'app')[0]!.uuid]: uuidOf('Local storage') } })).catch((e: unknown) => e as SluiceError);
+    expect(byUuid).toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/zstd-compressed XVA: .* named by position/) });
+    const badPosition = await restorePoint(xapi, point!, testRestoreOptions(temp(), { diskSrs: { '5': uuidOf('Local storage') } })).catch((e: unknown) => e as SluiceError);
+    expect(badPosition).toMatchObject({ code: 'NOT_FOUND', message: 'The restored VM has no disk at position 5.', hint: 'Its disks are at positions 0, 1.' });
+    expect(hostObjects(sim)).toEqual(before);
+
+    const r = await restorePoint(xapi, point!, testRestoreOptions(temp(), { srUuid: uuidOf('NFS storage'), diskSrs: { '1': uuidOf('Local storage') } }));
+    const shape = await vmShape(sim, vmRefByUuid(sim, r.vmUuid));
+    expect(shape.disks.map((d) => [d.position, d.sr])).toEqual([['0', 'NFS storage'], ['1', 'Local storage']]);
+    expect(Object.fromEntries(shape.disks.map((d) => [d.position, d.sha256]))).toEqual(hashes);
+  });
+
   it('refuses a per-disk SR for a disk or an SR the point or the pool does not have, before creating anything', async () => {
     const full = points[0]!;
     const local = String(Object.values(sim.control.records('SR')).find((s) => s.name_label === 'Local storage')!.uuid);
