@@ -11,6 +11,7 @@ import type { BackupPoint } from '../repository/repository-reader.js';
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { uploadToHost } from './disk-upload.js';
+import { wantedDiskSrs } from './full-point-placement.js';
 import type { RestoreOptions, RestoredDisk } from './restore-options.js';
 import { resolveTargetSr, type TargetSr } from './restore-target.js';
 import { CreatedObjects, createDiskFor, createVifs, createVmFromMetadata } from './vm-recreate.js';
@@ -109,11 +110,8 @@ export async function restoreDeltaPoint(xapi: XapiSession, point: BackupPoint, o
   });
   try {
     const defaultSr = await resolveTargetSr(xapi, opts.srUuid, context);
-    const srFor = new Map<string, TargetSr>();
-    for (const { disk } of opened) {
-      const wanted = opts.diskSrs?.[disk.uuid] ?? opts.diskSrs?.[disk.position];
-      srFor.set(disk.key, wanted ? await resolveTargetSr(xapi, wanted, context) : defaultSr);
-    }
+    const wanted = await wantedDiskSrs(xapi, point, opened.map((o) => o.disk), opts.diskSrs ?? {}, defaultSr, context);
+    const srFor = new Map<string, TargetSr>(opened.map(({ disk }) => [disk.key, wanted.get(disk.position) ?? defaultSr]));
     const vmRef = await createVmFromMetadata(xapi, meta, name, created);
     const disks: RestoredDisk[] = [];
     for (const o of opened) {

@@ -6,6 +6,7 @@ import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifier.js';
 import type { FullMetadata } from '../repository/backup-metadata.js';
+import { fullPointDisks } from '../repository/full-point-reader.js';
 import type { BackupPoint } from '../repository/repository-reader.js';
 import { describeFsError } from '../remotes/fs-errors.js';
 import { Throttle } from '../transfer/throttle.js';
@@ -13,7 +14,7 @@ import type { XapiSession } from '../xapi/xapi-session.js';
 import { parseTaskResultRefs } from '../xapi/xapi-records.js';
 import { uploadToHost } from './disk-upload.js';
 import type { RestoreOptions } from './restore-options.js';
-import { resolveTargetSr } from './restore-target.js';
+import { moveImportedDisks, planFullPointPlacement } from './full-point-placement.js';
 import { CreatedObjects } from './vm-recreate.js';
 
 const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sha512' };
@@ -22,20 +23,13 @@ const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sh
  * Restores a full point: the XVA goes to PUT /import as it is stored (the host reads zstd or gzip itself),
  * checked on the way: every chunk checksum of a plain XVA before its bytes leave, and the whole file against
  * its checksum file before the body is ended, so a damaged point never completes an import. The host rolls
- * back a failed import itself; whatever it reports as made is destroyed too.
+ * back a failed import itself; whatever it reports as made is destroyed too. Disks wanted on other SRs than
+ * the one imported onto are then moved there (full-point-placement.ts).
  */
 export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, opts: RestoreOptions) {
   const meta = point.metadata as FullMetadata;
   const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
   const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
-  const chosen = new Set(Object.values(opts.diskSrs ?? {}));
-  if (chosen.size > 1 || (chosen.size === 1 && opts.srUuid !== undefined && !chosen.has(opts.srUuid))) {
-    throw new SluiceError('VALIDATION', `${point.vmName} ${point.id} is a full point: its XVA is imported whole, onto one SR.`, {
-      hint: 'Choose one SR for all its disks (--sr), or restore an incremental point to place disks one by one.',
-      context,
-    });
-  }
-  const srUuid = opts.srUuid ?? [...chosen][0];
   const xva = path.join(path.dirname(point.metadataPath), path.basename(meta.xva));
   const size = (await fs.stat(xva).catch((err) => {
     throw describeFsError(err, xva, 'read');
@@ -44,7 +38,8 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const fh = await fs.open(xva, 'r');
   await fh.read(head, 0, 4, 0);
   await fh.close();
-  const compressed = startsWithZstd(head) || startsWithGzip(head);
+  const zstd = startsWithZstd(head);
+  const compressed = zstd || startsWithGzip(head);
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
   const checksumText = await fs.readFile(`${xva}.checksum`, 'utf8').catch(() => undefined);
   const m = checksumText ? /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(checksumText) : null;
@@ -61,7 +56,11 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const created = new CreatedObjects();
   sampler.start();
   try {
-    const sr = await resolveTargetSr(xapi, srUuid, context);
+    // Per-disk SRs need the disk list (read from the XVA's head) to know where each disk goes; a zstd XVA
+    // cannot be read here, so its disks are named by position.
+    const needsDisks = Object.keys(opts.diskSrs ?? {}).length > 0 && !zstd;
+    const placement = await planFullPointPlacement(xapi, point, needsDisks ? (await fullPointDisks(point)).disks : undefined, opts, context);
+    const sr = placement.importSr;
     sampler.setPhase('transfer');
     const result = await uploadToHost(
       xapi,
@@ -104,7 +103,8 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
       if (vdi !== 'OpaqueRef:NULL' && (await xapi.call<string>('VBD.get_type', vbd)) === 'Disk') created.vdis.push(vdi);
     }
     await xapi.call('VM.set_name_label', vmRef, name);
-    return { vmRef, name, bytes: size, sampler, created, srUuid: sr.record.uuid };
+    await moveImportedDisks(xapi, vmRef, placement, created, opts, sampler, context);
+    return { vmRef, name, bytes: size, sampler, created };
   } catch (err) {
     sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
     await created.destroy(xapi, opts.log);

@@ -6,7 +6,10 @@ export interface RestoreOptions {
   runId: string;
   /** The SR of the disks (uuid); default: the pool's default SR. */
   srUuid?: string;
-  /** Incremental points: an SR per disk, keyed by the disk's uuid or position ("0", "1"…). */
+  /**
+   * An SR per disk, keyed by the disk's uuid or position ("0", "1"…); the others go to srUuid. A full point's
+   * XVA is imported onto one SR and the disks wanted elsewhere are then copied there (full-point-placement.ts).
+   */
   diskSrs?: Record<string, string>;
   /** The new VM's name; default: the backed-up VM's name. */
   name?: string;

@@ -24,7 +24,7 @@ export async function restorePoint(xapi: XapiSession, point: BackupPoint, opts: 
       disks = r.disks;
       bytes = disks.reduce((n, d) => n + d.bytes, 0);
     } else {
-      disks = await vmDisks(xapi, r.vmRef, r.srUuid);
+      disks = await vmDisks(xapi, r.vmRef);
       bytes = r.bytes;
     }
     r.sampler.setPhase('commit');
@@ -50,7 +50,8 @@ export async function restorePoint(xapi: XapiSession, point: BackupPoint, opts: 
   }
 }
 
-async function vmDisks(xapi: XapiSession, vmRef: string, srUuid: string): Promise<RestoredDisk[]> {
+/** The disks of an imported VM, each on the SR it ended on. */
+async function vmDisks(xapi: XapiSession, vmRef: string): Promise<RestoredDisk[]> {
   const out: RestoredDisk[] = [];
   for (const vbdRef of await xapi.call<string[]>('VM.get_VBDs', vmRef)) {
     const vbd = vbdRecordSchema.parse(await xapi.call('VBD.get_record', vbdRef));
@@ -60,7 +61,7 @@ async function vmDisks(xapi: XapiSession, vmRef: string, srUuid: string): Promis
       vdiUuid: await xapi.call<string>('VDI.get_uuid', vbd.VDI),
       name: await xapi.call<string>('VDI.get_name_label', vbd.VDI),
       position: vbd.userdevice,
-      srUuid,
+      srUuid: await xapi.call<string>('SR.get_uuid', await xapi.call<string>('VDI.get_SR', vbd.VDI)),
       bytes: 0,
     });
   }

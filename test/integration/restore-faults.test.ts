@@ -107,6 +107,44 @@ describe('restore faults', () => {
     }
   });
 
+  it('a full point with a disk asked onto a full SR: the copy is refused, the message names the disk and the SR; nothing left', async () => {
+    const repo = repositoryFingerprint(remote);
+    const local = Object.values(sim.control.records('SR')).find((s) => s.name_label === 'Local storage')!;
+    const size = Number(local.physical_size);
+    sim.control.setSrPhysicalSize(String(local.uuid), Number(local.physical_utilisation) + 1024);
+    try {
+      const before = hostObjects(sim);
+      const opts = testRestoreOptions(temp(), { points, diskSrs: { '1': String(local.uuid) } });
+      const err = await failure(restorePoint(xapi, full, opts));
+      expect(err.code).toBe('HOST_ERROR');
+      expect(err.message).toBe('Moving disk 1 ("web01 data") onto the SR "Local storage" failed: The storage repository is full (SR_BACKEND_FAILURE_44).');
+      expect(err.hint).toMatch(/Free space on the SR or choose another SR/);
+      expect(err.context).toMatchObject({ sr: local.uuid, xapiCode: 'SR_BACKEND_FAILURE_44' });
+      // The import itself went through (onto NFS storage) before the copy failed: all of it is gone again.
+      expect(opts.progress.some((p) => p.phase === 'transfer' && p.bytesWritten > 0)).toBe(true);
+      expect(hostObjects(sim)).toEqual(before);
+    } finally {
+      sim.control.setSrPhysicalSize(String(local.uuid), size);
+    }
+    expect(repositoryFingerprint(remote)).toBe(repo);
+  });
+
+  it('cancel while a full point\'s disk is being moved to its SR: CANCELLED, the VM, its disks and the copy removed', async () => {
+    const local = String(Object.values(sim.control.records('SR')).find((s) => s.name_label === 'Local storage')!.uuid);
+    const before = hostObjects(sim);
+    const controller = new AbortController();
+    const opts = testRestoreOptions(temp(), { points, diskSrs: { '0': local }, signal: controller.signal });
+    const log = opts.log;
+    opts.log = (level, message, context) => {
+      log(level, message, context);
+      if (message.startsWith('Moving disk 0')) controller.abort();
+    };
+    const err = await failure(restorePoint(xapi, full, opts));
+    expect(err.code).toBe('CANCELLED');
+    expect(hostObjects(sim)).toEqual(before);
+    expect(Object.values(sim.control.records('task')).filter((t) => String(t.name_label).includes('VDI.copy'))).toEqual([]);
+  });
+
   it('a corrupt XVA is refused before the import completes, naming the chunk; the nearest good point is suggested', async () => {
     const copy = temp();
     cpSync(remote, copy, { recursive: true, preserveTimestamps: true });
@@ -184,5 +222,40 @@ describe('restore faults', () => {
     const result = events.find((e) => e.type === 'result')!;
     expect(result).toMatchObject({ point: full.id, name: 'web01 from cli', started: false });
     expect(Object.values(sim.control.records('VM')).some((v) => v.uuid === result.vmUuid && v.name_label === 'web01 from cli')).toBe(true);
+  });
+});
+
+describe('sluice restore --disk-sr', () => {
+  it('places each named disk of a full point on its SR (--json); a malformed value or an unknown disk is refused, nothing created', async () => {
+    const pw = path.join(temp(), 'pw');
+    writeFileSync(pw, `${sim.password}\n`, { mode: 0o600 });
+    const srs = Object.values(sim.control.records('SR'));
+    const local = String(srs.find((s) => s.name_label === 'Local storage')!.uuid);
+    const nfs = String(srs.find((s) => s.name_label === 'NFS storage')!.uuid);
+    const base = ['restore', '--remote', remote, '--vm', 'web01', '--at', full.id, '--host', sim.url, '--username', sim.username, '--password-file', pw, '--trust-fingerprint', sim.fingerprint, '--data-dir', temp()];
+    const before = hostObjects(sim);
+
+    const malformed = await runCli([...base, '--disk-sr', `1:${local}`]);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain(`--disk-sr takes DISK=SR_UUID (the disk's position or uuid, then the SR's uuid), e.g. 1=6a7b3c4d-0000-4000-8000-000000000001; not "1:${local}".`);
+    const unknown = await runCli([...base, '--disk-sr', `9=${local}`]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/has no disk "9"/);
+    expect(unknown.stderr).toMatch(/hint: Give a disk uuid or position: 0 \(/);
+    expect(hostObjects(sim)).toEqual(before);
+
+    const ok = await runCli([...base, '--sr', nfs, '--disk-sr', `1=${local}`, '--name', 'web01 split', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const result = ok.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.type === 'result')!;
+    expect(result.disks).toEqual([
+      { position: '0', vdiUuid: expect.any(String), srUuid: nfs },
+      { position: '1', vdiUuid: expect.any(String), srUuid: local },
+    ]);
+    const vdis = Object.values(sim.control.records('VDI'));
+    for (const d of result.disks as Array<{ position: string; vdiUuid: string; srUuid: string }>) {
+      const vdi = vdis.find((v) => v.uuid === d.vdiUuid)!;
+      expect(sim.control.records('SR')[String(vdi.SR)]!.uuid).toBe(d.srUuid);
+      expect(await sim.control.hashVdi(d.vdiUuid)).toBe(truth.get(full.id)![d.position]);
+    }
   });
 });

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
+import { SluiceError } from '../../src-main/errors/sluice-error.js';
+import { fullPointDisks } from '../../src-main/repository/full-point-reader.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
+import type { RestoreOptions } from '../../src-main/restore/restore-options.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import { startSimulator, type SimHandle } from '../xapi-sim/index.js';
@@ -119,6 +122,79 @@ describe('restore', () => {
     const fshape = await vmShape(sim, vmRefByUuid(sim, f.vmUuid));
     expect(fshape.disks.map((d) => d.sr)).toEqual(['Local storage', 'Local storage']);
     expect(f.disks.map((d) => d.position)).toEqual(['0', '1']);
+  });
+
+  it('restores a full point with its disks on different SRs: the XVA imported onto one, the others copied onto theirs', async () => {
+    const srs = sim.control.records('SR');
+    const uuidOf = (name: string) => String(Object.values(srs).find((s) => s.name_label === name)!.uuid);
+    const full = points[0]!;
+    const source = await vmShape(sim, sourceRef);
+    const xvaDisks = (await fullPointDisks(full)).disks;
+    // By position, with --sr: a tie, so the XVA goes onto the chosen SR and disk 1 moves. By the disk's uuid as
+    // the XVA records it, without --sr: disk 0 moves off the pool's default SR (NFS storage). Both disks asked
+    // onto one SR that is not --sr's: the XVA goes there, nothing moves.
+    const cases: Array<{ opts: Partial<RestoreOptions>; want: string[][]; moved: string[] }> = [
+      { opts: { srUuid: uuidOf('Local storage'), diskSrs: { '1': uuidOf('NFS storage') } }, want: [['0', 'Local storage'], ['1', 'NFS storage']], moved: ['1'] },
+      { opts: { diskSrs: { [xvaDisks[0]!.uuid.toUpperCase()]: uuidOf('Local storage') } }, want: [['0', 'Local storage'], ['1', 'NFS storage']], moved: ['0'] },
+      { opts: { srUuid: uuidOf('NFS storage'), diskSrs: { '0': uuidOf('Local storage'), '1': uuidOf('Local storage') } }, want: [['0', 'Local storage'], ['1', 'Local storage']], moved: [] },
+    ];
+    for (const { opts: extra, want, moved } of cases) {
+      const before = hostObjects(sim);
+      const opts = testRestoreOptions(temp(), { points, name: 'app (split)', ...extra });
+      const r = await restorePoint(xapi, full, opts);
+      const ref = vmRefByUuid(sim, r.vmUuid);
+      const shape = await vmShape(sim, ref);
+      expect(shape.disks.map((d) => [d.position, d.sr])).toEqual(want);
+      expect(r.disks.map((d) => [d.position, d.srUuid])).toEqual(want.map(([p, sr]) => [p, uuidOf(sr!)]));
+      // Byte-identical to the source at the time of the point, at the same positions, with the same VBD fields.
+      expect(Object.fromEntries(shape.disks.map((d) => [d.position, d.sha256]))).toEqual(truth.get(full.id));
+      expect(shape.disks.map((d) => [d.position, d.size, d.bootable, d.mode])).toEqual(source.disks.map((d) => [d.position, d.size, d.bootable, d.mode]));
+      expect(shape.memory).toEqual(source.memory);
+      expect(shape.vcpus).toEqual(source.vcpus);
+      expect(shape.networks).toEqual(source.networks);
+      expect(sim.control.records('VM')[ref]).toMatchObject({ name_label: 'app (split)', power_state: 'Halted', is_a_template: false });
+      // The imported originals of moved disks are gone: one VM and its two disks more, nothing else.
+      expect(hostObjects(sim)).toMatchObject({ vms: before.vms + 1, vdis: before.vdis + 2, vbds: before.vbds + 2, tasks: 0 });
+      const vdiNames = Object.values(sim.control.records('VDI')).filter((v) => r.disks.some((d) => d.vdiUuid === v.uuid)).map((v) => v.name_label);
+      expect(vdiNames.sort()).toEqual(['app data', 'app system']);
+      expect(opts.logs.flatMap((l) => /Moving disk (\d+)/.exec(l)?.[1] ?? [])).toEqual(moved);
+      if (moved.length) expect(opts.progress.map((p) => p.phase)).toContain('commit');
+      expect(opts.progress.at(-1)?.phase).toBe('done');
+    }
+  });
+
+  it('a zstd full point takes per-disk SRs by position (its disk list is read from the imported VM), not by uuid', async () => {
+    const srs = sim.control.records('SR');
+    const uuidOf = (name: string) => String(Object.values(srs).find((s) => s.name_label === name)!.uuid);
+    const zremote = temp();
+    const hashes = await diskHashesByPosition('app');
+    await runFullBackup(xapi, sourceRef, testBackupOptions(zremote, temp(), { jobId: 'job-zstd', compression: 'zstd' }));
+    const [point] = (await listBackupPoints(zremote)).points;
+    const before = hostObjects(sim);
+    const byUuid = await restorePoint(xapi, point!, testRestoreOptions(temp(), { diskSrs: { [liveDisks(sim, 'app')[0]!.uuid]: uuidOf('Local storage') } })).catch((e: unknown) => e as SluiceError);
+    expect(byUuid).toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/zstd-compressed XVA: .* named by position/) });
+    const badPosition = await restorePoint(xapi, point!, testRestoreOptions(temp(), { diskSrs: { '5': uuidOf('Local storage') } })).catch((e: unknown) => e as SluiceError);
+    expect(badPosition).toMatchObject({ code: 'NOT_FOUND', message: 'The restored VM has no disk at position 5.', hint: 'Its disks are at positions 0, 1.' });
+    expect(hostObjects(sim)).toEqual(before);
+
+    const r = await restorePoint(xapi, point!, testRestoreOptions(temp(), { srUuid: uuidOf('NFS storage'), diskSrs: { '1': uuidOf('Local storage') } }));
+    const shape = await vmShape(sim, vmRefByUuid(sim, r.vmUuid));
+    expect(shape.disks.map((d) => [d.position, d.sr])).toEqual([['0', 'NFS storage'], ['1', 'Local storage']]);
+    expect(Object.fromEntries(shape.disks.map((d) => [d.position, d.sha256]))).toEqual(hashes);
+  });
+
+  it('refuses a per-disk SR for a disk or an SR the point or the pool does not have, before creating anything', async () => {
+    const full = points[0]!;
+    const local = String(Object.values(sim.control.records('SR')).find((s) => s.name_label === 'Local storage')!.uuid);
+    for (const point of [full, points.at(-1)!]) {
+      const before = hostObjects(sim);
+      const unknownDisk = await restorePoint(xapi, point, testRestoreOptions(temp(), { diskSrs: { '7': local } })).catch((e: unknown) => e as SluiceError);
+      expect(unknownDisk).toBeInstanceOf(SluiceError);
+      expect(unknownDisk).toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/has no disk "7"/), hint: expect.stringMatching(/0 \(.*\), 1 \(/) });
+      const unknownSr = await restorePoint(xapi, point, testRestoreOptions(temp(), { diskSrs: { '1': '00000000-0000-4000-8000-000000000000' } })).catch((e: unknown) => e as SluiceError);
+      expect(unknownSr).toMatchObject({ code: 'NOT_FOUND', message: 'The pool has no SR with uuid 00000000-0000-4000-8000-000000000000 (asked for disk 1).' });
+      expect(hostObjects(sim)).toEqual(before);
+    }
   });
 
   it('restore reports progress for every disk of an incremental point and a known total', async () => {

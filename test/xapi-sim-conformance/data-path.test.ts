@@ -247,3 +247,88 @@ describe('formats end to end', () => {
     await call(url, 'VDI.destroy', pool.session, target);
   });
 });
+
+describe('VDI.copy', () => {
+  const srNamed = async (name: string): Promise<{ ref: string; uuid: string; size: number }> => {
+    const srs = await call<Record<string, Record<string, unknown>>>(url, 'SR.get_all_records', pool.session);
+    const [ref, r] = Object.entries(srs).find(([, s]) => s['name_label'] === name)!;
+    return { ref, uuid: r['uuid'] as string, size: r['physical_size'] as number };
+  };
+  const rawOf = async (vdi: string): Promise<Buffer> => (await readToEnd(await get(`/export_raw_vdi?vdi=${vdi}&format=raw&session_id=${pool.session}`))).body;
+
+  it('Async.VDI.copy: a new VDI on the chosen SR with the same content and record, independent of its source', async () => {
+    const vm = await pool.vmRef('vm-01');
+    const [source] = await pool.vdisOf(vm);
+    const sourceRecord = await call<Record<string, unknown>>(url, 'VDI.get_record', pool.session, source);
+    const target = (await srNamed('Local storage')).ref === sourceRecord['SR'] ? await srNamed('NFS storage') : await srNamed('Local storage');
+    pool.sim.control.setSrPhysicalSize(target.uuid, 1024 ** 4);
+    try {
+      const task = await call<string>(url, 'Async.VDI.copy', pool.session, source, target.ref);
+      const done = await waitTask(url, pool.session, task);
+      expect(done).toMatchObject({ status: 'success', progress: 1 });
+      const copy = decodeValue(done['result'] as string) as string;
+      const copyRecord = await call<Record<string, unknown>>(url, 'VDI.get_record', pool.session, copy);
+      expect(copyRecord).toMatchObject({
+        SR: target.ref,
+        virtual_size: sourceRecord['virtual_size'],
+        name_label: sourceRecord['name_label'],
+        name_description: sourceRecord['name_description'],
+        type: sourceRecord['type'],
+        VBDs: [],
+        is_a_snapshot: false,
+      });
+      expect(copyRecord['uuid']).not.toBe(sourceRecord['uuid']);
+      expect(await call<string[]>(url, 'SR.get_VDIs', pool.session, target.ref)).toContain(copy);
+      // Byte-identical through the raw export, and physical_utilisation counts its data.
+      const before = await rawOf(source!);
+      expect(sha256(await rawOf(copy))).toBe(sha256(before));
+      expect(copyRecord['physical_utilisation']).toBeGreaterThan(0);
+      // A real copy: the guest writing to the source afterwards does not change it.
+      pool.sim.control.guestWrite(await call<string>(url, 'VM.get_uuid', pool.session, vm), 0.2, 77);
+      expect(sha256(await rawOf(source!))).not.toBe(sha256(before));
+      expect(sha256(await rawOf(copy))).toBe(sha256(before));
+      await call(url, 'VDI.destroy', pool.session, copy);
+    } finally {
+      pool.sim.control.setSrPhysicalSize(target.uuid, target.size);
+    }
+  });
+
+  it('VDI.copy onto a full SR fails with SR_BACKEND_FAILURE_44, as an import does, and creates nothing', async () => {
+    const [source] = await pool.vdisOf(await pool.vmRef('vm-02'));
+    const local = await srNamed('Local storage');
+    const used = await call<number>(url, 'SR.get_physical_utilisation', pool.session, local.ref);
+    pool.sim.control.setSrPhysicalSize(local.uuid, used + 1024);
+    const vdis = Object.keys(pool.sim.control.records('VDI')).length;
+    try {
+      await expect(call(url, 'VDI.copy', pool.session, source, local.ref)).rejects.toMatchObject({ code: 'SR_BACKEND_FAILURE_44', params: ['', 'There is insufficient space', ''] });
+      const task = await call<string>(url, 'Async.VDI.copy', pool.session, source, local.ref);
+      expect(await waitTask(url, pool.session, task)).toMatchObject({ status: 'failure', error_info: ['SR_BACKEND_FAILURE_44', '', 'There is insufficient space', ''] });
+      expect(Object.keys(pool.sim.control.records('VDI'))).toHaveLength(vdis);
+    } finally {
+      pool.sim.control.setSrPhysicalSize(local.uuid, local.size);
+    }
+  });
+
+  it('task.cancel stops an Async.VDI.copy: the task ends cancelled and no partial copy is left', async () => {
+    // Its own pool, with a disk whose copy takes long enough for the cancel to arrive mid-way.
+    const big = await startTestPool({ tls: false, vms: [{ name: 'big', powerState: 'Halted', disks: [{ name: 'big disk', size: 512 * 1024 * 1024, allocated: 384 * 1024 * 1024, sr: 'Local storage' }] }] });
+    try {
+      const [source] = await big.vdisOf(await big.vmRef('big'));
+      const srs = await call<Record<string, Record<string, unknown>>>(big.sim.url, 'SR.get_all_records', big.session);
+      const nfs = Object.keys(srs).find((r) => srs[r]!['name_label'] === 'NFS storage')!;
+      const vdis = Object.keys(big.sim.control.records('VDI')).length;
+      const task = await call<string>(big.sim.url, 'Async.VDI.copy', big.session, source, nfs);
+      await call(big.sim.url, 'task.cancel', big.session, task);
+      expect(await waitTask(big.sim.url, big.session, task)).toMatchObject({ status: 'cancelled', error_info: ['TASK_CANCELLED', task] });
+      expect(Object.keys(big.sim.control.records('VDI'))).toHaveLength(vdis);
+    } finally {
+      await big.sim.stop();
+    }
+  });
+
+  it('VDI.copy checks its handles and its parameter count', async () => {
+    const [source] = await pool.vdisOf(await pool.vmRef('vm-01'));
+    await expect(call(url, 'VDI.copy', pool.session, source, 'OpaqueRef:gone')).rejects.toMatchObject({ code: 'HANDLE_INVALID', params: ['SR', 'OpaqueRef:gone'] });
+    await expect(call(url, 'VDI.copy', pool.session, source)).rejects.toMatchObject({ code: 'MESSAGE_PARAMETER_COUNT_MISMATCH' });
+  });
+});

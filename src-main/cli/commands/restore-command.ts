@@ -17,7 +17,8 @@ import { ProgressRenderer } from '../progress-renderer.js';
 
 export const restoreHelp = `sluice restore --remote DIR --vm NAME_OR_UUID [--at TIMESTAMP|latest]
                --host URL --username U --password-file F [--trust-fingerprint SHA256]
-               [--sr UUID] [--name NEW] [--start] [--disk VDI_UUID_OR_POSITION] [--json]
+               [--sr UUID] [--disk-sr DISK=SR_UUID]... [--name NEW] [--start]
+               [--disk VDI_UUID_OR_POSITION] [--json]
 
 Restores a backup point (full or incremental) to the pool as a new VM, its data checked as it is read; a
 damaged point is refused, naming the damage and the nearest good point. Ctrl-C cancels and removes what was
@@ -29,6 +30,9 @@ created on the host.
   --host URL                the pool (coordinator or member)
   --username U, --password-file F, --trust-fingerprint SHA   as for \`sluice backup\`
   --sr UUID                 the SR of the disks (default: the pool's default SR)
+  --disk-sr DISK=SR_UUID    this disk onto that SR instead (repeatable); DISK is the disk's position
+                            (0, 1…) or its VDI uuid as the point records it. A full point is imported onto
+                            the SR most disks want, then the others are copied onto theirs
   --name NEW                the new VM's name (default: the backed-up VM's name); with --disk, the VDI's
   --start                   start the VM once restored
   --disk UUID_OR_POSITION   restore only this disk, into a new VDI on the SR, attached to nothing
@@ -46,6 +50,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       at: { type: 'string' },
       ...HOST_CONNECTION_OPTIONS,
       sr: { type: 'string' },
+      'disk-sr': { type: 'string', multiple: true },
       name: { type: 'string' },
       start: { type: 'boolean' },
       disk: { type: 'string' },
@@ -60,6 +65,8 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     if (!values[req]) throw new UsageError(`--${req} is required.`);
   }
   if (values.disk && values.start) throw new UsageError('--start restores a whole VM; a single --disk is restored attached to nothing.');
+  if (values.disk && values['disk-sr']) throw new UsageError('--disk-sr places the disks of a whole VM; with --disk, choose the SR with --sr.');
+  const diskSrs = parseDiskSrs(values['disk-sr'] ?? []);
   const speedLimit = values['speed-limit'] === undefined ? null : parseSize(values['speed-limit']);
   if (speedLimit !== null && !(speedLimit > 0)) throw new UsageError(`--speed-limit takes a rate like 50M, not "${values['speed-limit']}".`);
   const json = values.json === true;
@@ -89,6 +96,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       const opts: RestoreOptions = {
         runId: randomUUID(),
         srUuid: values.sr,
+        ...(diskSrs ? { diskSrs } : {}),
         name: values.name,
         start: values.start === true,
         memoryBufferBytes: 64 * 1024 ** 2,
@@ -118,4 +126,24 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
   return 0;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `--disk-sr DISK=SR_UUID`, repeated, as RestoreOptions.diskSrs. Whether the disk and the SR exist is the restore's to check. */
+export function parseDiskSrs(values: string[]): Record<string, string> | undefined {
+  if (values.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf('=');
+    const disk = value.slice(0, at).trim();
+    const sr = value.slice(at + 1).trim();
+    if (at < 0 || !disk || !UUID.test(sr)) {
+      throw new UsageError(`--disk-sr takes DISK=SR_UUID (the disk's position or uuid, then the SR's uuid), e.g. 1=6a7b3c4d-0000-4000-8000-000000000001; not "${value}".`);
+    }
+    const key = disk.toLowerCase();
+    if (out[key] !== undefined && out[key] !== sr.toLowerCase()) throw new UsageError(`--disk-sr names disk ${disk} twice, with two SRs.`);
+    out[key] = sr.toLowerCase();
+  }
+  return out;
 }

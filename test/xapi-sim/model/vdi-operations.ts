@@ -1,7 +1,7 @@
 import { CLUSTER_SIZE } from '../disk/virtual-disk.js';
 import { requireObject } from './lookup.js';
 import type { PoolState } from './pool-state.js';
-import { newUuid } from './refs.js';
+import { NULL_REF, newUuid } from './refs.js';
 import { XapiError } from './xapi-error.js';
 
 /** A snapshot VDI of `vdi`: same SR, linked by snapshot_of, content shared copy-on-write. */
@@ -22,6 +22,74 @@ export function snapshotVdi(state: PoolState, vdi: string, when = new Date()): s
   });
   state.disks.attach(snapshot, disk.snapshot());
   return snapshot;
+}
+
+/** Clusters read and written per step of a copy: the copy yields between steps, so a cancel is seen. */
+const COPY_STEP_CLUSTERS = 64;
+
+export interface CopyProgress {
+  /** Aborts when the client cancels the Async task. */
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+}
+
+/**
+ * VDI.copy(vdi, sr): a new VDI on `sr` with the same content (a real copy of the data, not shared: the two
+ * disks are independent afterwards), virtual_size, name, description, type and maps; a fresh uuid, no VBDs,
+ * not a snapshot, CBT off. The destination is created first, so a full SR is refused as an import onto it
+ * is (SR_BACKEND_FAILURE_44). A failed or cancelled copy leaves no destination behind.
+ */
+export async function copyVdi(state: PoolState, vdi: string, sr: string, progress: CopyProgress = {}): Promise<string> {
+  const { store } = state;
+  const source = requireObject(store, 'VDI', vdi);
+  requireObject(store, 'SR', sr);
+  const from = state.disks.get(vdi);
+  if (!from || source['type'] === 'cbt_metadata') throw new XapiError('VDI_MISSING', [source['SR'] as string, vdi]);
+  if (from.size > state.srFreeSpace(sr)) throw new XapiError('SR_BACKEND_FAILURE_44', ['', 'There is insufficient space', '']);
+  const uuid = newUuid();
+  const copy = store.add('VDI', {
+    name_label: source['name_label']!,
+    name_description: source['name_description']!,
+    SR: sr,
+    virtual_size: from.size,
+    physical_utilisation: 0,
+    type: source['type']!,
+    sharable: source['sharable']!,
+    read_only: source['read_only']!,
+    other_config: source['other_config']!,
+    xenstore_data: source['xenstore_data']!,
+    tags: source['tags']!,
+    uuid,
+    location: uuid,
+    is_a_snapshot: false,
+    snapshot_of: NULL_REF,
+    cbt_enabled: false,
+  });
+  const to = state.disks.create(copy, from.size, 0);
+  try {
+    for (let first = 0; first < from.clusterCount; first += COPY_STEP_CLUSTERS) {
+      progress.signal?.throwIfAborted();
+      const last = Math.min(from.clusterCount, first + COPY_STEP_CLUSTERS);
+      // Only clusters holding data are moved, as sparse-aware SM backends do.
+      for (let c = first; c < last; c++) {
+        if (!from.isClusterAllocated(c)) continue;
+        let end = c + 1;
+        while (end < last && from.isClusterAllocated(end)) end++;
+        const offset = c * CLUSTER_SIZE;
+        const length = Math.min(from.size, end * CLUSTER_SIZE) - offset;
+        await to.write(offset, await from.read(offset, length));
+        c = end;
+      }
+      progress.onProgress?.(last / from.clusterCount);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    state.refreshVdiUsage(copy);
+    return copy;
+  } catch (error) {
+    store.remove('VDI', copy);
+    await state.disks.destroy(copy);
+    throw error;
+  }
 }
 
 /** VDI.destroy: refused while plugged into a running VM; removes the VDI's (unplugged) VBDs with it. */

@@ -36,8 +36,8 @@ export async function dispatch(registry: MethodRegistry, state: PoolState, host:
   if (!isAsync) return spec.run({ state, host, session }, args);
 
   const task = state.tasks.create(method);
-  state.tasks.begin(task);
-  setImmediate(() => void runAsync(spec, { state, host, session, task }, args));
+  const signal = state.tasks.begin(task);
+  setImmediate(() => void runAsync(spec, { state, host, session, task, signal }, args));
   return task;
 }
 

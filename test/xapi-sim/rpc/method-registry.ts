@@ -19,6 +19,8 @@ export interface CallContext {
   readonly session: Session | undefined;
   /** The task of an Async call (its progress can be reported), if any. */
   readonly task?: string;
+  /** Aborts when the client cancels that task (task.cancel) or destroys it. */
+  readonly signal?: AbortSignal;
 }
 
 export interface MethodSpec {
