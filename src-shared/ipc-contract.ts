@@ -69,8 +69,14 @@ export type BackupPhase = (typeof backupPhases)[number];
 export const transferProgressSchema = z.object({
   runId: z.string(),
   vm: z.object({ uuid: z.string(), name: z.string() }),
-  /** null: the whole VM (an XVA); otherwise one disk. */
+  /** null: the whole VM (an XVA), or the VM's own phases when `disks` is set; otherwise one disk. */
   disk: z.object({ uuid: z.string(), name: z.string() }).nullable(),
+  /**
+   * On a VM's sample (disk null) whose disks report one by one (incremental backups): every disk of the VM in
+   * order, so the ones not yet started show as waiting. The VM's bytes, total and rates are then the sum of its
+   * disks' samples; this sample carries the VM's phase (and the merge's bytes in phase "merge").
+   */
+  disks: z.array(z.object({ uuid: z.string(), name: z.string() })).optional(),
   phase: z.enum(backupPhases),
   attempt: z.number().int(),
   bytesRead: z.number(),
