@@ -155,6 +155,17 @@ export const backupPointSummarySchema = z.object({
   jobId: z.string(),
   /** null when the metadata does not say. */
   size: z.number().nullable(),
+  /**
+   * Where the point stands in its chain (read from the VHDs): a full point is standalone; an incremental one
+   * is a chain's base (full VHDs) or its position-th point on the base point `basePointId` (the disk furthest
+   * along decides; `uniform` false when its disks are on different chains); broken when a VHD is missing or damaged.
+   */
+  chain: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('standalone') }),
+    z.object({ kind: z.literal('base'), length: z.number().int() }),
+    z.object({ kind: z.literal('delta'), position: z.number().int(), length: z.number().int(), basePointId: z.string(), baseTimestamp: z.string().nullable(), uniform: z.boolean() }),
+    z.object({ kind: z.literal('broken'), reason: z.string() }),
+  ]),
 });
 export type BackupPointSummary = z.infer<typeof backupPointSummarySchema>;
 

@@ -135,6 +135,10 @@ describe('points.delete', () => {
   it('deletes a delta point by merging it into the next (merge phase shown); the others still verify', async () => {
     const points = await deltaPoints('db01', 3);
     expect(points).toHaveLength(3);
+    // Each point's place in its chain, read from the VHDs: the base, then its deltas.
+    const base = { basePointId: points[0]!.id, baseTimestamp: points[0]!.timestamp, length: 3, uniform: true };
+    expect(points.map((p) => p.chain)).toEqual([{ kind: 'base', length: 3 }, { kind: 'delta', position: 2, ...base }, { kind: 'delta', position: 3, ...base }]);
+    expect((await call<ResponseOf<'backups.list'>>('backups.list', { remoteId })).points.find((p) => p.mode === 'full')!.chain).toEqual({ kind: 'standalone' });
     const { operationId } = await call<{ operationId: string }>('points.delete', { remoteId, vmUuid: points[0]!.vmUuid, pointId: points[0]!.id });
     const f = await outcome(operationId);
     expect(f).toMatchObject({ kind: 'delete', ok: true, error: null, result: { kind: 'delete', mode: 'delta' } });
@@ -142,6 +146,8 @@ describe('points.delete', () => {
     expect(progress.some((p) => p.runId === operationId && p.phase === 'merge')).toBe(true);
     const left = (await call<ResponseOf<'backups.list'>>('backups.list', { remoteId })).points.filter((p) => p.vmName === 'db01');
     expect(left.map((p) => p.id)).toEqual(points.slice(1).map((p) => p.id));
+    // The merged point is the chain's base now (its metadata still says differencing: the files decide).
+    expect(left.map((p) => p.chain)).toEqual([{ kind: 'base', length: 2 }, { kind: 'delta', position: 2, length: 2, basePointId: points[1]!.id, baseTimestamp: points[1]!.timestamp, uniform: true }]);
     for (const p of left) {
       const v = await call<{ operationId: string }>('points.verify', { remoteId, vmUuid: p.vmUuid, pointId: p.id });
       expect(await outcome(v.operationId)).toMatchObject({ ok: true });
