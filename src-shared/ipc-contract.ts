@@ -183,6 +183,18 @@ export const operationFinishedSchema = z.object({
   result: z
     .union([
       z.object({ kind: z.literal('restore'), vmUuid: z.string(), name: z.string(), started: z.boolean(), bytes: z.number(), disks: z.number() }),
+      /** One disk restored as a new VDI attached to no VM (points.restoreDisk). */
+      z.object({
+        kind: z.literal('restore-disk'),
+        vdiUuid: z.string(),
+        name: z.string(),
+        /** The disk of the point: its position ("0", "1"…) and name. */
+        position: z.string(),
+        diskName: z.string(),
+        srUuid: z.string(),
+        srName: z.string(),
+        bytes: z.number(),
+      }),
       z.object({ kind: z.literal('export'), files: z.array(z.object({ path: z.string(), bytes: z.number() })) }),
       z.object({ kind: z.literal('verify'), bytes: z.number(), structureOnly: z.array(z.object({ file: z.string(), reason: z.string() })) }),
       z.object({ kind: z.literal('delete'), mode: z.enum(['full', 'delta']), merged: z.number(), removed: z.number() }),
@@ -364,14 +376,32 @@ export const channels = {
       .strict(),
     response: z.object({ operationId: z.string() }),
   },
+  /** One disk of a point into a new VDI on the chosen SR (default: the pool's default SR), attached to no VM. */
+  'points.restoreDisk': {
+    request: z
+      .object({
+        ...pointRef,
+        hostId: id,
+        /** The disk's position ("0", "1"…, as points.disks lists it) or its uuid. */
+        disk: z.string().trim().min(1, 'Pick the disk to restore').max(100),
+        srUuid: z.string().uuid().optional(),
+        /** The new VDI's name; default: the disk's name in the point. */
+        name: z.string().trim().min(1, 'Give the new disk a name, or leave the field empty').max(200).optional(),
+      })
+      .strict(),
+    response: z.object({ operationId: z.string() }),
+  },
   'points.export': {
     request: z
       .object({
         ...pointRef,
         format: z.enum(['xva', 'vhd', 'raw']),
         outPath: z.string().trim().min(1, 'Enter the output file (xva) or folder (vhd, raw)').max(4096),
+        /** vhd and raw only: just this disk (position or uuid), to a file or into a folder; absent: every disk. */
+        disk: z.string().trim().min(1).max(100).optional(),
       })
-      .strict(),
+      .strict()
+      .refine((r) => r.format !== 'xva' || r.disk === undefined, { message: 'An XVA holds the whole VM: pick vhd or raw to export one disk', path: ['disk'] }),
     response: z.object({ operationId: z.string() }),
   },
   'points.verify': {
