@@ -69,8 +69,14 @@ export type BackupPhase = (typeof backupPhases)[number];
 export const transferProgressSchema = z.object({
   runId: z.string(),
   vm: z.object({ uuid: z.string(), name: z.string() }),
-  /** null: the whole VM (an XVA); otherwise one disk. */
+  /** null: the whole VM (an XVA), or the VM's own phases when `disks` is set; otherwise one disk. */
   disk: z.object({ uuid: z.string(), name: z.string() }).nullable(),
+  /**
+   * On a VM's sample (disk null) whose disks report one by one (incremental backups): every disk of the VM in
+   * order, so the ones not yet started show as waiting. The VM's bytes, total and rates are then the sum of its
+   * disks' samples; this sample carries the VM's phase (and the merge's bytes in phase "merge").
+   */
+  disks: z.array(z.object({ uuid: z.string(), name: z.string() })).optional(),
   phase: z.enum(backupPhases),
   attempt: z.number().int(),
   bytesRead: z.number(),
@@ -149,6 +155,17 @@ export const backupPointSummarySchema = z.object({
   jobId: z.string(),
   /** null when the metadata does not say. */
   size: z.number().nullable(),
+  /**
+   * Where the point stands in its chain (read from the VHDs): a full point is standalone; an incremental one
+   * is a chain's base (full VHDs) or its position-th point on the base point `basePointId` (the disk furthest
+   * along decides; `uniform` false when its disks are on different chains); broken when a VHD is missing or damaged.
+   */
+  chain: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('standalone') }),
+    z.object({ kind: z.literal('base'), length: z.number().int() }),
+    z.object({ kind: z.literal('delta'), position: z.number().int(), length: z.number().int(), basePointId: z.string(), baseTimestamp: z.string().nullable(), uniform: z.boolean() }),
+    z.object({ kind: z.literal('broken'), reason: z.string() }),
+  ]),
 });
 export type BackupPointSummary = z.infer<typeof backupPointSummarySchema>;
 
@@ -166,6 +183,18 @@ export const operationFinishedSchema = z.object({
   result: z
     .union([
       z.object({ kind: z.literal('restore'), vmUuid: z.string(), name: z.string(), started: z.boolean(), bytes: z.number(), disks: z.number() }),
+      /** One disk restored as a new VDI attached to no VM (points.restoreDisk). */
+      z.object({
+        kind: z.literal('restore-disk'),
+        vdiUuid: z.string(),
+        name: z.string(),
+        /** The disk of the point: its position ("0", "1"…) and name. */
+        position: z.string(),
+        diskName: z.string(),
+        srUuid: z.string(),
+        srName: z.string(),
+        bytes: z.number(),
+      }),
       z.object({ kind: z.literal('export'), files: z.array(z.object({ path: z.string(), bytes: z.number() })) }),
       z.object({ kind: z.literal('verify'), bytes: z.number(), structureOnly: z.array(z.object({ file: z.string(), reason: z.string() })) }),
       z.object({ kind: z.literal('delete'), mode: z.enum(['full', 'delta']), merged: z.number(), removed: z.number() }),
@@ -347,14 +376,32 @@ export const channels = {
       .strict(),
     response: z.object({ operationId: z.string() }),
   },
+  /** One disk of a point into a new VDI on the chosen SR (default: the pool's default SR), attached to no VM. */
+  'points.restoreDisk': {
+    request: z
+      .object({
+        ...pointRef,
+        hostId: id,
+        /** The disk's position ("0", "1"…, as points.disks lists it) or its uuid. */
+        disk: z.string().trim().min(1, 'Pick the disk to restore').max(100),
+        srUuid: z.string().uuid().optional(),
+        /** The new VDI's name; default: the disk's name in the point. */
+        name: z.string().trim().min(1, 'Give the new disk a name, or leave the field empty').max(200).optional(),
+      })
+      .strict(),
+    response: z.object({ operationId: z.string() }),
+  },
   'points.export': {
     request: z
       .object({
         ...pointRef,
         format: z.enum(['xva', 'vhd', 'raw']),
         outPath: z.string().trim().min(1, 'Enter the output file (xva) or folder (vhd, raw)').max(4096),
+        /** vhd and raw only: just this disk (position or uuid), to a file or into a folder; absent: every disk. */
+        disk: z.string().trim().min(1).max(100).optional(),
       })
-      .strict(),
+      .strict()
+      .refine((r) => r.format !== 'xva' || r.disk === undefined, { message: 'An XVA holds the whole VM: pick vhd or raw to export one disk', path: ['disk'] }),
     response: z.object({ operationId: z.string() }),
   },
   'points.verify': {

@@ -31,6 +31,7 @@ export const channelNameList = [
   'runs.summary',
   'dashboard.get',
   'points.restore',
+  'points.restoreDisk',
   'points.export',
   'points.verify',
   'points.delete',

@@ -84,6 +84,9 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
     const snapRecord = await xapi.call<Rec>('VM.get_record', snapRef);
     const disks = await snapshotDisks(xapi, snapRef);
 
+    // Every disk reports its own progress (one after another or in parallel alike); the VM's sampler carries
+    // the VM's phases and names its disks, so the ones not yet started show as waiting.
+    sampler.disks = disks.map((d) => ({ uuid: d.liveVdiUuid, name: d.vdi.name_label }));
     sampler.setPhase('transfer');
     const vbds: Record<string, Rec> = {};
     const vdis: Record<string, Rec> = {};
@@ -92,17 +95,17 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
     const results: DeltaBackupResult['disks'] = [];
     const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
     let total = 0;
-    // Disks in parallel when asked: they share the VM's speed limit, buffer and spool, and each reports its
-    // own progress (one sampler cannot follow two transfers).
+    // Disks in parallel when asked: they share the VM's speed limit, buffer and spool.
     const parallel = Math.max(1, Math.min(opts.diskConcurrency ?? 1, disks.length));
     const bufferShare = { memoryCapBytes: Math.floor(opts.memoryBufferBytes / parallel), spoolCapBytes: Math.floor(opts.spoolCapBytes / parallel), spoolDir: opts.spoolDir };
     const backupDisk = async (d: SnapshotDisk) => {
+      const liveUuid = d.liveVdiUuid;
+      const diskSampler = new ProgressSampler({ runId: opts.runId, vm, disk: { uuid: liveUuid, name: d.vdi.name_label }, spoolCapBytes: bufferShare.spoolCapBytes }, opts.onProgress);
       if (d.vdi.name_label.includes(NOBAK_MARK)) {
         opts.log('info', `Skipping disk "${d.vdi.name_label}": its name contains ${NOBAK_MARK}.`, ctx);
+        diskSampler.stop('skipped');
         return;
       }
-      const liveUuid = d.liveVdiUuid;
-      const diskSampler = parallel > 1 ? new ProgressSampler({ runId: opts.runId, vm, disk: { uuid: liveUuid, name: d.vdi.name_label }, spoolCapBytes: bufferShare.spoolCapBytes }, opts.onProgress) : sampler;
       const rel = `vdis/${opts.jobId}/${liveUuid}/${ts}.vhd`;
       const target = path.join(vmDir, rel);
       const base = baseDisks.find((b) => b.vdi.snapshot_of === d.vdi.snapshot_of);
@@ -123,10 +126,8 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
         opts.log('warn', `No usable base for disk "${d.vdi.name_label}" (${!base ? 'the base snapshot is gone from the host' : 'the previous VHD is missing on the remote'}); making a full VHD.`, ctx);
       }
       const file = await AtomicFile.create(target);
-      if (diskSampler !== sampler) {
-        diskSampler.start();
-        diskSampler.setPhase('transfer');
-      }
+      diskSampler.phase = 'transfer';
+      diskSampler.start();
       try {
         const summary = await retryFromStart(`the export of disk "${d.vdi.name_label}"`, { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx }, async (attempt) => {
           if (attempt > 1) await file.handle.truncate(0);
@@ -137,9 +138,9 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
         await writeDigestsFile(target, summary.digests, summary.metadata, writeFileAtomic);
         total += summary.streamBytes;
         results.push({ vdiUuid: liveUuid, name: d.vdi.name_label, path: target, differencing, bytes: summary.streamBytes });
-        if (diskSampler !== sampler) diskSampler.stop('done');
+        diskSampler.stop('done');
       } catch (err) {
-        if (diskSampler !== sampler) diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
+        diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
         await file.abort();
         throw err;
       }

@@ -21,6 +21,8 @@ export class ProgressSampler {
   totalBytes: number | null = null;
   counters: TransferCounters | undefined;
   private lastBottleneck: TransferProgress['bottleneck'] = 'unknown';
+  /** Set on a VM's sampler when its disks report on their own (see TransferProgress.disks). */
+  disks: TransferProgress['disks'];
 
   constructor(
     private readonly base: { runId: string; vm: TransferProgress['vm']; disk: TransferProgress['disk']; spoolCapBytes: number },
@@ -80,6 +82,7 @@ export class ProgressSampler {
         : null;
     return {
       ...this.base,
+      ...(this.disks ? { disks: this.disks } : {}),
       phase: this.phase,
       attempt: this.attempt,
       bytesRead,
@@ -95,6 +98,11 @@ export class ProgressSampler {
       elapsedMs: Math.round(elapsedMs),
       at: new Date().toISOString(),
     };
+  }
+
+  /** A sample now, between the timer's: the end of a step shorter than the interval still shows. */
+  report(): void {
+    this.emit();
   }
 
   private emit(): void {

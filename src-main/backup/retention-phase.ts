@@ -36,6 +36,8 @@ export function mergeProgressTracker(sampler: ProgressSampler): Pick<CollapseOpt
       counters.bytesRead = finished.read + p.bytesRead;
       counters.bytesWritten = finished.written + p.bytesWritten;
       sampler.totalBytes = finished.total + p.bytesTotal;
+      // Each merge's end is reported: a small merge may begin and end between two timer samples.
+      if (p.blocksDone === p.blocksTotal) sampler.report();
     },
   };
 }

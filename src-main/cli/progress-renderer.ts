@@ -18,6 +18,10 @@ export function describeProgress(p: TransferProgress, tick: number): string {
   const name = (p.disk ? `${p.vm.name} / ${p.disk.name}` : p.vm.name).slice(0, 32).padEnd(32);
   let bar: string;
   let amount: string;
+  if (p.disk === null && p.disks?.length && p.phase === 'transfer') {
+    // The VM's own line while its disks copy: each disk has its line with the bytes.
+    return `${name}  ${p.phase.padEnd(8)}  ${p.disks.length} disk(s), one line each`;
+  }
   if (p.phase === 'done') {
     bar = `[${'#'.repeat(BAR)}] done`;
     amount = formatBytes(p.bytesWritten);

@@ -8,12 +8,14 @@ import { mergeProgressTracker } from '../backup/retention-phase.js';
 import { exportPoint } from '../export/export-point.js';
 import { SluiceError, toIpcError } from '../errors/sluice-error.js';
 import { fullPointDisks } from '../repository/full-point-reader.js';
-import { deltaPointDisks } from '../repository/point-disks.js';
+import { deltaPointDisks, pickDisk } from '../repository/point-disks.js';
 import { deleteBackupPoint } from '../repository/point-deleter.js';
 import { vmLockFolder } from '../repository/repository-layout.js';
 import { listBackupPoints, type BackupPoint } from '../repository/repository-reader.js';
 import { lockVmFolder } from '../repository/vm-folder-lock.js';
 import { verifyPoint } from '../repository/verify-point.js';
+import { restoreDisk } from '../restore/restore-disk.js';
+import type { RestoreOptions } from '../restore/restore-options.js';
 import { restorePoint } from '../restore/restore-point.js';
 import type { EngineContext } from './engine-context.js';
 import type { PoolConnections } from './pool-connections.js';
@@ -59,26 +61,58 @@ export class PointOperations {
   async restore(req: ParsedRequestOf<'points.restore'>): Promise<{ operationId: string }> {
     const { point, points } = await this.findPoint(req);
     const xapi = await this.pools.session(req.hostId);
-    const prefs = this.ctx.settings.get().preferences;
     return this.launch('restore', point, async (operationId, signal) => {
-      const r = await restorePoint(xapi, point, {
-        runId: operationId,
-        srUuid: req.srUuid,
-        diskSrs: req.srByDisk,
-        name: req.name,
-        start: req.start,
-        memoryBufferBytes: prefs.memoryBufferBytes,
-        // As backups do: without a chosen spool folder, the system's temp folder.
-        spoolDir: prefs.spoolDir ?? os.tmpdir(),
-        spoolCapBytes: prefs.spoolCapBytes,
-        speedLimitBytesPerSec: prefs.defaultSpeedLimitBytesPerSec,
-        points,
-        signal,
-        log: this.logger(operationId),
-        onProgress: (p) => this.ctx.bus.emit('backup.progress', p),
-      });
+      const r = await restorePoint(xapi, point, { ...this.restoreOptions(operationId, signal, points), srUuid: req.srUuid, diskSrs: req.srByDisk, name: req.name, start: req.start });
       return { kind: 'restore', vmUuid: r.vmUuid, name: r.name, started: r.started, bytes: r.bytes, disks: r.disks.length };
     });
+  }
+
+  /**
+   * One disk of a point as a new VDI, attached to no VM (restoreDisk, as `sluice restore --disk` does). A disk
+   * the point does not have is refused by the request, at its field, before anything is created.
+   */
+  async restoreDisk(req: ParsedRequestOf<'points.restoreDisk'>): Promise<{ operationId: string }> {
+    const { point, points } = await this.findPoint(req);
+    const disk = this.checkDisk(point, await this.pointDisks(point), req.disk);
+    const xapi = await this.pools.session(req.hostId);
+    return this.launch('restore', point, async (operationId, signal) => {
+      const r = await restoreDisk(xapi, point, req.disk, { ...this.restoreOptions(operationId, signal, points), srUuid: req.srUuid, name: req.name });
+      const srName = await xapi
+        .call<string>('SR.get_by_uuid', r.srUuid)
+        .then((ref) => xapi.call<string>('SR.get_name_label', ref))
+        .catch(() => r.srUuid);
+      return { kind: 'restore-disk', vdiUuid: r.vdiUuid, name: r.name, position: r.position, diskName: disk.name, srUuid: r.srUuid, srName, bytes: r.bytes };
+    });
+  }
+
+  private restoreOptions(operationId: string, signal: AbortSignal, points: BackupPoint[]): RestoreOptions {
+    const prefs = this.ctx.settings.get().preferences;
+    return {
+      runId: operationId,
+      memoryBufferBytes: prefs.memoryBufferBytes,
+      // As backups do: without a chosen spool folder, the system's temp folder.
+      spoolDir: prefs.spoolDir ?? os.tmpdir(),
+      spoolCapBytes: prefs.spoolCapBytes,
+      speedLimitBytesPerSec: prefs.defaultSpeedLimitBytesPerSec,
+      points,
+      signal,
+      log: this.logger(operationId),
+      onProgress: (p) => this.ctx.bus.emit('backup.progress', p),
+    };
+  }
+
+  /** The disk a request names, or a refusal at its field that lists the point's disks. */
+  private checkDisk<T extends { uuid: string; position: string; name: string }>(point: BackupPoint, disks: T[], wanted: string): T {
+    try {
+      return pickDisk(disks, wanted, point);
+    } catch (err) {
+      const e = err as SluiceError;
+      throw new SluiceError('VALIDATION', e.message, { ...(e.hint ? { hint: e.hint } : {}), issues: [{ path: 'disk', message: `No disk "${wanted}" in this point: pick one of its disks` }] });
+    }
+  }
+
+  private async pointDisks(point: BackupPoint): Promise<Array<{ uuid: string; position: string; name: string; virtualSize: number }>> {
+    return point.mode === 'delta' ? deltaPointDisks(point) : (await fullPointDisks(point)).disks;
   }
 
   async export(req: ParsedRequestOf<'points.export'>): Promise<{ operationId: string }> {
@@ -91,10 +125,12 @@ export class PointOperations {
     }
     await refuseOverwrite(req.outPath, req.format);
     const { point } = await this.findPoint(req);
+    if (req.disk !== undefined) this.checkDisk(point, await this.pointDisks(point), req.disk);
     return this.launch('export', point, async (operationId, signal) => {
       const r = await exportPoint(point, {
         format: req.format,
         out: req.outPath,
+        ...(req.disk !== undefined ? { disk: req.disk } : {}),
         runId: operationId,
         signal,
         log: this.logger(operationId),
@@ -144,7 +180,7 @@ export class PointOperations {
   /** Full points restore onto one SR (the XVA import); incremental ones take an SR per disk. */
   async disks(ref: PointRef): Promise<{ perDiskSr: boolean; disks: Array<{ position: string; name: string; virtualSize: number }> }> {
     const { point } = await this.findPoint(ref);
-    const disks = point.mode === 'delta' ? await deltaPointDisks(point) : (await fullPointDisks(point)).disks;
+    const disks = await this.pointDisks(point);
     return { perDiskSr: point.mode === 'delta', disks: disks.map((d) => ({ position: d.position, name: d.name, virtualSize: d.virtualSize })) };
   }
 

@@ -1,7 +1,12 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openHostDownload } from '../../src-main/xapi/http-export.js';
+import { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -12,7 +17,7 @@ let serve: ServeProcess;
 let browser: Browser;
 let page: Page;
 const temps: Array<() => void> = [];
-let demo: { url: string; user: string; password: string };
+let demo: { url: string; user: string; password: string; fingerprint: string };
 let remoteDir: string;
 let exportDir: string;
 const consoleErrors: string[] = [];
@@ -21,6 +26,35 @@ async function shot(name: string, theme: 'light' | 'dark') {
   await page.evaluate(`document.documentElement.dataset.theme = '${theme}'; window.dispatchEvent(new CustomEvent('sluice-theme'));`);
   await page.waitForTimeout(100);
   await page.screenshot({ path: path.join(SHOTS, `${name}-${theme}.png`), fullPage: false });
+}
+
+/** The demo pool through its own API, as an admin's script would see it. */
+function poolApi(): Promise<XapiSession> {
+  return XapiSession.connect({ url: demo.url, username: demo.user, password: demo.password, trustedFingerprint: demo.fingerprint });
+}
+
+/** The uuid of a VM's first disk on the demo pool (the live VM, not a snapshot). */
+async function firstDiskOf(xapi: XapiSession, vmName: string): Promise<string> {
+  for (const vm of await xapi.call<string[]>('VM.get_by_name_label', vmName)) {
+    if (await xapi.call<boolean>('VM.get_is_a_snapshot', vm)) continue;
+    for (const vbd of await xapi.call<string[]>('VM.get_VBDs', vm)) {
+      if ((await xapi.call<string>('VBD.get_type', vbd)) === 'Disk') return xapi.call<string>('VDI.get_uuid', await xapi.call<string>('VBD.get_VDI', vbd));
+    }
+  }
+  throw new Error(`no disk of ${vmName} on the demo pool`);
+}
+
+/** A VDI as the host's own export gives it (a VHD of its allocated blocks): what qemu-img compares against. */
+async function hostVhd(xapi: XapiSession, vdiUuid: string, file: string): Promise<string> {
+  const vdi = await xapi.call<string>('VDI.get_by_uuid', vdiUuid);
+  const download = await openHostDownload(xapi, '/export_raw_vdi', { vdi, format: 'vhd' }, { context: { disk: vdiUuid } });
+  await pipeline(Readable.from(download.body), createWriteStream(file));
+  return `driver=vpc,force_size_calc=current_size,file.filename=${file}`;
+}
+
+/** qemu-img compare: exit 0 when both images hold the same bytes (holes read as zeros). */
+function sameContent(a: string, b: string): boolean {
+  return /Images are identical/.test(execFileSync('qemu-img', ['compare', '--image-opts', a, b]).toString());
 }
 
 async function go(name: string) {
@@ -39,7 +73,7 @@ beforeAll(async () => {
   exportDir = out.dir;
   serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo']);
   const m = /Demo pool "Small shop" at (\S+) \(user (\S+), password (\S+), certificate (\S+)\)/.exec(serve.output())!;
-  demo = { url: m[1]!, user: m[2]!, password: m[3]! };
+  demo = { url: m[1]!, user: m[2]!, password: m[3]!, fingerprint: m[4]! };
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(15_000);
@@ -105,6 +139,10 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     const card = page.getByRole('article', { name: 'Job Nightly mail' });
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
     expect(await card.getByTestId('run-result').textContent()).toMatch(/The backup finished\.\s*mail: backed up/);
+    // An incremental run reports per disk: the VM's row sums its disks, each disk has its own row.
+    const transfers = card.getByRole('table', { name: 'Transfers of Job Nightly mail' });
+    expect(await transfers.getByRole('row', { name: 'mail, all disks' }).textContent()).toMatch(/1 disk\s*done/);
+    expect(await transfers.getByRole('row', { name: 'mail disk mail' }).getAttribute('data-status')).toBe('done');
 
     await go('Jobs');
     await expect.poll(() => page.getByRole('row', { name: /Nightly mail/ }).textContent()).toMatch(/success/);
@@ -163,6 +201,82 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     expect(existsSync(file)).toBe(true);
   });
 
+  it('lists the point with its chain and its job by name', async () => {
+    await go('Backups');
+    const table = page.getByRole('table', { name: /^Backups of mail on / });
+    await expect.poll(() => table.locator('tbody tr').count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    const row = table.locator('tbody tr').first();
+    expect(await row.getByTestId('point-chain').textContent()).toBe('base');
+    expect(await row.getByTestId('point-job').textContent()).toBe('Nightly mail');
+    await shot('backups-list', 'light');
+    await shot('backups-list', 'dark');
+  });
+
+  it('restores one disk of the point: a new disk of the same size and content on the chosen SR, attached to no VM', async () => {
+    await go('Backups');
+    await page.getByRole('button', { name: /^Restore mail / }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'Restore mail' });
+    // Keyboard only: the choice, the disk, the SR, the name.
+    await dialog.getByRole('radio', { name: /^One disk/ }).focus();
+    await page.keyboard.press('Space');
+    expect(await dialog.getByRole('radio', { name: /^One disk/ }).isChecked()).toBe(true);
+    const disk = dialog.getByRole('combobox', { name: 'Disk', exact: true });
+    await expect.poll(() => disk.textContent()).toMatch(/Disk 0 “mail” \(40\.0 GiB\)/);
+    expect(await dialog.getByRole('checkbox', { name: /Start the VM/ }).count()).toBe(0);
+    const sr = dialog.getByRole('combobox', { name: 'SR of the new disk' });
+    await sr.selectOption((await sr.locator('option', { hasText: /^Local storage/ }).getAttribute('value'))!);
+    await dialog.getByRole('textbox', { name: 'Name of the new disk' }).fill('mail disk (restored)');
+    await shot('backups-restore-disk-dialog', 'light');
+    await shot('backups-restore-disk-dialog', 'dark');
+    await dialog.getByRole('button', { name: 'Restore disk' }).click();
+    const card = page.getByRole('article', { name: /^Restore of disk 0 “mail” of mail/ });
+    await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
+    const outcome = (await card.getByTestId('operation-outcome').textContent())!;
+    expect(outcome).toMatch(/Disk 0 “mail” of mail .* restored as the new disk “mail disk \(restored\)” \(VDI [0-9a-f-]{36}\) on the SR “Local storage” .* attached to no VM/);
+    const vdiUuid = /VDI ([0-9a-f-]{36})/.exec(outcome)![1]!;
+
+    const xapi = await poolApi();
+    try {
+      const vdi = await xapi.call<string>('VDI.get_by_uuid', vdiUuid);
+      const record = await xapi.call<{ name_label: string; virtual_size: string | number; SR: string; VBDs: string[] }>('VDI.get_record', vdi);
+      expect(record.name_label).toBe('mail disk (restored)');
+      expect(Number(record.virtual_size)).toBe(40 * 1024 ** 3);
+      expect(record.VBDs).toEqual([]);
+      expect(await xapi.call<string>('SR.get_name_label', record.SR)).toBe('Local storage');
+      const original = await firstDiskOf(xapi, 'mail');
+      expect(sameContent(await hostVhd(xapi, vdiUuid, path.join(exportDir, 'restored.vhd')), await hostVhd(xapi, original, path.join(exportDir, 'original.vhd')))).toBe(true);
+    } finally {
+      await xapi.close();
+    }
+  });
+
+  it('exports one disk as a raw image: qemu-img reads it as the disk, same size and content', async () => {
+    await go('Backups');
+    await page.getByRole('button', { name: /^Export mail / }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'Export mail' });
+    const disks = dialog.getByRole('combobox', { name: 'Disks' });
+    // An XVA holds the whole VM: the disk choice is there but off until a per-disk format is picked.
+    expect(await disks.isDisabled()).toBe(true);
+    await dialog.getByRole('radio', { name: /^Raw image per disk/ }).check();
+    await expect.poll(() => disks.isDisabled()).toBe(false);
+    await disks.selectOption({ label: 'Disk 0 “mail” (40.0 GiB)' });
+    const file = path.join(exportDir, 'mail-disk0.raw');
+    await dialog.getByRole('textbox', { name: /^Output path/ }).fill(file);
+    await shot('backups-export-disk-dialog', 'light');
+    await dialog.getByRole('button', { name: 'Export' }).click();
+    const card = page.getByRole('article', { name: /^Export of disk 0 of mail/ });
+    await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
+    expect(await card.getByTestId('operation-outcome').textContent()).toContain(file);
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file]).toString()) as { format: string; 'virtual-size': number };
+    expect(info).toMatchObject({ format: 'raw', 'virtual-size': 40 * 1024 ** 3 });
+    const xapi = await poolApi();
+    try {
+      expect(sameContent(`driver=raw,file.filename=${file}`, await hostVhd(xapi, await firstDiskOf(xapi, 'mail'), path.join(exportDir, 'mail-host.vhd')))).toBe(true);
+    } finally {
+      await xapi.close();
+    }
+  });
+
   it('the dashboard shows the protected VM with its last good point and the job\'s next run', async () => {
     await go('Dashboard');
     await expect.poll(() => page.getByRole('region', { name: 'Protected VMs', exact: true }).textContent()).toMatch(/mail — last good point .* \(delta, job Nightly mail\)/);
@@ -195,6 +309,8 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     // The list arrives after the page: wait for it before counting.
     await expect.poll(rows, { timeout: 15_000 }).toBeGreaterThan(0);
     const before = await rows();
+    // Its job was deleted just before: the point keeps the job's id, marked so.
+    expect(await page.getByRole('table', { name: /^Backups of mail on / }).getByTestId('point-job').first().textContent()).toMatch(/^\S+ job deleted$/);
     await page.getByRole('button', { name: /^Delete mail / }).first().click();
     const confirm = page.getByRole('dialog', { name: /^Delete the backup of mail from / });
     expect(await confirm.textContent()).toMatch(/merged into the next point|XVA, checksum and metadata/);
@@ -209,6 +325,34 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
     expect(await card.getByTestId('operation-outcome').textContent()).toMatch(/deleted/);
     await expect.poll(rows, { timeout: 15_000 }).toBe(before - 1);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('a two-disk incremental backup shows a row per disk live: the second waits while the first copies, the VM sums them', async () => {
+    await go('Hosts');
+    await page.getByRole('button', { name: 'Back up erp-db now' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Back up erp-db now' });
+    await dialog.getByLabel('Remote').selectOption({ label: 'Local disk' });
+    await dialog.getByRole('radio', { name: /^Delta \(/ }).check();
+    await dialog.getByLabel('Speed limit (MiB/s)').fill('8');
+    await dialog.getByRole('button', { name: 'Start backup' }).click();
+    const card = page.getByRole('article', { name: 'Backup of erp-db' });
+    const table = card.getByRole('table', { name: 'Transfers of Backup of erp-db' });
+    const status = (disk: string) => table.getByRole('row', { name: `erp-db disk ${disk}` }).getAttribute('data-status');
+    await expect.poll(() => status('erp-db os'), { timeout: 30_000 }).toBe('transfer');
+    expect(await status('erp-db data')).toBe('waiting');
+    const vmRow = table.getByRole('row', { name: 'erp-db, all disks' });
+    expect(await vmRow.textContent()).toMatch(/all 2 disks\s*transfer/);
+    // Incremental exports have no length: unknown, never a fake 0 %.
+    expect(await vmRow.getByRole('progressbar').getAttribute('aria-valuetext')).toBe('unknown');
+    await shot('transfers-per-disk', 'light');
+    await shot('transfers-per-disk', 'dark');
+    await page.evaluate(`document.documentElement.dataset.theme = 'light'; window.dispatchEvent(new CustomEvent('sluice-theme'));`);
+    await expect.poll(() => status('erp-db data'), { timeout: 30_000 }).toBe('transfer');
+    expect(await status('erp-db os')).toBe('done');
+    await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
+    expect(await status('erp-db data')).toBe('done');
+    expect(await vmRow.getByRole('progressbar').getAttribute('aria-valuetext')).toBe('100.0 %');
     expect(consoleErrors).toEqual([]);
   });
 });

@@ -59,6 +59,34 @@ describe('delta backups: disks in parallel', () => {
     }
   });
 
+  it('one disk at a time (the default): each disk reports its own progress in turn, the VM\'s samples name both disks and carry its phases', async () => {
+    const remote = temp();
+    const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
+    const opts = testBackupOptions(remote, temp(), { jobId: 'job-seq' });
+    const r = await runDeltaBackup(xapi, ref, opts);
+    const disks = liveDisks(sim, 'web01');
+    expect(disks).toHaveLength(2);
+    const ofDisk = (uuid: string) => opts.progress.filter((p) => p.disk?.uuid === uuid);
+    for (const d of disks) {
+      const samples = ofDisk(d.uuid);
+      expect(samples[0]!.disk).toEqual({ uuid: d.uuid, name: d.name });
+      expect(samples.map((p) => p.phase).filter((p, i, a) => a[i - 1] !== p)).toEqual(['transfer', 'done']);
+      // Its own bytes: what this disk's VHD took, not the VM's sum.
+      expect(samples.at(-1)!.bytesWritten).toBe(r.disks.find((x) => x.vdiUuid === d.uuid)!.bytes);
+      expect(samples.at(-1)!.totalBytes).toBeNull();
+    }
+    // In turn: the second disk starts after the first is done.
+    const index = (uuid: string, phase: string, last = false) => (last ? opts.progress.findLastIndex : opts.progress.findIndex).call(opts.progress, (p) => p.disk?.uuid === uuid && p.phase === phase);
+    const [first, second] = [...disks].sort((a, b) => index(a.uuid, 'transfer') - index(b.uuid, 'transfer'));
+    expect(index(first!.uuid, 'done')).toBeLessThan(index(second!.uuid, 'transfer'));
+    // The VM's own samples: its phases, both disks named from the transfer on, no bytes of their own.
+    const vm = opts.progress.filter((p) => p.disk === null);
+    expect(vm.map((p) => p.phase).filter((p, i, a) => a[i - 1] !== p)).toEqual(['queued', 'snapshot', 'transfer', 'commit', 'cleanup', 'done']);
+    const named = vm.filter((p) => p.phase !== 'queued' && p.phase !== 'snapshot');
+    for (const p of named) expect(p.disks?.map((d) => d.uuid).sort()).toEqual(disks.map((d) => d.uuid).sort());
+    expect(vm.filter((p) => p.phase === 'transfer').every((p) => p.bytesWritten === 0)).toBe(true);
+  });
+
   it('fails the point cleanly when one of the parallel disks fails: no point, no temp file, no snapshot but the base', async () => {
     const remote = temp();
     const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;

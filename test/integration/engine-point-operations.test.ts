@@ -1,4 +1,5 @@
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPayload, ResponseOf } from '../../src-shared/ipc-contract.js';
@@ -64,6 +65,41 @@ describe('points.restore / points.export / points.verify / operations.cancel', (
     const r = f.result!;
     expect(r.kind === 'restore' && restored.some((v) => v.uuid === r.vmUuid)).toBe(true);
     expect(progress.some((p) => p.runId === operationId && p.phase === 'transfer')).toBe(true);
+  });
+
+  it('restores one disk of a point as a new VDI on the chosen SR, attached to nothing; a disk the point lacks is refused at its field', async () => {
+    const srs = sim.control.records('SR');
+    const local = Object.values(srs).find((r) => r.name_label === 'Local storage')!;
+    const data = Object.values(sim.control.records('VDI')).find((v) => v.name_label === 'web01 data' && v.is_a_snapshot !== true)!;
+    const { operationId } = await call<{ operationId: string }>('points.restoreDisk', { remoteId, vmUuid: point.vmUuid, pointId: point.id, hostId, disk: '1', srUuid: String(local.uuid), name: 'web01 data (IPC)' });
+    const f = await outcome(operationId);
+    expect(f).toMatchObject({ kind: 'restore', ok: true, error: null });
+    expect(f.result).toMatchObject({ kind: 'restore-disk', name: 'web01 data (IPC)', position: '1', diskName: 'web01 data', srUuid: local.uuid, srName: 'Local storage' });
+    const r = f.result!;
+    if (r.kind !== 'restore-disk') throw new Error('not a disk restore');
+    const vdis = sim.control.records('VDI');
+    const ref = Object.keys(vdis).find((k) => vdis[k]!.uuid === r.vdiUuid)!;
+    expect(vdis[ref]).toMatchObject({ name_label: 'web01 data (IPC)', virtual_size: data.virtual_size, SR: Object.keys(srs).find((k) => srs[k] === local) });
+    expect(Object.values(sim.control.records('VBD')).some((b) => b.VDI === ref)).toBe(false);
+    expect(await sim.control.hashVdi(r.vdiUuid)).toBe(await sim.control.hashVdi(String(data.uuid)));
+    expect(progress.some((p) => p.runId === operationId && p.disk?.name === 'web01 data' && p.phase === 'transfer')).toBe(true);
+
+    const before = hostObjects(sim);
+    const bad = await engine.dispatcher.dispatch('points.restoreDisk', { remoteId, vmUuid: point.vmUuid, pointId: point.id, hostId, disk: '7' });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'VALIDATION', message: expect.stringContaining('has no disk "7"'), issues: [{ path: 'disk' }] } });
+    expect(hostObjects(sim)).toEqual(before);
+  });
+
+  it('exports one disk as raw (a file of the disk\'s exact content) and refuses a disk with an XVA', async () => {
+    const out = path.join(temp(), 'web01-data.raw');
+    const { operationId } = await call<{ operationId: string }>('points.export', { remoteId, vmUuid: point.vmUuid, pointId: point.id, format: 'raw', outPath: out, disk: '1' });
+    const f = await outcome(operationId);
+    expect(f).toMatchObject({ kind: 'export', ok: true, result: { kind: 'export', files: [{ path: out }] } });
+    const data = Object.values(sim.control.records('VDI')).find((v) => v.name_label === 'web01 data' && v.is_a_snapshot !== true)!;
+    expect(statSync(out).size).toBe(Number(data.virtual_size));
+    expect(createHash('sha256').update(readFileSync(out)).digest('hex')).toBe(await sim.control.hashVdi(String(data.uuid)));
+    const xva = await engine.dispatcher.dispatch('points.export', { remoteId, vmUuid: point.vmUuid, pointId: point.id, format: 'xva', outPath: path.join(temp(), 'x.xva'), disk: '1' });
+    expect(xva).toMatchObject({ ok: false, error: { code: 'VALIDATION', issues: [{ path: 'disk' }] } });
   });
 
   it('lists a point\'s disks for the restore dialog', async () => {
@@ -135,6 +171,10 @@ describe('points.delete', () => {
   it('deletes a delta point by merging it into the next (merge phase shown); the others still verify', async () => {
     const points = await deltaPoints('db01', 3);
     expect(points).toHaveLength(3);
+    // Each point's place in its chain, read from the VHDs: the base, then its deltas.
+    const base = { basePointId: points[0]!.id, baseTimestamp: points[0]!.timestamp, length: 3, uniform: true };
+    expect(points.map((p) => p.chain)).toEqual([{ kind: 'base', length: 3 }, { kind: 'delta', position: 2, ...base }, { kind: 'delta', position: 3, ...base }]);
+    expect((await call<ResponseOf<'backups.list'>>('backups.list', { remoteId })).points.find((p) => p.mode === 'full')!.chain).toEqual({ kind: 'standalone' });
     const { operationId } = await call<{ operationId: string }>('points.delete', { remoteId, vmUuid: points[0]!.vmUuid, pointId: points[0]!.id });
     const f = await outcome(operationId);
     expect(f).toMatchObject({ kind: 'delete', ok: true, error: null, result: { kind: 'delete', mode: 'delta' } });
@@ -142,6 +182,8 @@ describe('points.delete', () => {
     expect(progress.some((p) => p.runId === operationId && p.phase === 'merge')).toBe(true);
     const left = (await call<ResponseOf<'backups.list'>>('backups.list', { remoteId })).points.filter((p) => p.vmName === 'db01');
     expect(left.map((p) => p.id)).toEqual(points.slice(1).map((p) => p.id));
+    // The merged point is the chain's base now (its metadata still says differencing: the files decide).
+    expect(left.map((p) => p.chain)).toEqual([{ kind: 'base', length: 2 }, { kind: 'delta', position: 2, length: 2, basePointId: points[1]!.id, baseTimestamp: points[1]!.timestamp, uniform: true }]);
     for (const p of left) {
       const v = await call<{ operationId: string }>('points.verify', { remoteId, vmUuid: p.vmUuid, pointId: p.id });
       expect(await outcome(v.operationId)).toMatchObject({ ok: true });

@@ -26,6 +26,12 @@ describe('CLI progress line', () => {
     expect(line).toContain('(host is the bottleneck)');
   });
 
+  it('a VM whose disks report one by one: its own line gives the phase and leaves the bytes to the disks\' lines', () => {
+    const line = describeProgress({ ...base, bytesWritten: 0, disks: [{ uuid: 'a', name: 'system' }, { uuid: 'b', name: 'data' }] }, 0);
+    expect(line).toMatch(/^web01\s+transfer\s+2 disk\(s\), one line each$/);
+    expect(describeProgress({ ...base, phase: 'merge', totalBytes: 4 * 1024 ** 3, disks: [{ uuid: 'a', name: 'system' }] }, 0)).toMatch(/50%/);
+  });
+
   it('shows retries and a finished transfer plainly', () => {
     expect(describeProgress({ ...base, attempt: 2 }, 0)).toContain('attempt 2');
     expect(describeProgress({ ...base, phase: 'done' }, 0)).toMatch(/\[#{24}\] done\s+2\.0 GiB/);

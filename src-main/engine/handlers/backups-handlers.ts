@@ -1,5 +1,6 @@
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
+import { describePointChains, pointKey } from '../../repository/point-chains.js';
 import { listBackupPoints } from '../../repository/repository-reader.js';
 import type { EngineContext } from '../engine-context.js';
 
@@ -9,9 +10,19 @@ export function backupsHandlers(ctx: EngineContext): Pick<Handlers, 'backups.lis
       const remote = ctx.settings.get().remotes.find((r) => r.id === remoteId);
       if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Pick another remote, or add it again.' });
       const { points, unreadable } = await listBackupPoints(remote.path);
+      const chains = await describePointChains(points);
       return {
         remoteId,
-        points: points.map((p) => ({ vmUuid: p.vmUuid, vmName: p.vmName, id: p.id, timestamp: p.timestamp.toISOString(), mode: p.mode, jobId: p.jobId, size: p.size ?? null })),
+        points: points.map((p) => ({
+          vmUuid: p.vmUuid,
+          vmName: p.vmName,
+          id: p.id,
+          timestamp: p.timestamp.toISOString(),
+          mode: p.mode,
+          jobId: p.jobId,
+          size: p.size ?? null,
+          chain: chains.get(pointKey(p)) ?? { kind: 'standalone' as const },
+        })),
         unreadable,
       };
     },

@@ -1,7 +1,8 @@
-import { useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { BackupPointSummary } from '../../../src-shared/ipc-contract';
 import { useRunStore, useStoreVersion } from '../app/runs-context';
-import { useClient } from '../client/client-context';
+import { chainText, jobLabel } from '../backups/point-view';
+import { useClient, useEvent } from '../client/client-context';
 import { ExportDialog } from '../components/backups/ExportDialog';
 import { RestoreDialog, type PointTarget } from '../components/backups/RestoreDialog';
 import { ConfirmDialog } from '../components/Dialog';
@@ -45,6 +46,14 @@ export function BackupsPage() {
       setError(err);
     }
   };
+  // Points name their job by id: the names come from the jobs (re-read when they change).
+  const [jobs, setJobs] = useState<Array<{ id: string; name: string }> | null>(null);
+  const readJobs = useCallback(() => {
+    client.invoke('jobs.list', {}).then(setJobs, () => setJobs(null));
+  }, [client]);
+  useEffect(readJobs, [readJobs]);
+  useEvent('settings.changed', useCallback((e) => e.section === 'jobs' && readJobs(), [readJobs]));
+  const when = (iso: string) => new Date(iso).toLocaleString();
   const operations = store.runs().filter((r) => OPERATION_KINDS.has(r.info?.kind ?? ''));
   return (
     <section className="page" aria-labelledby="page-title">
@@ -83,20 +92,32 @@ export function BackupsPage() {
                     <th>Time</th>
                     <th>Mode</th>
                     <th className="n">Size</th>
+                    <th>Chain</th>
                     <th>Job</th>
                     <th>Point</th>
                     <th />
                   </tr>
                 </thead>
                 <tbody>
-                  {[...list].reverse().map((p) => (
+                  {[...list].reverse().map((p) => {
+                    const job = jobLabel(p.jobId, jobs);
+                    return (
                     <tr key={p.id}>
                       <td className="nowrap">{new Date(p.timestamp).toLocaleString()}</td>
                       <td>
                         <span className="badge">{p.mode === 'full' ? 'full (XVA)' : 'delta (VHD)'}</span>
                       </td>
                       <td className="n">{p.size === null ? 'unknown' : formatBytes(p.size)}</td>
-                      <td className="mono">{p.jobId}</td>
+                      <td data-testid="point-chain" className={p.chain.kind === 'broken' ? 'bad-text' : undefined}>
+                        {chainText(p.chain, when)}
+                      </td>
+                      <td data-testid="point-job">
+                        {job.gone ?
+                          <>
+                            <span className="mono">{job.text}</span> <span className="badge warn">job deleted</span>
+                          </>
+                        : job.text}
+                      </td>
                       <td className="mono">{p.id}</td>
                       <td className="nowrap">
                         <button type="button" onClick={() => setRestoring({ remoteId: r.id, point: p })} aria-label={`Restore ${p.vmName} ${p.id}`}>
@@ -113,7 +134,8 @@ export function BackupsPage() {
                         </button>
                       </td>
                     </tr>
-                  ))}
+                    );
+                  })}
                 </tbody>
               </table>
             ))}

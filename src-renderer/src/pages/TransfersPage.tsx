@@ -7,7 +7,7 @@ import { ProgressBar } from '../components/ProgressBar';
 import { TransferGraph } from '../components/TransferGraph';
 import { formatBytes, formatPercent, formatRate } from '../format/units';
 import { describeEta, formatSeconds } from '../transfer/eta';
-import { phaseWords, summarise, type Run, type RunState } from '../transfer/run-store';
+import { phaseWords, summarise, vmRows, type DiskRow, type Run, type RunState, type VmRow } from '../transfer/run-store';
 
 const stateBadge: Record<RunState, [string, string]> = {
   running: ['Running', 'info'],
@@ -67,7 +67,7 @@ export function RunCard({ run }: { run: Run }) {
   const [badge, tone] = stateBadge[s.state];
   const endMs = run.result ? Date.parse(run.result.finishedAt) : Date.now();
   const startMs = run.result ? Date.parse(run.result.startedAt) : run.firstSeen;
-  const items = [...run.items.values()];
+  const rows = vmRows(run);
   const eta = s.state === 'running' ? describeEta(s.eta) : { value: '—', why: null };
   const what = operationWord(run);
 
@@ -122,46 +122,7 @@ export function RunCard({ run }: { run: Run }) {
         <strong>Bottleneck:</strong> <span>{s.bottleneck.text}</span>
       </div>
       <TransferGraph store={store} runId={run.runId} label={`Live rates of ${label}: source, destination and buffered bytes`} />
-      {items.length > 0 && (
-        <table aria-label={`Transfers of ${label}`}>
-          <thead>
-            <tr>
-              <th>VM</th>
-              <th>Disk</th>
-              <th>Phase</th>
-              <th className="n">Attempt</th>
-              <th className="n">Written</th>
-              <th className="n">Total</th>
-              <th style={{ width: '22%' }}>Progress</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((i) => {
-              const p = i.latest;
-              const fraction = p.phase === 'done' ? 1 : p.totalBytes ? Math.min(1, p.bytesWritten / p.totalBytes) : null;
-              return (
-                <tr key={i.key}>
-                  <td>{i.vm.name}</td>
-                  <td>{i.disk ? i.disk.name : <span className="muted">whole VM</span>}</td>
-                  <td>
-                    <span className="badge">{p.phase}</span>
-                  </td>
-                  <td className="n">{p.attempt}</td>
-                  <td className="n">
-                    <span className="num" style={{ minWidth: '11ch' }}>
-                      {formatBytes(p.bytesWritten)}
-                    </span>
-                  </td>
-                  <td className="n">{p.totalBytes === null ? 'unknown' : formatBytes(p.totalBytes)}</td>
-                  <td>
-                    <ProgressBar fraction={fraction} label={`Progress of ${i.vm.name}${i.disk ? ` ${i.disk.name}` : ''}`} state={p.phase === 'done' ? 'done' : p.phase === 'failed' ? 'failed' : undefined} />
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
+      {rows.length > 0 && <TransferRows label={label} rows={rows} />}
       <ErrorMessage error={error} />
       {run.result && <RunResult run={run} />}
       {run.log.length > 0 && (
@@ -194,6 +155,85 @@ export function RunCard({ run }: { run: Run }) {
         </p>
       </ConfirmDialog>
     </article>
+  );
+}
+
+/**
+ * Per VM, then per disk when its disks go one by one: the VM's row is their sum (its total known only when
+ * every disk's is), a disk not yet started waits in its own row (its VM names its disks once the snapshot is taken).
+ */
+function TransferRows({ label, rows }: { label: string; rows: VmRow[] }) {
+  return (
+    <table aria-label={`Transfers of ${label}`} className="transfer-table">
+      <thead>
+        <tr>
+          <th>VM</th>
+          <th>Disk</th>
+          <th>Phase</th>
+          <th className="n">Attempt</th>
+          <th className="n">Written</th>
+          <th className="n">Total</th>
+          <th>Progress</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <VmRows key={r.key} row={r} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function VmRows({ row: r }: { row: VmRow }) {
+  const merging = r.merge;
+  return (
+    <>
+      <tr data-testid="vm-row" aria-label={r.disks ? `${r.vm.name}, all disks` : r.vm.name}>
+        <td>{r.vm.name}</td>
+        <td>{r.disks ? <span className="muted">{r.disks.length === 1 ? '1 disk' : `all ${r.disks.length} disks`}</span> : <span className="muted">whole VM</span>}</td>
+        <td>
+          <span className="badge">{r.phase}</span>
+        </td>
+        <td className="n">{r.attempt}</td>
+        <td className="n">
+          <span className="num" style={{ minWidth: '11ch' }}>
+            {formatBytes(r.bytesWritten)}
+          </span>
+        </td>
+        <td className="n">{r.totalBytes === null ? 'unknown' : formatBytes(r.totalBytes)}</td>
+        <td>
+          {merging ?
+            <ProgressBar fraction={merging.totalBytes ? Math.min(1, merging.bytesWritten / merging.totalBytes) : null} label={`Merge progress of ${r.vm.name}`} />
+          : <ProgressBar fraction={r.fraction} label={`Progress of ${r.vm.name}`} state={r.phase === 'done' ? 'done' : r.phase === 'failed' ? 'failed' : undefined} />}
+        </td>
+      </tr>
+      {r.disks?.map((d) => (
+        <DiskRowView key={d.key} vm={r.vm.name} d={d} />
+      ))}
+    </>
+  );
+}
+
+function DiskRowView({ vm, d }: { vm: string; d: DiskRow }) {
+  return (
+    <tr data-testid="disk-row" data-status={d.status} aria-label={`${vm} disk ${d.disk.name}`} className="disk-row">
+      <td />
+      <td>{d.disk.name}</td>
+      <td>
+        <span className={`badge${d.latest ? '' : ' waiting'}`}>{d.status}</span>
+      </td>
+      <td className="n">{d.attempt || '—'}</td>
+      <td className="n">
+        <span className="num" style={{ minWidth: '11ch' }}>
+          {formatBytes(d.bytesWritten)}
+        </span>
+      </td>
+      <td className="n">{d.totalBytes === null ? 'unknown' : formatBytes(d.totalBytes)}</td>
+      <td>
+        <ProgressBar fraction={d.fraction} label={`Progress of ${vm} ${d.disk.name}`} state={d.status === 'done' ? 'done' : d.status === 'failed' ? 'failed' : undefined} />
+      </td>
+    </tr>
   );
 }
 

@@ -39,6 +39,9 @@ export function describeOperation(f: OperationFinished): string {
   if (!f.ok) return f.cancelled ? `The ${f.kind} of ${f.vm.name} ${f.pointId} was cancelled.` : `The ${f.kind} of ${f.vm.name} ${f.pointId} failed: ${f.error?.message ?? 'unknown error'}`;
   const r = f.result!;
   if (r.kind === 'restore') return `${f.vm.name} ${f.pointId} ${kindWords.restore} as "${r.name}" (${r.vmUuid}), ${r.disks} disk(s)${r.started ? ', started' : ''}.`;
+  if (r.kind === 'restore-disk') {
+    return `Disk ${r.position} “${r.diskName}” of ${f.vm.name} ${f.pointId} ${kindWords.restore} as the new disk “${r.name}” (VDI ${r.vdiUuid}) on the SR “${r.srName}” (${r.srUuid}). It is attached to no VM: attach it where it is needed.`;
+  }
   if (r.kind === 'export') return `${f.vm.name} ${f.pointId} ${kindWords.export} to ${r.files.map((x) => x.path).join(', ')}.`;
   if (r.kind === 'delete') {
     return r.mode === 'delta'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TransferProgress } from '../../../src-shared/ipc-contract.js';
-import { COL, RunStore } from '../../../src-renderer/src/transfer/run-store.js';
+import { COL, RunStore, vmRows } from '../../../src-renderer/src/transfer/run-store.js';
 
 const MiB = 1024 * 1024;
 const T0 = Date.parse('2026-01-01T10:00:00Z');
@@ -96,5 +96,114 @@ describe('RunStore: runs built from engine events', () => {
     s.progress(sample({ ms: 300 }));
     expect(calls).toBe(1);
     expect(s.version).toBe(2);
+  });
+});
+
+describe('RunStore: a VM whose disks report one by one', () => {
+  const sys = { uuid: 'd-sys', name: 'web01 system' };
+  const data = { uuid: 'd-data', name: 'web01 data' };
+  const nobak = { uuid: 'd-scratch', name: 'scratch [NOBAK]' };
+  const vmOwn = (ms: number, phase: TransferProgress['phase'], extra: Partial<TransferProgress> = {}) => sample({ ms, phase, disks: [sys, data], ...extra });
+
+  it('one disk after the other: the VM sums its disks, the disk not yet started waits, the total stays unknown', () => {
+    const s = new RunStore();
+    s.progress(vmOwn(0, 'transfer'));
+    s.progress(sample({ ms: 100, disk: sys, bytesWritten: 3 * MiB, sourceRate: 2 * MiB, destinationRate: 2 * MiB, bottleneck: 'source' }));
+    let [vm] = vmRows(s.get('r1')!);
+    expect(vm!.disks!.map((d) => [d.disk.name, d.status])).toEqual([['web01 system', 'transfer'], ['web01 data', 'waiting']]);
+    expect(vm!.bytesWritten).toBe(3 * MiB);
+    expect(vm!.totalBytes).toBeNull();
+    expect(vm!.fraction).toBeNull();
+    expect(vm!.phase).toBe('transfer');
+    expect(s.summary('r1')!.fraction).toBeNull();
+
+    s.progress(sample({ ms: 400, disk: sys, phase: 'done', bytesWritten: 5 * MiB }));
+    s.progress(sample({ ms: 500, disk: data, bytesWritten: 1 * MiB, sourceRate: 1 * MiB, destinationRate: 1 * MiB, bottleneck: 'source' }));
+    [vm] = vmRows(s.get('r1')!);
+    expect(vm!.disks!.map((d) => d.status)).toEqual(['done', 'transfer']);
+    expect(vm!.disks!.map((d) => d.fraction)).toEqual([1, null]);
+    expect(vm!.bytesWritten).toBe(6 * MiB);
+    // The finished disk no longer counts in the rates.
+    expect(vm!.destinationRate).toBe(1 * MiB);
+    const sum = s.summary('r1')!;
+    expect(sum.bytesDone).toBe(6 * MiB);
+    expect(sum.destinationRate).toBe(1 * MiB);
+    // The VM's own sample (no transfer of its own) does not water down the disks' verdict.
+    expect(s.get('r1')!.history.last(COL.verdict)).toBe(1);
+  });
+
+  it('a total is known only once every disk has reported its own; parallel disks add their rates', () => {
+    const s = new RunStore();
+    s.progress(vmOwn(0, 'transfer'));
+    s.progress(sample({ ms: 100, disk: sys, bytesWritten: 10, totalBytes: 100, sourceRate: 3, destinationRate: 3 }));
+    expect(vmRows(s.get('r1')!)[0]!.totalBytes).toBeNull();
+    s.progress(sample({ ms: 110, disk: data, bytesWritten: 30, totalBytes: 300, sourceRate: 4, destinationRate: 4 }));
+    const [vm] = vmRows(s.get('r1')!);
+    expect(vm!.totalBytes).toBe(400);
+    expect(vm!.fraction).toBeCloseTo(0.1, 5);
+    expect(vm!.sourceRate).toBe(7);
+    expect(s.summary('r1')!.totalBytes).toBe(400);
+    expect(s.summary('r1')!.fraction).toBeCloseTo(0.1, 5);
+  });
+
+  it('the VM\'s phases come from its own sample; a merge shows its own bytes apart from the copied ones', () => {
+    const s = new RunStore();
+    s.progress(sample({ ms: 0, phase: 'snapshot' }));
+    expect(vmRows(s.get('r1')!)[0]!.disks).toBeNull();
+    s.progress(vmOwn(100, 'transfer'));
+    s.progress(sample({ ms: 200, disk: sys, phase: 'done', bytesWritten: 5 * MiB }));
+    s.progress(sample({ ms: 300, disk: data, phase: 'done', bytesWritten: 2 * MiB }));
+    s.progress(vmOwn(400, 'commit'));
+    expect(vmRows(s.get('r1')!)[0]!.phase).toBe('commit');
+    expect(s.summary('r1')!.phase).toBe('commit');
+    s.progress(vmOwn(500, 'merge', { bytesWritten: 1 * MiB, totalBytes: 4 * MiB, destinationRate: 9 }));
+    const [vm] = vmRows(s.get('r1')!);
+    expect(vm!.phase).toBe('merge');
+    expect(vm!.merge).toEqual({ bytesWritten: 1 * MiB, totalBytes: 4 * MiB });
+    expect(vm!.bytesWritten).toBe(7 * MiB);
+    const sum = s.summary('r1')!;
+    expect(sum.phase).toBe('merge');
+    expect(sum.bytesDone).toBe(7 * MiB);
+    // The merge is what moves now: its rate shows.
+    expect(sum.destinationRate).toBe(9);
+    s.progress(vmOwn(600, 'done', { bytesWritten: 4 * MiB, totalBytes: 4 * MiB }));
+    expect(vmRows(s.get('r1')!)[0]!).toMatchObject({ phase: 'done', fraction: 1, merge: null, bytesWritten: 7 * MiB });
+  });
+
+  it('a VM that failed before a disk\'s turn: that disk is "not started", not waiting forever', () => {
+    const s = new RunStore();
+    s.progress(vmOwn(0, 'transfer'));
+    s.progress(sample({ ms: 100, disk: sys, phase: 'failed', bytesWritten: MiB }));
+    s.progress(vmOwn(200, 'failed'));
+    const [vm] = vmRows(s.get('r1')!);
+    expect(vm!.phase).toBe('failed');
+    expect(vm!.disks!.map((d) => d.status)).toEqual(['failed', 'not started']);
+    expect(vm!.fraction).toBeNull();
+  });
+
+  it('a skipped disk is shown as skipped and left out of the total', () => {
+    const s = new RunStore();
+    s.progress(sample({ ms: 0, phase: 'transfer', disks: [sys, nobak] }));
+    s.progress(sample({ ms: 10, disk: nobak, phase: 'skipped' }));
+    s.progress(sample({ ms: 20, disk: sys, bytesWritten: 50, totalBytes: 200 }));
+    const [vm] = vmRows(s.get('r1')!);
+    expect(vm!.disks!.map((d) => d.status)).toEqual(['transfer', 'skipped']);
+    expect(vm!.totalBytes).toBe(200);
+  });
+
+  it('disks without a sample of their VM (a restore of one disk) still make a VM row', () => {
+    const s = new RunStore();
+    s.progress(sample({ ms: 0, disk: data, phase: 'transfer', bytesWritten: 5, totalBytes: 10 }));
+    let [vm] = vmRows(s.get('r1')!);
+    expect(vm).toMatchObject({ phase: 'transfer', bytesWritten: 5, totalBytes: 10, fraction: 0.5 });
+    s.progress(sample({ ms: 100, disk: data, phase: 'done', bytesWritten: 10, totalBytes: 10 }));
+    [vm] = vmRows(s.get('r1')!);
+    expect(vm).toMatchObject({ phase: 'done', fraction: 1 });
+  });
+
+  it('a whole-VM transfer (an XVA) stays one row with its own figures', () => {
+    const s = new RunStore();
+    s.progress(sample({ ms: 0, bytesWritten: 7, totalBytes: null }));
+    expect(vmRows(s.get('r1')!)).toEqual([expect.objectContaining({ disks: null, bytesWritten: 7, totalBytes: null, fraction: null, merge: null })]);
   });
 });

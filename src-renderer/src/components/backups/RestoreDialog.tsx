@@ -11,7 +11,10 @@ export interface PointTarget {
   point: BackupPointSummary;
 }
 
-/** Restore a point as a new VM: pick the pool, the SR (per disk for incremental points), a name, start after. */
+/**
+ * Restore a point as a new VM (pick the pool, the SR, per disk for incremental points, a name, start after),
+ * or one of its disks as a new VDI attached to no VM (pick the disk, its SR, a name).
+ */
 export function RestoreDialog({ target, pools, onClose, onStarted }: { target: PointTarget | null; pools: Pools; onClose: () => void; onStarted: (operationId: string, label: string) => void }) {
   const client = useClient();
   const [hostId, setHostId] = useState('');
@@ -20,6 +23,9 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
   const [sr, setSr] = useState('');
   const [name, setName] = useState('');
   const [start, setStart] = useState(false);
+  // A whole VM, or one disk as a new VDI attached to nothing (XO #4606: admins ask for a single disk).
+  const [what, setWhat] = useState<'vm' | 'disk'>('vm');
+  const [disk, setDisk] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -29,7 +35,12 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
     setName('');
     setError(null);
     setDisks(null);
-    client.invoke('points.disks', { remoteId: target.remoteId, vmUuid: target.point.vmUuid, pointId: target.point.id }).then(setDisks, setError);
+    setWhat('vm');
+    setDisk('');
+    client.invoke('points.disks', { remoteId: target.remoteId, vmUuid: target.point.vmUuid, pointId: target.point.id }).then((d) => {
+      setDisks(d);
+      setDisk(d.disks[0]?.position ?? '');
+    }, setError);
   }, [client, target, pools.hosts]);
 
   const inventory = pools.inventories[hostId];
@@ -46,6 +57,22 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
     setBusy(true);
     setError(null);
     try {
+      const when = new Date(target.point.timestamp).toLocaleString();
+      if (what === 'disk') {
+        const chosen = disks?.disks.find((d) => d.position === disk);
+        const { operationId } = await client.invoke('points.restoreDisk', {
+          remoteId: target.remoteId,
+          vmUuid: target.point.vmUuid,
+          pointId: target.point.id,
+          hostId,
+          disk,
+          ...(sr ? { srUuid: sr } : {}),
+          ...(name.trim() ? { name: name.trim() } : {}),
+        });
+        onStarted(operationId, `Restore of disk ${disk}${chosen ? ` “${chosen.name}”` : ''} of ${target.point.vmName} ${when}`);
+        onClose();
+        return;
+      }
       const perDisk = disks?.perDiskSr ? Object.fromEntries(Object.entries(srByDisk).filter(([, v]) => v)) : undefined;
       const { operationId } = await client.invoke('points.restore', {
         remoteId: target.remoteId,
@@ -57,7 +84,7 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
         ...(name.trim() ? { name: name.trim() } : {}),
         start,
       });
-      onStarted(operationId, `Restore of ${target.point.vmName} ${new Date(target.point.timestamp).toLocaleString()}`);
+      onStarted(operationId, `Restore of ${target.point.vmName} ${when}`);
       onClose();
     } catch (err) {
       setError(err);
@@ -84,8 +111,17 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
       {target && (
         <form onSubmit={submit} aria-label="Restore">
           <p className="muted">
-            Point {target.point.id} ({target.point.mode}) from {new Date(target.point.timestamp).toLocaleString()}. It is restored as a new VM; nothing existing is replaced.
+            Point {target.point.id} ({target.point.mode}) from {new Date(target.point.timestamp).toLocaleString()}. {what === 'vm' ? 'It is restored as a new VM' : 'The disk is restored as a new disk (VDI), attached to no VM'}; nothing existing is replaced.
           </p>
+          <fieldset>
+            <legend>What to restore</legend>
+            <label className="radio">
+              <input type="radio" name="restore-what" checked={what === 'vm'} onChange={() => setWhat('vm')} /> The whole VM
+            </label>
+            <label className="radio">
+              <input type="radio" name="restore-what" checked={what === 'disk'} onChange={() => setWhat('disk')} /> One disk, as a new disk attached to no VM
+            </label>
+          </fieldset>
           <div className="form-grid" style={{ gridTemplateColumns: '1fr' }}>
             <label>
               Pool
@@ -97,31 +133,52 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
                 ))}
               </select>
             </label>
+            {what === 'disk' && (
+              <label>
+                Disk
+                <select value={disk} onChange={(e) => setDisk(e.target.value)} disabled={!disks}>
+                  {(disks?.disks ?? []).map((d) => (
+                    <option key={d.position} value={d.position}>
+                      Disk {d.position} “{d.name}” ({formatBytes(d.virtualSize)})
+                    </option>
+                  ))}
+                </select>
+              </label>
+            )}
             {!inventory && <p className="muted">Reading the pool's storage…</p>}
-            {inventory && srSelect(sr, setSr, disks?.perDiskSr ? 'SR (every disk not set below)' : 'SR')}
+            {inventory && srSelect(sr, setSr, what === 'disk' ? 'SR of the new disk' : disks?.perDiskSr ? 'SR (every disk not set below)' : 'SR')}
             {inventory &&
+              what === 'vm' &&
               disks?.perDiskSr &&
               disks.disks.map((d) =>
                 <div key={d.position}>
                   {srSelect(srByDisk[d.position] ?? sr, (v) => setSrByDisk((m) => ({ ...m, [d.position]: v })), `SR for disk ${d.position} “${d.name}” (${formatBytes(d.virtualSize)})`)}
                 </div>,
               )}
-            {disks && !disks.perDiskSr && <span className="help">A full point (XVA) is imported onto one SR: {disks.disks.map((d) => `${d.name} ${formatBytes(d.virtualSize)}`).join(', ')}.</span>}
-            <label>
-              Name of the new VM
-              <input value={name} onChange={(e) => setName(e.target.value)} placeholder={target.point.vmName} />
-            </label>
-            <label className="check">
-              <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} /> Start the VM after the restore
-            </label>
+            {what === 'vm' && disks && !disks.perDiskSr && <span className="help">A full point (XVA) is imported onto one SR: {disks.disks.map((d) => `${d.name} ${formatBytes(d.virtualSize)}`).join(', ')}.</span>}
+            {what === 'vm' ?
+              <>
+                <label>
+                  Name of the new VM
+                  <input value={name} onChange={(e) => setName(e.target.value)} placeholder={target.point.vmName} />
+                </label>
+                <label className="check">
+                  <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} /> Start the VM after the restore
+                </label>
+              </>
+            : <label>
+                Name of the new disk
+                <input value={name} onChange={(e) => setName(e.target.value)} placeholder={disks?.disks.find((d) => d.position === disk)?.name ?? ''} />
+              </label>
+            }
           </div>
           <ErrorMessage error={error} />
           <div className="actions">
             <button type="button" className="secondary" onClick={onClose}>
               Cancel
             </button>
-            <button type="submit" disabled={busy || !hostId}>
-              Restore
+            <button type="submit" disabled={busy || !hostId || (what === 'disk' && !disk)}>
+              {what === 'vm' ? 'Restore' : 'Restore disk'}
             </button>
           </div>
         </form>
