@@ -102,6 +102,7 @@ export class SpoolBuffer {
    */
   async push(chunk: Buffer): Promise<boolean> {
     if (this.ended) throw new Error('SpoolBuffer: push after end');
+    if (this.extendLast(chunk)) return true;
     let offset = 0;
     while (offset < chunk.length) {
       if (this.failure) throw this.failure;
@@ -177,6 +178,23 @@ export class SpoolBuffer {
     this.memBytes += cost;
     this.memPeak = Math.max(this.memPeak, this.memBytes + this.spoolBlockBytes);
     this.mem.push({ data: chunk, alloc: 0 });
+    this.wakeConsumer?.();
+    return true;
+  }
+
+  /**
+   * A chunk that continues the newest queued one in the same block (the socket reader hands a block out in
+   * pieces as its bytes arrive) joins it instead of being copied or queued apart: no copy for small pieces,
+   * and the destination gets one large write. Only while that entry waits and nothing is queued after it.
+   */
+  private extendLast(chunk: Buffer): boolean {
+    if (this.tailUsed > 0 || this.stagingUsed > 0 || this.spoolUsed > 0 || this.flushing) return false;
+    const last = this.mem.at(-1);
+    if (!last || last.alloc !== 0 || last.data.buffer !== chunk.buffer) return false;
+    if (last.data.byteOffset + last.data.length !== chunk.byteOffset) return false;
+    last.data = Buffer.from(chunk.buffer, last.data.byteOffset, last.data.length + chunk.length);
+    // The block was already counted (and is held by the entry): the chunk's own hold is not needed.
+    this.pool?.release(chunk);
     this.wakeConsumer?.();
     return true;
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BlockPool } from '../../src-main/transfer/block-pool.js';
 import { SpoolBuffer } from '../../src-main/transfer/spool-buffer.js';
 import { Transfer } from '../../src-main/transfer/transfer-pipeline.js';
 import { tempDirs } from '../helpers/temp-dir.js';
@@ -75,6 +76,30 @@ describe('SpoolBuffer', () => {
     expect(Buffer.concat(out).equals(Buffer.concat(blocks))).toBe(true);
     expect(kept).toBeGreaterThan(0);
     expect(maxMem).toBeLessThanOrEqual(4 * 1024 * 1024);
+    await buf.close();
+  });
+
+  it('joins a piece that continues the queued one in its block: no copy, one write, the block recycled once', async () => {
+    const pool = new BlockPool(1024 * 1024);
+    const buf = new SpoolBuffer({ memoryCapBytes: 4 * 1024 * 1024, spoolCapBytes: 0, pool });
+    const block = pool.acquire();
+    randomBytes(1024 * 1024).copy(block);
+    // As the socket reader hands a block out: each piece holds the block, the reader its own hold.
+    const a = block.subarray(0, 300 * 1024);
+    const b = block.subarray(300 * 1024, 400 * 1024); // small: copied before this existed
+    pool.retain(a);
+    pool.retain(b);
+    expect(await buf.push(a)).toBe(true);
+    expect(await buf.push(b)).toBe(true);
+    buf.end();
+    const got = (await buf.shift())!;
+    expect(got.buffer).toBe(block.buffer);
+    expect(got.byteOffset).toBe(0);
+    expect(got.equals(block.subarray(0, 400 * 1024))).toBe(true);
+    expect(await buf.shift()).toBeNull();
+    pool.release(got); // the consumer, once written
+    pool.release(block); // the reader, moving on to a new block
+    expect(pool.acquire().buffer).toBe(block.buffer); // back in the pool: no hold leaked
     await buf.close();
   });
 
