@@ -43,9 +43,13 @@ try {
   const vdi = String(await rpc(sim.url, 'VBD.get_VDI', [vm.session, vbd]));
   const size = Number(await rpc(sim.url, 'VDI.get_virtual_size', [vm.session, vdi]));
   const target = String(await rpc(sim.url, 'VDI.create', [vm.session, { name_label: 'curl target', SR: srRef, virtual_size: String(size), type: 'user', sharable: false, read_only: false, other_config: {} }]));
+  // Each measured run starts with nothing left to write back from the one before (the backup, the export).
+  const settle = () => runMeasured('sync', []);
+  await settle();
   const curl = await runMeasured('taskset', ['-c', '1', 'curl', '-sS', '-k', '-T', vhd, `${sim.url}/import_raw_vdi?vdi=${encodeURIComponent(target)}&format=vhd&session_id=${encodeURIComponent(vm.session)}`]);
   if (curl.code !== 0) throw new Error(`curl failed: ${curl.stderr}`);
   await rpc(sim.url, 'VDI.destroy', [vm.session, target]);
+  await settle();
 
   const restore = await sluice(['restore', '--remote', remote, '--vm', vm.name, ...conn, '--disk', '0', '--json']);
   if (restore.code !== 0) throw new Error(`restore failed: ${restore.stderr}\n${restore.stdout.slice(-1000)}`);
@@ -65,9 +69,11 @@ try {
   await backup();
   const flat = path.join(work, 'flat.vhd');
   rmSync(vhd);
+  await settle();
   const exp = await sluice(['export', '--remote', remote, '--vm', vm.name, '--format', 'vhd', '--disk', '0', '--out', flat, '--json']);
   if (exp.code !== 0) throw new Error(`export failed: ${exp.stderr}`);
   const flatBytes = statSync(flat).size;
+  await settle();
   const cp = await runMeasured('taskset', ['-c', '1', 'cp', flat, path.join(work, 'copy.vhd')]);
   const sync = await runMeasured('sync', [path.join(work, 'copy.vhd')]);
   console.log(

@@ -177,11 +177,11 @@ export class PointOperations {
     });
   }
 
-  /** Full points restore onto one SR (the XVA import); incremental ones take an SR per disk. */
+  /** Every point takes an SR per disk (a full point's XVA is imported onto one, then its other disks moved). */
   async disks(ref: PointRef): Promise<{ perDiskSr: boolean; disks: Array<{ position: string; name: string; virtualSize: number }> }> {
     const { point } = await this.findPoint(ref);
     const disks = await this.pointDisks(point);
-    return { perDiskSr: point.mode === 'delta', disks: disks.map((d) => ({ position: d.position, name: d.name, virtualSize: d.virtualSize })) };
+    return { perDiskSr: true, disks: disks.map((d) => ({ position: d.position, name: d.name, virtualSize: d.virtualSize })) };
   }
 
   cancel(operationId: string): boolean {

@@ -104,7 +104,7 @@ describe('points.restore / points.export / points.verify / operations.cancel', (
 
   it('lists a point\'s disks for the restore dialog', async () => {
     const d = await call<ResponseOf<'points.disks'>>('points.disks', { remoteId, vmUuid: point.vmUuid, pointId: point.id });
-    expect(d.perDiskSr).toBe(false);
+    expect(d.perDiskSr).toBe(true); // a full point too: its disks are moved after the import
     expect(d.disks.length).toBeGreaterThan(0);
     expect(d.disks.every((x) => /^\d+$/.test(x.position) && x.virtualSize > 0)).toBe(true);
   });

@@ -104,7 +104,7 @@ export function RunCard({ run }: { run: Run }) {
         </div>
       </div>
       <p data-testid="run-phase" aria-live="polite">
-        <span className="badge">{s.phase}</span> {phaseWords(s.phase)}
+        <span className="badge">{s.phase}</span> {phaseWords(s.phase, run.info?.kind)}
       </p>
       <ProgressBar fraction={s.state === 'done' ? 1 : s.fraction} label={`Overall progress of ${label}`} state={s.state === 'done' ? 'done' : s.state === 'failed' ? 'failed' : undefined} />
       <dl className="stats">

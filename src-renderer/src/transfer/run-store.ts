@@ -386,7 +386,7 @@ export function summarise(run: Run, tailMs = 30_000): RunSummary {
     totalBytes: total,
     fraction: total === null ? null : total === 0 ? 1 : Math.min(1, a.bytesDone / total),
     eta: transferring ? estimateEta(done, total) : total === null ? { seconds: null, reason: 'unknown-total' } : { seconds: null, reason: 'too-early' },
-    bottleneck: transferring ? readBottleneck(flow, run.info?.speedLimitBytesPerSec ?? null) : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase) },
+    bottleneck: transferring ? readBottleneck(flow, run.info?.speedLimitBytesPerSec ?? null) : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase, run.info?.kind) },
     sourceRate: a.sourceRate,
     destinationRate: a.destinationRate,
     bufferedBytes: a.bufferedBytes,
@@ -395,24 +395,32 @@ export function summarise(run: Run, tailMs = 30_000): RunSummary {
   };
 }
 
-/** What each phase means, for the line under a run's title. */
-export function phaseWords(phase: BackupPhase | 'cancelling'): string {
+/** What each phase means, for the line under a run's title: a restore's or export's phases say what those do. */
+export function phaseWords(phase: BackupPhase | 'cancelling', kind: RunStartInfo['kind'] = 'backup'): string {
+  const toHost = kind === 'restore';
+  const fromRepository = kind === 'restore' || kind === 'export' || kind === 'verify';
   switch (phase) {
     case 'queued':
       return 'Waiting to start.';
     case 'snapshot':
       return 'Taking a snapshot on the host.';
     case 'transfer':
+      if (toHost) return 'Sending the backup to the host.';
+      if (kind === 'export') return 'Writing the exported file.';
+      if (kind === 'verify') return 'Reading the backup and checking it.';
       return 'Copying data from the host.';
     case 'verify':
-      return 'Checking what was written.';
+      return fromRepository ? 'Checking the backup’s files before using them.' : 'Checking what was written.';
     case 'commit':
+      if (toHost) return 'Finishing on the host: placing disks, naming and starting the VM.';
+      if (kind === 'export') return 'Finishing the exported file.';
       return 'Writing the backup point’s metadata.';
     case 'merge':
       return 'Merging older points into the chain (retention).';
     case 'cleanup':
       return 'Removing the snapshot from the host.';
     case 'cancelling':
+      if (toHost) return 'Cancelling: stopping the host’s import and removing what it created…';
       return 'Cancelling: stopping the host’s task, removing temporary files and the snapshot…';
     case 'done':
       return 'Finished.';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TransferProgress } from '../../../src-shared/ipc-contract.js';
-import { COL, RunStore, vmRows } from '../../../src-renderer/src/transfer/run-store.js';
+import { COL, phaseWords, RunStore, vmRows } from '../../../src-renderer/src/transfer/run-store.js';
 
 const MiB = 1024 * 1024;
 const T0 = Date.parse('2026-01-01T10:00:00Z');
@@ -205,5 +205,16 @@ describe('RunStore: a VM whose disks report one by one', () => {
     const s = new RunStore();
     s.progress(sample({ ms: 0, bytesWritten: 7, totalBytes: null }));
     expect(vmRows(s.get('r1')!)).toEqual([expect.objectContaining({ disks: null, bytesWritten: 7, totalBytes: null, fraction: null, merge: null })]);
+  });
+});
+
+describe('phaseWords', () => {
+  it('says what a phase does for the kind of run: a restore sends to the host, a backup copies from it', () => {
+    expect(phaseWords('transfer')).toBe('Copying data from the host.');
+    expect(phaseWords('transfer', 'restore')).toBe('Sending the backup to the host.');
+    expect(phaseWords('commit', 'restore')).toMatch(/on the host/);
+    expect(phaseWords('commit', 'job')).toBe('Writing the backup point’s metadata.');
+    expect(phaseWords('transfer', 'export')).toBe('Writing the exported file.');
+    expect(phaseWords('cancelling', 'restore')).toMatch(/import/);
   });
 });

@@ -155,7 +155,9 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
                   {srSelect(srByDisk[d.position] ?? sr, (v) => setSrByDisk((m) => ({ ...m, [d.position]: v })), `SR for disk ${d.position} “${d.name}” (${formatBytes(d.virtualSize)})`)}
                 </div>,
               )}
-            {what === 'vm' && disks && !disks.perDiskSr && <span className="help">A full point (XVA) is imported onto one SR: {disks.disks.map((d) => `${d.name} ${formatBytes(d.virtualSize)}`).join(', ')}.</span>}
+            {what === 'vm' && disks && target.point.mode === 'full' && disks.disks.length > 1 && (
+              <span className="help">A full point (XVA) is imported onto one SR; a disk set to another SR is then copied there, so that SR needs room for it during the restore.</span>
+            )}
             {what === 'vm' ?
               <>
                 <label>
