@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCli } from '../scripts/build-cli.mjs';
-import { runMeasured } from './lib/process-probe.js';
+import { cpuTimesMs, runMeasured } from './lib/process-probe.js';
 import { firstVm } from './lib/rpc.js';
 import { ROOT, startSimProcess } from './lib/sim-process.js';
 
@@ -25,14 +25,20 @@ const MiB = 1024 * 1024;
 await buildCli();
 
 const rows: string[] = [];
+const share = (ms: number, wallMs: number) => `${(ms / 1000).toFixed(2)} (${Math.round((100 * ms) / wallMs)} %)`;
+const cpu = (r: { cpuUserMs: number; cpuSysMs: number; wallMs: number }) =>
+  `${(r.cpuUserMs / 1000).toFixed(2)}+${(r.cpuSysMs / 1000).toFixed(2)} (${Math.round((100 * (r.cpuUserMs + r.cpuSysMs)) / r.wallMs)} %)`;
 for (const size of sizes) {
   const work = mkdtempSync(path.join(values.dir!, 'sluice-bench-'));
   const sim = await startSimProcess(['--vms', '1', '--disk-size', size, '--allocated', '1', '--login-failure-delay', '100'], { cpu: 0 });
   try {
     const vm = await firstVm(sim.url, sim.username, sim.password);
     const exportUrl = `${sim.url}/export?ref=${encodeURIComponent(vm.ref)}&session_id=${encodeURIComponent(vm.session)}&use_compression=false`;
+    const hostCpu = () => cpuTimesMs(sim.child.pid!).reduce((a, b) => a + b, 0);
+    let host0 = hostCpu();
     const curl = await runMeasured('taskset', ['-c', '1', 'curl', '-sS', '-k', '-o', path.join(work, 'curl.xva'), exportUrl]);
     if (curl.code !== 0) throw new Error(`curl failed: ${curl.stderr}`);
+    const curlHostMs = hostCpu() - host0;
     // Sluice fsyncs what it writes (a point must survive a power cut); curl does not. Also time curl + fsync.
     const sync = await runMeasured('sync', [path.join(work, 'curl.xva')]);
     rmSync(path.join(work, 'curl.xva'));
@@ -40,12 +46,14 @@ for (const size of sizes) {
     const pw = path.join(work, 'pw');
     writeFileSync(pw, sim.password, { mode: 0o600 });
     // Run as `npx sluice` runs it: the executable itself, through its shebang (same process, its flags).
+    host0 = hostCpu();
     const sluice = await runMeasured('taskset', ['-c', '1',
       path.join(ROOT, 'bin/sluice.js'), 'backup', '--host', sim.url, '--username', sim.username, '--password-file', pw,
       '--trust-fingerprint', sim.fingerprint, '--vm', vm.name, '--remote', path.join(work, 'remote'), '--mode', 'full',
       '--data-dir', path.join(work, 'data'), '--spool-dir', work, '--json',
     ]);
     if (sluice.code !== 0) throw new Error(`sluice failed: ${sluice.stderr}\n${sluice.stdout.slice(-2000)}`);
+    const sluiceHostMs = hostCpu() - host0;
     const result = sluice.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'result');
     const bytes = result.bytes as number;
     rows.push(
@@ -57,6 +65,8 @@ for (const size of sizes) {
         `throughput ratio sluice/curl ${(curl.wallMs / sluice.wallMs).toFixed(3)} (target >= 0.95)`,
         `vs curl+fsync ${((curl.wallMs + sync.wallMs) / sluice.wallMs).toFixed(3)}`,
         `sluice peak RSS ${(sluice.peakRssBytes / MiB).toFixed(0)} MiB (target <= 150)`,
+        // Whichever of the two cores is busy the whole run is the bottleneck: the host's (CPU 0) or the client's (CPU 1).
+        `CPU s (user+sys, busy share of the run): curl ${cpu(curl)}, host meanwhile ${share(curlHostMs, curl.wallMs)}; sluice ${cpu(sluice)}, host meanwhile ${share(sluiceHostMs, sluice.wallMs)}`,
         `waited for host ${result.waitedForHostMs} ms, for destination ${result.waitedForDestinationMs} ms, in-run ${result.durationMs} ms`,
       ].join('  |  '),
     );

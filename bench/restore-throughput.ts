@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCli } from '../scripts/build-cli.mjs';
-import { runMeasured } from './lib/process-probe.js';
+import { cpuTimesMs, runMeasured, type RunResult } from './lib/process-probe.js';
 import { firstVm, rpc } from './lib/rpc.js';
 import { ROOT, simControl, startSimProcess } from './lib/sim-process.js';
 
@@ -46,13 +46,20 @@ try {
   // Each measured run starts with nothing left to write back from the one before (the backup, the export).
   const settle = () => runMeasured('sync', []);
   await settle();
+  const hostCpu = () => cpuTimesMs(sim.child.pid!).reduce((a, b) => a + b, 0);
+  const cpu = (r: RunResult, hostMs: number) =>
+    `client ${((r.cpuUserMs + r.cpuSysMs) / 1000).toFixed(2)} s (${Math.round((100 * (r.cpuUserMs + r.cpuSysMs)) / r.wallMs)} %), host ${(hostMs / 1000).toFixed(2)} s (${Math.round((100 * hostMs) / r.wallMs)} %)`;
+  let host0 = hostCpu();
   const curl = await runMeasured('taskset', ['-c', '1', 'curl', '-sS', '-k', '-T', vhd, `${sim.url}/import_raw_vdi?vdi=${encodeURIComponent(target)}&format=vhd&session_id=${encodeURIComponent(vm.session)}`]);
   if (curl.code !== 0) throw new Error(`curl failed: ${curl.stderr}`);
+  const curlHostMs = hostCpu() - host0;
   await rpc(sim.url, 'VDI.destroy', [vm.session, target]);
   await settle();
 
+  host0 = hostCpu();
   const restore = await sluice(['restore', '--remote', remote, '--vm', vm.name, ...conn, '--disk', '0', '--json']);
   if (restore.code !== 0) throw new Error(`restore failed: ${restore.stderr}\n${restore.stdout.slice(-1000)}`);
+  const restoreHostMs = hostCpu() - host0;
   console.log(
     [
       `restore of a ${values.size} disk`,
@@ -61,6 +68,7 @@ try {
       `sluice ${(restore.wallMs / 1000).toFixed(2)} s (process start, login and VDI creation included)`,
       `ratio curl/sluice ${(curl.wallMs / restore.wallMs).toFixed(3)} (target >= 0.9)`,
       `sluice peak RSS ${(restore.peakRssBytes / MiB).toFixed(0)} MiB`,
+      `CPU (busy share): curl's run ${cpu(curl, curlHostMs)}; sluice's run ${cpu(restore, restoreHostMs)}`,
     ].join('  |  '),
   );
 

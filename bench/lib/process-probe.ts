@@ -6,6 +6,9 @@ export interface RunResult {
   wallMs: number;
   /** Peak resident set (VmHWM) in bytes, read from /proc while the process ran. */
   peakRssBytes: number;
+  /** CPU time the process (and what it waited for) used, user and system, in ms. */
+  cpuUserMs: number;
+  cpuSysMs: number;
   stdout: string;
   stderr: string;
 }
@@ -19,10 +22,24 @@ function vmHwm(pid: number): number {
   }
 }
 
-/** Runs a command and measures its wall time and peak RSS (Linux /proc, polled every 50 ms). */
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** CPU time, in ms, of a process: [user, system]; `reaped` adds its waited-for children's (cutime, cstime). */
+export function cpuTimesMs(pid: number | 'self', reaped = false): [number, number] {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const [u, s, cu, cs] = [11, 12, 13, 14].map((i) => Number(fields[i]) * TICK_MS) as [number, number, number, number];
+  return reaped ? [cu, cs] : [u, s];
+}
+
+/**
+ * Runs a command and measures its wall time, peak RSS (Linux /proc, polled every 50 ms) and CPU time. The CPU
+ * time is what the kernel adds to our children's account when the command is reaped, so only one measured
+ * command should run at a time.
+ */
 export function runMeasured(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
+    const [cu0, cs0] = cpuTimesMs('self', true);
     const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let peak = 0;
     let stdout = '';
@@ -33,7 +50,10 @@ export function runMeasured(cmd: string, args: string[], opts: { cwd?: string; e
     child.once('error', reject);
     child.once('exit', (code) => {
       clearInterval(timer);
-      resolve({ code, wallMs: performance.now() - t0, peakRssBytes: peak, stdout, stderr });
+      const wallMs = performance.now() - t0;
+      // 'exit' comes after the child was reaped: its CPU time is in our children's account now.
+      const [cu, cs] = cpuTimesMs('self', true);
+      resolve({ code, wallMs, peakRssBytes: peak, cpuUserMs: cu - cu0, cpuSysMs: cs - cs0, stdout, stderr });
     });
   });
 }
