@@ -17,9 +17,15 @@ export interface VerifyProgress {
 
 /**
  * Re-reads a full point: every XVA chunk checksum and the tar structure, and the file's own checksum file
- * ($1$/$5$/$6$ as XO writes them). A damaged point is named with the file and byte offset.
+ * ($1$/$5$/$6$ as XO writes them). A damaged point is named with the file and byte offset. A compressed XVA is
+ * checked against its checksum file only (its chunks are not read inside the compression); without one it is
+ * reported as not checked (`unchecked`), never as good.
  */
-export async function verifyFullPoint(point: BackupPoint, onProgress?: (p: VerifyProgress) => void): Promise<{ bytes: number }> {
+export async function verifyFullPoint(
+  point: BackupPoint,
+  onProgress?: (p: VerifyProgress) => void,
+  signal?: AbortSignal,
+): Promise<{ bytes: number; unchecked: string[] }> {
   if (point.metadata.mode !== 'full') throw new Error('verifyFullPoint: not a full point');
   const dir = path.dirname(point.metadataPath);
   const xva = path.join(dir, path.basename(point.metadata.xva));
@@ -36,6 +42,7 @@ export async function verifyFullPoint(point: BackupPoint, onProgress?: (p: Verif
   let lastReport = 0;
   try {
     for await (const chunk of createReadStream(xva, { highWaterMark: 1024 * 1024 })) {
+      if (signal?.aborted) throw new SluiceError('CANCELLED', `The verify of ${point.vmName} ${point.id} was cancelled.`, { context: { vm: point.vmName, point: point.id } });
       const b = chunk as Buffer;
       verifier?.update(b);
       hash?.update(b);
@@ -53,16 +60,18 @@ export async function verifyFullPoint(point: BackupPoint, onProgress?: (p: Verif
         context: { vm: point.vmName, file: xva, offset: String(err.offset), ...(err.entry ? { entry: err.entry } : {}) },
       });
     }
+    if (err instanceof SluiceError) throw err;
     throw describeFsError(err, xva, 'read');
   }
   onProgress?.({ bytesRead: read, totalBytes: stat.size });
   if (m && hash && hash.digest('hex') !== m[2]) {
-    throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} does not match its checksum file: the XVA changed after it was written.`, {
+    const where = compressed ? ' (it is compressed, so the damage cannot be located inside it)' : '';
+    throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} does not match its checksum file: the XVA changed after it was written${where}.`, {
       hint: 'This point cannot be trusted; use another point and check the remote\'s disk.',
       context: { vm: point.vmName, file: xva },
     });
   }
-  return { bytes: read };
+  return { bytes: read, unchecked: compressed && !hash ? [xva] : [] };
 }
 
 async function isCompressed(file: string): Promise<boolean> {

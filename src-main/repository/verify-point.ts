@@ -39,7 +39,7 @@ export async function verifyPoint(point: BackupPoint, opts: VerifyPointOptions =
   try {
     const result =
       point.mode === 'full' ?
-        { ...(await verifyFullPoint(point, onProgress)), structureOnly: [] }
+        await verifyFullPoint(point, onProgress, opts.signal).then((r) => ({ bytes: r.bytes, structureOnly: r.unchecked.map((file) => ({ file, reason: 'compressed, and no checksum file to check it against' })) }))
       : await verifyChainPoint(point, { onProgress, signal: opts.signal, cache: opts.cache });
     sampler?.stop('done');
     return { bytes: result.bytes, structureOnly: result.structureOnly };
@@ -75,8 +75,8 @@ export async function withNearestGoodPoint(err: unknown, points: BackupPoint[], 
   if (!(err instanceof SluiceError) || err.code !== 'REMOTE_ERROR') return err;
   const good = await nearestGoodPoint(points, damaged, { signal }).catch(() => undefined);
   const hint = good
-    ? `The nearest good point is ${good.id} (${good.mode}); restore that one: --at ${good.id}. Check the remote's disk.`
-    : 'No nearby point of this VM verifies clean either; run `sluice verify --remote DIR --vm …` to see every point, and check the remote\'s disk.';
+    ? `The nearest good point is ${good.id} (${good.mode}): restore that one instead (on the command line: --at ${good.id}), and check the remote's disk.`
+    : 'No nearby point of this VM verifies clean either: verify its other points (Backups, or `sluice verify --remote DIR --vm …`) to find one, and check the remote\'s disk.';
   return new SluiceError('REMOTE_ERROR', err.message, { hint, context: { ...err.context, ...(good ? { nearestGoodPoint: good.id } : {}) }, cause: err });
 }
 

@@ -2,7 +2,13 @@ import type { IpcErrorCode } from '../../src-shared/ipc-errors.js';
 import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
 
 /** Plain-words explanations of the XAPI error codes a backup tool meets, with what to do about each. */
-const explanations: Record<string, { code: IpcErrorCode; message: (p: string[]) => string; hint: string }> = {
+interface Explanation {
+  code: IpcErrorCode;
+  message: (p: string[]) => string;
+  hint: string;
+}
+
+const explanations: Record<string, Explanation> = {
   SESSION_AUTHENTICATION_FAILED: {
     code: 'UNAUTHORIZED',
     message: (p) => `The host refused the login${p[0] ? ` of "${p[0]}"` : ''}: wrong username or password.`,
@@ -70,15 +76,26 @@ const explanations: Record<string, { code: IpcErrorCode; message: (p: string[]) 
   },
 };
 
+/** Any other SR_BACKEND_FAILURE_<n>: params are [code, errno, driver's text, …]. */
+const storageFailure: Explanation = {
+  code: 'HOST_ERROR',
+  message: ([code, ...p]) => {
+    const words = p.filter((x) => x && !/^\d+$/.test(x)).join('; ');
+    return `The host's storage failed (${code})${words ? `: ${words}` : ''}.`;
+  },
+  hint: 'Check the SR on the host (is it attached and healthy?) and the host\'s log (SMlog); then retry or choose another SR.',
+};
+
 /** An XAPI failure: the host's own code and parameters, explained, with where it happened. */
 export class XapiError extends SluiceError {
   readonly xapiCode: string;
   readonly params: string[];
   readonly method: string | undefined;
   constructor(xapiCode: string, params: string[], opts: { method?: string; context?: ErrorContext } = {}) {
-    const known = explanations[xapiCode] ?? (xapiCode.startsWith('SR_BACKEND_FAILURE') ? explanations.SR_BACKEND_FAILURE_44 : undefined);
+    // Only code 44 means a full SR; other storage-backend failures carry the storage driver's own words.
+    const known = explanations[xapiCode] ?? (xapiCode.startsWith('SR_BACKEND_FAILURE') ? storageFailure : undefined);
     const message = known
-      ? `${known.message(params)}${known === explanations.SR_BACKEND_FAILURE_44 && xapiCode !== 'SR_BACKEND_FAILURE_44' ? ` (${xapiCode} ${params.join(' ')})` : ''}`
+      ? known.message(known === storageFailure ? [xapiCode, ...params] : params)
       : `The host answered ${xapiCode}${params.length ? ` (${params.join(', ')})` : ''}${opts.method ? ` to ${opts.method}` : ''}.`;
     super(known?.code ?? 'HOST_ERROR', message, {
       hint: known?.hint ?? 'See the host\'s log (xensource.log) for details.',

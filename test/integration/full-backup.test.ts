@@ -8,6 +8,7 @@ import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import { verifyFullPoint } from '../../src-main/repository/verify-full-point.js';
+import { verifyPoint } from '../../src-main/repository/verify-point.js';
 import { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../xapi-sim/index.js';
 import { connect, liveDisks, MiB, smallPool, testBackupOptions } from '../helpers/sim.js';
@@ -86,7 +87,7 @@ describe('full backup against the simulated pool', () => {
     expect(points).toHaveLength(1);
     const sha = createHash('sha256').update(readFileSync(r.xvaPath)).digest('hex');
     expect(readFileSync(path.join(dir, `${r.pointId}.xva.checksum`), 'utf8')).toBe(`$5$$${sha}`);
-    expect(await verifyFullPoint(points[0]!)).toEqual({ bytes: r.bytes });
+    expect(await verifyFullPoint(points[0]!)).toEqual({ bytes: r.bytes, unchecked: [] });
 
     // A bit flipped on the remote afterwards is found and named.
     const fd = openSync(r.xvaPath, 'r+');
@@ -100,6 +101,20 @@ describe('full backup against the simulated pool', () => {
     expect(err).toBeInstanceOf(SluiceError);
     expect(err.message).toMatch(/is damaged: .*Ref:\d+\/\d{8}/);
     expect(err.context.file).toBe(r.xvaPath);
+  });
+
+  it('verify: a compressed point without its checksum file is reported as not checked, never as good; a cancel stops it', async () => {
+    const remote = temp();
+    const r = await runFullBackup(xapi, await vmRef('web01'), options(remote, { compression: 'zstd' }));
+    const { points } = await listBackupPoints(remote);
+    await fs.rm(`${r.xvaPath}.checksum`);
+    const result = await verifyPoint(points[0]!);
+    expect(result.structureOnly).toEqual([{ file: r.xvaPath, reason: 'compressed, and no checksum file to check it against' }]);
+    const controller = new AbortController();
+    controller.abort();
+    const err = await verifyPoint(points[0]!, { signal: controller.signal }).catch((e) => e);
+    expect(err).toBeInstanceOf(SluiceError);
+    expect(err.code).toBe('CANCELLED');
   });
 
   it('backs up a running VM through its snapshot', async () => {

@@ -21,6 +21,8 @@ function clock(seconds: number): string {
  */
 export function TransferGraph({ store, runId, label }: { store: RunStore; runId: string; label: string }) {
   const host = useRef<HTMLDivElement>(null);
+  // A backup reads the host and writes the remote; a restore reads the remote and writes the host.
+  const ends = legendEnds(store.get(runId)?.info?.kind);
   useEffect(() => {
     const el = host.current;
     const run = store.get(runId);
@@ -56,8 +58,8 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
           ],
           series: [
             {},
-            { label: 'Source (host)', scale: 'rate', stroke: cssVar('--series-source'), width: 2, points: { show: false } },
-            { label: 'Destination (remote)', scale: 'rate', stroke: cssVar('--series-destination'), width: 2, points: { show: false } },
+            { label: `Source (${ends.source})`, scale: 'rate', stroke: cssVar('--series-source'), width: 2, points: { show: false } },
+            { label: `Destination (${ends.destination})`, scale: 'rate', stroke: cssVar('--series-destination'), width: 2, points: { show: false } },
             { label: 'Buffered (memory + spool)', scale: 'buf', stroke: cssVar('--series-buffer'), width: 1.5, dash: [6, 4], points: { show: false }, fill: `color-mix(in srgb, ${cssVar('--series-buffer')} 12%, transparent)` },
           ],
         },
@@ -105,11 +107,11 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
       <figcaption className="graph-legend">
         <span>
           <span className="swatch" style={{ background: 'var(--series-source)' }} />
-          Source rate (host)
+          Source rate ({ends.source})
         </span>
         <span>
           <span className="swatch" style={{ background: 'var(--series-destination)' }} />
-          Destination rate (remote)
+          Destination rate ({ends.destination})
         </span>
         <span>
           <span className="swatch" style={{ background: 'var(--series-buffer)' }} />
@@ -118,4 +120,11 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
       </figcaption>
     </figure>
   );
+}
+
+function legendEnds(kind: string | undefined): { source: string; destination: string } {
+  if (kind === 'restore') return { source: 'remote', destination: 'host' };
+  if (kind === 'export') return { source: 'remote', destination: 'file' };
+  if (kind === 'verify') return { source: 'remote', destination: 'checked' };
+  return { source: 'host', destination: 'remote' };
 }

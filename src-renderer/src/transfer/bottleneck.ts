@@ -48,11 +48,31 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
 }
 
+/** What the two ends of a run are called: a backup reads the host and writes the remote; a restore the reverse. */
+export interface FlowEnds {
+  source: string;
+  destination: string;
+}
+
+export const BACKUP_ENDS: FlowEnds = { source: 'the host', destination: 'the destination' };
+
+/** The words for each kind of run's ends (restore: repository → host; export: repository → file). */
+export function flowEnds(kind: string | undefined): FlowEnds {
+  if (kind === 'restore') return { source: 'the backup remote', destination: 'the host' };
+  if (kind === 'export') return { source: 'the backup remote', destination: 'the output file' };
+  if (kind === 'verify') return { source: 'the backup remote', destination: 'the checker' };
+  return BACKUP_ENDS;
+}
+
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 /**
  * `samples`: the recent history of one run, oldest first (the last half minute is plenty).
- * `speedLimitBytesPerSec`: the run's own limit, if any: a host held to it is not "the bottleneck".
+ * `speedLimitBytesPerSec`: the run's own limit, if any: a source held to it is not "the bottleneck".
+ * `ends`: what the source and the destination are, for the words.
  */
-export function readBottleneck(samples: readonly FlowSample[], speedLimitBytesPerSec: number | null = null): BottleneckReading {
+export function readBottleneck(samples: readonly FlowSample[], speedLimitBytesPerSec: number | null = null, ends: FlowEnds = BACKUP_ENDS): BottleneckReading {
+  const { source: src_, destination: dst_ } = ends;
   const none: BottleneckReading = { verdict: 'unknown', stalled: null, stalledForMs: 0, text: 'Measuring…' };
   if (samples.length < 2) return none;
   const newest = samples[samples.length - 1]!;
@@ -67,7 +87,7 @@ export function readBottleneck(samples: readonly FlowSample[], speedLimitBytesPe
       verdict: 'destination',
       stalled: 'destination',
       stalledForMs: destStill,
-      text: `The destination is the bottleneck: it has accepted nothing for ${seconds(destStill)} while the host keeps sending (buffered in the spool).`,
+      text: `${cap(dst_)} is the bottleneck: it has accepted nothing for ${seconds(destStill)} while ${src_} keeps sending (buffered).`,
     };
   }
   const sourceStill = stillFor(samples, (s) => s.sourceRate);
@@ -76,7 +96,7 @@ export function readBottleneck(samples: readonly FlowSample[], speedLimitBytesPe
       verdict: 'source',
       stalled: 'source',
       stalledForMs: sourceStill,
-      text: `The host is the bottleneck: it has sent nothing for ${seconds(sourceStill)}.`,
+      text: `${cap(src_)} is the bottleneck: it has sent nothing for ${seconds(sourceStill)}.`,
     };
   }
 
@@ -90,21 +110,21 @@ export function readBottleneck(samples: readonly FlowSample[], speedLimitBytesPe
 
   const spoolFull = newest.spoolCapBytes > 0 && newest.spoolBytes >= 0.9 * newest.spoolCapBytes;
   if (spoolFull) {
-    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: 'The destination is the bottleneck: the spool is full, so the host is slowed to the pace of the destination.' };
+    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: `${cap(dst_)} is the bottleneck: the spool is full, so ${src_} is slowed to the pace of ${dst_}.` };
   }
   const filling = growth > Math.max(256 * 1024, 0.1 * src) && dst < src;
   if (filling || (engine === 'destination' && newest.bufferedBytes >= EMPTY_BUFFER)) {
-    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: 'The destination is the bottleneck: the host sends faster than it is written, and the spool absorbs the difference.' };
+    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: `${cap(dst_)} is the bottleneck: ${src_} sends faster than it is written, and the spool absorbs the difference.` };
   }
   const draining = newest.bufferedBytes < EMPTY_BUFFER && growth <= 0;
   if (speedLimitBytesPerSec && src >= 0.8 * speedLimitBytesPerSec) {
-    return { verdict: 'limit', stalled: null, stalledForMs: 0, text: 'The speed limit sets the pace: the host and the destination could go faster.' };
+    return { verdict: 'limit', stalled: null, stalledForMs: 0, text: `The speed limit sets the pace: ${src_} and ${dst_} could go faster.` };
   }
   if (draining && (engine === 'source' || (engine !== 'destination' && dst >= 0.9 * src))) {
-    return { verdict: 'source', stalled: null, stalledForMs: 0, text: 'The host is the bottleneck: the destination writes everything at once and waits for more data.' };
+    return { verdict: 'source', stalled: null, stalledForMs: 0, text: `${cap(src_)} is the bottleneck: ${dst_} takes everything at once and waits for more data.` };
   }
   if (engine === 'destination') {
-    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: 'The destination is the bottleneck: the host has to wait for it.' };
+    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: `${cap(dst_)} is the bottleneck: ${src_} has to wait for it.` };
   }
-  return { verdict: 'balanced', stalled: null, stalledForMs: 0, text: 'No bottleneck: the host and the destination keep pace.' };
+  return { verdict: 'balanced', stalled: null, stalledForMs: 0, text: `No bottleneck: ${src_} and ${dst_} keep pace.` };
 }

@@ -1,5 +1,5 @@
 import type { BackupPhase, BackupRunResult, EventPayload, TransferProgress } from '../../../src-shared/ipc-contract.js';
-import { readBottleneck, type BottleneckReading, type FlowSample, type Verdict } from './bottleneck.js';
+import { flowEnds, readBottleneck, type BottleneckReading, type FlowSample, type Verdict } from './bottleneck.js';
 import { estimateEta, type DonePoint, type EtaReading } from './eta.js';
 import { RingBuffer } from './ring-buffer.js';
 
@@ -386,7 +386,7 @@ export function summarise(run: Run, tailMs = 30_000): RunSummary {
     totalBytes: total,
     fraction: total === null ? null : total === 0 ? 1 : Math.min(1, a.bytesDone / total),
     eta: transferring ? estimateEta(done, total) : total === null ? { seconds: null, reason: 'unknown-total' } : { seconds: null, reason: 'too-early' },
-    bottleneck: transferring ? readBottleneck(flow, run.info?.speedLimitBytesPerSec ?? null) : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase, run.info?.kind) },
+    bottleneck: transferring ? readBottleneck(flow, run.info?.speedLimitBytesPerSec ?? null, flowEnds(run.info?.kind)) : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase, run.info?.kind) },
     sourceRate: a.sourceRate,
     destinationRate: a.destinationRate,
     bufferedBytes: a.bufferedBytes,

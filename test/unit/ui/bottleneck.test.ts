@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readBottleneck, type FlowSample, type Verdict } from '../../../src-renderer/src/transfer/bottleneck.js';
+import { flowEnds, readBottleneck, type FlowSample, type Verdict } from '../../../src-renderer/src/transfer/bottleneck.js';
 
 const MiB = 1024 * 1024;
 
@@ -61,5 +61,16 @@ describe('readBottleneck: what holds the transfer back, in words', () => {
   it('too little history: measuring, not a guess', () => {
     expect(readBottleneck(flow(0.25, () => ({ sourceRate: 1 }))).verdict).toBe('unknown');
     expect(readBottleneck([]).text).toBe('Measuring…');
+  });
+});
+
+describe('readBottleneck for a restore', () => {
+  it('names the ends of a restore: the backup remote sends, the host receives', () => {
+    const slowHost = readBottleneck(flow(5, (t) => ({ sourceRate: 100 * MiB, destinationRate: 20 * MiB, bufferedBytes: t * 80 * MiB, spoolBytes: 0 })), null, flowEnds('restore'));
+    expect(slowHost.verdict).toBe('destination');
+    expect(slowHost.text).toMatch(/^The host is the bottleneck: the backup remote sends faster/);
+    const slowRemote = readBottleneck(flow(5, (t) => ({ sourceRate: t < 1 ? 10 * MiB : 0, destinationRate: t < 1 ? 10 * MiB : 0 })), null, flowEnds('restore'));
+    expect(slowRemote.text).toMatch(/^The backup remote is the bottleneck: it has sent nothing/);
+    expect(readBottleneck(flow(5, (t) => ({ sourceRate: 100 * MiB, destinationRate: 20 * MiB, bufferedBytes: t * 80 * MiB, spoolBytes: 0 })), null, flowEnds('job')).text).toMatch(/^The destination is the bottleneck: the host sends/);
   });
 });
