@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { SluiceError } from '../errors/sluice-error.js';
 import { writeDigestsFile } from '../formats/vhd-block-digests.js';
 import { writeVhdStreamToFile } from '../formats/vhd-stream-to-file.js';
 import { describeFsError } from '../remotes/fs-errors.js';
@@ -27,6 +26,7 @@ import type { BackupRunOptions } from './backup-options.js';
 import { freeTimestamp, isCutStream, silenceError } from './full-backup.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, findDeltaBase, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { forEachLimited } from './for-each-limited.js';
+import { cleanUpFailedRun } from './failed-run-cleanup.js';
 import { ProgressSampler } from './progress-sampler.js';
 import { mergeProgressTracker, runRetentionPhase } from './retention-phase.js';
 import { retryFromStart } from './retry-policy.js';
@@ -228,12 +228,7 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
     sampler.stop('done');
     return { vmUuid: vm.uuid, pointId: ts, bytes: total, disks: results, durationMs: performance.now() - started, ...(retention ? { retention } : {}) };
   } catch (err) {
-    sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-    if (snapRef) await destroySnapshotWithDisks(xapi, snapRef).catch(() => {});
-    if (opts.signal?.aborted && !(err instanceof SluiceError && err.code === 'CANCELLED')) {
-      throw new SluiceError('CANCELLED', `The backup of ${vm.name} was cancelled; its temporary files and snapshot were removed.`, { context: ctx, cause: err });
-    }
-    throw err;
+    throw await cleanUpFailedRun(xapi, snapRef, err, ctx, sampler, opts);
   } finally {
     await release();
   }

@@ -19,6 +19,7 @@ import { openHostDownload, type HostStream } from '../xapi/http-export.js';
 import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
+import { cleanUpFailedRun } from './failed-run-cleanup.js';
 import { destroySnapshotWithDisks, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { ProgressSampler } from './progress-sampler.js';
 import { runRetentionPhase } from './retention-phase.js';
@@ -115,16 +116,7 @@ export async function runFullBackup(xapi: XapiSession, vmRef: string, opts: Back
       ...(retention ? { retention } : {}),
     };
   } catch (err) {
-    const cancelled = opts.signal?.aborted === true;
-    sampler.stop(cancelled ? 'cancelled' : 'failed');
-    if (snapRef) {
-      opts.log('info', 'Removing the backup snapshot from the host.', ctx);
-      await destroySnapshotWithDisks(xapi, snapRef).catch((e) => opts.log('warn', `Could not remove the snapshot: ${(e as Error).message}. The next run removes it.`, ctx));
-    }
-    if (cancelled && !(err instanceof SluiceError && err.code === 'CANCELLED')) {
-      throw new SluiceError('CANCELLED', `The backup of ${vm.name} was cancelled; its temporary files and snapshot were removed.`, { context: ctx, cause: err });
-    }
-    throw err;
+    throw await cleanUpFailedRun(xapi, snapRef, err, ctx, sampler, opts);
   } finally {
     await release();
   }

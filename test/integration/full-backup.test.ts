@@ -167,9 +167,18 @@ describe('full backup against the simulated pool', () => {
     opts.onProgress = (p) => {
       if (p.phase === 'transfer' && p.bytesWritten > 1 * MiB) controller.abort();
     };
+    const phases: string[] = [];
+    const onProgress = opts.onProgress;
+    opts.onProgress = (p) => {
+      phases.push(p.phase);
+      onProgress(p);
+    };
     const err = await runFullBackup(xapi, await vmRef('web01'), opts).catch((e) => e);
     expect(err).toBeInstanceOf(SluiceError);
     expect(err.code).toBe('CANCELLED');
+    expect(err.message).toBe('The backup of web01 was cancelled; its temporary files and snapshot were removed.');
+    // The cleanup is shown as it happens, then the run ends as cancelled.
+    expect(phases.slice(-2)).toEqual(['cleanup', 'cancelled']);
     expect(allFiles(remote)).toEqual([]);
     expect(hostLeftovers().snapshots).toBe(0);
     const tasks = Object.values(sim.control.records('task')).filter((t) => String(t.name_label).startsWith('Sluice'));
