@@ -250,6 +250,20 @@ export const channels = {
     request: z.object({ id }).strict(),
     response: z.object({ removed: z.boolean() }),
   },
+  /** Trust the certificate a known pool presents now, in place: same id, password and jobs. */
+  'hosts.approveCertificate': {
+    request: z
+      .object({
+        hostId: id,
+        /** The fingerprint the admin saw (and checked): the host must present exactly this one. */
+        fingerprint: z
+          .string()
+          .trim()
+          .regex(/^(sha-?256[:= ]?)?([0-9a-f]{2}:?){31}[0-9a-f]{2}$/i, 'Give the SHA-256 fingerprint: 64 hex digits, colons optional'),
+      })
+      .strict(),
+    response: hostSummarySchema,
+  },
   'hosts.probe': {
     request: z.object({ url: hostUrl }).strict(),
     response: z.object({ url: z.string(), fingerprint: z.string().nullable(), knownFingerprint: z.string().nullable() }),

@@ -10,6 +10,7 @@ export const channelNameList = [
   'hosts.list',
   'hosts.add',
   'hosts.remove',
+  'hosts.approveCertificate',
   'hosts.probe',
   'hosts.connectionStates',
   'inventory.get',

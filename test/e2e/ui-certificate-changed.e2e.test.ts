@@ -10,7 +10,7 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 
 // A pool Sluice already knows comes back with another certificate (reinstalled, renewed — or intercepted):
 // the next start of Sluice must refuse it, say so on the Dashboard and on Hosts with both fingerprints, and let
-// the admin approve the new one on purpose.
+// the admin approve the new one on purpose, in place (same pool, saved password, jobs), the exact one seen.
 const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
 let sim: SimHandle;
 let serve: ServeProcess;
@@ -69,22 +69,42 @@ describe('a known pool whose certificate changed (Chromium, sluice serve)', () =
     expect(await attention.textContent()).toMatch(/check the new fingerprint on its console/);
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Hosts' }).click();
-    const warning = page.getByRole('region', { name: /^Pool / }).getByRole('alert');
+    const warning = page.getByRole('region', { name: /^Pool / }).getByRole('alert').filter({ hasText: 'has changed; Sluice will not talk to this pool' });
     await expect.poll(() => warning.textContent()).toMatch(/has changed; Sluice will not talk to this pool/);
     await expect.poll(() => warning.textContent()).toContain(`Now presented: ${rotated}`);
     expect(await warning.textContent()).toContain(`Approved: ${original}`);
     await page.screenshot({ path: path.join(SHOTS, 'hosts-known-pool-certificate-changed-light.png') });
 
-    await warning.getByRole('button', { name: 'Remove and add again' }).click();
-    // The form is filled with the pool's address and user; only the password is asked again.
-    expect(await page.getByLabel('Pool address').inputValue()).toContain(new URL(sim.url).host);
-    expect(await page.getByLabel('Username').inputValue()).toBe(sim.username);
-    await page.getByLabel('Password').fill(sim.password);
-    await page.getByRole('button', { name: 'Connect' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Certificate changed' });
-    expect(await dialog.getByTestId('known-fingerprint').textContent()).toBe(original);
-    expect(await dialog.getByTestId('probe-fingerprint').textContent()).toBe(rotated);
-    await dialog.getByRole('button', { name: 'Approve the new certificate and add pool' }).click();
-    await expect.poll(() => page.getByRole('region', { name: /^Pool / }).textContent(), { timeout: 15_000 }).toMatch(new RegExp(`connected.*${rotated}`));
+    // Approved in place: the pool keeps its id, its saved password (nothing is typed again) and its jobs.
+    await warning.getByRole('button', { name: 'Trust the new certificate' }).click();
+    let confirm = page.getByRole('dialog', { name: /^Trust the new certificate of / });
+    expect(await confirm.getByTestId('trusted-fingerprint').textContent()).toBe(original);
+    expect(await confirm.getByTestId('new-fingerprint').textContent()).toBe(rotated);
+    await page.screenshot({ path: path.join(SHOTS, 'hosts-trust-new-certificate-light.png') });
+
+    // The certificate changes again while the admin reads: what they saw is refused, in words, with both.
+    const again = await sim.control.rotateCertificate();
+    await confirm.getByRole('button', { name: 'Trust this certificate' }).click();
+    const refused = page.getByRole('region', { name: /^Pool / }).getByRole('alert').filter({ hasText: 'Sluice did not trust the new certificate.' });
+    await expect.poll(() => refused.count()).toBe(1);
+    expect(await refused.textContent()).toMatch(new RegExp(`changed again since you looked: you approved ${rotated}, but .* presents ${again} now\\. Nothing was changed\\.`));
+    await expect.poll(() => warning.textContent()).toContain(`Now presented: ${again}`);
+
+    await warning.getByRole('button', { name: 'Trust the new certificate' }).click();
+    confirm = page.getByRole('dialog', { name: /^Trust the new certificate of / });
+    expect(await confirm.getByTestId('new-fingerprint').textContent()).toBe(again);
+    await confirm.getByRole('button', { name: 'Trust this certificate' }).click();
+    const poolPanel = page.getByRole('region', { name: /^Pool / });
+    await expect.poll(() => poolPanel.textContent(), { timeout: 15_000 }).toMatch(new RegExp(`connected.*${again}`));
+    await expect.poll(() => poolPanel.getByRole('list', { name: /^Inventory of / }).count(), { timeout: 15_000 }).toBe(1);
+    expect(await poolPanel.getByRole('list', { name: /^Inventory of / }).textContent()).toMatch(/db01.*web01|web01.*db01/);
+    expect(await poolPanel.getByRole('alert').count()).toBe(0);
+    expect(await page.getByLabel('Password').inputValue()).toBe('');
+    expect(await page.getByRole('region', { name: /^Pool / }).count()).toBe(1);
+
+    // The Dashboard no longer asks for attention about it.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await expect.poll(() => page.getByText(/certificate of pool .* changed/i).count()).toBe(0);
   });
 });

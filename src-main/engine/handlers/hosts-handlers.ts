@@ -7,6 +7,7 @@ import { normaliseFingerprint, probeFingerprint } from '../../xapi/tls-pinning.j
 import { describeNetworkError } from '../../xapi/host-unreachable.js';
 import { normaliseUrl, XapiSession } from '../../xapi/xapi-session.js';
 import type { EngineContext } from '../engine-context.js';
+import { approveHostCertificate } from '../host-certificate-approval.js';
 import type { PoolConnections } from '../pool-connections.js';
 
 function summary(h: HostSetting): HostSummary {
@@ -16,7 +17,7 @@ function summary(h: HostSetting): HostSummary {
 export function hostsHandlers(
   ctx: EngineContext,
   pools: PoolConnections,
-): Pick<Handlers, 'hosts.list' | 'hosts.add' | 'hosts.remove' | 'hosts.probe' | 'hosts.connectionStates' | 'inventory.get'> {
+): Pick<Handlers, 'hosts.list' | 'hosts.add' | 'hosts.remove' | 'hosts.approveCertificate' | 'hosts.probe' | 'hosts.connectionStates' | 'inventory.get'> {
   return {
     'hosts.list': async () => ctx.settings.get().hosts.map(summary),
     'hosts.probe': async ({ url: input }) => {
@@ -67,12 +68,22 @@ export function hostsHandlers(
     'hosts.remove': async ({ id }) => {
       const host = ctx.settings.get().hosts.find((h) => h.id === id);
       if (!host) return { removed: false };
+      // A job names its pool by id: removing the pool under it would leave the job pointing at nothing.
+      const users = ctx.settings.get().jobs.filter((j) => j.hostId === id);
+      if (users.length > 0) {
+        const names = users.map((j) => `"${j.name}"`).join(', ');
+        throw new SluiceError('CONFLICT', `The pool ${host.label} is used by ${users.length === 1 ? 'the job' : `${users.length} jobs:`} ${names}; Sluice keeps it.`, {
+          hint: `Edit ${users.length === 1 ? 'that job' : 'those jobs'} to back up another pool, or remove ${users.length === 1 ? 'it' : 'them'}, then remove the pool. A changed certificate needs no removal: approve the new one on the pool.`,
+          context: { host: host.url, jobs: users.map((j) => j.name).join(', ') },
+        });
+      }
       await ctx.settings.update((s) => void (s.hosts = s.hosts.filter((h) => h.id !== id)));
       await ctx.secrets.delete(host.secretId);
       await pools.disconnect(id);
       ctx.bus.emit('settings.changed', { section: 'hosts' });
       return { removed: true };
     },
+    'hosts.approveCertificate': async (req) => summary(await approveHostCertificate(ctx, pools, req)),
     'hosts.connectionStates': async () => pools.states(),
     'inventory.get': async ({ hostId }) => pools.inventory(hostId),
   };

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { HostConnectionState, HostSummary, Inventory, ResponseOf } from '../../../src-shared/ipc-contract';
 import { useRunStore, useStoreVersion } from '../app/runs-context';
 import { useClient } from '../client/client-context';
@@ -144,10 +144,6 @@ export function HostsPage() {
           newest={newest}
           store={store}
           onBackup={(vm) => setTarget({ hostId: h.id, vm })}
-          onReAdd={(url, username) => {
-            setForm({ url, username, password: '' });
-            setProbe(null);
-          }}
         />
       ))}
       <BackupNowDialog target={target} onClose={() => setTarget(null)} />
@@ -170,17 +166,20 @@ function PoolPanel(props: {
   newest: ReturnType<typeof newestPointByVm>;
   store: RunStore;
   onBackup: (vm: { uuid: string; name: string }) => void;
-  onReAdd: (url: string, username: string) => void;
 }) {
   const { host: h, inventory: inv, state } = props;
   const client = useClient();
   const [removing, setRemoving] = useState(false);
   const [removeError, setRemoveError] = useState<unknown>(null);
   const [probe, setProbe] = useState<Probe | null>(null);
+  const [confirmTrust, setConfirmTrust] = useState(false);
+  const [trusting, setTrusting] = useState(false);
+  const [trustError, setTrustError] = useState<unknown>(null);
   const certChanged = state?.state === 'error' && state.error?.code === 'CERTIFICATE_CHANGED';
+  const reprobe = useCallback(() => client.invoke('hosts.probe', { url: h.url }).then(setProbe, () => setProbe(null)), [client, h.url]);
   useEffect(() => {
-    if (certChanged) void client.invoke('hosts.probe', { url: h.url }).then(setProbe, () => setProbe(null));
-  }, [client, certChanged, h.url]);
+    if (certChanged) void reprobe();
+  }, [certChanged, reprobe]);
   const [badge, tone] = connectionBadge(state, inv !== null);
   const title = inv?.pool?.name ? `${inv.pool.name}` : h.label;
 
@@ -191,6 +190,22 @@ function PoolPanel(props: {
       setRemoveError(err);
     }
   };
+
+  // In place: the engine trusts exactly the fingerprint shown here (and refuses if the host now shows another),
+  // so the pool keeps its id, password and jobs.
+  const trust = async (fingerprint: string) => {
+    setTrusting(true);
+    setTrustError(null);
+    try {
+      await client.invoke('hosts.approveCertificate', { hostId: h.id, fingerprint });
+    } catch (err) {
+      setTrustError(err);
+      void reprobe();
+    } finally {
+      setTrusting(false);
+    }
+  };
+  const presented = probe?.fingerprint ?? null;
 
   return (
     <section className="panel" aria-label={`Pool ${title}`}>
@@ -218,22 +233,45 @@ function PoolPanel(props: {
           <div>
             Now presented: <span className="mono">{probe?.fingerprint ?? '…'}</span>
           </div>
-          <div className="hint">If the host was reinstalled or its certificate renewed, remove the pool and add it again to approve the new certificate.</div>
-          <button
-            type="button"
-            className="secondary"
-            onClick={() => {
-              void remove();
-              props.onReAdd(h.url, h.username);
-            }}
-          >
-            Remove and add again
+          <div className="hint">
+            If the host was reinstalled or its certificate renewed, check the new fingerprint on its console (
+            <span className="mono">openssl x509 -noout -fingerprint -sha256 -in /etc/xensource/xapi-ssl.pem</span>) and trust it: the pool keeps its password and jobs. If
+            you do not know why it changed, do not: something may be impersonating the host.
+          </div>
+          <button type="button" className="secondary" disabled={!presented || trusting} onClick={() => setConfirmTrust(true)}>
+            Trust the new certificate
           </button>
         </div>
       )}
+      {certChanged && <ErrorMessage error={trustError} title="Sluice did not trust the new certificate." />}
       {!certChanged && <ErrorMessage error={props.error} title={`Sluice cannot read the pool at ${h.url}.`} />}
       <ErrorMessage error={removeError} />
       {inv && <InventoryTree hostId={h.id} inventory={inv} newest={props.newest} store={props.store} onBackup={props.onBackup} />}
+      <ConfirmDialog
+        title={`Trust the new certificate of ${title}?`}
+        open={confirmTrust && presented !== null}
+        confirmLabel="Trust this certificate"
+        cancelLabel="Keep refusing"
+        onConfirm={() => presented && void trust(presented)}
+        onClose={() => setConfirmTrust(false)}
+      >
+        <p>Sluice will talk to {h.url} only if it presents exactly this certificate, and refuse the old one from then on.</p>
+        <dl className="stats" style={{ gridTemplateColumns: '1fr' }}>
+          <div className="stat">
+            <dt>You approved before</dt>
+            <dd className="mono" style={{ whiteSpace: 'normal', overflowWrap: 'anywhere' }} data-testid="trusted-fingerprint">
+              {h.trustedFingerprint}
+            </dd>
+          </div>
+          <div className="stat">
+            <dt>It presents now (to trust)</dt>
+            <dd className="mono" style={{ whiteSpace: 'normal', overflowWrap: 'anywhere' }} data-testid="new-fingerprint">
+              {presented}
+            </dd>
+          </div>
+        </dl>
+        <p className="hint">Trust it only if this matches what the host's console shows.</p>
+      </ConfirmDialog>
       <ConfirmDialog title={`Remove the pool ${title}?`} open={removing} confirmLabel="Remove pool" cancelLabel="Keep it" danger onConfirm={() => void remove()} onClose={() => setRemoving(false)}>
         <p>Sluice forgets its address and password. Backups already made stay on the remotes.</p>
       </ConfirmDialog>
