@@ -10,6 +10,10 @@ import type { XxhashApi } from './chunk-digest.js';
 // name the block that changed. The file also records the VHD's size and modification time: a VHD rewritten
 // since (e.g. merged by retention) no longer matches its digests, which is then reported as "out of date",
 // not as damage. Xen Orchestra ignores the extra file.
+//
+// A retention merge carries the digests over to the merged file (repository/merge-digests.ts). When it cannot
+// (the parent had none), it writes a "none" record instead, with why: `verify` then says that plainly rather
+// than guessing the file came from Xen Orchestra.
 
 export const DIGESTS_SUFFIX = '.checksum.json';
 
@@ -27,6 +31,15 @@ const digestsFileSchema = z.object({
   blocks: z.string(),
 });
 export type VhdDigestsFile = z.infer<typeof digestsFileSchema>;
+
+/** The record of a VHD that has no digests, and why (e.g. a merge of files that had none). */
+const noDigestsSchema = z.object({ version: z.literal(1), algorithm: z.literal('none'), reason: z.string() });
+const anyDigestsSchema = z.union([digestsFileSchema, noDigestsSchema]);
+export type DigestsRecord = z.infer<typeof anyDigestsSchema>;
+
+export function noDigestsRecord(reason: string): string {
+  return JSON.stringify({ version: 1, algorithm: 'none', reason } satisfies z.infer<typeof noDigestsSchema>);
+}
 
 let api: Promise<XxhashApi> | undefined;
 export function xxhashApi(): Promise<XxhashApi> {
@@ -52,6 +65,14 @@ export class VhdDigestCollector {
 
   static async create(blockSize: number, entries: number): Promise<VhdDigestCollector> {
     return new VhdDigestCollector(await xxhashApi(), blockSize, entries);
+  }
+
+  /** Starts from digests recorded for a file (a merge's parent): its blocks keep theirs unless added again. */
+  static async fromRecorded(file: VhdDigestsFile, entries: number): Promise<VhdDigestCollector> {
+    const table = Buffer.from(file.blocks, 'base64');
+    const c = new VhdDigestCollector(await xxhashApi(), file.blockSize, Math.max(entries, table.length / 8));
+    table.copy(c.blocks);
+    return c;
   }
 
   addBlock(index: number, bitmap: Buffer, data: Buffer): void {
@@ -81,28 +102,43 @@ export function blockDigest(xxh: XxhashApi, bitmap: Buffer, data: Buffer, blockS
   return h.digest();
 }
 
-export type DigestsState = { kind: 'absent' } | { kind: 'stale'; reason: string } | { kind: 'unreadable'; reason: string } | { kind: 'current'; digests: VhdDigests };
+export type DigestsState = { kind: 'absent'; reason?: string } | { kind: 'stale'; reason: string } | { kind: 'unreadable'; reason: string } | { kind: 'current'; digests: VhdDigests };
+
+/** Reads a digests file as it is, without asking whether it still describes a VHD; undefined if there is none. */
+export async function readDigestsRecord(file: string): Promise<DigestsRecord | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return anyDigestsSchema.parse(JSON.parse(text));
+  } catch (err) {
+    throw new Error(`${file} is not a digests file: ${(err as Error).message.slice(0, 200)}`);
+  }
+}
+
+/** Whether digests were taken of the file as it is now (same length and modification time). */
+export function describesFile(file: VhdDigestsFile, st: { size: number; mtimeMs: number }): boolean {
+  return st.size === file.fileSize && Math.round(st.mtimeMs) === file.mtimeMs;
+}
 
 /** Reads the digests recorded next to a VHD and says whether they still describe the file. */
 export async function loadDigests(vhdPath: string): Promise<DigestsState> {
-  let text: string;
+  let record: DigestsRecord | undefined;
   try {
-    text = await fs.readFile(digestsPathOf(vhdPath), 'utf8');
+    record = await readDigestsRecord(digestsPathOf(vhdPath));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
     return { kind: 'unreadable', reason: (err as Error).message };
   }
-  let file: VhdDigestsFile;
-  try {
-    file = digestsFileSchema.parse(JSON.parse(text));
-  } catch (err) {
-    return { kind: 'unreadable', reason: `${digestsPathOf(vhdPath)} is not a digests file: ${(err as Error).message.slice(0, 200)}` };
+  if (!record) return { kind: 'absent' };
+  if (record.algorithm === 'none') return { kind: 'absent', reason: record.reason };
+  if (!describesFile(record, await fs.stat(vhdPath))) {
+    return { kind: 'stale', reason: `${vhdPath} was rewritten after its checksums were recorded (by another tool, e.g. a Xen Orchestra merge)` };
   }
-  const st = await fs.stat(vhdPath);
-  if (st.size !== file.fileSize || Math.round(st.mtimeMs) !== file.mtimeMs) {
-    return { kind: 'stale', reason: `${vhdPath} was rewritten after its checksums were recorded (merged?)` };
-  }
-  return { kind: 'current', digests: new VhdDigests(await xxhashApi(), file) };
+  return { kind: 'current', digests: new VhdDigests(await xxhashApi(), record) };
 }
 
 export class VhdDigests {

@@ -154,7 +154,7 @@ async function verifyVhdFile(file: string, onBytes: (n: number) => void, signal:
       }
       const structureOnly =
         state.kind === 'current' ? undefined
-        : state.kind === 'absent' ? 'no checksums recorded (written by Xen Orchestra or an older Sluice)'
+        : state.kind === 'absent' ? (state.reason ?? 'no checksums recorded (written by Xen Orchestra or an older Sluice)')
         : state.reason;
       return { bytes: reader.fileSize, ...(structureOnly ? { structureOnly } : {}) };
     } finally {

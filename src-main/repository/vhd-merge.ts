@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { digestsPathOf } from '../formats/vhd-block-digests.js';
+import { digestsPathOf, loadDigests, type DigestsState } from '../formats/vhd-block-digests.js';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { VhdChainError, VhdFormatError } from '../formats/vhd-errors.js';
@@ -22,6 +22,7 @@ import {
 } from '../formats/vhd-structures.js';
 import { describeFsError } from '../remotes/fs-errors.js';
 import { syncDir } from './atomic-file.js';
+import { finishMergedDigests, setAsideParentDigests, startMergedDigests, writeMergedDigests, type MergedDigests } from './merge-digests.js';
 import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type MergeState } from './merge-state.js';
 
 // Merges a child VHD into its parent in place, then renames the parent to the child's name, as Xen Orchestra
@@ -37,7 +38,13 @@ import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type
 // blocks → footer at the new end (file truncated there) → fsync → BAT entries → fsync → state file
 // (currentBlock moves forward). The BAT never names a block that is
 // not on disk, and the state never claims a block the BAT does not hold. Then: new footer (the child's uuid
-// and size) at the end and at byte 0 → fsync → step "cleanupVhds" → rename over the child → state removed.
+// and size) at the end and at byte 0 → fsync → the merged file's block digests → step "cleanupVhds" → rename
+// over the child (its digests follow) → state removed.
+//
+// Block digests (merge-digests.ts): the parent's are set aside before the state file exists; each block the
+// merge writes gets a digest of the bytes written; a resumed run reads back the blocks earlier runs merged
+// (it has no digests of them), never the parent's other blocks. A child block that does not match its own
+// recorded digest stops the merge: damage is not merged into the base and blessed with a fresh digest.
 
 export interface VhdMergeProgress {
   blocksDone: number;
@@ -95,6 +102,9 @@ export async function mergeVhdIntoParent(dir: string, parentName: string, childN
     await parent.close();
     await child.close();
   }
+  await setAsideParentDigests(parentPath).catch((err) => {
+    throw describeFsError(err, digestsPathOf(parentPath), 'set aside the block digests of');
+  });
   const state: MergeState = {
     chain: [parentName, childName],
     parent: { header: await headerChecksum(parentPath) },
@@ -129,6 +139,7 @@ async function runMerge(dir: string, statePath: string, state: MergeState, resum
   const childPath = path.join(dir, path.basename(state.chain[1]!));
   const progress: VhdMergeProgress = { blocksDone: 0, blocksTotal: 0, bytesRead: 0, bytesWritten: 0, bytesTotal: 0 };
   if (state.step === 'mergeBlocks') {
+    let digests: MergedDigests | string;
     const parent = await MergeTarget.open(parentPath, state.parent.header, resumed);
     try {
       const child = await VhdFileReader.open(childPath);
@@ -136,7 +147,10 @@ async function runMerge(dir: string, statePath: string, state: MergeState, resum
         if ((await headerChecksum(childPath)) !== state.child.header) {
           throw new VhdChainError(childPath, `${childPath} is not the file the unfinished merge ${statePath} started on (its header changed): refusing to resume`);
         }
-        await mergeBlocks(parent, child, state, statePath, progress, opts);
+        digests = await startMergedDigests(parentPath, child.blockCount).catch((err) => {
+          throw describeFsError(err, digestsPathOf(parentPath), 'remove the block digests of');
+        });
+        await mergeBlocks(parent, child, state, statePath, progress, opts, { merged: digests, child: await loadDigests(childPath) });
         await parent.adoptIdentity(child.footer);
       } finally {
         await child.close();
@@ -144,29 +158,44 @@ async function runMerge(dir: string, statePath: string, state: MergeState, resum
     } finally {
       await parent.close();
     }
+    // Written only now: the parent will not change again (the rest is a rename), so the file describes it.
+    await writeMergedDigests(parentPath, digests).catch((err) => {
+      throw describeFsError(err, digestsPathOf(parentPath), 'write the block digests of');
+    });
     state.step = 'cleanupVhds';
     await writeMergeState(statePath, state).catch((err) => {
       throw describeFsError(err, statePath, 'write the merge state');
     });
   }
-  // The block digests recorded at backup (formats/vhd-block-digests.ts) describe the two files as they were;
-  // the merged file gets structure checks only, like a point XO wrote. Recomputing them would mean reading
-  // the whole merged disk, which a merge must not.
-  for (const p of [childPath, parentPath]) await fs.rm(digestsPathOf(p), { force: true });
-  try {
-    await fs.rename(parentPath, childPath);
-  } catch (err) {
-    // Renamed before a crash: the child's name must then hold the merged file (the parent's header).
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || (await headerChecksum(childPath).catch(() => -1)) !== state.parent.header) {
+  const renamed = await fs.access(parentPath).then(() => false, () => true);
+  if (!renamed) {
+    // The child's digests describe the child, which the rename replaces: they go first (a crash between the
+    // two leaves the child without digests, never with wrong ones).
+    await fs.rm(digestsPathOf(childPath), { force: true });
+    await fs.rename(parentPath, childPath).catch((err) => {
       throw describeFsError(err, parentPath, 'rename the merged VHD to');
-    }
+    });
+  } else if ((await headerChecksum(childPath).catch(() => -1)) !== state.parent.header) {
+    // Renamed before a crash: the child's name must then hold the merged file (the parent's header).
+    throw new VhdChainError(parentPath, `${parentPath} is gone and ${childPath} is not the merged file the unfinished merge ${statePath} made: refusing to finish it`);
   }
+  await finishMergedDigests(parentPath, childPath).catch((err) => {
+    throw describeFsError(err, digestsPathOf(childPath), 'move the block digests to');
+  });
   await syncDir(dir);
   await removeMergeState(statePath);
   return { ...progress, path: childPath, resumed };
 }
 
-async function mergeBlocks(parent: MergeTarget, child: VhdFileReader, state: MergeState, statePath: string, progress: VhdMergeProgress, opts: VhdMergeOptions): Promise<void> {
+async function mergeBlocks(
+  parent: MergeTarget,
+  child: VhdFileReader,
+  state: MergeState,
+  statePath: string,
+  progress: VhdMergeProgress,
+  opts: VhdMergeOptions,
+  digests: { merged: MergedDigests | string; child: DigestsState },
+): Promise<void> {
   const blockBytes = bitmapSize(child.header.blockSize) + child.header.blockSize;
   const all: number[] = [];
   for (let i = 0; i < child.blockCount; i++) if (child.hasBlock(i)) all.push(i);
@@ -174,6 +203,16 @@ async function mergeBlocks(parent: MergeTarget, child: VhdFileReader, state: Mer
   progress.bytesTotal = all.length * blockBytes;
   const todo = all.filter((i) => i >= state.currentBlock);
   progress.blocksDone = all.length - todo.length;
+  const collector = typeof digests.merged === 'string' ? undefined : digests.merged.collector;
+  if (collector) {
+    // Merged by an earlier run: their digests died with it, so they are taken from the bytes on disk.
+    for (const index of all.filter((i) => i < state.currentBlock)) {
+      const stored = await parent.readStoredBlock(index);
+      progress.bytesRead += blockBytes;
+      collector.addBlock(index, stored.bitmap, stored.data);
+    }
+  }
+  const childDigests = digests.child.kind === 'current' ? digests.child.digests : undefined;
   opts.onProgress?.({ ...progress });
   const batch = Math.max(1, opts.batchBlocks ?? 32);
   for (let start = 0; start < todo.length; start += batch) {
@@ -187,7 +226,9 @@ async function mergeBlocks(parent: MergeTarget, child: VhdFileReader, state: Mer
       for (const index of indexes) {
         const stored = (await child.readBlock(index))!;
         progress.bytesRead += blockBytes;
-        await parent.mergeBlock(index, stored.bitmap, stored.data, progress);
+        if (childDigests && !childDigests.blockMatches(index, stored.bitmap, stored.data)) throw damagedChildBlock(child, index, parent.path);
+        const written = await parent.mergeBlock(index, stored.bitmap, stored.data, progress);
+        collector?.addBlock(index, written.bitmap, written.data);
         progress.blocksDone++;
         opts.onProgress?.({ ...progress });
       }
@@ -288,7 +329,15 @@ class MergeTarget {
     await this.handle.sync();
   }
 
-  async mergeBlock(index: number, bitmap: Buffer, data: Buffer, progress: VhdMergeProgress): Promise<void> {
+  /** A block as it is on disk (after the BAT names it). */
+  async readStoredBlock(index: number): Promise<{ bitmap: Buffer; data: Buffer }> {
+    const bitmapBytes = bitmapSize(this.header.blockSize);
+    const buf = await readAt(this.handle, this.bat[index]! * SECTOR, bitmapBytes + this.header.blockSize, this.path);
+    return { bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
+  }
+
+  /** Writes the child's block into the parent; returns the bytes written there (what the block now holds). */
+  async mergeBlock(index: number, bitmap: Buffer, data: Buffer, progress: VhdMergeProgress): Promise<{ bitmap: Buffer; data: Buffer }> {
     const bitmapBytes = bitmap.length;
     const sectors = this.header.blockSize / SECTOR;
     const existing = this.bat[index]!;
@@ -306,13 +355,13 @@ class MergeTarget {
       this.dataEnd = at + bitmapBytes + data.length;
       this.dirtyLow = Math.min(this.dirtyLow, index);
       this.dirtyHigh = Math.max(this.dirtyHigh, index);
-      return;
+      return { bitmap, data };
     }
     const at = existing * SECTOR;
     if (allMarked(bitmap, sectors)) {
       await writeExactly(this.handle, [bitmap, data], at);
       progress.bytesWritten += bitmapBytes + data.length;
-      return;
+      return { bitmap, data };
     }
     // A partial child block: only the sectors it marks replace the parent's; the bitmaps are OR-ed.
     const own = await readAt(this.handle, at, bitmapBytes + this.header.blockSize, this.path);
@@ -324,6 +373,7 @@ class MergeTarget {
     for (let b = 0; b < bitmapBytes; b++) own[b]! |= bitmap[b]!;
     await writeExactly(this.handle, [own], at);
     progress.bytesWritten += own.length;
+    return { bitmap: own.subarray(0, bitmapBytes), data: own.subarray(bitmapBytes) };
   }
 
   /** Makes the batch durable: footer at the new end, then the BAT entries that changed. */
@@ -381,6 +431,14 @@ class MergeTarget {
     await this.handle.truncate(this.dataEnd + FOOTER_SIZE);
     progress.bytesWritten += FOOTER_SIZE;
   }
+}
+
+function damagedChildBlock(child: VhdFileReader, index: number, parentPath: string): SluiceError {
+  const at = child.bat[index]! * SECTOR;
+  return new SluiceError('REMOTE_ERROR', `${child.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written, so it is not merged into ${parentPath}.`, {
+    hint: 'The points using this file are damaged (`sluice verify` names them); the chain is otherwise intact. Keep these points and start a new chain with a full backup.',
+    context: { file: child.path, block: String(index), offset: String(at), damage: 'block', phase: 'merge' },
+  });
 }
 
 async function headerChecksum(file: string): Promise<number> {

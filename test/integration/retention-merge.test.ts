@@ -5,6 +5,7 @@ import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
+import { loadDigests } from '../../src-main/formats/vhd-block-digests.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../xapi-sim/index.js';
@@ -68,9 +69,10 @@ describe('retention of incremental backups', () => {
       const chain = await pointChain(points[0]!, d.uuid);
       expect(chain).toEqual([path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', 'job-ret', d.uuid, `${points[0]!.id}.vhd`)]);
       if (hasQemu) expect(await qemuDigest(chain[0]!, temp())).toBe(truth.get(points[0]!.id)![d.uuid]);
-      // Nothing else is left in the disk's folder: no old VHD, no merge state, no temp file; block digests only
-      // beside the VHDs the merge did not rewrite (the merged file's would describe its former content).
-      expect(readdirSync(path.dirname(chain[0]!)).sort()).toEqual([...points.map((p) => `${p.id}.vhd`), ...points.slice(1).map((p) => `${p.id}.vhd.checksum.json`)].sort());
+      // Nothing else is left in the disk's folder: no old VHD, no merge state, no temp file; block digests beside
+      // every VHD, the merged one included (the merge carries the parent's over and adds those of what it wrote).
+      expect(readdirSync(path.dirname(chain[0]!)).sort()).toEqual(points.flatMap((p) => [`${p.id}.vhd`, `${p.id}.vhd.checksum.json`]).sort());
+      expect((await loadDigests(chain[0]!)).kind).toBe('current');
     }
     // The merge is a visible phase, with bytes, and the run is done only after it.
     const last = runs.at(-1)!.progress;

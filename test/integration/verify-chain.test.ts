@@ -5,6 +5,7 @@ import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { VhdFileReader } from '../../src-main/formats/vhd-file-reader.js';
+import { collapseUnreferencedVhds, referencedVhds } from '../../src-main/repository/chain-collapser.js';
 import { deltaPointDisks } from '../../src-main/repository/point-disks.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
 import { verifyPoint } from '../../src-main/repository/verify-point.js';
@@ -147,7 +148,43 @@ describe('verify of incremental points', () => {
     expect(hostObjects(sim)).toEqual(before);
   });
 
-  it('a VHD rewritten after its digests were taken (e.g. merged) is checked by structure only, and says so', async () => {
+  it('after a retention merge the merged file keeps digests: a bit flipped in a block from the parent or from the child is named; restore refuses', async () => {
+    for (const origin of ['parent', 'child'] as const) {
+      const { root, points } = await copyOfRepository();
+      const parentFile = (await deltaPointDisks(points[0]!))[0]!.chain.at(-1)!;
+      const childFile = (await deltaPointDisks(points[1]!))[0]!.chain.at(-1)!;
+      const parent = await VhdFileReader.open(parentFile);
+      const child = await VhdFileReader.open(childFile);
+      const blocks = (r: VhdFileReader) => [...r.bat.keys()].filter((i) => r.hasBlock(i));
+      const block = origin === 'child' ? blocks(child)[0]! : blocks(parent).find((i) => !child.hasBlock(i))!;
+      expect(block, origin).toBeDefined();
+      await parent.close();
+      await child.close();
+
+      // Retention deletes the oldest point: its VHD absorbs the next one's and takes its name.
+      await fs.rm(points[0]!.metadataPath);
+      const kept = (await listBackupPoints(root)).points;
+      const collapse = await collapseUnreferencedVhds(path.dirname(parentFile), referencedVhds(kept));
+      expect(collapse.merged).toEqual([{ parent: path.basename(parentFile), child: path.basename(childFile) }]);
+      expect((await verifyPoint(kept[0]!)).structureOnly).toEqual([]);
+
+      const merged = await VhdFileReader.open(childFile);
+      const at = merged.bat[block]! * 512;
+      await merged.close();
+      await flipBit(childFile, at + 512 + 4096 + 5);
+      const err = await failure(verifyPoint(kept[0]!));
+      expect(err.message, origin).toContain(`${childFile}: block ${block}`);
+      expect(err.context, origin).toMatchObject({ file: childFile, block: String(block), offset: String(at), damage: 'block' });
+
+      const before = hostObjects(sim);
+      const r = await failure(restorePoint(xapi, kept[0]!, testRestoreOptions(temp(), { points: kept })));
+      expect(r.code, origin).toBe('REMOTE_ERROR');
+      expect(r.message, origin).toContain(`${childFile}: block ${block}`);
+      expect(hostObjects(sim)).toEqual(before);
+    }
+  });
+
+  it('a VHD rewritten behind Sluice\'s back after its digests were taken is checked by structure only, and says so', async () => {
     const { points } = await copyOfRepository();
     const { file, reader } = await middleFile(points);
     await reader.close();

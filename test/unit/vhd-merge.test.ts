@@ -1,12 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, open, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SluiceError } from '../../src-main/errors/sluice-error.js';
+import { digestsPathOf, loadDigests, VhdDigestCollector, writeDigestsFile } from '../../src-main/formats/vhd-block-digests.js';
 import { readVhdChain } from '../../src-main/formats/vhd-chain-reader.js';
 import { VhdFileReader } from '../../src-main/formats/vhd-file-reader.js';
 import { VhdFileWriter } from '../../src-main/formats/vhd-file-writer.js';
 import { bitmapSize, DEFAULT_BLOCK_SIZE } from '../../src-main/formats/vhd-structures.js';
+import { parentDigestsAsidePath } from '../../src-main/repository/merge-digests.js';
 import { mergeStatePath, readMergeState } from '../../src-main/repository/merge-state.js';
 import { mergeVhdIntoParent, resumeVhdMerge } from '../../src-main/repository/vhd-merge.js';
 import { tempDirs } from '../helpers/temp-dir.js';
@@ -52,7 +55,7 @@ interface BlockSpec {
   sectors?: [number, number];
 }
 
-async function makeVhd(file: string, id: number, blocks: BlockSpec[], parent?: { id: number; name: string }): Promise<void> {
+async function makeVhd(file: string, id: number, blocks: BlockSpec[], parent?: { id: number; name: string }, digests = true): Promise<void> {
   const w = await VhdFileWriter.create(file, { currentSize: SIZE, uuid: uuid(id), ...(parent ? { parent: { uuid: uuid(parent.id), name: parent.name } } : {}) });
   for (const b of blocks) {
     const data = pattern(b.seed);
@@ -62,7 +65,46 @@ async function makeVhd(file: string, id: number, blocks: BlockSpec[], parent?: {
     } else await w.writeBlock(b.index, data);
   }
   await w.finish();
+  if (!digests) return;
+  // The block digests a backup records beside the file (vhd-block-digests.ts), taken from the bytes on disk.
+  const collector = await VhdDigestCollector.create(BLOCK, Math.ceil(SIZE / BLOCK));
+  const r = await VhdFileReader.open(file);
+  for (let i = 0; i < r.blockCount; i++) {
+    const stored = await r.readBlock(i);
+    if (stored) collector.addBlock(i, stored.bitmap, stored.data);
+  }
+  await r.close();
+  await writeDigestsFile(file, collector, w.metadata(), (p, text) => writeFile(p, text));
 }
+
+/** The digests beside `file` are current and match every byte they cover: metadata and each stored block. */
+async function expectDigestsDescribe(file: string): Promise<{ blocks: string; metadata: string }> {
+  const state = await loadDigests(file);
+  expect(state.kind, file).toBe('current');
+  if (state.kind !== 'current') throw new Error('unreachable');
+  const r = await VhdFileReader.open(file);
+  try {
+    expect(state.digests.metadataMatches((await readFile(file)).subarray(0, state.digests.file.metadataBytes)), `${file} metadata`).toBe(true);
+    for (let i = 0; i < r.blockCount; i++) {
+      const stored = await r.readBlock(i);
+      if (stored) expect(state.digests.blockMatches(i, stored.bitmap, stored.data), `${file} block ${i}`).toBe(true);
+    }
+  } finally {
+    await r.close();
+  }
+  return { blocks: state.digests.file.blocks, metadata: state.digests.file.metadata };
+}
+
+/** No digests file in `dir` claims anything its VHD does not hold: each is absent or current and right. */
+async function expectNoWrongDigests(dir: string): Promise<void> {
+  for (const name of (await readdir(dir)).filter((n) => n.endsWith('.vhd'))) {
+    const state = await loadDigests(path.join(dir, name));
+    expect(['absent', 'current'], `${name}: ${state.kind}`).toContain(state.kind);
+    if (state.kind === 'current') await expectDigestsDescribe(path.join(dir, name));
+  }
+}
+
+const withDigests = (...names: string[]) => names.flatMap((n) => [n, `${n}.checksum.json`]).sort();
 
 async function chainDigest(paths: string[]): Promise<string> {
   const h = createHash('sha256');
@@ -107,8 +149,10 @@ describe('merging a child VHD into its parent', () => {
     expect(progress.at(-1)).toBe(6);
     expect(r.bytesRead).toBeLessThanOrEqual(6 * (BLOCK + 512) + 3 * (BLOCK + 512)); // child blocks + partial parent blocks
     expect(r.bytesWritten).toBeLessThan(7 * (BLOCK + 512));
-    expect((await readdir(dir)).sort()).toEqual([path.basename(root), path.basename(b)]);
+    expect((await readdir(dir)).sort()).toEqual(withDigests(path.basename(root), path.basename(b)));
     expect(await chainDigest([root, b])).toBe(before);
+    // The merged file has digests for every block: the parent's it kept (0, 5), the ones the merge wrote.
+    await expectDigestsDescribe(b);
     const merged = await VhdFileReader.open(b);
     expect(merged.footer.uuid).toBe(uuid(3));
     expect(merged.header.parentUuid).toBe(uuid(1));
@@ -116,7 +160,8 @@ describe('merging a child VHD into its parent', () => {
 
     // A dynamic parent: the root absorbs the rest; the result is a full VHD qemu-img reads as the same disk.
     await mergeVhdIntoParent(dir, path.basename(root), path.basename(b));
-    expect(await readdir(dir)).toEqual([path.basename(b)]);
+    expect((await readdir(dir)).sort()).toEqual(withDigests(path.basename(b)));
+    await expectDigestsDescribe(b);
     expect(await chainDigest([b])).toBe(before);
     if (hasQemu) expect(qemuDigest(b)).toBe(before);
   });
@@ -136,8 +181,11 @@ describe('merging a child VHD into its parent', () => {
     ).rejects.toBe(stop);
     const state = await readMergeState(mergeStatePath(dir, path.basename(a)));
     expect(state).toMatchObject({ step: 'mergeBlocks', chain: [path.basename(a), path.basename(b)], currentBlock: 3 });
-    // Mid-merge, every remaining point reads as before.
+    // Mid-merge, every remaining point reads as before, and no digests file claims what its VHD does not hold
+    // (the parent's wait aside for the resume).
     expect(await chainDigest([root, a, b])).toBe(before);
+    await expectNoWrongDigests(dir);
+    expect(await readdir(dir)).toContain(path.basename(parentDigestsAsidePath(a)));
     // The next batch's first append overwrote the trailing footer, then the power went out.
     const h = await open(a, 'r+');
     const { size } = await h.stat();
@@ -148,7 +196,69 @@ describe('merging a child VHD into its parent', () => {
     expect(r.resumed).toBe(true);
     expect(r.blocksDone).toBe(6);
     expect(await chainDigest([root, b])).toBe(before);
-    expect((await readdir(dir)).sort()).toEqual([path.basename(root), path.basename(b)]);
+    expect((await readdir(dir)).sort()).toEqual(withDigests(path.basename(root), path.basename(b)));
+    await expectDigestsDescribe(b);
+  });
+
+  it('a merge stopped after any batch and resumed leaves the same digests as one that ran through', async () => {
+    const straight = temp();
+    const ref = await threeLevelChain(straight);
+    await mergeVhdIntoParent(straight, path.basename(ref.a), path.basename(ref.b), { batchBlocks: 1 });
+    // Block digests only: the metadata digest covers footers with creation times, which differ between chains.
+    const expected = (await expectDigestsDescribe(ref.b)).blocks;
+    for (let stopAt = 1; stopAt <= 6; stopAt++) {
+      const dir = temp();
+      const { root, a, b } = await threeLevelChain(dir);
+      const stop = new Error(`stopped after batch ${stopAt}`);
+      await expect(
+        mergeVhdIntoParent(dir, path.basename(a), path.basename(b), {
+          batchBlocks: 1,
+          afterBatch: (p) => {
+            if (p.blocksDone === stopAt) throw stop;
+          },
+        }),
+      ).rejects.toBe(stop);
+      await expectNoWrongDigests(dir);
+      const r = await resumeVhdMerge(dir, `.${path.basename(a)}.merge.json`);
+      expect(r.resumed).toBe(true);
+      expect((await readdir(dir)).sort(), `stop at ${stopAt}`).toEqual(withDigests(path.basename(root), path.basename(b)));
+      expect((await expectDigestsDescribe(b)).blocks, `stop at ${stopAt}`).toEqual(expected);
+      // A resume reads back only what earlier runs merged, never the parent's other blocks.
+      expect(r.bytesRead, `stop at ${stopAt}`).toBeLessThanOrEqual(6 * (BLOCK + 512) + 3 * (BLOCK + 512) + stopAt * (BLOCK + 512));
+    }
+  });
+
+  it('a merged file whose parent had no digests says so in its digests file; a child block that fails its digest stops the merge', async () => {
+    const dir = temp();
+    const root = path.join(dir, '20250101T000000Z.vhd');
+    const a = path.join(dir, '20250102T000000Z.vhd');
+    await makeVhd(root, 1, [{ index: 0, seed: 1 }], undefined, false);
+    await makeVhd(a, 2, [{ index: 0, seed: 2, sectors: [0, 8] }, { index: 2, seed: 3 }], { id: 1, name: path.basename(root) });
+    await mergeVhdIntoParent(dir, path.basename(root), path.basename(a));
+    expect((await readdir(dir)).sort()).toEqual(withDigests(path.basename(a)));
+    expect(await loadDigests(a)).toEqual({ kind: 'absent', reason: expect.stringMatching(/20250101T000000Z\.vhd had no checksums/) });
+
+    const dir2 = temp();
+    const { a: a2, b: b2 } = await threeLevelChain(dir2);
+    const child = await VhdFileReader.open(b2);
+    const at = child.bat[2]! * 512 + 512 + 1000;
+    await child.close();
+    const st = await stat(b2);
+    const h = await open(b2, 'r+');
+    await h.write(Buffer.from([0x5a]), 0, 1, at);
+    await h.close();
+    await utimes(b2, st.atime, st.mtime);
+    const err = await mergeVhdIntoParent(dir2, path.basename(a2), path.basename(b2), { batchBlocks: 1 }).then(
+      () => {
+        throw new Error('the merge should have refused the damaged block');
+      },
+      (e: unknown) => e as SluiceError,
+    );
+    expect(err).toBeInstanceOf(SluiceError);
+    expect(err.message).toContain(`${b2}: block 2`);
+    expect(err.context).toMatchObject({ file: b2, block: '2', damage: 'block' });
+    // The parent's digests stay aside for the resume; none beside the half-merged parent.
+    expect((await loadDigests(a2)).kind).toBe('absent');
   });
 
   it('finishes a merge that crashed after the new footer or after the rename', async () => {
@@ -157,27 +267,37 @@ describe('merging a child VHD into its parent', () => {
     const before = await chainDigest([root, a, b]);
     const saved = path.join(dir, 'saved');
     await copyFile(b, `${saved}-child`);
+    await copyFile(digestsPathOf(b), `${saved}-child-digests`);
     let lastState = '';
     await mergeVhdIntoParent(dir, path.basename(a), path.basename(b), {
       batchBlocks: 100,
       afterBatch: async () => {
         lastState = await readFile(mergeStatePath(dir, path.basename(a)), 'utf8');
+        await copyFile(parentDigestsAsidePath(a), `${saved}-aside`);
       },
     });
+    const expected = await expectDigestsDescribe(b);
     await copyFile(b, `${saved}-merged`);
+    await copyFile(digestsPathOf(b), `${saved}-merged-digests`);
 
-    // Crash after the footer took the child's identity, before the step moved on: the parent is still there.
+    // Crash after the footer took the child's identity and the merged digests were written, before the step
+    // moved on: the parent is still there, with the final digests beside it.
     await copyFile(`${saved}-merged`, a);
+    await copyFile(`${saved}-merged-digests`, digestsPathOf(a));
     await copyFile(`${saved}-child`, b);
+    await copyFile(`${saved}-child-digests`, digestsPathOf(b));
+    await copyFile(`${saved}-aside`, parentDigestsAsidePath(a));
     await writeFile(mergeStatePath(dir, path.basename(a)), lastState);
     await mergeVhdIntoParent(dir, path.basename(a), path.basename(b));
     expect(await chainDigest([root, b])).toBe(before);
+    expect(await expectDigestsDescribe(b)).toEqual(expected);
 
     // Crash after the rename, before the state file went.
     await writeFile(mergeStatePath(dir, path.basename(a)), JSON.stringify({ ...JSON.parse(lastState), step: 'cleanupVhds' }));
     await resumeVhdMerge(dir, `.${path.basename(a)}.merge.json`);
-    expect((await readdir(dir)).filter((n) => !n.startsWith('saved')).sort()).toEqual([path.basename(root), path.basename(b)]);
+    expect((await readdir(dir)).filter((n) => !n.startsWith('saved')).sort()).toEqual(withDigests(path.basename(root), path.basename(b)));
     expect(await chainDigest([root, b])).toBe(before);
+    expect(await expectDigestsDescribe(b)).toEqual(expected);
   });
 
   it('refuses a truncated child or one with a bad footer checksum, and leaves the parent untouched', async () => {

@@ -1,0 +1,87 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { describesFile, digestsPathOf, loadDigests, noDigestsRecord, readDigestsRecord, VhdDigestCollector, type DigestsRecord } from '../formats/vhd-block-digests.js';
+import { readAt } from '../formats/vhd-file-reader.js';
+import { syncDir, writeFileAtomic } from './atomic-file.js';
+
+// The block digests (formats/vhd-block-digests.ts) of a merged VHD: the parent's for the blocks the merge left
+// alone, fresh ones for the blocks it wrote. While the merge runs, no digests file sits beside the parent (its
+// blocks are changing); the parent's recorded digests wait in `<parent>.merge-checksum.json` (a name no scan
+// takes for a VHD, a temporary or a merge state), so a resume still has them. Only once the parent holds the
+// final bytes are the merged file's digests written beside it, and they follow it in the final rename.
+
+export function parentDigestsAsidePath(parentPath: string): string {
+  return `${parentPath}.merge-checksum.json`;
+}
+
+/**
+ * Before a fresh merge writes anything: moves the parent's digests aside, or records why there are none to
+ * carry over. Must run before the state file exists, so a resume always finds the aside file it left.
+ */
+export async function setAsideParentDigests(parentPath: string): Promise<void> {
+  const aside = parentDigestsAsidePath(parentPath);
+  const name = path.basename(parentPath);
+  const state = await loadDigests(parentPath);
+  if (state.kind === 'current') {
+    await fs.rename(digestsPathOf(parentPath), aside);
+  } else {
+    // A fresh merge that stopped after moving them aside, before writing its state: the parent is untouched.
+    const leftover = state.kind === 'absent' && !state.reason ? await readDigestsRecord(aside).catch(() => undefined) : undefined;
+    if (!(leftover && leftover.algorithm !== 'none' && describesFile(leftover, await fs.stat(parentPath)))) {
+      const why =
+        state.kind === 'absent' ? (state.reason ?? `${name} had no checksums (written by Xen Orchestra or an older Sluice)`)
+        : `the checksums of ${name} were not usable: ${state.reason}`;
+      await writeFileAtomic(aside, noDigestsRecord(why));
+    }
+    await fs.rm(digestsPathOf(parentPath), { force: true });
+  }
+  await syncDir(path.dirname(parentPath));
+}
+
+export interface MergedDigests {
+  collector: VhdDigestCollector;
+  /** How much of the file's head the metadata digest covers (footer copy, header, locators, BAT). */
+  metadataBytes: number;
+}
+
+/**
+ * When a merge (re)starts writing into the parent: any digests file beside it goes (a resumed merge may find
+ * the final one of a run that stopped just after writing it), and the digests to carry over are loaded.
+ * Returns a collector to record the merged blocks in, or why the merged file will have no digests.
+ */
+export async function startMergedDigests(parentPath: string, entries: number): Promise<MergedDigests | string> {
+  await fs.rm(digestsPathOf(parentPath), { force: true });
+  let aside: DigestsRecord | undefined;
+  try {
+    aside = await readDigestsRecord(parentDigestsAsidePath(parentPath));
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (!aside) return `merged by a run that did not keep the checksums of ${path.basename(parentPath)} (a merge Xen Orchestra started?)`;
+  if (aside.algorithm === 'none') return `merged from files without checksums: ${aside.reason}`;
+  return { collector: await VhdDigestCollector.fromRecorded(aside, entries), metadataBytes: aside.metadataBytes };
+}
+
+/** After the parent's last write: its digests file, describing it as it now is on disk. */
+export async function writeMergedDigests(parentPath: string, digests: MergedDigests | string): Promise<void> {
+  const target = digestsPathOf(parentPath);
+  if (typeof digests === 'string') {
+    await writeFileAtomic(target, noDigestsRecord(digests));
+    return;
+  }
+  const h = await fs.open(parentPath, 'r');
+  try {
+    const metadata = await readAt(h, 0, digests.metadataBytes, parentPath);
+    await writeFileAtomic(target, JSON.stringify(digests.collector.toFile(metadata, await h.stat())));
+  } finally {
+    await h.close();
+  }
+}
+
+/** The last step, after the merged VHD took the child's name: its digests follow; the aside file goes. */
+export async function finishMergedDigests(parentPath: string, childPath: string): Promise<void> {
+  await fs.rename(digestsPathOf(parentPath), digestsPathOf(childPath)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+  await fs.rm(parentDigestsAsidePath(parentPath), { force: true });
+}
