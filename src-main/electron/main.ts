@@ -72,10 +72,11 @@ async function start(): Promise<void> {
   engine.onEvent((name, payload) => {
     if (!win.isDestroyed()) win.webContents.send('sluice:event', name, payload);
     if (!Notification.isSupported()) return;
-    const p = payload as { title?: string; body?: string; level?: string; message?: string; context?: Record<string, string> };
-    // Job runs say what the user wants to hear in 'notification' (per preferences); other errors as they come.
-    if (name === 'notification') new Notification({ title: String(p.title ?? 'Sluice'), body: String(p.body ?? '') }).show();
-    else if (name === 'engine.log' && p.level === 'error' && !p.context?.jobId) new Notification({ title: 'Sluice', body: String(p.message ?? '') }).show();
+    // The engine decides what deserves a desktop notification, per the user's notification settings: only its
+    // 'notification' events become one (errors otherwise show in the window, not as pop-ups).
+    if (name !== 'notification') return;
+    const p = payload as { title?: string; body?: string };
+    new Notification({ title: String(p.title ?? 'Sluice'), body: String(p.body ?? '') }).show();
   });
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) win = createWindow();
