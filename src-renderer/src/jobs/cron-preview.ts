@@ -37,7 +37,7 @@ export function describeCron(pattern: string): string {
   const at = isNum(min) && isNum(hour) ? `at ${two(hour)}:${two(min)}` : null;
   if (min.startsWith('*/') && hour === '*' && dom === '*' && mon === '*' && dow === '*') return `Every ${min.slice(2)} minutes`;
   if (isNum(min) && hour === '*' && dom === '*' && mon === '*' && dow === '*') return `Every hour at minute ${min}`;
-  if (at && hour.startsWith('*/')) return `Every ${hour.slice(2)} hours`;
+  if (isNum(min) && /^\*\/\d+$/.test(hour) && dom === '*' && mon === '*' && dow === '*') return `Every ${hour.slice(2)} hours, at minute ${Number(min)}`;
   if (at && dom === '*' && mon === '*' && dow === '*') return `Every day ${at}`;
   if (at && dom === '*' && mon === '*' && /^[0-7](,[0-7])*$/.test(dow)) return `Every ${dow.split(',').map((d) => DAYS[Number(d) % 7]).join(', ')} ${at}`;
   if (at && dom === '*' && mon === '*' && dow === '1-5') return `Every weekday (Monday to Friday) ${at}`;

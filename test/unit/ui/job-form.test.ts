@@ -13,6 +13,7 @@ describe('cron preview', () => {
     expect(paris.ok && paris.next[0]!.toISOString()).toBe('2026-07-01T00:00:00.000Z');
     expect(describeCron('0 3 * * 0')).toBe('Every Sunday at 03:00');
     expect(describeCron('*/15 * * * *')).toBe('Every 15 minutes');
+    expect(describeCron('30 */6 * * *')).toBe('Every 6 hours, at minute 30');
     expect(describeCron('0 1 1 * *')).toBe('On day 1 of every month at 01:00');
     expect(describeCron('0 22 * * 1-5')).toBe('Every weekday (Monday to Friday) at 22:00');
     expect(describeCron('5 4 1-7 * 1')).toBe('Custom pattern');
