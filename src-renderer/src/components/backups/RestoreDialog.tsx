@@ -145,7 +145,14 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
                 </select>
               </label>
             )}
-            {!inventory && <p className="muted">Reading the pool's storage…</p>}
+            {!inventory && (pools.states[hostId]?.state === 'error' || pools.errors[hostId] !== undefined) ? (
+              <p role="alert">
+                The pool is not connected, so its storage cannot be listed: {pools.states[hostId]?.error?.message ?? 'its inventory could not be read'}. Open Hosts to reconnect it (or
+                choose another pool).
+              </p>
+            ) : !inventory ? (
+              <p className="muted">Reading the pool's storage…</p>
+            ) : null}
             {inventory && srSelect(sr, setSr, what === 'disk' ? 'SR of the new disk' : disks?.perDiskSr ? 'SR (every disk not set below)' : 'SR')}
             {inventory &&
               what === 'vm' &&
