@@ -51,10 +51,12 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
           legend: { show: false },
           cursor: { drag: { x: false, y: false }, points: { show: false } },
           scales: { x: { time: false }, rate: { range: (_u, _min, max) => [0, Math.max(1024 * 1024, max * 1.1)] }, buf: { range: (_u, _min, max) => [0, Math.max(1024 * 1024, max * 1.1)] } },
+          // Axis widths are fixed, so the plot never shifts as its labels change; wide enough for the longest
+          // label ("1023.9 KiB/s", "1023.9 MiB"), which 80 px clipped.
           axes: [
             { ...axis, values: (_u, vals) => vals.map((v) => clock(v)) },
-            { ...axis, scale: 'rate', size: 80, values: (_u, vals) => vals.map((v) => formatRate(v)) },
-            { ...axis, scale: 'buf', side: 1, size: 80, grid: { show: false }, values: (_u, vals) => vals.map((v) => formatBytes(v)) },
+            { ...axis, scale: 'rate', size: 100, values: (_u, vals) => vals.map((v) => formatRate(v)) },
+            { ...axis, scale: 'buf', side: 1, size: 92, grid: { show: false }, values: (_u, vals) => vals.map((v) => formatBytes(v)) },
           ],
           series: [
             {},

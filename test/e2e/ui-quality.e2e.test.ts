@@ -1,0 +1,230 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/chromium.js';
+import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+import { FOCUS_STATE, OVERFLOWS, UNNAMED_CONTROLS, type FocusState } from '../helpers/ui-audit.js';
+
+// Issue #8's promises, checked in Chromium against `sluice serve --demo` with a pool, a remote, a job and a
+// backup present: every control has an accessible name, nothing overflows sideways at 1280x800 or 1920x1080 in
+// light or dark, the keyboard reaches controls with a visible focus and drives dialogs, and a running backup's
+// numbers never move the layout. One browser, one page: the viewport is resized, never relaunched.
+const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
+const SIZES = [
+  { width: 1280, height: 800 },
+  { width: 1920, height: 1080 },
+] as const;
+const THEMES = ['light', 'dark'] as const;
+
+let serve: ServeProcess;
+let browser: Browser;
+let page: Page;
+const temps: Array<() => void> = [];
+let demo: { url: string; user: string; password: string };
+let remoteDir: string;
+const consoleErrors: string[] = [];
+
+async function setTheme(theme: 'light' | 'dark') {
+  // As the Settings page does it (html[data-theme] + the redraw event), without saving a preference.
+  await page.evaluate(`document.documentElement.dataset.theme = '${theme}'; window.dispatchEvent(new CustomEvent('sluice-theme'));`);
+  await page.waitForTimeout(80);
+}
+
+/** The focused element's aria-label, else its text. */
+const focusedName = () => page.evaluate(`document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()`);
+
+async function go(name: string) {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+  await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe(name);
+}
+
+beforeAll(async () => {
+  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html'))) throw new Error('Build the UI first: npm run build:renderer (npm test does).');
+  mkdirSync(SHOTS, { recursive: true });
+  const data = makeTempDir();
+  const remote = makeTempDir('sluice-remote-');
+  temps.push(data.cleanup, remote.cleanup);
+  remoteDir = remote.dir;
+  serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo']);
+  const m = /Demo pool "Small shop" at (\S+) \(user (\S+), password (\S+), certificate (\S+)\)/.exec(serve.output())!;
+  demo = { url: m[1]!, user: m[2]!, password: m[3]! };
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: SIZES[0] });
+  page.setDefaultTimeout(15_000);
+  page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
+  await page.goto(serve.url);
+  await page.getByText('Engine connected').waitFor();
+});
+afterAll(async () => {
+  await browser?.close();
+  await serve?.stop();
+  temps.forEach((c) => c());
+});
+
+describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers (Chromium, sluice serve --demo)', () => {
+  it('a running backup never moves its numbers, bar or graph while they update', async () => {
+    await go('Hosts');
+    await page.getByLabel('Pool address').fill(demo.url);
+    await page.getByLabel('Username').fill(demo.user);
+    await page.getByLabel('Password').fill(demo.password);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByRole('button', { name: 'Approve and add pool' }).click();
+    await expect.poll(() => page.getByRole('region', { name: 'Pool Small shop' }).getByRole('row', { name: 'mail' }).count(), { timeout: 15_000 }).toBe(1);
+    await go('Remotes');
+    await page.getByLabel('Name').fill('Local disk');
+    await page.getByLabel('Folder').fill(remoteDir);
+    await page.getByRole('button', { name: 'Add remote' }).click();
+    await expect.poll(() => page.getByRole('row', { name: 'Local disk' }).count()).toBe(1);
+    await go('Jobs');
+    await page.getByRole('button', { name: 'New job' }).click();
+    const form = page.getByRole('form', { name: 'New job' });
+    await form.getByRole('textbox', { name: 'Name', exact: true }).first().fill('Nightly mail');
+    await form.getByRole('checkbox', { name: 'Back up mail' }).check();
+    await form.getByRole('textbox', { name: /^Cron pattern/ }).fill('30 1 * * *');
+    await form.getByRole('button', { name: 'Create job' }).click();
+    await expect.poll(() => page.getByRole('row', { name: /Nightly mail/ }).count()).toBe(1);
+
+    // A full backup of "mail" (32 MiB) at 4 MiB/s: long enough to watch for three seconds.
+    await go('Hosts');
+    await page.getByRole('button', { name: 'Back up mail now' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Back up mail now' });
+    await dialog.getByLabel('Remote').selectOption({ label: 'Local disk' });
+    await dialog.getByRole('radio', { name: /^Full \(/ }).check();
+    await dialog.getByLabel('Speed limit (MiB/s)').fill('4');
+    await dialog.getByRole('button', { name: 'Start backup' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Transfers');
+    const card = page.getByRole('article', { name: 'Backup of mail' });
+    await expect.poll(async () => (await card.getByTestId('bytes-done').textContent()) !== '0 B', { timeout: 20_000 }).toBe(true);
+
+    const boxes = () =>
+      page.evaluate(
+        `[...document.querySelectorAll('article[aria-label="Backup of mail"] :is(.stat .num, [role=progressbar], [data-testid=transfer-graph], [data-testid=bottleneck])')].map((el) => {
+          const r = el.getBoundingClientRect();
+          return { what: el.getAttribute('data-testid') || el.getAttribute('role') || el.closest('.stat').querySelector('dt').textContent, x: r.x, y: r.y, width: r.width, height: r.height, text: el.getAttribute('role') ? el.getAttribute('aria-valuetext') : el.textContent };
+        })`,
+      ) as Promise<Array<{ what: string; x: number; y: number; width: number; height: number; text: string }>>;
+    const samples = [await boxes()];
+    for (let i = 0; i < 10; i++) {
+      await page.waitForTimeout(300);
+      samples.push(await boxes());
+    }
+    // Still running, so the card stayed where it was; and the numbers did change, so the check could fail.
+    expect(await card.getAttribute('data-state')).toBe('running');
+    const first = samples[0]!;
+    const changed = first.filter((b, i) => samples.some((s) => s[i]!.text !== b.text)).map((b) => b.what);
+    expect(changed).toContain('bytes-done');
+    const moved = samples.flatMap((s) =>
+      s.flatMap((b, i) => {
+        const a = first[i]!;
+        return a.x !== b.x || a.width !== b.width || a.y !== b.y || a.height !== b.height ?
+            [`${b.what}: ${a.x},${a.y} ${a.width}x${a.height} ("${a.text}") became ${b.x},${b.y} ${b.width}x${b.height} ("${b.text}")`]
+          : [];
+      }),
+    );
+    expect([...new Set(moved)]).toEqual([]);
+    await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
+  });
+
+  it('every view at 1280x800 and 1920x1080, light and dark: every control named, nothing overflows sideways', async () => {
+    for (const b of await page.getByRole('button', { name: /^Dismiss: / }).all()) await b.click();
+    const unnamed: Record<string, string[]> = {};
+    const overflow: Record<string, string[]> = {};
+    const check = async (view: string, size: (typeof SIZES)[number]) => {
+      for (const theme of THEMES) {
+        await setTheme(theme);
+        const key = `${view} ${size.width}x${size.height} ${theme}`;
+        const u = (await page.evaluate(UNNAMED_CONTROLS)) as string[];
+        if (u.length) unnamed[key] = u;
+        const o = (await page.evaluate(OVERFLOWS)) as string[];
+        if (o.length) overflow[key] = o;
+        if (size.width === 1920) await page.screenshot({ path: path.join(SHOTS, `${view.toLowerCase().replace(/\W+/g, '-')}-1920-${theme}.png`) });
+      }
+    };
+    for (const size of SIZES) {
+      await page.setViewportSize(size);
+      for (const view of ['Dashboard', 'Hosts', 'Remotes', 'Jobs', 'Transfers', 'Backups', 'Settings']) {
+        await go(view);
+        await page.waitForTimeout(250);
+        await check(view, size);
+        if (view === 'Jobs') {
+          await page.getByRole('button', { name: 'New job' }).click();
+          await page.getByRole('form', { name: 'New job' }).waitFor();
+          await check('Jobs form', size);
+        }
+        if (view === 'Backups') {
+          for (const what of ['Restore', 'Export']) {
+            await page.getByRole('button', { name: new RegExp(`^${what} mail `) }).first().click();
+            const d = page.getByRole('dialog', { name: `${what} mail` });
+            await d.waitFor();
+            await page.waitForTimeout(250);
+            await check(`${what} dialog`, size);
+            await page.keyboard.press('Escape');
+            await d.waitFor({ state: 'hidden' });
+          }
+        }
+      }
+    }
+    await page.setViewportSize(SIZES[0]);
+    await setTheme('light');
+    expect(unnamed).toEqual({});
+    expect(overflow).toEqual({});
+  });
+
+  it('the keyboard: Tab walks the controls with a visible focus; dialogs open with Enter or Space, close with Escape, focus returns', async () => {
+    for (const theme of THEMES) {
+      await setTheme(theme);
+      for (const view of ['Hosts', 'Jobs', 'Backups', 'Settings']) {
+        await go(view);
+        // Start from the top of the document, as after a page load.
+        await page.evaluate(`document.activeElement && document.activeElement.blur()`);
+        const seen: FocusState[] = [];
+        for (let i = 0; i < 14; i++) {
+          await page.keyboard.press('Tab');
+          const state = (await page.evaluate(FOCUS_STATE)) as FocusState;
+          // Past the last control the focus leaves the document (to the browser): the walk is over.
+          if (state.tag === 'body') break;
+          seen.push(state);
+        }
+        const bad = seen.filter((s) => !s.visible || !s.interactive).map((s) => `${view} ${theme}: <${s.tag}> "${s.name}"${s.interactive ? '' : ' (not a control)'}${s.visible ? '' : ' (no visible focus)'}`);
+        expect(bad).toEqual([]);
+        // Focus moved through distinct controls and reached past the navigation into the view.
+        expect(new Set(seen.map((s) => `${s.tag} ${s.name}`)).size).toBe(seen.length);
+        expect(seen.filter((s) => s.inMain).length).toBeGreaterThanOrEqual(4);
+      }
+    }
+    await setTheme('light');
+
+    // Dialogs by keyboard: the opener gets Enter (Restore) or Space (Export); Escape closes; focus goes back to it.
+    await go('Backups');
+    for (const [what, key] of [
+      ['Restore', 'Enter'],
+      ['Export', 'Space'],
+    ] as const) {
+      const opener = page.getByRole('button', { name: new RegExp(`^${what} mail `) }).first();
+      await opener.focus();
+      await page.keyboard.press(key);
+      const d = page.getByRole('dialog', { name: `${what} mail` });
+      await d.waitFor();
+      // Focus is inside the dialog (the browser moved it there), not left behind on the page.
+      expect(await page.evaluate(`document.querySelector('dialog[open]').contains(document.activeElement)`)).toBe(true);
+      await page.keyboard.press('Escape');
+      await d.waitFor({ state: 'hidden' });
+      expect(await focusedName()).toBe(await opener.getAttribute('aria-label'));
+    }
+
+    // A confirm dialog too: Delete on a point asks first, with the safe choice focused.
+    const del = page.getByRole('button', { name: /^Delete mail / }).first();
+    await del.focus();
+    await page.keyboard.press('Enter');
+    const confirm = page.getByRole('dialog', { name: /^Delete the backup of mail/ });
+    await confirm.waitFor();
+    expect(await focusedName()).toBe('Keep it');
+    await page.keyboard.press('Escape');
+    await confirm.waitFor({ state: 'hidden' });
+    expect(await focusedName()).toBe(await del.getAttribute('aria-label'));
+    expect(await page.getByRole('table', { name: 'Backups of mail on Local disk' }).getByRole('row').count()).toBe(2);
+    expect(consoleErrors).toEqual([]);
+  });
+});
