@@ -25,7 +25,7 @@ export class ProgressSampler {
   disks: TransferProgress['disks'];
 
   constructor(
-    private readonly base: { runId: string; vm: TransferProgress['vm']; disk: TransferProgress['disk']; spoolCapBytes: number },
+    private base: { runId: string; vm: TransferProgress['vm']; disk: TransferProgress['disk']; spoolCapBytes: number },
     private readonly listener: ProgressListener,
     private readonly intervalMs = 250,
   ) {}
@@ -38,6 +38,12 @@ export class ProgressSampler {
 
   setPhase(phase: BackupPhase): void {
     this.phase = phase;
+    this.emit();
+  }
+
+  /** The disk a step of a VM's run works on now (an export writing one file per disk, a restore moving one). */
+  setDisk(disk: TransferProgress['disk']): void {
+    this.base = { ...this.base, disk };
     this.emit();
   }
 
