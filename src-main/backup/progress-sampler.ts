@@ -25,7 +25,7 @@ export class ProgressSampler {
   disks: TransferProgress['disks'];
 
   constructor(
-    private base: { runId: string; vm: TransferProgress['vm']; disk: TransferProgress['disk']; spoolCapBytes: number },
+    private readonly base: { runId: string; vm: TransferProgress['vm']; disk: TransferProgress['disk']; spoolCapBytes: number },
     private readonly listener: ProgressListener,
     private readonly intervalMs = 250,
   ) {}
@@ -41,10 +41,12 @@ export class ProgressSampler {
     this.emit();
   }
 
-  /** The disk a step of a VM's run works on now (an export writing one file per disk, a restore moving one). */
-  setDisk(disk: TransferProgress['disk']): void {
-    this.base = { ...this.base, disk };
-    this.emit();
+  /**
+   * A sampler for one disk of this VM's run (same run, VM and listener; `disk` set), for a step that works disk
+   * by disk under the VM's sampler: an export writing one file per disk, a restore moving a disk to its SR.
+   */
+  forDisk(disk: NonNullable<TransferProgress['disk']>): ProgressSampler {
+    return new ProgressSampler({ ...this.base, disk }, this.listener, this.intervalMs);
   }
 
   stop(finalPhase?: BackupPhase): void {

@@ -89,10 +89,23 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
       sampler.setPhase('transfer');
       for (const [i, s] of sources.entries()) {
         const out = await outputs.open(targets[i]!);
-        sampler.setDisk({ uuid: s.uuid, name: s.name });
-        const bytes = opts.format === 'vhd' ? await writeVhd(out, s, counters, opts.signal) : await writeRaw(out, s, counters, opts.signal);
-        await out.seal();
-        files.push({ path: out.finalPath, position: s.position, bytes });
+        // Each disk its own line (as a backup's disks have), the VM's line the sum.
+        const disk = { bytesRead: 0, bytesWritten: 0 };
+        const diskSampler = sampler.forDisk({ uuid: s.uuid, name: s.name });
+        diskSampler.totalBytes = s.size;
+        diskSampler.phase = 'transfer';
+        diskSampler.restart(1, { ...counters, ...disk, get bytesRead() { return disk.bytesRead; }, get bytesWritten() { return disk.bytesWritten; } });
+        diskSampler.start();
+        try {
+          const both = countingInto(counters, disk);
+          const bytes = opts.format === 'vhd' ? await writeVhd(out, s, both, opts.signal) : await writeRaw(out, s, both, opts.signal);
+          await out.seal();
+          diskSampler.stop('done');
+          files.push({ path: out.finalPath, position: s.position, bytes });
+        } catch (err) {
+          diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
+          throw err;
+        }
       }
     }
     // Every output complete: only now do they appear under their names, together.
@@ -108,6 +121,26 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
   } finally {
     await Promise.all(opened.map((o) => o.chain.close()));
   }
+}
+
+/** Counters that add every increment to both `total` and `part` (a disk's bytes into the VM's). */
+function countingInto(total: { bytesRead: number; bytesWritten: number }, part: { bytesRead: number; bytesWritten: number }): { bytesRead: number; bytesWritten: number } {
+  return {
+    get bytesRead() {
+      return part.bytesRead;
+    },
+    set bytesRead(v: number) {
+      total.bytesRead += v - part.bytesRead;
+      part.bytesRead = v;
+    },
+    get bytesWritten() {
+      return part.bytesWritten;
+    },
+    set bytesWritten(v: number) {
+      total.bytesWritten += v - part.bytesWritten;
+      part.bytesWritten = v;
+    },
+  };
 }
 
 function asDamage(err: unknown, point: BackupPoint): unknown {

@@ -146,19 +146,23 @@ describe('export', () => {
       const fresh = path.join(temp(), 'new', 'disks');
       for (const out of [existing, fresh]) {
         const controller = new AbortController();
-        const seen: Array<{ disk: string | undefined; bytesWritten: number }> = [];
+        const seen: Array<{ disk: string | undefined; phase: string; bytesWritten: number }> = [];
         const err = await exportPoint(point, {
           ...exportOpts(format, out),
           signal: controller.signal,
           onProgress: (p) => {
-            seen.push({ disk: p.disk?.name, bytesWritten: p.bytesWritten });
+            seen.push({ disk: p.disk?.name, phase: p.phase, bytesWritten: p.bytesWritten });
             // The second disk's file is open; the first is complete under its temp name.
             if (p.disk?.name === 'app data') controller.abort(new SluiceError('CANCELLED', 'Cancelled by the test.'));
           },
         }).catch((e: unknown) => e);
         expect((err as SluiceError).code).toBe('CANCELLED');
-        expect(seen.find((s) => s.disk === 'app data')!.bytesWritten).toBeGreaterThan(0);
-        expect(seen.at(-1)).toMatchObject({ disk: 'app data' });
+        // The first disk was written completely before the cancel; the second's line and the VM's end cancelled.
+        const first = seen.filter((s) => s.disk === 'app system');
+        expect(first.at(-1)).toMatchObject({ phase: 'done' });
+        expect(first.at(-1)!.bytesWritten).toBeGreaterThan(0);
+        expect(seen.filter((s) => s.disk === 'app data').at(-1)).toMatchObject({ phase: 'cancelled' });
+        expect(seen.at(-1)).toMatchObject({ disk: undefined, phase: 'cancelled' });
         if (out === existing) expect(readdirSync(existing)).toEqual([]);
         else expect(existsSync(path.dirname(fresh))).toBe(false);
       }
