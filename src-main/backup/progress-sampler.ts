@@ -41,6 +41,14 @@ export class ProgressSampler {
     this.emit();
   }
 
+  /**
+   * A sampler for one disk of this VM's run (same run, VM and listener; `disk` set), for a step that works disk
+   * by disk under the VM's sampler: an export writing one file per disk, a restore moving a disk to its SR.
+   */
+  forDisk(disk: NonNullable<TransferProgress['disk']>): ProgressSampler {
+    return new ProgressSampler({ ...this.base, disk }, this.listener, this.intervalMs);
+  }
+
   stop(finalPhase?: BackupPhase): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;

@@ -82,10 +82,10 @@ export class ProgressRenderer {
     }
   }
 
-  /** Prints a log line above the bars. */
-  log(line: string): void {
+  /** Prints a log line above the bars (on `to`, e.g. stdout for a command's results; default the bars' stream). */
+  log(line: string, to: NodeJS.WritableStream = this.out): void {
     if (this.out.isTTY) this.clear();
-    this.out.write(line + '\n');
+    to.write(line + '\n');
     if (this.out.isTTY) this.redraw();
   }
 

@@ -8,13 +8,14 @@ import { SluiceError } from '../errors/sluice-error.js';
 import { VhdFileWriter } from '../formats/vhd-file-writer.js';
 import { DEFAULT_BLOCK_SIZE } from '../formats/vhd-structures.js';
 import { XvaVerifyError } from '../formats/xva-stream-verifier.js';
-import { AtomicFile } from '../repository/atomic-file.js';
+import type { AtomicFile } from '../repository/atomic-file.js';
 import type { DeltaMetadata } from '../repository/backup-metadata.js';
 import { fullPointDisks, openPlainXva, xvaDiskRaw, xvaPathOf } from '../repository/full-point-reader.js';
 import { pickDisk } from '../repository/point-disks.js';
 import type { BackupPoint } from '../repository/repository-reader.js';
 import { describeFsError } from '../remotes/fs-errors.js';
 import { openPointDisks, type OpenedDisk } from '../restore/restore-delta-point.js';
+import { ExportOutputs } from './export-outputs.js';
 import { copyFullXva } from './xva-copy.js';
 import { xvaFromChains } from './xva-synthesis.js';
 
@@ -39,6 +40,7 @@ export interface ExportResult {
 
 /** A disk to export: its blocks (block-size pieces, index order; absent ones read as zeros) and size. */
 interface DiskSource {
+  uuid: string;
   position: string;
   name: string;
   size: number;
@@ -49,7 +51,8 @@ interface DiskSource {
 /**
  * Exports a point to standalone files for use elsewhere: an XVA (importable by XCP-ng / XenServer / XO), a
  * dynamic VHD per disk (a chain flattened), or raw images (sparse). The repository is only read, and checked
- * as it is read; outputs appear under their names only when complete (temp name, fsync, rename).
+ * as it is read. All or nothing: every output is written under a temp name beside its target and renamed
+ * only when all are complete; a failure or cancel leaves no file, and an existing file is never replaced.
  */
 export async function exportPoint(point: BackupPoint, opts: ExportOptions): Promise<ExportResult> {
   const started = performance.now();
@@ -58,42 +61,86 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
   sampler.restart(1, counters);
   sampler.start();
   const opened: OpenedDisk[] = [];
+  let outputs: ExportOutputs | undefined;
   try {
-    let files: ExportResult['files'];
+    const context = { vm: point.vmName, point: point.id };
+    const files: ExportResult['files'] = [];
     if (opts.format === 'xva') {
+      outputs = await ExportOutputs.claim([opts.out], context);
+      const out = await outputs.open(opts.out);
+      let bytes: number;
       if (point.mode === 'full') {
         sampler.totalBytes = (await fs.stat(xvaPathOf(point))).size;
         sampler.setPhase('transfer');
-        const bytes = await copyFullXva(point, opts.out, counters, opts.signal);
-        files = [{ path: opts.out, position: null, bytes }];
+        bytes = await copyFullXva(point, out, counters, opts.signal);
       } else {
         opened.push(...(await openPointDisks(point)));
         sampler.setPhase('transfer');
-        const bytes = await writeStream(opts.out, xvaFromChains(point.metadata as DeltaMetadata, opened), counters, opts.signal);
-        files = [{ path: opts.out, position: null, bytes }];
+        bytes = await writeStream(out, xvaFromChains(point.metadata as DeltaMetadata, opened), counters, opts.signal);
       }
+      await out.seal();
+      files.push({ path: out.finalPath, position: null, bytes });
     } else {
       const sources = await diskSources(point, opts, opened);
       sampler.totalBytes = sources.reduce((n, s) => n + s.size, 0);
       const single = sources.length === 1 && !(await isFolder(opts.out));
-      if (!single) await fs.mkdir(opts.out, { recursive: true });
+      const targets = sources.map((s) => (single ? opts.out : path.join(opts.out, `${point.vmName.replace(/[^\w.-]+/g, '_')}-${point.id}-disk${s.position}.${opts.format}`)));
+      outputs = await ExportOutputs.claim(targets, context);
       sampler.setPhase('transfer');
-      files = [];
-      for (const s of sources) {
-        const file = single ? opts.out : path.join(opts.out, `${point.vmName.replace(/[^\w.-]+/g, '_')}-${point.id}-disk${s.position}.${opts.format}`);
-        const bytes = opts.format === 'vhd' ? await writeVhd(file, s, counters, opts.signal) : await writeRaw(file, s, counters, opts.signal);
-        files.push({ path: file, position: s.position, bytes });
+      for (const [i, s] of sources.entries()) {
+        const out = await outputs.open(targets[i]!);
+        // Each disk its own line (as a backup's disks have), the VM's line the sum.
+        const disk = { bytesRead: 0, bytesWritten: 0 };
+        const diskSampler = sampler.forDisk({ uuid: s.uuid, name: s.name });
+        diskSampler.totalBytes = s.size;
+        diskSampler.phase = 'transfer';
+        diskSampler.restart(1, { ...counters, ...disk, get bytesRead() { return disk.bytesRead; }, get bytesWritten() { return disk.bytesWritten; } });
+        diskSampler.start();
+        try {
+          const both = countingInto(counters, disk);
+          const bytes = opts.format === 'vhd' ? await writeVhd(out, s, both, opts.signal) : await writeRaw(out, s, both, opts.signal);
+          await out.seal();
+          diskSampler.stop('done');
+          files.push({ path: out.finalPath, position: s.position, bytes });
+        } catch (err) {
+          diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
+          throw err;
+        }
       }
     }
+    // Every output complete: only now do they appear under their names, together.
+    opts.signal?.throwIfAborted();
+    await outputs.placeAll();
     sampler.stop('done');
     opts.log('info', `Exported ${point.vmName} ${point.id} as ${opts.format}: ${files.map((f) => f.path).join(', ')}.`);
     return { files, durationMs: performance.now() - started };
   } catch (err) {
+    await outputs?.abortAll();
     sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
     throw asDamage(err, point);
   } finally {
     await Promise.all(opened.map((o) => o.chain.close()));
   }
+}
+
+/** Counters that add every increment to both `total` and `part` (a disk's bytes into the VM's). */
+function countingInto(total: { bytesRead: number; bytesWritten: number }, part: { bytesRead: number; bytesWritten: number }): { bytesRead: number; bytesWritten: number } {
+  return {
+    get bytesRead() {
+      return part.bytesRead;
+    },
+    set bytesRead(v: number) {
+      total.bytesRead += v - part.bytesRead;
+      part.bytesRead = v;
+    },
+    get bytesWritten() {
+      return part.bytesWritten;
+    },
+    set bytesWritten(v: number) {
+      total.bytesWritten += v - part.bytesWritten;
+      part.bytesWritten = v;
+    },
+  };
 }
 
 function asDamage(err: unknown, point: BackupPoint): unknown {
@@ -116,6 +163,7 @@ async function diskSources(point: BackupPoint, opts: ExportOptions, opened: Open
     opened.push(...all);
     const chosen = opts.disk ? [pickDisk(all.map((o) => ({ ...o.disk, o })), opts.disk, point).o] : all;
     return chosen.map(({ disk, chain }) => ({
+      uuid: disk.uuid,
       position: disk.position,
       name: disk.name,
       size: chain.size,
@@ -128,6 +176,7 @@ async function diskSources(point: BackupPoint, opts: ExportOptions, opened: Open
   const { disks } = await fullPointDisks(point);
   const chosen = opts.disk ? [pickDisk(disks, opts.disk, point)] : disks;
   return chosen.map((d) => ({
+    uuid: d.uuid,
     position: d.position,
     name: d.name,
     size: d.virtualSize,
@@ -163,65 +212,54 @@ function isZero(b: Buffer): boolean {
   return true;
 }
 
-async function withOutput(file: string, write: (handle: fs.FileHandle) => Promise<number>): Promise<number> {
-  const out = await AtomicFile.create(path.resolve(file));
+// The writers fill an output's temp file; exportPoint seals it, and places all outputs once all are complete.
+
+async function writeStream(out: AtomicFile, body: AsyncIterable<Buffer>, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+  const file = out.finalPath;
+  const h = out.handle;
+  let at = 0;
+  for await (const piece of body) {
+    signal?.throwIfAborted();
+    counters.bytesRead += piece.length;
+    await h.write(piece, 0, piece.length, at).catch((e) => {
+      throw describeFsError(e, file, 'write');
+    });
+    at += piece.length;
+    counters.bytesWritten = at;
+  }
+  return at;
+}
+
+async function writeVhd(out: AtomicFile, s: DiskSource, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+  const file = out.finalPath;
+  const h = out.handle;
+  const size = Math.ceil(s.size / 512) * 512;
+  const writer = await VhdFileWriter.onHandle(h, file, { currentSize: size, uuid: randomUUID(), blockSize: s.blockSize });
   try {
-    const bytes = await write(out.handle);
-    await out.commit();
-    return bytes;
+    for await (const { index, data } of s.blocks()) {
+      signal?.throwIfAborted();
+      await writer.writeBlock(index, data);
+      counters.bytesRead += data.length;
+      counters.bytesWritten += data.length;
+    }
+    return (await writer.finish()).bytes;
   } catch (err) {
-    await out.abort();
+    await writer.abort();
     throw err;
   }
 }
 
-async function writeStream(file: string, body: AsyncIterable<Buffer>, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
-  return withOutput(file, async (h) => {
-    let at = 0;
-    for await (const piece of body) {
-      signal?.throwIfAborted();
-      counters.bytesRead += piece.length;
-      await h.write(piece, 0, piece.length, at).catch((e) => {
-        throw describeFsError(e, file, 'write');
-      });
-      at += piece.length;
-      counters.bytesWritten = at;
-    }
-    return at;
-  });
-}
-
-async function writeVhd(file: string, s: DiskSource, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
-  return withOutput(file, async (h) => {
-    const size = Math.ceil(s.size / 512) * 512;
-    const writer = await VhdFileWriter.onHandle(h, file, { currentSize: size, uuid: randomUUID(), blockSize: s.blockSize });
-    try {
-      for await (const { index, data } of s.blocks()) {
-        signal?.throwIfAborted();
-        await writer.writeBlock(index, data);
-        counters.bytesRead += data.length;
-        counters.bytesWritten += data.length;
-      }
-      return (await writer.finish()).bytes;
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
-  });
-}
-
-async function writeRaw(file: string, s: DiskSource, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
-  return withOutput(file, async (h) => {
-    for await (const { index, data } of s.blocks()) {
-      signal?.throwIfAborted();
-      const at = index * s.blockSize;
-      const length = Math.min(data.length, s.size - at);
-      if (length > 0 && !isZero(data.subarray(0, length))) await h.write(data, 0, length, at);
-      counters.bytesRead += data.length;
-      counters.bytesWritten += length;
-    }
-    // Holes where nothing was written: a sparse file of the disk's exact size.
-    await h.truncate(s.size);
-    return s.size;
-  });
+async function writeRaw(out: AtomicFile, s: DiskSource, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+  const h = out.handle;
+  for await (const { index, data } of s.blocks()) {
+    signal?.throwIfAborted();
+    const at = index * s.blockSize;
+    const length = Math.min(data.length, s.size - at);
+    if (length > 0 && !isZero(data.subarray(0, length))) await h.write(data, 0, length, at);
+    counters.bytesRead += data.length;
+    counters.bytesWritten += length;
+  }
+  // Holes where nothing was written: a sparse file of the disk's exact size.
+  await h.truncate(s.size);
+  return s.size;
 }

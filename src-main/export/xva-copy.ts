@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
-import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier } from '../formats/xva-stream-verifier.js';
-import { AtomicFile } from '../repository/atomic-file.js';
+import type { AtomicFile } from '../repository/atomic-file.js';
 import { xvaPathOf } from '../repository/full-point-reader.js';
 import type { BackupPoint } from '../repository/repository-reader.js';
 import { describeFsError } from '../remotes/fs-errors.js';
@@ -13,41 +12,35 @@ const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sh
 
 /**
  * A full point's XVA copied out as it is stored (compressed ones stay compressed: hosts and XO read them),
- * every chunk checksum of a plain XVA and the file's checksum file checked on the way; the copy appears
- * under its name only when complete and verified.
+ * every chunk checksum of a plain XVA and the file's checksum file checked on the way, into `file`'s temp
+ * file; the caller seals and places it (it appears under its name only when complete and verified).
  */
-export async function copyFullXva(point: BackupPoint, out: string, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+export async function copyFullXva(point: BackupPoint, file: AtomicFile, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+  const out = file.finalPath;
   const source = xvaPathOf(point);
   const checksumText = await fs.readFile(`${source}.checksum`, 'utf8').catch(() => undefined);
   const m = checksumText ? /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(checksumText) : null;
   const hash = m && ALGORITHMS[m[1]!] ? createHash(ALGORITHMS[m[1]!]!) : undefined;
   let verifier: XvaStreamVerifier | undefined;
-  const file = await AtomicFile.create(path.resolve(out));
-  try {
-    let at = 0;
-    for await (const piece of createReadStream(source, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-      signal?.throwIfAborted();
-      if (at === 0 && !(startsWithZstd(piece) || startsWithGzip(piece))) verifier = await XvaStreamVerifier.create();
-      verifier?.update(piece);
-      hash?.update(piece);
-      counters.bytesRead += piece.length;
-      await file.handle.write(piece, 0, piece.length, at).catch((e) => {
-        throw describeFsError(e, out, 'write');
-      });
-      at += piece.length;
-      counters.bytesWritten = at;
-    }
-    verifier?.finish();
-    if (m && hash && hash.digest('hex') !== m[2]) {
-      throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${source} does not match its checksum file.`, {
-        hint: 'This point cannot be exported safely; use another point, and check the remote\'s disk.',
-        context: { vm: point.vmName, point: point.id, file: source, damage: 'file-checksum' },
-      });
-    }
-    await file.commit();
-    return at;
-  } catch (err) {
-    await file.abort();
-    throw err;
+  let at = 0;
+  for await (const piece of createReadStream(source, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    signal?.throwIfAborted();
+    if (at === 0 && !(startsWithZstd(piece) || startsWithGzip(piece))) verifier = await XvaStreamVerifier.create();
+    verifier?.update(piece);
+    hash?.update(piece);
+    counters.bytesRead += piece.length;
+    await file.handle.write(piece, 0, piece.length, at).catch((e) => {
+      throw describeFsError(e, out, 'write');
+    });
+    at += piece.length;
+    counters.bytesWritten = at;
   }
+  verifier?.finish();
+  if (m && hash && hash.digest('hex') !== m[2]) {
+    throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${source} does not match its checksum file.`, {
+      hint: 'This point cannot be exported safely; use another point, and check the remote\'s disk.',
+      context: { vm: point.vmName, point: point.id, file: source, damage: 'file-checksum' },
+    });
+  }
+  return at;
 }

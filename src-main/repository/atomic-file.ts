@@ -29,6 +29,15 @@ export class AtomicFile {
 
   /** fsync, optional validation of the complete temp file, rename into place, fsync the folder. */
   async commit(validate?: (tempPath: string, handle: fs.FileHandle) => Promise<void>): Promise<void> {
+    await this.seal(validate);
+    await this.place();
+  }
+
+  /**
+   * The first half of commit: fsync, optional validation, close; the temp file stays under its temp name.
+   * Lets a caller writing several files rename them only once all are complete (see place()).
+   */
+  async seal(validate?: (tempPath: string, handle: fs.FileHandle) => Promise<void>): Promise<void> {
     try {
       await this.handle.sync();
       if (validate) await validate(this.tempPath, this.handle);
@@ -37,6 +46,10 @@ export class AtomicFile {
       await this.abort();
       throw describeFsError(err, this.finalPath, 'finish writing');
     }
+  }
+
+  /** The second half of commit: rename the sealed temp file into place (never over a file), fsync the folder. */
+  async place(): Promise<void> {
     try {
       // Never replace a finished file: a name already taken means two writers, which the lock should prevent.
       if (await fs.stat(this.finalPath).then(() => true, () => false)) {

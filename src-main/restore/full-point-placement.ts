@@ -151,7 +151,22 @@ export async function moveImportedDisks(
     const { ref: vbdRef, record: vbd } = vbds.get(position)!;
     const name = await xapi.call<string>('VDI.get_name_label', vbd.VDI);
     opts.log('info', `Moving disk ${position} ("${name}") onto the SR "${sr.record.name_label}".`, context);
-    const copy = await copyVdi(xapi, vbd.VDI, sr, opts.signal).catch((err: unknown) => {
+    // The copy's own progress line: the host task's progress x the disk's size, so a large disk is seen moving.
+    const virtualSize = Number(await xapi.call<string | number>('VDI.get_virtual_size', vbd.VDI));
+    const moved = { bytesRead: 0, bytesWritten: 0, buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 }, producerBlockedMs: 0, consumerStarvedMs: 0 };
+    const diskSampler = sampler.forDisk({ uuid: await xapi.call<string>('VDI.get_uuid', vbd.VDI), name });
+    diskSampler.totalBytes = virtualSize;
+    diskSampler.phase = 'transfer';
+    diskSampler.restart(1, moved);
+    diskSampler.start();
+    const onProgress = (fraction: number) => {
+      const bytes = Math.round(Math.min(1, Math.max(0, fraction)) * virtualSize);
+      if (bytes <= moved.bytesWritten) return;
+      moved.bytesRead = moved.bytesWritten = bytes;
+      diskSampler.report();
+    };
+    const copy = await copyVdi(xapi, vbd.VDI, sr, opts.signal, onProgress).catch((err: unknown) => {
+      diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
       if (opts.signal?.aborted || !(err instanceof SluiceError) || err.code === 'CANCELLED') throw err;
       throw new SluiceError(err.code, `Moving disk ${position} ("${name}") onto the SR "${sr.record.name_label}" failed: ${err.message}`, {
         hint: err.hint,
@@ -160,6 +175,8 @@ export async function moveImportedDisks(
       });
     });
     created.vdis.push(copy);
+    moved.bytesRead = moved.bytesWritten = virtualSize;
+    diskSampler.stop('done');
     opts.signal?.throwIfAborted();
     await xapi.call('VBD.destroy', vbdRef);
     await xapi.call('VBD.create', {
@@ -181,15 +198,15 @@ export async function moveImportedDisks(
 }
 
 /**
- * Async.VDI.copy, waited for. A cancel cancels the host's task; should the copy finish anyway, it is
+ * Async.VDI.copy, waited for; the task's progress (0..1) is passed on at each poll. A cancel cancels the host's task; should the copy finish anyway, it is
  * destroyed here, since the caller never learns its ref.
  */
-async function copyVdi(xapi: XapiSession, vdi: string, sr: TargetSr, signal: AbortSignal | undefined): Promise<string> {
+async function copyVdi(xapi: XapiSession, vdi: string, sr: TargetSr, signal: AbortSignal | undefined, onProgress: (fraction: number) => void): Promise<string> {
   const task = await xapi.call<string>('Async.VDI.copy', vdi, sr.ref);
   try {
     let done;
     try {
-      done = await waitForTask(xapi, task, { signal });
+      done = await waitForTask(xapi, task, { signal, onPoll: (t) => onProgress(t.progress) });
     } catch (err) {
       await xapi.call('task.cancel', task).catch(() => {});
       const ended = await waitForTask(xapi, task, { timeoutMs: 60_000, pollMs: 100 }).catch(() => undefined);

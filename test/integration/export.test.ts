@@ -139,6 +139,59 @@ describe('export', () => {
     expect(readdirSync(outDir)).toEqual([]);
   });
 
+  it('several disks are all or nothing: a cancel during the second disk leaves no file, not even the finished first', async () => {
+    const point = points.at(-1)!;
+    for (const format of ['vhd', 'raw'] as const) {
+      const existing = temp();
+      const fresh = path.join(temp(), 'new', 'disks');
+      for (const out of [existing, fresh]) {
+        const controller = new AbortController();
+        const seen: Array<{ disk: string | undefined; phase: string; bytesWritten: number }> = [];
+        const err = await exportPoint(point, {
+          ...exportOpts(format, out),
+          signal: controller.signal,
+          onProgress: (p) => {
+            seen.push({ disk: p.disk?.name, phase: p.phase, bytesWritten: p.bytesWritten });
+            // The second disk's file is open; the first is complete under its temp name.
+            if (p.disk?.name === 'app data') controller.abort(new SluiceError('CANCELLED', 'Cancelled by the test.'));
+          },
+        }).catch((e: unknown) => e);
+        expect((err as SluiceError).code).toBe('CANCELLED');
+        // The first disk was written completely before the cancel; the second's line and the VM's end cancelled.
+        const first = seen.filter((s) => s.disk === 'app system');
+        expect(first.at(-1)).toMatchObject({ phase: 'done' });
+        expect(first.at(-1)!.bytesWritten).toBeGreaterThan(0);
+        expect(seen.filter((s) => s.disk === 'app data').at(-1)).toMatchObject({ phase: 'cancelled' });
+        expect(seen.at(-1)).toMatchObject({ disk: undefined, phase: 'cancelled' });
+        if (out === existing) expect(readdirSync(existing)).toEqual([]);
+        else expect(existsSync(path.dirname(fresh))).toBe(false);
+      }
+    }
+  });
+
+  it('an existing file is never replaced: the export is refused before anything is written', async () => {
+    const point = points.at(-1)!;
+    const dir = temp();
+    const taken = path.join(dir, `app-${point.id}-disk1.raw`);
+    await fs.writeFile(taken, 'keep me');
+    const err = (await exportPoint(point, exportOpts('raw', dir)).catch((e: unknown) => e)) as SluiceError;
+    expect(err).toBeInstanceOf(SluiceError);
+    expect(err.code).toBe('CONFLICT');
+    expect(err.message).toContain(taken);
+    expect(err.hint).toMatch(/Nothing was written/);
+    expect(readdirSync(dir)).toEqual([path.basename(taken)]);
+    expect(await fs.readFile(taken, 'utf8')).toBe('keep me');
+    // One file (an XVA, or one disk) the same way.
+    for (const [format, disk] of [['xva', undefined], ['vhd', '0']] as const) {
+      const file = path.join(dir, `one.${format}`);
+      await fs.writeFile(file, 'keep me too');
+      const e = (await exportPoint(point, exportOpts(format, file, disk)).catch((x: unknown) => x)) as SluiceError;
+      expect(e.code).toBe('CONFLICT');
+      expect(await fs.readFile(file, 'utf8')).toBe('keep me too');
+    }
+    expect(readdirSync(dir).sort()).toEqual([path.basename(taken), 'one.vhd', 'one.xva'].sort());
+  });
+
   it('sluice export writes the file and reports it (--json)', async () => {
     const out = path.join(temp(), 'cli.vhd');
     const r = await runCli(['export', '--remote', remote, '--vm', 'app', '--at', 'latest', '--format', 'vhd', '--disk', '1', '--out', out, '--json']);

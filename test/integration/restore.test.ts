@@ -163,6 +163,30 @@ describe('restore', () => {
     }
   });
 
+  it('a full point\'s disk moving onto its SR shows its own progress: bytes rising with the host\'s copy task, then done', async () => {
+    const srs = sim.control.records('SR');
+    const uuidOf = (name: string) => String(Object.values(srs).find((s) => s.name_label === name)!.uuid);
+    const full = points[0]!;
+    // The SR copies at 8 MiB/s: disk 1 (12.5 MiB) takes several of the restore's task polls.
+    const fault = sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 8 * MiB, on: 'vdi_copy', times: 1 });
+    try {
+      const opts = testRestoreOptions(temp(), { points, name: 'app (moved)', srUuid: uuidOf('Local storage'), diskSrs: { '1': uuidOf('NFS storage') } });
+      await restorePoint(xapi, full, opts);
+      const moved = opts.progress.filter((p) => p.disk?.name === 'app data');
+      const size = 12 * MiB + 512 * 1024;
+      expect(moved.every((p) => p.totalBytes === size && p.vm.name === 'app (moved)')).toBe(true);
+      const during = moved.filter((p) => p.phase === 'transfer').map((p) => p.bytesWritten);
+      // Never backwards, and seen part-way at least twice before the end.
+      expect(during).toEqual([...during].sort((a, b) => a - b));
+      expect(new Set(during.filter((b) => b > 0 && b < size)).size).toBeGreaterThanOrEqual(2);
+      expect(moved.at(-1)).toMatchObject({ phase: 'done', bytesWritten: size });
+      // The VM's own line is in the commit phase meanwhile, and ends done.
+      expect(opts.progress.filter((p) => p.disk === null).at(-1)?.phase).toBe('done');
+    } finally {
+      sim.control.removeFault(fault);
+    }
+  });
+
   it('a zstd full point takes per-disk SRs by position (its disk list is read from the imported VM), not by uuid', async () => {
     const srs = sim.control.records('SR');
     const uuidOf = (name: string) => String(Object.values(srs).find((s) => s.name_label === name)!.uuid);

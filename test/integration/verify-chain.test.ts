@@ -200,6 +200,18 @@ describe('verify of incremental points', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout.match(/✔ web01 \S+: .* verified/g)).toHaveLength(3);
     expect(ok.stdout).toContain('3 point(s) checked, 0 damaged');
+    // --json: each point's progress events, bytesRead never going back, from 0 up to the point's size.
+    const json = await runCli(['verify', '--remote', root, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; runId?: string; bytesRead?: number; totalBytes?: number | null; phase?: string; point?: string; bytes?: number });
+    const verified = lines.filter((e) => e.type === 'verified');
+    expect(verified.map((e) => e.point)).toEqual(points.map((p) => p.id));
+    for (const v of verified) {
+      const reads = lines.filter((e) => e.type === 'progress' && e.runId === `verify-${v.point}`).map((e) => e.bytesRead!);
+      expect(reads).toEqual([...reads].sort((a, b) => a - b));
+      expect(reads[0]).toBe(0);
+      expect(reads.at(-1)).toBeGreaterThan(0);
+    }
     const { file, block, at, reader } = await middleFile(points);
     await reader.close();
     await flipBit(file, at + 600);

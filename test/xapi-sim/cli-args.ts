@@ -29,7 +29,7 @@ Access
   --second-port N        second host port (default 0)
   --control-port N       control API port (default 0)
 
-Faults (repeatable)   --fault KIND[=VALUE][,times=N][,host=coordinator|second][,on=any|export|export_raw_vdi|import|import_raw_vdi]
+Faults (repeatable)   --fault KIND[=VALUE][,times=N][,host=coordinator|second][,on=any|export|export_raw_vdi|import|import_raw_vdi|vdi_copy]
   stall-abort=MS         give up an export when the client has not read for MS (task: VDI_IO_ERROR)
   rate-limit=SIZE        source delivers SIZE bytes per second (e.g. 20M)
   first-byte-delay=MS    headers at once, first body byte after MS

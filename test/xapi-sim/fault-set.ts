@@ -76,6 +76,14 @@ export class FaultSet {
     return { dropAfterBytes: fault.spec.bytes };
   }
 
+  /** Resolves (and uses up) the rate of one VDI.copy: only `rate-limit` armed with `on: 'vdi_copy'`. */
+  takeForCopy(): { rateLimit?: number } {
+    const fault = this.faults.find((f) => f.spec.kind === 'rate-limit' && f.spec.on === 'vdi_copy');
+    if (!fault || fault.spec.kind !== 'rate-limit') return {};
+    this.use(fault);
+    return { rateLimit: fault.spec.bytesPerSecond };
+  }
+
   takeLoginDelay(): number {
     const fault = this.faults.find((f) => f.spec.kind === 'slow-login');
     if (!fault || fault.spec.kind !== 'slow-login') return 0;

@@ -10,9 +10,10 @@ export type HostName = (typeof HOST_NAMES)[number];
 
 /**
  * Which transfers a fault applies to. `any` means any export (the faults predate imports); an import is only
- * faulted when named explicitly (`drop-after` is the one fault that applies to imports).
+ * faulted when named explicitly (`drop-after` is the one fault that applies to imports), and a VDI.copy only by
+ * `rate-limit` with `vdi_copy` (the SR copies at most that rate).
  */
-export const EXPORT_TARGETS = ['any', 'export', 'export_raw_vdi', 'import', 'import_raw_vdi'] as const;
+export const EXPORT_TARGETS = ['any', 'export', 'export_raw_vdi', 'import', 'import_raw_vdi', 'vdi_copy'] as const;
 
 const common = {
   host: z.enum(HOST_NAMES).default('coordinator'),

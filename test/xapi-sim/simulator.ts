@@ -87,6 +87,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<SimHandl
           hostRef: hostRefs[name],
           coordinatorAddress: () => addresses.coordinator,
           takeLoginDelay: () => faults[name].takeLoginDelay(),
+          takeCopyRate: () => faults[name].takeForCopy().rateLimit,
         },
         peerBaseUrl: () => `${scheme}://${addresses[peer]}`,
       };

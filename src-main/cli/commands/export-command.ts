@@ -18,6 +18,8 @@ Exports a backup point to standalone files, checked as they are read:
   raw   one raw image per disk (sparse)
 With vhd or raw, --out is the file when the point has one disk (or --disk picks one); otherwise a folder that
 receives <vm>-<point>-disk<position>.<format> files.
+All or nothing: the files appear only when all are complete (a failure or Ctrl-C leaves none), and an
+existing file is never replaced (the export is refused before writing anything).
 `;
 
 const FORMATS = ['xva', 'vhd', 'raw'] as const;

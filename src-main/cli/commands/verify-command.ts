@@ -6,13 +6,15 @@ import { verifyPoint } from '../../repository/verify-point.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../format-units.js';
+import { ProgressRenderer } from '../progress-renderer.js';
 
 export const verifyHelp = `sluice verify --remote DIR [--vm NAME_OR_UUID] [--at TIMESTAMP|latest] [--json]
 
 Re-reads backup points and checks every checksum and the structure of each file: the XVA's chunk checksums and
 checksum file of a full point; every VHD of the chain of an incremental point (footer, header, BAT, links
 between files, and the digest of every block recorded when it was written). A damaged point is named with its
-file and byte offset or block. Exits 1 if any point is damaged.
+file and byte offset or block. Exits 1 if any point is damaged. Shows a progress bar per VM on a terminal;
+--json prints one event a line (progress, verified, damaged, structure-only, unreadable).
 `;
 
 export function selectPoints(points: BackupPoint[], vm: string | undefined, at: string | undefined): BackupPoint[] {
@@ -44,27 +46,32 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     else process.stderr.write(`✘ cannot read ${u.path}: ${u.reason}\n`);
   }
   const cache: FileVerifyCache = new Map();
-  for (const p of selected) {
-    try {
-      const r = await verifyPoint(p, {
-        cache,
-        onProgress: (prog) => {
-          if (values.json) process.stdout.write(JSON.stringify({ type: 'progress', ...prog }) + '\n');
-          else if (process.stderr.isTTY && prog.totalBytes) process.stderr.write(`\r  ${p.vmName} ${p.id}: ${formatBytes(prog.bytesRead)} / ${formatBytes(prog.totalBytes)}   `);
-        },
-      });
-      for (const s of r.structureOnly) {
-        if (values.json) process.stdout.write(JSON.stringify({ type: 'structure-only', vm: p.vmName, point: p.id, file: s.file, reason: s.reason }) + '\n');
-        else process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}  note: ${s.file}: structure checked only (${s.reason})\n`);
+  // A bar per VM on a terminal, as backup and restore draw; results go to stdout above the bars.
+  const renderer = values.json ? undefined : new ProgressRenderer();
+  const emit = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
+  const say = (line: string, to: NodeJS.WritableStream = process.stdout) => renderer!.log(line, to);
+  try {
+    for (const p of selected) {
+      try {
+        const r = await verifyPoint(p, {
+          cache,
+          onProgress: (prog) => (values.json ? emit({ type: 'progress', ...prog }) : renderer!.update(prog)),
+        });
+        for (const s of r.structureOnly) {
+          if (values.json) emit({ type: 'structure-only', vm: p.vmName, point: p.id, file: s.file, reason: s.reason });
+          else say(`  note: ${s.file}: structure checked only (${s.reason})`, process.stderr);
+        }
+        if (values.json) emit({ type: 'verified', vm: p.vmName, vmUuid: p.vmUuid, point: p.id, mode: p.mode, bytes: r.bytes });
+        else say(`✔ ${p.vmName} ${p.id}: ${formatBytes(r.bytes)} verified`);
+      } catch (err) {
+        damaged++;
+        const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
+        if (values.json) emit({ type: 'damaged', vm: p.vmName, vmUuid: p.vmUuid, point: p.id, message: e.message, hint: e.hint, context: e.context });
+        else say(`✘ ${e.message}\n  hint: ${e.hint ?? ''}`);
       }
-      if (values.json) process.stdout.write(JSON.stringify({ type: 'verified', vm: p.vmName, vmUuid: p.vmUuid, point: p.id, mode: p.mode, bytes: r.bytes }) + '\n');
-      else process.stdout.write(`${process.stderr.isTTY ? '\r' : ''}✔ ${p.vmName} ${p.id}: ${formatBytes(r.bytes)} verified\n`);
-    } catch (err) {
-      damaged++;
-      const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
-      if (values.json) process.stdout.write(JSON.stringify({ type: 'damaged', vm: p.vmName, vmUuid: p.vmUuid, point: p.id, message: e.message, hint: e.hint, context: e.context }) + '\n');
-      else process.stdout.write(`${process.stderr.isTTY ? '\r' : ''}✘ ${e.message}\n  hint: ${e.hint ?? ''}\n`);
     }
+  } finally {
+    renderer?.stop();
   }
   if (!values.json) process.stdout.write(`${selected.length - damaged >= 0 ? selected.length : 0} point(s) checked, ${damaged} damaged.\n`);
   return damaged > 0 ? 1 : 0;

@@ -31,6 +31,8 @@ export interface CopyProgress {
   /** Aborts when the client cancels the Async task. */
   signal?: AbortSignal;
   onProgress?: (fraction: number) => void;
+  /** The SR's copy speed (rate-limit fault on vdi_copy): the copy takes at least size / rate. */
+  bytesPerSecond?: number;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function copyVdi(state: PoolState, vdi: string, sr: string, progres
     cbt_enabled: false,
   });
   const to = state.disks.create(copy, from.size, 0);
+  const started = performance.now();
   try {
     for (let first = 0; first < from.clusterCount; first += COPY_STEP_CLUSTERS) {
       progress.signal?.throwIfAborted();
@@ -81,7 +84,10 @@ export async function copyVdi(state: PoolState, vdi: string, sr: string, progres
         c = end;
       }
       progress.onProgress?.(last / from.clusterCount);
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // A rate-limited SR: every step waits until the time the data up to here would take at that rate.
+      const due = progress.bytesPerSecond ? (Math.min(from.size, last * CLUSTER_SIZE) / progress.bytesPerSecond) * 1000 - (performance.now() - started) : 0;
+      if (due > 0) await new Promise<void>((resolve) => setTimeout(resolve, due));
+      else await new Promise<void>((resolve) => setImmediate(resolve));
     }
     state.refreshVdiUsage(copy);
     return copy;

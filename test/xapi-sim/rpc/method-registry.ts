@@ -10,6 +10,8 @@ export interface HostRole {
   coordinatorAddress(): string;
   /** Milliseconds the next login waits (slow-login fault); 0 when none is set. */
   takeLoginDelay(): number;
+  /** Bytes per second a VDI.copy may move (rate-limit fault on vdi_copy); undefined when unlimited. */
+  takeCopyRate(): number | undefined;
 }
 
 export interface CallContext {

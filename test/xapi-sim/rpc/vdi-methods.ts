@@ -14,11 +14,15 @@ export const vdiMethods: Record<string, MethodSpec> = {
   // base_vdi and into_vdi (later additions, NULL by default) may be left out, as older clients do.
   'VDI.copy': {
     arity: [2, 4],
-    run: ({ state, task, signal }, [vdi, sr, base, into]) => {
+    run: ({ state, host, task, signal }, [vdi, sr, base, into]) => {
       for (const [value, name] of [[base, 'base_vdi'], [into, 'into_vdi']] as const) {
         if (value !== undefined && argString(value, name) !== NULL_REF) throw new XapiError('NOT_IMPLEMENTED', [`VDI.copy with ${name} (simulator)`]);
       }
-      return copyVdi(state, argString(vdi, 'vdi'), argString(sr, 'sr'), { signal, onProgress: task ? (f) => state.tasks.setProgress(task, Math.min(0.99, f)) : undefined });
+      return copyVdi(state, argString(vdi, 'vdi'), argString(sr, 'sr'), {
+        signal,
+        bytesPerSecond: host.takeCopyRate(),
+        onProgress: task ? (f) => state.tasks.setProgress(task, Math.min(0.99, f)) : undefined,
+      });
     },
   },
   'VDI.enable_cbt': { arity: 1, run: ({ state }, [vdi]) => setCbt(state, argString(vdi, 'self'), true) },
