@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backupPhases, type BackupPhase } from './backup-phases.js';
 import type { ChannelNameFromList, EventNameFromList } from './ipc-names.js';
 import { dashboardSchema, jobInputSchema, jobSchema, jobViewSchema, notificationSchema, runRecordSchema, runSummarySchema } from './job-schemas.js';
 
@@ -59,8 +60,7 @@ const hostUrl = z
     }
   }, 'Not a host address: use https://host or host[:port]');
 
-export const backupPhases = ['queued', 'snapshot', 'transfer', 'verify', 'commit', 'merge', 'cleanup', 'done', 'failed', 'cancelled', 'skipped'] as const;
-export type BackupPhase = (typeof backupPhases)[number];
+export { backupPhases, type BackupPhase };
 
 /**
  * One sample of a transfer, several times a second. Counted by Sluice on both sides of its buffer, so the UI

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backupPhases } from './backup-phases.js';
 
 /**
  * Jobs, their runs and the dashboard, as the contract carries them (ipc-contract.ts names the channels).
@@ -141,10 +142,17 @@ export const runVmResultSchema = z.object({
 });
 export type RunVmResult = z.infer<typeof runVmResultSchema>;
 
+/** The job id a "Back up now" run writes its points under (point metadata, vdis/<jobId>/ on the remote). */
+export const BACKUP_NOW_JOB_ID = 'sluice-ui';
+
 export const runSummarySchema = z.object({
   runId: z.string(),
-  jobId: z.string(),
+  /** null: a "Back up now" run (no job; its points carry BACKUP_NOW_JOB_ID). Older records always have a job. */
+  jobId: z.string().nullable(),
+  /** The job's name, or "Back up now: <VM>" for a run with no job. */
   jobName: z.string(),
+  /** The pool backed up; set on "Back up now" runs (a job's pool is the job's), absent in older records. */
+  hostId: z.string().optional(),
   scheduleId: z.string().nullable(),
   /** manual: run now; schedule: on time; missed: a run due while Sluice was closed, run at start. */
   trigger: z.enum(['manual', 'schedule', 'missed']),
@@ -173,6 +181,11 @@ export const runSampleSchema = z.object({
   bytesWritten: z.number(),
   sourceRate: z.number(),
   destinationRate: z.number(),
+  /** What the buffer held (memory, spool on disk, the spool's cap) and the phase; absent in older records. */
+  memoryBytes: z.number().optional(),
+  spoolBytes: z.number().optional(),
+  spoolCapBytes: z.number().optional(),
+  phase: z.enum(backupPhases).optional(),
 });
 export type RunSample = z.infer<typeof runSampleSchema>;
 

@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { BackupRunResult } from '../../src-shared/ipc-contract.js';
+import { BACKUP_NOW_JOB_ID } from '../../src-shared/job-schemas.js';
+import type { BackupRunOptions } from '../backup/backup-options.js';
 import { runDeltaBackup } from '../backup/delta-backup.js';
 import { runFullBackup } from '../backup/full-backup.js';
 import { resolveVms } from '../backup/vm-selection.js';
 import { SluiceError } from '../errors/sluice-error.js';
+import type { RunHistory } from '../jobs/run-history.js';
+import { RunRecorder, vmOutcome } from '../jobs/run-recorder.js';
 import { preflightRemote } from '../remotes/folder-remote.js';
 import type { EngineContext } from './engine-context.js';
 import type { PoolConnections } from './pool-connections.js';
@@ -16,16 +20,34 @@ export interface StartBackup {
   mode: 'full' | 'delta';
   compression: 'none' | 'zstd';
   speedLimitBytesPerSec: number | null;
-  jobId?: string;
 }
 
-/** Backup runs started from the UI: each with its own cancel, progress out as events, a result at the end. */
+/** Where "Back up now" runs are recorded: the jobs' run history, once its interrupted runs are recovered. */
+export interface BackupRunsHistory {
+  history: RunHistory;
+  /** Resolves once runs a dead process left "running" are marked interrupted (so this run's is never taken for one). */
+  ready: () => Promise<void>;
+}
+
+/** "Back up now: web01", "Back up now: web01, db01", "Back up now: web01 and 4 more". */
+export function backupNowName(vmNames: string[]): string {
+  if (vmNames.length === 0) return 'Back up now';
+  if (vmNames.length <= 2) return `Back up now: ${vmNames.join(', ')}`;
+  return `Back up now: ${vmNames[0]} and ${vmNames.length - 1} more`;
+}
+
+/**
+ * Backup runs started from the UI ("Back up now"): each with its own cancel, progress out as events, a result
+ * at the end, and a record in the run history like a job's (jobId null), samples included, so the run, its
+ * graph and its errors are still there after a restart.
+ */
 export class BackupRuns {
   private readonly running = new Map<string, AbortController>();
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly pools: PoolConnections,
+    private readonly records: BackupRunsHistory,
   ) {}
 
   async start(req: StartBackup): Promise<{ runId: string; done: Promise<BackupRunResult> }> {
@@ -38,24 +60,51 @@ export class BackupRuns {
     const prefs = s.preferences;
     const spoolDir = prefs.spoolDir ?? os.tmpdir();
     const spool = await preflightRemote(spoolDir, { purpose: 'spool' });
+    await this.records.ready();
     const runId = randomUUID();
     const controller = new AbortController();
     this.running.set(runId, controller);
-    const log = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, string>) =>
+    const recorder = new RunRecorder(this.records.history, {
+      runId,
+      job: { id: null, name: backupNowName([]), mode: req.mode },
+      hostId: req.hostId,
+      trigger: 'manual',
+      scheduleId: null,
+      scheduledFor: null,
+      remotes: [{ id: remote.id, name: remote.name }],
+      now: new Date(),
+    });
+    const log = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, string>) => {
+      if (level === 'warn') recorder.warn(message, new Date(), context);
       this.ctx.bus.emit('engine.log', { level, message, at: new Date().toISOString(), context: { runId, ...context } });
-    const startedAt = new Date().toISOString();
+    };
+    // The history is the record, not the backup: a data dir that cannot be written is said, the backup goes on.
+    const save = (withSamples = false) =>
+      recorder.save(withSamples).catch((err: unknown) => this.ctx.bus.emit('engine.log', { level: 'warn', message: `Could not write the run history: ${(err as Error).message}`, at: new Date().toISOString(), context: { runId } }));
+    await save(true);
+    const startedAt = recorder.summary.startedAt;
     const done = (async (): Promise<BackupRunResult> => {
       const vms: BackupRunResult['vms'] = [];
       try {
         const { selected, skipped } = await resolveVms(xapi, req.vmUuids);
-        for (const sk of skipped) log('info', `Skipping ${sk.name}: ${sk.reason}.`, { vm: sk.name });
+        recorder.summary.jobName = backupNowName((selected.length ? selected : skipped).map((v) => v.name));
+        for (const sk of skipped) {
+          log('info', `Skipping ${sk.name}: ${sk.reason}.`, { vm: sk.name });
+          recorder.warn(`Skipped ${sk.name}: ${sk.reason}.`, new Date(), { vm: sk.name });
+        }
+        if (selected.length === 0) {
+          recorder.error(new SluiceError('VALIDATION', `Nothing was backed up: ${skipped.map((sk) => `${sk.name} (${sk.reason})`).join(', ') || 'no VM picked'}.`, { hint: 'Pick a VM that backups do not exclude.' }));
+        }
+        recorder.plan(selected, [remote.id]);
+        await save();
         for (const vm of selected) {
           if (controller.signal.aborted) break;
+          recorder.vmStarted(vm.uuid, remote.id, new Date());
+          await save();
           try {
-            const runBackup = req.mode === 'delta' ? runDeltaBackup : runFullBackup;
-            const r = await runBackup(xapi, vm.ref, {
+            const opts: BackupRunOptions = {
               runId,
-              jobId: req.jobId ?? 'sluice-ui',
+              jobId: BACKUP_NOW_JOB_ID,
               remoteRoot: remote.path,
               compression: req.compression,
               memoryBufferBytes: prefs.memoryBufferBytes,
@@ -64,29 +113,41 @@ export class BackupRuns {
               speedLimitBytesPerSec: req.speedLimitBytesPerSec ?? prefs.defaultSpeedLimitBytesPerSec,
               signal: controller.signal,
               log,
-              onProgress: (p) => this.ctx.bus.emit('backup.progress', p),
-            });
-            vms.push({ vmUuid: vm.uuid, vmName: vm.name, ok: true, pointId: r.pointId, bytes: r.bytes, attempts: 'attempts' in r ? r.attempts : 1, error: null });
+              onProgress: (p) => {
+                recorder.progress(p, new Date());
+                this.ctx.bus.emit('backup.progress', p);
+              },
+            };
+            const outcome = req.mode === 'delta' ? vmOutcome(vm.name, { mode: 'delta', result: await runDeltaBackup(xapi, vm.ref, opts) }) : vmOutcome(vm.name, { mode: 'full', result: await runFullBackup(xapi, vm.ref, opts) });
+            recorder.vmSucceeded(vm.uuid, remote.id, outcome, new Date());
+            vms.push({ vmUuid: vm.uuid, vmName: vm.name, ok: true, pointId: outcome.pointId, bytes: outcome.bytes, attempts: outcome.attempts, error: null });
           } catch (err) {
             const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
+            recorder.vmFailed(vm.uuid, remote.id, err, controller.signal.aborted, new Date());
             log('error', `${vm.name}: ${e.message}`, { vm: vm.name });
             vms.push({ vmUuid: vm.uuid, vmName: vm.name, ok: false, pointId: null, bytes: 0, attempts: 0, error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } });
           }
+          await save(true);
         }
       } catch (err) {
         const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
+        if (!controller.signal.aborted) recorder.error(e);
         log('error', e.message);
         vms.push({ vmUuid: '', vmName: '', ok: false, pointId: null, bytes: 0, attempts: 0, error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } });
       } finally {
         this.running.delete(runId);
       }
+      const summary = recorder.finish(new Date(), controller.signal.aborted);
+      // Recorded before anyone hears of the end: a page that reloads on backup.finished finds the run there.
+      await save(true);
+      await this.records.history.prune(null).catch(() => 0);
       const result: BackupRunResult = {
         runId,
         ok: vms.length > 0 && vms.every((v) => v.ok),
         cancelled: controller.signal.aborted,
         vms,
         startedAt,
-        finishedAt: new Date().toISOString(),
+        finishedAt: summary.finishedAt ?? new Date().toISOString(),
       };
       this.ctx.bus.emit('backup.finished', result);
       return result;

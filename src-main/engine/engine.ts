@@ -24,8 +24,8 @@ export interface Engine {
 /** Wires the engine's services and every handler group. A missing channel is a type error here, not a runtime surprise. */
 export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptions } = {}): Engine {
   const pools = new PoolConnections(ctx);
-  const runs = new BackupRuns(ctx, pools);
   const jobs = new JobsService(ctx, pools, opts.jobs);
+  const runs = new BackupRuns(ctx, pools, { history: jobs.history, ready: () => jobs.init() });
   const operations = new PointOperations(ctx, pools);
   const handlers: Handlers = {
     ...appHandlers(ctx),

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { RunSummary } from '../../src-shared/job-schemas.js';
+import { BACKUP_NOW_JOB_ID, type RunSummary } from '../../src-shared/job-schemas.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks } from '../backup/host-snapshot.js';
 import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
 import { isTemporaryName, vmFolder, vmLockFolder } from '../repository/repository-layout.js';
@@ -30,7 +30,7 @@ export async function cleanRemoteLeftovers(run: RunSummary, remotePaths: Map<str
     try {
       const report = await cleanFullBackupFolder(vmDir);
       removed.push(...[...report.removedTemporary, ...report.removedOrphans].map((n) => path.join(vmDir, n)));
-      const jobDir = path.join(vmDir, 'vdis', run.jobId);
+      const jobDir = path.join(vmDir, 'vdis', run.jobId ?? BACKUP_NOW_JOB_ID);
       for (const d of await fs.readdir(jobDir).catch(() => [] as string[])) {
         for (const n of await fs.readdir(path.join(jobDir, d)).catch(() => [] as string[])) {
           if (!isTemporaryName(n)) continue;

@@ -10,7 +10,7 @@ import { preflightRemote } from '../remotes/folder-remote.js';
 import type { Settings } from '../settings/settings-schema.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { resolveJobVms } from './job-vm-selection.js';
-import type { RunRecorder } from './run-recorder.js';
+import { vmOutcome, type RunRecorder } from './run-recorder.js';
 
 /** The backup of one VM to one remote; the real ones by default, a test may count calls through them. */
 export interface BackupFunctions {
@@ -101,14 +101,8 @@ export async function executeJobRun(c: JobRunContext): Promise<RunSummary> {
           onProgress: c.onProgress,
         };
         try {
-          if (job.mode === 'full') {
-            const r = await c.backup.full(xapi, vm.ref, opts);
-            recorder.vmSucceeded(vm.uuid, remoteId, { pointId: r.pointId, bytes: r.bytes, attempts: r.attempts, durationMs: r.durationMs, disks: [{ uuid: null, name: `${vm.name} (XVA, all disks)`, bytes: r.bytes, differencing: null }] }, c.now());
-          } else {
-            const r = await c.backup.delta(xapi, vm.ref, opts);
-            const disks = r.disks.map((d) => ({ uuid: d.vdiUuid, name: d.name, bytes: d.bytes, differencing: d.differencing }));
-            recorder.vmSucceeded(vm.uuid, remoteId, { pointId: r.pointId, bytes: r.bytes, attempts: 1, durationMs: r.durationMs, disks }, c.now());
-          }
+          const outcome = job.mode === 'full' ? vmOutcome(vm.name, { mode: 'full', result: await c.backup.full(xapi, vm.ref, opts) }) : vmOutcome(vm.name, { mode: 'delta', result: await c.backup.delta(xapi, vm.ref, opts) });
+          recorder.vmSucceeded(vm.uuid, remoteId, outcome, c.now());
         } catch (err) {
           recorder.vmFailed(vm.uuid, remoteId, err, c.signal.aborted, c.now());
           c.log('error', `${vm.name}: ${(err as Error).message}`, { vm: vm.name });

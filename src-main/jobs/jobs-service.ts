@@ -17,7 +17,7 @@ import { JobScheduler, nextRunsOf, type ScheduledFire } from './job-scheduler.js
 import { findJob, validateJob } from './job-validation.js';
 import { RunHistory } from './run-history.js';
 import { RunRecorder } from './run-recorder.js';
-import { formatRunSummary, summaryFileName } from './run-summary-text.js';
+import { formatRunSummary, runTitle, summaryFileName } from './run-summary-text.js';
 import { systemClock, type SchedulerClock } from './scheduler-clock.js';
 import { SchedulerState } from './scheduler-state.js';
 
@@ -88,8 +88,8 @@ export class JobsService {
     );
     for (const run of recovered) {
       this.ctx.bus.emit('runs.finished', run);
-      this.log('warn', `The run of job "${run.jobName}" started at ${run.startedAt} was interrupted (Sluice stopped during it).`, { jobId: run.jobId, runId: run.runId });
-      this.notify('interrupted', `Backup interrupted: ${run.jobName}`, `The run started at ${run.startedAt} did not finish (Sluice stopped during it). Run the job again.`, run);
+      this.log('warn', `The run of ${runTitle(run)} started at ${run.startedAt} was interrupted (Sluice stopped during it).`, runContext(run));
+      this.notify('interrupted', `Backup interrupted: ${run.jobName}`, `The run started at ${run.startedAt} did not finish (Sluice stopped during it). ${run.jobId === null ? 'Back the VM up again.' : 'Run the job again.'}`, run);
     }
     if (recovered.length) this.leftoversCleaned = this.cleanLeftovers(recovered);
   }
@@ -100,14 +100,15 @@ export class JobsService {
     for (const run of runs) {
       try {
         const removed = await cleanRemoteLeftovers(run, paths);
-        if (removed.length) this.log('info', `Removed ${removed.length} leftover file(s) of the interrupted run ${run.runId}.`, { jobId: run.jobId, runId: run.runId });
-        const job = s.jobs.find((j) => j.id === run.jobId);
-        if (job && s.hosts.some((h) => h.id === job.hostId) && run.vms.some((v) => v.startedAt !== null)) {
-          const n = await destroySnapshotsOfRun(await this.pools.session(job.hostId), run.runId);
-          if (n) this.log('info', `Destroyed ${n} snapshot(s) the interrupted run ${run.runId} left on the pool.`, { jobId: run.jobId, runId: run.runId });
+        if (removed.length) this.log('info', `Removed ${removed.length} leftover file(s) of the interrupted run ${run.runId}.`, runContext(run));
+        // A "Back up now" run names its pool; a job run's pool is its job's.
+        const hostId = run.hostId ?? s.jobs.find((j) => j.id === run.jobId)?.hostId;
+        if (hostId && s.hosts.some((h) => h.id === hostId) && run.vms.some((v) => v.startedAt !== null)) {
+          const n = await destroySnapshotsOfRun(await this.pools.session(hostId), run.runId);
+          if (n) this.log('info', `Destroyed ${n} snapshot(s) the interrupted run ${run.runId} left on the pool.`, runContext(run));
         }
       } catch (err) {
-        this.log('warn', `Could not clean up after the interrupted run ${run.runId}: ${(err as Error).message}. The job's next run does it.`, { jobId: run.jobId, runId: run.runId });
+        this.log('warn', `Could not clean up after the interrupted run ${run.runId}: ${(err as Error).message}. The next run on that VM does it.`, runContext(run));
       }
     }
   }
@@ -396,6 +397,11 @@ export class JobsService {
     await this.leftoversCleaned.catch(() => {});
     await this.releaseLeader?.();
   }
+}
+
+/** Log context of a run: its id, and its job's when it has one. */
+function runContext(run: RunSummary): Record<string, string> {
+  return { ...(run.jobId !== null ? { jobId: run.jobId } : {}), runId: run.runId };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

@@ -17,7 +17,7 @@ export type RunOwner = z.infer<typeof ownerSchema>;
 const UUIDISH = /^[A-Za-z0-9-]{1,100}$/;
 
 /**
- * The persisted history of job runs: `<dataDir>/runs/<runId>.json` (the summary, rewritten as the run goes:
+ * The persisted history of runs (of jobs, and of "Back up now", whose jobId is null): `<dataDir>/runs/<runId>.json` (the summary, rewritten as the run goes:
  * at start, as each VM starts and ends, at the end) and `<runId>.samples.json` (throughput samples, for the
  * graph). A record still "running" whose process is gone is a run a crash or a power cut interrupted.
  */
@@ -58,7 +58,7 @@ export class RunHistory {
 
   async get(runId: string): Promise<RunRecord> {
     const stored = await this.readStored(runId);
-    if (!stored) throw new SluiceError('NOT_FOUND', `No run ${runId} in the history.`, { hint: 'It may have been pruned (Sluice keeps the last 200 runs of each job).' });
+    if (!stored) throw new SluiceError('NOT_FOUND', `No run ${runId} in the history.`, { hint: 'It may have been pruned (Sluice keeps the last 200 runs of each job, and of "Back up now").' });
     const rawSamples = await readJsonFile(this.file(runId, true)).catch(() => undefined);
     const samples = z.array(runSampleSchema).safeParse(rawSamples ?? []);
     const { owner: _owner, ...summary } = stored;
@@ -79,7 +79,7 @@ export class RunHistory {
     return out.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.runId.localeCompare(a.runId));
   }
 
-  /** Newest first. */
+  /** Newest first: job runs and "Back up now" runs alike (a jobId keeps that job's only). */
   async list(opts: { jobId?: string; limit?: number } = {}): Promise<RunSummary[]> {
     const runs = (await this.all()).filter((r) => !opts.jobId || r.jobId === opts.jobId);
     return runs.slice(0, opts.limit ?? 50).map(({ owner: _owner, ...s }) => s);
@@ -114,8 +114,8 @@ export class RunHistory {
     return recovered;
   }
 
-  /** Keeps the newest runs of each job; the rest (and their samples) are deleted. */
-  async prune(jobId: string, keep = KEEP_RUNS_PER_JOB): Promise<number> {
+  /** Keeps the newest runs of each job (jobId null: of "Back up now"); the rest (and their samples) are deleted. */
+  async prune(jobId: string | null, keep = KEEP_RUNS_PER_JOB): Promise<number> {
     const old = (await this.all()).filter((r) => r.jobId === jobId && r.status !== 'running').slice(keep);
     for (const r of old) {
       await fs.rm(this.file(r.runId, true), { force: true });

@@ -1,5 +1,7 @@
 import type { TransferProgress } from '../../src-shared/ipc-contract.js';
 import type { Job, RunError, RunSample, RunSummary, RunVmResult } from '../../src-shared/job-schemas.js';
+import type { DeltaBackupResult } from '../backup/delta-backup.js';
+import type { FullBackupResult } from '../backup/full-backup.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { RunHistory } from './run-history.js';
 
@@ -19,6 +21,17 @@ export function toRunError(err: unknown): RunError {
   };
 }
 
+/** What one VM's backup made, as the record keeps it: full mode one XVA entry, delta one entry per disk. */
+export function vmOutcome(vmName: string, r: { mode: 'full'; result: FullBackupResult } | { mode: 'delta'; result: DeltaBackupResult }): Parameters<RunRecorder['vmSucceeded']>[2] {
+  if (r.mode === 'full') {
+    const x = r.result;
+    return { pointId: x.pointId, bytes: x.bytes, attempts: x.attempts, durationMs: x.durationMs, disks: [{ uuid: null, name: `${vmName} (XVA, all disks)`, bytes: x.bytes, differencing: null }] };
+  }
+  const x = r.result;
+  const disks = x.disks.map((d) => ({ uuid: d.vdiUuid, name: d.name, bytes: d.bytes, differencing: d.differencing }));
+  return { pointId: x.pointId, bytes: x.bytes, attempts: 1, durationMs: x.durationMs, disks };
+}
+
 /**
  * One run's record as it happens: VM results, warnings, errors, speeds and the throughput samples, written
  * to the history at each step that matters (start, a VM starting or ending, the end).
@@ -33,13 +46,24 @@ export class RunRecorder {
 
   constructor(
     private readonly history: RunHistory,
-    init: { runId: string; job: Job; trigger: RunSummary['trigger']; scheduleId: string | null; scheduledFor: Date | null; remotes: RunSummary['remotes']; now: Date },
+    init: {
+      runId: string;
+      /** A job, or (id null) a "Back up now" run named for what it backs up. */
+      job: { id: string | null; name: string; mode: Job['mode'] };
+      hostId?: string;
+      trigger: RunSummary['trigger'];
+      scheduleId: string | null;
+      scheduledFor: Date | null;
+      remotes: RunSummary['remotes'];
+      now: Date;
+    },
   ) {
     this.startedMs = init.now.getTime();
     this.summary = {
       runId: init.runId,
       jobId: init.job.id,
       jobName: init.job.name,
+      ...(init.hostId ? { hostId: init.hostId } : {}),
       scheduleId: init.scheduleId,
       trigger: init.trigger,
       scheduledFor: init.scheduledFor?.toISOString() ?? null,
@@ -120,7 +144,18 @@ export class RunRecorder {
     const final = p.phase === 'done' || p.phase === 'failed' || p.phase === 'cancelled';
     if (last !== undefined && t - last < SAMPLE_EVERY_MS && !final) return;
     this.lastSample.set(key, t);
-    this.samples.push({ t, vmUuid: p.vm.uuid, diskUuid: p.disk?.uuid ?? null, bytesWritten: p.bytesWritten, sourceRate: Math.round(p.sourceRate), destinationRate: Math.round(p.destinationRate) });
+    this.samples.push({
+      t,
+      vmUuid: p.vm.uuid,
+      diskUuid: p.disk?.uuid ?? null,
+      bytesWritten: p.bytesWritten,
+      sourceRate: Math.round(p.sourceRate),
+      destinationRate: Math.round(p.destinationRate),
+      memoryBytes: p.memoryBytes,
+      spoolBytes: p.spoolBytes,
+      spoolCapBytes: p.spoolCapBytes,
+      phase: p.phase,
+    });
     if (this.samples.length > MAX_SAMPLES) {
       // Halve the resolution rather than lose the end of a long run.
       const kept = this.samples.filter((_, i) => i % 2 === 0);

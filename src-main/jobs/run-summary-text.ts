@@ -12,6 +12,11 @@ const STATUS_WORDS: Record<RunSummary['status'], string> = {
   skipped: 'SKIPPED',
 };
 
+/** The run named in a sentence: `job "Nightly"`, or `"Back up now: web01"` for a run with no job. */
+export function runTitle(run: Pick<RunSummary, 'jobId' | 'jobName'>): string {
+  return run.jobId === null ? `"${run.jobName}"` : `job "${run.jobName}"`;
+}
+
 /** A file name for a saved summary: the job, the start time, nothing a file system objects to. */
 export function summaryFileName(run: RunSummary): string {
   const safe = run.jobName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'job';
@@ -22,7 +27,7 @@ export function summaryFileName(run: RunSummary): string {
 export function formatRunSummary(run: RunSummary): string {
   const lines: string[] = [];
   const ok = run.vms.filter((v) => v.status === 'success').length;
-  lines.push(`Sluice job "${run.jobName}": ${STATUS_WORDS[run.status]}${run.vms.length ? ` (${ok} of ${run.vms.length} VM backups done)` : ''}`);
+  lines.push(`Sluice ${runTitle(run)}: ${STATUS_WORDS[run.status]}${run.vms.length ? ` (${ok} of ${run.vms.length} VM backups done)` : ''}`);
   const trigger = run.trigger === 'manual' ? 'run by hand' : run.trigger === 'missed' ? `missed run (due ${run.scheduledFor}) run at start` : `scheduled for ${run.scheduledFor}`;
   lines.push(`Run ${run.runId}, ${trigger}, ${run.mode === 'full' ? 'full' : 'incremental'} backup`);
   const duration = run.finishedAt ? ` (${formatDuration((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000)})` : '';

@@ -5,9 +5,11 @@ import { useClient } from '../client/client-context';
 import { BackupNowDialog, type BackupTarget } from '../components/BackupNowDialog';
 import { ConfirmDialog } from '../components/Dialog';
 import { ErrorMessage } from '../components/ErrorMessage';
+import { useRunHistory } from '../data/use-run-history';
 import { newestPointByVm, useRemotePoints } from '../data/use-points';
 import { usePools } from '../data/use-pools';
 import { formatAge, formatBytes } from '../format/units';
+import { lastRunByVm } from '../transfer/last-run-by-vm';
 import type { RunStore } from '../transfer/run-store';
 
 type Probe = ResponseOf<'hosts.probe'>;
@@ -289,7 +291,7 @@ function InventoryTree(props: { hostId: string; inventory: Inventory; newest: Re
   }));
   const elsewhere = inv.vms.filter((vm) => !vm.residentOn || !inv.hosts.some((h) => h.uuid === vm.residentOn));
   if (elsewhere.length) groups.push({ key: 'halted', name: 'Not running on a host', detail: 'halted or suspended VMs', vms: elsewhere });
-  const lastRuns = lastRunByVm(props.store);
+  const lastRuns = lastRunByVm(useRunHistory(), props.store.runs());
   return (
     <ul className="tree" aria-label={`Inventory of ${inv.pool?.name ?? 'the pool'}`}>
       {groups.map((g) => (
@@ -297,15 +299,6 @@ function InventoryTree(props: { hostId: string; inventory: Inventory; newest: Re
       ))}
     </ul>
   );
-}
-
-function lastRunByVm(store: RunStore): Map<string, { ok: boolean; cancelled: boolean; at: string; message?: string | undefined }> {
-  const out = new Map<string, { ok: boolean; cancelled: boolean; at: string; message?: string | undefined }>();
-  for (const run of store.runs().reverse()) {
-    if (!run.result) continue;
-    for (const v of run.result.vms) if (v.vmUuid) out.set(v.vmUuid, { ok: v.ok, cancelled: run.result.cancelled, at: run.result.finishedAt, message: v.error?.message });
-  }
-  return out;
 }
 
 function HostNode(props: {

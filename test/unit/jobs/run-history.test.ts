@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../../src-shared/job-schemas.js';
@@ -97,5 +98,44 @@ describe('run history', () => {
     expect(await history.prune('job-1', 2)).toBe(3);
     expect((await history.list()).map((r) => r.runId)).toEqual(['run-4', 'run-3']);
     expect(readdirSync(history.dir).sort()).toEqual(['run-3.json', 'run-3.samples.json', 'run-4.json', 'run-4.samples.json']);
+  });
+
+  it('reads records written before "Back up now" runs and buffer samples existed (no hostId, no buffer, no phase)', async () => {
+    const dir = temp();
+    mkdirSync(path.join(dir, 'runs'));
+    const old = {
+      runId: 'old-run', jobId: 'job-1', jobName: 'nightly', scheduleId: null, trigger: 'manual', scheduledFor: null, status: 'success', mode: 'full',
+      remotes: [{ id: 'r1', name: 'nas' }], startedAt: '2024-06-01T02:00:00.000Z', finishedAt: '2024-06-01T02:01:00.000Z', bytes: 10, averageBytesPerSec: 1, peakBytesPerSec: 2,
+      vms: [], warnings: [], errors: [], owner: { pid: 1, hostname: 'h' },
+    };
+    writeFileSync(path.join(dir, 'runs', 'old-run.json'), JSON.stringify(old));
+    writeFileSync(path.join(dir, 'runs', 'old-run.samples.json'), JSON.stringify([{ t: 0, vmUuid: vm.uuid, diskUuid: null, bytesWritten: 5, sourceRate: 7, destinationRate: 6 }]));
+    const history = new RunHistory(dir);
+    expect((await history.list()).map((r) => [r.runId, r.jobId, r.hostId])).toEqual([['old-run', 'job-1', undefined]]);
+    const rec = await history.get('old-run');
+    expect(rec.samples).toEqual([{ t: 0, vmUuid: vm.uuid, diskUuid: null, bytesWritten: 5, sourceRate: 7, destinationRate: 6 }]);
+  });
+
+  it('records a "Back up now" run (no job, its pool named) with the buffer and phase in its samples; prunes them apart from jobs', async () => {
+    const dir = temp();
+    const history = new RunHistory(dir);
+    const t0 = new Date('2025-01-01T02:00:00Z');
+    const rec = new RunRecorder(history, { runId: 'now-1', job: { id: null, name: 'Back up now: web01', mode: 'full' }, hostId: 'host-1', trigger: 'manual', scheduleId: null, scheduledFor: null, remotes: [{ id: 'r1', name: 'nas' }], now: t0 });
+    rec.plan([vm], ['r1']);
+    rec.vmStarted(vm.uuid, 'r1', t0);
+    rec.progress({ ...progress(0, 100), memoryBytes: 3000, spoolBytes: 2000, spoolCapBytes: 9000 }, t0);
+    rec.vmFailed(vm.uuid, 'r1', new SluiceError('REMOTE_ERROR', 'The remote is full.', { hint: 'Free space on it.' }), false, t0);
+    rec.finish(t0, false);
+    await rec.save(true);
+    const got = await new RunHistory(dir).get('now-1');
+    expect(got).toMatchObject({ jobId: null, jobName: 'Back up now: web01', hostId: 'host-1', status: 'failed', vms: [{ status: 'failed', error: { message: 'The remote is full.', hint: 'Free space on it.' } }] });
+    expect(got.samples).toEqual([expect.objectContaining({ memoryBytes: 3000, spoolBytes: 2000, spoolCapBytes: 9000, phase: 'transfer' })]);
+    expect(formatRunSummary(got)).toMatch(/^Sluice "Back up now: web01": FAILED/);
+
+    const jobRun = new RunRecorder(history, { runId: 'job-run', job, trigger: 'manual', scheduleId: null, scheduledFor: null, remotes: [], now: t0 });
+    jobRun.finish(t0, false);
+    await jobRun.save();
+    expect(await history.prune(null, 0)).toBe(1);
+    expect((await history.list()).map((r) => r.runId)).toEqual(['job-run']);
   });
 });

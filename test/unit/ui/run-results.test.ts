@@ -69,6 +69,16 @@ describe('run results for the Transfers cards and the history graph', () => {
     expect(source[source.length - 1]).toBe(0);
   });
 
+  it('the graph of a stored run shows what the buffer held (memory + spool); older samples without it show 0', () => {
+    const withBuffer: RunRecord = { ...record, samples: record.samples.map((x, i) => ({ ...x, memoryBytes: (i + 1) * MiB, spoolBytes: MiB, spoolCapBytes: 8 * MiB, phase: 'transfer' as const })) };
+    const buffered = Array.from(storeFromRecord(withBuffer).get('run-1')!.history.columns()[COL.buffered]!);
+    // t=1000: d1 (1 + 1 MiB) and d2 (2 + 1 MiB) held together.
+    expect(buffered).toContain(5 * MiB);
+    const spool = Array.from(storeFromRecord(withBuffer).get('run-1')!.history.columns()[COL.spool]!);
+    expect(spool).toContain(2 * MiB);
+    expect(Array.from(storeFromRecord(record).get('run-1')!.history.columns()[COL.buffered]!).every((b) => b === 0)).toBe(true);
+  });
+
   it('an operation: its result and its sentence', () => {
     const f: OperationFinished = {
       operationId: 'op',
@@ -106,5 +116,7 @@ describe('dashboard attention for job runs', () => {
     expect(items[0]!.hint).toBe('Check the host.');
     expect(items[1]!.text).toMatch(/was interrupted \(Sluice stopped while it ran\)/);
     expect(jobRunAttention(runs, (id) => id === 'r1', now).map((i) => i.key)).not.toContain('jobrun-r1');
+    const now1 = jobRunAttention([{ ...base, runId: 'n', jobId: null, jobName: 'Back up now: web', status: 'failed' }], () => false, now);
+    expect(now1[0]!.text).toMatch(/^Back up now: web failed 1 h(our)?.* ago: The host refused\.$/);
   });
 });
