@@ -180,8 +180,8 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
     await expect.poll(() => page.getByRole('table', { name: 'Backups of fileserver on Local disk' }).textContent()).toMatch(/full \(XVA\)/);
     await go('Dashboard');
     await expect.poll(() => page.getByTestId('protected-count').textContent()).toBe('1');
-    expect(await page.getByTestId('excluded-count').textContent()).toBe('1');
-    expect(await page.getByRole('table', { name: 'Runs this session' }).textContent()).toMatch(/Backup of fileserver\s*done/);
+    await expect.poll(() => page.getByTestId('excluded-count').textContent()).toBe('1');
+    await expect.poll(() => page.getByRole('table', { name: 'Runs this session' }).textContent()).toMatch(/Backup of fileserver\s*done/);
     await go('Hosts');
     await expect.poll(() => page.getByRole('row', { name: 'fileserver' }).getByTestId('last-backup').textContent()).toMatch(/full · just now/);
   });
