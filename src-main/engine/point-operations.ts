@@ -180,7 +180,15 @@ export class PointOperations {
   /** Every point takes an SR per disk (a full point's XVA is imported onto one, then its other disks moved). */
   async disks(ref: PointRef): Promise<{ perDiskSr: boolean; disks: Array<{ position: string; name: string; virtualSize: number }> }> {
     const { point } = await this.findPoint(ref);
-    const disks = await this.pointDisks(point);
+    let disks: Awaited<ReturnType<PointOperations['pointDisks']>>;
+    try {
+      disks = await this.pointDisks(point);
+    } catch (err) {
+      // A zstd XVA's disk list is inside the compression: the whole VM still restores (the host decompresses),
+      // onto one SR, and no single disk can be picked.
+      if (point.mode === 'full' && err instanceof SluiceError && err.code === 'VALIDATION') return { perDiskSr: false, disks: [] };
+      throw err;
+    }
     return { perDiskSr: true, disks: disks.map((d) => ({ position: d.position, name: d.name, virtualSize: d.virtualSize })) };
   }
 

@@ -6,6 +6,7 @@ import { mountThrottled, throttledMountAvailable, type ThrottledMount } from '..
 import { launchChromium } from '../helpers/chromium.js';
 import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { goTo } from '../helpers/ui-page.js';
 
 // The admin's path through the desktop UI, in Debian's Chromium against `sluice serve --demo`: the real engine,
 // the simulated "Small shop" pool as the only stand-in, real folders (and a real slow FUSE folder) as remotes.
@@ -33,10 +34,7 @@ async function shot(name: string, theme: 'light' | 'dark') {
   await page.screenshot({ path: path.join(SHOTS, `${name}-${theme}.png`), fullPage: false });
 }
 
-async function go(name: string) {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
-  await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe(name);
-}
+const go = (name: string) => goTo(page, name);
 
 /** "Back up now" on a VM, with a speed limit so the run lasts long enough to watch; lands on Transfers. */
 async function backUpNow(vm: string, remote: string, limitMiB: string, mode: 'Full' | 'Delta' = 'Full') {

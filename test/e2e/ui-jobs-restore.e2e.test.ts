@@ -10,6 +10,7 @@ import { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { addDemoPool, addFolderRemote, demoPoolOf, goTo, type DemoPool } from '../helpers/ui-page.js';
 
 // Jobs, run history, restore, verify and export through the desktop UI, in Chromium against `sluice serve --demo`.
 const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
@@ -17,7 +18,7 @@ let serve: ServeProcess;
 let browser: Browser;
 let page: Page;
 const temps: Array<() => void> = [];
-let demo: { url: string; user: string; password: string; fingerprint: string };
+let demo: DemoPool;
 let remoteDir: string;
 let exportDir: string;
 const consoleErrors: string[] = [];
@@ -57,10 +58,7 @@ function sameContent(a: string, b: string): boolean {
   return /Images are identical/.test(execFileSync('qemu-img', ['compare', '--image-opts', a, b]).toString());
 }
 
-async function go(name: string) {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
-  await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe(name);
-}
+const go = (name: string) => goTo(page, name);
 
 beforeAll(async () => {
   if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html'))) throw new Error('Build the UI first: npm run build:renderer (npm test does).');
@@ -72,8 +70,7 @@ beforeAll(async () => {
   remoteDir = remote.dir;
   exportDir = out.dir;
   serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo']);
-  const m = /Demo pool "Small shop" at (\S+) \(user (\S+), password (\S+), certificate (\S+)\)/.exec(serve.output())!;
-  demo = { url: m[1]!, user: m[2]!, password: m[3]!, fingerprint: m[4]! };
+  demo = demoPoolOf(serve);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(15_000);
@@ -89,18 +86,8 @@ afterAll(async () => {
 
 describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sluice serve --demo)', () => {
   it('adds the demo pool and a folder remote', async () => {
-    await go('Hosts');
-    await page.getByLabel('Pool address').fill(demo.url);
-    await page.getByLabel('Username').fill(demo.user);
-    await page.getByLabel('Password').fill(demo.password);
-    await page.getByRole('button', { name: 'Connect' }).click();
-    await page.getByRole('button', { name: 'Approve and add pool' }).click();
-    await expect.poll(() => page.getByRole('region', { name: 'Pool Small shop' }).getByRole('row', { name: 'mail' }).count(), { timeout: 15_000 }).toBe(1);
-    await go('Remotes');
-    await page.getByLabel('Name').fill('Local disk');
-    await page.getByLabel('Folder').fill(remoteDir);
-    await page.getByRole('button', { name: 'Add remote' }).click();
-    await expect.poll(() => page.getByRole('row', { name: 'Local disk' }).count()).toBe(1);
+    await addDemoPool(page, demo);
+    await addFolderRemote(page, 'Local disk', remoteDir);
   });
 
   it('creates a job: a bad cron is previewed as bad and refused at its field, a good one previewed with its next runs', async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/chromium.js';
 import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { addDemoPool, addFolderRemote, demoPoolOf, goTo, type DemoPool } from '../helpers/ui-page.js';
 import { FOCUS_STATE, OVERFLOWS, UNNAMED_CONTROLS, type FocusState } from '../helpers/ui-audit.js';
 
 // Issue #8's promises, checked in Chromium against `sluice serve --demo` with a pool, a remote, a job and a
@@ -22,7 +23,7 @@ let serve: ServeProcess;
 let browser: Browser;
 let page: Page;
 const temps: Array<() => void> = [];
-let demo: { url: string; user: string; password: string };
+let demo: DemoPool;
 let remoteDir: string;
 const consoleErrors: string[] = [];
 
@@ -35,10 +36,7 @@ async function setTheme(theme: 'light' | 'dark') {
 /** The focused element's aria-label, else its text. */
 const focusedName = () => page.evaluate(`document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()`);
 
-async function go(name: string) {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
-  await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe(name);
-}
+const go = (name: string) => goTo(page, name);
 
 beforeAll(async () => {
   if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html'))) throw new Error('Build the UI first: npm run build:renderer (npm test does).');
@@ -48,8 +46,7 @@ beforeAll(async () => {
   temps.push(data.cleanup, remote.cleanup);
   remoteDir = remote.dir;
   serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo']);
-  const m = /Demo pool "Small shop" at (\S+) \(user (\S+), password (\S+), certificate (\S+)\)/.exec(serve.output())!;
-  demo = { url: m[1]!, user: m[2]!, password: m[3]! };
+  demo = demoPoolOf(serve);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: SIZES[0] });
   page.setDefaultTimeout(15_000);
@@ -65,18 +62,8 @@ afterAll(async () => {
 
 describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers (Chromium, sluice serve --demo)', () => {
   it('a running backup never moves its numbers, bar or graph while they update', async () => {
-    await go('Hosts');
-    await page.getByLabel('Pool address').fill(demo.url);
-    await page.getByLabel('Username').fill(demo.user);
-    await page.getByLabel('Password').fill(demo.password);
-    await page.getByRole('button', { name: 'Connect' }).click();
-    await page.getByRole('button', { name: 'Approve and add pool' }).click();
-    await expect.poll(() => page.getByRole('region', { name: 'Pool Small shop' }).getByRole('row', { name: 'mail' }).count(), { timeout: 15_000 }).toBe(1);
-    await go('Remotes');
-    await page.getByLabel('Name').fill('Local disk');
-    await page.getByLabel('Folder').fill(remoteDir);
-    await page.getByRole('button', { name: 'Add remote' }).click();
-    await expect.poll(() => page.getByRole('row', { name: 'Local disk' }).count()).toBe(1);
+    await addDemoPool(page, demo);
+    await addFolderRemote(page, 'Local disk', remoteDir);
     await go('Jobs');
     await page.getByRole('button', { name: 'New job' }).click();
     const form = page.getByRole('form', { name: 'New job' });

@@ -109,6 +109,15 @@ describe('points.restore / points.export / points.verify / operations.cancel', (
     expect(d.disks.every((x) => /^\d+$/.test(x.position) && x.virtualSize > 0)).toBe(true);
   });
 
+  it('lists no disks for a zstd full point (the whole VM restores onto one SR), instead of failing the dialog', async () => {
+    const zRemote = (await call<{ id: string }>('remotes.add', { name: 'zstd', path: temp() })).id;
+    const done = new Promise<EventPayload<'backup.finished'>>((resolve) => engine.ctx.bus.on('backup.finished', resolve));
+    await call<{ runId: string }>('backup.start', { hostId, vmUuids: [sim.control.vmUuidByName('web01')], remoteId: zRemote, mode: 'full', compression: 'zstd' });
+    expect((await done).ok).toBe(true);
+    const z = (await call<ResponseOf<'backups.list'>>('backups.list', { remoteId: zRemote })).points[0]!;
+    expect(await call<ResponseOf<'points.disks'>>('points.disks', { remoteId: zRemote, vmUuid: z.vmUuid, pointId: z.id })).toEqual({ perDiskSr: false, disks: [] });
+  });
+
   it('verifies a point: ok, with the bytes read and a verify phase', async () => {
     const { operationId } = await call<{ operationId: string }>('points.verify', { remoteId, vmUuid: point.vmUuid, pointId: point.id });
     const f = await outcome(operationId);

@@ -119,8 +119,10 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
               <input type="radio" name="restore-what" checked={what === 'vm'} onChange={() => setWhat('vm')} /> The whole VM
             </label>
             <label className="radio">
-              <input type="radio" name="restore-what" checked={what === 'disk'} onChange={() => setWhat('disk')} /> One disk, as a new disk attached to no VM
+              <input type="radio" name="restore-what" checked={what === 'disk'} disabled={disks?.disks.length === 0} onChange={() => setWhat('disk')} /> One disk, as a
+              new disk attached to no VM
             </label>
+            {disks?.disks.length === 0 && <span className="help">This point's XVA is compressed: its disks can be restored only with the whole VM, onto one SR.</span>}
           </fieldset>
           <div className="form-grid" style={{ gridTemplateColumns: '1fr' }}>
             <label>
