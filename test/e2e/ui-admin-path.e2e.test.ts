@@ -6,7 +6,7 @@ import { mountThrottled, throttledMountAvailable, type ThrottledMount } from '..
 import { launchChromium } from '../helpers/chromium.js';
 import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { goTo } from '../helpers/ui-page.js';
+import { goTo, openSluicePage } from '../helpers/ui-page.js';
 
 // The admin's path through the desktop UI, in Debian's Chromium against `sluice serve --demo`: the real engine,
 // the simulated "Small shop" pool as the only stand-in, real folders (and a real slow FUSE folder) as remotes.
@@ -61,10 +61,7 @@ beforeAll(async () => {
   const c = /Demo pool control API at (\S+)/.exec(serve.output())!;
   demo = { url: m[1]!, user: m[2]!, password: m[3]!, fingerprint: m[4]!, control: c[1]! };
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.setDefaultTimeout(15_000);
-  await page.goto(serve.url);
-  await page.getByText('Engine connected').waitFor();
+  page = await openSluicePage(browser, serve, { width: 1280, height: 800 });
 });
 afterAll(async () => {
   await browser?.close();

@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimHandle } from '../xapi-sim/index.js';
 import { launchChromium } from '../helpers/chromium.js';
+import { openSluicePage } from '../helpers/ui-page.js';
 import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { smallPool } from '../helpers/sim.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -19,10 +20,7 @@ let dataDir: string;
 const temps: Array<() => void> = [];
 
 async function open(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.setDefaultTimeout(15_000);
-  await page.goto(serve.url);
-  await page.getByText('Engine connected').waitFor();
+  const page = await openSluicePage(browser, serve, { width: 1280, height: 800 });
   return page;
 }
 

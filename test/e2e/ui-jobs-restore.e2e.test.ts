@@ -10,7 +10,7 @@ import { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { addDemoPool, addFolderRemote, demoPoolOf, goTo, type DemoPool } from '../helpers/ui-page.js';
+import { addDemoPool, addFolderRemote, type DemoPool, demoPoolOf, goTo, openSluicePage } from '../helpers/ui-page.js';
 
 // Jobs, run history, restore, verify and export through the desktop UI, in Chromium against `sluice serve --demo`.
 const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
@@ -72,11 +72,7 @@ beforeAll(async () => {
   serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo']);
   demo = demoPoolOf(serve);
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
-  page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
-  await page.goto(serve.url);
-  await page.getByText('Engine connected').waitFor();
+  page = await openSluicePage(browser, serve, { width: 1280, height: 900 }, consoleErrors);
 });
 afterAll(async () => {
   await browser?.close();

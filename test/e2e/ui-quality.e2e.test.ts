@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/chromium.js';
 import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-import { addDemoPool, addFolderRemote, demoPoolOf, goTo, type DemoPool } from '../helpers/ui-page.js';
+import { addDemoPool, addFolderRemote, type DemoPool, demoPoolOf, goTo, openSluicePage } from '../helpers/ui-page.js';
 import { FOCUS_STATE, OVERFLOWS, UNNAMED_CONTROLS, type FocusState } from '../helpers/ui-audit.js';
 
 // Issue #8's promises, checked in Chromium against `sluice serve --demo` with a pool, a remote, a job and a
@@ -48,11 +48,7 @@ beforeAll(async () => {
   serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo']);
   demo = demoPoolOf(serve);
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: SIZES[0] });
-  page.setDefaultTimeout(15_000);
-  page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
-  await page.goto(serve.url);
-  await page.getByText('Engine connected').waitFor();
+  page = await openSluicePage(browser, serve, SIZES[0]!, consoleErrors);
 });
 afterAll(async () => {
   await browser?.close();

@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import type { ServeProcess } from './serve-process.js';
 
@@ -43,4 +43,22 @@ export async function addFolderRemote(page: Page, name: string, folder: string):
   await page.getByLabel('Folder').fill(folder);
   await page.getByRole('button', { name: 'Add remote' }).click();
   await expect.poll(() => page.getByRole('row', { name }).count()).toBe(1);
+}
+
+/**
+ * A page on `sluice serve`'s UI, connected to its engine. Console errors go to `consoleErrors` when given (the
+ * tests assert there are none).
+ */
+export async function openSluicePage(
+  browser: Browser,
+  serve: ServeProcess,
+  viewport: { width: number; height: number },
+  consoleErrors?: string[],
+): Promise<Page> {
+  const page = await browser.newPage({ viewport });
+  page.setDefaultTimeout(15_000);
+  if (consoleErrors) page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
+  await page.goto(serve.url);
+  await page.getByText('Engine connected').waitFor();
+  return page;
 }
