@@ -101,11 +101,9 @@ export class VhdChainReader {
       const file = this.files[f]!;
       if (!file.hasBlock(index)) continue;
       const into = this.pool.acquire();
-      const stored = (await file.readBlock(index, into).catch((err: unknown) => {
-        this.pool.release(into);
-        throw err;
-      }))!;
+      let stored: VhdStoredBlock;
       try {
+        stored = (await file.readBlock(index, into))!;
         this.check?.(file, index, stored);
       } catch (err) {
         this.pool.release(into);

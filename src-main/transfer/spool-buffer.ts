@@ -195,7 +195,6 @@ export class SpoolBuffer {
     last.data = Buffer.from(chunk.buffer, last.data.byteOffset, last.data.length + chunk.length);
     // The block was already counted (and is held by the entry): the chunk's own hold is not needed.
     this.pool?.release(chunk);
-    this.wakeConsumer?.();
     return true;
   }
 

@@ -4,7 +4,8 @@ import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
 /** Plain-words explanations of the XAPI error codes a backup tool meets, with what to do about each. */
 interface Explanation {
   code: IpcErrorCode;
-  message: (p: string[]) => string;
+  /** `code`: the XAPI code itself, for explanations that cover a family of codes. */
+  message: (p: string[], code: string) => string;
   hint: string;
 }
 
@@ -79,7 +80,7 @@ const explanations: Record<string, Explanation> = {
 /** Any other SR_BACKEND_FAILURE_<n>: params are [code, errno, driver's text, …]. */
 const storageFailure: Explanation = {
   code: 'HOST_ERROR',
-  message: ([code, ...p]) => {
+  message: (p, code) => {
     const words = p.filter((x) => x && !/^\d+$/.test(x)).join('; ');
     return `The host's storage failed (${code})${words ? `: ${words}` : ''}.`;
   },
@@ -95,7 +96,7 @@ export class XapiError extends SluiceError {
     // Only code 44 means a full SR; other storage-backend failures carry the storage driver's own words.
     const known = explanations[xapiCode] ?? (xapiCode.startsWith('SR_BACKEND_FAILURE') ? storageFailure : undefined);
     const message = known
-      ? known.message(known === storageFailure ? [xapiCode, ...params] : params)
+      ? known.message(params, xapiCode)
       : `The host answered ${xapiCode}${params.length ? ` (${params.join(', ')})` : ''}${opts.method ? ` to ${opts.method}` : ''}.`;
     super(known?.code ?? 'HOST_ERROR', message, {
       hint: known?.hint ?? 'See the host\'s log (xensource.log) for details.',

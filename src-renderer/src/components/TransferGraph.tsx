@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { formatBytes, formatRate } from '../format/units';
+import { flowEnds } from '../transfer/bottleneck';
 import { COL, type RunStore } from '../transfer/run-store';
 
 const HEIGHT = 240;
@@ -22,7 +23,7 @@ function clock(seconds: number): string {
 export function TransferGraph({ store, runId, label }: { store: RunStore; runId: string; label: string }) {
   const host = useRef<HTMLDivElement>(null);
   // A backup reads the host and writes the remote; a restore reads the remote and writes the host.
-  const ends = legendEnds(store.get(runId)?.info?.kind);
+  const ends = flowEnds(store.get(runId)?.info?.kind);
   useEffect(() => {
     const el = host.current;
     const run = store.get(runId);
@@ -60,8 +61,8 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
           ],
           series: [
             {},
-            { label: `Source (${ends.source})`, scale: 'rate', stroke: cssVar('--series-source'), width: 2, points: { show: false } },
-            { label: `Destination (${ends.destination})`, scale: 'rate', stroke: cssVar('--series-destination'), width: 2, points: { show: false } },
+            { label: `Source (${ends.sourceLabel})`, scale: 'rate', stroke: cssVar('--series-source'), width: 2, points: { show: false } },
+            { label: `Destination (${ends.destinationLabel})`, scale: 'rate', stroke: cssVar('--series-destination'), width: 2, points: { show: false } },
             { label: 'Buffered (memory + spool)', scale: 'buf', stroke: cssVar('--series-buffer'), width: 1.5, dash: [6, 4], points: { show: false }, fill: `color-mix(in srgb, ${cssVar('--series-buffer')} 12%, transparent)` },
           ],
         },
@@ -109,11 +110,11 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
       <figcaption className="graph-legend">
         <span>
           <span className="swatch" style={{ background: 'var(--series-source)' }} />
-          Source rate ({ends.source})
+          Source rate ({ends.sourceLabel})
         </span>
         <span>
           <span className="swatch" style={{ background: 'var(--series-destination)' }} />
-          Destination rate ({ends.destination})
+          Destination rate ({ends.destinationLabel})
         </span>
         <span>
           <span className="swatch" style={{ background: 'var(--series-buffer)' }} />
@@ -124,9 +125,3 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
   );
 }
 
-function legendEnds(kind: string | undefined): { source: string; destination: string } {
-  if (kind === 'restore') return { source: 'remote', destination: 'host' };
-  if (kind === 'export') return { source: 'remote', destination: 'file' };
-  if (kind === 'verify') return { source: 'remote', destination: 'checked' };
-  return { source: 'host', destination: 'remote' };
-}

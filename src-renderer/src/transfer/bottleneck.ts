@@ -48,19 +48,24 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
 }
 
-/** What the two ends of a run are called: a backup reads the host and writes the remote; a restore the reverse. */
+/**
+ * What the two ends of a run are called: a backup reads the host and writes the remote; a restore the reverse.
+ * `source`/`destination` go in sentences, `sourceLabel`/`destinationLabel` in the graph's legend.
+ */
 export interface FlowEnds {
   source: string;
   destination: string;
+  sourceLabel: string;
+  destinationLabel: string;
 }
 
-export const BACKUP_ENDS: FlowEnds = { source: 'the host', destination: 'the destination' };
+export const BACKUP_ENDS: FlowEnds = { source: 'the host', destination: 'the destination', sourceLabel: 'host', destinationLabel: 'remote' };
 
 /** The words for each kind of run's ends (restore: repository → host; export: repository → file). */
 export function flowEnds(kind: string | undefined): FlowEnds {
-  if (kind === 'restore') return { source: 'the backup remote', destination: 'the host' };
-  if (kind === 'export') return { source: 'the backup remote', destination: 'the output file' };
-  if (kind === 'verify') return { source: 'the backup remote', destination: 'the checker' };
+  if (kind === 'restore') return { source: 'the backup remote', destination: 'the host', sourceLabel: 'remote', destinationLabel: 'host' };
+  if (kind === 'export') return { source: 'the backup remote', destination: 'the output file', sourceLabel: 'remote', destinationLabel: 'file' };
+  if (kind === 'verify') return { source: 'the backup remote', destination: 'the checker', sourceLabel: 'remote', destinationLabel: 'checked' };
   return BACKUP_ENDS;
 }
 
