@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseSize } from '../src-main/cli/format-units.js';
+import { parseSize } from '../src-shared/units.js';
 import { VhdFileWriter } from '../src-main/formats/vhd-file-writer.js';
 import { DEFAULT_BLOCK_SIZE } from '../src-main/formats/vhd-structures.js';
 import { mergeVhdIntoParent } from '../src-main/repository/vhd-merge.js';

@@ -1,18 +1,7 @@
 import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { BackupLog } from '../core/run-log.js';
+import type { RetentionPolicy } from '../repository/retention-plan.js';
 import type { RetryPolicy } from './retry-policy.js';
-
-export type LogLevel = 'info' | 'warn' | 'error';
-export type BackupLog = (level: LogLevel, message: string, context?: Record<string, string>) => void;
-
-/**
- * What a job keeps after a run (issue 5): the `keep` newest points of this job and VM, plus the newest point of
- * each of the last `daily` days, `weekly` ISO weeks and `monthly` months (long-term buckets, recorded as tags in
- * the metadata). Applied after the backup; deleting a delta point merges it into the chain.
- */
-export interface RetentionPolicy {
-  keep: number;
-  longTerm?: { daily?: number; weekly?: number; monthly?: number };
-}
 
 export interface BackupRunOptions {
   runId: string;

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeDigestsFile } from '../formats/vhd-block-digests.js';
 import { writeVhdStreamToFile } from '../formats/vhd-stream-to-file.js';
-import { describeFsError } from '../remotes/fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';
 import type { DeltaMetadata } from '../repository/backup-metadata.js';
 import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
@@ -27,7 +27,7 @@ import { freeTimestamp, isCutStream, silenceError } from './full-backup.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, findDeltaBase, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { forEachLimited } from './for-each-limited.js';
 import { cleanUpFailedRun } from './failed-run-cleanup.js';
-import { ProgressSampler } from './progress-sampler.js';
+import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { mergeProgressTracker, runRetentionPhase } from './retention-phase.js';
 import { retryFromStart } from './retry-policy.js';
 

@@ -2,7 +2,7 @@ import { SluiceError } from '../errors/sluice-error.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { destroySnapshotWithDisks } from './host-snapshot.js';
-import type { ProgressSampler } from './progress-sampler.js';
+import type { ProgressSampler } from '../transfer/progress-sampler.js';
 
 /**
  * After a VM's backup failed or was cancelled: the snapshot it took is removed while the progress says

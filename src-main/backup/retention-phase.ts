@@ -4,7 +4,7 @@ import type { CollapseOptions } from '../repository/chain-collapser.js';
 import type { VhdMergeProgress } from '../repository/vhd-merge.js';
 import type { TransferCounters } from '../transfer/transfer-pipeline.js';
 import type { BackupRunOptions } from './backup-options.js';
-import type { ProgressSampler } from './progress-sampler.js';
+import type { ProgressSampler } from '../transfer/progress-sampler.js';
 
 /**
  * Merges show in the run's progress like a transfer does: the phase is "merge", bytes read and written are

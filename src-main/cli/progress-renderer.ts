@@ -1,5 +1,5 @@
 import type { TransferProgress } from '../../src-shared/ipc-contract.js';
-import { formatBytes, formatDuration, formatRate } from './format-units.js';
+import { formatBytes, formatDuration, formatRate } from '../../src-shared/units.js';
 
 const BAR = 24;
 

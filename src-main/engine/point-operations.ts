@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { OperationFinished, ParsedRequestOf } from '../../src-shared/ipc-contract.js';
-import { ProgressSampler } from '../backup/progress-sampler.js';
+import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { mergeProgressTracker } from '../backup/retention-phase.js';
 import { exportPoint } from '../export/export-point.js';
 import { SluiceError, toIpcError } from '../errors/sluice-error.js';

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { AtomicFile } from '../repository/atomic-file.js';
-import { describeFsError } from '../remotes/fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 
 /**
  * The files of one export, all or nothing: each is written under a temp name in its destination folder and

@@ -6,7 +6,7 @@ import { XvaStreamVerifier } from '../formats/xva-stream-verifier.js';
 import type { AtomicFile } from '../repository/atomic-file.js';
 import { xvaPathOf } from '../repository/full-point-reader.js';
 import type { BackupPoint } from '../repository/repository-reader.js';
-import { describeFsError } from '../remotes/fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 
 const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sha512' };
 

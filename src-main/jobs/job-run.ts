@@ -1,7 +1,8 @@
 import os from 'node:os';
 import type { TransferProgress } from '../../src-shared/ipc-contract.js';
 import type { Job, JobSchedule, RunSummary } from '../../src-shared/job-schemas.js';
-import type { BackupLog, BackupRunOptions } from '../backup/backup-options.js';
+import type { BackupRunOptions } from '../backup/backup-options.js';
+import type { BackupLog } from '../core/run-log.js';
 import type { runDeltaBackup } from '../backup/delta-backup.js';
 import type { runFullBackup } from '../backup/full-backup.js';
 import { forEachLimited } from '../backup/for-each-limited.js';

@@ -1,5 +1,5 @@
 import type { RunSummary } from '../../src-shared/job-schemas.js';
-import { formatBytes, formatDuration, formatRate } from '../cli/format-units.js';
+import { formatBytes, formatDuration, formatRate } from '../../src-shared/units.js';
 
 const STATUS_WORDS: Record<RunSummary['status'], string> = {
   running: 'RUNNING',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
-import { describeFsError } from './fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 
 export interface RemoteCheck {
   path: string;

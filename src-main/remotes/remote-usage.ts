@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { BACKUPS_DIR } from '../repository/repository-layout.js';
-import { describeFsError } from './fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 
 export interface RemoteUsage {
   path: string;

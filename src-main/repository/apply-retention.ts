@@ -1,4 +1,4 @@
-import type { RetentionPolicy } from '../backup/backup-options.js';
+import type { RetentionPolicy } from './retention-plan.js';
 import type { CollapseOptions } from './chain-collapser.js';
 import { deleteBackupPoint, type DeletedPoint } from './point-deleter.js';
 import { listVmPoints } from './repository-reader.js';

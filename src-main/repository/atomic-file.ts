@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { describeFsError } from '../remotes/fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 
 /**
  * A file that appears under its final name only once it is complete and durable: written to `.<time>.<name>`

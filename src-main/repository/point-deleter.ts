@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
-import { describeFsError } from '../remotes/fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 import { syncDir } from './atomic-file.js';
 import { collapseUnreferencedVhds, referencedVhds, type CollapseOptions, type CollapseReport } from './chain-collapser.js';
 import { pointFiles } from './repository-layout.js';

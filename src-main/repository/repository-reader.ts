@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { describeFsError } from '../remotes/fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 import { backupMetadataSchema, type BackupMetadata } from './backup-metadata.js';
 import { BACKUPS_DIR, isTemporaryName } from './repository-layout.js';
 

@@ -1,10 +1,18 @@
-import type { RetentionPolicy } from '../backup/backup-options.js';
-
 // Which backup points a job keeps: the `keep` newest, plus the newest point of each of the last `daily` days,
 // `weekly` ISO weeks and `monthly` months that have a point (XO's long-term retention counts buckets that hold
 // backups, so a week without backups does not use up a weekly slot). A point's buckets come from its metadata
 // tags when it has them (written at backup time, so they never move), else from its time stamp in UTC.
 // Pure: the caller lists the points of one job and VM and deletes what the plan says, oldest first.
+
+/**
+ * What a job keeps after a run (issue 5): the `keep` newest points of this job and VM, plus the newest point of
+ * each of the last `daily` days, `weekly` ISO weeks and `monthly` months (long-term buckets, recorded as tags in
+ * the metadata). Applied after the backup; deleting a delta point merges it into the chain.
+ */
+export interface RetentionPolicy {
+  keep: number;
+  longTerm?: { daily?: number; weekly?: number; monthly?: number };
+}
 
 export type LongTermBucket = 'daily' | 'weekly' | 'monthly';
 const BUCKETS: readonly LongTermBucket[] = ['daily', 'weekly', 'monthly'];

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifier.js';
-import { describeFsError } from '../remotes/fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 import type { BackupPoint } from './repository-reader.js';
 
 const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sha512' };

@@ -1,5 +1,5 @@
 import type { TransferProgress } from '../../src-shared/ipc-contract.js';
-import { ProgressSampler } from '../backup/progress-sampler.js';
+import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { TransferCounters } from '../transfer/transfer-pipeline.js';
 import type { BackupPoint } from './repository-reader.js';

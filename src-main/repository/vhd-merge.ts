@@ -20,7 +20,7 @@ import {
   type VhdFooter,
   type VhdHeader,
 } from '../formats/vhd-structures.js';
-import { describeFsError } from '../remotes/fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 import { syncDir } from './atomic-file.js';
 import { finishMergedDigests, setAsideParentDigests, startMergedDigests, writeMergedDigests, type MergedDigests } from './merge-digests.js';
 import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type MergeState } from './merge-state.js';

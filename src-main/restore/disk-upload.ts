@@ -1,6 +1,6 @@
-import type { ProgressSampler } from '../backup/progress-sampler.js';
+import type { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import type { BlockPool } from '../transfer/block-pool.js';
+import type { BlockPool } from '../core/block-pool.js';
 import type { Throttle } from '../transfer/throttle.js';
 import { Transfer } from '../transfer/transfer-pipeline.js';
 import { openHostUpload, type HostUpload } from '../xapi/http-upload.js';

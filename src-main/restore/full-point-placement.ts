@@ -1,4 +1,4 @@
-import type { ProgressSampler } from '../backup/progress-sampler.js';
+import type { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { OvaDisk } from '../formats/ova-xml.js';
 import { pickDisk } from '../repository/point-disks.js';

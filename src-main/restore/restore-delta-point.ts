@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProgressSampler } from '../backup/progress-sampler.js';
+import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
 import { loadDigests } from '../formats/vhd-block-digests.js';
 import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd-chain-reader.js';

@@ -1,4 +1,4 @@
-import { ProgressSampler } from '../backup/progress-sampler.js';
+import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { deltaPointDisks, pickDisk } from '../repository/point-disks.js';
 import type { BackupPoint } from '../repository/repository-reader.js';

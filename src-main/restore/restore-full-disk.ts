@@ -1,4 +1,4 @@
-import { ProgressSampler } from '../backup/progress-sampler.js';
+import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { XvaVerifyError } from '../formats/xva-stream-verifier.js';
 import { fullPointDisks, openPlainXva, xvaDiskRaw, xvaPathOf } from '../repository/full-point-reader.js';

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ProgressSampler } from '../backup/progress-sampler.js';
+import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifier.js';
 import type { FullMetadata } from '../repository/backup-metadata.js';
 import { fullPointDisks } from '../repository/full-point-reader.js';
 import type { BackupPoint } from '../repository/repository-reader.js';
-import { describeFsError } from '../remotes/fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { parseTaskResultRefs } from '../xapi/xapi-records.js';

@@ -1,5 +1,5 @@
 import type { TransferProgress } from '../../src-shared/ipc-contract.js';
-import type { BackupLog } from '../backup/backup-options.js';
+import type { BackupLog } from '../core/run-log.js';
 import type { BackupPoint } from '../repository/repository-reader.js';
 
 export interface RestoreOptions {

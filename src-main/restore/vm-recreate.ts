@@ -1,4 +1,4 @@
-import type { BackupLog } from '../backup/backup-options.js';
+import type { BackupLog } from '../core/run-log.js';
 import type { DeltaMetadata } from '../repository/backup-metadata.js';
 import type { DeltaPointDisk } from '../repository/point-disks.js';
 import type { XapiSession } from '../xapi/xapi-session.js';

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { promises as fs } from 'node:fs';
-import { describeFsError } from '../remotes/fs-errors.js';
+import { describeFsError } from '../errors/fs-errors.js';
 
 const SYNC_EVERY = 64 * 1024 * 1024;
 

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
-import type { BlockPool } from './block-pool.js';
+import type { BlockPool } from '../core/block-pool.js';
 
 const FLUSH_MS = 20;
 /** Chunks at least this large are queued as they are rather than copied into our blocks. */

@@ -1,5 +1,5 @@
 import { SpoolBuffer, type SpoolBufferOptions, type SpoolBufferStats } from './spool-buffer.js';
-import type { BlockPool } from './block-pool.js';
+import type { BlockPool } from '../core/block-pool.js';
 import type { Throttle } from './throttle.js';
 
 export interface ChunkSink {

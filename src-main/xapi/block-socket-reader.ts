@@ -9,7 +9,7 @@
  * closes and the host slows down); `next()` resumes it.
  */
 
-import type { BlockPool } from '../transfer/block-pool.js';
+import type { BlockPool } from '../core/block-pool.js';
 
 const BLOCK_BYTES = 1024 * 1024;
 /** A read is offered at least this much room: a TLS record is at most 16 KiB, a plain TCP read 64 KiB. */

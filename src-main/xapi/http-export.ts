@@ -1,5 +1,5 @@
 import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
-import type { BlockPool } from '../transfer/block-pool.js';
+import type { BlockPool } from '../core/block-pool.js';
 import { BlockSocketReader } from './block-socket-reader.js';
 import { describeNetworkError } from './host-unreachable.js';
 import { MalformedHttpResponse, readResponseHead, responseBody, type HttpResponseHead } from './http-response-reader.js';

@@ -114,7 +114,7 @@ describe('the data path reads responses straight into blocks', () => {
 
 describe('BlockPool', () => {
   it('recycles a block only once the reader and every chunk cut from it let go', async () => {
-    const { BlockPool } = await import('../../src-main/transfer/block-pool.js');
+    const { BlockPool } = await import('../../src-main/core/block-pool.js');
     const pool = new BlockPool(1024, 2);
     const a = pool.acquire();
     const piece1 = a.subarray(0, 100);
@@ -130,7 +130,7 @@ describe('BlockPool', () => {
   });
 
   it('delivers every byte intact when the reader recycles its blocks through a slow consumer', async () => {
-    const { BlockPool } = await import('../../src-main/transfer/block-pool.js');
+    const { BlockPool } = await import('../../src-main/core/block-pool.js');
     const body = randomBytes(20 * 1024 * 1024);
     const url = await serve((s) => {
       s.write('HTTP/1.0 200 OK\r\n\r\n');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BlockPool } from '../../src-main/transfer/block-pool.js';
+import { BlockPool } from '../../src-main/core/block-pool.js';
 import { SpoolBuffer } from '../../src-main/transfer/spool-buffer.js';
 import { Transfer } from '../../src-main/transfer/transfer-pipeline.js';
 import { tempDirs } from '../helpers/temp-dir.js';

@@ -12,7 +12,7 @@ import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { preflightRemote } from '../../remotes/folder-remote.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
-import { formatBytes, formatDuration, parseSize } from '../format-units.js';
+import { formatBytes, formatDuration, parseSize } from '../../../src-shared/units.js';
 import { connectTrusted, readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { checkRepository, type RepositoryProblem } from '../../repository/repository-check.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
-import { formatBytes } from '../format-units.js';
+import { formatBytes } from '../../../src-shared/units.js';
 
 export const checkHelp = `sluice check --remote DIR [--repair] [--json]
 

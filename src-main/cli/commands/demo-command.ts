@@ -9,7 +9,7 @@ import { verifyFullPoint } from '../../repository/verify-full-point.js';
 import { XapiSession } from '../../xapi/xapi-session.js';
 import { parseRecordMap, vmRecordSchema } from '../../xapi/xapi-records.js';
 import { parseCommandArgs } from '../command-args.js';
-import { formatBytes, formatDuration } from '../format-units.js';
+import { formatBytes, formatDuration } from '../../../src-shared/units.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 import { startDemoPool } from './demo-pool.js';
 

@@ -5,7 +5,7 @@ import { exportPoint, type ExportFormat } from '../../export/export-point.js';
 import { listBackupPoints } from '../../repository/repository-reader.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
-import { formatBytes, formatDuration } from '../format-units.js';
+import { formatBytes, formatDuration } from '../../../src-shared/units.js';
 import { selectOnePoint } from '../point-selection.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 

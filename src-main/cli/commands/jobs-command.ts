@@ -7,7 +7,7 @@ import { createNodeEngine, type NodeEngine } from '../../engine/engine-node.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { formatRunSummary } from '../../jobs/run-summary-text.js';
 import { UsageError } from '../cli-errors.js';
-import { formatBytes, formatDuration, formatRate, parseSize } from '../format-units.js';
+import { formatBytes, formatDuration, formatRate, parseSize } from '../../../src-shared/units.js';
 import { readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 

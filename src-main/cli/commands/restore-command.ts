@@ -10,7 +10,7 @@ import { defaultDataDir } from '../../settings/data-dir.js';
 import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
-import { formatBytes, formatDuration, parseSize } from '../format-units.js';
+import { formatBytes, formatDuration, parseSize } from '../../../src-shared/units.js';
 import { connectTrusted, readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { selectOnePoint } from '../point-selection.js';
 import { ProgressRenderer } from '../progress-renderer.js';

@@ -5,7 +5,7 @@ import type { FileVerifyCache } from '../../repository/verify-chain-point.js';
 import { verifyPoint } from '../../repository/verify-point.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
-import { formatBytes } from '../format-units.js';
+import { formatBytes } from '../../../src-shared/units.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 
 export const verifyHelp = `sluice verify --remote DIR [--vm NAME_OR_UUID] [--at TIMESTAMP|latest] [--json]

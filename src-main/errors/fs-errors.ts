@@ -1,4 +1,4 @@
-import { SluiceError } from '../errors/sluice-error.js';
+import { SluiceError } from './sluice-error.js';
 
 /** File-system failures on a remote, in words an admin can act on. */
 export function describeFsError(err: unknown, target: string, action: string): SluiceError {

@@ -1,6 +1,6 @@
 import type { BackupPhase, TransferProgress } from '../../src-shared/ipc-contract.js';
-import { RateMeter } from '../transfer/rate-meter.js';
-import type { TransferCounters } from '../transfer/transfer-pipeline.js';
+import { RateMeter } from './rate-meter.js';
+import type { TransferCounters } from './transfer-pipeline.js';
 
 export type ProgressListener = (p: TransferProgress) => void;
 
