@@ -45,6 +45,9 @@ export async function startBrowserServer(opts: BrowserServerOptions): Promise<Br
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   let origin = '';
   let allowedHosts = new Set<string>();
+  // The UI's own origins, exactly: scheme, host and port. A prefix test or a missing scheme lets in pages
+  // that are not ours (`127.0.0.1:PORT` alone is no origin a browser sends).
+  let allowedOrigins = new Set<string>();
 
   server.on('request', (req, res) => {
     if (!allowedHosts.has(req.headers.host ?? '')) {
@@ -62,6 +65,8 @@ export async function startBrowserServer(opts: BrowserServerOptions): Promise<Br
   });
 
   server.on('upgrade', (req, socket, head) => {
+    // A peer that resets the connection mid-handshake must not take the engine down with it.
+    socket.on('error', (err) => opts.log?.(`a WebSocket connection failed before it opened: ${err.message}`));
     const refuse = (status: number, reason: string) => {
       opts.log?.(`refused a WebSocket connection: ${reason}`);
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -70,8 +75,8 @@ export async function startBrowserServer(opts: BrowserServerOptions): Promise<Br
     if (url.pathname !== WS_PATH) return refuse(404, 'Not Found');
     if (!allowedHosts.has(req.headers.host ?? '')) return refuse(403, 'Forbidden Host');
     const reqOrigin = req.headers.origin;
-    if (reqOrigin !== undefined && !allowedHosts.has(reqOrigin.replace(/^http:\/\//, ''))) return refuse(403, 'Forbidden Origin');
     if (reqOrigin === undefined) return refuse(403, 'Missing Origin');
+    if (!allowedOrigins.has(reqOrigin)) return refuse(403, 'Forbidden Origin');
     const given = url.searchParams.get(TOKEN_PARAM) ?? '';
     if (!sameToken(given, token)) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => serveConnection(ws));
@@ -86,6 +91,13 @@ export async function startBrowserServer(opts: BrowserServerOptions): Promise<Br
       if (subscribed.has(event)) send({ type: 'event', event, payload });
     });
     ws.on('close', off);
+    // ws reports a protocol violation (an oversized, unmasked or malformed frame) as an 'error' event and
+    // then closes the connection with the matching code. Without a listener Node throws it, and one bad frame
+    // from one client would end the engine and every backup it runs. The connection alone is dropped.
+    ws.on('error', (err) => {
+      opts.log?.(`dropped a WebSocket connection: ${err.message}`);
+      ws.terminate();
+    });
     ws.on('message', (data, isBinary) => {
       let raw: unknown;
       try {
@@ -122,6 +134,7 @@ export async function startBrowserServer(opts: BrowserServerOptions): Promise<Br
   const port = (server.address() as AddressInfo).port;
   origin = `http://127.0.0.1:${port}`;
   allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  allowedOrigins = new Set([...allowedHosts].map((h) => `http://${h}`));
 
   return {
     url: `${origin}/?${TOKEN_PARAM}=${token}`,

@@ -1,7 +1,9 @@
 import http from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createNodeEngine } from '../../src-main/engine/engine-node.js';
+import { channelNameList } from '../../src-shared/ipc-names.js';
 import { startBrowserServer, type BrowserServer } from '../../src-main/server/browser-server.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -106,5 +108,101 @@ describe('browser mode transport', () => {
     await call({ type: 'invoke', id: 3, channel: 'remotes.add', payload: { name: 'r2', path: '/tmp/r2' } });
     expect(events).toHaveLength(1);
     ws.close();
+  });
+
+  it('accepts only the exact origins of the app (scheme included)', async () => {
+    const ok = wsUrl(server.token);
+    expect(await tryConnect(ok, { origin: `127.0.0.1:${server.port}` })).toBe(403);
+    expect(await tryConnect(ok, { origin: `localhost:${server.port}` })).toBe(403);
+    expect(await tryConnect(ok, { origin: `https://127.0.0.1:${server.port}` })).toBe(403);
+    expect(await tryConnect(ok, { origin: `http://127.0.0.1:${server.port}.evil.example` })).toBe(403);
+    expect(await tryConnect(ok, { origin: `http://localhost:${server.port}` })).toBe(101);
+  });
+
+  it('drops a connection that sends a frame over 1 MiB, and keeps serving the others', async () => {
+    const bystander = await connect();
+    const { ws } = await connect();
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.on('error', () => {});
+    ws.send('x'.repeat(1024 * 1024 + 1));
+    expect(await closed).toBe(1009);
+    expect(await bystander.call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'still here' } })).toMatchObject({ result: { ok: true, value: { nonce: 'still here' } } });
+    bystander.ws.close();
+  });
+
+  it('drops a connection that violates the WebSocket protocol (unmasked frame, bad opcode), and keeps serving', async () => {
+    for (const frame of [
+      Buffer.from([0x81, 0x02, 0x68, 0x69]), // a text frame "hi" without the client's mask
+      Buffer.from([0x83, 0x80, 1, 2, 3, 4]), // reserved opcode 3, masked, empty
+      Buffer.from([0xc1, 0x80, 1, 2, 3, 4]), // RSV1 set without an extension
+    ]) {
+      const sock = net.connect(server.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      sock.write(
+        `GET /ipc?token=${encodeURIComponent(server.token)} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nOrigin: ${server.origin}\r\n` +
+          'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
+      const ended = new Promise<string>((resolve) => {
+        let got = '';
+        sock.on('data', (d) => {
+          got += d.toString('latin1');
+          if (got.includes('\r\n\r\n') && !got.includes('sent')) {
+            got += 'sent';
+            sock.write(frame);
+          }
+        });
+        sock.on('close', () => resolve(got));
+        sock.on('error', () => {});
+      });
+      expect(await ended).toMatch(/^HTTP\/1\.1 101/);
+    }
+    const { ws, call } = await connect();
+    expect(await call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'alive' } })).toMatchObject({ result: { ok: true } });
+    ws.close();
+  });
+
+  it('survives 1,400 fuzzed frames over every channel with flat memory', async () => {
+    // Deterministic junk: payloads of random shapes and keys (never `url`, so nothing reaches for a network
+    // host), text that is not JSON, binary frames, frames of the wrong type, and some oversized ones.
+    let seed = 1234567;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const keys = ['id', 'name', 'path', 'vmUuid', 'pointId', 'remoteId', 'jobId', 'runId', 'payload', 'nonce', '__proto__', 'constructor'];
+    const junk = (depth: number): unknown => {
+      const r = rand();
+      if (depth > 2 || r < 0.3) return pick([null, true, -1, 1e308, 'x'.repeat(Math.floor(rand() * 200)), '../../etc/passwd', '\u0000', 0]);
+      if (r < 0.5) return Array.from({ length: Math.floor(rand() * 4) }, () => junk(depth + 1));
+      return Object.fromEntries(Array.from({ length: Math.floor(rand() * 4) }, () => [pick(keys), junk(depth + 1)]));
+    };
+    const before = process.memoryUsage().rss;
+    let sent = 0;
+    while (sent < 1400) {
+      const { ws, call } = await connect();
+      ws.on('error', () => {});
+      let alive = true;
+      ws.on('close', () => (alive = false));
+      for (let i = 0; i < 100 && alive; i++, sent++) {
+        const kind = rand();
+        if (kind < 0.7) {
+          const reply = await call({ type: 'invoke', id: sent, channel: pick(channelNameList), payload: junk(0) });
+          expect(reply).toMatchObject({ type: 'result' });
+        } else if (kind < 0.8) {
+          expect(await call(pick(['{', '[]', '{"type":"invoke"}', 'null', '"\\ud800"']))).toMatchObject({ type: 'result' });
+        } else if (kind < 0.9) {
+          expect(await call({ type: pick(['subscribe', 'unsubscribe', 'invoke', 7]), event: junk(1), id: junk(1) })).toMatchObject({ type: 'result' });
+        } else if (kind < 0.97) {
+          ws.send(Buffer.from([0, 1, 2, 3]), { binary: true });
+          expect(await call({ type: 'invoke', id: sent, channel: 'app.ping', payload: { nonce: 'n' } })).toBeDefined();
+        } else {
+          ws.send('y'.repeat(1024 * 1024 + 10));
+          await new Promise((r) => ws.once('close', r));
+        }
+      }
+      ws.close();
+    }
+    const { ws, call } = await connect();
+    expect(await call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'after fuzz' } })).toMatchObject({ result: { ok: true, value: { nonce: 'after fuzz' } } });
+    ws.close();
+    expect(process.memoryUsage().rss - before).toBeLessThan(128 * 1024 * 1024);
   });
 });
