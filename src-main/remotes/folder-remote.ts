@@ -21,22 +21,23 @@ export interface RemoteSpeedTest extends RemoteCheck {
  * we prove it is there and writable and say how much room it has; nothing is left behind by the probe.
  */
 export async function preflightRemote(dir: string, opts: { purpose?: 'remote' | 'spool'; create?: boolean } = {}): Promise<RemoteCheck> {
-  const what = opts.purpose === 'spool' ? 'spool folder' : 'remote';
+  const side = opts.purpose ?? 'remote';
+  const what = side === 'spool' ? 'spool folder' : 'remote';
   const st = await fs.stat(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' && opts.create !== false) return undefined;
-    throw describeFsError(err, dir, `use the ${what}`);
+    throw describeFsError(err, dir, `use the ${what}`, side);
   });
   if (st && !st.isDirectory()) {
     throw new SluiceError('REMOTE_ERROR', `The ${what} ${dir} is not a folder.`, { hint: 'Give the path of a folder.', context: { remote: dir } });
   }
   if (!st) await fs.mkdir(dir, { recursive: true }).catch((err) => {
-    throw describeFsError(err, dir, `create the ${what}`);
+    throw describeFsError(err, dir, `create the ${what}`, side);
   });
   const probe = path.join(dir, `.sluice-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await fs.writeFile(probe, 'sluice', { flag: 'wx' });
   } catch (err) {
-    throw describeFsError(err, dir, `write to the ${what}`);
+    throw describeFsError(err, dir, `write to the ${what}`, side);
   } finally {
     await fs.rm(probe, { force: true });
   }

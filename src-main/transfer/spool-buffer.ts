@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { describeFsError } from '../errors/fs-errors.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { BlockPool } from '../core/block-pool.js';
 
@@ -279,7 +280,9 @@ export class SpoolBuffer {
     while (done < data.length) {
       const pos = (this.spoolWrite + done) % cap;
       const n = Math.min(data.length - done, cap - pos);
-      await writeFully(file, data.subarray(done, done + n), pos);
+      await writeFully(file, data.subarray(done, done + n), pos).catch((err: unknown) => {
+        throw describeFsError(err, `the spool file in ${this.opts.spoolDir}`, 'write', 'spool');
+      });
       done += n;
     }
     this.spoolWrite += data.length;

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlockPool } from '../../src-main/core/block-pool.js';
+import { preflightRemote } from '../../src-main/remotes/folder-remote.js';
 import { SpoolBuffer } from '../../src-main/transfer/spool-buffer.js';
 import { Transfer } from '../../src-main/transfer/transfer-pipeline.js';
 import { tempDirs } from '../helpers/temp-dir.js';
@@ -17,7 +19,42 @@ async function* chunks(data: Buffer, size: number, delayMs = 0) {
   }
 }
 
+const canMount = process.getuid?.() === 0;
+
 describe('SpoolBuffer', () => {
+  it.skipIf(!canMount)('names the spool, not the remote, when the spool disk is full', async () => {
+    const dir = temp();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
+    try {
+      const buf = new SpoolBuffer({ memoryCapBytes: 64 * 1024, spoolCapBytes: 4 * 1024 * 1024, spoolDir: dir, blockBytes: 64 * 1024, spillAfterMs: 0 });
+      let failure: unknown;
+      try {
+        for (let i = 0; i < 64; i++) await buf.push(randomBytes(64 * 1024)); // nobody reads: it must spill
+      } catch (err) {
+        failure = err;
+      }
+      await buf.close();
+      expect(failure).toMatchObject({ code: 'REMOTE_ERROR', context: { spool: expect.stringContaining(dir) } });
+      const { message, hint } = failure as { message: string; hint: string };
+      expect(message).toContain(`the spool file in ${dir}`);
+      expect(message).toContain('the local disk of the spool is full');
+      expect(message).not.toMatch(/ENOSPC/);
+      expect(hint).toMatch(/spool folder/);
+      expect(hint).not.toMatch(/space on the remote/);
+      // A spool folder already full before the run: the same side named at the preflight.
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${dir}/filler`, 'bs=64k', 'count=8'], { stdio: 'ignore' });
+      } catch {
+        // dd stops at the full disk, which is the point
+      }
+      const atStart = await preflightRemote(dir, { purpose: 'spool' }).catch((err: unknown) => err);
+      expect(atStart).toMatchObject({ code: 'REMOTE_ERROR', message: expect.stringContaining('the local disk of the spool is full') });
+      expect((atStart as { hint: string }).hint).toMatch(/spool folder/);
+    } finally {
+      execFileSync('umount', [dir]);
+    }
+  });
+
   it('keeps order across memory and a wrapping ring spool, within both caps', async () => {
     const dir = temp();
     const buf = new SpoolBuffer({ memoryCapBytes: 10_000, spoolCapBytes: 25_000, spoolDir: dir, blockBytes: 7_000, spillAfterMs: 0 });
