@@ -6,6 +6,7 @@ import { describeFsError } from '../errors/fs-errors.js';
 import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';
 import type { DeltaMetadata } from '../repository/backup-metadata.js';
 import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
+import { heldByUnreadable } from '../repository/repository-reader.js';
 import type { RetentionOutcome } from '../repository/apply-retention.js';
 import { collapseUnreferencedVhds, referencedVhds } from '../repository/chain-collapser.js';
 import { listBackupPoints, listVmPoints } from '../repository/repository-reader.js';
@@ -285,7 +286,13 @@ async function removeVhdTemporaries(jobDir: string): Promise<void> {
 async function settleChains(jobDir: string, root: string, vmUuid: string, opts: BackupRunOptions, sampler: ProgressSampler, ctx: Record<string, string>): Promise<void> {
   const vdiDirs = await fs.readdir(jobDir).catch(() => [] as string[]);
   if (vdiDirs.length === 0) return;
-  const referenced = referencedVhds((await listVmPoints(root, vmUuid)).points);
+  const { points, unreadable } = await listVmPoints(root, vmUuid);
+  const held = heldByUnreadable(unreadable);
+  if (held) {
+    opts.log('warn', `No VHD of this VM was merged or removed as unreferenced, ${held}.`, ctx);
+    return;
+  }
+  const referenced = referencedVhds(points);
   for (const d of vdiDirs) {
     const r = await collapseUnreferencedVhds(path.join(jobDir, d), referenced, {
       ...(opts.signal ? { signal: opts.signal } : {}),

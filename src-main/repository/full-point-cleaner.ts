@@ -1,21 +1,24 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fullMetadataSchema } from './backup-metadata.js';
+import { backupMetadataSchema } from './backup-metadata.js';
 import { isTemporaryName } from './repository-layout.js';
 
 export interface CleanReport {
   removedTemporary: string[];
   removedOrphans: string[];
   brokenMetadata: string[];
+  /** Metadata files that cannot be read: while there are any, no XVA of the folder is removed as an orphan. */
+  unreadableMetadata: string[];
 }
 
 /**
  * The clean pass over one VM folder of full backups, run under the folder's lock (so nothing in it is being
  * written): temporary files are leftovers of a run that died, an .xva no metadata points to is an unfinished
  * point, and metadata whose .xva is missing is a point that can no longer be restored (reported and removed).
+ * Metadata that cannot be read could be any point's: then no XVA is taken for an orphan.
  */
 export async function cleanFullBackupFolder(vmDir: string): Promise<CleanReport> {
-  const report: CleanReport = { removedTemporary: [], removedOrphans: [], brokenMetadata: [] };
+  const report: CleanReport = { removedTemporary: [], removedOrphans: [], brokenMetadata: [], unreadableMetadata: [] };
   const names = await fs.readdir(vmDir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [] as string[];
     throw err;
@@ -32,11 +35,16 @@ export async function cleanFullBackupFolder(vmDir: string): Promise<CleanReport>
     const p = path.join(vmDir, name);
     let parsed;
     try {
-      parsed = fullMetadataSchema.safeParse(JSON.parse(await fs.readFile(p, 'utf8')));
+      parsed = backupMetadataSchema.safeParse(JSON.parse(await fs.readFile(p, 'utf8')));
     } catch {
-      continue; // unreadable metadata is reported by listings; never deleted blindly
+      parsed = undefined;
     }
-    if (!parsed.success) continue; // delta points are another cleaner's business
+    if (!parsed?.success) {
+      // It may be the very point whose XVA looks orphaned: keep every file until the admin acts.
+      report.unreadableMetadata.push(name);
+      continue;
+    }
+    if (parsed.data.mode !== 'full') continue; // delta points are another cleaner's business
     const xva = path.basename(parsed.data.xva);
     if (!names.includes(xva)) {
       await fs.rm(p, { force: true });
@@ -46,6 +54,7 @@ export async function cleanFullBackupFolder(vmDir: string): Promise<CleanReport>
     referenced.add(xva);
     referenced.add(`${xva}.checksum`);
   }
+  if (report.unreadableMetadata.length > 0) return report;
   for (const name of names) {
     if ((name.endsWith('.xva') || name.endsWith('.xva.checksum')) && !isTemporaryName(name) && !referenced.has(name)) {
       await fs.rm(path.join(vmDir, name), { force: true });

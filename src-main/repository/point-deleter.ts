@@ -5,7 +5,7 @@ import { describeFsError } from '../errors/fs-errors.js';
 import { syncDir } from './atomic-file.js';
 import { collapseUnreferencedVhds, referencedVhds, type CollapseOptions, type CollapseReport } from './chain-collapser.js';
 import { pointFiles } from './repository-layout.js';
-import { listVmPoints, type BackupPoint } from './repository-reader.js';
+import { heldByUnreadable, listVmPoints, type BackupPoint } from './repository-reader.js';
 import { childrenOf, damagedWithUnknownParent, scanVhdFolder } from './vhd-folder-scan.js';
 
 // Deletes one backup point, metadata first (it is the commit marker: without it the point no longer exists,
@@ -53,9 +53,15 @@ export async function deleteBackupPoint(root: string, point: BackupPoint, opts: 
     throw describeFsError(err, point.metadataPath, 'delete');
   });
   await syncDir(vmDir);
-  const remaining = (await listVmPoints(root, point.vmUuid)).points;
+  const { points: remaining, unreadable } = await listVmPoints(root, point.vmUuid);
   const referenced = referencedVhds(remaining);
   const collapse: CollapseReport = { resumed: [], merged: [], removed: [], problems: [] };
+  const held = heldByUnreadable(unreadable);
+  if (held) {
+    // The point's metadata is gone (it no longer restores); its VHDs wait, unmerged, until the admin acts.
+    collapse.problems.push(`The VHDs of point ${point.id} were neither merged nor removed, ${held}.`);
+    return { id: point.id, mode: 'delta', collapse };
+  }
   for (const dir of dirs) {
     const r = await collapseUnreferencedVhds(dir, referenced, opts);
     collapse.resumed.push(...r.resumed);

@@ -5,7 +5,7 @@ import { collapseUnreferencedVhds, referencedVhds, type CollapseOptions } from '
 import { cleanFullBackupFolder } from './full-point-cleaner.js';
 import { parentOfMergeState } from './merge-state.js';
 import { BACKUPS_DIR, isTemporaryName, vmFolder, vmLockFolder } from './repository-layout.js';
-import { isVmFolderName, listVmPoints } from './repository-reader.js';
+import { heldByUnreadable, isVmFolderName, listVmPoints } from './repository-reader.js';
 import { childrenOf, filesInMerge, resolveChain, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
 import { lockVmFolder } from './vm-folder-lock.js';
 
@@ -32,6 +32,7 @@ export type ProblemKind =
   | 'unreadable-metadata'
   | 'folder-in-use';
 
+const HELD_BY_UNREADABLE: ReadonlySet<ProblemKind> = new Set(['orphan-vhd', 'orphan-xva', 'pending-merge', 'unfinished-merge']);
 const FIXABLE: ReadonlySet<ProblemKind> = new Set(['temporary-file', 'unfinished-merge', 'pending-merge', 'orphan-vhd', 'orphan-xva', 'missing-xva']);
 
 export interface RepositoryProblem {
@@ -107,8 +108,13 @@ async function inspectAll(root: string, vms: string[]): Promise<{ problems: Repo
 async function inspectVm(root: string, vmUuid: string): Promise<{ problems: RepositoryProblem[]; points: number; vhds: number }> {
   const vmDir = vmFolder(root, vmUuid);
   const problems: RepositoryProblem[] = [];
-  const add = (kind: ProblemKind, file: string, message: string) => problems.push({ kind, vmUuid, path: file, message, fixable: FIXABLE.has(kind) });
   const { points, unreadable } = await listVmPoints(root, vmUuid);
+  // While metadata is unreadable, "unreferenced" cannot be proven: such files are reported, never repaired.
+  const held = heldByUnreadable(unreadable);
+  const add = (kind: ProblemKind, file: string, message: string) => {
+    const hold = held !== undefined && HELD_BY_UNREADABLE.has(kind);
+    problems.push({ kind, vmUuid, path: file, message: hold ? `${message}; ${held}` : message, fixable: FIXABLE.has(kind) && !hold });
+  };
   for (const u of unreadable) add('unreadable-metadata', u.path, `cannot read the metadata: ${u.reason}`);
 
   const names = await fs.readdir(vmDir);
@@ -170,12 +176,18 @@ async function repairVm(root: string, vmUuid: string, opts: CheckOptions): Promi
   const cleaned = await cleanFullBackupFolder(vmDir);
   for (const f of [...cleaned.removedTemporary, ...cleaned.removedOrphans]) opts.log?.(`Removed ${path.join(vmDir, f)}.`);
   for (const f of cleaned.brokenMetadata) opts.log?.(`Removed metadata ${path.join(vmDir, f)}: its XVA is missing.`);
-  const referenced = referencedVhds((await listVmPoints(root, vmUuid)).points);
+  const { points, unreadable } = await listVmPoints(root, vmUuid);
+  const held = heldByUnreadable(unreadable);
+  const referenced = referencedVhds(points);
   for (const dir of await vdiFolders(vmDir)) {
     const scan = await scanVhdFolder(dir);
     for (const t of scan.temporaries) {
       await fs.rm(path.join(dir, t), { force: true });
       opts.log?.(`Removed ${path.join(dir, t)}.`);
+    }
+    if (held) {
+      opts.log?.(`No VHD in ${dir} was merged or removed, ${held}.`);
+      continue;
     }
     try {
       const r = await collapseUnreferencedVhds(dir, referenced, {

@@ -22,6 +22,16 @@ export interface UnreadableMetadata {
   reason: string;
 }
 
+/**
+ * Unreadable metadata might name any file of its VM folder, so while one exists nothing there is deleted or
+ * merged as unreferenced: this says why, for logs and for `check`. Undefined when every metadata file reads.
+ */
+export function heldByUnreadable(unreadable: readonly UnreadableMetadata[]): string | undefined {
+  if (unreadable.length === 0) return undefined;
+  const names = unreadable.map((u) => u.path).join(', ');
+  return `kept: the metadata ${names} cannot be read and may use it. Repair or restore that file from a copy (or remove it if you know it is not needed), then run \`npx sluice check --repair\``;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** VM folders are named by the VM's uuid; anything else under xo-vm-backups/ is not a VM's backups. */

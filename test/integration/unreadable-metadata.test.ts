@@ -1,0 +1,101 @@
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
+import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
+import { runFullBackup } from '../../src-main/backup/full-backup.js';
+import { resolveVms } from '../../src-main/backup/vm-selection.js';
+import { checkRepository } from '../../src-main/repository/repository-check.js';
+import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
+import type { SimHandle } from '../xapi-sim/index.js';
+import { startSimulator } from '../xapi-sim/index.js';
+import { connect, MiB, testBackupOptions } from '../helpers/sim.js';
+import { tempDirs } from '../helpers/temp-dir.js';
+
+// Issue 13: metadata that cannot be parsed might belong to any point, so nothing it could reference may be
+// deleted or merged away: not by the next backup, not by retention, not by `check --repair`.
+
+let sim: SimHandle;
+let xapi: XapiSession;
+const { temp, cleanupAll } = tempDirs();
+beforeAll(async () => {
+  sim = await startSimulator({
+    vms: [
+      { name: 'app', powerState: 'Halted', disks: [{ name: 'app system', size: 16 * MiB, allocated: 4 * MiB }, { name: 'app data', size: 8 * MiB, allocated: 2 * MiB }] },
+      { name: 'web', powerState: 'Halted', disks: [{ name: 'web system', size: 8 * MiB, allocated: 2 * MiB }] },
+    ],
+    loginFailureDelayMs: 50,
+  });
+  xapi = await connect(sim);
+});
+afterAll(async () => {
+  await xapi?.close();
+  await sim?.stop();
+  cleanupAll();
+});
+
+const options = (remoteRoot: string, extra: Partial<BackupRunOptions> = {}) => testBackupOptions(remoteRoot, temp(), { jobId: 'job-unreadable', ...extra });
+const vmRef = async (name: string) => (await resolveVms(xapi, [name])).selected[0]!.ref;
+
+/** Every file under a folder, relative, sorted (temporary and hidden files left out). */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(path.relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+describe('a point whose metadata cannot be read keeps its data', () => {
+  it('full: the next backup and check --repair keep its XVA and report it', async () => {
+    const remote = temp();
+    const vmUuid = sim.control.vmUuidByName('web');
+    const first = await runFullBackup(xapi, await vmRef('web'), options(remote, { jobId: 'job-full' }));
+    const dir = path.join(remote, 'xo-vm-backups', vmUuid);
+    writeFileSync(path.join(dir, `${first.pointId}.json`), '{"mode": "full", broken');
+    await runFullBackup(xapi, await vmRef('web'), options(remote, { jobId: 'job-full' }));
+    expect(existsSync(path.join(dir, `${first.pointId}.xva`))).toBe(true);
+    expect(existsSync(path.join(dir, `${first.pointId}.xva.checksum`))).toBe(true);
+
+    const report = await checkRepository(remote, { repair: true });
+    expect(existsSync(path.join(dir, `${first.pointId}.xva`))).toBe(true);
+    expect(report.remaining.map((p) => p.kind).sort()).toEqual(['orphan-xva', 'orphan-xva', 'unreadable-metadata']);
+    const orphan = report.remaining.find((p) => p.kind === 'orphan-xva')!;
+    expect(orphan.fixable).toBe(false);
+    expect(orphan.message).toContain(`${first.pointId}.json cannot be read`);
+  });
+
+  it('incremental: neither the next backup, retention nor check --repair removes or merges a VHD it might use', async () => {
+    for (const broken of ['newest', 'base'] as const) {
+      const remote = temp();
+      const vmUuid = sim.control.vmUuidByName('app');
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        sim.control.guestWrite(vmUuid, 0.1, 10 + i);
+        ids.push((await runDeltaBackup(xapi, await vmRef('app'), options(remote))).pointId);
+      }
+      const dir = path.join(remote, 'xo-vm-backups', vmUuid);
+      const victim = broken === 'newest' ? ids[2]! : ids[0]!;
+      writeFileSync(path.join(dir, `${victim}.json`), '\u0000\u0000 not json');
+      const vhdsBefore = filesUnder(path.join(dir, 'vdis')).filter((f) => f.endsWith('.vhd'));
+      expect(vhdsBefore).toHaveLength(6);
+
+      // The next backup settles the chains (and retention would delete the older readable points).
+      sim.control.guestWrite(vmUuid, 0.1, 20);
+      const r = await runDeltaBackup(xapi, await vmRef('app'), options(remote, { retention: { keep: 1 } }));
+      const vhdsAfter = filesUnder(path.join(dir, 'vdis')).filter((f) => f.endsWith('.vhd'));
+      for (const f of vhdsBefore) expect(vhdsAfter, `${broken}: ${f}`).toContain(f);
+      expect(r.retention?.deleted.flatMap((d) => d.collapse?.merged ?? [])).toEqual([]);
+
+      await checkRepository(remote, { repair: true });
+      const vhdsRepaired = filesUnder(path.join(dir, 'vdis')).filter((f) => f.endsWith('.vhd'));
+      for (const f of vhdsBefore) expect(vhdsRepaired, `${broken} after repair: ${f}`).toContain(f);
+    }
+  });
+});
