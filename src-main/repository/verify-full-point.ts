@@ -32,9 +32,17 @@ export async function verifyFullPoint(
   const stat = await fs.stat(xva).catch((err) => {
     throw describeFsError(err, xva, 'read');
   });
-  const checksumText = await fs.readFile(`${xva}.checksum`, 'utf8').catch(() => undefined);
+  const checksumFile = `${xva}.checksum`;
+  const checksumText = await fs.readFile(checksumFile, 'utf8').catch(() => undefined);
   const m = checksumText ? /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(checksumText) : null;
   const algorithm = m ? ALGORITHMS[m[1]!] : undefined;
+  if (checksumText !== undefined && !algorithm) {
+    // A checksum file that is not `$N$$<hex>` is itself damaged: say so, rather than skip it or blame the XVA.
+    throw new SluiceError('REMOTE_ERROR', `The checksum file ${checksumFile} of ${point.vmName} ${point.id} is damaged: it is not in XO's \`$N$$<hex digest>\` form.`, {
+      hint: 'The XVA itself was not judged. Restore the checksum file from a copy of the repository, or remove it and verify again (then only the XVA\'s own chunk checksums are checked).',
+      context: { vm: point.vmName, file: checksumFile },
+    });
+  }
   const hash = algorithm ? createHash(algorithm) : undefined;
   const compressed = await isCompressed(xva);
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
@@ -65,8 +73,15 @@ export async function verifyFullPoint(
   }
   onProgress?.({ bytesRead: read, totalBytes: stat.size });
   if (m && hash && hash.digest('hex') !== m[2]) {
-    const where = compressed ? ' (it is compressed, so the damage cannot be located inside it)' : '';
-    throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} does not match its checksum file: the XVA changed after it was written${where}.`, {
+    if (!compressed) {
+      // Every chunk and tar header of the XVA verified against its own checksums: the file that disagrees is
+      // far more likely the small checksum file than the XVA (only tar padding is outside those checks).
+      throw new SluiceError('REMOTE_ERROR', `The checksum file ${checksumFile} of ${point.vmName} ${point.id} does not match the XVA, whose every chunk verifies against its own checksums: the checksum file is most likely the damaged one.`, {
+        hint: 'The point\'s data reads correctly. Restore the checksum file from a copy of the repository, or remove it and verify again; check the remote\'s disk.',
+        context: { vm: point.vmName, file: checksumFile },
+      });
+    }
+    throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} does not match its checksum file ${checksumFile}: either the XVA or the checksum file changed after they were written (the XVA is compressed, so the damage cannot be located inside it).`, {
       hint: 'This point cannot be trusted; use another point and check the remote\'s disk.',
       context: { vm: point.vmName, file: xva },
     });

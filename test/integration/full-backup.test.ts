@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, promises as fs, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, promises as fs, openSync, readdirSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
@@ -101,6 +101,24 @@ describe('full backup against the simulated pool', () => {
     expect(err).toBeInstanceOf(SluiceError);
     expect(err.message).toMatch(/is damaged: .*Ref:\d+\/\d{8}/);
     expect(err.context.file).toBe(r.xvaPath);
+
+    // A damaged checksum file is named as the file at fault, not blamed on the XVA (issue 13).
+    b[0]! ^= 0x10;
+    const fd2 = openSync(r.xvaPath, 'r+');
+    writeSync(fd2, b, 0, 1, at); // the XVA is whole again
+    closeSync(fd2);
+    const checksumFile = path.join(dir, `${r.pointId}.xva.checksum`);
+    writeFileSync(checksumFile, `$5$$${sha.slice(0, -1)}${sha.endsWith('0') ? '1' : '0'}`);
+    const wrongSum = await verifyFullPoint(points[0]!).catch((e) => e);
+    expect(wrongSum.message).toContain(`The checksum file ${checksumFile}`);
+    expect(wrongSum.message).toContain('the checksum file is most likely the damaged one');
+    expect(wrongSum.context.file).toBe(checksumFile);
+    writeFileSync(checksumFile, '$5$$zz-not-hex');
+    const garbled = await verifyFullPoint(points[0]!).catch((e) => e);
+    expect(garbled.message).toContain(`The checksum file ${checksumFile}`);
+    expect(garbled.message).toContain('is damaged');
+    writeFileSync(checksumFile, `$5$$${sha}`);
+    expect(await verifyFullPoint(points[0]!)).toEqual({ bytes: r.bytes, unchecked: [] });
   });
 
   it('verify: a compressed point without its checksum file is reported as not checked, never as good; a cancel stops it', async () => {
