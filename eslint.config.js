@@ -4,7 +4,30 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
-const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'net', 'tls', 'http', 'https', 'child_process', 'crypto', 'stream', 'stream/*', 'zlib', 'url', 'util', 'events', 'worker_threads', 'dgram', 'dns', 'buffer', 'process'];
+const nodeBuiltins = [
+  'node:*',
+  'fs',
+  'fs/*',
+  'path',
+  'os',
+  'net',
+  'tls',
+  'http',
+  'https',
+  'child_process',
+  'crypto',
+  'stream',
+  'stream/*',
+  'zlib',
+  'url',
+  'util',
+  'events',
+  'worker_threads',
+  'dgram',
+  'dns',
+  'buffer',
+  'process',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'dist-renderer/', 'dist-electron/', 'dist-cli/', 'release/', 'test-output/'] },
@@ -21,9 +44,17 @@ export default tseslint.config(
     files: ['src-main/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*', 'bin/**/*'],
     ignores: ['src-main/electron/**'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['electron', 'electron/*', 'electron-store', '**/electron/**'], message: 'Only src-main/electron/ may touch Electron: the engine runs under plain Node.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['electron', 'electron/*', 'electron-store', '**/electron/**'],
+              message: 'Only src-main/electron/ may touch Electron: the engine runs under plain Node.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -31,25 +62,40 @@ export default tseslint.config(
     ignores: ['src-renderer/vite.config.ts'],
     languageOptions: { globals: { ...globals.browser } },
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: ['electron'],
-        patterns: [
-          { group: nodeBuiltins, message: 'The renderer runs in a sandbox: no Node modules. Ask the engine through the IPC contract.' },
-          { group: ['**/src-main/**', 'electron', 'electron/*'], message: 'The renderer talks to the engine only through the typed IPC contract (src-shared/).' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['electron'],
+          patterns: [
+            {
+              group: nodeBuiltins,
+              message: 'The renderer runs in a sandbox: no Node modules. Ask the engine through the IPC contract.',
+            },
+            {
+              group: ['**/src-main/**', 'electron', 'electron/*'],
+              message: 'The renderer talks to the engine only through the typed IPC contract (src-shared/).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src-shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: ['electron'],
-        patterns: [
-          { group: nodeBuiltins, message: 'The shared contract runs in both Node and the browser: no Node modules.' },
-          { group: ['**/src-main/**', '**/src-renderer/**', 'electron', 'electron/*'], message: 'src-shared depends on nothing but zod.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['electron'],
+          patterns: [
+            { group: nodeBuiltins, message: 'The shared contract runs in both Node and the browser: no Node modules.' },
+            {
+              group: ['**/src-main/**', '**/src-renderer/**', 'electron', 'electron/*'],
+              message: 'src-shared depends on nothing but zod.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -17,7 +17,9 @@ import { cpuTimesMs, runMeasured } from './lib/process-probe.js';
 import { firstVm } from './lib/rpc.js';
 import { ROOT, startSimProcess } from './lib/sim-process.js';
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '4G' }, dir: { type: 'string', default: os.tmpdir() } } });
+const { values } = parseArgs({
+  options: { sizes: { type: 'string', default: '4G' }, dir: { type: 'string', default: os.tmpdir() } },
+});
 const sizes = values.sizes!.split(',');
 const MiB = 1024 * 1024;
 
@@ -30,13 +32,25 @@ const cpu = (r: { cpuUserMs: number; cpuSysMs: number; wallMs: number }) =>
   `${(r.cpuUserMs / 1000).toFixed(2)}+${(r.cpuSysMs / 1000).toFixed(2)} (${Math.round((100 * (r.cpuUserMs + r.cpuSysMs)) / r.wallMs)} %)`;
 for (const size of sizes) {
   const work = mkdtempSync(path.join(values.dir!, 'sluice-bench-'));
-  const sim = await startSimProcess(['--vms', '1', '--disk-size', size, '--allocated', '1', '--login-failure-delay', '100'], { cpu: 0 });
+  const sim = await startSimProcess(
+    ['--vms', '1', '--disk-size', size, '--allocated', '1', '--login-failure-delay', '100'],
+    { cpu: 0 },
+  );
   try {
     const vm = await firstVm(sim.url, sim.username, sim.password);
     const exportUrl = `${sim.url}/export?ref=${encodeURIComponent(vm.ref)}&session_id=${encodeURIComponent(vm.session)}&use_compression=false`;
     const hostCpu = () => cpuTimesMs(sim.child.pid!).reduce((a, b) => a + b, 0);
     let host0 = hostCpu();
-    const curl = await runMeasured('taskset', ['-c', '1', 'curl', '-sS', '-k', '-o', path.join(work, 'curl.xva'), exportUrl]);
+    const curl = await runMeasured('taskset', [
+      '-c',
+      '1',
+      'curl',
+      '-sS',
+      '-k',
+      '-o',
+      path.join(work, 'curl.xva'),
+      exportUrl,
+    ]);
     if (curl.code !== 0) throw new Error(`curl failed: ${curl.stderr}`);
     const curlHostMs = hostCpu() - host0;
     // Sluice fsyncs what it writes (a point must survive a power cut); curl does not. Also time curl + fsync.
@@ -47,14 +61,38 @@ for (const size of sizes) {
     writeFileSync(pw, sim.password, { mode: 0o600 });
     // Run as `npx sluice` runs it: the executable itself, through its shebang (same process, its flags).
     host0 = hostCpu();
-    const sluice = await runMeasured('taskset', ['-c', '1',
-      path.join(ROOT, 'bin/sluice.js'), 'backup', '--host', sim.url, '--username', sim.username, '--password-file', pw,
-      '--trust-fingerprint', sim.fingerprint, '--vm', vm.name, '--remote', path.join(work, 'remote'), '--mode', 'full',
-      '--data-dir', path.join(work, 'data'), '--spool-dir', work, '--json',
+    const sluice = await runMeasured('taskset', [
+      '-c',
+      '1',
+      path.join(ROOT, 'bin/sluice.js'),
+      'backup',
+      '--host',
+      sim.url,
+      '--username',
+      sim.username,
+      '--password-file',
+      pw,
+      '--trust-fingerprint',
+      sim.fingerprint,
+      '--vm',
+      vm.name,
+      '--remote',
+      path.join(work, 'remote'),
+      '--mode',
+      'full',
+      '--data-dir',
+      path.join(work, 'data'),
+      '--spool-dir',
+      work,
+      '--json',
     ]);
     if (sluice.code !== 0) throw new Error(`sluice failed: ${sluice.stderr}\n${sluice.stdout.slice(-2000)}`);
     const sluiceHostMs = hostCpu() - host0;
-    const result = sluice.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'result');
+    const result = sluice.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((e) => e.type === 'result');
     const bytes = result.bytes as number;
     rows.push(
       [

@@ -15,27 +15,56 @@ import { runMeasured } from './lib/process-probe.js';
 import { firstVm, rpc } from './lib/rpc.js';
 import { ROOT, simControl, startSimProcess } from './lib/sim-process.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string', default: '16G' }, changed: { type: 'string', default: '0.01' } } });
+const { values } = parseArgs({
+  options: { size: { type: 'string', default: '16G' }, changed: { type: 'string', default: '0.01' } },
+});
 const MiB = 1024 * 1024;
 const BLOCK = 2 * MiB;
 const CLUSTER = 64 * 1024;
 const wantedBlockFraction = Number(values.changed);
 
 const work = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'sluice-bench-delta-'));
-const sim = await startSimProcess(['--vms', '1', '--disk-size', values.size!, '--allocated', '1', '--login-failure-delay', '100'], { cpu: 0 });
+const sim = await startSimProcess(
+  ['--vms', '1', '--disk-size', values.size!, '--allocated', '1', '--login-failure-delay', '100'],
+  { cpu: 0 },
+);
 try {
   const vm = await firstVm(sim.url, sim.username, sim.password);
   const call = (method: string, ...params: unknown[]) => rpc(sim.url, method, [vm.session, ...params]);
   const pw = path.join(work, 'pw');
   writeFileSync(pw, sim.password, { mode: 0o600 });
   const backup = async () => {
-    const r = await runMeasured('taskset', ['-c', '1',
-      path.join(ROOT, 'bin/sluice.js'), 'backup', '--host', sim.url, '--username', sim.username, '--password-file', pw,
-      '--trust-fingerprint', sim.fingerprint, '--vm', vm.name, '--remote', path.join(work, 'remote'), '--mode', 'delta',
-      '--data-dir', path.join(work, 'data'), '--spool-dir', work, '--json',
+    const r = await runMeasured('taskset', [
+      '-c',
+      '1',
+      path.join(ROOT, 'bin/sluice.js'),
+      'backup',
+      '--host',
+      sim.url,
+      '--username',
+      sim.username,
+      '--password-file',
+      pw,
+      '--trust-fingerprint',
+      sim.fingerprint,
+      '--vm',
+      vm.name,
+      '--remote',
+      path.join(work, 'remote'),
+      '--mode',
+      'delta',
+      '--data-dir',
+      path.join(work, 'data'),
+      '--spool-dir',
+      work,
+      '--json',
     ]);
     if (r.code !== 0) throw new Error(`sluice failed: ${r.stderr}\n${r.stdout.slice(-2000)}`);
-    const result = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'result');
+    const result = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((e) => e.type === 'result');
     return { wallMs: r.wallMs, bytes: result.bytes as number, inRunMs: result.durationMs as number };
   };
   /** A snapshot's disk with CBT on, to ask the host what changed between two moments. */

@@ -17,10 +17,36 @@ try {
   const vm = await firstVm(sim.url, sim.username, sim.password);
   const pw = path.join(work, 'pw');
   writeFileSync(pw, sim.password, { mode: 0o600 });
-  const run = await runMeasured('taskset', ['-c', '1', process.execPath, '--max-semi-space-size=1', '--cpu-prof', '--cpu-prof-dir', out,
-    path.join(ROOT, 'bin/sluice.js'), 'backup', '--host', sim.url, '--username', sim.username, '--password-file', pw,
-    '--trust-fingerprint', sim.fingerprint, '--vm', vm.name, '--remote', path.join(work, 'remote'), '--mode', 'full',
-    '--data-dir', path.join(work, 'data'), '--spool-dir', work, '--json']);
+  const run = await runMeasured('taskset', [
+    '-c',
+    '1',
+    process.execPath,
+    '--max-semi-space-size=1',
+    '--cpu-prof',
+    '--cpu-prof-dir',
+    out,
+    path.join(ROOT, 'bin/sluice.js'),
+    'backup',
+    '--host',
+    sim.url,
+    '--username',
+    sim.username,
+    '--password-file',
+    pw,
+    '--trust-fingerprint',
+    sim.fingerprint,
+    '--vm',
+    vm.name,
+    '--remote',
+    path.join(work, 'remote'),
+    '--mode',
+    'full',
+    '--data-dir',
+    path.join(work, 'data'),
+    '--spool-dir',
+    work,
+    '--json',
+  ]);
   if (run.code !== 0) throw new Error(run.stderr);
   console.log(`wall ${(run.wallMs / 1000).toFixed(2)} s, peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
   const file = readdirSync(out).find((f) => f.endsWith('.cpuprofile'))!;
@@ -34,7 +60,8 @@ try {
     self.set(key, (self.get(key) ?? 0) + 1);
   }
   const total = prof.samples.length;
-  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30))
+    console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
   console.log(`profile: ${path.join(out, file)}`);
 } finally {
   await sim.stop();

@@ -16,7 +16,10 @@ import { ROOT, simControl, startSimProcess } from './lib/sim-process.js';
 const { values } = parseArgs({ options: { size: { type: 'string', default: '4G' } } });
 const MiB = 1024 * 1024;
 const work = mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-restore-'));
-const sim = await startSimProcess(['--vms', '1', '--disk-size', values.size!, '--allocated', '1', '--login-failure-delay', '100'], { cpu: 0 });
+const sim = await startSimProcess(
+  ['--vms', '1', '--disk-size', values.size!, '--allocated', '1', '--login-failure-delay', '100'],
+  { cpu: 0 },
+);
 // Run as `npx sluice` runs it (the executable, through its shebang), with the CLI bundle built beforehand.
 await buildCli();
 const sluice = (args: string[]) => runMeasured('taskset', ['-c', '1', path.join(ROOT, 'bin/sluice.js'), ...args]);
@@ -25,16 +28,52 @@ try {
   const pw = path.join(work, 'pw');
   writeFileSync(pw, sim.password, { mode: 0o600 });
   const remote = path.join(work, 'remote');
-  const conn = ['--host', sim.url, '--username', sim.username, '--password-file', pw, '--trust-fingerprint', sim.fingerprint, '--data-dir', path.join(work, 'data')];
+  const conn = [
+    '--host',
+    sim.url,
+    '--username',
+    sim.username,
+    '--password-file',
+    pw,
+    '--trust-fingerprint',
+    sim.fingerprint,
+    '--data-dir',
+    path.join(work, 'data'),
+  ];
   const backup = async () => {
-    const r = await sluice(['backup', ...conn, '--vm', vm.name, '--remote', remote, '--mode', 'delta', '--spool-dir', work, '--json']);
+    const r = await sluice([
+      'backup',
+      ...conn,
+      '--vm',
+      vm.name,
+      '--remote',
+      remote,
+      '--mode',
+      'delta',
+      '--spool-dir',
+      work,
+      '--json',
+    ]);
     if (r.code !== 0) throw new Error(`backup failed: ${r.stderr}`);
   };
   await backup();
 
   // The bytes a restore sends: the point's chain flattened to one dynamic VHD.
   const vhd = path.join(work, 'disk.vhd');
-  const exported = await sluice(['export', '--remote', remote, '--vm', vm.name, '--format', 'vhd', '--disk', '0', '--out', vhd, '--json']);
+  const exported = await sluice([
+    'export',
+    '--remote',
+    remote,
+    '--vm',
+    vm.name,
+    '--format',
+    'vhd',
+    '--disk',
+    '0',
+    '--out',
+    vhd,
+    '--json',
+  ]);
   if (exported.code !== 0) throw new Error(`export failed: ${exported.stderr}`);
   const bytes = statSync(vhd).size;
   const pools = (await rpc(sim.url, 'pool.get_all_records', [vm.session])) as Record<string, { default_SR: string }>;
@@ -42,7 +81,20 @@ try {
   const [vbd] = (await rpc(sim.url, 'VM.get_VBDs', [vm.session, vm.ref])) as string[];
   const vdi = String(await rpc(sim.url, 'VBD.get_VDI', [vm.session, vbd]));
   const size = Number(await rpc(sim.url, 'VDI.get_virtual_size', [vm.session, vdi]));
-  const target = String(await rpc(sim.url, 'VDI.create', [vm.session, { name_label: 'curl target', SR: srRef, virtual_size: String(size), type: 'user', sharable: false, read_only: false, other_config: {} }]));
+  const target = String(
+    await rpc(sim.url, 'VDI.create', [
+      vm.session,
+      {
+        name_label: 'curl target',
+        SR: srRef,
+        virtual_size: String(size),
+        type: 'user',
+        sharable: false,
+        read_only: false,
+        other_config: {},
+      },
+    ]),
+  );
   // Each measured run starts with nothing left to write back from the one before (the backup, the export).
   const settle = () => runMeasured('sync', []);
   await settle();
@@ -50,7 +102,16 @@ try {
   const cpu = (r: RunResult, hostMs: number) =>
     `client ${((r.cpuUserMs + r.cpuSysMs) / 1000).toFixed(2)} s (${Math.round((100 * (r.cpuUserMs + r.cpuSysMs)) / r.wallMs)} %), host ${(hostMs / 1000).toFixed(2)} s (${Math.round((100 * hostMs) / r.wallMs)} %)`;
   let host0 = hostCpu();
-  const curl = await runMeasured('taskset', ['-c', '1', 'curl', '-sS', '-k', '-T', vhd, `${sim.url}/import_raw_vdi?vdi=${encodeURIComponent(target)}&format=vhd&session_id=${encodeURIComponent(vm.session)}`]);
+  const curl = await runMeasured('taskset', [
+    '-c',
+    '1',
+    'curl',
+    '-sS',
+    '-k',
+    '-T',
+    vhd,
+    `${sim.url}/import_raw_vdi?vdi=${encodeURIComponent(target)}&format=vhd&session_id=${encodeURIComponent(vm.session)}`,
+  ]);
   if (curl.code !== 0) throw new Error(`curl failed: ${curl.stderr}`);
   const curlHostMs = hostCpu() - host0;
   await rpc(sim.url, 'VDI.destroy', [vm.session, target]);
@@ -78,7 +139,20 @@ try {
   const flat = path.join(work, 'flat.vhd');
   rmSync(vhd);
   await settle();
-  const exp = await sluice(['export', '--remote', remote, '--vm', vm.name, '--format', 'vhd', '--disk', '0', '--out', flat, '--json']);
+  const exp = await sluice([
+    'export',
+    '--remote',
+    remote,
+    '--vm',
+    vm.name,
+    '--format',
+    'vhd',
+    '--disk',
+    '0',
+    '--out',
+    flat,
+    '--json',
+  ]);
   if (exp.code !== 0) throw new Error(`export failed: ${exp.stderr}`);
   const flatBytes = statSync(flat).size;
   await settle();

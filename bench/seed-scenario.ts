@@ -14,7 +14,13 @@ import { firstVm } from './lib/rpc.js';
 import { ROOT, simControl, startSimProcess } from './lib/sim-process.js';
 import { mountThrottled } from './lib/throttled-mount.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string', default: '512M' }, 'source-rate': { type: 'string', default: '24M' }, 'stall-seconds': { type: 'string', default: '30' } } });
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: '512M' },
+    'source-rate': { type: 'string', default: '24M' },
+    'stall-seconds': { type: 'string', default: '30' },
+  },
+});
 const MiB = 1024 * 1024;
 const parse = (s: string) => Number(s.replace(/[MG]$/i, '')) * (/G$/i.test(s) ? 1024 * MiB : /M$/i.test(s) ? MiB : 1);
 const sourceRate = parse(values['source-rate']!);
@@ -22,22 +28,69 @@ const stallMs = Number(values['stall-seconds']) * 1000;
 const spoolCap = 2 * 1024 * MiB;
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'sluice-seed-'));
-const sim = await startSimProcess(['--vms', '1', '--disk-size', values.size!, '--allocated', '1', '--login-failure-delay', '100', '--fault', 'stall-abort=2000,on=export', '--fault', `rate-limit=${sourceRate},on=export`]);
+const sim = await startSimProcess([
+  '--vms',
+  '1',
+  '--disk-size',
+  values.size!,
+  '--allocated',
+  '1',
+  '--login-failure-delay',
+  '100',
+  '--fault',
+  'stall-abort=2000,on=export',
+  '--fault',
+  `rate-limit=${sourceRate},on=export`,
+]);
 mkdirSync(path.join(work, 'backing'));
-const mount = await mountThrottled({ backingDir: path.join(work, 'backing'), mountPoint: path.join(work, 'nas'), rateBytesPerSec: sourceRate / 4 });
+const mount = await mountThrottled({
+  backingDir: path.join(work, 'backing'),
+  mountPoint: path.join(work, 'nas'),
+  rateBytesPerSec: sourceRate / 4,
+});
 try {
   const vm = await firstVm(sim.url, sim.username, sim.password);
   const pw = path.join(work, 'pw');
   writeFileSync(pw, sim.password, { mode: 0o600 });
-  console.log(`source ${values['source-rate']}/s, destination ${(sourceRate / 4 / MiB).toFixed(1)} MiB/s, two stalls of ${stallMs / 1000} s, host gives up after 2 s without a read`);
-  const stalls = [5_000, 5_000 + stallMs + 15_000].map((at) => setTimeout(() => void mount.stall(stallMs).then(() => console.log(`destination stalled for ${stallMs / 1000} s`)), at));
+  console.log(
+    `source ${values['source-rate']}/s, destination ${(sourceRate / 4 / MiB).toFixed(1)} MiB/s, two stalls of ${stallMs / 1000} s, host gives up after 2 s without a read`,
+  );
+  const stalls = [5_000, 5_000 + stallMs + 15_000].map((at) =>
+    setTimeout(
+      () => void mount.stall(stallMs).then(() => console.log(`destination stalled for ${stallMs / 1000} s`)),
+      at,
+    ),
+  );
   const run = await runMeasured(path.join(ROOT, 'bin/sluice.js'), [
-    'backup', '--host', sim.url, '--username', sim.username, '--password-file', pw,
-    '--trust-fingerprint', sim.fingerprint, '--vm', vm.name, '--remote', path.join(work, 'nas', 'repo'), '--mode', 'full',
-    '--data-dir', path.join(work, 'data'), '--spool-dir', work, '--spool-cap', `${spoolCap}`, '--json',
+    'backup',
+    '--host',
+    sim.url,
+    '--username',
+    sim.username,
+    '--password-file',
+    pw,
+    '--trust-fingerprint',
+    sim.fingerprint,
+    '--vm',
+    vm.name,
+    '--remote',
+    path.join(work, 'nas', 'repo'),
+    '--mode',
+    'full',
+    '--data-dir',
+    path.join(work, 'data'),
+    '--spool-dir',
+    work,
+    '--spool-cap',
+    `${spoolCap}`,
+    '--json',
   ]);
   stalls.forEach(clearTimeout);
-  const events = run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const events = run.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   const result = events.find((e) => e.type === 'result');
   const spoolSeen = Math.max(0, ...events.filter((e) => e.type === 'progress').map((e) => e.spoolBytes as number));
   if (run.code !== 0 || !result) {

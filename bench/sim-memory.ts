@@ -29,13 +29,17 @@ class Watch {
 
   report(label: string): void {
     const seconds = (performance.now() - this.started) / 1000;
-    console.log(`  ${label}: ${mib(this.bytes)} MiB out in ${seconds.toFixed(1)} s (${(this.bytes / MiB / seconds).toFixed(0)} MiB/s), rss ${mib(this.sample())} MiB, peak ${mib(this.peakRss)} MiB`);
+    console.log(
+      `  ${label}: ${mib(this.bytes)} MiB out in ${seconds.toFixed(1)} s (${(this.bytes / MiB / seconds).toFixed(0)} MiB/s), rss ${mib(this.sample())} MiB, peak ${mib(this.peakRss)} MiB`,
+    );
   }
 }
 
 /** Follows the vhd-tool layout to know how far through the disk the stream is. */
 async function benchVhd(disk: VirtualDisk): Promise<void> {
-  console.log(`vhdExport of a ${DISK_SIZE / GiB} GiB disk (${disk.allocatedClusterCount()} of ${disk.clusterCount} clusters allocated):`);
+  console.log(
+    `vhdExport of a ${DISK_SIZE / GiB} GiB disk (${disk.allocatedClusterCount()} of ${disk.clusterCount} clusters allocated):`,
+  );
   const watch = new Watch();
   const blockCount = DISK_SIZE / BLOCK;
   const batEnd = 2048 + Math.ceil((blockCount * 4) / 512) * 512;
@@ -82,7 +86,9 @@ async function benchXva(disk: VirtualDisk): Promise<void> {
   console.log(`xvaExport of the same disk (reads every chunk, hashes the non-zero ones):`);
   const watch = new Watch();
   let next = MILESTONE;
-  for await (const piece of xvaExport('<value><struct></struct></value>', [{ ref: 'Ref:1', disk }], { keepaliveMs: 0 })) {
+  for await (const piece of xvaExport('<value><struct></struct></value>', [{ ref: 'Ref:1', disk }], {
+    keepaliveMs: 0,
+  })) {
     watch.bytes += piece.length;
     watch.sample();
     if (watch.bytes >= next) {

@@ -15,7 +15,9 @@ import { launchChromium } from '../test/helpers/chromium.js';
 import { ROOT } from '../test/helpers/serve-process.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, transfers: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, transfers: { type: 'string', default: '10' } },
+});
 const SECONDS = Number(values.seconds);
 const PARALLEL = Number(values.transfers);
 const MiB = 1024 * 1024;
@@ -46,7 +48,10 @@ function drive(count: number, tag: string): () => void {
       const buffered = read - written;
       const p: TransferProgress = {
         runId,
-        vm: { uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, name: `vm-${String(i + 1).padStart(2, '0')}` },
+        vm: {
+          uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+          name: `vm-${String(i + 1).padStart(2, '0')}`,
+        },
         disk: { uuid: `disk-${i}`, name: `vm-${i + 1} disk 0` },
         phase: 'transfer',
         attempt: 1,
@@ -86,10 +91,21 @@ async function measure(page: Page, count: number, tag: string): Promise<Measure>
   await cdp.send('Performance.enable');
   const stop = drive(count, tag);
   // Let the cards and graphs appear before measuring the steady state.
-  if (count > 0) await page.locator('[data-testid="transfer-graph"] canvas').nth(count - 1).waitFor({ timeout: 20_000 });
+  if (count > 0)
+    await page
+      .locator('[data-testid="transfer-graph"] canvas')
+      .nth(count - 1)
+      .waitFor({ timeout: 20_000 });
   await page.waitForTimeout(1000);
-  await page.evaluate(`window.__longTasks = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longTasks.push(e.duration); }).observe({ type: 'longtask' });`);
-  const metrics = async () => Object.fromEntries(((await cdp.send('Performance.getMetrics')) as { metrics: Array<{ name: string; value: number }> }).metrics.map((m) => [m.name, m.value]));
+  await page.evaluate(
+    `window.__longTasks = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longTasks.push(e.duration); }).observe({ type: 'longtask' });`,
+  );
+  const metrics = async () =>
+    Object.fromEntries(
+      ((await cdp.send('Performance.getMetrics')) as { metrics: Array<{ name: string; value: number }> }).metrics.map(
+        (m) => [m.name, m.value],
+      ),
+    );
   const a = await metrics();
   const t0 = performance.now();
   await page.waitForTimeout(SECONDS * 1000);
@@ -97,7 +113,8 @@ async function measure(page: Page, count: number, tag: string): Promise<Measure>
   const wall = (performance.now() - t0) / 1000;
   stop();
   const longTasks = (await page.evaluate('window.__longTasks')) as number[];
-  const graphPoints = count > 0 ? Number(await page.locator('[data-testid="transfer-graph"]').first().getAttribute('data-points')) : 0;
+  const graphPoints =
+    count > 0 ? Number(await page.locator('[data-testid="transfer-graph"]').first().getAttribute('data-points')) : 0;
   await cdp.detach();
   const task = b.TaskDuration! - a.TaskDuration!;
   return {
@@ -124,14 +141,18 @@ const pct = (f: number) => `${(f * 100).toFixed(1)} %`;
 const line = (label: string, m: Measure) =>
   `  ${label}: busy ${pct(m.busy)} of the main thread (script ${pct(m.scriptShare)}, style ${pct(m.styleShare)}, layout ${pct(m.layoutShare)} of that; the rest is paint and compositing), long tasks ${m.longTasks} (longest ${m.longestTaskMs.toFixed(0)} ms), graph points ${m.graphPoints}`;
 try {
-  console.log(`Renderer main thread while the Transfers view shows live transfers (4 samples/s each, ${SECONDS} s measured, 1280x800, headless Chromium):`);
+  console.log(
+    `Renderer main thread while the Transfers view shows live transfers (4 samples/s each, ${SECONDS} s measured, 1280x800, headless Chromium):`,
+  );
   const idle = await session(0, 'idle');
   console.log(line('no transfer (idle page)', idle));
   const one = await session(1, 'ref');
   console.log(line('1 transfer (reference)', one));
   const many = await session(PARALLEL, 'par');
   console.log(line(`${PARALLEL} transfers`, many));
-  console.log(`  ratio ${PARALLEL} / 1: ${(many.busy / Math.max(one.busy, 1e-9)).toFixed(2)}x; ${pct(1 - many.busy)} of the main thread stays free for input (target: ≥ 50 % free, no long task ≥ 200 ms)`);
+  console.log(
+    `  ratio ${PARALLEL} / 1: ${(many.busy / Math.max(one.busy, 1e-9)).toFixed(2)}x; ${pct(1 - many.busy)} of the main thread stays free for input (target: ≥ 50 % free, no long task ≥ 200 ms)`,
+  );
   console.log(`  ${many.busy <= 0.5 && many.longestTaskMs < 200 ? 'OK' : 'OVER TARGET'}`);
 } finally {
   await browser.close();

@@ -14,7 +14,9 @@ import { VhdFileWriter } from '../src-main/formats/vhd-file-writer.js';
 import { DEFAULT_BLOCK_SIZE } from '../src-main/formats/vhd-structures.js';
 import { mergeVhdIntoParent } from '../src-main/repository/vhd-merge.js';
 
-const { values } = parseArgs({ options: { parent: { type: 'string', default: '16G' }, delta: { type: 'string', default: '1G' } } });
+const { values } = parseArgs({
+  options: { parent: { type: 'string', default: '16G' }, delta: { type: 'string', default: '1G' } },
+});
 const parentSize = parseSize(values.parent!)!;
 const deltaSize = parseSize(values.delta!)!;
 const MiB = 1024 * 1024;
@@ -55,13 +57,19 @@ try {
     await pw.writeBlock(i, data);
   }
   await pw.finish();
-  const cw = await VhdFileWriter.create(path.join(work, childName), { currentSize: blocks * BLOCK, uuid: uuid(2), parent: { uuid: uuid(1), name: parentName } });
+  const cw = await VhdFileWriter.create(path.join(work, childName), {
+    currentSize: blocks * BLOCK,
+    uuid: uuid(2),
+    parent: { uuid: uuid(1), name: parentName },
+  });
   for (const i of [...picked].sort((a, b) => a - b)) {
     data.writeUInt32BE((0x80000000 | i) >>> 0, 0);
     await cw.writeBlock(i, data);
   }
   await cw.finish();
-  console.log(`set-up: parent ${(statSync(path.join(work, parentName)).size / MiB).toFixed(0)} MiB, delta ${(statSync(path.join(work, childName)).size / MiB).toFixed(0)} MiB (${deltaBlocks} blocks), written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `set-up: parent ${(statSync(path.join(work, parentName)).size / MiB).toFixed(0)} MiB, delta ${(statSync(path.join(work, childName)).size / MiB).toFixed(0)} MiB (${deltaBlocks} blocks), written in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
 
   // Reference: a plain copy of the delta, made durable like the merge makes its writes durable.
   const deltaBytes = statSync(path.join(work, childName)).size;

@@ -27,7 +27,10 @@ function newestSource(dir, newest = 0) {
 }
 
 const sources = ['src-main', 'src-shared', 'test/xapi-sim'].map((d) => path.join(root, d)).filter(existsSync);
-const stale = !existsSync(bundle) || sources.reduce((n, d) => newestSource(d, n), statSync(path.join(root, 'package.json')).mtimeMs) > statSync(bundle).mtimeMs;
+const stale =
+  !existsSync(bundle) ||
+  sources.reduce((n, d) => newestSource(d, n), statSync(path.join(root, 'package.json')).mtimeMs) >
+    statSync(bundle).mtimeMs;
 if (stale) {
   const { buildCli } = await import('../scripts/build-cli.mjs');
   await buildCli();

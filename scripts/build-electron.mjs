@@ -19,6 +19,11 @@ const common = {
 await Promise.all([
   build({ ...common, entryPoints: ['src-main/electron/main.ts'], outfile: 'dist-electron/main.cjs' }),
   build({ ...common, entryPoints: ['src-main/electron/engine-process.ts'], outfile: 'dist-electron/engine.cjs' }),
-  build({ ...common, entryPoints: ['src-main/electron/preload.ts'], outfile: 'dist-electron/preload.cjs', platform: 'browser' }),
+  build({
+    ...common,
+    entryPoints: ['src-main/electron/preload.ts'],
+    outfile: 'dist-electron/preload.cjs',
+    platform: 'browser',
+  }),
 ]);
 console.log('Electron bundles written to dist-electron/');

@@ -7,7 +7,10 @@ const N = 1024;
 const px = Buffer.alloc(N * N * 4);
 const set = (x, y, [r, g, b, a]) => {
   const i = (y * N + x) * 4;
-  px[i] = r; px[i + 1] = g; px[i + 2] = b; px[i + 3] = a;
+  px[i] = r;
+  px[i + 1] = g;
+  px[i + 2] = b;
+  px[i + 3] = a;
 };
 const radius = 200;
 const inRounded = (x, y) => {
@@ -19,7 +22,10 @@ const inRounded = (x, y) => {
 };
 for (let y = 0; y < N; y++) {
   for (let x = 0; x < N; x++) {
-    if (!inRounded(x, y)) { set(x, y, [0, 0, 0, 0]); continue; }
+    if (!inRounded(x, y)) {
+      set(x, y, [0, 0, 0, 0]);
+      continue;
+    }
     const t = y / N;
     let c = [Math.round(20 + 20 * t), Math.round(90 + 40 * t), Math.round(200 - 30 * t), 255];
     // gate: three vertical bars and a beam
@@ -27,7 +33,10 @@ for (let y = 0; y < N; y++) {
     const beam = y > 200 && y < 250 && x > 240 && x < 784;
     if (bar || beam) c = [245, 248, 252, 255];
     // water: two waves below the gate
-    for (const [base, amp] of [[720, 28], [820, 24]]) {
+    for (const [base, amp] of [
+      [720, 28],
+      [820, 24],
+    ]) {
       const wy = base + amp * Math.sin((x / N) * Math.PI * 6);
       if (Math.abs(y - wy) < 16 && x > 150 && x < 874) c = [170, 220, 255, 255];
     }
@@ -47,15 +56,25 @@ const crc = (buf) => {
   return (c ^ 0xffffffff) >>> 0;
 };
 const chunk = (type, data) => {
-  const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
   const td = Buffer.concat([Buffer.from(type), data]);
-  const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+  const c = Buffer.alloc(4);
+  c.writeUInt32BE(crc(td));
   return Buffer.concat([len, td, c]);
 };
 const ihdr = Buffer.alloc(13);
-ihdr.writeUInt32BE(N, 0); ihdr.writeUInt32BE(N, 4); ihdr[8] = 8; ihdr[9] = 6;
-writeFileSync(new URL('../assets/icon.png', import.meta.url), Buffer.concat([
-  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-  chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0)),
-]));
+ihdr.writeUInt32BE(N, 0);
+ihdr.writeUInt32BE(N, 4);
+ihdr[8] = 8;
+ihdr[9] = 6;
+writeFileSync(
+  new URL('../assets/icon.png', import.meta.url),
+  Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]),
+);
 console.log('assets/icon.png written');

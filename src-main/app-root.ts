@@ -13,9 +13,11 @@ export function appRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'sluice') return (cached = dir);
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'sluice')
+      return (cached = dir);
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('Cannot find the Sluice folder (package.json) above ' + fileURLToPath(import.meta.url));
+    if (up === dir)
+      throw new Error('Cannot find the Sluice folder (package.json) above ' + fileURLToPath(import.meta.url));
     dir = up;
   }
 }

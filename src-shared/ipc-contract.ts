@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { backupPhases, type BackupPhase } from './backup-phases.js';
 import type { ChannelNameFromList, EventNameFromList } from './ipc-names.js';
-import { dashboardSchema, jobInputSchema, jobSchema, jobViewSchema, notificationSchema, runRecordSchema, runSummarySchema } from './job-schemas.js';
+import {
+  dashboardSchema,
+  jobInputSchema,
+  jobSchema,
+  jobViewSchema,
+  notificationSchema,
+  runRecordSchema,
+  runSummarySchema,
+} from './job-schemas.js';
 
 export { isChannelName, isEventName } from './ipc-names.js';
 
@@ -99,7 +107,16 @@ export type TransferProgress = z.infer<typeof transferProgressSchema>;
 export const inventorySchema = z.object({
   pool: z.object({ uuid: z.string(), name: z.string(), defaultSrUuid: z.string().nullable() }).nullable(),
   hosts: z.array(z.object({ uuid: z.string(), name: z.string(), address: z.string(), version: z.string() })),
-  srs: z.array(z.object({ uuid: z.string(), name: z.string(), type: z.string(), size: z.number(), used: z.number(), shared: z.boolean() })),
+  srs: z.array(
+    z.object({
+      uuid: z.string(),
+      name: z.string(),
+      type: z.string(),
+      size: z.number(),
+      used: z.number(),
+      shared: z.boolean(),
+    }),
+  ),
   vms: z.array(
     z.object({
       ref: z.string(),
@@ -109,7 +126,14 @@ export const inventorySchema = z.object({
       tags: z.array(z.string()),
       residentOn: z.string().nullable(),
       disks: z.array(
-        z.object({ vdiUuid: z.string(), name: z.string(), virtualSize: z.number(), srUuid: z.string().nullable(), userdevice: z.string(), skipped: z.boolean() }),
+        z.object({
+          vdiUuid: z.string(),
+          name: z.string(),
+          virtualSize: z.number(),
+          srUuid: z.string().nullable(),
+          userdevice: z.string(),
+          skipped: z.boolean(),
+        }),
       ),
     }),
   ),
@@ -163,7 +187,14 @@ export const backupPointSummarySchema = z.object({
   chain: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('standalone') }),
     z.object({ kind: z.literal('base'), length: z.number().int() }),
-    z.object({ kind: z.literal('delta'), position: z.number().int(), length: z.number().int(), basePointId: z.string(), baseTimestamp: z.string().nullable(), uniform: z.boolean() }),
+    z.object({
+      kind: z.literal('delta'),
+      position: z.number().int(),
+      length: z.number().int(),
+      basePointId: z.string(),
+      baseTimestamp: z.string().nullable(),
+      uniform: z.boolean(),
+    }),
     z.object({ kind: z.literal('broken'), reason: z.string() }),
   ]),
 });
@@ -182,7 +213,14 @@ export const operationFinishedSchema = z.object({
   cancelled: z.boolean(),
   result: z
     .union([
-      z.object({ kind: z.literal('restore'), vmUuid: z.string(), name: z.string(), started: z.boolean(), bytes: z.number(), disks: z.number() }),
+      z.object({
+        kind: z.literal('restore'),
+        vmUuid: z.string(),
+        name: z.string(),
+        started: z.boolean(),
+        bytes: z.number(),
+        disks: z.number(),
+      }),
       /** One disk restored as a new VDI attached to no VM (points.restoreDisk). */
       z.object({
         kind: z.literal('restore-disk'),
@@ -196,7 +234,11 @@ export const operationFinishedSchema = z.object({
         bytes: z.number(),
       }),
       z.object({ kind: z.literal('export'), files: z.array(z.object({ path: z.string(), bytes: z.number() })) }),
-      z.object({ kind: z.literal('verify'), bytes: z.number(), structureOnly: z.array(z.object({ file: z.string(), reason: z.string() })) }),
+      z.object({
+        kind: z.literal('verify'),
+        bytes: z.number(),
+        structureOnly: z.array(z.object({ file: z.string(), reason: z.string() })),
+      }),
       z.object({ kind: z.literal('delete'), mode: z.enum(['full', 'delta']), merged: z.number(), removed: z.number() }),
     ])
     .nullable(),
@@ -259,14 +301,21 @@ export const channels = {
         fingerprint: z
           .string()
           .trim()
-          .regex(/^(sha-?256[:= ]?)?([0-9a-f]{2}:?){31}[0-9a-f]{2}$/i, 'Give the SHA-256 fingerprint: 64 hex digits, colons optional'),
+          .regex(
+            /^(sha-?256[:= ]?)?([0-9a-f]{2}:?){31}[0-9a-f]{2}$/i,
+            'Give the SHA-256 fingerprint: 64 hex digits, colons optional',
+          ),
       })
       .strict(),
     response: hostSummarySchema,
   },
   'hosts.probe': {
     request: z.object({ url: hostUrl }).strict(),
-    response: z.object({ url: z.string(), fingerprint: z.string().nullable(), knownFingerprint: z.string().nullable() }),
+    response: z.object({
+      url: z.string(),
+      fingerprint: z.string().nullable(),
+      knownFingerprint: z.string().nullable(),
+    }),
   },
   'hosts.connectionStates': {
     request: z.object({}).strict(),
@@ -295,7 +344,13 @@ export const channels = {
   },
   'remotes.test': {
     request: z.object({ id }).strict(),
-    response: z.object({ path: z.string(), freeBytes: z.number(), totalBytes: z.number(), writeBytesPerSec: z.number(), testedBytes: z.number() }),
+    response: z.object({
+      path: z.string(),
+      freeBytes: z.number(),
+      totalBytes: z.number(),
+      writeBytesPerSec: z.number(),
+      testedBytes: z.number(),
+    }),
   },
   'remotes.list': {
     request: z.object({}).strict(),
@@ -415,7 +470,10 @@ export const channels = {
         disk: z.string().trim().min(1).max(100).optional(),
       })
       .strict()
-      .refine((r) => r.format !== 'xva' || r.disk === undefined, { message: 'An XVA holds the whole VM: pick vhd or raw to export one disk', path: ['disk'] }),
+      .refine((r) => r.format !== 'xva' || r.disk === undefined, {
+        message: 'An XVA holds the whole VM: pick vhd or raw to export one disk',
+        path: ['disk'],
+      }),
     response: z.object({ operationId: z.string() }),
   },
   'points.verify': {
@@ -430,7 +488,10 @@ export const channels = {
   /** The disks of a point (position, name, size), for the restore dialog's SR per disk. */
   'points.disks': {
     request: z.object(pointRef).strict(),
-    response: z.object({ perDiskSr: z.boolean(), disks: z.array(z.object({ position: z.string(), name: z.string(), virtualSize: z.number() })) }),
+    response: z.object({
+      perDiskSr: z.boolean(),
+      disks: z.array(z.object({ position: z.string(), name: z.string(), virtualSize: z.number() })),
+    }),
   },
   'operations.cancel': {
     request: z.object({ operationId: id }).strict(),

@@ -40,7 +40,19 @@ export const channelNameList = [
   'operations.cancel',
 ] as const;
 
-export const eventNameList = ['engine.status', 'engine.log', 'inventory.changed', 'hosts.connection', 'backup.finished', 'backup.progress', 'settings.changed', 'runs.started', 'runs.finished', 'notification', 'operations.finished'] as const;
+export const eventNameList = [
+  'engine.status',
+  'engine.log',
+  'inventory.changed',
+  'hosts.connection',
+  'backup.finished',
+  'backup.progress',
+  'settings.changed',
+  'runs.started',
+  'runs.finished',
+  'notification',
+  'operations.finished',
+] as const;
 
 export type ChannelNameFromList = (typeof channelNameList)[number];
 export type EventNameFromList = (typeof eventNameList)[number];

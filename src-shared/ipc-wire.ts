@@ -6,7 +6,12 @@ import { ipcErrorSchema } from './ipc-errors.js';
  * natively, so only this transport needs explicit framing.
  */
 export const clientMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('invoke'), id: z.number().int().nonnegative(), channel: z.string(), payload: z.unknown() }),
+  z.object({
+    type: z.literal('invoke'),
+    id: z.number().int().nonnegative(),
+    channel: z.string(),
+    payload: z.unknown(),
+  }),
   z.object({ type: z.literal('subscribe'), event: z.string() }),
   z.object({ type: z.literal('unsubscribe'), event: z.string() }),
 ]);

@@ -15,7 +15,11 @@ export const retentionSchema = z
   .object({
     keep: z.number().int().min(1, 'Keep at least 1 point').max(10_000),
     longTerm: z
-      .object({ daily: z.number().int().min(0).max(3650).optional(), weekly: z.number().int().min(0).max(520).optional(), monthly: z.number().int().min(0).max(240).optional() })
+      .object({
+        daily: z.number().int().min(0).max(3650).optional(),
+        weekly: z.number().int().min(0).max(520).optional(),
+        monthly: z.number().int().min(0).max(240).optional(),
+      })
       .strict()
       .optional(),
   })
@@ -85,9 +89,7 @@ const jobFields = {
   enabled: z.boolean(),
 };
 
-export const jobSchema = z
-  .object({ id, ...jobFields, createdAt: z.string(), updatedAt: z.string() })
-  .strict();
+export const jobSchema = z.object({ id, ...jobFields, createdAt: z.string(), updatedAt: z.string() }).strict();
 export type Job = z.infer<typeof jobSchema>;
 
 /** What jobs.save takes: without an id it creates, with one it replaces that job. */
@@ -111,7 +113,16 @@ export const jobInputSchema = z
   .strict();
 export type JobInput = z.input<typeof jobInputSchema>;
 
-export const runStatuses = ['running', 'success', 'partial', 'failed', 'cancelled', 'interrupted', 'missed', 'skipped'] as const;
+export const runStatuses = [
+  'running',
+  'success',
+  'partial',
+  'failed',
+  'cancelled',
+  'interrupted',
+  'missed',
+  'skipped',
+] as const;
 export type RunStatus = (typeof runStatuses)[number];
 
 export const runErrorSchema = z.object({
@@ -137,7 +148,14 @@ export const runVmResultSchema = z.object({
   peakBytesPerSec: z.number(),
   attempts: z.number().int(),
   /** Full mode: one entry (the XVA, disk null); delta: one per disk. */
-  disks: z.array(z.object({ uuid: z.string().nullable(), name: z.string(), bytes: z.number(), differencing: z.boolean().nullable() })),
+  disks: z.array(
+    z.object({
+      uuid: z.string().nullable(),
+      name: z.string(),
+      bytes: z.number(),
+      differencing: z.boolean().nullable(),
+    }),
+  ),
   error: runErrorSchema.nullable(),
 });
 export type RunVmResult = z.infer<typeof runVmResultSchema>;
@@ -167,7 +185,9 @@ export const runSummarySchema = z.object({
   averageBytesPerSec: z.number(),
   peakBytesPerSec: z.number(),
   vms: z.array(runVmResultSchema),
-  warnings: z.array(z.object({ message: z.string(), at: z.string(), context: z.record(z.string(), z.string()).optional() })),
+  warnings: z.array(
+    z.object({ message: z.string(), at: z.string(), context: z.record(z.string(), z.string()).optional() }),
+  ),
   errors: z.array(runErrorSchema),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
@@ -208,13 +228,28 @@ export const dashboardSchema = z.object({
         vmUuid: z.string(),
         vmName: z.string(),
         /** The newest committed point on any configured remote. */
-        lastGoodPoint: z.object({ pointId: z.string(), at: z.string(), mode: z.enum(['full', 'delta']), jobId: z.string(), jobName: z.string().nullable(), remoteId: z.string() }),
+        lastGoodPoint: z.object({
+          pointId: z.string(),
+          at: z.string(),
+          mode: z.enum(['full', 'delta']),
+          jobId: z.string(),
+          jobName: z.string().nullable(),
+          remoteId: z.string(),
+        }),
       }),
     ),
     unprotected: z.array(z.object({ vmUuid: z.string(), vmName: z.string(), hostId: z.string(), reason: z.string() })),
   }),
   lastRuns: z.array(runSummarySchema),
-  nextRuns: z.array(z.object({ jobId: z.string(), jobName: z.string(), scheduleId: z.string(), scheduleName: z.string(), at: z.string() })),
+  nextRuns: z.array(
+    z.object({
+      jobId: z.string(),
+      jobName: z.string(),
+      scheduleId: z.string(),
+      scheduleName: z.string(),
+      at: z.string(),
+    }),
+  ),
   remotes: z.array(
     z.object({
       remoteId: z.string(),

@@ -36,11 +36,19 @@ export function cpuTimesMs(pid: number | 'self', reaped = false): [number, numbe
  * time is what the kernel adds to our children's account when the command is reaped, so only one measured
  * command should run at a time.
  */
-export function runMeasured(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function runMeasured(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const [cu0, cs0] = cpuTimesMs('self', true);
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let peak = 0;
     let stdout = '';
     let stderr = '';

@@ -74,7 +74,11 @@ export function throttledMountAvailable(): { ok: boolean; why?: string } {
   }
   if (!existsSync(THROTTLEFS_SOURCE)) return { ok: false, why: `${THROTTLEFS_SOURCE} is missing` };
   const missing = ['gcc', 'pkg-config', 'fusermount3'].filter((c) => !onPath(c));
-  if (missing.length) return { ok: false, why: `not on PATH: ${missing.join(', ')} (apt-get install -y fuse3 libfuse3-dev pkg-config gcc)` };
+  if (missing.length)
+    return {
+      ok: false,
+      why: `not on PATH: ${missing.join(', ')} (apt-get install -y fuse3 libfuse3-dev pkg-config gcc)`,
+    };
   if (spawnSync('pkg-config', ['--exists', 'fuse3'], { stdio: 'ignore' }).status !== 0) {
     return { ok: false, why: 'pkg-config does not know fuse3 (apt-get install -y libfuse3-dev)' };
   }
@@ -89,15 +93,28 @@ let building: Promise<string> | undefined;
  */
 export function buildThrottlefs(): Promise<string> {
   building ??= (async () => {
-    const hash = createHash('sha256').update(await readFile(THROTTLEFS_SOURCE)).digest('hex');
+    const hash = createHash('sha256')
+      .update(await readFile(THROTTLEFS_SOURCE))
+      .digest('hex');
     const stampFile = `${BINARY}.sha256`;
-    const [bin, stamp] = await Promise.all([stat(BINARY).catch(() => undefined), readFile(stampFile, 'utf8').catch(() => '')]);
+    const [bin, stamp] = await Promise.all([
+      stat(BINARY).catch(() => undefined),
+      readFile(stampFile, 'utf8').catch(() => ''),
+    ]);
     if (bin && bin.size > 0 && stamp.trim() === hash) return BINARY;
     await mkdir(CACHE_DIR, { recursive: true });
     const { stdout } = await execFileAsync('pkg-config', ['--cflags', '--libs', 'fuse3']);
     const tmp = `${BINARY}.${process.pid}.tmp`;
     try {
-      await execFileAsync('gcc', ['-O2', '-Wall', '-o', tmp, THROTTLEFS_SOURCE, ...stdout.trim().split(/\s+/), '-lpthread']);
+      await execFileAsync('gcc', [
+        '-O2',
+        '-Wall',
+        '-o',
+        tmp,
+        THROTTLEFS_SOURCE,
+        ...stdout.trim().split(/\s+/),
+        '-lpthread',
+      ]);
       await rename(tmp, BINARY); // atomic: parallel workers never run a half-written binary
       await writeFile(stampFile, `${hash}\n`);
     } catch (err) {
@@ -145,7 +162,10 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 async function lazyUnmount(mp: string): Promise<void> {
-  for (const [cmd, args] of [['fusermount3', ['-u', '-z', mp]], ['umount', ['-l', mp]]] as const) {
+  for (const [cmd, args] of [
+    ['fusermount3', ['-u', '-z', mp]],
+    ['umount', ['-l', mp]],
+  ] as const) {
     try {
       await execFileAsync(cmd, [...args]);
       return;
@@ -266,7 +286,9 @@ export async function mountThrottled(opts: {
   const deadline = Date.now() + MOUNT_TIMEOUT_MS;
   while (!(ready && mountedFsType(mountPoint) === 'fuse.throttlefs')) {
     if (spawnError || exited || Date.now() > deadline) {
-      const why = spawnError?.message ?? (exited ? `exited with ${child.exitCode ?? child.signalCode}` : `not mounted after ${MOUNT_TIMEOUT_MS} ms`);
+      const why =
+        spawnError?.message ??
+        (exited ? `exited with ${child.exitCode ?? child.signalCode}` : `not mounted after ${MOUNT_TIMEOUT_MS} ms`);
       await unmount().catch(() => undefined);
       await sleep(50); // let the last stderr arrive
       throw new Error(`throttlefs failed to mount ${backingDir} on ${mountPoint}: ${why}: ${stderr.trim()}`);
@@ -300,7 +322,12 @@ export async function mountThrottled(opts: {
     },
     stats: async () => {
       const reply = await command('stats');
-      const kv = Object.fromEntries(reply.split(' ').slice(1).map((p) => p.split('=') as [string, string]));
+      const kv = Object.fromEntries(
+        reply
+          .split(' ')
+          .slice(1)
+          .map((p) => p.split('=') as [string, string]),
+      );
       const n = (k: string) => Number(kv[k] ?? 0);
       return {
         bytes: n('bytes'),

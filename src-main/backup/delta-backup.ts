@@ -11,7 +11,13 @@ import { collapseUnreferencedVhds, referencedVhds } from '../repository/chain-co
 import { heldByUnreadable, listBackupPoints, listVmPoints } from '../repository/repository-reader.js';
 import { longTermTags } from '../repository/retention-plan.js';
 import { resolveChain, scanVhdFolder } from '../repository/vhd-folder-scan.js';
-import { formatTimestamp, isTemporaryName, METADATA_VERSION, vmFolder, vmLockFolder } from '../repository/repository-layout.js';
+import {
+  formatTimestamp,
+  isTemporaryName,
+  METADATA_VERSION,
+  vmFolder,
+  vmLockFolder,
+} from '../repository/repository-layout.js';
 import { lockVmFolder } from '../repository/vm-folder-lock.js';
 import { StreamBridge } from '../transfer/stream-bridge.js';
 import { withSilenceLimit } from '../transfer/silence-watchdog.js';
@@ -24,7 +30,14 @@ import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { freeTimestamp, isCutStream, silenceError } from './full-backup.js';
-import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, findDeltaBase, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
+import {
+  BACKUP_RUN_KEY,
+  DELTA_BASE_KEY,
+  destroySnapshotWithDisks,
+  findDeltaBase,
+  findLeftoverSnapshots,
+  takeBackupSnapshot,
+} from './host-snapshot.js';
 import { forEachLimited } from './for-each-limited.js';
 import { cleanUpFailedRun } from './failed-run-cleanup.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
@@ -53,7 +66,11 @@ type Rec = Record<string, unknown>;
  * deleted points fold into the chain; the run is done only when the merges are. Merges a crash interrupted
  * are finished first, before anything builds on the chain.
  */
-export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: BackupRunOptions): Promise<DeltaBackupResult> {
+export async function runDeltaBackup(
+  xapi: XapiSession,
+  vmRef: string,
+  opts: BackupRunOptions,
+): Promise<DeltaBackupResult> {
   const started = performance.now();
   const vmRecord = await xapi.call<Rec & { uuid: string; name_label: string }>('VM.get_record', vmRef);
   const vm = { uuid: vmRecord.uuid, name: vmRecord.name_label };
@@ -63,18 +80,24 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
     throw describeFsError(err, opts.remoteRoot, 'use the remote');
   });
   const release = await lockVmFolder(vmLockFolder(opts.remoteRoot, vm.uuid), `Sluice delta backup ${opts.runId}`);
-  const sampler = new ProgressSampler({ runId: opts.runId, vm, disk: null, spoolCapBytes: opts.spoolCapBytes }, opts.onProgress);
+  const sampler = new ProgressSampler(
+    { runId: opts.runId, vm, disk: null, spoolCapBytes: opts.spoolCapBytes },
+    opts.onProgress,
+  );
   let snapRef: string | undefined;
   sampler.start();
   try {
     await cleanFullBackupFolder(vmDir);
     await removeVhdTemporaries(path.join(vmDir, 'vdis', opts.jobId));
     await settleChains(path.join(vmDir, 'vdis', opts.jobId), opts.remoteRoot, vm.uuid, opts, sampler, ctx);
-    for (const ref of await findLeftoverSnapshots(xapi, vmRef, new Set([opts.runId]))) await destroySnapshotWithDisks(xapi, ref);
+    for (const ref of await findLeftoverSnapshots(xapi, vmRef, new Set([opts.runId])))
+      await destroySnapshotWithDisks(xapi, ref);
 
     // The base: our previous snapshot on the host, and the previous point of this job on the remote.
     const baseRef = await findDeltaBase(xapi, vmRef, opts.jobId);
-    const previous = (await listBackupPoints(opts.remoteRoot)).points.filter((p) => p.vmUuid === vm.uuid && p.mode === 'delta' && p.jobId === opts.jobId).at(-1);
+    const previous = (await listBackupPoints(opts.remoteRoot)).points
+      .filter((p) => p.vmUuid === vm.uuid && p.mode === 'delta' && p.jobId === opts.jobId)
+      .at(-1);
     const baseDisks = baseRef ? await snapshotDisks(xapi, baseRef) : [];
 
     sampler.setPhase('snapshot');
@@ -97,10 +120,22 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
     let total = 0;
     // Disks in parallel when asked: they share the VM's speed limit, buffer and spool.
     const parallel = Math.max(1, Math.min(opts.diskConcurrency ?? 1, disks.length));
-    const bufferShare = { memoryCapBytes: Math.floor(opts.memoryBufferBytes / parallel), spoolCapBytes: Math.floor(opts.spoolCapBytes / parallel), spoolDir: opts.spoolDir };
+    const bufferShare = {
+      memoryCapBytes: Math.floor(opts.memoryBufferBytes / parallel),
+      spoolCapBytes: Math.floor(opts.spoolCapBytes / parallel),
+      spoolDir: opts.spoolDir,
+    };
     const backupDisk = async (d: SnapshotDisk) => {
       const liveUuid = d.liveVdiUuid;
-      const diskSampler = new ProgressSampler({ runId: opts.runId, vm, disk: { uuid: liveUuid, name: d.vdi.name_label }, spoolCapBytes: bufferShare.spoolCapBytes }, opts.onProgress);
+      const diskSampler = new ProgressSampler(
+        {
+          runId: opts.runId,
+          vm,
+          disk: { uuid: liveUuid, name: d.vdi.name_label },
+          spoolCapBytes: bufferShare.spoolCapBytes,
+        },
+        opts.onProgress,
+      );
       if (d.vdi.name_label.includes(NOBAK_MARK)) {
         opts.log('info', `Skipping disk "${d.vdi.name_label}": its name contains ${NOBAK_MARK}.`, ctx);
         diskSampler.stop('skipped');
@@ -109,35 +144,65 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
       const rel = `vdis/${opts.jobId}/${liveUuid}/${ts}.vhd`;
       const target = path.join(vmDir, rel);
       const base = baseDisks.find((b) => b.vdi.snapshot_of === d.vdi.snapshot_of);
-      const prevRel = previous ? Object.values(previous.metadata.mode === 'delta' ? previous.metadata.vhds : {}).find((p) => p.startsWith(`vdis/${opts.jobId}/${liveUuid}/`)) : undefined;
+      const prevRel = previous
+        ? Object.values(previous.metadata.mode === 'delta' ? previous.metadata.vhds : {}).find((p) =>
+            p.startsWith(`vdis/${opts.jobId}/${liveUuid}/`),
+          )
+        : undefined;
       let differencing = false;
       if (base && prevRel) {
         const prevPath = path.join(vmDir, prevRel);
         const scan = await scanVhdFolder(path.dirname(prevPath));
         const chain = resolveChain(scan, path.basename(prevPath));
         if ('problem' in chain) {
-          opts.log('warn', `The backup chain of disk "${d.vdi.name_label}" is broken on the remote (${chain.problem.message}); making a full VHD.`, ctx);
+          opts.log(
+            'warn',
+            `The backup chain of disk "${d.vdi.name_label}" is broken on the remote (${chain.problem.message}); making a full VHD.`,
+            ctx,
+          );
         } else if (scan.vhds.get(path.basename(prevPath))?.uuid !== base.vdi.uuid) {
-          opts.log('warn', `The previous backup of disk "${d.vdi.name_label}" does not match its base snapshot on the host; making a full VHD.`, ctx);
+          opts.log(
+            'warn',
+            `The previous backup of disk "${d.vdi.name_label}" does not match its base snapshot on the host; making a full VHD.`,
+            ctx,
+          );
         } else if (opts.fullInterval && chain.paths.length >= opts.fullInterval) {
-          opts.log('info', `The chain of disk "${d.vdi.name_label}" holds ${chain.paths.length} points (full interval ${opts.fullInterval}); starting a new chain with a full VHD.`, ctx);
+          opts.log(
+            'info',
+            `The chain of disk "${d.vdi.name_label}" holds ${chain.paths.length} points (full interval ${opts.fullInterval}); starting a new chain with a full VHD.`,
+            ctx,
+          );
         } else differencing = true;
       } else if (previous || baseRef) {
-        opts.log('warn', `No usable base for disk "${d.vdi.name_label}" (${!base ? 'the base snapshot is gone from the host' : 'the previous VHD is missing on the remote'}); making a full VHD.`, ctx);
+        opts.log(
+          'warn',
+          `No usable base for disk "${d.vdi.name_label}" (${!base ? 'the base snapshot is gone from the host' : 'the previous VHD is missing on the remote'}); making a full VHD.`,
+          ctx,
+        );
       }
       const file = await AtomicFile.create(target);
       diskSampler.phase = 'transfer';
       diskSampler.start();
       try {
-        const summary = await retryFromStart(`the export of disk "${d.vdi.name_label}"`, { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx }, async (attempt) => {
-          if (attempt > 1) await file.handle.truncate(0);
-          return exportDisk(attempt);
-        });
+        const summary = await retryFromStart(
+          `the export of disk "${d.vdi.name_label}"`,
+          { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx },
+          async (attempt) => {
+            if (attempt > 1) await file.handle.truncate(0);
+            return exportDisk(attempt);
+          },
+        );
         await file.commit();
         // After the VHD is in place (its size and mtime are final); before the metadata that commits the point.
         await writeDigestsFile(target, summary.digests, summary.metadata, writeFileAtomic);
         total += summary.streamBytes;
-        results.push({ vdiUuid: liveUuid, name: d.vdi.name_label, path: target, differencing, bytes: summary.streamBytes });
+        results.push({
+          vdiUuid: liveUuid,
+          name: d.vdi.name_label,
+          path: target,
+          differencing,
+          bytes: summary.streamBytes,
+        });
         diskSampler.stop('done');
       } catch (err) {
         diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
@@ -149,11 +214,21 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
         const taskRef = await xapi.call<string>('task.create', 'Sluice delta export', `${vm.name} ${d.vdi.name_label}`);
         let stream: HostStream | undefined;
         try {
-          stream = await openHostDownload(xapi, '/export_raw_vdi', { vdi: d.ref, format: 'vhd', task_id: taskRef, ...(differencing ? { base: base!.ref } : {}) }, { signal: opts.signal, context: { ...ctx, disk: d.vdi.name_label } });
+          stream = await openHostDownload(
+            xapi,
+            '/export_raw_vdi',
+            { vdi: d.ref, format: 'vhd', task_id: taskRef, ...(differencing ? { base: base!.ref } : {}) },
+            { signal: opts.signal, context: { ...ctx, disk: d.vdi.name_label } },
+          );
           const bridge = new StreamBridge();
           const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
           const transfer = new Transfer({
-            source: withSilenceLimit(stream.body, silenceMs, () => silenceError(silenceMs, ctx), (e) => stream?.abort(e)),
+            source: withSilenceLimit(
+              stream.body,
+              silenceMs,
+              () => silenceError(silenceMs, ctx),
+              (e) => stream?.abort(e),
+            ),
             sink: bridge,
             buffer: bufferShare,
             throttle,
@@ -188,16 +263,28 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
         }
       }
       vbds[d.vbdRef] = d.vbd;
-      vdis[d.ref] = { ...d.vdi, $snapshot_of$uuid: liveUuid, $SR$uuid: d.srUuid, other_config: { ...(d.vdi.other_config as Rec), ...(differencing ? { 'xo:base_delta_vdi': base!.vdi.uuid } : {}) } };
+      vdis[d.ref] = {
+        ...d.vdi,
+        $snapshot_of$uuid: liveUuid,
+        $SR$uuid: d.srUuid,
+        other_config: {
+          ...(d.vdi.other_config as Rec),
+          ...(differencing ? { 'xo:base_delta_vdi': base!.vdi.uuid } : {}),
+        },
+      };
       vhds[d.ref] = rel;
       isVhdDifferencing[d.ref] = differencing;
     };
     await forEachLimited(disks, parallel, backupDisk);
-    results.sort((a, b) => disks.findIndex((d) => d.liveVdiUuid === a.vdiUuid) - disks.findIndex((d) => d.liveVdiUuid === b.vdiUuid));
+    results.sort(
+      (a, b) =>
+        disks.findIndex((d) => d.liveVdiUuid === a.vdiUuid) - disks.findIndex((d) => d.liveVdiUuid === b.vdiUuid),
+    );
 
     sampler.setPhase('commit');
     const vifs: Record<string, Rec> = {};
-    for (const vifRef of (snapRecord.VIFs as string[] | undefined) ?? []) vifs[vifRef] = await vifWithNetwork(xapi, vifRef);
+    for (const vifRef of (snapRecord.VIFs as string[] | undefined) ?? [])
+      vifs[vifRef] = await vifWithNetwork(xapi, vifRef);
     const metadata: DeltaMetadata = {
       jobId: opts.jobId,
       mode: 'delta',
@@ -226,7 +313,14 @@ export async function runDeltaBackup(xapi: XapiSession, vmRef: string, opts: Bac
     opts.log('info', `Backed up ${vm.name} incrementally: ${total} bytes in ${results.length} disk(s).`, ctx);
     const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'merge');
     sampler.stop('done');
-    return { vmUuid: vm.uuid, pointId: ts, bytes: total, disks: results, durationMs: performance.now() - started, ...(retention ? { retention } : {}) };
+    return {
+      vmUuid: vm.uuid,
+      pointId: ts,
+      bytes: total,
+      disks: results,
+      durationMs: performance.now() - started,
+      ...(retention ? { retention } : {}),
+    };
   } catch (err) {
     throw await cleanUpFailedRun(xapi, snapRef, err, ctx, sampler, opts);
   } finally {
@@ -251,9 +345,19 @@ async function snapshotDisks(xapi: XapiSession, snapRef: string): Promise<Snapsh
     if (vbd.type !== 'Disk' || vbd.VDI === NULL_REF) continue;
     const vdiRaw = await xapi.call<Rec>('VDI.get_record', vbd.VDI);
     const vdi = vdiRecordSchema.parse(vdiRaw);
-    const liveVdiUuid = vdi.snapshot_of !== NULL_REF ? await xapi.call<string>('VDI.get_uuid', vdi.snapshot_of).catch(() => vdi.uuid) : vdi.uuid;
+    const liveVdiUuid =
+      vdi.snapshot_of !== NULL_REF
+        ? await xapi.call<string>('VDI.get_uuid', vdi.snapshot_of).catch(() => vdi.uuid)
+        : vdi.uuid;
     const srUuid = await xapi.call<string>('SR.get_uuid', vdi.SR).catch(() => '');
-    out.push({ ref: vbd.VDI, vbdRef, vbd: vbdRaw, vdi: { ...vdiRaw, uuid: vdi.uuid, name_label: vdi.name_label, snapshot_of: vdi.snapshot_of }, liveVdiUuid, srUuid });
+    out.push({
+      ref: vbd.VDI,
+      vbdRef,
+      vbd: vbdRaw,
+      vdi: { ...vdiRaw, uuid: vdi.uuid, name_label: vdi.name_label, snapshot_of: vdi.snapshot_of },
+      liveVdiUuid,
+      srUuid,
+    });
   }
   return out;
 }
@@ -261,7 +365,10 @@ async function snapshotDisks(xapi: XapiSession, snapRef: string): Promise<Snapsh
 /** A VIF record with its network named as XO records it ($network$uuid/name_label/VLAN): another pool's restore finds it by those. */
 async function vifWithNetwork(xapi: XapiSession, vifRef: string): Promise<Rec> {
   const vif = await xapi.call<Rec>('VIF.get_record', vifRef).catch(() => ({}) as Rec);
-  const network = typeof vif.network === 'string' ? await xapi.call<Rec>('network.get_record', vif.network).catch(() => undefined) : undefined;
+  const network =
+    typeof vif.network === 'string'
+      ? await xapi.call<Rec>('network.get_record', vif.network).catch(() => undefined)
+      : undefined;
   if (!network) return vif;
   const pifs = Array.isArray(network.PIFs) ? (network.PIFs as string[]) : [];
   const vlan = pifs[0] ? await xapi.call<number | string>('PIF.get_VLAN', pifs[0]).catch(() => -1) : -1;
@@ -282,7 +389,14 @@ async function removeVhdTemporaries(jobDir: string): Promise<void> {
  * Before a run builds on the chains: finish merges a crash interrupted, and fold in VHDs whose point was
  * deleted but not yet merged (a crash between the two). Damage is only reported here.
  */
-async function settleChains(jobDir: string, root: string, vmUuid: string, opts: BackupRunOptions, sampler: ProgressSampler, ctx: Record<string, string>): Promise<void> {
+async function settleChains(
+  jobDir: string,
+  root: string,
+  vmUuid: string,
+  opts: BackupRunOptions,
+  sampler: ProgressSampler,
+  ctx: Record<string, string>,
+): Promise<void> {
   const vdiDirs = await fs.readdir(jobDir).catch(() => [] as string[]);
   if (vdiDirs.length === 0) return;
   const { points, unreadable } = await listVmPoints(root, vmUuid);

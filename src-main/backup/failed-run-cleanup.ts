@@ -30,8 +30,13 @@ export async function cleanUpFailedRun(
   }
   sampler.stop(cancelled ? 'cancelled' : 'failed');
   if (cancelled) {
-    const what = snapshotLeft ? 'its temporary files were removed, but its snapshot is still on the host (the next run removes it)' : 'its temporary files and snapshot were removed';
-    return new SluiceError('CANCELLED', `The backup of ${ctx.vm} was cancelled; ${what}.`, { context: ctx, cause: err });
+    const what = snapshotLeft
+      ? 'its temporary files were removed, but its snapshot is still on the host (the next run removes it)'
+      : 'its temporary files and snapshot were removed';
+    return new SluiceError('CANCELLED', `The backup of ${ctx.vm} was cancelled; ${what}.`, {
+      context: ctx,
+      cause: err,
+    });
   }
   return err;
 }

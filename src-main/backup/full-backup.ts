@@ -7,7 +7,13 @@ import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifie
 import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';
 import type { FullMetadata } from '../repository/backup-metadata.js';
 import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
-import { formatTimestamp, METADATA_VERSION, pointFiles, vmFolder, vmLockFolder } from '../repository/repository-layout.js';
+import {
+  formatTimestamp,
+  METADATA_VERSION,
+  pointFiles,
+  vmFolder,
+  vmLockFolder,
+} from '../repository/repository-layout.js';
 import { lockVmFolder } from '../repository/vm-folder-lock.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { FileSink } from '../transfer/file-sink.js';
@@ -47,12 +53,22 @@ export interface FullBackupResult {
  * streams, fsync'ed, renamed) → checksum file → metadata JSON last → snapshot destroyed with its disks.
  * Whatever fails, the VM folder is left as it was before the run: no temp file, no half point, no snapshot.
  */
-export async function runFullBackup(xapi: XapiSession, vmRef: string, opts: BackupRunOptions): Promise<FullBackupResult> {
+export async function runFullBackup(
+  xapi: XapiSession,
+  vmRef: string,
+  opts: BackupRunOptions,
+): Promise<FullBackupResult> {
   const started = performance.now();
-  const vmRecord = (await xapi.call<Record<string, unknown>>('VM.get_record', vmRef)) as Record<string, unknown> & { uuid: string; name_label: string };
+  const vmRecord = (await xapi.call<Record<string, unknown>>('VM.get_record', vmRef)) as Record<string, unknown> & {
+    uuid: string;
+    name_label: string;
+  };
   const vm = { uuid: vmRecord.uuid, name: vmRecord.name_label };
   const ctx = { host: new URL(xapi.url).host, vm: vm.name };
-  const sampler = new ProgressSampler({ runId: opts.runId, vm, disk: null, spoolCapBytes: opts.spoolCapBytes }, opts.onProgress);
+  const sampler = new ProgressSampler(
+    { runId: opts.runId, vm, disk: null, spoolCapBytes: opts.spoolCapBytes },
+    opts.onProgress,
+  );
   const vmDir = vmFolder(opts.remoteRoot, vm.uuid);
   // The repository's root must already be there: if a share is not mounted, its mount point must not quietly
   // fill up with folders on the local disk.
@@ -64,8 +80,10 @@ export async function runFullBackup(xapi: XapiSession, vmRef: string, opts: Back
   sampler.start();
   try {
     const cleaned = await cleanFullBackupFolder(vmDir);
-    for (const f of [...cleaned.removedTemporary, ...cleaned.removedOrphans]) opts.log('info', `Removed leftover ${f} from an earlier run that did not finish.`, ctx);
-    for (const f of cleaned.brokenMetadata) opts.log('warn', `Removed metadata ${f}: its XVA file is missing, so that point could not be restored.`, ctx);
+    for (const f of [...cleaned.removedTemporary, ...cleaned.removedOrphans])
+      opts.log('info', `Removed leftover ${f} from an earlier run that did not finish.`, ctx);
+    for (const f of cleaned.brokenMetadata)
+      opts.log('warn', `Removed metadata ${f}: its XVA file is missing, so that point could not be restored.`, ctx);
     for (const ref of await findLeftoverSnapshots(xapi, vmRef, new Set([opts.runId]))) {
       opts.log('info', 'Destroying a snapshot left on the host by an earlier run that did not finish.', ctx);
       await destroySnapshotWithDisks(xapi, ref);
@@ -79,7 +97,14 @@ export async function runFullBackup(xapi: XapiSession, vmRef: string, opts: Back
     const files = pointFiles(vmDir, ts);
 
     sampler.setPhase('transfer');
-    const { bytes, sha256, attempts, spoolPeakBytes, waitedForHostMs, waitedForDestinationMs } = await transferXva(xapi, snapRef, files.xva, opts, sampler, ctx);
+    const { bytes, sha256, attempts, spoolPeakBytes, waitedForHostMs, waitedForDestinationMs } = await transferXva(
+      xapi,
+      snapRef,
+      files.xva,
+      opts,
+      sampler,
+      ctx,
+    );
 
     sampler.setPhase('commit');
     await writeFileAtomic(files.xvaChecksum, `$5$$${sha256}`);
@@ -129,7 +154,14 @@ async function transferXva(
   opts: BackupRunOptions,
   sampler: ProgressSampler,
   ctx: Record<string, string>,
-): Promise<{ bytes: number; sha256: string; attempts: number; spoolPeakBytes: number; waitedForHostMs: number; waitedForDestinationMs: number }> {
+): Promise<{
+  bytes: number;
+  sha256: string;
+  attempts: number;
+  spoolPeakBytes: number;
+  waitedForHostMs: number;
+  waitedForDestinationMs: number;
+}> {
   const file = await AtomicFile.create(xvaPath);
   // XO's checksum file names its algorithm ($1$ md5, $5$ sha256, $6$ sha512) and XO reads all three; SHA-256
   // runs at twice MD5's speed on CPUs with SHA extensions, and a backup's CPU budget is its throughput.
@@ -138,83 +170,103 @@ async function transferXva(
   let spoolPeakBytes = 0;
   const pool = new BlockPool();
   try {
-    return await retryFromStart('the export', { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx }, async (attempt) => {
-      if (attempt > 1) sink = await sink.reset();
-      const taskRef = await xapi.call<string>('task.create', 'Sluice backup export', `${ctx.vm} (${opts.runId})`);
-      let stream: HostStream | undefined;
-      try {
-        const verifier = opts.compression === 'none' ? await XvaStreamVerifier.create() : undefined;
-        stream = await openHostDownload(
-          xapi,
-          '/export',
-          { ref: snapRef, task_id: taskRef, use_compression: opts.compression === 'zstd' ? 'zstd' : 'false' },
-          { signal: opts.signal, context: { ...ctx, phase: 'transfer' }, pool },
-        );
-        const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
-        const source = withSilenceLimit(stream.body, silenceMs, () => silenceError(silenceMs, ctx), (e) => stream?.abort(e));
-        let head: Buffer | undefined = Buffer.alloc(0);
-        const transfer = new Transfer({
-          source,
-          sink,
-          buffer: { memoryCapBytes: opts.memoryBufferBytes, spoolCapBytes: opts.spoolCapBytes, spoolDir: opts.spoolDir },
-          throttle,
-          signal: opts.signal,
-          pool,
-          onFailure: (e) => stream?.abort(e),
-          inspect: (chunk) => {
-            if (verifier) {
-              try {
-                verifier.update(chunk);
-              } catch (e) {
-                throw damagedStream(e, ctx);
+    return await retryFromStart(
+      'the export',
+      { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx },
+      async (attempt) => {
+        if (attempt > 1) sink = await sink.reset();
+        const taskRef = await xapi.call<string>('task.create', 'Sluice backup export', `${ctx.vm} (${opts.runId})`);
+        let stream: HostStream | undefined;
+        try {
+          const verifier = opts.compression === 'none' ? await XvaStreamVerifier.create() : undefined;
+          stream = await openHostDownload(
+            xapi,
+            '/export',
+            { ref: snapRef, task_id: taskRef, use_compression: opts.compression === 'zstd' ? 'zstd' : 'false' },
+            { signal: opts.signal, context: { ...ctx, phase: 'transfer' }, pool },
+          );
+          const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
+          const source = withSilenceLimit(
+            stream.body,
+            silenceMs,
+            () => silenceError(silenceMs, ctx),
+            (e) => stream?.abort(e),
+          );
+          let head: Buffer | undefined = Buffer.alloc(0);
+          const transfer = new Transfer({
+            source,
+            sink,
+            buffer: {
+              memoryCapBytes: opts.memoryBufferBytes,
+              spoolCapBytes: opts.spoolCapBytes,
+              spoolDir: opts.spoolDir,
+            },
+            throttle,
+            signal: opts.signal,
+            pool,
+            onFailure: (e) => stream?.abort(e),
+            inspect: (chunk) => {
+              if (verifier) {
+                try {
+                  verifier.update(chunk);
+                } catch (e) {
+                  throw damagedStream(e, ctx);
+                }
+              } else if (head !== undefined) {
+                head = Buffer.concat([head, chunk]).subarray(0, 4);
+                if (head.length === 4) {
+                  if (!startsWithZstd(head))
+                    throw damagedStream(new Error('the compressed export does not start with a zstd frame'), ctx);
+                  head = undefined;
+                }
               }
-            } else if (head !== undefined) {
-              head = Buffer.concat([head, chunk]).subarray(0, 4);
-              if (head.length === 4) {
-                if (!startsWithZstd(head)) throw damagedStream(new Error('the compressed export does not start with a zstd frame'), ctx);
-                head = undefined;
-              }
+            },
+          });
+          sampler.restart(attempt, transfer.counters);
+          const counters = await transfer.run();
+          spoolPeakBytes = Math.max(spoolPeakBytes, counters.buffer.spoolPeakBytes);
+          // The body ends when the host closes the connection, on success or not: the task says which.
+          const task = await waitForTask(xapi, taskRef, { signal: opts.signal, timeoutMs: 10 * 60_000 });
+          if (task.status !== 'success') throw taskFailure(task, 'export');
+          if (verifier) {
+            sampler.setPhase('verify');
+            try {
+              verifier.finish();
+            } catch (e) {
+              throw damagedStream(e, ctx);
             }
-          },
-        });
-        sampler.restart(attempt, transfer.counters);
-        const counters = await transfer.run();
-        spoolPeakBytes = Math.max(spoolPeakBytes, counters.buffer.spoolPeakBytes);
-        // The body ends when the host closes the connection, on success or not: the task says which.
-        const task = await waitForTask(xapi, taskRef, { signal: opts.signal, timeoutMs: 10 * 60_000 });
-        if (task.status !== 'success') throw taskFailure(task, 'export');
-        if (verifier) {
-          sampler.setPhase('verify');
-          try {
-            verifier.finish();
-          } catch (e) {
-            throw damagedStream(e, ctx);
           }
+          sampler.setPhase('commit');
+          await sink.settle();
+          await file.commit(async (_p, handle) => {
+            const st = await handle.stat();
+            if (st.size !== counters.bytesWritten)
+              throw new SluiceError(
+                'REMOTE_ERROR',
+                `The remote holds ${st.size} bytes of the backup where ${counters.bytesWritten} were written.`,
+                { hint: 'The remote lost data: check the share.', context: ctx },
+              );
+          });
+          return {
+            bytes: counters.bytesWritten,
+            sha256: sink.digestHex()!,
+            attempts: attempt,
+            spoolPeakBytes,
+            waitedForHostMs: counters.consumerStarvedMs,
+            waitedForDestinationMs: counters.producerBlockedMs,
+          };
+        } catch (err) {
+          stream?.abort(err);
+          await sink.settle();
+          const cause = await hostCauseOfFailure(xapi, taskRef, err, 'export', isCutStream);
+          if (opts.signal?.aborted)
+            throw new SluiceError('CANCELLED', 'The backup was cancelled.', { context: ctx, cause: err });
+          throw cause;
+        } finally {
+          await xapi.call('task.destroy', taskRef).catch(() => {});
         }
-        sampler.setPhase('commit');
-        await sink.settle();
-        await file.commit(async (_p, handle) => {
-          const st = await handle.stat();
-          if (st.size !== counters.bytesWritten) throw new SluiceError('REMOTE_ERROR', `The remote holds ${st.size} bytes of the backup where ${counters.bytesWritten} were written.`, { hint: 'The remote lost data: check the share.', context: ctx });
-        });
-        return {
-          bytes: counters.bytesWritten,
-          sha256: sink.digestHex()!,
-          attempts: attempt,
-          spoolPeakBytes,
-          waitedForHostMs: counters.consumerStarvedMs,
-          waitedForDestinationMs: counters.producerBlockedMs,
-        };
-      } catch (err) {
-        stream?.abort(err);
-        await sink.settle();
-        const cause = await hostCauseOfFailure(xapi, taskRef, err, 'export', isCutStream);
-        if (opts.signal?.aborted) throw new SluiceError('CANCELLED', 'The backup was cancelled.', { context: ctx, cause: err });
-        throw cause;
-      } finally {
-        await xapi.call('task.destroy', taskRef).catch(() => {});
-      }
-    });
+      },
+    );
   } catch (err) {
     await file.abort();
     throw err;
@@ -255,8 +307,13 @@ export function isCutStream(err: unknown): boolean {
 function damagedStream(err: unknown, ctx: Record<string, string>): SluiceError {
   const where = err instanceof XvaVerifyError ? `${err.entry ? ` at ${err.entry}` : ''} (byte ${err.offset})` : '';
   return new SluiceError('HOST_ERROR', `The export arrived damaged${where}: ${(err as Error).message}`, {
-    hint: 'The stream was cut or corrupted on the way; Sluice retries the export. If it keeps failing, check the host\'s storage.',
-    context: { ...ctx, phase: 'verify', retryable: 'true', ...(err instanceof XvaVerifyError ? { damage: err.damage } : {}) },
+    hint: "The stream was cut or corrupted on the way; Sluice retries the export. If it keeps failing, check the host's storage.",
+    context: {
+      ...ctx,
+      phase: 'verify',
+      retryable: 'true',
+      ...(err instanceof XvaVerifyError ? { damage: err.damage } : {}),
+    },
     cause: err,
   });
 }

@@ -6,8 +6,18 @@ export const BACKUP_RUN_KEY = 'sluice:backup-run';
 /** other_config key on the snapshot kept as the base of the next incremental backup. */
 export const DELTA_BASE_KEY = 'sluice:delta-base';
 
-export async function takeBackupSnapshot(xapi: XapiSession, vmRef: string, vmName: string, runId: string, when: Date): Promise<string> {
-  const snapRef = await xapi.call<string>('VM.snapshot', vmRef, `[Sluice] ${vmName} ${when.toISOString().replace(/\.\d{3}Z$/, 'Z')}`);
+export async function takeBackupSnapshot(
+  xapi: XapiSession,
+  vmRef: string,
+  vmName: string,
+  runId: string,
+  when: Date,
+): Promise<string> {
+  const snapRef = await xapi.call<string>(
+    'VM.snapshot',
+    vmRef,
+    `[Sluice] ${vmName} ${when.toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
+  );
   await xapi.call('VM.add_to_other_config', snapRef, BACKUP_RUN_KEY, runId);
   return snapRef;
 }
@@ -35,7 +45,11 @@ export async function destroySnapshotWithDisks(xapi: XapiSession, snapRef: strin
  * Snapshots a Sluice run made and never cleaned (the process was killed): everything marked with a run
  * other than the live ones, except the one kept as a delta base.
  */
-export async function findLeftoverSnapshots(xapi: XapiSession, vmRef: string, liveRuns: ReadonlySet<string>): Promise<string[]> {
+export async function findLeftoverSnapshots(
+  xapi: XapiSession,
+  vmRef: string,
+  liveRuns: ReadonlySet<string>,
+): Promise<string[]> {
   return findSnapshots(xapi, vmRef, (oc) => {
     const run = oc[BACKUP_RUN_KEY];
     return run !== undefined && !liveRuns.has(run) && oc[DELTA_BASE_KEY] === undefined;
@@ -47,7 +61,11 @@ export async function findDeltaBase(xapi: XapiSession, vmRef: string, jobId: str
   return (await findSnapshots(xapi, vmRef, (oc) => oc[DELTA_BASE_KEY] === jobId)).at(-1);
 }
 
-async function findSnapshots(xapi: XapiSession, vmRef: string, match: (otherConfig: Record<string, string>) => boolean): Promise<string[]> {
+async function findSnapshots(
+  xapi: XapiSession,
+  vmRef: string,
+  match: (otherConfig: Record<string, string>) => boolean,
+): Promise<string[]> {
   const out: string[] = [];
   for (const ref of await xapi.call<string[]>('VM.get_snapshots', vmRef)) {
     const rec = vmRecordSchema.safeParse(await xapi.call('VM.get_record', ref));

@@ -56,20 +56,38 @@ export async function runRetentionPhase(
   if (!opts.retention) return undefined;
   if (sampler.phase !== phase) sampler.setPhase(phase);
   try {
-    const outcome = await applyRetention(opts.remoteRoot, vm.uuid, opts.jobId, opts.retention, {
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      log: (m) => opts.log('info', m, ctx),
-      ...mergeProgressTracker(sampler),
-    }, opts.scheduleId);
+    const outcome = await applyRetention(
+      opts.remoteRoot,
+      vm.uuid,
+      opts.jobId,
+      opts.retention,
+      {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        log: (m) => opts.log('info', m, ctx),
+        ...mergeProgressTracker(sampler),
+      },
+      opts.scheduleId,
+    );
     for (const d of outcome.deleted) for (const p of d.collapse?.problems ?? []) opts.log('warn', p, ctx);
-    if (outcome.deleted.length > 0) opts.log('info', `Retention: kept ${outcome.kept.length} point(s), deleted ${outcome.deleted.map((d) => d.id).join(', ')}.`, ctx);
+    if (outcome.deleted.length > 0)
+      opts.log(
+        'info',
+        `Retention: kept ${outcome.kept.length} point(s), deleted ${outcome.deleted.map((d) => d.id).join(', ')}.`,
+        ctx,
+      );
     return outcome;
   } catch (err) {
     const e = err instanceof SluiceError ? err : undefined;
-    throw new SluiceError(e?.code ?? 'REMOTE_ERROR', `The backup of ${vm.name} was written, but applying retention failed: ${(err as Error).message}`, {
-      hint: e?.hint ?? 'The new point is safe. Run `npx sluice check --remote DIR` to see the cause; the next run finishes an interrupted merge where it stopped.',
-      context: { ...e?.context, ...ctx, phase: 'merge' },
-      cause: err,
-    });
+    throw new SluiceError(
+      e?.code ?? 'REMOTE_ERROR',
+      `The backup of ${vm.name} was written, but applying retention failed: ${(err as Error).message}`,
+      {
+        hint:
+          e?.hint ??
+          'The new point is safe. Run `npx sluice check --remote DIR` to see the cause; the next run finishes an interrupted merge where it stopped.',
+        context: { ...e?.context, ...ctx, phase: 'merge' },
+        cause: err,
+      },
+    );
   }
 }

@@ -21,7 +21,8 @@ const RETRYABLE_XAPI_CODES = new Set(['VDI_IO_ERROR', 'HOST_OFFLINE', 'INTERNAL_
 
 export function isRetryable(err: unknown): boolean {
   if (err instanceof XapiError) return RETRYABLE_XAPI_CODES.has(err.xapiCode);
-  if (err instanceof SluiceError) return err.code === 'HOST_UNREACHABLE' || (err.code === 'HOST_ERROR' && err.context.retryable === 'true');
+  if (err instanceof SluiceError)
+    return err.code === 'HOST_UNREACHABLE' || (err.code === 'HOST_ERROR' && err.context.retryable === 'true');
   return false;
 }
 
@@ -38,7 +39,12 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function retryFromStart<T>(
   what: string,
-  opts: { policy?: RetryPolicy; signal?: AbortSignal; log: (level: 'warn', message: string, context?: Record<string, string>) => void; context: Record<string, string> },
+  opts: {
+    policy?: RetryPolicy;
+    signal?: AbortSignal;
+    log: (level: 'warn', message: string, context?: Record<string, string>) => void;
+    context: Record<string, string>;
+  },
   attempt: (n: number) => Promise<T>,
 ): Promise<T> {
   const policy = opts.policy ?? defaultRetryPolicy;
@@ -48,7 +54,11 @@ export async function retryFromStart<T>(
     } catch (err) {
       if (opts.signal?.aborted || !isRetryable(err) || n >= policy.attempts) throw err;
       const wait = policy.backoffMs(n);
-      opts.log('warn', `Attempt ${n} of ${what} failed: ${(err as Error).message} Retrying from the start in ${Math.round(wait / 1000)} s.`, { ...opts.context, phase: 'transfer' });
+      opts.log(
+        'warn',
+        `Attempt ${n} of ${what} failed: ${(err as Error).message} Retrying from the start in ${Math.round(wait / 1000)} s.`,
+        { ...opts.context, phase: 'transfer' },
+      );
       await sleep(wait, opts.signal);
     }
   }

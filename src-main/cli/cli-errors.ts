@@ -10,7 +10,10 @@ export class UsageError extends SluiceError {
 /** Prints an error the way every command does: what happened, to what, what to do. Returns the exit code. */
 export function reportCliError(err: unknown, write: (s: string) => void = (s) => process.stderr.write(s)): number {
   if (err instanceof SluiceError) {
-    const ctx = Object.entries(err.context).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(' ');
+    const ctx = Object.entries(err.context)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
     write(`sluice: ${err.message}${ctx ? ` [${ctx}]` : ''}\n`);
     if (err.hint) write(`  hint: ${err.hint}\n`);
     return err instanceof UsageError ? 2 : 1;

@@ -11,7 +11,11 @@ type WithHelp<O> = O & { help: { type: 'boolean'; short: 'h' } };
 export function parseCommandArgs<const O extends Options>(argv: string[], options: O, help: string) {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } } as WithHelp<O>, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } } as WithHelp<O>,
+      strict: true,
+    });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

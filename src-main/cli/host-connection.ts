@@ -9,13 +9,20 @@ export async function readPasswordFile(file: string): Promise<string> {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    throw new SluiceError('VALIDATION', `Cannot read the password file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, {
-      hint: 'Put the host password alone in a file readable only by you (chmod 600), and pass its path.',
-    });
+    throw new SluiceError(
+      'VALIDATION',
+      `Cannot read the password file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
+      {
+        hint: 'Put the host password alone in a file readable only by you (chmod 600), and pass its path.',
+      },
+    );
   }
   // One trailing newline is the editor's, not the password's.
   const pw = text.replace(/\r?\n$/, '');
-  if (!pw) throw new SluiceError('VALIDATION', `The password file ${file} is empty.`, { hint: 'Write the host password into it.' });
+  if (!pw)
+    throw new SluiceError('VALIDATION', `The password file ${file} is empty.`, {
+      hint: 'Write the host password into it.',
+    });
   return pw;
 }
 
@@ -42,7 +49,9 @@ export async function connectTrusted(
   };
   const explicit = opts.trustFingerprint ? normaliseFingerprint(opts.trustFingerprint) : undefined;
   if (opts.trustFingerprint !== undefined && (explicit ?? '').split(':').length !== 32) {
-    throw new SluiceError('VALIDATION', `"${opts.trustFingerprint}" is not a SHA-256 fingerprint.`, { hint: 'Give the 64 hex digits (colons optional), as Sluice printed them.' });
+    throw new SluiceError('VALIDATION', `"${opts.trustFingerprint}" is not a SHA-256 fingerprint.`, {
+      hint: 'Give the 64 hex digits (colons optional), as Sluice printed them.',
+    });
   }
   const pinned = explicit ?? remembered() ?? null;
   try {

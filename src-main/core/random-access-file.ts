@@ -72,7 +72,12 @@ export class ShortReadError extends Error {
 }
 
 /** Exactly `length` bytes at `position` (into `into` when it is large enough). */
-export async function readExactly(file: RandomAccessFile, position: number, length: number, into?: Buffer): Promise<Buffer> {
+export async function readExactly(
+  file: RandomAccessFile,
+  position: number,
+  length: number,
+  into?: Buffer,
+): Promise<Buffer> {
   const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.alloc(length);
   let done = 0;
   while (done < length) {

@@ -9,7 +9,13 @@ const EVENT = 'sluice:event';
 contextBridge.exposeInMainWorld('sluice', {
   invoke(channel: string, payload: unknown) {
     if (!isChannelName(channel)) {
-      return Promise.resolve({ ok: false, error: { code: 'UNKNOWN_CHANNEL', message: `The engine has no channel named "${String(channel).slice(0, 100)}".` } });
+      return Promise.resolve({
+        ok: false,
+        error: {
+          code: 'UNKNOWN_CHANNEL',
+          message: `The engine has no channel named "${String(channel).slice(0, 100)}".`,
+        },
+      });
     }
     return ipcRenderer.invoke(INVOKE, channel, payload);
   },

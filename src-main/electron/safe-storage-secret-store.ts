@@ -24,10 +24,18 @@ export class SafeStorageSecretStore implements SecretStore {
         hint: 'Unlock your keyring (or log in to a desktop session) and try again.',
       });
     }
-    if (process.platform === 'linux' && safeStorage.getSelectedStorageBackend() === 'basic_text' && !this.allowPlaintextBackend) {
-      throw new SluiceError('INTERNAL', 'No keyring (GNOME Keyring or KWallet) is running, so passwords could only be stored with a publicly known key.', {
-        hint: 'Install and start gnome-keyring or kwallet, or accept plaintext storage in Settings (not recommended).',
-      });
+    if (
+      process.platform === 'linux' &&
+      safeStorage.getSelectedStorageBackend() === 'basic_text' &&
+      !this.allowPlaintextBackend
+    ) {
+      throw new SluiceError(
+        'INTERNAL',
+        'No keyring (GNOME Keyring or KWallet) is running, so passwords could only be stored with a publicly known key.',
+        {
+          hint: 'Install and start gnome-keyring or kwallet, or accept plaintext storage in Settings (not recommended).',
+        },
+      );
     }
   }
 

@@ -53,7 +53,10 @@ export class BackupRuns {
   async start(req: StartBackup): Promise<{ runId: string; done: Promise<BackupRunResult> }> {
     const s = this.ctx.settings.get();
     const remote = s.remotes.find((r) => r.id === req.remoteId);
-    if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Pick another remote, or add it again.' });
+    if (!remote)
+      throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', {
+        hint: 'Pick another remote, or add it again.',
+      });
     const xapi = await this.pools.session(req.hostId);
     // A configured remote that is missing is an unmounted share: never create it on the local disk instead.
     await preflightRemote(remote.path, { create: false });
@@ -80,7 +83,14 @@ export class BackupRuns {
     };
     // The history is the record, not the backup: a data dir that cannot be written is said, the backup goes on.
     const save = (withSamples = false) =>
-      recorder.save(withSamples).catch((err: unknown) => this.ctx.bus.emit('engine.log', { level: 'warn', message: `Could not write the run history: ${(err as Error).message}`, at: new Date().toISOString(), context: { runId } }));
+      recorder.save(withSamples).catch((err: unknown) =>
+        this.ctx.bus.emit('engine.log', {
+          level: 'warn',
+          message: `Could not write the run history: ${(err as Error).message}`,
+          at: new Date().toISOString(),
+          context: { runId },
+        }),
+      );
     await save(true);
     const startedAt = recorder.summary.startedAt;
     const done = (async (): Promise<BackupRunResult> => {
@@ -93,7 +103,13 @@ export class BackupRuns {
           recorder.warn(`Skipped ${sk.name}: ${sk.reason}.`, new Date(), { vm: sk.name });
         }
         if (selected.length === 0) {
-          recorder.error(new SluiceError('VALIDATION', `Nothing was backed up: ${skipped.map((sk) => `${sk.name} (${sk.reason})`).join(', ') || 'no VM picked'}.`, { hint: 'Pick a VM that backups do not exclude.' }));
+          recorder.error(
+            new SluiceError(
+              'VALIDATION',
+              `Nothing was backed up: ${skipped.map((sk) => `${sk.name} (${sk.reason})`).join(', ') || 'no VM picked'}.`,
+              { hint: 'Pick a VM that backups do not exclude.' },
+            ),
+          );
         }
         recorder.plan(selected, [remote.id]);
         await save();
@@ -118,14 +134,33 @@ export class BackupRuns {
                 this.ctx.bus.emit('backup.progress', p);
               },
             };
-            const outcome = req.mode === 'delta' ? vmOutcome(vm.name, { mode: 'delta', result: await runDeltaBackup(xapi, vm.ref, opts) }) : vmOutcome(vm.name, { mode: 'full', result: await runFullBackup(xapi, vm.ref, opts) });
+            const outcome =
+              req.mode === 'delta'
+                ? vmOutcome(vm.name, { mode: 'delta', result: await runDeltaBackup(xapi, vm.ref, opts) })
+                : vmOutcome(vm.name, { mode: 'full', result: await runFullBackup(xapi, vm.ref, opts) });
             recorder.vmSucceeded(vm.uuid, remote.id, outcome, new Date());
-            vms.push({ vmUuid: vm.uuid, vmName: vm.name, ok: true, pointId: outcome.pointId, bytes: outcome.bytes, attempts: outcome.attempts, error: null });
+            vms.push({
+              vmUuid: vm.uuid,
+              vmName: vm.name,
+              ok: true,
+              pointId: outcome.pointId,
+              bytes: outcome.bytes,
+              attempts: outcome.attempts,
+              error: null,
+            });
           } catch (err) {
             const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
             recorder.vmFailed(vm.uuid, remote.id, err, controller.signal.aborted, new Date());
             log('error', `${vm.name}: ${e.message}`, { vm: vm.name });
-            vms.push({ vmUuid: vm.uuid, vmName: vm.name, ok: false, pointId: null, bytes: 0, attempts: 0, error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } });
+            vms.push({
+              vmUuid: vm.uuid,
+              vmName: vm.name,
+              ok: false,
+              pointId: null,
+              bytes: 0,
+              attempts: 0,
+              error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+            });
           }
           await save(true);
         }
@@ -133,7 +168,15 @@ export class BackupRuns {
         const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
         if (!controller.signal.aborted) recorder.error(e);
         log('error', e.message);
-        vms.push({ vmUuid: '', vmName: '', ok: false, pointId: null, bytes: 0, attempts: 0, error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } });
+        vms.push({
+          vmUuid: '',
+          vmName: '',
+          ok: false,
+          pointId: null,
+          bytes: 0,
+          attempts: 0,
+          error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+        });
       } finally {
         this.running.delete(runId);
       }

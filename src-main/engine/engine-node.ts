@@ -16,7 +16,11 @@ export interface NodeEngine extends Engine {
 }
 
 /** The engine as it runs under plain Node: conf for settings, the AES-GCM file for secrets. */
-export function createNodeEngine(opts: { dataDir?: string; transport: EngineContext['transport']; jobs?: JobsServiceOptions }): NodeEngine {
+export function createNodeEngine(opts: {
+  dataDir?: string;
+  transport: EngineContext['transport'];
+  jobs?: JobsServiceOptions;
+}): NodeEngine {
   const dataDir = opts.dataDir ?? defaultDataDir();
   const ctx: EngineContext = {
     settings: new ConfSettingsStore(dataDir),

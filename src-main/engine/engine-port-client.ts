@@ -28,7 +28,8 @@ export class EnginePortClient {
   }
 
   private async onMessage(raw: unknown) {
-    const data = raw && typeof raw === 'object' && 'data' in raw && !('kind' in raw) ? (raw as { data: unknown }).data : raw;
+    const data =
+      raw && typeof raw === 'object' && 'data' in raw && !('kind' in raw) ? (raw as { data: unknown }).data : raw;
     const parsed = fromEngineSchema.safeParse(data);
     if (!parsed.success) return;
     const msg = parsed.data;
@@ -49,7 +50,12 @@ export class EnginePortClient {
         else await this.stores.secrets.delete(c.id);
         this.send({ kind: 'host-result', id: msg.id, ok: true, value });
       } catch (err) {
-        this.send({ kind: 'host-result', id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) });
+        this.send({
+          kind: 'host-result',
+          id: msg.id,
+          ok: false,
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
     }
   }

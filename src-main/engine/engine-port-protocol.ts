@@ -10,7 +10,13 @@ import { settingsSchema } from '../settings/settings-schema.js';
 export const toEngineSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('init'), settings: settingsSchema, dataDir: z.string(), version: z.string() }),
   z.object({ kind: z.literal('invoke'), id: z.number(), channel: z.unknown(), payload: z.unknown() }),
-  z.object({ kind: z.literal('host-result'), id: z.number(), ok: z.boolean(), value: z.unknown().optional(), error: z.string().optional() }),
+  z.object({
+    kind: z.literal('host-result'),
+    id: z.number(),
+    ok: z.boolean(),
+    value: z.unknown().optional(),
+    error: z.string().optional(),
+  }),
   z.object({ kind: z.literal('shutdown') }),
 ]);
 export type ToEngine = z.infer<typeof toEngineSchema>;
@@ -28,7 +34,10 @@ export const fromEngineSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('result'),
     id: z.number(),
-    result: z.union([z.object({ ok: z.literal(true), value: z.unknown() }), z.object({ ok: z.literal(false), error: ipcErrorSchema })]),
+    result: z.union([
+      z.object({ ok: z.literal(true), value: z.unknown() }),
+      z.object({ ok: z.literal(false), error: ipcErrorSchema }),
+    ]),
   }),
   z.object({ kind: z.literal('event'), event: z.string(), payload: z.unknown() }),
   z.object({ kind: z.literal('host-call'), id: z.number(), call: hostServiceCallSchema }),

@@ -25,12 +25,15 @@ export function serveEngineOnPort(port: PortLike, opts: { onShutdown?: () => voi
   let engine: Engine | undefined;
   const queued: Array<{ id: number; channel: unknown; payload: unknown }> = [];
   const invoke = (id: number, channel: unknown, payload: unknown) => {
-    void engine!.dispatcher.dispatch(channel, payload).then((result) => send({ kind: 'result', id, result: result as never }));
+    void engine!.dispatcher
+      .dispatch(channel, payload)
+      .then((result) => send({ kind: 'result', id, result: result as never }));
   };
 
   port.on('message', (raw) => {
     // Electron's parentPort wraps messages in an event with .data; Node's MessagePort does not.
-    const data = raw && typeof raw === 'object' && 'data' in raw && !('kind' in raw) ? (raw as { data: unknown }).data : raw;
+    const data =
+      raw && typeof raw === 'object' && 'data' in raw && !('kind' in raw) ? (raw as { data: unknown }).data : raw;
     const parsed = toEngineSchema.safeParse(data);
     if (!parsed.success) return;
     const msg = parsed.data;
@@ -39,7 +42,9 @@ export function serveEngineOnPort(port: PortLike, opts: { onShutdown?: () => voi
         const bus = new EventBus();
         bus.onAny((event, payload) => send({ kind: 'event', event, payload }));
         const ctx: EngineContext = {
-          settings: new ProxySettingsStore(msg.settings, (s) => callHost({ method: 'settings.write', settings: s }).then(() => undefined)),
+          settings: new ProxySettingsStore(msg.settings, (s) =>
+            callHost({ method: 'settings.write', settings: s }).then(() => undefined),
+          ),
           secrets: new ProxySecretStore(callHost),
           bus,
           transport: 'electron',
@@ -49,7 +54,13 @@ export function serveEngineOnPort(port: PortLike, opts: { onShutdown?: () => voi
         };
         engine = createEngine(ctx);
         // The desktop app runs schedules while it is open (unless serve or the daemon already does).
-        void engine.jobs.startScheduler().catch((err) => bus.emit('engine.log', { level: 'error', message: `The scheduler did not start: ${(err as Error).message}`, at: new Date().toISOString() }));
+        void engine.jobs.startScheduler().catch((err) =>
+          bus.emit('engine.log', {
+            level: 'error',
+            message: `The scheduler did not start: ${(err as Error).message}`,
+            at: new Date().toISOString(),
+          }),
+        );
         send({ kind: 'ready' });
         for (const q of queued.splice(0)) invoke(q.id, q.channel, q.payload);
         bus.emit('engine.status', { state: 'ready', at: new Date().toISOString() });

@@ -13,23 +13,43 @@ const CHECK_ON_CONSOLE = 'openssl x509 -noout -fingerprint -sha256 -in /etc/xens
  * we log in pinned to exactly that one, so a certificate that changed again since (or an interceptor) is
  * refused, never silently trusted. Only then is the pin stored and the pool reconnected.
  */
-export async function approveHostCertificate(ctx: EngineContext, pools: PoolConnections, req: { hostId: string; fingerprint: string }): Promise<HostSetting> {
+export async function approveHostCertificate(
+  ctx: EngineContext,
+  pools: PoolConnections,
+  req: { hostId: string; fingerprint: string },
+): Promise<HostSetting> {
   const host = ctx.settings.get().hosts.find((h) => h.id === req.hostId);
-  if (!host) throw new SluiceError('NOT_FOUND', 'That pool is no longer configured in Sluice.', { hint: 'Add it again under Hosts.', context: { hostId: req.hostId } });
+  if (!host)
+    throw new SluiceError('NOT_FOUND', 'That pool is no longer configured in Sluice.', {
+      hint: 'Add it again under Hosts.',
+      context: { hostId: req.hostId },
+    });
   if (!host.url.startsWith('https:')) {
-    throw new SluiceError('VALIDATION', `The pool at ${host.url} is reached over plain HTTP: it has no certificate to approve.`, { context: { host: host.url } });
+    throw new SluiceError(
+      'VALIDATION',
+      `The pool at ${host.url} is reached over plain HTTP: it has no certificate to approve.`,
+      { context: { host: host.url } },
+    );
   }
   const wanted = normaliseFingerprint(req.fingerprint);
   const password = await ctx.secrets.get(host.secretId);
   if (password === undefined) {
-    throw new SluiceError('UNAUTHORIZED', `No password is stored for ${host.label}.`, { hint: 'Remove the pool and add it again.', context: { host: host.url } });
+    throw new SluiceError('UNAUTHORIZED', `No password is stored for ${host.label}.`, {
+      hint: 'Remove the pool and add it again.',
+      context: { host: host.url },
+    });
   }
 
   // The pinned agent checks the certificate on the very connection that logs in: no window between a look
   // and the login for another certificate to slip in.
   let session: XapiSession;
   try {
-    session = await XapiSession.connect({ url: host.url, username: host.username, password, trustedFingerprint: wanted });
+    session = await XapiSession.connect({
+      url: host.url,
+      username: host.username,
+      password,
+      trustedFingerprint: wanted,
+    });
   } catch (err) {
     if (err instanceof CertificateChangedError) {
       throw new SluiceError(

@@ -38,10 +38,11 @@ interface PointRef {
 async function refuseOverwrite(outPath: string, format: 'xva' | 'vhd' | 'raw'): Promise<void> {
   const st = await fs.stat(outPath).catch(() => null);
   if (!st) return;
-  const problem =
-    st.isFile() ? `${outPath} already exists; Sluice does not replace it`
-    : format === 'xva' && st.isDirectory() ? `${outPath} is a folder; an XVA export needs a file name`
-    : null;
+  const problem = st.isFile()
+    ? `${outPath} already exists; Sluice does not replace it`
+    : format === 'xva' && st.isDirectory()
+      ? `${outPath} is a folder; an XVA export needs a file name`
+      : null;
   if (problem) {
     throw new SluiceError('VALIDATION', `${problem}.`, {
       hint: 'Choose another name, or move the existing file away first.',
@@ -62,8 +63,21 @@ export class PointOperations {
     const { point, points } = await this.findPoint(req);
     const xapi = await this.pools.session(req.hostId);
     return this.launch('restore', point, async (operationId, signal) => {
-      const r = await restorePoint(xapi, point, { ...this.restoreOptions(operationId, signal, points), srUuid: req.srUuid, diskSrs: req.srByDisk, name: req.name, start: req.start });
-      return { kind: 'restore', vmUuid: r.vmUuid, name: r.name, started: r.started, bytes: r.bytes, disks: r.disks.length };
+      const r = await restorePoint(xapi, point, {
+        ...this.restoreOptions(operationId, signal, points),
+        srUuid: req.srUuid,
+        diskSrs: req.srByDisk,
+        name: req.name,
+        start: req.start,
+      });
+      return {
+        kind: 'restore',
+        vmUuid: r.vmUuid,
+        name: r.name,
+        started: r.started,
+        bytes: r.bytes,
+        disks: r.disks.length,
+      };
     });
   }
 
@@ -76,12 +90,25 @@ export class PointOperations {
     const disk = this.checkDisk(point, await this.pointDisks(point), req.disk);
     const xapi = await this.pools.session(req.hostId);
     return this.launch('restore', point, async (operationId, signal) => {
-      const r = await restoreDisk(xapi, point, req.disk, { ...this.restoreOptions(operationId, signal, points), srUuid: req.srUuid, name: req.name });
+      const r = await restoreDisk(xapi, point, req.disk, {
+        ...this.restoreOptions(operationId, signal, points),
+        srUuid: req.srUuid,
+        name: req.name,
+      });
       const srName = await xapi
         .call<string>('SR.get_by_uuid', r.srUuid)
         .then((ref) => xapi.call<string>('SR.get_name_label', ref))
         .catch(() => r.srUuid);
-      return { kind: 'restore-disk', vdiUuid: r.vdiUuid, name: r.name, position: r.position, diskName: disk.name, srUuid: r.srUuid, srName, bytes: r.bytes };
+      return {
+        kind: 'restore-disk',
+        vdiUuid: r.vdiUuid,
+        name: r.name,
+        position: r.position,
+        diskName: disk.name,
+        srUuid: r.srUuid,
+        srName,
+        bytes: r.bytes,
+      };
     });
   }
 
@@ -102,16 +129,25 @@ export class PointOperations {
   }
 
   /** The disk a request names, or a refusal at its field that lists the point's disks. */
-  private checkDisk<T extends { uuid: string; position: string; name: string }>(point: BackupPoint, disks: T[], wanted: string): T {
+  private checkDisk<T extends { uuid: string; position: string; name: string }>(
+    point: BackupPoint,
+    disks: T[],
+    wanted: string,
+  ): T {
     try {
       return pickDisk(disks, wanted, point);
     } catch (err) {
       const e = err as SluiceError;
-      throw new SluiceError('VALIDATION', e.message, { ...(e.hint ? { hint: e.hint } : {}), issues: [{ path: 'disk', message: `No disk "${wanted}" in this point: pick one of its disks` }] });
+      throw new SluiceError('VALIDATION', e.message, {
+        ...(e.hint ? { hint: e.hint } : {}),
+        issues: [{ path: 'disk', message: `No disk "${wanted}" in this point: pick one of its disks` }],
+      });
     }
   }
 
-  private async pointDisks(point: BackupPoint): Promise<Array<{ uuid: string; position: string; name: string; virtualSize: number }>> {
+  private async pointDisks(
+    point: BackupPoint,
+  ): Promise<Array<{ uuid: string; position: string; name: string; virtualSize: number }>> {
     return point.mode === 'delta' ? deltaPointDisks(point) : (await fullPointDisks(point)).disks;
   }
 
@@ -143,7 +179,11 @@ export class PointOperations {
   async verify(req: ParsedRequestOf<'points.verify'>): Promise<{ operationId: string }> {
     const { point } = await this.findPoint(req);
     return this.launch('verify', point, async (operationId, signal) => {
-      const r = await verifyPoint(point, { runId: operationId, signal, onProgress: (p) => this.ctx.bus.emit('backup.progress', p) });
+      const r = await verifyPoint(point, {
+        runId: operationId,
+        signal,
+        onProgress: (p) => this.ctx.bus.emit('backup.progress', p),
+      });
       return { kind: 'verify', bytes: r.bytes, structureOnly: r.structureOnly };
     });
   }
@@ -156,18 +196,31 @@ export class PointOperations {
   async delete(req: ParsedRequestOf<'points.delete'>): Promise<{ operationId: string }> {
     const { point, root } = await this.findPoint(req);
     return this.launch('delete', point, async (operationId, signal) => {
-      const sampler = new ProgressSampler({ runId: operationId, vm: { uuid: point.vmUuid, name: point.vmName }, disk: null, spoolCapBytes: 0 }, (p) =>
-        this.ctx.bus.emit('backup.progress', p),
+      const sampler = new ProgressSampler(
+        { runId: operationId, vm: { uuid: point.vmUuid, name: point.vmName }, disk: null, spoolCapBytes: 0 },
+        (p) => this.ctx.bus.emit('backup.progress', p),
       );
       sampler.start();
       sampler.setPhase(point.mode === 'delta' ? 'merge' : 'cleanup');
-      const release = await lockVmFolder(vmLockFolder(root, point.vmUuid), `Sluice delete of ${point.id} (${operationId})`);
+      const release = await lockVmFolder(
+        vmLockFolder(root, point.vmUuid),
+        `Sluice delete of ${point.id} (${operationId})`,
+      );
       try {
         const log = this.logger(operationId);
-        const d = await deleteBackupPoint(root, point, { signal, log: (m) => log('info', m, { vm: point.vmName }), ...mergeProgressTracker(sampler) });
+        const d = await deleteBackupPoint(root, point, {
+          signal,
+          log: (m) => log('info', m, { vm: point.vmName }),
+          ...mergeProgressTracker(sampler),
+        });
         for (const problem of d.collapse?.problems ?? []) log('warn', problem, { vm: point.vmName });
         sampler.stop('done');
-        return { kind: 'delete', mode: d.mode, merged: d.collapse?.merged.length ?? 0, removed: d.collapse?.removed.length ?? 0 };
+        return {
+          kind: 'delete',
+          mode: d.mode,
+          merged: d.collapse?.merged.length ?? 0,
+          removed: d.collapse?.removed.length ?? 0,
+        };
       } catch (err) {
         sampler.stop(signal.aborted ? 'cancelled' : 'failed');
         throw err;
@@ -178,7 +231,9 @@ export class PointOperations {
   }
 
   /** Every point takes an SR per disk (a full point's XVA is imported onto one, then its other disks moved). */
-  async disks(ref: PointRef): Promise<{ perDiskSr: boolean; disks: Array<{ position: string; name: string; virtualSize: number }> }> {
+  async disks(
+    ref: PointRef,
+  ): Promise<{ perDiskSr: boolean; disks: Array<{ position: string; name: string; virtualSize: number }> }> {
     const { point } = await this.findPoint(ref);
     let disks: Awaited<ReturnType<PointOperations['pointDisks']>>;
     try {
@@ -186,10 +241,14 @@ export class PointOperations {
     } catch (err) {
       // A zstd XVA's disk list is inside the compression: the whole VM still restores (the host decompresses),
       // onto one SR, and no single disk can be picked.
-      if (point.mode === 'full' && err instanceof SluiceError && err.code === 'VALIDATION') return { perDiskSr: false, disks: [] };
+      if (point.mode === 'full' && err instanceof SluiceError && err.code === 'VALIDATION')
+        return { perDiskSr: false, disks: [] };
       throw err;
     }
-    return { perDiskSr: true, disks: disks.map((d) => ({ position: d.position, name: d.name, virtualSize: d.virtualSize })) };
+    return {
+      perDiskSr: true,
+      disks: disks.map((d) => ({ position: d.position, name: d.name, virtualSize: d.virtualSize })),
+    };
   }
 
   cancel(operationId: string): boolean {
@@ -205,30 +264,47 @@ export class PointOperations {
 
   private async findPoint(ref: PointRef): Promise<{ point: BackupPoint; points: BackupPoint[]; root: string }> {
     const remote = this.ctx.settings.get().remotes.find((r) => r.id === ref.remoteId);
-    if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Pick another remote, or add it again.' });
+    if (!remote)
+      throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', {
+        hint: 'Pick another remote, or add it again.',
+      });
     const { points } = await listBackupPoints(remote.path);
     const point = points.find((p) => p.vmUuid === ref.vmUuid && p.id === ref.pointId);
     if (!point) {
-      throw new SluiceError('NOT_FOUND', `No backup point ${ref.pointId} of VM ${ref.vmUuid} on the remote "${remote.name}".`, {
-        hint: 'It may have been removed by retention: refresh the Backups list and pick another point.',
-      });
+      throw new SluiceError(
+        'NOT_FOUND',
+        `No backup point ${ref.pointId} of VM ${ref.vmUuid} on the remote "${remote.name}".`,
+        {
+          hint: 'It may have been removed by retention: refresh the Backups list and pick another point.',
+        },
+      );
     }
     return { point, points, root: remote.path };
   }
 
   private logger(operationId: string) {
     return (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, string>) =>
-      this.ctx.bus.emit('engine.log', { level, message, at: new Date().toISOString(), context: { runId: operationId, ...context } });
+      this.ctx.bus.emit('engine.log', {
+        level,
+        message,
+        at: new Date().toISOString(),
+        context: { runId: operationId, ...context },
+      });
   }
 
-  private launch(kind: Kind, point: BackupPoint, work: (operationId: string, signal: AbortSignal) => Promise<Outcome>): { operationId: string } {
+  private launch(
+    kind: Kind,
+    point: BackupPoint,
+    work: (operationId: string, signal: AbortSignal) => Promise<Outcome>,
+  ): { operationId: string } {
     const operationId = randomUUID();
     const controller = new AbortController();
     this.running.set(operationId, controller);
     const startedAt = new Date().toISOString();
     const base = { operationId, kind, vm: { uuid: point.vmUuid, name: point.vmName }, pointId: point.id, startedAt };
     void work(operationId, controller.signal).then(
-      (result) => this.finish({ ...base, ok: true, cancelled: false, result, error: null, finishedAt: new Date().toISOString() }),
+      (result) =>
+        this.finish({ ...base, ok: true, cancelled: false, result, error: null, finishedAt: new Date().toISOString() }),
       (err: unknown) => {
         const e = toIpcError(err);
         this.logger(operationId)('error', `${kind} of ${point.vmName} ${point.id}: ${e.message}`, { vm: point.vmName });

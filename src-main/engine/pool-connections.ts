@@ -27,13 +27,27 @@ export class PoolConnections {
 
   private host(hostId: string): HostSetting {
     const h = this.ctx.settings.get().hosts.find((x) => x.id === hostId);
-    if (!h) throw new SluiceError('NOT_FOUND', 'That pool is no longer configured in Sluice.', { hint: 'Add it again under Hosts.', context: { hostId } });
+    if (!h)
+      throw new SluiceError('NOT_FOUND', 'That pool is no longer configured in Sluice.', {
+        hint: 'Add it again under Hosts.',
+        context: { hostId },
+      });
     return h;
   }
 
   private setState(hostId: string, c: Connection, state: HostConnectionState['state'], err?: unknown) {
-    const e = err instanceof SluiceError ? err : err ? new SluiceError('INTERNAL', (err as Error).message ?? String(err)) : undefined;
-    c.state = { hostId, state, ...(e ? { error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } } : {}), at: new Date().toISOString() };
+    const e =
+      err instanceof SluiceError
+        ? err
+        : err
+          ? new SluiceError('INTERNAL', (err as Error).message ?? String(err))
+          : undefined;
+    c.state = {
+      hostId,
+      state,
+      ...(e ? { error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } } : {}),
+      at: new Date().toISOString(),
+    };
     this.ctx.bus.emit('hosts.connection', c.state);
   }
 
@@ -42,20 +56,39 @@ export class PoolConnections {
     const existing = this.connections.get(hostId);
     if (existing && existing.state.state !== 'error') return existing.session;
     const host = this.host(hostId);
-    const c: Connection = { session: Promise.resolve(undefined as never), inventory: undefined, latest: null, state: { hostId, state: 'connecting', at: new Date().toISOString() } };
+    const c: Connection = {
+      session: Promise.resolve(undefined as never),
+      inventory: undefined,
+      latest: null,
+      state: { hostId, state: 'connecting', at: new Date().toISOString() },
+    };
     this.connections.set(hostId, c);
     this.setState(hostId, c, 'connecting');
     c.session = (async () => {
       const password = await this.ctx.secrets.get(host.secretId);
-      if (password === undefined) throw new SluiceError('UNAUTHORIZED', `No password is stored for ${host.label}.`, { hint: 'Remove the pool and add it again.' });
-      const session = await XapiSession.connect({ url: host.url, username: host.username, password, trustedFingerprint: host.trustedFingerprint });
+      if (password === undefined)
+        throw new SluiceError('UNAUTHORIZED', `No password is stored for ${host.label}.`, {
+          hint: 'Remove the pool and add it again.',
+        });
+      const session = await XapiSession.connect({
+        url: host.url,
+        username: host.username,
+        password,
+        trustedFingerprint: host.trustedFingerprint,
+      });
       const inv = new LiveInventory(
         session,
         (snapshot) => {
           c.latest = snapshot;
           this.ctx.bus.emit('inventory.changed', { hostId, inventory: snapshot });
         },
-        (err) => this.ctx.bus.emit('engine.log', { level: 'warn', message: `Live updates from ${host.label} paused: ${(err as Error).message}`, at: new Date().toISOString(), context: { host: host.label } }),
+        (err) =>
+          this.ctx.bus.emit('engine.log', {
+            level: 'warn',
+            message: `Live updates from ${host.label} paused: ${(err as Error).message}`,
+            at: new Date().toISOString(),
+            context: { host: host.label },
+          }),
       );
       c.inventory = inv;
       c.latest = await inv.start();

@@ -21,7 +21,16 @@ export class SluiceError extends Error {
   readonly context: ErrorContext;
   /** VALIDATION: each wrong field (dotted path, e.g. schedules.0.cron) and why, for a form to highlight. */
   readonly issues: Array<{ path: string; message: string }> | undefined;
-  constructor(code: IpcErrorCode, message: string, opts: { hint?: string; context?: ErrorContext; cause?: unknown; issues?: Array<{ path: string; message: string }> } = {}) {
+  constructor(
+    code: IpcErrorCode,
+    message: string,
+    opts: {
+      hint?: string;
+      context?: ErrorContext;
+      cause?: unknown;
+      issues?: Array<{ path: string; message: string }>;
+    } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'SluiceError';
     this.code = code;

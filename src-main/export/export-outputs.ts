@@ -21,12 +21,23 @@ export class ExportOutputs {
   static async claim(targets: string[], context: Record<string, string>): Promise<ExportOutputs> {
     const outputs = new ExportOutputs(targets.map((t) => path.resolve(t)));
     const taken: string[] = [];
-    for (const t of outputs.targets) if (await fs.lstat(t).then(() => true, () => false)) taken.push(t);
+    for (const t of outputs.targets)
+      if (
+        await fs.lstat(t).then(
+          () => true,
+          () => false,
+        )
+      )
+        taken.push(t);
     if (taken.length > 0) {
-      throw new SluiceError('CONFLICT', `Will not export over ${taken.length === 1 ? 'an existing file' : 'existing files'}: ${taken.join(', ')}.`, {
-        hint: 'Nothing was written. Move or delete the existing file, or choose another --out.',
-        context: { ...context, file: taken.join(', ') },
-      });
+      throw new SluiceError(
+        'CONFLICT',
+        `Will not export over ${taken.length === 1 ? 'an existing file' : 'existing files'}: ${taken.join(', ')}.`,
+        {
+          hint: 'Nothing was written. Move or delete the existing file, or choose another --out.',
+          context: { ...context, file: taken.join(', ') },
+        },
+      );
     }
     for (const dir of new Set(outputs.targets.map((t) => path.dirname(t)))) {
       const first = await fs.mkdir(dir, { recursive: true }).catch((err) => {

@@ -56,8 +56,17 @@ interface DiskSource {
  */
 export async function exportPoint(point: BackupPoint, opts: ExportOptions): Promise<ExportResult> {
   const started = performance.now();
-  const counters = { bytesRead: 0, bytesWritten: 0, buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 }, producerBlockedMs: 0, consumerStarvedMs: 0 };
-  const sampler = new ProgressSampler({ runId: opts.runId, vm: { uuid: point.vmUuid, name: point.vmName }, disk: null, spoolCapBytes: 0 }, opts.onProgress);
+  const counters = {
+    bytesRead: 0,
+    bytesWritten: 0,
+    buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
+    producerBlockedMs: 0,
+    consumerStarvedMs: 0,
+  };
+  const sampler = new ProgressSampler(
+    { runId: opts.runId, vm: { uuid: point.vmUuid, name: point.vmName }, disk: null, spoolCapBytes: 0 },
+    opts.onProgress,
+  );
   sampler.restart(1, counters);
   sampler.start();
   const opened: OpenedDisk[] = [];
@@ -84,7 +93,14 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
       const sources = await diskSources(point, opts, opened);
       sampler.totalBytes = sources.reduce((n, s) => n + s.size, 0);
       const single = sources.length === 1 && !(await isFolder(opts.out));
-      const targets = sources.map((s) => (single ? opts.out : path.join(opts.out, `${point.vmName.replace(/[^\w.-]+/g, '_')}-${point.id}-disk${s.position}.${opts.format}`)));
+      const targets = sources.map((s) =>
+        single
+          ? opts.out
+          : path.join(
+              opts.out,
+              `${point.vmName.replace(/[^\w.-]+/g, '_')}-${point.id}-disk${s.position}.${opts.format}`,
+            ),
+      );
       outputs = await ExportOutputs.claim(targets, context);
       sampler.setPhase('transfer');
       for (const [i, s] of sources.entries()) {
@@ -94,11 +110,23 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
         const diskSampler = sampler.forDisk({ uuid: s.uuid, name: s.name });
         diskSampler.totalBytes = s.size;
         diskSampler.phase = 'transfer';
-        diskSampler.restart(1, { ...counters, ...disk, get bytesRead() { return disk.bytesRead; }, get bytesWritten() { return disk.bytesWritten; } });
+        diskSampler.restart(1, {
+          ...counters,
+          ...disk,
+          get bytesRead() {
+            return disk.bytesRead;
+          },
+          get bytesWritten() {
+            return disk.bytesWritten;
+          },
+        });
         diskSampler.start();
         try {
           const both = countingInto(counters, disk);
-          const bytes = opts.format === 'vhd' ? await writeVhd(out, s, both, opts.signal) : await writeRaw(out, s, both, opts.signal);
+          const bytes =
+            opts.format === 'vhd'
+              ? await writeVhd(out, s, both, opts.signal)
+              : await writeRaw(out, s, both, opts.signal);
           await out.seal();
           diskSampler.stop('done');
           files.push({ path: out.finalPath, position: s.position, bytes });
@@ -124,7 +152,10 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
 }
 
 /** Counters that add every increment to both `total` and `part` (a disk's bytes into the VM's). */
-function countingInto(total: { bytesRead: number; bytesWritten: number }, part: { bytesRead: number; bytesWritten: number }): { bytesRead: number; bytesWritten: number } {
+function countingInto(
+  total: { bytesRead: number; bytesWritten: number },
+  part: { bytesRead: number; bytesWritten: number },
+): { bytesRead: number; bytesWritten: number } {
   return {
     get bytesRead() {
       return part.bytesRead;
@@ -145,23 +176,44 @@ function countingInto(total: { bytesRead: number; bytesWritten: number }, part: 
 
 function asDamage(err: unknown, point: BackupPoint): unknown {
   if (err instanceof XvaVerifyError) {
-    return new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`, {
-      hint: 'This point cannot be exported safely; use another point, and check the remote\'s disk.',
-      context: { vm: point.vmName, point: point.id, file: point.mode === 'full' ? xvaPathOf(point) : '', offset: String(err.offset), damage: err.damage },
-    });
+    return new SluiceError(
+      'REMOTE_ERROR',
+      `The backup ${point.vmName} ${point.id} is damaged: ${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`,
+      {
+        hint: "This point cannot be exported safely; use another point, and check the remote's disk.",
+        context: {
+          vm: point.vmName,
+          point: point.id,
+          file: point.mode === 'full' ? xvaPathOf(point) : '',
+          offset: String(err.offset),
+          damage: err.damage,
+        },
+      },
+    );
   }
   return err;
 }
 
 async function isFolder(p: string): Promise<boolean> {
-  return fs.stat(p).then((s) => s.isDirectory(), () => p.endsWith(path.sep));
+  return fs.stat(p).then(
+    (s) => s.isDirectory(),
+    () => p.endsWith(path.sep),
+  );
 }
 
 async function diskSources(point: BackupPoint, opts: ExportOptions, opened: OpenedDisk[]): Promise<DiskSource[]> {
   if (point.mode === 'delta') {
     const all = await openPointDisks(point);
     opened.push(...all);
-    const chosen = opts.disk ? [pickDisk(all.map((o) => ({ ...o.disk, o })), opts.disk, point).o] : all;
+    const chosen = opts.disk
+      ? [
+          pickDisk(
+            all.map((o) => ({ ...o.disk, o })),
+            opts.disk,
+            point,
+          ).o,
+        ]
+      : all;
     return chosen.map(({ disk, chain }) => ({
       uuid: disk.uuid,
       position: disk.position,
@@ -214,7 +266,12 @@ function isZero(b: Buffer): boolean {
 
 // The writers fill an output's temp file; exportPoint seals it, and places all outputs once all are complete.
 
-async function writeStream(out: AtomicFile, body: AsyncIterable<Buffer>, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+async function writeStream(
+  out: AtomicFile,
+  body: AsyncIterable<Buffer>,
+  counters: { bytesRead: number; bytesWritten: number },
+  signal?: AbortSignal,
+): Promise<number> {
   const file = out.finalPath;
   const h = out.handle;
   let at = 0;
@@ -230,11 +287,20 @@ async function writeStream(out: AtomicFile, body: AsyncIterable<Buffer>, counter
   return at;
 }
 
-async function writeVhd(out: AtomicFile, s: DiskSource, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+async function writeVhd(
+  out: AtomicFile,
+  s: DiskSource,
+  counters: { bytesRead: number; bytesWritten: number },
+  signal?: AbortSignal,
+): Promise<number> {
   const file = out.finalPath;
   const h = out.handle;
   const size = Math.ceil(s.size / 512) * 512;
-  const writer = await VhdFileWriter.onHandle(h, file, { currentSize: size, uuid: randomUUID(), blockSize: s.blockSize });
+  const writer = await VhdFileWriter.onHandle(h, file, {
+    currentSize: size,
+    uuid: randomUUID(),
+    blockSize: s.blockSize,
+  });
   try {
     for await (const { index, data } of s.blocks()) {
       signal?.throwIfAborted();
@@ -249,7 +315,12 @@ async function writeVhd(out: AtomicFile, s: DiskSource, counters: { bytesRead: n
   }
 }
 
-async function writeRaw(out: AtomicFile, s: DiskSource, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+async function writeRaw(
+  out: AtomicFile,
+  s: DiskSource,
+  counters: { bytesRead: number; bytesWritten: number },
+  signal?: AbortSignal,
+): Promise<number> {
   const h = out.handle;
   for await (const { index, data } of s.blocks()) {
     signal?.throwIfAborted();

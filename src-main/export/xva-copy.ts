@@ -15,7 +15,12 @@ const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sh
  * every chunk checksum of a plain XVA and the file's checksum file checked on the way, into `file`'s temp
  * file; the caller seals and places it (it appears under its name only when complete and verified).
  */
-export async function copyFullXva(point: BackupPoint, file: AtomicFile, counters: { bytesRead: number; bytesWritten: number }, signal?: AbortSignal): Promise<number> {
+export async function copyFullXva(
+  point: BackupPoint,
+  file: AtomicFile,
+  counters: { bytesRead: number; bytesWritten: number },
+  signal?: AbortSignal,
+): Promise<number> {
   const out = file.finalPath;
   const source = xvaPathOf(point);
   const checksumText = await fs.readFile(`${source}.checksum`, 'utf8').catch(() => undefined);
@@ -37,10 +42,14 @@ export async function copyFullXva(point: BackupPoint, file: AtomicFile, counters
   }
   verifier?.finish();
   if (m && hash && hash.digest('hex') !== m[2]) {
-    throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${source} does not match its checksum file.`, {
-      hint: 'This point cannot be exported safely; use another point, and check the remote\'s disk.',
-      context: { vm: point.vmName, point: point.id, file: source, damage: 'file-checksum' },
-    });
+    throw new SluiceError(
+      'REMOTE_ERROR',
+      `The backup ${point.vmName} ${point.id} is damaged: ${source} does not match its checksum file.`,
+      {
+        hint: "This point cannot be exported safely; use another point, and check the remote's disk.",
+        context: { vm: point.vmName, point: point.id, file: source, damage: 'file-checksum' },
+      },
+    );
   }
   return at;
 }

@@ -14,7 +14,11 @@ type Rec = Record<string, unknown>;
 const CHUNK = 1024 * 1024;
 const NULL_REF = 'OpaqueRef:NULL';
 
-export function buildOvaXml(meta: DeltaMetadata, disks: DeltaPointDisk[], now = new Date()): { xml: string; diskIds: Map<string, string> } {
+export function buildOvaXml(
+  meta: DeltaMetadata,
+  disks: DeltaPointDisk[],
+  now = new Date(),
+): { xml: string; diskIds: Map<string, string> } {
   const ids = new Map<string, string>();
   const objects: Array<{ class: string; id: string; snapshot: Rec }> = [];
   const idOf = (key: string) => {
@@ -42,7 +46,8 @@ export function buildOvaXml(meta: DeltaMetadata, disks: DeltaPointDisk[], now = 
     for (const [k, v] of Object.entries(r)) {
       if (k.startsWith('$')) continue;
       if (typeof v === 'string' && v.startsWith('OpaqueRef:')) out[k] = NULL_REF;
-      else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.startsWith('OpaqueRef:'))) out[k] = [];
+      else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.startsWith('OpaqueRef:')))
+        out[k] = [];
       else out[k] = v;
     }
     return out;
@@ -62,21 +67,57 @@ export function buildOvaXml(meta: DeltaMetadata, disks: DeltaPointDisk[], now = 
   });
   disks.forEach((d, i) => {
     const srId = srIds.get(String(d.vdi['$SR$uuid'] ?? d.vdi['SR'] ?? 'sr'))!;
-    objects.push({ class: 'VBD', id: vbdIds[i]!, snapshot: { ...foreign(d.vbd ?? {}), VM: vmId, VDI: diskIds.get(d.key)!, userdevice: d.position, type: 'Disk', empty: false } });
-    objects.push({ class: 'VDI', id: diskIds.get(d.key)!, snapshot: { ...foreign(d.vdi), SR: srId, VBDs: [vbdIds[i]!], virtual_size: d.virtualSize, is_a_snapshot: false } });
+    objects.push({
+      class: 'VBD',
+      id: vbdIds[i]!,
+      snapshot: {
+        ...foreign(d.vbd ?? {}),
+        VM: vmId,
+        VDI: diskIds.get(d.key)!,
+        userdevice: d.position,
+        type: 'Disk',
+        empty: false,
+      },
+    });
+    objects.push({
+      class: 'VDI',
+      id: diskIds.get(d.key)!,
+      snapshot: { ...foreign(d.vdi), SR: srId, VBDs: [vbdIds[i]!], virtual_size: d.virtualSize, is_a_snapshot: false },
+    });
   });
   for (const [uuid, id] of srIds) objects.push({ class: 'SR', id, snapshot: { uuid, name_label: '', VDIs: [] } });
   vifs.forEach((v, i) => {
     const net = String(v['$network$uuid'] ?? v['network'] ?? 'net');
-    objects.push({ class: 'VIF', id: vifIds[i]!, snapshot: { ...foreign(v), VM: vmId, network: networkIds.get(net)! } });
+    objects.push({
+      class: 'VIF',
+      id: vifIds[i]!,
+      snapshot: { ...foreign(v), VM: vmId, network: networkIds.get(net)! },
+    });
   });
   for (const v of vifs) {
     const net = String(v['$network$uuid'] ?? v['network'] ?? 'net');
     const id = networkIds.get(net)!;
     if (objects.some((o) => o.id === id)) continue;
-    objects.push({ class: 'network', id, snapshot: { uuid: net.startsWith('OpaqueRef:') ? '' : net, name_label: String(v['$network$name_label'] ?? ''), VIFs: [] } });
+    objects.push({
+      class: 'network',
+      id,
+      snapshot: {
+        uuid: net.startsWith('OpaqueRef:') ? '' : net,
+        name_label: String(v['$network$name_label'] ?? ''),
+        VIFs: [],
+      },
+    });
   }
-  const version = { hostname: 'sluice', date: now.toISOString().slice(0, 10), product_version: '', product_brand: 'Sluice', build_number: '', xapi_major: 2, xapi_minor: 0, export_vsn: 2 };
+  const version = {
+    hostname: 'sluice',
+    date: now.toISOString().slice(0, 10),
+    product_version: '',
+    product_brand: 'Sluice',
+    build_number: '',
+    xapi_major: 2,
+    xapi_minor: 0,
+    export_vsn: 2,
+  };
   return { xml: encodeXmlRpcValue({ version, objects }), diskIds };
 }
 
@@ -86,9 +127,15 @@ function isZero(b: Buffer): boolean {
 }
 
 /** The XVA's bytes, in order. */
-export async function* xvaFromChains(meta: DeltaMetadata, disks: Array<{ disk: DeltaPointDisk; chain: VhdChainReader }>): AsyncGenerator<Buffer> {
+export async function* xvaFromChains(
+  meta: DeltaMetadata,
+  disks: Array<{ disk: DeltaPointDisk; chain: VhdChainReader }>,
+): AsyncGenerator<Buffer> {
   const xxh = await xxhashApi();
-  const { xml, diskIds } = buildOvaXml(meta, disks.map((d) => d.disk));
+  const { xml, diskIds } = buildOvaXml(
+    meta,
+    disks.map((d) => d.disk),
+  );
   yield* tarEntry('ova.xml', Buffer.from(xml, 'utf8'));
   for (const { disk, chain } of disks) {
     const ref = diskIds.get(disk.key)!;
@@ -112,7 +159,10 @@ export async function* xvaFromChains(meta: DeltaMetadata, disks: Array<{ disk: D
       if (!first && !last && isZero(data)) continue;
       const name = `${ref}/${String(n).padStart(8, '0')}`;
       yield* tarEntry(name, data);
-      yield* tarEntry(`${name}.xxhash`, Buffer.from(xxh.h64Raw(data).toString(16).padStart(16, '0').toUpperCase(), 'latin1'));
+      yield* tarEntry(
+        `${name}.xxhash`,
+        Buffer.from(xxh.h64Raw(data).toString(16).padStart(16, '0').toUpperCase(), 'latin1'),
+      );
     }
   }
   yield tarEnd();

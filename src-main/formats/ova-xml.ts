@@ -21,7 +21,11 @@ const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"'
 
 function unescape(text: string): string {
   return text.replace(/&(lt|gt|amp|quot|apos|#x[0-9a-fA-F]+|#[0-9]+);/g, (_, e: string) =>
-    e.startsWith('#x') ? String.fromCodePoint(parseInt(e.slice(2), 16)) : e.startsWith('#') ? String.fromCodePoint(Number(e.slice(1))) : ENTITIES[e]!,
+    e.startsWith('#x')
+      ? String.fromCodePoint(parseInt(e.slice(2), 16))
+      : e.startsWith('#')
+        ? String.fromCodePoint(Number(e.slice(1)))
+        : ENTITIES[e]!,
   );
 }
 
@@ -109,7 +113,13 @@ export function parseOvaXml(xml: string): { version: Record<string, XmlRpcValue>
   return {
     version: (root['version'] ?? {}) as Record<string, XmlRpcValue>,
     objects: objects.map((o, i) => {
-      if (typeof o !== 'object' || Array.isArray(o) || typeof o['class'] !== 'string' || typeof o['id'] !== 'string' || typeof o['snapshot'] !== 'object') {
+      if (
+        typeof o !== 'object' ||
+        Array.isArray(o) ||
+        typeof o['class'] !== 'string' ||
+        typeof o['id'] !== 'string' ||
+        typeof o['snapshot'] !== 'object'
+      ) {
         throw new OvaXmlError(`object ${i} lacks class, id or snapshot`);
       }
       return { class: o['class'], id: o['id'], snapshot: o['snapshot'] as Record<string, XmlRpcValue> };
@@ -121,7 +131,8 @@ export function parseOvaXml(xml: string): { version: Record<string, XmlRpcValue>
 export function encodeXmlRpcValue(v: unknown): string {
   if (v === null || v === undefined) return '<value></value>';
   if (typeof v === 'boolean') return `<value><boolean>${v ? 1 : 0}</boolean></value>`;
-  if (typeof v === 'number') return Number.isInteger(v) ? `<value>${v}</value>` : `<value><double>${v}</double></value>`;
+  if (typeof v === 'number')
+    return Number.isInteger(v) ? `<value>${v}</value>` : `<value><double>${v}</double></value>`;
   if (typeof v === 'string') return `<value>${escape(v)}</value>`;
   if (Array.isArray(v)) return `<value><array><data>${v.map(encodeXmlRpcValue).join('')}</data></array></value>`;
   if (typeof v === 'object') {
@@ -150,7 +161,13 @@ export function ovaDisks(objects: OvaObject[]): OvaDisk[] {
     if (vbd.snapshot['type'] !== 'Disk') continue;
     const vdi = objects.find((o) => o.class === 'VDI' && o.id === vbd.snapshot['VDI']);
     if (!vdi) continue;
-    out.push({ id: vdi.id, uuid: String(vdi.snapshot['uuid'] ?? ''), name: String(vdi.snapshot['name_label'] ?? vdi.id), virtualSize: Number(vdi.snapshot['virtual_size'] ?? 0), position: String(vbd.snapshot['userdevice'] ?? '') });
+    out.push({
+      id: vdi.id,
+      uuid: String(vdi.snapshot['uuid'] ?? ''),
+      name: String(vdi.snapshot['name_label'] ?? vdi.id),
+      virtualSize: Number(vdi.snapshot['virtual_size'] ?? 0),
+      position: String(vbd.snapshot['userdevice'] ?? ''),
+    });
   }
   return out.sort((a, b) => Number(a.position) - Number(b.position));
 }

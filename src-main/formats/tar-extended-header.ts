@@ -24,7 +24,8 @@ export function parsePaxHeader(body: Buffer): HeaderOverride {
     if (!Number.isSafeInteger(length) || length <= lengthText.length + 1 || at + length > body.length) {
       throw new ExtendedHeaderError(`pax record at byte ${at} of the extended header has no valid length`);
     }
-    if (body[at + length - 1] !== 0x0a) throw new ExtendedHeaderError(`pax record at byte ${at} of the extended header does not end in a newline`);
+    if (body[at + length - 1] !== 0x0a)
+      throw new ExtendedHeaderError(`pax record at byte ${at} of the extended header does not end in a newline`);
     const record = body.toString('utf8', space + 1, at + length - 1);
     const eq = record.indexOf('=');
     if (eq <= 0) throw new ExtendedHeaderError(`pax record at byte ${at} of the extended header has no key`);
@@ -32,7 +33,8 @@ export function parsePaxHeader(body: Buffer): HeaderOverride {
     const value = record.slice(eq + 1);
     if (key === 'path') out.name = value;
     if (key === 'size') {
-      if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new ExtendedHeaderError(`pax size "${value}" is not a number`);
+      if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value)))
+        throw new ExtendedHeaderError(`pax size "${value}" is not a number`);
       out.size = Number(value);
     }
     at += length;

@@ -138,10 +138,12 @@ function parseSize(block: Buffer, claimedName: string): number {
   const first = block[SIZE_OFFSET]!;
   if (first & 0x80) {
     // GNU base-256, for sizes beyond 8 GiB. 0xff would be a negative number: never a valid size.
-    if (first !== 0x80) throw new TarHeaderError('its size field holds a negative base-256 number', SIZE_OFFSET, claimedName);
+    if (first !== 0x80)
+      throw new TarHeaderError('its size field holds a negative base-256 number', SIZE_OFFSET, claimedName);
     let value = 0;
     for (let i = SIZE_OFFSET + 1; i < SIZE_OFFSET + SIZE_LENGTH; i++) value = value * 256 + block[i]!;
-    if (!Number.isSafeInteger(value)) throw new TarHeaderError('its size field is too large to be real', SIZE_OFFSET, claimedName);
+    if (!Number.isSafeInteger(value))
+      throw new TarHeaderError('its size field is too large to be real', SIZE_OFFSET, claimedName);
     return value;
   }
   return parseOctal(block, SIZE_OFFSET, SIZE_LENGTH, 'size', claimedName, true);
@@ -151,7 +153,14 @@ function parseSize(block: Buffer, claimedName: string): number {
  * Octal digits, optionally after leading spaces, ending in NUL or space (or at the end of the field). An empty
  * field means 0 where `emptyIsZero` (some old writers leave unused numbers blank), and is damage elsewhere.
  */
-function parseOctal(block: Buffer, offset: number, length: number, field: string, claimedName: string, emptyIsZero = false): number {
+function parseOctal(
+  block: Buffer,
+  offset: number,
+  length: number,
+  field: string,
+  claimedName: string,
+  emptyIsZero = false,
+): number {
   const end = offset + length;
   let i = offset;
   while (i < end && block[i] === SPACE) i++;
@@ -165,7 +174,11 @@ function parseOctal(block: Buffer, offset: number, length: number, field: string
     } else if (b === NUL || b === SPACE) {
       break;
     } else {
-      throw new TarHeaderError(`its ${field} field is not an octal number ("${printable(block.toString('latin1', offset, end))}")`, i, claimedName);
+      throw new TarHeaderError(
+        `its ${field} field is not an octal number ("${printable(block.toString('latin1', offset, end))}")`,
+        i,
+        claimedName,
+      );
     }
   }
   if (digits === 0 && !emptyIsZero) throw new TarHeaderError(`its ${field} field is empty`, offset, claimedName);

@@ -8,7 +8,8 @@ export function tarFileHeader(name: string, size: number, mtimeSeconds = 0): Buf
   if (nameBytes.length > 100) throw new RangeError(`tar entry name longer than 100 bytes: ${name}`);
   const h = Buffer.alloc(TAR_BLOCK);
   nameBytes.copy(h, 0);
-  const octal = (value: number, at: number, width: number) => h.write(value.toString(8).padStart(width - 1, '0') + '\0', at, 'latin1');
+  const octal = (value: number, at: number, width: number) =>
+    h.write(value.toString(8).padStart(width - 1, '0') + '\0', at, 'latin1');
   octal(0o644, 100, 8);
   octal(0, 108, 8);
   octal(0, 116, 8);
@@ -27,7 +28,9 @@ export function tarFileHeader(name: string, size: number, mtimeSeconds = 0): Buf
 /** One whole entry: header, body, zero padding to the next block. */
 export function tarEntry(name: string, body: Buffer, mtimeSeconds = 0): Buffer[] {
   const pad = tarPadding(body.length);
-  return pad ? [tarFileHeader(name, body.length, mtimeSeconds), body, Buffer.alloc(pad)] : [tarFileHeader(name, body.length, mtimeSeconds), body];
+  return pad
+    ? [tarFileHeader(name, body.length, mtimeSeconds), body, Buffer.alloc(pad)]
+    : [tarFileHeader(name, body.length, mtimeSeconds), body];
 }
 
 /** The end of an archive: two zero blocks (xapi pads no further). */

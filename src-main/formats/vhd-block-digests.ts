@@ -102,7 +102,11 @@ export function blockDigest(xxh: XxhashApi, bitmap: Buffer, data: Buffer, blockS
   return h.digest();
 }
 
-export type DigestsState = { kind: 'absent'; reason?: string } | { kind: 'stale'; reason: string } | { kind: 'unreadable'; reason: string } | { kind: 'current'; digests: VhdDigests };
+export type DigestsState =
+  | { kind: 'absent'; reason?: string }
+  | { kind: 'stale'; reason: string }
+  | { kind: 'unreadable'; reason: string }
+  | { kind: 'current'; digests: VhdDigests };
 
 /** Reads a digests file as it is, without asking whether it still describes a VHD; undefined if there is none. */
 export async function readDigestsRecord(file: string): Promise<DigestsRecord | undefined> {
@@ -136,7 +140,10 @@ export async function loadDigests(vhdPath: string): Promise<DigestsState> {
   if (!record) return { kind: 'absent' };
   if (record.algorithm === 'none') return { kind: 'absent', reason: record.reason };
   if (!describesFile(record, await fs.stat(vhdPath))) {
-    return { kind: 'stale', reason: `${vhdPath} was rewritten after its checksums were recorded (by another tool, e.g. a Xen Orchestra merge)` };
+    return {
+      kind: 'stale',
+      reason: `${vhdPath} was rewritten after its checksums were recorded (by another tool, e.g. a Xen Orchestra merge)`,
+    };
   }
   return { kind: 'current', digests: new VhdDigests(await xxhashApi(), record) };
 }
@@ -163,7 +170,12 @@ export class VhdDigests {
   }
 }
 
-export async function writeDigestsFile(vhdPath: string, collector: VhdDigestCollector, metadata: Buffer, write: (path: string, text: string) => Promise<void>): Promise<void> {
+export async function writeDigestsFile(
+  vhdPath: string,
+  collector: VhdDigestCollector,
+  metadata: Buffer,
+  write: (path: string, text: string) => Promise<void>,
+): Promise<void> {
   const st = await fs.stat(vhdPath);
   await write(digestsPathOf(vhdPath), JSON.stringify(collector.toFile(metadata, st)));
 }

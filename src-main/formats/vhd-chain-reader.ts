@@ -150,7 +150,10 @@ function checkLinks(files: VhdFileReader[]): void {
     const child = files[i]!;
     const parent = files[i - 1]!;
     if (child.footer.diskType !== DiskType.Differencing) {
-      throw new VhdChainError(child.path, `${child.path} is a full (dynamic) VHD, so it cannot continue the chain after ${parent.path}`);
+      throw new VhdChainError(
+        child.path,
+        `${child.path} is a full (dynamic) VHD, so it cannot continue the chain after ${parent.path}`,
+      );
     }
     if (child.header.parentUuid !== parent.footer.uuid) {
       throw new VhdChainError(

@@ -32,7 +32,11 @@ export class VhdFormatError extends Error {
   readonly source: string | undefined;
 
   constructor(damage: VhdDamage, message: string, where: { offset: number; source?: string | undefined }) {
-    super(where.source === undefined ? `${message} (at byte ${where.offset})` : `${where.source}: ${message} (at byte ${where.offset})`);
+    super(
+      where.source === undefined
+        ? `${message} (at byte ${where.offset})`
+        : `${where.source}: ${message} (at byte ${where.offset})`,
+    );
     this.name = 'VhdFormatError';
     this.damage = damage;
     this.offset = where.offset;

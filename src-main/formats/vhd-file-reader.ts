@@ -45,19 +45,35 @@ export class VhdFileReader {
       const footerAt = size - FOOTER_SIZE;
       const footer = decodeFooter(await readAt(handle, footerAt, FOOTER_SIZE, path), where(footerAt));
       if (footer.diskType === DiskType.Fixed) {
-        throw new VhdFormatError('unsupported', 'fixed VHD: only dynamic and differencing files can be read as a chain', where(footerAt));
+        throw new VhdFormatError(
+          'unsupported',
+          'fixed VHD: only dynamic and differencing files can be read as a chain',
+          where(footerAt),
+        );
       }
       if (footer.dataOffset < FOOTER_SIZE || footer.dataOffset + HEADER_SIZE > footerAt) {
-        throw new VhdFormatError('footer', `dynamic header offset ${footer.dataOffset} is outside the file`, where(footerAt));
+        throw new VhdFormatError(
+          'footer',
+          `dynamic header offset ${footer.dataOffset} is outside the file`,
+          where(footerAt),
+        );
       }
       const header = decodeHeader(await readAt(handle, footer.dataOffset, HEADER_SIZE, path), where(footer.dataOffset));
       const needed = Math.ceil(footer.currentSize / header.blockSize);
       if (header.maxTableEntries < needed) {
-        throw new VhdFormatError('header', `BAT has ${header.maxTableEntries} entries but a ${footer.currentSize}-byte disk needs ${needed}`, where(footer.dataOffset));
+        throw new VhdFormatError(
+          'header',
+          `BAT has ${header.maxTableEntries} entries but a ${footer.currentSize}-byte disk needs ${needed}`,
+          where(footer.dataOffset),
+        );
       }
       const tableBytes = batSize(header.maxTableEntries);
       if (header.tableOffset < FOOTER_SIZE || header.tableOffset + tableBytes > footerAt) {
-        throw new VhdFormatError('header', `BAT (${tableBytes} bytes at ${header.tableOffset}) is outside the file`, where(footer.dataOffset));
+        throw new VhdFormatError(
+          'header',
+          `BAT (${tableBytes} bytes at ${header.tableOffset}) is outside the file`,
+          where(footer.dataOffset),
+        );
       }
       const bat = decodeBat(await readAt(handle, header.tableOffset, tableBytes, path), header.maxTableEntries);
       const blockBytes = bitmapSize(header.blockSize) + header.blockSize;
@@ -65,7 +81,11 @@ export class VhdFileReader {
         const sector = bat[i]!;
         if (sector === BAT_ABSENT) continue;
         if (sector * SECTOR + blockBytes > footerAt) {
-          throw new VhdFormatError('bat', `BAT entry of block ${i} points to byte ${sector * SECTOR}, past the end of the data (${footerAt})`, where(header.tableOffset + i * 4));
+          throw new VhdFormatError(
+            'bat',
+            `BAT entry of block ${i} points to byte ${sector * SECTOR}, past the end of the data (${footerAt})`,
+            where(header.tableOffset + i * 4),
+          );
         }
       }
       return new VhdFileReader(path, handle, footer, header, bat, size);
@@ -95,7 +115,13 @@ export class VhdFileReader {
   async readBlock(index: number, into?: Buffer): Promise<VhdStoredBlock | undefined> {
     if (!this.hasBlock(index)) return undefined;
     const bitmapBytes = bitmapSize(this.header.blockSize);
-    const buf = await readAt(this.handle, this.bat[index]! * SECTOR, bitmapBytes + this.header.blockSize, this.path, into);
+    const buf = await readAt(
+      this.handle,
+      this.bat[index]! * SECTOR,
+      bitmapBytes + this.header.blockSize,
+      this.path,
+      into,
+    );
     return { bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
   }
 
@@ -105,12 +131,22 @@ export class VhdFileReader {
 }
 
 /** Exactly `length` bytes at `position`; a file that ends sooner is a truncated VHD (named with the offset). */
-export async function readAt(handle: fs.FileHandle, position: number, length: number, path: string, into?: Buffer): Promise<Buffer> {
+export async function readAt(
+  handle: fs.FileHandle,
+  position: number,
+  length: number,
+  path: string,
+  into?: Buffer,
+): Promise<Buffer> {
   const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.alloc(length);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) throw new VhdFormatError('truncated', `file ends before byte ${position + length}`, { offset: position + done, source: path });
+    if (bytesRead === 0)
+      throw new VhdFormatError('truncated', `file ends before byte ${position + length}`, {
+        offset: position + done,
+        source: path,
+      });
     done += bytesRead;
   }
   return buf;

@@ -110,12 +110,18 @@ export class VhdFileWriter {
     return VhdFileWriter.start(handle, false, name, opts);
   }
 
-  private static async start(handle: fs.FileHandle, owns: boolean, name: string, opts: VhdFileWriterOptions): Promise<VhdFileWriter> {
+  private static async start(
+    handle: fs.FileHandle,
+    owns: boolean,
+    name: string,
+    opts: VhdFileWriterOptions,
+  ): Promise<VhdFileWriter> {
     const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
     if (!Number.isSafeInteger(opts.currentSize) || opts.currentSize < 0 || opts.currentSize % SECTOR !== 0) {
       throw new RangeError(`VHD size must be a whole number of 512-byte sectors, not ${opts.currentSize}`);
     }
-    if (opts.currentSize > VHD_MAX_SIZE) throw new RangeError(`a ${opts.currentSize}-byte disk exceeds the VHD limit of 2040 GiB`);
+    if (opts.currentSize > VHD_MAX_SIZE)
+      throw new RangeError(`a ${opts.currentSize}-byte disk exceeds the VHD limit of 2040 GiB`);
     const entries = Math.ceil(opts.currentSize / blockSize);
     const locators = opts.parent ? encodeParentLocators(opts.parent.name, HEADER_OFFSET + HEADER_SIZE) : undefined;
     // vhd-tool keeps one sector after the header for a locator even in a dynamic disk (BAT at 2048); doing the
@@ -138,7 +144,12 @@ export class VhdFileWriter {
       maxTableEntries: entries,
       blockSize,
       ...(opts.parent
-        ? { parentUuid: opts.parent.uuid, parentName: opts.parent.name, parentTimestamp: opts.parent.timestamp ?? 0, parentLocators: locators!.locators }
+        ? {
+            parentUuid: opts.parent.uuid,
+            parentName: opts.parent.name,
+            parentTimestamp: opts.parent.timestamp ?? 0,
+            parentLocators: locators!.locators,
+          }
         : {}),
     });
     const head = Buffer.concat([footer, header, locatorSpace]);
@@ -156,9 +167,12 @@ export class VhdFileWriter {
     if (!Number.isInteger(index) || index < 0 || index >= this.bat.length) {
       throw this.usage(`block ${index} is outside a ${this.bat.length}-block disk`);
     }
-    if (index <= this.lastIndex) throw this.usage(`block ${index} written after block ${this.lastIndex}: blocks must come in increasing order`);
-    if (data.length > this.blockSize) throw this.usage(`block ${index} has ${data.length} bytes, more than the block size ${this.blockSize}`);
-    if (bitmap !== undefined && bitmap.length !== this.bitmapBytes) throw this.usage(`bitmap of block ${index} has ${bitmap.length} bytes, not ${this.bitmapBytes}`);
+    if (index <= this.lastIndex)
+      throw this.usage(`block ${index} written after block ${this.lastIndex}: blocks must come in increasing order`);
+    if (data.length > this.blockSize)
+      throw this.usage(`block ${index} has ${data.length} bytes, more than the block size ${this.blockSize}`);
+    if (bitmap !== undefined && bitmap.length !== this.bitmapBytes)
+      throw this.usage(`bitmap of block ${index} has ${bitmap.length} bytes, not ${this.bitmapBytes}`);
     const parts = [bitmap ?? this.fullBitmap, data];
     if (data.length < this.blockSize) parts.push(Buffer.alloc(this.blockSize - data.length));
     const at = this.nextOffset;

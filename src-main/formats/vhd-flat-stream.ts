@@ -1,5 +1,17 @@
 import type { VhdChainReader } from './vhd-chain-reader.js';
-import { BAT_ABSENT, batSize, bitmapSize, DiskType, encodeBat, encodeFooter, encodeHeader, FOOTER_SIZE, HEADER_SIZE, SECTOR, vhdTimestamp } from './vhd-structures.js';
+import {
+  BAT_ABSENT,
+  batSize,
+  bitmapSize,
+  DiskType,
+  encodeBat,
+  encodeFooter,
+  encodeHeader,
+  FOOTER_SIZE,
+  HEADER_SIZE,
+  SECTOR,
+  vhdTimestamp,
+} from './vhd-structures.js';
 
 // A chain flattened to one dynamic VHD, produced front to back in vhd-tool's stream layout (footer copy,
 // header, one empty locator sector, BAT, then the blocks in increasing order, then the footer). Only the
@@ -22,7 +34,12 @@ export function flatVhdStream(chain: VhdChainReader, opts: { uuid: string }): Fl
   const firstBlock = tableOffset + batSize(entries);
   const bat = new Uint32Array(entries).fill(BAT_ABSENT);
   present.forEach((index, n) => (bat[index] = (firstBlock + n * (bitmapBytes + blockSize)) / SECTOR));
-  const footer = encodeFooter({ currentSize: chain.size, diskType: DiskType.Dynamic, uuid: opts.uuid, timestamp: vhdTimestamp() });
+  const footer = encodeFooter({
+    currentSize: chain.size,
+    diskType: DiskType.Dynamic,
+    uuid: opts.uuid,
+    timestamp: vhdTimestamp(),
+  });
   const header = encodeHeader({ tableOffset, maxTableEntries: entries, blockSize });
   const length = firstBlock + present.length * (bitmapBytes + blockSize) + FOOTER_SIZE;
   const fullBitmap = Buffer.alloc(bitmapBytes, 0xff);

@@ -109,8 +109,17 @@ export class VhdStreamReader {
     if (this.failed) throw this.failed;
     if (this.phase === 'done') return [];
     const expected = this.footerOffset >= 0 ? `${this.footerOffset + FOOTER_SIZE} bytes` : 'more';
-    const what = this.phase === 'blocks' ? `block ${this.plan[this.nextBlock]?.index}` : this.phase === 'trailer' ? 'the trailing footer' : `the ${this.phase}`;
-    this.failed = new VhdFormatError('truncated', `VHD ended after ${this.bytesReceived} bytes while reading ${what}; expected ${expected}`, this.where(this.bytesReceived));
+    const what =
+      this.phase === 'blocks'
+        ? `block ${this.plan[this.nextBlock]?.index}`
+        : this.phase === 'trailer'
+          ? 'the trailing footer'
+          : `the ${this.phase}`;
+    this.failed = new VhdFormatError(
+      'truncated',
+      `VHD ended after ${this.bytesReceived} bytes while reading ${what}; expected ${expected}`,
+      this.where(this.bytesReceived),
+    );
     throw this.failed;
   }
 
@@ -122,10 +131,18 @@ export class VhdStreamReader {
         if (!buf) return undefined;
         this.footer = decodeFooter(buf, this.where(0));
         if (this.footer.diskType === DiskType.Fixed) {
-          throw new VhdFormatError('unsupported', 'this is a fixed VHD (raw data then footer), not a dynamic or differencing one', this.where(0));
+          throw new VhdFormatError(
+            'unsupported',
+            'this is a fixed VHD (raw data then footer), not a dynamic or differencing one',
+            this.where(0),
+          );
         }
         if (this.footer.dataOffset < FOOTER_SIZE) {
-          throw new VhdFormatError('footer', `footer says the dynamic header is at byte ${this.footer.dataOffset}, inside the footer copy`, this.where(0));
+          throw new VhdFormatError(
+            'footer',
+            `footer says the dynamic header is at byte ${this.footer.dataOffset}, inside the footer copy`,
+            this.where(0),
+          );
         }
         this.phase = 'header';
         return null;
@@ -163,7 +180,13 @@ export class VhdStreamReader {
         if (!buf) return undefined;
         this.nextBlock++;
         if (this.nextBlock === this.plan.length) this.phase = 'trailer';
-        return { kind: 'block', index: block.index, bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes), offset: block.offset };
+        return {
+          kind: 'block',
+          index: block.index,
+          bitmap: buf.subarray(0, bitmapBytes),
+          data: buf.subarray(bitmapBytes),
+          offset: block.offset,
+        };
       }
       case 'trailer': {
         const buf = this.read(this.footerOffset, FOOTER_SIZE, 'the trailing footer');
@@ -171,7 +194,11 @@ export class VhdStreamReader {
         const where = this.where(this.footerOffset);
         const trailer = decodeFooter(buf, where);
         const copy = this.footer!;
-        if (trailer.uuid !== copy.uuid || trailer.currentSize !== copy.currentSize || trailer.diskType !== copy.diskType) {
+        if (
+          trailer.uuid !== copy.uuid ||
+          trailer.currentSize !== copy.currentSize ||
+          trailer.diskType !== copy.diskType
+        ) {
           throw new VhdFormatError(
             'footer',
             `trailing footer (uuid ${trailer.uuid}, ${trailer.currentSize} bytes, type ${trailer.diskType}) differs from the copy at byte 0 ` +
@@ -184,7 +211,11 @@ export class VhdStreamReader {
       }
       case 'done':
         if (this.queue.length > 0) {
-          throw new VhdFormatError('trailing-data', `${this.queue.length} bytes follow the trailing footer`, this.where(this.position));
+          throw new VhdFormatError(
+            'trailing-data',
+            `${this.queue.length} bytes follow the trailing footer`,
+            this.where(this.position),
+          );
         }
         return undefined;
     }
@@ -193,7 +224,11 @@ export class VhdStreamReader {
   /** The `length` bytes at stream offset `at`, skipping whatever lies before them; undefined until all arrived. */
   private read(at: number, length: number, what: string): Buffer | undefined {
     if (this.position > at) {
-      throw new VhdFormatError('bat', `${what} is said to start at byte ${at}, but the reader is already past byte ${this.position}`, this.where(at));
+      throw new VhdFormatError(
+        'bat',
+        `${what} is said to start at byte ${at}, but the reader is already past byte ${this.position}`,
+        this.where(at),
+      );
     }
     const gap = Math.min(at - this.position, this.queue.length);
     this.queue.drop(gap);
@@ -206,10 +241,18 @@ export class VhdStreamReader {
   private checkHeader(footer: VhdFooter, header: VhdHeader, at: number): void {
     const needed = Math.ceil(footer.currentSize / header.blockSize);
     if (header.maxTableEntries < needed) {
-      throw new VhdFormatError('header', `BAT has ${header.maxTableEntries} entries but a ${footer.currentSize}-byte disk needs ${needed}`, this.where(at));
+      throw new VhdFormatError(
+        'header',
+        `BAT has ${header.maxTableEntries} entries but a ${footer.currentSize}-byte disk needs ${needed}`,
+        this.where(at),
+      );
     }
     if (header.tableOffset < at + HEADER_SIZE) {
-      throw new VhdFormatError('header', `BAT is said to start at byte ${header.tableOffset}, before the end of the dynamic header`, this.where(at));
+      throw new VhdFormatError(
+        'header',
+        `BAT is said to start at byte ${header.tableOffset}, before the end of the dynamic header`,
+        this.where(at),
+      );
     }
     if (footer.diskType === DiskType.Differencing && header.parentUuid === NIL_UUID) {
       throw new VhdFormatError('header', 'differencing VHD without a parent uuid', this.where(at));
@@ -241,7 +284,11 @@ export class VhdStreamReader {
     if (this.opts.totalBytes !== undefined) {
       const footerOffset = this.opts.totalBytes - FOOTER_SIZE;
       if (footerOffset < end) {
-        throw new VhdFormatError('truncated', `VHD is ${this.opts.totalBytes} bytes but its blocks reach byte ${end}`, this.where(this.opts.totalBytes));
+        throw new VhdFormatError(
+          'truncated',
+          `VHD is ${this.opts.totalBytes} bytes but its blocks reach byte ${end}`,
+          this.where(this.opts.totalBytes),
+        );
       }
       this.footerOffset = footerOffset;
     } else {
@@ -256,10 +303,15 @@ export class VhdStreamReader {
 }
 
 /** The same reader over an async source (an HTTP body, a file stream): yields events as the bytes arrive. */
-export async function* readVhdStream(source: AsyncIterable<Buffer | Uint8Array>, opts: VhdStreamReaderOptions = {}): AsyncGenerator<VhdStreamEvent> {
+export async function* readVhdStream(
+  source: AsyncIterable<Buffer | Uint8Array>,
+  opts: VhdStreamReaderOptions = {},
+): AsyncGenerator<VhdStreamEvent> {
   const reader = new VhdStreamReader(opts);
   for await (const chunk of source) {
-    yield* reader.update(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    yield* reader.update(
+      Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
   }
   yield* reader.finish();
 }

@@ -47,10 +47,14 @@ export async function writeVhdStreamToFile(
         header = event.header;
         const differencing = footer.diskType === DiskType.Differencing;
         if (differencing && opts.expectedParentUuid !== undefined && header.parentUuid !== opts.expectedParentUuid) {
-          throw new VhdFormatError('header', `differencing stream has parent ${header.parentUuid}, expected ${opts.expectedParentUuid}`, {
-            offset: footer.dataOffset,
-            source: opts.source ?? target,
-          });
+          throw new VhdFormatError(
+            'header',
+            `differencing stream has parent ${header.parentUuid}, expected ${opts.expectedParentUuid}`,
+            {
+              offset: footer.dataOffset,
+              source: opts.source ?? target,
+            },
+          );
         }
         const writerOpts = {
           currentSize: footer.currentSize,
@@ -62,17 +66,32 @@ export async function writeVhdStreamToFile(
           creatorVersion: footer.creatorVersion,
           creatorHostOs: footer.creatorHostOs,
           ...(differencing
-            ? { parent: { uuid: header.parentUuid, name: opts.parentName ?? header.parentName, timestamp: header.parentTimestamp } }
+            ? {
+                parent: {
+                  uuid: header.parentUuid,
+                  name: opts.parentName ?? header.parentName,
+                  timestamp: header.parentTimestamp,
+                },
+              }
             : {}),
         };
         digests = await VhdDigestCollector.create(header.blockSize, Math.ceil(footer.currentSize / header.blockSize));
-        writer = opts.handle ? await VhdFileWriter.onHandle(opts.handle, target, writerOpts) : await VhdFileWriter.create(target, writerOpts);
+        writer = opts.handle
+          ? await VhdFileWriter.onHandle(opts.handle, target, writerOpts)
+          : await VhdFileWriter.create(target, writerOpts);
       } else if (event.kind === 'block') {
         await writer!.writeBlock(event.index, event.data, event.bitmap);
         digests!.addBlock(event.index, event.bitmap, event.data);
       } else {
         const summary = await writer!.finish();
-        return { ...summary, footer: footer!, header: header!, streamBytes: event.bytes, digests: digests!, metadata: writer!.metadata() };
+        return {
+          ...summary,
+          footer: footer!,
+          header: header!,
+          streamBytes: event.bytes,
+          digests: digests!,
+          metadata: writer!.metadata(),
+        };
       }
     }
     // readVhdStream throws on an incomplete stream, so this is only reached by a reader bug.

@@ -157,7 +157,8 @@ export function batSize(maxTableEntries: number): number {
 }
 
 function safeNumber(value: bigint, what: string, where: Where, damage: 'footer' | 'header'): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new VhdFormatError(damage, `${what} ${value} is out of range`, where);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new VhdFormatError(damage, `${what} ${value} is out of range`, where);
   return Number(value);
 }
 
@@ -204,17 +205,28 @@ export function decodeFooter(buf: Buffer, where: Where): VhdFooter {
   const stored = buf.readUInt32BE(FOOTER_CHECKSUM_AT);
   const computed = vhdChecksum(buf.subarray(0, FOOTER_SIZE), FOOTER_CHECKSUM_AT);
   if (stored !== computed) {
-    throw new VhdFormatError('footer', `footer checksum is 0x${hex(stored)} but its bytes sum to 0x${hex(computed)}: the footer is damaged`, where);
+    throw new VhdFormatError(
+      'footer',
+      `footer checksum is 0x${hex(stored)} but its bytes sum to 0x${hex(computed)}: the footer is damaged`,
+      where,
+    );
   }
   const version = buf.readUInt32BE(12);
-  if (version >>> 16 !== 1) throw new VhdFormatError('unsupported', `footer format version 0x${hex(version)} is not 1.x`, where);
+  if (version >>> 16 !== 1)
+    throw new VhdFormatError('unsupported', `footer format version 0x${hex(version)} is not 1.x`, where);
   const diskType = buf.readUInt32BE(60);
   if (diskType !== DiskType.Fixed && diskType !== DiskType.Dynamic && diskType !== DiskType.Differencing) {
-    throw new VhdFormatError('unsupported', `disk type ${diskType} is not fixed (2), dynamic (3) or differencing (4)`, where);
+    throw new VhdFormatError(
+      'unsupported',
+      `disk type ${diskType} is not fixed (2), dynamic (3) or differencing (4)`,
+      where,
+    );
   }
   const currentSize = safeNumber(buf.readBigUInt64BE(48), 'current size', where, 'footer');
-  if (currentSize % SECTOR !== 0) throw new VhdFormatError('footer', `current size ${currentSize} is not a whole number of sectors`, where);
-  if (currentSize > VHD_MAX_SIZE) throw new VhdFormatError('unsupported', `current size ${currentSize} exceeds the VHD limit of 2040 GiB`, where);
+  if (currentSize % SECTOR !== 0)
+    throw new VhdFormatError('footer', `current size ${currentSize} is not a whole number of sectors`, where);
+  if (currentSize > VHD_MAX_SIZE)
+    throw new VhdFormatError('unsupported', `current size ${currentSize} exceeds the VHD limit of 2040 GiB`, where);
   const rawDataOffset = buf.readBigUInt64BE(16);
   return {
     features: buf.readUInt32BE(8),
@@ -252,7 +264,8 @@ export function encodeHeader(h: {
   buf.writeUInt32BE(h.parentTimestamp ?? 0, 56);
   if (h.parentName) {
     const name = utf16be(h.parentName);
-    if (name.length > PARENT_NAME_BYTES) throw new RangeError(`parent name is longer than 256 UTF-16 units: ${h.parentName}`);
+    if (name.length > PARENT_NAME_BYTES)
+      throw new RangeError(`parent name is longer than 256 UTF-16 units: ${h.parentName}`);
     name.copy(buf, 64);
   }
   const locators = h.parentLocators ?? [];
@@ -269,7 +282,8 @@ export function encodeHeader(h: {
 }
 
 export function decodeHeader(buf: Buffer, where: Where): VhdHeader {
-  if (buf.length < HEADER_SIZE) throw new VhdFormatError('truncated', 'dynamic header is shorter than 1024 bytes', where);
+  if (buf.length < HEADER_SIZE)
+    throw new VhdFormatError('truncated', 'dynamic header is shorter than 1024 bytes', where);
   const cookie = buf.toString('latin1', 0, 8);
   if (cookie !== HEADER_COOKIE) {
     throw new VhdFormatError('header', `no dynamic header: cookie is ${JSON.stringify(cookie)}, not "cxsparse"`, where);
@@ -277,10 +291,15 @@ export function decodeHeader(buf: Buffer, where: Where): VhdHeader {
   const stored = buf.readUInt32BE(HEADER_CHECKSUM_AT);
   const computed = vhdChecksum(buf.subarray(0, HEADER_SIZE), HEADER_CHECKSUM_AT);
   if (stored !== computed) {
-    throw new VhdFormatError('header', `dynamic header checksum is 0x${hex(stored)} but its bytes sum to 0x${hex(computed)}: the header is damaged`, where);
+    throw new VhdFormatError(
+      'header',
+      `dynamic header checksum is 0x${hex(stored)} but its bytes sum to 0x${hex(computed)}: the header is damaged`,
+      where,
+    );
   }
   const version = buf.readUInt32BE(24);
-  if (version >>> 16 !== 1) throw new VhdFormatError('unsupported', `dynamic header version 0x${hex(version)} is not 1.x`, where);
+  if (version >>> 16 !== 1)
+    throw new VhdFormatError('unsupported', `dynamic header version 0x${hex(version)} is not 1.x`, where);
   const blockSize = buf.readUInt32BE(32);
   // A power of two of at least one sector keeps the bitmap arithmetic exact; every writer uses 2 MiB.
   if (blockSize < SECTOR || (blockSize & (blockSize - 1)) !== 0) {

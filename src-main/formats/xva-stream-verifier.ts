@@ -146,7 +146,13 @@ export class XvaStreamVerifier {
     }
     return {
       ovaXml: this.ovaXml!,
-      disks: [...this.disks.values()].map((d) => ({ ref: d.ref, chunks: d.chunks, keepalives: d.keepalives, dataBytes: d.dataBytes, lastOffset: d.end })),
+      disks: [...this.disks.values()].map((d) => ({
+        ref: d.ref,
+        chunks: d.chunks,
+        keepalives: d.keepalives,
+        dataBytes: d.dataBytes,
+        lastOffset: d.end,
+      })),
       totalBytes: this.base,
       checksumAlgorithm: this.algorithm,
       ignoredEntries: this.ignoredEntries,
@@ -217,10 +223,14 @@ export class XvaStreamVerifier {
       // The name is worth reporting only when it still reads as an XVA entry; garbage names only add noise.
       const named = classifyXvaEntry(err.claimedName).kind !== 'other';
       const claim = named ? ` (it claims to be "${err.claimedName}")` : '';
-      throw new XvaVerifyError('tar-header', `The tar header at byte ${at} is damaged${claim}: ${err.message}. The stream is corrupt from there on.`, {
-        offset: at,
-        ...(named ? { entry: err.claimedName } : {}),
-      });
+      throw new XvaVerifyError(
+        'tar-header',
+        `The tar header at byte ${at} is damaged${claim}: ${err.message}. The stream is corrupt from there on.`,
+        {
+          offset: at,
+          ...(named ? { entry: err.claimedName } : {}),
+        },
+      );
     }
     if (this.override && header.type !== 'pax-header' && header.type !== 'gnu-long-name') {
       header = { ...header, ...this.override };
@@ -234,9 +244,13 @@ export class XvaStreamVerifier {
       // The end of the archive: whatever was still expected is missing.
       if (this.pending) throw this.missingChecksum(this.pending, at, 'the end-of-archive blocks');
       if (this.override) {
-        throw new XvaVerifyError('extended-header', `The extended header at byte ${this.entryOffset} is not followed by the entry it describes: the archive ends at byte ${at}.`, {
-          offset: this.entryOffset,
-        });
+        throw new XvaVerifyError(
+          'extended-header',
+          `The extended header at byte ${this.entryOffset} is not followed by the entry it describes: the archive ends at byte ${at}.`,
+          {
+            offset: this.entryOffset,
+          },
+        );
       }
       this.zeroBlocks = 1;
       return;
@@ -258,7 +272,13 @@ export class XvaStreamVerifier {
         this.beginFile(header.name, header.size, at);
         break;
       case 'pax-header':
-        this.beginSmallBody(Body.PaxHeader, header.size, MAX_EXTENDED_HEADER, 'extended-header', 'a pax extended header');
+        this.beginSmallBody(
+          Body.PaxHeader,
+          header.size,
+          MAX_EXTENDED_HEADER,
+          'extended-header',
+          'a pax extended header',
+        );
         break;
       case 'gnu-long-name':
         this.beginSmallBody(Body.GnuLongName, header.size, MAX_EXTENDED_HEADER, 'extended-header', 'a GNU long name');
@@ -327,10 +347,14 @@ export class XvaStreamVerifier {
     for (let i = pos; i < pos + n; i++) {
       if (chunk[i] !== 0) {
         const at = this.base + i;
-        throw new XvaVerifyError('padding', `The padding after entry ${this.entryName} has a non-zero byte at byte ${at}: the stream is corrupt or misaligned there.`, {
-          offset: at,
-          entry: this.entryName,
-        });
+        throw new XvaVerifyError(
+          'padding',
+          `The padding after entry ${this.entryName} has a non-zero byte at byte ${at}: the stream is corrupt or misaligned there.`,
+          {
+            offset: at,
+            entry: this.entryName,
+          },
+        );
       }
     }
     this.padding -= n;
@@ -342,7 +366,11 @@ export class XvaStreamVerifier {
     for (let i = pos; i < chunk.length; i++) {
       const at = this.base + i;
       if (chunk[i] !== 0) {
-        throw new XvaVerifyError('trailing-data', `The XVA has data after its end-of-archive blocks, at byte ${at}: this is not a single complete XVA.`, { offset: at });
+        throw new XvaVerifyError(
+          'trailing-data',
+          `The XVA has data after its end-of-archive blocks, at byte ${at}: this is not a single complete XVA.`,
+          { offset: at },
+        );
       }
       if (at >= this.trailerLimit) {
         throw new XvaVerifyError(
@@ -368,10 +396,14 @@ export class XvaStreamVerifier {
       return;
     }
     if (this.ovaXml === undefined) {
-      throw new XvaVerifyError('ova-xml', `The XVA does not start with ova.xml: its first entry is ${name} at byte ${at}. This is not an XVA, or its start is missing.`, {
-        offset: at,
-        entry: name,
-      });
+      throw new XvaVerifyError(
+        'ova-xml',
+        `The XVA does not start with ova.xml: its first entry is ${name} at byte ${at}. This is not an XVA, or its start is missing.`,
+        {
+          offset: at,
+          entry: name,
+        },
+      );
     }
     switch (entry.kind) {
       case 'chunk':
@@ -379,10 +411,14 @@ export class XvaStreamVerifier {
         break;
       case 'checksum':
         if (!pending) {
-          throw new XvaVerifyError('orphan-checksum', `Checksum entry ${name} at byte ${at} does not follow its data chunk ${chunkEntryName(entry.ref, entry.seq)}: the chunk is missing.`, {
-            offset: at,
-            entry: name,
-          });
+          throw new XvaVerifyError(
+            'orphan-checksum',
+            `Checksum entry ${name} at byte ${at} does not follow its data chunk ${chunkEntryName(entry.ref, entry.seq)}: the chunk is missing.`,
+            {
+              offset: at,
+              entry: name,
+            },
+          );
         }
         this.checksumAlgorithm = entry.algorithm;
         this.beginSmallBody(Body.Checksum, size, MAX_CHECKSUM_ENTRY, 'checksum-format', `checksum entry ${name}`);
@@ -395,13 +431,21 @@ export class XvaStreamVerifier {
 
   private beginOvaXml(name: string, size: number, at: number): void {
     if (this.ovaXml !== undefined || this.disks.size > 0) {
-      throw new XvaVerifyError('ova-xml', `The XVA has a second ova.xml at byte ${at}: two exports were joined or the stream is garbled.`, { offset: at, entry: name });
+      throw new XvaVerifyError(
+        'ova-xml',
+        `The XVA has a second ova.xml at byte ${at}: two exports were joined or the stream is garbled.`,
+        { offset: at, entry: name },
+      );
     }
     if (size > MAX_OVA_XML) {
-      throw new XvaVerifyError('ova-xml', `ova.xml at byte ${at} claims ${size} bytes, more than the ${MAX_OVA_XML / MiB} MiB any real export needs: the header is corrupt.`, {
-        offset: at,
-        entry: name,
-      });
+      throw new XvaVerifyError(
+        'ova-xml',
+        `ova.xml at byte ${at} claims ${size} bytes, more than the ${MAX_OVA_XML / MiB} MiB any real export needs: the header is corrupt.`,
+        {
+          offset: at,
+          entry: name,
+        },
+      );
     }
     this.body = Body.OvaXml;
   }
@@ -413,21 +457,31 @@ export class XvaStreamVerifier {
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch {
-      throw new XvaVerifyError('ova-xml', `ova.xml at byte ${this.entryOffset} is not UTF-8 text: it is corrupt.`, { offset: this.entryOffset, entry: this.entryName });
+      throw new XvaVerifyError('ova-xml', `ova.xml at byte ${this.entryOffset} is not UTF-8 text: it is corrupt.`, {
+        offset: this.entryOffset,
+        entry: this.entryName,
+      });
     }
     // Not parsed here (that is the restore's job), but it must at least look like the XML-RPC value it is.
     if (!text.trimStart().startsWith('<')) {
-      throw new XvaVerifyError('ova-xml', `ova.xml at byte ${this.entryOffset} does not hold XML: it is corrupt.`, { offset: this.entryOffset, entry: this.entryName });
+      throw new XvaVerifyError('ova-xml', `ova.xml at byte ${this.entryOffset} does not hold XML: it is corrupt.`, {
+        offset: this.entryOffset,
+        entry: this.entryName,
+      });
     }
     this.ovaXml = text;
   }
 
   private beginChunk(name: string, ref: string, seq: number, size: number, at: number): void {
     if (size > XVA_CHUNK_SIZE) {
-      throw new XvaVerifyError('chunk-size', `Chunk ${name} at byte ${at} claims ${size} bytes; XVA chunks are at most ${XVA_CHUNK_SIZE} bytes, so its header is corrupt.`, {
-        offset: at,
-        entry: name,
-      });
+      throw new XvaVerifyError(
+        'chunk-size',
+        `Chunk ${name} at byte ${at} claims ${size} bytes; XVA chunks are at most ${XVA_CHUNK_SIZE} bytes, so its header is corrupt.`,
+        {
+          offset: at,
+          entry: name,
+        },
+      );
     }
     const disk = this.disk(ref);
     if (seq <= disk.lastSeq) {
@@ -449,10 +503,14 @@ export class XvaStreamVerifier {
       }
       const chunkSize = (disk.chunkSize ??= size);
       if (size > chunkSize) {
-        throw new XvaVerifyError('chunk-size', `Chunk ${name} at byte ${at} holds ${size} bytes, more than the ${chunkSize} bytes of the disk's first chunk.`, {
-          offset: at,
-          entry: name,
-        });
+        throw new XvaVerifyError(
+          'chunk-size',
+          `Chunk ${name} at byte ${at} holds ${size} bytes, more than the ${chunkSize} bytes of the disk's first chunk.`,
+          {
+            offset: at,
+            entry: name,
+          },
+        );
       }
       if (size < chunkSize) disk.shortChunk = name;
       disk.end += skipped * chunkSize + size;
@@ -470,7 +528,16 @@ export class XvaStreamVerifier {
   private disk(ref: string): DiskState {
     let disk = this.disks.get(ref);
     if (!disk) {
-      disk = { ref, chunks: 0, keepalives: 0, dataBytes: 0, lastSeq: -1, end: 0, chunkSize: undefined, shortChunk: undefined };
+      disk = {
+        ref,
+        chunks: 0,
+        keepalives: 0,
+        dataBytes: 0,
+        lastSeq: -1,
+        end: 0,
+        chunkSize: undefined,
+        shortChunk: undefined,
+      };
       this.disks.set(ref, disk);
     }
     return disk;
@@ -527,12 +594,22 @@ export class XvaStreamVerifier {
 
   // ---- small bodies ----
 
-  private beginSmallBody(body: Body, size: number, max: number, damage: 'checksum-format' | 'extended-header', what: string): void {
+  private beginSmallBody(
+    body: Body,
+    size: number,
+    max: number,
+    damage: 'checksum-format' | 'extended-header',
+    what: string,
+  ): void {
     if (size > max) {
-      throw new XvaVerifyError(damage, `The entry at byte ${this.entryOffset}, ${what}, claims ${size} bytes, far more than it can hold: its header is corrupt.`, {
-        offset: this.entryOffset,
-        entry: this.entryName,
-      });
+      throw new XvaVerifyError(
+        damage,
+        `The entry at byte ${this.entryOffset}, ${what}, claims ${size} bytes, far more than it can hold: its header is corrupt.`,
+        {
+          offset: this.entryOffset,
+          entry: this.entryName,
+        },
+      );
     }
     if (this.small.length < size) this.small = Buffer.alloc(Math.max(size, MAX_CHECKSUM_ENTRY));
     this.smallFill = 0;
@@ -545,7 +622,11 @@ export class XvaStreamVerifier {
       this.override = this.body === Body.PaxHeader ? parsePaxHeader(bytes) : parseGnuLongName(bytes);
     } catch (err) {
       if (!(err instanceof ExtendedHeaderError)) throw err;
-      throw new XvaVerifyError('extended-header', `The extended header at byte ${this.entryOffset} is corrupt: ${err.message}.`, { offset: this.entryOffset });
+      throw new XvaVerifyError(
+        'extended-header',
+        `The extended header at byte ${this.entryOffset} is corrupt: ${err.message}.`,
+        { offset: this.entryOffset },
+      );
     }
   }
 
@@ -553,7 +634,8 @@ export class XvaStreamVerifier {
 
   private checkComplete(): void {
     const at = this.base;
-    if (at === 0) throw new XvaVerifyError('truncated', 'The XVA stream is empty: the export sent nothing.', { offset: 0 });
+    if (at === 0)
+      throw new XvaVerifyError('truncated', 'The XVA stream is empty: the export sent nothing.', { offset: 0 });
     switch (this.phase) {
       case Phase.Body:
         throw new XvaVerifyError(
@@ -562,22 +644,38 @@ export class XvaStreamVerifier {
           { offset: at, entry: this.entryName },
         );
       case Phase.Padding:
-        throw new XvaVerifyError('truncated', `The XVA stream ended at byte ${at}, in the padding after entry ${this.entryName}: the export was cut short.`, {
-          offset: at,
-          entry: this.entryName,
-        });
+        throw new XvaVerifyError(
+          'truncated',
+          `The XVA stream ended at byte ${at}, in the padding after entry ${this.entryName}: the export was cut short.`,
+          {
+            offset: at,
+            entry: this.entryName,
+          },
+        );
       case Phase.Header:
         if (this.headerFill > 0) {
-          throw new XvaVerifyError('truncated', `The XVA stream ended at byte ${at}, inside the tar header that starts at byte ${at - this.headerFill}: the export was cut short.`, {
-            offset: at,
-          });
+          throw new XvaVerifyError(
+            'truncated',
+            `The XVA stream ended at byte ${at}, inside the tar header that starts at byte ${at - this.headerFill}: the export was cut short.`,
+            {
+              offset: at,
+            },
+          );
         }
         if (this.pending) throw this.missingChecksum(this.pending, at, 'the end of the stream');
         if (this.override) {
-          throw new XvaVerifyError('truncated', `The XVA stream ended at byte ${at}, after an extended header but before the entry it describes.`, { offset: at });
+          throw new XvaVerifyError(
+            'truncated',
+            `The XVA stream ended at byte ${at}, after an extended header but before the entry it describes.`,
+            { offset: at },
+          );
         }
         if (this.ovaXml === undefined) {
-          throw new XvaVerifyError('truncated', `The XVA stream ended at byte ${at} before its ova.xml was complete: the export was cut short.`, { offset: at });
+          throw new XvaVerifyError(
+            'truncated',
+            `The XVA stream ended at byte ${at} before its ova.xml was complete: the export was cut short.`,
+            { offset: at },
+          );
         }
         throw new XvaVerifyError(
           'truncated',
@@ -588,7 +686,11 @@ export class XvaStreamVerifier {
         );
       case Phase.Trailer:
         if (this.ovaXml === undefined) {
-          throw new XvaVerifyError('ova-xml', 'The XVA is an empty archive: it has no ova.xml, so it is not an export.', { offset: 0 });
+          throw new XvaVerifyError(
+            'ova-xml',
+            'The XVA is an empty archive: it has no ova.xml, so it is not an export.',
+            { offset: 0 },
+          );
         }
         return;
     }

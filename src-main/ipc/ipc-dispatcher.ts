@@ -1,4 +1,10 @@
-import { channels, isChannelName, type ChannelName, type ParsedRequestOf, type ResponseOf } from '../../src-shared/ipc-contract.js';
+import {
+  channels,
+  isChannelName,
+  type ChannelName,
+  type ParsedRequestOf,
+  type ResponseOf,
+} from '../../src-shared/ipc-contract.js';
 import type { IpcResult } from '../../src-shared/ipc-errors.js';
 import { toIpcError } from '../errors/sluice-error.js';
 

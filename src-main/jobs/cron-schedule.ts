@@ -13,14 +13,20 @@ export function cronProblem(pattern: string, timezone: string): { field: 'cron' 
   try {
     new Intl.DateTimeFormat('en', { timeZone: timezone });
   } catch {
-    return { field: 'timezone', message: `"${timezone}" is not a time zone Sluice knows; use an IANA name such as Europe/Paris, America/New_York or UTC` };
+    return {
+      field: 'timezone',
+      message: `"${timezone}" is not a time zone Sluice knows; use an IANA name such as Europe/Paris, America/New_York or UTC`,
+    };
   }
   let cron: Cron;
   try {
     cron = parseCron(pattern, timezone);
   } catch (err) {
     const why = (err as Error).message.replace(/^CronPattern:\s*/, '');
-    return { field: 'cron', message: `"${pattern}" is not a cron pattern Sluice can read (${why}); use 5 fields, minute hour day month weekday, e.g. "0 2 * * *"` };
+    return {
+      field: 'cron',
+      message: `"${pattern}" is not a cron pattern Sluice can read (${why}); use 5 fields, minute hour day month weekday, e.g. "0 2 * * *"`,
+    };
   }
   if (cron.nextRun(new Date()) === null) return { field: 'cron', message: `"${pattern}" never fires` };
   return null;
@@ -32,7 +38,13 @@ export function nextFire(pattern: string, timezone: string, after: Date): Date |
 }
 
 /** Fires in (after, until], at most `cap` of them (a schedule every second left alone for a month is not listed in full). */
-export function firesBetween(pattern: string, timezone: string, after: Date, until: Date, cap = 1000): { count: number; last: Date | null; capped: boolean } {
+export function firesBetween(
+  pattern: string,
+  timezone: string,
+  after: Date,
+  until: Date,
+  cap = 1000,
+): { count: number; last: Date | null; capped: boolean } {
   const cron = parseCron(pattern, timezone);
   let count = 0;
   let last: Date | null = null;

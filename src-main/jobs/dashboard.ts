@@ -30,7 +30,16 @@ export async function buildDashboard(src: DashboardSources): Promise<Dashboard> 
   const newest = new Map<string, { point: BackupPoint; remoteId: string }>();
   const remotes: Dashboard['remotes'] = [];
   for (const r of settings.remotes) {
-    const entry: Dashboard['remotes'][number] = { remoteId: r.id, name: r.name, path: r.path, usedBytes: 0, points: 0, freeBytes: null, totalBytes: null, error: null };
+    const entry: Dashboard['remotes'][number] = {
+      remoteId: r.id,
+      name: r.name,
+      path: r.path,
+      usedBytes: 0,
+      points: 0,
+      freeBytes: null,
+      totalBytes: null,
+      error: null,
+    };
     try {
       const sfs = await fs.statfs(r.path);
       entry.freeBytes = sfs.bavail * sfs.bsize;
@@ -77,12 +86,27 @@ export async function buildDashboard(src: DashboardSources): Promise<Dashboard> 
     .map(({ point, remoteId }) => ({
       vmUuid: point.vmUuid,
       vmName: names.get(point.vmUuid) ?? point.vmName,
-      lastGoodPoint: { pointId: point.id, at: point.timestamp.toISOString(), mode: point.mode, jobId: point.jobId, jobName: jobName(point.jobId), remoteId },
+      lastGoodPoint: {
+        pointId: point.id,
+        at: point.timestamp.toISOString(),
+        mode: point.mode,
+        jobId: point.jobId,
+        jobName: jobName(point.jobId),
+        remoteId,
+      },
     }))
     .sort((a, b) => a.vmName.localeCompare(b.vmName));
 
   const nextRuns = settings.jobs
-    .flatMap((j) => src.nextRuns(j).map((n) => ({ jobId: j.id, jobName: j.name, scheduleId: n.scheduleId, scheduleName: j.schedules.find((s) => s.id === n.scheduleId)?.name ?? '', at: n.at })))
+    .flatMap((j) =>
+      src.nextRuns(j).map((n) => ({
+        jobId: j.id,
+        jobName: j.name,
+        scheduleId: n.scheduleId,
+        scheduleName: j.schedules.find((s) => s.id === n.scheduleId)?.name ?? '',
+        at: n.at,
+      })),
+    )
     .sort((a, b) => a.at.getTime() - b.at.getTime())
     .slice(0, 20)
     .map((n) => ({ ...n, at: n.at.toISOString() }));

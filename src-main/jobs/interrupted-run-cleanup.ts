@@ -50,7 +50,8 @@ export async function destroySnapshotsOfRun(xapi: XapiSession, runId: string): P
   const all = parseRecordMap(vmRecordSchema, await xapi.call('VM.get_all_records'));
   let n = 0;
   for (const [ref, r] of all) {
-    if (!r.is_a_snapshot || r.other_config[BACKUP_RUN_KEY] !== runId || r.other_config[DELTA_BASE_KEY] !== undefined) continue;
+    if (!r.is_a_snapshot || r.other_config[BACKUP_RUN_KEY] !== runId || r.other_config[DELTA_BASE_KEY] !== undefined)
+      continue;
     await destroySnapshotWithDisks(xapi, ref);
     n++;
   }

@@ -46,15 +46,29 @@ export async function executeJobRun(c: JobRunContext): Promise<RunSummary> {
     const remotes = job.remoteIds.map((id) => settings.remotes.find((r) => r.id === id));
     const known = remotes.filter((r): r is NonNullable<typeof r> => r !== undefined);
     if (known.length < remotes.length) {
-      recorder.error(new SluiceError('NOT_FOUND', `${remotes.length - known.length} of the job's remotes are no longer configured.`, { hint: 'Edit the job and pick its remotes again.', context: { job: job.name } }));
+      recorder.error(
+        new SluiceError(
+          'NOT_FOUND',
+          `${remotes.length - known.length} of the job's remotes are no longer configured.`,
+          { hint: 'Edit the job and pick its remotes again.', context: { job: job.name } },
+        ),
+      );
     }
     const xapi = await c.session(job.hostId);
     const vms = await resolveJobVms(xapi, job.vms);
     for (const s of vms.skipped) recorder.warn(`Skipped ${s.name}: ${s.reason}.`, c.now(), { vm: s.name });
     for (const uuid of vms.missing) {
-      recorder.error(new SluiceError('NOT_FOUND', `The VM ${uuid} that the job names is no longer on the pool.`, { hint: 'Remove it from the job if it was deleted on purpose.', context: { vm: uuid } }));
+      recorder.error(
+        new SluiceError('NOT_FOUND', `The VM ${uuid} that the job names is no longer on the pool.`, {
+          hint: 'Remove it from the job if it was deleted on purpose.',
+          context: { vm: uuid },
+        }),
+      );
     }
-    recorder.plan(vms.selected, known.map((r) => r.id));
+    recorder.plan(
+      vms.selected,
+      known.map((r) => r.id),
+    );
     await recorder.save();
 
     // A remote that is not there (an unmounted share) fails its part of the run, not the others.
@@ -102,7 +116,10 @@ export async function executeJobRun(c: JobRunContext): Promise<RunSummary> {
           onProgress: c.onProgress,
         };
         try {
-          const outcome = job.mode === 'full' ? vmOutcome(vm.name, { mode: 'full', result: await c.backup.full(xapi, vm.ref, opts) }) : vmOutcome(vm.name, { mode: 'delta', result: await c.backup.delta(xapi, vm.ref, opts) });
+          const outcome =
+            job.mode === 'full'
+              ? vmOutcome(vm.name, { mode: 'full', result: await c.backup.full(xapi, vm.ref, opts) })
+              : vmOutcome(vm.name, { mode: 'delta', result: await c.backup.delta(xapi, vm.ref, opts) });
           recorder.vmSucceeded(vm.uuid, remoteId, outcome, c.now());
         } catch (err) {
           recorder.vmFailed(vm.uuid, remoteId, err, c.signal.aborted, c.now());

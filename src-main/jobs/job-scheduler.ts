@@ -93,7 +93,13 @@ export class JobScheduler {
         }
         if (due.last) {
           const onTime = now.getTime() - due.last.getTime() <= grace;
-          fires.push({ job, schedule, scheduledFor: due.last, kind: onTime ? 'on-time' : 'missed', alsoMissed: due.count - 1 });
+          fires.push({
+            job,
+            schedule,
+            scheduledFor: due.last,
+            kind: onTime ? 'on-time' : 'missed',
+            alsoMissed: due.count - 1,
+          });
           state.set(key, { ...st, lastFireAt: due.last.toISOString() });
         }
         const next = safeNextFire(schedule, now);

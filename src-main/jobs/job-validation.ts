@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { jobInputSchema} from '../../src-shared/job-schemas.js';
+import type { jobInputSchema } from '../../src-shared/job-schemas.js';
 import { jobSchema, type Job } from '../../src-shared/job-schemas.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { Settings } from '../settings/settings-schema.js';
@@ -16,15 +16,26 @@ export function validateJob(input: ParsedInput, settings: Settings, now: Date): 
   const issues: Array<{ path: string; message: string }> = [];
   const others = settings.jobs.filter((j) => j.id !== input.id);
   const existing = input.id ? settings.jobs.find((j) => j.id === input.id) : undefined;
-  if (input.id && !existing) issues.push({ path: 'id', message: `No job with id ${input.id} exists (it may have been removed); save it as a new job` });
-  if (others.some((j) => j.name.toLowerCase() === input.name.toLowerCase())) issues.push({ path: 'name', message: `Another job is already named "${input.name}"` });
-  if (!settings.hosts.some((h) => h.id === input.hostId)) issues.push({ path: 'hostId', message: 'That pool is not configured in Sluice; add it under Hosts first' });
+  if (input.id && !existing)
+    issues.push({
+      path: 'id',
+      message: `No job with id ${input.id} exists (it may have been removed); save it as a new job`,
+    });
+  if (others.some((j) => j.name.toLowerCase() === input.name.toLowerCase()))
+    issues.push({ path: 'name', message: `Another job is already named "${input.name}"` });
+  if (!settings.hosts.some((h) => h.id === input.hostId))
+    issues.push({ path: 'hostId', message: 'That pool is not configured in Sluice; add it under Hosts first' });
   input.remoteIds.forEach((rid, i) => {
-    if (!settings.remotes.some((r) => r.id === rid)) issues.push({ path: `remoteIds.${i}`, message: `Unknown remote "${rid}"; add it under Remotes first` });
-    else if (input.remoteIds.indexOf(rid) !== i) issues.push({ path: `remoteIds.${i}`, message: 'This remote is listed twice' });
+    if (!settings.remotes.some((r) => r.id === rid))
+      issues.push({ path: `remoteIds.${i}`, message: `Unknown remote "${rid}"; add it under Remotes first` });
+    else if (input.remoteIds.indexOf(rid) !== i)
+      issues.push({ path: `remoteIds.${i}`, message: 'This remote is listed twice' });
   });
   if (input.mode === 'delta' && input.compression !== 'none') {
-    issues.push({ path: 'compression', message: 'Host-side compression applies to full backups only (incremental VHDs are not compressed by the host)' });
+    issues.push({
+      path: 'compression',
+      message: 'Host-side compression applies to full backups only (incremental VHDs are not compressed by the host)',
+    });
   }
   const scheduleIds = new Set<string>();
   const schedules = input.schedules.map((s, i) => {
@@ -36,11 +47,15 @@ export function validateJob(input: ParsedInput, settings: Settings, now: Date): 
     return { ...s, id: sid };
   });
   if (issues.length > 0) {
-    throw new SluiceError('VALIDATION', `The job "${input.name}" cannot be saved: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`, {
-      hint: 'Correct the highlighted fields and save again.',
-      issues,
-      context: { job: input.name },
-    });
+    throw new SluiceError(
+      'VALIDATION',
+      `The job "${input.name}" cannot be saved: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`,
+      {
+        hint: 'Correct the highlighted fields and save again.',
+        issues,
+        context: { job: input.name },
+      },
+    );
   }
   const stamp = now.toISOString();
   return jobSchema.parse({
@@ -57,7 +72,9 @@ export function findJob(jobs: Job[], idOrName: string): Job {
   const job = jobs.find((j) => j.id === idOrName) ?? jobs.find((j) => j.name.toLowerCase() === idOrName.toLowerCase());
   if (!job) {
     throw new SluiceError('NOT_FOUND', `No job named "${idOrName}".`, {
-      hint: jobs.length ? `The jobs are: ${jobs.map((j) => `"${j.name}"`).join(', ')}.` : 'Create one first (in the app, or with `npx sluice jobs add`).',
+      hint: jobs.length
+        ? `The jobs are: ${jobs.map((j) => `"${j.name}"`).join(', ')}.`
+        : 'Create one first (in the app, or with `npx sluice jobs add`).',
       context: { job: idOrName },
     });
   }

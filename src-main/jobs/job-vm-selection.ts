@@ -26,19 +26,29 @@ export async function resolveJobVms(xapi: XapiSession, selection: VmSelection): 
   } else {
     const excluded = new Set(selection.excludeVmUuids.map((u) => u.toLowerCase()));
     candidates = all.filter(([, r]) => !excluded.has(r.uuid.toLowerCase()));
-    if (selection.kind === 'tags') candidates = candidates.filter(([, r]) => r.tags.some((t) => selection.tags.includes(t)));
+    if (selection.kind === 'tags')
+      candidates = candidates.filter(([, r]) => r.tags.some((t) => selection.tags.includes(t)));
   }
   for (const [ref, record] of candidates.sort(([, a], [, b]) => a.name_label.localeCompare(b.name_label))) {
-    if (record.tags.includes(NO_BACKUP_TAG)) out.skipped.push({ uuid: record.uuid, name: record.name_label, reason: `it is tagged ${NO_BACKUP_TAG}` });
+    if (record.tags.includes(NO_BACKUP_TAG))
+      out.skipped.push({ uuid: record.uuid, name: record.name_label, reason: `it is tagged ${NO_BACKUP_TAG}` });
     else out.selected.push({ ref, uuid: record.uuid, name: record.name_label, record });
   }
   if (out.selected.length === 0 && out.missing.length === 0) {
     const what =
-      selection.kind === 'vms' ? 'the VMs it names' : selection.kind === 'tags' ? `a VM tagged ${selection.tags.map((t) => `"${t}"`).join(' or ')}` : 'any VM of the pool';
-    throw new SluiceError('VALIDATION', `The job's selection matches no VM to back up: it asks for ${what}${out.skipped.length ? `, and ${out.skipped.length} of them are tagged ${NO_BACKUP_TAG}` : ''}.`, {
-      hint: 'Edit the job\'s VM selection (or the tags on the pool).',
-      context: { field: 'vms' },
-    });
+      selection.kind === 'vms'
+        ? 'the VMs it names'
+        : selection.kind === 'tags'
+          ? `a VM tagged ${selection.tags.map((t) => `"${t}"`).join(' or ')}`
+          : 'any VM of the pool';
+    throw new SluiceError(
+      'VALIDATION',
+      `The job's selection matches no VM to back up: it asks for ${what}${out.skipped.length ? `, and ${out.skipped.length} of them are tagged ${NO_BACKUP_TAG}` : ''}.`,
+      {
+        hint: "Edit the job's VM selection (or the tags on the pool).",
+        context: { field: 'vms' },
+      },
+    );
   }
   return out;
 }

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { ParsedRequestOf } from '../../src-shared/ipc-contract.js';
-import type { Dashboard, Job, JobSchedule, JobView, RunSummary, SluiceNotification } from '../../src-shared/job-schemas.js';
+import type {
+  Dashboard,
+  Job,
+  JobSchedule,
+  JobView,
+  RunSummary,
+  SluiceNotification,
+} from '../../src-shared/job-schemas.js';
 import { runDeltaBackup } from '../backup/delta-backup.js';
 import { runFullBackup } from '../backup/full-backup.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
@@ -83,13 +90,25 @@ export class JobsService {
   private async recoverInterrupted(): Promise<void> {
     const host = os.hostname();
     const recovered = await this.history.recoverInterrupted(
-      (run, owner) => this.activeRun(run.runId) !== undefined || owner.hostname !== host || (owner.pid !== process.pid && pidAlive(owner.pid)),
+      (run, owner) =>
+        this.activeRun(run.runId) !== undefined ||
+        owner.hostname !== host ||
+        (owner.pid !== process.pid && pidAlive(owner.pid)),
       new Date(),
     );
     for (const run of recovered) {
       this.ctx.bus.emit('runs.finished', run);
-      this.log('warn', `The run of ${runTitle(run)} started at ${run.startedAt} was interrupted (Sluice stopped during it).`, runContext(run));
-      this.notify('interrupted', `Backup interrupted: ${run.jobName}`, `The run started at ${run.startedAt} did not finish (Sluice stopped during it). ${run.jobId === null ? 'Back the VM up again.' : 'Run the job again.'}`, run);
+      this.log(
+        'warn',
+        `The run of ${runTitle(run)} started at ${run.startedAt} was interrupted (Sluice stopped during it).`,
+        runContext(run),
+      );
+      this.notify(
+        'interrupted',
+        `Backup interrupted: ${run.jobName}`,
+        `The run started at ${run.startedAt} did not finish (Sluice stopped during it). ${run.jobId === null ? 'Back the VM up again.' : 'Run the job again.'}`,
+        run,
+      );
     }
     if (recovered.length) this.leftoversCleaned = this.cleanLeftovers(recovered);
   }
@@ -100,15 +119,29 @@ export class JobsService {
     for (const run of runs) {
       try {
         const removed = await cleanRemoteLeftovers(run, paths);
-        if (removed.length) this.log('info', `Removed ${removed.length} leftover file(s) of the interrupted run ${run.runId}.`, runContext(run));
+        if (removed.length)
+          this.log(
+            'info',
+            `Removed ${removed.length} leftover file(s) of the interrupted run ${run.runId}.`,
+            runContext(run),
+          );
         // A "Back up now" run names its pool; a job run's pool is its job's.
         const hostId = run.hostId ?? s.jobs.find((j) => j.id === run.jobId)?.hostId;
         if (hostId && s.hosts.some((h) => h.id === hostId) && run.vms.some((v) => v.startedAt !== null)) {
           const n = await destroySnapshotsOfRun(await this.pools.session(hostId), run.runId);
-          if (n) this.log('info', `Destroyed ${n} snapshot(s) the interrupted run ${run.runId} left on the pool.`, runContext(run));
+          if (n)
+            this.log(
+              'info',
+              `Destroyed ${n} snapshot(s) the interrupted run ${run.runId} left on the pool.`,
+              runContext(run),
+            );
         }
       } catch (err) {
-        this.log('warn', `Could not clean up after the interrupted run ${run.runId}: ${(err as Error).message}. The next run on that VM does it.`, runContext(run));
+        this.log(
+          'warn',
+          `Could not clean up after the interrupted run ${run.runId}: ${(err as Error).message}. The next run on that VM does it.`,
+          runContext(run),
+        );
       }
     }
   }
@@ -125,7 +158,14 @@ export class JobsService {
     const p = this.ctx.settings.get().preferences;
     const wanted = kind === 'success' ? p.notifyOnSuccess : kind === 'missed' ? p.notifyOnMissed : p.notifyOnFailure;
     if (!wanted) return;
-    this.ctx.bus.emit('notification', { kind, title, body, jobId: run?.jobId ?? null, runId: run?.runId ?? null, at: new Date().toISOString() });
+    this.ctx.bus.emit('notification', {
+      kind,
+      title,
+      body,
+      jobId: run?.jobId ?? null,
+      runId: run?.runId ?? null,
+      at: new Date().toISOString(),
+    });
   }
 
   jobs(): Job[] {
@@ -137,7 +177,8 @@ export class JobsService {
     const runs = await this.history.list({ limit: 10_000 });
     return this.jobs().map((job) => ({
       ...job,
-      runningRunId: this.active.get(job.id)?.runId ?? runs.find((r) => r.jobId === job.id && r.status === 'running')?.runId ?? null,
+      runningRunId:
+        this.active.get(job.id)?.runId ?? runs.find((r) => r.jobId === job.id && r.status === 'running')?.runId ?? null,
       nextRuns: this.nextRuns(job).map((n) => ({ scheduleId: n.scheduleId, at: n.at.toISOString() })),
       lastRun: runs.find((r) => r.jobId === job.id && r.status !== 'running') ?? null,
     }));
@@ -161,7 +202,9 @@ export class JobsService {
   async remove(id: string): Promise<boolean> {
     if (!this.jobs().some((j) => j.id === id)) return false;
     if (this.active.has(id)) {
-      throw new SluiceError('CONFLICT', 'This job is running; it cannot be removed now.', { hint: 'Cancel the run (or wait for it to end), then remove the job.' });
+      throw new SluiceError('CONFLICT', 'This job is running; it cannot be removed now.', {
+        hint: 'Cancel the run (or wait for it to end), then remove the job.',
+      });
     }
     await this.ctx.settings.update((s) => void (s.jobs = s.jobs.filter((j) => j.id !== id)));
     this.ctx.bus.emit('settings.changed', { section: 'jobs' });
@@ -172,7 +215,10 @@ export class JobsService {
    * Starts a run (resolves once it is under way, with its end as `done`). A job already running, here or in
    * another Sluice process of this data dir, is not started twice: CONFLICT, saying which run holds it.
    */
-  async start(idOrName: string, how: { trigger: RunSummary['trigger']; scheduleId?: string; scheduledFor?: Date } = { trigger: 'manual' }): Promise<{ runId: string; done: Promise<RunSummary> }> {
+  async start(
+    idOrName: string,
+    how: { trigger: RunSummary['trigger']; scheduleId?: string; scheduledFor?: Date } = { trigger: 'manual' },
+  ): Promise<{ runId: string; done: Promise<RunSummary> }> {
     if (this.closed) throw new SluiceError('CANCELLED', 'Sluice is stopping.');
     const job = findJob(this.jobs(), idOrName);
     const holder = this.active.get(job.id);
@@ -197,7 +243,11 @@ export class JobsService {
       });
       await recorder.save(true);
       this.ctx.bus.emit('runs.started', structuredClone(recorder.summary));
-      this.log('info', `Job "${job.name}" started (${how.trigger === 'manual' ? 'run by hand' : how.trigger === 'missed' ? 'a missed run, run at start' : 'on schedule'}).`, { jobId: job.id, runId: run.runId });
+      this.log(
+        'info',
+        `Job "${job.name}" started (${how.trigger === 'manual' ? 'run by hand' : how.trigger === 'missed' ? 'a missed run, run at start' : 'on schedule'}).`,
+        { jobId: job.id, runId: run.runId },
+      );
       const releaseLock = release;
       const done = (async () => {
         let summary: RunSummary;
@@ -221,7 +271,12 @@ export class JobsService {
     }
   }
 
-  private async execute(job: Job, schedule: JobSchedule | null, recorder: RunRecorder, run: ActiveRun): Promise<RunSummary> {
+  private async execute(
+    job: Job,
+    schedule: JobSchedule | null,
+    recorder: RunRecorder,
+    run: ActiveRun,
+  ): Promise<RunSummary> {
     const ctxFor = (extra?: Record<string, string>) => ({ jobId: job.id, runId: run.runId, ...extra });
     const summary = await executeJobRun({
       job,
@@ -254,16 +309,28 @@ export class JobsService {
       this.notify('success', `Backup done: ${job.name}`, `${summary.vms.length} VM backup(s) done.`, summary);
     } else if (summary.status === 'failed' || summary.status === 'partial') {
       const first = summary.vms.find((v) => v.error)?.error ?? summary.errors[0];
-      this.notify('failure', `Backup failed: ${job.name}`, `${failed ? `${failed} of ${summary.vms.length} VM backup(s) failed` : 'The run failed'}${first ? `: ${first.message}` : '.'}`, summary);
+      this.notify(
+        'failure',
+        `Backup failed: ${job.name}`,
+        `${failed ? `${failed} of ${summary.vms.length} VM backup(s) failed` : 'The run failed'}${first ? `: ${first.message}` : '.'}`,
+        summary,
+      );
     }
-    this.log(summary.status === 'success' ? 'info' : summary.status === 'cancelled' ? 'warn' : 'error', `Job "${job.name}" ended: ${summary.status}.`, { jobId: job.id, runId: summary.runId });
+    this.log(
+      summary.status === 'success' ? 'info' : summary.status === 'cancelled' ? 'warn' : 'error',
+      `Job "${job.name}" ended: ${summary.status}.`,
+      { jobId: job.id, runId: summary.runId },
+    );
   }
 
   /** The schedule a run counts for (its retention applies): the one that fired, else the job's first enabled one. */
   private pickSchedule(job: Job, scheduleId: string | undefined): JobSchedule | null {
     if (scheduleId) {
       const s = job.schedules.find((x) => x.id === scheduleId);
-      if (!s) throw new SluiceError('NOT_FOUND', `The job "${job.name}" has no schedule ${scheduleId}.`, { hint: 'Pick one of its schedules.' });
+      if (!s)
+        throw new SluiceError('NOT_FOUND', `The job "${job.name}" has no schedule ${scheduleId}.`, {
+          hint: 'Pick one of its schedules.',
+        });
       return s;
     }
     return job.schedules.find((s) => s.enabled) ?? job.schedules[0] ?? null;
@@ -280,10 +347,14 @@ export class JobsService {
   }
 
   private alreadyRunning(job: Job, runId: string | null, since: string | null, where: string): SluiceError {
-    return new SluiceError('CONFLICT', `Job "${job.name}" is already running${runId ? ` (run ${runId}, started ${since}, in ${where})` : ` (in ${where})`}; it was not started a second time.`, {
-      hint: 'Wait for that run to finish, or cancel it, then run the job again.',
-      context: { job: job.name },
-    });
+    return new SluiceError(
+      'CONFLICT',
+      `Job "${job.name}" is already running${runId ? ` (run ${runId}, started ${since}, in ${where})` : ` (in ${where})`}; it was not started a second time.`,
+      {
+        hint: 'Wait for that run to finish, or cancel it, then run the job again.',
+        context: { job: job.name },
+      },
+    );
   }
 
   cancel(runId: string): boolean {
@@ -328,7 +399,10 @@ export class JobsService {
       this.releaseLeader = await lockVmFolder(path.join(this.ctx.dataDir, 'scheduler.lock'), 'the Sluice scheduler');
     } catch (err) {
       if (!(err instanceof SluiceError) || err.code !== 'CONFLICT') throw err;
-      this.log('info', `Schedules are run by another Sluice process on this data dir (${err.message.replace(/^.*in use/, 'lock held')}); this one runs jobs on request only.`);
+      this.log(
+        'info',
+        `Schedules are run by another Sluice process on this data dir (${err.message.replace(/^.*in use/, 'lock held')}); this one runs jobs on request only.`,
+      );
       this.cancelLeaderRetry = this.clock.setTimer(60_000, () => void this.startScheduler().catch(() => {}));
       return { leader: false };
     }
@@ -351,7 +425,13 @@ export class JobsService {
     const missedCount = f.kind === 'missed' ? f.alsoMissed + 1 : f.alsoMissed;
     const runMissed = job.missedRuns === 'run-at-start';
     if (missedCount > 0 && !(runMissed && f.kind === 'missed')) {
-      await this.recordNotRun(job, schedule, f.scheduledFor, 'missed', `${missedCount} scheduled run(s) of "${schedule.name || schedule.cron}" fell due while Sluice was not running (the last at ${f.scheduledFor.toISOString()}); ${runMissed ? 'a run starts now instead' : 'not run (the job reports missed runs rather than running them at start)'}.`);
+      await this.recordNotRun(
+        job,
+        schedule,
+        f.scheduledFor,
+        'missed',
+        `${missedCount} scheduled run(s) of "${schedule.name || schedule.cron}" fell due while Sluice was not running (the last at ${f.scheduledFor.toISOString()}); ${runMissed ? 'a run starts now instead' : 'not run (the job reports missed runs rather than running them at start)'}.`,
+      );
       if (f.kind === 'missed') return;
     }
     try {
@@ -359,15 +439,29 @@ export class JobsService {
       await this.start(job.id, { trigger, scheduleId: schedule.id, scheduledFor: f.scheduledFor });
     } catch (err) {
       if (err instanceof SluiceError && err.code === 'CONFLICT') {
-        await this.recordNotRun(job, schedule, f.scheduledFor, 'skipped', `Not started at ${f.scheduledFor.toISOString()}: ${err.message}`);
+        await this.recordNotRun(
+          job,
+          schedule,
+          f.scheduledFor,
+          'skipped',
+          `Not started at ${f.scheduledFor.toISOString()}: ${err.message}`,
+        );
       } else {
-        this.log('error', `Job "${job.name}" could not start on schedule: ${(err as Error).message}`, { jobId: job.id });
+        this.log('error', `Job "${job.name}" could not start on schedule: ${(err as Error).message}`, {
+          jobId: job.id,
+        });
       }
     }
   }
 
   /** A fire that did not become a run still leaves a record, so the history has no silent holes. */
-  private async recordNotRun(job: Job, schedule: JobSchedule, scheduledFor: Date, status: 'missed' | 'skipped', message: string): Promise<void> {
+  private async recordNotRun(
+    job: Job,
+    schedule: JobSchedule,
+    scheduledFor: Date,
+    status: 'missed' | 'skipped',
+    message: string,
+  ): Promise<void> {
     const s = this.ctx.settings.get();
     const recorder = new RunRecorder(this.history, {
       runId: randomUUID(),

@@ -9,7 +9,10 @@ import { syncDir } from '../repository/atomic-file.js';
  */
 export async function replaceJsonFile(file: string, value: unknown): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`);
+  const temp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`,
+  );
   const h = await fs.open(temp, 'wx', 0o600);
   try {
     await h.writeFile(JSON.stringify(value));

@@ -2,7 +2,14 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { runRecordSchema, runSampleSchema, runSummarySchema, type RunRecord, type RunSample, type RunSummary } from '../../src-shared/job-schemas.js';
+import {
+  runRecordSchema,
+  runSampleSchema,
+  runSummarySchema,
+  type RunRecord,
+  type RunSample,
+  type RunSummary,
+} from '../../src-shared/job-schemas.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { readJsonFile, replaceJsonFile, WriteQueue } from './json-file.js';
 
@@ -41,7 +48,11 @@ export class RunHistory {
   }
 
   /** Writes the summary (and the samples when given); writes of one run are kept in order. */
-  async write(summary: RunSummary, samples?: RunSample[], owner: RunOwner = { pid: process.pid, hostname: os.hostname() }): Promise<void> {
+  async write(
+    summary: RunSummary,
+    samples?: RunSample[],
+    owner: RunOwner = { pid: process.pid, hostname: os.hostname() },
+  ): Promise<void> {
     const stored: StoredRun = { ...runSummarySchema.parse(summary), owner };
     await this.queue(summary.runId).run(async () => {
       if (samples) await replaceJsonFile(this.file(summary.runId, true), samples);
@@ -58,7 +69,10 @@ export class RunHistory {
 
   async get(runId: string): Promise<RunRecord> {
     const stored = await this.readStored(runId);
-    if (!stored) throw new SluiceError('NOT_FOUND', `No run ${runId} in the history.`, { hint: 'It may have been pruned (Sluice keeps the last 200 runs of each job, and of "Back up now").' });
+    if (!stored)
+      throw new SluiceError('NOT_FOUND', `No run ${runId} in the history.`, {
+        hint: 'It may have been pruned (Sluice keeps the last 200 runs of each job, and of "Back up now").',
+      });
     const rawSamples = await readJsonFile(this.file(runId, true)).catch(() => undefined);
     const samples = z.array(runSampleSchema).safeParse(rawSamples ?? []);
     const { owner: _owner, ...summary } = stored;
@@ -98,7 +112,11 @@ export class RunHistory {
         ...summary,
         status: 'interrupted',
         finishedAt: lastSeen.toISOString(),
-        vms: summary.vms.map((v) => (v.status === 'running' || v.status === 'pending' ? { ...v, status: 'cancelled', finishedAt: v.status === 'running' ? lastSeen.toISOString() : null } : v)),
+        vms: summary.vms.map((v) =>
+          v.status === 'running' || v.status === 'pending'
+            ? { ...v, status: 'cancelled', finishedAt: v.status === 'running' ? lastSeen.toISOString() : null }
+            : v,
+        ),
         errors: [
           ...summary.errors,
           {

@@ -9,23 +9,39 @@ const SAMPLE_EVERY_MS = 1000;
 const MAX_SAMPLES = 20_000;
 
 export function toRunError(err: unknown): RunError {
-  const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', err instanceof Error ? err.message : String(err));
+  const e =
+    err instanceof SluiceError ? err : new SluiceError('INTERNAL', err instanceof Error ? err.message : String(err));
   const cause = (err as { cause?: unknown })?.cause;
-  const context = Object.fromEntries(Object.entries(e.context).filter((kv): kv is [string, string] => typeof kv[1] === 'string'));
+  const context = Object.fromEntries(
+    Object.entries(e.context).filter((kv): kv is [string, string] => typeof kv[1] === 'string'),
+  );
   return {
     code: e.code,
     message: e.message,
     ...(e.hint ? { hint: e.hint } : {}),
-    ...(cause instanceof Error && cause.message !== e.message ? { cause: cause.message } : cause !== undefined && typeof cause !== 'object' ? { cause: String(cause) } : {}),
+    ...(cause instanceof Error && cause.message !== e.message
+      ? { cause: cause.message }
+      : cause !== undefined && typeof cause !== 'object'
+        ? { cause: String(cause) }
+        : {}),
     ...(Object.keys(context).length ? { context } : {}),
   };
 }
 
 /** What one VM's backup made, as the record keeps it: full mode one XVA entry, delta one entry per disk. */
-export function vmOutcome(vmName: string, r: { mode: 'full'; result: FullBackupResult } | { mode: 'delta'; result: DeltaBackupResult }): Parameters<RunRecorder['vmSucceeded']>[2] {
+export function vmOutcome(
+  vmName: string,
+  r: { mode: 'full'; result: FullBackupResult } | { mode: 'delta'; result: DeltaBackupResult },
+): Parameters<RunRecorder['vmSucceeded']>[2] {
   if (r.mode === 'full') {
     const x = r.result;
-    return { pointId: x.pointId, bytes: x.bytes, attempts: x.attempts, durationMs: x.durationMs, disks: [{ uuid: null, name: `${vmName} (XVA, all disks)`, bytes: x.bytes, differencing: null }] };
+    return {
+      pointId: x.pointId,
+      bytes: x.bytes,
+      attempts: x.attempts,
+      durationMs: x.durationMs,
+      disks: [{ uuid: null, name: `${vmName} (XVA, all disks)`, bytes: x.bytes, differencing: null }],
+    };
   }
   const x = r.result;
   const disks = x.disks.map((d) => ({ uuid: d.vdiUuid, name: d.name, bytes: d.bytes, differencing: d.differencing }));
@@ -88,7 +104,21 @@ export class RunRecorder {
   plan(vms: Array<{ uuid: string; name: string }>, remoteIds: string[]): void {
     for (const vm of vms) {
       for (const remoteId of remoteIds) {
-        this.summary.vms.push({ vmUuid: vm.uuid, vmName: vm.name, remoteId, status: 'pending', pointId: null, bytes: 0, startedAt: null, finishedAt: null, averageBytesPerSec: 0, peakBytesPerSec: 0, attempts: 0, disks: [], error: null });
+        this.summary.vms.push({
+          vmUuid: vm.uuid,
+          vmName: vm.name,
+          remoteId,
+          status: 'pending',
+          pointId: null,
+          bytes: 0,
+          startedAt: null,
+          finishedAt: null,
+          averageBytesPerSec: 0,
+          peakBytesPerSec: 0,
+          attempts: 0,
+          disks: [],
+          error: null,
+        });
       }
     }
   }
@@ -106,9 +136,21 @@ export class RunRecorder {
     this.current.set(vmUuid, e);
   }
 
-  vmSucceeded(vmUuid: string, remoteId: string, r: { pointId: string; bytes: number; attempts: number; durationMs: number; disks: RunVmResult['disks'] }, now: Date): void {
+  vmSucceeded(
+    vmUuid: string,
+    remoteId: string,
+    r: { pointId: string; bytes: number; attempts: number; durationMs: number; disks: RunVmResult['disks'] },
+    now: Date,
+  ): void {
     const e = this.entry(vmUuid, remoteId);
-    Object.assign(e, { status: 'success', pointId: r.pointId, bytes: r.bytes, attempts: r.attempts, disks: r.disks, finishedAt: now.toISOString() });
+    Object.assign(e, {
+      status: 'success',
+      pointId: r.pointId,
+      bytes: r.bytes,
+      attempts: r.attempts,
+      disks: r.disks,
+      finishedAt: now.toISOString(),
+    });
     e.averageBytesPerSec = r.durationMs > 0 ? Math.round(r.bytes / (r.durationMs / 1000)) : 0;
     this.current.delete(vmUuid);
   }

@@ -27,22 +27,41 @@ export function summaryFileName(run: RunSummary): string {
 export function formatRunSummary(run: RunSummary): string {
   const lines: string[] = [];
   const ok = run.vms.filter((v) => v.status === 'success').length;
-  lines.push(`Sluice ${runTitle(run)}: ${STATUS_WORDS[run.status]}${run.vms.length ? ` (${ok} of ${run.vms.length} VM backups done)` : ''}`);
-  const trigger = run.trigger === 'manual' ? 'run by hand' : run.trigger === 'missed' ? `missed run (due ${run.scheduledFor}) run at start` : `scheduled for ${run.scheduledFor}`;
+  lines.push(
+    `Sluice ${runTitle(run)}: ${STATUS_WORDS[run.status]}${run.vms.length ? ` (${ok} of ${run.vms.length} VM backups done)` : ''}`,
+  );
+  const trigger =
+    run.trigger === 'manual'
+      ? 'run by hand'
+      : run.trigger === 'missed'
+        ? `missed run (due ${run.scheduledFor}) run at start`
+        : `scheduled for ${run.scheduledFor}`;
   lines.push(`Run ${run.runId}, ${trigger}, ${run.mode === 'full' ? 'full' : 'incremental'} backup`);
-  const duration = run.finishedAt ? ` (${formatDuration((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000)})` : '';
+  const duration = run.finishedAt
+    ? ` (${formatDuration((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000)})`
+    : '';
   lines.push(`Started ${run.startedAt}${run.finishedAt ? `, ended ${run.finishedAt}${duration}` : ', still running'}`);
   if (run.remotes.length) lines.push(`Remotes: ${run.remotes.map((r) => r.name).join(', ')}`);
-  if (run.bytes > 0) lines.push(`Transferred ${formatBytes(run.bytes)}, average ${formatRate(run.averageBytesPerSec)}, peak ${formatRate(run.peakBytesPerSec)}`);
+  if (run.bytes > 0)
+    lines.push(
+      `Transferred ${formatBytes(run.bytes)}, average ${formatRate(run.averageBytesPerSec)}, peak ${formatRate(run.peakBytesPerSec)}`,
+    );
   if (run.vms.length) {
     lines.push('', 'VMs:');
     const remoteName = (id: string) => run.remotes.find((r) => r.id === id)?.name ?? id;
     for (const v of run.vms) {
-      const mark = v.status === 'success' ? 'OK  ' : v.status === 'failed' ? 'FAIL' : v.status.toUpperCase().slice(0, 4).padEnd(4);
-      const what = v.status === 'success' ? `point ${v.pointId}, ${formatBytes(v.bytes)}, ${formatRate(v.averageBytesPerSec)} average, ${formatRate(v.peakBytesPerSec)} peak` : (v.error?.message ?? v.status);
+      const mark =
+        v.status === 'success' ? 'OK  ' : v.status === 'failed' ? 'FAIL' : v.status.toUpperCase().slice(0, 4).padEnd(4);
+      const what =
+        v.status === 'success'
+          ? `point ${v.pointId}, ${formatBytes(v.bytes)}, ${formatRate(v.averageBytesPerSec)} average, ${formatRate(v.peakBytesPerSec)} peak`
+          : (v.error?.message ?? v.status);
       lines.push(`  ${mark} ${v.vmName} -> ${remoteName(v.remoteId)}: ${what}`);
       if (v.status === 'success' && v.disks.length > 1) {
-        for (const d of v.disks) lines.push(`         ${d.name}: ${formatBytes(d.bytes)}${d.differencing === true ? ' (incremental)' : d.differencing === false ? ' (full VHD)' : ''}`);
+        for (const d of v.disks)
+          lines.push(
+            `         ${d.name}: ${formatBytes(d.bytes)}${d.differencing === true ? ' (incremental)' : d.differencing === false ? ' (full VHD)' : ''}`,
+          );
       }
       if (v.error?.cause) lines.push(`         cause: ${v.error.cause}`);
       if (v.error?.hint) lines.push(`         hint: ${v.error.hint}`);

@@ -20,7 +20,10 @@ export interface RemoteSpeedTest extends RemoteCheck {
  * A remote is a folder: local disk or anything the OS mounts (NFS, SMB, a UNC path on Windows). Before a run
  * we prove it is there and writable and say how much room it has; nothing is left behind by the probe.
  */
-export async function preflightRemote(dir: string, opts: { purpose?: 'remote' | 'spool'; create?: boolean } = {}): Promise<RemoteCheck> {
+export async function preflightRemote(
+  dir: string,
+  opts: { purpose?: 'remote' | 'spool'; create?: boolean } = {},
+): Promise<RemoteCheck> {
   const side = opts.purpose ?? 'remote';
   const what = side === 'spool' ? 'spool folder' : 'remote';
   const st = await fs.stat(dir).catch((err: NodeJS.ErrnoException) => {
@@ -28,11 +31,15 @@ export async function preflightRemote(dir: string, opts: { purpose?: 'remote' | 
     throw describeFsError(err, dir, `use the ${what}`, side);
   });
   if (st && !st.isDirectory()) {
-    throw new SluiceError('REMOTE_ERROR', `The ${what} ${dir} is not a folder.`, { hint: 'Give the path of a folder.', context: { remote: dir } });
+    throw new SluiceError('REMOTE_ERROR', `The ${what} ${dir} is not a folder.`, {
+      hint: 'Give the path of a folder.',
+      context: { remote: dir },
+    });
   }
-  if (!st) await fs.mkdir(dir, { recursive: true }).catch((err) => {
-    throw describeFsError(err, dir, `create the ${what}`, side);
-  });
+  if (!st)
+    await fs.mkdir(dir, { recursive: true }).catch((err) => {
+      throw describeFsError(err, dir, `create the ${what}`, side);
+    });
   const probe = path.join(dir, `.sluice-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await fs.writeFile(probe, 'sluice', { flag: 'wx' });
@@ -54,7 +61,8 @@ export async function testRemote(dir: string, testBytes = 64 * 1024 * 1024): Pro
   const t0 = performance.now();
   const h = await fs.open(file, 'wx');
   try {
-    for (let done = 0; done < bytes; done += chunk.length) await h.write(chunk, 0, Math.min(chunk.length, bytes - done));
+    for (let done = 0; done < bytes; done += chunk.length)
+      await h.write(chunk, 0, Math.min(chunk.length, bytes - done));
     await h.sync();
   } catch (err) {
     throw describeFsError(err, dir, 'write a test file to');

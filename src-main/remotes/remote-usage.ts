@@ -18,7 +18,12 @@ export async function remoteUsage(root: string): Promise<RemoteUsage> {
   const sfs = await fs.statfs(root).catch((err) => {
     throw describeFsError(err, root, 'read the free space of');
   });
-  return { path: root, freeBytes: sfs.bavail * sfs.bsize, totalBytes: sfs.blocks * sfs.bsize, repositoryBytes: await folderBytes(path.join(root, BACKUPS_DIR)) };
+  return {
+    path: root,
+    freeBytes: sfs.bavail * sfs.bsize,
+    totalBytes: sfs.blocks * sfs.bsize,
+    repositoryBytes: await folderBytes(path.join(root, BACKUPS_DIR)),
+  };
 }
 
 /** Allocated size would flatter sparse files; apparent size is what a copy of the repository needs. */

@@ -24,7 +24,9 @@ export async function applyRetention(
 ): Promise<RetentionOutcome> {
   // Retention is per schedule, as in XO: a daily schedule keeping 7 and a weekly one keeping 4 each count
   // only their own points (a delta chain may still run across both; deleting merges into the next point).
-  const points = (await listVmPoints(root, vmUuid)).points.filter((p) => p.jobId === jobId && (!scheduleId || p.metadata.scheduleId === scheduleId));
+  const points = (await listVmPoints(root, vmUuid)).points.filter(
+    (p) => p.jobId === jobId && (!scheduleId || p.metadata.scheduleId === scheduleId),
+  );
   const plan = planRetention(
     points.map((p) => ({ id: p.id, timestamp: p.timestamp.getTime(), tags: p.metadata.tags })),
     policy,
@@ -32,7 +34,9 @@ export async function applyRetention(
   const deleted: DeletedPoint[] = [];
   for (const id of plan.remove) {
     const point = points.find((p) => p.id === id)!;
-    opts.log?.(`Retention: deleting point ${id} of ${point.vmName}${point.mode === 'delta' ? ' (its disks are merged into the next point)' : ''}.`);
+    opts.log?.(
+      `Retention: deleting point ${id} of ${point.vmName}${point.mode === 'delta' ? ' (its disks are merged into the next point)' : ''}.`,
+    );
     deleted.push(await deleteBackupPoint(root, point, opts));
   }
   return { kept: plan.keep, deleted };

@@ -52,7 +52,12 @@ export class AtomicFile {
   async place(): Promise<void> {
     try {
       // Never replace a finished file: a name already taken means two writers, which the lock should prevent.
-      if (await fs.stat(this.finalPath).then(() => true, () => false)) {
+      if (
+        await fs.stat(this.finalPath).then(
+          () => true,
+          () => false,
+        )
+      ) {
         throw Object.assign(new Error(`${path.basename(this.finalPath)} already exists`), { code: 'EEXIST' });
       }
       await fs.rename(this.tempPath, this.finalPath);

@@ -3,7 +3,13 @@ import { digestsPathOf } from '../formats/vhd-block-digests.js';
 import path from 'node:path';
 import { syncDir } from './atomic-file.js';
 import type { BackupPoint } from './repository-reader.js';
-import { childrenOf, damagedWithUnknownParent, filesInMerge, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
+import {
+  childrenOf,
+  damagedWithUnknownParent,
+  filesInMerge,
+  scanVhdFolder,
+  type VhdFolderScan,
+} from './vhd-folder-scan.js';
 import { mergeVhdIntoParent, resumeVhdMerge, type VhdMergeOptions, type VhdMergeProgress } from './vhd-merge.js';
 
 // After a delta point's metadata is gone, its VHDs are no longer referenced. Each one a later VHD still builds
@@ -38,7 +44,11 @@ export function referencedVhds(points: readonly BackupPoint[]): Set<string> {
   return out;
 }
 
-export async function collapseUnreferencedVhds(dir: string, referenced: ReadonlySet<string>, opts: CollapseOptions = {}): Promise<CollapseReport> {
+export async function collapseUnreferencedVhds(
+  dir: string,
+  referenced: ReadonlySet<string>,
+  opts: CollapseOptions = {},
+): Promise<CollapseReport> {
   const report: CollapseReport = { resumed: [], merged: [], removed: [], problems: [] };
   let scan = await scanVhdFolder(dir);
   for (const state of scan.mergeStates) {
@@ -66,7 +76,11 @@ export async function collapseUnreferencedVhds(dir: string, referenced: Readonly
   return report;
 }
 
-function mergeOptions(dir: string, pair: { parent: string; child: string } | string, opts: CollapseOptions): VhdMergeOptions {
+function mergeOptions(
+  dir: string,
+  pair: { parent: string; child: string } | string,
+  opts: CollapseOptions,
+): VhdMergeOptions {
   const names = typeof pair === 'string' ? { parent: pair, child: '' } : pair;
   return {
     ...(opts.signal ? { signal: opts.signal } : {}),

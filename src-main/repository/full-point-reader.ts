@@ -26,10 +26,14 @@ export async function openPlainXva(point: BackupPoint, purpose: string): Promise
   await h.read(head, 0, 4, 0);
   await h.close();
   if (startsWithZstd(head)) {
-    throw new SluiceError('VALIDATION', `${point.vmName} ${point.id} is a zstd-compressed XVA: Sluice cannot ${purpose} from it yet.`, {
-      hint: 'Restore the whole VM (the host decompresses the XVA itself), or use a point backed up without compression.',
-      context: { vm: point.vmName, point: point.id, file },
-    });
+    throw new SluiceError(
+      'VALIDATION',
+      `${point.vmName} ${point.id} is a zstd-compressed XVA: Sluice cannot ${purpose} from it yet.`,
+      {
+        hint: 'Restore the whole VM (the host decompresses the XVA itself), or use a point backed up without compression.',
+        context: { vm: point.vmName, point: point.id, file },
+      },
+    );
   }
   const stream = createReadStream(file, { highWaterMark: 1024 * 1024 });
   return (startsWithGzip(head) ? stream.pipe(createGunzip()) : stream) as AsyncIterable<Buffer>;
@@ -44,7 +48,11 @@ export async function fullPointDisks(point: BackupPoint): Promise<{ objects: Ova
     (source as { destroy?: () => void }).destroy?.();
     return { objects, disks: ovaDisks(objects).map((d) => ({ ...d })) };
   }
-  throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: its XVA does not start with ova.xml.`, { context: { file: xvaPathOf(point) } });
+  throw new SluiceError(
+    'REMOTE_ERROR',
+    `The backup ${point.vmName} ${point.id} is damaged: its XVA does not start with ova.xml.`,
+    { context: { file: xvaPathOf(point) } },
+  );
 }
 
 /** The raw content of one disk of the XVA, zeros included, checked chunk by chunk as it is read. */

@@ -1,6 +1,14 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { describesFile, digestsPathOf, loadDigests, noDigestsRecord, readDigestsRecord, VhdDigestCollector, type DigestsRecord } from '../formats/vhd-block-digests.js';
+import {
+  describesFile,
+  digestsPathOf,
+  loadDigests,
+  noDigestsRecord,
+  readDigestsRecord,
+  VhdDigestCollector,
+  type DigestsRecord,
+} from '../formats/vhd-block-digests.js';
 import { readAt } from '../formats/vhd-file-reader.js';
 import { syncDir, writeFileAtomic } from './atomic-file.js';
 
@@ -26,11 +34,13 @@ export async function setAsideParentDigests(parentPath: string): Promise<void> {
     await fs.rename(digestsPathOf(parentPath), aside);
   } else {
     // A fresh merge that stopped after moving them aside, before writing its state: the parent is untouched.
-    const leftover = state.kind === 'absent' && !state.reason ? await readDigestsRecord(aside).catch(() => undefined) : undefined;
+    const leftover =
+      state.kind === 'absent' && !state.reason ? await readDigestsRecord(aside).catch(() => undefined) : undefined;
     if (!(leftover && leftover.algorithm !== 'none' && describesFile(leftover, await fs.stat(parentPath)))) {
       const why =
-        state.kind === 'absent' ? (state.reason ?? `${name} had no checksums (written by Xen Orchestra or an older Sluice)`)
-        : `the checksums of ${name} were not usable: ${state.reason}`;
+        state.kind === 'absent'
+          ? (state.reason ?? `${name} had no checksums (written by Xen Orchestra or an older Sluice)`)
+          : `the checksums of ${name} were not usable: ${state.reason}`;
       await writeFileAtomic(aside, noDigestsRecord(why));
     }
     await fs.rm(digestsPathOf(parentPath), { force: true });
@@ -57,7 +67,8 @@ export async function startMergedDigests(parentPath: string, entries: number): P
   } catch (err) {
     return (err as Error).message;
   }
-  if (!aside) return `merged by a run that did not keep the checksums of ${path.basename(parentPath)} (a merge Xen Orchestra started?)`;
+  if (!aside)
+    return `merged by a run that did not keep the checksums of ${path.basename(parentPath)} (a merge Xen Orchestra started?)`;
   if (aside.algorithm === 'none') return `merged from files without checksums: ${aside.reason}`;
   return { collector: await VhdDigestCollector.fromRecorded(aside, entries), metadataBytes: aside.metadataBytes };
 }

@@ -18,7 +18,12 @@ export const mergeStateSchema = z
     parent: z.object({ header: z.number().int() }).passthrough(),
     child: z.object({ header: z.number().int() }).passthrough(),
     // XO once wrote null here (a NaN stringified); it means "from the start".
-    currentBlock: z.number().int().min(0).nullable().transform((n) => n ?? 0),
+    currentBlock: z
+      .number()
+      .int()
+      .min(0)
+      .nullable()
+      .transform((n) => n ?? 0),
     mergedDataSize: z.number().min(0).default(0),
     step: z.enum(['mergeBlocks', 'cleanupVhds']),
     diskSize: z.number().optional(),

@@ -11,7 +11,14 @@ import { resolveChain, scanVhdFolder, type VhdFolderScan } from './vhd-folder-sc
 export type PointChain =
   | { kind: 'standalone' }
   | { kind: 'base'; length: number }
-  | { kind: 'delta'; position: number; length: number; basePointId: string; baseTimestamp: string | null; uniform: boolean }
+  | {
+      kind: 'delta';
+      position: number;
+      length: number;
+      basePointId: string;
+      baseTimestamp: string | null;
+      uniform: boolean;
+    }
   | { kind: 'broken'; reason: string };
 
 export function pointKey(p: { vmUuid: string; id: string }): string {
@@ -40,7 +47,10 @@ export async function describePointChains(points: BackupPoint[]): Promise<Map<st
     for (const rel of Object.values(p.metadata.vhds)) {
       const file = path.join(vmDirOf(p), rel);
       const dir = path.dirname(file);
-      const chain = resolveChain(await scanOf(dir).catch(() => ({ dir, vhds: new Map(), mergeStates: [], temporaries: [] })), path.basename(file));
+      const chain = resolveChain(
+        await scanOf(dir).catch(() => ({ dir, vhds: new Map(), mergeStates: [], temporaries: [] })),
+        path.basename(file),
+      );
       if ('problem' in chain) {
         broken ??= chain.problem.message;
         continue;
@@ -53,7 +63,8 @@ export async function describePointChains(points: BackupPoint[]): Promise<Map<st
   const lengths = new Map<string, number>();
   for (const l of links.values()) {
     if ('broken' in l) continue;
-    for (const d of l) lengths.set(`${d.dir}\0${d.base}`, Math.max(lengths.get(`${d.dir}\0${d.base}`) ?? 0, d.position));
+    for (const d of l)
+      lengths.set(`${d.dir}\0${d.base}`, Math.max(lengths.get(`${d.dir}\0${d.base}`) ?? 0, d.position));
   }
   const timestamps = new Map(points.map((p) => [pointKey(p), p.timestamp.toISOString()]));
   const out = new Map<string, PointChain>();

@@ -3,7 +3,12 @@ import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { syncDir } from './atomic-file.js';
-import { collapseUnreferencedVhds, referencedVhds, type CollapseOptions, type CollapseReport } from './chain-collapser.js';
+import {
+  collapseUnreferencedVhds,
+  referencedVhds,
+  type CollapseOptions,
+  type CollapseReport,
+} from './chain-collapser.js';
 import { pointFiles } from './repository-layout.js';
 import { heldByUnreadable, listVmPoints, type BackupPoint } from './repository-reader.js';
 import { childrenOf, damagedWithUnknownParent, scanVhdFolder } from './vhd-folder-scan.js';
@@ -19,7 +24,11 @@ export interface DeletedPoint {
   collapse?: CollapseReport;
 }
 
-export async function deleteBackupPoint(root: string, point: BackupPoint, opts: CollapseOptions = {}): Promise<DeletedPoint> {
+export async function deleteBackupPoint(
+  root: string,
+  point: BackupPoint,
+  opts: CollapseOptions = {},
+): Promise<DeletedPoint> {
   const vmDir = path.dirname(point.metadataPath);
   const ctx = { vm: point.vmName, remote: point.metadataPath, phase: 'merge' };
   if (point.metadata.mode === 'full') {
@@ -40,12 +49,18 @@ export async function deleteBackupPoint(root: string, point: BackupPoint, opts: 
     for (const rel of Object.values(point.metadata.vhds)) {
       const own = scan.vhds.get(path.basename(rel));
       if (!own || path.dirname(path.resolve(vmDir, rel)) !== dir) continue;
-      const damaged = own.damage ? own : (childrenOf(scan, own.name).find((c) => c.damage) ?? damagedWithUnknownParent(scan)[0]);
+      const damaged = own.damage
+        ? own
+        : (childrenOf(scan, own.name).find((c) => c.damage) ?? damagedWithUnknownParent(scan)[0]);
       if (damaged) {
-        throw new SluiceError('REMOTE_ERROR', `Point ${point.id} of ${point.vmName} was not deleted: ${damaged.path} is damaged (${damaged.damage}), and merging it would spread the damage into good data.`, {
-          hint: 'Run `npx sluice check --remote DIR` to see the damage. The point and its chain are kept as they are.',
-          context: ctx,
-        });
+        throw new SluiceError(
+          'REMOTE_ERROR',
+          `Point ${point.id} of ${point.vmName} was not deleted: ${damaged.path} is damaged (${damaged.damage}), and merging it would spread the damage into good data.`,
+          {
+            hint: 'Run `npx sluice check --remote DIR` to see the damage. The point and its chain are kept as they are.',
+            context: ctx,
+          },
+        );
       }
     }
   }

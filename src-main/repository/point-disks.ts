@@ -61,7 +61,12 @@ export async function resolveChain(point: BackupPoint, newest: string): Promise<
   const chain: string[] = [];
   let current = newest;
   for (let i = 0; i < MAX_CHAIN; i++) {
-    if (!(await fs.stat(current).then(() => true, () => false))) {
+    if (
+      !(await fs.stat(current).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       throw new SluiceError(
         'REMOTE_ERROR',
         i === 0
@@ -81,13 +86,21 @@ export async function resolveChain(point: BackupPoint, newest: string): Promise<
     if (diskType !== DiskType.Differencing) return chain;
     current = path.resolve(path.dirname(current), parentName);
   }
-  throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} has a VHD chain longer than ${MAX_CHAIN} files (a loop?).`, {
-    context: { vm: point.vmName, point: point.id, file: newest },
-  });
+  throw new SluiceError(
+    'REMOTE_ERROR',
+    `The backup ${point.vmName} ${point.id} has a VHD chain longer than ${MAX_CHAIN} files (a loop?).`,
+    {
+      context: { vm: point.vmName, point: point.id, file: newest },
+    },
+  );
 }
 
 /** Picks one disk of a point by its live VDI uuid or its position (userdevice). */
-export function pickDisk<T extends { uuid: string; position: string; name: string }>(disks: T[], wanted: string, point: BackupPoint): T {
+export function pickDisk<T extends { uuid: string; position: string; name: string }>(
+  disks: T[],
+  wanted: string,
+  point: BackupPoint,
+): T {
   const found = disks.find((d) => d.uuid === wanted.toLowerCase()) ?? disks.find((d) => d.position === wanted);
   if (!found) {
     throw new SluiceError('NOT_FOUND', `The backup ${point.vmName} ${point.id} has no disk "${wanted}".`, {

@@ -32,8 +32,20 @@ export type ProblemKind =
   | 'unreadable-metadata'
   | 'folder-in-use';
 
-const HELD_BY_UNREADABLE: ReadonlySet<ProblemKind> = new Set(['orphan-vhd', 'orphan-xva', 'pending-merge', 'unfinished-merge']);
-const FIXABLE: ReadonlySet<ProblemKind> = new Set(['temporary-file', 'unfinished-merge', 'pending-merge', 'orphan-vhd', 'orphan-xva', 'missing-xva']);
+const HELD_BY_UNREADABLE: ReadonlySet<ProblemKind> = new Set([
+  'orphan-vhd',
+  'orphan-xva',
+  'pending-merge',
+  'unfinished-merge',
+]);
+const FIXABLE: ReadonlySet<ProblemKind> = new Set([
+  'temporary-file',
+  'unfinished-merge',
+  'pending-merge',
+  'orphan-vhd',
+  'orphan-xva',
+  'missing-xva',
+]);
 
 export interface RepositoryProblem {
   kind: ProblemKind;
@@ -62,12 +74,22 @@ export interface CheckOptions extends Pick<CollapseOptions, 'onMergeProgress' | 
 
 export async function checkRepository(root: string, opts: CheckOptions = {}): Promise<CheckReport> {
   await fs.stat(root).catch(() => {
-    throw new SluiceError('NOT_FOUND', `The repository ${root} does not exist.`, { hint: 'Check the path, and that the share is mounted.', context: { remote: root } });
+    throw new SluiceError('NOT_FOUND', `The repository ${root} does not exist.`, {
+      hint: 'Check the path, and that the share is mounted.',
+      context: { remote: root },
+    });
   });
   const vms = await vmFolders(root);
   const first = await inspectAll(root, vms);
   if (!opts.repair || first.problems.every((p) => !p.fixable)) {
-    return { found: first.problems, remaining: first.problems, repaired: false, vmFolders: vms.length, points: first.points, vhds: first.vhds };
+    return {
+      found: first.problems,
+      remaining: first.problems,
+      repaired: false,
+      vmFolders: vms.length,
+      points: first.points,
+      vhds: first.vhds,
+    };
   }
   const inUse: RepositoryProblem[] = [];
   for (const vmUuid of vms) {
@@ -76,7 +98,13 @@ export async function checkRepository(root: string, opts: CheckOptions = {}): Pr
     try {
       release = await lockVmFolder(vmLockFolder(root, vmUuid), 'Sluice repository repair');
     } catch (err) {
-      inUse.push({ kind: 'folder-in-use', vmUuid, path: vmLockFolder(root, vmUuid), message: (err as Error).message, fixable: false });
+      inUse.push({
+        kind: 'folder-in-use',
+        vmUuid,
+        path: vmLockFolder(root, vmUuid),
+        message: (err as Error).message,
+        fixable: false,
+      });
       continue;
     }
     try {
@@ -86,15 +114,28 @@ export async function checkRepository(root: string, opts: CheckOptions = {}): Pr
     }
   }
   const after = await inspectAll(root, vms);
-  return { found: first.problems, remaining: [...inUse, ...after.problems], repaired: true, vmFolders: vms.length, points: first.points, vhds: first.vhds };
+  return {
+    found: first.problems,
+    remaining: [...inUse, ...after.problems],
+    repaired: true,
+    vmFolders: vms.length,
+    points: first.points,
+    vhds: first.vhds,
+  };
 }
 
 async function vmFolders(root: string): Promise<string[]> {
   const entries = await fs.readdir(path.join(root, BACKUPS_DIR), { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isDirectory() && isVmFolderName(e.name)).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory() && isVmFolderName(e.name))
+    .map((e) => e.name)
+    .sort();
 }
 
-async function inspectAll(root: string, vms: string[]): Promise<{ problems: RepositoryProblem[]; points: number; vhds: number }> {
+async function inspectAll(
+  root: string,
+  vms: string[],
+): Promise<{ problems: RepositoryProblem[]; points: number; vhds: number }> {
   const out = { problems: [] as RepositoryProblem[], points: 0, vhds: 0 };
   for (const vmUuid of vms) {
     const r = await inspectVm(root, vmUuid);
@@ -105,7 +146,10 @@ async function inspectAll(root: string, vms: string[]): Promise<{ problems: Repo
   return out;
 }
 
-async function inspectVm(root: string, vmUuid: string): Promise<{ problems: RepositoryProblem[]; points: number; vhds: number }> {
+async function inspectVm(
+  root: string,
+  vmUuid: string,
+): Promise<{ problems: RepositoryProblem[]; points: number; vhds: number }> {
   const vmDir = vmFolder(root, vmUuid);
   const problems: RepositoryProblem[] = [];
   const { points, unreadable } = await listVmPoints(root, vmUuid);
@@ -113,17 +157,26 @@ async function inspectVm(root: string, vmUuid: string): Promise<{ problems: Repo
   const held = heldByUnreadable(unreadable);
   const add = (kind: ProblemKind, file: string, message: string) => {
     const hold = held !== undefined && HELD_BY_UNREADABLE.has(kind);
-    problems.push({ kind, vmUuid, path: file, message: hold ? `${message}; ${held}` : message, fixable: FIXABLE.has(kind) && !hold });
+    problems.push({
+      kind,
+      vmUuid,
+      path: file,
+      message: hold ? `${message}; ${held}` : message,
+      fixable: FIXABLE.has(kind) && !hold,
+    });
   };
   for (const u of unreadable) add('unreadable-metadata', u.path, `cannot read the metadata: ${u.reason}`);
 
   const names = await fs.readdir(vmDir);
-  for (const n of names) if (isTemporaryName(n)) add('temporary-file', path.join(vmDir, n), 'a temporary file left by a write that did not finish');
+  for (const n of names)
+    if (isTemporaryName(n))
+      add('temporary-file', path.join(vmDir, n), 'a temporary file left by a write that did not finish');
   const referencedXva = new Set<string>();
   for (const p of points) {
     if (p.metadata.mode !== 'full') continue;
     const xva = path.basename(p.metadata.xva);
-    if (!names.includes(xva)) add('missing-xva', p.metadataPath, `point ${p.id} names ${xva}, which is missing: it cannot be restored`);
+    if (!names.includes(xva))
+      add('missing-xva', p.metadataPath, `point ${p.id} names ${xva}, which is missing: it cannot be restored`);
     referencedXva.add(xva).add(`${xva}.checksum`);
   }
   for (const n of names) {
@@ -138,13 +191,24 @@ async function inspectVm(root: string, vmUuid: string): Promise<{ problems: Repo
   let vhds = 0;
   for (const scan of scans.values()) {
     vhds += scan.vhds.size;
-    for (const t of scan.temporaries) add('temporary-file', path.join(scan.dir, t), 'a temporary file left by a write that did not finish');
-    for (const s of scan.mergeStates) add('unfinished-merge', path.join(scan.dir, s), `a merge into ${parentOfMergeState(s)} did not finish (the chain is intact; repair resumes it)`);
+    for (const t of scan.temporaries)
+      add('temporary-file', path.join(scan.dir, t), 'a temporary file left by a write that did not finish');
+    for (const s of scan.mergeStates)
+      add(
+        'unfinished-merge',
+        path.join(scan.dir, s),
+        `a merge into ${parentOfMergeState(s)} did not finish (the chain is intact; repair resumes it)`,
+      );
     const busy = filesInMerge(scan);
     for (const v of scan.vhds.values()) {
       if (referenced.has(v.path) || busy.has(v.name)) continue;
       if (v.damage) add('damaged-vhd', v.path, `no point uses this VHD and it is damaged: ${v.damage}`);
-      else if (childrenOf(scan, v.name).length > 0) add('pending-merge', v.path, 'its point was deleted but later points build on it: it must be merged into the next VHD');
+      else if (childrenOf(scan, v.name).length > 0)
+        add(
+          'pending-merge',
+          v.path,
+          'its point was deleted but later points build on it: it must be merged into the next VHD',
+        );
       else add('orphan-vhd', v.path, 'no backup point uses this VHD and nothing builds on it');
     }
   }
@@ -156,7 +220,12 @@ async function inspectVm(root: string, vmUuid: string): Promise<{ problems: Repo
       // A merge in progress rewrites files of this chain; it is reported as such, and reads fine once finished.
       if (scan.mergeStates.length > 0) continue;
       const chain = resolveChain(scan, path.basename(file));
-      if ('problem' in chain) add('broken-chain', chain.problem.file, `point ${p.id} of ${p.vmName} cannot be restored: ${chain.problem.message}`);
+      if ('problem' in chain)
+        add(
+          'broken-chain',
+          chain.problem.file,
+          `point ${p.id} of ${p.vmName} cannot be restored: ${chain.problem.message}`,
+        );
     }
   }
   return { problems, points: points.length, vhds };
@@ -166,7 +235,8 @@ async function vdiFolders(vmDir: string): Promise<string[]> {
   const out: string[] = [];
   const jobs = await fs.readdir(path.join(vmDir, 'vdis')).catch(() => [] as string[]);
   for (const job of jobs) {
-    for (const vdi of await fs.readdir(path.join(vmDir, 'vdis', job)).catch(() => [] as string[])) out.push(path.join(vmDir, 'vdis', job, vdi));
+    for (const vdi of await fs.readdir(path.join(vmDir, 'vdis', job)).catch(() => [] as string[]))
+      out.push(path.join(vmDir, 'vdis', job, vdi));
   }
   return out.sort();
 }
@@ -174,7 +244,8 @@ async function vdiFolders(vmDir: string): Promise<string[]> {
 async function repairVm(root: string, vmUuid: string, opts: CheckOptions): Promise<void> {
   const vmDir = vmFolder(root, vmUuid);
   const cleaned = await cleanFullBackupFolder(vmDir);
-  for (const f of [...cleaned.removedTemporary, ...cleaned.removedOrphans]) opts.log?.(`Removed ${path.join(vmDir, f)}.`);
+  for (const f of [...cleaned.removedTemporary, ...cleaned.removedOrphans])
+    opts.log?.(`Removed ${path.join(vmDir, f)}.`);
   for (const f of cleaned.brokenMetadata) opts.log?.(`Removed metadata ${path.join(vmDir, f)}: its XVA is missing.`);
   const { points, unreadable } = await listVmPoints(root, vmUuid);
   const held = heldByUnreadable(unreadable);

@@ -13,7 +13,10 @@ export const METADATA_VERSION = '2.0.0';
 
 /** `%Y%m%dT%H%M%SZ` in UTC, e.g. 20250101T020000Z. */
 export function formatTimestamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 export function parseTimestamp(ts: string): Date | null {

@@ -40,7 +40,9 @@ export function isVmFolderName(name: string): boolean {
 }
 
 /** Every backup point in a repository (committed metadata only), oldest first per VM. */
-export async function listBackupPoints(root: string): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
+export async function listBackupPoints(
+  root: string,
+): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
   const base = path.join(root, BACKUPS_DIR);
   const vmDirs = await fs.readdir(base, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [];
@@ -59,13 +61,19 @@ export async function listBackupPoints(root: string): Promise<{ points: BackupPo
 }
 
 /** The points of one VM folder, oldest first. */
-export async function listVmPoints(root: string, vmUuid: string): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
+export async function listVmPoints(
+  root: string,
+  vmUuid: string,
+): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
   const r = await readVmFolder(path.join(root, BACKUPS_DIR, vmUuid), vmUuid);
   r.points.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime());
   return r;
 }
 
-async function readVmFolder(dir: string, vmUuid: string): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
+async function readVmFolder(
+  dir: string,
+  vmUuid: string,
+): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
   const points: BackupPoint[] = [];
   const unreadable: UnreadableMetadata[] = [];
   const names = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {

@@ -44,7 +44,8 @@ export function checkRetentionPolicy(policy: RetentionPolicy): void {
   }
   for (const b of BUCKETS) {
     const n = policy.longTerm?.[b];
-    if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new RangeError(`long-term retention ${b} must be a whole number ≥ 0, not ${n}`);
+    if (n !== undefined && (!Number.isInteger(n) || n < 0))
+      throw new RangeError(`long-term retention ${b} must be a whole number ≥ 0, not ${n}`);
   }
 }
 
@@ -67,7 +68,10 @@ export function planRetention(points: readonly RetentionCandidate[], policy: Ret
   }
   return {
     keep: newestFirst.filter((p) => reasons.has(p.id)).map((p) => ({ id: p.id, reasons: reasons.get(p.id)! })),
-    remove: newestFirst.filter((p) => !reasons.has(p.id)).map((p) => p.id).reverse(),
+    remove: newestFirst
+      .filter((p) => !reasons.has(p.id))
+      .map((p) => p.id)
+      .reverse(),
   };
 }
 

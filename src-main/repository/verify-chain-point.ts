@@ -34,7 +34,7 @@ export async function verifyChainPoint(
 ): Promise<ChainVerifyResult> {
   const damaged = (message: string, context: Record<string, string>, cause?: unknown): SluiceError =>
     new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
-      hint: 'This point cannot be restored safely; use another point (`sluice verify` names the good ones), and check the remote\'s disk.',
+      hint: "This point cannot be restored safely; use another point (`sluice verify` names the good ones), and check the remote's disk.",
       context: { vm: point.vmName, point: point.id, ...context },
       cause,
     });
@@ -42,7 +42,8 @@ export async function verifyChainPoint(
   try {
     disks = await deltaPointDisks(point);
   } catch (err) {
-    if (err instanceof VhdFormatError) throw damaged(err.message, { file: err.source ?? '', offset: String(err.offset), damage: err.damage }, err);
+    if (err instanceof VhdFormatError)
+      throw damaged(err.message, { file: err.source ?? '', offset: String(err.offset), damage: err.damage }, err);
     throw err;
   }
   const files = [...new Set(disks.flatMap((d) => d.chain))];
@@ -63,7 +64,8 @@ export async function verifyChainPoint(
       r = await pending;
     } catch (err) {
       if (err instanceof VhdFileDamage) throw damaged(err.message, err.context, err);
-      if (err instanceof VhdFormatError) throw damaged(err.message, { file, offset: String(err.offset), damage: err.damage }, err);
+      if (err instanceof VhdFormatError)
+        throw damaged(err.message, { file, offset: String(err.offset), damage: err.damage }, err);
       throw err;
     }
     done += r.bytes;
@@ -91,7 +93,11 @@ class VhdFileDamage extends Error {
   }
 }
 
-async function verifyVhdFile(file: string, onBytes: (n: number) => void, signal: AbortSignal | undefined): Promise<FileVerifyResult> {
+async function verifyVhdFile(
+  file: string,
+  onBytes: (n: number) => void,
+  signal: AbortSignal | undefined,
+): Promise<FileVerifyResult> {
   const reader = await VhdFileReader.open(file);
   try {
     const handle = await fs.open(file, 'r');
@@ -102,22 +108,31 @@ async function verifyVhdFile(file: string, onBytes: (n: number) => void, signal:
       const tail = Buffer.alloc(FOOTER_SIZE);
       await handle.read(tail, 0, FOOTER_SIZE, reader.fileSize - FOOTER_SIZE);
       if (!head.equals(tail)) {
-        throw new VhdFileDamage(`${file}: the footer copy at byte 0 differs from the footer at the end of the file`, { file, offset: '0', damage: 'footer' });
+        throw new VhdFileDamage(`${file}: the footer copy at byte 0 differs from the footer at the end of the file`, {
+          file,
+          offset: '0',
+          damage: 'footer',
+        });
       }
       const blockBytes = bitmapSize(reader.header.blockSize) + reader.header.blockSize;
-      const placed = [...reader.bat.entries()].filter(([i, s]) => reader.hasBlock(i) && s !== undefined).map(([index, sector]) => ({ index, at: sector * SECTOR }));
+      const placed = [...reader.bat.entries()]
+        .filter(([i, s]) => reader.hasBlock(i) && s !== undefined)
+        .map(([index, sector]) => ({ index, at: sector * SECTOR }));
       placed.sort((a, b) => a.at - b.at);
       const metadataEnd = reader.header.tableOffset + Math.ceil((reader.header.maxTableEntries * 4) / SECTOR) * SECTOR;
       for (let i = 0; i < placed.length; i++) {
         const { index, at } = placed[i]!;
         const before = i === 0 ? metadataEnd : placed[i - 1]!.at + blockBytes;
         if (at < before) {
-          throw new VhdFileDamage(`${file}: block ${index} at byte ${at} overlaps ${i === 0 ? 'the header and BAT' : `block ${placed[i - 1]!.index}`} (BAT damaged)`, {
-            file,
-            block: String(index),
-            offset: String(reader.header.tableOffset + index * 4),
-            damage: 'bat',
-          });
+          throw new VhdFileDamage(
+            `${file}: block ${index} at byte ${at} overlaps ${i === 0 ? 'the header and BAT' : `block ${placed[i - 1]!.index}`} (BAT damaged)`,
+            {
+              file,
+              block: String(index),
+              offset: String(reader.header.tableOffset + index * 4),
+              damage: 'bat',
+            },
+          );
         }
       }
       const digests = state.kind === 'current' ? state.digests : undefined;
@@ -126,11 +141,14 @@ async function verifyVhdFile(file: string, onBytes: (n: number) => void, signal:
         const metadata = Buffer.alloc(length);
         await handle.read(metadata, 0, length, 0);
         if (!digests.metadataMatches(metadata)) {
-          throw new VhdFileDamage(`${file}: bytes 0–${length} (footer copy, header, parent locators, BAT) changed since the backup wrote them`, {
-            file,
-            offset: '0',
-            damage: 'metadata',
-          });
+          throw new VhdFileDamage(
+            `${file}: bytes 0–${length} (footer copy, header, parent locators, BAT) changed since the backup wrote them`,
+            {
+              file,
+              offset: '0',
+              damage: 'metadata',
+            },
+          );
         }
       }
       let read = 0;
@@ -139,12 +157,15 @@ async function verifyVhdFile(file: string, onBytes: (n: number) => void, signal:
         signal?.throwIfAborted();
         const stored = (await reader.readBlock(index))!;
         if (digests && !digests.blockMatches(index, stored.bitmap, stored.data)) {
-          throw new VhdFileDamage(`${file}: block ${index} (bytes ${at}–${at + blockBytes}) does not match the checksum recorded when it was written`, {
-            file,
-            block: String(index),
-            offset: String(at),
-            damage: 'block',
-          });
+          throw new VhdFileDamage(
+            `${file}: block ${index} (bytes ${at}–${at + blockBytes}) does not match the checksum recorded when it was written`,
+            {
+              file,
+              block: String(index),
+              offset: String(at),
+              damage: 'block',
+            },
+          );
         }
         read += blockBytes;
         if (read - lastReport >= 64 * 1024 * 1024) {
@@ -153,9 +174,11 @@ async function verifyVhdFile(file: string, onBytes: (n: number) => void, signal:
         }
       }
       const structureOnly =
-        state.kind === 'current' ? undefined
-        : state.kind === 'absent' ? (state.reason ?? 'no checksums recorded (written by Xen Orchestra or an older Sluice)')
-        : state.reason;
+        state.kind === 'current'
+          ? undefined
+          : state.kind === 'absent'
+            ? (state.reason ?? 'no checksums recorded (written by Xen Orchestra or an older Sluice)')
+            : state.reason;
       return { bytes: reader.fileSize, ...(structureOnly ? { structureOnly } : {}) };
     } finally {
       await handle.close();

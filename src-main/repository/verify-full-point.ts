@@ -38,10 +38,14 @@ export async function verifyFullPoint(
   const algorithm = m ? ALGORITHMS[m[1]!] : undefined;
   if (checksumText !== undefined && !algorithm) {
     // A checksum file that is not `$N$$<hex>` is itself damaged: say so, rather than skip it or blame the XVA.
-    throw new SluiceError('REMOTE_ERROR', `The checksum file ${checksumFile} of ${point.vmName} ${point.id} is damaged: it is not in XO's \`$N$$<hex digest>\` form.`, {
-      hint: 'The XVA itself was not judged. Restore the checksum file from a copy of the repository, or remove it and verify again (then only the XVA\'s own chunk checksums are checked).',
-      context: { vm: point.vmName, file: checksumFile },
-    });
+    throw new SluiceError(
+      'REMOTE_ERROR',
+      `The checksum file ${checksumFile} of ${point.vmName} ${point.id} is damaged: it is not in XO's \`$N$$<hex digest>\` form.`,
+      {
+        hint: "The XVA itself was not judged. Restore the checksum file from a copy of the repository, or remove it and verify again (then only the XVA's own chunk checksums are checked).",
+        context: { vm: point.vmName, file: checksumFile },
+      },
+    );
   }
   const hash = algorithm ? createHash(algorithm) : undefined;
   const compressed = await isCompressed(xva);
@@ -50,7 +54,10 @@ export async function verifyFullPoint(
   let lastReport = 0;
   try {
     for await (const chunk of createReadStream(xva, { highWaterMark: 1024 * 1024 })) {
-      if (signal?.aborted) throw new SluiceError('CANCELLED', `The verify of ${point.vmName} ${point.id} was cancelled.`, { context: { vm: point.vmName, point: point.id } });
+      if (signal?.aborted)
+        throw new SluiceError('CANCELLED', `The verify of ${point.vmName} ${point.id} was cancelled.`, {
+          context: { vm: point.vmName, point: point.id },
+        });
       const b = chunk as Buffer;
       verifier?.update(b);
       hash?.update(b);
@@ -64,8 +71,13 @@ export async function verifyFullPoint(
   } catch (err) {
     if (err instanceof XvaVerifyError) {
       throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${err.message}`, {
-        hint: 'This point cannot be restored safely; use an earlier or later point, and check the remote\'s disk.',
-        context: { vm: point.vmName, file: xva, offset: String(err.offset), ...(err.entry ? { entry: err.entry } : {}) },
+        hint: "This point cannot be restored safely; use an earlier or later point, and check the remote's disk.",
+        context: {
+          vm: point.vmName,
+          file: xva,
+          offset: String(err.offset),
+          ...(err.entry ? { entry: err.entry } : {}),
+        },
       });
     }
     if (err instanceof SluiceError) throw err;
@@ -76,15 +88,23 @@ export async function verifyFullPoint(
     if (!compressed) {
       // Every chunk and tar header of the XVA verified against its own checksums: the file that disagrees is
       // far more likely the small checksum file than the XVA (only tar padding is outside those checks).
-      throw new SluiceError('REMOTE_ERROR', `The checksum file ${checksumFile} of ${point.vmName} ${point.id} does not match the XVA, whose every chunk verifies against its own checksums: the checksum file is most likely the damaged one.`, {
-        hint: 'The point\'s data reads correctly. Restore the checksum file from a copy of the repository, or remove it and verify again; check the remote\'s disk.',
-        context: { vm: point.vmName, file: checksumFile },
-      });
+      throw new SluiceError(
+        'REMOTE_ERROR',
+        `The checksum file ${checksumFile} of ${point.vmName} ${point.id} does not match the XVA, whose every chunk verifies against its own checksums: the checksum file is most likely the damaged one.`,
+        {
+          hint: "The point's data reads correctly. Restore the checksum file from a copy of the repository, or remove it and verify again; check the remote's disk.",
+          context: { vm: point.vmName, file: checksumFile },
+        },
+      );
     }
-    throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} does not match its checksum file ${checksumFile}: either the XVA or the checksum file changed after they were written (the XVA is compressed, so the damage cannot be located inside it).`, {
-      hint: 'This point cannot be trusted; use another point and check the remote\'s disk.',
-      context: { vm: point.vmName, file: xva },
-    });
+    throw new SluiceError(
+      'REMOTE_ERROR',
+      `The backup ${point.vmName} ${point.id} does not match its checksum file ${checksumFile}: either the XVA or the checksum file changed after they were written (the XVA is compressed, so the damage cannot be located inside it).`,
+      {
+        hint: "This point cannot be trusted; use another point and check the remote's disk.",
+        context: { vm: point.vmName, file: xva },
+      },
+    );
   }
   return { bytes: read, unchecked: compressed && !hash ? [xva] : [] };
 }

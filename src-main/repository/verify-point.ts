@@ -26,7 +26,15 @@ export interface VerifyPointOptions {
 export async function verifyPoint(point: BackupPoint, opts: VerifyPointOptions = {}): Promise<PointVerifyResult> {
   const counters = idleCounters();
   const sampler = opts.onProgress
-    ? new ProgressSampler({ runId: opts.runId ?? `verify-${point.id}`, vm: { uuid: point.vmUuid, name: point.vmName }, disk: null, spoolCapBytes: 0 }, opts.onProgress)
+    ? new ProgressSampler(
+        {
+          runId: opts.runId ?? `verify-${point.id}`,
+          vm: { uuid: point.vmUuid, name: point.vmName },
+          disk: null,
+          spoolCapBytes: 0,
+        },
+        opts.onProgress,
+      )
     : undefined;
   const onProgress = (p: VerifyProgress) => {
     counters.bytesRead = p.bytesRead;
@@ -38,9 +46,15 @@ export async function verifyPoint(point: BackupPoint, opts: VerifyPointOptions =
   sampler?.setPhase('verify');
   try {
     const result =
-      point.mode === 'full' ?
-        await verifyFullPoint(point, onProgress, opts.signal).then((r) => ({ bytes: r.bytes, structureOnly: r.unchecked.map((file) => ({ file, reason: 'compressed, and no checksum file to check it against' })) }))
-      : await verifyChainPoint(point, { onProgress, signal: opts.signal, cache: opts.cache });
+      point.mode === 'full'
+        ? await verifyFullPoint(point, onProgress, opts.signal).then((r) => ({
+            bytes: r.bytes,
+            structureOnly: r.unchecked.map((file) => ({
+              file,
+              reason: 'compressed, and no checksum file to check it against',
+            })),
+          }))
+        : await verifyChainPoint(point, { onProgress, signal: opts.signal, cache: opts.cache });
     sampler?.stop('done');
     return { bytes: result.bytes, structureOnly: result.structureOnly };
   } catch (err) {
@@ -53,10 +67,19 @@ export async function verifyPoint(point: BackupPoint, opts: VerifyPointOptions =
  * The point of the same VM nearest in time to a damaged one that verifies clean (older first on a tie), or
  * undefined. At most `limit` candidates are read: this runs after a failure, to say where to go instead.
  */
-export async function nearestGoodPoint(points: BackupPoint[], damaged: BackupPoint, opts: { limit?: number; signal?: AbortSignal } = {}): Promise<BackupPoint | undefined> {
+export async function nearestGoodPoint(
+  points: BackupPoint[],
+  damaged: BackupPoint,
+  opts: { limit?: number; signal?: AbortSignal } = {},
+): Promise<BackupPoint | undefined> {
   const candidates = points
     .filter((p) => p.vmUuid === damaged.vmUuid && p.id !== damaged.id)
-    .sort((a, b) => Math.abs(a.timestamp.getTime() - damaged.timestamp.getTime()) - Math.abs(b.timestamp.getTime() - damaged.timestamp.getTime()) || a.timestamp.getTime() - b.timestamp.getTime())
+    .sort(
+      (a, b) =>
+        Math.abs(a.timestamp.getTime() - damaged.timestamp.getTime()) -
+          Math.abs(b.timestamp.getTime() - damaged.timestamp.getTime()) ||
+        a.timestamp.getTime() - b.timestamp.getTime(),
+    )
     .slice(0, opts.limit ?? 4);
   const cache: FileVerifyCache = new Map();
   for (const p of candidates) {
@@ -71,13 +94,22 @@ export async function nearestGoodPoint(points: BackupPoint[], damaged: BackupPoi
 }
 
 /** A damaged-point error with the nearest good point in its hint. */
-export async function withNearestGoodPoint(err: unknown, points: BackupPoint[], damaged: BackupPoint, signal?: AbortSignal): Promise<unknown> {
+export async function withNearestGoodPoint(
+  err: unknown,
+  points: BackupPoint[],
+  damaged: BackupPoint,
+  signal?: AbortSignal,
+): Promise<unknown> {
   if (!(err instanceof SluiceError) || err.code !== 'REMOTE_ERROR') return err;
   const good = await nearestGoodPoint(points, damaged, { signal }).catch(() => undefined);
   const hint = good
     ? `The nearest good point is ${good.id} (${good.mode}): restore that one instead (on the command line: --at ${good.id}), and check the remote's disk.`
-    : 'No nearby point of this VM verifies clean either: verify its other points (Backups, or `sluice verify --remote DIR --vm …`) to find one, and check the remote\'s disk.';
-  return new SluiceError('REMOTE_ERROR', err.message, { hint, context: { ...err.context, ...(good ? { nearestGoodPoint: good.id } : {}) }, cause: err });
+    : "No nearby point of this VM verifies clean either: verify its other points (Backups, or `sluice verify --remote DIR --vm …`) to find one, and check the remote's disk.";
+  return new SluiceError('REMOTE_ERROR', err.message, {
+    hint,
+    context: { ...err.context, ...(good ? { nearestGoodPoint: good.id } : {}) },
+    cause: err,
+  });
 }
 
 function idleCounters(): TransferCounters {

@@ -30,10 +30,12 @@ export interface VhdFolderScan {
 }
 
 export async function scanVhdFolder(dir: string): Promise<VhdFolderScan> {
-  const names = (await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [] as string[];
-    throw err;
-  })).sort();
+  const names = (
+    await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw err;
+    })
+  ).sort();
   const scan: VhdFolderScan = { dir, vhds: new Map(), mergeStates: [], temporaries: [] };
   for (const name of names) {
     if (isMergeStateName(name)) scan.mergeStates.push(name);
@@ -54,12 +56,19 @@ async function describeVhd(file: string): Promise<ScannedVhd> {
       path: file,
       uuid: r.footer.uuid,
       differencing,
-      ...(differencing ? { parentName: path.basename(r.header.parentName.replace(/\\/g, '/')), parentUuid: r.header.parentUuid } : {}),
+      ...(differencing
+        ? { parentName: path.basename(r.header.parentName.replace(/\\/g, '/')), parentUuid: r.header.parentUuid }
+        : {}),
     };
   } catch (err) {
     // The head of a damaged file (footer copy and header) usually survives a truncation or a bad trailing
     // footer, and tells whose child it is: without that, its parent could be taken for an orphan.
-    return { name, path: file, ...(await readLinkLeniently(file)), damage: err instanceof Error ? err.message : String(err) };
+    return {
+      name,
+      path: file,
+      ...(await readLinkLeniently(file)),
+      damage: err instanceof Error ? err.message : String(err),
+    };
   }
 }
 
@@ -74,7 +83,13 @@ async function readLinkLeniently(file: string): Promise<Partial<ScannedVhd>> {
       await h.read(raw, 0, HEADER_SIZE, footer.dataOffset);
       const header = decodeHeader(raw, { offset: footer.dataOffset, source: file });
       const differencing = footer.diskType === DiskType.Differencing;
-      return { uuid: footer.uuid, differencing, ...(differencing ? { parentName: path.basename(header.parentName.replace(/\\/g, '/')), parentUuid: header.parentUuid } : {}) };
+      return {
+        uuid: footer.uuid,
+        differencing,
+        ...(differencing
+          ? { parentName: path.basename(header.parentName.replace(/\\/g, '/')), parentUuid: header.parentUuid }
+          : {}),
+      };
     } finally {
       await h.close();
     }
@@ -118,9 +133,16 @@ export function resolveChain(scan: VhdFolderScan, name: string): { paths: string
     }
     if (current.damage) return { problem: { kind: 'damaged', file: current.path, message: current.damage } };
     if (child && child.parentUuid !== current.uuid) {
-      return { problem: { kind: 'wrong-parent', file: child.path, message: `${child.path} is a child of VHD ${child.parentUuid}, but ${current.path} is VHD ${current.uuid}` } };
+      return {
+        problem: {
+          kind: 'wrong-parent',
+          file: child.path,
+          message: `${child.path} is a child of VHD ${child.parentUuid}, but ${current.path} is VHD ${current.uuid}`,
+        },
+      };
     }
-    if (seen.has(current.name)) return { problem: { kind: 'wrong-parent', file: current.path, message: `${current.path} is its own ancestor` } };
+    if (seen.has(current.name))
+      return { problem: { kind: 'wrong-parent', file: current.path, message: `${current.path} is its own ancestor` } };
     seen.add(current.name);
     paths.unshift(current.path);
     if (!current.differencing) return { paths };

@@ -22,7 +22,13 @@ import {
 } from '../formats/vhd-structures.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { syncDir } from './atomic-file.js';
-import { finishMergedDigests, setAsideParentDigests, startMergedDigests, writeMergedDigests, type MergedDigests } from './merge-digests.js';
+import {
+  finishMergedDigests,
+  setAsideParentDigests,
+  startMergedDigests,
+  writeMergedDigests,
+  type MergedDigests,
+} from './merge-digests.js';
 import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type MergeState } from './merge-state.js';
 
 // Merges a child VHD into its parent in place, then renames the parent to the child's name, as Xen Orchestra
@@ -72,7 +78,12 @@ export interface VhdMergeResult extends VhdMergeProgress {
 }
 
 /** Merges `childName` into `parentName` (both in `dir`); resumes instead if the parent has an unfinished merge. */
-export async function mergeVhdIntoParent(dir: string, parentName: string, childName: string, opts: VhdMergeOptions = {}): Promise<VhdMergeResult> {
+export async function mergeVhdIntoParent(
+  dir: string,
+  parentName: string,
+  childName: string,
+  opts: VhdMergeOptions = {},
+): Promise<VhdMergeResult> {
   const statePath = mergeStatePath(dir, parentName);
   const existing = await readMergeState(statePath);
   if (existing) return runMerge(dir, statePath, existing, true, opts);
@@ -85,18 +96,26 @@ export async function mergeVhdIntoParent(dir: string, parentName: string, childN
     throw err;
   });
   try {
-    if (child.footer.diskType !== DiskType.Differencing) throw new VhdChainError(childPath, `${childPath} is a full VHD: there is nothing to merge it into`);
+    if (child.footer.diskType !== DiskType.Differencing)
+      throw new VhdChainError(childPath, `${childPath} is a full VHD: there is nothing to merge it into`);
     if (child.header.parentUuid !== parent.footer.uuid) {
-      throw new VhdChainError(childPath, `${childPath} is a child of VHD ${child.header.parentUuid}, not of ${parentPath} (VHD ${parent.footer.uuid}): refusing to merge`);
+      throw new VhdChainError(
+        childPath,
+        `${childPath} is a child of VHD ${child.header.parentUuid}, not of ${parentPath} (VHD ${parent.footer.uuid}): refusing to merge`,
+      );
     }
     if (child.header.blockSize !== parent.header.blockSize) {
       throw new VhdChainError(childPath, `${childPath} and ${parentPath} use different block sizes: refusing to merge`);
     }
     if (child.blockCount > parent.header.maxTableEntries) {
-      throw new SluiceError('REMOTE_ERROR', `The disk grew from ${parent.footer.currentSize} to ${child.footer.currentSize} bytes between ${parentName} and ${childName}; Sluice cannot merge such a chain in place yet.`, {
-        hint: 'Keep these points (raise retention) or start a new chain with a full backup; the existing points stay restorable.',
-        context: { remote: childPath, phase: 'merge' },
-      });
+      throw new SluiceError(
+        'REMOTE_ERROR',
+        `The disk grew from ${parent.footer.currentSize} to ${child.footer.currentSize} bytes between ${parentName} and ${childName}; Sluice cannot merge such a chain in place yet.`,
+        {
+          hint: 'Keep these points (raise retention) or start a new chain with a full backup; the existing points stay restorable.',
+          context: { remote: childPath, phase: 'merge' },
+        },
+      );
     }
   } finally {
     await parent.close();
@@ -121,19 +140,33 @@ export async function mergeVhdIntoParent(dir: string, parentName: string, childN
 }
 
 /** Finishes the merge a state file describes (a run that crashed, or XO's own two-file merge). */
-export async function resumeVhdMerge(dir: string, stateName: string, opts: VhdMergeOptions = {}): Promise<VhdMergeResult> {
+export async function resumeVhdMerge(
+  dir: string,
+  stateName: string,
+  opts: VhdMergeOptions = {},
+): Promise<VhdMergeResult> {
   const statePath = path.join(dir, stateName);
   const state = await readMergeState(statePath);
   if (!state) throw new SluiceError('NOT_FOUND', `No merge state ${statePath}.`, { context: { remote: statePath } });
   return runMerge(dir, statePath, state, true, opts);
 }
 
-async function runMerge(dir: string, statePath: string, state: MergeState, resumed: boolean, opts: VhdMergeOptions): Promise<VhdMergeResult> {
+async function runMerge(
+  dir: string,
+  statePath: string,
+  state: MergeState,
+  resumed: boolean,
+  opts: VhdMergeOptions,
+): Promise<VhdMergeResult> {
   if (state.chain.length !== 2) {
-    throw new SluiceError('REMOTE_ERROR', `The unfinished merge ${statePath} spans ${state.chain.length} files (Xen Orchestra merges several at once); Sluice resumes two-file merges only.`, {
-      hint: 'Let Xen Orchestra finish it (run its backup job or "check" the remote there); the chain is intact meanwhile.',
-      context: { remote: statePath, phase: 'merge' },
-    });
+    throw new SluiceError(
+      'REMOTE_ERROR',
+      `The unfinished merge ${statePath} spans ${state.chain.length} files (Xen Orchestra merges several at once); Sluice resumes two-file merges only.`,
+      {
+        hint: 'Let Xen Orchestra finish it (run its backup job or "check" the remote there); the chain is intact meanwhile.',
+        context: { remote: statePath, phase: 'merge' },
+      },
+    );
   }
   const parentPath = path.join(dir, path.basename(state.chain[0]!));
   const childPath = path.join(dir, path.basename(state.chain[1]!));
@@ -145,12 +178,18 @@ async function runMerge(dir: string, statePath: string, state: MergeState, resum
       const child = await VhdFileReader.open(childPath);
       try {
         if ((await headerChecksum(childPath)) !== state.child.header) {
-          throw new VhdChainError(childPath, `${childPath} is not the file the unfinished merge ${statePath} started on (its header changed): refusing to resume`);
+          throw new VhdChainError(
+            childPath,
+            `${childPath} is not the file the unfinished merge ${statePath} started on (its header changed): refusing to resume`,
+          );
         }
         digests = await startMergedDigests(parentPath, child.blockCount).catch((err) => {
           throw describeFsError(err, digestsPathOf(parentPath), 'remove the block digests of');
         });
-        await mergeBlocks(parent, child, state, statePath, progress, opts, { merged: digests, child: await loadDigests(childPath) });
+        await mergeBlocks(parent, child, state, statePath, progress, opts, {
+          merged: digests,
+          child: await loadDigests(childPath),
+        });
         await parent.adoptIdentity(child.footer);
       } finally {
         await child.close();
@@ -167,7 +206,10 @@ async function runMerge(dir: string, statePath: string, state: MergeState, resum
       throw describeFsError(err, statePath, 'write the merge state');
     });
   }
-  const renamed = await fs.access(parentPath).then(() => false, () => true);
+  const renamed = await fs.access(parentPath).then(
+    () => false,
+    () => true,
+  );
   if (!renamed) {
     // The child's digests describe the child, which the rename replaces: they go first (a crash between the
     // two leaves the child without digests, never with wrong ones).
@@ -177,7 +219,10 @@ async function runMerge(dir: string, statePath: string, state: MergeState, resum
     });
   } else if ((await headerChecksum(childPath).catch(() => -1)) !== state.parent.header) {
     // Renamed before a crash: the child's name must then hold the merged file (the parent's header).
-    throw new VhdChainError(parentPath, `${parentPath} is gone and ${childPath} is not the merged file the unfinished merge ${statePath} made: refusing to finish it`);
+    throw new VhdChainError(
+      parentPath,
+      `${parentPath} is gone and ${childPath} is not the merged file the unfinished merge ${statePath} made: refusing to finish it`,
+    );
   }
   await finishMergedDigests(parentPath, childPath).catch((err) => {
     throw describeFsError(err, digestsPathOf(childPath), 'move the block digests to');
@@ -217,7 +262,11 @@ async function mergeBlocks(
   const batch = Math.max(1, opts.batchBlocks ?? 32);
   for (let start = 0; start < todo.length; start += batch) {
     if (opts.signal?.aborted) {
-      throw new SluiceError('CANCELLED', 'The merge was cancelled; it resumes where it stopped on the next run, and the chain is intact meanwhile.', { context: { remote: parent.path, phase: 'merge' } });
+      throw new SluiceError(
+        'CANCELLED',
+        'The merge was cancelled; it resumes where it stopped on the next run, and the chain is intact meanwhile.',
+        { context: { remote: parent.path, phase: 'merge' } },
+      );
     }
     const indexes = todo.slice(start, start + batch);
     const committedEnd = parent.dataEnd;
@@ -226,7 +275,8 @@ async function mergeBlocks(
       for (const index of indexes) {
         const stored = (await child.readBlock(index))!;
         progress.bytesRead += blockBytes;
-        if (childDigests && !childDigests.blockMatches(index, stored.bitmap, stored.data)) throw damagedChildBlock(child, index, parent.path);
+        if (childDigests && !childDigests.blockMatches(index, stored.bitmap, stored.data))
+          throw damagedChildBlock(child, index, parent.path);
         const written = await parent.mergeBlock(index, stored.bitmap, stored.data, progress);
         collector?.addBlock(index, written.bitmap, written.data);
         progress.blocksDone++;
@@ -294,16 +344,27 @@ class MergeTarget {
       const headerRaw = await readAt(handle, footer.dataOffset, HEADER_SIZE, file);
       const header = decodeHeader(headerRaw, where(footer.dataOffset));
       if (headerRaw.readUInt32BE(36) !== expectedHeaderChecksum) {
-        throw new VhdChainError(file, `${file} is not the file the merge started on (its header changed): refusing to write into it`);
+        throw new VhdChainError(
+          file,
+          `${file} is not the file the merge started on (its header changed): refusing to write into it`,
+        );
       }
-      const bat = decodeBat(await readAt(handle, header.tableOffset, batSize(header.maxTableEntries), file), header.maxTableEntries);
+      const bat = decodeBat(
+        await readAt(handle, header.tableOffset, batSize(header.maxTableEntries), file),
+        header.maxTableEntries,
+      );
       const blockBytes = bitmapSize(header.blockSize) + header.blockSize;
       let end = Math.max(header.tableOffset + batSize(header.maxTableEntries), footer.dataOffset + HEADER_SIZE);
       for (const l of header.parentLocators) end = Math.max(end, l.dataOffset + l.dataSpace);
       for (let i = 0; i < bat.length; i++) {
         if (bat[i] === BAT_ABSENT) continue;
         const at = bat[i]! * SECTOR;
-        if (at + blockBytes > size) throw new VhdFormatError('bat', `BAT entry of block ${i} points past the end of the file`, where(header.tableOffset + i * 4));
+        if (at + blockBytes > size)
+          throw new VhdFormatError(
+            'bat',
+            `BAT entry of block ${i} points past the end of the file`,
+            where(header.tableOffset + i * 4),
+          );
         end = Math.max(end, at + blockBytes);
       }
       return new MergeTarget(file, handle, footer, footerRaw, header, bat, Math.ceil(end / SECTOR) * SECTOR);
@@ -337,7 +398,12 @@ class MergeTarget {
   }
 
   /** Writes the child's block into the parent; returns the bytes written there (what the block now holds). */
-  async mergeBlock(index: number, bitmap: Buffer, data: Buffer, progress: VhdMergeProgress): Promise<{ bitmap: Buffer; data: Buffer }> {
+  async mergeBlock(
+    index: number,
+    bitmap: Buffer,
+    data: Buffer,
+    progress: VhdMergeProgress,
+  ): Promise<{ bitmap: Buffer; data: Buffer }> {
     const bitmapBytes = bitmap.length;
     const sectors = this.header.blockSize / SECTOR;
     const existing = this.bat[index]!;
@@ -435,10 +501,14 @@ class MergeTarget {
 
 function damagedChildBlock(child: VhdFileReader, index: number, parentPath: string): SluiceError {
   const at = child.bat[index]! * SECTOR;
-  return new SluiceError('REMOTE_ERROR', `${child.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written, so it is not merged into ${parentPath}.`, {
-    hint: 'The points using this file are damaged (`sluice verify` names them); the chain is otherwise intact. Keep these points and start a new chain with a full backup.',
-    context: { file: child.path, block: String(index), offset: String(at), damage: 'block', phase: 'merge' },
-  });
+  return new SluiceError(
+    'REMOTE_ERROR',
+    `${child.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written, so it is not merged into ${parentPath}.`,
+    {
+      hint: 'The points using this file are damaged (`sluice verify` names them); the chain is otherwise intact. Keep these points and start a new chain with a full backup.',
+      context: { file: child.path, block: String(index), offset: String(at), damage: 'block', phase: 'merge' },
+    },
+  );
 }
 
 async function headerChecksum(file: string): Promise<number> {

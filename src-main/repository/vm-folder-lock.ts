@@ -43,17 +43,22 @@ export async function lockVmFolder(lockDir: string, purpose: string): Promise<()
         .readFile(ownerFile, 'utf8')
         .then((t) => JSON.parse(t) as LockOwner)
         .catch(() => undefined);
-      const stale = owner === undefined ? await olderThan(lockDir, 60_000) : owner.hostname === me.hostname && !alive(owner.pid);
+      const stale =
+        owner === undefined ? await olderThan(lockDir, 60_000) : owner.hostname === me.hostname && !alive(owner.pid);
       if (stale) {
         await fs.rm(lockDir, { recursive: true, force: true }).catch((e) => {
           throw describeFsError(e, lockDir, 'remove the stale lock');
         });
         continue;
       }
-      throw new SluiceError('CONFLICT', `This VM's backup folder is in use${owner ? ` by ${owner.purpose} (process ${owner.pid} on ${owner.hostname}, since ${owner.startedAt})` : ''}.`, {
-        hint: 'Wait for that run to finish. If no run is active, remove the folder ' + lockDir,
-        context: { remote: lockDir },
-      });
+      throw new SluiceError(
+        'CONFLICT',
+        `This VM's backup folder is in use${owner ? ` by ${owner.purpose} (process ${owner.pid} on ${owner.hostname}, since ${owner.startedAt})` : ''}.`,
+        {
+          hint: 'Wait for that run to finish. If no run is active, remove the folder ' + lockDir,
+          context: { remote: lockDir },
+        },
+      );
     }
   }
   throw new SluiceError('CONFLICT', `Could not take the lock ${lockDir}.`, { hint: 'Try again.' });

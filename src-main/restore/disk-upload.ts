@@ -47,12 +47,21 @@ export async function uploadToHost(
   const taskRef = await xapi.call<string>('task.create', spec.label, spec.context.vm ?? '');
   let upload: HostUpload | undefined;
   try {
-    upload = await openHostUpload(xapi, spec.path, { ...spec.query, task_id: taskRef }, { contentLength: spec.length, signal: opts.signal, context: spec.context });
+    upload = await openHostUpload(
+      xapi,
+      spec.path,
+      { ...spec.query, task_id: taskRef },
+      { contentLength: spec.length, signal: opts.signal, context: spec.context },
+    );
     const sink = upload;
     const transfer = new Transfer({
       source: spec.source,
       sink,
-      buffer: { memoryCapBytes: Math.min(opts.memoryBufferBytes, READ_AHEAD_BYTES), spoolCapBytes: opts.spoolCapBytes, spoolDir: opts.spoolDir },
+      buffer: {
+        memoryCapBytes: Math.min(opts.memoryBufferBytes, READ_AHEAD_BYTES),
+        spoolCapBytes: opts.spoolCapBytes,
+        spoolDir: opts.spoolDir,
+      },
       throttle,
       signal: opts.signal,
       inspect: spec.inspect,
@@ -80,16 +89,27 @@ export async function uploadToHost(
  * After a failed upload: the host's task must end (so whatever it half-made is rolled back before we clean
  * up): cancelled when the failure is ours, awaited when the host cut us off, whose reason is then reported.
  */
-async function hostReason(xapi: XapiSession, taskRef: string, err: unknown, spec: UploadSpec, signal: AbortSignal | undefined): Promise<unknown> {
-  const ours = signal?.aborted === true || (err instanceof SluiceError && err.context.damage !== 'truncated' && err.code !== 'HOST_UNREACHABLE');
+async function hostReason(
+  xapi: XapiSession,
+  taskRef: string,
+  err: unknown,
+  spec: UploadSpec,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  const ours =
+    signal?.aborted === true ||
+    (err instanceof SluiceError && err.context.damage !== 'truncated' && err.code !== 'HOST_UNREACHABLE');
   // A connection the host cut: the host is failing the task itself; give it a moment to say why, rather than
   // cancelling over its reason.
-  let task = ours ? undefined : await waitForTask(xapi, taskRef, { timeoutMs: 5000, pollMs: 100 }).catch(() => undefined);
+  let task = ours
+    ? undefined
+    : await waitForTask(xapi, taskRef, { timeoutMs: 5000, pollMs: 100 }).catch(() => undefined);
   if (!task) {
     await xapi.call('task.cancel', taskRef).catch(() => {});
     task = await waitForTask(xapi, taskRef, { timeoutMs: 30_000, pollMs: 100 }).catch(() => undefined);
   }
-  if (signal?.aborted) return new SluiceError('CANCELLED', 'The restore was cancelled.', { context: spec.context, cause: err });
+  if (signal?.aborted)
+    return new SluiceError('CANCELLED', 'The restore was cancelled.', { context: spec.context, cause: err });
   if (!ours && task?.status === 'failure') return taskFailure(task, spec.path.slice(1));
   return err;
 }

@@ -51,7 +51,8 @@ export async function planFullPointPlacement(
     }
     // The default SR wins a tie: the same choice as without per-disk SRs.
     const best = Math.max(...[...votes.values()].map((v) => v.count));
-    importSr = votes.get(defaultSr.ref)?.count === best ? defaultSr : [...votes.values()].find((v) => v.count === best)!.sr;
+    importSr =
+      votes.get(defaultSr.ref)?.count === best ? defaultSr : [...votes.values()].find((v) => v.count === best)!.sr;
   }
   const moves = new Map<string, TargetSr>();
   for (const position of disks ? disks.map((d) => d.position) : [...wanted.keys()]) {
@@ -82,32 +83,49 @@ export async function wantedDiskSrs(
     srs.set(sr.record.uuid, sr);
     const already = wanted.get(position);
     if (already && already.ref !== sr.ref) {
-      throw new SluiceError('VALIDATION', `Disk ${position} of ${point.vmName} ${point.id} is given two SRs (${already.record.uuid} and ${sr.record.uuid}).`, {
-        hint: 'Name each disk once, by its position or by its uuid.',
-        context,
-      });
+      throw new SluiceError(
+        'VALIDATION',
+        `Disk ${position} of ${point.vmName} ${point.id} is given two SRs (${already.record.uuid} and ${sr.record.uuid}).`,
+        {
+          hint: 'Name each disk once, by its position or by its uuid.',
+          context,
+        },
+      );
     }
     wanted.set(position, sr);
   }
   return wanted;
 }
 
-function positionOf(point: BackupPoint, disks: Array<{ uuid: string; position: string; name: string }> | undefined, key: string): string {
+function positionOf(
+  point: BackupPoint,
+  disks: Array<{ uuid: string; position: string; name: string }> | undefined,
+  key: string,
+): string {
   if (disks) return pickDisk(disks, key, point).position;
   if (/^\d+$/.test(key)) return key;
-  throw new SluiceError('VALIDATION', `${point.vmName} ${point.id} is a zstd-compressed XVA: Sluice cannot read its disk list before the import, so its disks must be named by position, not "${key}".`, {
-    hint: 'Name the disk by its position instead: 0 for the first disk (userdevice 0), 1 for the next….',
-    context: { vm: point.vmName, point: point.id },
-  });
+  throw new SluiceError(
+    'VALIDATION',
+    `${point.vmName} ${point.id} is a zstd-compressed XVA: Sluice cannot read its disk list before the import, so its disks must be named by position, not "${key}".`,
+    {
+      hint: 'Name the disk by its position instead: 0 for the first disk (userdevice 0), 1 for the next….',
+      context: { vm: point.vmName, point: point.id },
+    },
+  );
 }
 
-async function diskSr(xapi: XapiSession, srUuid: string, key: string, context: Record<string, string>): Promise<TargetSr> {
+async function diskSr(
+  xapi: XapiSession,
+  srUuid: string,
+  key: string,
+  context: Record<string, string>,
+): Promise<TargetSr> {
   try {
     return await resolveTargetSr(xapi, srUuid, context);
   } catch (err) {
     if (err instanceof SluiceError && err.code === 'NOT_FOUND') {
       throw new SluiceError('NOT_FOUND', `The pool has no SR with uuid ${srUuid} (asked for disk ${key}).`, {
-        hint: 'Give the uuid of one of the pool\'s SRs (xe sr-list) for that disk.',
+        hint: "Give the uuid of one of the pool's SRs (xe sr-list) for that disk.",
         context: { ...context, disk: key },
         cause: err,
       });
@@ -153,7 +171,13 @@ export async function moveImportedDisks(
     opts.log('info', `Moving disk ${position} ("${name}") onto the SR "${sr.record.name_label}".`, context);
     // The copy's own progress line: the host task's progress x the disk's size, so a large disk is seen moving.
     const virtualSize = Number(await xapi.call<string | number>('VDI.get_virtual_size', vbd.VDI));
-    const moved = { bytesRead: 0, bytesWritten: 0, buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 }, producerBlockedMs: 0, consumerStarvedMs: 0 };
+    const moved = {
+      bytesRead: 0,
+      bytesWritten: 0,
+      buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
+      producerBlockedMs: 0,
+      consumerStarvedMs: 0,
+    };
     const diskSampler = sampler.forDisk({ uuid: await xapi.call<string>('VDI.get_uuid', vbd.VDI), name });
     diskSampler.totalBytes = virtualSize;
     diskSampler.phase = 'transfer';
@@ -168,11 +192,15 @@ export async function moveImportedDisks(
     const copy = await copyVdi(xapi, vbd.VDI, sr, opts.signal, onProgress).catch((err: unknown) => {
       diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
       if (opts.signal?.aborted || !(err instanceof SluiceError) || err.code === 'CANCELLED') throw err;
-      throw new SluiceError(err.code, `Moving disk ${position} ("${name}") onto the SR "${sr.record.name_label}" failed: ${err.message}`, {
-        hint: err.hint,
-        context: { ...context, ...err.context, disk: name, sr: sr.record.uuid },
-        cause: err,
-      });
+      throw new SluiceError(
+        err.code,
+        `Moving disk ${position} ("${name}") onto the SR "${sr.record.name_label}" failed: ${err.message}`,
+        {
+          hint: err.hint,
+          context: { ...context, ...err.context, disk: name, sr: sr.record.uuid },
+          cause: err,
+        },
+      );
     });
     created.vdis.push(copy);
     moved.bytesRead = moved.bytesWritten = virtualSize;
@@ -201,7 +229,13 @@ export async function moveImportedDisks(
  * Async.VDI.copy, waited for; the task's progress (0..1) is passed on at each poll. A cancel cancels the host's task; should the copy finish anyway, it is
  * destroyed here, since the caller never learns its ref.
  */
-async function copyVdi(xapi: XapiSession, vdi: string, sr: TargetSr, signal: AbortSignal | undefined, onProgress: (fraction: number) => void): Promise<string> {
+async function copyVdi(
+  xapi: XapiSession,
+  vdi: string,
+  sr: TargetSr,
+  signal: AbortSignal | undefined,
+  onProgress: (fraction: number) => void,
+): Promise<string> {
   const task = await xapi.call<string>('Async.VDI.copy', vdi, sr.ref);
   try {
     let done;
@@ -216,7 +250,10 @@ async function copyVdi(xapi: XapiSession, vdi: string, sr: TargetSr, signal: Abo
     }
     if (done.status !== 'success') throw taskFailure(done, 'VDI.copy');
     const copy = parseTaskResultRefs(done.result)[0];
-    if (!copy) throw new SluiceError('HOST_ERROR', 'The host finished copying a disk but named no VDI.', { context: { sr: sr.record.uuid } });
+    if (!copy)
+      throw new SluiceError('HOST_ERROR', 'The host finished copying a disk but named no VDI.', {
+        context: { sr: sr.record.uuid },
+      });
     return copy;
   } finally {
     await xapi.call('task.destroy', task).catch(() => {});

@@ -24,7 +24,7 @@ export interface OpenedDisk {
 
 function damagedPoint(point: BackupPoint, message: string, context: ErrorContext, cause?: unknown): SluiceError {
   return new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
-    hint: 'This point cannot be restored safely; use another point, and check the remote\'s disk.',
+    hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
     context: { vm: point.vmName, point: point.id, ...context },
     cause,
   });
@@ -44,8 +44,15 @@ export async function openPointDisks(point: BackupPoint, only?: (d: DeltaPointDi
     return opened;
   } catch (err) {
     await Promise.all(opened.map((o) => o.chain.close()));
-    if (err instanceof VhdFormatError) throw damagedPoint(point, err.message, { file: err.source ?? '', offset: String(err.offset), damage: err.damage }, err);
-    if (err instanceof SluiceError && err.code === 'REMOTE_ERROR' && !err.message.includes(point.id)) throw damagedPoint(point, err.message, err.context, err);
+    if (err instanceof VhdFormatError)
+      throw damagedPoint(
+        point,
+        err.message,
+        { file: err.source ?? '', offset: String(err.offset), damage: err.damage },
+        err,
+      );
+    if (err instanceof SluiceError && err.code === 'REMOTE_ERROR' && !err.message.includes(point.id))
+      throw damagedPoint(point, err.message, err.context, err);
     throw err;
   }
 }
@@ -59,12 +66,16 @@ async function digestCheck(point: BackupPoint, files: string[]): Promise<VhdBloc
     if (state?.kind !== 'current') return;
     if (!state.digests.blockMatches(index, stored.bitmap, stored.data)) {
       const at = file.bat[index]! * 512;
-      throw damagedPoint(point, `${file.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written`, {
-        file: file.path,
-        block: String(index),
-        offset: String(at),
-        damage: 'block',
-      });
+      throw damagedPoint(
+        point,
+        `${file.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written`,
+        {
+          file: file.path,
+          block: String(index),
+          offset: String(at),
+          damage: 'block',
+        },
+      );
     }
   };
 }
@@ -82,7 +93,15 @@ export async function uploadDisk(
   const flat = flatVhdStream(opened.chain, { uuid: randomUUID() });
   await uploadToHost(
     xapi,
-    { path: '/import_raw_vdi', query: { vdi: vdiRef, format: 'vhd' }, source: flat.body, length: flat.length, pool: opened.chain.pool, label: 'Sluice restore disk', context: { ...context, disk: opened.disk.name } },
+    {
+      path: '/import_raw_vdi',
+      query: { vdi: vdiRef, format: 'vhd' },
+      source: flat.body,
+      length: flat.length,
+      pool: opened.chain.pool,
+      label: 'Sluice restore disk',
+      context: { ...context, disk: opened.disk.name },
+    },
     opts,
     sampler,
     throttle,
@@ -99,7 +118,10 @@ export async function restoreDeltaPoint(xapi: XapiSession, point: BackupPoint, o
   const meta = point.metadata as DeltaMetadata;
   const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
   const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
-  const sampler = new ProgressSampler({ runId: opts.runId, vm: { uuid: point.vmUuid, name }, disk: null, spoolCapBytes: opts.spoolCapBytes }, opts.onProgress);
+  const sampler = new ProgressSampler(
+    { runId: opts.runId, vm: { uuid: point.vmUuid, name }, disk: null, spoolCapBytes: opts.spoolCapBytes },
+    opts.onProgress,
+  );
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
   const created = new CreatedObjects();
   sampler.start();
@@ -110,14 +132,30 @@ export async function restoreDeltaPoint(xapi: XapiSession, point: BackupPoint, o
   });
   try {
     const defaultSr = await resolveTargetSr(xapi, opts.srUuid, context);
-    const wanted = await wantedDiskSrs(xapi, point, opened.map((o) => o.disk), opts.diskSrs ?? {}, defaultSr, context);
-    const srFor = new Map<string, TargetSr>(opened.map(({ disk }) => [disk.key, wanted.get(disk.position) ?? defaultSr]));
+    const wanted = await wantedDiskSrs(
+      xapi,
+      point,
+      opened.map((o) => o.disk),
+      opts.diskSrs ?? {},
+      defaultSr,
+      context,
+    );
+    const srFor = new Map<string, TargetSr>(
+      opened.map(({ disk }) => [disk.key, wanted.get(disk.position) ?? defaultSr]),
+    );
     const vmRef = await createVmFromMetadata(xapi, meta, name, created);
     const disks: RestoredDisk[] = [];
     for (const o of opened) {
       const sr = srFor.get(o.disk.key)!;
       const vdiRef = await createDiskFor(xapi, o.disk, sr.ref, vmRef, created);
-      disks.push({ vdiRef, vdiUuid: await xapi.call<string>('VDI.get_uuid', vdiRef), name: o.disk.name, position: o.disk.position, srUuid: sr.record.uuid, bytes: 0 });
+      disks.push({
+        vdiRef,
+        vdiUuid: await xapi.call<string>('VDI.get_uuid', vdiRef),
+        name: o.disk.name,
+        position: o.disk.position,
+        srUuid: sr.record.uuid,
+        bytes: 0,
+      });
     }
     await createVifs(xapi, meta, vmRef, opts.log, context);
     sampler.setPhase('transfer');

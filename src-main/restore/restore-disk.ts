@@ -16,24 +16,54 @@ import { CreatedObjects, createDiskFor } from './vm-recreate.js';
  * nothing: the admin plugs it where it is needed. `disk` is the disk's uuid or its position. A failure or a
  * cancel destroys the new VDI.
  */
-export async function restoreDisk(xapi: XapiSession, point: BackupPoint, disk: string, opts: RestoreOptions): Promise<RestoredDisk & { durationMs: number }> {
+export async function restoreDisk(
+  xapi: XapiSession,
+  point: BackupPoint,
+  disk: string,
+  opts: RestoreOptions,
+): Promise<RestoredDisk & { durationMs: number }> {
   const started = performance.now();
   const context = { host: new URL(xapi.url).host, vm: point.vmName, point: point.id };
   try {
-    const r = point.mode === 'full' ? await restoreFullPointDisk(xapi, point, disk, opts) : await restoreDeltaDisk(xapi, point, disk, opts, context);
-    opts.log('info', `Restored disk "${r.name}" (position ${r.position}) of ${point.vmName} ${point.id} as VDI ${r.vdiUuid}.`, context);
+    const r =
+      point.mode === 'full'
+        ? await restoreFullPointDisk(xapi, point, disk, opts)
+        : await restoreDeltaDisk(xapi, point, disk, opts, context);
+    opts.log(
+      'info',
+      `Restored disk "${r.name}" (position ${r.position}) of ${point.vmName} ${point.id} as VDI ${r.vdiUuid}.`,
+      context,
+    );
     return { ...r, durationMs: performance.now() - started };
   } catch (err) {
     if (opts.signal?.aborted && !(err instanceof SluiceError && err.code === 'CANCELLED')) {
-      throw new SluiceError('CANCELLED', `The restore of a disk of ${point.vmName} ${point.id} was cancelled; the new VDI was removed.`, { context, cause: err });
+      throw new SluiceError(
+        'CANCELLED',
+        `The restore of a disk of ${point.vmName} ${point.id} was cancelled; the new VDI was removed.`,
+        { context, cause: err },
+      );
     }
     throw opts.points ? await withNearestGoodPoint(err, opts.points, point, opts.signal) : err;
   }
 }
 
-async function restoreDeltaDisk(xapi: XapiSession, point: BackupPoint, wanted: string, opts: RestoreOptions, context: Record<string, string>): Promise<RestoredDisk> {
+async function restoreDeltaDisk(
+  xapi: XapiSession,
+  point: BackupPoint,
+  wanted: string,
+  opts: RestoreOptions,
+  context: Record<string, string>,
+): Promise<RestoredDisk> {
   const target = pickDisk(await deltaPointDisks(point), wanted, point);
-  const sampler = new ProgressSampler({ runId: opts.runId, vm: { uuid: point.vmUuid, name: point.vmName }, disk: { uuid: target.uuid, name: target.name }, spoolCapBytes: opts.spoolCapBytes }, opts.onProgress);
+  const sampler = new ProgressSampler(
+    {
+      runId: opts.runId,
+      vm: { uuid: point.vmUuid, name: point.vmName },
+      disk: { uuid: target.uuid, name: target.name },
+      spoolCapBytes: opts.spoolCapBytes,
+    },
+    opts.onProgress,
+  );
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
   const created = new CreatedObjects();
   sampler.start();
@@ -44,10 +74,23 @@ async function restoreDeltaDisk(xapi: XapiSession, point: BackupPoint, wanted: s
   });
   try {
     const sr = await resolveTargetSr(xapi, opts.srUuid, context);
-    const vdiRef = await createDiskFor(xapi, { ...target, vdi: { ...target.vdi, name_label: opts.name ?? target.name } }, sr.ref, undefined, created);
+    const vdiRef = await createDiskFor(
+      xapi,
+      { ...target, vdi: { ...target.vdi, name_label: opts.name ?? target.name } },
+      sr.ref,
+      undefined,
+      created,
+    );
     const bytes = await uploadDisk(xapi, opened!, vdiRef, opts, sampler, throttle, context);
     sampler.stop('done');
-    return { vdiRef, vdiUuid: await xapi.call<string>('VDI.get_uuid', vdiRef), name: opts.name ?? target.name, position: target.position, srUuid: sr.record.uuid, bytes };
+    return {
+      vdiRef,
+      vdiUuid: await xapi.call<string>('VDI.get_uuid', vdiRef),
+      name: opts.name ?? target.name,
+      position: target.position,
+      srUuid: sr.record.uuid,
+      bytes,
+    };
   } catch (err) {
     sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
     await created.destroy(xapi, opts.log);

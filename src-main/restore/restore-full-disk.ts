@@ -12,18 +12,43 @@ import { resolveTargetSr } from './restore-target.js';
 import { CreatedObjects } from './vm-recreate.js';
 
 /** One disk of a full point into a new VDI: its chunks read out of the XVA (checked) and sent raw. */
-export async function restoreFullPointDisk(xapi: XapiSession, point: BackupPoint, wanted: string, opts: RestoreOptions): Promise<RestoredDisk> {
+export async function restoreFullPointDisk(
+  xapi: XapiSession,
+  point: BackupPoint,
+  wanted: string,
+  opts: RestoreOptions,
+): Promise<RestoredDisk> {
   const context = { host: new URL(xapi.url).host, vm: point.vmName, point: point.id };
   const { disks } = await fullPointDisks(point);
   const target = pickDisk(disks, wanted, point);
   const name = opts.name ?? target.name;
-  const sampler = new ProgressSampler({ runId: opts.runId, vm: { uuid: point.vmUuid, name: point.vmName }, disk: { uuid: target.id, name: target.name }, spoolCapBytes: opts.spoolCapBytes }, opts.onProgress);
+  const sampler = new ProgressSampler(
+    {
+      runId: opts.runId,
+      vm: { uuid: point.vmUuid, name: point.vmName },
+      disk: { uuid: target.id, name: target.name },
+      spoolCapBytes: opts.spoolCapBytes,
+    },
+    opts.onProgress,
+  );
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
   const created = new CreatedObjects();
   sampler.start();
   try {
     const sr = await resolveTargetSr(xapi, opts.srUuid, context);
-    const vdiRef = await xapi.call<string>('VDI.create', { name_label: name, name_description: '', SR: sr.ref, virtual_size: String(target.virtualSize), type: 'user', sharable: false, read_only: false, other_config: {}, xenstore_data: {}, sm_config: {}, tags: [] });
+    const vdiRef = await xapi.call<string>('VDI.create', {
+      name_label: name,
+      name_description: '',
+      SR: sr.ref,
+      virtual_size: String(target.virtualSize),
+      type: 'user',
+      sharable: false,
+      read_only: false,
+      other_config: {},
+      xenstore_data: {},
+      sm_config: {},
+      tags: [],
+    });
     created.vdis.push(vdiRef);
     const source = xvaDiskRaw(await openPlainXva(point, 'restore one disk'), target.id, target.virtualSize);
     const checked = (async function* () {
@@ -31,17 +56,47 @@ export async function restoreFullPointDisk(xapi: XapiSession, point: BackupPoint
         yield* source;
       } catch (err) {
         if (err instanceof XvaVerifyError) {
-          throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`, {
-            hint: 'This point cannot be restored safely; use another point, and check the remote\'s disk.',
-            context: { ...context, file: xvaPathOf(point), offset: String(err.offset), damage: err.damage, ...(err.entry ? { entry: err.entry } : {}) },
-          });
+          throw new SluiceError(
+            'REMOTE_ERROR',
+            `The backup ${point.vmName} ${point.id} is damaged: ${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`,
+            {
+              hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
+              context: {
+                ...context,
+                file: xvaPathOf(point),
+                offset: String(err.offset),
+                damage: err.damage,
+                ...(err.entry ? { entry: err.entry } : {}),
+              },
+            },
+          );
         }
         throw err;
       }
     })();
-    await uploadToHost(xapi, { path: '/import_raw_vdi', query: { vdi: vdiRef, format: 'raw' }, source: checked, length: target.virtualSize, label: 'Sluice restore disk', context: { ...context, disk: target.name } }, opts, sampler, throttle);
+    await uploadToHost(
+      xapi,
+      {
+        path: '/import_raw_vdi',
+        query: { vdi: vdiRef, format: 'raw' },
+        source: checked,
+        length: target.virtualSize,
+        label: 'Sluice restore disk',
+        context: { ...context, disk: target.name },
+      },
+      opts,
+      sampler,
+      throttle,
+    );
     sampler.stop('done');
-    return { vdiRef, vdiUuid: await xapi.call<string>('VDI.get_uuid', vdiRef), name, position: target.position, srUuid: sr.record.uuid, bytes: target.virtualSize };
+    return {
+      vdiRef,
+      vdiUuid: await xapi.call<string>('VDI.get_uuid', vdiRef),
+      name,
+      position: target.position,
+      srUuid: sr.record.uuid,
+      bytes: target.virtualSize,
+    };
   } catch (err) {
     sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
     await created.destroy(xapi, opts.log);

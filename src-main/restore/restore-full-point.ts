@@ -31,9 +31,11 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
   const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
   const xva = path.join(path.dirname(point.metadataPath), path.basename(meta.xva));
-  const size = (await fs.stat(xva).catch((err) => {
-    throw describeFsError(err, xva, 'read');
-  })).size;
+  const size = (
+    await fs.stat(xva).catch((err) => {
+      throw describeFsError(err, xva, 'read');
+    })
+  ).size;
   const head = Buffer.alloc(4);
   const fh = await fs.open(xva, 'r');
   await fh.read(head, 0, 4, 0);
@@ -46,12 +48,15 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const hash = m && ALGORITHMS[m[1]!] ? createHash(ALGORITHMS[m[1]!]!) : undefined;
   const damaged = (message: string, extra: Record<string, string>, cause?: unknown) =>
     new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
-      hint: 'This point cannot be restored safely; use another point, and check the remote\'s disk.',
+      hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
       context: { ...context, file: xva, ...extra },
       cause,
     });
 
-  const sampler = new ProgressSampler({ runId: opts.runId, vm: { uuid: point.vmUuid, name }, disk: null, spoolCapBytes: opts.spoolCapBytes }, opts.onProgress);
+  const sampler = new ProgressSampler(
+    { runId: opts.runId, vm: { uuid: point.vmUuid, name }, disk: null, spoolCapBytes: opts.spoolCapBytes },
+    opts.onProgress,
+  );
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
   const created = new CreatedObjects();
   sampler.start();
@@ -59,7 +64,13 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
     // Per-disk SRs need the disk list (read from the XVA's head) to know where each disk goes; a zstd XVA
     // cannot be read here, so its disks are named by position.
     const needsDisks = Object.keys(opts.diskSrs ?? {}).length > 0 && !zstd;
-    const placement = await planFullPointPlacement(xapi, point, needsDisks ? (await fullPointDisks(point)).disks : undefined, opts, context);
+    const placement = await planFullPointPlacement(
+      xapi,
+      point,
+      needsDisks ? (await fullPointDisks(point)).disks : undefined,
+      opts,
+      context,
+    );
     const sr = placement.importSr;
     sampler.setPhase('transfer');
     const result = await uploadToHost(
@@ -74,7 +85,12 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
           try {
             verifier?.update(chunk);
           } catch (err) {
-            if (err instanceof XvaVerifyError) throw damaged(`${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`, { offset: String(err.offset), ...(err.entry ? { entry: err.entry } : {}), damage: err.damage }, err);
+            if (err instanceof XvaVerifyError)
+              throw damaged(
+                `${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`,
+                { offset: String(err.offset), ...(err.entry ? { entry: err.entry } : {}), damage: err.damage },
+                err,
+              );
             throw err;
           }
         },
@@ -82,10 +98,14 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
           try {
             verifier?.finish();
           } catch (err) {
-            if (err instanceof XvaVerifyError) throw damaged(err.message, { offset: String(err.offset), damage: err.damage }, err);
+            if (err instanceof XvaVerifyError)
+              throw damaged(err.message, { offset: String(err.offset), damage: err.damage }, err);
             throw err;
           }
-          if (m && hash && hash.digest('hex') !== m[2]) throw damaged('the XVA does not match its checksum file (changed after it was written)', { damage: 'file-checksum' });
+          if (m && hash && hash.digest('hex') !== m[2])
+            throw damaged('the XVA does not match its checksum file (changed after it was written)', {
+              damage: 'file-checksum',
+            });
         },
         label: 'Sluice restore',
         context,

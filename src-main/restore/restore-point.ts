@@ -13,11 +13,16 @@ import type { RestoredDisk, RestoreOptions, RestoreResult } from './restore-opti
  * the data is checked as it is read and a damaged point never completes: the error names the damage and the
  * nearest point that verifies clean. Nothing half-made stays on the host after a failure or a cancel.
  */
-export async function restorePoint(xapi: XapiSession, point: BackupPoint, opts: RestoreOptions): Promise<RestoreResult> {
+export async function restorePoint(
+  xapi: XapiSession,
+  point: BackupPoint,
+  opts: RestoreOptions,
+): Promise<RestoreResult> {
   const started = performance.now();
   const context = { host: new URL(xapi.url).host, vm: point.vmName, point: point.id };
   try {
-    const r = point.mode === 'full' ? await restoreFullPoint(xapi, point, opts) : await restoreDeltaPoint(xapi, point, opts);
+    const r =
+      point.mode === 'full' ? await restoreFullPoint(xapi, point, opts) : await restoreDeltaPoint(xapi, point, opts);
     let disks: RestoredDisk[];
     let bytes: number;
     if ('disks' in r) {
@@ -40,11 +45,27 @@ export async function restorePoint(xapi: XapiSession, point: BackupPoint, opts: 
     }
     const vmUuid = await xapi.call<string>('VM.get_uuid', r.vmRef);
     r.sampler.stop('done');
-    opts.log('info', `Restored ${point.vmName} ${point.id} as "${r.name}" (${vmUuid}): ${disks.length} disk(s), ${bytes} bytes sent.`, context);
-    return { vmRef: r.vmRef, vmUuid, name: r.name, disks, bytes, started: started_, durationMs: performance.now() - started };
+    opts.log(
+      'info',
+      `Restored ${point.vmName} ${point.id} as "${r.name}" (${vmUuid}): ${disks.length} disk(s), ${bytes} bytes sent.`,
+      context,
+    );
+    return {
+      vmRef: r.vmRef,
+      vmUuid,
+      name: r.name,
+      disks,
+      bytes,
+      started: started_,
+      durationMs: performance.now() - started,
+    };
   } catch (err) {
     if (opts.signal?.aborted && !(err instanceof SluiceError && err.code === 'CANCELLED')) {
-      throw new SluiceError('CANCELLED', `The restore of ${point.vmName} ${point.id} was cancelled; what it had created on the host was removed.`, { context, cause: err });
+      throw new SluiceError(
+        'CANCELLED',
+        `The restore of ${point.vmName} ${point.id} was cancelled; what it had created on the host was removed.`,
+        { context, cause: err },
+      );
     }
     throw opts.points ? await withNearestGoodPoint(err, opts.points, point, opts.signal) : err;
   }

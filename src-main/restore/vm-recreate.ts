@@ -19,20 +19,63 @@ export class CreatedObjects {
   async destroy(xapi: XapiSession, log: BackupLog): Promise<void> {
     if (this.vm) {
       await xapi.call('VM.hard_shutdown', this.vm).catch(() => {});
-      await xapi.call('VM.destroy', this.vm).catch((e: Error) => log('warn', `Could not remove the half-restored VM: ${e.message}`));
+      await xapi
+        .call('VM.destroy', this.vm)
+        .catch((e: Error) => log('warn', `Could not remove the half-restored VM: ${e.message}`));
     }
-    for (const vdi of this.vdis) await xapi.call('VDI.destroy', vdi).catch((e: Error) => log('warn', `Could not remove a half-restored disk: ${e.message}`));
+    for (const vdi of this.vdis)
+      await xapi
+        .call('VDI.destroy', vdi)
+        .catch((e: Error) => log('warn', `Could not remove a half-restored disk: ${e.message}`));
     this.vm = undefined;
     this.vdis.length = 0;
   }
 }
 
 const VM_DROPPED = new Set([
-  'uuid', 'VBDs', 'VIFs', 'VTPMs', 'VUSBs', 'VGPUs', 'PCIs', 'attached_PCIs', 'consoles', 'crash_dumps', 'snapshots', 'children', 'parent',
-  'snapshot_of', 'snapshot_time', 'snapshot_info', 'snapshot_metadata', 'transportable_snapshot_id', 'resident_on', 'scheduled_to_be_resident_on',
-  'metrics', 'guest_metrics', 'suspend_VDI', 'suspend_SR', 'power_state', 'domid', 'domarch', 'current_operations', 'allowed_operations',
-  'is_a_snapshot', 'is_control_domain', 'is_default_template', 'is_a_template', 'last_booted_record', 'last_boot_CPU_flags', 'requires_reboot',
-  'pending_guidances', 'memory_target', 'memory_overhead', 'start_time', 'install_time', 'blobs', 'tags',
+  'uuid',
+  'VBDs',
+  'VIFs',
+  'VTPMs',
+  'VUSBs',
+  'VGPUs',
+  'PCIs',
+  'attached_PCIs',
+  'consoles',
+  'crash_dumps',
+  'snapshots',
+  'children',
+  'parent',
+  'snapshot_of',
+  'snapshot_time',
+  'snapshot_info',
+  'snapshot_metadata',
+  'transportable_snapshot_id',
+  'resident_on',
+  'scheduled_to_be_resident_on',
+  'metrics',
+  'guest_metrics',
+  'suspend_VDI',
+  'suspend_SR',
+  'power_state',
+  'domid',
+  'domarch',
+  'current_operations',
+  'allowed_operations',
+  'is_a_snapshot',
+  'is_control_domain',
+  'is_default_template',
+  'is_a_template',
+  'last_booted_record',
+  'last_boot_CPU_flags',
+  'requires_reboot',
+  'pending_guidances',
+  'memory_target',
+  'memory_overhead',
+  'start_time',
+  'install_time',
+  'blobs',
+  'tags',
 ]);
 
 /** Drops references to the source pool (refs and ref lists): they mean nothing on the target. */
@@ -41,7 +84,12 @@ function withoutForeignRefs(record: Rec): Rec {
   for (const [key, value] of Object.entries(record)) {
     if (key.startsWith('$')) continue;
     if (typeof value === 'string' && value.startsWith('OpaqueRef:')) out[key] = NULL_REF;
-    else if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v.startsWith('OpaqueRef:'))) out[key] = [];
+    else if (
+      Array.isArray(value) &&
+      value.length > 0 &&
+      value.every((v) => typeof v === 'string' && v.startsWith('OpaqueRef:'))
+    )
+      out[key] = [];
     else out[key] = value;
   }
   return out;
@@ -56,7 +104,12 @@ function cleanOtherConfig(value: unknown): Record<string, string> {
   return out;
 }
 
-export async function createVmFromMetadata(xapi: XapiSession, meta: DeltaMetadata, name: string, created: CreatedObjects): Promise<string> {
+export async function createVmFromMetadata(
+  xapi: XapiSession,
+  meta: DeltaMetadata,
+  name: string,
+  created: CreatedObjects,
+): Promise<string> {
   const snapshot = meta.vmSnapshot;
   const record: Rec = {};
   for (const [k, v] of Object.entries(withoutForeignRefs(snapshot))) if (!VM_DROPPED.has(k)) record[k] = v;
@@ -65,13 +118,21 @@ export async function createVmFromMetadata(xapi: XapiSession, meta: DeltaMetadat
     name_description: String(meta.vm['name_description'] ?? snapshot['name_description'] ?? ''),
     is_a_template: false,
     other_config: cleanOtherConfig(snapshot['other_config']),
-    tags: Array.isArray(meta.vm['tags']) ? meta.vm['tags'].filter((t) => typeof t === 'string' && !t.startsWith('xo:')) : [],
+    tags: Array.isArray(meta.vm['tags'])
+      ? meta.vm['tags'].filter((t) => typeof t === 'string' && !t.startsWith('xo:'))
+      : [],
   });
   created.vm = await xapi.call<string>('VM.create', record);
   return created.vm;
 }
 
-export async function createDiskFor(xapi: XapiSession, disk: DeltaPointDisk, srRef: string, vmRef: string | undefined, created: CreatedObjects): Promise<string> {
+export async function createDiskFor(
+  xapi: XapiSession,
+  disk: DeltaPointDisk,
+  srRef: string,
+  vmRef: string | undefined,
+  created: CreatedObjects,
+): Promise<string> {
   const v = disk.vdi;
   const vdiRef = await xapi.call<string>('VDI.create', {
     name_label: String(v['name_label'] ?? disk.name),
@@ -111,13 +172,23 @@ export async function createDiskFor(xapi: XapiSession, disk: DeltaPointDisk, srR
  * recorded uuid or name. A VIF whose network is nowhere to be found is left out, and the log says so.
  * MACs are fresh: the restored VM is a new VM, possibly next to the original.
  */
-export async function createVifs(xapi: XapiSession, meta: DeltaMetadata, vmRef: string, log: BackupLog, context: Record<string, string>): Promise<number> {
+export async function createVifs(
+  xapi: XapiSession,
+  meta: DeltaMetadata,
+  vmRef: string,
+  log: BackupLog,
+  context: Record<string, string>,
+): Promise<number> {
   const vifs = Array.isArray(meta.vifs) ? meta.vifs : Object.values(meta.vifs);
   let made = 0;
   for (const vif of vifs) {
     const network = await findNetwork(xapi, vif);
     if (!network) {
-      log('warn', `Network interface ${String(vif['device'] ?? '?')} not restored: its network is not on this pool.`, context);
+      log(
+        'warn',
+        `Network interface ${String(vif['device'] ?? '?')} not restored: its network is not on this pool.`,
+        context,
+      );
       continue;
     }
     await xapi.call('VIF.create', {
@@ -141,7 +212,10 @@ export async function createVifs(xapi: XapiSession, meta: DeltaMetadata, vmRef: 
 async function findNetwork(xapi: XapiSession, vif: Rec): Promise<string | undefined> {
   const ref = vif['network'];
   if (typeof ref === 'string' && ref !== NULL_REF) {
-    const ok = await xapi.call('network.get_uuid', ref).then(() => true, () => false);
+    const ok = await xapi.call('network.get_uuid', ref).then(
+      () => true,
+      () => false,
+    );
     if (ok) return ref;
   }
   const uuid = vif['$network$uuid'];
@@ -150,6 +224,7 @@ async function findNetwork(xapi: XapiSession, vif: Rec): Promise<string | undefi
     if (byUuid) return byUuid;
   }
   const name = vif['$network$name_label'];
-  if (typeof name === 'string') return (await xapi.call<string[]>('network.get_by_name_label', name).catch(() => [] as string[]))[0];
+  if (typeof name === 'string')
+    return (await xapi.call<string[]>('network.get_by_name_label', name).catch(() => [] as string[]))[0];
   return undefined;
 }

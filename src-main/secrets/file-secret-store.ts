@@ -44,9 +44,10 @@ export class FileSecretStore implements SecretStore {
         });
       }
       const key = await fs.readFile(this.keyPath);
-      if (key.length !== 32) throw new SluiceError('INTERNAL', `The secrets key file ${this.keyPath} is damaged.`, {
-        hint: 'Move it away; Sluice will make a new one and you will have to enter host passwords again.',
-      });
+      if (key.length !== 32)
+        throw new SluiceError('INTERNAL', `The secrets key file ${this.keyPath} is damaged.`, {
+          hint: 'Move it away; Sluice will make a new one and you will have to enter host passwords again.',
+        });
       this.key = key;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -105,7 +106,11 @@ export class FileSecretStore implements SecretStore {
     cipher.setAAD(Buffer.from(id));
     const data = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
     const doc = await this.readDoc();
-    doc.entries[id] = { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+    doc.entries[id] = {
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    };
     await this.writeDoc(doc);
   }
 

@@ -58,7 +58,12 @@ export async function startBrowserServer(opts: BrowserServerOptions): Promise<Br
       res.writeHead(405).end();
       return;
     }
-    void serveStatic(opts.staticDir, req.url ?? '/', res, contentSecurityPolicy(`'self' ws://${req.headers.host}`)).catch(() => {
+    void serveStatic(
+      opts.staticDir,
+      req.url ?? '/',
+      res,
+      contentSecurityPolicy(`'self' ws://${req.headers.host}`),
+    ).catch(() => {
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
@@ -104,22 +109,57 @@ export async function startBrowserServer(opts: BrowserServerOptions): Promise<Br
         if (isBinary) throw new Error('binary frame');
         raw = JSON.parse(data.toString());
       } catch {
-        send({ type: 'result', id: null, result: { ok: false, error: { code: 'VALIDATION', message: 'The message was not JSON text.', hint: 'Send the IPC frames of src-shared/ipc-wire.ts.' } } });
+        send({
+          type: 'result',
+          id: null,
+          result: {
+            ok: false,
+            error: {
+              code: 'VALIDATION',
+              message: 'The message was not JSON text.',
+              hint: 'Send the IPC frames of src-shared/ipc-wire.ts.',
+            },
+          },
+        });
         return;
       }
       const parsed = clientMessageSchema.safeParse(raw);
       if (!parsed.success) {
-        const id = typeof (raw as { id?: unknown })?.id === 'number' ? ((raw as { id: number }).id) : null;
-        send({ type: 'result', id, result: { ok: false, error: { code: 'VALIDATION', message: `Malformed IPC frame: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(frame)'}: ${i.message}`).join('; ')}`, hint: 'Send the IPC frames of src-shared/ipc-wire.ts.' } } });
+        const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : null;
+        send({
+          type: 'result',
+          id,
+          result: {
+            ok: false,
+            error: {
+              code: 'VALIDATION',
+              message: `Malformed IPC frame: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(frame)'}: ${i.message}`).join('; ')}`,
+              hint: 'Send the IPC frames of src-shared/ipc-wire.ts.',
+            },
+          },
+        });
         return;
       }
       const msg = parsed.data;
       if (msg.type === 'invoke') {
-        void opts.dispatcher.dispatch(msg.channel, msg.payload).then((result) => send({ type: 'result', id: msg.id, result }));
+        void opts.dispatcher
+          .dispatch(msg.channel, msg.payload)
+          .then((result) => send({ type: 'result', id: msg.id, result }));
         return;
       }
       if (!isEventName(msg.event)) {
-        send({ type: 'result', id: null, result: { ok: false, error: { code: 'UNKNOWN_CHANNEL', message: `The engine has no event named "${msg.event.slice(0, 100)}".`, hint: 'Restart Sluice: the UI and the engine are probably different versions.' } } });
+        send({
+          type: 'result',
+          id: null,
+          result: {
+            ok: false,
+            error: {
+              code: 'UNKNOWN_CHANNEL',
+              message: `The engine has no event named "${msg.event.slice(0, 100)}".`,
+              hint: 'Restart Sluice: the UI and the engine are probably different versions.',
+            },
+          },
+        });
         return;
       }
       if (msg.type === 'subscribe') subscribed.add(msg.event);

@@ -10,7 +10,11 @@ export const SETTINGS_FILE_NAME = 'settings';
  */
 export class ConfSettingsStore extends ValidatedSettingsStore {
   constructor(dataDir: string) {
-    const conf = new Conf<Record<string, unknown>>({ cwd: dataDir, configName: SETTINGS_FILE_NAME, projectName: 'sluice' });
+    const conf = new Conf<Record<string, unknown>>({
+      cwd: dataDir,
+      configName: SETTINGS_FILE_NAME,
+      projectName: 'sluice',
+    });
     super({
       read: () => conf.store,
       write: (s) => {

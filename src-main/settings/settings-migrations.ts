@@ -1,4 +1,10 @@
-import { SETTINGS_SCHEMA_VERSION, defaultSettings, jobSettingSchema, settingsSchema, type Settings } from './settings-schema.js';
+import {
+  SETTINGS_SCHEMA_VERSION,
+  defaultSettings,
+  jobSettingSchema,
+  settingsSchema,
+  type Settings,
+} from './settings-schema.js';
 
 /**
  * Each migration takes the document of version N-1 to version N. Both stores (conf under Node,
@@ -17,13 +23,19 @@ const migrations: Record<number, Migration> = {
       hosts: Array.isArray(hosts) ? hosts : [],
       remotes: Array.isArray(remotes) ? remotes : [],
       jobs: Array.isArray(jobs) ? jobs : [],
-      preferences: { ...defaults.preferences, ...flatPrefs, ...(typeof preferences === 'object' && preferences ? preferences : {}) },
+      preferences: {
+        ...defaults.preferences,
+        ...flatPrefs,
+        ...(typeof preferences === 'object' && preferences ? preferences : {}),
+      },
     };
   },
   // Version 2 remembers approved certificates for hosts used from the CLI too.
   2: (doc) => {
     const trusted: Record<string, string> = {};
-    for (const h of Array.isArray(doc.hosts) ? (doc.hosts as Array<{ url?: unknown; trustedFingerprint?: unknown }>) : []) {
+    for (const h of Array.isArray(doc.hosts)
+      ? (doc.hosts as Array<{ url?: unknown; trustedFingerprint?: unknown }>)
+      : []) {
       if (typeof h.url === 'string' && typeof h.trustedFingerprint === 'string') trusted[h.url] = h.trustedFingerprint;
     }
     return { ...doc, schemaVersion: 2, trustedCertificates: trusted };
@@ -32,13 +44,20 @@ const migrations: Record<number, Migration> = {
   // versions only reserved the list; an entry that does not fit is kept aside, not dropped.
   3: (doc) => {
     const jobs = Array.isArray(doc.jobs) ? (doc.jobs as unknown[]) : [];
-    const prefs = typeof doc.preferences === 'object' && doc.preferences ? (doc.preferences as Record<string, unknown>) : {};
+    const prefs =
+      typeof doc.preferences === 'object' && doc.preferences ? (doc.preferences as Record<string, unknown>) : {};
     return {
       ...doc,
       schemaVersion: 3,
       jobs: jobs.filter((j) => jobSettingSchema.safeParse(j).success),
       unreadableJobs: jobs.filter((j) => !jobSettingSchema.safeParse(j).success),
-      preferences: { ...prefs, notifyOnMissed: typeof prefs.notifyOnMissed === 'boolean' ? prefs.notifyOnMissed : defaultSettings().preferences.notifyOnMissed },
+      preferences: {
+        ...prefs,
+        notifyOnMissed:
+          typeof prefs.notifyOnMissed === 'boolean'
+            ? prefs.notifyOnMissed
+            : defaultSettings().preferences.notifyOnMissed,
+      },
     };
   },
 };
@@ -48,8 +67,10 @@ export class SettingsMigrationError extends Error {
 }
 
 export function migrateSettings(raw: unknown): Settings {
-  if (raw === undefined || raw === null || (typeof raw === 'object' && Object.keys(raw).length === 0)) return defaultSettings();
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new SettingsMigrationError('The settings file does not hold an object.');
+  if (raw === undefined || raw === null || (typeof raw === 'object' && Object.keys(raw).length === 0))
+    return defaultSettings();
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new SettingsMigrationError('The settings file does not hold an object.');
   let doc = raw as Record<string, unknown>;
   const from = typeof doc.schemaVersion === 'number' ? doc.schemaVersion : 0;
   if (from > SETTINGS_SCHEMA_VERSION) {
@@ -64,7 +85,9 @@ export function migrateSettings(raw: unknown): Settings {
   }
   const parsed = settingsSchema.safeParse(doc);
   if (!parsed.success) {
-    throw new SettingsMigrationError(`The settings file is damaged: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new SettingsMigrationError(
+      `The settings file is damaged: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }

@@ -25,7 +25,12 @@ export class ProgressSampler {
   disks: TransferProgress['disks'];
 
   constructor(
-    private readonly base: { runId: string; vm: TransferProgress['vm']; disk: TransferProgress['disk']; spoolCapBytes: number },
+    private readonly base: {
+      runId: string;
+      vm: TransferProgress['vm'];
+      disk: TransferProgress['disk'];
+      spoolCapBytes: number;
+    },
     private readonly listener: ProgressListener,
     private readonly intervalMs = 250,
   ) {}
@@ -79,7 +84,8 @@ export class ProgressSampler {
         const buffered = (buffer?.memoryBytes ?? 0) + (buffer?.spoolBytes ?? 0);
         // Data piling up in the buffer, or the host held back: the remote is slower. The writer waiting for
         // data most of the time: the host is slower.
-        this.lastBottleneck = blocked > 0.5 || buffered > 8 * 1024 * 1024 ? 'destination' : starved > 0.5 ? 'source' : 'balanced';
+        this.lastBottleneck =
+          blocked > 0.5 || buffered > 8 * 1024 * 1024 ? 'destination' : starved > 0.5 ? 'source' : 'balanced';
         this.last = { blocked: c.producerBlockedMs, starved: c.consumerStarvedMs, t: now };
       }
     }

@@ -3,16 +3,24 @@
  * source counts: while we hold the source back ourselves (backpressure), the host is not silent.
  * One interval timer per transfer, not one per chunk: the host sends tens of thousands of chunks a second.
  */
-export async function* withSilenceLimit<T>(source: AsyncIterable<T>, silenceMs: number, onSilence: () => Error, abortSource: (err: Error) => void): AsyncGenerator<T> {
+export async function* withSilenceLimit<T>(
+  source: AsyncIterable<T>,
+  silenceMs: number,
+  onSilence: () => Error,
+  abortSource: (err: Error) => void,
+): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
   let waitingSince: number | undefined;
   let tripped: Error | undefined;
-  const timer = setInterval(() => {
-    if (waitingSince !== undefined && !tripped && performance.now() - waitingSince >= silenceMs) {
-      tripped = onSilence();
-      abortSource(tripped);
-    }
-  }, Math.max(10, Math.min(1000, silenceMs / 4)));
+  const timer = setInterval(
+    () => {
+      if (waitingSince !== undefined && !tripped && performance.now() - waitingSince >= silenceMs) {
+        tripped = onSilence();
+        abortSource(tripped);
+      }
+    },
+    Math.max(10, Math.min(1000, silenceMs / 4)),
+  );
   timer.unref();
   try {
     for (;;) {

@@ -84,13 +84,21 @@ export class SpoolBuffer {
     if (opts.spoolCapBytes > 0 && !opts.spoolDir) throw new Error('SpoolBuffer: spoolDir is required with a spool');
     const block = opts.blockBytes ?? 1024 * 1024;
     // The staging block is memory too: it is reserved out of the memory cap.
-    this.spoolBlockBytes = opts.spoolCapBytes > 0 ? Math.max(1, Math.min(block, opts.spoolCapBytes, Math.floor(opts.memoryCapBytes / 2))) : 0;
+    this.spoolBlockBytes =
+      opts.spoolCapBytes > 0
+        ? Math.max(1, Math.min(block, opts.spoolCapBytes, Math.floor(opts.memoryCapBytes / 2)))
+        : 0;
     this.memoryBlocksCap = opts.memoryCapBytes - this.spoolBlockBytes;
     this.blockBytes = Math.max(1, Math.min(block, this.memoryBlocksCap));
   }
 
   get stats(): SpoolBufferStats {
-    return { memoryBytes: this.memBytes + (this.staging?.length ?? 0), spoolBytes: this.spoolUsed, spoolPeakBytes: this.spoolPeak, memoryPeakBytes: this.memPeak };
+    return {
+      memoryBytes: this.memBytes + (this.staging?.length ?? 0),
+      spoolBytes: this.spoolUsed,
+      spoolPeakBytes: this.spoolPeak,
+      memoryPeakBytes: this.memPeak,
+    };
   }
 
   private get spoolUsed(): number {
@@ -151,7 +159,6 @@ export class SpoolBuffer {
     }
     return false;
   }
-
 
   private get pool(): BlockPool | undefined {
     return this.opts.pool;
@@ -254,15 +261,22 @@ export class SpoolBuffer {
   private async openSpool(): Promise<fs.FileHandle> {
     if (this.file) return this.file;
     await fs.mkdir(this.opts.spoolDir!, { recursive: true });
-    this.filePath = path.join(this.opts.spoolDir!, `.sluice-spool-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    this.filePath = path.join(
+      this.opts.spoolDir!,
+      `.sluice-spool-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    );
     try {
       this.file = await fs.open(this.filePath, 'wx+', 0o600);
     } catch (err) {
-      throw new SluiceError('REMOTE_ERROR', `The spool folder ${this.opts.spoolDir} is not writable: ${(err as Error).message}.`, {
-        hint: 'Choose another spool location in Settings, or free space there.',
-        context: { spool: this.opts.spoolDir! },
-        cause: err,
-      });
+      throw new SluiceError(
+        'REMOTE_ERROR',
+        `The spool folder ${this.opts.spoolDir} is not writable: ${(err as Error).message}.`,
+        {
+          hint: 'Choose another spool location in Settings, or free space there.',
+          context: { spool: this.opts.spoolDir! },
+          cause: err,
+        },
+      );
     }
     // On POSIX the name goes at once: a crash can never leave a spool file behind.
     if (process.platform !== 'win32') {
@@ -334,7 +348,10 @@ export class SpoolBuffer {
       const pos = (this.spoolRead + done) % cap;
       const len = Math.min(n - done, cap - pos);
       const { bytesRead } = await this.file!.read(out, done, len, pos);
-      if (bytesRead !== len) throw new SluiceError('INTERNAL', 'The spool file was truncated behind our back.', { hint: 'Check the spool folder\'s disk.' });
+      if (bytesRead !== len)
+        throw new SluiceError('INTERNAL', 'The spool file was truncated behind our back.', {
+          hint: "Check the spool folder's disk.",
+        });
       done += len;
     }
     this.spoolRead += n;

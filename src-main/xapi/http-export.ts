@@ -2,7 +2,12 @@ import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
 import type { BlockPool } from '../core/block-pool.js';
 import { BlockSocketReader } from './block-socket-reader.js';
 import { describeNetworkError } from './host-unreachable.js';
-import { MalformedHttpResponse, readResponseHead, responseBody, type HttpResponseHead } from './http-response-reader.js';
+import {
+  MalformedHttpResponse,
+  readResponseHead,
+  responseBody,
+  type HttpResponseHead,
+} from './http-response-reader.js';
 import { connectPinned } from './pinned-socket.js';
 import { fingerprintOfPem } from './tls-pinning.js';
 import type { XapiSession } from './xapi-session.js';
@@ -20,7 +25,7 @@ export interface HostStream {
 export class EmbeddedHttpError extends SluiceError {
   constructor(statusLine: string, context: ErrorContext) {
     super('HOST_ERROR', `The host sent an error inside its export: "${statusLine}".`, {
-      hint: 'The export failed on the host; Sluice retries it. If it persists, check the host\'s log (xensource.log).',
+      hint: "The export failed on the host; Sluice retries it. If it persists, check the host's log (xensource.log).",
       context: { ...context, retryable: 'true' },
     });
     this.name = 'EmbeddedHttpError';
@@ -57,7 +62,9 @@ export async function openHostDownload(
       reader.destroy(new Error('redirected'));
       const location = head.headers.location;
       if (location === undefined || hop >= MAX_REDIRECTS) {
-        throw new SluiceError('HOST_ERROR', 'The host redirected the export too many times or without a destination.', { context });
+        throw new SluiceError('HOST_ERROR', 'The host redirected the export too many times or without a destination.', {
+          context,
+        });
       }
       const next = new URL(location, url);
       if (next.host !== url.host) pin = await pinOfPoolMember(xapi, next);
@@ -73,9 +80,15 @@ export async function openHostDownload(
     const onAbort = () => reader.destroy(cancelled());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     return {
-      body: checkEmbeddedError(bodyOf(reader, responseBody(reader, head, rest), opts.signal, onAbort, context), context),
+      body: checkEmbeddedError(
+        bodyOf(reader, responseBody(reader, head, rest), opts.signal, onAbort, context),
+        context,
+      ),
       taskRef: head.headers['task-id'] ?? query.task_id,
-      abort: (reason) => reader.destroy(reason instanceof Error ? reason : new SluiceError('CANCELLED', 'The transfer was stopped.', { context })),
+      abort: (reason) =>
+        reader.destroy(
+          reason instanceof Error ? reason : new SluiceError('CANCELLED', 'The transfer was stopped.', { context }),
+        ),
     };
   }
 }
@@ -84,7 +97,13 @@ export async function openHostDownload(
  * One GET on a fresh pinned connection, read through a BlockSocketReader: Node's HTTP client would hand us the
  * body as one new 16 KiB Buffer per TLS record, which cost three times curl's CPU on a large export.
  */
-async function get(url: URL, pin: string | null, signal: AbortSignal | undefined, context: ErrorContext, pool: BlockPool | undefined): Promise<{ reader: BlockSocketReader; head: HttpResponseHead; rest: Buffer }> {
+async function get(
+  url: URL,
+  pin: string | null,
+  signal: AbortSignal | undefined,
+  context: ErrorContext,
+  pool: BlockPool | undefined,
+): Promise<{ reader: BlockSocketReader; head: HttpResponseHead; rest: Buffer }> {
   if (signal?.aborted) throw new SluiceError('CANCELLED', 'The transfer was cancelled.', { context });
   const reader = new BlockSocketReader(pool);
   const socket = await connectPinned(url, pin, reader.onread);
@@ -92,7 +111,9 @@ async function get(url: URL, pin: string | null, signal: AbortSignal | undefined
   const onAbort = () => reader.destroy(new SluiceError('CANCELLED', 'The transfer was cancelled.', { context }));
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: Sluice\r\nConnection: close\r\n\r\n`);
+    socket.write(
+      `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: Sluice\r\nConnection: close\r\n\r\n`,
+    );
     const { head, rest } = await readResponseHead(reader);
     return { reader, head, rest };
   } catch (err) {
@@ -110,7 +131,13 @@ async function get(url: URL, pin: string | null, signal: AbortSignal | undefined
   }
 }
 
-async function* bodyOf(reader: BlockSocketReader, body: AsyncIterable<Buffer>, signal: AbortSignal | undefined, onAbort: () => void, context: ErrorContext): AsyncGenerator<Buffer> {
+async function* bodyOf(
+  reader: BlockSocketReader,
+  body: AsyncIterable<Buffer>,
+  signal: AbortSignal | undefined,
+  onAbort: () => void,
+  context: ErrorContext,
+): AsyncGenerator<Buffer> {
   try {
     yield* body;
     // A body that ends by the host closing the connection looks the same whether the host finished or gave
@@ -140,13 +167,19 @@ async function readSome(body: AsyncIterable<Buffer>): Promise<string> {
 
 function httpStatusError(status: number, text: string, context: ErrorContext): SluiceError {
   if (status === 401) {
-    return new SluiceError('UNAUTHORIZED', 'The host refused our session on its data path (HTTP 401).', { hint: 'Sluice logs in again by itself; if it persists, check the account\'s role.', context });
+    return new SluiceError('UNAUTHORIZED', 'The host refused our session on its data path (HTTP 401).', {
+      hint: "Sluice logs in again by itself; if it persists, check the account's role.",
+      context,
+    });
   }
   if (status === 403 || status === 404) {
-    return new SluiceError('HOST_ERROR', `The host has no such export (HTTP ${status}).`, { hint: 'Is this an XCP-ng or XenServer host of a supported version?', context });
+    return new SluiceError('HOST_ERROR', `The host has no such export (HTTP ${status}).`, {
+      hint: 'Is this an XCP-ng or XenServer host of a supported version?',
+      context,
+    });
   }
   return new SluiceError('HOST_ERROR', `The host answered HTTP ${status} to the export${text ? `: ${text}` : ''}.`, {
-    hint: 'Check the host\'s log (xensource.log); Sluice retries by itself.',
+    hint: "Check the host's log (xensource.log); Sluice retries by itself.",
     context: { ...context, retryable: status >= 500 ? 'true' : 'false' },
   });
 }

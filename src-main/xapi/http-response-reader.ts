@@ -36,7 +36,10 @@ export async function readResponseHead(reader: BlockSocketReader): Promise<{ hea
     }
     if (buf.length > MAX_HEAD_BYTES) throw new MalformedHttpResponse('the response headers are larger than 64 KiB');
     const chunk = await reader.next();
-    if (chunk === null) throw new MalformedHttpResponse(buf.length ? 'the connection closed inside the response headers' : 'the connection closed before any response');
+    if (chunk === null)
+      throw new MalformedHttpResponse(
+        buf.length ? 'the connection closed inside the response headers' : 'the connection closed before any response',
+      );
     // Headers are small: copying them out of the block keeps the block's body bytes zero-copy.
     buf = Buffer.concat([buf, chunk]);
   }
@@ -56,7 +59,11 @@ function parseHead(text: string): HttpResponseHead {
 }
 
 /** The body's bytes, in the large chunks the reader delivers. Ends cleanly only where the framing says. */
-export async function* responseBody(reader: BlockSocketReader, head: HttpResponseHead, rest: Buffer): AsyncGenerator<Buffer> {
+export async function* responseBody(
+  reader: BlockSocketReader,
+  head: HttpResponseHead,
+  rest: Buffer,
+): AsyncGenerator<Buffer> {
   const te = head.headers['transfer-encoding']?.toLowerCase();
   if (te !== undefined && te.includes('chunked')) {
     yield* dechunk(reader, rest);
@@ -65,7 +72,8 @@ export async function* responseBody(reader: BlockSocketReader, head: HttpRespons
   const lengthHeader = head.headers['content-length'];
   if (lengthHeader !== undefined) {
     let left = Number(lengthHeader);
-    if (!Number.isSafeInteger(left) || left < 0) throw new MalformedHttpResponse(`bad Content-Length "${lengthHeader}"`);
+    if (!Number.isSafeInteger(left) || left < 0)
+      throw new MalformedHttpResponse(`bad Content-Length "${lengthHeader}"`);
     let chunk: Buffer | null = rest;
     while (left > 0) {
       if (chunk.length > 0) {
@@ -75,7 +83,10 @@ export async function* responseBody(reader: BlockSocketReader, head: HttpRespons
       }
       if (left === 0) break;
       chunk = await reader.next();
-      if (chunk === null) throw Object.assign(new Error(`the connection closed ${left} bytes before the end of the body`), { code: 'ECONNRESET' });
+      if (chunk === null)
+        throw Object.assign(new Error(`the connection closed ${left} bytes before the end of the body`), {
+          code: 'ECONNRESET',
+        });
     }
     return;
   }
@@ -89,7 +100,8 @@ async function* dechunk(reader: BlockSocketReader, first: Buffer): AsyncGenerato
   let buf: Buffer = first;
   const more = async (): Promise<void> => {
     const next = await reader.next();
-    if (next === null) throw Object.assign(new Error('the connection closed inside a chunked body'), { code: 'ECONNRESET' });
+    if (next === null)
+      throw Object.assign(new Error('the connection closed inside a chunked body'), { code: 'ECONNRESET' });
     buf = buf.length ? Buffer.concat([buf, next]) : next;
   };
   for (;;) {
@@ -100,7 +112,8 @@ async function* dechunk(reader: BlockSocketReader, first: Buffer): AsyncGenerato
       eol = buf.indexOf('\r\n');
     }
     const size = parseInt(buf.subarray(0, eol).toString('latin1').split(';')[0]!.trim(), 16);
-    if (!Number.isSafeInteger(size) || size < 0) throw new MalformedHttpResponse('a chunk size is not a hexadecimal number');
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new MalformedHttpResponse('a chunk size is not a hexadecimal number');
     buf = buf.subarray(eol + 2);
     if (size === 0) return; // Trailers, if any, are not read: the connection is closed after the body.
     let left = size;

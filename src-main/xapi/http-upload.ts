@@ -40,7 +40,12 @@ export async function openHostUpload(
     host: url.hostname,
     port: url.port,
     path: `${url.pathname}${url.search}`,
-    headers: { host: url.host, 'user-agent': 'Sluice', 'content-length': String(opts.contentLength), 'content-type': 'application/octet-stream' },
+    headers: {
+      host: url.host,
+      'user-agent': 'Sluice',
+      'content-length': String(opts.contentLength),
+      'content-type': 'application/octet-stream',
+    },
     createConnection: () => socket,
   });
   let failure: Error | undefined;
@@ -56,7 +61,8 @@ export async function openHostUpload(
       if (status !== 200) {
         fail(
           new SluiceError('HOST_ERROR', `The host answered HTTP ${status} to the upload (${path}).`, {
-            hint: status === 401 ? 'The host refused the session; log in again.' : 'Check the host\'s log (xensource.log).',
+            hint:
+              status === 401 ? 'The host refused the session; log in again.' : "Check the host's log (xensource.log).",
             context: { ...context, status: String(status) },
           }),
         );

@@ -9,7 +9,13 @@ let nextId = 1;
  * One XAPI JSON-RPC v2 call. The host answers failures as {error: {message: CODE, data: [params]}}; we raise
  * them as XapiError with the host's code and parameters intact.
  */
-export async function jsonRpcCall(baseUrl: string, dispatcher: Dispatcher, method: string, params: unknown[], signal?: AbortSignal): Promise<unknown> {
+export async function jsonRpcCall(
+  baseUrl: string,
+  dispatcher: Dispatcher,
+  method: string,
+  params: unknown[],
+  signal?: AbortSignal,
+): Promise<unknown> {
   const id = nextId++;
   let res;
   try {
@@ -21,7 +27,8 @@ export async function jsonRpcCall(baseUrl: string, dispatcher: Dispatcher, metho
       signal,
     });
   } catch (err) {
-    if (signal?.aborted) throw new SluiceError('CANCELLED', `Cancelled while calling ${method}.`, { context: { host: baseUrl } });
+    if (signal?.aborted)
+      throw new SluiceError('CANCELLED', `Cancelled while calling ${method}.`, { context: { host: baseUrl } });
     throw describeNetworkError(new URL(baseUrl).host, err);
   }
   const text = await res.body.text();
@@ -31,7 +38,11 @@ export async function jsonRpcCall(baseUrl: string, dispatcher: Dispatcher, metho
       context: { host: baseUrl, call: method },
     });
   }
-  let body: { result?: unknown; error?: { code?: number; message?: string; data?: unknown[] } | unknown[] | null; id?: unknown };
+  let body: {
+    result?: unknown;
+    error?: { code?: number; message?: string; data?: unknown[] } | unknown[] | null;
+    id?: unknown;
+  };
   try {
     body = JSON.parse(text);
   } catch {
@@ -43,7 +54,9 @@ export async function jsonRpcCall(baseUrl: string, dispatcher: Dispatcher, metho
   const err = body.error;
   if (err !== undefined && err !== null) {
     // v2: {code, message, data}; v1: [code, ...params].
-    const [code, ...p] = Array.isArray(err) ? err.map(String) : [String(err.message ?? 'UNKNOWN'), ...(err.data ?? []).map(String)];
+    const [code, ...p] = Array.isArray(err)
+      ? err.map(String)
+      : [String(err.message ?? 'UNKNOWN'), ...(err.data ?? []).map(String)];
     throw new XapiError(code ?? 'UNKNOWN', p, { method, context: { host: new URL(baseUrl).host } });
   }
   return body.result;

@@ -70,7 +70,14 @@ export const NOBAK_MARK = '[NOBAK]';
  * adds, changes and deletions. Listeners get a fresh snapshot (debounced) after each batch.
  */
 export class LiveInventory {
-  private tables: Tables = { pool: new Map(), host: new Map(), sr: new Map(), vm: new Map(), vbd: new Map(), vdi: new Map() };
+  private tables: Tables = {
+    pool: new Map(),
+    host: new Map(),
+    sr: new Map(),
+    vm: new Map(),
+    vbd: new Map(),
+    vdi: new Map(),
+  };
   private token = '';
   private stopped = false;
   private debounce: NodeJS.Timeout | undefined;
@@ -114,12 +121,10 @@ export class LiveInventory {
     while (!this.stopped) {
       try {
         // 30.5 rather than 30: the host's parameter is a float, and a non-integer stays one on every encoding.
-        const r = await this.xapi.call<{ events: Array<{ class: string; operation: string; ref: string; snapshot?: unknown }>; token: string }>(
-          'event.from',
-          Object.keys(CLASSES),
-          this.token,
-          30.5,
-        );
+        const r = await this.xapi.call<{
+          events: Array<{ class: string; operation: string; ref: string; snapshot?: unknown }>;
+          token: string;
+        }>('event.from', Object.keys(CLASSES), this.token, 30.5);
         this.token = r.token;
         if (this.stopped) return;
         let changed = false;
@@ -171,18 +176,45 @@ export class LiveInventory {
         if (!vbd || vbd.type !== 'Disk' || vbd.VDI === NULL_REF) continue;
         const vdi = t.vdi.get(vbd.VDI);
         if (!vdi) continue;
-        disks.push({ vdiUuid: vdi.uuid, name: vdi.name_label, virtualSize: vdi.virtual_size, srUuid: srUuid(vdi.SR), userdevice: vbd.userdevice, skipped: vdi.name_label.includes(NOBAK_MARK) });
+        disks.push({
+          vdiUuid: vdi.uuid,
+          name: vdi.name_label,
+          virtualSize: vdi.virtual_size,
+          srUuid: srUuid(vdi.SR),
+          userdevice: vbd.userdevice,
+          skipped: vdi.name_label.includes(NOBAK_MARK),
+        });
       }
       disks.sort((a, b) => Number(a.userdevice) - Number(b.userdevice));
-      vms.push({ ref, uuid: vm.uuid, name: vm.name_label, powerState: vm.power_state, tags: vm.tags, disks, residentOn: vm.resident_on === NULL_REF ? null : (t.host.get(vm.resident_on)?.uuid ?? null) });
+      vms.push({
+        ref,
+        uuid: vm.uuid,
+        name: vm.name_label,
+        powerState: vm.power_state,
+        tags: vm.tags,
+        disks,
+        residentOn: vm.resident_on === NULL_REF ? null : (t.host.get(vm.resident_on)?.uuid ?? null),
+      });
     }
     vms.sort((a, b) => a.name.localeCompare(b.name));
     return {
       pool: pool ? { uuid: pool.uuid, name: pool.name_label, defaultSrUuid: srUuid(pool.default_SR) } : null,
-      hosts: [...t.host.values()].map((h) => ({ uuid: h.uuid, name: h.name_label, address: h.address, version: h.software_version.product_version ?? '' })),
+      hosts: [...t.host.values()].map((h) => ({
+        uuid: h.uuid,
+        name: h.name_label,
+        address: h.address,
+        version: h.software_version.product_version ?? '',
+      })),
       srs: [...t.sr.values()]
         .filter((s) => s.content_type !== 'iso')
-        .map((s) => ({ uuid: s.uuid, name: s.name_label, type: s.type, size: s.physical_size, used: s.physical_utilisation, shared: s.shared })),
+        .map((s) => ({
+          uuid: s.uuid,
+          name: s.name_label,
+          type: s.type,
+          size: s.physical_size,
+          used: s.physical_utilisation,
+          shared: s.shared,
+        })),
       vms,
     };
   }

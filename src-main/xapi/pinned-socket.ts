@@ -1,7 +1,12 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { describeNetworkError } from './host-unreachable.js';
-import { CertificateChangedError, CertificateUntrustedError, fingerprintOfDer, normaliseFingerprint } from './tls-pinning.js';
+import {
+  CertificateChangedError,
+  CertificateUntrustedError,
+  fingerprintOfDer,
+  normaliseFingerprint,
+} from './tls-pinning.js';
 
 const CONNECT_TIMEOUT_MS = 30_000;
 
@@ -16,9 +21,16 @@ export function connectPinned(url: URL, pin: string | null, onread?: net.OnReadO
     const fail = (err: unknown) => {
       clearTimeout(timer);
       socket.destroy();
-      reject(err instanceof CertificateChangedError || err instanceof CertificateUntrustedError ? err : describeNetworkError(url.host, err));
+      reject(
+        err instanceof CertificateChangedError || err instanceof CertificateUntrustedError
+          ? err
+          : describeNetworkError(url.host, err),
+      );
     };
-    const timer = setTimeout(() => fail(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
+      CONNECT_TIMEOUT_MS,
+    );
     let socket: net.Socket;
     if (url.protocol !== 'https:') {
       socket = net.connect({ host, port, ...(onread ? { onread } : {}) }, () => {
@@ -27,15 +39,25 @@ export function connectPinned(url: URL, pin: string | null, onread?: net.OnReadO
         resolve(socket);
       });
     } else {
-      socket = tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: false, ...(onread ? { onread } : {}) } as tls.ConnectionOptions, () => {
-        const raw = (socket as tls.TLSSocket).getPeerCertificate(false)?.raw;
-        const presented = raw ? fingerprintOfDer(raw) : '';
-        if (pin === null) return fail(new CertificateUntrustedError(url.host, presented));
-        if (presented !== normaliseFingerprint(pin)) return fail(new CertificateChangedError(url.host, normaliseFingerprint(pin), presented));
-        clearTimeout(timer);
-        socket.off('error', fail);
-        resolve(socket);
-      });
+      socket = tls.connect(
+        {
+          host,
+          port,
+          servername: net.isIP(host) ? undefined : host,
+          rejectUnauthorized: false,
+          ...(onread ? { onread } : {}),
+        } as tls.ConnectionOptions,
+        () => {
+          const raw = (socket as tls.TLSSocket).getPeerCertificate(false)?.raw;
+          const presented = raw ? fingerprintOfDer(raw) : '';
+          if (pin === null) return fail(new CertificateUntrustedError(url.host, presented));
+          if (presented !== normaliseFingerprint(pin))
+            return fail(new CertificateChangedError(url.host, normaliseFingerprint(pin), presented));
+          clearTimeout(timer);
+          socket.off('error', fail);
+          resolve(socket);
+        },
+      );
     }
     socket.once('error', fail);
   });

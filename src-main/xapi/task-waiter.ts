@@ -20,7 +20,10 @@ export async function waitForTask(
     // The task's progress (0..1) as the host last reported it, for a caller that shows it.
     opts.onPoll?.(task);
     if (opts.signal?.aborted) throw new SluiceError('CANCELLED', 'Cancelled while waiting for a host task.');
-    if (Date.now() > deadline) throw new SluiceError('HOST_ERROR', `The host task ${taskRef} did not finish in time.`, { hint: 'Check the task in XenCenter or XO.' });
+    if (Date.now() > deadline)
+      throw new SluiceError('HOST_ERROR', `The host task ${taskRef} did not finish in time.`, {
+        hint: 'Check the task in XenCenter or XO.',
+      });
     await new Promise((r) => setTimeout(r, poll));
   }
 }
@@ -35,7 +38,13 @@ export function taskFailure(task: TaskRecord, method: string): XapiError {
  * After a failed transfer: stop the host task if it still runs, and when our error only says the bytes stopped
  * (a reset connection, a truncated tar or VHD), replace it with the host's own reason from its task.
  */
-export async function hostCauseOfFailure(xapi: XapiSession, taskRef: string, err: unknown, method: string, isCut: (err: unknown) => boolean): Promise<unknown> {
+export async function hostCauseOfFailure(
+  xapi: XapiSession,
+  taskRef: string,
+  err: unknown,
+  method: string,
+  isCut: (err: unknown) => boolean,
+): Promise<unknown> {
   await xapi.call('task.cancel', taskRef).catch(() => {});
   if (!isCut(err)) return err;
   const task = await waitForTask(xapi, taskRef, { timeoutMs: 5000, pollMs: 100 }).catch(() => undefined);

@@ -6,7 +6,10 @@ import { SluiceError } from '../errors/sluice-error.js';
 
 /** "ab:cd…", "ABCD…", "SHA256:AB:CD…" all name the same certificate. */
 export function normaliseFingerprint(fp: string): string {
-  const hex = fp.replace(/^sha-?256[:= ]?/i, '').replace(/[^0-9a-f]/gi, '').toUpperCase();
+  const hex = fp
+    .replace(/^sha-?256[:= ]?/i, '')
+    .replace(/[^0-9a-f]/gi, '')
+    .toUpperCase();
   return hex.match(/.{2}/g)?.join(':') ?? '';
 }
 
@@ -23,10 +26,14 @@ export class CertificateUntrustedError extends SluiceError {
     readonly host: string,
     readonly presented: string,
   ) {
-    super('CERTIFICATE_UNTRUSTED', `${host} presented a certificate Sluice has not seen before (SHA-256 ${presented}).`, {
-      hint: `Check it on the host's console (openssl x509 -noout -fingerprint -sha256 -in /etc/xensource/xapi-ssl.pem), then approve it (CLI: --trust-fingerprint ${presented}).`,
-      context: { host, fingerprint: presented },
-    });
+    super(
+      'CERTIFICATE_UNTRUSTED',
+      `${host} presented a certificate Sluice has not seen before (SHA-256 ${presented}).`,
+      {
+        hint: `Check it on the host's console (openssl x509 -noout -fingerprint -sha256 -in /etc/xensource/xapi-ssl.pem), then approve it (CLI: --trust-fingerprint ${presented}).`,
+        context: { host, fingerprint: presented },
+      },
+    );
     this.name = 'CertificateUntrustedError';
   }
 }
@@ -37,10 +44,14 @@ export class CertificateChangedError extends SluiceError {
     readonly expected: string,
     readonly presented: string,
   ) {
-    super('CERTIFICATE_CHANGED', `${host} presented a different certificate than the one you approved. Approved: ${expected}. Presented now: ${presented}.`, {
-      hint: 'If the host was reinstalled or its certificate renewed, check the new fingerprint on its console and approve it again; otherwise someone may be intercepting the connection: do not continue.',
-      context: { host, expectedFingerprint: expected, presentedFingerprint: presented },
-    });
+    super(
+      'CERTIFICATE_CHANGED',
+      `${host} presented a different certificate than the one you approved. Approved: ${expected}. Presented now: ${presented}.`,
+      {
+        hint: 'If the host was reinstalled or its certificate renewed, check the new fingerprint on its console and approve it again; otherwise someone may be intercepting the connection: do not continue.',
+        context: { host, expectedFingerprint: expected, presentedFingerprint: presented },
+      },
+    );
     this.name = 'CertificateChangedError';
   }
 }
@@ -50,7 +61,11 @@ export class CertificateChangedError extends SluiceError {
  * of the certificate the user approved and refuse any other, on every connection (RPC and data path alike).
  * With no pin, every TLS connection is refused with the fingerprint, for the user to approve.
  */
-export function createPinnedAgent(hostLabel: string, pinned: string | null, opts: { connections?: number } = {}): Agent {
+export function createPinnedAgent(
+  hostLabel: string,
+  pinned: string | null,
+  opts: { connections?: number } = {},
+): Agent {
   const expected = pinned === null ? null : normaliseFingerprint(pinned);
   // No TLS session resumption: a resumed session may not present the certificate, and we check it on every connection.
   const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
@@ -84,8 +99,16 @@ export function probeFingerprint(url: string, timeoutMs = 15_000): Promise<strin
   const u = new URL(url);
   if (u.protocol !== 'https:') return Promise.resolve(null);
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: u.hostname, port: Number(u.port || 443), servername: u.hostname.match(/^[\d.]+$/) ? undefined : u.hostname, rejectUnauthorized: false });
-    const timer = setTimeout(() => socket.destroy(new Error(`no TLS answer from ${u.host} in ${timeoutMs / 1000} s`)), timeoutMs);
+    const socket = tls.connect({
+      host: u.hostname,
+      port: Number(u.port || 443),
+      servername: u.hostname.match(/^[\d.]+$/) ? undefined : u.hostname,
+      rejectUnauthorized: false,
+    });
+    const timer = setTimeout(
+      () => socket.destroy(new Error(`no TLS answer from ${u.host} in ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
     socket.once('secureConnect', () => {
       clearTimeout(timer);
       const raw = socket.getPeerCertificate(false)?.raw;

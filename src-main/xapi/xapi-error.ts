@@ -13,7 +13,7 @@ const explanations: Record<string, Explanation> = {
   SESSION_AUTHENTICATION_FAILED: {
     code: 'UNAUTHORIZED',
     message: (p) => `The host refused the login${p[0] ? ` of "${p[0]}"` : ''}: wrong username or password.`,
-    hint: 'Check the username and password (the pool\'s root account, or a user with the pool-admin role).',
+    hint: "Check the username and password (the pool's root account, or a user with the pool-admin role).",
   },
   SESSION_INVALID: {
     code: 'UNAUTHORIZED',
@@ -33,7 +33,7 @@ const explanations: Record<string, Explanation> = {
   VM_BAD_POWER_STATE: {
     code: 'HOST_ERROR',
     message: (p) => `The VM is ${p[2] ?? 'in the wrong state'} but must be ${p[1] ?? 'in another state'} for this.`,
-    hint: 'Change the VM\'s power state, or back it up through a snapshot (Sluice does this by itself).',
+    hint: "Change the VM's power state, or back it up through a snapshot (Sluice does this by itself).",
   },
   VDI_IO_ERROR: {
     code: 'HOST_ERROR',
@@ -53,7 +53,7 @@ const explanations: Record<string, Explanation> = {
   OPERATION_NOT_ALLOWED: {
     code: 'HOST_ERROR',
     message: (p) => `The host does not allow this operation${p[0] ? `: ${p[0]}` : ''}.`,
-    hint: 'Check the VM\'s blocked operations and state in XenCenter or XO.',
+    hint: "Check the VM's blocked operations and state in XenCenter or XO.",
   },
   TASK_CANCELLED: {
     code: 'CANCELLED',
@@ -68,7 +68,7 @@ const explanations: Record<string, Explanation> = {
   HOST_IS_SLAVE: {
     code: 'HOST_ERROR',
     message: (p) => `This host is a pool member, not the coordinator (${p[0] ?? 'unknown'}).`,
-    hint: 'Sluice follows the coordinator by itself; use the coordinator\'s address to save a round trip.',
+    hint: "Sluice follows the coordinator by itself; use the coordinator's address to save a round trip.",
   },
   MESSAGE_METHOD_UNKNOWN: {
     code: 'HOST_ERROR',
@@ -84,7 +84,7 @@ const storageFailure: Explanation = {
     const words = p.filter((x) => x && !/^\d+$/.test(x)).join('; ');
     return `The host's storage failed (${code})${words ? `: ${words}` : ''}.`;
   },
-  hint: 'Check the SR on the host (is it attached and healthy?) and the host\'s log (SMlog); then retry or choose another SR.',
+  hint: "Check the SR on the host (is it attached and healthy?) and the host's log (SMlog); then retry or choose another SR.",
 };
 
 /** An XAPI failure: the host's own code and parameters, explained, with where it happened. */
@@ -99,7 +99,7 @@ export class XapiError extends SluiceError {
       ? known.message(params, xapiCode)
       : `The host answered ${xapiCode}${params.length ? ` (${params.join(', ')})` : ''}${opts.method ? ` to ${opts.method}` : ''}.`;
     super(known?.code ?? 'HOST_ERROR', message, {
-      hint: known?.hint ?? 'See the host\'s log (xensource.log) for details.',
+      hint: known?.hint ?? "See the host's log (xensource.log) for details.",
       context: { ...opts.context, ...(opts.method ? { call: opts.method } : {}), xapiCode },
     });
     this.name = 'XapiError';

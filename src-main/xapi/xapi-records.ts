@@ -6,7 +6,9 @@ import { z } from 'zod';
  * backup metadata keeps whole records).
  */
 const int = z.union([z.number(), z.string()]).transform((v) => Number(v));
-const bool = z.union([z.boolean(), z.number(), z.string()]).transform((v) => v === true || v === 1 || v === '1' || v === 'true');
+const bool = z
+  .union([z.boolean(), z.number(), z.string()])
+  .transform((v) => v === true || v === 1 || v === '1' || v === 'true');
 const ref = z.string();
 const strMap = z.record(z.string(), z.string()).default({});
 

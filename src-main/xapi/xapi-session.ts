@@ -27,7 +27,7 @@ export function normaliseUrl(input: string): string {
 function coordinatorUrl(from: string, address: string): string {
   const u = new URL(from);
   if (/^[a-z]+:\/\//i.test(address)) return normaliseUrl(address);
-  const hasPort = /^\[.*\]:\d+$/.test(address) || (/^[^:\]]+:\d+$/.test(address));
+  const hasPort = /^\[.*\]:\d+$/.test(address) || /^[^:\]]+:\d+$/.test(address);
   return `${u.protocol}//${hasPort ? address : `${address.includes(':') && !address.startsWith('[') ? `[${address}]` : address}${u.port ? `:${u.port}` : ''}`}`;
 }
 
@@ -71,7 +71,8 @@ export class XapiSession {
   }
 
   get sessionId(): string {
-    if (!this.sessionRef) throw new SluiceError('UNAUTHORIZED', 'Not logged in to the host.', { context: { host: this.url } });
+    if (!this.sessionRef)
+      throw new SluiceError('UNAUTHORIZED', 'Not logged in to the host.', { context: { host: this.url } });
     return this.sessionRef;
   }
 

@@ -35,11 +35,21 @@ export function App() {
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
-  const loadTheme = useCallback(() => void client.invoke('settings.getPreferences', {}).then((p) => applyTheme(p.theme), () => {}), [client]);
+  const loadTheme = useCallback(
+    () =>
+      void client.invoke('settings.getPreferences', {}).then(
+        (p) => applyTheme(p.theme),
+        () => {},
+      ),
+    [client],
+  );
   useEffect(() => {
     if (connection === 'connected') loadTheme();
   }, [connection, loadTheme]);
-  useEvent('settings.changed', useCallback((e) => e.section === 'preferences' && loadTheme(), [loadTheme]));
+  useEvent(
+    'settings.changed',
+    useCallback((e) => e.section === 'preferences' && loadTheme(), [loadTheme]),
+  );
   useEffect(() => {
     document.title = `${pageTitles[page]} · Sluice`;
   }, [page]);
@@ -66,7 +76,15 @@ export function App() {
         </ul>
       </nav>
       <main className="content">
-        {connection !== 'connected' ? <p>{connection === 'connecting' ? 'Connecting to the Sluice engine…' : 'The engine is not reachable; retrying.'}</p> : <View />}
+        {connection !== 'connected' ? (
+          <p>
+            {connection === 'connecting'
+              ? 'Connecting to the Sluice engine…'
+              : 'The engine is not reachable; retrying.'}
+          </p>
+        ) : (
+          <View />
+        )}
       </main>
       <StatusBar />
       <Notifications />

@@ -13,7 +13,8 @@ let browser: Browser;
 let cleanup: () => void;
 
 beforeAll(async () => {
-  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html'))) throw new Error('Build the UI first: npm run build:renderer (npm test does).');
+  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html')))
+    throw new Error('Build the UI first: npm run build:renderer (npm test does).');
   mkdirSync(SHOTS, { recursive: true });
   const t = makeTempDir();
   cleanup = t.cleanup;
@@ -42,7 +43,9 @@ describe('the UI shell in Chromium against `sluice serve`', () => {
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe(name);
     }
 
-    const demo = /Demo pool "Small shop" at (\S+) \(user (\S+), password (\S+), certificate (\S+)\)/.exec(serve.output())!;
+    const demo = /Demo pool "Small shop" at (\S+) \(user (\S+), password (\S+), certificate (\S+)\)/.exec(
+      serve.output(),
+    )!;
     expect(demo).not.toBeNull();
     const [, poolUrl, user, password, fingerprint] = demo;
     await nav.getByRole('link', { name: 'Hosts' }).click();
@@ -54,11 +57,15 @@ describe('the UI shell in Chromium against `sluice serve`', () => {
     await page.getByRole('button', { name: 'Connect' }).click();
     await expect.poll(() => page.getByTestId('probe-fingerprint').textContent()).toBe(fingerprint);
     await page.getByRole('button', { name: 'Approve and add pool' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 15_000 }).toMatch(/wrong username or password/);
+    await expect
+      .poll(() => page.getByRole('alert').textContent(), { timeout: 15_000 })
+      .toMatch(/wrong username or password/);
     await page.getByLabel('Password').fill(password!);
     await page.getByRole('button', { name: 'Connect' }).click();
     await page.getByRole('button', { name: 'Approve and add pool' }).click();
-    await expect.poll(() => page.getByRole('region', { name: 'Pool Small shop' }).textContent(), { timeout: 15_000 }).toContain(poolUrl!);
+    await expect
+      .poll(() => page.getByRole('region', { name: 'Pool Small shop' }).textContent(), { timeout: 15_000 })
+      .toContain(poolUrl!);
 
     await nav.getByRole('link', { name: 'Remotes' }).click();
     await page.getByLabel('Name').fill('NAS');
@@ -66,7 +73,9 @@ describe('the UI shell in Chromium against `sluice serve`', () => {
     await page.getByRole('button', { name: 'Add remote' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'Remotes' }).textContent()).toContain('/mnt/backups');
     // A remote that is not mounted is said, with what to do, on the remote's row.
-    await expect.poll(() => page.getByRole('table', { name: 'Remotes' }).getByRole('alert').textContent()).toMatch(/does not exist.*mounted/);
+    await expect
+      .poll(() => page.getByRole('table', { name: 'Remotes' }).getByRole('alert').textContent())
+      .toMatch(/does not exist.*mounted/);
 
     await nav.getByRole('link', { name: 'Dashboard' }).click();
     await expect.poll(() => page.getByTestId('pools-count').textContent()).toBe('1');

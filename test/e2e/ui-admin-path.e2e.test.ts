@@ -22,14 +22,21 @@ let demo: { url: string; user: string; password: string; fingerprint: string; co
 let remoteDir: string;
 
 async function control(pathname: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${demo.control}${pathname}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(
+    `${demo.control}${pathname}`,
+    body === undefined
+      ? {}
+      : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+  );
   if (!res.ok) throw new Error(`control ${pathname}: ${res.status} ${await res.text()}`);
   return res.json();
 }
 
 async function shot(name: string, theme: 'light' | 'dark') {
   // As the Settings page does it (html[data-theme] + the redraw event), without saving a preference.
-  await page.evaluate(`document.documentElement.dataset.theme = '${theme}'; window.dispatchEvent(new CustomEvent('sluice-theme'));`);
+  await page.evaluate(
+    `document.documentElement.dataset.theme = '${theme}'; window.dispatchEvent(new CustomEvent('sluice-theme'));`,
+  );
   await page.waitForTimeout(100);
   await page.screenshot({ path: path.join(SHOTS, `${name}-${theme}.png`), fullPage: false });
 }
@@ -50,7 +57,8 @@ async function backUpNow(vm: string, remote: string, limitMiB: string, mode: 'Fu
 }
 
 beforeAll(async () => {
-  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html'))) throw new Error('Build the UI first: npm run build:renderer (npm test does).');
+  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html')))
+    throw new Error('Build the UI first: npm run build:renderer (npm test does).');
   mkdirSync(SHOTS, { recursive: true });
   const data = makeTempDir();
   const remote = makeTempDir('sluice-remote-');
@@ -109,7 +117,9 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
     expect(await mail.textContent()).toMatch(/halted/);
     const mailUuid = (await mail.getAttribute('data-vm-uuid'))!;
     await control(`/vms/${mailUuid}/power-state`, { powerState: 'Running' });
-    await expect.poll(() => pool.getByRole('row', { name: 'mail' }).textContent(), { timeout: 10_000 }).toMatch(/running/);
+    await expect
+      .poll(() => pool.getByRole('row', { name: 'mail' }).textContent(), { timeout: 10_000 })
+      .toMatch(/running/);
 
     // Keyboard: the host's disclosure collapses and expands its VMs.
     const toggle = pool.getByRole('button', { name: /^Collapse / }).first();
@@ -125,7 +135,9 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
     await page.getByLabel('Name').fill('Bad');
     await page.getByLabel('Folder').fill('backups/here');
     await page.getByRole('button', { name: 'Add remote' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/not an absolute folder path.*Use the full path/);
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toMatch(/not an absolute folder path.*Use the full path/);
 
     await page.getByLabel('Name').fill('Local disk');
     await page.getByLabel('Folder').fill(remoteDir);
@@ -135,7 +147,11 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
     await expect.poll(() => row.textContent()).toMatch(/0 points of 0 VMs/);
     await page.getByRole('button', { name: 'Test remote Local disk' }).click();
     const result = page.getByRole('status', { name: 'Test of Local disk' });
-    await expect.poll(() => result.textContent(), { timeout: 30_000 }).toMatch(/Local disk is writable\. Free space [\d.]+ [KMGT]iB of [\d.]+ [KMGT]iB; write speed [\d.]+ [KMGT]?i?B\/s/);
+    await expect
+      .poll(() => result.textContent(), { timeout: 30_000 })
+      .toMatch(
+        /Local disk is writable\. Free space [\d.]+ [KMGT]iB of [\d.]+ [KMGT]iB; write speed [\d.]+ [KMGT]?i?B\/s/,
+      );
   });
 
   it('backs up a VM now: the graph moves, numbers change, an unknown total says unknown, and the run finishes', async () => {
@@ -145,20 +161,35 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
     // An XVA export has no length: never a fake 0 %.
     expect(await card.getByTestId('bytes-total').textContent()).toBe('unknown');
     expect(await card.getByTestId('progress-text').textContent()).toBe('unknown');
-    expect(await card.getByRole('progressbar', { name: 'Overall progress of Backup of fileserver' }).getAttribute('aria-valuetext')).toBe('unknown');
+    expect(
+      await card
+        .getByRole('progressbar', { name: 'Overall progress of Backup of fileserver' })
+        .getAttribute('aria-valuetext'),
+    ).toBe('unknown');
 
-    const canvas = async () => graph.locator('canvas').evaluate((c) => (c as unknown as { toDataURL(): string }).toDataURL());
+    const canvas = async () =>
+      graph.locator('canvas').evaluate((c) => (c as unknown as { toDataURL(): string }).toDataURL());
     const points = async () => Number(await graph.getAttribute('data-points'));
     await expect.poll(points, { timeout: 10_000 }).toBeGreaterThan(3);
-    const before = { img: await canvas(), points: await points(), bytes: await card.getByTestId('bytes-done').textContent() };
+    const before = {
+      img: await canvas(),
+      points: await points(),
+      bytes: await card.getByTestId('bytes-done').textContent(),
+    };
     await page.waitForTimeout(1500);
-    const after = { img: await canvas(), points: await points(), bytes: await card.getByTestId('bytes-done').textContent() };
+    const after = {
+      img: await canvas(),
+      points: await points(),
+      bytes: await card.getByTestId('bytes-done').textContent(),
+    };
     // ≥4 samples a second reach the graph, and it redraws.
     expect(after.points - before.points).toBeGreaterThanOrEqual(4);
     expect(after.img).not.toBe(before.img);
     expect(after.bytes).not.toBe(before.bytes);
     expect(await card.getByTestId('source-rate').textContent()).toMatch(/[KM]iB\/s/);
-    await expect.poll(() => card.getByTestId('bottleneck').getAttribute('data-verdict'), { timeout: 10_000 }).not.toBe('unknown');
+    await expect
+      .poll(() => card.getByTestId('bottleneck').getAttribute('data-verdict'), { timeout: 10_000 })
+      .not.toBe('unknown');
     await shot('transfers-running', 'light');
     await shot('transfers-running', 'dark');
     await page.setViewportSize({ width: 1920, height: 1080 });
@@ -166,24 +197,34 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
     await page.setViewportSize({ width: 1280, height: 800 });
 
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
-    expect(await card.getByTestId('run-result').textContent()).toMatch(/The backup finished\.\s*fileserver: backed up, [\d.]+ MiB/);
+    expect(await card.getByTestId('run-result').textContent()).toMatch(
+      /The backup finished\.\s*fileserver: backed up, [\d.]+ MiB/,
+    );
     expect(await card.getByTestId('progress-text').textContent()).toBe('100.0 %');
     await shot('transfers-finished', 'light');
 
     // The point shows on Backups, the VM is protected on the Dashboard, and Hosts says when it was backed up.
     await go('Backups');
-    await expect.poll(() => page.getByRole('table', { name: 'Backups of fileserver on Local disk' }).textContent()).toMatch(/full \(XVA\)/);
+    await expect
+      .poll(() => page.getByRole('table', { name: 'Backups of fileserver on Local disk' }).textContent())
+      .toMatch(/full \(XVA\)/);
     await go('Dashboard');
     await expect.poll(() => page.getByTestId('protected-count').textContent()).toBe('1');
     await expect.poll(() => page.getByTestId('excluded-count').textContent()).toBe('1');
-    await expect.poll(() => page.getByRole('table', { name: 'Runs this session' }).textContent()).toMatch(/Backup of fileserver\s*done/);
+    await expect
+      .poll(() => page.getByRole('table', { name: 'Runs this session' }).textContent())
+      .toMatch(/Backup of fileserver\s*done/);
     await go('Hosts');
-    await expect.poll(() => page.getByRole('row', { name: 'fileserver' }).getByTestId('last-backup').textContent()).toMatch(/full · just now/);
+    await expect
+      .poll(() => page.getByRole('row', { name: 'fileserver' }).getByTestId('last-backup').textContent())
+      .toMatch(/full · just now/);
   });
 
   it('cancel mid-run: asks first, shows the cleanup, ends as cancelled', async () => {
     const card = await backUpNow('erp-db', 'Local disk', '3');
-    await expect.poll(async () => (await card.getByTestId('bytes-done').textContent()) !== '0 B', { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(async () => (await card.getByTestId('bytes-done').textContent()) !== '0 B', { timeout: 20_000 })
+      .toBe(true);
     await card.getByRole('button', { name: 'Cancel backup' }).click();
     const confirm = page.getByRole('dialog', { name: 'Cancel this backup?' });
     // The safe choice has the focus; Escape keeps the run going.
@@ -204,47 +245,72 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
       )
       .toBe('cancelled');
     expect(phases[0]).toMatch(/cancelling|cancelled/);
-    expect(await card.getByTestId('run-result').textContent()).toMatch(/The backup was cancelled\.\s*erp-db: .*cancelled/);
-    expect(await card.getByRole('list', { name: 'Log of Backup of erp-db' }).textContent()).toMatch(/Removing the backup snapshot from the host/);
+    expect(await card.getByTestId('run-result').textContent()).toMatch(
+      /The backup was cancelled\.\s*erp-db: .*cancelled/,
+    );
+    expect(await card.getByRole('list', { name: 'Log of Backup of erp-db' }).textContent()).toMatch(
+      /Removing the backup snapshot from the host/,
+    );
     await go('Dashboard');
-    await expect.poll(() => page.getByRole('region', { name: 'Needs attention' }).textContent()).toMatch(/Backup of erp-db was cancelled/);
+    await expect
+      .poll(() => page.getByRole('region', { name: 'Needs attention' }).textContent())
+      .toMatch(/Backup of erp-db was cancelled/);
   });
 
-  it.skipIf(!fuse.ok)('a destination that stalls: the graph and the words show it, and the run still finishes', async () => {
-    const backing = makeTempDir('sluice-backing-');
-    const mnt = makeTempDir('sluice-mnt-');
-    temps.push(backing.cleanup, mnt.cleanup);
-    const mount: ThrottledMount = await mountThrottled({ backingDir: backing.dir, mountPoint: path.join(mnt.dir, 'nas'), rateBytesPerSec: 0 });
-    try {
-      await go('Remotes');
-      await page.getByLabel('Name').fill('Slow NAS');
-      await page.getByLabel('Folder').fill(mount.mountPoint);
-      await page.getByRole('button', { name: 'Add remote' }).click();
-      await expect.poll(() => page.getByRole('row', { name: 'Slow NAS' }).count()).toBe(1);
+  it.skipIf(!fuse.ok)(
+    'a destination that stalls: the graph and the words show it, and the run still finishes',
+    async () => {
+      const backing = makeTempDir('sluice-backing-');
+      const mnt = makeTempDir('sluice-mnt-');
+      temps.push(backing.cleanup, mnt.cleanup);
+      const mount: ThrottledMount = await mountThrottled({
+        backingDir: backing.dir,
+        mountPoint: path.join(mnt.dir, 'nas'),
+        rateBytesPerSec: 0,
+      });
+      try {
+        await go('Remotes');
+        await page.getByLabel('Name').fill('Slow NAS');
+        await page.getByLabel('Folder').fill(mount.mountPoint);
+        await page.getByRole('button', { name: 'Add remote' }).click();
+        await expect.poll(() => page.getByRole('row', { name: 'Slow NAS' }).count()).toBe(1);
 
-      const card = await backUpNow('dc01 (Windows Server 2022)', 'Slow NAS', '8');
-      await expect.poll(async () => (await card.getByTestId('bytes-done').textContent()) !== '0 B', { timeout: 20_000 }).toBe(true);
-      await mount.stall(-1);
-      const bottleneck = card.getByTestId('bottleneck');
-      await expect.poll(() => bottleneck.getAttribute('data-stalled'), { timeout: 20_000 }).toBe('destination');
-      expect(await bottleneck.textContent()).toMatch(/destination is the bottleneck: it has accepted nothing for \d+ s/i);
-      expect(await card.getByTestId('destination-rate').textContent()).toBe('0 B/s');
-      // The host keeps sending into the spool: the buffered bytes grow while nothing is written.
-      const buffered = async () => card.getByTestId('buffered').textContent();
-      const b1 = await buffered();
-      await page.waitForTimeout(1200);
-      expect(await buffered()).not.toBe(b1);
-      await go('Dashboard');
-      await expect.poll(() => page.getByRole('region', { name: 'Needs attention' }).textContent()).toMatch(/accepted nothing/);
-      await go('Transfers');
-      await shot('transfers-destination-stalled', 'light');
-      await shot('transfers-destination-stalled', 'dark');
-      await mount.unstall();
-      await expect.poll(() => page.getByRole('article', { name: 'Backup of dc01 (Windows Server 2022)' }).getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
-    } finally {
-      await mount.unmount();
-    }
-  });
+        const card = await backUpNow('dc01 (Windows Server 2022)', 'Slow NAS', '8');
+        await expect
+          .poll(async () => (await card.getByTestId('bytes-done').textContent()) !== '0 B', { timeout: 20_000 })
+          .toBe(true);
+        await mount.stall(-1);
+        const bottleneck = card.getByTestId('bottleneck');
+        await expect.poll(() => bottleneck.getAttribute('data-stalled'), { timeout: 20_000 }).toBe('destination');
+        expect(await bottleneck.textContent()).toMatch(
+          /destination is the bottleneck: it has accepted nothing for \d+ s/i,
+        );
+        expect(await card.getByTestId('destination-rate').textContent()).toBe('0 B/s');
+        // The host keeps sending into the spool: the buffered bytes grow while nothing is written.
+        const buffered = async () => card.getByTestId('buffered').textContent();
+        const b1 = await buffered();
+        await page.waitForTimeout(1200);
+        expect(await buffered()).not.toBe(b1);
+        await go('Dashboard');
+        await expect
+          .poll(() => page.getByRole('region', { name: 'Needs attention' }).textContent())
+          .toMatch(/accepted nothing/);
+        await go('Transfers');
+        await shot('transfers-destination-stalled', 'light');
+        await shot('transfers-destination-stalled', 'dark');
+        await mount.unstall();
+        await expect
+          .poll(
+            () =>
+              page.getByRole('article', { name: 'Backup of dc01 (Windows Server 2022)' }).getAttribute('data-state'),
+            { timeout: 60_000 },
+          )
+          .toBe('done');
+      } finally {
+        await mount.unmount();
+      }
+    },
+  );
 
   it('saves a screenshot of each main view, light and dark, at 1280x800', async () => {
     for (const b of await page.getByRole('button', { name: /^Dismiss: / }).all()) await b.click();
@@ -259,7 +325,9 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
     await go('Settings');
     await page.getByLabel('Spool size limit (GiB)').fill('lots');
     await page.getByRole('button', { name: 'Save settings' }).click();
-    await expect.poll(() => page.getByRole('main').getByRole('alert').textContent()).toMatch(/"lots" is not a valid spool size\.Enter a number of GiB/);
+    await expect
+      .poll(() => page.getByRole('main').getByRole('alert').textContent())
+      .toMatch(/"lots" is not a valid spool size\.Enter a number of GiB/);
     await page.getByLabel('Spool size limit (GiB)').fill('2');
     await page.getByLabel('Default speed limit (MiB/s)').fill('250');
     await page.getByLabel('Notify when a backup succeeds').check();
@@ -278,7 +346,10 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
   it('a changed certificate is a warning with both fingerprints, approved only on purpose', async () => {
     await go('Hosts');
     await page.getByRole('button', { name: 'Remove pool Small shop' }).click();
-    await page.getByRole('dialog', { name: 'Remove the pool Small shop?' }).getByRole('button', { name: 'Remove pool' }).click();
+    await page
+      .getByRole('dialog', { name: 'Remove the pool Small shop?' })
+      .getByRole('button', { name: 'Remove pool' })
+      .click();
     await expect.poll(() => page.getByRole('region', { name: 'Pool Small shop' }).count()).toBe(0);
     const { fingerprint: rotated } = (await control('/rotate-certificate', {})) as { fingerprint: string };
     expect(rotated).not.toBe(demo.fingerprint);
@@ -295,7 +366,9 @@ describe('the desktop UI, the admin path (Chromium, sluice serve --demo)', () =>
     await shot('hosts-certificate-changed', 'light');
     await shot('hosts-certificate-changed', 'dark');
     await warning.getByRole('button', { name: 'Approve the new certificate and add pool' }).click();
-    await expect.poll(() => page.getByRole('region', { name: 'Pool Small shop' }).textContent(), { timeout: 15_000 }).toContain(rotated);
+    await expect
+      .poll(() => page.getByRole('region', { name: 'Pool Small shop' }).textContent(), { timeout: 15_000 })
+      .toContain(rotated);
     expect(consoleErrors).toEqual([]);
   });
 });

@@ -49,7 +49,9 @@ describe('the UI audit probes find what they look for', () => {
     expect(overflow.some((o) => /main area scrolls sideways/.test(o))).toBe(true);
     expect(overflow.some((o) => /past the edge.*past the visible edge/.test(o))).toBe(true);
     expect(overflow.some((o) => /a long text.*cuts its text off/.test(o))).toBe(true);
-    await page.setContent('<main><p>fits</p><div style="width: 40px; overflow: hidden; white-space: nowrap; text-overflow: ellipsis">a long text, shown with an ellipsis</div></main>');
+    await page.setContent(
+      '<main><p>fits</p><div style="width: 40px; overflow: hidden; white-space: nowrap; text-overflow: ellipsis">a long text, shown with an ellipsis</div></main>',
+    );
     expect(await page.evaluate(OVERFLOWS)).toEqual([]);
   });
 
@@ -58,6 +60,11 @@ describe('the UI audit probes find what they look for', () => {
     await page.focus('#good-1');
     expect(((await page.evaluate(FOCUS_STATE)) as FocusState).visible).toBe(true);
     await page.focus('#no-ring');
-    expect((await page.evaluate(FOCUS_STATE)) as FocusState).toMatchObject({ tag: 'button', visible: false, interactive: true, inMain: true });
+    expect((await page.evaluate(FOCUS_STATE)) as FocusState).toMatchObject({
+      tag: 'button',
+      visible: false,
+      interactive: true,
+      inMain: true,
+    });
   });
 });

@@ -25,7 +25,8 @@ async function open(): Promise<Page> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html'))) throw new Error('Build the UI first: npm run build:renderer (npm test does).');
+  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html')))
+    throw new Error('Build the UI first: npm run build:renderer (npm test does).');
   mkdirSync(SHOTS, { recursive: true });
   sim = await smallPool();
   const data = makeTempDir();
@@ -66,14 +67,20 @@ describe('a known pool whose certificate changed (Chromium, sluice serve)', () =
     // Both the headline and its hint, read at the same instant: the list is rebuilt as the connection state and
     // the dashboard's data arrive, in either order on a loaded machine.
     await expect
-      .poll(async () => {
-        const text = (await attention.textContent()) ?? '';
-        return /certificate of pool .* changed/i.test(text) && /check the new fingerprint on its console/.test(text);
-      }, { timeout: 15_000 })
+      .poll(
+        async () => {
+          const text = (await attention.textContent()) ?? '';
+          return /certificate of pool .* changed/i.test(text) && /check the new fingerprint on its console/.test(text);
+        },
+        { timeout: 15_000 },
+      )
       .toBe(true);
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Hosts' }).click();
-    const warning = page.getByRole('region', { name: /^Pool / }).getByRole('alert').filter({ hasText: 'has changed; Sluice will not talk to this pool' });
+    const warning = page
+      .getByRole('region', { name: /^Pool / })
+      .getByRole('alert')
+      .filter({ hasText: 'has changed; Sluice will not talk to this pool' });
     await expect.poll(() => warning.textContent()).toMatch(/has changed; Sluice will not talk to this pool/);
     await expect.poll(() => warning.textContent()).toContain(`Now presented: ${rotated}`);
     expect(await warning.textContent()).toContain(`Approved: ${original}`);
@@ -89,9 +96,16 @@ describe('a known pool whose certificate changed (Chromium, sluice serve)', () =
     // The certificate changes again while the admin reads: what they saw is refused, in words, with both.
     const again = await sim.control.rotateCertificate();
     await confirm.getByRole('button', { name: 'Trust this certificate' }).click();
-    const refused = page.getByRole('region', { name: /^Pool / }).getByRole('alert').filter({ hasText: 'Sluice did not trust the new certificate.' });
+    const refused = page
+      .getByRole('region', { name: /^Pool / })
+      .getByRole('alert')
+      .filter({ hasText: 'Sluice did not trust the new certificate.' });
     await expect.poll(() => refused.count()).toBe(1);
-    expect(await refused.textContent()).toMatch(new RegExp(`changed again since you looked: you approved ${rotated}, but .* presents ${again} now\\. Nothing was changed\\.`));
+    expect(await refused.textContent()).toMatch(
+      new RegExp(
+        `changed again since you looked: you approved ${rotated}, but .* presents ${again} now\\. Nothing was changed\\.`,
+      ),
+    );
     await expect.poll(() => warning.textContent()).toContain(`Now presented: ${again}`);
 
     await warning.getByRole('button', { name: 'Trust the new certificate' }).click();
@@ -100,8 +114,12 @@ describe('a known pool whose certificate changed (Chromium, sluice serve)', () =
     await confirm.getByRole('button', { name: 'Trust this certificate' }).click();
     const poolPanel = page.getByRole('region', { name: /^Pool / });
     await expect.poll(() => poolPanel.textContent(), { timeout: 15_000 }).toMatch(new RegExp(`connected.*${again}`));
-    await expect.poll(() => poolPanel.getByRole('list', { name: /^Inventory of / }).count(), { timeout: 15_000 }).toBe(1);
-    expect(await poolPanel.getByRole('list', { name: /^Inventory of / }).textContent()).toMatch(/db01.*web01|web01.*db01/);
+    await expect
+      .poll(() => poolPanel.getByRole('list', { name: /^Inventory of / }).count(), { timeout: 15_000 })
+      .toBe(1);
+    expect(await poolPanel.getByRole('list', { name: /^Inventory of / }).textContent()).toMatch(
+      /db01.*web01|web01.*db01/,
+    );
     expect(await poolPanel.getByRole('alert').count()).toBe(0);
     expect(await page.getByLabel('Password').inputValue()).toBe('');
     expect(await page.getByRole('region', { name: /^Pool / }).count()).toBe(1);

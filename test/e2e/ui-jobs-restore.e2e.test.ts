@@ -24,14 +24,21 @@ let exportDir: string;
 const consoleErrors: string[] = [];
 
 async function shot(name: string, theme: 'light' | 'dark') {
-  await page.evaluate(`document.documentElement.dataset.theme = '${theme}'; window.dispatchEvent(new CustomEvent('sluice-theme'));`);
+  await page.evaluate(
+    `document.documentElement.dataset.theme = '${theme}'; window.dispatchEvent(new CustomEvent('sluice-theme'));`,
+  );
   await page.waitForTimeout(100);
   await page.screenshot({ path: path.join(SHOTS, `${name}-${theme}.png`), fullPage: false });
 }
 
 /** The demo pool through its own API, as an admin's script would see it. */
 function poolApi(): Promise<XapiSession> {
-  return XapiSession.connect({ url: demo.url, username: demo.user, password: demo.password, trustedFingerprint: demo.fingerprint });
+  return XapiSession.connect({
+    url: demo.url,
+    username: demo.user,
+    password: demo.password,
+    trustedFingerprint: demo.fingerprint,
+  });
 }
 
 /** The uuid of a VM's first disk on the demo pool (the live VM, not a snapshot). */
@@ -39,7 +46,8 @@ async function firstDiskOf(xapi: XapiSession, vmName: string): Promise<string> {
   for (const vm of await xapi.call<string[]>('VM.get_by_name_label', vmName)) {
     if (await xapi.call<boolean>('VM.get_is_a_snapshot', vm)) continue;
     for (const vbd of await xapi.call<string[]>('VM.get_VBDs', vm)) {
-      if ((await xapi.call<string>('VBD.get_type', vbd)) === 'Disk') return xapi.call<string>('VDI.get_uuid', await xapi.call<string>('VBD.get_VDI', vbd));
+      if ((await xapi.call<string>('VBD.get_type', vbd)) === 'Disk')
+        return xapi.call<string>('VDI.get_uuid', await xapi.call<string>('VBD.get_VDI', vbd));
     }
   }
   throw new Error(`no disk of ${vmName} on the demo pool`);
@@ -48,7 +56,12 @@ async function firstDiskOf(xapi: XapiSession, vmName: string): Promise<string> {
 /** A VDI as the host's own export gives it (a VHD of its allocated blocks): what qemu-img compares against. */
 async function hostVhd(xapi: XapiSession, vdiUuid: string, file: string): Promise<string> {
   const vdi = await xapi.call<string>('VDI.get_by_uuid', vdiUuid);
-  const download = await openHostDownload(xapi, '/export_raw_vdi', { vdi, format: 'vhd' }, { context: { disk: vdiUuid } });
+  const download = await openHostDownload(
+    xapi,
+    '/export_raw_vdi',
+    { vdi, format: 'vhd' },
+    { context: { disk: vdiUuid } },
+  );
   await pipeline(Readable.from(download.body), createWriteStream(file));
   return `driver=vpc,force_size_calc=current_size,file.filename=${file}`;
 }
@@ -61,7 +74,8 @@ function sameContent(a: string, b: string): boolean {
 const go = (name: string) => goTo(page, name);
 
 beforeAll(async () => {
-  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html'))) throw new Error('Build the UI first: npm run build:renderer (npm test does).');
+  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html')))
+    throw new Error('Build the UI first: npm run build:renderer (npm test does).');
   mkdirSync(SHOTS, { recursive: true });
   const data = makeTempDir();
   const remote = makeTempDir('sluice-remote-');
@@ -99,13 +113,17 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     await form.getByLabel('Speed limit (MiB/s, whole job)').fill('8');
     await form.getByRole('button', { name: 'Create job' }).click();
     // The engine's refusal, at the cron field (not a generic banner only).
-    await expect.poll(() => form.getByTestId('issue-schedules-0-cron').textContent()).toMatch(/not a cron pattern Sluice can read/);
+    await expect
+      .poll(() => form.getByTestId('issue-schedules-0-cron').textContent())
+      .toMatch(/not a cron pattern Sluice can read/);
     expect(await cron.getAttribute('aria-invalid')).toBe('true');
     await shot('jobs-form-refused', 'light');
     await shot('jobs-form-refused', 'dark');
 
     await cron.fill('30 1 * * *');
-    await expect.poll(() => form.getByTestId('cron-preview-0').textContent()).toMatch(/^Every day at 01:30\. Next: .+ · .+ · .+/);
+    await expect
+      .poll(() => form.getByTestId('cron-preview-0').textContent())
+      .toMatch(/^Every day at 01:30\. Next: .+ · .+ · .+/);
     await form.getByRole('button', { name: 'Create job' }).click();
     const row = page.getByRole('row', { name: /Nightly mail/ });
     await expect.poll(() => row.count()).toBe(1);
@@ -135,9 +153,13 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     expect(await history.getByRole('row').nth(1).textContent()).toMatch(/manual\s*success/);
     await history.getByRole('button', { name: 'Details' }).click();
     const detail = page.getByTestId('run-detail');
-    await expect.poll(() => detail.getByRole('table', { name: 'Results per VM' }).textContent()).toMatch(/mail\s*success/);
+    await expect
+      .poll(() => detail.getByRole('table', { name: 'Results per VM' }).textContent())
+      .toMatch(/mail\s*success/);
     // The stored samples drawn by the live graph's component: several points, not an empty frame.
-    await expect.poll(async () => Number(await detail.getByTestId('transfer-graph').getAttribute('data-points'))).toBeGreaterThan(2);
+    await expect
+      .poll(async () => Number(await detail.getByTestId('transfer-graph').getAttribute('data-points')))
+      .toBeGreaterThan(2);
     await detail.getByRole('button', { name: 'Copy summary' }).click();
     await expect.poll(() => detail.getByTestId('run-summary-text').textContent()).toMatch(/Nightly mail/);
     await detail.scrollIntoViewIfNeeded();
@@ -147,10 +169,15 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
 
   it('restores the point to the demo pool: SR per disk offered, a new VM appears in the Hosts tree', async () => {
     await go('Backups');
-    await page.getByRole('button', { name: /^Restore mail / }).first().click();
+    await page
+      .getByRole('button', { name: /^Restore mail / })
+      .first()
+      .click();
     const dialog = page.getByRole('dialog', { name: 'Restore mail' });
     await expect.poll(() => dialog.getByRole('combobox', { name: /^SR for disk 0 “mail”/ }).count()).toBe(1);
-    expect(await dialog.getByRole('combobox', { name: /^SR for disk 0/ }).textContent()).toMatch(/NFS storage.*default/);
+    expect(await dialog.getByRole('combobox', { name: /^SR for disk 0/ }).textContent()).toMatch(
+      /NFS storage.*default/,
+    );
     await dialog.getByLabel('Name of the new VM').fill('mail (restored)');
     await shot('backups-restore-dialog', 'light');
     await shot('backups-restore-dialog', 'dark');
@@ -159,17 +186,29 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
     expect(await card.getByTestId('operation-outcome').textContent()).toMatch(/restored as "mail \(restored\)"/);
     await go('Hosts');
-    await expect.poll(() => page.getByRole('region', { name: 'Pool Small shop' }).getByRole('row', { name: 'mail (restored)' }).count(), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(
+        () =>
+          page.getByRole('region', { name: 'Pool Small shop' }).getByRole('row', { name: 'mail (restored)' }).count(),
+        { timeout: 15_000 },
+      )
+      .toBe(1);
   });
 
   it('verifies the point (ok) and exports it as an XVA: a relative path is refused at its field, a full one written', async () => {
     await go('Backups');
-    await page.getByRole('button', { name: /^Verify mail / }).first().click();
+    await page
+      .getByRole('button', { name: /^Verify mail / })
+      .first()
+      .click();
     const verify = page.getByRole('article', { name: /^Verify of mail/ });
     await expect.poll(() => verify.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
     expect(await verify.getByTestId('operation-outcome').textContent()).toMatch(/verified: every checksum matches/);
 
-    await page.getByRole('button', { name: /^Export mail / }).first().click();
+    await page
+      .getByRole('button', { name: /^Export mail / })
+      .first()
+      .click();
     const dialog = page.getByRole('dialog', { name: 'Export mail' });
     const out = dialog.getByRole('textbox', { name: /^Output path/ });
     await out.fill('mail.xva');
@@ -197,7 +236,10 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
 
   it('restores one disk of the point: a new disk of the same size and content on the chosen SR, attached to no VM', async () => {
     await go('Backups');
-    await page.getByRole('button', { name: /^Restore mail / }).first().click();
+    await page
+      .getByRole('button', { name: /^Restore mail / })
+      .first()
+      .click();
     const dialog = page.getByRole('dialog', { name: 'Restore mail' });
     // Keyboard only: the choice, the disk, the SR, the name.
     await dialog.getByRole('radio', { name: /^One disk/ }).focus();
@@ -215,19 +257,29 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     const card = page.getByRole('article', { name: /^Restore of disk 0 “mail” of mail/ });
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
     const outcome = (await card.getByTestId('operation-outcome').textContent())!;
-    expect(outcome).toMatch(/Disk 0 “mail” of mail .* restored as the new disk “mail disk \(restored\)” \(VDI [0-9a-f-]{36}\) on the SR “Local storage” .* attached to no VM/);
+    expect(outcome).toMatch(
+      /Disk 0 “mail” of mail .* restored as the new disk “mail disk \(restored\)” \(VDI [0-9a-f-]{36}\) on the SR “Local storage” .* attached to no VM/,
+    );
     const vdiUuid = /VDI ([0-9a-f-]{36})/.exec(outcome)![1]!;
 
     const xapi = await poolApi();
     try {
       const vdi = await xapi.call<string>('VDI.get_by_uuid', vdiUuid);
-      const record = await xapi.call<{ name_label: string; virtual_size: string | number; SR: string; VBDs: string[] }>('VDI.get_record', vdi);
+      const record = await xapi.call<{ name_label: string; virtual_size: string | number; SR: string; VBDs: string[] }>(
+        'VDI.get_record',
+        vdi,
+      );
       expect(record.name_label).toBe('mail disk (restored)');
       expect(Number(record.virtual_size)).toBe(40 * 1024 ** 3);
       expect(record.VBDs).toEqual([]);
       expect(await xapi.call<string>('SR.get_name_label', record.SR)).toBe('Local storage');
       const original = await firstDiskOf(xapi, 'mail');
-      expect(sameContent(await hostVhd(xapi, vdiUuid, path.join(exportDir, 'restored.vhd')), await hostVhd(xapi, original, path.join(exportDir, 'original.vhd')))).toBe(true);
+      expect(
+        sameContent(
+          await hostVhd(xapi, vdiUuid, path.join(exportDir, 'restored.vhd')),
+          await hostVhd(xapi, original, path.join(exportDir, 'original.vhd')),
+        ),
+      ).toBe(true);
     } finally {
       await xapi.close();
     }
@@ -235,7 +287,10 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
 
   it('exports one disk as a raw image: qemu-img reads it as the disk, same size and content', async () => {
     await go('Backups');
-    await page.getByRole('button', { name: /^Export mail / }).first().click();
+    await page
+      .getByRole('button', { name: /^Export mail / })
+      .first()
+      .click();
     const dialog = page.getByRole('dialog', { name: 'Export mail' });
     const disks = dialog.getByRole('combobox', { name: 'Disks' });
     // An XVA holds the whole VM: the disk choice is there but off until a per-disk format is picked.
@@ -250,22 +305,34 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     const card = page.getByRole('article', { name: /^Export of disk 0 of mail/ });
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
     expect(await card.getByTestId('operation-outcome').textContent()).toContain(file);
-    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file]).toString()) as { format: string; 'virtual-size': number };
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file]).toString()) as {
+      format: string;
+      'virtual-size': number;
+    };
     expect(info).toMatchObject({ format: 'raw', 'virtual-size': 40 * 1024 ** 3 });
     const xapi = await poolApi();
     try {
-      expect(sameContent(`driver=raw,file.filename=${file}`, await hostVhd(xapi, await firstDiskOf(xapi, 'mail'), path.join(exportDir, 'mail-host.vhd')))).toBe(true);
+      expect(
+        sameContent(
+          `driver=raw,file.filename=${file}`,
+          await hostVhd(xapi, await firstDiskOf(xapi, 'mail'), path.join(exportDir, 'mail-host.vhd')),
+        ),
+      ).toBe(true);
     } finally {
       await xapi.close();
     }
   });
 
-  it('the dashboard shows the protected VM with its last good point and the job\'s next run', async () => {
+  it("the dashboard shows the protected VM with its last good point and the job's next run", async () => {
     await go('Dashboard');
-    await expect.poll(() => page.getByRole('region', { name: 'Protected VMs', exact: true }).textContent()).toMatch(/mail — last good point .* \(delta, job Nightly mail\)/);
+    await expect
+      .poll(() => page.getByRole('region', { name: 'Protected VMs', exact: true }).textContent())
+      .toMatch(/mail — last good point .* \(delta, job Nightly mail\)/);
     expect(await page.getByRole('region', { name: 'Next scheduled runs' }).textContent()).toMatch(/Nightly mail/);
     expect(await page.getByRole('region', { name: 'Last job runs' }).textContent()).toMatch(/success\s*Nightly mail/);
-    expect(await page.getByRole('region', { name: 'Unprotected VMs' }).textContent()).toMatch(/erp-db — no job backs it up/);
+    expect(await page.getByRole('region', { name: 'Unprotected VMs' }).textContent()).toMatch(
+      /erp-db — no job backs it up/,
+    );
     await shot('dashboard-jobs', 'light');
   });
 
@@ -288,21 +355,39 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
   });
   it('deletes a backup point only after the confirmation, which says what happens to the chain', async () => {
     await go('Backups');
-    const rows = () => page.getByRole('table', { name: /^Backups of mail on / }).locator('tbody tr').count();
+    const rows = () =>
+      page
+        .getByRole('table', { name: /^Backups of mail on / })
+        .locator('tbody tr')
+        .count();
     // The list arrives after the page: wait for it before counting.
     await expect.poll(rows, { timeout: 15_000 }).toBeGreaterThan(0);
     const before = await rows();
     // Its job was deleted just before: the point keeps the job's id, marked so.
-    expect(await page.getByRole('table', { name: /^Backups of mail on / }).getByTestId('point-job').first().textContent()).toMatch(/^\S+ job deleted$/);
-    await page.getByRole('button', { name: /^Delete mail / }).first().click();
+    expect(
+      await page
+        .getByRole('table', { name: /^Backups of mail on / })
+        .getByTestId('point-job')
+        .first()
+        .textContent(),
+    ).toMatch(/^\S+ job deleted$/);
+    await page
+      .getByRole('button', { name: /^Delete mail / })
+      .first()
+      .click();
     const confirm = page.getByRole('dialog', { name: /^Delete the backup of mail from / });
     expect(await confirm.textContent()).toMatch(/merged into the next point|XVA, checksum and metadata/);
     await shot('backups-delete-confirm', 'light');
     await shot('backups-delete-confirm', 'dark');
-    await page.evaluate(`document.documentElement.dataset.theme = 'light'; window.dispatchEvent(new CustomEvent('sluice-theme'));`);
+    await page.evaluate(
+      `document.documentElement.dataset.theme = 'light'; window.dispatchEvent(new CustomEvent('sluice-theme'));`,
+    );
     await confirm.getByRole('button', { name: 'Keep it' }).click();
     expect(await rows()).toBe(before);
-    await page.getByRole('button', { name: /^Delete mail / }).first().click();
+    await page
+      .getByRole('button', { name: /^Delete mail / })
+      .first()
+      .click();
     await confirm.getByRole('button', { name: 'Delete point' }).click();
     const card = page.getByRole('article', { name: /^Delete of mail/ });
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
@@ -321,7 +406,8 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     await dialog.getByRole('button', { name: 'Start backup' }).click();
     const card = page.getByRole('article', { name: 'Backup of erp-db' });
     const table = card.getByRole('table', { name: 'Transfers of Backup of erp-db' });
-    const status = (disk: string) => table.getByRole('row', { name: `erp-db disk ${disk}` }).getAttribute('data-status');
+    const status = (disk: string) =>
+      table.getByRole('row', { name: `erp-db disk ${disk}` }).getAttribute('data-status');
     await expect.poll(() => status('erp-db os'), { timeout: 30_000 }).toBe('transfer');
     expect(await status('erp-db data')).toBe('waiting');
     const vmRow = table.getByRole('row', { name: 'erp-db, all disks' });
@@ -330,7 +416,9 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     expect(await vmRow.getByRole('progressbar').getAttribute('aria-valuetext')).toBe('unknown');
     await shot('transfers-per-disk', 'light');
     await shot('transfers-per-disk', 'dark');
-    await page.evaluate(`document.documentElement.dataset.theme = 'light'; window.dispatchEvent(new CustomEvent('sluice-theme'));`);
+    await page.evaluate(
+      `document.documentElement.dataset.theme = 'light'; window.dispatchEvent(new CustomEvent('sluice-theme'));`,
+    );
     await expect.poll(() => status('erp-db data'), { timeout: 30_000 }).toBe('transfer');
     expect(await status('erp-db os')).toBe('done');
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');

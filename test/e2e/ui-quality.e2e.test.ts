@@ -29,17 +29,21 @@ const consoleErrors: string[] = [];
 
 async function setTheme(theme: 'light' | 'dark') {
   // As the Settings page does it (html[data-theme] + the redraw event), without saving a preference.
-  await page.evaluate(`document.documentElement.dataset.theme = '${theme}'; window.dispatchEvent(new CustomEvent('sluice-theme'));`);
+  await page.evaluate(
+    `document.documentElement.dataset.theme = '${theme}'; window.dispatchEvent(new CustomEvent('sluice-theme'));`,
+  );
   await page.waitForTimeout(80);
 }
 
 /** The focused element's aria-label, else its text. */
-const focusedName = () => page.evaluate(`document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()`);
+const focusedName = () =>
+  page.evaluate(`document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()`);
 
 const go = (name: string) => goTo(page, name);
 
 beforeAll(async () => {
-  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html'))) throw new Error('Build the UI first: npm run build:renderer (npm test does).');
+  if (!existsSync(path.join(ROOT, 'dist-renderer', 'index.html')))
+    throw new Error('Build the UI first: npm run build:renderer (npm test does).');
   mkdirSync(SHOTS, { recursive: true });
   const data = makeTempDir();
   const remote = makeTempDir('sluice-remote-');
@@ -79,7 +83,9 @@ describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers
     await dialog.getByRole('button', { name: 'Start backup' }).click();
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Transfers');
     const card = page.getByRole('article', { name: 'Backup of mail' });
-    await expect.poll(async () => (await card.getByTestId('bytes-done').textContent()) !== '0 B', { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(async () => (await card.getByTestId('bytes-done').textContent()) !== '0 B', { timeout: 20_000 })
+      .toBe(true);
 
     const boxes = () =>
       page.evaluate(
@@ -101,8 +107,10 @@ describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers
     const moved = samples.flatMap((s) =>
       s.flatMap((b, i) => {
         const a = first[i]!;
-        return a.x !== b.x || a.width !== b.width || a.y !== b.y || a.height !== b.height ?
-            [`${b.what}: ${a.x},${a.y} ${a.width}x${a.height} ("${a.text}") became ${b.x},${b.y} ${b.width}x${b.height} ("${b.text}")`]
+        return a.x !== b.x || a.width !== b.width || a.y !== b.y || a.height !== b.height
+          ? [
+              `${b.what}: ${a.x},${a.y} ${a.width}x${a.height} ("${a.text}") became ${b.x},${b.y} ${b.width}x${b.height} ("${b.text}")`,
+            ]
           : [];
       }),
     );
@@ -122,7 +130,10 @@ describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers
         if (u.length) unnamed[key] = u;
         const o = (await page.evaluate(OVERFLOWS)) as string[];
         if (o.length) overflow[key] = o;
-        if (size.width === 1920) await page.screenshot({ path: path.join(SHOTS, `${view.toLowerCase().replace(/\W+/g, '-')}-1920-${theme}.png`) });
+        if (size.width === 1920)
+          await page.screenshot({
+            path: path.join(SHOTS, `${view.toLowerCase().replace(/\W+/g, '-')}-1920-${theme}.png`),
+          });
       }
     };
     for (const size of SIZES) {
@@ -138,7 +149,10 @@ describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers
         }
         if (view === 'Backups') {
           for (const what of ['Restore', 'Export']) {
-            await page.getByRole('button', { name: new RegExp(`^${what} mail `) }).first().click();
+            await page
+              .getByRole('button', { name: new RegExp(`^${what} mail `) })
+              .first()
+              .click();
             const d = page.getByRole('dialog', { name: `${what} mail` });
             await d.waitFor();
             await page.waitForTimeout(250);
@@ -170,7 +184,12 @@ describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers
           if (state.tag === 'body') break;
           seen.push(state);
         }
-        const bad = seen.filter((s) => !s.visible || !s.interactive).map((s) => `${view} ${theme}: <${s.tag}> "${s.name}"${s.interactive ? '' : ' (not a control)'}${s.visible ? '' : ' (no visible focus)'}`);
+        const bad = seen
+          .filter((s) => !s.visible || !s.interactive)
+          .map(
+            (s) =>
+              `${view} ${theme}: <${s.tag}> "${s.name}"${s.interactive ? '' : ' (not a control)'}${s.visible ? '' : ' (no visible focus)'}`,
+          );
         expect(bad).toEqual([]);
         // Focus moved through distinct controls and reached past the navigation into the view.
         expect(new Set(seen.map((s) => `${s.tag} ${s.name}`)).size).toBe(seen.length);

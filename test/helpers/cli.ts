@@ -10,7 +10,10 @@ export interface CliResult {
 }
 
 /** Runs `sluice …` as a user would (`npx sluice` is bin/sluice.js, which runs this same entry under tsx). */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; onStdout?: (text: string, child: ChildProcess) => void; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; onStdout?: (text: string, child: ChildProcess) => void; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/sluice.js'), ...args], {
       cwd: ROOT,

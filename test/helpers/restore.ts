@@ -5,7 +5,10 @@ import type { SimHandle } from '../xapi-sim/index.js';
 import { MiB } from './sim.js';
 
 /** Restore options for engine tests: small buffers, logs and progress collected. */
-export function testRestoreOptions(spoolDir: string, extra: Partial<RestoreOptions> = {}): RestoreOptions & { logs: string[]; progress: TransferProgress[] } {
+export function testRestoreOptions(
+  spoolDir: string,
+  extra: Partial<RestoreOptions> = {},
+): RestoreOptions & { logs: string[]; progress: TransferProgress[] } {
   const logs: string[] = [];
   const progress: TransferProgress[] = [];
   return {
@@ -23,7 +26,10 @@ export function testRestoreOptions(spoolDir: string, extra: Partial<RestoreOptio
 }
 
 /** A VM as the simulator's database has it: what a restore must reproduce (MACs and uuids are new). */
-export async function vmShape(sim: SimHandle, vmRef: string): Promise<{
+export async function vmShape(
+  sim: SimHandle,
+  vmRef: string,
+): Promise<{
   memory: unknown[];
   vcpus: unknown[];
   disks: Array<{ position: string; size: number; bootable: unknown; mode: unknown; sha256: string; sr: string }>;
@@ -47,7 +53,10 @@ export async function vmShape(sim: SimHandle, vmRef: string): Promise<{
   }
   const networks = Object.values(sim.control.records('VIF'))
     .filter((v) => v.VM === vmRef)
-    .map((v) => ({ device: String(v.device), network: String(sim.control.records('network')[String(v.network)]!.name_label) }));
+    .map((v) => ({
+      device: String(v.device),
+      network: String(sim.control.records('network')[String(v.network)]!.name_label),
+    }));
   return {
     memory: [vm.memory_static_min, vm.memory_static_max, vm.memory_dynamic_min, vm.memory_dynamic_max],
     vcpus: [vm.VCPUs_max, vm.VCPUs_at_startup],
@@ -63,13 +72,19 @@ export function vmRefByUuid(sim: SimHandle, uuid: string): string {
 
 /** What a failed restore must not leave behind: counts of VMs (not snapshots), VDIs, VBDs, VIFs and Sluice tasks. */
 export function hostObjects(sim: SimHandle): { vms: number; vdis: number; vbds: number; vifs: number; tasks: number } {
-  const count = (cls: 'VM' | 'VDI' | 'VBD' | 'VIF' | 'task', keep: (r: Record<string, unknown>) => boolean = () => true) => Object.values(sim.control.records(cls)).filter(keep).length;
+  const count = (
+    cls: 'VM' | 'VDI' | 'VBD' | 'VIF' | 'task',
+    keep: (r: Record<string, unknown>) => boolean = () => true,
+  ) => Object.values(sim.control.records(cls)).filter(keep).length;
   return {
     vms: count('VM'),
     vdis: count('VDI'),
     vbds: count('VBD'),
     vifs: count('VIF'),
-    tasks: count('task', (t) => String(t.name_label).startsWith('Sluice') && (t.status === 'pending' || t.status === 'cancelling')),
+    tasks: count(
+      'task',
+      (t) => String(t.name_label).startsWith('Sluice') && (t.status === 'pending' || t.status === 'cancelling'),
+    ),
   };
 }
 

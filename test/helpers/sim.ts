@@ -9,9 +9,21 @@ export const MiB = 1024 * 1024;
 export function smallPool(overrides: SimOptions = {}): Promise<SimHandle> {
   return startSimulator({
     vms: [
-      { name: 'web01', powerState: 'Halted', disks: [{ name: 'web01 system', size: 24 * MiB, allocated: 8 * MiB }, { name: 'web01 data', size: 12 * MiB + 512 * 1024, allocated: 4 * MiB }] },
+      {
+        name: 'web01',
+        powerState: 'Halted',
+        disks: [
+          { name: 'web01 system', size: 24 * MiB, allocated: 8 * MiB },
+          { name: 'web01 data', size: 12 * MiB + 512 * 1024, allocated: 4 * MiB },
+        ],
+      },
       { name: 'db01', powerState: 'Running', disks: [{ name: 'db01 system', size: 16 * MiB, allocated: 6 * MiB }] },
-      { name: 'scratch', powerState: 'Halted', tags: ['xo:no-bak'], disks: [{ name: 'scratch disk', size: 8 * MiB, allocated: 1 * MiB }] },
+      {
+        name: 'scratch',
+        powerState: 'Halted',
+        tags: ['xo:no-bak'],
+        disks: [{ name: 'scratch disk', size: 8 * MiB, allocated: 1 * MiB }],
+      },
     ],
     loginFailureDelayMs: 50,
     ...overrides,
@@ -34,7 +46,11 @@ export function liveDisks(sim: SimHandle, vmName: string): Array<{ uuid: string;
 }
 
 /** Backup options for engine tests: small buffers, quick retries, logs and progress collected. */
-export function testBackupOptions(remoteRoot: string, spoolDir: string, extra: Partial<BackupRunOptions> = {}): BackupRunOptions & { logs: string[]; progress: TransferProgress[] } {
+export function testBackupOptions(
+  remoteRoot: string,
+  spoolDir: string,
+  extra: Partial<BackupRunOptions> = {},
+): BackupRunOptions & { logs: string[]; progress: TransferProgress[] } {
   const logs: string[] = [];
   const progress: TransferProgress[] = [];
   return {

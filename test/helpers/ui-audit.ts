@@ -10,7 +10,8 @@ export interface FocusState {
 }
 
 /** What keyboard and screen-reader users can operate. */
-export const INTERACTIVE = 'button, a[href], input:not([type=hidden]), select, textarea, summary, [role=button], [tabindex]';
+export const INTERACTIVE =
+  'button, a[href], input:not([type=hidden]), select, textarea, summary, [role=button], [tabindex]';
 
 /**
  * An approximation of the accessible name (aria-labelledby, aria-label, <label>, title, content, alt, value,

@@ -33,7 +33,11 @@ export async function addDemoPool(page: Page, demo: DemoPool): Promise<void> {
   await page.getByLabel('Password').fill(demo.password);
   await page.getByRole('button', { name: 'Connect' }).click();
   await page.getByRole('button', { name: 'Approve and add pool' }).click();
-  await expect.poll(() => page.getByRole('region', { name: 'Pool Small shop' }).getByRole('row', { name: 'mail' }).count(), { timeout: 15_000 }).toBe(1);
+  await expect
+    .poll(() => page.getByRole('region', { name: 'Pool Small shop' }).getByRole('row', { name: 'mail' }).count(), {
+      timeout: 15_000,
+    })
+    .toBe(1);
 }
 
 /** Adds a folder remote on Remotes and waits for its row. */

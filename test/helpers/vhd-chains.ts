@@ -37,7 +37,14 @@ export const hasQemu = (() => {
 /** SHA-256 of a (full) VHD as qemu-img converts it to raw: an independent reader of our merged files. */
 export async function qemuDigest(vhd: string, scratchDir: string): Promise<string> {
   const out = path.join(scratchDir, `${path.basename(vhd)}.${process.pid}.raw`);
-  execFileSync('qemu-img', ['convert', '--image-opts', `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`, '-O', 'raw', out]);
+  execFileSync('qemu-img', [
+    'convert',
+    '--image-opts',
+    `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`,
+    '-O',
+    'raw',
+    out,
+  ]);
   const h = createHash('sha256');
   for await (const chunk of createReadStream(out)) h.update(chunk as Buffer);
   await rm(out, { force: true });

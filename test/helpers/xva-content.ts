@@ -14,7 +14,12 @@ export async function hashDisksInXva(xvaPath: string, workDir: string): Promise<
     const map = new Map<string, VirtualDisk>();
     for (const o of ova.objects) {
       if (o.class !== 'VDI') continue;
-      const d = new VirtualDisk({ size: Number(o.snapshot.virtual_size), seed: 0, allocatedFraction: 0, backingDir: workDir });
+      const d = new VirtualDisk({
+        size: Number(o.snapshot.virtual_size),
+        seed: 0,
+        allocatedFraction: 0,
+        backingDir: workDir,
+      });
       disks.push(d);
       map.set(o.id, d);
     }

@@ -39,7 +39,11 @@ function tryConnect(url: string, headers: Record<string, string>): Promise<numbe
   });
 }
 
-async function connect(): Promise<{ ws: WebSocket; call: (frame: unknown) => Promise<Record<string, unknown>>; events: Array<Record<string, unknown>> }> {
+async function connect(): Promise<{
+  ws: WebSocket;
+  call: (frame: unknown) => Promise<Record<string, unknown>>;
+  events: Array<Record<string, unknown>>;
+}> {
   const ws = new WebSocket(wsUrl(server.token), { headers: { origin: server.origin } });
   await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
   const waiting: Array<(m: Record<string, unknown>) => void> = [];
@@ -68,17 +72,21 @@ describe('browser mode transport', () => {
     expect(await tryConnect(wsUrl(server.token.slice(0, -1) + 'x'), { origin: server.origin })).toBe(401);
     expect(await tryConnect(wsUrl(server.token), { origin: 'http://evil.example' })).toBe(403);
     expect(await tryConnect(wsUrl(server.token), {})).toBe(403);
-    expect(await tryConnect(wsUrl(server.token), { origin: server.origin, host: `evil.example:${server.port}` })).toBe(403);
+    expect(await tryConnect(wsUrl(server.token), { origin: server.origin, host: `evil.example:${server.port}` })).toBe(
+      403,
+    );
     expect(await tryConnect(wsUrl(server.token), { origin: server.origin })).toBe(101);
   });
 
   it('refuses the static UI to a foreign Host (DNS rebinding)', async () => {
     const status = (host: string) =>
       new Promise<number>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: server.port, path: '/', headers: { host } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port: server.port, path: '/', headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
       });
     expect(await status('rebind.example')).toBe(403);
     // The right Host passes the check (the folder has no built UI, hence 503 with a message saying so).
@@ -87,13 +95,29 @@ describe('browser mode transport', () => {
 
   it('answers calls, malformed frames and unknown channels, and keeps serving', async () => {
     const { ws, call } = await connect();
-    expect(await call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'a' } })).toMatchObject({ id: 1, result: { ok: true, value: { nonce: 'a' } } });
+    expect(await call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'a' } })).toMatchObject({
+      id: 1,
+      result: { ok: true, value: { nonce: 'a' } },
+    });
     expect(await call('not json')).toMatchObject({ id: null, result: { ok: false, error: { code: 'VALIDATION' } } });
-    expect(await call({ type: 'launch-missiles', id: 2 })).toMatchObject({ id: 2, result: { ok: false, error: { code: 'VALIDATION' } } });
-    expect(await call({ type: 'invoke', id: 3, channel: 'nope', payload: {} })).toMatchObject({ id: 3, result: { ok: false, error: { code: 'UNKNOWN_CHANNEL' } } });
-    expect(await call({ type: 'invoke', id: 4, channel: 'hosts.add', payload: { url: '', username: 5 } })).toMatchObject({ id: 4, result: { ok: false, error: { code: 'VALIDATION' } } });
-    expect(await call({ type: 'subscribe', event: 'no.such.event' })).toMatchObject({ result: { ok: false, error: { code: 'UNKNOWN_CHANNEL' } } });
-    expect(await call({ type: 'invoke', id: 5, channel: 'app.info', payload: {} })).toMatchObject({ id: 5, result: { ok: true, value: { name: 'Sluice', transport: 'websocket' } } });
+    expect(await call({ type: 'launch-missiles', id: 2 })).toMatchObject({
+      id: 2,
+      result: { ok: false, error: { code: 'VALIDATION' } },
+    });
+    expect(await call({ type: 'invoke', id: 3, channel: 'nope', payload: {} })).toMatchObject({
+      id: 3,
+      result: { ok: false, error: { code: 'UNKNOWN_CHANNEL' } },
+    });
+    expect(
+      await call({ type: 'invoke', id: 4, channel: 'hosts.add', payload: { url: '', username: 5 } }),
+    ).toMatchObject({ id: 4, result: { ok: false, error: { code: 'VALIDATION' } } });
+    expect(await call({ type: 'subscribe', event: 'no.such.event' })).toMatchObject({
+      result: { ok: false, error: { code: 'UNKNOWN_CHANNEL' } },
+    });
+    expect(await call({ type: 'invoke', id: 5, channel: 'app.info', payload: {} })).toMatchObject({
+      id: 5,
+      result: { ok: true, value: { name: 'Sluice', transport: 'websocket' } },
+    });
     ws.close();
   });
 
@@ -126,7 +150,9 @@ describe('browser mode transport', () => {
     ws.on('error', () => {});
     ws.send('x'.repeat(1024 * 1024 + 1));
     expect(await closed).toBe(1009);
-    expect(await bystander.call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'still here' } })).toMatchObject({ result: { ok: true, value: { nonce: 'still here' } } });
+    expect(
+      await bystander.call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'still here' } }),
+    ).toMatchObject({ result: { ok: true, value: { nonce: 'still here' } } });
     bystander.ws.close();
   });
 
@@ -157,7 +183,9 @@ describe('browser mode transport', () => {
       expect(await ended).toMatch(/^HTTP\/1\.1 101/);
     }
     const { ws, call } = await connect();
-    expect(await call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'alive' } })).toMatchObject({ result: { ok: true } });
+    expect(await call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'alive' } })).toMatchObject({
+      result: { ok: true },
+    });
     ws.close();
   });
 
@@ -165,12 +193,26 @@ describe('browser mode transport', () => {
     // Deterministic junk: payloads of random shapes and keys (never `url`, so nothing reaches for a network
     // host), text that is not JSON, binary frames, frames of the wrong type, and some oversized ones.
     let seed = 1234567;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-    const keys = ['id', 'name', 'path', 'vmUuid', 'pointId', 'remoteId', 'jobId', 'runId', 'payload', 'nonce', '__proto__', 'constructor'];
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const keys = [
+      'id',
+      'name',
+      'path',
+      'vmUuid',
+      'pointId',
+      'remoteId',
+      'jobId',
+      'runId',
+      'payload',
+      'nonce',
+      '__proto__',
+      'constructor',
+    ];
     const junk = (depth: number): unknown => {
       const r = rand();
-      if (depth > 2 || r < 0.3) return pick([null, true, -1, 1e308, 'x'.repeat(Math.floor(rand() * 200)), '../../etc/passwd', '\u0000', 0]);
+      if (depth > 2 || r < 0.3)
+        return pick([null, true, -1, 1e308, 'x'.repeat(Math.floor(rand() * 200)), '../../etc/passwd', '\u0000', 0]);
       if (r < 0.5) return Array.from({ length: Math.floor(rand() * 4) }, () => junk(depth + 1));
       return Object.fromEntries(Array.from({ length: Math.floor(rand() * 4) }, () => [pick(keys), junk(depth + 1)]));
     };
@@ -187,9 +229,13 @@ describe('browser mode transport', () => {
           const reply = await call({ type: 'invoke', id: sent, channel: pick(channelNameList), payload: junk(0) });
           expect(reply).toMatchObject({ type: 'result' });
         } else if (kind < 0.8) {
-          expect(await call(pick(['{', '[]', '{"type":"invoke"}', 'null', '"\\ud800"']))).toMatchObject({ type: 'result' });
+          expect(await call(pick(['{', '[]', '{"type":"invoke"}', 'null', '"\\ud800"']))).toMatchObject({
+            type: 'result',
+          });
         } else if (kind < 0.9) {
-          expect(await call({ type: pick(['subscribe', 'unsubscribe', 'invoke', 7]), event: junk(1), id: junk(1) })).toMatchObject({ type: 'result' });
+          expect(
+            await call({ type: pick(['subscribe', 'unsubscribe', 'invoke', 7]), event: junk(1), id: junk(1) }),
+          ).toMatchObject({ type: 'result' });
         } else if (kind < 0.97) {
           ws.send(Buffer.from([0, 1, 2, 3]), { binary: true });
           expect(await call({ type: 'invoke', id: sent, channel: 'app.ping', payload: { nonce: 'n' } })).toBeDefined();
@@ -201,7 +247,9 @@ describe('browser mode transport', () => {
       ws.close();
     }
     const { ws, call } = await connect();
-    expect(await call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'after fuzz' } })).toMatchObject({ result: { ok: true, value: { nonce: 'after fuzz' } } });
+    expect(await call({ type: 'invoke', id: 1, channel: 'app.ping', payload: { nonce: 'after fuzz' } })).toMatchObject({
+      result: { ok: true, value: { nonce: 'after fuzz' } },
+    });
     ws.close();
     expect(process.memoryUsage().rss - before).toBeLessThan(128 * 1024 * 1024);
   });

@@ -24,21 +24,46 @@ afterAll(async () => {
 });
 
 function baseArgs(remote: string, dataDir: string, extra: string[] = []): string[] {
-  return ['backup', '--host', sim.url, '--username', sim.username, '--password-file', passwordFile, '--vm', 'web01', '--remote', remote, '--mode', 'full', '--data-dir', dataDir, '--spool-dir', path.join(work, 'spool'), ...extra];
+  return [
+    'backup',
+    '--host',
+    sim.url,
+    '--username',
+    sim.username,
+    '--password-file',
+    passwordFile,
+    '--vm',
+    'web01',
+    '--remote',
+    remote,
+    '--mode',
+    'full',
+    '--data-dir',
+    dataDir,
+    '--spool-dir',
+    path.join(work, 'spool'),
+    ...extra,
+  ];
 }
 
 /** Snapshots left on the host, not counting the one an incremental job keeps on purpose as its next base. */
 function snapshotsOnHost(): number {
-  return Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true && !(v.other_config as Record<string, string>)['sluice:delta-base']).length;
+  return Object.values(sim.control.records('VM')).filter(
+    (v) => v.is_a_snapshot === true && !(v.other_config as Record<string, string>)['sluice:delta-base'],
+  ).length;
 }
 
 function filesUnderPaths(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
 }
 
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
 }
 
 describe('sluice backup / list', () => {
@@ -51,10 +76,15 @@ describe('sluice backup / list', () => {
     expect(refused.stderr).toMatch(/--trust-fingerprint/);
     expect(snapshotsOnHost()).toBe(0);
 
-    const ok = await runCli(baseArgs(remote, dataDir, ['--trust-fingerprint', sim.fingerprint.replace(/:/g, '').toLowerCase(), '--json']));
+    const ok = await runCli(
+      baseArgs(remote, dataDir, ['--trust-fingerprint', sim.fingerprint.replace(/:/g, '').toLowerCase(), '--json']),
+    );
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
-    const events = ok.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = ok.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.some((e) => e.type === 'progress' && e.phase === 'transfer')).toBe(true);
     expect(events.filter((e) => e.type === 'result')).toHaveLength(1);
 
@@ -100,13 +130,19 @@ describe('sluice backup / list', () => {
   });
 
   it('explains a wrong password, a missing password file, and bad usage', async () => {
-    const fp = ['--trust-fingerprint', (await sim.control.rotateCertificate())];
+    const fp = ['--trust-fingerprint', await sim.control.rotateCertificate()];
     const bad = path.join(work, 'badpw');
     writeFileSync(bad, 'nope');
-    const r1 = await runCli([...baseArgs(path.join(work, 'r3'), path.join(work, 'd3'), fp)].map((a) => (a === passwordFile ? bad : a)));
+    const r1 = await runCli(
+      [...baseArgs(path.join(work, 'r3'), path.join(work, 'd3'), fp)].map((a) => (a === passwordFile ? bad : a)),
+    );
     expect(r1.code).toBe(1);
     expect(r1.stderr).toMatch(/wrong username or password/);
-    const r2 = await runCli([...baseArgs(path.join(work, 'r3'), path.join(work, 'd3'), fp)].map((a) => (a === passwordFile ? '/nonexistent/pw' : a)));
+    const r2 = await runCli(
+      [...baseArgs(path.join(work, 'r3'), path.join(work, 'd3'), fp)].map((a) =>
+        a === passwordFile ? '/nonexistent/pw' : a,
+      ),
+    );
     expect(r2.stderr).toMatch(/Cannot read the password file/);
     const r3 = await runCli(['backup', '--vm', 'x']);
     expect(r3.code).toBe(2);
@@ -142,7 +178,9 @@ describe('sluice backup / list', () => {
   it('makes incremental backups with --mode delta', async () => {
     const fp = await sim.control.rotateCertificate();
     const remote = path.join(work, 'delta');
-    const args = baseArgs(remote, path.join(work, 'd6'), ['--trust-fingerprint', fp, '--json']).map((a) => (a === 'full' ? 'delta' : a));
+    const args = baseArgs(remote, path.join(work, 'd6'), ['--trust-fingerprint', fp, '--json']).map((a) =>
+      a === 'full' ? 'delta' : a,
+    );
     expect((await runCli(args)).code).toBe(0);
     sim.control.guestWrite(sim.control.vmUuidByName('web01'), 0.02);
     const second = await runCli(args);
@@ -169,7 +207,9 @@ describe('sluice backup / list', () => {
     mkdirSync(mnt, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12M', 'tmpfs', mnt]);
     try {
-      const args = (vm: string) => [...baseArgs(mnt, path.join(work, 'd5'), ['--trust-fingerprint', fp]).map((a) => (a === 'web01' ? vm : a))];
+      const args = (vm: string) => [
+        ...baseArgs(mnt, path.join(work, 'd5'), ['--trust-fingerprint', fp]).map((a) => (a === 'web01' ? vm : a)),
+      ];
       const first = await runCli(args('db01'));
       expect(first.code).toBe(0);
       const before = filesUnder(mnt).sort();

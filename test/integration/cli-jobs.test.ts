@@ -36,18 +36,67 @@ const jobs = (...args: string[]) => runCli(['jobs', ...args, '--data-dir', dataD
 
 describe('sluice jobs', () => {
   it('adds a job from flags (adding the pool and the remote on the way), and refuses a bad one naming the field', async () => {
-    const bad = await jobs('add', '--name', 'broken', '--host', sim.url, '--username', sim.username, '--password-file', path.join(work, 'pw'), '--trust-fingerprint', sim.fingerprint, '--remote', remoteDir, '--vm', 'db01', '--schedule', '0 25 * * *');
+    const bad = await jobs(
+      'add',
+      '--name',
+      'broken',
+      '--host',
+      sim.url,
+      '--username',
+      sim.username,
+      '--password-file',
+      path.join(work, 'pw'),
+      '--trust-fingerprint',
+      sim.fingerprint,
+      '--remote',
+      remoteDir,
+      '--vm',
+      'db01',
+      '--schedule',
+      '0 25 * * *',
+    );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/schedules\.0\.cron: "0 25 \* \* \*" is not a cron pattern/);
     expect(new ConfSettingsStore(dataDir).get().jobs).toEqual([]);
 
-    const ok = await jobs('add', '--name', 'nightly', '--host', sim.url, '--remote', remoteDir, '--vm', 'db01', '--vm', 'web01', '--mode', 'full', '--schedule', '0 2 * * *', '--timezone', 'Europe/Paris', '--keep', '3', '--vm-concurrency', '2');
+    const ok = await jobs(
+      'add',
+      '--name',
+      'nightly',
+      '--host',
+      sim.url,
+      '--remote',
+      remoteDir,
+      '--vm',
+      'db01',
+      '--vm',
+      'web01',
+      '--mode',
+      'full',
+      '--schedule',
+      '0 2 * * *',
+      '--timezone',
+      'Europe/Paris',
+      '--keep',
+      '3',
+      '--vm-concurrency',
+      '2',
+    );
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^Saved job "nightly" \(.+\); next run \d{4}-\d\d-\d\dT01:00:00\.000Z\.\n$/);
     const s = new ConfSettingsStore(dataDir).get();
-    expect(s.jobs[0]).toMatchObject({ name: 'nightly', mode: 'full', vmConcurrency: 2, vms: { kind: 'vms', vmUuids: [sim.control.vmUuidByName('db01'), sim.control.vmUuidByName('web01')] } });
-    expect(s.jobs[0]!.schedules[0]).toMatchObject({ cron: '0 2 * * *', timezone: 'Europe/Paris', retention: { keep: 3 } });
+    expect(s.jobs[0]).toMatchObject({
+      name: 'nightly',
+      mode: 'full',
+      vmConcurrency: 2,
+      vms: { kind: 'vms', vmUuids: [sim.control.vmUuidByName('db01'), sim.control.vmUuidByName('web01')] },
+    });
+    expect(s.jobs[0]!.schedules[0]).toMatchObject({
+      cron: '0 2 * * *',
+      timezone: 'Europe/Paris',
+      retention: { keep: 3 },
+    });
     expect(s.remotes.map((r) => r.path)).toEqual([remoteDir]);
     const list = await jobs('list');
     expect(list.stdout).toMatch(/^nightly {2}full {2}next .+ {2}never run\n$/);
@@ -62,7 +111,8 @@ describe('sluice jobs', () => {
       let second: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
       const firstRun = runCli(['jobs', 'run', 'nightly', '--json', '--data-dir', dataDir], {
         onStdout: (out) => {
-          if (!second && out.includes('"phase":"transfer"')) second = runCli(['jobs', 'run', 'nightly', '--data-dir', dataDir]);
+          if (!second && out.includes('"phase":"transfer"'))
+            second = runCli(['jobs', 'run', 'nightly', '--data-dir', dataDir]);
         },
       });
       await expect.poll(() => second, { timeout: 60_000 }).toBeDefined();
@@ -70,10 +120,15 @@ describe('sluice jobs', () => {
       sim.control.clearFaults();
       const first = await firstRun;
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(/^sluice: Job "nightly" is already running \(run [0-9a-f-]{36}, started .+, in another Sluice process\); it was not started a second time\./);
+      expect(refused.stderr).toMatch(
+        /^sluice: Job "nightly" is already running \(run [0-9a-f-]{36}, started .+, in another Sluice process\); it was not started a second time\./,
+      );
       expect(refused.stderr).toMatch(/hint: Wait for that run to finish, or cancel it/);
       expect(first.code).toBe(0);
-      const events = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+      const events = first.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string });
       const finished = events.find((e) => e.type === 'finished') as unknown as RunSummary;
       expect(finished).toMatchObject({ status: 'success', trigger: 'manual' });
       expect(finished.vms.map((v) => v.status)).toEqual(['success', 'success']);
@@ -90,21 +145,32 @@ describe('sluice jobs', () => {
   });
 
   it('daemon: follows a schedule changed by another process, runs the job on it, stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/sluice.js'), 'daemon', '--data-dir', dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/sluice.js'), 'daemon', '--data-dir', dataDir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await expect.poll(() => stdout, { timeout: 60_000 }).toMatch(/^Sluice daemon: 1 job\(s\) in .+\. Next run: "nightly" at .+T01:00:00\.000Z\. Press Ctrl-C to stop\.\n/);
+      await expect
+        .poll(() => stdout, { timeout: 60_000 })
+        .toMatch(
+          /^Sluice daemon: 1 job\(s\) in .+\. Next run: "nightly" at .+T01:00:00\.000Z\. Press Ctrl-C to stop\.\n/,
+        );
       // Changed while the daemon runs, as `sluice jobs add --file` or the app would: every second (six
       // fields, seconds first), so the daemon's next fire comes at once.
       const store = new ConfSettingsStore(dataDir);
       await store.update((s) => void (s.jobs[0]!.schedules[0]!.cron = '* * * * * *'));
       const history = new RunHistory(dataDir);
       await expect
-        .poll(async () => (await history.list({ limit: 100 })).find((r) => r.trigger === 'schedule' && r.status === 'success'), { timeout: 60_000, interval: 500 })
+        .poll(
+          async () =>
+            (await history.list({ limit: 100 })).find((r) => r.trigger === 'schedule' && r.status === 'success'),
+          { timeout: 60_000, interval: 500 },
+        )
         .toBeTruthy();
     } finally {
       child.kill('SIGTERM');

@@ -27,7 +27,11 @@ afterAll(async () => {
 });
 
 function options(remoteRoot: string, logs: string[]): BackupRunOptions {
-  return testBackupOptions(remoteRoot, temp(), { jobId: 'job-delta', retry: undefined, log: (level, m) => logs.push(`${level}: ${m}`) });
+  return testBackupOptions(remoteRoot, temp(), {
+    jobId: 'job-delta',
+    retry: undefined,
+    log: (level, m) => logs.push(`${level}: ${m}`),
+  });
 }
 
 async function chainHash(paths: string[]): Promise<string> {
@@ -37,7 +41,9 @@ async function chainHash(paths: string[]): Promise<string> {
 }
 
 function baseSnapshots(): number {
-  return Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true && (v.other_config as Record<string, string>)['sluice:delta-base']).length;
+  return Object.values(sim.control.records('VM')).filter(
+    (v) => v.is_a_snapshot === true && (v.other_config as Record<string, string>)['sluice:delta-base'],
+  ).length;
 }
 
 describe('incremental (delta) backups', () => {
@@ -51,7 +57,9 @@ describe('incremental (delta) backups', () => {
     expect(first.disks.map((d) => d.differencing)).toEqual([false, false]);
     for (const disk of liveDisks(sim, 'web01')) {
       const f = first.disks.find((d) => d.vdiUuid === disk.uuid)!;
-      expect(f.path).toBe(path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', 'job-delta', disk.uuid, `${first.pointId}.vhd`));
+      expect(f.path).toBe(
+        path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', 'job-delta', disk.uuid, `${first.pointId}.vhd`),
+      );
       expect(await chainHash([f.path])).toBe(await sim.control.hashVdi(disk.uuid));
     }
     expect(baseSnapshots()).toBe(1);
@@ -70,14 +78,19 @@ describe('incremental (delta) backups', () => {
     expect(points.map((p) => p.mode)).toEqual(['delta', 'delta']);
     const meta = points[1]!.metadata;
     expect(meta.mode === 'delta' && Object.values(meta.isVhdDifferencing)).toEqual([true, true]);
-    expect(meta.mode === 'delta' && Object.values(meta.vdis).map((v) => (v.other_config as Record<string, string>)['xo:base_delta_vdi'])).toHaveLength(2);
+    expect(
+      meta.mode === 'delta' &&
+        Object.values(meta.vdis).map((v) => (v.other_config as Record<string, string>)['xo:base_delta_vdi']),
+    ).toHaveLength(2);
 
     // The base snapshot deleted on the host: the next point is full again, and the log says why.
     const base = Object.entries(sim.control.records('VM')).find(([, v]) => v.is_a_snapshot === true)![0];
     await xapi.call('VM.destroy', base);
     const third = await runDeltaBackup(xapi, vmRef, options(remote, logs));
     expect(third.disks.map((d) => d.differencing)).toEqual([false, false]);
-    expect(logs.join('\n')).toMatch(/No usable base for disk .*the base snapshot is gone from the host.*making a full VHD/);
+    expect(logs.join('\n')).toMatch(
+      /No usable base for disk .*the base snapshot is gone from the host.*making a full VHD/,
+    );
     for (const d of third.disks) expect(existsSync(d.path)).toBe(true);
   });
 });
@@ -85,7 +98,16 @@ describe('incremental (delta) backups', () => {
 describe('incremental backups: skipped disks and a host that gives up', () => {
   it('skips [NOBAK] disks, and retries a disk whose export the host cut', async () => {
     const own = await startSimulator({
-      vms: [{ name: 'files', powerState: 'Halted', disks: [{ name: 'files system', size: 8 * MiB, allocated: 4 * MiB }, { name: 'scratch [NOBAK]', size: 8 * MiB, allocated: 4 * MiB }] }],
+      vms: [
+        {
+          name: 'files',
+          powerState: 'Halted',
+          disks: [
+            { name: 'files system', size: 8 * MiB, allocated: 4 * MiB },
+            { name: 'scratch [NOBAK]', size: 8 * MiB, allocated: 4 * MiB },
+          ],
+        },
+      ],
       loginFailureDelayMs: 50,
     });
     const session = await connect(own);
@@ -93,11 +115,16 @@ describe('incremental backups: skipped disks and a host that gives up', () => {
       own.control.addFault('drop-after=1M,times=1,on=export_raw_vdi');
       const logs: string[] = [];
       const vmRef = (await resolveVms(session, ['files'])).selected[0]!.ref;
-      const r = await runDeltaBackup(session, vmRef, { ...options(temp(), logs), retry: { attempts: 3, backoffMs: () => 10 } });
+      const r = await runDeltaBackup(session, vmRef, {
+        ...options(temp(), logs),
+        retry: { attempts: 3, backoffMs: () => 10 },
+      });
       expect(r.disks.map((d) => d.name)).toEqual(['files system']);
       expect(logs.join('\n')).toMatch(/Skipping disk "scratch \[NOBAK\]": its name contains \[NOBAK\]/);
       expect(logs.join('\n')).toMatch(/Attempt 1 of the export of disk "files system" failed: The host gave up/);
-      const vdi = Object.values(own.control.records('VDI')).find((v) => v.name_label === 'files system' && v.is_a_snapshot !== true)!;
+      const vdi = Object.values(own.control.records('VDI')).find(
+        (v) => v.name_label === 'files system' && v.is_a_snapshot !== true,
+      )!;
       expect(await chainHash([r.disks[0]!.path])).toBe(await own.control.hashVdi(String(vdi.uuid)));
     } finally {
       await session.close();

@@ -40,7 +40,11 @@ describe('delta backups: disks in parallel', () => {
     sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 8 * MiB });
 
     sim.control.resetStats();
-    const one = await runDeltaBackup(xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-par', diskConcurrency: 1 }));
+    const one = await runDeltaBackup(
+      xapi,
+      ref,
+      testBackupOptions(remote, temp(), { jobId: 'job-par', diskConcurrency: 1 }),
+    );
     expect(sim.control.stats().maxConcurrentExports).toBe(1);
 
     await sim.control.guestWrite(sim.control.vmUuidByName('web01'), 0.2, 7);
@@ -52,14 +56,18 @@ describe('delta backups: disks in parallel', () => {
     expect(two.disks.map((d) => d.differencing)).toEqual([true, true]);
     // Each disk reports its own progress.
     const disksSeen = new Set(opts.progress.filter((p) => p.disk && p.phase === 'done').map((p) => p.disk!.uuid));
-    expect([...disksSeen].sort()).toEqual(liveDisks(sim, 'web01').map((d) => d.uuid).sort());
+    expect([...disksSeen].sort()).toEqual(
+      liveDisks(sim, 'web01')
+        .map((d) => d.uuid)
+        .sort(),
+    );
     for (const disk of liveDisks(sim, 'web01')) {
       const chain = [one, two].map((p) => p.disks.find((d) => d.vdiUuid === disk.uuid)!.path);
       expect(await chainHash(chain)).toBe(await sim.control.hashVdi(disk.uuid));
     }
   });
 
-  it('one disk at a time (the default): each disk reports its own progress in turn, the VM\'s samples name both disks and carry its phases', async () => {
+  it("one disk at a time (the default): each disk reports its own progress in turn, the VM's samples name both disks and carry its phases", async () => {
     const remote = temp();
     const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
     const opts = testBackupOptions(remote, temp(), { jobId: 'job-seq' });
@@ -76,12 +84,23 @@ describe('delta backups: disks in parallel', () => {
       expect(samples.at(-1)!.totalBytes).toBeNull();
     }
     // In turn: the second disk starts after the first is done.
-    const index = (uuid: string, phase: string, last = false) => (last ? opts.progress.findLastIndex : opts.progress.findIndex).call(opts.progress, (p) => p.disk?.uuid === uuid && p.phase === phase);
+    const index = (uuid: string, phase: string, last = false) =>
+      (last ? opts.progress.findLastIndex : opts.progress.findIndex).call(
+        opts.progress,
+        (p) => p.disk?.uuid === uuid && p.phase === phase,
+      );
     const [first, second] = [...disks].sort((a, b) => index(a.uuid, 'transfer') - index(b.uuid, 'transfer'));
     expect(index(first!.uuid, 'done')).toBeLessThan(index(second!.uuid, 'transfer'));
     // The VM's own samples: its phases, both disks named from the transfer on, no bytes of their own.
     const vm = opts.progress.filter((p) => p.disk === null);
-    expect(vm.map((p) => p.phase).filter((p, i, a) => a[i - 1] !== p)).toEqual(['queued', 'snapshot', 'transfer', 'commit', 'cleanup', 'done']);
+    expect(vm.map((p) => p.phase).filter((p, i, a) => a[i - 1] !== p)).toEqual([
+      'queued',
+      'snapshot',
+      'transfer',
+      'commit',
+      'cleanup',
+      'done',
+    ]);
     const named = vm.filter((p) => p.phase !== 'queued' && p.phase !== 'snapshot');
     for (const p of named) expect(p.disks?.map((d) => d.uuid).sort()).toEqual(disks.map((d) => d.uuid).sort());
     expect(vm.filter((p) => p.phase === 'transfer').every((p) => p.bytesWritten === 0)).toBe(true);
@@ -91,11 +110,25 @@ describe('delta backups: disks in parallel', () => {
     const remote = temp();
     const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
     sim.control.addFault({ kind: 'drop-after', bytes: 1 * MiB, on: 'export_raw_vdi' });
-    await expect(runDeltaBackup(xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-fail', diskConcurrency: 2, retry: { attempts: 1, backoffMs: () => 0 } }))).rejects.toThrow();
+    await expect(
+      runDeltaBackup(
+        xapi,
+        ref,
+        testBackupOptions(remote, temp(), {
+          jobId: 'job-fail',
+          diskConcurrency: 2,
+          retry: { attempts: 1, backoffMs: () => 0 },
+        }),
+      ),
+    ).rejects.toThrow();
     expect((await listBackupPoints(remote)).points).toEqual([]);
-    const files = readdirSync(remote, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    const files = readdirSync(remote, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => path.join(e.parentPath, e.name));
     expect(files.filter((f) => path.basename(f).startsWith('.') && !f.includes('.lock'))).toEqual([]);
-    const marked = Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true && (v.other_config as Record<string, string>)['sluice:backup-run']);
+    const marked = Object.values(sim.control.records('VM')).filter(
+      (v) => v.is_a_snapshot === true && (v.other_config as Record<string, string>)['sluice:backup-run'],
+    );
     expect(marked.filter((v) => !(v.other_config as Record<string, string>)['sluice:delta-base'])).toEqual([]);
   });
 });

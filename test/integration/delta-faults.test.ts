@@ -1,5 +1,17 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
@@ -17,7 +29,10 @@ import { tempDirs } from '../helpers/temp-dir.js';
 import { chainDigest, pointChain } from '../helpers/vhd-chains.js';
 
 /** A disk folder's files but the block digests beside the VHDs (issue 6's `.vhd.checksum.json`). */
-const vhdFiles = (dir: string) => readdirSync(dir).filter((n) => !n.endsWith('.checksum.json')).sort();
+const vhdFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => !n.endsWith('.checksum.json'))
+    .sort();
 
 let sim: SimHandle;
 let xapi: XapiSession;
@@ -65,11 +80,38 @@ async function expectPointsRestorable(remote: string, truth: Map<string, string>
 }
 
 function cliArgs(remote: string, extra: string[] = []): string[] {
-  return ['backup', '--host', sim.url, '--username', sim.username, '--password-file', passwordFile, '--trust-fingerprint', sim.fingerprint, '--vm', VM, '--remote', remote, '--mode', 'delta', '--job-id', 'job-faults', '--data-dir', temp(), '--spool-dir', temp(), ...extra];
+  return [
+    'backup',
+    '--host',
+    sim.url,
+    '--username',
+    sim.username,
+    '--password-file',
+    passwordFile,
+    '--trust-fingerprint',
+    sim.fingerprint,
+    '--vm',
+    VM,
+    '--remote',
+    remote,
+    '--mode',
+    'delta',
+    '--job-id',
+    'job-faults',
+    '--data-dir',
+    temp(),
+    '--spool-dir',
+    temp(),
+    ...extra,
+  ];
 }
 
 function checkJson(stdout: string): Array<Record<string, unknown>> {
-  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('incremental backups: faults', () => {
@@ -91,7 +133,9 @@ describe('incremental backups: faults', () => {
     expect((await listBackupPoints(remote)).points).toHaveLength(2);
     const check = await runCli(['check', '--remote', remote]);
     expect(check.code).toBe(0);
-    expect(check.stdout).toMatch(/1 VM folder\(s\), 2 point\(s\), 2 VHD\(s\) checked: 0 problem\(s\) found, 0 remaining/);
+    expect(check.stdout).toMatch(
+      /1 VM folder\(s\), 2 point\(s\), 2 VHD\(s\) checked: 0 problem\(s\) found, 0 remaining/,
+    );
     const bad = await runCli(['backup', ...cliArgs(remote, ['--retention', '0']).slice(1)]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--retention takes a whole number of points \(1 or more\), not "0"/);
@@ -101,7 +145,11 @@ describe('incremental backups: faults', () => {
     const remote = temp();
     const truth = await deltaPoints(remote, 3, 10);
     const [oldest, second] = [...truth.keys()];
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/helpers/merge-child.ts'), remote, vmUuid(), oldest!, '2'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'test/helpers/merge-child.ts'), remote, vmUuid(), oldest!, '2'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
     child.stderr.on('data', (d) => (err += d));
@@ -136,7 +184,9 @@ describe('incremental backups: faults', () => {
     expect(events.find((e) => e.type === 'summary')).toMatchObject({ found: 1, repaired: 1, remaining: 0 });
     expect(vhdFiles(vdiDir)).toEqual([...truth.keys()].map((id) => `${id}.vhd`));
     await expectPointsRestorable(remote, truth);
-    expect(await pointChain((await listVmPoints(remote, vmUuid())).points[0]!, disk())).toEqual([path.join(vdiDir, `${second}.vhd`)]);
+    expect(await pointChain((await listVmPoints(remote, vmUuid())).points[0]!, disk())).toEqual([
+      path.join(vdiDir, `${second}.vhd`),
+    ]);
   });
 
   it('check finds orphans and points deleted but not merged; --repair merges and removes them, losing no point', async () => {
@@ -165,7 +215,9 @@ describe('incremental backups: faults', () => {
     expect(repair.stdout).toMatch(/4 problem\(s\) found, 4 repaired, 0 remaining/);
     expect(vhdFiles(vdiDir)).toEqual([...truth.keys()].map((id) => `${id}.vhd`));
     await expectPointsRestorable(remote, truth);
-    expect(await pointChain((await listVmPoints(remote, vmUuid())).points[0]!, disk())).toEqual([path.join(vdiDir, `${second}.vhd`)]);
+    expect(await pointChain((await listVmPoints(remote, vmUuid())).points[0]!, disk())).toEqual([
+      path.join(vdiDir, `${second}.vhd`),
+    ]);
   });
 
   it('a process killed during a delta backup leaves nothing half-made; the next run cleans up and chains on', async () => {
@@ -187,7 +239,11 @@ describe('incremental backups: faults', () => {
     const vdiDir = path.join(remote, 'xo-vm-backups', vmUuid(), 'vdis', 'job-faults', disk());
     expect(readdirSync(vdiDir).some((n) => n.startsWith('.'))).toBe(true); // the temp VHD of the killed run
     const check = await runCli(['check', '--remote', remote, '--json']);
-    expect(checkJson(check.stdout).filter((e) => e.type === 'problem').map((e) => e.kind)).toEqual(['temporary-file']);
+    expect(
+      checkJson(check.stdout)
+        .filter((e) => e.type === 'problem')
+        .map((e) => e.kind),
+    ).toEqual(['temporary-file']);
     expect(check.code).toBe(1);
 
     const next = await runCli(cliArgs(remote, ['--json']));
@@ -195,78 +251,98 @@ describe('incremental backups: faults', () => {
     expect(readdirSync(vdiDir).filter((n) => n.startsWith('.'))).toEqual([]);
     const { points } = await listBackupPoints(remote);
     expect(points).toHaveLength(2);
-    expect(points[1]!.metadata.mode === 'delta' && Object.values(points[1]!.metadata.isVhdDifferencing)).toEqual([true]);
+    expect(points[1]!.metadata.mode === 'delta' && Object.values(points[1]!.metadata.isVhdDifferencing)).toEqual([
+      true,
+    ]);
     expect(await chainDigest(await pointChain(points[1]!, disk()))).toBe(await sim.control.hashVdi(disk()));
     // The killed run's snapshot is gone from the host; only the next base is kept.
-    expect(Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true && (v.name_label as string).startsWith(`[Sluice] ${VM} `)).length).toBe(1);
+    expect(
+      Object.values(sim.control.records('VM')).filter(
+        (v) => v.is_a_snapshot === true && (v.name_label as string).startsWith(`[Sluice] ${VM} `),
+      ).length,
+    ).toBe(1);
     expect((await runCli(['check', '--remote', remote])).code).toBe(0);
   });
 
-  it.each(['truncated', 'bad footer checksum'] as const)('a %s VHD on the remote is detected, reported, and never merged into good data', async (damage) => {
-    const remote = temp();
-    const truth = await deltaPoints(remote, 3, 60);
-    const ids = [...truth.keys()];
-    const vdiDir = path.join(remote, 'xo-vm-backups', vmUuid(), 'vdis', 'job-faults', disk());
-    const victim = path.join(vdiDir, `${ids[1]}.vhd`);
-    if (damage === 'truncated') truncateSync(victim, statSync(victim).size - 4096);
-    else {
-      const fd = openSync(victim, 'r+');
-      writeSync(fd, Buffer.from([0x5a]), 0, 1, statSync(victim).size - 512 + 48);
-      closeSync(fd);
-    }
-    const rootBefore = execFileSync('sha256sum', [path.join(vdiDir, `${ids[0]}.vhd`)]).toString();
+  it.each(['truncated', 'bad footer checksum'] as const)(
+    'a %s VHD on the remote is detected, reported, and never merged into good data',
+    async (damage) => {
+      const remote = temp();
+      const truth = await deltaPoints(remote, 3, 60);
+      const ids = [...truth.keys()];
+      const vdiDir = path.join(remote, 'xo-vm-backups', vmUuid(), 'vdis', 'job-faults', disk());
+      const victim = path.join(vdiDir, `${ids[1]}.vhd`);
+      if (damage === 'truncated') truncateSync(victim, statSync(victim).size - 4096);
+      else {
+        const fd = openSync(victim, 'r+');
+        writeSync(fd, Buffer.from([0x5a]), 0, 1, statSync(victim).size - 512 + 48);
+        closeSync(fd);
+      }
+      const rootBefore = execFileSync('sha256sum', [path.join(vdiDir, `${ids[0]}.vhd`)]).toString();
 
-    const check = await runCli(['check', '--remote', remote, '--repair', '--json']);
-    expect(check.code).toBe(1);
-    const problems = checkJson(check.stdout).filter((e) => e.type === 'problem');
-    expect(problems.map((p) => p.kind)).toEqual(['broken-chain', 'broken-chain']); // points 2 and 3 build on it
-    expect(problems[0]).toMatchObject({ path: victim, fixable: false, repaired: false });
+      const check = await runCli(['check', '--remote', remote, '--repair', '--json']);
+      expect(check.code).toBe(1);
+      const problems = checkJson(check.stdout).filter((e) => e.type === 'problem');
+      expect(problems.map((p) => p.kind)).toEqual(['broken-chain', 'broken-chain']); // points 2 and 3 build on it
+      expect(problems[0]).toMatchObject({ path: victim, fixable: false, repaired: false });
 
-    // Retention would merge point 2 into point 1's file: refused, point kept, nothing written.
-    const points = (await listVmPoints(remote, vmUuid())).points;
-    await expect(deleteBackupPoint(remote, points[0]!)).rejects.toThrow(/is damaged .* merging it would spread the damage/);
-    expect((await listVmPoints(remote, vmUuid())).points).toHaveLength(3);
-    expect(execFileSync('sha256sum', [path.join(vdiDir, `${ids[0]}.vhd`)]).toString()).toBe(rootBefore);
-    expect(readdirSync(vdiDir).filter((n) => n.endsWith('.merge.json'))).toEqual([]);
-    // The oldest point, on its own, is still good.
-    expect(await chainDigest([path.join(vdiDir, `${ids[0]}.vhd`)])).toBe(truth.get(ids[0]!));
+      // Retention would merge point 2 into point 1's file: refused, point kept, nothing written.
+      const points = (await listVmPoints(remote, vmUuid())).points;
+      await expect(deleteBackupPoint(remote, points[0]!)).rejects.toThrow(
+        /is damaged .* merging it would spread the damage/,
+      );
+      expect((await listVmPoints(remote, vmUuid())).points).toHaveLength(3);
+      expect(execFileSync('sha256sum', [path.join(vdiDir, `${ids[0]}.vhd`)]).toString()).toBe(rootBefore);
+      expect(readdirSync(vdiDir).filter((n) => n.endsWith('.merge.json'))).toEqual([]);
+      // The oldest point, on its own, is still good.
+      expect(await chainDigest([path.join(vdiDir, `${ids[0]}.vhd`)])).toBe(truth.get(ids[0]!));
 
-    // The next backup does not build on the broken chain: a full VHD, and the log says why.
-    const opts = testBackupOptions(remote, temp(), { jobId: 'job-faults' });
-    const r = await runDeltaBackup(xapi, (await resolveVms(xapi, [VM])).selected[0]!.ref, opts);
-    expect(r.disks[0]!.differencing).toBe(false);
-    expect(opts.logs.join('\n')).toMatch(/The backup chain of disk "files system" is broken on the remote .*; making a full VHD/);
-  });
+      // The next backup does not build on the broken chain: a full VHD, and the log says why.
+      const opts = testBackupOptions(remote, temp(), { jobId: 'job-faults' });
+      const r = await runDeltaBackup(xapi, (await resolveVms(xapi, [VM])).selected[0]!.ref, opts);
+      expect(r.disks[0]!.differencing).toBe(false);
+      expect(opts.logs.join('\n')).toMatch(
+        /The backup chain of disk "files system" is broken on the remote .*; making a full VHD/,
+      );
+    },
+  );
 
   const root = process.getuid?.() === 0;
-  it.skipIf(!root)('a remote that fills up during a merge: the merge stops cleanly, the chain stays intact, and it finishes once there is room', async () => {
-    const mnt = path.join(temp(), 'small-remote');
-    mkdirSync(mnt, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64M', 'tmpfs', mnt]);
-    VM = 'sparse';
-    try {
-      const truth = await deltaPoints(mnt, 2, 80, 0.02);
-      const [oldest] = [...truth.keys()];
-      // Leave less room than the merge's new blocks need.
-      const filler = path.join(mnt, 'filler');
-      const free = () => Number(execFileSync('df', ['-B1', '--output=avail', mnt]).toString().split('\n')[1]);
-      execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64K', `count=${Math.floor((free() - 1 * MiB) / 65536)}`], { stdio: 'ignore' });
-      const points = (await listVmPoints(mnt, vmUuid())).points;
-      await expect(deleteBackupPoint(mnt, points[0]!, { batchBlocks: 1 })).rejects.toThrow(/the destination is full/);
-      truth.delete(oldest!);
-      const vdiDir = path.join(mnt, 'xo-vm-backups', vmUuid(), 'vdis', 'job-faults', disk());
-      expect(readdirSync(vdiDir)).toContain(`.${oldest}.vhd.merge.json`);
-      await expectPointsRestorable(mnt, truth);
+  it.skipIf(!root)(
+    'a remote that fills up during a merge: the merge stops cleanly, the chain stays intact, and it finishes once there is room',
+    async () => {
+      const mnt = path.join(temp(), 'small-remote');
+      mkdirSync(mnt, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64M', 'tmpfs', mnt]);
+      VM = 'sparse';
+      try {
+        const truth = await deltaPoints(mnt, 2, 80, 0.02);
+        const [oldest] = [...truth.keys()];
+        // Leave less room than the merge's new blocks need.
+        const filler = path.join(mnt, 'filler');
+        const free = () => Number(execFileSync('df', ['-B1', '--output=avail', mnt]).toString().split('\n')[1]);
+        execFileSync(
+          'dd',
+          ['if=/dev/zero', `of=${filler}`, 'bs=64K', `count=${Math.floor((free() - 1 * MiB) / 65536)}`],
+          { stdio: 'ignore' },
+        );
+        const points = (await listVmPoints(mnt, vmUuid())).points;
+        await expect(deleteBackupPoint(mnt, points[0]!, { batchBlocks: 1 })).rejects.toThrow(/the destination is full/);
+        truth.delete(oldest!);
+        const vdiDir = path.join(mnt, 'xo-vm-backups', vmUuid(), 'vdis', 'job-faults', disk());
+        expect(readdirSync(vdiDir)).toContain(`.${oldest}.vhd.merge.json`);
+        await expectPointsRestorable(mnt, truth);
 
-      execFileSync('rm', [filler]);
-      const r = await collapseUnreferencedVhds(vdiDir, referencedVhds((await listVmPoints(mnt, vmUuid())).points));
-      expect(r.resumed).toHaveLength(1);
-      expect(vhdFiles(vdiDir)).toEqual([...truth.keys()].map((id) => `${id}.vhd`).sort());
-      await expectPointsRestorable(mnt, truth);
-      expect(existsSync(path.join(vdiDir, `${oldest}.vhd`))).toBe(false);
-    } finally {
-      VM = 'files';
-      execFileSync('umount', [mnt]);
-    }
-  });
+        execFileSync('rm', [filler]);
+        const r = await collapseUnreferencedVhds(vdiDir, referencedVhds((await listVmPoints(mnt, vmUuid())).points));
+        expect(r.resumed).toHaveLength(1);
+        expect(vhdFiles(vdiDir)).toEqual([...truth.keys()].map((id) => `${id}.vhd`).sort());
+        await expectPointsRestorable(mnt, truth);
+        expect(existsSync(path.join(vdiDir, `${oldest}.vhd`))).toBe(false);
+      } finally {
+        VM = 'files';
+        execFileSync('umount', [mnt]);
+      }
+    },
+  );
 });

@@ -39,7 +39,9 @@ describe('Electron preload bundle', () => {
     const invoked: unknown[][] = [];
     const listeners: Array<(...a: unknown[]) => void> = [];
     loadWithFakeElectron(path.join(dist, 'preload.cjs'), {
-      contextBridge: { exposeInMainWorld: (key: string, api: typeof exposed) => (expect(key).toBe('sluice'), (exposed = api)) },
+      contextBridge: {
+        exposeInMainWorld: (key: string, api: typeof exposed) => (expect(key).toBe('sluice'), (exposed = api)),
+      },
       ipcRenderer: {
         invoke: async (...a: unknown[]) => (invoked.push(a), { ok: true, value: 'pong' }),
         on: (_c: string, l: (...a: unknown[]) => void) => listeners.push(l),
@@ -65,7 +67,11 @@ describe('Electron preload bundle', () => {
 describe('Electron main bundle', () => {
   it('opens a sandboxed, isolated window, blocks navigation and new windows, and runs the engine in a utilityProcess', async () => {
     const userData = makeTempDir();
-    const windows: Array<{ options: Record<string, unknown>; handlers: Record<string, (...a: unknown[]) => unknown>; openHandler?: (d: { url: string }) => unknown }> = [];
+    const windows: Array<{
+      options: Record<string, unknown>;
+      handlers: Record<string, (...a: unknown[]) => unknown>;
+      openHandler?: (d: { url: string }) => unknown;
+    }> = [];
     const forks: string[] = [];
     const handles: Record<string, (...a: unknown[]) => unknown> = {};
     let ready!: () => void;
@@ -93,11 +99,20 @@ describe('Electron main bundle', () => {
       }
     }
     loadWithFakeElectron(path.join(dist, 'main.cjs'), {
-      app: { whenReady: () => whenReady, on: () => {}, getPath: () => userData.dir, getName: () => 'Sluice', getVersion: () => '0.0.0', quit: () => {} },
+      app: {
+        whenReady: () => whenReady,
+        on: () => {},
+        getPath: () => userData.dir,
+        getName: () => 'Sluice',
+        getVersion: () => '0.0.0',
+        quit: () => {},
+      },
       BrowserWindow: FakeWindow,
       ipcMain: { handle: (c: string, h: (...a: unknown[]) => unknown) => (handles[c] = h), on: () => {} },
       Notification: { isSupported: () => false },
-      session: { defaultSession: { webRequest: { onHeadersReceived: () => {} }, setPermissionRequestHandler: () => {} } },
+      session: {
+        defaultSession: { webRequest: { onHeadersReceived: () => {} }, setPermissionRequestHandler: () => {} },
+      },
       shell: { openExternal: async () => {} },
       utilityProcess: { fork: (p: string) => (forks.push(p), { postMessage: () => {}, on: () => {} }) },
       safeStorage: { isEncryptionAvailable: () => false, getSelectedStorageBackend: () => 'basic_text' },

@@ -18,11 +18,25 @@ const temps: Array<() => void> = [];
 const fuse = throttledMountAvailable();
 
 beforeAll(async () => {
-  sim = await smallPool({ vms: [
-    { name: 'web01', powerState: 'Halted', disks: [{ name: 'web01 system', size: 16 * MiB, allocated: 6 * MiB }, { name: 'web01 data', size: 8 * MiB, allocated: 2 * MiB }] },
-    { name: 'app01', powerState: 'Halted', disks: [{ name: 'app01 disk', size: 8 * MiB, allocated: 8 * MiB }] },
-    { name: 'scratch', powerState: 'Halted', tags: ['xo:no-bak'], disks: [{ name: 'scratch disk', size: 8 * MiB, allocated: 1 * MiB }] },
-  ] });
+  sim = await smallPool({
+    vms: [
+      {
+        name: 'web01',
+        powerState: 'Halted',
+        disks: [
+          { name: 'web01 system', size: 16 * MiB, allocated: 6 * MiB },
+          { name: 'web01 data', size: 8 * MiB, allocated: 2 * MiB },
+        ],
+      },
+      { name: 'app01', powerState: 'Halted', disks: [{ name: 'app01 disk', size: 8 * MiB, allocated: 8 * MiB }] },
+      {
+        name: 'scratch',
+        powerState: 'Halted',
+        tags: ['xo:no-bak'],
+        disks: [{ name: 'scratch disk', size: 8 * MiB, allocated: 1 * MiB }],
+      },
+    ],
+  });
   const t = makeTempDir();
   temps.push(t.cleanup);
   dataDir = t.dir;
@@ -40,12 +54,23 @@ function engine(): NodeEngine {
 }
 
 /** Runs "Back up now" on one VM to completion, returning its result and every live progress sample. */
-async function backUpNow(e: NodeEngine, body: { hostId: string; vm: string; remoteId: string; mode: 'full' | 'delta' }) {
+async function backUpNow(
+  e: NodeEngine,
+  body: { hostId: string; vm: string; remoteId: string; mode: 'full' | 'delta' },
+) {
   const live: TransferProgress[] = [];
   const finished: Array<EventPayload<'backup.finished'>> = [];
-  const offs = [e.ctx.bus.on('backup.progress', (p) => live.push(p)), e.ctx.bus.on('backup.finished', (f) => finished.push(f))];
+  const offs = [
+    e.ctx.bus.on('backup.progress', (p) => live.push(p)),
+    e.ctx.bus.on('backup.finished', (f) => finished.push(f)),
+  ];
   try {
-    const { runId } = await callEngine<{ runId: string }>(e, 'backup.start', { hostId: body.hostId, vmUuids: [sim.control.vmUuidByName(body.vm)], remoteId: body.remoteId, mode: body.mode });
+    const { runId } = await callEngine<{ runId: string }>(e, 'backup.start', {
+      hostId: body.hostId,
+      vmUuids: [sim.control.vmUuidByName(body.vm)],
+      remoteId: body.remoteId,
+      mode: body.mode,
+    });
     await expect.poll(() => finished.find((f) => f.runId === runId), { timeout: 60_000 }).toBeTruthy();
     return { runId, result: finished.find((f) => f.runId === runId)!, live: live.filter((p) => p.runId === runId) };
   } finally {
@@ -60,7 +85,16 @@ function expectSamplesFromLive(record: RunRecord, live: TransferProgress[]) {
     expect(s.memoryBytes).toEqual(expect.any(Number));
     expect(s.spoolBytes).toEqual(expect.any(Number));
     expect(s.phase).toEqual(expect.any(String));
-    const twin = live.find((p) => p.vm.uuid === s.vmUuid && (p.disk?.uuid ?? null) === s.diskUuid && p.bytesWritten === s.bytesWritten && p.phase === s.phase && p.memoryBytes === s.memoryBytes && p.spoolBytes === s.spoolBytes && p.spoolCapBytes === s.spoolCapBytes);
+    const twin = live.find(
+      (p) =>
+        p.vm.uuid === s.vmUuid &&
+        (p.disk?.uuid ?? null) === s.diskUuid &&
+        p.bytesWritten === s.bytesWritten &&
+        p.phase === s.phase &&
+        p.memoryBytes === s.memoryBytes &&
+        p.spoolBytes === s.spoolBytes &&
+        p.spoolCapBytes === s.spoolCapBytes,
+    );
     expect(twin, `a live sample like ${JSON.stringify(s)}`).toBeDefined();
   }
 }
@@ -70,7 +104,14 @@ describe('"Back up now" in the run history', () => {
 
   it('a run is listed after a restart, with its VM result, its samples and its pool, and on the dashboard', async () => {
     const first = engine();
-    hostId = (await callEngine<{ id: string }>(first, 'hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint })).id;
+    hostId = (
+      await callEngine<{ id: string }>(first, 'hosts.add', {
+        url: sim.url,
+        username: sim.username,
+        password: sim.password,
+        trustedFingerprint: sim.fingerprint,
+      })
+    ).id;
     const dir = makeTempDir();
     temps.push(dir.cleanup);
     const remote = await callEngine<{ id: string }>(first, 'remotes.add', { name: 'nas', path: dir.dir });
@@ -83,13 +124,33 @@ describe('"Back up now" in the run history', () => {
     const second = engine();
     const runs = await callEngine<RunSummary[]>(second, 'runs.list', {});
     const run = runs.find((r) => r.runId === runId)!;
-    expect(run).toMatchObject({ jobId: null, jobName: 'Back up now: web01', hostId, trigger: 'manual', status: 'success', mode: 'delta', remotes: [{ id: remote.id, name: 'nas' }] });
-    expect(run.vms).toMatchObject([{ vmName: 'web01', remoteId: remote.id, status: 'success', pointId: result.vms[0]!.pointId, bytes: result.vms[0]!.bytes }]);
+    expect(run).toMatchObject({
+      jobId: null,
+      jobName: 'Back up now: web01',
+      hostId,
+      trigger: 'manual',
+      status: 'success',
+      mode: 'delta',
+      remotes: [{ id: remote.id, name: 'nas' }],
+    });
+    expect(run.vms).toMatchObject([
+      {
+        vmName: 'web01',
+        remoteId: remote.id,
+        status: 'success',
+        pointId: result.vms[0]!.pointId,
+        bytes: result.vms[0]!.bytes,
+      },
+    ]);
     expect(run.vms[0]!.disks.map((d) => d.name).sort()).toEqual(['web01 data', 'web01 system']);
     const record = await callEngine<RunRecord>(second, 'runs.get', { runId });
     expectSamplesFromLive(record, live);
     const d = await callEngine<Dashboard>(second, 'dashboard.get', {});
-    expect(d.lastRuns.map((r) => [r.runId, r.status, r.jobName])).toContainEqual([runId, 'success', 'Back up now: web01']);
+    expect(d.lastRuns.map((r) => [r.runId, r.status, r.jobName])).toContainEqual([
+      runId,
+      'success',
+      'Back up now: web01',
+    ]);
     // A job's own history is not mixed with "Back up now" runs.
     expect(await callEngine<RunSummary[]>(second, 'runs.list', { jobId: 'some-job' })).toEqual([]);
   });
@@ -104,7 +165,13 @@ describe('"Back up now" in the run history', () => {
     const run = (await callEngine<RunSummary[]>(engine(), 'runs.list', { limit: 10 })).find((r) => r.runId === runId)!;
     expect(run).toMatchObject({ jobId: null, jobName: 'Back up now: scratch', status: 'failed', vms: [] });
     expect(run.warnings[0]!.message).toMatch(/^Skipped scratch: .*xo:no-bak/);
-    expect(run.errors).toEqual([{ code: 'VALIDATION', message: expect.stringMatching(/^Nothing was backed up: scratch \(/), hint: 'Pick a VM that backups do not exclude.' }]);
+    expect(run.errors).toEqual([
+      {
+        code: 'VALIDATION',
+        message: expect.stringMatching(/^Nothing was backed up: scratch \(/),
+        hint: 'Pick a VM that backups do not exclude.',
+      },
+    ]);
   });
 
   it.skipIf(!fuse.ok)('a slow destination: the stored samples keep the bytes the buffer held', async () => {
@@ -115,7 +182,11 @@ describe('"Back up now" in the run history', () => {
     let mount: ThrottledMount | undefined;
     try {
       // The host sends as fast as it can; the remote takes 2 MiB/s: the buffer fills while the run goes.
-      mount = await mountThrottled({ backingDir: backing.dir, mountPoint: path.join(mnt.dir, 'nas'), rateBytesPerSec: 2 * MiB });
+      mount = await mountThrottled({
+        backingDir: backing.dir,
+        mountPoint: path.join(mnt.dir, 'nas'),
+        rateBytesPerSec: 2 * MiB,
+      });
       const remote = await callEngine<{ id: string }>(e, 'remotes.add', { name: 'slow', path: mount.mountPoint });
       const { runId, result, live } = await backUpNow(e, { hostId, vm: 'app01', remoteId: remote.id, mode: 'full' });
       expect(result.ok).toBe(true);

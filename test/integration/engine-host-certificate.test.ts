@@ -40,22 +40,39 @@ async function call<T>(e: NodeEngine, channel: string, payload: unknown): Promis
   return r.value as T;
 }
 
-async function refusal(e: NodeEngine, channel: string, payload: unknown): Promise<{ code: string; message: string; hint?: string }> {
+async function refusal(
+  e: NodeEngine,
+  channel: string,
+  payload: unknown,
+): Promise<{ code: string; message: string; hint?: string }> {
   const r = await e.dispatcher.dispatch(channel, payload);
   if (r.ok) throw new Error(`${channel} was accepted: ${JSON.stringify(r.value)}`);
   return r.error;
 }
 
-const stateOf = async (e: NodeEngine, hostId: string) => (await call<HostConnectionState[]>(e, 'hosts.connectionStates', {})).find((s) => s.hostId === hostId);
+const stateOf = async (e: NodeEngine, hostId: string) =>
+  (await call<HostConnectionState[]>(e, 'hosts.connectionStates', {})).find((s) => s.hostId === hostId);
 
 describe('engine: a changed pool certificate approved in place', () => {
   it('accepts only the fingerprint presented now, keeps the pool id, password and jobs, and reconnects', async () => {
     const dataDir = temp();
     let e = start(dataDir);
     const original = sim.fingerprint;
-    const host = await call<HostSummary>(e, 'hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: original });
+    const host = await call<HostSummary>(e, 'hosts.add', {
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      trustedFingerprint: original,
+    });
     const remote = await call<{ id: string }>(e, 'remotes.add', { name: 'nas', path: temp() });
-    const job = await call<Job>(e, 'jobs.save', { name: 'nightly', hostId: host.id, vms: { kind: 'pool' }, mode: 'full', remoteIds: [remote.id], schedules: [] });
+    const job = await call<Job>(e, 'jobs.save', {
+      name: 'nightly',
+      hostId: host.id,
+      vms: { kind: 'pool' },
+      mode: 'full',
+      remoteIds: [remote.id],
+      schedules: [],
+    });
     expect((await call<{ vms: unknown[] }>(e, 'inventory.get', { hostId: host.id })).vms.length).toBeGreaterThan(0);
 
     // The host is reinstalled; Sluice starts again and refuses it.
@@ -74,17 +91,26 @@ describe('engine: a changed pool certificate approved in place', () => {
     expect(stale.message).toMatch(/changed again.*Nothing was changed/);
     expect(stale.hint).toMatch(/console/);
     // A fingerprint that is not one is refused before any connection.
-    expect(await refusal(e, 'hosts.approveCertificate', { hostId: host.id, fingerprint: 'not-a-fingerprint' })).toMatchObject({ code: 'VALIDATION' });
-    expect(await refusal(e, 'hosts.approveCertificate', { hostId: 'no-such-pool', fingerprint: second })).toMatchObject({ code: 'NOT_FOUND' });
+    expect(
+      await refusal(e, 'hosts.approveCertificate', { hostId: host.id, fingerprint: 'not-a-fingerprint' }),
+    ).toMatchObject({ code: 'VALIDATION' });
+    expect(await refusal(e, 'hosts.approveCertificate', { hostId: 'no-such-pool', fingerprint: second })).toMatchObject(
+      { code: 'NOT_FOUND' },
+    );
     // Nothing changed: the old pin stays, the pool stays refused.
-    expect((await call<HostSummary[]>(e, 'hosts.list', {})).map((h) => [h.id, h.trustedFingerprint])).toEqual([[host.id, original]]);
+    expect((await call<HostSummary[]>(e, 'hosts.list', {})).map((h) => [h.id, h.trustedFingerprint])).toEqual([
+      [host.id, original],
+    ]);
     expect(e.ctx.settings.get().trustedCertificates[host.url]).toBe(original);
     expect(await stateOf(e, host.id)).toMatchObject({ state: 'error' });
 
     // The fingerprint presented now, written as an admin may copy it (lower case, no colons), is approved.
     const connection: Array<EventPayload<'hosts.connection'>> = [];
     const off = e.ctx.bus.on('hosts.connection', (s) => connection.push(s));
-    const approved = await call<HostSummary>(e, 'hosts.approveCertificate', { hostId: host.id, fingerprint: second.replace(/:/g, '').toLowerCase() });
+    const approved = await call<HostSummary>(e, 'hosts.approveCertificate', {
+      hostId: host.id,
+      fingerprint: second.replace(/:/g, '').toLowerCase(),
+    });
     off();
     expect(approved).toMatchObject({ id: host.id, url: host.url, username: sim.username, trustedFingerprint: second });
     expect(connection.at(-1)).toMatchObject({ hostId: host.id, state: 'connected' });
@@ -112,9 +138,21 @@ describe('engine: a changed pool certificate approved in place', () => {
   it('refuses to remove a pool that jobs use, naming the jobs; removes it once they are gone', async () => {
     const dataDir = temp();
     const e = start(dataDir);
-    const host = await call<HostSummary>(e, 'hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint });
+    const host = await call<HostSummary>(e, 'hosts.add', {
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      trustedFingerprint: sim.fingerprint,
+    });
     const remote = await call<{ id: string }>(e, 'remotes.add', { name: 'nas', path: temp() });
-    const job = await call<Job>(e, 'jobs.save', { name: 'nightly web', hostId: host.id, vms: { kind: 'pool' }, mode: 'full', remoteIds: [remote.id], schedules: [] });
+    const job = await call<Job>(e, 'jobs.save', {
+      name: 'nightly web',
+      hostId: host.id,
+      vms: { kind: 'pool' },
+      mode: 'full',
+      remoteIds: [remote.id],
+      schedules: [],
+    });
 
     const refused = await refusal(e, 'hosts.remove', { id: host.id });
     expect(refused.code).toBe('CONFLICT');

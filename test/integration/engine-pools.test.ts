@@ -28,7 +28,12 @@ describe('engine: pools, inventory and backup runs', () => {
   let hostId: string;
 
   it('keeps a live inventory of the pool and sends changes as events', async () => {
-    const host = await call<{ id: string }>('hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint });
+    const host = await call<{ id: string }>('hosts.add', {
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      trustedFingerprint: sim.fingerprint,
+    });
     hostId = host.id;
     const inv = await call<EventPayload<'inventory.changed'>['inventory']>('inventory.get', { hostId });
     expect(inv.pool?.name).toBeTruthy();
@@ -41,9 +46,13 @@ describe('engine: pools, inventory and backup runs', () => {
     const changes: Array<EventPayload<'inventory.changed'>> = [];
     const off = engine.ctx.bus.on('inventory.changed', (e) => changes.push(e));
     sim.control.setPowerState(sim.control.vmUuidByName('web01'), 'Running');
-    await expect.poll(() => changes.at(-1)?.inventory.vms.find((v) => v.name === 'web01')?.powerState, { timeout: 10_000 }).toBe('Running');
+    await expect
+      .poll(() => changes.at(-1)?.inventory.vms.find((v) => v.name === 'web01')?.powerState, { timeout: 10_000 })
+      .toBe('Running');
     sim.control.setPowerState(sim.control.vmUuidByName('web01'), 'Halted');
-    await expect.poll(() => changes.at(-1)?.inventory.vms.find((v) => v.name === 'web01')?.powerState, { timeout: 10_000 }).toBe('Halted');
+    await expect
+      .poll(() => changes.at(-1)?.inventory.vms.find((v) => v.name === 'web01')?.powerState, { timeout: 10_000 })
+      .toBe('Halted');
     off();
     expect((await call<Array<{ state: string }>>('hosts.connectionStates', {}))[0]!.state).toBe('connected');
   });
@@ -52,7 +61,9 @@ describe('engine: pools, inventory and backup runs', () => {
     const dir = makeTempDir();
     temps.push(dir.cleanup);
     const remote = await call<{ id: string }>('remotes.add', { name: 'local', path: dir.dir });
-    const t = await call<{ freeBytes: number; writeBytesPerSec: number; testedBytes: number }>('remotes.test', { id: remote.id });
+    const t = await call<{ freeBytes: number; writeBytesPerSec: number; testedBytes: number }>('remotes.test', {
+      id: remote.id,
+    });
     expect(t.freeBytes).toBeGreaterThan(0);
     expect(t.writeBytesPerSec).toBeGreaterThan(0);
     expect(t.testedBytes).toBeGreaterThan(0);
@@ -71,7 +82,12 @@ describe('engine: pools, inventory and backup runs', () => {
     const offP = engine.ctx.bus.on('backup.progress', (p) => progress.push(p));
     const offF = engine.ctx.bus.on('backup.finished', (f) => finished.push(f));
     const uuids = ['web01', 'scratch'].map((n) => sim.control.vmUuidByName(n));
-    const { runId } = await call<{ runId: string }>('backup.start', { hostId, vmUuids: uuids, remoteId: remote.id, mode: 'full' });
+    const { runId } = await call<{ runId: string }>('backup.start', {
+      hostId,
+      vmUuids: uuids,
+      remoteId: remote.id,
+      mode: 'full',
+    });
     await expect.poll(() => finished.find((f) => f.runId === runId), { timeout: 30_000 }).toBeTruthy();
     const done = finished.find((f) => f.runId === runId)!;
     expect(done).toMatchObject({ ok: true, cancelled: false });
@@ -80,8 +96,17 @@ describe('engine: pools, inventory and backup runs', () => {
 
     sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 1024 * 1024 });
     try {
-      const second = await call<{ runId: string }>('backup.start', { hostId, vmUuids: [uuids[0]!], remoteId: remote.id, mode: 'full' });
-      await expect.poll(() => progress.some((p) => p.runId === second.runId && p.phase === 'transfer' && p.bytesRead > 0), { timeout: 10_000 }).toBe(true);
+      const second = await call<{ runId: string }>('backup.start', {
+        hostId,
+        vmUuids: [uuids[0]!],
+        remoteId: remote.id,
+        mode: 'full',
+      });
+      await expect
+        .poll(() => progress.some((p) => p.runId === second.runId && p.phase === 'transfer' && p.bytesRead > 0), {
+          timeout: 10_000,
+        })
+        .toBe(true);
       expect(await call('backup.cancel', { runId: second.runId })).toEqual({ cancelled: true });
       await expect.poll(() => finished.find((f) => f.runId === second.runId), { timeout: 20_000 }).toBeTruthy();
       expect(finished.find((f) => f.runId === second.runId)).toMatchObject({ ok: false, cancelled: true });

@@ -29,14 +29,23 @@ describe('engine channels for the UI: backups.list, remotes.usage, delta from ba
     const dir = makeTempDir();
     temps.push(dir.cleanup);
     const remote = await call<{ id: string }>('remotes.add', { name: 'empty', path: dir.dir });
-    expect(await call('backups.list', { remoteId: remote.id })).toEqual({ remoteId: remote.id, points: [], unreadable: [] });
+    expect(await call('backups.list', { remoteId: remote.id })).toEqual({
+      remoteId: remote.id,
+      points: [],
+      unreadable: [],
+    });
     const u = await call<ResponseOf<'remotes.usage'>>('remotes.usage', { id: remote.id });
     expect(u).toMatchObject({ path: dir.dir, repositoryBytes: 0, points: 0, vms: 0 });
     expect(u.totalBytes).toBeGreaterThanOrEqual(u.freeBytes);
   });
 
   it('lists the points a full and a delta run made, and counts their bytes', async () => {
-    const host = await call<{ id: string }>('hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint });
+    const host = await call<{ id: string }>('hosts.add', {
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      trustedFingerprint: sim.fingerprint,
+    });
     const dir = makeTempDir();
     temps.push(dir.cleanup);
     const remote = await call<{ id: string }>('remotes.add', { name: 'points', path: dir.dir });
@@ -45,7 +54,12 @@ describe('engine channels for the UI: backups.list, remotes.usage, delta from ba
     const web = sim.control.vmUuidByName('web01');
     try {
       for (const mode of ['full', 'delta'] as const) {
-        const { runId } = await call<{ runId: string }>('backup.start', { hostId: host.id, vmUuids: [web], remoteId: remote.id, mode });
+        const { runId } = await call<{ runId: string }>('backup.start', {
+          hostId: host.id,
+          vmUuids: [web],
+          remoteId: remote.id,
+          mode,
+        });
         await expect.poll(() => finished.find((f) => f.runId === runId), { timeout: 30_000 }).toBeTruthy();
         expect(finished.find((f) => f.runId === runId)).toMatchObject({ ok: true });
       }
@@ -66,6 +80,9 @@ describe('engine channels for the UI: backups.list, remotes.usage, delta from ba
 
   it('an unknown remote is said in words', async () => {
     const r = await engine.dispatcher.dispatch('backups.list', { remoteId: 'nope' });
-    expect(r).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', message: 'That remote is no longer configured.' } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND', message: 'That remote is no longer configured.' },
+    });
   });
 });

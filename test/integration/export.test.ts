@@ -34,7 +34,14 @@ async function sha256(file: string): Promise<string> {
 /** qemu-img's reading of a VHD (it does not follow parents: the file must stand alone), as raw, hashed. */
 async function qemuVhdToRawHash(vhd: string): Promise<string> {
   const raw = path.join(temp(), 'out.raw');
-  execFileSync('qemu-img', ['convert', '--image-opts', `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`, '-O', 'raw', raw]);
+  execFileSync('qemu-img', [
+    'convert',
+    '--image-opts',
+    `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`,
+    '-O',
+    'raw',
+    raw,
+  ]);
   return sha256(raw);
 }
 
@@ -44,14 +51,27 @@ function exportOpts(format: ExportFormat, out: string, disk?: string) {
 
 beforeAll(async () => {
   sim = await startSimulator({
-    vms: [{ name: 'app', powerState: 'Halted', disks: [{ name: 'app system', size: 24 * MiB, allocated: 8 * MiB }, { name: 'app data', size: 12 * MiB + 512 * 1024, allocated: 4 * MiB }] }],
+    vms: [
+      {
+        name: 'app',
+        powerState: 'Halted',
+        disks: [
+          { name: 'app system', size: 24 * MiB, allocated: 8 * MiB },
+          { name: 'app data', size: 12 * MiB + 512 * 1024, allocated: 4 * MiB },
+        ],
+      },
+    ],
     loginFailureDelayMs: 50,
   });
   xapi = await connect(sim);
   remote = temp();
   const uuid = sim.control.vmUuidByName('app');
   const ref = (await resolveVms(xapi, ['app'])).selected[0]!.ref;
-  const record = async (id: string) => truth.set(id, Object.fromEntries((await vmShape(sim, vmRefByUuid(sim, uuid))).disks.map((d) => [d.position, d.sha256])));
+  const record = async (id: string) =>
+    truth.set(
+      id,
+      Object.fromEntries((await vmShape(sim, vmRefByUuid(sim, uuid))).disks.map((d) => [d.position, d.sha256])),
+    );
   await record((await runFullBackup(xapi, ref, testBackupOptions(remote, temp()))).pointId);
   sim.control.guestWrite(uuid, 0.05, 3);
   for (let i = 0; i < 2; i++) {
@@ -74,20 +94,25 @@ describe('export', () => {
     const r = await exportPoint(point, exportOpts('vhd', out));
     expect(r.files.map((f) => f.position)).toEqual(['0', '1']);
     for (const f of r.files) {
-      const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-f', 'vpc', f.path]).toString()) as { format: string };
+      const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-f', 'vpc', f.path]).toString()) as {
+        format: string;
+      };
       expect(info.format).toBe('vpc');
       expect(await qemuVhdToRawHash(f.path)).toBe(truth.get(point.id)![f.position!]);
     }
     expect(readdirSync(out).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
-  it('an incremental point to raw images and to an XVA (read back by the host\'s import reader, our verifier and tar)', async () => {
+  it("an incremental point to raw images and to an XVA (read back by the host's import reader, our verifier and tar)", async () => {
     const point = points[1]!;
     const raw = path.join(temp(), 'disk0.raw');
     await exportPoint(point, exportOpts('raw', raw, '0'));
     expect((await fs.stat(raw)).size).toBe(24 * MiB);
     expect(await sha256(raw)).toBe(truth.get(point.id)!['0']);
-    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', raw]).toString()) as { format: string; 'virtual-size': number };
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', raw]).toString()) as {
+      format: string;
+      'virtual-size': number;
+    };
     expect(info).toMatchObject({ format: 'raw', 'virtual-size': 24 * MiB });
 
     const xva = path.join(temp(), 'app.xva');
@@ -131,7 +156,9 @@ describe('export', () => {
     const outDir = temp();
     for (const format of ['xva', 'raw'] as const) {
       const out = path.join(outDir, `x.${format}`);
-      const err = await exportPoint(point, exportOpts(format, out, format === 'raw' ? '0' : undefined)).catch((e: unknown) => e);
+      const err = await exportPoint(point, exportOpts(format, out, format === 'raw' ? '0' : undefined)).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(SluiceError);
       expect((err as SluiceError).message).toMatch(/damaged: .*checksum/);
       expect(existsSync(out)).toBe(false);
@@ -182,7 +209,10 @@ describe('export', () => {
     expect(readdirSync(dir)).toEqual([path.basename(taken)]);
     expect(await fs.readFile(taken, 'utf8')).toBe('keep me');
     // One file (an XVA, or one disk) the same way.
-    for (const [format, disk] of [['xva', undefined], ['vhd', '0']] as const) {
+    for (const [format, disk] of [
+      ['xva', undefined],
+      ['vhd', '0'],
+    ] as const) {
       const file = path.join(dir, `one.${format}`);
       await fs.writeFile(file, 'keep me too');
       const e = (await exportPoint(point, exportOpts(format, file, disk)).catch((x: unknown) => x)) as SluiceError;
@@ -194,9 +224,27 @@ describe('export', () => {
 
   it('sluice export writes the file and reports it (--json)', async () => {
     const out = path.join(temp(), 'cli.vhd');
-    const r = await runCli(['export', '--remote', remote, '--vm', 'app', '--at', 'latest', '--format', 'vhd', '--disk', '1', '--out', out, '--json']);
+    const r = await runCli([
+      'export',
+      '--remote',
+      remote,
+      '--vm',
+      'app',
+      '--at',
+      'latest',
+      '--format',
+      'vhd',
+      '--disk',
+      '1',
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(events.at(-1)).toMatchObject({ type: 'result', format: 'vhd', files: [{ path: out, position: '1' }] });
     expect(await qemuVhdToRawHash(out)).toBe(truth.get(points.at(-1)!.id)!['1']);
     const bad = await runCli(['export', '--remote', remote, '--vm', 'app', '--format', 'zip', '--out', out]);

@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, promises as fs, openSync, readdirSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  promises as fs,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
@@ -75,12 +85,21 @@ describe('full backup against the simulated pool', () => {
     expect(readdirSync(dir).sort()).toEqual([`${r.pointId}.json`, `${r.pointId}.xva`, `${r.pointId}.xva.checksum`]);
     expect(r.pointId).toMatch(/^\d{8}T\d{6}Z$/);
     const meta = JSON.parse(readFileSync(path.join(dir, `${r.pointId}.json`), 'utf8'));
-    expect(meta).toMatchObject({ jobId: 'job-test', mode: 'full', version: '2.0.0', xva: `./${r.pointId}.xva`, size: r.bytes, vm: { uuid: vmUuid, name_label: 'web01' } });
+    expect(meta).toMatchObject({
+      jobId: 'job-test',
+      mode: 'full',
+      version: '2.0.0',
+      xva: `./${r.pointId}.xva`,
+      size: r.bytes,
+      vm: { uuid: vmUuid, name_label: 'web01' },
+    });
     expect(meta.vmSnapshot.is_a_snapshot).toBe(true);
     expect(readFileSync(path.join(dir, `${r.pointId}.xva.checksum`), 'utf8')).toMatch(/^\$5\$\$[0-9a-f]{64}$/);
     expect(await hashDisksInXva(r.xvaPath, temp())).toEqual(await liveHashes('web01'));
     expect(hostLeftovers()).toEqual(before);
-    expect(opts.progress.map((p) => p.phase)).toEqual(expect.arrayContaining(['snapshot', 'transfer', 'verify', 'commit', 'cleanup', 'done']));
+    expect(opts.progress.map((p) => p.phase)).toEqual(
+      expect.arrayContaining(['snapshot', 'transfer', 'verify', 'commit', 'cleanup', 'done']),
+    );
     const last = opts.progress.at(-1)!;
     expect(last).toMatchObject({ phase: 'done', bytesRead: r.bytes, bytesWritten: r.bytes, totalBytes: null });
     const { points } = await listBackupPoints(remote);
@@ -127,7 +146,9 @@ describe('full backup against the simulated pool', () => {
     const { points } = await listBackupPoints(remote);
     await fs.rm(`${r.xvaPath}.checksum`);
     const result = await verifyPoint(points[0]!);
-    expect(result.structureOnly).toEqual([{ file: r.xvaPath, reason: 'compressed, and no checksum file to check it against' }]);
+    expect(result.structureOnly).toEqual([
+      { file: r.xvaPath, reason: 'compressed, and no checksum file to check it against' },
+    ]);
     const controller = new AbortController();
     controller.abort();
     const err = await verifyPoint(points[0]!, { signal: controller.signal }).catch((e) => e);
@@ -142,9 +163,21 @@ describe('full backup against the simulated pool', () => {
   });
 
   it.each([
-    ['the connection is dropped mid-stream', 'drop-after=3M,times=1', /Attempt 1 of the export failed: The host gave up/],
-    ['the body is an embedded HTTP error', 'embedded-error,times=1', /Attempt 1 of the export failed: The host sent an error inside its export/],
-    ['a chunk checksum is corrupt', 'corrupt-checksum=0,times=1', /Attempt 1 of the export failed: .*damaged at Ref:\d+\/00000000/],
+    [
+      'the connection is dropped mid-stream',
+      'drop-after=3M,times=1',
+      /Attempt 1 of the export failed: The host gave up/,
+    ],
+    [
+      'the body is an embedded HTTP error',
+      'embedded-error,times=1',
+      /Attempt 1 of the export failed: The host sent an error inside its export/,
+    ],
+    [
+      'a chunk checksum is corrupt',
+      'corrupt-checksum=0,times=1',
+      /Attempt 1 of the export failed: .*damaged at Ref:\d+\/00000000/,
+    ],
   ])('retries from the start when %s, and says why', async (_label, fault, why) => {
     const remote = temp();
     sim.control.addFault(fault);
@@ -170,7 +203,7 @@ describe('full backup against the simulated pool', () => {
     expect(hostLeftovers().snapshots).toBe(0);
   });
 
-  it('follows the host\'s redirect to the pool member that serves the export', async () => {
+  it("follows the host's redirect to the pool member that serves the export", async () => {
     const remote = temp();
     sim.control.addFault('redirect,times=1,on=export');
     const r = await runFullBackup(xapi, await vmRef('web01'), options(remote));
@@ -271,24 +304,44 @@ describe('connecting to a pool', () => {
   });
 
   it('refuses an unreachable host, an unapproved certificate and a changed one', async () => {
-    const unreachable = await XapiSession.connect({ url: 'https://127.0.0.1:1', username: 'root', password: 'x', trustedFingerprint: sim.fingerprint }).catch((e) => e);
+    const unreachable = await XapiSession.connect({
+      url: 'https://127.0.0.1:1',
+      username: 'root',
+      password: 'x',
+      trustedFingerprint: sim.fingerprint,
+    }).catch((e) => e);
     expect(unreachable.code).toBe('HOST_UNREACHABLE');
     expect(unreachable.message).toMatch(/refused the connection/);
 
-    const untrusted = await XapiSession.connect({ url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: null }).catch((e) => e);
+    const untrusted = await XapiSession.connect({
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      trustedFingerprint: null,
+    }).catch((e) => e);
     expect(untrusted.code).toBe('CERTIFICATE_UNTRUSTED');
     expect(untrusted.message).toContain(sim.fingerprint);
 
     const old = sim.fingerprint;
     const fresh = await sim.control.rotateCertificate();
     try {
-      const changed = await XapiSession.connect({ url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: old }).catch((e) => e);
+      const changed = await XapiSession.connect({
+        url: sim.url,
+        username: sim.username,
+        password: sim.password,
+        trustedFingerprint: old,
+      }).catch((e) => e);
       expect(changed.code).toBe('CERTIFICATE_CHANGED');
       expect(changed.message).toContain(old);
       expect(changed.message).toContain(fresh);
     } finally {
       // Later tests connect with the fingerprint of the current certificate.
-      xapi = await XapiSession.connect({ url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: fresh });
+      xapi = await XapiSession.connect({
+        url: sim.url,
+        username: sim.username,
+        password: sim.password,
+        trustedFingerprint: fresh,
+      });
     }
   });
 

@@ -53,7 +53,12 @@ async function call<T>(e: NodeEngine, channel: string, payload: unknown): Promis
 }
 
 async function setUp(e: NodeEngine, jobPatch: Record<string, unknown> = {}): Promise<{ job: Job; remoteDir: string }> {
-  const host = await call<{ id: string }>(e, 'hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint });
+  const host = await call<{ id: string }>(e, 'hosts.add', {
+    url: sim.url,
+    username: sim.username,
+    password: sim.password,
+    trustedFingerprint: sim.fingerprint,
+  });
   const remoteDir = temp();
   const remote = await call<{ id: string }>(e, 'remotes.add', { name: 'nas', path: remoteDir });
   await e.ctx.settings.update((s) => void (s.preferences.spoolDir = temp()));
@@ -93,7 +98,9 @@ describe('jobs on the simulated pool', () => {
     const { runId } = await call<{ runId: string }>(e, 'jobs.runNow', { id: job.id });
     const second = await e.dispatcher.dispatch('jobs.runNow', { id: 'nightly' });
     expect(second).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
-    expect(!second.ok && second.error.message).toMatch(/^Job "nightly" is already running \(run .+\); it was not started a second time\.$/);
+    expect(!second.ok && second.error.message).toMatch(
+      /^Job "nightly" is already running \(run .+\); it was not started a second time\.$/,
+    );
     expect((await call<Array<{ runningRunId: string | null }>>(e, 'jobs.list', {}))[0]!.runningRunId).toBe(runId);
 
     await expect.poll(() => finished.find((r) => r.runId === runId), { timeout: 60_000 }).toBeTruthy();
@@ -102,8 +109,16 @@ describe('jobs on the simulated pool', () => {
     expect(progress.some((p) => p.runId === runId && p.phase === 'transfer')).toBe(true);
 
     const run = await call<RunRecord>(e, 'runs.get', { runId });
-    expect(run).toMatchObject({ status: 'success', trigger: 'manual', jobName: 'nightly', scheduleId: job.schedules[0]!.id });
-    expect(run.vms.map((v) => [v.vmName, v.status])).toEqual([['db01', 'success'], ['web01', 'success']]);
+    expect(run).toMatchObject({
+      status: 'success',
+      trigger: 'manual',
+      jobName: 'nightly',
+      scheduleId: job.schedules[0]!.id,
+    });
+    expect(run.vms.map((v) => [v.vmName, v.status])).toEqual([
+      ['db01', 'success'],
+      ['web01', 'success'],
+    ]);
     expect(run.warnings.map((w) => w.message)).toContain('Skipped scratch: it is tagged xo:no-bak.');
     for (const v of run.vms) {
       expect(v.bytes).toBeGreaterThan(0);
@@ -146,10 +161,17 @@ describe('jobs on the simulated pool', () => {
     e.ctx.bus.on('backup.progress', (p) => progress.push(p));
     sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: MiB });
     const { runId } = await call<{ runId: string }>(e, 'jobs.runNow', { id: job.id });
-    await expect.poll(() => progress.some((p) => p.runId === runId && p.phase === 'transfer' && p.bytesRead > 0), { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(() => progress.some((p) => p.runId === runId && p.phase === 'transfer' && p.bytesRead > 0), {
+        timeout: 20_000,
+      })
+      .toBe(true);
     expect(await call(e, 'runs.cancel', { runId })).toEqual({ cancelled: true });
     await expect.poll(() => finished.find((r) => r.runId === runId), { timeout: 20_000 }).toBeTruthy();
-    expect(finished[0]).toMatchObject({ status: 'cancelled', vms: [{ status: 'cancelled', error: { code: 'CANCELLED' } }] });
+    expect(finished[0]).toMatchObject({
+      status: 'cancelled',
+      vms: [{ status: 'cancelled', error: { code: 'CANCELLED' } }],
+    });
     expect(snapshots()).toEqual([]);
     expect(await call(e, 'runs.cancel', { runId })).toEqual({ cancelled: false });
     sim.control.clearFaults();
@@ -161,7 +183,10 @@ describe('jobs on the simulated pool', () => {
   it('fires on schedule (fake clock), skips a fire while the job still runs, and says so', async () => {
     const clock = new FakeClock('2025-03-01T01:58:00Z');
     const e = engine(temp(), { clock });
-    const { job } = await setUp(e, { schedules: [{ name: 'every minute', cron: '* * * * *', timezone: 'UTC', retention: { keep: 3 } }], vms: { kind: 'vms', vmUuids: [sim.control.vmUuidByName('db01')] } });
+    const { job } = await setUp(e, {
+      schedules: [{ name: 'every minute', cron: '* * * * *', timezone: 'UTC', retention: { keep: 3 } }],
+      vms: { kind: 'vms', vmUuids: [sim.control.vmUuidByName('db01')] },
+    });
     const finished = finishedOf(e);
     const started: RunSummary[] = [];
     e.ctx.bus.on('runs.started', (r) => started.push(r));
@@ -173,7 +198,11 @@ describe('jobs on the simulated pool', () => {
     sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 2 * MiB });
     clock.advance(1000); // 01:59:00
     await expect.poll(() => started.length, { timeout: 10_000 }).toBe(1);
-    expect(started[0]).toMatchObject({ trigger: 'schedule', scheduledFor: '2025-03-01T01:59:00.000Z', scheduleId: job.schedules[0]!.id });
+    expect(started[0]).toMatchObject({
+      trigger: 'schedule',
+      scheduledFor: '2025-03-01T01:59:00.000Z',
+      scheduleId: job.schedules[0]!.id,
+    });
     clock.advance(60_000); // 02:00:00, the first run is still going
     await expect.poll(() => finished.find((r) => r.status === 'skipped'), { timeout: 10_000 }).toBeTruthy();
     const skipped = finished.find((r) => r.status === 'skipped')!;
@@ -202,7 +231,9 @@ describe('jobs on the simulated pool', () => {
     await second.jobs.startScheduler();
     await expect.poll(() => finished.length, { timeout: 10_000 }).toBe(1);
     expect(finished[0]).toMatchObject({ status: 'missed', scheduledFor: '2025-03-03T02:00:00.000Z' });
-    expect(finished[0]!.errors[0]!.message).toMatch(/^3 scheduled run\(s\) of "daily" fell due while Sluice was not running/);
+    expect(finished[0]!.errors[0]!.message).toMatch(
+      /^3 scheduled run\(s\) of "daily" fell due while Sluice was not running/,
+    );
     expect(notes).toMatchObject([{ kind: 'missed', title: 'Backup missed: nightly', jobId: job.id }]);
     await second.close();
     engines.splice(engines.indexOf(second), 1);
@@ -229,9 +260,19 @@ describe('jobs on the simulated pool', () => {
     // What a process killed mid-run leaves: its record "running", a temp file in the VM folder, its snapshot.
     const vmUuid = sim.control.vmUuidByName('web01');
     const runId = 'crashed-run-1';
-    const deadPid = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    const deadPid = Number(
+      spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout,
+    );
     const history = new RunHistory(dataDir);
-    const rec = new RunRecorder(history, { runId, job, trigger: 'schedule', scheduleId: job.schedules[0]!.id, scheduledFor: new Date(), remotes: [{ id: job.remoteIds[0]!, name: 'nas' }], now: new Date() });
+    const rec = new RunRecorder(history, {
+      runId,
+      job,
+      trigger: 'schedule',
+      scheduleId: job.schedules[0]!.id,
+      scheduledFor: new Date(),
+      remotes: [{ id: job.remoteIds[0]!, name: 'nas' }],
+      now: new Date(),
+    });
     rec.plan([{ uuid: vmUuid, name: 'web01' }], job.remoteIds);
     rec.vmStarted(vmUuid, job.remoteIds[0]!, new Date());
     await history.write(rec.summary, [], { pid: deadPid, hostname: os.hostname() });
@@ -259,7 +300,7 @@ describe('jobs on the simulated pool', () => {
     expect(snapshots()).toHaveLength(0);
   });
 
-  it('gives each run its schedule: the id in the points\' metadata, that schedule\'s retention to the backup', async () => {
+  it("gives each run its schedule: the id in the points' metadata, that schedule's retention to the backup", async () => {
     const seen: BackupRunOptions[] = [];
     const e = engine(temp(), {
       backup: {
@@ -337,7 +378,18 @@ describe('jobs on the simulated pool', () => {
     const d = await call<Dashboard>(e, 'dashboard.get', {});
     const point = (await listBackupPoints(remoteDir)).points[0]!;
     expect(d.vms.protected).toEqual([
-      { vmUuid: point.vmUuid, vmName: 'db01', lastGoodPoint: { pointId: point.id, at: point.timestamp.toISOString(), mode: 'full', jobId: job.id, jobName: 'nightly', remoteId: job.remoteIds[0] } },
+      {
+        vmUuid: point.vmUuid,
+        vmName: 'db01',
+        lastGoodPoint: {
+          pointId: point.id,
+          at: point.timestamp.toISOString(),
+          mode: 'full',
+          jobId: job.id,
+          jobName: 'nightly',
+          remoteId: job.remoteIds[0],
+        },
+      },
     ]);
     expect(d.vms.unprotected.map((v) => v.vmName)).toEqual(['scratch', 'web01']);
     expect(d.lastRuns.map((r) => [r.runId, r.status])).toEqual([[runId, 'success']]);

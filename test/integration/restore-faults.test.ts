@@ -57,7 +57,8 @@ beforeAll(async () => {
   xapi = await connect(sim);
   remote = temp();
   const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
-  const record = async (id: string) => truth.set(id, Object.fromEntries((await vmShape(sim, ref)).disks.map((d) => [d.position, d.sha256])));
+  const record = async (id: string) =>
+    truth.set(id, Object.fromEntries((await vmShape(sim, ref)).disks.map((d) => [d.position, d.sha256])));
   await record((await runFullBackup(xapi, ref, testBackupOptions(remote, temp()))).pointId);
   sim.control.guestWrite(sim.control.vmUuidByName('web01'), 0.05, 4);
   await record((await runDeltaBackup(xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-faults' }))).pointId);
@@ -78,7 +79,10 @@ afterAll(async () => {
 describe('restore faults', () => {
   it('the host drops the import mid-way: VDI_IO_ERROR explained, nothing half-made left, for full and incremental points', async () => {
     const repo = repositoryFingerprint(remote);
-    for (const [point, on] of [[full, 'import'], [delta, 'import_raw_vdi']] as const) {
+    for (const [point, on] of [
+      [full, 'import'],
+      [delta, 'import_raw_vdi'],
+    ] as const) {
       const before = hostObjects(sim);
       sim.control.addFault({ kind: 'drop-after', bytes: 3 * 1024 * 1024, times: 1, on });
       const err = await failure(restorePoint(xapi, point, testRestoreOptions(temp(), { points })));
@@ -117,7 +121,9 @@ describe('restore faults', () => {
       const opts = testRestoreOptions(temp(), { points, diskSrs: { '1': String(local.uuid) } });
       const err = await failure(restorePoint(xapi, full, opts));
       expect(err.code).toBe('HOST_ERROR');
-      expect(err.message).toBe('Moving disk 1 ("web01 data") onto the SR "Local storage" failed: The storage repository is full (SR_BACKEND_FAILURE_44).');
+      expect(err.message).toBe(
+        'Moving disk 1 ("web01 data") onto the SR "Local storage" failed: The storage repository is full (SR_BACKEND_FAILURE_44).',
+      );
       expect(err.hint).toMatch(/Free space on the SR or choose another SR/);
       expect(err.context).toMatchObject({ sr: local.uuid, xapiCode: 'SR_BACKEND_FAILURE_44' });
       // The import itself went through (onto NFS storage) before the copy failed: all of it is gone again.
@@ -129,7 +135,7 @@ describe('restore faults', () => {
     expect(repositoryFingerprint(remote)).toBe(repo);
   });
 
-  it('cancel while a full point\'s disk is being moved to its SR: CANCELLED, the VM, its disks and the copy removed', async () => {
+  it("cancel while a full point's disk is being moved to its SR: CANCELLED, the VM, its disks and the copy removed", async () => {
     const local = String(Object.values(sim.control.records('SR')).find((s) => s.name_label === 'Local storage')!.uuid);
     const before = hostObjects(sim);
     const controller = new AbortController();
@@ -142,7 +148,9 @@ describe('restore faults', () => {
     const err = await failure(restorePoint(xapi, full, opts));
     expect(err.code).toBe('CANCELLED');
     expect(hostObjects(sim)).toEqual(before);
-    expect(Object.values(sim.control.records('task')).filter((t) => String(t.name_label).includes('VDI.copy'))).toEqual([]);
+    expect(Object.values(sim.control.records('task')).filter((t) => String(t.name_label).includes('VDI.copy'))).toEqual(
+      [],
+    );
   });
 
   it('a corrupt XVA is refused before the import completes, naming the chunk; the nearest good point is suggested', async () => {
@@ -188,7 +196,12 @@ describe('restore faults', () => {
     const disks = liveDisks(sim, 'web01');
     for (const point of [full, delta]) {
       const before = hostObjects(sim);
-      const r = await restoreDisk(xapi, point, '1', testRestoreOptions(temp(), { srUuid: local, name: `data of ${point.id}` }));
+      const r = await restoreDisk(
+        xapi,
+        point,
+        '1',
+        testRestoreOptions(temp(), { srUuid: local, name: `data of ${point.id}` }),
+      );
       expect(r.position).toBe('1');
       expect(r.srUuid).toBe(local);
       const vdi = Object.values(sim.control.records('VDI')).find((v) => v.uuid === r.vdiUuid)!;
@@ -207,7 +220,21 @@ describe('restore faults', () => {
     const pw = path.join(temp(), 'pw');
     writeFileSync(pw, 'wrong-password\n', { mode: 0o600 });
     const dataDir = temp();
-    const base = ['restore', '--remote', remote, '--vm', 'web01', '--host', sim.url, '--username', sim.username, '--trust-fingerprint', sim.fingerprint, '--data-dir', dataDir];
+    const base = [
+      'restore',
+      '--remote',
+      remote,
+      '--vm',
+      'web01',
+      '--host',
+      sim.url,
+      '--username',
+      sim.username,
+      '--trust-fingerprint',
+      sim.fingerprint,
+      '--data-dir',
+      dataDir,
+    ];
     const before = hostObjects(sim);
     const bad = await runCli([...base, '--password-file', pw]);
     expect(bad.code).toBe(1);
@@ -217,11 +244,18 @@ describe('restore faults', () => {
     writeFileSync(pw, `${sim.password}\n`, { mode: 0o600 });
     const ok = await runCli([...base, '--password-file', pw, '--at', full.id, '--name', 'web01 from cli', '--json']);
     expect(ok.code, ok.stderr).toBe(0);
-    const events = ok.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = ok.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(events.some((e) => e.type === 'progress' && e.phase === 'transfer')).toBe(true);
     const result = events.find((e) => e.type === 'result')!;
     expect(result).toMatchObject({ point: full.id, name: 'web01 from cli', started: false });
-    expect(Object.values(sim.control.records('VM')).some((v) => v.uuid === result.vmUuid && v.name_label === 'web01 from cli')).toBe(true);
+    expect(
+      Object.values(sim.control.records('VM')).some(
+        (v) => v.uuid === result.vmUuid && v.name_label === 'web01 from cli',
+      ),
+    ).toBe(true);
   });
 });
 
@@ -232,12 +266,32 @@ describe('sluice restore --disk-sr', () => {
     const srs = Object.values(sim.control.records('SR'));
     const local = String(srs.find((s) => s.name_label === 'Local storage')!.uuid);
     const nfs = String(srs.find((s) => s.name_label === 'NFS storage')!.uuid);
-    const base = ['restore', '--remote', remote, '--vm', 'web01', '--at', full.id, '--host', sim.url, '--username', sim.username, '--password-file', pw, '--trust-fingerprint', sim.fingerprint, '--data-dir', temp()];
+    const base = [
+      'restore',
+      '--remote',
+      remote,
+      '--vm',
+      'web01',
+      '--at',
+      full.id,
+      '--host',
+      sim.url,
+      '--username',
+      sim.username,
+      '--password-file',
+      pw,
+      '--trust-fingerprint',
+      sim.fingerprint,
+      '--data-dir',
+      temp(),
+    ];
     const before = hostObjects(sim);
 
     const malformed = await runCli([...base, '--disk-sr', `1:${local}`]);
     expect(malformed.code).toBe(2);
-    expect(malformed.stderr).toContain(`--disk-sr takes DISK=SR_UUID (the disk's position or uuid, then the SR's uuid), e.g. 1=6a7b3c4d-0000-4000-8000-000000000001; not "1:${local}".`);
+    expect(malformed.stderr).toContain(
+      `--disk-sr takes DISK=SR_UUID (the disk's position or uuid, then the SR's uuid), e.g. 1=6a7b3c4d-0000-4000-8000-000000000001; not "1:${local}".`,
+    );
     const unknown = await runCli([...base, '--disk-sr', `9=${local}`]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/has no disk "9"/);
@@ -246,7 +300,11 @@ describe('sluice restore --disk-sr', () => {
 
     const ok = await runCli([...base, '--sr', nfs, '--disk-sr', `1=${local}`, '--name', 'web01 split', '--json']);
     expect(ok.code, ok.stderr).toBe(0);
-    const result = ok.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.type === 'result')!;
+    const result = ok.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.type === 'result')!;
     expect(result.disks).toEqual([
       { position: '0', vdiUuid: expect.any(String), srUuid: nfs },
       { position: '1', vdiUuid: expect.any(String), srUuid: local },

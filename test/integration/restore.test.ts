@@ -53,7 +53,12 @@ beforeAll(async () => {
   remote = temp();
   sourceUuid = sim.control.vmUuidByName('app');
   sourceRef = (await resolveVms(xapi, ['app'])).selected[0]!.ref;
-  const backup = (mode: 'full' | 'delta') => (mode === 'full' ? runFullBackup : runDeltaBackup)(xapi, sourceRef, testBackupOptions(remote, temp(), { jobId: 'job-restore' }));
+  const backup = (mode: 'full' | 'delta') =>
+    (mode === 'full' ? runFullBackup : runDeltaBackup)(
+      xapi,
+      sourceRef,
+      testBackupOptions(remote, temp(), { jobId: 'job-restore' }),
+    );
 
   const full = await backup('full');
   truth.set(full.pointId, await diskHashesByPosition('app'));
@@ -90,7 +95,9 @@ describe('restore', () => {
       expect(shape.memory).toEqual(source.memory);
       expect(shape.vcpus).toEqual(source.vcpus);
       expect(shape.networks).toEqual(source.networks);
-      expect(shape.disks.map((d) => [d.position, d.size, d.bootable, d.mode])).toEqual(source.disks.map((d) => [d.position, d.size, d.bootable, d.mode]));
+      expect(shape.disks.map((d) => [d.position, d.size, d.bootable, d.mode])).toEqual(
+        source.disks.map((d) => [d.position, d.size, d.bootable, d.mode]),
+      );
       // Byte-identical to the source disks at the time of the point (and not to the disks as they are now).
       expect(Object.fromEntries(shape.disks.map((d) => [d.position, d.sha256]))).toEqual(truth.get(point.id));
       // Everything on the pool's default SR (NFS storage) when no SR is chosen.
@@ -108,17 +115,33 @@ describe('restore', () => {
     const srs = sim.control.records('SR');
     const uuidOf = (name: string) => String(Object.values(srs).find((s) => s.name_label === name)!.uuid);
     const delta = points.at(-1)!;
-    const r = await restorePoint(xapi, delta, testRestoreOptions(temp(), { name: 'app (restored)', srUuid: uuidOf('Local storage'), diskSrs: { '1': uuidOf('NFS storage') }, start: true }));
+    const r = await restorePoint(
+      xapi,
+      delta,
+      testRestoreOptions(temp(), {
+        name: 'app (restored)',
+        srUuid: uuidOf('Local storage'),
+        diskSrs: { '1': uuidOf('NFS storage') },
+        start: true,
+      }),
+    );
     expect(r.started).toBe(true);
     const ref = vmRefByUuid(sim, r.vmUuid);
     expect(sim.control.records('VM')[ref]!.name_label).toBe('app (restored)');
     expect(sim.control.records('VM')[ref]!.power_state).toBe('Running');
     const shape = await vmShape(sim, ref);
-    expect(shape.disks.map((d) => [d.position, d.sr])).toEqual([['0', 'Local storage'], ['1', 'NFS storage']]);
+    expect(shape.disks.map((d) => [d.position, d.sr])).toEqual([
+      ['0', 'Local storage'],
+      ['1', 'NFS storage'],
+    ]);
     expect(Object.fromEntries(shape.disks.map((d) => [d.position, d.sha256]))).toEqual(truth.get(delta.id));
 
     const full = points[0]!;
-    const f = await restorePoint(xapi, full, testRestoreOptions(temp(), { name: 'app (from full)', srUuid: uuidOf('Local storage') }));
+    const f = await restorePoint(
+      xapi,
+      full,
+      testRestoreOptions(temp(), { name: 'app (from full)', srUuid: uuidOf('Local storage') }),
+    );
     const fshape = await vmShape(sim, vmRefByUuid(sim, f.vmUuid));
     expect(fshape.disks.map((d) => d.sr)).toEqual(['Local storage', 'Local storage']);
     expect(f.disks.map((d) => d.position)).toEqual(['0', '1']);
@@ -134,9 +157,33 @@ describe('restore', () => {
     // the XVA records it, without --sr: disk 0 moves off the pool's default SR (NFS storage). Both disks asked
     // onto one SR that is not --sr's: the XVA goes there, nothing moves.
     const cases: Array<{ opts: Partial<RestoreOptions>; want: string[][]; moved: string[] }> = [
-      { opts: { srUuid: uuidOf('Local storage'), diskSrs: { '1': uuidOf('NFS storage') } }, want: [['0', 'Local storage'], ['1', 'NFS storage']], moved: ['1'] },
-      { opts: { diskSrs: { [xvaDisks[0]!.uuid.toUpperCase()]: uuidOf('Local storage') } }, want: [['0', 'Local storage'], ['1', 'NFS storage']], moved: ['0'] },
-      { opts: { srUuid: uuidOf('NFS storage'), diskSrs: { '0': uuidOf('Local storage'), '1': uuidOf('Local storage') } }, want: [['0', 'Local storage'], ['1', 'Local storage']], moved: [] },
+      {
+        opts: { srUuid: uuidOf('Local storage'), diskSrs: { '1': uuidOf('NFS storage') } },
+        want: [
+          ['0', 'Local storage'],
+          ['1', 'NFS storage'],
+        ],
+        moved: ['1'],
+      },
+      {
+        opts: { diskSrs: { [xvaDisks[0]!.uuid.toUpperCase()]: uuidOf('Local storage') } },
+        want: [
+          ['0', 'Local storage'],
+          ['1', 'NFS storage'],
+        ],
+        moved: ['0'],
+      },
+      {
+        opts: {
+          srUuid: uuidOf('NFS storage'),
+          diskSrs: { '0': uuidOf('Local storage'), '1': uuidOf('Local storage') },
+        },
+        want: [
+          ['0', 'Local storage'],
+          ['1', 'Local storage'],
+        ],
+        moved: [],
+      },
     ];
     for (const { opts: extra, want, moved } of cases) {
       const before = hostObjects(sim);
@@ -148,14 +195,27 @@ describe('restore', () => {
       expect(r.disks.map((d) => [d.position, d.srUuid])).toEqual(want.map(([p, sr]) => [p, uuidOf(sr!)]));
       // Byte-identical to the source at the time of the point, at the same positions, with the same VBD fields.
       expect(Object.fromEntries(shape.disks.map((d) => [d.position, d.sha256]))).toEqual(truth.get(full.id));
-      expect(shape.disks.map((d) => [d.position, d.size, d.bootable, d.mode])).toEqual(source.disks.map((d) => [d.position, d.size, d.bootable, d.mode]));
+      expect(shape.disks.map((d) => [d.position, d.size, d.bootable, d.mode])).toEqual(
+        source.disks.map((d) => [d.position, d.size, d.bootable, d.mode]),
+      );
       expect(shape.memory).toEqual(source.memory);
       expect(shape.vcpus).toEqual(source.vcpus);
       expect(shape.networks).toEqual(source.networks);
-      expect(sim.control.records('VM')[ref]).toMatchObject({ name_label: 'app (split)', power_state: 'Halted', is_a_template: false });
+      expect(sim.control.records('VM')[ref]).toMatchObject({
+        name_label: 'app (split)',
+        power_state: 'Halted',
+        is_a_template: false,
+      });
       // The imported originals of moved disks are gone: one VM and its two disks more, nothing else.
-      expect(hostObjects(sim)).toMatchObject({ vms: before.vms + 1, vdis: before.vdis + 2, vbds: before.vbds + 2, tasks: 0 });
-      const vdiNames = Object.values(sim.control.records('VDI')).filter((v) => r.disks.some((d) => d.vdiUuid === v.uuid)).map((v) => v.name_label);
+      expect(hostObjects(sim)).toMatchObject({
+        vms: before.vms + 1,
+        vdis: before.vdis + 2,
+        vbds: before.vbds + 2,
+        tasks: 0,
+      });
+      const vdiNames = Object.values(sim.control.records('VDI'))
+        .filter((v) => r.disks.some((d) => d.vdiUuid === v.uuid))
+        .map((v) => v.name_label);
       expect(vdiNames.sort()).toEqual(['app data', 'app system']);
       expect(opts.logs.flatMap((l) => /Moving disk (\d+)/.exec(l)?.[1] ?? [])).toEqual(moved);
       if (moved.length) expect(opts.progress.map((p) => p.phase)).toContain('commit');
@@ -163,14 +223,19 @@ describe('restore', () => {
     }
   });
 
-  it('a full point\'s disk moving onto its SR shows its own progress: bytes rising with the host\'s copy task, then done', async () => {
+  it("a full point's disk moving onto its SR shows its own progress: bytes rising with the host's copy task, then done", async () => {
     const srs = sim.control.records('SR');
     const uuidOf = (name: string) => String(Object.values(srs).find((s) => s.name_label === name)!.uuid);
     const full = points[0]!;
     // The SR copies at 8 MiB/s: disk 1 (12.5 MiB) takes several of the restore's task polls.
     const fault = sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 8 * MiB, on: 'vdi_copy', times: 1 });
     try {
-      const opts = testRestoreOptions(temp(), { points, name: 'app (moved)', srUuid: uuidOf('Local storage'), diskSrs: { '1': uuidOf('NFS storage') } });
+      const opts = testRestoreOptions(temp(), {
+        points,
+        name: 'app (moved)',
+        srUuid: uuidOf('Local storage'),
+        diskSrs: { '1': uuidOf('NFS storage') },
+      });
       await restorePoint(xapi, full, opts);
       const moved = opts.progress.filter((p) => p.disk?.name === 'app data');
       const size = 12 * MiB + 512 * 1024;
@@ -192,18 +257,44 @@ describe('restore', () => {
     const uuidOf = (name: string) => String(Object.values(srs).find((s) => s.name_label === name)!.uuid);
     const zremote = temp();
     const hashes = await diskHashesByPosition('app');
-    await runFullBackup(xapi, sourceRef, testBackupOptions(zremote, temp(), { jobId: 'job-zstd', compression: 'zstd' }));
+    await runFullBackup(
+      xapi,
+      sourceRef,
+      testBackupOptions(zremote, temp(), { jobId: 'job-zstd', compression: 'zstd' }),
+    );
     const [point] = (await listBackupPoints(zremote)).points;
     const before = hostObjects(sim);
-    const byUuid = await restorePoint(xapi, point!, testRestoreOptions(temp(), { diskSrs: { [liveDisks(sim, 'app')[0]!.uuid]: uuidOf('Local storage') } })).catch((e: unknown) => e as SluiceError);
-    expect(byUuid).toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/zstd-compressed XVA: .* named by position/) });
-    const badPosition = await restorePoint(xapi, point!, testRestoreOptions(temp(), { diskSrs: { '5': uuidOf('Local storage') } })).catch((e: unknown) => e as SluiceError);
-    expect(badPosition).toMatchObject({ code: 'NOT_FOUND', message: 'The restored VM has no disk at position 5.', hint: 'Its disks are at positions 0, 1.' });
+    const byUuid = await restorePoint(
+      xapi,
+      point!,
+      testRestoreOptions(temp(), { diskSrs: { [liveDisks(sim, 'app')[0]!.uuid]: uuidOf('Local storage') } }),
+    ).catch((e: unknown) => e as SluiceError);
+    expect(byUuid).toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringMatching(/zstd-compressed XVA: .* named by position/),
+    });
+    const badPosition = await restorePoint(
+      xapi,
+      point!,
+      testRestoreOptions(temp(), { diskSrs: { '5': uuidOf('Local storage') } }),
+    ).catch((e: unknown) => e as SluiceError);
+    expect(badPosition).toMatchObject({
+      code: 'NOT_FOUND',
+      message: 'The restored VM has no disk at position 5.',
+      hint: 'Its disks are at positions 0, 1.',
+    });
     expect(hostObjects(sim)).toEqual(before);
 
-    const r = await restorePoint(xapi, point!, testRestoreOptions(temp(), { srUuid: uuidOf('NFS storage'), diskSrs: { '1': uuidOf('Local storage') } }));
+    const r = await restorePoint(
+      xapi,
+      point!,
+      testRestoreOptions(temp(), { srUuid: uuidOf('NFS storage'), diskSrs: { '1': uuidOf('Local storage') } }),
+    );
     const shape = await vmShape(sim, vmRefByUuid(sim, r.vmUuid));
-    expect(shape.disks.map((d) => [d.position, d.sr])).toEqual([['0', 'NFS storage'], ['1', 'Local storage']]);
+    expect(shape.disks.map((d) => [d.position, d.sr])).toEqual([
+      ['0', 'NFS storage'],
+      ['1', 'Local storage'],
+    ]);
     expect(Object.fromEntries(shape.disks.map((d) => [d.position, d.sha256]))).toEqual(hashes);
   });
 
@@ -212,11 +303,26 @@ describe('restore', () => {
     const local = String(Object.values(sim.control.records('SR')).find((s) => s.name_label === 'Local storage')!.uuid);
     for (const point of [full, points.at(-1)!]) {
       const before = hostObjects(sim);
-      const unknownDisk = await restorePoint(xapi, point, testRestoreOptions(temp(), { diskSrs: { '7': local } })).catch((e: unknown) => e as SluiceError);
+      const unknownDisk = await restorePoint(
+        xapi,
+        point,
+        testRestoreOptions(temp(), { diskSrs: { '7': local } }),
+      ).catch((e: unknown) => e as SluiceError);
       expect(unknownDisk).toBeInstanceOf(SluiceError);
-      expect(unknownDisk).toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/has no disk "7"/), hint: expect.stringMatching(/0 \(.*\), 1 \(/) });
-      const unknownSr = await restorePoint(xapi, point, testRestoreOptions(temp(), { diskSrs: { '1': '00000000-0000-4000-8000-000000000000' } })).catch((e: unknown) => e as SluiceError);
-      expect(unknownSr).toMatchObject({ code: 'NOT_FOUND', message: 'The pool has no SR with uuid 00000000-0000-4000-8000-000000000000 (asked for disk 1).' });
+      expect(unknownDisk).toMatchObject({
+        code: 'NOT_FOUND',
+        message: expect.stringMatching(/has no disk "7"/),
+        hint: expect.stringMatching(/0 \(.*\), 1 \(/),
+      });
+      const unknownSr = await restorePoint(
+        xapi,
+        point,
+        testRestoreOptions(temp(), { diskSrs: { '1': '00000000-0000-4000-8000-000000000000' } }),
+      ).catch((e: unknown) => e as SluiceError);
+      expect(unknownSr).toMatchObject({
+        code: 'NOT_FOUND',
+        message: 'The pool has no SR with uuid 00000000-0000-4000-8000-000000000000 (asked for disk 1).',
+      });
       expect(hostObjects(sim)).toEqual(before);
     }
   });

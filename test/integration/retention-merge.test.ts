@@ -20,7 +20,14 @@ const { temp, cleanupAll } = tempDirs();
 beforeAll(async () => {
   sim = await startSimulator({
     vms: [
-      { name: 'app', powerState: 'Halted', disks: [{ name: 'app system', size: 40 * MiB, allocated: 10 * MiB }, { name: 'app data', size: 20 * MiB + 512 * 1024, allocated: 4 * MiB }] },
+      {
+        name: 'app',
+        powerState: 'Halted',
+        disks: [
+          { name: 'app system', size: 40 * MiB, allocated: 10 * MiB },
+          { name: 'app data', size: 20 * MiB + 512 * 1024, allocated: 4 * MiB },
+        ],
+      },
       { name: 'web', powerState: 'Halted', disks: [{ name: 'web system', size: 16 * MiB, allocated: 4 * MiB }] },
     ],
     loginFailureDelayMs: 50,
@@ -51,7 +58,12 @@ describe('retention of incremental backups', () => {
       const opts = options(remote, { retention: { keep: 2 } });
       runs.push(opts);
       const r = await runDeltaBackup(xapi, await vmRef('app'), opts);
-      truth.set(r.pointId, Object.fromEntries(await Promise.all(disks.map(async (d) => [d.uuid, await sim.control.hashVdi(d.uuid)] as const))));
+      truth.set(
+        r.pointId,
+        Object.fromEntries(
+          await Promise.all(disks.map(async (d) => [d.uuid, await sim.control.hashVdi(d.uuid)] as const)),
+        ),
+      );
       const { points } = await listBackupPoints(remote);
       expect(points.length).toBe(Math.min(i + 1, 2));
       if (i >= 2) {
@@ -67,11 +79,15 @@ describe('retention of incremental backups', () => {
     // The oldest kept point is now a full VHD (the merged chain under the point's own name): qemu agrees.
     for (const d of disks) {
       const chain = await pointChain(points[0]!, d.uuid);
-      expect(chain).toEqual([path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', 'job-ret', d.uuid, `${points[0]!.id}.vhd`)]);
+      expect(chain).toEqual([
+        path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', 'job-ret', d.uuid, `${points[0]!.id}.vhd`),
+      ]);
       if (hasQemu) expect(await qemuDigest(chain[0]!, temp())).toBe(truth.get(points[0]!.id)![d.uuid]);
       // Nothing else is left in the disk's folder: no old VHD, no merge state, no temp file; block digests beside
       // every VHD, the merged one included (the merge carries the parent's over and adds those of what it wrote).
-      expect(readdirSync(path.dirname(chain[0]!)).sort()).toEqual(points.flatMap((p) => [`${p.id}.vhd`, `${p.id}.vhd.checksum.json`]).sort());
+      expect(readdirSync(path.dirname(chain[0]!)).sort()).toEqual(
+        points.flatMap((p) => [`${p.id}.vhd`, `${p.id}.vhd.checksum.json`]).sort(),
+      );
       expect((await loadDigests(chain[0]!)).kind).toBe('current');
     }
     // The merge is a visible phase, with bytes, and the run is done only after it.
@@ -107,9 +123,17 @@ describe('retention of incremental backups', () => {
     const remote = temp();
     const vmUuid = sim.control.vmUuidByName('web');
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await runFullBackup(xapi, await vmRef('web'), options(remote, { jobId: 'job-full', retention: { keep: 1 } }))).pointId);
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        (await runFullBackup(xapi, await vmRef('web'), options(remote, { jobId: 'job-full', retention: { keep: 1 } })))
+          .pointId,
+      );
     const dir = path.join(remote, 'xo-vm-backups', vmUuid);
-    expect(readdirSync(dir).filter((n) => !n.startsWith('.')).sort()).toEqual([`${ids[2]}.json`, `${ids[2]}.xva`, `${ids[2]}.xva.checksum`]);
+    expect(
+      readdirSync(dir)
+        .filter((n) => !n.startsWith('.'))
+        .sort(),
+    ).toEqual([`${ids[2]}.json`, `${ids[2]}.xva`, `${ids[2]}.xva.checksum`]);
     expect(existsSync(path.join(dir, `${ids[0]}.xva`))).toBe(false);
   });
 });

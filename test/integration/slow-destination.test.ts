@@ -27,7 +27,9 @@ describe.skipIf(!available.ok)('a slow, stalling destination', () => {
 
   beforeAll(async () => {
     sim = await startSimulator({
-      vms: [{ name: 'app01', powerState: 'Halted', disks: [{ name: 'app01 disk', size: 16 * MiB, allocated: 16 * MiB }] }],
+      vms: [
+        { name: 'app01', powerState: 'Halted', disks: [{ name: 'app01 disk', size: 16 * MiB, allocated: 16 * MiB }] },
+      ],
       loginFailureDelayMs: 50,
       faults: [`stall-abort=1000,on=export`, `rate-limit=${SOURCE_RATE},on=export`],
     });
@@ -35,7 +37,11 @@ describe.skipIf(!available.ok)('a slow, stalling destination', () => {
     const backing = makeTempDir('sluice-backing-');
     const mnt = makeTempDir('sluice-mnt-');
     temps.push(backing.cleanup, mnt.cleanup);
-    mount = await mountThrottled({ backingDir: backing.dir, mountPoint: path.join(mnt.dir, 'nas'), rateBytesPerSec: SOURCE_RATE / 4 });
+    mount = await mountThrottled({
+      backingDir: backing.dir,
+      mountPoint: path.join(mnt.dir, 'nas'),
+      rateBytesPerSec: SOURCE_RATE / 4,
+    });
   });
   afterAll(async () => {
     await mount?.unmount();
@@ -86,7 +92,9 @@ describe.skipIf(!available.ok)('a slow, stalling destination', () => {
     expect(result.spoolPeakBytes).toBeLessThanOrEqual(cap);
     expect(spoolMax).toBeLessThanOrEqual(cap);
     expect(bottleneckSeen).toBe(true);
-    const vdi = Object.values(sim.control.records('VDI')).find((v) => v.name_label === 'app01 disk' && v.is_a_snapshot !== true)!;
+    const vdi = Object.values(sim.control.records('VDI')).find(
+      (v) => v.name_label === 'app01 disk' && v.is_a_snapshot !== true,
+    )!;
     const scratch = makeTempDir();
     temps.push(scratch.cleanup);
     expect(await hashDisksInXva(result.xvaPath, scratch.dir)).toEqual([await sim.control.hashVdi(String(vdi.uuid))]);

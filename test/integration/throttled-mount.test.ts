@@ -2,7 +2,23 @@
 // syscalls, a stall blocks them, and the passthrough handles what a backup writer does.
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { chmod, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, statfs, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  statfs,
+  truncate,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,7 +174,12 @@ describe.skipIf(!avail.ok)('throttled FUSE mount (bench/throttlefs)', () => {
   it('throttles in page-cache mode (directIo: false) too', async () => {
     const b2 = join(tmp, 'backing2');
     await mkdir(b2);
-    const m2 = await mountThrottled({ backingDir: b2, mountPoint: join(tmp, 'mnt2'), rateBytesPerSec: 8 * MiB, directIo: false });
+    const m2 = await mountThrottled({
+      backingDir: b2,
+      mountPoint: join(tmp, 'mnt2'),
+      rateBytesPerSec: 8 * MiB,
+      directIo: false,
+    });
     try {
       const data = randomBytes(2 * MiB);
       const t0 = performance.now();

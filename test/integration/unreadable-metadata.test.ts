@@ -21,7 +21,14 @@ const { temp, cleanupAll } = tempDirs();
 beforeAll(async () => {
   sim = await startSimulator({
     vms: [
-      { name: 'app', powerState: 'Halted', disks: [{ name: 'app system', size: 16 * MiB, allocated: 4 * MiB }, { name: 'app data', size: 8 * MiB, allocated: 2 * MiB }] },
+      {
+        name: 'app',
+        powerState: 'Halted',
+        disks: [
+          { name: 'app system', size: 16 * MiB, allocated: 4 * MiB },
+          { name: 'app data', size: 8 * MiB, allocated: 2 * MiB },
+        ],
+      },
       { name: 'web', powerState: 'Halted', disks: [{ name: 'web system', size: 8 * MiB, allocated: 2 * MiB }] },
     ],
     loginFailureDelayMs: 50,
@@ -34,7 +41,8 @@ afterAll(async () => {
   cleanupAll();
 });
 
-const options = (remoteRoot: string, extra: Partial<BackupRunOptions> = {}) => testBackupOptions(remoteRoot, temp(), { jobId: 'job-unreadable', ...extra });
+const options = (remoteRoot: string, extra: Partial<BackupRunOptions> = {}) =>
+  testBackupOptions(remoteRoot, temp(), { jobId: 'job-unreadable', ...extra });
 const vmRef = async (name: string) => (await resolveVms(xapi, [name])).selected[0]!.ref;
 
 /** Every file under a folder, relative, sorted (temporary and hidden files left out). */

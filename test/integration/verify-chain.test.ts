@@ -68,7 +68,9 @@ async function failure(p: Promise<unknown>): Promise<SluiceError> {
 }
 
 /** The second point's VHD of disk 0 (a differencing file), and the byte where its first stored block starts. */
-async function middleFile(points: BackupPoint[]): Promise<{ file: string; block: number; at: number; reader: VhdFileReader }> {
+async function middleFile(
+  points: BackupPoint[],
+): Promise<{ file: string; block: number; at: number; reader: VhdFileReader }> {
   const disk = (await deltaPointDisks(points[1]!))[0]!;
   const file = disk.chain.at(-1)!;
   const reader = await VhdFileReader.open(file);
@@ -174,7 +176,12 @@ describe('verify of incremental points', () => {
       await flipBit(childFile, at + 512 + 4096 + 5);
       const err = await failure(verifyPoint(kept[0]!));
       expect(err.message, origin).toContain(`${childFile}: block ${block}`);
-      expect(err.context, origin).toMatchObject({ file: childFile, block: String(block), offset: String(at), damage: 'block' });
+      expect(err.context, origin).toMatchObject({
+        file: childFile,
+        block: String(block),
+        offset: String(at),
+        damage: 'block',
+      });
 
       const before = hostObjects(sim);
       const r = await failure(restorePoint(xapi, kept[0]!, testRestoreOptions(temp(), { points: kept })));
@@ -184,14 +191,16 @@ describe('verify of incremental points', () => {
     }
   });
 
-  it('a VHD rewritten behind Sluice\'s back after its digests were taken is checked by structure only, and says so', async () => {
+  it("a VHD rewritten behind Sluice's back after its digests were taken is checked by structure only, and says so", async () => {
     const { points } = await copyOfRepository();
     const { file, reader } = await middleFile(points);
     await reader.close();
     const later = new Date(Date.now() + 60_000);
     await fs.utimes(file, later, later);
     const r = await verifyPoint(points[1]!);
-    expect(r.structureOnly).toEqual([{ file, reason: expect.stringMatching(/rewritten after its checksums were recorded/) }]);
+    expect(r.structureOnly).toEqual([
+      { file, reason: expect.stringMatching(/rewritten after its checksums were recorded/) },
+    ]);
   });
 
   it('sluice verify checks incremental points (exit 0), then names the damaged block (exit 1, --json)', async () => {
@@ -203,11 +212,27 @@ describe('verify of incremental points', () => {
     // --json: each point's progress events, bytesRead never going back, from 0 up to the point's size.
     const json = await runCli(['verify', '--remote', root, '--json']);
     expect(json.code, json.stderr).toBe(0);
-    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; runId?: string; bytesRead?: number; totalBytes?: number | null; phase?: string; point?: string; bytes?: number });
+    const lines = json.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            type: string;
+            runId?: string;
+            bytesRead?: number;
+            totalBytes?: number | null;
+            phase?: string;
+            point?: string;
+            bytes?: number;
+          },
+      );
     const verified = lines.filter((e) => e.type === 'verified');
     expect(verified.map((e) => e.point)).toEqual(points.map((p) => p.id));
     for (const v of verified) {
-      const reads = lines.filter((e) => e.type === 'progress' && e.runId === `verify-${v.point}`).map((e) => e.bytesRead!);
+      const reads = lines
+        .filter((e) => e.type === 'progress' && e.runId === `verify-${v.point}`)
+        .map((e) => e.bytesRead!);
       expect(reads).toEqual([...reads].sort((a, b) => a - b));
       expect(reads[0]).toBe(0);
       expect(reads.at(-1)).toBeGreaterThan(0);
@@ -217,7 +242,10 @@ describe('verify of incremental points', () => {
     await flipBit(file, at + 600);
     const bad = await runCli(['verify', '--remote', root, '--json']);
     expect(bad.code).toBe(1);
-    const events = bad.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = bad.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const damaged = events.filter((e) => e.type === 'damaged');
     expect(damaged.map((e) => e.point)).toEqual([points[1]!.id, points[2]!.id]);
     expect(damaged[0]!.context).toMatchObject({ file, block: String(block) });

@@ -27,13 +27,21 @@ describe('engine behind a message port', () => {
     const events: string[] = [];
     client.onEvent((e) => events.push(e));
 
-    expect(await client.invoke('app.info', {})).toMatchObject({ ok: true, value: { transport: 'electron', version: '9.9.9' } });
+    expect(await client.invoke('app.info', {})).toMatchObject({
+      ok: true,
+      value: { transport: 'electron', version: '9.9.9' },
+    });
     expect(await client.invoke('nope', {})).toMatchObject({ ok: false, error: { code: 'UNKNOWN_CHANNEL' } });
     expect(await client.invoke('app.ping', { nonce: 3 })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
 
     const sim = await smallPool();
     try {
-      const added = await client.invoke('hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint });
+      const added = await client.invoke('hosts.add', {
+        url: sim.url,
+        username: sim.username,
+        password: sim.password,
+        trustedFingerprint: sim.fingerprint,
+      });
       expect(added.ok).toBe(true);
       expect(stores.settings.get().hosts).toHaveLength(1);
       // The password went through the port to the host side's secret store, not into settings.

@@ -7,9 +7,11 @@ import { tempDirs } from '../helpers/temp-dir.js';
 const { temp, cleanupAll } = tempDirs();
 afterEach(cleanupAll);
 
-describe('a new point\'s time stamp', () => {
+describe("a new point's time stamp", () => {
   it('is now, to the second, in an empty folder', async () => {
-    expect((await freeTimestamp(temp(), new Date('2026-01-02T03:04:05.678Z'))).toISOString()).toBe('2026-01-02T03:04:05.000Z');
+    expect((await freeTimestamp(temp(), new Date('2026-01-02T03:04:05.678Z'))).toISOString()).toBe(
+      '2026-01-02T03:04:05.000Z',
+    );
   });
 
   it('comes after every point already there, even when its own second is free (retention keeps the newest)', async () => {
@@ -18,6 +20,8 @@ describe('a new point\'s time stamp', () => {
     writeFileSync(path.join(dir, '20260102T030406Z.json'), '{}');
     writeFileSync(path.join(dir, '20260102T030406Z.xva'), '');
     writeFileSync(path.join(dir, 'cache.json.gz'), '');
-    expect((await freeTimestamp(dir, new Date('2026-01-02T03:04:05.100Z'))).toISOString()).toBe('2026-01-02T03:04:07.000Z');
+    expect((await freeTimestamp(dir, new Date('2026-01-02T03:04:05.100Z'))).toISOString()).toBe(
+      '2026-01-02T03:04:07.000Z',
+    );
   });
 });

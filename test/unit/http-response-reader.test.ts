@@ -72,7 +72,15 @@ describe('the data path reads responses straight into blocks', () => {
 
   it('stops at Content-Length, and decodes a chunked body', async () => {
     const body = randomBytes(3 * 1024 * 1024);
-    const sized = await serve((s) => s.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body, Buffer.from('garbage after the body')])));
+    const sized = await serve((s) =>
+      s.end(
+        Buffer.concat([
+          Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`),
+          body,
+          Buffer.from('garbage after the body'),
+        ]),
+      ),
+    );
     const a = await fetchBody(sized, null);
     expect([a.bytes, a.sha]).toEqual([body.length, sha(body)]);
 
@@ -94,15 +102,20 @@ describe('the data path reads responses straight into blocks', () => {
     const temp = makeTempDir('reader-tls-');
     const cert = await generateCertificate(temp.dir, 'reader.test').finally(temp.cleanup);
     const body = randomBytes(5 * 1024 * 1024);
-    const url = await serve((s) => {
-      s.write('HTTP/1.1 200 OK\r\n');
-      s.write('Content-Type: application/octet-stream\r\n\r\n');
-      s.end(body);
-    }, { key: cert.key, cert: cert.cert });
+    const url = await serve(
+      (s) => {
+        s.write('HTTP/1.1 200 OK\r\n');
+        s.write('Content-Type: application/octet-stream\r\n\r\n');
+        s.end(body);
+      },
+      { key: cert.key, cert: cert.cert },
+    );
     const r = await fetchBody(url, cert.fingerprint);
     expect([r.bytes, r.sha]).toEqual([body.length, sha(body)]);
 
-    const cut = await serve((s) => s.end(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n'), body.subarray(0, 1000)])));
+    const cut = await serve((s) =>
+      s.end(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n'), body.subarray(0, 1000)])),
+    );
     await expect(fetchBody(cut, null)).rejects.toThrow(/closed 999000 bytes before the end/);
   });
 

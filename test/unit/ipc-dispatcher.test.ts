@@ -43,7 +43,10 @@ describe('IPC dispatcher', () => {
 
   it('refuses a non-string channel', async () => {
     const { dispatcher } = engine();
-    expect(await dispatcher.dispatch({ toString: 'x' }, {})).toMatchObject({ ok: false, error: { code: 'UNKNOWN_CHANNEL' } });
+    expect(await dispatcher.dispatch({ toString: 'x' }, {})).toMatchObject({
+      ok: false,
+      error: { code: 'UNKNOWN_CHANNEL' },
+    });
   });
 
   it('turns a handler failure into a typed error with a hint', async () => {

@@ -23,6 +23,11 @@ describe('lint boundaries', () => {
   });
 
   it('lets src-main/electron import electron', async () => {
-    expect(await restrictedImportErrors('src-main/electron/x.ts', "import { app } from 'electron';\nexport const a = app;\n")).toEqual([]);
+    expect(
+      await restrictedImportErrors(
+        'src-main/electron/x.ts',
+        "import { app } from 'electron';\nexport const a = app;\n",
+      ),
+    ).toEqual([]);
   });
 });

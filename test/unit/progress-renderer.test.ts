@@ -3,9 +3,23 @@ import type { TransferProgress } from '../../src-shared/ipc-contract.js';
 import { describeProgress } from '../../src-main/cli/progress-renderer.js';
 
 const base: TransferProgress = {
-  runId: 'r', vm: { uuid: 'u', name: 'web01' }, disk: null, phase: 'transfer', attempt: 1, bytesRead: 3 * 1024 ** 3, bytesWritten: 2 * 1024 ** 3,
-  totalBytes: null, sourceRate: 100 * 1024 ** 2, destinationRate: 25 * 1024 ** 2, memoryBytes: 64 * 1024 ** 2, spoolBytes: 900 * 1024 ** 2,
-  spoolCapBytes: 4 * 1024 ** 3, bottleneck: 'destination', etaSeconds: null, elapsedMs: 1000, at: '2026-01-01T00:00:00Z',
+  runId: 'r',
+  vm: { uuid: 'u', name: 'web01' },
+  disk: null,
+  phase: 'transfer',
+  attempt: 1,
+  bytesRead: 3 * 1024 ** 3,
+  bytesWritten: 2 * 1024 ** 3,
+  totalBytes: null,
+  sourceRate: 100 * 1024 ** 2,
+  destinationRate: 25 * 1024 ** 2,
+  memoryBytes: 64 * 1024 ** 2,
+  spoolBytes: 900 * 1024 ** 2,
+  spoolCapBytes: 4 * 1024 ** 3,
+  bottleneck: 'destination',
+  etaSeconds: null,
+  elapsedMs: 1000,
+  at: '2026-01-01T00:00:00Z',
 };
 
 describe('CLI progress line', () => {
@@ -26,10 +40,25 @@ describe('CLI progress line', () => {
     expect(line).toContain('(host is the bottleneck)');
   });
 
-  it('a VM whose disks report one by one: its own line gives the phase and leaves the bytes to the disks\' lines', () => {
-    const line = describeProgress({ ...base, bytesWritten: 0, disks: [{ uuid: 'a', name: 'system' }, { uuid: 'b', name: 'data' }] }, 0);
+  it("a VM whose disks report one by one: its own line gives the phase and leaves the bytes to the disks' lines", () => {
+    const line = describeProgress(
+      {
+        ...base,
+        bytesWritten: 0,
+        disks: [
+          { uuid: 'a', name: 'system' },
+          { uuid: 'b', name: 'data' },
+        ],
+      },
+      0,
+    );
     expect(line).toMatch(/^web01\s+transfer\s+2 disk\(s\), one line each$/);
-    expect(describeProgress({ ...base, phase: 'merge', totalBytes: 4 * 1024 ** 3, disks: [{ uuid: 'a', name: 'system' }] }, 0)).toMatch(/50%/);
+    expect(
+      describeProgress(
+        { ...base, phase: 'merge', totalBytes: 4 * 1024 ** 3, disks: [{ uuid: 'a', name: 'system' }] },
+        0,
+      ),
+    ).toMatch(/50%/);
   });
 
   it('shows retries and a finished transfer plainly', () => {

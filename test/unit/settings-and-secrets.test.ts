@@ -26,8 +26,16 @@ describe('settings', () => {
     const dir = temp();
     const a = createNodeEngine({ dataDir: dir, transport: 'websocket' });
     const password = sim.password;
-    const added = await a.dispatcher.dispatch('hosts.add', { url: sim.url.replace('https://', ''), username: sim.username, password, trustedFingerprint: sim.fingerprint });
-    expect(added).toMatchObject({ ok: true, value: { url: sim.url, label: '127.0.0.1', trustedFingerprint: sim.fingerprint } });
+    const added = await a.dispatcher.dispatch('hosts.add', {
+      url: sim.url.replace('https://', ''),
+      username: sim.username,
+      password,
+      trustedFingerprint: sim.fingerprint,
+    });
+    expect(added).toMatchObject({
+      ok: true,
+      value: { url: sim.url, label: '127.0.0.1', trustedFingerprint: sim.fingerprint },
+    });
     await a.dispatcher.dispatch('remotes.add', { name: 'nas', path: '/mnt/nas' });
 
     const b = createNodeEngine({ dataDir: dir, transport: 'websocket' });
@@ -39,14 +47,20 @@ describe('settings', () => {
     const settingsText = readFileSync(path.join(dir, 'settings.json'), 'utf8');
     expect(settingsText).toContain(sim.url);
     expect(settingsText).not.toContain(password);
-    for (const f of ['secrets.json', 'secrets.key']) expect(readFileSync(path.join(dir, f)).includes(password)).toBe(false);
+    for (const f of ['secrets.json', 'secrets.key'])
+      expect(readFileSync(path.join(dir, f)).includes(password)).toBe(false);
     const secretId = JSON.parse(settingsText).hosts[0].secretId;
     expect(await b.ctx.secrets.get(secretId)).toBe(password);
   });
 
   it('refuses a duplicate pool with a CONFLICT that says what to do', async () => {
     const e = createNodeEngine({ dataDir: temp(), transport: 'websocket' });
-    const first = await e.dispatcher.dispatch('hosts.add', { url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint });
+    const first = await e.dispatcher.dispatch('hosts.add', {
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      trustedFingerprint: sim.fingerprint,
+    });
     expect(first.ok).toBe(true);
     const r = await e.dispatcher.dispatch('hosts.add', { url: sim.url, username: 'root', password: 'y' });
     expect(r).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
@@ -54,9 +68,18 @@ describe('settings', () => {
 
   it('checks the login and the certificate before saving a pool', async () => {
     const e = createNodeEngine({ dataDir: temp(), transport: 'websocket' });
-    const wrong = await e.dispatcher.dispatch('hosts.add', { url: sim.url, username: sim.username, password: 'nope', trustedFingerprint: sim.fingerprint });
+    const wrong = await e.dispatcher.dispatch('hosts.add', {
+      url: sim.url,
+      username: sim.username,
+      password: 'nope',
+      trustedFingerprint: sim.fingerprint,
+    });
     expect(wrong).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
-    const untrusted = await e.dispatcher.dispatch('hosts.add', { url: sim.url, username: sim.username, password: sim.password });
+    const untrusted = await e.dispatcher.dispatch('hosts.add', {
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+    });
     expect(untrusted).toMatchObject({ ok: false, error: { code: 'CERTIFICATE_UNTRUSTED' } });
     const probe = await e.dispatcher.dispatch('hosts.probe', { url: sim.url });
     expect(probe).toMatchObject({ ok: true, value: { fingerprint: sim.fingerprint, knownFingerprint: null } });
@@ -65,13 +88,18 @@ describe('settings', () => {
 
   it('migrates a pre-release (version 0) file and keeps its values', () => {
     const dir = temp();
-    writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ theme: 'dark', remotes: [{ id: 'r', name: 'nas', kind: 'folder', path: '/x' }] }));
+    writeFileSync(
+      path.join(dir, 'settings.json'),
+      JSON.stringify({ theme: 'dark', remotes: [{ id: 'r', name: 'nas', kind: 'folder', path: '/x' }] }),
+    );
     const store = new ConfSettingsStore(dir);
     const s = store.get();
     expect(s.schemaVersion).toBe(SETTINGS_SCHEMA_VERSION);
     expect(s.preferences.theme).toBe('dark');
     expect(s.remotes).toHaveLength(1);
-    expect(JSON.parse(readFileSync(path.join(dir, 'settings.json'), 'utf8')).schemaVersion).toBe(SETTINGS_SCHEMA_VERSION);
+    expect(JSON.parse(readFileSync(path.join(dir, 'settings.json'), 'utf8')).schemaVersion).toBe(
+      SETTINGS_SCHEMA_VERSION,
+    );
   });
 
   it('refuses a file from a newer Sluice instead of overwriting it', () => {

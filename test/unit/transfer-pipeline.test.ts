@@ -26,7 +26,13 @@ describe('SpoolBuffer', () => {
     const dir = temp();
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
     try {
-      const buf = new SpoolBuffer({ memoryCapBytes: 64 * 1024, spoolCapBytes: 4 * 1024 * 1024, spoolDir: dir, blockBytes: 64 * 1024, spillAfterMs: 0 });
+      const buf = new SpoolBuffer({
+        memoryCapBytes: 64 * 1024,
+        spoolCapBytes: 4 * 1024 * 1024,
+        spoolDir: dir,
+        blockBytes: 64 * 1024,
+        spillAfterMs: 0,
+      });
       let failure: unknown;
       try {
         for (let i = 0; i < 64; i++) await buf.push(randomBytes(64 * 1024)); // nobody reads: it must spill
@@ -48,7 +54,10 @@ describe('SpoolBuffer', () => {
         // dd stops at the full disk, which is the point
       }
       const atStart = await preflightRemote(dir, { purpose: 'spool' }).catch((err: unknown) => err);
-      expect(atStart).toMatchObject({ code: 'REMOTE_ERROR', message: expect.stringContaining('the local disk of the spool is full') });
+      expect(atStart).toMatchObject({
+        code: 'REMOTE_ERROR',
+        message: expect.stringContaining('the local disk of the spool is full'),
+      });
       expect((atStart as { hint: string }).hint).toMatch(/spool folder/);
     } finally {
       execFileSync('umount', [dir]);
@@ -57,7 +66,13 @@ describe('SpoolBuffer', () => {
 
   it('keeps order across memory and a wrapping ring spool, within both caps', async () => {
     const dir = temp();
-    const buf = new SpoolBuffer({ memoryCapBytes: 10_000, spoolCapBytes: 25_000, spoolDir: dir, blockBytes: 7_000, spillAfterMs: 0 });
+    const buf = new SpoolBuffer({
+      memoryCapBytes: 10_000,
+      spoolCapBytes: 25_000,
+      spoolDir: dir,
+      blockBytes: 7_000,
+      spillAfterMs: 0,
+    });
     const data = randomBytes(400_000);
     const out: Buffer[] = [];
     let maxMem = 0;
@@ -87,11 +102,20 @@ describe('SpoolBuffer', () => {
 
   it('keeps large chunks without copying, counting each block they share once, within the cap', async () => {
     const dir = temp();
-    const buf = new SpoolBuffer({ memoryCapBytes: 4 * 1024 * 1024, spoolCapBytes: 8 * 1024 * 1024, spoolDir: dir, spillAfterMs: 0 });
+    const buf = new SpoolBuffer({
+      memoryCapBytes: 4 * 1024 * 1024,
+      spoolCapBytes: 8 * 1024 * 1024,
+      spoolDir: dir,
+      spillAfterMs: 0,
+    });
     // As the socket reader delivers them: slices of 1 MiB blocks, some large (kept), some small (copied).
     const blocks = Array.from({ length: 24 }, () => randomBytes(1024 * 1024));
     const sizes = [300 * 1024, 600 * 1024, 124 * 1024];
-    const pieces = blocks.flatMap((b) => [b.subarray(0, sizes[0]), b.subarray(sizes[0], sizes[0]! + sizes[1]!), b.subarray(sizes[0]! + sizes[1]!)]);
+    const pieces = blocks.flatMap((b) => [
+      b.subarray(0, sizes[0]),
+      b.subarray(sizes[0], sizes[0]! + sizes[1]!),
+      b.subarray(sizes[0]! + sizes[1]!),
+    ]);
     const out: Buffer[] = [];
     let maxMem = 0;
     let kept = 0;
@@ -165,7 +189,13 @@ describe('SpoolBuffer', () => {
   it('follows a destination that keeps moving without spilling, and spills when it stops', async () => {
     const dir = temp();
     const run = async (pauseMs: number) => {
-      const buf = new SpoolBuffer({ memoryCapBytes: 64 * 1024, spoolCapBytes: 1024 * 1024, spoolDir: dir, blockBytes: 8 * 1024, spillAfterMs: 100 });
+      const buf = new SpoolBuffer({
+        memoryCapBytes: 64 * 1024,
+        spoolCapBytes: 1024 * 1024,
+        spoolDir: dir,
+        blockBytes: 8 * 1024,
+        spillAfterMs: 100,
+      });
       const producer = (async () => {
         for (let i = 0; i < 64; i++) await buf.push(Buffer.alloc(8 * 1024, i));
         buf.end();
@@ -173,7 +203,8 @@ describe('SpoolBuffer', () => {
       let n = 0;
       for (let c = await buf.shift(); c; c = await buf.shift()) {
         n += c.length;
-        if (n === 32 * 1024) await sleep(pauseMs); // the destination pauses once
+        if (n === 32 * 1024)
+          await sleep(pauseMs); // the destination pauses once
         else await sleep(1);
       }
       await producer;

@@ -48,7 +48,13 @@ interface Point {
 }
 
 /** A full point and `deltas` incremental points of one disk, as an incremental backup would store them. */
-async function makeChain(name: string, size: number, seed: number, deltas: number, allocatedFraction = 0.4): Promise<Point[]> {
+async function makeChain(
+  name: string,
+  size: number,
+  seed: number,
+  deltas: number,
+  allocatedFraction = 0.4,
+): Promise<Point[]> {
   const disk = new VirtualDisk({ size, seed, allocatedFraction, backingDir: dir });
   disks.push(disk);
   const points: Point[] = [];
@@ -59,7 +65,12 @@ async function makeChain(name: string, size: number, seed: number, deltas: numbe
     const file = join(dir, `${name}-${i}.vhd`);
     const prev = points[i - 1];
     const stream = prev
-      ? vhdExport(snapshot, { uuid: uuid(seed * 10 + i), base: prev.snapshot, parentUuid: uuid(seed * 10 + i - 1), parentName: `${name}-${i - 1}.vhd` })
+      ? vhdExport(snapshot, {
+          uuid: uuid(seed * 10 + i),
+          base: prev.snapshot,
+          parentUuid: uuid(seed * 10 + i - 1),
+          parentName: `${name}-${i - 1}.vhd`,
+        })
       : vhdExport(snapshot, { uuid: uuid(seed * 10 + i) });
     await writeVhdStreamToFile(stream, file);
     points.push({ file, snapshot });
@@ -97,7 +108,11 @@ describe('VhdChainReader', () => {
     partial[0] = 0xf0;
     await w0.writeBlock(1, Buffer.alloc(2 * MiB, 0x33), partial);
     await w0.finish();
-    const w1 = await VhdFileWriter.create(child, { currentSize: 4 * MiB, uuid: uuid(2), parent: { uuid: uuid(1), name: 'bm-0.vhd' } });
+    const w1 = await VhdFileWriter.create(child, {
+      currentSize: 4 * MiB,
+      uuid: uuid(2),
+      parent: { uuid: uuid(1), name: 'bm-0.vhd' },
+    });
     const bitmap = Buffer.alloc(512);
     bitmap[0] = 0b1000_0001; // sectors 0 and 7
     bitmap[511] = 0x01; // the block's last sector
@@ -120,7 +135,17 @@ describe('VhdChainReader', () => {
     const rawFile = join(dir, 'q.raw');
     const vhd = join(dir, 'q.vhd');
     await writeFile(rawFile, raw);
-    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vpc', '-o', 'subformat=dynamic,force_size=on', rawFile, vhd]);
+    execFileSync('qemu-img', [
+      'convert',
+      '-f',
+      'raw',
+      '-O',
+      'vpc',
+      '-o',
+      'subformat=dynamic,force_size=on',
+      rawFile,
+      vhd,
+    ]);
     const chain = await VhdChainReader.open([vhd]);
     expect(chain.size).toBe(raw.length);
     const got = await collect(chain.read());
@@ -143,8 +168,12 @@ describe('VhdChainReader', () => {
 
   it('refuses a chain that starts with a differencing file or continues with a full one', async () => {
     const c = await makeChain('sd', 8 * MiB, 43, 1);
-    await expect(VhdChainReader.open([c[1]!.file])).rejects.toThrow(`${c[1]!.file} is a differencing VHD but starts the chain`);
-    await expect(VhdChainReader.open([c[0]!.file, c[0]!.file])).rejects.toThrow(/is a full \(dynamic\) VHD, so it cannot continue the chain/);
+    await expect(VhdChainReader.open([c[1]!.file])).rejects.toThrow(
+      `${c[1]!.file} is a differencing VHD but starts the chain`,
+    );
+    await expect(VhdChainReader.open([c[0]!.file, c[0]!.file])).rejects.toThrow(
+      /is a full \(dynamic\) VHD, so it cannot continue the chain/,
+    );
   });
 
   it('refuses a file with a damaged footer checksum, naming the file and offset', async () => {
@@ -157,7 +186,9 @@ describe('VhdChainReader', () => {
     const err = await VhdChainReader.open([c[0]!.file]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VhdFormatError);
     expect(err).toMatchObject({ damage: 'footer', offset: footerAt, source: c[0]!.file });
-    expect((err as Error).message).toMatch(new RegExp(`^${c[0]!.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: footer checksum`));
+    expect((err as Error).message).toMatch(
+      new RegExp(`^${c[0]!.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: footer checksum`),
+    );
   });
 
   it('refuses a truncated file whose BAT points past its end', async () => {

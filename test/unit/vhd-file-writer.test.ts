@@ -52,7 +52,14 @@ async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
 
 function qemuToRaw(vhd: string): Buffer {
   const out = `${vhd}.raw`;
-  execFileSync('qemu-img', ['convert', '--image-opts', `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`, '-O', 'raw', out]);
+  execFileSync('qemu-img', [
+    'convert',
+    '--image-opts',
+    `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`,
+    '-O',
+    'raw',
+    out,
+  ]);
   return execFileSync('cat', [out], { maxBuffer: 64 * MiB });
 }
 
@@ -90,10 +97,14 @@ describe.skipIf(!hasQemu)('VhdFileWriter checked by qemu-img', () => {
     const child = disk.snapshot();
     disks.push(child);
     const file = join(dir, 'child.vhd');
-    await writeVhdStreamToFile(vhdExport(child, { uuid: CHILD_UUID, base, parentUuid: BASE_UUID, parentName: 'whatever-the-host-said' }), file, {
-      parentName: '20250101T020000Z.vhd',
-      expectedParentUuid: BASE_UUID,
-    });
+    await writeVhdStreamToFile(
+      vhdExport(child, { uuid: CHILD_UUID, base, parentUuid: BASE_UUID, parentName: 'whatever-the-host-said' }),
+      file,
+      {
+        parentName: '20250101T020000Z.vhd',
+        expectedParentUuid: BASE_UUID,
+      },
+    );
     const bytes = await readFile(file);
     const footer = decodeFooter(bytes.subarray(bytes.length - 512), { offset: bytes.length - 512 });
     expect(footer.diskType).toBe(DiskType.Differencing);
@@ -101,7 +112,9 @@ describe.skipIf(!hasQemu)('VhdFileWriter checked by qemu-img', () => {
     const header = decodeHeader(bytes.subarray(512, 1536), { offset: 512 });
     expect(header.parentUuid).toBe(BASE_UUID);
     expect(header.parentName).toBe('20250101T020000Z.vhd');
-    const names = header.parentLocators.map((l) => decodeParentLocator(l.platformCode, bytes.subarray(l.dataOffset, l.dataOffset + l.dataLength)));
+    const names = header.parentLocators.map((l) =>
+      decodeParentLocator(l.platformCode, bytes.subarray(l.dataOffset, l.dataOffset + l.dataLength)),
+    );
     expect(names).toEqual(['20250101T020000Z.vhd', '20250101T020000Z.vhd']);
 
     // qemu's vpc driver has no backing-file support: it reads a differencing VHD as if it were dynamic, so
@@ -121,9 +134,13 @@ describe.skipIf(!hasQemu)('VhdFileWriter checked by qemu-img', () => {
     disk.guestWrite(0.05);
     const file = join(dir, 'wrong-parent.vhd');
     await expect(
-      writeVhdStreamToFile(vhdExport(disk, { uuid: CHILD_UUID, base, parentUuid: BASE_UUID, parentName: 'p.vhd' }), file, {
-        expectedParentUuid: CHILD_UUID,
-      }),
+      writeVhdStreamToFile(
+        vhdExport(disk, { uuid: CHILD_UUID, base, parentUuid: BASE_UUID, parentName: 'p.vhd' }),
+        file,
+        {
+          expectedParentUuid: CHILD_UUID,
+        },
+      ),
     ).rejects.toThrow(`differencing stream has parent ${BASE_UUID}, expected ${CHILD_UUID}`);
     await expect(access(file)).rejects.toThrow();
   });
@@ -135,7 +152,9 @@ describe.skipIf(!hasQemu)('VhdFileWriter checked by qemu-img', () => {
     async function* cut(): AsyncGenerator<Buffer> {
       yield stream.subarray(0, stream.length - 4096);
     }
-    await expect(writeVhdStreamToFile(cut(), file, { source: 'host stream of VDI cut' })).rejects.toThrow(/^host stream of VDI cut: VHD ended after/);
+    await expect(writeVhdStreamToFile(cut(), file, { source: 'host stream of VDI cut' })).rejects.toThrow(
+      /^host stream of VDI cut: VHD ended after/,
+    );
     await expect(access(file)).rejects.toThrow();
   });
 });
@@ -163,7 +182,9 @@ describe('VhdFileWriter API', () => {
   });
 
   it('refuses a size that is not whole sectors and an existing file', async () => {
-    await expect(VhdFileWriter.create(join(dir, 'odd.vhd'), { currentSize: 1000, uuid: BASE_UUID })).rejects.toThrow(/512-byte sectors/);
+    await expect(VhdFileWriter.create(join(dir, 'odd.vhd'), { currentSize: 1000, uuid: BASE_UUID })).rejects.toThrow(
+      /512-byte sectors/,
+    );
     await expect(access(join(dir, 'odd.vhd'))).rejects.toThrow();
     const file = join(dir, 'exists.vhd');
     await (await VhdFileWriter.create(file, { currentSize: 2 * MiB, uuid: BASE_UUID })).finish();

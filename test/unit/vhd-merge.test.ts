@@ -4,7 +4,12 @@ import { copyFile, open, readdir, readFile, rm, stat, truncate, utimes, writeFil
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
-import { digestsPathOf, loadDigests, VhdDigestCollector, writeDigestsFile } from '../../src-main/formats/vhd-block-digests.js';
+import {
+  digestsPathOf,
+  loadDigests,
+  VhdDigestCollector,
+  writeDigestsFile,
+} from '../../src-main/formats/vhd-block-digests.js';
 import { readVhdChain } from '../../src-main/formats/vhd-chain-reader.js';
 import { VhdFileReader } from '../../src-main/formats/vhd-file-reader.js';
 import { VhdFileWriter } from '../../src-main/formats/vhd-file-writer.js';
@@ -55,8 +60,18 @@ interface BlockSpec {
   sectors?: [number, number];
 }
 
-async function makeVhd(file: string, id: number, blocks: BlockSpec[], parent?: { id: number; name: string }, digests = true): Promise<void> {
-  const w = await VhdFileWriter.create(file, { currentSize: SIZE, uuid: uuid(id), ...(parent ? { parent: { uuid: uuid(parent.id), name: parent.name } } : {}) });
+async function makeVhd(
+  file: string,
+  id: number,
+  blocks: BlockSpec[],
+  parent?: { id: number; name: string },
+  digests = true,
+): Promise<void> {
+  const w = await VhdFileWriter.create(file, {
+    currentSize: SIZE,
+    uuid: uuid(id),
+    ...(parent ? { parent: { uuid: uuid(parent.id), name: parent.name } } : {}),
+  });
   for (const b of blocks) {
     const data = pattern(b.seed);
     if (b.sectors) {
@@ -84,7 +99,10 @@ async function expectDigestsDescribe(file: string): Promise<{ blocks: string; me
   if (state.kind !== 'current') throw new Error('unreachable');
   const r = await VhdFileReader.open(file);
   try {
-    expect(state.digests.metadataMatches((await readFile(file)).subarray(0, state.digests.file.metadataBytes)), `${file} metadata`).toBe(true);
+    expect(
+      state.digests.metadataMatches((await readFile(file)).subarray(0, state.digests.file.metadataBytes)),
+      `${file} metadata`,
+    ).toBe(true);
     for (let i = 0; i < r.blockCount; i++) {
       const stored = await r.readBlock(i);
       if (stored) expect(state.digests.blockMatches(i, stored.bitmap, stored.data), `${file} block ${i}`).toBe(true);
@@ -113,13 +131,24 @@ async function chainDigest(paths: string[]): Promise<string> {
 }
 
 async function fileDigest(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 function qemuDigest(file: string): string {
   const out = `${file}.raw`;
-  execFileSync('qemu-img', ['convert', '--image-opts', `driver=vpc,force_size_calc=current_size,file.filename=${file}`, '-O', 'raw', out]);
-  const d = createHash('sha256').update(execFileSync('cat', [out], { maxBuffer: 64 * MiB })).digest('hex');
+  execFileSync('qemu-img', [
+    'convert',
+    '--image-opts',
+    `driver=vpc,force_size_calc=current_size,file.filename=${file}`,
+    '-O',
+    'raw',
+    out,
+  ]);
+  const d = createHash('sha256')
+    .update(execFileSync('cat', [out], { maxBuffer: 64 * MiB }))
+    .digest('hex');
   execFileSync('rm', [out]);
   return d;
 }
@@ -129,9 +158,36 @@ async function threeLevelChain(dir: string): Promise<{ root: string; a: string; 
   const root = path.join(dir, '20250101T000000Z.vhd');
   const a = path.join(dir, '20250102T000000Z.vhd');
   const b = path.join(dir, '20250103T000000Z.vhd');
-  await makeVhd(root, 1, [{ index: 0, seed: 1 }, { index: 1, seed: 2 }, { index: 3, seed: 3 }, { index: 5, seed: 4 }, { index: 7, seed: 5 }]);
-  await makeVhd(a, 2, [{ index: 1, seed: 11 }, { index: 3, seed: 12, sectors: [0, 2048] }, { index: 4, seed: 13, sectors: [100, 300] }], { id: 1, name: path.basename(root) });
-  await makeVhd(b, 3, [{ index: 1, seed: 21, sectors: [7, 9] }, { index: 2, seed: 22 }, { index: 3, seed: 23, sectors: [1000, 4096] }, { index: 4, seed: 24, sectors: [200, 400] }, { index: 6, seed: 25 }, { index: 7, seed: 26 }], { id: 2, name: path.basename(a) });
+  await makeVhd(root, 1, [
+    { index: 0, seed: 1 },
+    { index: 1, seed: 2 },
+    { index: 3, seed: 3 },
+    { index: 5, seed: 4 },
+    { index: 7, seed: 5 },
+  ]);
+  await makeVhd(
+    a,
+    2,
+    [
+      { index: 1, seed: 11 },
+      { index: 3, seed: 12, sectors: [0, 2048] },
+      { index: 4, seed: 13, sectors: [100, 300] },
+    ],
+    { id: 1, name: path.basename(root) },
+  );
+  await makeVhd(
+    b,
+    3,
+    [
+      { index: 1, seed: 21, sectors: [7, 9] },
+      { index: 2, seed: 22 },
+      { index: 3, seed: 23, sectors: [1000, 4096] },
+      { index: 4, seed: 24, sectors: [200, 400] },
+      { index: 6, seed: 25 },
+      { index: 7, seed: 26 },
+    ],
+    { id: 2, name: path.basename(a) },
+  );
   return { root, a, b };
 }
 
@@ -143,7 +199,9 @@ describe('merging a child VHD into its parent', () => {
     const progress: number[] = [];
 
     // A differencing parent: a.vhd absorbs b.vhd; unmarked sectors still fall through to the root.
-    const r = await mergeVhdIntoParent(dir, path.basename(a), path.basename(b), { onProgress: (p) => progress.push(p.blocksDone) });
+    const r = await mergeVhdIntoParent(dir, path.basename(a), path.basename(b), {
+      onProgress: (p) => progress.push(p.blocksDone),
+    });
     expect(r.path).toBe(b);
     expect(r.blocksTotal).toBe(6);
     expect(progress.at(-1)).toBe(6);
@@ -221,10 +279,14 @@ describe('merging a child VHD into its parent', () => {
       await expectNoWrongDigests(dir);
       const r = await resumeVhdMerge(dir, `.${path.basename(a)}.merge.json`);
       expect(r.resumed).toBe(true);
-      expect((await readdir(dir)).sort(), `stop at ${stopAt}`).toEqual(withDigests(path.basename(root), path.basename(b)));
+      expect((await readdir(dir)).sort(), `stop at ${stopAt}`).toEqual(
+        withDigests(path.basename(root), path.basename(b)),
+      );
       expect((await expectDigestsDescribe(b)).blocks, `stop at ${stopAt}`).toEqual(expected);
       // A resume reads back only what earlier runs merged, never the parent's other blocks.
-      expect(r.bytesRead, `stop at ${stopAt}`).toBeLessThanOrEqual(6 * (BLOCK + 512) + 3 * (BLOCK + 512) + stopAt * (BLOCK + 512));
+      expect(r.bytesRead, `stop at ${stopAt}`).toBeLessThanOrEqual(
+        6 * (BLOCK + 512) + 3 * (BLOCK + 512) + stopAt * (BLOCK + 512),
+      );
     }
   });
 
@@ -233,10 +295,21 @@ describe('merging a child VHD into its parent', () => {
     const root = path.join(dir, '20250101T000000Z.vhd');
     const a = path.join(dir, '20250102T000000Z.vhd');
     await makeVhd(root, 1, [{ index: 0, seed: 1 }], undefined, false);
-    await makeVhd(a, 2, [{ index: 0, seed: 2, sectors: [0, 8] }, { index: 2, seed: 3 }], { id: 1, name: path.basename(root) });
+    await makeVhd(
+      a,
+      2,
+      [
+        { index: 0, seed: 2, sectors: [0, 8] },
+        { index: 2, seed: 3 },
+      ],
+      { id: 1, name: path.basename(root) },
+    );
     await mergeVhdIntoParent(dir, path.basename(root), path.basename(a));
     expect((await readdir(dir)).sort()).toEqual(withDigests(path.basename(a)));
-    expect(await loadDigests(a)).toEqual({ kind: 'absent', reason: expect.stringMatching(/20250101T000000Z\.vhd had no checksums/) });
+    expect(await loadDigests(a)).toEqual({
+      kind: 'absent',
+      reason: expect.stringMatching(/20250101T000000Z\.vhd had no checksums/),
+    });
 
     const dir2 = temp();
     const { a: a2, b: b2 } = await threeLevelChain(dir2);
@@ -293,9 +366,14 @@ describe('merging a child VHD into its parent', () => {
     expect(await expectDigestsDescribe(b)).toEqual(expected);
 
     // Crash after the rename, before the state file went.
-    await writeFile(mergeStatePath(dir, path.basename(a)), JSON.stringify({ ...JSON.parse(lastState), step: 'cleanupVhds' }));
+    await writeFile(
+      mergeStatePath(dir, path.basename(a)),
+      JSON.stringify({ ...JSON.parse(lastState), step: 'cleanupVhds' }),
+    );
     await resumeVhdMerge(dir, `.${path.basename(a)}.merge.json`);
-    expect((await readdir(dir)).filter((n) => !n.startsWith('saved')).sort()).toEqual(withDigests(path.basename(root), path.basename(b)));
+    expect((await readdir(dir)).filter((n) => !n.startsWith('saved')).sort()).toEqual(
+      withDigests(path.basename(root), path.basename(b)),
+    );
     expect(await chainDigest([root, b])).toBe(before);
     expect(await expectDigestsDescribe(b)).toEqual(expected);
   });
@@ -314,7 +392,9 @@ describe('merging a child VHD into its parent', () => {
         await h.write(Buffer.from([0x42]), 0, 1, size - 512 + 48);
         await h.close();
       }
-      await expect(mergeVhdIntoParent(dir, path.basename(a), path.basename(b))).rejects.toThrow(damage === 'truncated' ? /footer|truncated|ends/ : /checksum/);
+      await expect(mergeVhdIntoParent(dir, path.basename(a), path.basename(b))).rejects.toThrow(
+        damage === 'truncated' ? /footer|truncated|ends/ : /checksum/,
+      );
       expect(await fileDigest(a)).toBe(parentBefore);
       expect(await readdir(dir)).not.toContain(`.${path.basename(a)}.merge.json`);
       void root;
@@ -324,9 +404,16 @@ describe('merging a child VHD into its parent', () => {
   it('refuses to resume onto a file that is not the one the merge started on', async () => {
     const dir = temp();
     const { a, b } = await threeLevelChain(dir);
-    await expect(mergeVhdIntoParent(dir, path.basename(a), path.basename(b), { batchBlocks: 1, afterBatch: () => Promise.reject(new Error('stop')) })).rejects.toThrow('stop');
+    await expect(
+      mergeVhdIntoParent(dir, path.basename(a), path.basename(b), {
+        batchBlocks: 1,
+        afterBatch: () => Promise.reject(new Error('stop')),
+      }),
+    ).rejects.toThrow('stop');
     await rm(a);
     await makeVhd(a, 2, [{ index: 0, seed: 77 }], { id: 9, name: 'other.vhd' });
-    await expect(resumeVhdMerge(dir, `.${path.basename(a)}.merge.json`)).rejects.toThrow(/not the file the merge started on/);
+    await expect(resumeVhdMerge(dir, `.${path.basename(a)}.merge.json`)).rejects.toThrow(
+      /not the file the merge started on/,
+    );
   });
 });

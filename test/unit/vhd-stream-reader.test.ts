@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VhdFormatError } from '../../src-main/formats/vhd-errors.js';
-import { readVhdStream, VhdStreamReader, type VhdBlockEvent, type VhdHeaderEvent, type VhdStreamEvent } from '../../src-main/formats/vhd-stream-reader.js';
+import {
+  readVhdStream,
+  VhdStreamReader,
+  type VhdBlockEvent,
+  type VhdHeaderEvent,
+  type VhdStreamEvent,
+} from '../../src-main/formats/vhd-stream-reader.js';
 import { DiskType } from '../../src-main/formats/vhd-structures.js';
 import { VirtualDisk } from '../xapi-sim/disk/virtual-disk.js';
 import { rawExport } from '../xapi-sim/formats/raw-export.js';
@@ -44,7 +50,7 @@ function feedInPieces(bytes: Buffer, maxPiece: number, seed: number): VhdStreamE
   const reader = new VhdStreamReader({ source: 'test stream' });
   const events: VhdStreamEvent[] = [];
   let state = seed >>> 0 || 1;
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     state ^= state << 13;
     state ^= state >>> 17;
     state ^= state << 5;
@@ -81,7 +87,12 @@ describe('VhdStreamReader on host streams', () => {
 
     const header = events[0] as VhdHeaderEvent;
     expect(header.kind).toBe('header');
-    expect(header.footer).toMatchObject({ uuid: BASE_UUID, currentSize: size, diskType: DiskType.Dynamic, creatorApp: 'caml' });
+    expect(header.footer).toMatchObject({
+      uuid: BASE_UUID,
+      currentSize: size,
+      diskType: DiskType.Dynamic,
+      creatorApp: 'caml',
+    });
     expect(header.header.maxTableEntries).toBe(7);
     expect(header.expectedBytes).toBe(stream.length);
     expect(events.at(-1)).toMatchObject({ kind: 'end', bytes: stream.length });
@@ -105,7 +116,11 @@ describe('VhdStreamReader on host streams', () => {
     const disk = newDisk(8 * MiB, 12);
     const stream = await collect(vhdExport(disk, { uuid: BASE_UUID }));
     const whole = readAll(stream);
-    for (const [maxPiece, seed] of [[700, 1], [70_000, 2], [3 * MiB, 3]] as const) {
+    for (const [maxPiece, seed] of [
+      [700, 1],
+      [70_000, 2],
+      [3 * MiB, 3],
+    ] as const) {
       const pieces = feedInPieces(stream, maxPiece, seed);
       expect(pieces.map((e) => e.kind)).toEqual(whole.map((e) => e.kind));
       pieces.forEach((e, i) => {
@@ -121,7 +136,9 @@ describe('VhdStreamReader on host streams', () => {
     disk.guestWrite(0.05);
     const child = disk.snapshot();
     disks.push(child);
-    const stream = await collect(vhdExport(child, { uuid: CHILD_UUID, base, parentUuid: BASE_UUID, parentName: 'base.vhd' }));
+    const stream = await collect(
+      vhdExport(child, { uuid: CHILD_UUID, base, parentUuid: BASE_UUID, parentName: 'base.vhd' }),
+    );
     const events: VhdStreamEvent[] = [];
     async function* pieces(): AsyncGenerator<Buffer> {
       for (let at = 0; at < stream.length; at += 100_000) yield stream.subarray(at, at + 100_000);
@@ -188,7 +205,10 @@ describe('VhdStreamReader on damaged streams', () => {
   });
 
   it('rejects bytes after the footer and a BAT entry pointing into the metadata', () => {
-    expect(catchError(() => readAll(Buffer.concat([stream, Buffer.alloc(3)])))).toMatchObject({ damage: 'trailing-data', offset: stream.length });
+    expect(catchError(() => readAll(Buffer.concat([stream, Buffer.alloc(3)])))).toMatchObject({
+      damage: 'trailing-data',
+      offset: stream.length,
+    });
     const bad = Buffer.from(stream);
     const first = bad.readUInt32BE(2048) === 0xffffffff ? 1 : 0;
     bad.writeUInt32BE(3, 2048 + first * 4);

@@ -45,7 +45,13 @@ afterAll(async () => {
 
 describe('VHD footer', () => {
   it('round-trips every field and carries a valid checksum', () => {
-    const buf = encodeFooter({ currentSize: 13 * MiB + 2560, diskType: DiskType.Differencing, uuid: UUID, timestamp: 1234, creatorApp: 'caml' });
+    const buf = encodeFooter({
+      currentSize: 13 * MiB + 2560,
+      diskType: DiskType.Differencing,
+      uuid: UUID,
+      timestamp: 1234,
+      creatorApp: 'caml',
+    });
     expect(buf.length).toBe(512);
     expect(buf.toString('latin1', 0, 8)).toBe('conectix');
     expect(buf.readUInt32BE(64)).toBe(vhdChecksum(buf, 64));
@@ -95,29 +101,48 @@ describe('CHS geometry', () => {
 
   // Without force_size qemu rounds the size to what its CHS geometry covers: our geometry for that size must
   // be qemu's (with force_size it writes the 65535/16/255 marker instead).
-  it.skipIf(!hasQemu).each([8 * MiB, 13 * MiB + 2560, 40 * MiB, GiB, 100 * GiB])('matches qemu-img for %i bytes', async (size) => {
-    const file = join(dir, `q-${size}.vhd`);
-    execFileSync('qemu-img', ['create', '-q', '-f', 'vpc', '-o', 'subformat=dynamic', file, String(size)]);
-    const bytes = await readFile(file);
-    const footer = decodeFooter(bytes.subarray(bytes.length - 512), { offset: bytes.length - 512, source: file });
-    expect(footer.creatorApp).toMatch(/^qem/);
-    expect(Math.abs(footer.currentSize - size)).toBeLessThan(size / 100);
-    expect(footer.geometry).toEqual(chsGeometry(footer.currentSize));
-    // qemu's own header and BAT decode too.
-    const header = decodeHeader(bytes.subarray(footer.dataOffset, footer.dataOffset + 1024), { offset: footer.dataOffset });
-    expect(header.maxTableEntries).toBe(Math.ceil(footer.currentSize / (2 * MiB)));
-    const bat = decodeBat(bytes.subarray(header.tableOffset), header.maxTableEntries);
-    expect([...bat].every((e) => e === 0xffffffff)).toBe(true);
-  });
+  it.skipIf(!hasQemu).each([8 * MiB, 13 * MiB + 2560, 40 * MiB, GiB, 100 * GiB])(
+    'matches qemu-img for %i bytes',
+    async (size) => {
+      const file = join(dir, `q-${size}.vhd`);
+      execFileSync('qemu-img', ['create', '-q', '-f', 'vpc', '-o', 'subformat=dynamic', file, String(size)]);
+      const bytes = await readFile(file);
+      const footer = decodeFooter(bytes.subarray(bytes.length - 512), { offset: bytes.length - 512, source: file });
+      expect(footer.creatorApp).toMatch(/^qem/);
+      expect(Math.abs(footer.currentSize - size)).toBeLessThan(size / 100);
+      expect(footer.geometry).toEqual(chsGeometry(footer.currentSize));
+      // qemu's own header and BAT decode too.
+      const header = decodeHeader(bytes.subarray(footer.dataOffset, footer.dataOffset + 1024), {
+        offset: footer.dataOffset,
+      });
+      expect(header.maxTableEntries).toBe(Math.ceil(footer.currentSize / (2 * MiB)));
+      const bat = decodeBat(bytes.subarray(header.tableOffset), header.maxTableEntries);
+      expect([...bat].every((e) => e === 0xffffffff)).toBe(true);
+    },
+  );
 });
 
 describe('VHD dynamic header', () => {
   it('round-trips a differencing header with a non-ASCII parent name and locators', () => {
     const name = '20250101T020000Z-é.vhd';
     const { locators, data } = encodeParentLocators(name, 1536);
-    const buf = encodeHeader({ tableOffset: 2560, maxTableEntries: 7, parentUuid: UUID, parentName: name, parentTimestamp: 99, parentLocators: locators });
+    const buf = encodeHeader({
+      tableOffset: 2560,
+      maxTableEntries: 7,
+      parentUuid: UUID,
+      parentName: name,
+      parentTimestamp: 99,
+      parentLocators: locators,
+    });
     const h = decodeHeader(buf, { offset: 512 });
-    expect(h).toMatchObject({ tableOffset: 2560, maxTableEntries: 7, blockSize: 2 * MiB, parentUuid: UUID, parentName: name, parentTimestamp: 99 });
+    expect(h).toMatchObject({
+      tableOffset: 2560,
+      maxTableEntries: 7,
+      blockSize: 2 * MiB,
+      parentUuid: UUID,
+      parentName: name,
+      parentTimestamp: 99,
+    });
     expect(h.parentLocators.map((l) => l.platformCode)).toEqual(['W2ru', 'MacX']);
     for (const l of h.parentLocators) {
       const at = l.dataOffset - 1536;
@@ -129,7 +154,9 @@ describe('VHD dynamic header', () => {
   it('rejects a damaged header checksum', () => {
     const buf = encodeHeader({ tableOffset: 2048, maxTableEntries: 4 });
     buf.writeUInt8(buf.readUInt8(700) ^ 0xff, 700);
-    expect(() => decodeHeader(buf, { offset: 512, source: 's' })).toThrow(/^s: dynamic header checksum .*\(at byte 512\)$/);
+    expect(() => decodeHeader(buf, { offset: 512, source: 's' })).toThrow(
+      /^s: dynamic header checksum .*\(at byte 512\)$/,
+    );
   });
 
   it('sizes bitmaps and BATs in whole sectors', () => {

@@ -26,7 +26,16 @@ afterAll(async () => {
 });
 
 const OVA = buildOvaXml({
-  version: { hostname: 'sim', date: '2024-01-31', product_version: '8.2.1', product_brand: 'XCP-ng', build_number: 'sim', xapi_major: 1, xapi_minor: 20, export_vsn: 2 },
+  version: {
+    hostname: 'sim',
+    date: '2024-01-31',
+    product_version: '8.2.1',
+    product_brand: 'XCP-ng',
+    build_number: 'sim',
+    xapi_major: 1,
+    xapi_minor: 20,
+    export_vsn: 2,
+  },
   objects: [
     { class: 'VM', id: 'Ref:0', snapshot: { uuid: 'vm', name_label: 'vm', power_state: 'Halted' } },
     { class: 'VDI', id: 'Ref:2', snapshot: { uuid: 'a', virtual_size: '1' } },
@@ -40,7 +49,10 @@ function disk(size: number, seed: number, allocatedFraction: number): VirtualDis
   return d;
 }
 
-async function exportXva(list: Array<{ ref: string; disk: VirtualDisk }>, opts: XvaExportOptions = {}): Promise<Buffer> {
+async function exportXva(
+  list: Array<{ ref: string; disk: VirtualDisk }>,
+  opts: XvaExportOptions = {},
+): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const piece of xvaExport(OVA, list, { keepaliveMs: 0, ...opts })) parts.push(piece);
   return Buffer.concat(parts);
@@ -62,7 +74,7 @@ function prng(seed: number): () => number {
 function randomPieces(buf: Buffer, seed: number): Buffer[] {
   const rand = prng(seed);
   const pieces: Buffer[] = [];
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     const size = Math.max(1, Math.floor(Math.exp(rand() * Math.log(3 * MiB))));
     pieces.push(buf.subarray(at, Math.min(buf.length, at + size)));
     at += size;
@@ -138,8 +150,19 @@ describe('XvaStreamVerifier on good streams', () => {
     // The host writes disks in the lexicographic order of their refs.
     expect(summary.disks.map((d) => d.ref)).toEqual(['Ref:10', 'Ref:2']);
     const [smallSummary, sparseSummary] = summary.disks;
-    expect(smallSummary).toEqual({ ref: 'Ref:10', chunks: 4, keepalives: 0, dataBytes: small.size, lastOffset: small.size });
-    expect(sparseSummary).toEqual({ ref: 'Ref:2', keepalives: 0, lastOffset: sparse.size, ...(await expectedChunks(sparse)) });
+    expect(smallSummary).toEqual({
+      ref: 'Ref:10',
+      chunks: 4,
+      keepalives: 0,
+      dataBytes: small.size,
+      lastOffset: small.size,
+    });
+    expect(sparseSummary).toEqual({
+      ref: 'Ref:2',
+      keepalives: 0,
+      lastOffset: sparse.size,
+      ...(await expectedChunks(sparse)),
+    });
     expect(sparseSummary!.chunks).toBeLessThan(40); // zero chunks were skipped, and the gaps still add up to the disk size
   });
 
@@ -151,7 +174,9 @@ describe('XvaStreamVerifier on good streams', () => {
     const tiny = await exportXva([{ ref: 'Ref:1', disk: disk(MiB + 700, 9, 1) }]);
     const w = await XvaStreamVerifier.create();
     for (let i = 0; i < tiny.length; i++) w.update(tiny.subarray(i, i + 1));
-    expect(w.finish().disks).toEqual([{ ref: 'Ref:1', chunks: 2, keepalives: 0, dataBytes: MiB + 700, lastOffset: MiB + 700 }]);
+    expect(w.finish().disks).toEqual([
+      { ref: 'Ref:1', chunks: 2, keepalives: 0, dataBytes: MiB + 700, lastOffset: MiB + 700 },
+    ]);
   });
 
   it('accepts .checksum (SHA-1) entries from old hosts', async () => {
@@ -238,7 +263,9 @@ describe('XvaStreamVerifier on damaged streams', () => {
     expect(err.damage).toBe('chunk-checksum');
     expect(err.entry).toBe('Ref:3/00000005');
     expect(err.offset).toBe(headerOf(bad, 'Ref:3/00000005'));
-    expect(err.message).toMatch(/Chunk Ref:3\/00000005 at byte \d+ is corrupt: its data has XXH64 [0-9A-F]{16} but its checksum entry \(at byte \d+\) says [0-9A-F]{16}/);
+    expect(err.message).toMatch(
+      /Chunk Ref:3\/00000005 at byte \d+ is corrupt: its data has XXH64 [0-9A-F]{16} but its checksum entry \(at byte \d+\) says [0-9A-F]{16}/,
+    );
   });
 
   it('names the chunk whose SHA-1 checksum entry is wrong (old host)', async () => {
@@ -263,19 +290,33 @@ describe('XvaStreamVerifier on damaged streams', () => {
     const header = headerOf(xva, 'Ref:3/00000004');
     const inSize = await failure(withFlippedBit(xva, header + 130));
     expect(inSize).toMatchObject({ damage: 'tar-header', offset: header, entry: 'Ref:3/00000004' });
-    expect(inSize.message).toMatch(/tar header at byte \d+ is damaged \(it claims to be "Ref:3\/00000004"\): its checksum field says \d+ but its bytes add up to \d+/);
+    expect(inSize.message).toMatch(
+      /tar header at byte \d+ is damaged \(it claims to be "Ref:3\/00000004"\): its checksum field says \d+ but its bytes add up to \d+/,
+    );
 
     const sumHeader = headerOf(xva, 'Ref:3/00000004.xxhash');
     const digit = sumHeader + BLOCK + 3;
     const otherDigit = Buffer.from(xva);
     otherDigit[digit] = xva[digit] === 0x30 ? 0x31 : 0x30;
-    expect(await failure(otherDigit)).toMatchObject({ damage: 'chunk-checksum', entry: 'Ref:3/00000004', offset: headerOf(xva, 'Ref:3/00000004') });
+    expect(await failure(otherDigit)).toMatchObject({
+      damage: 'chunk-checksum',
+      entry: 'Ref:3/00000004',
+      offset: headerOf(xva, 'Ref:3/00000004'),
+    });
     const notHex = Buffer.from(xva);
     notHex[digit] = 0x47; // 'G'
-    expect(await failure(notHex)).toMatchObject({ damage: 'checksum-format', entry: 'Ref:3/00000004.xxhash', offset: sumHeader });
+    expect(await failure(notHex)).toMatchObject({
+      damage: 'checksum-format',
+      entry: 'Ref:3/00000004.xxhash',
+      offset: sumHeader,
+    });
 
     const inPadding = await failure(withFlippedBit(xva, sumHeader + BLOCK + 100));
-    expect(inPadding).toMatchObject({ damage: 'padding', entry: 'Ref:3/00000004.xxhash', offset: sumHeader + BLOCK + 100 });
+    expect(inPadding).toMatchObject({
+      damage: 'padding',
+      entry: 'Ref:3/00000004.xxhash',
+      offset: sumHeader + BLOCK + 100,
+    });
 
     const ovaHeader = await failure(withFlippedBit(xva, 5, 1));
     expect(ovaHeader).toMatchObject({ damage: 'tar-header', offset: 0 });
@@ -321,13 +362,26 @@ describe('XvaStreamVerifier on damaged streams', () => {
 
     const chunk4 = headerOf(xva, 'Ref:3/00000004');
     const noData = Buffer.concat([xva.subarray(0, chunk4), xva.subarray(chunk4 + BLOCK + MiB)]);
-    expect(await failure(noData)).toMatchObject({ damage: 'orphan-checksum', entry: 'Ref:3/00000004.xxhash', offset: chunk4 });
+    expect(await failure(noData)).toMatchObject({
+      damage: 'orphan-checksum',
+      entry: 'Ref:3/00000004.xxhash',
+      offset: chunk4,
+    });
 
     // Swap the pairs of chunks 4 and 5: each is intact, but the counter goes 3, 5, 4.
     const pair = BLOCK + MiB + 2 * BLOCK;
     const chunk5 = chunk4 + pair;
-    const swapped = Buffer.concat([xva.subarray(0, chunk4), xva.subarray(chunk5, chunk5 + pair), xva.subarray(chunk4, chunk5), xva.subarray(chunk5 + pair)]);
-    expect(await failure(swapped)).toMatchObject({ damage: 'chunk-order', entry: 'Ref:3/00000004', offset: chunk4 + pair });
+    const swapped = Buffer.concat([
+      xva.subarray(0, chunk4),
+      xva.subarray(chunk5, chunk5 + pair),
+      xva.subarray(chunk4, chunk5),
+      xva.subarray(chunk5 + pair),
+    ]);
+    expect(await failure(swapped)).toMatchObject({
+      damage: 'chunk-order',
+      entry: 'Ref:3/00000004',
+      offset: chunk4 + pair,
+    });
   });
 
   it('rejects garbage, data after the end, and streams that are not XVAs', async () => {

@@ -18,14 +18,16 @@ beforeAll(async () => {
     ],
   });
   url = pool.sim.url;
-  [bigVdi] = await pool.vdisOf(await pool.vmRef('big')) as [string];
+  [bigVdi] = (await pool.vdisOf(await pool.vmRef('big'))) as [string];
   smallVm = await pool.vmRef('small');
 });
 afterEach(() => pool.sim.control.clearFaults());
 afterAll(() => pool?.sim.stop());
 
-const get = (path: string, base = url): Promise<RawResponse> => rawRequest(base, `GET ${path} HTTP/1.1\r\nHost: {host}`);
-const exportBig = (): Promise<RawResponse> => get(`/export_raw_vdi?vdi=${bigVdi}&format=raw&session_id=${pool.session}`);
+const get = (path: string, base = url): Promise<RawResponse> =>
+  rawRequest(base, `GET ${path} HTTP/1.1\r\nHost: {host}`);
+const exportBig = (): Promise<RawResponse> =>
+  get(`/export_raw_vdi?vdi=${bigVdi}&format=raw&session_id=${pool.session}`);
 
 describe('transfer faults', () => {
   it('stall-abort: a client that stops reading loses the connection; the task fails with VDI_IO_ERROR', async () => {
@@ -34,10 +36,15 @@ describe('transfer faults', () => {
     // Stop reading: the kernel buffers fill, the host's writes block, and after 300 ms it gives up. The
     // client sees it when it reads again: the stream ends short.
     await new Promise((r) => setTimeout(r, 1500));
-    expect(await waitTask(url, pool.session, response.headers['task-id']!)).toMatchObject({ status: 'failure', error_info: ['VDI_IO_ERROR', 'Device I/O errors'] });
+    expect(await waitTask(url, pool.session, response.headers['task-id']!)).toMatchObject({
+      status: 'failure',
+      error_info: ['VDI_IO_ERROR', 'Device I/O errors'],
+    });
     const { body } = await readToEnd(response);
     expect(body.length).toBeLessThan(64 * MiB);
-    expect(pool.sim.control.stats().transfers.find((t) => t.task === response.headers['task-id'])?.outcome).toBe('failure');
+    expect(pool.sim.control.stats().transfers.find((t) => t.task === response.headers['task-id'])?.outcome).toBe(
+      'failure',
+    );
 
     // One-shot: the next export, read promptly, completes even with pauses shorter than nothing-at-all.
     const next = await exportBig();
@@ -57,7 +64,10 @@ describe('transfer faults', () => {
     const response = await exportBig();
     const { body } = await readToEnd(response);
     expect(body.length).toBe(MiB);
-    expect(await waitTask(url, pool.session, response.headers['task-id']!)).toMatchObject({ status: 'failure', error_info: ['VDI_IO_ERROR', 'Device I/O errors'] });
+    expect(await waitTask(url, pool.session, response.headers['task-id']!)).toMatchObject({
+      status: 'failure',
+      error_info: ['VDI_IO_ERROR', 'Device I/O errors'],
+    });
   });
 
   it('embedded-error: a 200 whose body is an HTTP 500 response', async () => {
@@ -98,7 +108,10 @@ describe('transfer faults', () => {
     expect(stored).not.toBe(actual);
     // Only the chunk asked for is corrupted.
     const next = entries.findIndex((e, i) => i > chunk + 1 && /\/\d{8}$/.test(e.name) && e.data.length > 0);
-    if (next > 0) expect(entries[next + 1]!.data.toString('latin1')).toBe(h64Raw(entries[next]!.data, 0n).toString(16).toUpperCase().padStart(16, '0'));
+    if (next > 0)
+      expect(entries[next + 1]!.data.toString('latin1')).toBe(
+        h64Raw(entries[next]!.data, 0n).toString(16).toUpperCase().padStart(16, '0'),
+      );
   });
 
   it('rate-limit and first-byte-delay slow the source down', async () => {
@@ -122,13 +135,19 @@ describe('transfer faults', () => {
     const stats = pool.sim.control.stats();
     expect(stats.maxConcurrentExports).toBe(3);
     expect(stats.activeExports).toBe(0);
-    expect(stats.transfers.filter((t) => t.kind === 'export_raw_vdi').map((t) => t.bytes)).toEqual([64 * MiB, 64 * MiB, 64 * MiB]);
+    expect(stats.transfers.filter((t) => t.kind === 'export_raw_vdi').map((t) => t.bytes)).toEqual([
+      64 * MiB,
+      64 * MiB,
+      64 * MiB,
+    ]);
   });
 
   it('serves exports on a kept-alive RPC connection too (undici pool)', async () => {
     const [vdi] = await pool.vdisOf(smallVm);
     await call(url, 'pool.get_all', pool.session);
-    const response = await fetch(`${url}/export_raw_vdi?vdi=${vdi}&format=raw&session_id=${pool.session}`, { dispatcher: insecureAgent });
+    const response = await fetch(`${url}/export_raw_vdi?vdi=${vdi}&format=raw&session_id=${pool.session}`, {
+      dispatcher: insecureAgent,
+    });
     expect(response.headers.get('task-id')).toMatch(/^OpaqueRef:/);
     expect((await response.arrayBuffer()).byteLength).toBe(4 * MiB);
   });

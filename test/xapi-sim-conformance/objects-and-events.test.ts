@@ -29,7 +29,13 @@ describe('snapshots', () => {
     const [vdi] = await pool.vdisOf(vm);
     const snap = await call<string>(url, 'VM.snapshot', pool.session, vm, 'backup 1');
     const snapRecord = await record('VM', snap);
-    expect(snapRecord).toMatchObject({ name_label: 'backup 1', is_a_snapshot: true, is_a_template: true, snapshot_of: vm, power_state: 'Halted' });
+    expect(snapRecord).toMatchObject({
+      name_label: 'backup 1',
+      is_a_snapshot: true,
+      is_a_template: true,
+      snapshot_of: vm,
+      power_state: 'Halted',
+    });
     expect(snapRecord['snapshot_time']).not.toBe('19700101T00:00:00Z');
     expect((await record('VM', vm))['snapshots']).toEqual([snap]);
 
@@ -60,8 +66,18 @@ describe('snapshots', () => {
     const vm = await pool.vmRef('vm-03');
     await call(url, 'VM.start', pool.session, vm, false, false);
     expect(await call(url, 'VM.get_power_state', pool.session, vm)).toBe('Running');
-    expect(await code(call(url, 'VM.start', pool.session, vm, false, false))).toEqual(['VM_BAD_POWER_STATE', vm, 'halted', 'running']);
-    expect(await code(call(url, 'VM.destroy', pool.session, vm))).toEqual(['VM_BAD_POWER_STATE', vm, 'halted', 'running']);
+    expect(await code(call(url, 'VM.start', pool.session, vm, false, false))).toEqual([
+      'VM_BAD_POWER_STATE',
+      vm,
+      'halted',
+      'running',
+    ]);
+    expect(await code(call(url, 'VM.destroy', pool.session, vm))).toEqual([
+      'VM_BAD_POWER_STATE',
+      vm,
+      'halted',
+      'running',
+    ]);
     const [vdi] = await pool.vdisOf(vm);
     expect(await code(call(url, 'VDI.destroy', pool.session, vdi))).toEqual(['VDI_IN_USE', vdi, 'destroy']);
     await call(url, 'VM.clean_shutdown', pool.session, vm);
@@ -88,12 +104,20 @@ describe('Async calls and tasks', () => {
 
   it('an Async failure ends the task in failure with error_info', async () => {
     const task = await call<string>(url, 'Async.VM.snapshot', pool.session, 'OpaqueRef:gone', 'x');
-    expect(await waitTask(url, pool.session, task)).toMatchObject({ status: 'failure', error_info: ['HANDLE_INVALID', 'VM', 'OpaqueRef:gone'] });
+    expect(await waitTask(url, pool.session, task)).toMatchObject({
+      status: 'failure',
+      error_info: ['HANDLE_INVALID', 'VM', 'OpaqueRef:gone'],
+    });
   });
 
   it('task.create / cancel / destroy', async () => {
     const task = await call<string>(url, 'task.create', pool.session, 'sluice backup', 'desc');
-    expect(await record('task', task)).toMatchObject({ status: 'pending', name_label: 'sluice backup', allowed_operations: ['cancel'], progress: 0 });
+    expect(await record('task', task)).toMatchObject({
+      status: 'pending',
+      name_label: 'sluice backup',
+      allowed_operations: ['cancel'],
+      progress: 0,
+    });
     await call(url, 'task.cancel', pool.session, task);
     expect(await call(url, 'task.get_status', pool.session, task)).toBe('cancelled');
     await call(url, 'task.destroy', pool.session, task);
@@ -124,7 +148,14 @@ describe('event.from', () => {
     await new Promise((r) => setTimeout(r, 100));
     await call(url, 'VM.set_name_description', pool.session, vm, 'changed');
     const batch = await waiting;
-    expect(batch.events).toEqual([expect.objectContaining({ class: 'vm', operation: 'mod', ref: vm, snapshot: expect.objectContaining({ name_description: 'changed' }) })]);
+    expect(batch.events).toEqual([
+      expect.objectContaining({
+        class: 'vm',
+        operation: 'mod',
+        ref: vm,
+        snapshot: expect.objectContaining({ name_description: 'changed' }),
+      }),
+    ]);
   });
 
   it('reports add, mod and del of snapshots, VBDs and VDIs', async () => {
@@ -149,24 +180,34 @@ describe('changed block tracking', () => {
     const uuid = await call<string>(url, 'VDI.get_uuid', pool.session, vdi);
     const snapVm = await call<string>(url, 'VM.snapshot', pool.session, vm, 'no cbt');
     const [noCbt] = await pool.vdisOf(snapVm);
-    expect(await code(call(url, 'VDI.list_changed_blocks', pool.session, noCbt, vdi))).toEqual(['VDI_NO_CBT_METADATA', noCbt]);
+    expect(await code(call(url, 'VDI.list_changed_blocks', pool.session, noCbt, vdi))).toEqual([
+      'VDI_NO_CBT_METADATA',
+      noCbt,
+    ]);
 
     await call(url, 'VDI.enable_cbt', pool.session, vdi);
     const base = (await pool.vdisOf(await call<string>(url, 'VM.snapshot', pool.session, vm, 'cbt base')))[0]!;
     expect(await call(url, 'VDI.get_cbt_enabled', pool.session, base)).toBe(true);
-    const unchanged = Buffer.from(await call<string>(url, 'VDI.list_changed_blocks', pool.session, base, vdi), 'base64');
+    const unchanged = Buffer.from(
+      await call<string>(url, 'VDI.list_changed_blocks', pool.session, base, vdi),
+      'base64',
+    );
     expect(unchanged.length).toBe((4 * 1024 * 1024) / (64 * 1024) / 8);
     expect(unchanged.every((b) => b === 0)).toBe(true);
 
     pool.sim.control.guestWrite(await call<string>(url, 'VM.get_uuid', pool.session, vm), 0.1, 42);
     const changed = Buffer.from(await call<string>(url, 'VDI.list_changed_blocks', pool.session, base, vdi), 'base64');
     const changedBlocks: number[] = [];
-    for (let block = 0; block < changed.length * 8; block++) if (changed[block >> 3]! & (0x80 >> (block & 7))) changedBlocks.push(block);
+    for (let block = 0; block < changed.length * 8; block++)
+      if (changed[block >> 3]! & (0x80 >> (block & 7))) changedBlocks.push(block);
     expect(changedBlocks.length).toBeGreaterThan(0);
     // Each block reported changed really differs (the bitmap's bit order is right), and the others do not.
     const baseUuid = await call<string>(url, 'VDI.get_uuid', pool.session, base);
     for (let block = 0; block < 64; block++) {
-      const [a, b] = await Promise.all([pool.sim.control.readVdi(uuid, block * 65536, 65536), pool.sim.control.readVdi(baseUuid, block * 65536, 65536)]);
+      const [a, b] = await Promise.all([
+        pool.sim.control.readVdi(uuid, block * 65536, 65536),
+        pool.sim.control.readVdi(baseUuid, block * 65536, 65536),
+      ]);
       expect(!a.equals(b)).toBe(changedBlocks.includes(block));
     }
     await call(url, 'VDI.disable_cbt', pool.session, vdi);
@@ -180,9 +221,16 @@ describe('creating a VM from a record', () => {
     expect(typeof source['HVM_shadow_multiplier']).toBe('number');
     const vm = await call<string>(url, 'VM.create', pool.session, { ...source, name_label: 'recreated' });
     const created = await record('VM', vm);
-    expect(created).toMatchObject({ name_label: 'recreated', power_state: 'Halted', HVM_shadow_multiplier: source['HVM_shadow_multiplier'], memory_static_max: source['memory_static_max'] });
+    expect(created).toMatchObject({
+      name_label: 'recreated',
+      power_state: 'Halted',
+      HVM_shadow_multiplier: source['HVM_shadow_multiplier'],
+      memory_static_max: source['memory_static_max'],
+    });
     expect(created['uuid']).not.toBe(source['uuid']);
-    expect(await code(call(url, 'VM.create', pool.session, { name_label: 'bad', HVM_shadow_multiplier: 'many' }))).toEqual(['FIELD_TYPE_ERROR', 'HVM_shadow_multiplier']);
+    expect(
+      await code(call(url, 'VM.create', pool.session, { name_label: 'bad', HVM_shadow_multiplier: 'many' })),
+    ).toEqual(['FIELD_TYPE_ERROR', 'HVM_shadow_multiplier']);
     await call(url, 'VM.destroy', pool.session, vm);
   });
 });

@@ -19,11 +19,23 @@ describe('the small-shop preset (default, here over plain HTTP)', () => {
     const [pool] = Object.values(await call<Records>(sim.url, 'pool.get_all_records', session));
     expect(pool!['name_label']).toBe('Small shop');
     const srs = await call<Records>(sim.url, 'SR.get_all_records', session);
-    expect(Object.values(srs).map((s) => s['name_label']).sort()).toEqual(['Local storage', 'NFS storage']);
+    expect(
+      Object.values(srs)
+        .map((s) => s['name_label'])
+        .sort(),
+    ).toEqual(['Local storage', 'NFS storage']);
     expect(srs[pool!['default_SR'] as string]!['type']).toBe('nfs');
 
-    const vms = Object.values(await call<Records>(sim.url, 'VM.get_all_records', session)).filter((v) => !v['is_a_template'] && !v['is_control_domain']);
-    expect(vms.map((v) => v['name_label'])).toEqual(['dc01 (Windows Server 2022)', 'fileserver', 'erp-db', 'mail', 'test-vm']);
+    const vms = Object.values(await call<Records>(sim.url, 'VM.get_all_records', session)).filter(
+      (v) => !v['is_a_template'] && !v['is_control_domain'],
+    );
+    expect(vms.map((v) => v['name_label'])).toEqual([
+      'dc01 (Windows Server 2022)',
+      'fileserver',
+      'erp-db',
+      'mail',
+      'test-vm',
+    ]);
     expect(new Set(vms.map((v) => v['power_state']))).toEqual(new Set(['Running', 'Halted']));
     expect(vms.find((v) => (v['tags'] as string[]).includes('xo:no-bak'))?.['name_label']).toBe('test-vm');
 

@@ -54,7 +54,9 @@ describe('XML-RPC', () => {
     expect(record['memory_static_max']).toBe(String(1024 * 1024 * 1024));
     expect(xml).toContain(`<name>memory_static_max</name><value>${1024 * 1024 * 1024}</value>`);
     expect(xml).toContain('<name>is_a_template</name><value><boolean>0</boolean></value>');
-    expect(xml).toContain('<name>snapshot_time</name><value><dateTime.iso8601>19700101T00:00:00Z</dateTime.iso8601></value>');
+    expect(xml).toContain(
+      '<name>snapshot_time</name><value><dateTime.iso8601>19700101T00:00:00Z</dateTime.iso8601></value>',
+    );
     expect(xml).toContain('<name>HVM_shadow_multiplier</name><value><double>1</double></value>');
   });
 
@@ -74,7 +76,12 @@ describe('API errors', () => {
   it('MESSAGE_METHOD_UNKNOWN and MESSAGE_PARAMETER_COUNT_MISMATCH [method, expected, received]', async () => {
     expect((await failure(call(pool.sim.url, 'VM.frobnicate', pool.session))).params).toEqual(['VM.frobnicate']);
     const mismatch = await failure(call(pool.sim.url, 'VM.get_record', pool.session));
-    expect([mismatch.code, ...mismatch.params]).toEqual(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'VM.get_record', '2', '1']);
+    expect([mismatch.code, ...mismatch.params]).toEqual([
+      'MESSAGE_PARAMETER_COUNT_MISMATCH',
+      'VM.get_record',
+      '2',
+      '1',
+    ]);
   });
 
   it('UUID_INVALID for an unknown uuid, and get_by_uuid / field getters for a known one', async () => {
@@ -99,8 +106,14 @@ describe('API errors', () => {
   });
 
   it('has the pool, hosts and SRs a backup tool reads', async () => {
-    const [poolRecord] = Object.values(await call<Record<string, Record<string, unknown>>>(pool.sim.url, 'pool.get_all_records', pool.session));
-    const hosts = await call<Record<string, Record<string, unknown>>>(pool.sim.url, 'host.get_all_records', pool.session);
+    const [poolRecord] = Object.values(
+      await call<Record<string, Record<string, unknown>>>(pool.sim.url, 'pool.get_all_records', pool.session),
+    );
+    const hosts = await call<Record<string, Record<string, unknown>>>(
+      pool.sim.url,
+      'host.get_all_records',
+      pool.session,
+    );
     expect(Object.keys(hosts)).toHaveLength(2);
     const master = hosts[poolRecord!['master'] as string]!;
     expect(master['address']).toBe(new URL(pool.sim.url).host);
@@ -119,7 +132,11 @@ describe('sessions', () => {
     const started = Date.now();
     const error = await failure(login(pool.sim.url, pool.sim.username, 'wrong'));
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
-    expect([error.code, ...error.params]).toEqual(['SESSION_AUTHENTICATION_FAILED', pool.sim.username, 'Authentication failure']);
+    expect([error.code, ...error.params]).toEqual([
+      'SESSION_AUTHENTICATION_FAILED',
+      pool.sim.username,
+      'Authentication failure',
+    ]);
   });
 
   it('answers SESSION_INVALID [ref] after logout and after the sessions were dropped', async () => {

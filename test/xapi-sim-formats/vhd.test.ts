@@ -26,7 +26,10 @@ describe('vhdExport', () => {
       await toFile(vhdExport(disk, { uuid: BASE_UUID }), vhd);
       await toFile(rawExport(disk), raw);
 
-      const info = JSON.parse(await run('qemu-img', ['info', '-f', 'vpc', '--output=json', vhd])) as { format: string; 'virtual-size': number };
+      const info = JSON.parse(await run('qemu-img', ['info', '-f', 'vpc', '--output=json', vhd])) as {
+        format: string;
+        'virtual-size': number;
+      };
       expect(info.format).toBe('vpc');
       // Without the option qemu trusts the CHS geometry, which rounds down.
       expect(info['virtual-size']).toBeLessThanOrEqual(size);
@@ -38,10 +41,21 @@ describe('vhdExport', () => {
       // Layout of the vhd-tool stream.
       const bytes = await readFile(vhd);
       const footer = decodeFooter(bytes.subarray(0, 512));
-      expect(footer).toMatchObject({ creatorApp: 'caml', currentSize: size, originalSize: size, diskType: 3, uuid: BASE_UUID, dataOffset: 512n });
+      expect(footer).toMatchObject({
+        creatorApp: 'caml',
+        currentSize: size,
+        originalSize: size,
+        diskType: 3,
+        uuid: BASE_UUID,
+        dataOffset: 512n,
+      });
       expect(bytes.subarray(bytes.length - 512).equals(bytes.subarray(0, 512))).toBe(true);
       const header = decodeHeader(bytes.subarray(512, 1536), 512);
-      expect(header).toMatchObject({ tableOffset: 2048, maxTableEntries: Math.ceil(size / (2 * MiB)), blockSize: 2 * MiB });
+      expect(header).toMatchObject({
+        tableOffset: 2048,
+        maxTableEntries: Math.ceil(size / (2 * MiB)),
+        blockSize: 2 * MiB,
+      });
       expect(bytes.subarray(1536, 2048).every((x) => x === 0)).toBe(true);
       const batEnd = 2048 + Math.ceil((header.maxTableEntries * 4) / 512) * 512;
       let expected = batEnd;
@@ -73,7 +87,9 @@ describe('vhdExport', () => {
     expect(decodeFooter(bytes.subarray(0, 512))).toMatchObject({ diskType: 4, uuid: CHILD_UUID });
     const header = decodeHeader(bytes.subarray(512, 1536), 512);
     expect(header).toMatchObject({ parentUuid: BASE_UUID, parentName });
-    expect(header.parentLocators).toEqual([{ platformCode: 0x4d616358, dataSpace: 512, dataLength: `file://${parentName}`.length, dataOffset: 1536 }]);
+    expect(header.parentLocators).toEqual([
+      { platformCode: 0x4d616358, dataSpace: 512, dataLength: `file://${parentName}`.length, dataOffset: 1536 },
+    ]);
 
     // qemu's vpc driver does not follow VHD parents: it reads the child alone (absent blocks as zeros) and
     // maps which blocks it holds; laying those over the parent must give the new disk.
@@ -81,7 +97,9 @@ describe('vhdExport', () => {
     await run('qemu-img', ['convert', '--image-opts', vpcImageOpts(child), '-O', 'raw', childRaw]);
     const parentRaw = join(dir, 'parent.raw');
     await run('qemu-img', ['convert', '--image-opts', vpcImageOpts(join(dir, parentName)), '-O', 'raw', parentRaw]);
-    const map = JSON.parse(await run('qemu-img', ['map', '--output=json', '--image-opts', vpcImageOpts(child)])) as Array<{ start: number; length: number; data: boolean }>;
+    const map = JSON.parse(
+      await run('qemu-img', ['map', '--output=json', '--image-opts', vpcImageOpts(child)]),
+    ) as Array<{ start: number; length: number; data: boolean }>;
     const composed = await readFile(parentRaw);
     const own = await readFile(childRaw);
     let overlaid = 0;
@@ -135,7 +153,9 @@ describe('importVhd', () => {
     const disk = new VirtualDisk({ size: 8 * MiB, seed: 14, backingDir: dir, allocatedFraction: 1 });
     const stream = await collect(vhdExport(disk, { uuid: BASE_UUID }));
     const fresh = new VirtualDisk({ size: disk.size, seed: 0, allocatedFraction: 0, backingDir: dir });
-    await expect(importVhd(fresh, fromBuffer(stream.subarray(0, stream.length - 700)))).rejects.toBeInstanceOf(VhdFormatError);
+    await expect(importVhd(fresh, fromBuffer(stream.subarray(0, stream.length - 700)))).rejects.toBeInstanceOf(
+      VhdFormatError,
+    );
     await expect(importVhd(fresh, fromBuffer(stream.subarray(0, stream.length - 512)))).rejects.toThrow(/footer/);
     await Promise.all([disk.destroy(), fresh.destroy()]);
   });

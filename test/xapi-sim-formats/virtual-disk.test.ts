@@ -34,7 +34,9 @@ describe('VirtualDisk', () => {
     expect(seen.size).toBe(d.allocatedClusterCount());
     // Reads at odd offsets agree with whole-cluster reads.
     const whole = await d.read(0, d.size);
-    expect((await d.read(12345, 3 * CLUSTER_SIZE + 7)).equals(whole.subarray(12345, 12345 + 3 * CLUSTER_SIZE + 7))).toBe(true);
+    expect(
+      (await d.read(12345, 3 * CLUSTER_SIZE + 7)).equals(whole.subarray(12345, 12345 + 3 * CLUSTER_SIZE + 7)),
+    ).toBe(true);
   });
 
   it('allocates about the requested fraction, in runs', () => {
@@ -82,7 +84,9 @@ describe('VirtualDisk', () => {
     const diff = parent.changedClusters(snap);
     const now = await parent.read(0, 8 * MiB);
     for (let c = 0; c < parent.clusterCount; c++) {
-      const same = now.subarray(c * CLUSTER_SIZE, (c + 1) * CLUSTER_SIZE).equals(original.subarray(c * CLUSTER_SIZE, (c + 1) * CLUSTER_SIZE));
+      const same = now
+        .subarray(c * CLUSTER_SIZE, (c + 1) * CLUSTER_SIZE)
+        .equals(original.subarray(c * CLUSTER_SIZE, (c + 1) * CLUSTER_SIZE));
       if (!diff[c]) expect(same).toBe(true);
     }
     expect(diff.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(changed);

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { buildOvaXml, parseOvaXml } from '../xapi-sim/formats/ova-xml.js';
-import { decodeMethodCall, decodeMethodResponse, encodeMethodCall, encodeMethodResponse } from '../xapi-sim/formats/xmlrpc-message.js';
+import {
+  decodeMethodCall,
+  decodeMethodResponse,
+  encodeMethodCall,
+  encodeMethodResponse,
+} from '../xapi-sim/formats/xmlrpc-message.js';
 import { decodeValue, encodeValue, Int64String, XmlRpcDouble } from '../xapi-sim/formats/xmlrpc-value.js';
 
 describe('XML-RPC values', () => {
@@ -13,9 +18,15 @@ describe('XML-RPC values', () => {
     expect(encodeValue(new Int64String('8589934592'))).toBe('<value>8589934592</value>');
     expect(encodeValue(8589934592n)).toBe('<value>8589934592</value>');
     expect(encodeValue(true)).toBe('<value><boolean>1</boolean></value>');
-    expect(encodeValue(new Date(Date.UTC(2024, 0, 31, 12, 34, 56)))).toBe('<value><dateTime.iso8601>20240131T12:34:56Z</dateTime.iso8601></value>');
-    expect(encodeValue(['x', 1])).toBe('<value><array><data><value>x</value><value><int>1</int></value></data></array></value>');
-    expect(encodeValue({ a: 'b' })).toBe('<value><struct><member><name>a</name><value>b</value></member></struct></value>');
+    expect(encodeValue(new Date(Date.UTC(2024, 0, 31, 12, 34, 56)))).toBe(
+      '<value><dateTime.iso8601>20240131T12:34:56Z</dateTime.iso8601></value>',
+    );
+    expect(encodeValue(['x', 1])).toBe(
+      '<value><array><data><value>x</value><value><int>1</int></value></data></array></value>',
+    );
+    expect(encodeValue({ a: 'b' })).toBe(
+      '<value><struct><member><name>a</name><value>b</value></member></struct></value>',
+    );
     expect(encodeValue([])).toBe('<value><array><data></data></array></value>');
   });
 
@@ -51,26 +62,58 @@ describe('XML-RPC values', () => {
   });
 
   it('round-trips nested values', () => {
-    const v = { Status: 'Success', Value: [{ uuid: 'u', size: new Int64String('1'), when: new Date(0), ok: false, cr: 'a\r\nb' }] };
-    expect(decodeValue(encodeValue(v))).toEqual({ Status: 'Success', Value: [{ uuid: 'u', size: '1', when: new Date(0), ok: false, cr: 'a\r\nb' }] });
+    const v = {
+      Status: 'Success',
+      Value: [{ uuid: 'u', size: new Int64String('1'), when: new Date(0), ok: false, cr: 'a\r\nb' }],
+    };
+    expect(decodeValue(encodeValue(v))).toEqual({
+      Status: 'Success',
+      Value: [{ uuid: 'u', size: '1', when: new Date(0), ok: false, cr: 'a\r\nb' }],
+    });
   });
 
   it('frames method calls and responses', () => {
     const call = encodeMethodCall('session.login_with_password', ['root', 'pw', '1.1', 'sluice']);
-    expect(decodeMethodCall(call)).toEqual({ methodName: 'session.login_with_password', params: ['root', 'pw', '1.1', 'sluice'] });
-    expect(decodeMethodCall('<?xml version="1.0"?>\n<methodCall>\n <methodName>VM.get_all</methodName>\n</methodCall>')).toEqual({ methodName: 'VM.get_all', params: [] });
-    expect(decodeMethodResponse(encodeMethodResponse({ Status: 'Success', Value: '' }))).toEqual({ value: { Status: 'Success', Value: '' } });
+    expect(decodeMethodCall(call)).toEqual({
+      methodName: 'session.login_with_password',
+      params: ['root', 'pw', '1.1', 'sluice'],
+    });
+    expect(
+      decodeMethodCall('<?xml version="1.0"?>\n<methodCall>\n <methodName>VM.get_all</methodName>\n</methodCall>'),
+    ).toEqual({ methodName: 'VM.get_all', params: [] });
+    expect(decodeMethodResponse(encodeMethodResponse({ Status: 'Success', Value: '' }))).toEqual({
+      value: { Status: 'Success', Value: '' },
+    });
   });
 
   it('builds and parses ova.xml', () => {
     const ova = {
-      version: { hostname: 'h', date: '2024-01-31', product_version: '8.2.1', product_brand: 'XCP-ng', build_number: 'release/yangtze', xapi_major: 1, xapi_minor: 20, export_vsn: 2 },
-      objects: [{ class: 'VM', id: 'Ref:0', snapshot: { uuid: 'u', name_label: 'vm', VBDs: ['Ref:1'], memory_static_max: new Int64String('4294967296') } }],
+      version: {
+        hostname: 'h',
+        date: '2024-01-31',
+        product_version: '8.2.1',
+        product_brand: 'XCP-ng',
+        build_number: 'release/yangtze',
+        xapi_major: 1,
+        xapi_minor: 20,
+        export_vsn: 2,
+      },
+      objects: [
+        {
+          class: 'VM',
+          id: 'Ref:0',
+          snapshot: { uuid: 'u', name_label: 'vm', VBDs: ['Ref:1'], memory_static_max: new Int64String('4294967296') },
+        },
+      ],
     };
     const xml = buildOvaXml(ova);
     expect(xml.startsWith('<value><struct>')).toBe(true);
     const parsed = parseOvaXml(xml);
     expect(parsed.version.export_vsn).toBe(2);
-    expect(parsed.objects[0]).toEqual({ class: 'VM', id: 'Ref:0', snapshot: { uuid: 'u', name_label: 'vm', VBDs: ['Ref:1'], memory_static_max: '4294967296' } });
+    expect(parsed.objects[0]).toEqual({
+      class: 'VM',
+      id: 'Ref:0',
+      snapshot: { uuid: 'u', name_label: 'vm', VBDs: ['Ref:1'], memory_static_max: '4294967296' },
+    });
   });
 });

@@ -19,7 +19,16 @@ afterAll(async () => cleanup());
 
 const MiB = 1024 * 1024;
 const OVA = buildOvaXml({
-  version: { hostname: 'sim', date: '2024-01-31', product_version: '8.2.1', product_brand: 'XCP-ng', build_number: 'sim', xapi_major: 1, xapi_minor: 20, export_vsn: 2 },
+  version: {
+    hostname: 'sim',
+    date: '2024-01-31',
+    product_version: '8.2.1',
+    product_brand: 'XCP-ng',
+    build_number: 'sim',
+    xapi_major: 1,
+    xapi_minor: 20,
+    export_vsn: 2,
+  },
   objects: [
     { class: 'VM', id: 'Ref:0', snapshot: { uuid: 'vm', name_label: 'vm', power_state: 'Halted' } },
     { class: 'VDI', id: 'Ref:2', snapshot: { uuid: 'a', virtual_size: '1' } },
@@ -43,7 +52,12 @@ async function untar(archive: Buffer): Promise<Entry[]> {
     for await (const entry of extract) {
       const parts: Buffer[] = [];
       for await (const piece of entry) parts.push(piece as Buffer);
-      entries.push({ name: entry.header.name, data: Buffer.concat(parts), mode: entry.header.mode ?? 0, mtime: entry.header.mtime ?? new Date(0) });
+      entries.push({
+        name: entry.header.name,
+        data: Buffer.concat(parts),
+        mode: entry.header.mode ?? 0,
+        mtime: entry.header.mtime ?? new Date(0),
+      });
     }
   })();
   extract.end(archive);
@@ -84,7 +98,16 @@ async function makeDisks(): Promise<{ a: VirtualDisk; b: VirtualDisk }> {
 
 async function exportAndCheck(opts: XvaExportOptions): Promise<{ archive: Buffer; entries: Entry[] }> {
   const { a, b } = await makeDisks();
-  const archive = await collect(xvaExport(OVA, [{ ref: 'Ref:2', disk: a }, { ref: 'Ref:10', disk: b }], opts));
+  const archive = await collect(
+    xvaExport(
+      OVA,
+      [
+        { ref: 'Ref:2', disk: a },
+        { ref: 'Ref:10', disk: b },
+      ],
+      opts,
+    ),
+  );
   const path = join(dir, `x${Math.random()}.xva`);
   await toFile(fromBuffer(archive), path);
   const listing = await run('tar', ['-tvf', path]);
@@ -93,13 +116,24 @@ async function exportAndCheck(opts: XvaExportOptions): Promise<{ archive: Buffer
   const entries = await untar(archive);
   expect(entries[0]!.name).toBe('ova.xml');
   expect(entries[0]!.data.toString()).toBe(OVA);
-  expect(entries.map((e) => e.name)).toEqual(listing.trim().split('\n').map((l) => l.split(/\s+/).pop()));
+  expect(entries.map((e) => e.name)).toEqual(
+    listing
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/).pop()),
+  );
   // The host's lexicographic order puts Ref:10 before Ref:2.
   expect(entries[1]!.name).toBe('Ref:10/00000000');
   expect(archive.subarray(archive.length - 1024).every((x) => x === 0)).toBe(true);
   expect(archive.length % 512).toBe(0);
 
-  const disks = await reassemble(entries, new Map([['Ref:2', a.size], ['Ref:10', b.size]]));
+  const disks = await reassemble(
+    entries,
+    new Map([
+      ['Ref:2', a.size],
+      ['Ref:10', b.size],
+    ]),
+  );
   expect(disks.get('Ref:2')!.equals(await collect(rawExport(a)))).toBe(true);
   expect(disks.get('Ref:10')!.equals(await collect(rawExport(b)))).toBe(true);
   await Promise.all([a.destroy(), b.destroy()]);
@@ -111,7 +145,11 @@ describe('xvaExport', () => {
     const { entries } = await exportAndCheck({});
     const names = entries.map((e) => e.name);
     // Disk b has data only in chunk 2 of 0..5: chunks 0, 2 and 5 are sent.
-    expect(names.filter((n) => n.startsWith('Ref:10/') && !n.includes('.'))).toEqual(['Ref:10/00000000', 'Ref:10/00000002', 'Ref:10/00000005']);
+    expect(names.filter((n) => n.startsWith('Ref:10/') && !n.includes('.'))).toEqual([
+      'Ref:10/00000000',
+      'Ref:10/00000002',
+      'Ref:10/00000005',
+    ]);
     expect(names.filter((n) => n.startsWith('Ref:2/') && !n.includes('.')).at(-1)).toBe('Ref:2/00000020');
     expect(entries[1]!.mode).toBe(0o400);
     expect(entries[1]!.mtime.getTime()).toBe(0);
@@ -133,7 +171,16 @@ describe('xvaExport', () => {
 describe('importXva', () => {
   async function roundTrip(transform: (archive: Buffer) => Buffer): Promise<void> {
     const { a, b } = await makeDisks();
-    const archive = await collect(xvaExport(OVA, [{ ref: 'Ref:2', disk: a }, { ref: 'Ref:10', disk: b }], { keepaliveMs: 0 }));
+    const archive = await collect(
+      xvaExport(
+        OVA,
+        [
+          { ref: 'Ref:2', disk: a },
+          { ref: 'Ref:10', disk: b },
+        ],
+        { keepaliveMs: 0 },
+      ),
+    );
     const fresh = new Map([
       ['Ref:2', new VirtualDisk({ size: a.size, seed: 0, allocatedFraction: 0, backingDir: dir })],
       ['Ref:10', new VirtualDisk({ size: b.size, seed: 0, allocatedFraction: 0, backingDir: dir })],
@@ -151,7 +198,8 @@ describe('importXva', () => {
 
   it('imports a plain XVA', () => roundTrip((x) => x));
   it('imports a gzip XVA', () => roundTrip((x) => gzipSync(x)));
-  it('imports a zstd XVA', () => roundTrip((x) => spawnSync('zstd', ['-c', '-q'], { input: x, maxBuffer: 256 * MiB }).stdout));
+  it('imports a zstd XVA', () =>
+    roundTrip((x) => spawnSync('zstd', ['-c', '-q'], { input: x, maxBuffer: 256 * MiB }).stdout));
 
   it('names the chunk whose checksum is wrong', async () => {
     const { a, b } = await makeDisks();
@@ -160,8 +208,12 @@ describe('importXva', () => {
     const result = importXva(fromBuffer(archive), async () => new Map([['Ref:2', target]]));
     await expect(result).rejects.toBeInstanceOf(XvaFormatError);
     await expect(result).rejects.toMatchObject({ chunk: 'Ref:2/00000000' });
-    const old = await collect(xvaExport(OVA, [{ ref: 'Ref:2', disk: a }], { oldHost: true, corruptChecksumAtChunk: 20 }));
-    await expect(importXva(fromBuffer(old), async () => new Map([['Ref:2', target]]))).rejects.toThrow(/Ref:2\/00000020: checksum mismatch/);
+    const old = await collect(
+      xvaExport(OVA, [{ ref: 'Ref:2', disk: a }], { oldHost: true, corruptChecksumAtChunk: 20 }),
+    );
+    await expect(importXva(fromBuffer(old), async () => new Map([['Ref:2', target]]))).rejects.toThrow(
+      /Ref:2\/00000020: checksum mismatch/,
+    );
     await Promise.all([a.destroy(), b.destroy(), target.destroy()]);
   });
 
@@ -169,7 +221,12 @@ describe('importXva', () => {
     const { a, b } = await makeDisks();
     const archive = await collect(xvaExport(OVA, [{ ref: 'Ref:2', disk: a }]));
     const target = new VirtualDisk({ size: a.size, seed: 0, allocatedFraction: 0, backingDir: dir });
-    await expect(importXva(fromBuffer(archive.subarray(0, archive.length - 1024 - 1536)), async () => new Map([['Ref:2', target]]))).rejects.toBeInstanceOf(XvaFormatError);
+    await expect(
+      importXva(
+        fromBuffer(archive.subarray(0, archive.length - 1024 - 1536)),
+        async () => new Map([['Ref:2', target]]),
+      ),
+    ).rejects.toBeInstanceOf(XvaFormatError);
     await Promise.all([a.destroy(), b.destroy(), target.destroy()]);
   });
 });

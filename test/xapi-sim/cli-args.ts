@@ -80,9 +80,11 @@ export function parseCli(argv: string[]): CliResult {
   }
   if (values.preset !== undefined && values.vms !== undefined) throw new Error('use either --preset or --vms');
   const allocated = values.allocated === undefined ? undefined : Number(values.allocated);
-  if (allocated !== undefined && !(allocated >= 0 && allocated <= 1)) throw new Error('--allocated needs a fraction within 0..1');
+  if (allocated !== undefined && !(allocated >= 0 && allocated <= 1))
+    throw new Error('--allocated needs a fraction within 0..1');
   const options: SimOptions = {
-    vms: values.vms !== undefined ? int('vms', values.vms) : ((values.preset as PresetName | undefined) ?? 'small-shop'),
+    vms:
+      values.vms !== undefined ? int('vms', values.vms) : ((values.preset as PresetName | undefined) ?? 'small-shop'),
     diskSize: values['disk-size'] === undefined ? undefined : parseSize(values['disk-size']),
     allocatedFraction: allocated,
     seed: int('seed', values.seed),

@@ -49,7 +49,11 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<unknown>;
 
-export function startControlServer(control: SimControl, info: () => Record<string, unknown>, port: number): Promise<{ url: string; close(): Promise<void> }> {
+export function startControlServer(
+  control: SimControl,
+  info: () => Record<string, unknown>,
+  port: number,
+): Promise<{ url: string; close(): Promise<void> }> {
   const routes: Array<[string, RegExp, Handler]> = [
     ['GET', /^\/$/, async () => info()],
     ['GET', /^\/faults$/, async () => control.listFaults()],
@@ -76,35 +80,55 @@ export function startControlServer(control: SimControl, info: () => Record<strin
       },
     ],
     ['DELETE', /^\/faults\/(\d+)$/, async (_req, _res, [id]) => ({ removed: control.removeFault(Number(id)) })],
-    ['POST', /^\/vms\/([^/]+)\/guest-write$/, async (req, _res, [uuid]) => {
-      const { fraction, seed } = parse(GuestWrite, await readJson(req));
-      return { vdis: control.guestWrite(uuid!, fraction, seed) };
-    }],
-    ['POST', /^\/vms\/([^/]+)\/power-state$/, async (req, _res, [uuid]) => {
-      control.setPowerState(uuid!, parse(PowerState, await readJson(req)).powerState);
-      return { ok: true };
-    }],
-    ['GET', /^\/vdis\/([^/]+)\/raw$/, async (_req, res, [uuid]) => {
-      const stream = control.readVdiRaw(uuid!);
-      const iterator = stream[Symbol.asyncIterator]();
-      const first = await iterator.next();
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      for (let step = first; !step.done; step = await iterator.next()) {
-        if (!res.write(step.value)) await new Promise((resolve) => res.once('drain', resolve));
-        if (res.destroyed) return undefined;
-      }
-      res.end();
-      return undefined;
-    }],
+    [
+      'POST',
+      /^\/vms\/([^/]+)\/guest-write$/,
+      async (req, _res, [uuid]) => {
+        const { fraction, seed } = parse(GuestWrite, await readJson(req));
+        return { vdis: control.guestWrite(uuid!, fraction, seed) };
+      },
+    ],
+    [
+      'POST',
+      /^\/vms\/([^/]+)\/power-state$/,
+      async (req, _res, [uuid]) => {
+        control.setPowerState(uuid!, parse(PowerState, await readJson(req)).powerState);
+        return { ok: true };
+      },
+    ],
+    [
+      'GET',
+      /^\/vdis\/([^/]+)\/raw$/,
+      async (_req, res, [uuid]) => {
+        const stream = control.readVdiRaw(uuid!);
+        const iterator = stream[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        for (let step = first; !step.done; step = await iterator.next()) {
+          if (!res.write(step.value)) await new Promise((resolve) => res.once('drain', resolve));
+          if (res.destroyed) return undefined;
+        }
+        res.end();
+        return undefined;
+      },
+    ],
     ['GET', /^\/vdis\/([^/]+)\/sha256$/, async (_req, _res, [uuid]) => ({ sha256: await control.hashVdi(uuid!) })],
-    ['POST', /^\/rotate-certificate$/, async (req) => ({ fingerprint: await control.rotateCertificate(parse(Rotate, await readJson(req)).host) })],
+    [
+      'POST',
+      /^\/rotate-certificate$/,
+      async (req) => ({ fingerprint: await control.rotateCertificate(parse(Rotate, await readJson(req)).host) }),
+    ],
     ['GET', /^\/stats$/, async () => control.stats()],
     ['POST', /^\/stats\/reset$/, async () => (control.resetStats(), { reset: true })],
     ['POST', /^\/sessions\/invalidate$/, async () => (control.invalidateSessions(), { invalidated: true })],
-    ['POST', /^\/srs\/([^/]+)\/physical-size$/, async (req, _res, [uuid]) => {
-      control.setSrPhysicalSize(uuid!, parse(PhysicalSize, await readJson(req)).bytes);
-      return { ok: true };
-    }],
+    [
+      'POST',
+      /^\/srs\/([^/]+)\/physical-size$/,
+      async (req, _res, [uuid]) => {
+        control.setSrPhysicalSize(uuid!, parse(PhysicalSize, await readJson(req)).bytes);
+        return { ok: true };
+      },
+    ],
   ];
 
   const server: Server = createServer((req, res) => {

@@ -82,7 +82,13 @@ export function createControl({ state, faults, stats, rotateCertificate }: Contr
     },
     listFaults: () =>
       (['coordinator', 'second'] as const).flatMap((host) =>
-        faults[host].list().map((f) => ({ id: f.id, host, kind: f.spec.kind, ...(f.remaining !== undefined ? { remaining: f.remaining } : {}), spec: f.spec })),
+        faults[host].list().map((f) => ({
+          id: f.id,
+          host,
+          kind: f.spec.kind,
+          ...(f.remaining !== undefined ? { remaining: f.remaining } : {}),
+          spec: f.spec,
+        })),
       ),
     guestWrite(vmUuid, fraction, seed) {
       const vm = refByUuid(store, 'VM', vmUuid);

@@ -49,7 +49,9 @@ export class FaultSet {
   /** Resolves (and uses up) the faults of one export of the given kind. */
   takeForExport(kind: ExportKind): TransferFaults {
     const take = <K extends FaultKind>(k: K): Extract<FaultSpec, { kind: K }> | undefined => {
-      const fault = this.faults.find((f) => f.spec.kind === k && 'on' in f.spec && (f.spec.on === 'any' || f.spec.on === kind));
+      const fault = this.faults.find(
+        (f) => f.spec.kind === k && 'on' in f.spec && (f.spec.on === 'any' || f.spec.on === kind),
+      );
       if (!fault) return undefined;
       this.use(fault);
       return fault.spec as Extract<FaultSpec, { kind: K }>;

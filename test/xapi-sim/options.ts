@@ -62,9 +62,11 @@ export function parseFault(input: FaultSpecInput | string): FaultSpec {
 export function resolveOptions(options: SimOptions): ResolvedOptions {
   const vms = options.vms ?? 'small-shop';
   let pool =
-    typeof vms === 'string' ? preset(vms)
-    : typeof vms === 'number' ? uniformPool(vms, options.diskSize ?? 1024 ** 3, options.allocatedFraction ?? 0.25)
-    : customPool(vms);
+    typeof vms === 'string'
+      ? preset(vms)
+      : typeof vms === 'number'
+        ? uniformPool(vms, options.diskSize ?? 1024 ** 3, options.allocatedFraction ?? 0.25)
+        : customPool(vms);
   if (options.srs) pool = { ...pool, srs: options.srs, defaultSr: options.defaultSr ?? options.srs.at(-1)?.name ?? '' };
   const faults = (options.faults ?? []).map(parseFault);
   // vhd-tool 0.20.0 (XenServer 7.5) died after ~2 s of EAGAIN: the bug this project exists to survive.

@@ -72,20 +72,47 @@ export function smallShop(): PoolSpec {
       disks: [{ name: 'test-vm disk', size: 8 * GiB, allocated: 16 * MiB, sr: 'Local storage' }],
     },
   ];
-  return { name: 'Small shop', srs: DEFAULT_SRS, defaultSr: 'NFS storage', networks: DEFAULT_NETWORKS, vms, withSystemObjects: true };
+  return {
+    name: 'Small shop',
+    srs: DEFAULT_SRS,
+    defaultSr: 'NFS storage',
+    networks: DEFAULT_NETWORKS,
+    vms,
+    withSystemObjects: true,
+  };
 }
 
 /** `count` halted VMs "vm-01"… with one disk each, for tests and benchmarks. */
 export function uniformPool(count: number, diskSize: number, allocatedFraction: number): PoolSpec {
   const vms: VmSpec[] = Array.from({ length: count }, (_, i) => {
     const name = `vm-${String(i + 1).padStart(2, '0')}`;
-    return { name, powerState: 'Halted', memoryMiB: 1024, vcpus: 1, disks: [{ name: `${name} disk 0`, size: diskSize, allocated: diskSize * allocatedFraction }] };
+    return {
+      name,
+      powerState: 'Halted',
+      memoryMiB: 1024,
+      vcpus: 1,
+      disks: [{ name: `${name} disk 0`, size: diskSize, allocated: diskSize * allocatedFraction }],
+    };
   });
-  return { name: 'Test pool', srs: DEFAULT_SRS, defaultSr: 'NFS storage', networks: DEFAULT_NETWORKS, vms, withSystemObjects: true };
+  return {
+    name: 'Test pool',
+    srs: DEFAULT_SRS,
+    defaultSr: 'NFS storage',
+    networks: DEFAULT_NETWORKS,
+    vms,
+    withSystemObjects: true,
+  };
 }
 
 export function customPool(vms: VmSpec[]): PoolSpec {
-  return { name: 'Test pool', srs: DEFAULT_SRS, defaultSr: 'NFS storage', networks: DEFAULT_NETWORKS, vms, withSystemObjects: true };
+  return {
+    name: 'Test pool',
+    srs: DEFAULT_SRS,
+    defaultSr: 'NFS storage',
+    networks: DEFAULT_NETWORKS,
+    vms,
+    withSystemObjects: true,
+  };
 }
 
 export function preset(name: PresetName): PoolSpec {

@@ -50,7 +50,13 @@ export async function startSimulator(options: SimOptions = {}): Promise<SimHandl
     const diskDir = join(workDir, 'disks');
     await mkdir(diskDir);
     const state = new PoolState(
-      { username: opts.username, password: opts.password, loginFailureDelayMs: opts.loginFailureDelayMs, oldHost: opts.oldHost, nbd: opts.nbd },
+      {
+        username: opts.username,
+        password: opts.password,
+        loginFailureDelayMs: opts.loginFailureDelayMs,
+        oldHost: opts.oldHost,
+        nbd: opts.nbd,
+      },
       diskDir,
       opts.seed,
     );

@@ -33,7 +33,15 @@ export class TransferStats {
   private nextId = 1;
 
   begin(host: HostName, kind: TransferKind, target: string, task: string): TransferHandle {
-    const record: TransferRecord = { id: this.nextId++, host, kind, target, task, bytes: 0, startedAt: new Date().toISOString() };
+    const record: TransferRecord = {
+      id: this.nextId++,
+      host,
+      kind,
+      target,
+      task,
+      bytes: 0,
+      startedAt: new Date().toISOString(),
+    };
     this.records.push(record);
     const counted = isExport(kind);
     if (counted) {
@@ -58,7 +66,11 @@ export class TransferStats {
   }
 
   snapshot(): { activeExports: number; maxConcurrentExports: number; transfers: TransferRecord[] } {
-    return { activeExports: this.active, maxConcurrentExports: this.maxActive, transfers: this.records.map((r) => ({ ...r })) };
+    return {
+      activeExports: this.active,
+      maxConcurrentExports: this.maxActive,
+      transfers: this.records.map((r) => ({ ...r })),
+    };
   }
 
   /** Forgets finished transfers and restarts the maximum from the current count. */

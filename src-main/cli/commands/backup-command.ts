@@ -67,7 +67,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
     if (!values[req]) throw new UsageError(`--${req} is required.`);
   }
   if (!values.vm?.length) throw new UsageError('Name at least one --vm.');
-  if (values.mode !== 'full' && values.mode !== 'delta') throw new UsageError(`--mode takes full or delta, not "${values.mode}".`);
+  if (values.mode !== 'full' && values.mode !== 'delta')
+    throw new UsageError(`--mode takes full or delta, not "${values.mode}".`);
   const compression = (values.compression ?? 'none') as 'none' | 'zstd';
   if (!['none', 'zstd'].includes(compression)) throw new UsageError('--compression takes zstd or none.');
   const size = (flag: string, v: string | undefined, dflt: number | null): number | null => {
@@ -78,12 +79,14 @@ export async function backupCommand(argv: string[]): Promise<number> {
   };
   const count = (flag: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} takes a whole number of points (1 or more), not "${v}".`);
+    if (!/^\d+$/.test(v) || Number(v) < 1)
+      throw new UsageError(`${flag} takes a whole number of points (1 or more), not "${v}".`);
     return Number(v);
   };
   const keep = count('--retention', values.retention);
   const fullInterval = count('--full-interval', values['full-interval']);
-  if (fullInterval !== undefined && values.mode !== 'delta') throw new UsageError('--full-interval applies to --mode delta only.');
+  if (fullInterval !== undefined && values.mode !== 'delta')
+    throw new UsageError('--full-interval applies to --mode delta only.');
   const speedLimit = size('--speed-limit', values['speed-limit'], null);
   const memoryBufferBytes = size('--buffer', values.buffer, 64 * 1024 ** 2)!;
   const spoolCapWanted = size('--spool-cap', values['spool-cap'], 4 * 1024 ** 3)!;
@@ -104,7 +107,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const spool = await preflightRemote(spoolDir, { purpose: 'spool' });
   // The spool never takes more than half of what is free where it lives.
   const spoolCapBytes = Math.max(0, Math.min(spoolCapWanted, Math.floor(spool.freeBytes / 2)));
-  if (spoolCapBytes < spoolCapWanted) log('warn', `The spool is limited to ${formatBytes(spoolCapBytes)}: half the free space in ${spoolDir}.`);
+  if (spoolCapBytes < spoolCapWanted)
+    log('warn', `The spool is limited to ${formatBytes(spoolCapBytes)}: half the free space in ${spoolDir}.`);
   log('info', `Remote ${remoteRoot}: ${formatBytes(remote.freeBytes)} free.`);
 
   const controller = new AbortController();
@@ -160,10 +164,12 @@ export async function backupCommand(argv: string[]): Promise<number> {
             spoolPeakBytes: r.spoolPeakBytes,
             waitedForHostMs: Math.round(r.waitedForHostMs),
             waitedForDestinationMs: Math.round(r.waitedForDestinationMs),
-            ...(r.retention ? { deletedPoints: r.retention.deleted.map((d) => d.id), keptPoints: r.retention.kept.map((k) => k.id) } : {}),
+            ...(r.retention
+              ? { deletedPoints: r.retention.deleted.map((d) => d.id), keptPoints: r.retention.kept.map((k) => k.id) }
+              : {}),
           });
-        }
-        else log('info', `✔ ${vm.name}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)} → ${r.xvaPath}`);
+        } else
+          log('info', `✔ ${vm.name}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)} → ${r.xvaPath}`);
       } catch (err) {
         failures.push({ vm: vm.name, error: err as Error });
         const e = err as SluiceError;
@@ -180,17 +186,28 @@ export async function backupCommand(argv: string[]): Promise<number> {
   if (failures.length > 0) {
     const first = failures[0]!.error;
     if (first instanceof SluiceError && first.code === 'CANCELLED') {
-      throw new SluiceError('CANCELLED', 'The backup was cancelled. Temporary files and snapshots were removed; earlier backups are intact.');
+      throw new SluiceError(
+        'CANCELLED',
+        'The backup was cancelled. Temporary files and snapshots were removed; earlier backups are intact.',
+      );
     }
-    throw new SluiceError(first instanceof SluiceError ? first.code : 'INTERNAL', `${failures.length} of ${failures.length + results.length} VM backup(s) failed: ${failures.map((f) => `${f.vm}: ${f.error.message}`).join('; ')}`, {
-      hint: first instanceof SluiceError ? first.hint : undefined,
-    });
+    throw new SluiceError(
+      first instanceof SluiceError ? first.code : 'INTERNAL',
+      `${failures.length} of ${failures.length + results.length} VM backup(s) failed: ${failures.map((f) => `${f.vm}: ${f.error.message}`).join('; ')}`,
+      {
+        hint: first instanceof SluiceError ? first.hint : undefined,
+      },
+    );
   }
   return 0;
 }
 
 /** A delta point reported in the shape the CLI prints for full points. */
-async function runDeltaBackupAsFull(xapi: XapiSession, vmRef: string, opts: BackupRunOptions): Promise<FullBackupResult> {
+async function runDeltaBackupAsFull(
+  xapi: XapiSession,
+  vmRef: string,
+  opts: BackupRunOptions,
+): Promise<FullBackupResult> {
   const r = await runDeltaBackup(xapi, vmRef, opts);
   return {
     vmUuid: r.vmUuid,

@@ -17,7 +17,11 @@ broken chains and damaged files are reported, never touched. Exits 1 when proble
 `;
 
 export async function checkCommand(argv: string[]): Promise<number> {
-  const values = parseCommandArgs(argv, { remote: { type: 'string' }, repair: { type: 'boolean' }, json: { type: 'boolean' } }, checkHelp);
+  const values = parseCommandArgs(
+    argv,
+    { remote: { type: 'string' }, repair: { type: 'boolean' }, json: { type: 'boolean' } },
+    checkHelp,
+  );
   if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
   const json = values.json === true;
@@ -25,33 +29,80 @@ export async function checkCommand(argv: string[]): Promise<number> {
   let lastProgress = 0;
   const report = await checkRepository(path.resolve(values.remote), {
     repair: values.repair === true,
-    log: (message) => (json ? emit({ type: 'log', level: 'info', message, at: new Date().toISOString() }) : process.stderr.write(`${message}\n`)),
+    log: (message) =>
+      json
+        ? emit({ type: 'log', level: 'info', message, at: new Date().toISOString() })
+        : process.stderr.write(`${message}\n`),
     onMergeProgress: (p, pair) => {
       const now = Date.now();
       if (now - lastProgress < 250 && p.blocksDone < p.blocksTotal) return;
       lastProgress = now;
-      if (json) emit({ type: 'progress', phase: 'merge', file: path.join(pair.dir, pair.parent), blocksDone: p.blocksDone, blocksTotal: p.blocksTotal, bytesRead: p.bytesRead, bytesWritten: p.bytesWritten, totalBytes: p.bytesTotal });
-      else if (process.stderr.isTTY) process.stderr.write(`\r  merging ${pair.parent}: ${p.blocksDone}/${p.blocksTotal} blocks, ${formatBytes(p.bytesWritten)} written   `);
+      if (json)
+        emit({
+          type: 'progress',
+          phase: 'merge',
+          file: path.join(pair.dir, pair.parent),
+          blocksDone: p.blocksDone,
+          blocksTotal: p.blocksTotal,
+          bytesRead: p.bytesRead,
+          bytesWritten: p.bytesWritten,
+          totalBytes: p.bytesTotal,
+        });
+      else if (process.stderr.isTTY)
+        process.stderr.write(
+          `\r  merging ${pair.parent}: ${p.blocksDone}/${p.blocksTotal} blocks, ${formatBytes(p.bytesWritten)} written   `,
+        );
     },
   });
   const key = (p: RepositoryProblem) => `${p.kind}\0${p.path}`;
   const remaining = new Set(report.remaining.map(key));
   for (const p of report.found) {
     const fixed = report.repaired && !remaining.has(key(p));
-    if (json) emit({ type: 'problem', kind: p.kind, vmUuid: p.vmUuid, path: p.path, message: p.message, fixable: p.fixable, repaired: fixed });
-    else process.stdout.write(`${fixed ? '✔ repaired' : '✘'} ${p.kind}: ${p.path}: ${p.message}${!fixed && !report.repaired && p.fixable ? ' (--repair fixes this)' : ''}\n`);
+    if (json)
+      emit({
+        type: 'problem',
+        kind: p.kind,
+        vmUuid: p.vmUuid,
+        path: p.path,
+        message: p.message,
+        fixable: p.fixable,
+        repaired: fixed,
+      });
+    else
+      process.stdout.write(
+        `${fixed ? '✔ repaired' : '✘'} ${p.kind}: ${p.path}: ${p.message}${!fixed && !report.repaired && p.fixable ? ' (--repair fixes this)' : ''}\n`,
+      );
   }
   // Repair can reveal what the first look could not see (a folder in use, a merge that failed).
   const foundKeys = new Set(report.found.map(key));
   for (const p of report.remaining.filter((r) => !foundKeys.has(key(r)))) {
-    if (json) emit({ type: 'problem', kind: p.kind, vmUuid: p.vmUuid, path: p.path, message: p.message, fixable: p.fixable, repaired: false });
+    if (json)
+      emit({
+        type: 'problem',
+        kind: p.kind,
+        vmUuid: p.vmUuid,
+        path: p.path,
+        message: p.message,
+        fixable: p.fixable,
+        repaired: false,
+      });
     else process.stdout.write(`✘ ${p.kind}: ${p.path}: ${p.message}\n`);
   }
-  const summary = { vmFolders: report.vmFolders, points: report.points, vhds: report.vhds, found: report.found.length, repaired: report.found.length - report.found.filter((p) => remaining.has(key(p))).length, remaining: report.remaining.length };
+  const summary = {
+    vmFolders: report.vmFolders,
+    points: report.points,
+    vhds: report.vhds,
+    found: report.found.length,
+    repaired: report.found.length - report.found.filter((p) => remaining.has(key(p))).length,
+    remaining: report.remaining.length,
+  };
   if (json) emit({ type: 'summary', ...summary });
   else {
-    process.stdout.write(`${summary.vmFolders} VM folder(s), ${summary.points} point(s), ${summary.vhds} VHD(s) checked: ${summary.found} problem(s) found${report.repaired ? `, ${summary.repaired} repaired` : ''}, ${summary.remaining} remaining.\n`);
-    if (!report.repaired && report.remaining.some((p) => p.fixable)) process.stdout.write('Run again with --repair to fix what is safe to fix.\n');
+    process.stdout.write(
+      `${summary.vmFolders} VM folder(s), ${summary.points} point(s), ${summary.vhds} VHD(s) checked: ${summary.found} problem(s) found${report.repaired ? `, ${summary.repaired} repaired` : ''}, ${summary.remaining} remaining.\n`,
+    );
+    if (!report.repaired && report.remaining.some((p) => p.fixable))
+      process.stdout.write('Run again with --repair to fix what is safe to fix.\n');
   }
   return report.remaining.length > 0 ? 1 : 0;
 }

@@ -14,7 +14,11 @@ this data dir, the daemon waits and takes over when they stop.
 `;
 
 /** Where engine events go when nobody watches a window: one line each on stderr (the log too, or only notifications). */
-export function logEngineEvents(engine: NodeEngine, opts: { log: boolean }, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): () => void {
+export function logEngineEvents(
+  engine: NodeEngine,
+  opts: { log: boolean },
+  write: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): () => void {
   const offs = [engine.ctx.bus.on('notification', (n) => write(`${n.at} NOTIFY ${n.title}: ${n.body}`))];
   if (opts.log) offs.push(engine.ctx.bus.on('engine.log', (l) => write(`${l.at} ${l.level.padEnd(5)} ${l.message}`)));
   return () => offs.forEach((off) => off());

@@ -29,11 +29,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const out = new ProgressRenderer();
   out.log('Starting the simulated pool "Small shop"…');
   const sim = await startDemoPool();
-  const xapi = await XapiSession.connect({ url: sim.url, username: sim.username, password: sim.password, trustedFingerprint: sim.fingerprint });
+  const xapi = await XapiSession.connect({
+    url: sim.url,
+    username: sim.username,
+    password: sim.password,
+    trustedFingerprint: sim.fingerprint,
+  });
   try {
     out.log(`Pool at ${sim.url} (certificate ${sim.fingerprint}); backups go to ${remoteRoot}`);
     const all = parseRecordMap(vmRecordSchema, await xapi.call('VM.get_all_records'));
-    const names = [...all.values()].filter((v) => !v.is_a_template && !v.is_a_snapshot && !v.is_control_domain).map((v) => v.uuid);
+    const names = [...all.values()]
+      .filter((v) => !v.is_a_template && !v.is_a_snapshot && !v.is_control_domain)
+      .map((v) => v.uuid);
     const { selected, skipped } = await resolveVms(xapi, names);
     for (const s of skipped) out.log(`Skipping ${s.name}: ${s.reason}.`);
     const runId = randomUUID();
@@ -56,9 +63,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const { points } = await listBackupPoints(remoteRoot);
     for (const p of points) {
       await verifyFullPoint(p);
-      process.stdout.write(`verified  ${p.vmName.padEnd(32)} ${p.id}  ${p.mode}  ${p.size === undefined ? '' : formatBytes(p.size)}\n`);
+      process.stdout.write(
+        `verified  ${p.vmName.padEnd(32)} ${p.id}  ${p.mode}  ${p.size === undefined ? '' : formatBytes(p.size)}\n`,
+      );
     }
-    process.stdout.write(`\n${points.length} point(s) in ${remoteRoot}. List them again with: npx sluice list --remote ${remoteRoot}\n`);
+    process.stdout.write(
+      `\n${points.length} point(s) in ${remoteRoot}. List them again with: npx sluice list --remote ${remoteRoot}\n`,
+    );
     return 0;
   } finally {
     out.stop();

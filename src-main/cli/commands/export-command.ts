@@ -39,9 +39,12 @@ export async function exportCommand(argv: string[]): Promise<number> {
     exportHelp,
   );
   if (!values) return 0;
-  for (const req of ['remote', 'vm', 'format', 'out'] as const) if (!values[req]) throw new UsageError(`--${req} is required.`);
-  if (!(FORMATS as readonly string[]).includes(values.format!)) throw new UsageError(`--format takes xva, vhd or raw, not "${values.format}".`);
-  if (values.format === 'xva' && values.disk) throw new UsageError('--disk goes with --format vhd or raw: an XVA holds the whole VM.');
+  for (const req of ['remote', 'vm', 'format', 'out'] as const)
+    if (!values[req]) throw new UsageError(`--${req} is required.`);
+  if (!(FORMATS as readonly string[]).includes(values.format!))
+    throw new UsageError(`--format takes xva, vhd or raw, not "${values.format}".`);
+  if (values.format === 'xva' && values.disk)
+    throw new UsageError('--disk goes with --format vhd or raw: an XVA holds the whole VM.');
   const json = values.json === true;
   const emit = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
   const renderer = json ? undefined : new ProgressRenderer();
@@ -65,8 +68,21 @@ export async function exportCommand(argv: string[]): Promise<number> {
       log,
       onProgress: (p) => (json ? emit({ type: 'progress', ...p }) : renderer!.update(p)),
     });
-    if (json) emit({ type: 'result', vm: point.vmName, point: point.id, format: values.format, files: r.files, durationMs: Math.round(r.durationMs) });
-    else for (const f of r.files) log('info', `✔ ${f.path}: ${formatBytes(f.bytes)}${f.position !== null ? ` (disk ${f.position})` : ''} in ${formatDuration(r.durationMs / 1000)}`);
+    if (json)
+      emit({
+        type: 'result',
+        vm: point.vmName,
+        point: point.id,
+        format: values.format,
+        files: r.files,
+        durationMs: Math.round(r.durationMs),
+      });
+    else
+      for (const f of r.files)
+        log(
+          'info',
+          `✔ ${f.path}: ${formatBytes(f.bytes)}${f.position !== null ? ` (disk ${f.position})` : ''} in ${formatDuration(r.durationMs / 1000)}`,
+        );
   } finally {
     renderer?.stop();
     process.off('SIGINT', onSignal);

@@ -43,7 +43,12 @@ type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options
 
 function parse(argv: string[], options: Options): { values: Values; positionals: string[] } {
   try {
-    const r = parseArgs({ args: argv, options: { ...options, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+    const r = parseArgs({
+      args: argv,
+      options: { ...options, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: true,
+    });
     return { values: r.values as Values, positionals: r.positionals };
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -67,7 +72,14 @@ export async function jobsCommand(argv: string[]): Promise<number> {
     process.stdout.write(jobsHelp);
     return sub === undefined ? 2 : 0;
   }
-  const handlers: Record<string, (a: string[]) => Promise<number>> = { list: listJobs, add: addJob, run: runJob, history: jobHistory, summary: runSummary, remove: removeJob };
+  const handlers: Record<string, (a: string[]) => Promise<number>> = {
+    list: listJobs,
+    add: addJob,
+    run: runJob,
+    history: jobHistory,
+    summary: runSummary,
+    remove: removeJob,
+  };
   const h = handlers[sub];
   if (!h) throw new UsageError(`Unknown jobs command "${sub}" (list, add, run, history, summary, remove).`);
   return h(rest);
@@ -100,7 +112,9 @@ async function listJobs(argv: string[]): Promise<number> {
     for (const j of jobs) {
       const next = j.nextRuns[0] ? `next ${j.nextRuns[0].at}` : 'no schedule';
       const last = j.lastRun ? `last ${j.lastRun.status} at ${j.lastRun.startedAt}` : 'never run';
-      process.stdout.write(`${j.name}  ${j.mode}  ${j.enabled ? '' : '(disabled)  '}${next}  ${last}${j.runningRunId ? '  RUNNING' : ''}\n`);
+      process.stdout.write(
+        `${j.name}  ${j.mode}  ${j.enabled ? '' : '(disabled)  '}${next}  ${last}${j.runningRunId ? '  RUNNING' : ''}\n`,
+      );
     }
     return 0;
   });
@@ -123,7 +137,9 @@ function findByName(e: NodeEngine, name: string): Job {
   const job = jobs.find((j) => j.id === name) ?? jobs.find((j) => j.name.toLowerCase() === name.toLowerCase());
   if (!job) {
     throw new SluiceError('NOT_FOUND', `No job named "${name}".`, {
-      hint: jobs.length ? `The jobs are: ${jobs.map((j) => `"${j.name}"`).join(', ')}.` : 'Create one first with `npx sluice jobs add`.',
+      hint: jobs.length
+        ? `The jobs are: ${jobs.map((j) => `"${j.name}"`).join(', ')}.`
+        : 'Create one first with `npx sluice jobs add`.',
     });
   }
   return job;
@@ -175,7 +191,8 @@ async function jobHistory(argv: string[]): Promise<number> {
   if (values.help) return help();
   const name = one(positionals, 'the job');
   const limit = values.limit === undefined ? 20 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit takes a number from 1 to 1000, not "${values.limit}".`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new UsageError(`--limit takes a number from 1 to 1000, not "${values.limit}".`);
   return withEngine(values, async (e) => {
     const job = findByName(e, name);
     const runs = await call<RunSummary[]>(e, 'runs.list', { jobId: job.id, limit });
@@ -185,10 +202,15 @@ async function jobHistory(argv: string[]): Promise<number> {
     }
     if (!runs.length) process.stdout.write(`Job "${job.name}" has not run yet.\n`);
     for (const r of runs) {
-      const dur = r.finishedAt ? formatDuration((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000) : 'running';
+      const dur = r.finishedAt
+        ? formatDuration((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000)
+        : 'running';
       const ok = r.vms.filter((v) => v.status === 'success').length;
-      const why = r.status === 'success' ? '' : `  ${(r.vms.find((v) => v.error)?.error ?? r.errors[0])?.message ?? ''}`;
-      process.stdout.write(`${r.startedAt}  ${r.status.padEnd(11)} ${r.trigger.padEnd(8)} ${dur.padStart(7)}  ${ok}/${r.vms.length} VMs  ${formatBytes(r.bytes)}  ${formatRate(r.averageBytesPerSec)}  ${r.runId}${why}\n`);
+      const why =
+        r.status === 'success' ? '' : `  ${(r.vms.find((v) => v.error)?.error ?? r.errors[0])?.message ?? ''}`;
+      process.stdout.write(
+        `${r.startedAt}  ${r.status.padEnd(11)} ${r.trigger.padEnd(8)} ${dur.padStart(7)}  ${ok}/${r.vms.length} VMs  ${formatBytes(r.bytes)}  ${formatRate(r.averageBytesPerSec)}  ${r.runId}${why}\n`,
+      );
     }
     return 0;
   });
@@ -199,11 +221,16 @@ async function runSummary(argv: string[]): Promise<number> {
   if (values.help) return help();
   const target = one(positionals, 'a run id or a job');
   return withEngine(values, async (e) => {
-    const byJob = e.ctx.settings.get().jobs.find((j) => j.id === target || j.name.toLowerCase() === target.toLowerCase());
+    const byJob = e.ctx.settings
+      .get()
+      .jobs.find((j) => j.id === target || j.name.toLowerCase() === target.toLowerCase());
     let runId = target;
     if (byJob) {
       const last = (await call<RunSummary[]>(e, 'runs.list', { jobId: byJob.id, limit: 1 }))[0];
-      if (!last) throw new SluiceError('NOT_FOUND', `Job "${byJob.name}" has not run yet.`, { hint: `Run it: npx sluice jobs run "${byJob.name}".` });
+      if (!last)
+        throw new SluiceError('NOT_FOUND', `Job "${byJob.name}" has not run yet.`, {
+          hint: `Run it: npx sluice jobs run "${byJob.name}".`,
+        });
       runId = last.runId;
     }
     const { text } = await call<{ text: string }>(e, 'runs.summary', { runId });
@@ -242,7 +269,9 @@ async function addJob(argv: string[]): Promise<number> {
     let input: Record<string, unknown>;
     if (values.file) {
       const text = await fs.readFile(values.file as string, 'utf8').catch((err) => {
-        throw new UsageError(`Cannot read ${values.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+        throw new UsageError(
+          `Cannot read ${values.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
+        );
       });
       try {
         input = JSON.parse(text) as Record<string, unknown>;
@@ -250,23 +279,30 @@ async function addJob(argv: string[]): Promise<number> {
         throw new UsageError(`${values.file} is not JSON: ${(err as Error).message}`);
       }
       if (typeof input.hostId === 'string') input.hostId = await hostIdFor(e, input.hostId, values);
-      if (Array.isArray(input.remoteIds)) input.remoteIds = await Promise.all(input.remoteIds.map((r) => (typeof r === 'string' ? remoteIdFor(e, r) : r)));
+      if (Array.isArray(input.remoteIds))
+        input.remoteIds = await Promise.all(
+          input.remoteIds.map((r) => (typeof r === 'string' ? remoteIdFor(e, r) : r)),
+        );
     } else {
       input = await inputFromFlags(e, values);
     }
     const job = await call<Job>(e, 'jobs.save', input);
     const next = e.jobs.nextRuns(job)[0];
-    process.stdout.write(`Saved job "${job.name}" (${job.id})${next ? `; next run ${next.at.toISOString()}` : '; no schedule: run it with `npx sluice jobs run`'}.\n`);
+    process.stdout.write(
+      `Saved job "${job.name}" (${job.id})${next ? `; next run ${next.at.toISOString()}` : '; no schedule: run it with `npx sluice jobs run`'}.\n`,
+    );
     return 0;
   });
 }
 
 async function inputFromFlags(e: NodeEngine, v: Values): Promise<Record<string, unknown>> {
-  for (const req of ['name', 'host'] as const) if (!v[req]) throw new UsageError(`--${req} is required (or give the whole job with --file).`);
+  for (const req of ['name', 'host'] as const)
+    if (!v[req]) throw new UsageError(`--${req} is required (or give the whole job with --file).`);
   const remotes = (v.remote as string[] | undefined) ?? [];
   if (!remotes.length) throw new UsageError('Name at least one --remote.');
   const vmFlags = [v.vm ? '--vm' : '', v.tag ? '--tag' : '', v.pool ? '--pool' : ''].filter(Boolean);
-  if (vmFlags.length !== 1) throw new UsageError('Choose the VMs with exactly one of --vm (repeat), --tag (repeat) or --pool.');
+  if (vmFlags.length !== 1)
+    throw new UsageError('Choose the VMs with exactly one of --vm (repeat), --tag (repeat) or --pool.');
   if (v.exclude && v.vm) throw new UsageError('--exclude goes with --tag or --pool; with --vm, just leave the VM out.');
   const int = (flag: string, dflt?: number): number | undefined => {
     const raw = v[flag] as string | undefined;
@@ -287,21 +323,29 @@ async function inputFromFlags(e: NodeEngine, v: Values): Promise<Record<string, 
       if (vm) return [vm.uuid];
       // Only a VM tagged xo:no-bak is resolved yet not selected: already left out of every backup.
       if (what === 'exclude') return [];
-      throw new SluiceError('VALIDATION', `The VM "${n}" is tagged xo:no-bak: Sluice does not back it up.`, { hint: 'Remove the tag on the pool first.' });
+      throw new SluiceError('VALIDATION', `The VM "${n}" is tagged xo:no-bak: Sluice does not back it up.`, {
+        hint: 'Remove the tag on the pool first.',
+      });
     });
   };
   const vms = v.vm
     ? { kind: 'vms', vmUuids: await uuidsOf(v.vm as string[], 'pick') }
     : v.tag
-      ? { kind: 'tags', tags: v.tag, excludeVmUuids: await uuidsOf((v.exclude as string[] | undefined) ?? [], 'exclude') }
+      ? {
+          kind: 'tags',
+          tags: v.tag,
+          excludeVmUuids: await uuidsOf((v.exclude as string[] | undefined) ?? [], 'exclude'),
+        }
       : { kind: 'pool', excludeVmUuids: await uuidsOf((v.exclude as string[] | undefined) ?? [], 'exclude') };
   const crons = (v.schedule as string[] | undefined) ?? [];
   const keeps = ((v.keep as string[] | undefined) ?? []).map((k) => {
     const n = Number(k);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--keep takes a whole number of points (1 or more), not "${k}".`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new UsageError(`--keep takes a whole number of points (1 or more), not "${k}".`);
     return n;
   });
-  if (keeps.length > 1 && keeps.length !== crons.length) throw new UsageError(`Give one --keep for all schedules, or one per --schedule (${crons.length}).`);
+  if (keeps.length > 1 && keeps.length !== crons.length)
+    throw new UsageError(`Give one --keep for all schedules, or one per --schedule (${crons.length}).`);
   const timezone = (v.timezone as string | undefined) ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
   let speedLimit: number | null = null;
   if (v['speed-limit'] !== undefined) {
@@ -314,7 +358,12 @@ async function inputFromFlags(e: NodeEngine, v: Values): Promise<Record<string, 
     vms,
     ...(v.mode !== undefined ? { mode: v.mode } : {}),
     remoteIds: await Promise.all(remotes.map((r) => remoteIdFor(e, r))),
-    schedules: crons.map((cron, i) => ({ name: crons.length > 1 ? `schedule ${i + 1}` : 'default', cron, timezone, retention: { keep: keeps[i] ?? keeps[0] ?? 7 } })),
+    schedules: crons.map((cron, i) => ({
+      name: crons.length > 1 ? `schedule ${i + 1}` : 'default',
+      cron,
+      timezone,
+      retention: { keep: keeps[i] ?? keeps[0] ?? 7 },
+    })),
     ...(v.compression !== undefined ? { compression: v.compression } : {}),
     ...(v['vm-concurrency'] !== undefined ? { vmConcurrency: int('vm-concurrency') } : {}),
     ...(v['disk-concurrency'] !== undefined ? { diskConcurrency: int('disk-concurrency') } : {}),
@@ -350,11 +399,15 @@ async function hostIdFor(e: NodeEngine, ref: string, v: Values): Promise<string>
 /** A configured remote by id or name; an absolute folder path not yet configured is added as a remote. */
 async function remoteIdFor(e: NodeEngine, ref: string): Promise<string> {
   const remotes = e.ctx.settings.get().remotes;
-  const found = remotes.find((r) => r.id === ref || r.name === ref) ?? remotes.find((r) => path.resolve(r.path) === path.resolve(ref));
+  const found =
+    remotes.find((r) => r.id === ref || r.name === ref) ??
+    remotes.find((r) => path.resolve(r.path) === path.resolve(ref));
   if (found) return found.id;
   if (!path.isAbsolute(ref)) {
     throw new SluiceError('NOT_FOUND', `No configured remote is named "${ref}".`, {
-      hint: remotes.length ? `Use one of: ${remotes.map((r) => r.name).join(', ')}; or give an absolute folder path to add one.` : 'Give an absolute folder path (e.g. /mnt/backups) to add it as a remote.',
+      hint: remotes.length
+        ? `Use one of: ${remotes.map((r) => r.name).join(', ')}; or give an absolute folder path to add one.`
+        : 'Give an absolute folder path (e.g. /mnt/backups) to add it as a remote.',
     });
   }
   const name = remotes.some((r) => r.name === path.basename(ref)) ? ref : path.basename(ref) || ref;

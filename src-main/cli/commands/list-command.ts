@@ -17,7 +17,15 @@ export async function listCommand(argv: string[]): Promise<number> {
   if (values.json) {
     process.stdout.write(
       JSON.stringify({
-        points: points.map((p) => ({ vmUuid: p.vmUuid, vmName: p.vmName, id: p.id, timestamp: p.timestamp.toISOString(), mode: p.mode, jobId: p.jobId, size: p.size ?? null })),
+        points: points.map((p) => ({
+          vmUuid: p.vmUuid,
+          vmName: p.vmName,
+          id: p.id,
+          timestamp: p.timestamp.toISOString(),
+          mode: p.mode,
+          jobId: p.jobId,
+          size: p.size ?? null,
+        })),
         unreadable,
       }) + '\n',
     );
@@ -30,7 +38,9 @@ export async function listCommand(argv: string[]): Promise<number> {
       current = p.vmUuid;
       process.stdout.write(`${p.vmName} (${p.vmUuid})\n`);
     }
-    process.stdout.write(`  ${p.id}  ${p.mode.padEnd(5)}  ${p.size === undefined ? '?' : formatBytes(p.size)}  job ${p.jobId}\n`);
+    process.stdout.write(
+      `  ${p.id}  ${p.mode.padEnd(5)}  ${p.size === undefined ? '?' : formatBytes(p.size)}  job ${p.jobId}\n`,
+    );
   }
   for (const u of unreadable) process.stderr.write(`warning: cannot read ${u.path}: ${u.reason}\n`);
   return 0;

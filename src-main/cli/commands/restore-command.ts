@@ -64,11 +64,14 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   for (const req of ['remote', 'vm', 'host', 'username', 'password-file'] as const) {
     if (!values[req]) throw new UsageError(`--${req} is required.`);
   }
-  if (values.disk && values.start) throw new UsageError('--start restores a whole VM; a single --disk is restored attached to nothing.');
-  if (values.disk && values['disk-sr']) throw new UsageError('--disk-sr places the disks of a whole VM; with --disk, choose the SR with --sr.');
+  if (values.disk && values.start)
+    throw new UsageError('--start restores a whole VM; a single --disk is restored attached to nothing.');
+  if (values.disk && values['disk-sr'])
+    throw new UsageError('--disk-sr places the disks of a whole VM; with --disk, choose the SR with --sr.');
   const diskSrs = parseDiskSrs(values['disk-sr'] ?? []);
   const speedLimit = values['speed-limit'] === undefined ? null : parseSize(values['speed-limit']);
-  if (speedLimit !== null && !(speedLimit > 0)) throw new UsageError(`--speed-limit takes a rate like 50M, not "${values['speed-limit']}".`);
+  if (speedLimit !== null && !(speedLimit > 0))
+    throw new UsageError(`--speed-limit takes a rate like 50M, not "${values['speed-limit']}".`);
   const json = values.json === true;
   const emit = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
   const renderer = json ? undefined : new ProgressRenderer();
@@ -90,7 +93,13 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const xapi = await connectTrusted(settings, { url: values.host!, username: values.username!, password, trustFingerprint: values['trust-fingerprint'], signal: controller.signal });
+    const xapi = await connectTrusted(settings, {
+      url: values.host!,
+      username: values.username!,
+      password,
+      trustFingerprint: values['trust-fingerprint'],
+      signal: controller.signal,
+    });
     try {
       log('info', `Restoring ${point.vmName} ${point.id} (${point.mode}) to ${xapi.url}…`);
       const opts: RestoreOptions = {
@@ -110,12 +119,41 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       };
       if (values.disk) {
         const r = await restoreDisk(xapi, point, values.disk, opts);
-        if (json) emit({ type: 'result', vm: point.vmName, point: point.id, disk: r.position, vdiUuid: r.vdiUuid, srUuid: r.srUuid, bytes: r.bytes, durationMs: Math.round(r.durationMs) });
-        else log('info', `✔ disk ${r.position} ("${r.name}") restored as VDI ${r.vdiUuid} on SR ${r.srUuid}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)}`);
+        if (json)
+          emit({
+            type: 'result',
+            vm: point.vmName,
+            point: point.id,
+            disk: r.position,
+            vdiUuid: r.vdiUuid,
+            srUuid: r.srUuid,
+            bytes: r.bytes,
+            durationMs: Math.round(r.durationMs),
+          });
+        else
+          log(
+            'info',
+            `✔ disk ${r.position} ("${r.name}") restored as VDI ${r.vdiUuid} on SR ${r.srUuid}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)}`,
+          );
       } else {
         const r = await restorePoint(xapi, point, opts);
-        if (json) emit({ type: 'result', vm: point.vmName, point: point.id, vmUuid: r.vmUuid, name: r.name, started: r.started, disks: r.disks.map((d) => ({ position: d.position, vdiUuid: d.vdiUuid, srUuid: d.srUuid })), bytes: r.bytes, durationMs: Math.round(r.durationMs) });
-        else log('info', `✔ ${point.vmName} ${point.id} restored as "${r.name}" (${r.vmUuid})${r.started ? ', started' : ''}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)}`);
+        if (json)
+          emit({
+            type: 'result',
+            vm: point.vmName,
+            point: point.id,
+            vmUuid: r.vmUuid,
+            name: r.name,
+            started: r.started,
+            disks: r.disks.map((d) => ({ position: d.position, vdiUuid: d.vdiUuid, srUuid: d.srUuid })),
+            bytes: r.bytes,
+            durationMs: Math.round(r.durationMs),
+          });
+        else
+          log(
+            'info',
+            `✔ ${point.vmName} ${point.id} restored as "${r.name}" (${r.vmUuid})${r.started ? ', started' : ''}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)}`,
+          );
       }
     } finally {
       await xapi.close();
@@ -139,10 +177,13 @@ export function parseDiskSrs(values: string[]): Record<string, string> | undefin
     const disk = value.slice(0, at).trim();
     const sr = value.slice(at + 1).trim();
     if (at < 0 || !disk || !UUID.test(sr)) {
-      throw new UsageError(`--disk-sr takes DISK=SR_UUID (the disk's position or uuid, then the SR's uuid), e.g. 1=6a7b3c4d-0000-4000-8000-000000000001; not "${value}".`);
+      throw new UsageError(
+        `--disk-sr takes DISK=SR_UUID (the disk's position or uuid, then the SR's uuid), e.g. 1=6a7b3c4d-0000-4000-8000-000000000001; not "${value}".`,
+      );
     }
     const key = disk.toLowerCase();
-    if (out[key] !== undefined && out[key] !== sr.toLowerCase()) throw new UsageError(`--disk-sr names disk ${disk} twice, with two SRs.`);
+    if (out[key] !== undefined && out[key] !== sr.toLowerCase())
+      throw new UsageError(`--disk-sr names disk ${disk} twice, with two SRs.`);
     out[key] = sr.toLowerCase();
   }
   return out;

@@ -20,10 +20,15 @@ export function rendererDir(): string {
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  const values = parseCommandArgs(argv, { port: { type: 'string' }, 'data-dir': { type: 'string' }, demo: { type: 'boolean' } }, serveHelp);
+  const values = parseCommandArgs(
+    argv,
+    { port: { type: 'string' }, 'data-dir': { type: 'string' }, demo: { type: 'boolean' } },
+    serveHelp,
+  );
   if (!values) return 0;
   const port = values.port === undefined ? 0 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not "${values.port}".`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be a port number, not "${values.port}".`);
 
   const stops: Array<() => Promise<void>> = [];
   const engine = createNodeEngine({ dataDir: values['data-dir'], transport: 'websocket' });
@@ -32,7 +37,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const { startDemoPool } = await import('./demo-pool.js');
     const demo = await startDemoPool();
     stops.push(() => demo.stop());
-    process.stdout.write(`Demo pool "Small shop" at ${demo.url} (user ${demo.username}, password ${demo.password}, certificate ${demo.fingerprint})\n`);
+    process.stdout.write(
+      `Demo pool "Small shop" at ${demo.url} (user ${demo.username}, password ${demo.password}, certificate ${demo.fingerprint})\n`,
+    );
     // Tests and demos use it to play the host's failures (a rotated certificate, a slow disk) on the live pool.
     process.stdout.write(`Demo pool control API at ${demo.controlUrl}\n`);
   }

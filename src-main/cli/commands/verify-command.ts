@@ -21,28 +21,40 @@ export function selectPoints(points: BackupPoint[], vm: string | undefined, at: 
   let out = points;
   if (vm) {
     out = out.filter((p) => p.vmUuid === vm.toLowerCase() || p.vmName === vm);
-    if (out.length === 0) throw new SluiceError('NOT_FOUND', `No backup of a VM named or with uuid "${vm}" in this repository.`, { hint: 'Run `npx sluice list --remote DIR` to see what it holds.' });
+    if (out.length === 0)
+      throw new SluiceError('NOT_FOUND', `No backup of a VM named or with uuid "${vm}" in this repository.`, {
+        hint: 'Run `npx sluice list --remote DIR` to see what it holds.',
+      });
   }
   if (at === 'latest') {
     const latest = new Map<string, BackupPoint>();
-    for (const p of out) if ((latest.get(p.vmUuid)?.timestamp.getTime() ?? -1) < p.timestamp.getTime()) latest.set(p.vmUuid, p);
+    for (const p of out)
+      if ((latest.get(p.vmUuid)?.timestamp.getTime() ?? -1) < p.timestamp.getTime()) latest.set(p.vmUuid, p);
     out = [...latest.values()];
   } else if (at) {
     out = out.filter((p) => p.id === at);
-    if (out.length === 0) throw new SluiceError('NOT_FOUND', `No backup point ${at}${vm ? ` of ${vm}` : ''}.`, { hint: 'Points are named like 20250101T020000Z; see `npx sluice list`.' });
+    if (out.length === 0)
+      throw new SluiceError('NOT_FOUND', `No backup point ${at}${vm ? ` of ${vm}` : ''}.`, {
+        hint: 'Points are named like 20250101T020000Z; see `npx sluice list`.',
+      });
   }
   return out;
 }
 
 export async function verifyCommand(argv: string[]): Promise<number> {
-  const values = parseCommandArgs(argv, { remote: { type: 'string' }, vm: { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' } }, verifyHelp);
+  const values = parseCommandArgs(
+    argv,
+    { remote: { type: 'string' }, vm: { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' } },
+    verifyHelp,
+  );
   if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
   const { points, unreadable } = await listBackupPoints(path.resolve(values.remote));
   const selected = selectPoints(points, values.vm, values.at);
   let damaged = unreadable.length;
   for (const u of unreadable) {
-    if (values.json) process.stdout.write(JSON.stringify({ type: 'unreadable', path: u.path, reason: u.reason }) + '\n');
+    if (values.json)
+      process.stdout.write(JSON.stringify({ type: 'unreadable', path: u.path, reason: u.reason }) + '\n');
     else process.stderr.write(`✘ cannot read ${u.path}: ${u.reason}\n`);
   }
   const cache: FileVerifyCache = new Map();
@@ -61,18 +73,31 @@ export async function verifyCommand(argv: string[]): Promise<number> {
           if (values.json) emit({ type: 'structure-only', vm: p.vmName, point: p.id, file: s.file, reason: s.reason });
           else say(`  note: ${s.file}: structure checked only (${s.reason})`, process.stderr);
         }
-        if (values.json) emit({ type: 'verified', vm: p.vmName, vmUuid: p.vmUuid, point: p.id, mode: p.mode, bytes: r.bytes });
+        if (values.json)
+          emit({ type: 'verified', vm: p.vmName, vmUuid: p.vmUuid, point: p.id, mode: p.mode, bytes: r.bytes });
         else say(`✔ ${p.vmName} ${p.id}: ${formatBytes(r.bytes)} verified`);
       } catch (err) {
         damaged++;
         const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
-        if (values.json) emit({ type: 'damaged', vm: p.vmName, vmUuid: p.vmUuid, point: p.id, message: e.message, hint: e.hint, context: e.context });
+        if (values.json)
+          emit({
+            type: 'damaged',
+            vm: p.vmName,
+            vmUuid: p.vmUuid,
+            point: p.id,
+            message: e.message,
+            hint: e.hint,
+            context: e.context,
+          });
         else say(`✘ ${e.message}\n  hint: ${e.hint ?? ''}`);
       }
     }
   } finally {
     renderer?.stop();
   }
-  if (!values.json) process.stdout.write(`${selected.length - damaged >= 0 ? selected.length : 0} point(s) checked, ${damaged} damaged.\n`);
+  if (!values.json)
+    process.stdout.write(
+      `${selected.length - damaged >= 0 ? selected.length : 0} point(s) checked, ${damaged} damaged.\n`,
+    );
   return damaged > 0 ? 1 : 0;
 }

@@ -8,7 +8,10 @@ export function backupsHandlers(ctx: EngineContext): Pick<Handlers, 'backups.lis
   return {
     'backups.list': async ({ remoteId }) => {
       const remote = ctx.settings.get().remotes.find((r) => r.id === remoteId);
-      if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Pick another remote, or add it again.' });
+      if (!remote)
+        throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', {
+          hint: 'Pick another remote, or add it again.',
+        });
       const { points, unreadable } = await listBackupPoints(remote.path);
       const chains = await describePointChains(points);
       return {

@@ -11,13 +11,29 @@ import { approveHostCertificate } from '../host-certificate-approval.js';
 import type { PoolConnections } from '../pool-connections.js';
 
 function summary(h: HostSetting): HostSummary {
-  return { id: h.id, label: h.label, url: h.url, username: h.username, trustedFingerprint: h.trustedFingerprint, hasPassword: true };
+  return {
+    id: h.id,
+    label: h.label,
+    url: h.url,
+    username: h.username,
+    trustedFingerprint: h.trustedFingerprint,
+    hasPassword: true,
+  };
 }
 
 export function hostsHandlers(
   ctx: EngineContext,
   pools: PoolConnections,
-): Pick<Handlers, 'hosts.list' | 'hosts.add' | 'hosts.remove' | 'hosts.approveCertificate' | 'hosts.probe' | 'hosts.connectionStates' | 'inventory.get'> {
+): Pick<
+  Handlers,
+  | 'hosts.list'
+  | 'hosts.add'
+  | 'hosts.remove'
+  | 'hosts.approveCertificate'
+  | 'hosts.probe'
+  | 'hosts.connectionStates'
+  | 'inventory.get'
+> {
   return {
     'hosts.list': async () => ctx.settings.get().hosts.map(summary),
     'hosts.probe': async ({ url: input }) => {
@@ -37,10 +53,19 @@ export function hostsHandlers(
           context: { host: url },
         });
       }
-      const fingerprint = url.startsWith('https:') ? (req.trustedFingerprint ? normaliseFingerprint(req.trustedFingerprint) : null) : null;
+      const fingerprint = url.startsWith('https:')
+        ? req.trustedFingerprint
+          ? normaliseFingerprint(req.trustedFingerprint)
+          : null
+        : null;
       // Log in once before saving anything: a wrong password or an unapproved certificate is said now, not
       // at 2 a.m. by the first scheduled backup.
-      const session = await XapiSession.connect({ url, username: req.username, password: req.password, trustedFingerprint: fingerprint });
+      const session = await XapiSession.connect({
+        url,
+        username: req.username,
+        password: req.password,
+        trustedFingerprint: fingerprint,
+      });
       const finalUrl = session.url;
       await session.close();
       const id = randomUUID();
@@ -72,10 +97,14 @@ export function hostsHandlers(
       const users = ctx.settings.get().jobs.filter((j) => j.hostId === id);
       if (users.length > 0) {
         const names = users.map((j) => `"${j.name}"`).join(', ');
-        throw new SluiceError('CONFLICT', `The pool ${host.label} is used by ${users.length === 1 ? 'the job' : `${users.length} jobs:`} ${names}; Sluice keeps it.`, {
-          hint: `Edit ${users.length === 1 ? 'that job' : 'those jobs'} to back up another pool, or remove ${users.length === 1 ? 'it' : 'them'}, then remove the pool. A changed certificate needs no removal: approve the new one on the pool.`,
-          context: { host: host.url, jobs: users.map((j) => j.name).join(', ') },
-        });
+        throw new SluiceError(
+          'CONFLICT',
+          `The pool ${host.label} is used by ${users.length === 1 ? 'the job' : `${users.length} jobs:`} ${names}; Sluice keeps it.`,
+          {
+            hint: `Edit ${users.length === 1 ? 'that job' : 'those jobs'} to back up another pool, or remove ${users.length === 1 ? 'it' : 'them'}, then remove the pool. A changed certificate needs no removal: approve the new one on the pool.`,
+            context: { host: host.url, jobs: users.map((j) => j.name).join(', ') },
+          },
+        );
       }
       await ctx.settings.update((s) => void (s.hosts = s.hosts.filter((h) => h.id !== id)));
       await ctx.secrets.delete(host.secretId);

@@ -3,7 +3,18 @@ import type { JobsService } from '../../jobs/jobs-service.js';
 
 export function jobsHandlers(
   jobs: JobsService,
-): Pick<Handlers, 'jobs.list' | 'jobs.save' | 'jobs.remove' | 'jobs.runNow' | 'runs.cancel' | 'runs.list' | 'runs.get' | 'runs.summary' | 'dashboard.get'> {
+): Pick<
+  Handlers,
+  | 'jobs.list'
+  | 'jobs.save'
+  | 'jobs.remove'
+  | 'jobs.runNow'
+  | 'runs.cancel'
+  | 'runs.list'
+  | 'runs.get'
+  | 'runs.summary'
+  | 'dashboard.get'
+> {
   return {
     'jobs.list': () => jobs.list(),
     'jobs.save': (input) => jobs.save(input),

@@ -1,7 +1,18 @@
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import type { PointOperations } from '../point-operations.js';
 
-export function pointOperationsHandlers(ops: PointOperations): Pick<Handlers, 'points.restore' | 'points.restoreDisk' | 'points.export' | 'points.verify' | 'points.delete' | 'points.disks' | 'operations.cancel'> {
+export function pointOperationsHandlers(
+  ops: PointOperations,
+): Pick<
+  Handlers,
+  | 'points.restore'
+  | 'points.restoreDisk'
+  | 'points.export'
+  | 'points.verify'
+  | 'points.delete'
+  | 'points.disks'
+  | 'operations.cancel'
+> {
   return {
     'points.restore': (req) => ops.restore(req),
     'points.restoreDisk': (req) => ops.restoreDisk(req),

@@ -7,7 +7,9 @@ import { remoteUsage } from '../../remotes/remote-usage.js';
 import { listBackupPoints } from '../../repository/repository-reader.js';
 import type { EngineContext } from '../engine-context.js';
 
-export function remotesHandlers(ctx: EngineContext): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove' | 'remotes.test' | 'remotes.usage'> {
+export function remotesHandlers(
+  ctx: EngineContext,
+): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove' | 'remotes.test' | 'remotes.usage'> {
   return {
     'remotes.list': async () => ctx.settings.get().remotes,
     'remotes.add': async ({ name, path: dir }) => {
@@ -29,13 +31,21 @@ export function remotesHandlers(ctx: EngineContext): Pick<Handlers, 'remotes.lis
     },
     'remotes.test': async ({ id }) => {
       const remote = ctx.settings.get().remotes.find((r) => r.id === id);
-      if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
+      if (!remote)
+        throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
       const r = await testRemote(remote.path);
-      return { path: r.path, freeBytes: r.freeBytes, totalBytes: r.totalBytes, writeBytesPerSec: r.writeBytesPerSec, testedBytes: r.testedBytes };
+      return {
+        path: r.path,
+        freeBytes: r.freeBytes,
+        totalBytes: r.totalBytes,
+        writeBytesPerSec: r.writeBytesPerSec,
+        testedBytes: r.testedBytes,
+      };
     },
     'remotes.usage': async ({ id }) => {
       const remote = ctx.settings.get().remotes.find((r) => r.id === id);
-      if (!remote) throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
+      if (!remote)
+        throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
       const usage = await remoteUsage(remote.path);
       const { points } = await listBackupPoints(remote.path);
       return { ...usage, points: points.length, vms: new Set(points.map((p) => p.vmUuid)).size };

@@ -10,11 +10,27 @@ interface Toast {
 }
 
 function describe(r: BackupRunResult): Toast {
-  const names = r.vms.map((v) => v.vmName).filter(Boolean).join(', ') || 'the selected VMs';
+  const names =
+    r.vms
+      .map((v) => v.vmName)
+      .filter(Boolean)
+      .join(', ') || 'the selected VMs';
   const failed = r.vms.find((v) => !v.ok);
-  if (r.ok) return { id: r.runId, ok: true, title: 'Backup finished', text: `${names}: every point written and verified.` };
-  if (r.cancelled) return { id: r.runId, ok: false, title: 'Backup cancelled', text: `${names}: ${failed?.error?.message ?? 'cancelled.'}` };
-  return { id: r.runId, ok: false, title: 'Backup failed', text: `${failed?.vmName ? `${failed.vmName}: ` : ''}${failed?.error?.message ?? 'see Transfers.'}${failed?.error?.hint ? ` ${failed.error.hint}` : ''}` };
+  if (r.ok)
+    return { id: r.runId, ok: true, title: 'Backup finished', text: `${names}: every point written and verified.` };
+  if (r.cancelled)
+    return {
+      id: r.runId,
+      ok: false,
+      title: 'Backup cancelled',
+      text: `${names}: ${failed?.error?.message ?? 'cancelled.'}`,
+    };
+  return {
+    id: r.runId,
+    ok: false,
+    title: 'Backup failed',
+    text: `${failed?.vmName ? `${failed.vmName}: ` : ''}${failed?.error?.message ?? 'see Transfers.'}${failed?.error?.hint ? ` ${failed.error.hint}` : ''}`,
+  };
 }
 
 /**
@@ -29,13 +45,17 @@ export function Notifications() {
     'backup.finished',
     useCallback(
       (r: BackupRunResult) => {
-        void client.invoke('settings.getPreferences', {}).then((prefs) => {
-          if (r.ok ? !prefs.notifyOnSuccess : !prefs.notifyOnFailure) return;
-          const toast = describe(r);
-          setToasts((t) => [...t.filter((x) => x.id !== toast.id), toast].slice(-4));
-          if (toast.ok) setTimeout(() => dismiss(toast.id), 10_000);
-          if (typeof Notification !== 'undefined' && Notification.permission === 'granted') new Notification(`Sluice: ${toast.title}`, { body: toast.text });
-        }, () => {});
+        void client.invoke('settings.getPreferences', {}).then(
+          (prefs) => {
+            if (r.ok ? !prefs.notifyOnSuccess : !prefs.notifyOnFailure) return;
+            const toast = describe(r);
+            setToasts((t) => [...t.filter((x) => x.id !== toast.id), toast].slice(-4));
+            if (toast.ok) setTimeout(() => dismiss(toast.id), 10_000);
+            if (typeof Notification !== 'undefined' && Notification.permission === 'granted')
+              new Notification(`Sluice: ${toast.title}`, { body: toast.text });
+          },
+          () => {},
+        );
       },
       [client],
     ),

@@ -14,14 +14,26 @@ export function RunsProvider({ children }: { children: ReactNode }) {
       client.on('backup.progress', (p) => store.progress(p)),
       client.on('backup.finished', (r) => store.finished(r)),
       client.on('engine.log', (e) => store.log(e)),
-      client.on('runs.started', (r) => store.started(r.runId, { label: `Job ${r.jobName}`, vms: r.vms.map((v) => ({ uuid: v.vmUuid, name: v.vmName })), mode: r.mode, kind: 'job', remoteName: r.remotes.map((x) => x.name).join(', ') })),
+      client.on('runs.started', (r) =>
+        store.started(r.runId, {
+          label: `Job ${r.jobName}`,
+          vms: r.vms.map((v) => ({ uuid: v.vmUuid, name: v.vmName })),
+          mode: r.mode,
+          kind: 'job',
+          remoteName: r.remotes.map((x) => x.name).join(', '),
+        }),
+      ),
       client.on('runs.finished', (r) => {
         // Missed or skipped runs never started: only runs this window saw get a card.
         if (store.get(r.runId)) store.finished(resultFromRunSummary(r));
       }),
       client.on('operations.finished', (f) => {
         const run = store.get(f.operationId);
-        store.started(f.operationId, { ...(run?.info ?? { label: `${f.kind} of ${f.vm.name}`, vms: [f.vm] }), kind: f.kind, outcome: describeOperation(f) });
+        store.started(f.operationId, {
+          ...(run?.info ?? { label: `${f.kind} of ${f.vm.name}`, vms: [f.vm] }),
+          kind: f.kind,
+          outcome: describeOperation(f),
+        });
         store.finished(resultFromOperation(f));
       }),
     ];

@@ -6,7 +6,10 @@ import type { BackupPointSummary } from '../../../src-shared/ipc-contract.js';
  */
 
 /** Job ids Sluice writes for backups started without a job. */
-const UNSCHEDULED: Record<string, string> = { 'sluice-ui': '“Back up now” (no job)', 'sluice-cli': 'command line (no job)' };
+const UNSCHEDULED: Record<string, string> = {
+  'sluice-ui': '“Back up now” (no job)',
+  'sluice-cli': 'command line (no job)',
+};
 
 export interface JobLabel {
   text: string;

@@ -1,4 +1,12 @@
-import { channels, events, type ChannelName, type EventName, type EventPayload, type RequestOf, type ResponseOf } from '../../../src-shared/ipc-contract';
+import {
+  channels,
+  events,
+  type ChannelName,
+  type EventName,
+  type EventPayload,
+  type RequestOf,
+  type ResponseOf,
+} from '../../../src-shared/ipc-contract';
 import { IpcCallError } from '../../../src-shared/ipc-errors';
 import { ElectronTransport } from './electron-transport';
 import type { ConnectionState, Transport } from './transport';
@@ -18,7 +26,11 @@ export class SluiceClient {
     // Responses are checked too: a mismatch means UI and engine are out of step, better said than rendered.
     const parsed = channels[channel].response.safeParse(result.value);
     if (!parsed.success) {
-      throw new IpcCallError({ code: 'INTERNAL', message: `The engine's answer on ${channel} did not match the contract.`, hint: 'Restart Sluice.' });
+      throw new IpcCallError({
+        code: 'INTERNAL',
+        message: `The engine's answer on ${channel} did not match the contract.`,
+        hint: 'Restart Sluice.',
+      });
     }
     return parsed.data as ResponseOf<C>;
   }
@@ -36,6 +48,8 @@ export class SluiceClient {
 }
 
 export function createClient(): SluiceClient {
-  const transport = window.sluice ? new ElectronTransport(window.sluice) : WebSocketTransport.fromLocation(window.location);
+  const transport = window.sluice
+    ? new ElectronTransport(window.sluice)
+    : WebSocketTransport.fromLocation(window.location);
   return new SluiceClient(transport);
 }

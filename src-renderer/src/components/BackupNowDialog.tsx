@@ -29,11 +29,14 @@ export function BackupNowDialog({ target, onClose }: { target: BackupTarget | nu
   useEffect(() => {
     if (!target) return;
     setError(null);
-    void Promise.all([client.invoke('remotes.list', {}), client.invoke('settings.getPreferences', {})]).then(([r, prefs]) => {
-      setRemotes(r);
-      setRemoteId((id) => (r.some((x) => x.id === id) ? id : (r[0]?.id ?? '')));
-      setDefaultLimit(prefs.defaultSpeedLimitBytesPerSec);
-    }, setError);
+    void Promise.all([client.invoke('remotes.list', {}), client.invoke('settings.getPreferences', {})]).then(
+      ([r, prefs]) => {
+        setRemotes(r);
+        setRemoteId((id) => (r.some((x) => x.id === id) ? id : (r[0]?.id ?? '')));
+        setDefaultLimit(prefs.defaultSpeedLimitBytesPerSec);
+      },
+      setError,
+    );
   }, [client, target]);
 
   const submit = async (e: FormEvent) => {
@@ -43,7 +46,10 @@ export function BackupNowDialog({ target, onClose }: { target: BackupTarget | nu
     const limitText = limit.trim();
     const limitMiB = limitText === '' ? null : Number(limitText);
     if (limitMiB !== null && (!Number.isFinite(limitMiB) || limitMiB <= 0)) {
-      setError({ message: `"${limitText}" is not a speed limit.`, hint: 'Enter a number of MiB per second, e.g. 50, or leave it empty for the default.' });
+      setError({
+        message: `"${limitText}" is not a speed limit.`,
+        hint: 'Enter a number of MiB per second, e.g. 50, or leave it empty for the default.',
+      });
       return;
     }
     setBusy(true);
@@ -56,7 +62,13 @@ export function BackupNowDialog({ target, onClose }: { target: BackupTarget | nu
         ...(limitMiB !== null ? { speedLimitBytesPerSec: Math.round(limitMiB * MiB) } : {}),
       });
       const remote = remotes?.find((r) => r.id === remoteId);
-      store.started(runId, { label: `Backup of ${target.vm.name}`, vms: [target.vm], ...(remote ? { remoteName: remote.name } : {}), mode, speedLimitBytesPerSec: limitMiB !== null ? Math.round(limitMiB * MiB) : defaultLimit });
+      store.started(runId, {
+        label: `Backup of ${target.vm.name}`,
+        vms: [target.vm],
+        ...(remote ? { remoteName: remote.name } : {}),
+        mode,
+        speedLimitBytesPerSec: limitMiB !== null ? Math.round(limitMiB * MiB) : defaultLimit,
+      });
       onClose();
       navigate('transfers');
     } catch (err) {
@@ -103,15 +115,22 @@ export function BackupNowDialog({ target, onClose }: { target: BackupTarget | nu
             <fieldset>
               <legend>Mode</legend>
               <label className="radio">
-                <input type="radio" name="mode" checked={mode === 'full'} onChange={() => setMode('full')} /> Full (one XVA file of the whole VM)
+                <input type="radio" name="mode" checked={mode === 'full'} onChange={() => setMode('full')} /> Full (one
+                XVA file of the whole VM)
               </label>
               <label className="radio">
-                <input type="radio" name="mode" checked={mode === 'delta'} onChange={() => setMode('delta')} /> Delta (VHD per disk, only what changed since the last delta)
+                <input type="radio" name="mode" checked={mode === 'delta'} onChange={() => setMode('delta')} /> Delta
+                (VHD per disk, only what changed since the last delta)
               </label>
             </fieldset>
             <label>
               Speed limit (MiB/s)
-              <input inputMode="decimal" value={limit} onChange={(e) => setLimit(e.target.value)} placeholder={defaultLimit ? `default ${formatRate(defaultLimit)}` : 'none'} />
+              <input
+                inputMode="decimal"
+                value={limit}
+                onChange={(e) => setLimit(e.target.value)}
+                placeholder={defaultLimit ? `default ${formatRate(defaultLimit)}` : 'none'}
+              />
             </label>
           </div>
           <ErrorMessage error={error} />

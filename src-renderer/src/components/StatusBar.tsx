@@ -2,7 +2,11 @@ import { useEffect, useState } from 'react';
 import type { ResponseOf } from '../../../src-shared/ipc-contract';
 import { useClient, useConnectionState } from '../client/client-context';
 
-const labels = { connecting: 'Connecting to the engine…', connected: 'Engine connected', disconnected: 'Engine disconnected — reconnecting' };
+const labels = {
+  connecting: 'Connecting to the engine…',
+  connected: 'Engine connected',
+  disconnected: 'Engine disconnected — reconnecting',
+};
 
 export function StatusBar() {
   const client = useClient();

@@ -51,19 +51,50 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
           height: HEIGHT,
           legend: { show: false },
           cursor: { drag: { x: false, y: false }, points: { show: false } },
-          scales: { x: { time: false }, rate: { range: (_u, _min, max) => [0, Math.max(1024 * 1024, max * 1.1)] }, buf: { range: (_u, _min, max) => [0, Math.max(1024 * 1024, max * 1.1)] } },
+          scales: {
+            x: { time: false },
+            rate: { range: (_u, _min, max) => [0, Math.max(1024 * 1024, max * 1.1)] },
+            buf: { range: (_u, _min, max) => [0, Math.max(1024 * 1024, max * 1.1)] },
+          },
           // Axis widths are fixed, so the plot never shifts as its labels change; wide enough for the longest
           // label ("1023.9 KiB/s", "1023.9 MiB"), which 80 px clipped.
           axes: [
             { ...axis, values: (_u, vals) => vals.map((v) => clock(v)) },
             { ...axis, scale: 'rate', size: 100, values: (_u, vals) => vals.map((v) => formatRate(v)) },
-            { ...axis, scale: 'buf', side: 1, size: 92, grid: { show: false }, values: (_u, vals) => vals.map((v) => formatBytes(v)) },
+            {
+              ...axis,
+              scale: 'buf',
+              side: 1,
+              size: 92,
+              grid: { show: false },
+              values: (_u, vals) => vals.map((v) => formatBytes(v)),
+            },
           ],
           series: [
             {},
-            { label: `Source (${ends.sourceLabel})`, scale: 'rate', stroke: cssVar('--series-source'), width: 2, points: { show: false } },
-            { label: `Destination (${ends.destinationLabel})`, scale: 'rate', stroke: cssVar('--series-destination'), width: 2, points: { show: false } },
-            { label: 'Buffered (memory + spool)', scale: 'buf', stroke: cssVar('--series-buffer'), width: 1.5, dash: [6, 4], points: { show: false }, fill: `color-mix(in srgb, ${cssVar('--series-buffer')} 12%, transparent)` },
+            {
+              label: `Source (${ends.sourceLabel})`,
+              scale: 'rate',
+              stroke: cssVar('--series-source'),
+              width: 2,
+              points: { show: false },
+            },
+            {
+              label: `Destination (${ends.destinationLabel})`,
+              scale: 'rate',
+              stroke: cssVar('--series-destination'),
+              width: 2,
+              points: { show: false },
+            },
+            {
+              label: 'Buffered (memory + spool)',
+              scale: 'buf',
+              stroke: cssVar('--series-buffer'),
+              width: 1.5,
+              dash: [6, 4],
+              points: { show: false },
+              fill: `color-mix(in srgb, ${cssVar('--series-buffer')} 12%, transparent)`,
+            },
           ],
         },
         data(),
@@ -124,4 +155,3 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
     </figure>
   );
 }
-

@@ -9,13 +9,10 @@ export function useDashboard(): { dashboard: Dashboard | null; error: unknown } 
   const [error, setError] = useState<unknown>(null);
   const load = useCallback(
     () =>
-      void client.invoke('dashboard.get', {}).then(
-        (d) => {
-          setDashboard(d);
-          setError(null);
-        },
-        setError,
-      ),
+      void client.invoke('dashboard.get', {}).then((d) => {
+        setDashboard(d);
+        setError(null);
+      }, setError),
     [client],
   );
   useEffect(load, [load]);

@@ -15,7 +15,14 @@ export interface RemotePoints {
 /** The remotes with their backup points and usage, re-read when a run ends or the remotes change. */
 export function useRemotePoints(): RemotePoints {
   const client = useClient();
-  const [state, setState] = useState<Omit<RemotePoints, 'refresh'>>({ remotes: [], points: {}, unreadable: {}, usage: {}, errors: {}, loading: true });
+  const [state, setState] = useState<Omit<RemotePoints, 'refresh'>>({
+    remotes: [],
+    points: {},
+    unreadable: {},
+    usage: {},
+    errors: {},
+    loading: true,
+  });
   const refresh = useCallback(() => {
     void (async () => {
       let remotes: RemoteSummary[];
@@ -25,11 +32,21 @@ export function useRemotePoints(): RemotePoints {
         setState((s) => ({ ...s, loading: false, errors: { '': err } }));
         return;
       }
-      const next: Omit<RemotePoints, 'refresh'> = { remotes, points: {}, unreadable: {}, usage: {}, errors: {}, loading: false };
+      const next: Omit<RemotePoints, 'refresh'> = {
+        remotes,
+        points: {},
+        unreadable: {},
+        usage: {},
+        errors: {},
+        loading: false,
+      };
       await Promise.all(
         remotes.map(async (r) => {
           try {
-            const [list, usage] = await Promise.all([client.invoke('backups.list', { remoteId: r.id }), client.invoke('remotes.usage', { id: r.id })]);
+            const [list, usage] = await Promise.all([
+              client.invoke('backups.list', { remoteId: r.id }),
+              client.invoke('remotes.usage', { id: r.id }),
+            ]);
             next.points[r.id] = list.points;
             next.unreadable[r.id] = list.unreadable;
             next.usage[r.id] = usage;
@@ -42,7 +59,10 @@ export function useRemotePoints(): RemotePoints {
     })();
   }, [client]);
   useEffect(refresh, [refresh]);
-  useEvent('settings.changed', useCallback((e) => e.section === 'remotes' && refresh(), [refresh]));
+  useEvent(
+    'settings.changed',
+    useCallback((e) => e.section === 'remotes' && refresh(), [refresh]),
+  );
   useEvent('backup.finished', refresh);
   useEvent('runs.finished', refresh);
   useEvent('operations.finished', refresh);

@@ -50,8 +50,14 @@ export function usePools(): Pools {
   }, [client, loadInventory]);
   useEffect(refresh, [refresh]);
 
-  useEvent('settings.changed', useCallback((e) => e.section === 'hosts' && refresh(), [refresh]));
-  useEvent('inventory.changed', useCallback((e) => setInventories((m) => ({ ...m, [e.hostId]: e.inventory })), []));
+  useEvent(
+    'settings.changed',
+    useCallback((e) => e.section === 'hosts' && refresh(), [refresh]),
+  );
+  useEvent(
+    'inventory.changed',
+    useCallback((e) => setInventories((m) => ({ ...m, [e.hostId]: e.inventory })), []),
+  );
   useEvent(
     'hosts.connection',
     useCallback((s) => {

@@ -19,7 +19,10 @@ export function previewCron(pattern: string, timezone: string, count = 3, now = 
   try {
     cron = new Cron(p, { timezone, paused: true, mode: '5-or-6-parts' });
   } catch (err) {
-    return { ok: false, message: `Not a cron pattern (${(err as Error).message.replace(/^CronPattern:\s*/, '')}): use minute hour day month weekday, e.g. "0 2 * * *"` };
+    return {
+      ok: false,
+      message: `Not a cron pattern (${(err as Error).message.replace(/^CronPattern:\s*/, '')}): use minute hour day month weekday, e.g. "0 2 * * *"`,
+    };
   }
   const next = cron.nextRuns(count, now);
   if (next.length === 0) return { ok: false, message: `"${p}" never fires` };
@@ -35,11 +38,17 @@ export function describeCron(pattern: string): string {
   if (f.length !== 5) return 'Custom pattern';
   const [min, hour, dom, mon, dow] = f as [string, string, string, string, string];
   const at = isNum(min) && isNum(hour) ? `at ${two(hour)}:${two(min)}` : null;
-  if (min.startsWith('*/') && hour === '*' && dom === '*' && mon === '*' && dow === '*') return `Every ${min.slice(2)} minutes`;
+  if (min.startsWith('*/') && hour === '*' && dom === '*' && mon === '*' && dow === '*')
+    return `Every ${min.slice(2)} minutes`;
   if (isNum(min) && hour === '*' && dom === '*' && mon === '*' && dow === '*') return `Every hour at minute ${min}`;
-  if (isNum(min) && /^\*\/\d+$/.test(hour) && dom === '*' && mon === '*' && dow === '*') return `Every ${hour.slice(2)} hours, at minute ${Number(min)}`;
+  if (isNum(min) && /^\*\/\d+$/.test(hour) && dom === '*' && mon === '*' && dow === '*')
+    return `Every ${hour.slice(2)} hours, at minute ${Number(min)}`;
   if (at && dom === '*' && mon === '*' && dow === '*') return `Every day ${at}`;
-  if (at && dom === '*' && mon === '*' && /^[0-7](,[0-7])*$/.test(dow)) return `Every ${dow.split(',').map((d) => DAYS[Number(d) % 7]).join(', ')} ${at}`;
+  if (at && dom === '*' && mon === '*' && /^[0-7](,[0-7])*$/.test(dow))
+    return `Every ${dow
+      .split(',')
+      .map((d) => DAYS[Number(d) % 7])
+      .join(', ')} ${at}`;
   if (at && dom === '*' && mon === '*' && dow === '1-5') return `Every weekday (Monday to Friday) ${at}`;
   if (at && isNum(dom) && mon === '*' && dow === '*') return `On day ${dom} of every month ${at}`;
   return 'Custom pattern';

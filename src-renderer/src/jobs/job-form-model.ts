@@ -44,7 +44,16 @@ export function localTimezone(): string {
 }
 
 export function newSchedule(): ScheduleForm {
-  return { name: 'Nightly', cron: '0 2 * * *', timezone: localTimezone(), enabled: true, keep: '7', daily: '', weekly: '', monthly: '' };
+  return {
+    name: 'Nightly',
+    cron: '0 2 * * *',
+    timezone: localTimezone(),
+    enabled: true,
+    keep: '7',
+    daily: '',
+    weekly: '',
+    monthly: '',
+  };
 }
 
 export function emptyJobForm(hostId: string, remoteIds: string[]): JobForm {
@@ -112,7 +121,11 @@ function optionalNum(s: string): number | undefined {
 
 export function jobInputFromForm(f: JobForm): JobInput {
   const vms: JobInput['vms'] =
-    f.selection === 'vms' ? { kind: 'vms', vmUuids: f.vmUuids } : f.selection === 'tags' ? { kind: 'tags', tags: f.tags, excludeVmUuids: f.excludeVmUuids } : { kind: 'pool', excludeVmUuids: f.excludeVmUuids };
+    f.selection === 'vms'
+      ? { kind: 'vms', vmUuids: f.vmUuids }
+      : f.selection === 'tags'
+        ? { kind: 'tags', tags: f.tags, excludeVmUuids: f.excludeVmUuids }
+        : { kind: 'pool', excludeVmUuids: f.excludeVmUuids };
   const speed = optionalNum(f.speedLimitMiB);
   return {
     ...(f.id ? { id: f.id } : {}),
@@ -130,7 +143,12 @@ export function jobInputFromForm(f: JobForm): JobInput {
         cron: s.cron,
         timezone: s.timezone,
         enabled: s.enabled,
-        retention: { keep: num(s.keep), ...(hasLongTerm ? { longTerm: Object.fromEntries(Object.entries(longTerm).filter(([, v]) => v !== undefined)) } : {}) },
+        retention: {
+          keep: num(s.keep),
+          ...(hasLongTerm
+            ? { longTerm: Object.fromEntries(Object.entries(longTerm).filter(([, v]) => v !== undefined)) }
+            : {}),
+        },
       };
     }),
     compression: f.compression,

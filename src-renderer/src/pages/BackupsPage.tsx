@@ -25,8 +25,10 @@ export function BackupsPage() {
   const [exporting, setExporting] = useState<PointTarget | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [deleting, setDeleting] = useState<PointTarget | null>(null);
-  const started = (kind: 'restore' | 'export' | 'verify' | 'delete', point: BackupPointSummary) => (operationId: string, label: string) =>
-    store.started(operationId, { label, vms: [{ uuid: point.vmUuid, name: point.vmName }], kind });
+  const started =
+    (kind: 'restore' | 'export' | 'verify' | 'delete', point: BackupPointSummary) =>
+    (operationId: string, label: string) =>
+      store.started(operationId, { label, vms: [{ uuid: point.vmUuid, name: point.vmName }], kind });
   const verify = async (remoteId: string, p: BackupPointSummary) => {
     setError(null);
     try {
@@ -40,8 +42,15 @@ export function BackupsPage() {
     setDeleting(null);
     setError(null);
     try {
-      const { operationId } = await client.invoke('points.delete', { remoteId: t.remoteId, vmUuid: t.point.vmUuid, pointId: t.point.id });
-      started('delete', t.point)(operationId, `Delete of ${t.point.vmName} ${new Date(t.point.timestamp).toLocaleString()}`);
+      const { operationId } = await client.invoke('points.delete', {
+        remoteId: t.remoteId,
+        vmUuid: t.point.vmUuid,
+        pointId: t.point.id,
+      });
+      started('delete', t.point)(
+        operationId,
+        `Delete of ${t.point.vmName} ${new Date(t.point.timestamp).toLocaleString()}`,
+      );
     } catch (err) {
       setError(err);
     }
@@ -52,7 +61,10 @@ export function BackupsPage() {
     client.invoke('jobs.list', {}).then(setJobs, () => setJobs(null));
   }, [client]);
   useEffect(readJobs, [readJobs]);
-  useEvent('settings.changed', useCallback((e) => e.section === 'jobs' && readJobs(), [readJobs]));
+  useEvent(
+    'settings.changed',
+    useCallback((e) => e.section === 'jobs' && readJobs(), [readJobs]),
+  );
   const when = (iso: string) => new Date(iso).toLocaleString();
   const operations = store.runs().filter((r) => OPERATION_KINDS.has(r.info?.kind ?? ''));
   return (
@@ -66,7 +78,9 @@ export function BackupsPage() {
           ))}
         </section>
       )}
-      {data.remotes.length === 0 && !data.loading && <p className="muted">No remote yet: add one under Remotes, then back up a VM from Hosts.</p>}
+      {data.remotes.length === 0 && !data.loading && (
+        <p className="muted">No remote yet: add one under Remotes, then back up a VM from Hosts.</p>
+      )}
       {data.remotes.map((r) => {
         const points = data.points[r.id] ?? [];
         const byVm = new Map<string, BackupPointSummary[]>();
@@ -85,7 +99,11 @@ export function BackupsPage() {
             ))}
             {points.length === 0 && !data.errors[r.id] && <p className="muted">No backup point yet.</p>}
             {[...byVm.entries()].map(([vmUuid, list]) => (
-              <table key={vmUuid} aria-label={`Backups of ${list[0]!.vmName} on ${r.name}`} style={{ marginBottom: 12 }}>
+              <table
+                key={vmUuid}
+                aria-label={`Backups of ${list[0]!.vmName} on ${r.name}`}
+                style={{ marginBottom: 12 }}
+              >
                 <caption style={{ textAlign: 'left', fontWeight: 600, padding: '4px 0' }}>{list[0]!.vmName}</caption>
                 <thead>
                   <tr>
@@ -102,38 +120,59 @@ export function BackupsPage() {
                   {[...list].reverse().map((p) => {
                     const job = jobLabel(p.jobId, jobs);
                     return (
-                    <tr key={p.id}>
-                      <td className="nowrap">{new Date(p.timestamp).toLocaleString()}</td>
-                      <td>
-                        <span className="badge">{p.mode === 'full' ? 'full (XVA)' : 'delta (VHD)'}</span>
-                      </td>
-                      <td className="n">{p.size === null ? 'unknown' : formatBytes(p.size)}</td>
-                      <td data-testid="point-chain" className={p.chain.kind === 'broken' ? 'bad-text' : undefined}>
-                        {chainText(p.chain, when)}
-                      </td>
-                      <td data-testid="point-job">
-                        {job.gone ?
-                          <>
-                            <span className="mono">{job.text}</span> <span className="badge warn">job deleted</span>
-                          </>
-                        : job.text}
-                      </td>
-                      <td className="mono">{p.id}</td>
-                      <td className="nowrap">
-                        <button type="button" onClick={() => setRestoring({ remoteId: r.id, point: p })} aria-label={`Restore ${p.vmName} ${p.id}`}>
-                          Restore
-                        </button>{' '}
-                        <button type="button" className="secondary" onClick={() => setExporting({ remoteId: r.id, point: p })} aria-label={`Export ${p.vmName} ${p.id}`}>
-                          Export
-                        </button>{' '}
-                        <button type="button" className="secondary" onClick={() => void verify(r.id, p)} aria-label={`Verify ${p.vmName} ${p.id}`}>
-                          Verify
-                        </button>{' '}
-                        <button type="button" className="secondary" onClick={() => setDeleting({ remoteId: r.id, point: p })} aria-label={`Delete ${p.vmName} ${p.id}`}>
-                          Delete
-                        </button>
-                      </td>
-                    </tr>
+                      <tr key={p.id}>
+                        <td className="nowrap">{new Date(p.timestamp).toLocaleString()}</td>
+                        <td>
+                          <span className="badge">{p.mode === 'full' ? 'full (XVA)' : 'delta (VHD)'}</span>
+                        </td>
+                        <td className="n">{p.size === null ? 'unknown' : formatBytes(p.size)}</td>
+                        <td data-testid="point-chain" className={p.chain.kind === 'broken' ? 'bad-text' : undefined}>
+                          {chainText(p.chain, when)}
+                        </td>
+                        <td data-testid="point-job">
+                          {job.gone ? (
+                            <>
+                              <span className="mono">{job.text}</span> <span className="badge warn">job deleted</span>
+                            </>
+                          ) : (
+                            job.text
+                          )}
+                        </td>
+                        <td className="mono">{p.id}</td>
+                        <td className="nowrap">
+                          <button
+                            type="button"
+                            onClick={() => setRestoring({ remoteId: r.id, point: p })}
+                            aria-label={`Restore ${p.vmName} ${p.id}`}
+                          >
+                            Restore
+                          </button>{' '}
+                          <button
+                            type="button"
+                            className="secondary"
+                            onClick={() => setExporting({ remoteId: r.id, point: p })}
+                            aria-label={`Export ${p.vmName} ${p.id}`}
+                          >
+                            Export
+                          </button>{' '}
+                          <button
+                            type="button"
+                            className="secondary"
+                            onClick={() => void verify(r.id, p)}
+                            aria-label={`Verify ${p.vmName} ${p.id}`}
+                          >
+                            Verify
+                          </button>{' '}
+                          <button
+                            type="button"
+                            className="secondary"
+                            onClick={() => setDeleting({ remoteId: r.id, point: p })}
+                            aria-label={`Delete ${p.vmName} ${p.id}`}
+                          >
+                            Delete
+                          </button>
+                        </td>
+                      </tr>
                     );
                   })}
                 </tbody>
@@ -142,9 +181,18 @@ export function BackupsPage() {
           </section>
         );
       })}
-      <RestoreDialog target={restoring} pools={pools} onClose={() => setRestoring(null)} onStarted={(id, label) => restoring && started('restore', restoring.point)(id, label)} />
+      <RestoreDialog
+        target={restoring}
+        pools={pools}
+        onClose={() => setRestoring(null)}
+        onStarted={(id, label) => restoring && started('restore', restoring.point)(id, label)}
+      />
       <ConfirmDialog
-        title={deleting ? `Delete the backup of ${deleting.point.vmName} from ${new Date(deleting.point.timestamp).toLocaleString()}?` : 'Delete'}
+        title={
+          deleting
+            ? `Delete the backup of ${deleting.point.vmName} from ${new Date(deleting.point.timestamp).toLocaleString()}?`
+            : 'Delete'
+        }
         open={deleting !== null}
         confirmLabel="Delete point"
         cancelLabel="Keep it"
@@ -158,7 +206,11 @@ export function BackupsPage() {
             : 'Its XVA, checksum and metadata are removed. Other points are not touched.'}
         </p>
       </ConfirmDialog>
-      <ExportDialog target={exporting} onClose={() => setExporting(null)} onStarted={(id, label) => exporting && started('export', exporting.point)(id, label)} />
+      <ExportDialog
+        target={exporting}
+        onClose={() => setExporting(null)}
+        onStarted={(id, label) => exporting && started('export', exporting.point)(id, label)}
+      />
     </section>
   );
 }

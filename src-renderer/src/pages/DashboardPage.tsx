@@ -11,7 +11,6 @@ import { summarise } from '../transfer/run-store';
 import { NO_BAK_TAG } from './HostsPage';
 import { runLabel } from './TransfersPage';
 
-
 export function DashboardPage() {
   const pools = usePools();
   const data = useRemotePoints();
@@ -25,12 +24,22 @@ export function DashboardPage() {
   const excluded = vms.filter((v) => v.tags.includes(NO_BAK_TAG));
   const excludedUuids = new Set(excluded.map((v) => v.uuid));
   // The engine's view (every pool, every remote) once it has answered; the inventory's until then.
-  const protectedVms: Array<{ uuid: string; name: string; point: { pointId: string; at: string; mode: string; jobName: string | null } | null }> = dashboard
+  const protectedVms: Array<{
+    uuid: string;
+    name: string;
+    point: { pointId: string; at: string; mode: string; jobName: string | null } | null;
+  }> = dashboard
     ? dashboard.vms.protected.map((v) => ({ uuid: v.vmUuid, name: v.vmName, point: v.lastGoodPoint }))
-    : vms.filter((v) => !excludedUuids.has(v.uuid) && newest.has(v.uuid)).map((v) => ({ uuid: v.uuid, name: v.name, point: null }));
+    : vms
+        .filter((v) => !excludedUuids.has(v.uuid) && newest.has(v.uuid))
+        .map((v) => ({ uuid: v.uuid, name: v.name, point: null }));
   const unprotected: Array<{ uuid: string; name: string; reason: string }> = dashboard
-    ? dashboard.vms.unprotected.filter((v) => !excludedUuids.has(v.vmUuid)).map((v) => ({ uuid: v.vmUuid, name: v.vmName, reason: v.reason }))
-    : vms.filter((v) => !excludedUuids.has(v.uuid) && !newest.has(v.uuid)).map((v) => ({ uuid: v.uuid, name: v.name, reason: 'no backup point on any remote' }));
+    ? dashboard.vms.unprotected
+        .filter((v) => !excludedUuids.has(v.vmUuid))
+        .map((v) => ({ uuid: v.vmUuid, name: v.vmName, reason: v.reason }))
+    : vms
+        .filter((v) => !excludedUuids.has(v.uuid) && !newest.has(v.uuid))
+        .map((v) => ({ uuid: v.uuid, name: v.name, reason: 'no backup point on any remote' }));
   const running = runs.filter((r) => !r.result);
 
   const attention: AttentionItem[] = [];
@@ -40,7 +49,10 @@ export function DashboardPage() {
       attention.push({
         key: `host-${h.id}`,
         tone: st.error.code === 'CERTIFICATE_CHANGED' ? 'warn' : 'bad',
-        text: st.error.code === 'CERTIFICATE_CHANGED' ? `The certificate of pool ${h.label} changed: ${st.error.message}` : `Pool ${h.label} is not connected: ${st.error.message}`,
+        text:
+          st.error.code === 'CERTIFICATE_CHANGED'
+            ? `The certificate of pool ${h.label} changed: ${st.error.message}`
+            : `Pool ${h.label} is not connected: ${st.error.message}`,
         hint: st.error.hint,
       });
     }
@@ -58,18 +70,47 @@ export function DashboardPage() {
   attention.push(...jobRunAttention(dashboard?.lastRuns ?? [], (runId) => store.get(runId)?.result != null));
   for (const h of dashboard?.unreachableHosts ?? []) {
     if (pools.states[h.hostId]?.state === 'error') continue;
-    attention.push({ key: `unreachable-${h.hostId}`, tone: 'bad', text: `Pool ${h.label} could not be read: ${h.error}`, hint: 'Its VMs are known only from their backups. Open Hosts to reconnect.' });
+    attention.push({
+      key: `unreachable-${h.hostId}`,
+      tone: 'bad',
+      text: `Pool ${h.label} could not be read: ${h.error}`,
+      hint: 'Its VMs are known only from their backups. Open Hosts to reconnect.',
+    });
   }
   for (const r of data.remotes) {
     const u = data.usage[r.id];
-    if (data.errors[r.id]) attention.push({ key: `remote-${r.id}`, tone: 'bad', text: `Remote ${r.name} (${r.path}) cannot be read.`, hint: 'Check that the share is mounted; open Remotes and press Test.' });
-    else if (u && u.totalBytes > 0 && u.freeBytes / u.totalBytes < 0.1) attention.push({ key: `space-${r.id}`, tone: 'warn', text: `Remote ${r.name} has only ${formatBytes(u.freeBytes)} free.`, hint: 'Free space or lower retention before the next backup.' });
+    if (data.errors[r.id])
+      attention.push({
+        key: `remote-${r.id}`,
+        tone: 'bad',
+        text: `Remote ${r.name} (${r.path}) cannot be read.`,
+        hint: 'Check that the share is mounted; open Remotes and press Test.',
+      });
+    else if (u && u.totalBytes > 0 && u.freeBytes / u.totalBytes < 0.1)
+      attention.push({
+        key: `space-${r.id}`,
+        tone: 'warn',
+        text: `Remote ${r.name} has only ${formatBytes(u.freeBytes)} free.`,
+        hint: 'Free space or lower retention before the next backup.',
+      });
     const bad = data.unreadable[r.id] ?? [];
-    if (bad.length) attention.push({ key: `unreadable-${r.id}`, tone: 'warn', text: `${bad.length} backup metadata file(s) on ${r.name} cannot be read.`, hint: bad[0]!.reason });
+    if (bad.length)
+      attention.push({
+        key: `unreadable-${r.id}`,
+        tone: 'warn',
+        text: `${bad.length} backup metadata file(s) on ${r.name} cannot be read.`,
+        hint: bad[0]!.reason,
+      });
   }
   for (const r of running) {
     const s = summarise(r);
-    if (s.bottleneck.stalled) attention.push({ key: `stall-${r.runId}`, tone: 'warn', text: `${runLabel(r)}: ${s.bottleneck.text}`, hint: 'Open Transfers to watch it.' });
+    if (s.bottleneck.stalled)
+      attention.push({
+        key: `stall-${r.runId}`,
+        tone: 'warn',
+        text: `${runLabel(r)}: ${s.bottleneck.text}`,
+        hint: 'Open Transfers to watch it.',
+      });
   }
 
   return (
@@ -106,7 +147,9 @@ export function DashboardPage() {
         <section className="panel" aria-label="Unprotected VMs">
           <h2>Unprotected VMs</h2>
           {unprotected.length === 0 ? (
-            <p className="muted">{vms.length ? 'Every VM that is not excluded has at least one backup point.' : 'No VM known yet.'}</p>
+            <p className="muted">
+              {vms.length ? 'Every VM that is not excluded has at least one backup point.' : 'No VM known yet.'}
+            </p>
           ) : (
             <ul>
               {unprotected.map((v) => (
@@ -141,12 +184,15 @@ export function DashboardPage() {
         <section className="panel" aria-label="Next scheduled runs">
           <h2>Next scheduled runs</h2>
           {!dashboard || dashboard.nextRuns.length === 0 ? (
-            <p className="muted">No scheduled run. Create a job with a schedule under <a href="#/jobs">Jobs</a>.</p>
+            <p className="muted">
+              No scheduled run. Create a job with a schedule under <a href="#/jobs">Jobs</a>.
+            </p>
           ) : (
             <ul>
               {dashboard.nextRuns.slice(0, 8).map((n) => (
                 <li key={n.jobId + n.scheduleId + n.at}>
-                  {new Date(n.at).toLocaleString()} — {n.jobName} <span className="muted">({n.scheduleName || 'schedule'})</span>
+                  {new Date(n.at).toLocaleString()} — {n.jobName}{' '}
+                  <span className="muted">({n.scheduleName || 'schedule'})</span>
                 </li>
               ))}
             </ul>
@@ -160,7 +206,10 @@ export function DashboardPage() {
             <ul>
               {dashboard.lastRuns.slice(0, 8).map((r) => (
                 <li key={r.runId}>
-                  <span className={`badge ${statusTone[r.status]}`}>{r.status}</span> {r.jobName} <span className="muted">{formatAge(Date.parse(r.finishedAt ?? r.startedAt), Date.now())}, {formatBytes(r.bytes)}</span>
+                  <span className={`badge ${statusTone[r.status]}`}>{r.status}</span> {r.jobName}{' '}
+                  <span className="muted">
+                    {formatAge(Date.parse(r.finishedAt ?? r.startedAt), Date.now())}, {formatBytes(r.bytes)}
+                  </span>
                 </li>
               ))}
             </ul>
@@ -184,7 +233,8 @@ export function DashboardPage() {
             <tbody>
               {runs.slice(0, 10).map((r) => {
                 const s = summarise(r);
-                const tone = s.state === 'done' ? 'ok' : s.state === 'failed' ? 'bad' : s.state === 'running' ? 'info' : 'warn';
+                const tone =
+                  s.state === 'done' ? 'ok' : s.state === 'failed' ? 'bad' : s.state === 'running' ? 'info' : 'warn';
                 return (
                   <tr key={r.runId}>
                     <td>
@@ -227,7 +277,11 @@ export function DashboardPage() {
                     <td>{r.name}</td>
                     <td className="n">{u ? u.points : '—'}</td>
                     <td className="n">{u ? formatBytes(u.repositoryBytes) : '—'}</td>
-                    <td className="n">{u ? `${formatBytes(u.freeBytes)} (${formatPercent(u.totalBytes ? u.freeBytes / u.totalBytes : 0)})` : '—'}</td>
+                    <td className="n">
+                      {u
+                        ? `${formatBytes(u.freeBytes)} (${formatPercent(u.totalBytes ? u.freeBytes / u.totalBytes : 0)})`
+                        : '—'}
+                    </td>
                     <td className="n">{u ? formatBytes(u.totalBytes) : '—'}</td>
                   </tr>
                 );

@@ -76,27 +76,45 @@ export function HostsPage() {
         <form className="inline-form" onSubmit={submit} aria-label="Add a pool">
           <label>
             Pool address
-            <input value={form.url} onChange={(e) => setForm({ ...form, url: e.target.value })} placeholder="https://xcp-host" autoComplete="url" />
+            <input
+              value={form.url}
+              onChange={(e) => setForm({ ...form, url: e.target.value })}
+              placeholder="https://xcp-host"
+              autoComplete="url"
+            />
           </label>
           <label>
             Username
-            <input value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} autoComplete="username" />
+            <input
+              value={form.username}
+              onChange={(e) => setForm({ ...form, username: e.target.value })}
+              autoComplete="username"
+            />
           </label>
           <label>
             Password
-            <input type="password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} autoComplete="current-password" />
+            <input
+              type="password"
+              value={form.password}
+              onChange={(e) => setForm({ ...form, password: e.target.value })}
+              autoComplete="current-password"
+            />
           </label>
           <button type="submit" disabled={busy}>
             Connect
           </button>
         </form>
         {probe && probe.fingerprint && (
-          <div className={changed ? 'notice warning' : 'notice'} role="dialog" aria-label={changed ? 'Certificate changed' : 'Approve certificate'}>
+          <div
+            className={changed ? 'notice warning' : 'notice'}
+            role="dialog"
+            aria-label={changed ? 'Certificate changed' : 'Approve certificate'}
+          >
             {changed ? (
               <>
                 <p>
-                  <strong>The certificate of {probe.url} has changed.</strong> This can mean the host was reinstalled or its certificate renewed — or that something is
-                  impersonating it.
+                  <strong>The certificate of {probe.url} has changed.</strong> This can mean the host was reinstalled or
+                  its certificate renewed — or that something is impersonating it.
                 </p>
                 <dl className="stats" style={{ gridTemplateColumns: '1fr' }}>
                   <div className="stat">
@@ -112,7 +130,9 @@ export function HostsPage() {
                     </dd>
                   </div>
                 </dl>
-                <p className="hint">Approve only if you know why it changed; check it on the host's console first (command below).</p>
+                <p className="hint">
+                  Approve only if you know why it changed; check it on the host's console first (command below).
+                </p>
               </>
             ) : (
               <p>
@@ -135,7 +155,9 @@ export function HostsPage() {
         <ErrorMessage error={error} />
       </div>
 
-      {pools.hosts.length === 0 && !pools.loading && <p className="muted">No pool yet. Add one above: its address, a user (often root) and the password.</p>}
+      {pools.hosts.length === 0 && !pools.loading && (
+        <p className="muted">No pool yet. Add one above: its address, a user (often root) and the password.</p>
+      )}
       {pools.hosts.map((h) => (
         <PoolPanel
           key={h.id}
@@ -178,7 +200,10 @@ function PoolPanel(props: {
   const [trusting, setTrusting] = useState(false);
   const [trustError, setTrustError] = useState<unknown>(null);
   const certChanged = state?.state === 'error' && state.error?.code === 'CERTIFICATE_CHANGED';
-  const reprobe = useCallback(() => client.invoke('hosts.probe', { url: h.url }).then(setProbe, () => setProbe(null)), [client, h.url]);
+  const reprobe = useCallback(
+    () => client.invoke('hosts.probe', { url: h.url }).then(setProbe, () => setProbe(null)),
+    [client, h.url],
+  );
   useEffect(() => {
     if (certChanged) void reprobe();
   }, [certChanged, reprobe]);
@@ -218,7 +243,12 @@ function PoolPanel(props: {
           {h.url} · user {h.username}
         </span>
         <div className="actions">
-          <button type="button" className="secondary" onClick={() => setRemoving(true)} aria-label={`Remove pool ${title}`}>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => setRemoving(true)}
+            aria-label={`Remove pool ${title}`}
+          >
             Remove
           </button>
         </div>
@@ -228,7 +258,9 @@ function PoolPanel(props: {
       </p>
       {certChanged && (
         <div className="notice warning" role="alert">
-          <strong>The certificate of {h.url} has changed; Sluice will not talk to this pool until you approve the new one.</strong>
+          <strong>
+            The certificate of {h.url} has changed; Sluice will not talk to this pool until you approve the new one.
+          </strong>
           <div>
             Approved: <span className="mono">{h.trustedFingerprint}</span>
           </div>
@@ -237,10 +269,16 @@ function PoolPanel(props: {
           </div>
           <div className="hint">
             If the host was reinstalled or its certificate renewed, check the new fingerprint on its console (
-            <span className="mono">openssl x509 -noout -fingerprint -sha256 -in /etc/xensource/xapi-ssl.pem</span>) and trust it: the pool keeps its password and jobs. If
-            you do not know why it changed, do not: something may be impersonating the host.
+            <span className="mono">openssl x509 -noout -fingerprint -sha256 -in /etc/xensource/xapi-ssl.pem</span>) and
+            trust it: the pool keeps its password and jobs. If you do not know why it changed, do not: something may be
+            impersonating the host.
           </div>
-          <button type="button" className="secondary" disabled={!presented || trusting} onClick={() => setConfirmTrust(true)}>
+          <button
+            type="button"
+            className="secondary"
+            disabled={!presented || trusting}
+            onClick={() => setConfirmTrust(true)}
+          >
             Trust the new certificate
           </button>
         </div>
@@ -248,7 +286,15 @@ function PoolPanel(props: {
       {certChanged && <ErrorMessage error={trustError} title="Sluice did not trust the new certificate." />}
       {!certChanged && <ErrorMessage error={props.error} title={`Sluice cannot read the pool at ${h.url}.`} />}
       <ErrorMessage error={removeError} />
-      {inv && <InventoryTree hostId={h.id} inventory={inv} newest={props.newest} store={props.store} onBackup={props.onBackup} />}
+      {inv && (
+        <InventoryTree
+          hostId={h.id}
+          inventory={inv}
+          newest={props.newest}
+          store={props.store}
+          onBackup={props.onBackup}
+        />
+      )}
       <ConfirmDialog
         title={`Trust the new certificate of ${title}?`}
         open={confirmTrust && presented !== null}
@@ -257,31 +303,55 @@ function PoolPanel(props: {
         onConfirm={() => presented && void trust(presented)}
         onClose={() => setConfirmTrust(false)}
       >
-        <p>Sluice will talk to {h.url} only if it presents exactly this certificate, and refuse the old one from then on.</p>
+        <p>
+          Sluice will talk to {h.url} only if it presents exactly this certificate, and refuse the old one from then on.
+        </p>
         <dl className="stats" style={{ gridTemplateColumns: '1fr' }}>
           <div className="stat">
             <dt>You approved before</dt>
-            <dd className="mono" style={{ whiteSpace: 'normal', overflowWrap: 'anywhere' }} data-testid="trusted-fingerprint">
+            <dd
+              className="mono"
+              style={{ whiteSpace: 'normal', overflowWrap: 'anywhere' }}
+              data-testid="trusted-fingerprint"
+            >
               {h.trustedFingerprint}
             </dd>
           </div>
           <div className="stat">
             <dt>It presents now (to trust)</dt>
-            <dd className="mono" style={{ whiteSpace: 'normal', overflowWrap: 'anywhere' }} data-testid="new-fingerprint">
+            <dd
+              className="mono"
+              style={{ whiteSpace: 'normal', overflowWrap: 'anywhere' }}
+              data-testid="new-fingerprint"
+            >
               {presented}
             </dd>
           </div>
         </dl>
         <p className="hint">Trust it only if this matches what the host's console shows.</p>
       </ConfirmDialog>
-      <ConfirmDialog title={`Remove the pool ${title}?`} open={removing} confirmLabel="Remove pool" cancelLabel="Keep it" danger onConfirm={() => void remove()} onClose={() => setRemoving(false)}>
+      <ConfirmDialog
+        title={`Remove the pool ${title}?`}
+        open={removing}
+        confirmLabel="Remove pool"
+        cancelLabel="Keep it"
+        danger
+        onConfirm={() => void remove()}
+        onClose={() => setRemoving(false)}
+      >
         <p>Sluice forgets its address and password. Backups already made stay on the remotes.</p>
       </ConfirmDialog>
     </section>
   );
 }
 
-function InventoryTree(props: { hostId: string; inventory: Inventory; newest: ReturnType<typeof newestPointByVm>; store: RunStore; onBackup: (vm: { uuid: string; name: string }) => void }) {
+function InventoryTree(props: {
+  hostId: string;
+  inventory: Inventory;
+  newest: ReturnType<typeof newestPointByVm>;
+  store: RunStore;
+  onBackup: (vm: { uuid: string; name: string }) => void;
+}) {
   const { inventory: inv } = props;
   const groups: Array<{ key: string; name: string; detail: string; vms: Vm[] }> = inv.hosts.map((host) => ({
     key: host.uuid,
@@ -290,7 +360,8 @@ function InventoryTree(props: { hostId: string; inventory: Inventory; newest: Re
     vms: inv.vms.filter((vm) => vm.residentOn === host.uuid),
   }));
   const elsewhere = inv.vms.filter((vm) => !vm.residentOn || !inv.hosts.some((h) => h.uuid === vm.residentOn));
-  if (elsewhere.length) groups.push({ key: 'halted', name: 'Not running on a host', detail: 'halted or suspended VMs', vms: elsewhere });
+  if (elsewhere.length)
+    groups.push({ key: 'halted', name: 'Not running on a host', detail: 'halted or suspended VMs', vms: elsewhere });
   const lastRuns = lastRunByVm(useRunHistory(), props.store.runs());
   return (
     <ul className="tree" aria-label={`Inventory of ${inv.pool?.name ?? 'the pool'}`}>
@@ -314,12 +385,21 @@ function HostNode(props: {
   return (
     <li>
       <div className="tree-row">
-        <button type="button" className="tree-toggle" aria-expanded={open} aria-controls={listId} aria-label={`${open ? 'Collapse' : 'Expand'} ${props.name}`} onClick={() => setOpen(!open)}>
+        <button
+          type="button"
+          className="tree-toggle"
+          aria-expanded={open}
+          aria-controls={listId}
+          aria-label={`${open ? 'Collapse' : 'Expand'} ${props.name}`}
+          onClick={() => setOpen(!open)}
+        >
           {open ? '▾' : '▸'}
         </button>
         <h3 style={{ margin: 0 }}>{props.name}</h3>
         <span className="muted">{props.detail}</span>
-        <span className="badge">{props.vms.length} VM{props.vms.length === 1 ? '' : 's'}</span>
+        <span className="badge">
+          {props.vms.length} VM{props.vms.length === 1 ? '' : 's'}
+        </span>
       </div>
       {open && (
         <div id={listId}>
@@ -343,7 +423,13 @@ function HostNode(props: {
               </thead>
               <tbody>
                 {props.vms.map((vm) => (
-                  <VmRow key={vm.uuid} vm={vm} newest={props.newest} lastRuns={props.lastRuns} onBackup={props.onBackup} />
+                  <VmRow
+                    key={vm.uuid}
+                    vm={vm}
+                    newest={props.newest}
+                    lastRuns={props.lastRuns}
+                    onBackup={props.onBackup}
+                  />
                 ))}
               </tbody>
             </table>
@@ -354,7 +440,17 @@ function HostNode(props: {
   );
 }
 
-function VmRow({ vm, newest, lastRuns, onBackup }: { vm: Vm; newest: ReturnType<typeof newestPointByVm>; lastRuns: ReturnType<typeof lastRunByVm>; onBackup: (vm: { uuid: string; name: string }) => void }) {
+function VmRow({
+  vm,
+  newest,
+  lastRuns,
+  onBackup,
+}: {
+  vm: Vm;
+  newest: ReturnType<typeof newestPointByVm>;
+  lastRuns: ReturnType<typeof lastRunByVm>;
+  onBackup: (vm: { uuid: string; name: string }) => void;
+}) {
   const excluded = isExcluded(vm);
   const point = newest.get(vm.uuid);
   const run = lastRuns.get(vm.uuid);
@@ -418,7 +514,11 @@ function VmRow({ vm, newest, lastRuns, onBackup }: { vm: Vm; newest: ReturnType<
           onClick={() => onBackup({ uuid: vm.uuid, name: vm.name })}
           disabled={excluded}
           aria-label={`Back up ${vm.name} now`}
-          title={excluded ? 'Tagged xo:no-bak: Sluice never backs it up. Remove the tag on the host to include it.' : undefined}
+          title={
+            excluded
+              ? 'Tagged xo:no-bak: Sluice never backs it up. Remove the tag on the host to include it.'
+              : undefined
+          }
         >
           Back up now
         </button>

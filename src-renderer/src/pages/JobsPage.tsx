@@ -26,7 +26,10 @@ export function JobsPage() {
     client.invoke('remotes.list', {}).then(setRemotes, setError);
   }, [client]);
   useEffect(load, [load]);
-  useEvent('settings.changed', useCallback((e) => (e.section === 'jobs' || e.section === 'remotes') && load(), [load]));
+  useEvent(
+    'settings.changed',
+    useCallback((e) => (e.section === 'jobs' || e.section === 'remotes') && load(), [load]),
+  );
   useEvent('runs.started', load);
   useEvent('runs.finished', load);
 
@@ -56,7 +59,18 @@ export function JobsPage() {
       <ErrorMessage error={error} />
       {!editing && (
         <div className="actions" style={{ justifyContent: 'flex-start' }}>
-          <button type="button" disabled={!canCreate} onClick={() => setEditing(emptyJobForm(pools.hosts[0]?.id ?? '', remotes.slice(0, 1).map((r) => r.id)))}>
+          <button
+            type="button"
+            disabled={!canCreate}
+            onClick={() =>
+              setEditing(
+                emptyJobForm(
+                  pools.hosts[0]?.id ?? '',
+                  remotes.slice(0, 1).map((r) => r.id),
+                ),
+              )
+            }
+          >
             New job
           </button>
           {!canCreate && <span className="muted">A job needs a pool (Hosts) and a remote (Remotes).</span>}
@@ -77,7 +91,11 @@ export function JobsPage() {
           }}
         />
       )}
-      {jobs?.length === 0 && !editing && <p className="muted">No job yet. A job backs up VMs on a schedule, keeps the points you ask for, and can be run by hand.</p>}
+      {jobs?.length === 0 && !editing && (
+        <p className="muted">
+          No job yet. A job backs up VMs on a schedule, keeps the points you ask for, and can be run by hand.
+        </p>
+      )}
       {jobs && jobs.length > 0 && (
         <table aria-label="Jobs">
           <thead>
@@ -98,27 +116,52 @@ export function JobsPage() {
                     {j.name} {!j.enabled && <span className="badge warn">disabled</span>}
                   </td>
                   <td>{j.mode}</td>
-                  <td className="nowrap">{next ? new Date(next.at).toLocaleString() : <span className="muted">not scheduled</span>}</td>
+                  <td className="nowrap">
+                    {next ? new Date(next.at).toLocaleString() : <span className="muted">not scheduled</span>}
+                  </td>
                   <td>
-                    {j.runningRunId ?
+                    {j.runningRunId ? (
                       <span className="badge info">running</span>
-                    : j.lastRun ?
+                    ) : j.lastRun ? (
                       <>
-                        <span className={`badge ${statusTone[j.lastRun.status]}`}>{j.lastRun.status}</span> <span className="muted">{new Date(j.lastRun.startedAt).toLocaleString()}</span>
+                        <span className={`badge ${statusTone[j.lastRun.status]}`}>{j.lastRun.status}</span>{' '}
+                        <span className="muted">{new Date(j.lastRun.startedAt).toLocaleString()}</span>
                       </>
-                    : <span className="muted">never</span>}
+                    ) : (
+                      <span className="muted">never</span>
+                    )}
                   </td>
                   <td className="nowrap">
-                    <button type="button" onClick={() => void runNow(j)} disabled={j.runningRunId !== null} aria-label={`Run ${j.name} now`}>
+                    <button
+                      type="button"
+                      onClick={() => void runNow(j)}
+                      disabled={j.runningRunId !== null}
+                      aria-label={`Run ${j.name} now`}
+                    >
                       Run now
                     </button>{' '}
-                    <button type="button" className="secondary" onClick={() => setEditing(formFromJob(j))} aria-label={`Edit ${j.name}`}>
+                    <button
+                      type="button"
+                      className="secondary"
+                      onClick={() => setEditing(formFromJob(j))}
+                      aria-label={`Edit ${j.name}`}
+                    >
                       Edit
                     </button>{' '}
-                    <button type="button" className="secondary" onClick={() => setHistory(history === j.id ? null : j.id)} aria-label={`History of ${j.name}`}>
+                    <button
+                      type="button"
+                      className="secondary"
+                      onClick={() => setHistory(history === j.id ? null : j.id)}
+                      aria-label={`History of ${j.name}`}
+                    >
                       History
                     </button>{' '}
-                    <button type="button" className="danger" onClick={() => setDeleting(j)} aria-label={`Delete ${j.name}`}>
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() => setDeleting(j)}
+                      aria-label={`Delete ${j.name}`}
+                    >
                       Delete
                     </button>
                   </td>
@@ -128,7 +171,9 @@ export function JobsPage() {
           </tbody>
         </table>
       )}
-      {history && jobs?.some((j) => j.id === history) && <RunHistory key={history} jobId={history} jobName={jobs.find((j) => j.id === history)!.name} />}
+      {history && jobs?.some((j) => j.id === history) && (
+        <RunHistory key={history} jobId={history} jobName={jobs.find((j) => j.id === history)!.name} />
+      )}
       <ConfirmDialog
         title={deleting ? `Delete the job “${deleting.name}”?` : 'Delete the job?'}
         open={deleting !== null}

@@ -30,7 +30,10 @@ export function RemotesPage() {
       <h1 id="page-title">Remotes</h1>
       <div className="panel">
         <h2>Add a remote</h2>
-        <p className="muted">A local folder or a mounted share (NFS, SMB). Sluice never creates a missing remote folder: an unmounted share must fail a backup, not fill the local disk.</p>
+        <p className="muted">
+          A local folder or a mounted share (NFS, SMB). Sluice never creates a missing remote folder: an unmounted share
+          must fail a backup, not fill the local disk.
+        </p>
         <form className="inline-form" onSubmit={submit} aria-label="Add a remote">
           <label>
             Name
@@ -38,7 +41,11 @@ export function RemotesPage() {
           </label>
           <label style={{ flex: '1 1 320px' }}>
             Folder
-            <input value={form.path} onChange={(e) => setForm({ ...form, path: e.target.value })} placeholder="/mnt/backups" />
+            <input
+              value={form.path}
+              onChange={(e) => setForm({ ...form, path: e.target.value })}
+              placeholder="/mnt/backups"
+            />
           </label>
           <button type="submit">Add remote</button>
         </form>
@@ -74,7 +81,15 @@ export function RemotesPage() {
   );
 }
 
-function RemoteRow({ remote: r, usage, error }: { remote: RemoteSummary; usage: ResponseOf<'remotes.usage'> | undefined; error: unknown }) {
+function RemoteRow({
+  remote: r,
+  usage,
+  error,
+}: {
+  remote: RemoteSummary;
+  usage: ResponseOf<'remotes.usage'> | undefined;
+  error: unknown;
+}) {
   const client = useClient();
   const [test, setTest] = useState<TestResult | null>(null);
   const [testError, setTestError] = useState<unknown>(null);
@@ -97,18 +112,45 @@ function RemoteRow({ remote: r, usage, error }: { remote: RemoteSummary; usage: 
       <tr aria-label={r.name}>
         <td>{r.name}</td>
         <td className="mono">{r.path}</td>
-        <td className="n">{usage ? `${usage.points} point${usage.points === 1 ? '' : 's'} of ${usage.vms} VM${usage.vms === 1 ? '' : 's'}` : '—'}</td>
+        <td className="n">
+          {usage
+            ? `${usage.points} point${usage.points === 1 ? '' : 's'} of ${usage.vms} VM${usage.vms === 1 ? '' : 's'}`
+            : '—'}
+        </td>
         <td className="n">{usage ? formatBytes(usage.repositoryBytes) : '—'}</td>
-        <td className="n">{usage ? `${formatBytes(usage.freeBytes)} (${formatPercent(usage.totalBytes ? usage.freeBytes / usage.totalBytes : 0)})` : '—'}</td>
+        <td className="n">
+          {usage
+            ? `${formatBytes(usage.freeBytes)} (${formatPercent(usage.totalBytes ? usage.freeBytes / usage.totalBytes : 0)})`
+            : '—'}
+        </td>
         <td className="n">{usage ? formatBytes(usage.totalBytes) : '—'}</td>
         <td className="nowrap">
-          <button type="button" className="secondary" onClick={() => void runTest()} disabled={testing} aria-label={`Test remote ${r.name}`}>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => void runTest()}
+            disabled={testing}
+            aria-label={`Test remote ${r.name}`}
+          >
             {testing ? 'Testing…' : 'Test'}
           </button>{' '}
-          <button type="button" className="secondary" onClick={() => setRemoving(true)} aria-label={`Remove remote ${r.name}`}>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => setRemoving(true)}
+            aria-label={`Remove remote ${r.name}`}
+          >
             Remove
           </button>
-          <ConfirmDialog title={`Remove the remote ${r.name}?`} open={removing} confirmLabel="Remove remote" cancelLabel="Keep it" danger onConfirm={() => void client.invoke('remotes.remove', { id: r.id })} onClose={() => setRemoving(false)}>
+          <ConfirmDialog
+            title={`Remove the remote ${r.name}?`}
+            open={removing}
+            confirmLabel="Remove remote"
+            cancelLabel="Keep it"
+            danger
+            onConfirm={() => void client.invoke('remotes.remove', { id: r.id })}
+            onClose={() => setRemoving(false)}
+          >
             <p>Sluice stops using {r.path}. The backups in it are not deleted.</p>
           </ConfirmDialog>
         </td>
@@ -118,7 +160,8 @@ function RemoteRow({ remote: r, usage, error }: { remote: RemoteSummary; usage: 
           <td colSpan={7}>
             {test && (
               <div className="notice ok" role="status" aria-label={`Test of ${r.name}`}>
-                <strong>{r.name} is writable.</strong> Free space {formatBytes(test.freeBytes)} of {formatBytes(test.totalBytes)}; write speed{' '}
+                <strong>{r.name} is writable.</strong> Free space {formatBytes(test.freeBytes)} of{' '}
+                {formatBytes(test.totalBytes)}; write speed{' '}
                 <span className="num" data-testid="write-speed">
                   {formatRate(test.writeBytesPerSec)}
                 </span>{' '}

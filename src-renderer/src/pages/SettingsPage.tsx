@@ -21,7 +21,10 @@ function toDraft(p: Preferences): Draft {
     spoolDir: p.spoolDir ?? '',
     spoolCapGiB: String(Math.round((p.spoolCapBytes / GiB) * 100) / 100),
     memoryMiB: String(Math.round(p.memoryBufferBytes / MiB)),
-    speedLimitMiB: p.defaultSpeedLimitBytesPerSec === null ? '' : String(Math.round((p.defaultSpeedLimitBytesPerSec / MiB) * 100) / 100),
+    speedLimitMiB:
+      p.defaultSpeedLimitBytesPerSec === null
+        ? ''
+        : String(Math.round((p.defaultSpeedLimitBytesPerSec / MiB) * 100) / 100),
     notifyOnSuccess: p.notifyOnSuccess,
     notifyOnFailure: p.notifyOnFailure,
   };
@@ -30,9 +33,19 @@ function toDraft(p: Preferences): Draft {
 type Parsed = { ok: true; patch: Partial<Preferences> } | { ok: false; error: { message: string; hint: string } };
 
 function parse(d: Draft): Parsed {
-  const positive = (text: string, what: string, unit: string, example: string): number | { message: string; hint: string } => {
+  const positive = (
+    text: string,
+    what: string,
+    unit: string,
+    example: string,
+  ): number | { message: string; hint: string } => {
     const n = Number(text.trim());
-    return text.trim() !== '' && Number.isFinite(n) && n > 0 ? n : { message: `"${text}" is not a valid ${what}.`, hint: `Enter a number of ${unit} greater than 0, e.g. ${example}.` };
+    return text.trim() !== '' && Number.isFinite(n) && n > 0
+      ? n
+      : {
+          message: `"${text}" is not a valid ${what}.`,
+          hint: `Enter a number of ${unit} greater than 0, e.g. ${example}.`,
+        };
   };
   const cap = positive(d.spoolCapGiB, 'spool size', 'GiB', '4');
   if (typeof cap !== 'number') return { ok: false, error: cap };
@@ -116,7 +129,8 @@ export function SettingsPage() {
           <legend>Theme</legend>
           {(['system', 'light', 'dark'] as const).map((t) => (
             <label key={t} className="radio">
-              <input type="radio" name="theme" checked={prefs.theme === t} onChange={() => void setTheme(t)} /> {t[0]!.toUpperCase() + t.slice(1)}
+              <input type="radio" name="theme" checked={prefs.theme === t} onChange={() => void setTheme(t)} />{' '}
+              {t[0]!.toUpperCase() + t.slice(1)}
             </label>
           ))}
         </fieldset>
@@ -125,25 +139,45 @@ export function SettingsPage() {
         <form onSubmit={save} aria-label="Transfer and notification settings">
           <fieldset>
             <legend>Spool and speed</legend>
-            <p className="help">When a remote writes slower than the host sends, Sluice holds the difference in memory, then in the spool folder, so the host never has to wait long enough to give up.</p>
+            <p className="help">
+              When a remote writes slower than the host sends, Sluice holds the difference in memory, then in the spool
+              folder, so the host never has to wait long enough to give up.
+            </p>
             <div className="form-grid">
               <label>
                 Spool folder
-                <input value={draft.spoolDir} onChange={(e) => set({ spoolDir: e.target.value })} placeholder="the system temp folder" />
+                <input
+                  value={draft.spoolDir}
+                  onChange={(e) => set({ spoolDir: e.target.value })}
+                  placeholder="the system temp folder"
+                />
                 <span className="help">Empty: the system temp folder. Use a fast local disk.</span>
               </label>
               <label>
                 Spool size limit (GiB)
-                <input inputMode="decimal" value={draft.spoolCapGiB} onChange={(e) => set({ spoolCapGiB: e.target.value })} />
+                <input
+                  inputMode="decimal"
+                  value={draft.spoolCapGiB}
+                  onChange={(e) => set({ spoolCapGiB: e.target.value })}
+                />
                 <span className="help">Never more than half the free space of the spool folder.</span>
               </label>
               <label>
                 Memory buffer (MiB)
-                <input inputMode="decimal" value={draft.memoryMiB} onChange={(e) => set({ memoryMiB: e.target.value })} />
+                <input
+                  inputMode="decimal"
+                  value={draft.memoryMiB}
+                  onChange={(e) => set({ memoryMiB: e.target.value })}
+                />
               </label>
               <label>
                 Default speed limit (MiB/s)
-                <input inputMode="decimal" value={draft.speedLimitMiB} onChange={(e) => set({ speedLimitMiB: e.target.value })} placeholder="no limit" />
+                <input
+                  inputMode="decimal"
+                  value={draft.speedLimitMiB}
+                  onChange={(e) => set({ speedLimitMiB: e.target.value })}
+                  placeholder="no limit"
+                />
                 <span className="help">Empty: no limit. A backup can set its own.</span>
               </label>
             </div>
@@ -151,10 +185,20 @@ export function SettingsPage() {
           <fieldset>
             <legend>Notifications</legend>
             <label className="check">
-              <input type="checkbox" checked={draft.notifyOnSuccess} onChange={(e) => set({ notifyOnSuccess: e.target.checked })} /> Notify when a backup succeeds
+              <input
+                type="checkbox"
+                checked={draft.notifyOnSuccess}
+                onChange={(e) => set({ notifyOnSuccess: e.target.checked })}
+              />{' '}
+              Notify when a backup succeeds
             </label>
             <label className="check">
-              <input type="checkbox" checked={draft.notifyOnFailure} onChange={(e) => set({ notifyOnFailure: e.target.checked })} /> Notify when a backup fails or is cancelled
+              <input
+                type="checkbox"
+                checked={draft.notifyOnFailure}
+                onChange={(e) => set({ notifyOnFailure: e.target.checked })}
+              />{' '}
+              Notify when a backup fails or is cancelled
             </label>
           </fieldset>
           <button type="submit">Save settings</button>

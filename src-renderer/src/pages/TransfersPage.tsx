@@ -7,7 +7,15 @@ import { ProgressBar } from '../components/ProgressBar';
 import { TransferGraph } from '../components/TransferGraph';
 import { formatBytes, formatPercent, formatRate } from '../format/units';
 import { describeEta, formatSeconds } from '../transfer/eta';
-import { phaseWords, summarise, vmRows, type DiskRow, type Run, type RunState, type VmRow } from '../transfer/run-store';
+import {
+  phaseWords,
+  summarise,
+  vmRows,
+  type DiskRow,
+  type Run,
+  type RunState,
+  type VmRow,
+} from '../transfer/run-store';
 
 const stateBadge: Record<RunState, [string, string]> = {
   running: ['Running', 'info'],
@@ -37,7 +45,11 @@ export function TransfersPage() {
   return (
     <section className="page" aria-labelledby="page-title">
       <h1 id="page-title">Transfers</h1>
-      {runs.length === 0 && <p className="muted">No transfer this session. Start one with “Back up now” on a VM under Hosts; scheduled runs appear here too.</p>}
+      {runs.length === 0 && (
+        <p className="muted">
+          No transfer this session. Start one with “Back up now” on a VM under Hosts; scheduled runs appear here too.
+        </p>
+      )}
       {active.length > 0 && (
         <section aria-label="Running">
           {active.map((r) => (
@@ -77,10 +89,16 @@ export function RunCard({ run }: { run: Run }) {
     try {
       const kind = run.info?.kind ?? 'backup';
       const r =
-        kind === 'job' ? await client.invoke('runs.cancel', { runId: run.runId })
-        : kind === 'backup' ? await client.invoke('backup.cancel', { runId: run.runId })
-        : await client.invoke('operations.cancel', { operationId: run.runId });
-      if (!r.cancelled && !run.result) setError({ message: 'The engine no longer runs this backup.', hint: 'It has probably just finished; its result appears here in a moment.' });
+        kind === 'job'
+          ? await client.invoke('runs.cancel', { runId: run.runId })
+          : kind === 'backup'
+            ? await client.invoke('backup.cancel', { runId: run.runId })
+            : await client.invoke('operations.cancel', { operationId: run.runId });
+      if (!r.cancelled && !run.result)
+        setError({
+          message: 'The engine no longer runs this backup.',
+          hint: 'It has probably just finished; its result appears here in a moment.',
+        });
     } catch (err) {
       setError(err);
     }
@@ -106,22 +124,50 @@ export function RunCard({ run }: { run: Run }) {
       <p data-testid="run-phase" aria-live="polite">
         <span className="badge">{s.phase}</span> {phaseWords(s.phase, run.info?.kind)}
       </p>
-      <ProgressBar fraction={s.state === 'done' ? 1 : s.fraction} label={`Overall progress of ${label}`} state={s.state === 'done' ? 'done' : s.state === 'failed' ? 'failed' : undefined} />
+      <ProgressBar
+        fraction={s.state === 'done' ? 1 : s.fraction}
+        label={`Overall progress of ${label}`}
+        state={s.state === 'done' ? 'done' : s.state === 'failed' ? 'failed' : undefined}
+      />
       <dl className="stats">
         <Stat label="Written" value={formatBytes(s.bytesDone)} testId="bytes-done" width={11} />
-        <Stat label="Total" value={s.totalBytes === null ? 'unknown' : formatBytes(s.totalBytes)} testId="bytes-total" width={11} />
-        <Stat label="Progress" value={s.state === 'done' ? '100.0 %' : s.fraction === null ? 'unknown' : formatPercent(s.fraction)} testId="progress-text" width={8} />
+        <Stat
+          label="Total"
+          value={s.totalBytes === null ? 'unknown' : formatBytes(s.totalBytes)}
+          testId="bytes-total"
+          width={11}
+        />
+        <Stat
+          label="Progress"
+          value={s.state === 'done' ? '100.0 %' : s.fraction === null ? 'unknown' : formatPercent(s.fraction)}
+          testId="progress-text"
+          width={8}
+        />
         <Stat label="Source rate" value={formatRate(s.sourceRate)} testId="source-rate" width={13} />
         <Stat label="Destination rate" value={formatRate(s.destinationRate)} testId="destination-rate" width={13} />
         <Stat label="Buffered" value={formatBytes(s.bufferedBytes)} testId="buffered" width={11} />
-        <Stat label="Spool (disk)" value={formatBytes(s.spoolBytes)} note={s.spoolCapBytes > 0 ? `of ${formatBytes(s.spoolCapBytes)} allowed` : null} width={11} />
+        <Stat
+          label="Spool (disk)"
+          value={formatBytes(s.spoolBytes)}
+          note={s.spoolCapBytes > 0 ? `of ${formatBytes(s.spoolCapBytes)} allowed` : null}
+          width={11}
+        />
         <Stat label="Time left" value={eta.value} note={eta.why} testId="eta" width={12} />
         <Stat label="Elapsed" value={formatSeconds(Math.max(0, Math.round((endMs - startMs) / 1000)))} width={12} />
       </dl>
-      <div className={`bottleneck ${s.bottleneck.verdict}`} data-testid="bottleneck" data-verdict={s.bottleneck.verdict} data-stalled={s.bottleneck.stalled ?? ''}>
+      <div
+        className={`bottleneck ${s.bottleneck.verdict}`}
+        data-testid="bottleneck"
+        data-verdict={s.bottleneck.verdict}
+        data-stalled={s.bottleneck.stalled ?? ''}
+      >
         <strong>Bottleneck:</strong> <span>{s.bottleneck.text}</span>
       </div>
-      <TransferGraph store={store} runId={run.runId} label={`Live rates of ${label}: source, destination and buffered bytes`} />
+      <TransferGraph
+        store={store}
+        runId={run.runId}
+        label={`Live rates of ${label}: source, destination and buffered bytes`}
+      />
       {rows.length > 0 && <TransferRows label={label} rows={rows} />}
       <ErrorMessage error={error} />
       {run.result && <RunResult run={run} />}
@@ -147,11 +193,11 @@ export function RunCard({ run }: { run: Run }) {
         onClose={() => setConfirming(false)}
       >
         <p>
-          {what === 'backup' ?
-            'Sluice stops the export on the host, closes the connection, deletes the partial files on the remote and removes the backup snapshot from the host. Existing backup points are not touched.'
-          : what === 'restore' ?
-            'Sluice stops the import on the host and removes the VM and disks it had created. The backup point is not touched.'
-          : `Sluice stops reading the backup point${what === 'export' ? ' and deletes the partial output file' : ''}. The backup point is not touched.`}
+          {what === 'backup'
+            ? 'Sluice stops the export on the host, closes the connection, deletes the partial files on the remote and removes the backup snapshot from the host. Existing backup points are not touched.'
+            : what === 'restore'
+              ? 'Sluice stops the import on the host and removes the VM and disks it had created. The backup point is not touched.'
+              : `Sluice stops reading the backup point${what === 'export' ? ' and deletes the partial output file' : ''}. The backup point is not touched.`}
         </p>
       </ConfirmDialog>
     </article>
@@ -191,7 +237,13 @@ function VmRows({ row: r }: { row: VmRow }) {
     <>
       <tr data-testid="vm-row" aria-label={r.disks ? `${r.vm.name}, all disks` : r.vm.name}>
         <td>{r.vm.name}</td>
-        <td>{r.disks ? <span className="muted">{r.disks.length === 1 ? '1 disk' : `all ${r.disks.length} disks`}</span> : <span className="muted">whole VM</span>}</td>
+        <td>
+          {r.disks ? (
+            <span className="muted">{r.disks.length === 1 ? '1 disk' : `all ${r.disks.length} disks`}</span>
+          ) : (
+            <span className="muted">whole VM</span>
+          )}
+        </td>
         <td>
           <span className="badge">{r.phase}</span>
         </td>
@@ -203,9 +255,18 @@ function VmRows({ row: r }: { row: VmRow }) {
         </td>
         <td className="n">{r.totalBytes === null ? 'unknown' : formatBytes(r.totalBytes)}</td>
         <td>
-          {merging ?
-            <ProgressBar fraction={merging.totalBytes ? Math.min(1, merging.bytesWritten / merging.totalBytes) : null} label={`Merge progress of ${r.vm.name}`} />
-          : <ProgressBar fraction={r.fraction} label={`Progress of ${r.vm.name}`} state={r.phase === 'done' ? 'done' : r.phase === 'failed' ? 'failed' : undefined} />}
+          {merging ? (
+            <ProgressBar
+              fraction={merging.totalBytes ? Math.min(1, merging.bytesWritten / merging.totalBytes) : null}
+              label={`Merge progress of ${r.vm.name}`}
+            />
+          ) : (
+            <ProgressBar
+              fraction={r.fraction}
+              label={`Progress of ${r.vm.name}`}
+              state={r.phase === 'done' ? 'done' : r.phase === 'failed' ? 'failed' : undefined}
+            />
+          )}
         </td>
       </tr>
       {r.disks?.map((d) => (
@@ -231,13 +292,29 @@ function DiskRowView({ vm, d }: { vm: string; d: DiskRow }) {
       </td>
       <td className="n">{d.totalBytes === null ? 'unknown' : formatBytes(d.totalBytes)}</td>
       <td>
-        <ProgressBar fraction={d.fraction} label={`Progress of ${vm} ${d.disk.name}`} state={d.status === 'done' ? 'done' : d.status === 'failed' ? 'failed' : undefined} />
+        <ProgressBar
+          fraction={d.fraction}
+          label={`Progress of ${vm} ${d.disk.name}`}
+          state={d.status === 'done' ? 'done' : d.status === 'failed' ? 'failed' : undefined}
+        />
       </td>
     </tr>
   );
 }
 
-function Stat({ label, value, width, testId, note }: { label: string; value: string; width: number; testId?: string; note?: string | null }) {
+function Stat({
+  label,
+  value,
+  width,
+  testId,
+  note,
+}: {
+  label: string;
+  value: string;
+  width: number;
+  testId?: string;
+  note?: string | null;
+}) {
   return (
     <div className="stat">
       <dt>{label}</dt>
@@ -256,23 +333,32 @@ function RunResult({ run }: { run: Run }) {
   const r = run.result!;
   const what = operationWord(run);
   return (
-    <div className={r.ok ? 'notice ok' : r.cancelled ? 'notice warning' : 'error'} role={r.ok ? 'status' : 'alert'} data-testid="run-result">
-      <strong>{r.ok ? `The ${what} finished.` : r.cancelled ? `The ${what} was cancelled.` : `The ${what} failed.`}</strong>
-      {run.info?.outcome ?
+    <div
+      className={r.ok ? 'notice ok' : r.cancelled ? 'notice warning' : 'error'}
+      role={r.ok ? 'status' : 'alert'}
+      data-testid="run-result"
+    >
+      <strong>
+        {r.ok ? `The ${what} finished.` : r.cancelled ? `The ${what} was cancelled.` : `The ${what} failed.`}
+      </strong>
+      {run.info?.outcome ? (
         <div data-testid="operation-outcome">
           {run.info.outcome}
           {r.vms[0]?.error?.hint && <div className="hint">{r.vms[0].error.hint}</div>}
         </div>
-      : <ul>
+      ) : (
+        <ul>
           {r.vms.map((v, i) => (
             <li key={v.vmUuid || i}>
               {v.vmName ? `${v.vmName}: ` : ''}
-              {v.ok ? `backed up, ${formatBytes(v.bytes)}${v.attempts > 1 ? ` after ${v.attempts} attempts` : ''} (point ${v.pointId}).` : v.error?.message}
+              {v.ok
+                ? `backed up, ${formatBytes(v.bytes)}${v.attempts > 1 ? ` after ${v.attempts} attempts` : ''} (point ${v.pointId}).`
+                : v.error?.message}
               {v.error?.hint && <div className="hint">{v.error.hint}</div>}
             </li>
           ))}
         </ul>
-      }
+      )}
     </div>
   );
 }

@@ -59,13 +59,31 @@ export interface FlowEnds {
   destinationLabel: string;
 }
 
-export const BACKUP_ENDS: FlowEnds = { source: 'the host', destination: 'the destination', sourceLabel: 'host', destinationLabel: 'remote' };
+export const BACKUP_ENDS: FlowEnds = {
+  source: 'the host',
+  destination: 'the destination',
+  sourceLabel: 'host',
+  destinationLabel: 'remote',
+};
 
 /** The words for each kind of run's ends (restore: repository → host; export: repository → file). */
 export function flowEnds(kind: string | undefined): FlowEnds {
-  if (kind === 'restore') return { source: 'the backup remote', destination: 'the host', sourceLabel: 'remote', destinationLabel: 'host' };
-  if (kind === 'export') return { source: 'the backup remote', destination: 'the output file', sourceLabel: 'remote', destinationLabel: 'file' };
-  if (kind === 'verify') return { source: 'the backup remote', destination: 'the checker', sourceLabel: 'remote', destinationLabel: 'checked' };
+  if (kind === 'restore')
+    return { source: 'the backup remote', destination: 'the host', sourceLabel: 'remote', destinationLabel: 'host' };
+  if (kind === 'export')
+    return {
+      source: 'the backup remote',
+      destination: 'the output file',
+      sourceLabel: 'remote',
+      destinationLabel: 'file',
+    };
+  if (kind === 'verify')
+    return {
+      source: 'the backup remote',
+      destination: 'the checker',
+      sourceLabel: 'remote',
+      destinationLabel: 'checked',
+    };
   return BACKUP_ENDS;
 }
 
@@ -76,7 +94,11 @@ const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
  * `speedLimitBytesPerSec`: the run's own limit, if any: a source held to it is not "the bottleneck".
  * `ends`: what the source and the destination are, for the words.
  */
-export function readBottleneck(samples: readonly FlowSample[], speedLimitBytesPerSec: number | null = null, ends: FlowEnds = BACKUP_ENDS): BottleneckReading {
+export function readBottleneck(
+  samples: readonly FlowSample[],
+  speedLimitBytesPerSec: number | null = null,
+  ends: FlowEnds = BACKUP_ENDS,
+): BottleneckReading {
   const { source: src_, destination: dst_ } = ends;
   const none: BottleneckReading = { verdict: 'unknown', stalled: null, stalledForMs: 0, text: 'Measuring…' };
   if (samples.length < 2) return none;
@@ -111,25 +133,57 @@ export function readBottleneck(samples: readonly FlowSample[], speedLimitBytesPe
   const growth = ((newest.bufferedBytes - first.bufferedBytes) / span) * 1000;
   const votes = { source: 0, destination: 0, balanced: 0, unknown: 0 };
   for (const s of window) votes[s.engineVerdict]++;
-  const engine: Verdict = votes.destination > window.length / 2 ? 'destination' : votes.source > window.length / 2 ? 'source' : votes.balanced > window.length / 2 ? 'balanced' : 'unknown';
+  const engine: Verdict =
+    votes.destination > window.length / 2
+      ? 'destination'
+      : votes.source > window.length / 2
+        ? 'source'
+        : votes.balanced > window.length / 2
+          ? 'balanced'
+          : 'unknown';
 
   const spoolFull = newest.spoolCapBytes > 0 && newest.spoolBytes >= 0.9 * newest.spoolCapBytes;
   if (spoolFull) {
-    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: `${cap(dst_)} is the bottleneck: the spool is full, so ${src_} is slowed to the pace of ${dst_}.` };
+    return {
+      verdict: 'destination',
+      stalled: null,
+      stalledForMs: 0,
+      text: `${cap(dst_)} is the bottleneck: the spool is full, so ${src_} is slowed to the pace of ${dst_}.`,
+    };
   }
   const filling = growth > Math.max(256 * 1024, 0.1 * src) && dst < src;
   if (filling || (engine === 'destination' && newest.bufferedBytes >= EMPTY_BUFFER)) {
-    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: `${cap(dst_)} is the bottleneck: ${src_} sends faster than it is written, and the spool absorbs the difference.` };
+    return {
+      verdict: 'destination',
+      stalled: null,
+      stalledForMs: 0,
+      text: `${cap(dst_)} is the bottleneck: ${src_} sends faster than it is written, and the spool absorbs the difference.`,
+    };
   }
   const draining = newest.bufferedBytes < EMPTY_BUFFER && growth <= 0;
   if (speedLimitBytesPerSec && src >= 0.8 * speedLimitBytesPerSec) {
-    return { verdict: 'limit', stalled: null, stalledForMs: 0, text: `The speed limit sets the pace: ${src_} and ${dst_} could go faster.` };
+    return {
+      verdict: 'limit',
+      stalled: null,
+      stalledForMs: 0,
+      text: `The speed limit sets the pace: ${src_} and ${dst_} could go faster.`,
+    };
   }
   if (draining && (engine === 'source' || (engine !== 'destination' && dst >= 0.9 * src))) {
-    return { verdict: 'source', stalled: null, stalledForMs: 0, text: `${cap(src_)} is the bottleneck: ${dst_} takes everything at once and waits for more data.` };
+    return {
+      verdict: 'source',
+      stalled: null,
+      stalledForMs: 0,
+      text: `${cap(src_)} is the bottleneck: ${dst_} takes everything at once and waits for more data.`,
+    };
   }
   if (engine === 'destination') {
-    return { verdict: 'destination', stalled: null, stalledForMs: 0, text: `${cap(dst_)} is the bottleneck: ${src_} has to wait for it.` };
+    return {
+      verdict: 'destination',
+      stalled: null,
+      stalledForMs: 0,
+      text: `${cap(dst_)} is the bottleneck: ${src_} has to wait for it.`,
+    };
   }
   return { verdict: 'balanced', stalled: null, stalledForMs: 0, text: `No bottleneck: ${src_} and ${dst_} keep pace.` };
 }

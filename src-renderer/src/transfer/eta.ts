@@ -24,7 +24,11 @@ export interface EtaOptions {
   maxSpread?: number;
 }
 
-export function estimateEta(points: readonly DonePoint[], totalBytes: number | null, opts: EtaOptions = {}): EtaReading {
+export function estimateEta(
+  points: readonly DonePoint[],
+  totalBytes: number | null,
+  opts: EtaOptions = {},
+): EtaReading {
   const minSpan = opts.minSpanMs ?? 5000;
   const windowMs = opts.windowMs ?? 10_000;
   const maxSpread = opts.maxSpread ?? 2;

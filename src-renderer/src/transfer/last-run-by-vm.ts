@@ -25,12 +25,24 @@ export function lastRunByVm(history: RunSummary[], sessionRuns: Run[]): Map<stri
       if (!v.finishedAt || (v.status !== 'success' && v.status !== 'failed' && v.status !== 'cancelled')) continue;
       // A VM "cancelled" because Sluice stopped mid-run (interrupted) is a backup that did not happen: failed.
       const cancelled = v.status === 'cancelled' && run.status === 'cancelled';
-      offer(v.vmUuid, { ok: v.status === 'success', cancelled, at: v.finishedAt, message: v.error?.message ?? (v.status === 'success' ? undefined : run.errors[0]?.message) });
+      offer(v.vmUuid, {
+        ok: v.status === 'success',
+        cancelled,
+        at: v.finishedAt,
+        message: v.error?.message ?? (v.status === 'success' ? undefined : run.errors[0]?.message),
+      });
     }
   }
   for (const run of sessionRuns) {
     if (!run.result) continue;
-    for (const v of run.result.vms) if (v.vmUuid) offer(v.vmUuid, { ok: v.ok, cancelled: run.result.cancelled, at: run.result.finishedAt, message: v.error?.message });
+    for (const v of run.result.vms)
+      if (v.vmUuid)
+        offer(v.vmUuid, {
+          ok: v.ok,
+          cancelled: run.result.cancelled,
+          at: run.result.finishedAt,
+          message: v.error?.message,
+        });
   }
   return out;
 }

@@ -13,17 +13,47 @@ export function resultFromRunSummary(r: RunSummary): BackupRunResult {
     pointId: v.pointId,
     bytes: v.bytes,
     attempts: v.attempts,
-    error: v.error ? { code: v.error.code, message: v.error.message, ...(v.error.hint ? { hint: v.error.hint } : {}) } : v.status === 'cancelled' ? { code: 'CANCELLED', message: 'Cancelled.' } : null,
+    error: v.error
+      ? { code: v.error.code, message: v.error.message, ...(v.error.hint ? { hint: v.error.hint } : {}) }
+      : v.status === 'cancelled'
+        ? { code: 'CANCELLED', message: 'Cancelled.' }
+        : null,
   }));
   // Errors of the run itself (no VM): a pool that could not be reached, a remote missing…
-  for (const e of r.errors) vms.push({ vmUuid: '', vmName: '', ok: false, pointId: null, bytes: 0, attempts: 0, error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } });
-  return { runId: r.runId, ok: r.status === 'success', cancelled: r.status === 'cancelled', vms, startedAt: r.startedAt, finishedAt: r.finishedAt ?? new Date().toISOString() };
+  for (const e of r.errors)
+    vms.push({
+      vmUuid: '',
+      vmName: '',
+      ok: false,
+      pointId: null,
+      bytes: 0,
+      attempts: 0,
+      error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+    });
+  return {
+    runId: r.runId,
+    ok: r.status === 'success',
+    cancelled: r.status === 'cancelled',
+    vms,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt ?? new Date().toISOString(),
+  };
 }
 
-const kindWords: Record<OperationFinished['kind'], string> = { restore: 'restored', export: 'exported', verify: 'verified', delete: 'deleted' };
+const kindWords: Record<OperationFinished['kind'], string> = {
+  restore: 'restored',
+  export: 'exported',
+  verify: 'verified',
+  delete: 'deleted',
+};
 
 export function resultFromOperation(f: OperationFinished): BackupRunResult {
-  const bytes = !f.result || f.result.kind === 'delete' ? 0 : f.result.kind === 'export' ? f.result.files.reduce((n, x) => n + x.bytes, 0) : f.result.bytes;
+  const bytes =
+    !f.result || f.result.kind === 'delete'
+      ? 0
+      : f.result.kind === 'export'
+        ? f.result.files.reduce((n, x) => n + x.bytes, 0)
+        : f.result.bytes;
   return {
     runId: f.operationId,
     ok: f.ok,
@@ -36,13 +66,18 @@ export function resultFromOperation(f: OperationFinished): BackupRunResult {
 
 /** What an operation did, in one sentence. */
 export function describeOperation(f: OperationFinished): string {
-  if (!f.ok) return f.cancelled ? `The ${f.kind} of ${f.vm.name} ${f.pointId} was cancelled.` : `The ${f.kind} of ${f.vm.name} ${f.pointId} failed: ${f.error?.message ?? 'unknown error'}`;
+  if (!f.ok)
+    return f.cancelled
+      ? `The ${f.kind} of ${f.vm.name} ${f.pointId} was cancelled.`
+      : `The ${f.kind} of ${f.vm.name} ${f.pointId} failed: ${f.error?.message ?? 'unknown error'}`;
   const r = f.result!;
-  if (r.kind === 'restore') return `${f.vm.name} ${f.pointId} ${kindWords.restore} as "${r.name}" (${r.vmUuid}), ${r.disks} disk(s)${r.started ? ', started' : ''}.`;
+  if (r.kind === 'restore')
+    return `${f.vm.name} ${f.pointId} ${kindWords.restore} as "${r.name}" (${r.vmUuid}), ${r.disks} disk(s)${r.started ? ', started' : ''}.`;
   if (r.kind === 'restore-disk') {
     return `Disk ${r.position} “${r.diskName}” of ${f.vm.name} ${f.pointId} ${kindWords.restore} as the new disk “${r.name}” (VDI ${r.vdiUuid}) on the SR “${r.srName}” (${r.srUuid}). It is attached to no VM: attach it where it is needed.`;
   }
-  if (r.kind === 'export') return `${f.vm.name} ${f.pointId} ${kindWords.export} to ${r.files.map((x) => x.path).join(', ')}.`;
+  if (r.kind === 'export')
+    return `${f.vm.name} ${f.pointId} ${kindWords.export} to ${r.files.map((x) => x.path).join(', ')}.`;
   if (r.kind === 'delete') {
     return r.mode === 'delta'
       ? `${f.vm.name} ${f.pointId} ${kindWords.delete}: ${r.merged} disk file(s) merged into the next point, ${r.removed} removed; the remaining points stay restorable.`
@@ -85,7 +120,14 @@ export function storeFromRecord(record: RunRecord): RunStore {
       at: new Date(start + s.t).toISOString(),
     };
     store.progress(base);
-    if (lastIndex.get(`${s.vmUuid}/${s.diskUuid ?? ''}`) === i) store.progress({ ...base, phase: 'done', sourceRate: 0, destinationRate: 0, at: new Date(start + s.t + 1).toISOString() });
+    if (lastIndex.get(`${s.vmUuid}/${s.diskUuid ?? ''}`) === i)
+      store.progress({
+        ...base,
+        phase: 'done',
+        sourceRate: 0,
+        destinationRate: 0,
+        at: new Date(start + s.t + 1).toISOString(),
+      });
   }
   if (record.finishedAt) store.finished(resultFromRunSummary(record));
   return store;

@@ -124,7 +124,15 @@ export class RunStore {
     if (item) item.latest = p;
     else run.items.set(key, { key, vm: p.vm, disk: p.disk, latest: p });
     const a = aggregate(run);
-    const row = [t, a.sourceRate, a.destinationRate, a.bufferedBytes, a.spoolBytes, a.bytesDone, VERDICTS.indexOf(a.verdict)];
+    const row = [
+      t,
+      a.sourceRate,
+      a.destinationRate,
+      a.bufferedBytes,
+      a.spoolBytes,
+      a.bytesDone,
+      VERDICTS.indexOf(a.verdict),
+    ];
     const last = run.history.last(COL.t);
     if (last !== undefined && t - last < this.stepMs && t >= last) run.history.replaceLast(row);
     else run.history.push(row);
@@ -161,7 +169,17 @@ export class RunStore {
   private run(runId: string, now: number): Run {
     let run = this.runsById.get(runId);
     if (!run) {
-      run = { runId, info: null, firstSeen: now, items: new Map(), history: new RingBuffer(this.capacity, WIDTH), cancelRequested: false, result: null, log: [], version: 0 };
+      run = {
+        runId,
+        info: null,
+        firstSeen: now,
+        items: new Map(),
+        history: new RingBuffer(this.capacity, WIDTH),
+        cancelRequested: false,
+        result: null,
+        log: [],
+        version: 0,
+      };
       this.runsById.set(runId, run);
     }
     return run;
@@ -195,7 +213,15 @@ function isVmCarrier(p: TransferProgress): boolean {
 
 /** The run as one flow: the sum of its live transfers (parallel disks or VMs add up, as on the wire). */
 function aggregate(run: Run): Aggregate {
-  const a: Aggregate = { sourceRate: 0, destinationRate: 0, bufferedBytes: 0, spoolBytes: 0, spoolCapBytes: 0, bytesDone: 0, verdict: 'unknown' };
+  const a: Aggregate = {
+    sourceRate: 0,
+    destinationRate: 0,
+    bufferedBytes: 0,
+    spoolBytes: 0,
+    spoolCapBytes: 0,
+    bytesDone: 0,
+    verdict: 'unknown',
+  };
   const verdicts: Verdict[] = [];
   for (const row of vmRows(run)) a.bytesDone += row.bytesWritten;
   for (const { latest: p } of run.items.values()) {
@@ -213,7 +239,13 @@ function aggregate(run: Run): Aggregate {
     a.spoolCapBytes += p.spoolCapBytes;
     if (p.phase === 'transfer') verdicts.push(p.bottleneck);
   }
-  a.verdict = verdicts.includes('destination') ? 'destination' : verdicts.length > 0 && verdicts.every((v) => v === 'source') ? 'source' : verdicts.includes('balanced') ? 'balanced' : 'unknown';
+  a.verdict = verdicts.includes('destination')
+    ? 'destination'
+    : verdicts.length > 0 && verdicts.every((v) => v === 'source')
+      ? 'source'
+      : verdicts.includes('balanced')
+        ? 'balanced'
+        : 'unknown';
   return a;
 }
 
@@ -310,17 +342,32 @@ export function vmRows(run: Run): VmRow[] {
     }
     // The disks the VM named, in its order, then any it did not name (older engines, a restore of one disk).
     const planned = own?.disks ?? [];
-    const order = [...planned, ...[...disks.values()].filter((p) => !planned.some((d) => d.uuid === p.disk!.uuid)).map((p) => p.disk!)];
+    const order = [
+      ...planned,
+      ...[...disks.values()].filter((p) => !planned.some((d) => d.uuid === p.disk!.uuid)).map((p) => p.disk!),
+    ];
     const vmEnded = own !== null && TERMINAL.has(own.phase);
     const diskRows: DiskRow[] = order.map((d) => {
       const latest = disks.get(d.uuid) ?? null;
       const bytesWritten = latest?.bytesWritten ?? 0;
       const totalBytes = latest?.totalBytes ?? null;
       const status: DiskRow['status'] = latest ? latest.phase : vmEnded ? 'not started' : 'waiting';
-      return { key: `${vmUuid}/${d.uuid}`, disk: latest?.disk ?? d, latest, status, attempt: latest?.attempt ?? 0, bytesWritten, totalBytes, fraction: latest ? fractionOf(latest.phase, bytesWritten, totalBytes) : totalBytes === null ? null : 0 };
+      return {
+        key: `${vmUuid}/${d.uuid}`,
+        disk: latest?.disk ?? d,
+        latest,
+        status,
+        attempt: latest?.attempt ?? 0,
+        bytesWritten,
+        totalBytes,
+        fraction: latest ? fractionOf(latest.phase, bytesWritten, totalBytes) : totalBytes === null ? null : 0,
+      };
     });
     // A VM sample that does not name its disks is a transfer of its own (an engine that reported both ways): it adds up too.
-    const ownPart = own && !isVmCarrier(own) ? [{ latest: own, status: own.phase, bytesWritten: own.bytesWritten, totalBytes: own.totalBytes }] : [];
+    const ownPart =
+      own && !isVmCarrier(own)
+        ? [{ latest: own, status: own.phase, bytesWritten: own.bytesWritten, totalBytes: own.totalBytes }]
+        : [];
     const counted = [...diskRows, ...ownPart].filter((d) => d.status !== 'skipped');
     const totalKnown = counted.every((d) => d.totalBytes !== null);
     const totalBytes = totalKnown ? counted.reduce((n, d) => n + d.totalBytes!, 0) : null;
@@ -376,8 +423,24 @@ export function summarise(run: Run, tailMs = 30_000): RunSummary {
   const a = aggregate(run);
   if (flow.length > 0) flow[flow.length - 1]!.spoolCapBytes = a.spoolCapBytes;
   const total = knownTotal(run);
-  const state: RunState = run.result ? (run.result.cancelled ? 'cancelled' : run.result.ok ? 'done' : 'failed') : run.cancelRequested ? 'cancelling' : 'running';
-  const phase = run.result ? (state === 'done' ? 'done' : state === 'cancelled' ? 'cancelled' : 'failed') : run.cancelRequested ? 'cancelling' : runPhase(run);
+  const state: RunState = run.result
+    ? run.result.cancelled
+      ? 'cancelled'
+      : run.result.ok
+        ? 'done'
+        : 'failed'
+    : run.cancelRequested
+      ? 'cancelling'
+      : 'running';
+  const phase = run.result
+    ? state === 'done'
+      ? 'done'
+      : state === 'cancelled'
+        ? 'cancelled'
+        : 'failed'
+    : run.cancelRequested
+      ? 'cancelling'
+      : runPhase(run);
   const transferring = !run.result && !run.cancelRequested && phase === 'transfer';
   return {
     state,
@@ -385,8 +448,14 @@ export function summarise(run: Run, tailMs = 30_000): RunSummary {
     bytesDone: a.bytesDone,
     totalBytes: total,
     fraction: total === null ? null : total === 0 ? 1 : Math.min(1, a.bytesDone / total),
-    eta: transferring ? estimateEta(done, total) : total === null ? { seconds: null, reason: 'unknown-total' } : { seconds: null, reason: 'too-early' },
-    bottleneck: transferring ? readBottleneck(flow, run.info?.speedLimitBytesPerSec ?? null, flowEnds(run.info?.kind)) : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase, run.info?.kind) },
+    eta: transferring
+      ? estimateEta(done, total)
+      : total === null
+        ? { seconds: null, reason: 'unknown-total' }
+        : { seconds: null, reason: 'too-early' },
+    bottleneck: transferring
+      ? readBottleneck(flow, run.info?.speedLimitBytesPerSec ?? null, flowEnds(run.info?.kind))
+      : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase, run.info?.kind) },
     sourceRate: a.sourceRate,
     destinationRate: a.destinationRate,
     bufferedBytes: a.bufferedBytes,

@@ -39,7 +39,7 @@ async function scheduler(clock: FakeClock, jobs: () => Job[], dataDir = temp()) 
 }
 
 describe('job scheduler (fake clock)', () => {
-  it('fires at the schedule\'s times and not before', async () => {
+  it("fires at the schedule's times and not before", async () => {
     const clock = new FakeClock('2025-01-01T00:00:00Z');
     const { s, fires } = await scheduler(clock, () => [job()]);
     s.start();
@@ -61,7 +61,7 @@ describe('job scheduler (fake clock)', () => {
     expect(clock.pending()).toBe(0);
   });
 
-  it('reads the pattern in the schedule\'s time zone', async () => {
+  it("reads the pattern in the schedule's time zone", async () => {
     const clock = new FakeClock('2025-01-01T00:00:00Z');
     const { s, fires } = await scheduler(clock, () => [job({}, '0 2 * * *', 'America/New_York')]);
     s.start();
@@ -93,7 +93,7 @@ describe('job scheduler (fake clock)', () => {
     second.s.stop();
   });
 
-  it('counts a new schedule from the job\'s last save, and an edited pattern afresh', async () => {
+  it("counts a new schedule from the job's last save, and an edited pattern afresh", async () => {
     const clock = new FakeClock('2025-01-10T12:00:00Z');
     let j = job({ updatedAt: '2025-01-10T03:00:00.000Z' });
     const { s, fires } = await scheduler(clock, () => [j]);

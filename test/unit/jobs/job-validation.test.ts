@@ -20,23 +20,52 @@ async function engineWithPoolAndRemote() {
   const e = createNodeEngine({ dataDir, transport: 'websocket' });
   engines.push(e);
   await e.ctx.settings.update((s) => {
-    s.hosts.push({ id: 'host-1', label: 'pool', url: 'https://pool.example', username: 'root', trustedFingerprint: null, secretId: 'host:host-1' });
+    s.hosts.push({
+      id: 'host-1',
+      label: 'pool',
+      url: 'https://pool.example',
+      username: 'root',
+      trustedFingerprint: null,
+      secretId: 'host:host-1',
+    });
     s.remotes.push({ id: 'remote-1', name: 'nas', kind: 'folder', path: temp() });
   });
   return e;
 }
 
-const valid = { name: 'nightly', hostId: 'host-1', vms: { kind: 'vms', vmUuids: [VM] }, mode: 'full', remoteIds: ['remote-1'], schedules: [{ cron: '0 2 * * *', timezone: 'Europe/Paris', retention: { keep: 7 } }] };
+const valid = {
+  name: 'nightly',
+  hostId: 'host-1',
+  vms: { kind: 'vms', vmUuids: [VM] },
+  mode: 'full',
+  remoteIds: ['remote-1'],
+  schedules: [{ cron: '0 2 * * *', timezone: 'Europe/Paris', retention: { keep: 7 } }],
+};
 
 describe('jobs.save: validation', () => {
   it('saves a valid job with defaults filled in, and it survives a restart', async () => {
     const e = await engineWithPoolAndRemote();
     const r = await e.dispatcher.dispatch('jobs.save', valid);
     expect(r.ok).toBe(true);
-    const job = (r as { value: { id: string; schedules: Array<{ id: string; enabled: boolean }>; vmConcurrency: number; missedRuns: string } }).value;
+    const job = (
+      r as {
+        value: {
+          id: string;
+          schedules: Array<{ id: string; enabled: boolean }>;
+          vmConcurrency: number;
+          missedRuns: string;
+        };
+      }
+    ).value;
     expect(job.schedules[0]!.id).toBeTruthy();
     expect(job.schedules[0]!.enabled).toBe(true);
-    expect(job).toMatchObject({ vmConcurrency: 2, diskConcurrency: 1, compression: 'none', missedRuns: 'report', enabled: true });
+    expect(job).toMatchObject({
+      vmConcurrency: 2,
+      diskConcurrency: 1,
+      compression: 'none',
+      missedRuns: 'report',
+      enabled: true,
+    });
     const again = new ConfSettingsStore(e.ctx.dataDir);
     expect(again.get().jobs.map((j) => j.id)).toEqual([job.id]);
     const list = await e.dispatcher.dispatch('jobs.list', {});
@@ -45,16 +74,36 @@ describe('jobs.save: validation', () => {
   });
 
   it.each([
-    ['an invalid cron pattern', { schedules: [{ cron: '61 2 * * *', retention: { keep: 3 } }] }, 'schedules.0.cron', /minute/],
-    ['a cron pattern of the wrong length', { schedules: [{ cron: '0 2 * *', retention: { keep: 3 } }] }, 'schedules.0.cron', /5 fields/],
-    ['an unknown time zone', { schedules: [{ cron: '0 2 * * *', timezone: 'Mars/Olympus', retention: { keep: 3 } }] }, 'schedules.0.timezone', /time zone/],
+    [
+      'an invalid cron pattern',
+      { schedules: [{ cron: '61 2 * * *', retention: { keep: 3 } }] },
+      'schedules.0.cron',
+      /minute/,
+    ],
+    [
+      'a cron pattern of the wrong length',
+      { schedules: [{ cron: '0 2 * *', retention: { keep: 3 } }] },
+      'schedules.0.cron',
+      /5 fields/,
+    ],
+    [
+      'an unknown time zone',
+      { schedules: [{ cron: '0 2 * * *', timezone: 'Mars/Olympus', retention: { keep: 3 } }] },
+      'schedules.0.timezone',
+      /time zone/,
+    ],
     ['an unknown remote', { remoteIds: ['remote-1', 'nope'] }, 'remoteIds.1', /Unknown remote "nope"/],
     ['an unknown pool', { hostId: 'elsewhere' }, 'hostId', /not configured/],
     ['an empty VM pick', { vms: { kind: 'vms', vmUuids: [] } }, 'vms.vmUuids', /Pick at least one VM/],
     ['an empty tag list', { vms: { kind: 'tags', tags: [] } }, 'vms.tags', /at least one tag/],
     ['no remote', { remoteIds: [] }, 'remoteIds', /at least one remote/],
     ['zstd on an incremental job', { mode: 'delta', compression: 'zstd' }, 'compression', /full backups only/],
-    ['a retention of 0', { schedules: [{ cron: '0 2 * * *', retention: { keep: 0 } }] }, 'schedules.0.retention.keep', /at least 1/],
+    [
+      'a retention of 0',
+      { schedules: [{ cron: '0 2 * * *', retention: { keep: 0 } }] },
+      'schedules.0.retention.keep',
+      /at least 1/,
+    ],
   ])('refuses %s, naming the field', async (_what, patch, field, message) => {
     const e = await engineWithPoolAndRemote();
     const r = await e.dispatcher.dispatch('jobs.save', { ...valid, ...patch });
@@ -75,7 +124,10 @@ describe('jobs.save: validation', () => {
     const dup = await e.dispatcher.dispatch('jobs.save', { ...valid, name: 'NIGHTLY' });
     expect(dup).toMatchObject({ ok: false, error: { code: 'VALIDATION', issues: [{ path: 'name' }] } });
     const edited = await e.dispatcher.dispatch('jobs.save', { ...valid, id, vmConcurrency: 4 });
-    expect(edited).toMatchObject({ ok: true, value: { id, vmConcurrency: 4, createdAt: (first as { value: { createdAt: string } }).value.createdAt } });
+    expect(edited).toMatchObject({
+      ok: true,
+      value: { id, vmConcurrency: 4, createdAt: (first as { value: { createdAt: string } }).value.createdAt },
+    });
     expect(e.ctx.settings.get().jobs).toHaveLength(1);
     expect(await e.dispatcher.dispatch('jobs.remove', { id })).toEqual({ ok: true, value: { removed: true } });
     expect(e.ctx.settings.get().jobs).toEqual([]);
@@ -85,7 +137,10 @@ describe('jobs.save: validation', () => {
     const e = await engineWithPoolAndRemote();
     await e.dispatcher.dispatch('jobs.save', valid);
     const r = await e.dispatcher.dispatch('jobs.runNow', { id: 'weekly' });
-    expect(r).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', message: 'No job named "weekly".', hint: 'The jobs are: "nightly".' } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND', message: 'No job named "weekly".', hint: 'The jobs are: "nightly".' },
+    });
   });
 });
 
@@ -100,7 +155,15 @@ describe('settings schema 3', () => {
         remotes: [],
         jobs: [{ id: 'old', name: 'from a prototype' }],
         trustedCertificates: {},
-        preferences: { theme: 'dark', spoolDir: null, spoolCapBytes: 1024, memoryBufferBytes: 1024, defaultSpeedLimitBytesPerSec: null, notifyOnSuccess: true, notifyOnFailure: true },
+        preferences: {
+          theme: 'dark',
+          spoolDir: null,
+          spoolCapBytes: 1024,
+          memoryBufferBytes: 1024,
+          defaultSpeedLimitBytesPerSec: null,
+          notifyOnSuccess: true,
+          notifyOnFailure: true,
+        },
       }),
     );
     const s = new ConfSettingsStore(dir).get();

@@ -8,7 +8,11 @@ const VM = '11111111-2222-3333-4444-555555555555';
 describe('cron preview', () => {
   it('names common patterns in words and lists the next runs in the time zone', () => {
     const p = previewCron('30 2 * * *', 'UTC', 3, new Date('2026-03-01T00:00:00Z'));
-    expect(p).toEqual({ ok: true, words: 'Every day at 02:30', next: [new Date('2026-03-01T02:30:00Z'), new Date('2026-03-02T02:30:00Z'), new Date('2026-03-03T02:30:00Z')] });
+    expect(p).toEqual({
+      ok: true,
+      words: 'Every day at 02:30',
+      next: [new Date('2026-03-01T02:30:00Z'), new Date('2026-03-02T02:30:00Z'), new Date('2026-03-03T02:30:00Z')],
+    });
     const paris = previewCron('0 2 * * *', 'Europe/Paris', 1, new Date('2026-06-30T23:00:00Z'));
     expect(paris.ok && paris.next[0]!.toISOString()).toBe('2026-07-01T00:00:00.000Z');
     expect(describeCron('0 3 * * 0')).toBe('Every Sunday at 03:00');
@@ -23,7 +27,10 @@ describe('cron preview', () => {
     const bad = previewCron('61 2 * * *', 'UTC');
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.message).toMatch(/Not a cron pattern/);
-    expect(previewCron('0 2 * * *', 'Mars/Olympus')).toMatchObject({ ok: false, message: expect.stringMatching(/not a time zone/) });
+    expect(previewCron('0 2 * * *', 'Mars/Olympus')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/not a time zone/),
+    });
     expect(previewCron('  ', 'UTC')).toMatchObject({ ok: false });
   });
 });
@@ -32,7 +39,14 @@ describe('job form model', () => {
   it('an empty form plus a VM becomes input the contract accepts, with its defaults', () => {
     const f = { ...emptyJobForm('host-1', ['remote-1']), name: 'Nightly web', vmUuids: [VM] };
     const parsed = jobInputSchema.parse(jobInputFromForm(f));
-    expect(parsed).toMatchObject({ name: 'Nightly web', hostId: 'host-1', vms: { kind: 'vms', vmUuids: [VM] }, mode: 'delta', remoteIds: ['remote-1'], speedLimitBytesPerSec: null });
+    expect(parsed).toMatchObject({
+      name: 'Nightly web',
+      hostId: 'host-1',
+      vms: { kind: 'vms', vmUuids: [VM] },
+      mode: 'delta',
+      remoteIds: ['remote-1'],
+      speedLimitBytesPerSec: null,
+    });
     expect(parsed.schedules[0]).toMatchObject({ cron: '0 2 * * *', enabled: true, retention: { keep: 7 } });
     expect(parsed.schedules[0]!.retention.longTerm).toBeUndefined();
   });
@@ -45,7 +59,16 @@ describe('job form model', () => {
       vms: { kind: 'tags', tags: ['prod'], excludeVmUuids: [VM] },
       mode: 'full',
       remoteIds: ['r1', 'r2'],
-      schedules: [{ id: 's1', name: 'Sun', cron: '0 3 * * 0', timezone: 'UTC', enabled: false, retention: { keep: 4, longTerm: { monthly: 12 } } }],
+      schedules: [
+        {
+          id: 's1',
+          name: 'Sun',
+          cron: '0 3 * * 0',
+          timezone: 'UTC',
+          enabled: false,
+          retention: { keep: 4, longTerm: { monthly: 12 } },
+        },
+      ],
       compression: 'zstd',
       vmConcurrency: 3,
       diskConcurrency: 2,
@@ -69,7 +92,7 @@ describe('job form model', () => {
     expect(paths).toEqual(expect.arrayContaining(['vmConcurrency', 'schedules.0.retention.keep']));
   });
 
-  it('issueAt finds a field\'s issues, nested ones included, and nothing for others', () => {
+  it("issueAt finds a field's issues, nested ones included, and nothing for others", () => {
     const issues = [
       { path: 'schedules.0.cron', message: 'bad cron' },
       { path: 'vms.vmUuids', message: 'Pick at least one VM' },

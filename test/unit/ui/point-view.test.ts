@@ -4,12 +4,29 @@ import { chainText, jobLabel } from '../../../src-renderer/src/backups/point-vie
 const at = (iso: string) => `[${iso}]`;
 
 describe('Backups table: chain and job of a point', () => {
-  it('names a point\'s place in its chain', () => {
+  it("names a point's place in its chain", () => {
     expect(chainText({ kind: 'standalone' }, at)).toBe('standalone');
     expect(chainText({ kind: 'base', length: 1 }, at)).toBe('base');
     expect(chainText({ kind: 'base', length: 3 }, at)).toBe('base of 3');
-    expect(chainText({ kind: 'delta', position: 3, length: 3, basePointId: '20261120T100000Z', baseTimestamp: '2026-11-20T10:00:00.000Z', uniform: true }, at)).toBe('delta 3 of 3 on [2026-11-20T10:00:00.000Z]');
-    expect(chainText({ kind: 'delta', position: 2, length: 4, basePointId: '20261120T100000Z', baseTimestamp: null, uniform: false }, at)).toBe('delta 2 of 4 on point 20261120T100000Z (its disks are on different chains)');
+    expect(
+      chainText(
+        {
+          kind: 'delta',
+          position: 3,
+          length: 3,
+          basePointId: '20261120T100000Z',
+          baseTimestamp: '2026-11-20T10:00:00.000Z',
+          uniform: true,
+        },
+        at,
+      ),
+    ).toBe('delta 3 of 3 on [2026-11-20T10:00:00.000Z]');
+    expect(
+      chainText(
+        { kind: 'delta', position: 2, length: 4, basePointId: '20261120T100000Z', baseTimestamp: null, uniform: false },
+        at,
+      ),
+    ).toBe('delta 2 of 4 on point 20261120T100000Z (its disks are on different chains)');
     expect(chainText({ kind: 'broken', reason: 'x.vhd is missing' }, at)).toBe('broken: x.vhd is missing');
   });
 

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { OperationFinished } from '../../../src-shared/ipc-contract.js';
 import type { RunRecord } from '../../../src-shared/job-schemas.js';
-import { describeOperation, resultFromOperation, resultFromRunSummary, storeFromRecord } from '../../../src-renderer/src/transfer/run-results.js';
+import {
+  describeOperation,
+  resultFromOperation,
+  resultFromRunSummary,
+  storeFromRecord,
+} from '../../../src-renderer/src/transfer/run-results.js';
 import { COL } from '../../../src-renderer/src/transfer/run-store.js';
 
 const MiB = 1024 * 1024;
@@ -70,13 +75,24 @@ describe('run results for the Transfers cards and the history graph', () => {
   });
 
   it('the graph of a stored run shows what the buffer held (memory + spool); older samples without it show 0', () => {
-    const withBuffer: RunRecord = { ...record, samples: record.samples.map((x, i) => ({ ...x, memoryBytes: (i + 1) * MiB, spoolBytes: MiB, spoolCapBytes: 8 * MiB, phase: 'transfer' as const })) };
+    const withBuffer: RunRecord = {
+      ...record,
+      samples: record.samples.map((x, i) => ({
+        ...x,
+        memoryBytes: (i + 1) * MiB,
+        spoolBytes: MiB,
+        spoolCapBytes: 8 * MiB,
+        phase: 'transfer' as const,
+      })),
+    };
     const buffered = Array.from(storeFromRecord(withBuffer).get('run-1')!.history.columns()[COL.buffered]!);
     // t=1000: d1 (1 + 1 MiB) and d2 (2 + 1 MiB) held together.
     expect(buffered).toContain(5 * MiB);
     const spool = Array.from(storeFromRecord(withBuffer).get('run-1')!.history.columns()[COL.spool]!);
     expect(spool).toContain(2 * MiB);
-    expect(Array.from(storeFromRecord(record).get('run-1')!.history.columns()[COL.buffered]!).every((b) => b === 0)).toBe(true);
+    expect(
+      Array.from(storeFromRecord(record).get('run-1')!.history.columns()[COL.buffered]!).every((b) => b === 0),
+    ).toBe(true);
   });
 
   it('an operation: its result and its sentence', () => {
@@ -92,7 +108,11 @@ describe('run results for the Transfers cards and the history graph', () => {
       startedAt: 'a',
       finishedAt: 'b',
     };
-    expect(resultFromOperation(f)).toMatchObject({ runId: 'op', ok: true, vms: [{ vmName: 'web', bytes: 42, pointId: 'P' }] });
+    expect(resultFromOperation(f)).toMatchObject({
+      runId: 'op',
+      ok: true,
+      vms: [{ vmName: 'web', bytes: 42, pointId: 'P' }],
+    });
     expect(describeOperation(f)).toBe('web P restored as "web (restored)" (new), 2 disk(s), started.');
     const failed = { ...f, ok: false, result: null, error: { code: 'REMOTE_ERROR', message: 'damaged' } };
     expect(describeOperation(failed)).toBe('The restore of web P failed: damaged');
@@ -104,7 +124,11 @@ describe('dashboard attention for job runs', () => {
   const now = Date.parse('2026-01-01T01:00:10.000Z');
   it('failed, interrupted, partial and missed runs need attention, in words with the first error and its hint', async () => {
     const { jobRunAttention } = await import('../../../src-renderer/src/dashboard/job-run-attention.js');
-    const runs = (['success', 'failed', 'interrupted', 'partial', 'missed', 'cancelled'] as const).map((status, i) => ({ ...base, runId: `r${i}`, status }));
+    const runs = (['success', 'failed', 'interrupted', 'partial', 'missed', 'cancelled'] as const).map((status, i) => ({
+      ...base,
+      runId: `r${i}`,
+      status,
+    }));
     const items = jobRunAttention(runs, () => false, now);
     expect(items.map((i) => [i.key, i.tone])).toEqual([
       ['jobrun-r1', 'bad'],
@@ -116,7 +140,11 @@ describe('dashboard attention for job runs', () => {
     expect(items[0]!.hint).toBe('Check the host.');
     expect(items[1]!.text).toMatch(/was interrupted \(Sluice stopped while it ran\)/);
     expect(jobRunAttention(runs, (id) => id === 'r1', now).map((i) => i.key)).not.toContain('jobrun-r1');
-    const now1 = jobRunAttention([{ ...base, runId: 'n', jobId: null, jobName: 'Back up now: web', status: 'failed' }], () => false, now);
+    const now1 = jobRunAttention(
+      [{ ...base, runId: 'n', jobId: null, jobName: 'Back up now: web', status: 'failed' }],
+      () => false,
+      now,
+    );
     expect(now1[0]!.text).toMatch(/^Back up now: web failed 1 h(our)?.* ago: The host refused\.$/);
   });
 });

@@ -34,7 +34,15 @@ describe('RunStore: runs built from engine events', () => {
     const s = new RunStore({ stepMs: 200 });
     for (let ms = 0; ms <= 2000; ms += 250) {
       s.progress(sample({ ms, bytesWritten: ms * 1000, sourceRate: 10 * MiB, destinationRate: 10 * MiB }));
-      s.progress(sample({ ms: ms + 10, disk: { uuid: 'd2', name: 'data' }, bytesWritten: ms * 500, sourceRate: 5 * MiB, destinationRate: 5 * MiB }));
+      s.progress(
+        sample({
+          ms: ms + 10,
+          disk: { uuid: 'd2', name: 'data' },
+          bytesWritten: ms * 500,
+          sourceRate: 5 * MiB,
+          destinationRate: 5 * MiB,
+        }),
+      );
     }
     const run = s.get('r1')!;
     expect(run.items.size).toBe(2);
@@ -49,7 +57,8 @@ describe('RunStore: runs built from engine events', () => {
 
   it('an unknown total is unknown: no fraction, no ETA', () => {
     const s = new RunStore();
-    for (let ms = 0; ms <= 8000; ms += 250) s.progress(sample({ ms, bytesWritten: ms * 1000, destinationRate: 1e6, sourceRate: 1e6 }));
+    for (let ms = 0; ms <= 8000; ms += 250)
+      s.progress(sample({ ms, bytesWritten: ms * 1000, destinationRate: 1e6, sourceRate: 1e6 }));
     const sum = s.summary('r1')!;
     expect(sum.totalBytes).toBeNull();
     expect(sum.fraction).toBeNull();
@@ -58,7 +67,10 @@ describe('RunStore: runs built from engine events', () => {
 
   it('a known total gives a fraction, and an ETA once the rate is steady', () => {
     const s = new RunStore();
-    for (let ms = 0; ms <= 8000; ms += 250) s.progress(sample({ ms, bytesWritten: ms * 1000, totalBytes: 16_000_000, destinationRate: 1e6, sourceRate: 1e6 }));
+    for (let ms = 0; ms <= 8000; ms += 250)
+      s.progress(
+        sample({ ms, bytesWritten: ms * 1000, totalBytes: 16_000_000, destinationRate: 1e6, sourceRate: 1e6 }),
+      );
     const sum = s.summary('r1')!;
     expect(sum.fraction).toBeCloseTo(0.5, 5);
     expect(sum.eta).toEqual({ seconds: 8, reason: 'steady' });
@@ -66,7 +78,17 @@ describe('RunStore: runs built from engine events', () => {
 
   it('the total stays unknown until every VM of the run has reported', () => {
     const s = new RunStore();
-    s.started('r1', { label: 'x', vms: [{ uuid: 'vm-a', name: 'erp-db' }, { uuid: 'vm-b', name: 'mail' }] }, T0);
+    s.started(
+      'r1',
+      {
+        label: 'x',
+        vms: [
+          { uuid: 'vm-a', name: 'erp-db' },
+          { uuid: 'vm-b', name: 'mail' },
+        ],
+      },
+      T0,
+    );
     s.progress(sample({ ms: 0, totalBytes: 100 }));
     expect(s.summary('r1')!.totalBytes).toBeNull();
     s.progress(sample({ ms: 300, vm: { uuid: 'vm-b', name: 'mail' }, totalBytes: 50 }));
@@ -78,10 +100,22 @@ describe('RunStore: runs built from engine events', () => {
     s.progress(sample({ ms: 0 }));
     s.cancelRequested('r1');
     expect(s.summary('r1')!.state).toBe('cancelling');
-    s.log({ level: 'info', message: 'Removing the backup snapshot from the host.', at: new Date(T0 + 500).toISOString(), context: { runId: 'r1' } });
+    s.log({
+      level: 'info',
+      message: 'Removing the backup snapshot from the host.',
+      at: new Date(T0 + 500).toISOString(),
+      context: { runId: 'r1' },
+    });
     s.log({ level: 'info', message: 'not ours', at: new Date(T0).toISOString(), context: { runId: 'other' } });
     expect(s.get('r1')!.log.map((l) => l.message)).toEqual(['Removing the backup snapshot from the host.']);
-    s.finished({ runId: 'r1', ok: false, cancelled: true, vms: [], startedAt: new Date(T0).toISOString(), finishedAt: new Date(T0 + 900).toISOString() });
+    s.finished({
+      runId: 'r1',
+      ok: false,
+      cancelled: true,
+      vms: [],
+      startedAt: new Date(T0).toISOString(),
+      finishedAt: new Date(T0 + 900).toISOString(),
+    });
     const sum = s.summary('r1')!;
     expect(sum.state).toBe('cancelled');
     expect(sum.phase).toBe('cancelled');
@@ -103,14 +137,27 @@ describe('RunStore: a VM whose disks report one by one', () => {
   const sys = { uuid: 'd-sys', name: 'web01 system' };
   const data = { uuid: 'd-data', name: 'web01 data' };
   const nobak = { uuid: 'd-scratch', name: 'scratch [NOBAK]' };
-  const vmOwn = (ms: number, phase: TransferProgress['phase'], extra: Partial<TransferProgress> = {}) => sample({ ms, phase, disks: [sys, data], ...extra });
+  const vmOwn = (ms: number, phase: TransferProgress['phase'], extra: Partial<TransferProgress> = {}) =>
+    sample({ ms, phase, disks: [sys, data], ...extra });
 
   it('one disk after the other: the VM sums its disks, the disk not yet started waits, the total stays unknown', () => {
     const s = new RunStore();
     s.progress(vmOwn(0, 'transfer'));
-    s.progress(sample({ ms: 100, disk: sys, bytesWritten: 3 * MiB, sourceRate: 2 * MiB, destinationRate: 2 * MiB, bottleneck: 'source' }));
+    s.progress(
+      sample({
+        ms: 100,
+        disk: sys,
+        bytesWritten: 3 * MiB,
+        sourceRate: 2 * MiB,
+        destinationRate: 2 * MiB,
+        bottleneck: 'source',
+      }),
+    );
     let [vm] = vmRows(s.get('r1')!);
-    expect(vm!.disks!.map((d) => [d.disk.name, d.status])).toEqual([['web01 system', 'transfer'], ['web01 data', 'waiting']]);
+    expect(vm!.disks!.map((d) => [d.disk.name, d.status])).toEqual([
+      ['web01 system', 'transfer'],
+      ['web01 data', 'waiting'],
+    ]);
     expect(vm!.bytesWritten).toBe(3 * MiB);
     expect(vm!.totalBytes).toBeNull();
     expect(vm!.fraction).toBeNull();
@@ -118,7 +165,16 @@ describe('RunStore: a VM whose disks report one by one', () => {
     expect(s.summary('r1')!.fraction).toBeNull();
 
     s.progress(sample({ ms: 400, disk: sys, phase: 'done', bytesWritten: 5 * MiB }));
-    s.progress(sample({ ms: 500, disk: data, bytesWritten: 1 * MiB, sourceRate: 1 * MiB, destinationRate: 1 * MiB, bottleneck: 'source' }));
+    s.progress(
+      sample({
+        ms: 500,
+        disk: data,
+        bytesWritten: 1 * MiB,
+        sourceRate: 1 * MiB,
+        destinationRate: 1 * MiB,
+        bottleneck: 'source',
+      }),
+    );
     [vm] = vmRows(s.get('r1')!);
     expect(vm!.disks!.map((d) => d.status)).toEqual(['done', 'transfer']);
     expect(vm!.disks!.map((d) => d.fraction)).toEqual([1, null]);
@@ -146,7 +202,7 @@ describe('RunStore: a VM whose disks report one by one', () => {
     expect(s.summary('r1')!.fraction).toBeCloseTo(0.1, 5);
   });
 
-  it('the VM\'s phases come from its own sample; a merge shows its own bytes apart from the copied ones', () => {
+  it("the VM's phases come from its own sample; a merge shows its own bytes apart from the copied ones", () => {
     const s = new RunStore();
     s.progress(sample({ ms: 0, phase: 'snapshot' }));
     expect(vmRows(s.get('r1')!)[0]!.disks).toBeNull();
@@ -204,7 +260,9 @@ describe('RunStore: a VM whose disks report one by one', () => {
   it('a whole-VM transfer (an XVA) stays one row with its own figures', () => {
     const s = new RunStore();
     s.progress(sample({ ms: 0, bytesWritten: 7, totalBytes: null }));
-    expect(vmRows(s.get('r1')!)).toEqual([expect.objectContaining({ disks: null, bytesWritten: 7, totalBytes: null, fraction: null, merge: null })]);
+    expect(vmRows(s.get('r1')!)).toEqual([
+      expect.objectContaining({ disks: null, bytesWritten: 7, totalBytes: null, fraction: null, merge: null }),
+    ]);
   });
 });
 

@@ -14,9 +14,19 @@ export interface JsonRpcReply {
   jsonrpc?: string;
 }
 
-export async function jsonRpc(url: string, method: string, params: unknown[], version: 1 | 2 = 2): Promise<JsonRpcReply> {
+export async function jsonRpc(
+  url: string,
+  method: string,
+  params: unknown[],
+  version: 1 | 2 = 2,
+): Promise<JsonRpcReply> {
   const body = version === 2 ? { jsonrpc: '2.0', method, params, id: 7 } : { method, params, id: 7 };
-  const response = await fetch(`${url}/jsonrpc`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, dispatcher: insecureAgent });
+  const response = await fetch(`${url}/jsonrpc`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+    dispatcher: insecureAgent,
+  });
   return (await response.json()) as JsonRpcReply;
 }
 
@@ -39,8 +49,18 @@ export class XapiFailure extends Error {
   }
 }
 
-export async function xmlRpc(url: string, method: string, params: unknown[], path = '/'): Promise<{ xml: string; value: Record<string, unknown> }> {
-  const response = await fetch(`${url}${path}`, { method: 'POST', body: encodeMethodCall(method, params), headers: { 'content-type': 'text/xml' }, dispatcher: insecureAgent });
+export async function xmlRpc(
+  url: string,
+  method: string,
+  params: unknown[],
+  path = '/',
+): Promise<{ xml: string; value: Record<string, unknown> }> {
+  const response = await fetch(`${url}${path}`, {
+    method: 'POST',
+    body: encodeMethodCall(method, params),
+    headers: { 'content-type': 'text/xml' },
+    dispatcher: insecureAgent,
+  });
   const xml = await response.text();
   const decoded = decodeMethodResponse(xml);
   if (!('value' in decoded)) throw new Error(`XML-RPC fault: ${JSON.stringify(decoded.fault)}`);
@@ -52,7 +72,12 @@ export async function login(url: string, username: string, password: string): Pr
 }
 
 /** Polls a task until it leaves pending; returns its record. */
-export async function waitTask(url: string, session: string, task: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+export async function waitTask(
+  url: string,
+  session: string,
+  task: string,
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const record = await call<Record<string, unknown>>(url, 'task.get_record', session, task);
@@ -67,9 +92,9 @@ export function openSocket(url: string): Promise<Socket> {
   const { hostname, port, protocol } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket =
-      protocol === 'https:' ?
-        tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false }, () => resolve(socket))
-      : netConnect({ host: hostname, port: Number(port) }, () => resolve(socket));
+      protocol === 'https:'
+        ? tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false }, () => resolve(socket))
+        : netConnect({ host: hostname, port: Number(port) }, () => resolve(socket));
     socket.once('error', reject);
   });
 }
@@ -105,7 +130,8 @@ export function readResponseHead(socket: Socket): Promise<RawResponse> {
       socket.pause();
       const [statusLine, ...headerLines] = buffered.subarray(0, end).toString('latin1').split('\r\n');
       const headers: Record<string, string> = {};
-      for (const line of headerLines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+      for (const line of headerLines)
+        headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
       resolve({ statusLine: statusLine!, headerLines, headers, rest: buffered.subarray(end + 4), socket });
     };
     const onEnd = (): void => reject(new Error(`connection closed before a response head (${buffered.length} bytes)`));

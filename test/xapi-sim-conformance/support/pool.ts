@@ -11,7 +11,13 @@ export interface TestPool {
 
 /** A small pool for conformance tests: tiny disks, fast login failures. */
 export async function startTestPool(options: SimOptions = {}): Promise<TestPool> {
-  const sim = await startSimulator({ vms: 2, diskSize: 8 * 1024 * 1024, allocatedFraction: 0.5, loginFailureDelayMs: 100, ...options });
+  const sim = await startSimulator({
+    vms: 2,
+    diskSize: 8 * 1024 * 1024,
+    allocatedFraction: 0.5,
+    loginFailureDelayMs: 100,
+    ...options,
+  });
   const session = await login(sim.url, sim.username, sim.password);
   return {
     sim,
@@ -23,7 +29,9 @@ export async function startTestPool(options: SimOptions = {}): Promise<TestPool>
     },
     async vdisOf(vm) {
       const vbds = await call<string[]>(sim.url, 'VM.get_VBDs', session, vm);
-      const records = await Promise.all(vbds.map((vbd) => call<Record<string, string>>(sim.url, 'VBD.get_record', session, vbd)));
+      const records = await Promise.all(
+        vbds.map((vbd) => call<Record<string, string>>(sim.url, 'VBD.get_record', session, vbd)),
+      );
       return records
         .filter((r) => r['type'] === 'Disk')
         .sort((a, b) => Number(a['userdevice']) - Number(b['userdevice']))

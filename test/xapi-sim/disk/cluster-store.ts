@@ -64,7 +64,12 @@ export class ClusterStore {
     const fh = await this.file();
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await fh.read(target, targetOffset + done, length - done, slot * this.slotSize + from + done);
+      const { bytesRead } = await fh.read(
+        target,
+        targetOffset + done,
+        length - done,
+        slot * this.slotSize + from + done,
+      );
       // Reading past the written end of a short tail slot: the rest is zeros by definition.
       if (bytesRead === 0) {
         target.fill(0, targetOffset + done, targetOffset + length);

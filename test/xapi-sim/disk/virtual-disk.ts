@@ -163,7 +163,10 @@ export class VirtualDisk {
    */
   guestWrite(fraction: number, seed?: number): number {
     this.assertAlive();
-    const target = Math.min(this.clusterCount, Math.max(fraction > 0 ? 1 : 0, Math.round(fraction * this.clusterCount)));
+    const target = Math.min(
+      this.clusterCount,
+      Math.max(fraction > 0 ? 1 : 0, Math.round(fraction * this.clusterCount)),
+    );
     const generation = this.lineage.nextGeneration++;
     if (generation >= SLOT_FLAG) throw new Error('generation counter exhausted');
     const rng = new Xorshift32(seed ?? mix32(this.seed, generation, 0x6777));
@@ -220,7 +223,10 @@ export class VirtualDisk {
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const first = this.lineage.store.allocate(batch.length);
-      await this.lineage.store.write(first, batch.map((b) => b.bytes));
+      await this.lineage.store.write(
+        first,
+        batch.map((b) => b.bytes),
+      );
       batch.forEach((b, i) => this.setDescriptor(b.cluster, SLOT_FLAG + first + i));
       batch = [];
     };
@@ -275,7 +281,13 @@ export class VirtualDisk {
   }
 
   private assertRange(offset: number, length: number): void {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.size
+    ) {
       throw new RangeError(`range [${offset}, +${length}) is outside the ${this.size}-byte disk`);
     }
   }

@@ -5,7 +5,10 @@
 export const TAR_BLOCK = 512;
 
 export class TarFormatError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} (at byte ${offset} of the tar stream)`);
     this.name = 'TarFormatError';
   }
@@ -85,7 +88,10 @@ function parseNumber(buf: Buffer, offset: number, length: number, at: number): n
     for (let i = offset + 1; i < offset + length; i++) v = v * 256 + buf[i]!;
     return v;
   }
-  const text = buf.toString('latin1', offset, offset + length).replace(/[\0 ]+$/g, '').replace(/^[ ]+/, '');
+  const text = buf
+    .toString('latin1', offset, offset + length)
+    .replace(/[\0 ]+$/g, '')
+    .replace(/^[ ]+/, '');
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw new TarFormatError(`bad octal field "${text}"`, at + offset);
   return parseInt(text, 8);

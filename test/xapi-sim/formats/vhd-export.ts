@@ -41,7 +41,8 @@ const MAX_PIECE = 2 * 1024 * 1024;
 export async function* vhdExport(disk: VirtualDisk, opts: VhdExportOptions): AsyncGenerator<Buffer> {
   const pacer = new Pacer(opts);
   const currentSize = Math.ceil(disk.size / SECTOR) * SECTOR;
-  if (currentSize > VHD_MAX_SIZE) throw new VhdFormatError(`a ${disk.size}-byte disk exceeds the VHD limit of 2040 GiB`);
+  if (currentSize > VHD_MAX_SIZE)
+    throw new VhdFormatError(`a ${disk.size}-byte disk exceeds the VHD limit of 2040 GiB`);
   const blockCount = Math.ceil(currentSize / BLOCK_SIZE);
   const present = presentBlocks(disk, blockCount, opts.base);
 
@@ -95,7 +96,8 @@ export async function* vhdExport(disk: VirtualDisk, opts: VhdExportOptions): Asy
     await pacer.produce(BITMAP_SIZE + BLOCK_SIZE);
     yield bitmap;
     // The tail of the last block lies beyond the disk: pad it with zeros to a whole block.
-    const data = inDisk === BLOCK_SIZE ? await disk.read(start, BLOCK_SIZE) : padTo(await disk.read(start, inDisk), BLOCK_SIZE);
+    const data =
+      inDisk === BLOCK_SIZE ? await disk.read(start, BLOCK_SIZE) : padTo(await disk.read(start, inDisk), BLOCK_SIZE);
     yield data;
   }
   pacer.checkAborted();

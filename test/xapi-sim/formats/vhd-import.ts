@@ -53,7 +53,8 @@ async function importFrom(reader: ByteReader, disk: VirtualDisk): Promise<void> 
   // Everything up to the end of the BAT is kept, so that blocks placed before the BAT can still be found.
   const prefixParts: Buffer[] = [copy];
   const readPrefixTo = async (end: number): Promise<void> => {
-    if (end > PREFIX_WINDOW) throw new VhdFormatError(`metadata at byte ${end} lies beyond the ${PREFIX_WINDOW}-byte streaming window`);
+    if (end > PREFIX_WINDOW)
+      throw new VhdFormatError(`metadata at byte ${end} lies beyond the ${PREFIX_WINDOW}-byte streaming window`);
     const want = end - reader.position;
     if (want <= 0) return;
     const part = await reader.read(want);
@@ -68,7 +69,10 @@ async function importFrom(reader: ByteReader, disk: VirtualDisk): Promise<void> 
   const bitmapBytes = Math.ceil(sectorsPerBlock / 8 / SECTOR) * SECTOR;
   const batBytes = header.maxTableEntries * 4;
   if (header.maxTableEntries < Math.ceil(footer.currentSize / blockSize)) {
-    throw new VhdFormatError(`BAT of ${header.maxTableEntries} entries cannot cover ${footer.currentSize} bytes`, headerAt + 28);
+    throw new VhdFormatError(
+      `BAT of ${header.maxTableEntries} entries cannot cover ${footer.currentSize} bytes`,
+      headerAt + 28,
+    );
   }
   await readPrefixTo(header.tableOffset + batBytes);
   const prefix = Buffer.concat(prefixParts);
@@ -96,13 +100,27 @@ async function importFrom(reader: ByteReader, disk: VirtualDisk): Promise<void> 
     } else {
       throw new VhdFormatError(`block ${block.index} overlaps metadata or another block`, at);
     }
-    await writeBlock(disk, footer, block.index, bytes.subarray(0, bitmapBytes), bytes.subarray(bitmapBytes), differencing);
+    await writeBlock(
+      disk,
+      footer,
+      block.index,
+      bytes.subarray(0, bitmapBytes),
+      bytes.subarray(bitmapBytes),
+      differencing,
+    );
   }
 
   await checkTrailingFooter(reader, footer);
 }
 
-async function writeBlock(disk: VirtualDisk, footer: VhdFooter, index: number, bitmap: Buffer, data: Buffer, differencing: boolean): Promise<void> {
+async function writeBlock(
+  disk: VirtualDisk,
+  footer: VhdFooter,
+  index: number,
+  bitmap: Buffer,
+  data: Buffer,
+  differencing: boolean,
+): Promise<void> {
   const start = index * data.length;
   const limit = Math.min(footer.currentSize, disk.size);
   const sectors = data.length / SECTOR;
@@ -119,7 +137,7 @@ async function writeBlock(disk: VirtualDisk, footer: VhdFooter, index: number, b
     if (end > start) await disk.write(start, (copy ?? data).subarray(0, end - start));
     return;
   }
-  for (let s = 0; s < sectors; ) {
+  for (let s = 0; s < sectors;) {
     if (!marked(s)) {
       s++;
       continue;
@@ -139,10 +157,14 @@ async function checkTrailingFooter(reader: ByteReader, footer: VhdFooter): Promi
   for (;;) {
     const piece = await reader.readSome(4 * 1024 * 1024);
     if (piece.length === 0) break;
-    tail = piece.length >= FOOTER_SIZE ? piece.subarray(piece.length - FOOTER_SIZE) : Buffer.concat([tail, piece]).subarray(-FOOTER_SIZE);
+    tail =
+      piece.length >= FOOTER_SIZE
+        ? piece.subarray(piece.length - FOOTER_SIZE)
+        : Buffer.concat([tail, piece]).subarray(-FOOTER_SIZE);
   }
   const tailAt = reader.position - tail.length;
-  if (tail.length < FOOTER_SIZE) throw new VhdFormatError('stream ends without the trailing footer (truncated?)', reader.position);
+  if (tail.length < FOOTER_SIZE)
+    throw new VhdFormatError('stream ends without the trailing footer (truncated?)', reader.position);
   const last = decodeFooter(tail, tailAt);
   if (last.uuid !== footer.uuid || last.currentSize !== footer.currentSize) {
     throw new VhdFormatError('trailing footer disagrees with the footer copy at byte 0', tailAt);

@@ -24,7 +24,10 @@ const VHD_EPOCH_MS = Date.UTC(2000, 0, 1);
 const NULL_UUID = '00000000-0000-0000-0000-000000000000';
 
 export class VhdFormatError extends Error {
-  constructor(message: string, readonly offset?: number) {
+  constructor(
+    message: string,
+    readonly offset?: number,
+  ) {
     super(offset === undefined ? message : `${message} (at byte ${offset})`);
     this.name = 'VhdFormatError';
   }
@@ -127,7 +130,8 @@ export function decodeFooter(buf: Buffer, at = 0): VhdFooter {
   if (buf.length < FOOTER_SIZE) throw new VhdFormatError('footer truncated', at);
   if (buf.toString('latin1', 0, 8) !== FOOTER_COOKIE) throw new VhdFormatError('no "conectix" footer cookie', at);
   const stored = buf.readUInt32BE(64);
-  if (vhdChecksum(buf.subarray(0, FOOTER_SIZE), 64) !== stored) throw new VhdFormatError('footer checksum mismatch', at);
+  if (vhdChecksum(buf.subarray(0, FOOTER_SIZE), 64) !== stored)
+    throw new VhdFormatError('footer checksum mismatch', at);
   const version = buf.readUInt32BE(12);
   if (version !== FORMAT_VERSION) throw new VhdFormatError(`unsupported footer version 0x${version.toString(16)}`, at);
   return {
@@ -162,7 +166,12 @@ export interface VhdHeader {
 
 /** The single locator vhd-tool writes for a parent: "file://<name>" at byte 1536, one sector reserved. */
 export function vhdToolParentLocator(parentName: string): ParentLocator {
-  return { platformCode: PLATFORM_MACX, dataSpace: SECTOR, dataLength: Buffer.byteLength(`file://${parentName}`), dataOffset: 1536 };
+  return {
+    platformCode: PLATFORM_MACX,
+    dataSpace: SECTOR,
+    dataLength: Buffer.byteLength(`file://${parentName}`),
+    dataOffset: 1536,
+  };
 }
 
 export function parentLocatorData(parentName: string): Buffer {
@@ -205,7 +214,8 @@ export function encodeHeader(h: {
 export function decodeHeader(buf: Buffer, at: number): VhdHeader {
   if (buf.length < HEADER_SIZE) throw new VhdFormatError('dynamic header truncated', at);
   if (buf.toString('latin1', 0, 8) !== HEADER_COOKIE) throw new VhdFormatError('no "cxsparse" header cookie', at);
-  if (vhdChecksum(buf.subarray(0, HEADER_SIZE), 36) !== buf.readUInt32BE(36)) throw new VhdFormatError('dynamic header checksum mismatch', at);
+  if (vhdChecksum(buf.subarray(0, HEADER_SIZE), 36) !== buf.readUInt32BE(36))
+    throw new VhdFormatError('dynamic header checksum mismatch', at);
   const blockSize = buf.readUInt32BE(32);
   if (blockSize === 0 || blockSize % SECTOR !== 0) throw new VhdFormatError(`bad block size ${blockSize}`, at);
   const locators: ParentLocator[] = [];

@@ -14,14 +14,7 @@ export class XmlRpcDouble {
   constructor(public readonly value: number) {}
 }
 
-export type XmlRpcValue =
-  | string
-  | number
-  | boolean
-  | Date
-  | XmlRpcValue[]
-  | { [k: string]: XmlRpcValue }
-  | Int64String;
+export type XmlRpcValue = string | number | boolean | Date | XmlRpcValue[] | { [k: string]: XmlRpcValue } | Int64String;
 
 export class XmlRpcDecodeError extends Error {
   constructor(message: string) {
@@ -49,7 +42,8 @@ function encodeInner(v: unknown): string {
   if (v instanceof Int64String) return escapeXmlText(v.value);
   if (v instanceof XmlRpcDouble) return encodeDouble(v.value);
   if (v instanceof Date) return `<dateTime.iso8601>${formatDateTime(v)}</dateTime.iso8601>`;
-  if (v instanceof Uint8Array) return `<base64>${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}</base64>`;
+  if (v instanceof Uint8Array)
+    return `<base64>${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}</base64>`;
   if (Array.isArray(v)) return `<array><data>${v.map(encodeValue).join('')}</data></array>`;
   const entries = v instanceof Map ? [...(v as Map<unknown, unknown>).entries()] : Object.entries(v as object);
   const members = entries

@@ -26,7 +26,11 @@ export const XVA_CHUNK_SIZE = 1024 * 1024;
  * except the first and last; after keepaliveMs without output a zero-length chunk takes the next number
  * without advancing the offset. Ends with two zero blocks and no record padding.
  */
-export async function* xvaExport(ovaXml: string, disks: XvaDisk[], opts: XvaExportOptions = {}): AsyncGenerator<Buffer> {
+export async function* xvaExport(
+  ovaXml: string,
+  disks: XvaDisk[],
+  opts: XvaExportOptions = {},
+): AsyncGenerator<Buffer> {
   const pacer = new Pacer(opts);
   const kind: ChecksumKind = opts.oldHost ? 'checksum' : 'xxhash';
   const keepaliveMs = opts.keepaliveMs !== undefined && opts.keepaliveMs <= 0 ? Infinity : (opts.keepaliveMs ?? 5000);
@@ -34,7 +38,11 @@ export async function* xvaExport(ovaXml: string, disks: XvaDisk[], opts: XvaExpo
 
   const xml = Buffer.from(ovaXml, 'utf8');
   await pacer.produce(xml.length);
-  yield Buffer.concat([encodeTarHeader('ova.xml', xml.length, Math.floor(Date.now() / 1000)), xml, Buffer.alloc(tarPadding(xml.length))]);
+  yield Buffer.concat([
+    encodeTarHeader('ova.xml', xml.length, Math.floor(Date.now() / 1000)),
+    xml,
+    Buffer.alloc(tarPadding(xml.length)),
+  ]);
   lastOutput = performance.now();
 
   const ordered = [...disks].sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
@@ -73,11 +81,18 @@ export async function* xvaExport(ovaXml: string, disks: XvaDisk[], opts: XvaExpo
 }
 
 function anyClusterAllocated(disk: VirtualDisk, offset: number, length: number): boolean {
-  for (let c = Math.floor(offset / CLUSTER_SIZE); c * CLUSTER_SIZE < offset + length; c++) if (disk.isClusterAllocated(c)) return true;
+  for (let c = Math.floor(offset / CLUSTER_SIZE); c * CLUSTER_SIZE < offset + length; c++)
+    if (disk.isClusterAllocated(c)) return true;
   return false;
 }
 
-async function* chunkFile(ref: string, chunkNo: number, data: Buffer, kind: ChecksumKind, corruptAt: number | undefined): AsyncGenerator<Buffer> {
+async function* chunkFile(
+  ref: string,
+  chunkNo: number,
+  data: Buffer,
+  kind: ChecksumKind,
+  corruptAt: number | undefined,
+): AsyncGenerator<Buffer> {
   const name = `${ref}/${String(chunkNo).padStart(8, '0')}`;
   yield encodeTarHeader(name, data.length);
   if (data.length > 0) yield data;

@@ -40,9 +40,12 @@ export async function importXva(
   try {
     const first = await nextEntry(reader);
     if (!first || first.header.name !== 'ova.xml') {
-      throw new XvaFormatError(`the first file must be ova.xml, not ${first ? `"${first.header.name}"` : 'the end of the archive'}`);
+      throw new XvaFormatError(
+        `the first file must be ova.xml, not ${first ? `"${first.header.name}"` : 'the end of the archive'}`,
+      );
     }
-    if (first.header.size > MAX_OVA_XML) throw new XvaFormatError(`ova.xml of ${first.header.size} bytes is implausibly large`);
+    if (first.header.size > MAX_OVA_XML)
+      throw new XvaFormatError(`ova.xml of ${first.header.size} bytes is implausibly large`);
     const xml = (await readBody(reader, first.header)).toString('utf8');
     let ova: OvaXml;
     try {
@@ -64,13 +67,18 @@ export async function importXva(
       const state = progress.get(ref);
       if (!state) throw new XvaFormatError(`no disk was created for ${ref}`, header.name);
       const chunkNo = Number(digits);
-      if (chunkNo <= state.lastChunk) throw new XvaFormatError(`chunk numbers must increase (previous ${state.lastChunk})`, header.name);
-      if (header.size > MAX_CHUNK) throw new XvaFormatError(`chunk of ${header.size} bytes is implausibly large`, header.name);
+      if (chunkNo <= state.lastChunk)
+        throw new XvaFormatError(`chunk numbers must increase (previous ${state.lastChunk})`, header.name);
+      if (header.size > MAX_CHUNK)
+        throw new XvaFormatError(`chunk of ${header.size} bytes is implausibly large`, header.name);
       const data = await readBody(reader, header);
       if (state.firstChunkLength < 0) state.firstChunkLength = data.length;
       const offset = state.offset + (chunkNo - state.lastChunk - 1) * state.firstChunkLength;
       if (offset + data.length > state.disk.size) {
-        throw new XvaFormatError(`chunk ends at ${offset + data.length}, beyond the ${state.disk.size}-byte disk`, header.name);
+        throw new XvaFormatError(
+          `chunk ends at ${offset + data.length}, beyond the ${state.disk.size}-byte disk`,
+          header.name,
+        );
       }
       await verifyChecksum(reader, header.name, data);
       if (data.length > 0) await state.disk.write(offset, data);
@@ -80,7 +88,9 @@ export async function importXva(
 
     for (const [ref, state] of progress) {
       if (state.offset !== state.disk.size) {
-        throw new XvaFormatError(`disk ${ref} ended at byte ${state.offset} of ${state.disk.size}: the archive is incomplete`);
+        throw new XvaFormatError(
+          `disk ${ref} ended at byte ${state.offset} of ${state.disk.size}: the archive is incomplete`,
+        );
       }
     }
   } finally {
@@ -101,7 +111,10 @@ async function verifyChecksum(reader: ByteReader, chunkName: string, data: Buffe
   const computed = await chunkChecksum(kind, data);
   // xxhash is compared case-insensitively: the host writes uppercase, other writers may not.
   if (stored.toLowerCase() !== computed.toLowerCase()) {
-    throw new XvaFormatError(`checksum mismatch: the archive says ${stored}, the data hashes to ${computed}`, chunkName);
+    throw new XvaFormatError(
+      `checksum mismatch: the archive says ${stored}, the data hashes to ${computed}`,
+      chunkName,
+    );
   }
 }
 
@@ -117,7 +130,8 @@ async function nextEntry(reader: ByteReader): Promise<Entry | undefined> {
   for (;;) {
     const at = reader.position;
     const block = await reader.read(TAR_BLOCK);
-    if (block.length === 0) throw new XvaFormatError(`the archive ends without an end-of-archive marker (at byte ${at})`);
+    if (block.length === 0)
+      throw new XvaFormatError(`the archive ends without an end-of-archive marker (at byte ${at})`);
     if (block.length < TAR_BLOCK) throw new XvaFormatError(`the archive is truncated inside a header (at byte ${at})`);
     if (isZeroBlock(block)) return undefined;
     let header: TarHeader;
@@ -147,9 +161,11 @@ async function nextEntry(reader: ByteReader): Promise<Entry | undefined> {
 
 async function readBody(reader: ByteReader, header: TarHeader): Promise<Buffer> {
   const data = await reader.read(header.size);
-  if (data.length < header.size) throw new XvaFormatError(`the archive is truncated (${data.length} of ${header.size} bytes)`, header.name);
+  if (data.length < header.size)
+    throw new XvaFormatError(`the archive is truncated (${data.length} of ${header.size} bytes)`, header.name);
   const padding = tarPadding(header.size);
-  if ((await reader.skip(padding)) < padding) throw new XvaFormatError('the archive is truncated in padding', header.name);
+  if ((await reader.skip(padding)) < padding)
+    throw new XvaFormatError('the archive is truncated in padding', header.name);
   return data;
 }
 

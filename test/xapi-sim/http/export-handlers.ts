@@ -77,7 +77,13 @@ export async function handleRawVdiExport(ctx: HostContext, ex: HttpExchange): Pr
     if (faults.redirect) return respond.redirect(ex.socket, redirectTo(ctx, ex));
 
     const fields = state.store.fields('VDI', vdi)!;
-    const task = beginTransferTask(ctx, ex, 'export_raw_vdi', `export_raw_vdi ${str(fields, 'name_label')}`, str(fields, 'uuid'));
+    const task = beginTransferTask(
+      ctx,
+      ex,
+      'export_raw_vdi',
+      `export_raw_vdi ${str(fields, 'name_label')}`,
+      str(fields, 'uuid'),
+    );
     const disk = state.disks.get(vdi);
     const baseDisk = base ? state.disks.get(base) : undefined;
     if (str(fields, 'type') === 'cbt_metadata' || !disk || (base && !baseDisk)) {
@@ -90,9 +96,14 @@ export async function handleRawVdiExport(ctx: HostContext, ex: HttpExchange): Pr
       contentType: format === 'vhd' ? 'application/vhd' : 'application/octet-stream',
       totalBytes: disk.size,
       source: (pace) =>
-        format === 'vhd' ?
-          vhdExport(disk, { uuid: str(fields, 'uuid'), rateLimit: pace.rateLimit, signal: pace.signal, ...(baseDisk ? { base: baseDisk, parentUuid: baseUuid, parentName: `${baseUuid}.vhd` } : {}) })
-        : rawExport(disk, { rateLimit: pace.rateLimit, signal: pace.signal }),
+        format === 'vhd'
+          ? vhdExport(disk, {
+              uuid: str(fields, 'uuid'),
+              rateLimit: pace.rateLimit,
+              signal: pace.signal,
+              ...(baseDisk ? { base: baseDisk, parentUuid: baseUuid, parentName: `${baseUuid}.vhd` } : {}),
+            })
+          : rawExport(disk, { rateLimit: pace.rateLimit, signal: pace.signal }),
     });
   } finally {
     if (auth.transient) state.sessions.close(auth.session.ref);

@@ -30,7 +30,12 @@ async function* withProgress(source: AsyncIterable<Buffer>, total: number, task:
  * The common tail of every export: the 200 head with task-id and no length, then the body until the
  * connection closes. Faults act here: embedded error, first-byte delay, rate limit, stall abort, drop.
  */
-export async function runExport(ex: HttpExchange, task: TransferTask, faults: TransferFaults, stream: ExportStream): Promise<void> {
+export async function runExport(
+  ex: HttpExchange,
+  task: TransferTask,
+  faults: TransferFaults,
+  stream: ExportStream,
+): Promise<void> {
   const [status, headers] = transferHead(stream.statusVersion, task.ref, stream.contentType);
   writeHead(ex.socket, status, headers);
   if (faults.embeddedError) {
@@ -40,7 +45,11 @@ export async function runExport(ex: HttpExchange, task: TransferTask, faults: Tr
     return;
   }
   try {
-    const source = stream.source({ rateLimit: faults.rateLimit, signal: task.signal, corruptChecksumAtChunk: faults.corruptChecksumAtChunk });
+    const source = stream.source({
+      rateLimit: faults.rateLimit,
+      signal: task.signal,
+      corruptChecksumAtChunk: faults.corruptChecksumAtChunk,
+    });
     await sendBody(ex.socket, compress(withProgress(source, stream.totalBytes, task), stream.compression ?? 'none'), {
       stallAbortMs: faults.stallAbortMs,
       dropAfterBytes: faults.dropAfterBytes,

@@ -1,4 +1,9 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { exchangeFromHead, exchangeFromRequest, type HttpExchange } from './exchange.js';
@@ -28,10 +33,14 @@ export class HostServer {
     private readonly ctx: HostContext,
     tls: TlsMaterial | undefined,
   ) {
-    this.http = createHttpServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 }, (req, res) => this.onRequest(req, res));
+    this.http = createHttpServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 }, (req, res) =>
+      this.onRequest(req, res),
+    );
     const onSocket = (socket: Socket): void => void this.onSocket(socket);
     // Half-open: a client may end its upload (no Content-Length) and still read the answer.
-    this.listener = tls ? createTlsServer({ ...tls, allowHalfOpen: true }, onSocket) : createNetServer({ allowHalfOpen: true }, onSocket);
+    this.listener = tls
+      ? createTlsServer({ ...tls, allowHalfOpen: true }, onSocket)
+      : createNetServer({ allowHalfOpen: true }, onSocket);
     this.listener.on('tlsClientError', () => undefined);
     // Tracked at the TCP level, so that close() also ends connections still in their TLS handshake.
     this.listener.on('connection', (raw: Socket) => {

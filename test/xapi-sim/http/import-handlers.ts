@@ -18,7 +18,13 @@ import { beginTransferTask, type TransferTask } from './transfer-task.js';
  * `dropAfter` (the drop-after fault) the host cuts the connection once that many bytes have arrived, as a
  * host whose storage or network failed mid-import: the import fails with VDI_IO_ERROR.
  */
-async function* received(body: AsyncIterable<Buffer>, task: TransferTask, expected: number | undefined, ex: HttpExchange, dropAfter?: number): AsyncGenerator<Buffer> {
+async function* received(
+  body: AsyncIterable<Buffer>,
+  task: TransferTask,
+  expected: number | undefined,
+  ex: HttpExchange,
+  dropAfter?: number,
+): AsyncGenerator<Buffer> {
   let done = 0;
   for await (const chunk of body) {
     task.signal.throwIfAborted();
@@ -36,7 +42,8 @@ async function* received(body: AsyncIterable<Buffer>, task: TransferTask, expect
 /** Errors of the formats layer become the import errors a host reports. */
 function asImportError(error: unknown): unknown {
   if (error instanceof XapiError) return error;
-  if (error instanceof Error && /FormatError|DecompressionError|RawImportError/.test(error.name)) return new XapiError('IMPORT_ERROR', [error.message]);
+  if (error instanceof Error && /FormatError|DecompressionError|RawImportError/.test(error.name))
+    return new XapiError('IMPORT_ERROR', [error.message]);
   return error;
 }
 
@@ -119,7 +126,9 @@ export function handleRawVdiImport(ctx: HostContext, ex: HttpExchange): Promise<
     } else if (!srParam || !state.store.has('SR', srParam) || format !== 'raw' || contentLength(ex) === undefined) {
       return respond.badRequest(ex.socket);
     }
-    const target = vdi ? str(state.store.fields('VDI', vdi)!, 'uuid') : str(state.store.fields('SR', srParam!)!, 'uuid');
+    const target = vdi
+      ? str(state.store.fields('VDI', vdi)!, 'uuid')
+      : str(state.store.fields('SR', srParam!)!, 'uuid');
     const task = beginTransferTask(ctx, ex, 'import_raw_vdi', 'import_raw_vdi', target);
     try {
       if (!vdi) vdi = createSizedVdi(ctx, srParam!, contentLength(ex)!);
@@ -147,7 +156,8 @@ export function handleRawVdiImport(ctx: HostContext, ex: HttpExchange): Promise<
 function createSizedVdi(ctx: HostContext, sr: string, size: number): string {
   const { state } = ctx;
   requireObject(state.store, 'SR', sr);
-  if (size > state.srFreeSpace(sr)) throw new XapiError('SR_BACKEND_FAILURE_44', ['', 'There is insufficient space', '']);
+  if (size > state.srFreeSpace(sr))
+    throw new XapiError('SR_BACKEND_FAILURE_44', ['', 'There is insufficient space', '']);
   const vdi = state.store.add('VDI', { name_label: 'import_raw_vdi', SR: sr, virtual_size: size, type: 'user' });
   state.disks.create(vdi, size, 0);
   return vdi;

@@ -14,7 +14,11 @@ export function writeHead(socket: Socket, statusLine: string, headers: HeaderLis
 
 /** The head of a 200 that starts a transfer: `Connection: close`, no length, the task named. */
 export function transferHead(version: '1.0' | '1.1', task: string, contentType?: string): [string, HeaderList] {
-  const headers: Array<[string, string]> = [['Connection', 'close'], ...NO_CACHE.map(([n, v]): [string, string] => [n, v]), ['task-id', task]];
+  const headers: Array<[string, string]> = [
+    ['Connection', 'close'],
+    ...NO_CACHE.map(([n, v]): [string, string] => [n, v]),
+    ['task-id', task],
+  ];
   if (contentType) headers.push(['content-type', contentType]);
   return [`HTTP/${version} 200 OK`, headers];
 }
@@ -22,17 +26,26 @@ export function transferHead(version: '1.0' | '1.1', task: string, contentType?:
 /** A complete short answer, then the connection closes (as xapi does for every error response). */
 export function respondAndClose(socket: Socket, statusLine: string, extra: HeaderList = [], body = ''): void {
   if (socket.destroyed) return;
-  writeHead(socket, statusLine, [['Connection', 'close'], ...NO_CACHE, ...extra, ...(body ? ([['content-length', String(Buffer.byteLength(body))]] as const) : [])]);
+  writeHead(socket, statusLine, [
+    ['Connection', 'close'],
+    ...NO_CACHE,
+    ...extra,
+    ...(body ? ([['content-length', String(Buffer.byteLength(body))]] as const) : []),
+  ]);
   socket.end(body);
 }
 
 export const respond = {
-  unauthorized: (socket: Socket): void => respondAndClose(socket, 'HTTP/1.1 401 Unauthorized', [['WWW-Authenticate', 'Basic realm="xapi"']]),
+  unauthorized: (socket: Socket): void =>
+    respondAndClose(socket, 'HTTP/1.1 401 Unauthorized', [['WWW-Authenticate', 'Basic realm="xapi"']]),
   forbidden: (socket: Socket): void => respondAndClose(socket, 'HTTP/1.1 403 Forbidden'),
   notFound: (socket: Socket): void => respondAndClose(socket, 'HTTP/1.1 404 Not Found'),
-  badRequest: (socket: Socket, task?: string): void => respondAndClose(socket, 'HTTP/1.1 400 Bad Request', task ? [['task-id', task]] : []),
-  internalError: (socket: Socket, task?: string): void => respondAndClose(socket, 'HTTP/1.1 500 Internal Error', task ? [['task-id', task]] : []),
-  redirect: (socket: Socket, location: string): void => respondAndClose(socket, 'HTTP/1.1 302 Found', [['Location', location]]),
+  badRequest: (socket: Socket, task?: string): void =>
+    respondAndClose(socket, 'HTTP/1.1 400 Bad Request', task ? [['task-id', task]] : []),
+  internalError: (socket: Socket, task?: string): void =>
+    respondAndClose(socket, 'HTTP/1.1 500 Internal Error', task ? [['task-id', task]] : []),
+  redirect: (socket: Socket, location: string): void =>
+    respondAndClose(socket, 'HTTP/1.1 302 Found', [['Location', location]]),
 };
 
 /** What some hosts put inside a 200 body when a transfer fails before any data: a whole error response. */

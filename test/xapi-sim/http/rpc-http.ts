@@ -19,11 +19,21 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
 }
 
 /** POST /jsonrpc, POST / and /RPC2 (XML-RPC). Also POST /import, which a real host hands to its RPC parser. */
-export async function handleRpcRequest(ctx: HostContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+export async function handleRpcRequest(
+  ctx: HostContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
   const json = path === '/jsonrpc';
   const body = await readBody(req);
   const call = (method: string, params: unknown[]) => dispatch(ctx.api, ctx.state, ctx.role, method, params);
-  const answer = body === undefined ? await handleXmlRpc('', call) : json ? await handleJsonRpc(body, call) : await handleXmlRpc(body, call);
+  const answer =
+    body === undefined
+      ? await handleXmlRpc('', call)
+      : json
+        ? await handleJsonRpc(body, call)
+        : await handleXmlRpc(body, call);
   res.writeHead(200, {
     'content-type': json ? 'application/json' : 'text/xml',
     'content-length': Buffer.byteLength(answer),

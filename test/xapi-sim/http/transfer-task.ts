@@ -20,7 +20,13 @@ export interface TransferTask {
  * The task of one transfer: the caller's (task_id query parameter) when given, as xapi reports on it, else a
  * new one. Ends in success or failure with error_info, and records the transfer in the stats.
  */
-export function beginTransferTask(ctx: HostContext, ex: HttpExchange, kind: TransferKind, label: string, target: string): TransferTask {
+export function beginTransferTask(
+  ctx: HostContext,
+  ex: HttpExchange,
+  kind: TransferKind,
+  label: string,
+  target: string,
+): TransferTask {
   const { tasks } = ctx.state;
   const requested = ex.query.get('task_id');
   const ref = requested && tasks.exists(requested) ? requested : tasks.create(label);
@@ -51,7 +57,12 @@ export function beginTransferTask(ctx: HostContext, ex: HttpExchange, kind: Tran
     fail(error) {
       finish();
       tasks.fail(ref, error);
-      const info = tasks.status(ref) === 'cancelled' ? ['TASK_CANCELLED', ref] : error instanceof XapiError ? error.description : ['INTERNAL_ERROR', String(error)];
+      const info =
+        tasks.status(ref) === 'cancelled'
+          ? ['TASK_CANCELLED', ref]
+          : error instanceof XapiError
+            ? error.description
+            : ['INTERNAL_ERROR', String(error)];
       stats.finish('failure', info);
     },
   };

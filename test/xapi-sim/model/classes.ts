@@ -1,5 +1,17 @@
 // The XAPI classes the simulator models, spelled as XAPI spells them in method names and HANDLE_INVALID.
-export const XAPI_CLASSES = ['pool', 'host', 'SR', 'PBD', 'VM', 'VBD', 'VDI', 'VIF', 'VTPM', 'network', 'task'] as const;
+export const XAPI_CLASSES = [
+  'pool',
+  'host',
+  'SR',
+  'PBD',
+  'VM',
+  'VBD',
+  'VDI',
+  'VIF',
+  'VTPM',
+  'network',
+  'task',
+] as const;
 export type XapiClass = (typeof XAPI_CLASSES)[number];
 
 const byLowerName = new Map<string, XapiClass>(XAPI_CLASSES.map((c) => [c.toLowerCase(), c]));

@@ -23,9 +23,36 @@ export function macGenerator(seed: number): () => string {
 }
 
 export function softwareVersion(oldHost: boolean, hostname: string): StringMap {
-  return oldHost ?
-      { product_version: '7.5.0', product_brand: 'XenServer', platform_version: '2.5.0', platform_name: 'XCP', xapi: '1.1', xen: '4.7.5-5.0', hostname, date: '2018-05-11', build_number: '14718c', linux: '4.4.0+10', network_backend: 'openvswitch', db_schema: '5.140' }
-    : { product_version: '8.3.0', product_brand: 'XCP-ng', platform_version: '3.4.0', platform_name: 'XCP', xapi: '24.19', xapi_build: '24.19.2', xen: '4.17.5-3', hostname, date: '2024-10-01', build_number: 'cloud', linux: '4.19.0+1', network_backend: 'openvswitch', db_schema: '5.786' };
+  return oldHost
+    ? {
+        product_version: '7.5.0',
+        product_brand: 'XenServer',
+        platform_version: '2.5.0',
+        platform_name: 'XCP',
+        xapi: '1.1',
+        xen: '4.7.5-5.0',
+        hostname,
+        date: '2018-05-11',
+        build_number: '14718c',
+        linux: '4.4.0+10',
+        network_backend: 'openvswitch',
+        db_schema: '5.140',
+      }
+    : {
+        product_version: '8.3.0',
+        product_brand: 'XCP-ng',
+        platform_version: '3.4.0',
+        platform_name: 'XCP',
+        xapi: '24.19',
+        xapi_build: '24.19.2',
+        xen: '4.17.5-3',
+        hostname,
+        date: '2024-10-01',
+        build_number: 'cloud',
+        linux: '4.19.0+1',
+        network_backend: 'openvswitch',
+        db_schema: '5.786',
+      };
 }
 
 /** Fills the store with the pool, its two hosts, SRs, networks and VMs (with their disks' content). */
@@ -61,14 +88,27 @@ export function buildPool(state: PoolState, spec: PoolSpec, seed: number): void 
     srRefs.set(sr.name, ref);
     // A local SR (the first one) is plugged on the coordinator only; shared SRs on every host.
     const pluggedOn = sr.shared ? hosts : [index === 0 ? coordinator : second];
-    for (const host of pluggedOn) store.add('PBD', { host, SR: ref, device_config: sr.type === 'nfs' ? { server: '10.0.0.20', serverpath: '/export/xcp' } : { device: '/dev/sdb' } });
+    for (const host of pluggedOn)
+      store.add('PBD', {
+        host,
+        SR: ref,
+        device_config: sr.type === 'nfs' ? { server: '10.0.0.20', serverpath: '/export/xcp' } : { device: '/dev/sdb' },
+      });
   });
   const defaultSr = srRefs.get(spec.defaultSr) ?? [...srRefs.values()][0] ?? NULL_REF;
 
   const networkRefs = new Map<string, string>();
-  spec.networks.forEach((name, i) => networkRefs.set(name, store.add('network', { name_label: name, bridge: `xenbr${i}` })));
+  spec.networks.forEach((name, i) =>
+    networkRefs.set(name, store.add('network', { name_label: name, bridge: `xenbr${i}` })),
+  );
 
-  state.poolRef = store.add('pool', { name_label: spec.name, master: coordinator, default_SR: defaultSr, suspend_image_SR: defaultSr, crash_dump_SR: defaultSr });
+  state.poolRef = store.add('pool', {
+    name_label: spec.name,
+    master: coordinator,
+    default_SR: defaultSr,
+    suspend_image_SR: defaultSr,
+    crash_dump_SR: defaultSr,
+  });
 
   if (spec.withSystemObjects) addSystemObjects(state, hosts, hostNames);
 
@@ -117,7 +157,13 @@ function addVm(state: PoolState, spec: VmSpec, placement: VmPlacement): string {
 
   spec.disks.forEach((disk, position) => {
     const sr = placement.srFor(disk);
-    const vdi = store.add('VDI', { name_label: disk.name, name_description: 'Created by template provisioner', SR: sr, virtual_size: disk.size, type: 'system' });
+    const vdi = store.add('VDI', {
+      name_label: disk.name,
+      name_description: 'Created by template provisioner',
+      SR: sr,
+      virtual_size: disk.size,
+      type: 'system',
+    });
     const allocated = disk.allocated ?? disk.size * DEFAULT_ALLOCATED_SHARE;
     state.disks.create(vdi, disk.size, disk.size === 0 ? 0 : allocated / disk.size);
     state.refreshVdiUsage(vdi);
@@ -131,11 +177,26 @@ function addVm(state: PoolState, spec: VmSpec, placement: VmPlacement): string {
     });
   });
   if (spec.cdDrive) {
-    store.add('VBD', { VM: vm, VDI: NULL_REF, device: 'xvdd', userdevice: '3', type: 'CD', mode: 'RO', empty: true, currently_attached: running });
+    store.add('VBD', {
+      VM: vm,
+      VDI: NULL_REF,
+      device: 'xvdd',
+      userdevice: '3',
+      type: 'CD',
+      mode: 'RO',
+      empty: true,
+      currently_attached: running,
+    });
   }
   const networks = spec.networks ?? placement.defaultNetworks;
   networks.forEach((name, device) => {
-    store.add('VIF', { VM: vm, network: placement.networkFor(name), device: String(device), MAC: placement.nextMac(), currently_attached: running });
+    store.add('VIF', {
+      VM: vm,
+      network: placement.networkFor(name),
+      device: String(device),
+      MAC: placement.nextMac(),
+      currently_attached: running,
+    });
   });
   return vm;
 }
@@ -165,4 +226,3 @@ function addSystemObjects(state: PoolState, hosts: string[], hostNames: string[]
     });
   }
 }
-

@@ -41,7 +41,11 @@ export function coerceLike(sample: XapiValue | undefined, value: unknown, field:
 const IGNORED = new Set(['uuid', 'allowed_operations', 'current_operations']);
 
 /** The fields of `input` that `cls` has, converted to their types; identity and operation fields dropped. */
-export function recordFromInput(cls: XapiClass, input: Record<string, unknown>, lenient = false): Record<string, XapiValue> {
+export function recordFromInput(
+  cls: XapiClass,
+  input: Record<string, unknown>,
+  lenient = false,
+): Record<string, XapiValue> {
   const defaults = newRecord(cls);
   const out: Record<string, XapiValue> = {};
   for (const [key, value] of Object.entries(input)) {

@@ -18,7 +18,12 @@ export class TaskManager {
   ) {}
 
   create(nameLabel: string, nameDescription = ''): string {
-    return this.store.add('task', { name_label: nameLabel, name_description: nameDescription, created: new Date(), resident_on: this.residentOn() });
+    return this.store.add('task', {
+      name_label: nameLabel,
+      name_description: nameDescription,
+      created: new Date(),
+      resident_on: this.residentOn(),
+    });
   }
 
   exists(ref: string): boolean {
@@ -45,17 +50,24 @@ export class TaskManager {
   succeed(ref: string, result = ''): void {
     if (!this.isOpen(ref)) return;
     this.workers.delete(ref);
-    this.store.update('task', ref, { status: 'success', progress: new Float(1), result, finished: new Date(), allowed_operations: [] });
+    this.store.update('task', ref, {
+      status: 'success',
+      progress: new Float(1),
+      result,
+      finished: new Date(),
+      allowed_operations: [],
+    });
   }
 
   fail(ref: string, error: unknown): void {
     if (!this.isOpen(ref)) return;
     const wasCancelled = this.workers.get(ref)?.signal.aborted === true || this.status(ref) === 'cancelling';
     this.workers.delete(ref);
-    const xapiError =
-      wasCancelled ? new XapiError('TASK_CANCELLED', [ref])
-      : error instanceof XapiError ? error
-      : new XapiError('INTERNAL_ERROR', [error instanceof Error ? error.message : String(error)]);
+    const xapiError = wasCancelled
+      ? new XapiError('TASK_CANCELLED', [ref])
+      : error instanceof XapiError
+        ? error
+        : new XapiError('INTERNAL_ERROR', [error instanceof Error ? error.message : String(error)]);
     this.store.update('task', ref, {
       status: wasCancelled ? 'cancelled' : 'failure',
       error_info: xapiError.description,
@@ -72,7 +84,12 @@ export class TaskManager {
       worker.abort(new XapiError('TASK_CANCELLED', [ref]));
       return;
     }
-    this.store.update('task', ref, { status: 'cancelled', error_info: ['TASK_CANCELLED', ref], finished: new Date(), allowed_operations: [] });
+    this.store.update('task', ref, {
+      status: 'cancelled',
+      error_info: ['TASK_CANCELLED', ref],
+      finished: new Date(),
+      allowed_operations: [],
+    });
   }
 
   destroy(ref: string): void {

@@ -47,7 +47,8 @@ export async function copyVdi(state: PoolState, vdi: string, sr: string, progres
   requireObject(store, 'SR', sr);
   const from = state.disks.get(vdi);
   if (!from || source['type'] === 'cbt_metadata') throw new XapiError('VDI_MISSING', [source['SR'] as string, vdi]);
-  if (from.size > state.srFreeSpace(sr)) throw new XapiError('SR_BACKEND_FAILURE_44', ['', 'There is insufficient space', '']);
+  if (from.size > state.srFreeSpace(sr))
+    throw new XapiError('SR_BACKEND_FAILURE_44', ['', 'There is insufficient space', '']);
   const uuid = newUuid();
   const copy = store.add('VDI', {
     name_label: source['name_label']!,
@@ -85,7 +86,9 @@ export async function copyVdi(state: PoolState, vdi: string, sr: string, progres
       }
       progress.onProgress?.(last / from.clusterCount);
       // A rate-limited SR: every step waits until the time the data up to here would take at that rate.
-      const due = progress.bytesPerSecond ? (Math.min(from.size, last * CLUSTER_SIZE) / progress.bytesPerSecond) * 1000 - (performance.now() - started) : 0;
+      const due = progress.bytesPerSecond
+        ? (Math.min(from.size, last * CLUSTER_SIZE) / progress.bytesPerSecond) * 1000 - (performance.now() - started)
+        : 0;
       if (due > 0) await new Promise<void>((resolve) => setTimeout(resolve, due));
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -103,7 +106,8 @@ export async function destroyVdi(state: PoolState, vdi: string): Promise<void> {
   const { store } = state;
   requireObject(store, 'VDI', vdi);
   const vbds = store.find('VBD', (f) => f['VDI'] === vdi);
-  if (vbds.some((vbd) => store.fields('VBD', vbd)!['currently_attached'] === true)) throw new XapiError('VDI_IN_USE', [vdi, 'destroy']);
+  if (vbds.some((vbd) => store.fields('VBD', vbd)!['currently_attached'] === true))
+    throw new XapiError('VDI_IN_USE', [vdi, 'destroy']);
   for (const vbd of vbds) store.remove('VBD', vbd);
   store.remove('VDI', vdi);
   await state.disks.destroy(vdi);
@@ -136,6 +140,7 @@ export function listChangedBlocks(state: PoolState, from: string, to: string): s
 export function dataDestroy(state: PoolState, vdi: string): void {
   const f = requireObject(state.store, 'VDI', vdi);
   if (f['cbt_enabled'] !== true) throw new XapiError('VDI_NO_CBT_METADATA', [vdi]);
-  if (state.store.find('VBD', (v) => v['VDI'] === vdi && v['currently_attached'] === true).length > 0) throw new XapiError('VDI_IN_USE', [vdi, 'data_destroy']);
+  if (state.store.find('VBD', (v) => v['VDI'] === vdi && v['currently_attached'] === true).length > 0)
+    throw new XapiError('VDI_IN_USE', [vdi, 'data_destroy']);
   state.store.update('VDI', vdi, { type: 'cbt_metadata', physical_utilisation: 0 });
 }

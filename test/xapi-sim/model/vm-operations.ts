@@ -11,7 +11,8 @@ const lower = (state: string): string => state.toLowerCase();
 
 function assertNotSystem(state: PoolState, vm: string, operation: string): void {
   const f = requireObject(state.store, 'VM', vm);
-  if (f['is_control_domain'] === true) throw new XapiError('OPERATION_NOT_ALLOWED', [`${operation} is not allowed on a control domain`]);
+  if (f['is_control_domain'] === true)
+    throw new XapiError('OPERATION_NOT_ALLOWED', [`${operation} is not allowed on a control domain`]);
   const blocked = f['blocked_operations'] as Record<string, string> | undefined;
   if (blocked && operation in blocked) throw new XapiError('OPERATION_BLOCKED', [vm, blocked[operation] ?? '']);
 }
@@ -24,7 +25,8 @@ export function snapshotVm(state: PoolState, vm: string, name: string): string {
   const { store } = state;
   const source = requireObject(store, 'VM', vm);
   assertNotSystem(state, vm, 'snapshot');
-  if (source['is_a_snapshot'] === true) throw new XapiError('OPERATION_NOT_ALLOWED', ['Taking a snapshot of a snapshot is not allowed']);
+  if (source['is_a_snapshot'] === true)
+    throw new XapiError('OPERATION_NOT_ALLOWED', ['Taking a snapshot of a snapshot is not allowed']);
   const now = new Date();
   const snapshot = store.add('VM', {
     ...source,
@@ -46,10 +48,24 @@ export function snapshotVm(state: PoolState, vm: string, name: string): string {
     const vdi = str(vbdFields, 'VDI');
     const isDisk = vbdFields['type'] === 'Disk' && vdi !== NULL_REF && store.has('VDI', vdi);
     const snapVdi = isDisk ? snapshotVdi(state, vdi, now) : NULL_REF;
-    store.add('VBD', { ...vbdFields, uuid: newUuid(), VM: snapshot, VDI: snapVdi, empty: !isDisk, currently_attached: false, current_operations: {} });
+    store.add('VBD', {
+      ...vbdFields,
+      uuid: newUuid(),
+      VM: snapshot,
+      VDI: snapVdi,
+      empty: !isDisk,
+      currently_attached: false,
+      current_operations: {},
+    });
   }
   for (const vif of store.find('VIF', (f) => f['VM'] === vm)) {
-    store.add('VIF', { ...store.fields('VIF', vif)!, uuid: newUuid(), VM: snapshot, currently_attached: false, current_operations: {} });
+    store.add('VIF', {
+      ...store.fields('VIF', vif)!,
+      uuid: newUuid(),
+      VM: snapshot,
+      currently_attached: false,
+      current_operations: {},
+    });
   }
   store.update('VM', vm, { parent: snapshot });
   return snapshot;
@@ -75,7 +91,9 @@ export function startVm(state: PoolState, vm: string): void {
   if (f['is_a_template'] === true) throw new XapiError('VM_IS_TEMPLATE', [vm]);
   const power = str(f, 'power_state');
   if (power !== 'Halted') throw new XapiError('VM_BAD_POWER_STATE', [vm, 'halted', lower(power)]);
-  const domids = store.find('VM', (x) => x['power_state'] === 'Running').map((r) => store.fields('VM', r)!['domid'] as number);
+  const domids = store
+    .find('VM', (x) => x['power_state'] === 'Running')
+    .map((r) => store.fields('VM', r)!['domid'] as number);
   store.update('VM', vm, {
     power_state: 'Running',
     resident_on: state.coordinatorRef,
@@ -98,6 +116,7 @@ export function shutdownVm(state: PoolState, vm: string, hard: boolean): void {
 
 function setAttached(state: PoolState, vm: string, attached: boolean): void {
   for (const cls of ['VBD', 'VIF'] as const) {
-    for (const ref of state.store.find(cls, (x) => x['VM'] === vm)) state.store.update(cls, ref, { currently_attached: attached });
+    for (const ref of state.store.find(cls, (x) => x['VM'] === vm))
+      state.store.update(cls, ref, { currently_attached: attached });
   }
 }

@@ -56,8 +56,8 @@ export function planXvaExport(state: PoolState, vm: string, withDisks: boolean):
     return { class: cls, id: ids.get(ref)!, snapshot: toXmlRpcWire(record) as Record<string, unknown> };
   });
 
-  const disks = withDisks ?
-      order
+  const disks = withDisks
+    ? order
         .filter((o) => o.cls === 'VDI' && state.disks.get(o.ref))
         .map((o) => ({ ref: ids.get(o.ref)!, disk: state.disks.get(o.ref)! }))
     : [];

@@ -20,13 +20,19 @@ export interface ImportedObjects {
   rollback(): Promise<void>;
 }
 
-export function createObjectsFromOva(state: PoolState, ova: OvaXml, sr: string, opts: { restore: boolean }): ImportedObjects {
+export function createObjectsFromOva(
+  state: PoolState,
+  ova: OvaXml,
+  sr: string,
+  opts: { restore: boolean },
+): ImportedObjects {
   const { store } = state;
   const byClass = (cls: string): OvaXml['objects'] => ova.objects.filter((o) => o.class === cls);
 
   const vdiObjects = byClass('VDI');
   const needed = vdiObjects.reduce((sum, o) => sum + Number(o.snapshot['virtual_size'] ?? 0), 0);
-  if (needed > state.srFreeSpace(sr)) throw new XapiError('SR_BACKEND_FAILURE_44', ['', 'There is insufficient space', '']);
+  if (needed > state.srFreeSpace(sr))
+    throw new XapiError('SR_BACKEND_FAILURE_44', ['', 'There is insufficient space', '']);
 
   const ids = new Map<string, string>();
   for (const o of byClass('SR')) ids.set(o.id, sr);
@@ -41,7 +47,11 @@ export function createObjectsFromOva(state: PoolState, ova: OvaXml, sr: string, 
     const fields = recordFromInput(cls, snapshot, true);
     for (const [key, value] of Object.entries(fields)) {
       if (typeof value === 'string' && /^(Ref|OpaqueRef):/.test(value)) fields[key] = ids.get(value) ?? NULL_REF;
-      else if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && /^(Ref|OpaqueRef):/.test(v))) {
+      else if (
+        Array.isArray(value) &&
+        value.length > 0 &&
+        value.every((v) => typeof v === 'string' && /^(Ref|OpaqueRef):/.test(v))
+      ) {
         fields[key] = (value as string[]).map((v) => ids.get(v)).filter((v): v is string => v !== undefined);
       }
     }
@@ -51,7 +61,9 @@ export function createObjectsFromOva(state: PoolState, ova: OvaXml, sr: string, 
   for (const o of byClass('network')) {
     const name = String(o.snapshot['name_label'] ?? '');
     const bridge = String(o.snapshot['bridge'] ?? '');
-    const existing = store.find('network', (f) => f['name_label'] === name)[0] ?? store.find('network', (f) => bridge !== '' && f['bridge'] === bridge)[0];
+    const existing =
+      store.find('network', (f) => f['name_label'] === name)[0] ??
+      store.find('network', (f) => bridge !== '' && f['bridge'] === bridge)[0];
     if (existing) ids.set(o.id, existing);
     else add('network', o.id, relink('network', o.snapshot));
   }
@@ -62,7 +74,17 @@ export function createObjectsFromOva(state: PoolState, ova: OvaXml, sr: string, 
     const fields = relink('VDI', o.snapshot);
     const size = fields['virtual_size'] as number;
     const uuid = newUuid();
-    const ref = add('VDI', o.id, { ...fields, uuid, location: uuid, SR: sr, is_a_snapshot: false, snapshot_of: NULL_REF, parent: NULL_REF, physical_utilisation: 0, cbt_enabled: false });
+    const ref = add('VDI', o.id, {
+      ...fields,
+      uuid,
+      location: uuid,
+      SR: sr,
+      is_a_snapshot: false,
+      snapshot_of: NULL_REF,
+      parent: NULL_REF,
+      physical_utilisation: 0,
+      cbt_enabled: false,
+    });
     disks.set(o.id, state.disks.create(ref, size, 0));
     vdis.push(ref);
   }

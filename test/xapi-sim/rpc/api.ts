@@ -12,6 +12,7 @@ import { vmMethods } from './vm-methods.js';
 export function buildApi(): MethodRegistry {
   const registry = new MethodRegistry();
   registerClassMethods(registry);
-  for (const group of [sessionMethods, vmMethods, vdiMethods, createMethods, taskMethods, eventMethods, hostMethods]) registry.defineAll(group);
+  for (const group of [sessionMethods, vmMethods, vdiMethods, createMethods, taskMethods, eventMethods, hostMethods])
+    registry.defineAll(group);
   return registry;
 }

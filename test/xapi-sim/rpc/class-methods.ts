@@ -13,8 +13,32 @@ import { coerceLike } from '../model/record-input.js';
 
 /** Fields a client may change (set_<field>; add_to_/remove_from_ for maps; add_/remove_ for tags). */
 const WRITABLE: Partial<Record<XapiClass, readonly string[]>> = {
-  VM: ['name_label', 'name_description', 'other_config', 'tags', 'blocked_operations', 'xenstore_data', 'platform', 'HVM_boot_params', 'VCPUs_params', 'is_a_template', 'affinity', 'suspend_SR'],
-  VDI: ['name_label', 'name_description', 'other_config', 'tags', 'xenstore_data', 'sm_config', 'on_boot', 'allow_caching', 'sharable', 'read_only'],
+  VM: [
+    'name_label',
+    'name_description',
+    'other_config',
+    'tags',
+    'blocked_operations',
+    'xenstore_data',
+    'platform',
+    'HVM_boot_params',
+    'VCPUs_params',
+    'is_a_template',
+    'affinity',
+    'suspend_SR',
+  ],
+  VDI: [
+    'name_label',
+    'name_description',
+    'other_config',
+    'tags',
+    'xenstore_data',
+    'sm_config',
+    'on_boot',
+    'allow_caching',
+    'sharable',
+    'read_only',
+  ],
   SR: ['name_label', 'name_description', 'other_config', 'tags', 'sm_config'],
   VBD: ['other_config', 'userdevice', 'bootable', 'mode', 'type'],
   VIF: ['other_config', 'locking_mode'],
@@ -57,7 +81,10 @@ function readers(cls: XapiClass, fields: string[]): Record<string, MethodSpec> {
       },
     },
     [`${cls}.get_record`]: { arity: 1, run: ({ state }, [ref]) => record(state.store, cls, argString(ref, 'self')) },
-    [`${cls}.get_by_uuid`]: { arity: 1, run: ({ state }, [uuid]) => refByUuid(state.store, cls, argString(uuid, 'uuid')) },
+    [`${cls}.get_by_uuid`]: {
+      arity: 1,
+      run: ({ state }, [uuid]) => refByUuid(state.store, cls, argString(uuid, 'uuid')),
+    },
   };
   if (fields.includes('name_label')) {
     methods[`${cls}.get_by_name_label`] = {
@@ -69,7 +96,10 @@ function readers(cls: XapiClass, fields: string[]): Record<string, MethodSpec> {
     };
   }
   for (const field of fields) {
-    methods[`${cls}.get_${field}`] = { arity: 1, run: ({ state }, [ref]) => record(state.store, cls, argString(ref, 'self'))[field]! };
+    methods[`${cls}.get_${field}`] = {
+      arity: 1,
+      run: ({ state }, [ref]) => record(state.store, cls, argString(ref, 'self'))[field]!,
+    };
   }
   return methods;
 }

@@ -13,7 +13,13 @@ const ASYNC_PREFIX = 'Async.';
  * method itself (which checks its handles). `Async.X.y` validates the same way, then returns a task whose
  * result is the XML-RPC encoding of y's result (also under JSON-RPC).
  */
-export async function dispatch(registry: MethodRegistry, state: PoolState, host: HostRole, method: string, params: unknown[]): Promise<XapiValue> {
+export async function dispatch(
+  registry: MethodRegistry,
+  state: PoolState,
+  host: HostRole,
+  method: string,
+  params: unknown[],
+): Promise<XapiValue> {
   const isAsync = method.startsWith(ASYNC_PREFIX);
   const name = isAsync ? method.slice(ASYNC_PREFIX.length) : method;
   const spec = registry.lookup(name);

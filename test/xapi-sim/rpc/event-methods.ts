@@ -82,12 +82,12 @@ export const eventMethods: Record<string, MethodSpec> = {
       for (;;) {
         const generation = store.currentGeneration;
         const changes =
-          since < 0 ?
-            store
-              .changesSince(-1, filter.matches)
-              .filter((c) => c.operation !== 'del')
-              .map((c) => ({ ...c, operation: 'add' as const }))
-          : store.changesSince(since, filter.matches);
+          since < 0
+            ? store
+                .changesSince(-1, filter.matches)
+                .filter((c) => c.operation !== 'del')
+                .map((c) => ({ ...c, operation: 'add' as const }))
+            : store.changesSince(since, filter.matches);
         const remaining = deadline - Date.now();
         if (changes.length > 0 || remaining <= 0) {
           const counts: Record<string, number> = {};

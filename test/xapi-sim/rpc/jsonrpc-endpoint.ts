@@ -20,7 +20,11 @@ export async function handleJsonRpc(body: string, call: Call): Promise<string> {
   const v2 = request['jsonrpc'] === '2.0';
   const id = request['id'];
   if (id === undefined || typeof request['method'] !== 'string') {
-    return JSON.stringify({ jsonrpc: '2.0', error: { code: -32600, message: 'Invalid Request', data: [] }, id: id ?? null });
+    return JSON.stringify({
+      jsonrpc: '2.0',
+      error: { code: -32600, message: 'Invalid Request', data: [] },
+      id: id ?? null,
+    });
   }
   const params = Array.isArray(request['params']) ? (request['params'] as unknown[]) : [];
   try {
@@ -29,7 +33,9 @@ export async function handleJsonRpc(body: string, call: Call): Promise<string> {
   } catch (error) {
     const failure = asXapiError(error);
     return JSON.stringify(
-      v2 ? { jsonrpc: '2.0', error: { code: 1, message: failure.code, data: failure.params }, id } : { result: null, error: failure.description, id },
+      v2
+        ? { jsonrpc: '2.0', error: { code: 1, message: failure.code, data: failure.params }, id }
+        : { result: null, error: failure.description, id },
     );
   }
 }

@@ -3,7 +3,11 @@ import type { MethodSpec } from './method-registry.js';
 import { argString } from './params.js';
 
 export const taskMethods: Record<string, MethodSpec> = {
-  'task.create': { arity: 2, run: ({ state }, [label, description]) => state.tasks.create(argString(label, 'label'), argString(description, 'description')) },
+  'task.create': {
+    arity: 2,
+    run: ({ state }, [label, description]) =>
+      state.tasks.create(argString(label, 'label'), argString(description, 'description')),
+  },
   'task.cancel': {
     arity: 1,
     run: ({ state }, [task]) => {

@@ -15,8 +15,12 @@ export const vdiMethods: Record<string, MethodSpec> = {
   'VDI.copy': {
     arity: [2, 4],
     run: ({ state, host, task, signal }, [vdi, sr, base, into]) => {
-      for (const [value, name] of [[base, 'base_vdi'], [into, 'into_vdi']] as const) {
-        if (value !== undefined && argString(value, name) !== NULL_REF) throw new XapiError('NOT_IMPLEMENTED', [`VDI.copy with ${name} (simulator)`]);
+      for (const [value, name] of [
+        [base, 'base_vdi'],
+        [into, 'into_vdi'],
+      ] as const) {
+        if (value !== undefined && argString(value, name) !== NULL_REF)
+          throw new XapiError('NOT_IMPLEMENTED', [`VDI.copy with ${name} (simulator)`]);
       }
       return copyVdi(state, argString(vdi, 'vdi'), argString(sr, 'sr'), {
         signal,
@@ -27,7 +31,10 @@ export const vdiMethods: Record<string, MethodSpec> = {
   },
   'VDI.enable_cbt': { arity: 1, run: ({ state }, [vdi]) => setCbt(state, argString(vdi, 'self'), true) },
   'VDI.disable_cbt': { arity: 1, run: ({ state }, [vdi]) => setCbt(state, argString(vdi, 'self'), false) },
-  'VDI.list_changed_blocks': { arity: 2, run: ({ state }, [from, to]) => listChangedBlocks(state, argString(from, 'vdi_from'), argString(to, 'vdi_to')) },
+  'VDI.list_changed_blocks': {
+    arity: 2,
+    run: ({ state }, [from, to]) => listChangedBlocks(state, argString(from, 'vdi_from'), argString(to, 'vdi_to')),
+  },
   'VDI.data_destroy': { arity: 1, run: ({ state }, [vdi]) => (dataDestroy(state, argString(vdi, 'self')), '') },
   'VDI.get_nbd_info': {
     arity: 1,
@@ -37,7 +44,9 @@ export const vdiMethods: Record<string, MethodSpec> = {
       // Real hosts list endpoints only when a network has purpose nbd / insecure_nbd.
       if (!state.config.nbd) return [];
       const address = host.coordinatorAddress().split(':')[0] ?? '127.0.0.1';
-      return [{ exportname: `/${uuid}?session_id=${session!.ref}`, address, port: NBD_PORT, cert: '', subject: 'xcp-host1' }];
+      return [
+        { exportname: `/${uuid}?session_id=${session!.ref}`, address, port: NBD_PORT, cert: '', subject: 'xcp-host1' },
+      ];
     },
   },
 };

@@ -6,7 +6,10 @@ const done = (): '' => '';
 
 export const vmMethods: Record<string, MethodSpec> = {
   // ignore_vdis (API 2.21) is optional.
-  'VM.snapshot': { arity: [2, 3], run: ({ state }, [vm, name]) => snapshotVm(state, argString(vm, 'vm'), argString(name, 'new_name')) },
+  'VM.snapshot': {
+    arity: [2, 3],
+    run: ({ state }, [vm, name]) => snapshotVm(state, argString(vm, 'vm'), argString(name, 'new_name')),
+  },
   'VM.destroy': { arity: 1, run: ({ state }, [vm]) => (destroyVm(state, argString(vm, 'self')), done()) },
   'VM.start': { arity: 3, run: ({ state }, [vm]) => (startVm(state, argString(vm, 'vm')), done()) },
   'VM.clean_shutdown': { arity: 1, run: ({ state }, [vm]) => (shutdownVm(state, argString(vm, 'vm'), false), done()) },

@@ -16,7 +16,15 @@ const formats = [
 ] as const;
 
 /** Export a point to files for use elsewhere; the path is where the engine runs (this machine). */
-export function ExportDialog({ target, onClose, onStarted }: { target: PointTarget | null; onClose: () => void; onStarted: (operationId: string, label: string) => void }) {
+export function ExportDialog({
+  target,
+  onClose,
+  onStarted,
+}: {
+  target: PointTarget | null;
+  onClose: () => void;
+  onStarted: (operationId: string, label: string) => void;
+}) {
   const client = useClient();
   const [format, setFormat] = useState<'xva' | 'vhd' | 'raw'>('xva');
   const [outPath, setOutPath] = useState('');
@@ -32,7 +40,9 @@ export function ExportDialog({ target, onClose, onStarted }: { target: PointTarg
     setDisk('');
     setIssues([]);
     setError(null);
-    client.invoke('points.disks', { remoteId: target.remoteId, vmUuid: target.point.vmUuid, pointId: target.point.id }).then((d) => setDisks(d.disks), setError);
+    client
+      .invoke('points.disks', { remoteId: target.remoteId, vmUuid: target.point.vmUuid, pointId: target.point.id })
+      .then((d) => setDisks(d.disks), setError);
   }, [client, target]);
 
   const perDisk = format !== 'xva';
@@ -44,8 +54,18 @@ export function ExportDialog({ target, onClose, onStarted }: { target: PointTarg
     setIssues([]);
     setError(null);
     try {
-      const { operationId } = await client.invoke('points.export', { remoteId: target.remoteId, vmUuid: target.point.vmUuid, pointId: target.point.id, format, outPath, ...(one ? { disk } : {}) });
-      onStarted(operationId, `Export of ${one ? `disk ${disk} of ` : ''}${target.point.vmName} ${new Date(target.point.timestamp).toLocaleString()} (${format})`);
+      const { operationId } = await client.invoke('points.export', {
+        remoteId: target.remoteId,
+        vmUuid: target.point.vmUuid,
+        pointId: target.point.id,
+        format,
+        outPath,
+        ...(one ? { disk } : {}),
+      });
+      onStarted(
+        operationId,
+        `Export of ${one ? `disk ${disk} of ` : ''}${target.point.vmName} ${new Date(target.point.timestamp).toLocaleString()} (${format})`,
+      );
       onClose();
     } catch (err) {
       const found = err instanceof IpcCallError ? (err.detail.issues ?? []) : [];
@@ -55,7 +75,13 @@ export function ExportDialog({ target, onClose, onStarted }: { target: PointTarg
   };
   const pathIssue = issueAt(issues, 'outPath');
   const diskIssue = issueAt(issues, 'disk');
-  const placeholder = !target ? '' : format === 'xva' ? `/home/me/${target.point.vmName}.xva` : one ? `/home/me/${target.point.vmName}-disk${disk}.${format}` : `/home/me/${target.point.vmName}-disks/`;
+  const placeholder = !target
+    ? ''
+    : format === 'xva'
+      ? `/home/me/${target.point.vmName}.xva`
+      : one
+        ? `/home/me/${target.point.vmName}-disk${disk}.${format}`
+        : `/home/me/${target.point.vmName}-disks/`;
   return (
     <Dialog title={target ? `Export ${target.point.vmName}` : 'Export'} open={target !== null} onClose={onClose}>
       {target && (
@@ -71,7 +97,13 @@ export function ExportDialog({ target, onClose, onStarted }: { target: PointTarg
           {/* Always there (disabled for an XVA, which holds the whole VM), so picking a format never moves the form. */}
           <label>
             Disks
-            <select value={perDisk ? disk : ''} onChange={(e) => setDisk(e.target.value)} disabled={!perDisk || !disks} aria-invalid={diskIssue ? true : undefined} aria-describedby={diskIssue ? 'disk' : undefined}>
+            <select
+              value={perDisk ? disk : ''}
+              onChange={(e) => setDisk(e.target.value)}
+              disabled={!perDisk || !disks}
+              aria-invalid={diskIssue ? true : undefined}
+              aria-describedby={diskIssue ? 'disk' : undefined}
+            >
               <option value="">{perDisk ? 'All disks (one file each, into a folder)' : 'The whole VM (XVA)'}</option>
               {(disks ?? []).map((d) => (
                 <option key={d.position} value={d.position}>
@@ -82,8 +114,16 @@ export function ExportDialog({ target, onClose, onStarted }: { target: PointTarg
             <FieldIssue id="disk" message={diskIssue} />
           </label>
           <label>
-            Output path (full path on this machine): {format === 'xva' ? 'a file' : one || disks?.length === 1 ? 'a file, or a folder to put it in' : 'a folder'}
-            <input className="mono" value={outPath} onChange={(e) => setOutPath(e.target.value)} placeholder={placeholder} aria-invalid={pathIssue ? true : undefined} aria-describedby={pathIssue ? 'outPath' : undefined} />
+            Output path (full path on this machine):{' '}
+            {format === 'xva' ? 'a file' : one || disks?.length === 1 ? 'a file, or a folder to put it in' : 'a folder'}
+            <input
+              className="mono"
+              value={outPath}
+              onChange={(e) => setOutPath(e.target.value)}
+              placeholder={placeholder}
+              aria-invalid={pathIssue ? true : undefined}
+              aria-describedby={pathIssue ? 'outPath' : undefined}
+            />
             <FieldIssue id="outPath" message={pathIssue} />
           </label>
           <ErrorMessage error={error} />

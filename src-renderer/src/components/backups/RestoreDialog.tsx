@@ -15,7 +15,17 @@ export interface PointTarget {
  * Restore a point as a new VM (pick the pool, the SR, per disk for incremental points, a name, start after),
  * or one of its disks as a new VDI attached to no VM (pick the disk, its SR, a name).
  */
-export function RestoreDialog({ target, pools, onClose, onStarted }: { target: PointTarget | null; pools: Pools; onClose: () => void; onStarted: (operationId: string, label: string) => void }) {
+export function RestoreDialog({
+  target,
+  pools,
+  onClose,
+  onStarted,
+}: {
+  target: PointTarget | null;
+  pools: Pools;
+  onClose: () => void;
+  onStarted: (operationId: string, label: string) => void;
+}) {
   const client = useClient();
   const [hostId, setHostId] = useState('');
   const [disks, setDisks] = useState<ResponseOf<'points.disks'> | null>(null);
@@ -37,10 +47,12 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
     setDisks(null);
     setWhat('vm');
     setDisk('');
-    client.invoke('points.disks', { remoteId: target.remoteId, vmUuid: target.point.vmUuid, pointId: target.point.id }).then((d) => {
-      setDisks(d);
-      setDisk(d.disks[0]?.position ?? '');
-    }, setError);
+    client
+      .invoke('points.disks', { remoteId: target.remoteId, vmUuid: target.point.vmUuid, pointId: target.point.id })
+      .then((d) => {
+        setDisks(d);
+        setDisk(d.disks[0]?.position ?? '');
+      }, setError);
   }, [client, target, pools.hosts]);
 
   const inventory = pools.inventories[hostId];
@@ -69,7 +81,10 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
           ...(sr ? { srUuid: sr } : {}),
           ...(name.trim() ? { name: name.trim() } : {}),
         });
-        onStarted(operationId, `Restore of disk ${disk}${chosen ? ` “${chosen.name}”` : ''} of ${target.point.vmName} ${when}`);
+        onStarted(
+          operationId,
+          `Restore of disk ${disk}${chosen ? ` “${chosen.name}”` : ''} of ${target.point.vmName} ${when}`,
+        );
         onClose();
         return;
       }
@@ -111,18 +126,33 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
       {target && (
         <form onSubmit={submit} aria-label="Restore">
           <p className="muted">
-            Point {target.point.id} ({target.point.mode}) from {new Date(target.point.timestamp).toLocaleString()}. {what === 'vm' ? 'It is restored as a new VM' : 'The disk is restored as a new disk (VDI), attached to no VM'}; nothing existing is replaced.
+            Point {target.point.id} ({target.point.mode}) from {new Date(target.point.timestamp).toLocaleString()}.{' '}
+            {what === 'vm'
+              ? 'It is restored as a new VM'
+              : 'The disk is restored as a new disk (VDI), attached to no VM'}
+            ; nothing existing is replaced.
           </p>
           <fieldset>
             <legend>What to restore</legend>
             <label className="radio">
-              <input type="radio" name="restore-what" checked={what === 'vm'} onChange={() => setWhat('vm')} /> The whole VM
+              <input type="radio" name="restore-what" checked={what === 'vm'} onChange={() => setWhat('vm')} /> The
+              whole VM
             </label>
             <label className="radio">
-              <input type="radio" name="restore-what" checked={what === 'disk'} disabled={disks?.disks.length === 0} onChange={() => setWhat('disk')} /> One disk, as a
-              new disk attached to no VM
+              <input
+                type="radio"
+                name="restore-what"
+                checked={what === 'disk'}
+                disabled={disks?.disks.length === 0}
+                onChange={() => setWhat('disk')}
+              />{' '}
+              One disk, as a new disk attached to no VM
             </label>
-            {disks?.disks.length === 0 && <span className="help">This point's XVA is compressed: its disks can be restored only with the whole VM, onto one SR.</span>}
+            {disks?.disks.length === 0 && (
+              <span className="help">
+                This point's XVA is compressed: its disks can be restored only with the whole VM, onto one SR.
+              </span>
+            )}
           </fieldset>
           <div className="form-grid" style={{ gridTemplateColumns: '1fr' }}>
             <label>
@@ -149,39 +179,58 @@ export function RestoreDialog({ target, pools, onClose, onStarted }: { target: P
             )}
             {!inventory && (pools.states[hostId]?.state === 'error' || pools.errors[hostId] !== undefined) ? (
               <p role="alert">
-                The pool is not connected, so its storage cannot be listed: {pools.states[hostId]?.error?.message ?? 'its inventory could not be read'}. Open Hosts to reconnect it (or
-                choose another pool).
+                The pool is not connected, so its storage cannot be listed:{' '}
+                {pools.states[hostId]?.error?.message ?? 'its inventory could not be read'}. Open Hosts to reconnect it
+                (or choose another pool).
               </p>
             ) : !inventory ? (
               <p className="muted">Reading the pool's storage…</p>
             ) : null}
-            {inventory && srSelect(sr, setSr, what === 'disk' ? 'SR of the new disk' : disks?.perDiskSr ? 'SR (every disk not set below)' : 'SR')}
+            {inventory &&
+              srSelect(
+                sr,
+                setSr,
+                what === 'disk' ? 'SR of the new disk' : disks?.perDiskSr ? 'SR (every disk not set below)' : 'SR',
+              )}
             {inventory &&
               what === 'vm' &&
               disks?.perDiskSr &&
-              disks.disks.map((d) =>
+              disks.disks.map((d) => (
                 <div key={d.position}>
-                  {srSelect(srByDisk[d.position] ?? sr, (v) => setSrByDisk((m) => ({ ...m, [d.position]: v })), `SR for disk ${d.position} “${d.name}” (${formatBytes(d.virtualSize)})`)}
-                </div>,
-              )}
+                  {srSelect(
+                    srByDisk[d.position] ?? sr,
+                    (v) => setSrByDisk((m) => ({ ...m, [d.position]: v })),
+                    `SR for disk ${d.position} “${d.name}” (${formatBytes(d.virtualSize)})`,
+                  )}
+                </div>
+              ))}
             {what === 'vm' && disks && target.point.mode === 'full' && disks.disks.length > 1 && (
-              <span className="help">A full point (XVA) is imported onto one SR; a disk set to another SR is then copied there, so that SR needs room for it during the restore.</span>
+              <span className="help">
+                A full point (XVA) is imported onto one SR; a disk set to another SR is then copied there, so that SR
+                needs room for it during the restore.
+              </span>
             )}
-            {what === 'vm' ?
+            {what === 'vm' ? (
               <>
                 <label>
                   Name of the new VM
                   <input value={name} onChange={(e) => setName(e.target.value)} placeholder={target.point.vmName} />
                 </label>
                 <label className="check">
-                  <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} /> Start the VM after the restore
+                  <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} /> Start the VM
+                  after the restore
                 </label>
               </>
-            : <label>
+            ) : (
+              <label>
                 Name of the new disk
-                <input value={name} onChange={(e) => setName(e.target.value)} placeholder={disks?.disks.find((d) => d.position === disk)?.name ?? ''} />
+                <input
+                  value={name}
+                  onChange={(e) => setName(e.target.value)}
+                  placeholder={disks?.disks.find((d) => d.position === disk)?.name ?? ''}
+                />
               </label>
-            }
+            )}
           </div>
           <ErrorMessage error={error} />
           <div className="actions">

@@ -47,35 +47,69 @@ export function JobFormView({
       const found = err instanceof IpcCallError ? (err.detail.issues ?? []) : [];
       setIssues(found);
       // Shown at the bottom only when no field carries it.
-      const known = ['name', 'hostId', 'vms', 'mode', 'remoteIds', 'schedules', 'compression', 'vmConcurrency', 'diskConcurrency', 'speedLimitBytesPerSec', 'fullInterval', 'missedRuns'];
-      const placed = found.length > 0 && found.every((i) => known.some((k) => i.path === k || i.path.startsWith(`${k}.`)));
+      const known = [
+        'name',
+        'hostId',
+        'vms',
+        'mode',
+        'remoteIds',
+        'schedules',
+        'compression',
+        'vmConcurrency',
+        'diskConcurrency',
+        'speedLimitBytesPerSec',
+        'fullInterval',
+        'missedRuns',
+      ];
+      const placed =
+        found.length > 0 && found.every((i) => known.some((k) => i.path === k || i.path.startsWith(`${k}.`)));
       setError(placed ? null : err);
     } finally {
       setBusy(false);
     }
   };
 
-  const text = (key: keyof JobForm, label: string, path: string, extra: { inputMode?: 'numeric' | 'decimal'; placeholder?: string } = {}) => (
+  const text = (
+    key: keyof JobForm,
+    label: string,
+    path: string,
+    extra: { inputMode?: 'numeric' | 'decimal'; placeholder?: string } = {},
+  ) => (
     <label>
       {label}
-      <input value={String(f[key] ?? '')} onChange={(e) => set({ [key]: e.target.value })} aria-invalid={at(path) ? true : undefined} aria-describedby={at(path) ? path : undefined} {...extra} />
+      <input
+        value={String(f[key] ?? '')}
+        onChange={(e) => set({ [key]: e.target.value })}
+        aria-invalid={at(path) ? true : undefined}
+        aria-describedby={at(path) ? path : undefined}
+        {...extra}
+      />
       <FieldIssue id={path} message={at(path)} />
     </label>
   );
 
   return (
-    <form onSubmit={submit} aria-label={f.id ? `Edit job ${initial.name}` : 'New job'} className="panel job-form" noValidate>
+    <form
+      onSubmit={submit}
+      aria-label={f.id ? `Edit job ${initial.name}` : 'New job'}
+      className="panel job-form"
+      noValidate
+    >
       <h2>{f.id ? `Edit “${initial.name}”` : 'New job'}</h2>
       {issues.length > 0 && (
         <p className="error" role="alert">
-          Sluice did not save the job: {issues.length === 1 ? 'one field needs' : `${issues.length} fields need`} a change (shown below each field).
+          Sluice did not save the job: {issues.length === 1 ? 'one field needs' : `${issues.length} fields need`} a
+          change (shown below each field).
         </p>
       )}
       <div className="form-grid">
         {text('name', 'Name', 'name')}
         <label>
           Pool
-          <select value={f.hostId} onChange={(e) => set({ hostId: e.target.value, vmUuids: [], tags: [], excludeVmUuids: [] })}>
+          <select
+            value={f.hostId}
+            onChange={(e) => set({ hostId: e.target.value, vmUuids: [], tags: [], excludeVmUuids: [] })}
+          >
             {hosts.map((h) => (
               <option key={h.id} value={h.id}>
                 {h.label}
@@ -87,10 +121,12 @@ export function JobFormView({
         <fieldset>
           <legend>Mode</legend>
           <label className="radio">
-            <input type="radio" name="job-mode" checked={f.mode === 'delta'} onChange={() => set({ mode: 'delta' })} /> Delta (VHD chains, only changes)
+            <input type="radio" name="job-mode" checked={f.mode === 'delta'} onChange={() => set({ mode: 'delta' })} />{' '}
+            Delta (VHD chains, only changes)
           </label>
           <label className="radio">
-            <input type="radio" name="job-mode" checked={f.mode === 'full'} onChange={() => set({ mode: 'full' })} /> Full (an XVA per VM each run)
+            <input type="radio" name="job-mode" checked={f.mode === 'full'} onChange={() => set({ mode: 'full' })} />{' '}
+            Full (an XVA per VM each run)
           </label>
         </fieldset>
         <fieldset aria-describedby={at('remoteIds') ? 'remoteIds' : undefined}>
@@ -98,7 +134,13 @@ export function JobFormView({
           {remotes.length === 0 && <span className="muted">No remote yet: add one under Remotes.</span>}
           {remotes.map((r) => (
             <label key={r.id} className="check">
-              <input type="checkbox" checked={f.remoteIds.includes(r.id)} onChange={(e) => set({ remoteIds: e.target.checked ? [...f.remoteIds, r.id] : f.remoteIds.filter((x) => x !== r.id) })} />
+              <input
+                type="checkbox"
+                checked={f.remoteIds.includes(r.id)}
+                onChange={(e) =>
+                  set({ remoteIds: e.target.checked ? [...f.remoteIds, r.id] : f.remoteIds.filter((x) => x !== r.id) })
+                }
+              />
               {r.name} <span className="muted mono">{r.path}</span>
             </label>
           ))}
@@ -112,14 +154,20 @@ export function JobFormView({
         <div className="form-grid">
           <label>
             Compression (full mode, on the host)
-            <select value={f.compression} onChange={(e) => set({ compression: e.target.value as JobForm['compression'] })}>
+            <select
+              value={f.compression}
+              onChange={(e) => set({ compression: e.target.value as JobForm['compression'] })}
+            >
               <option value="none">none</option>
               <option value="zstd">zstd</option>
             </select>
           </label>
           {text('vmConcurrency', 'VMs at a time', 'vmConcurrency', { inputMode: 'numeric' })}
           {text('diskConcurrency', 'Disks at a time per VM', 'diskConcurrency', { inputMode: 'numeric' })}
-          {text('speedLimitMiB', 'Speed limit (MiB/s, whole job)', 'speedLimitBytesPerSec', { inputMode: 'decimal', placeholder: 'the default of Settings' })}
+          {text('speedLimitMiB', 'Speed limit (MiB/s, whole job)', 'speedLimitBytesPerSec', {
+            inputMode: 'decimal',
+            placeholder: 'the default of Settings',
+          })}
           {text('fullInterval', 'Delta: a full every N points (0: never)', 'fullInterval', { inputMode: 'numeric' })}
           <label>
             A run missed while Sluice was closed
@@ -129,7 +177,8 @@ export function JobFormView({
             </select>
           </label>
           <label className="check">
-            <input type="checkbox" checked={f.enabled} onChange={(e) => set({ enabled: e.target.checked })} /> Job enabled (its schedules run)
+            <input type="checkbox" checked={f.enabled} onChange={(e) => set({ enabled: e.target.checked })} /> Job
+            enabled (its schedules run)
           </label>
         </div>
       </fieldset>

@@ -31,15 +31,28 @@ export function RunDetail({ runId }: { runId: string }) {
   if (error) return <ErrorMessage error={error} title="Sluice cannot show this run." />;
   if (!record || !store) return <p className="muted">Loading the run…</p>;
   return (
-    <section className="panel" aria-label={`Run of ${record.jobName} at ${new Date(record.startedAt).toLocaleString()}`} data-testid="run-detail">
+    <section
+      className="panel"
+      aria-label={`Run of ${record.jobName} at ${new Date(record.startedAt).toLocaleString()}`}
+      data-testid="run-detail"
+    >
       <h3>
         {record.jobName} · {new Date(record.startedAt).toLocaleString()} <span className="badge">{record.status}</span>
       </h3>
       <p className="muted">
-        {record.trigger === 'manual' ? 'Started by hand' : record.trigger === 'schedule' ? 'On schedule' : 'Missed run, run at start'} · {record.mode} · {formatBytes(record.bytes)} · average{' '}
-        {formatRate(record.averageBytesPerSec)} · peak {formatRate(record.peakBytesPerSec)}
+        {record.trigger === 'manual'
+          ? 'Started by hand'
+          : record.trigger === 'schedule'
+            ? 'On schedule'
+            : 'Missed run, run at start'}{' '}
+        · {record.mode} · {formatBytes(record.bytes)} · average {formatRate(record.averageBytesPerSec)} · peak{' '}
+        {formatRate(record.peakBytesPerSec)}
       </p>
-      {record.samples.length > 0 ? <TransferGraph store={store} runId={record.runId} label={`Throughput of the run of ${record.jobName}`} /> : <p className="muted">No throughput samples were recorded for this run.</p>}
+      {record.samples.length > 0 ? (
+        <TransferGraph store={store} runId={record.runId} label={`Throughput of the run of ${record.jobName}`} />
+      ) : (
+        <p className="muted">No throughput samples were recorded for this run.</p>
+      )}
       <table aria-label="Results per VM">
         <thead>
           <tr>
@@ -55,7 +68,9 @@ export function RunDetail({ runId }: { runId: string }) {
             <tr key={v.vmUuid + v.remoteId}>
               <td>{v.vmName}</td>
               <td>
-                <span className={`badge ${v.status === 'success' ? 'ok' : v.status === 'failed' ? 'bad' : 'warn'}`}>{v.status}</span>
+                <span className={`badge ${v.status === 'success' ? 'ok' : v.status === 'failed' ? 'bad' : 'warn'}`}>
+                  {v.status}
+                </span>
                 {v.error && (
                   <div className="error-inline">
                     {v.error.message}

@@ -22,7 +22,10 @@ export function RunHistory({ jobId, jobName }: { jobId: string; jobName: string 
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const load = useCallback(() => void client.invoke('runs.list', { jobId, limit: 50 }).then(setRuns, setError), [client, jobId]);
+  const load = useCallback(
+    () => void client.invoke('runs.list', { jobId, limit: 50 }).then(setRuns, setError),
+    [client, jobId],
+  );
   useEffect(load, [load]);
   useEvent('runs.started', load);
   useEvent('runs.finished', load);
@@ -56,7 +59,12 @@ export function RunHistory({ jobId, jobName }: { jobId: string; jobName: string 
                   {r.vms.filter((v) => v.status === 'success').length}/{r.vms.length} ok
                 </td>
                 <td>
-                  <button type="button" className="secondary" onClick={() => setOpen(open === r.runId ? null : r.runId)} aria-expanded={open === r.runId}>
+                  <button
+                    type="button"
+                    className="secondary"
+                    onClick={() => setOpen(open === r.runId ? null : r.runId)}
+                    aria-expanded={open === r.runId}
+                  >
                     {open === r.runId ? 'Hide' : 'Details'}
                   </button>
                 </td>

@@ -5,8 +5,17 @@ import { FieldIssue } from './FieldIssue';
 type IssueAt = (path: string) => string | undefined;
 
 /** The job's schedules: a cron pattern with what it means and when it fires next, and what each one keeps. */
-export function ScheduleEditor({ schedules, onChange, issueAt }: { schedules: ScheduleForm[]; onChange: (s: ScheduleForm[]) => void; issueAt: IssueAt }) {
-  const set = (i: number, patch: Partial<ScheduleForm>) => onChange(schedules.map((s, j) => (j === i ? { ...s, ...patch } : s)));
+export function ScheduleEditor({
+  schedules,
+  onChange,
+  issueAt,
+}: {
+  schedules: ScheduleForm[];
+  onChange: (s: ScheduleForm[]) => void;
+  issueAt: IssueAt;
+}) {
+  const set = (i: number, patch: Partial<ScheduleForm>) =>
+    onChange(schedules.map((s, j) => (j === i ? { ...s, ...patch } : s)));
   return (
     <fieldset>
       <legend>Schedules</legend>
@@ -14,14 +23,29 @@ export function ScheduleEditor({ schedules, onChange, issueAt }: { schedules: Sc
       {schedules.map((s, i) => {
         const preview = previewCron(s.cron, s.timezone);
         const cronIssue = issueAt(`schedules.${i}.cron`);
-        const field = (name: keyof ScheduleForm, label: string, extra: { inputMode?: 'numeric'; placeholder?: string } = {}) => {
-          const path = name === 'keep' ? 'retention.keep' : name === 'daily' || name === 'weekly' || name === 'monthly' ? `retention.longTerm.${name}` : name;
+        const field = (
+          name: keyof ScheduleForm,
+          label: string,
+          extra: { inputMode?: 'numeric'; placeholder?: string } = {},
+        ) => {
+          const path =
+            name === 'keep'
+              ? 'retention.keep'
+              : name === 'daily' || name === 'weekly' || name === 'monthly'
+                ? `retention.longTerm.${name}`
+                : name;
           const issue = issueAt(`schedules.${i}.${path}`);
           const issueId = `schedules-${i}-${name}`;
           return (
             <label>
               {label}
-              <input value={String(s[name] ?? '')} onChange={(e) => set(i, { [name]: e.target.value })} aria-invalid={issue ? true : undefined} aria-describedby={issue ? issueId : undefined} {...extra} />
+              <input
+                value={String(s[name] ?? '')}
+                onChange={(e) => set(i, { [name]: e.target.value })}
+                aria-invalid={issue ? true : undefined}
+                aria-describedby={issue ? issueId : undefined}
+                {...extra}
+              />
               <FieldIssue id={issueId} message={issue} />
             </label>
           );
@@ -40,7 +64,11 @@ export function ScheduleEditor({ schedules, onChange, issueAt }: { schedules: Sc
                   aria-describedby={`schedules-${i}-cron-preview${cronIssue ? ` schedules-${i}-cron` : ''}`}
                 />
                 <span className="help" id={`schedules-${i}-cron-preview`} data-testid={`cron-preview-${i}`}>
-                  {preview.ok ? `${preview.words}. Next: ${preview.next.map((d) => d.toLocaleString()).join(' · ')}` : cronIssue ? '' : preview.message}
+                  {preview.ok
+                    ? `${preview.words}. Next: ${preview.next.map((d) => d.toLocaleString()).join(' · ')}`
+                    : cronIssue
+                      ? ''
+                      : preview.message}
                 </span>
                 <FieldIssue id={`schedules-${i}-cron`} message={cronIssue} />
               </label>
@@ -52,7 +80,8 @@ export function ScheduleEditor({ schedules, onChange, issueAt }: { schedules: Sc
             </div>
             <div className="actions" style={{ justifyContent: 'space-between' }}>
               <label className="check">
-                <input type="checkbox" checked={s.enabled} onChange={(e) => set(i, { enabled: e.target.checked })} /> Enabled
+                <input type="checkbox" checked={s.enabled} onChange={(e) => set(i, { enabled: e.target.checked })} />{' '}
+                Enabled
               </label>
               <button type="button" className="secondary" onClick={() => onChange(schedules.filter((_, j) => j !== i))}>
                 Remove schedule
