@@ -1,4 +1,4 @@
-import { packageVersion } from '../app-root.js';
+import { packageVersion } from '../core/app-root.js';
 import { reportCliError, UsageError } from './cli-errors.js';
 
 /**

@@ -1,4 +1,4 @@
-import { packageVersion } from '../app-root.js';
+import { packageVersion } from '../core/app-root.js';
 import { defaultDataDir } from '../settings/data-dir.js';
 import { EventBus } from '../ipc/event-bus.js';
 import { FileSecretStore } from '../secrets/file-secret-store.js';

@@ -14,7 +14,7 @@ import { fullPointDisks, openPlainXva, xvaDiskRaw, xvaPathOf } from '../reposito
 import { pickDisk } from '../repository/point-disks.js';
 import type { BackupPoint } from '../repository/repository-reader.js';
 import { describeFsError } from '../errors/fs-errors.js';
-import { openPointDisks, type OpenedDisk } from '../restore/restore-delta-point.js';
+import { openPointDisks, type OpenedDisk } from '../repository/point-disk-readers.js';
 import { ExportOutputs } from './export-outputs.js';
 import { copyFullXva } from './xva-copy.js';
 import { xvaFromChains } from './xva-synthesis.js';

@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { BACKUPS_DIR } from '../repository/repository-layout.js';
 import { describeFsError } from '../errors/fs-errors.js';
 
 export interface RemoteUsage {
@@ -11,10 +10,11 @@ export interface RemoteUsage {
 }
 
 /**
- * What a remote's file system has left and what Sluice's repository takes on it. Read-only: unlike
- * testRemote it writes nothing, so the Remotes and Dashboard views can ask often.
+ * What a remote's file system has left and what the files under `storedUnder` (the repository's folder, which
+ * the repository names) take on it. Read-only: unlike testRemote it writes nothing, so the Remotes and
+ * Dashboard views can ask often.
  */
-export async function remoteUsage(root: string): Promise<RemoteUsage> {
+export async function remoteUsage(root: string, storedUnder: string): Promise<RemoteUsage> {
   const sfs = await fs.statfs(root).catch((err) => {
     throw describeFsError(err, root, 'read the free space of');
   });
@@ -22,7 +22,7 @@ export async function remoteUsage(root: string): Promise<RemoteUsage> {
     path: root,
     freeBytes: sfs.bavail * sfs.bsize,
     totalBytes: sfs.blocks * sfs.bsize,
-    repositoryBytes: await folderBytes(path.join(root, BACKUPS_DIR)),
+    repositoryBytes: await folderBytes(path.join(root, storedUnder)),
   };
 }
 

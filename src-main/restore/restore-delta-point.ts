@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
-import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
-import { loadDigests } from '../formats/vhd-block-digests.js';
-import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd-chain-reader.js';
-import { VhdFormatError } from '../formats/vhd-errors.js';
 import { flatVhdStream } from '../formats/vhd-flat-stream.js';
 import type { DeltaMetadata } from '../repository/backup-metadata.js';
-import { deltaPointDisks, type DeltaPointDisk } from '../repository/point-disks.js';
+import { openPointDisks, type OpenedDisk } from '../repository/point-disk-readers.js';
 import type { BackupPoint } from '../repository/repository-reader.js';
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
@@ -15,70 +11,6 @@ import { wantedDiskSrs } from './full-point-placement.js';
 import type { RestoreOptions, RestoredDisk } from './restore-options.js';
 import { resolveTargetSr, type TargetSr } from './restore-target.js';
 import { CreatedObjects, createDiskFor, createVifs, createVmFromMetadata } from './vm-recreate.js';
-
-/** One disk of a point, its chain opened and checked, ready to stream. */
-export interface OpenedDisk {
-  disk: DeltaPointDisk;
-  chain: VhdChainReader;
-}
-
-function damagedPoint(point: BackupPoint, message: string, context: ErrorContext, cause?: unknown): SluiceError {
-  return new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
-    hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
-    context: { vm: point.vmName, point: point.id, ...context },
-    cause,
-  });
-}
-
-/**
- * Opens every chain of a point before anything is created on the host: a missing parent or a damaged
- * header fails here, with nothing to clean up. Reads are checked against the recorded block digests.
- */
-export async function openPointDisks(point: BackupPoint, only?: (d: DeltaPointDisk) => boolean): Promise<OpenedDisk[]> {
-  const opened: OpenedDisk[] = [];
-  try {
-    for (const disk of (await deltaPointDisks(point)).filter((d) => !only || only(d))) {
-      const check = await digestCheck(point, disk.chain);
-      opened.push({ disk, chain: await VhdChainReader.open(disk.chain, { check }) });
-    }
-    return opened;
-  } catch (err) {
-    await Promise.all(opened.map((o) => o.chain.close()));
-    if (err instanceof VhdFormatError)
-      throw damagedPoint(
-        point,
-        err.message,
-        { file: err.source ?? '', offset: String(err.offset), damage: err.damage },
-        err,
-      );
-    if (err instanceof SluiceError && err.code === 'REMOTE_ERROR' && !err.message.includes(point.id))
-      throw damagedPoint(point, err.message, err.context, err);
-    throw err;
-  }
-}
-
-/** A block check for a chain: each block read must match the digest recorded when its file was written. */
-async function digestCheck(point: BackupPoint, files: string[]): Promise<VhdBlockCheck> {
-  const byPath = new Map<string, Awaited<ReturnType<typeof loadDigests>>>();
-  for (const f of files) byPath.set(f, await loadDigests(f));
-  return (file, index, stored) => {
-    const state = byPath.get(file.path);
-    if (state?.kind !== 'current') return;
-    if (!state.digests.blockMatches(index, stored.bitmap, stored.data)) {
-      const at = file.bat[index]! * 512;
-      throw damagedPoint(
-        point,
-        `${file.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written`,
-        {
-          file: file.path,
-          block: String(index),
-          offset: String(at),
-          damage: 'block',
-        },
-      );
-    }
-  };
-}
 
 /** Streams one opened disk into an existing VDI (PUT /import_raw_vdi?format=vhd), only the blocks the chain holds. */
 export async function uploadDisk(

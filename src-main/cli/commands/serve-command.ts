@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { appRoot } from '../../app-root.js';
+import { appRoot } from '../../core/app-root.js';
 import { createNodeEngine } from '../../engine/engine-node.js';
 import { startBrowserServer } from '../../server/browser-server.js';
 import { UsageError } from '../cli-errors.js';

@@ -5,6 +5,7 @@ import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import { testRemote } from '../../remotes/folder-remote.js';
 import { remoteUsage } from '../../remotes/remote-usage.js';
 import { listBackupPoints } from '../../repository/repository-reader.js';
+import { BACKUPS_DIR } from '../../repository/repository-layout.js';
 import type { EngineContext } from '../engine-context.js';
 
 export function remotesHandlers(
@@ -46,7 +47,7 @@ export function remotesHandlers(
       const remote = ctx.settings.get().remotes.find((r) => r.id === id);
       if (!remote)
         throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
-      const usage = await remoteUsage(remote.path);
+      const usage = await remoteUsage(remote.path, BACKUPS_DIR);
       const { points } = await listBackupPoints(remote.path);
       return { ...usage, points: points.length, vms: new Set(points.map((p) => p.vmUuid)).size };
     },

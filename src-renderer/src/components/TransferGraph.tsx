@@ -133,7 +133,7 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
       window.removeEventListener('sluice-theme', create);
       plot?.destroy();
     };
-  }, [store, runId]);
+  }, [store, runId, ends.sourceLabel, ends.destinationLabel]);
 
   return (
     <figure style={{ margin: 0 }}>
