@@ -58,6 +58,29 @@ export default tseslint.config(
     },
   },
   {
+    // The simulator ships (it is the pool behind `sluice demo`), yet stays a stand-in for a real host,
+    // independent of the product it checks. src-main reaches it only through cli/commands/demo-pool.ts.
+    files: ['src-sim/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['electron', 'electron/*', 'electron-store'],
+              message: 'The simulator runs under plain Node.',
+            },
+            {
+              group: ['**/src-main/**', '**/src-renderer/**', '**/src-shared/**', '**/test/**'],
+              message:
+                'The simulator is written independently of Sluice and its tests: it imports only Node and packages.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src-renderer/**/*.ts', 'src-renderer/**/*.tsx'],
     ignores: ['src-renderer/vite.config.ts'],
     languageOptions: { globals: { ...globals.browser } },
