@@ -4,9 +4,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VirtualDisk } from '../test/xapi-sim/disk/virtual-disk.js';
-import { vhdExport } from '../test/xapi-sim/formats/vhd-export.js';
-import { xvaExport } from '../test/xapi-sim/formats/xva-export.js';
+import { VirtualDisk } from '../src-sim/disk/virtual-disk.js';
+import { vhdExport } from '../src-sim/formats/vhd-export.js';
+import { xvaExport } from '../src-sim/formats/xva-export.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

@@ -26,7 +26,7 @@ function newestSource(dir, newest = 0) {
   return newest;
 }
 
-const sources = ['src-main', 'src-shared', 'test/xapi-sim'].map((d) => path.join(root, d)).filter(existsSync);
+const sources = ['src-main', 'src-shared', 'src-sim'].map((d) => path.join(root, d)).filter(existsSync);
 const stale =
   !existsSync(bundle) ||
   sources.reduce((n, d) => newestSource(d, n), statSync(path.join(root, 'package.json')).mtimeMs) >

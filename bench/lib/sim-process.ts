@@ -16,7 +16,7 @@ export interface SimProcess {
 
 /** The simulator in its own process, as `npm run sim` runs it, so it does not share our CPU time slice. */
 export async function startSimProcess(args: string[], opts: { cpu?: number } = {}): Promise<SimProcess> {
-  const cmd = [process.execPath, '--import', 'tsx', path.join(ROOT, 'test/xapi-sim/cli.ts'), ...args];
+  const cmd = [process.execPath, '--import', 'tsx', path.join(ROOT, 'src-sim/cli.ts'), ...args];
   // Pinned to its own core when asked: a real host is another machine, and must not steal the client's CPU.
   const [exe, ...rest] = opts.cpu === undefined ? cmd : ['taskset', '-c', String(opts.cpu), ...cmd];
   const child = spawn(exe!, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { openSluicePage } from '../helpers/ui-page.js';
 import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';

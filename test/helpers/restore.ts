@@ -1,7 +1,7 @@
 import type { BackupPoint } from '../../src-main/repository/repository-reader.js';
 import type { RestoreOptions } from '../../src-main/restore/restore-options.js';
 import type { TransferProgress } from '../../src-shared/ipc-contract.js';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { MiB } from './sim.js';
 
 /** Restore options for engine tests: small buffers, logs and progress collected. */

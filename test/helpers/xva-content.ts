@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { VirtualDisk } from '../xapi-sim/disk/virtual-disk.js';
-import { rawExport } from '../xapi-sim/formats/raw-export.js';
-import { importXva } from '../xapi-sim/formats/xva-import.js';
+import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
+import { rawExport } from '../../src-sim/formats/raw-export.js';
+import { importXva } from '../../src-sim/formats/xva-import.js';
 
 /**
  * The disks inside an XVA file, read back the way a host's /import would (the simulator's reader, not ours),

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import { MiB, smallPool } from '../helpers/sim.js';
 import { makeTempDir } from '../helpers/temp-dir.js';

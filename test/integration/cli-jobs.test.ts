@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src-shared/job-schemas.js';
 import { RunHistory } from '../../src-main/jobs/run-history.js';
 import { ConfSettingsStore } from '../../src-main/settings/conf-settings-store.js';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import { ROOT } from '../helpers/serve-process.js';
 import { MiB, smallPool } from '../helpers/sim.js';

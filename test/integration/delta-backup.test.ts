@@ -8,8 +8,8 @@ import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { readVhdChain } from '../../src-main/formats/vhd-chain-reader.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../xapi-sim/index.js';
-import { startSimulator } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
+import { startSimulator } from '../../src-sim/index.js';
 import { connect, liveDisks, MiB, smallPool, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 

@@ -20,8 +20,8 @@ import { collapseUnreferencedVhds, referencedVhds } from '../../src-main/reposit
 import { deleteBackupPoint } from '../../src-main/repository/point-deleter.js';
 import { listBackupPoints, listVmPoints } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../xapi-sim/index.js';
-import { startSimulator } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
+import { startSimulator } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import { ROOT } from '../helpers/serve-process.js';
 import { connect, liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';

@@ -4,7 +4,7 @@ import { mountThrottled, throttledMountAvailable, type ThrottledMount } from '..
 import type { EventPayload, TransferProgress } from '../../src-shared/ipc-contract.js';
 import type { Dashboard, RunRecord, RunSummary } from '../../src-shared/job-schemas.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { callEngine } from '../helpers/engine.js';
 import { MiB, smallPool } from '../helpers/sim.js';
 import { makeTempDir } from '../helpers/temp-dir.js';

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPayload, HostConnectionState, HostSummary } from '../../src-shared/ipc-contract.js';
 import type { Job, RunSummary } from '../../src-shared/job-schemas.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { smallPool } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPayload, ResponseOf } from '../../src-shared/ipc-contract.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
 import { XvaStreamVerifier } from '../../src-main/formats/xva-stream-verifier.js';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { hostObjects } from '../helpers/restore.js';
 import { callEngine } from '../helpers/engine.js';
 import { MiB, smallPool } from '../helpers/sim.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPayload, ResponseOf } from '../../src-shared/ipc-contract.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { callEngine } from '../helpers/engine.js';
 import { smallPool } from '../helpers/sim.js';
 import { makeTempDir } from '../helpers/temp-dir.js';

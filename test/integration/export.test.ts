@@ -11,7 +11,7 @@ import { exportPoint, type ExportFormat } from '../../src-main/export/export-poi
 import { XvaStreamVerifier } from '../../src-main/formats/xva-stream-verifier.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import { startSimulator, type SimHandle } from '../xapi-sim/index.js';
+import { startSimulator, type SimHandle } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import { vmRefByUuid, vmShape } from '../helpers/restore.js';
 import { connect, MiB, testBackupOptions } from '../helpers/sim.js';

@@ -20,7 +20,7 @@ import { listBackupPoints } from '../../src-main/repository/repository-reader.js
 import { verifyFullPoint } from '../../src-main/repository/verify-full-point.js';
 import { verifyPoint } from '../../src-main/repository/verify-point.js';
 import { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { connect, liveDisks, MiB, smallPool, testBackupOptions } from '../helpers/sim.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { hashDisksInXva } from '../helpers/xva-content.js';

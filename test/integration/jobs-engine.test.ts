@@ -16,7 +16,7 @@ import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
 import type { Dashboard } from '../../src-shared/job-schemas.js';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { connect, MiB, smallPool } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';

@@ -10,7 +10,7 @@ import { listBackupPoints, type BackupPoint } from '../../src-main/repository/re
 import { restoreDisk } from '../../src-main/restore/restore-disk.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import { hostObjects, testRestoreOptions, vmShape } from '../helpers/restore.js';
 import { connect, liveDisks, smallPool, testBackupOptions } from '../helpers/sim.js';

@@ -8,7 +8,7 @@ import { listBackupPoints, type BackupPoint } from '../../src-main/repository/re
 import type { RestoreOptions } from '../../src-main/restore/restore-options.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import { startSimulator, type SimHandle } from '../xapi-sim/index.js';
+import { startSimulator, type SimHandle } from '../../src-sim/index.js';
 import { hostObjects, testRestoreOptions, vmRefByUuid, vmShape } from '../helpers/restore.js';
 import { connect, liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';

@@ -7,8 +7,8 @@ import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { checkRepository } from '../../src-main/repository/repository-check.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../xapi-sim/index.js';
-import { startSimulator } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
+import { startSimulator } from '../../src-sim/index.js';
 import { connect, MiB, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 

@@ -11,7 +11,7 @@ import { listBackupPoints, type BackupPoint } from '../../src-main/repository/re
 import { verifyPoint } from '../../src-main/repository/verify-point.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import { hostObjects, testRestoreOptions } from '../helpers/restore.js';
 import { connect, smallPool, testBackupOptions } from '../helpers/sim.js';

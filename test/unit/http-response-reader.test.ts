@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BlockSocketReader } from '../../src-main/xapi/block-socket-reader.js';
 import { readResponseHead, responseBody } from '../../src-main/xapi/http-response-reader.js';
 import { connectPinned } from '../../src-main/xapi/pinned-socket.js';
-import { generateCertificate } from '../xapi-sim/tls-certificate.js';
+import { generateCertificate } from '../../src-sim/tls-certificate.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const servers: net.Server[] = [];

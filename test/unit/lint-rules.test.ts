@@ -24,6 +24,9 @@ const probes: Record<string, string> = {
     "import { Engine } from '../../../src-main/engine/engine.js';\nexport const b = Engine;\n",
   'src-shared/PROBE/node.ts': "import os from 'os';\nexport const a = os;\n",
   'src-main/electron/PROBE/electron.ts': "import { app } from 'electron';\nexport const a = app;\n",
+  // Only the demo reaches the simulator.
+  'src-main/engine/PROBE/simulator.ts':
+    "import { startSimulator } from '../../../src-sim/index.js';\nexport const s = startSimulator;\n",
   // A cycle inside one folder.
   'src-main/core/PROBE/cycle-a.ts': "import { b } from './cycle-b.js';\nexport const a = (): number => b() + 1;\n",
   'src-main/core/PROBE/cycle-b.ts': "import { a } from './cycle-a.js';\nexport const b = (): number => a() - 1;\n",
@@ -73,6 +76,7 @@ describe('lint rules fail on planted violations', () => {
   it.each([
     ['src-main/formats/PROBE/upward.ts', 'import-x/no-restricted-paths'],
     ['src-main/export/PROBE/sideways.ts', 'import-x/no-restricted-paths'],
+    ['src-main/engine/PROBE/simulator.ts', 'import-x/no-restricted-paths'],
     ['src-main/core/PROBE/cycle-a.ts', 'import-x/no-cycle'],
     ['src-renderer/src/PROBE/package.ts', 'sluice/allowed-packages'],
     ['src-shared/PROBE/package.ts', 'sluice/allowed-packages'],

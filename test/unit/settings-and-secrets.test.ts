@@ -1,7 +1,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { SimHandle } from '../xapi-sim/index.js';
+import type { SimHandle } from '../../src-sim/index.js';
 import { smallPool } from '../helpers/sim.js';
 import { createNodeEngine } from '../../src-main/engine/engine-node.js';
 import { FileSecretStore } from '../../src-main/secrets/file-secret-store.js';

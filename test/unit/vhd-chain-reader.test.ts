@@ -8,9 +8,9 @@ import { readVhdChain, VhdChainReader } from '../../src-main/formats/vhd-chain-r
 import { VhdChainError, VhdFormatError } from '../../src-main/formats/vhd-errors.js';
 import { VhdFileWriter } from '../../src-main/formats/vhd-file-writer.js';
 import { writeVhdStreamToFile } from '../../src-main/formats/vhd-stream-to-file.js';
-import { VirtualDisk } from '../xapi-sim/disk/virtual-disk.js';
-import { rawExport } from '../xapi-sim/formats/raw-export.js';
-import { vhdExport } from '../xapi-sim/formats/vhd-export.js';
+import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
+import { rawExport } from '../../src-sim/formats/raw-export.js';
+import { vhdExport } from '../../src-sim/formats/vhd-export.js';
 
 // A full VHD and the differencing VHDs after it, stored from the simulator's host streams, must read back as
 // the raw disk at each point; broken links must be refused before any data is read, naming the file.

@@ -8,9 +8,9 @@ import { VhdFileWriter } from '../../src-main/formats/vhd-file-writer.js';
 import { decodeParentLocator } from '../../src-main/formats/vhd-parent-locator.js';
 import { writeVhdStreamToFile } from '../../src-main/formats/vhd-stream-to-file.js';
 import { decodeFooter, decodeHeader, DiskType } from '../../src-main/formats/vhd-structures.js';
-import { VirtualDisk } from '../xapi-sim/disk/virtual-disk.js';
-import { rawExport } from '../xapi-sim/formats/raw-export.js';
-import { vhdExport } from '../xapi-sim/formats/vhd-export.js';
+import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
+import { rawExport } from '../../src-sim/formats/raw-export.js';
+import { vhdExport } from '../../src-sim/formats/vhd-export.js';
 
 // Host stream → VhdStreamReader → VhdFileWriter → file, checked by qemu-img: the file must open as vpc and
 // convert to exactly the bytes of the raw export. qemu sizes a VHD whose creator it does not know by its CHS

@@ -11,9 +11,9 @@ import {
   type VhdStreamEvent,
 } from '../../src-main/formats/vhd-stream-reader.js';
 import { DiskType } from '../../src-main/formats/vhd-structures.js';
-import { VirtualDisk } from '../xapi-sim/disk/virtual-disk.js';
-import { rawExport } from '../xapi-sim/formats/raw-export.js';
-import { vhdExport } from '../xapi-sim/formats/vhd-export.js';
+import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
+import { rawExport } from '../../src-sim/formats/raw-export.js';
+import { vhdExport } from '../../src-sim/formats/vhd-export.js';
 
 // The reader is fed the simulator's /export_raw_vdi?format=vhd body (which mirrors vhd-tool's layout), whole and
 // in pieces of random sizes, and must hand back exactly the blocks the raw export holds.

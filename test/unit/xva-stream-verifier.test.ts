@@ -5,9 +5,9 @@ import tar from 'tar-stream';
 import xxhash from 'xxhash-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XvaStreamVerifier, XvaVerifyError, type XvaSummary } from '../../src-main/formats/xva-stream-verifier.js';
-import { VirtualDisk } from '../xapi-sim/disk/virtual-disk.js';
-import { buildOvaXml } from '../xapi-sim/formats/ova-xml.js';
-import { xvaExport, type XvaExportOptions } from '../xapi-sim/formats/xva-export.js';
+import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
+import { buildOvaXml } from '../../src-sim/formats/ova-xml.js';
+import { xvaExport, type XvaExportOptions } from '../../src-sim/formats/xva-export.js';
 
 // The verifier is checked against the simulator's exporter (which mirrors xapi), fed in pieces of random
 // sizes so that every header, checksum and padding boundary lands inside some piece sooner or later.

@@ -6,7 +6,7 @@ import { call, login } from './support/clients.js';
 
 // tsx itself (not npx) so that SIGTERM reaches the simulator as it does under `npm run sim`.
 const TSX = 'node_modules/.bin/tsx';
-const CLI = ['test/xapi-sim/cli.ts'];
+const CLI = ['src-sim/cli.ts'];
 
 describe('npm run sim', () => {
   it('prints the handle as its first stdout line, serves, and cleans up on SIGTERM', async () => {
@@ -77,6 +77,6 @@ describe('npm run sim', () => {
     ]) {
       expect(text).toContain(option);
     }
-    expect(existsSync('test/xapi-sim/cli.ts')).toBe(true);
+    expect(existsSync('src-sim/cli.ts')).toBe(true);
   });
 });

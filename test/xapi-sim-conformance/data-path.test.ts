@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeValue } from '../xapi-sim/formats/xmlrpc-value.js';
+import { decodeValue } from '../../src-sim/formats/xmlrpc-value.js';
 import { call, rawRequest, readToEnd, waitTask, type RawResponse } from './support/clients.js';
 import { startTestPool, type TestPool } from './support/pool.js';
 import { tarEntries } from './support/tar.js';

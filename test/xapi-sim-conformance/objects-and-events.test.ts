@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeValue } from '../xapi-sim/formats/xmlrpc-value.js';
+import { decodeValue } from '../../src-sim/formats/xmlrpc-value.js';
 import { call, waitTask, XapiFailure } from './support/clients.js';
 import { startTestPool, type TestPool } from './support/pool.js';
 

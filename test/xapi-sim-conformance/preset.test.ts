@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type SimHandle } from '../xapi-sim/index.js';
+import { startSimulator, type SimHandle } from '../../src-sim/index.js';
 import { call, login } from './support/clients.js';
 
 let sim: SimHandle;

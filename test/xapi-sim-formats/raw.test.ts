@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VirtualDisk } from '../xapi-sim/disk/virtual-disk.js';
-import { rawExport } from '../xapi-sim/formats/raw-export.js';
-import { importRaw } from '../xapi-sim/formats/raw-import.js';
+import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
+import { rawExport } from '../../src-sim/formats/raw-export.js';
+import { importRaw } from '../../src-sim/formats/raw-import.js';
 import { collect, fromBuffer, makeTempDir } from './helpers.js';
 
 let dir: string;

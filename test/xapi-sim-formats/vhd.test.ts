@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VirtualDisk } from '../xapi-sim/disk/virtual-disk.js';
-import { rawExport } from '../xapi-sim/formats/raw-export.js';
-import { vhdExport } from '../xapi-sim/formats/vhd-export.js';
-import { importVhd } from '../xapi-sim/formats/vhd-import.js';
-import { decodeFooter, decodeHeader, VhdFormatError } from '../xapi-sim/formats/vhd-structures.js';
+import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
+import { rawExport } from '../../src-sim/formats/raw-export.js';
+import { vhdExport } from '../../src-sim/formats/vhd-export.js';
+import { importVhd } from '../../src-sim/formats/vhd-import.js';
+import { decodeFooter, decodeHeader, VhdFormatError } from '../../src-sim/formats/vhd-structures.js';
 import { collect, fromBuffer, makeTempDir, run, toFile, vpcImageOpts } from './helpers.js';
 
 let dir: string;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLUSTER_SIZE, VirtualDisk } from '../xapi-sim/disk/virtual-disk.js';
+import { CLUSTER_SIZE, VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
 import { makeTempDir } from './helpers.js';
 
 let dir: string;

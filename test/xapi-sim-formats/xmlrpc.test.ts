@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildOvaXml, parseOvaXml } from '../xapi-sim/formats/ova-xml.js';
+import { buildOvaXml, parseOvaXml } from '../../src-sim/formats/ova-xml.js';
 import {
   decodeMethodCall,
   decodeMethodResponse,
   encodeMethodCall,
   encodeMethodResponse,
-} from '../xapi-sim/formats/xmlrpc-message.js';
-import { decodeValue, encodeValue, Int64String, XmlRpcDouble } from '../xapi-sim/formats/xmlrpc-value.js';
+} from '../../src-sim/formats/xmlrpc-message.js';
+import { decodeValue, encodeValue, Int64String, XmlRpcDouble } from '../../src-sim/formats/xmlrpc-value.js';
 
 describe('XML-RPC values', () => {
   it('encodes the way XAPI does', () => {

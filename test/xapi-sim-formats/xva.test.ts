@@ -5,11 +5,11 @@ import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import xxhashWasm from 'xxhash-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VirtualDisk } from '../xapi-sim/disk/virtual-disk.js';
-import { buildOvaXml } from '../xapi-sim/formats/ova-xml.js';
-import { rawExport } from '../xapi-sim/formats/raw-export.js';
-import { xvaExport, type XvaExportOptions } from '../xapi-sim/formats/xva-export.js';
-import { importXva, XvaFormatError } from '../xapi-sim/formats/xva-import.js';
+import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
+import { buildOvaXml } from '../../src-sim/formats/ova-xml.js';
+import { rawExport } from '../../src-sim/formats/raw-export.js';
+import { xvaExport, type XvaExportOptions } from '../../src-sim/formats/xva-export.js';
+import { importXva, XvaFormatError } from '../../src-sim/formats/xva-import.js';
 import { collect, fromBuffer, makeTempDir, run, toFile } from './helpers.js';
 
 let dir: string;

@@ -3,7 +3,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Agent, fetch } from 'undici';
-import { decodeMethodResponse, encodeMethodCall } from '../../xapi-sim/formats/xmlrpc-message.js';
+import { decodeMethodResponse, encodeMethodCall } from '../../../src-sim/formats/xmlrpc-message.js';
 
 export const insecureAgent = new Agent({ connect: { rejectUnauthorized: false } });
 

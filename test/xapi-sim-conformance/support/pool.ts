@@ -1,4 +1,4 @@
-import { startSimulator, type SimHandle, type SimOptions } from '../../xapi-sim/index.js';
+import { startSimulator, type SimHandle, type SimOptions } from '../../../src-sim/index.js';
 import { call, login } from './clients.js';
 
 export interface TestPool {
