@@ -45,6 +45,7 @@ export const ENGINE_LAYERS = [
   ['remotes'],
   ['repository'],
   ['backup', 'restore', 'export'],
+  ['runs'],
   ['jobs'],
   ['engine'],
   ['server'],
@@ -118,6 +119,7 @@ export default tseslint.config(
       'import-x/resolver-next': [
         createTypeScriptImportResolver({
           project: ['tsconfig.sim.json', 'tsconfig.node.json', 'tsconfig.renderer.json'],
+          noWarnOnMultipleProjects: true,
         }),
       ],
     },

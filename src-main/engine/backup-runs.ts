@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import type { BackupRunResult } from '../../src-shared/ipc-contract.js';
 import { BACKUP_NOW_JOB_ID } from '../../src-shared/job-schemas.js';
-import type { BackupRunOptions } from '../backup/backup-options.js';
-import { runDeltaBackup } from '../backup/delta-backup.js';
-import { runFullBackup } from '../backup/full-backup.js';
 import { resolveVms } from '../backup/vm-selection.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { RunHistory } from '../jobs/run-history.js';
 import { RunRecorder, vmOutcome } from '../jobs/run-recorder.js';
 import { preflightRemote } from '../remotes/folder-remote.js';
+import { runBackupPlan } from '../runs/backup-plan.js';
+import { spoolBudget } from '../runs/spool-budget.js';
+import type { OperationRegistry } from '../runs/operation-registry.js';
 import type { EngineContext } from './engine-context.js';
 import type { PoolConnections } from './pool-connections.js';
 
@@ -42,12 +41,11 @@ export function backupNowName(vmNames: string[]): string {
  * graph and its errors are still there after a restart.
  */
 export class BackupRuns {
-  private readonly running = new Map<string, AbortController>();
-
   constructor(
     private readonly ctx: EngineContext,
     private readonly pools: PoolConnections,
     private readonly records: BackupRunsHistory,
+    private readonly registry: OperationRegistry,
   ) {}
 
   async start(req: StartBackup): Promise<{ runId: string; done: Promise<BackupRunResult> }> {
@@ -61,12 +59,10 @@ export class BackupRuns {
     // A configured remote that is missing is an unmounted share: never create it on the local disk instead.
     await preflightRemote(remote.path, { create: false });
     const prefs = s.preferences;
-    const spoolDir = prefs.spoolDir ?? os.tmpdir();
-    const spool = await preflightRemote(spoolDir, { purpose: 'spool' });
+    const spool = await spoolBudget(prefs.spoolCapBytes, prefs.spoolDir);
     await this.records.ready();
     const runId = randomUUID();
-    const controller = new AbortController();
-    this.running.set(runId, controller);
+    const controller = this.registry.begin(runId, 'backup');
     const recorder = new RunRecorder(this.records.history, {
       runId,
       job: { id: null, name: backupNowName([]), mode: req.mode },
@@ -113,57 +109,65 @@ export class BackupRuns {
         }
         recorder.plan(selected, [remote.id]);
         await save();
-        for (const vm of selected) {
-          if (controller.signal.aborted) break;
-          recorder.vmStarted(vm.uuid, remote.id, new Date());
-          await save();
-          try {
-            const opts: BackupRunOptions = {
-              runId,
-              jobId: BACKUP_NOW_JOB_ID,
-              remoteRoot: remote.path,
-              compression: req.compression,
-              memoryBufferBytes: prefs.memoryBufferBytes,
-              spoolDir,
-              spoolCapBytes: Math.min(prefs.spoolCapBytes, Math.floor(spool.freeBytes / 2)),
+        await runBackupPlan(
+          xapi,
+          {
+            runId,
+            jobId: BACKUP_NOW_JOB_ID,
+            mode: req.mode,
+            vms: selected,
+            remotes: [{ id: remote.id, root: remote.path }],
+            limits: {
+              vmConcurrency: 1,
               speedLimitBytesPerSec: req.speedLimitBytesPerSec ?? prefs.defaultSpeedLimitBytesPerSec,
-              signal: controller.signal,
-              log,
-              onProgress: (p) => {
-                recorder.progress(p, new Date());
-                this.ctx.bus.emit('backup.progress', p);
-              },
-            };
-            const outcome =
-              req.mode === 'delta'
-                ? vmOutcome(vm.name, { mode: 'delta', result: await runDeltaBackup(xapi, vm.ref, opts) })
-                : vmOutcome(vm.name, { mode: 'full', result: await runFullBackup(xapi, vm.ref, opts) });
-            recorder.vmSucceeded(vm.uuid, remote.id, outcome, new Date());
-            vms.push({
-              vmUuid: vm.uuid,
-              vmName: vm.name,
-              ok: true,
-              pointId: outcome.pointId,
-              bytes: outcome.bytes,
-              attempts: outcome.attempts,
-              error: null,
-            });
-          } catch (err) {
-            const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
-            recorder.vmFailed(vm.uuid, remote.id, err, controller.signal.aborted, new Date());
-            log('error', `${vm.name}: ${e.message}`, { vm: vm.name });
-            vms.push({
-              vmUuid: vm.uuid,
-              vmName: vm.name,
-              ok: false,
-              pointId: null,
-              bytes: 0,
-              attempts: 0,
-              error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
-            });
-          }
-          await save(true);
-        }
+              memoryBufferBytes: prefs.memoryBufferBytes,
+              spoolDir: spool.dir,
+              spoolCapBytes: spool.capBytes,
+            },
+            compression: req.compression,
+          },
+          {
+            signal: controller.signal,
+            log,
+            onProgress: (p) => {
+              recorder.progress(p, new Date());
+              this.ctx.bus.emit('backup.progress', p);
+            },
+            vmStarted: async (vm) => {
+              recorder.vmStarted(vm.uuid, remote.id, new Date());
+              await save();
+            },
+            vmSucceeded: async (vm, remoteId, r) => {
+              const outcome = vmOutcome(vm.name, r);
+              recorder.vmSucceeded(vm.uuid, remoteId, outcome, new Date());
+              vms.push({
+                vmUuid: vm.uuid,
+                vmName: vm.name,
+                ok: true,
+                pointId: outcome.pointId,
+                bytes: outcome.bytes,
+                attempts: outcome.attempts,
+                error: null,
+              });
+              await save(true);
+            },
+            vmFailed: async (vm, remoteId, err) => {
+              const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
+              recorder.vmFailed(vm.uuid, remoteId, err, controller.signal.aborted, new Date());
+              log('error', `${vm.name}: ${e.message}`, { vm: vm.name });
+              vms.push({
+                vmUuid: vm.uuid,
+                vmName: vm.name,
+                ok: false,
+                pointId: null,
+                bytes: 0,
+                attempts: 0,
+                error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+              });
+              await save(true);
+            },
+          },
+        );
       } catch (err) {
         const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
         if (!controller.signal.aborted) recorder.error(e);
@@ -178,7 +182,7 @@ export class BackupRuns {
           error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
         });
       } finally {
-        this.running.delete(runId);
+        controller.end();
       }
       const summary = recorder.finish(new Date(), controller.signal.aborted);
       // Recorded before anyone hears of the end: a page that reloads on backup.finished finds the run there.
@@ -199,13 +203,10 @@ export class BackupRuns {
   }
 
   cancel(runId: string): boolean {
-    const c = this.running.get(runId);
-    if (!c) return false;
-    c.abort(new SluiceError('CANCELLED', 'Cancelled by the user.'));
-    return true;
+    return this.registry.cancel(runId, ['backup']);
   }
 
   cancelAll(): void {
-    for (const c of this.running.values()) c.abort(new SluiceError('CANCELLED', 'Sluice is stopping.'));
+    this.registry.cancelAll(['backup']);
   }
 }

@@ -12,6 +12,7 @@ import { remotesHandlers } from './handlers/remotes-handlers.js';
 import { settingsHandlers } from './handlers/settings-handlers.js';
 import { PoolConnections } from './pool-connections.js';
 import { JobsService, type JobsServiceOptions } from '../jobs/jobs-service.js';
+import { OperationRegistry } from '../runs/operation-registry.js';
 
 export interface Engine {
   dispatcher: IpcDispatcher;
@@ -25,8 +26,10 @@ export interface Engine {
 export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptions } = {}): Engine {
   const pools = new PoolConnections(ctx);
   const jobs = new JobsService(ctx, pools, opts.jobs);
-  const runs = new BackupRuns(ctx, pools, { history: jobs.history, ready: () => jobs.init() });
-  const operations = new PointOperations(ctx, pools);
+  // One registry of runs in flight: every cancel channel ends there.
+  const registry = new OperationRegistry();
+  const runs = new BackupRuns(ctx, pools, { history: jobs.history, ready: () => jobs.init() }, registry);
+  const operations = new PointOperations(ctx, pools, registry);
   const handlers: Handlers = {
     ...appHandlers(ctx),
     ...settingsHandlers(ctx),

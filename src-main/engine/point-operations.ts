@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { OperationFinished, ParsedRequestOf } from '../../src-shared/ipc-contract.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
@@ -19,6 +18,8 @@ import type { RestoreOptions } from '../restore/restore-options.js';
 import { restorePoint } from '../restore/restore-point.js';
 import type { EngineContext } from './engine-context.js';
 import type { PoolConnections } from './pool-connections.js';
+import type { OperationKind, OperationRegistry } from '../runs/operation-registry.js';
+import { spoolBudget } from '../runs/spool-budget.js';
 
 type Kind = OperationFinished['kind'];
 type Outcome = NonNullable<OperationFinished['result']>;
@@ -51,12 +52,14 @@ async function refuseOverwrite(outPath: string, format: 'xva' | 'vhd' | 'raw'): 
   }
 }
 
-export class PointOperations {
-  private readonly running = new Map<string, AbortController>();
+/** The kinds of run this service starts, in the engine's one registry of runs. */
+const POINT_OPERATIONS: readonly OperationKind[] = ['restore', 'export', 'verify', 'delete'];
 
+export class PointOperations {
   constructor(
     private readonly ctx: EngineContext,
     private readonly pools: PoolConnections,
+    private readonly registry: OperationRegistry,
   ) {}
 
   async restore(req: ParsedRequestOf<'points.restore'>): Promise<{ operationId: string }> {
@@ -64,7 +67,7 @@ export class PointOperations {
     const xapi = await this.pools.session(req.hostId);
     return this.launch('restore', point, async (operationId, signal) => {
       const r = await restorePoint(xapi, point, {
-        ...this.restoreOptions(operationId, signal, points),
+        ...(await this.restoreOptions(operationId, signal, points)),
         srUuid: req.srUuid,
         diskSrs: req.srByDisk,
         name: req.name,
@@ -91,7 +94,7 @@ export class PointOperations {
     const xapi = await this.pools.session(req.hostId);
     return this.launch('restore', point, async (operationId, signal) => {
       const r = await restoreDisk(xapi, point, req.disk, {
-        ...this.restoreOptions(operationId, signal, points),
+        ...(await this.restoreOptions(operationId, signal, points)),
         srUuid: req.srUuid,
         name: req.name,
       });
@@ -112,14 +115,19 @@ export class PointOperations {
     });
   }
 
-  private restoreOptions(operationId: string, signal: AbortSignal, points: BackupPoint[]): RestoreOptions {
+  private async restoreOptions(
+    operationId: string,
+    signal: AbortSignal,
+    points: BackupPoint[],
+  ): Promise<RestoreOptions> {
     const prefs = this.ctx.settings.get().preferences;
+    // As backups do: the same spool folder and the same cap rule.
+    const spool = await spoolBudget(prefs.spoolCapBytes, prefs.spoolDir);
     return {
       runId: operationId,
       memoryBufferBytes: prefs.memoryBufferBytes,
-      // As backups do: without a chosen spool folder, the system's temp folder.
-      spoolDir: prefs.spoolDir ?? os.tmpdir(),
-      spoolCapBytes: prefs.spoolCapBytes,
+      spoolDir: spool.dir,
+      spoolCapBytes: spool.capBytes,
       speedLimitBytesPerSec: prefs.defaultSpeedLimitBytesPerSec,
       points,
       signal,
@@ -252,14 +260,11 @@ export class PointOperations {
   }
 
   cancel(operationId: string): boolean {
-    const c = this.running.get(operationId);
-    if (!c) return false;
-    c.abort(new SluiceError('CANCELLED', 'Cancelled by the user.'));
-    return true;
+    return this.registry.cancel(operationId, POINT_OPERATIONS);
   }
 
   cancelAll(): void {
-    for (const c of this.running.values()) c.abort(new SluiceError('CANCELLED', 'Sluice is stopping.'));
+    this.registry.cancelAll(POINT_OPERATIONS);
   }
 
   private async findPoint(ref: PointRef): Promise<{ point: BackupPoint; points: BackupPoint[]; root: string }> {
@@ -298,20 +303,23 @@ export class PointOperations {
     work: (operationId: string, signal: AbortSignal) => Promise<Outcome>,
   ): { operationId: string } {
     const operationId = randomUUID();
-    const controller = new AbortController();
-    this.running.set(operationId, controller);
+    const op = this.registry.begin(operationId, kind);
+    const end = (f: OperationFinished) => {
+      op.end();
+      this.finish(f);
+    };
     const startedAt = new Date().toISOString();
     const base = { operationId, kind, vm: { uuid: point.vmUuid, name: point.vmName }, pointId: point.id, startedAt };
-    void work(operationId, controller.signal).then(
+    void work(operationId, op.signal).then(
       (result) =>
-        this.finish({ ...base, ok: true, cancelled: false, result, error: null, finishedAt: new Date().toISOString() }),
+        end({ ...base, ok: true, cancelled: false, result, error: null, finishedAt: new Date().toISOString() }),
       (err: unknown) => {
         const e = toIpcError(err);
         this.logger(operationId)('error', `${kind} of ${point.vmName} ${point.id}: ${e.message}`, { vm: point.vmName });
-        this.finish({
+        end({
           ...base,
           ok: false,
-          cancelled: controller.signal.aborted,
+          cancelled: op.signal.aborted,
           result: null,
           error: { code: e.code, message: e.message, ...(e.hint !== undefined ? { hint: e.hint } : {}) },
           finishedAt: new Date().toISOString(),
@@ -322,7 +330,6 @@ export class PointOperations {
   }
 
   private finish(f: OperationFinished): void {
-    this.running.delete(f.operationId);
     this.ctx.bus.emit('operations.finished', f);
   }
 }

@@ -1,23 +1,17 @@
-import os from 'node:os';
 import type { TransferProgress } from '../../src-shared/ipc-contract.js';
 import type { Job, JobSchedule, RunSummary } from '../../src-shared/job-schemas.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
 import type { BackupLog } from '../core/run-log.js';
-import type { runDeltaBackup } from '../backup/delta-backup.js';
-import type { runFullBackup } from '../backup/full-backup.js';
-import { forEachLimited } from '../backup/for-each-limited.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { preflightRemote } from '../remotes/folder-remote.js';
+import { runBackupPlan, type BackupFunctions } from '../runs/backup-plan.js';
+import { spoolBudget } from '../runs/spool-budget.js';
 import type { Settings } from '../settings/settings-schema.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { resolveJobVms } from './job-vm-selection.js';
 import { vmOutcome, type RunRecorder } from './run-recorder.js';
 
-/** The backup of one VM to one remote; the real ones by default, a test may count calls through them. */
-export interface BackupFunctions {
-  full: typeof runFullBackup;
-  delta: typeof runDeltaBackup;
-}
+export type { BackupFunctions };
 
 export interface JobRunContext {
   job: Job;
@@ -35,9 +29,9 @@ export interface JobRunContext {
 }
 
 /**
- * One run of a job: resolve the VMs now, back each up to each remote (VMs `vmConcurrency` at a time, the
- * remotes of one VM in turn), passing the schedule's retention and the job's full interval and disk
- * concurrency to the backup functions. A VM that fails does not stop the others; the record says why.
+ * One run of a job: resolve the VMs now, then run them as a plan (runs/backup-plan.ts), with the schedule's
+ * retention and the job's limits, full interval and disk concurrency. A VM that fails does not stop the
+ * others; the record says why.
  */
 export async function executeJobRun(c: JobRunContext): Promise<RunSummary> {
   const { job, recorder, settings } = c;
@@ -72,62 +66,58 @@ export async function executeJobRun(c: JobRunContext): Promise<RunSummary> {
     await recorder.save();
 
     // A remote that is not there (an unmounted share) fails its part of the run, not the others.
-    const usable = new Map<string, string>();
+    const usable: Array<{ id: string; root: string }> = [];
     for (const r of known) {
       try {
         await preflightRemote(r.path, { create: false });
-        usable.set(r.id, r.path);
+        usable.push({ id: r.id, root: r.path });
       } catch (err) {
         for (const vm of vms.selected) recorder.vmFailed(vm.uuid, r.id, err, false, c.now());
       }
     }
-    const spoolDir = prefs.spoolDir ?? os.tmpdir();
-    const spool = await preflightRemote(spoolDir, { purpose: 'spool' });
-    const spoolCapBytes = Math.min(prefs.spoolCapBytes, Math.floor(spool.freeBytes / 2));
-    // The job's speed limit is for the whole job: shared among the VMs in flight.
-    const limit = job.speedLimitBytesPerSec ?? prefs.defaultSpeedLimitBytesPerSec;
-    const slots = Math.max(1, Math.min(job.vmConcurrency, vms.selected.length));
-    const perVmLimit = limit ? Math.max(1, Math.floor(limit / slots)) : null;
-
-    // VMs in flight share the buffer and spool budget of the preferences, as they share the speed limit.
-    const memoryBufferBytes = Math.max(1024 * 1024, Math.floor(prefs.memoryBufferBytes / slots));
-    const perVmSpoolCap = Math.floor(spoolCapBytes / slots);
-    // Errors are recorded per VM inside, so one failing VM never stops the others.
-    await forEachLimited(vms.selected, slots, async (vm) => {
-      for (const [remoteId, remoteRoot] of usable) {
-        if (c.signal.aborted) return;
-        recorder.vmStarted(vm.uuid, remoteId, c.now());
-        await recorder.save();
-        const opts: BackupRunOptions = {
-          runId: recorder.summary.runId,
-          jobId: job.id,
-          ...(c.schedule ? { scheduleId: c.schedule.id, retention: c.schedule.retention } : {}),
-          remoteRoot,
-          compression: job.mode === 'full' ? job.compression : 'none',
-          memoryBufferBytes,
-          spoolDir,
-          spoolCapBytes: perVmSpoolCap,
-          speedLimitBytesPerSec: perVmLimit,
-          ...(job.fullInterval > 0 ? { fullInterval: job.fullInterval } : {}),
-          diskConcurrency: job.diskConcurrency,
-          ...(c.retry ? { retry: c.retry } : {}),
-          signal: c.signal,
-          log: c.log,
-          onProgress: c.onProgress,
-        };
-        try {
-          const outcome =
-            job.mode === 'full'
-              ? vmOutcome(vm.name, { mode: 'full', result: await c.backup.full(xapi, vm.ref, opts) })
-              : vmOutcome(vm.name, { mode: 'delta', result: await c.backup.delta(xapi, vm.ref, opts) });
-          recorder.vmSucceeded(vm.uuid, remoteId, outcome, c.now());
-        } catch (err) {
+    const spool = await spoolBudget(prefs.spoolCapBytes, prefs.spoolDir);
+    await runBackupPlan(
+      xapi,
+      {
+        runId: recorder.summary.runId,
+        jobId: job.id,
+        mode: job.mode,
+        vms: vms.selected,
+        remotes: usable,
+        // The job's speed limit is for the whole job; the buffer and spool of the preferences too.
+        limits: {
+          vmConcurrency: job.vmConcurrency,
+          speedLimitBytesPerSec: job.speedLimitBytesPerSec ?? prefs.defaultSpeedLimitBytesPerSec,
+          memoryBufferBytes: prefs.memoryBufferBytes,
+          spoolDir: spool.dir,
+          spoolCapBytes: spool.capBytes,
+        },
+        compression: job.compression,
+        ...(c.schedule ? { scheduleId: c.schedule.id, retention: c.schedule.retention } : {}),
+        ...(job.fullInterval > 0 ? { fullInterval: job.fullInterval } : {}),
+        diskConcurrency: job.diskConcurrency,
+        ...(c.retry ? { retry: c.retry } : {}),
+      },
+      {
+        signal: c.signal,
+        log: c.log,
+        onProgress: c.onProgress,
+        backup: c.backup,
+        vmStarted: async (vm, remoteId) => {
+          recorder.vmStarted(vm.uuid, remoteId, c.now());
+          await recorder.save();
+        },
+        vmSucceeded: async (vm, remoteId, r) => {
+          recorder.vmSucceeded(vm.uuid, remoteId, vmOutcome(vm.name, r), c.now());
+          await recorder.save(true);
+        },
+        vmFailed: async (vm, remoteId, err) => {
           recorder.vmFailed(vm.uuid, remoteId, err, c.signal.aborted, c.now());
           c.log('error', `${vm.name}: ${(err as Error).message}`, { vm: vm.name });
-        }
-        await recorder.save(true);
-      }
-    });
+          await recorder.save(true);
+        },
+      },
+    );
   } catch (err) {
     if (!c.signal.aborted) recorder.error(err);
   }

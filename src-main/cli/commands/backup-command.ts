@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
-import { runDeltaBackup } from '../../backup/delta-backup.js';
-import { runFullBackup, type FullBackupResult } from '../../backup/full-backup.js';
-import type { BackupRunOptions } from '../../backup/backup-options.js';
-import type { XapiSession } from '../../xapi/xapi-session.js';
+import type { DeltaBackupResult } from '../../backup/delta-backup.js';
+import type { FullBackupResult } from '../../backup/full-backup.js';
+import { runBackupPlan } from '../../runs/backup-plan.js';
+import { spoolBudget } from '../../runs/spool-budget.js';
 import { resolveVms } from '../../backup/vm-selection.js';
 import { defaultDataDir } from '../../settings/data-dir.js';
 import { SluiceError } from '../../errors/sluice-error.js';
@@ -90,7 +89,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const speedLimit = size('--speed-limit', values['speed-limit'], null);
   const memoryBufferBytes = size('--buffer', values.buffer, 64 * 1024 ** 2)!;
   const spoolCapWanted = size('--spool-cap', values['spool-cap'], 4 * 1024 ** 3)!;
-  const spoolDir = path.resolve(values['spool-dir'] ?? os.tmpdir());
+  const spoolDirWanted = values['spool-dir'] !== undefined ? path.resolve(values['spool-dir']) : undefined;
   const remoteRoot = path.resolve(values.remote!);
   const json = values.json === true;
 
@@ -104,11 +103,9 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const settings = new ConfSettingsStore(values['data-dir'] ?? defaultDataDir());
   const password = await readPasswordFile(values['password-file']!);
   const remote = await preflightRemote(remoteRoot);
-  const spool = await preflightRemote(spoolDir, { purpose: 'spool' });
-  // The spool never takes more than half of what is free where it lives.
-  const spoolCapBytes = Math.max(0, Math.min(spoolCapWanted, Math.floor(spool.freeBytes / 2)));
-  if (spoolCapBytes < spoolCapWanted)
-    log('warn', `The spool is limited to ${formatBytes(spoolCapBytes)}: half the free space in ${spoolDir}.`);
+  const spool = await spoolBudget(spoolCapWanted, spoolDirWanted);
+  if (spool.limitedByFreeSpace)
+    log('warn', `The spool is limited to ${formatBytes(spool.capBytes)}: half the free space in ${spool.dir}.`);
   log('info', `Remote ${remoteRoot}: ${formatBytes(remote.freeBytes)} free.`);
 
   const controller = new AbortController();
@@ -131,52 +128,47 @@ export async function backupCommand(argv: string[]): Promise<number> {
   try {
     const { selected, skipped } = await resolveVms(xapi, values.vm);
     for (const s of skipped) log('info', `Skipping ${s.name}: ${s.reason}.`, { vm: s.name });
-    const runId = randomUUID();
-    for (const vm of selected) {
-      if (controller.signal.aborted) break;
-      try {
-        const run = values.mode === 'delta' ? runDeltaBackupAsFull : runFullBackup;
-        const r = await run(xapi, vm.ref, {
-          runId,
-          jobId: values['job-id'] ?? 'sluice-cli',
-          remoteRoot,
-          compression,
-          memoryBufferBytes,
-          spoolDir,
-          spoolCapBytes,
+    await runBackupPlan(
+      xapi,
+      {
+        runId: randomUUID(),
+        jobId: values['job-id'] ?? 'sluice-cli',
+        mode: values.mode,
+        vms: selected,
+        remotes: [{ id: remoteRoot, root: remoteRoot }],
+        limits: {
+          vmConcurrency: 1,
           speedLimitBytesPerSec: speedLimit,
-          ...(keep !== undefined ? { retention: { keep } } : {}),
-          ...(fullInterval !== undefined ? { fullInterval } : {}),
-          signal: controller.signal,
-          log,
-          onProgress: (p) => (json ? emit({ type: 'progress', ...p }) : renderer!.update(p)),
-        });
-        results.push(r);
-        if (json) {
-          emit({
-            type: 'result',
-            vm: vm.name,
-            vmUuid: r.vmUuid,
-            point: r.pointId,
-            bytes: r.bytes,
-            attempts: r.attempts,
-            durationMs: Math.round(r.durationMs),
-            spoolPeakBytes: r.spoolPeakBytes,
-            waitedForHostMs: Math.round(r.waitedForHostMs),
-            waitedForDestinationMs: Math.round(r.waitedForDestinationMs),
-            ...(r.retention
-              ? { deletedPoints: r.retention.deleted.map((d) => d.id), keptPoints: r.retention.kept.map((k) => k.id) }
-              : {}),
-          });
-        } else
-          log('info', `✔ ${vm.name}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)} → ${r.xvaPath}`);
-      } catch (err) {
-        failures.push({ vm: vm.name, error: err as Error });
-        const e = err as SluiceError;
-        if (json) emit({ type: 'error', vm: vm.name, code: e.code ?? 'INTERNAL', message: e.message, hint: e.hint });
-        else log('error', `✘ ${vm.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
-      }
-    }
+          memoryBufferBytes,
+          spoolDir: spool.dir,
+          spoolCapBytes: spool.capBytes,
+        },
+        compression,
+        ...(keep !== undefined ? { retention: { keep } } : {}),
+        ...(fullInterval !== undefined ? { fullInterval } : {}),
+      },
+      {
+        signal: controller.signal,
+        log,
+        onProgress: (p) => (json ? emit({ type: 'progress', ...p }) : renderer!.update(p)),
+        vmSucceeded: (vm, _remote, outcome) => {
+          const r = outcome.mode === 'full' ? outcome.result : deltaAsFull(outcome.result);
+          results.push(r);
+          if (json) emit(resultEvent(vm.name, r));
+          else
+            log(
+              'info',
+              `✔ ${vm.name}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)} → ${r.xvaPath}`,
+            );
+        },
+        vmFailed: (vm, _remote, err) => {
+          failures.push({ vm: vm.name, error: err as Error });
+          const e = err as SluiceError;
+          if (json) emit({ type: 'error', vm: vm.name, code: e.code ?? 'INTERNAL', message: e.message, hint: e.hint });
+          else log('error', `✘ ${vm.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
+        },
+      },
+    );
   } finally {
     renderer?.stop();
     process.off('SIGINT', onSignal);
@@ -202,13 +194,27 @@ export async function backupCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The one line of --json output for a VM's point. */
+function resultEvent(vm: string, r: FullBackupResult) {
+  return {
+    type: 'result',
+    vm,
+    vmUuid: r.vmUuid,
+    point: r.pointId,
+    bytes: r.bytes,
+    attempts: r.attempts,
+    durationMs: Math.round(r.durationMs),
+    spoolPeakBytes: r.spoolPeakBytes,
+    waitedForHostMs: Math.round(r.waitedForHostMs),
+    waitedForDestinationMs: Math.round(r.waitedForDestinationMs),
+    ...(r.retention
+      ? { deletedPoints: r.retention.deleted.map((d) => d.id), keptPoints: r.retention.kept.map((k) => k.id) }
+      : {}),
+  };
+}
+
 /** A delta point reported in the shape the CLI prints for full points. */
-async function runDeltaBackupAsFull(
-  xapi: XapiSession,
-  vmRef: string,
-  opts: BackupRunOptions,
-): Promise<FullBackupResult> {
-  const r = await runDeltaBackup(xapi, vmRef, opts);
+function deltaAsFull(r: DeltaBackupResult): FullBackupResult {
   return {
     vmUuid: r.vmUuid,
     pointId: r.pointId,

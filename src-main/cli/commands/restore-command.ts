@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { listBackupPoints } from '../../repository/repository-reader.js';
@@ -14,6 +13,8 @@ import { formatBytes, formatDuration, parseSize } from '../../../src-shared/unit
 import { connectTrusted, readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { selectOnePoint } from '../point-selection.js';
 import { ProgressRenderer } from '../progress-renderer.js';
+import { spoolBudget } from '../../runs/spool-budget.js';
+import { defaultSettings } from '../../settings/settings-schema.js';
 
 export const restoreHelp = `sluice restore --remote DIR --vm NAME_OR_UUID [--at TIMESTAMP|latest]
                --host URL --username U --password-file F [--trust-fingerprint SHA256]
@@ -102,15 +103,18 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     });
     try {
       log('info', `Restoring ${point.vmName} ${point.id} (${point.mode}) to ${xapi.url}…`);
+      // The same buffer, spool folder and spool rule as a restore started from the app.
+      const defaults = defaultSettings().preferences;
+      const spool = await spoolBudget(defaults.spoolCapBytes, defaults.spoolDir);
       const opts: RestoreOptions = {
         runId: randomUUID(),
         srUuid: values.sr,
         ...(diskSrs ? { diskSrs } : {}),
         name: values.name,
         start: values.start === true,
-        memoryBufferBytes: 64 * 1024 ** 2,
-        spoolDir: os.tmpdir(),
-        spoolCapBytes: 0,
+        memoryBufferBytes: defaults.memoryBufferBytes,
+        spoolDir: spool.dir,
+        spoolCapBytes: spool.capBytes,
         speedLimitBytesPerSec: speedLimit,
         points,
         signal: controller.signal,
