@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { safeStorage } from 'electron';
+import { readJsonIfExists } from '../core/optional-file.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 
@@ -40,12 +41,7 @@ export class SafeStorageSecretStore implements SecretStore {
   }
 
   private async read(): Promise<Record<string, string>> {
-    try {
-      return JSON.parse(await fs.readFile(this.file, 'utf8')) as Record<string, string>;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw err;
-    }
+    return ((await readJsonIfExists(this.file)) as Record<string, string> | undefined) ?? {};
   }
 
   private async write(doc: Record<string, string>): Promise<void> {

@@ -15,6 +15,7 @@ import { runFullBackup } from '../backup/full-backup.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import type { PoolConnections } from '../engine/pool-connections.js';
+import { pidAlive } from '../core/pid-alive.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { lockVmFolder } from '../repository/vm-folder-lock.js';
 import { buildDashboard } from './dashboard.js';
@@ -40,15 +41,6 @@ interface ActiveRun {
   runId: string;
   startedAt: Date;
   controller: AbortController;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

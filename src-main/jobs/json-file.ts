@@ -32,16 +32,6 @@ export async function replaceJsonFile(file: string, value: unknown): Promise<voi
   await syncDir(path.dirname(file));
 }
 
-/** The parsed file, undefined when it does not exist; anything else unreadable is the caller's to report. */
-export async function readJsonFile(file: string): Promise<unknown> {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
 /** Serialises writes of one file, so an older state never lands after a newer one. */
 export class WriteQueue {
   private tail: Promise<unknown> = Promise.resolve();

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pidAlive } from '../core/pid-alive.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { describeFsError } from '../errors/fs-errors.js';
 
@@ -9,15 +10,6 @@ interface LockOwner {
   hostname: string;
   startedAt: string;
   purpose: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -44,7 +36,7 @@ export async function lockVmFolder(lockDir: string, purpose: string): Promise<()
         .then((t) => JSON.parse(t) as LockOwner)
         .catch(() => undefined);
       const stale =
-        owner === undefined ? await olderThan(lockDir, 60_000) : owner.hostname === me.hostname && !alive(owner.pid);
+        owner === undefined ? await olderThan(lockDir, 60_000) : owner.hostname === me.hostname && !pidAlive(owner.pid);
       if (stale) {
         await fs.rm(lockDir, { recursive: true, force: true }).catch((e) => {
           throw describeFsError(e, lockDir, 'remove the stale lock');
