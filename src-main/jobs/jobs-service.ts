@@ -15,9 +15,9 @@ import { runFullBackup } from '../backup/full-backup.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import type { PoolConnections } from '../engine/pool-connections.js';
+import { lockDirectory } from '../core/directory-lock.js';
 import { pidAlive } from '../core/pid-alive.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import { lockVmFolder } from '../repository/vm-folder-lock.js';
 import { buildDashboard } from './dashboard.js';
 import { cleanRemoteLeftovers, destroySnapshotsOfRun } from './interrupted-run-cleanup.js';
 import { executeJobRun, type BackupFunctions } from './job-run.js';
@@ -330,7 +330,9 @@ export class JobsService {
 
   private async lockJob(job: Job): Promise<() => Promise<void>> {
     try {
-      return await lockVmFolder(path.join(this.ctx.dataDir, 'job-locks', `${job.id}.lock`), `job "${job.name}"`);
+      return await lockDirectory(path.join(this.ctx.dataDir, 'job-locks', `${job.id}.lock`), {
+        purpose: `job "${job.name}"`,
+      });
     } catch (err) {
       if (!(err instanceof SluiceError) || err.code !== 'CONFLICT') throw err;
       const other = (await this.history.list({ jobId: job.id, limit: 20 })).find((r) => r.status === 'running');
@@ -388,7 +390,9 @@ export class JobsService {
     await this.init();
     if (this.scheduler || this.closed) return { leader: this.scheduler !== undefined };
     try {
-      this.releaseLeader = await lockVmFolder(path.join(this.ctx.dataDir, 'scheduler.lock'), 'the Sluice scheduler');
+      this.releaseLeader = await lockDirectory(path.join(this.ctx.dataDir, 'scheduler.lock'), {
+        purpose: 'the Sluice scheduler',
+      });
     } catch (err) {
       if (!(err instanceof SluiceError) || err.code !== 'CONFLICT') throw err;
       this.log(

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileDurably } from '../core/durable-file.js';
 import { readJsonIfExists } from '../core/optional-file.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { SecretStore } from './secret-store.js';
@@ -77,9 +78,7 @@ export class FileSecretStore implements SecretStore {
   }
 
   private async writeDoc(doc: SecretsDoc): Promise<void> {
-    const tmp = `${this.secretsPath}.${process.pid}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(doc), { mode: 0o600 });
-    await fs.rename(tmp, this.secretsPath);
+    await writeFileDurably(this.secretsPath, JSON.stringify(doc), { mode: 0o600, replace: true });
   }
 
   async get(id: string): Promise<string | undefined> {
