@@ -1,6 +1,7 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { safeStorage } from 'electron';
+import { writeFileDurably } from '../core/durable-file.js';
+import { readJsonIfExists } from '../core/optional-file.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 
@@ -40,18 +41,11 @@ export class SafeStorageSecretStore implements SecretStore {
   }
 
   private async read(): Promise<Record<string, string>> {
-    try {
-      return JSON.parse(await fs.readFile(this.file, 'utf8')) as Record<string, string>;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw err;
-    }
+    return ((await readJsonIfExists(this.file)) as Record<string, string> | undefined) ?? {};
   }
 
   private async write(doc: Record<string, string>): Promise<void> {
-    const tmp = `${this.file}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(doc), { mode: 0o600 });
-    await fs.rename(tmp, this.file);
+    await writeFileDurably(this.file, JSON.stringify(doc), { mode: 0o600, replace: true });
   }
 
   async get(id: string): Promise<string | undefined> {

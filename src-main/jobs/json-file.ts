@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { syncDir } from '../repository/atomic-file.js';
+import { writeFileDurably } from '../core/durable-file.js';
 
 /**
  * Small state files of the data dir (run records, scheduler state) that are rewritten in place: temp file,
@@ -9,37 +8,7 @@ import { syncDir } from '../repository/atomic-file.js';
  */
 export async function replaceJsonFile(file: string, value: unknown): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const temp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`,
-  );
-  const h = await fs.open(temp, 'wx', 0o600);
-  try {
-    await h.writeFile(JSON.stringify(value));
-    await h.sync();
-  } catch (err) {
-    await h.close().catch(() => {});
-    await fs.rm(temp, { force: true });
-    throw err;
-  }
-  await h.close();
-  try {
-    await fs.rename(temp, file);
-  } catch (err) {
-    await fs.rm(temp, { force: true });
-    throw err;
-  }
-  await syncDir(path.dirname(file));
-}
-
-/** The parsed file, undefined when it does not exist; anything else unreadable is the caller's to report. */
-export async function readJsonFile(file: string): Promise<unknown> {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  await writeFileDurably(file, JSON.stringify(value), { mode: 0o600, replace: true });
 }
 
 /** Serialises writes of one file, so an older state never lands after a newer one. */

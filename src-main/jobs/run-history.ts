@@ -11,7 +11,8 @@ import {
   type RunSummary,
 } from '../../src-shared/job-schemas.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import { readJsonFile, replaceJsonFile, WriteQueue } from './json-file.js';
+import { readJsonIfExists } from '../core/optional-file.js';
+import { replaceJsonFile, WriteQueue } from './json-file.js';
 
 export const RUNS_DIR = 'runs';
 const KEEP_RUNS_PER_JOB = 200;
@@ -62,7 +63,7 @@ export class RunHistory {
   }
 
   private async readStored(runId: string): Promise<StoredRun | undefined> {
-    const raw = await readJsonFile(this.file(runId)).catch(() => undefined);
+    const raw = await readJsonIfExists(this.file(runId)).catch(() => undefined);
     const parsed = storedRunSchema.safeParse(raw);
     return parsed.success ? parsed.data : undefined;
   }
@@ -73,7 +74,7 @@ export class RunHistory {
       throw new SluiceError('NOT_FOUND', `No run ${runId} in the history.`, {
         hint: 'It may have been pruned (Sluice keeps the last 200 runs of each job, and of "Back up now").',
       });
-    const rawSamples = await readJsonFile(this.file(runId, true)).catch(() => undefined);
+    const rawSamples = await readJsonIfExists(this.file(runId, true)).catch(() => undefined);
     const samples = z.array(runSampleSchema).safeParse(rawSamples ?? []);
     const { owner: _owner, ...summary } = stored;
     return runRecordSchema.parse({ ...summary, samples: samples.success ? samples.data : [] });

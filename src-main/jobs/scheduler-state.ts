@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { readJsonFile, replaceJsonFile, WriteQueue } from './json-file.js';
+import { readJsonIfExists } from '../core/optional-file.js';
+import { replaceJsonFile, WriteQueue } from './json-file.js';
 
 const entrySchema = z.object({ cron: z.string(), timezone: z.string(), lastFireAt: z.string() });
 const fileSchema = z.object({ version: z.literal(1), schedules: z.record(z.string(), entrySchema) });
@@ -22,7 +23,7 @@ export class SchedulerState {
   }
 
   async load(): Promise<void> {
-    const raw = await readJsonFile(this.file).catch(() => undefined);
+    const raw = await readJsonIfExists(this.file).catch(() => undefined);
     const parsed = fileSchema.safeParse(raw);
     // A damaged state file costs at most a missed-run report: schedules restart from their job's last save.
     this.entries = new Map(parsed.success ? Object.entries(parsed.data.schedules) : []);

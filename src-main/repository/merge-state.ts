@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { readTextIfExists } from '../core/optional-file.js';
 import { syncDir } from './atomic-file.js';
 
 // The state file of an unfinished merge, `.<parent>.merge.json` next to the parent VHD, in the fields Xen
@@ -45,13 +46,8 @@ export function parentOfMergeState(name: string): string {
 }
 
 export async function readMergeState(file: string): Promise<MergeState | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readTextIfExists(file);
+  if (text === undefined) return undefined;
   return mergeStateSchema.parse(JSON.parse(text));
 }
 

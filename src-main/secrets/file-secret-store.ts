@@ -1,6 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileDurably } from '../core/durable-file.js';
+import { readJsonIfExists } from '../core/optional-file.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { SecretStore } from './secret-store.js';
 
@@ -63,11 +65,11 @@ export class FileSecretStore implements SecretStore {
 
   private async readDoc(): Promise<SecretsDoc> {
     try {
-      const doc = JSON.parse(await fs.readFile(this.secretsPath, 'utf8')) as SecretsDoc;
+      const doc = (await readJsonIfExists(this.secretsPath)) as SecretsDoc | undefined;
+      if (doc === undefined) return { version: 1, entries: {} };
       if (doc.version !== 1 || typeof doc.entries !== 'object') throw new Error('unknown format');
       return doc;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, entries: {} };
       throw new SluiceError('INTERNAL', `The secrets file ${this.secretsPath} is damaged.`, {
         hint: 'Move it away and enter the host passwords again.',
         cause: err,
@@ -76,9 +78,7 @@ export class FileSecretStore implements SecretStore {
   }
 
   private async writeDoc(doc: SecretsDoc): Promise<void> {
-    const tmp = `${this.secretsPath}.${process.pid}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(doc), { mode: 0o600 });
-    await fs.rename(tmp, this.secretsPath);
+    await writeFileDurably(this.secretsPath, JSON.stringify(doc), { mode: 0o600, replace: true });
   }
 
   async get(id: string): Promise<string | undefined> {

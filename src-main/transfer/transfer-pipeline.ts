@@ -1,4 +1,4 @@
-import { SpoolBuffer, type SpoolBufferOptions, type SpoolBufferStats } from './spool-buffer.js';
+import { SpoolBuffer, type SpoolBufferOptions, type SpoolBufferStats } from './spool/spool-buffer.js';
 import type { BlockPool } from '../core/block-pool.js';
 import type { Throttle } from './throttle.js';
 

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlockPool } from '../../src-main/core/block-pool.js';
 import { preflightRemote } from '../../src-main/remotes/folder-remote.js';
-import { SpoolBuffer } from '../../src-main/transfer/spool-buffer.js';
+import { SpoolBuffer } from '../../src-main/transfer/spool/spool-buffer.js';
 import { Transfer } from '../../src-main/transfer/transfer-pipeline.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 
