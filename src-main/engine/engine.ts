@@ -25,9 +25,9 @@ export interface Engine {
 /** Wires the engine's services and every handler group. A missing channel is a type error here, not a runtime surprise. */
 export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptions } = {}): Engine {
   const pools = new PoolConnections(ctx);
-  const jobs = new JobsService(ctx, pools, opts.jobs);
-  // One registry of runs in flight: every cancel channel ends there.
+  // One registry of runs in flight: every cancel channel (backup.cancel, runs.cancel, operations.cancel) ends there.
   const registry = new OperationRegistry();
+  const jobs = new JobsService(ctx, pools, registry, opts.jobs);
   const runs = new BackupRuns(ctx, pools, { history: jobs.history, ready: () => jobs.init() }, registry);
   const operations = new PointOperations(ctx, pools, registry);
   const handlers: Handlers = {

@@ -1,18 +1,23 @@
 import type { RunSummary } from '../../src-shared/job-schemas.js';
+import type { OperationRegistry } from '../runs/operation-registry.js';
 
 export interface ActiveRun {
   runId: string;
   startedAt: Date;
-  controller: AbortController;
+  signal: AbortSignal;
+  end: () => void;
 }
 
 /**
- * The runs of this process: at most one per job (claimed synchronously, so two quick clicks cannot both start
- * one), each with its abort controller, and their ends, which closing waits for.
+ * The job runs of this process: at most one per job (claimed synchronously, so two quick clicks cannot both
+ * start one), each registered in the engine's one registry of runs (which cancels it), and their ends, which
+ * closing waits for.
  */
 export class ActiveRuns {
   private readonly byJob = new Map<string, ActiveRun>();
   private readonly ends = new Set<Promise<RunSummary>>();
+
+  constructor(private readonly registry: OperationRegistry) {}
 
   ofJob(jobId: string): ActiveRun | undefined {
     return this.byJob.get(jobId);
@@ -23,12 +28,14 @@ export class ActiveRuns {
   }
 
   claim(jobId: string, runId: string): ActiveRun {
-    const run: ActiveRun = { runId, startedAt: new Date(), controller: new AbortController() };
+    const op = this.registry.begin(runId, 'job-run');
+    const run: ActiveRun = { runId, startedAt: new Date(), ...op };
     this.byJob.set(jobId, run);
     return run;
   }
 
   free(jobId: string): void {
+    this.byJob.get(jobId)?.end();
     this.byJob.delete(jobId);
   }
 
@@ -38,15 +45,12 @@ export class ActiveRuns {
     void done.finally(() => this.ends.delete(done)).catch(() => {});
   }
 
-  abort(runId: string, reason: Error): boolean {
-    const run = this.find(runId);
-    if (!run) return false;
-    run.controller.abort(reason);
-    return true;
+  cancel(runId: string): boolean {
+    return this.registry.cancel(runId, ['job-run']);
   }
 
-  abortAll(reason: Error): void {
-    for (const a of this.byJob.values()) a.controller.abort(reason);
+  cancelAll(): void {
+    this.registry.cancelAll(['job-run']);
   }
 
   async settled(): Promise<void> {

@@ -1,16 +1,15 @@
 import os from 'node:os';
 import type { RunSummary } from '../../src-shared/job-schemas.js';
 import { pidAlive } from '../core/pid-alive.js';
-import type { EngineContext } from '../engine/engine-context.js';
-import type { PoolConnections } from '../engine/pool-connections.js';
 import { cleanRemoteLeftovers, destroySnapshotsOfRun } from './interrupted-run-cleanup.js';
 import { runContext, type JobNotices } from './job-notices.js';
 import type { RunHistory } from './run-history.js';
 import { runTitle } from './run-summary-text.js';
+import type { JobsContext, PoolSessions } from './jobs-context.js';
 
 export interface RecoveryDeps {
-  ctx: EngineContext;
-  pools: PoolConnections;
+  ctx: JobsContext;
+  pools: PoolSessions;
   history: RunHistory;
   notices: JobNotices;
   /** Whether this process runs that run (its record says "running" rightly). */

@@ -1,11 +1,11 @@
 import type { Job, RunSummary, SluiceNotification } from '../../src-shared/job-schemas.js';
-import type { EngineContext } from '../engine/engine-context.js';
+import type { JobsContext } from './jobs-context.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 
 /** What the jobs tell the user: engine log lines, and desktop notifications as the preferences ask. */
 export class JobNotices {
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(private readonly ctx: JobsContext) {}
 
   log(level: LogLevel, message: string, context: Record<string, string> = {}): void {
     this.ctx.bus.emit('engine.log', { level, message, at: new Date().toISOString(), context });

@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Job, JobSchedule, RunSummary } from '../../src-shared/job-schemas.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
 import type { ReleaseLock } from '../core/directory-lock.js';
-import type { EngineContext } from '../engine/engine-context.js';
-import type { PoolConnections } from '../engine/pool-connections.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { Settings } from '../settings/settings-schema.js';
 import type { ActiveRun, ActiveRuns } from './active-runs.js';
@@ -12,6 +10,7 @@ import { executeJobRun, type BackupFunctions } from './job-run.js';
 import type { JobNotices } from './job-notices.js';
 import type { RunHistory } from './run-history.js';
 import { RunRecorder } from './run-recorder.js';
+import type { JobsContext, PoolSessions } from './jobs-context.js';
 
 export interface RunHow {
   trigger: RunSummary['trigger'];
@@ -20,8 +19,8 @@ export interface RunHow {
 }
 
 export interface JobRunsDeps {
-  ctx: EngineContext;
-  pools: PoolConnections;
+  ctx: JobsContext;
+  pools: PoolSessions;
   history: RunHistory;
   notices: JobNotices;
   active: ActiveRuns;
@@ -105,7 +104,7 @@ async function execute(
     schedule,
     settings: deps.ctx.settings.get(),
     recorder,
-    signal: run.controller.signal,
+    signal: run.signal,
     session: (hostId) => deps.pools.session(hostId),
     backup: deps.backup,
     now: () => new Date(),

@@ -3,10 +3,9 @@ import type { Dashboard, Job, JobView, RunSummary } from '../../src-shared/job-s
 import { runDeltaBackup } from '../backup/delta-backup.js';
 import { runFullBackup } from '../backup/full-backup.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
-import type { EngineContext } from '../engine/engine-context.js';
-import type { PoolConnections } from '../engine/pool-connections.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { ActiveRuns } from './active-runs.js';
+import type { OperationRegistry } from '../runs/operation-registry.js';
 import { buildDashboard } from './dashboard.js';
 import { cleanLeftovers, recoverInterruptedRuns, type RecoveryDeps } from './interrupted-run-recovery.js';
 import type { BackupFunctions } from './job-run.js';
@@ -19,6 +18,7 @@ import { formatRunSummary, summaryFileName } from './run-summary-text.js';
 import { handleFire } from './scheduled-fire.js';
 import { SchedulerLeadership } from './scheduler-leadership.js';
 import { systemClock, type SchedulerClock } from './scheduler-clock.js';
+import type { JobsContext, PoolSessions } from './jobs-context.js';
 
 export interface JobsServiceOptions {
   /** Drives the schedules (and dates job saves, from which a new schedule counts); records use real time. */
@@ -39,7 +39,7 @@ export class JobsService {
   readonly history: RunHistory;
   private readonly clock: SchedulerClock;
   private readonly notices: JobNotices;
-  private readonly active = new ActiveRuns();
+  private readonly active: ActiveRuns;
   private readonly runDeps: JobRunsDeps;
   private readonly recoveryDeps: RecoveryDeps;
   private readonly leadership: SchedulerLeadership;
@@ -49,10 +49,12 @@ export class JobsService {
   private closed = false;
 
   constructor(
-    private readonly ctx: EngineContext,
-    private readonly pools: PoolConnections,
+    private readonly ctx: JobsContext,
+    private readonly pools: PoolSessions,
+    registry: OperationRegistry,
     opts: JobsServiceOptions = {},
   ) {
+    this.active = new ActiveRuns(registry);
     this.history = new RunHistory(ctx.dataDir);
     this.clock = opts.clock ?? systemClock;
     this.notices = new JobNotices(ctx);
@@ -145,7 +147,7 @@ export class JobsService {
   }
 
   cancel(runId: string): boolean {
-    return this.active.abort(runId, new SluiceError('CANCELLED', 'Cancelled by the user.'));
+    return this.active.cancel(runId);
   }
 
   async runs(opts: { jobId?: string; limit?: number }): Promise<RunSummary[]> {
@@ -181,7 +183,7 @@ export class JobsService {
   async close(): Promise<void> {
     this.closed = true;
     this.leadership.stop();
-    this.active.abortAll(new SluiceError('CANCELLED', 'Sluice is stopping.'));
+    this.active.cancelAll();
     await this.active.settled();
     await this.leftoversCleaned.catch(() => {});
     await this.leadership.releaseLock();

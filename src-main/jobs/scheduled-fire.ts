@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Job, JobSchedule } from '../../src-shared/job-schemas.js';
-import type { EngineContext } from '../engine/engine-context.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { ScheduledFire } from './job-scheduler.js';
 import type { JobNotices } from './job-notices.js';
 import { namedRemotes, type RunHow } from './job-run-lifecycle.js';
 import type { RunHistory } from './run-history.js';
 import { RunRecorder } from './run-recorder.js';
+import type { JobsContext } from './jobs-context.js';
 
 export interface FireDeps {
-  ctx: EngineContext;
+  ctx: JobsContext;
   history: RunHistory;
   notices: JobNotices;
   start: (jobId: string, how: RunHow) => Promise<unknown>;
