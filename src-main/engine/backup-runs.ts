@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { BackupRunResult } from '../../src-shared/ipc-contract.js';
-import { BACKUP_NOW_JOB_ID } from '../../src-shared/job-schemas.js';
+import type { BackupRunResult } from '../../src-shared/contract/backups.js';
+import { BACKUP_NOW_JOB_ID } from '../../src-shared/contract/runs.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
 import { runDeltaBackup } from '../backup/delta-backup.js';
 import { runFullBackup } from '../backup/full-backup.js';

@@ -1,4 +1,4 @@
-import type { VmSelection } from '../../src-shared/job-schemas.js';
+import type { VmSelection } from '../../src-shared/contract/jobs.js';
 import { NO_BACKUP_TAG, type SelectedVm } from '../backup/vm-selection.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { parseRecordMap, vmRecordSchema } from '../xapi/xapi-records.js';

@@ -1,15 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import type { ParsedRequestOf } from '../../src-shared/ipc-contract.js';
-import type {
-  Dashboard,
-  Job,
-  JobSchedule,
-  JobView,
-  RunSummary,
-  SluiceNotification,
-} from '../../src-shared/job-schemas.js';
+import type { ParsedRequestOf } from '../../src-shared/contract/index.js';
+import type { Dashboard } from '../../src-shared/contract/dashboard.js';
+import type { Job, JobSchedule, JobView } from '../../src-shared/contract/jobs.js';
+import type { RunSummary, SluiceNotification } from '../../src-shared/contract/runs.js';
 import { runDeltaBackup } from '../backup/delta-backup.js';
 import { runFullBackup } from '../backup/full-backup.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';

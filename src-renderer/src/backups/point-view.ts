@@ -1,4 +1,4 @@
-import type { BackupPointSummary } from '../../../src-shared/ipc-contract.js';
+import type { BackupPointSummary } from '../../../src-shared/contract/backups.js';
 
 /**
  * How the Backups table names a point's job and its place in a chain. Framework-free, so tested on its own.

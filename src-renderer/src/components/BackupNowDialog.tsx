@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { RemoteSummary } from '../../../src-shared/ipc-contract';
+import type { RemoteSummary } from '../../../src-shared/contract/remotes';
 import { navigate } from '../app/navigation';
 import { useRunStore } from '../app/runs-context';
 import { useClient } from '../client/client-context';

@@ -1,4 +1,4 @@
-import { IpcCallError } from '../../../src-shared/ipc-errors';
+import { IpcCallError } from '../../../src-shared/contract/errors';
 
 export interface PlainError {
   message: string;

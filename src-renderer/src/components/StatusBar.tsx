@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { ResponseOf } from '../../../src-shared/ipc-contract';
+import type { ResponseOf } from '../../../src-shared/contract/index';
 import { useClient, useConnectionState } from '../client/client-context';
 
 const labels = {

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { Dashboard } from '../../../src-shared/job-schemas';
+import type { Dashboard } from '../../../src-shared/contract/dashboard';
 import { useClient, useEvent } from '../client/client-context';
 
 /** dashboard.get, re-read whenever a run or an operation ends or the settings change. */

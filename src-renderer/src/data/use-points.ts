@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { BackupPointSummary, RemoteSummary, ResponseOf } from '../../../src-shared/ipc-contract';
+import type { BackupPointSummary } from '../../../src-shared/contract/backups';
+import type { ResponseOf } from '../../../src-shared/contract/index';
+import type { RemoteSummary } from '../../../src-shared/contract/remotes';
 import { useClient, useEvent } from '../client/client-context';
 
 export interface RemotePoints {

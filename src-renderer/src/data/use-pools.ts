@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { HostConnectionState, HostSummary, Inventory } from '../../../src-shared/ipc-contract';
+import type { HostConnectionState, HostSummary } from '../../../src-shared/contract/hosts';
+import type { Inventory } from '../../../src-shared/contract/inventory';
 import { useClient, useEvent } from '../client/client-context';
 
 export interface Pools {

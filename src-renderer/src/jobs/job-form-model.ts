@@ -1,4 +1,4 @@
-import type { Job, JobInput } from '../../../src-shared/job-schemas.js';
+import type { Job, JobInput } from '../../../src-shared/contract/jobs.js';
 
 // The job form's state, as text where the admin types (numbers too: "" is allowed while editing), and the
 // translation to jobs.save's input. Validation is the engine's: its issues come back with field paths that

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { BackupPointSummary } from '../../../src-shared/ipc-contract';
+import type { BackupPointSummary } from '../../../src-shared/contract/backups';
 import { useRunStore, useStoreVersion } from '../app/runs-context';
 import { chainText, jobLabel } from '../backups/point-view';
 import { useClient, useEvent } from '../client/client-context';

@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import type { HostConnectionState, HostSummary, Inventory, ResponseOf } from '../../../src-shared/ipc-contract';
+import type { HostConnectionState, HostSummary } from '../../../src-shared/contract/hosts';
+import type { ResponseOf } from '../../../src-shared/contract/index';
+import type { Inventory } from '../../../src-shared/contract/inventory';
 import { useRunStore, useStoreVersion } from '../app/runs-context';
 import { useClient } from '../client/client-context';
 import { BackupNowDialog, type BackupTarget } from '../components/BackupNowDialog';

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { RemoteSummary } from '../../../src-shared/ipc-contract';
-import type { JobView } from '../../../src-shared/job-schemas';
+import type { RemoteSummary } from '../../../src-shared/contract/remotes';
+import type { JobView } from '../../../src-shared/contract/jobs';
 import { navigate } from '../app/navigation';
 import { useClient, useEvent } from '../client/client-context';
 import { ConfirmDialog } from '../components/Dialog';

@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import type { RemoteSummary, ResponseOf } from '../../../src-shared/ipc-contract';
+import type { ResponseOf } from '../../../src-shared/contract/index';
+import type { RemoteSummary } from '../../../src-shared/contract/remotes';
 import { useClient } from '../client/client-context';
 import { ConfirmDialog } from '../components/Dialog';
 import { ErrorMessage } from '../components/ErrorMessage';

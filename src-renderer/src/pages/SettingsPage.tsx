@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { Preferences } from '../../../src-shared/ipc-contract';
+import type { Preferences } from '../../../src-shared/contract/settings';
 import { applyTheme } from '../app/theme';
 import { useClient } from '../client/client-context';
 import { ErrorMessage } from '../components/ErrorMessage';

@@ -1,4 +1,4 @@
-import type { RunSummary } from '../../../src-shared/job-schemas.js';
+import type { RunSummary } from '../../../src-shared/contract/runs.js';
 import type { Run } from './run-store.js';
 
 export interface VmLastRun {

@@ -1,5 +1,7 @@
-import type { BackupRunResult, OperationFinished, TransferProgress } from '../../../src-shared/ipc-contract.js';
-import type { RunRecord, RunSummary } from '../../../src-shared/job-schemas.js';
+import type { BackupRunResult } from '../../../src-shared/contract/backups.js';
+import type { OperationFinished } from '../../../src-shared/contract/points.js';
+import type { TransferProgress } from '../../../src-shared/contract/transfers.js';
+import type { RunRecord, RunSummary } from '../../../src-shared/contract/runs.js';
 import { RunStore } from './run-store.js';
 
 // Job runs (runs.finished) and point operations (operations.finished) end in their own shapes; the Transfers

@@ -1,4 +1,7 @@
-import type { BackupPhase, BackupRunResult, EventPayload, TransferProgress } from '../../../src-shared/ipc-contract.js';
+import type { BackupPhase } from '../../../src-shared/contract/backup-phases.js';
+import type { BackupRunResult } from '../../../src-shared/contract/backups.js';
+import type { EventPayload } from '../../../src-shared/contract/index.js';
+import type { TransferProgress } from '../../../src-shared/contract/transfers.js';
 import { flowEnds, readBottleneck, type BottleneckReading, type FlowSample, type Verdict } from './bottleneck.js';
 import { estimateEta, type DonePoint, type EtaReading } from './eta.js';
 import { RingBuffer } from './ring-buffer.js';

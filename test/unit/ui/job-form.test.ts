@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobInputSchema, type Job } from '../../../src-shared/job-schemas.js';
+import { jobInputSchema, type Job } from '../../../src-shared/contract/jobs.js';
 import { describeCron, previewCron } from '../../../src-renderer/src/jobs/cron-preview.js';
 import { emptyJobForm, formFromJob, issueAt, jobInputFromForm } from '../../../src-renderer/src/jobs/job-form-model.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { OperationFinished } from '../../../src-shared/ipc-contract.js';
-import type { RunRecord } from '../../../src-shared/job-schemas.js';
+import type { OperationFinished } from '../../../src-shared/contract/points.js';
+import type { RunRecord } from '../../../src-shared/contract/runs.js';
 import {
   describeOperation,
   resultFromOperation,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TransferProgress } from '../../../src-shared/ipc-contract.js';
+import type { TransferProgress } from '../../../src-shared/contract/transfers.js';
 import { COL, phaseWords, RunStore, vmRows } from '../../../src-renderer/src/transfer/run-store.js';
 
 const MiB = 1024 * 1024;

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { ResponseOf } from '../../../../src-shared/ipc-contract';
-import { IpcCallError } from '../../../../src-shared/ipc-errors';
+import type { ResponseOf } from '../../../../src-shared/contract/index';
+import { IpcCallError } from '../../../../src-shared/contract/errors';
 import { useClient } from '../../client/client-context';
 import { formatBytes } from '../../format/units';
 import { issueAt, type Issue } from '../../jobs/job-form-model';

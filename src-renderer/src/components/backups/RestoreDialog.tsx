@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { BackupPointSummary, ResponseOf } from '../../../../src-shared/ipc-contract';
+import type { BackupPointSummary } from '../../../../src-shared/contract/backups';
+import type { ResponseOf } from '../../../../src-shared/contract/index';
 import { useClient } from '../../client/client-context';
 import type { Pools } from '../../data/use-pools';
 import { formatBytes } from '../../format/units';

@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from 'react';
-import type { HostSummary, Inventory, RemoteSummary } from '../../../../src-shared/ipc-contract';
-import type { Job } from '../../../../src-shared/job-schemas';
-import { IpcCallError } from '../../../../src-shared/ipc-errors';
+import type { HostSummary } from '../../../../src-shared/contract/hosts';
+import type { Inventory } from '../../../../src-shared/contract/inventory';
+import type { RemoteSummary } from '../../../../src-shared/contract/remotes';
+import type { Job } from '../../../../src-shared/contract/jobs';
+import { IpcCallError } from '../../../../src-shared/contract/errors';
 import { useClient } from '../../client/client-context';
 import { issueAt, jobInputFromForm, type Issue, type JobForm } from '../../jobs/job-form-model';
 import { ErrorMessage } from '../ErrorMessage';

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import type { RunRecord } from '../../../../src-shared/job-schemas';
+import type { RunRecord } from '../../../../src-shared/contract/runs';
 import { useClient } from '../../client/client-context';
 import { formatBytes, formatRate } from '../../format/units';
 import { storeFromRecord } from '../../transfer/run-results';

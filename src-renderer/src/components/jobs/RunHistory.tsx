@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { RunSummary } from '../../../../src-shared/job-schemas';
+import type { RunSummary } from '../../../../src-shared/contract/runs';
 import { useClient, useEvent } from '../../client/client-context';
 import { formatBytes } from '../../format/units';
 import { ErrorMessage } from '../ErrorMessage';

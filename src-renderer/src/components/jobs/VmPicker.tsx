@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import type { Inventory } from '../../../../src-shared/ipc-contract';
+import type { Inventory } from '../../../../src-shared/contract/inventory';
 import type { JobForm } from '../../jobs/job-form-model';
 import { FieldIssue } from './FieldIssue';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ipcErrorSchema } from './ipc-errors.js';
+import { ipcErrorSchema } from './errors.js';
 
 /**
  * The WebSocket framing of the contract (browser mode). Electron IPC carries the same invoke/result pairs

@@ -1,6 +1,6 @@
 /**
  * The names of the contract's channels and events, without their schemas, so the Electron preload can hold
- * its allowlist without bundling zod. ipc-contract.ts is checked against these lists at compile time.
+ * its allowlist without bundling zod. index.ts is checked against these lists at compile time.
  */
 export const channelNameList = [
   'app.info',
