@@ -1,7 +1,7 @@
 import { navigate } from '../app/navigation';
 import { useRunStore, useStoreVersion } from '../app/runs-context';
 import { ErrorMessage } from '../components/ErrorMessage';
-import { statusTone } from '../components/jobs/RunHistory';
+import { statusTone } from '../components/jobs/JobRunHistory';
 import { jobRunAttention, type AttentionItem } from '../dashboard/job-run-attention';
 import { useDashboard } from '../data/use-dashboard';
 import { newestPointByVm, useRemotePoints } from '../data/use-points';

@@ -6,7 +6,7 @@ import { useClient, useEvent } from '../client/client-context';
 import { ConfirmDialog } from '../components/Dialog';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { JobFormView } from '../components/jobs/JobFormView';
-import { RunHistory, statusTone } from '../components/jobs/RunHistory';
+import { JobRunHistory, statusTone } from '../components/jobs/JobRunHistory';
 import { usePools } from '../data/use-pools';
 import { emptyJobForm, formFromJob, type JobForm } from '../jobs/job-form-model';
 
@@ -172,7 +172,7 @@ export function JobsPage() {
         </table>
       )}
       {history && jobs?.some((j) => j.id === history) && (
-        <RunHistory key={history} jobId={history} jobName={jobs.find((j) => j.id === history)!.name} />
+        <JobRunHistory key={history} jobId={history} jobName={jobs.find((j) => j.id === history)!.name} />
       )}
       <ConfirmDialog
         title={deleting ? `Delete the job “${deleting.name}”?` : 'Delete the job?'}

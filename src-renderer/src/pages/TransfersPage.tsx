@@ -14,7 +14,7 @@ import {
   type DiskRow,
   type Run,
   type RunState,
-  type VmRow,
+  type VmTransferRow,
 } from '../transfer/run-store';
 
 const stateBadge: Record<RunState, [string, string]> = {
@@ -208,7 +208,7 @@ export function RunCard({ run }: { run: Run }) {
  * Per VM, then per disk when its disks go one by one: the VM's row is their sum (its total known only when
  * every disk's is), a disk not yet started waits in its own row (its VM names its disks once the snapshot is taken).
  */
-function TransferRows({ label, rows }: { label: string; rows: VmRow[] }) {
+function TransferRows({ label, rows }: { label: string; rows: VmTransferRow[] }) {
   return (
     <table aria-label={`Transfers of ${label}`} className="transfer-table">
       <thead>
@@ -231,7 +231,7 @@ function TransferRows({ label, rows }: { label: string; rows: VmRow[] }) {
   );
 }
 
-function VmRows({ row: r }: { row: VmRow }) {
+function VmRows({ row: r }: { row: VmTransferRow }) {
   const merging = r.merge;
   return (
     <>

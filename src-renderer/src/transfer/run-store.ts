@@ -60,7 +60,8 @@ export interface Run {
 
 export type RunState = 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled';
 
-export interface RunSummary {
+/** A run as it stands now, read from its live samples (the engine's RunSummary is what its history keeps). */
+export interface LiveRunStatus {
   state: RunState;
   phase: BackupPhase | 'cancelling';
   bytesDone: number;
@@ -164,7 +165,7 @@ export class RunStore {
     this.changed(runId);
   }
 
-  summary(runId: string): RunSummary | undefined {
+  summary(runId: string): LiveRunStatus | undefined {
     const run = this.runsById.get(runId);
     return run && summarise(run);
   }
@@ -281,7 +282,7 @@ export interface DiskRow {
 }
 
 /** One VM of a run: the whole VM (one transfer), or the sum of its disks with a row per disk. */
-export interface VmRow {
+export interface VmTransferRow {
   key: string;
   vm: TransferProgress['vm'];
   phase: BackupPhase;
@@ -316,7 +317,7 @@ function phaseOfDisks(disks: DiskRow[]): BackupPhase {
 }
 
 /** The run per VM, in the order VMs first reported: a VM's figures are the sum of its disks when they report apart. */
-export function vmRows(run: Run): VmRow[] {
+export function vmRows(run: Run): VmTransferRow[] {
   const byVm = new Map<string, { own: TransferProgress | null; disks: Map<string, TransferProgress> }>();
   for (const { latest: p } of run.items.values()) {
     let entry = byVm.get(p.vm.uuid);
@@ -324,7 +325,7 @@ export function vmRows(run: Run): VmRow[] {
     if (p.disk) entry.disks.set(p.disk.uuid, p);
     else entry.own = p;
   }
-  const rows: VmRow[] = [];
+  const rows: VmTransferRow[] = [];
   for (const [vmUuid, { own, disks }] of byVm) {
     const vm = own?.vm ?? [...disks.values()][0]!.vm;
     if (disks.size === 0 && own && !isVmCarrier(own)) {
@@ -403,7 +404,7 @@ function runPhase(run: Run): BackupPhase {
   return run.items.size === 0 ? 'queued' : 'transfer';
 }
 
-export function summarise(run: Run, tailMs = 30_000): RunSummary {
+export function summarise(run: Run, tailMs = 30_000): LiveRunStatus {
   const h = run.history;
   const n = h.length;
   const flow: FlowSample[] = [];

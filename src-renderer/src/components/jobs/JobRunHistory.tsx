@@ -17,7 +17,7 @@ export const statusTone: Record<RunSummary['status'], string> = {
 };
 
 /** The runs of one job, newest first; pick one to see its detail. Re-read when a run starts or ends. */
-export function RunHistory({ jobId, jobName }: { jobId: string; jobName: string }) {
+export function JobRunHistory({ jobId, jobName }: { jobId: string; jobName: string }) {
   const client = useClient();
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [error, setError] = useState<unknown>(null);
