@@ -53,6 +53,8 @@ export type RunVmResult = z.infer<typeof runVmResultSchema>;
 
 /** The job id a "Back up now" run writes its points under (point metadata, vdis/<jobId>/ on the remote). */
 export const BACKUP_NOW_JOB_ID = 'sluice-ui';
+/** The job id `sluice backup` writes its points under when it is given no --job-id. */
+export const CLI_BACKUP_JOB_ID = 'sluice-cli';
 
 export const runSummarySchema = z.object({
   runId: z.string(),
