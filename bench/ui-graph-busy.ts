@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
-import type { TransferProgress } from '../src-shared/ipc-contract.js';
+import type { TransferProgress } from '../src-shared/contract/transfers.js';
 import { createNodeEngine } from '../src-main/engine/engine-node.js';
 import { startBrowserServer } from '../src-main/server/browser-server.js';
 import { launchChromium } from '../test/helpers/chromium.js';

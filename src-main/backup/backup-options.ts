@@ -1,4 +1,4 @@
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import type { BackupLog } from '../core/run-log.js';
 import type { RetentionPolicy } from '../repository/retention-plan.js';
 import type { RetryPolicy } from './retry-policy.js';

@@ -1,8 +1,7 @@
+import { NO_BACKUP_TAG } from '../../src-shared/vm-tags.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { parseRecordMap, vmRecordSchema, type VmRecord } from '../xapi/xapi-records.js';
-
-export const NO_BACKUP_TAG = 'xo:no-bak';
 
 export interface SelectedVm {
   ref: string;

@@ -1,4 +1,4 @@
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import { formatBytes, formatDuration, formatRate } from '../../src-shared/units.js';
 
 const BAR = 24;

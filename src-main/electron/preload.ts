@@ -1,7 +1,7 @@
 // Bundled into one CommonJS file: a sandboxed preload can require only 'electron'. It exposes the IPC
 // contract and nothing else: invoke a known channel, subscribe to a known event, unsubscribe.
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { isChannelName, isEventName } from '../../src-shared/ipc-names.js';
+import { isChannelName, isEventName } from '../../src-shared/contract/names.js';
 
 const INVOKE = 'sluice:invoke';
 const EVENT = 'sluice:event';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { BackupRunResult } from '../../src-shared/ipc-contract.js';
-import { BACKUP_NOW_JOB_ID } from '../../src-shared/job-schemas.js';
+import type { BackupRunResult } from '../../src-shared/contract/backups.js';
+import { BACKUP_NOW_JOB_ID } from '../../src-shared/contract/runs.js';
 import { resolveVms } from '../backup/vm-selection.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { RunHistory } from '../jobs/run-history.js';

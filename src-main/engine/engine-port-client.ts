@@ -1,4 +1,4 @@
-import type { IpcResult } from '../../src-shared/ipc-errors.js';
+import type { IpcResult } from '../../src-shared/contract/errors.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { settingsSchema } from '../settings/settings-schema.js';
 import type { SettingsStore } from '../settings/settings-store.js';

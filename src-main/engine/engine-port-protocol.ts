@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ipcErrorSchema } from '../../src-shared/ipc-errors.js';
+import { ipcErrorSchema } from '../../src-shared/contract/errors.js';
 import { settingsSchema } from '../settings/settings-schema.js';
 
 /**

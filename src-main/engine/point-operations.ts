@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { OperationFinished, ParsedRequestOf } from '../../src-shared/ipc-contract.js';
+import type { ParsedRequestOf } from '../../src-shared/contract/index.js';
+import type { OperationFinished } from '../../src-shared/contract/points.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { mergeProgressTracker } from '../backup/retention-phase.js';
 import { exportPoint } from '../export/export-point.js';

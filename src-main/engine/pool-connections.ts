@@ -1,4 +1,5 @@
-import type { HostConnectionState, Inventory } from '../../src-shared/ipc-contract.js';
+import type { HostConnectionState } from '../../src-shared/contract/hosts.js';
+import type { Inventory } from '../../src-shared/contract/inventory.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { HostSetting } from '../settings/settings-schema.js';
 import { LiveInventory } from '../xapi/live-inventory.js';

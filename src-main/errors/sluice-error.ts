@@ -1,4 +1,4 @@
-import type { IpcError, IpcErrorCode } from '../../src-shared/ipc-errors.js';
+import type { IpcError, IpcErrorCode } from '../../src-shared/contract/errors.js';
 
 /** Where an error belongs: the UI and the log show these next to the message. */
 export interface ErrorContext {

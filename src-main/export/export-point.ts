@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import type { BackupLog } from '../core/run-log.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';

@@ -1,4 +1,4 @@
-import type { EventName, EventPayload } from '../../src-shared/ipc-contract.js';
+import type { EventName, EventPayload } from '../../src-shared/contract/index.js';
 
 type Listener<E extends EventName> = (payload: EventPayload<E>) => void;
 type AnyListener = (event: EventName, payload: unknown) => void;

@@ -1,11 +1,6 @@
-import {
-  channels,
-  isChannelName,
-  type ChannelName,
-  type ParsedRequestOf,
-  type ResponseOf,
-} from '../../src-shared/ipc-contract.js';
-import type { IpcResult } from '../../src-shared/ipc-errors.js';
+import { channels, type ChannelName, type ParsedRequestOf, type ResponseOf } from '../../src-shared/contract/index.js';
+import { isChannelName } from '../../src-shared/contract/names.js';
+import type { IpcResult } from '../../src-shared/contract/errors.js';
 import { toIpcError } from '../errors/sluice-error.js';
 
 export type Handlers = { [C in ChannelName]: (request: ParsedRequestOf<C>) => Promise<ResponseOf<C>> };

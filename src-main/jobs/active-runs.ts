@@ -1,4 +1,4 @@
-import type { RunSummary } from '../../src-shared/job-schemas.js';
+import type { RunSummary } from '../../src-shared/contract/runs.js';
 import type { OperationRegistry } from '../runs/operation-registry.js';
 
 export interface ActiveRun {

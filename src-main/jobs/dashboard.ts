@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
-import type { Inventory } from '../../src-shared/ipc-contract.js';
-import type { Dashboard, Job } from '../../src-shared/job-schemas.js';
-import { NO_BACKUP_TAG } from '../backup/vm-selection.js';
+import type { Inventory } from '../../src-shared/contract/inventory.js';
+import type { Dashboard } from '../../src-shared/contract/dashboard.js';
+import type { Job } from '../../src-shared/contract/jobs.js';
+import { NO_BACKUP_TAG } from '../../src-shared/vm-tags.js';
 import { listBackupPoints, type BackupPoint } from '../repository/repository-reader.js';
 import type { Settings } from '../settings/settings-schema.js';
 import type { RunHistory } from './run-history.js';

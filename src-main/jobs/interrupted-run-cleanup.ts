@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { BACKUP_NOW_JOB_ID, type RunSummary } from '../../src-shared/job-schemas.js';
+import { BACKUP_NOW_JOB_ID, type RunSummary } from '../../src-shared/contract/runs.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks } from '../backup/host-snapshot.js';
 import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
 import { isTemporaryName, vmFolder, vmLockFolder } from '../repository/repository-layout.js';

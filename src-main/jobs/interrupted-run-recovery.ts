@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { RunSummary } from '../../src-shared/job-schemas.js';
+import type { RunSummary } from '../../src-shared/contract/runs.js';
 import { pidAlive } from '../core/pid-alive.js';
 import { cleanRemoteLeftovers, destroySnapshotsOfRun } from './interrupted-run-cleanup.js';
 import { runContext, type JobNotices } from './job-notices.js';

@@ -1,4 +1,5 @@
-import type { Job, RunSummary, SluiceNotification } from '../../src-shared/job-schemas.js';
+import type { Job } from '../../src-shared/contract/jobs.js';
+import type { RunSummary, SluiceNotification } from '../../src-shared/contract/runs.js';
 import type { JobsContext } from './jobs-context.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';

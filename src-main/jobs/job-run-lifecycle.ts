@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Job, JobSchedule, RunSummary } from '../../src-shared/job-schemas.js';
+import type { Job, JobSchedule } from '../../src-shared/contract/jobs.js';
+import type { RunSummary } from '../../src-shared/contract/runs.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
 import type { ReleaseLock } from '../core/directory-lock.js';
 import { SluiceError } from '../errors/sluice-error.js';

@@ -1,5 +1,6 @@
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
-import type { Job, JobSchedule, RunSummary } from '../../src-shared/job-schemas.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
+import type { Job, JobSchedule } from '../../src-shared/contract/jobs.js';
+import type { RunSummary } from '../../src-shared/contract/runs.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
 import type { BackupLog } from '../core/run-log.js';
 import { SluiceError } from '../errors/sluice-error.js';

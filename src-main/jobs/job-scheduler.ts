@@ -1,4 +1,4 @@
-import type { Job, JobSchedule } from '../../src-shared/job-schemas.js';
+import type { Job, JobSchedule } from '../../src-shared/contract/jobs.js';
 import { firesBetween, nextFire } from './cron-schedule.js';
 import type { SchedulerClock } from './scheduler-clock.js';
 import type { SchedulerState } from './scheduler-state.js';

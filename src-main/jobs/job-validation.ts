@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { jobInputSchema } from '../../src-shared/job-schemas.js';
-import { jobSchema, type Job } from '../../src-shared/job-schemas.js';
+import type { jobInputSchema } from '../../src-shared/contract/jobs.js';
+import { jobSchema, type Job } from '../../src-shared/contract/jobs.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { Settings } from '../settings/settings-schema.js';
 import { cronProblem } from './cron-schedule.js';

@@ -1,5 +1,6 @@
-import type { VmSelection } from '../../src-shared/job-schemas.js';
-import { NO_BACKUP_TAG, type SelectedVm } from '../backup/vm-selection.js';
+import type { VmSelection } from '../../src-shared/contract/jobs.js';
+import type { SelectedVm } from '../backup/vm-selection.js';
+import { NO_BACKUP_TAG } from '../../src-shared/vm-tags.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { parseRecordMap, vmRecordSchema } from '../xapi/xapi-records.js';
 import type { XapiSession } from '../xapi/xapi-session.js';

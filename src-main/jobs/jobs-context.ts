@@ -1,4 +1,4 @@
-import type { Inventory } from '../../src-shared/ipc-contract.js';
+import type { Inventory } from '../../src-shared/contract/inventory.js';
 import type { EventBus } from '../ipc/event-bus.js';
 import type { SettingsStore } from '../settings/settings-store.js';
 import type { XapiSession } from '../xapi/xapi-session.js';

@@ -1,5 +1,7 @@
-import type { ParsedRequestOf } from '../../src-shared/ipc-contract.js';
-import type { Dashboard, Job, JobView, RunSummary } from '../../src-shared/job-schemas.js';
+import type { ParsedRequestOf } from '../../src-shared/contract/index.js';
+import type { Dashboard } from '../../src-shared/contract/dashboard.js';
+import type { Job, JobView } from '../../src-shared/contract/jobs.js';
+import type { RunSummary } from '../../src-shared/contract/runs.js';
 import { runDeltaBackup } from '../backup/delta-backup.js';
 import { runFullBackup } from '../backup/full-backup.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';

@@ -9,7 +9,7 @@ import {
   type RunRecord,
   type RunSample,
   type RunSummary,
-} from '../../src-shared/job-schemas.js';
+} from '../../src-shared/contract/runs.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { readJsonIfExists } from '../core/optional-file.js';
 import { replaceJsonFile, WriteQueue } from './json-file.js';

@@ -1,5 +1,6 @@
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
-import type { Job, RunError, RunSample, RunSummary, RunVmResult } from '../../src-shared/job-schemas.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
+import type { Job } from '../../src-shared/contract/jobs.js';
+import type { RunError, RunSample, RunSummary, RunVmResult } from '../../src-shared/contract/runs.js';
 import type { DeltaBackupResult } from '../backup/delta-backup.js';
 import type { FullBackupResult } from '../backup/full-backup.js';
 import { SluiceError } from '../errors/sluice-error.js';

@@ -1,4 +1,4 @@
-import type { RunSummary } from '../../src-shared/job-schemas.js';
+import type { RunSummary } from '../../src-shared/contract/runs.js';
 import { formatBytes, formatDuration, formatRate } from '../../src-shared/units.js';
 
 const STATUS_WORDS: Record<RunSummary['status'], string> = {

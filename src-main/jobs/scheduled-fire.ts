@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Job, JobSchedule } from '../../src-shared/job-schemas.js';
+import type { Job, JobSchedule } from '../../src-shared/contract/jobs.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { ScheduledFire } from './job-scheduler.js';
 import type { JobNotices } from './job-notices.js';

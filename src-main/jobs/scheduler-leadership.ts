@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Job } from '../../src-shared/job-schemas.js';
+import type { Job } from '../../src-shared/contract/jobs.js';
 import { lockDirectory, type ReleaseLock } from '../core/directory-lock.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { JobScheduler, type ScheduledFire } from './job-scheduler.js';

@@ -1,4 +1,4 @@
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
 import { runDeltaBackup, type DeltaBackupResult } from '../backup/delta-backup.js';
 import { forEachLimited } from '../backup/for-each-limited.js';

@@ -2,8 +2,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { isEventName, type EventName } from '../../src-shared/ipc-contract.js';
-import { clientMessageSchema, TOKEN_PARAM, WS_PATH, type ServerMessage } from '../../src-shared/ipc-wire.js';
+import type { EventName } from '../../src-shared/contract/index.js';
+import { isEventName } from '../../src-shared/contract/names.js';
+import { clientMessageSchema, TOKEN_PARAM, WS_PATH, type ServerMessage } from '../../src-shared/contract/wire.js';
 import type { EventBus } from '../ipc/event-bus.js';
 import type { IpcDispatcher } from '../ipc/ipc-dispatcher.js';
 import { contentSecurityPolicy, serveStatic } from './static-files.js';
@@ -117,7 +118,7 @@ export async function startBrowserServer(opts: BrowserServerOptions): Promise<Br
             error: {
               code: 'VALIDATION',
               message: 'The message was not JSON text.',
-              hint: 'Send the IPC frames of src-shared/ipc-wire.ts.',
+              hint: 'Send the IPC frames of src-shared/contract/wire.ts.',
             },
           },
         });
@@ -134,7 +135,7 @@ export async function startBrowserServer(opts: BrowserServerOptions): Promise<Br
             error: {
               code: 'VALIDATION',
               message: `Malformed IPC frame: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(frame)'}: ${i.message}`).join('; ')}`,
-              hint: 'Send the IPC frames of src-shared/ipc-wire.ts.',
+              hint: 'Send the IPC frames of src-shared/contract/wire.ts.',
             },
           },
         });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { preferencesSchema } from '../../src-shared/ipc-contract.js';
-import { jobSchema } from '../../src-shared/job-schemas.js';
+import { preferencesSchema } from '../../src-shared/contract/settings.js';
+import { jobSchema } from '../../src-shared/contract/jobs.js';
 
 /**
  * The persisted settings file. Passwords never live here: a host names its secret by id and the secret

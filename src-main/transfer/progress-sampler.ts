@@ -1,4 +1,5 @@
-import type { BackupPhase, TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { BackupPhase } from '../../src-shared/contract/backup-phases.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import { RateMeter } from './rate-meter.js';
 import type { TransferCounters } from './transfer-pipeline.js';
 

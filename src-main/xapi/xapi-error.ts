@@ -1,4 +1,4 @@
-import type { IpcErrorCode } from '../../src-shared/ipc-errors.js';
+import type { IpcErrorCode } from '../../src-shared/contract/errors.js';
 import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
 
 /** Plain-words explanations of the XAPI error codes a backup tool meets, with what to do about each. */

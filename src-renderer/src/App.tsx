@@ -1,17 +1,17 @@
 import { useCallback, useEffect, useState, type ReactElement } from 'react';
 import { pageFromHash, pages, pageTitles, type Page } from './app/navigation';
 import { Notifications } from './app/Notifications';
-import { useRunStore, useStoreVersion } from './app/runs-context';
+import { useRunStore, useStoreVersion } from './shared/runs/runs-context';
 import { applyTheme } from './app/theme';
 import { useClient, useConnectionState, useEvent } from './client/client-context';
-import { StatusBar } from './components/StatusBar';
-import { BackupsPage } from './pages/BackupsPage';
-import { DashboardPage } from './pages/DashboardPage';
-import { HostsPage } from './pages/HostsPage';
-import { JobsPage } from './pages/JobsPage';
-import { RemotesPage } from './pages/RemotesPage';
-import { SettingsPage } from './pages/SettingsPage';
-import { TransfersPage } from './pages/TransfersPage';
+import { StatusBar } from './app/StatusBar';
+import { BackupsPage } from './features/backups/BackupsPage';
+import { DashboardPage } from './features/dashboard/DashboardPage';
+import { HostsPage } from './features/hosts/HostsPage';
+import { JobsPage } from './features/jobs/JobsPage';
+import { RemotesPage } from './features/remotes/RemotesPage';
+import { SettingsPage } from './features/settings/SettingsPage';
+import { TransfersPage } from './features/transfers/TransfersPage';
 
 // One component per view.
 const views: Record<Page, () => ReactElement> = {

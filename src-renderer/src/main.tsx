@@ -1,7 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
-import { RunsProvider } from './app/runs-context';
+import { RunsProvider } from './shared/runs/runs-context';
 import { ClientContext } from './client/client-context';
 import { createClient } from './client/sluice-client';
 import './styles.css';

@@ -1,6 +1,6 @@
 import type { BackupPoint } from '../../src-main/repository/repository-reader.js';
 import type { RestoreOptions } from '../../src-main/restore/restore-options.js';
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import type { SimHandle } from '../../src-sim/index.js';
 import { MiB } from './sim.js';
 

@@ -1,5 +1,5 @@
 import { startSimulator, type SimHandle, type SimOptions } from '../../src-sim/index.js';
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
 import { XapiSession } from '../../src-main/xapi/xapi-session.js';
 

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createNodeEngine } from '../../src-main/engine/engine-node.js';
-import { channelNameList } from '../../src-shared/ipc-names.js';
+import { channelNameList } from '../../src-shared/contract/names.js';
 import { startBrowserServer, type BrowserServer } from '../../src-main/server/browser-server.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 

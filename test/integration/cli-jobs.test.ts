@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../src-shared/job-schemas.js';
+import type { RunSummary } from '../../src-shared/contract/runs.js';
 import { RunHistory } from '../../src-main/jobs/run-history.js';
 import { ConfSettingsStore } from '../../src-main/settings/conf-settings-store.js';
 import type { SimHandle } from '../../src-sim/index.js';

@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountThrottled, throttledMountAvailable, type ThrottledMount } from '../../bench/lib/throttled-mount.js';
-import type { EventPayload, TransferProgress } from '../../src-shared/ipc-contract.js';
-import type { Dashboard, RunRecord, RunSummary } from '../../src-shared/job-schemas.js';
+import type { EventPayload } from '../../src-shared/contract/index.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
+import type { Dashboard } from '../../src-shared/contract/dashboard.js';
+import type { RunRecord, RunSummary } from '../../src-shared/contract/runs.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
 import type { SimHandle } from '../../src-sim/index.js';
 import { callEngine } from '../helpers/engine.js';

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { EventPayload, HostConnectionState, HostSummary } from '../../src-shared/ipc-contract.js';
-import type { Job, RunSummary } from '../../src-shared/job-schemas.js';
+import type { HostConnectionState, HostSummary } from '../../src-shared/contract/hosts.js';
+import type { EventPayload } from '../../src-shared/contract/index.js';
+import type { Job } from '../../src-shared/contract/jobs.js';
+import type { RunSummary } from '../../src-shared/contract/runs.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
 import type { SimHandle } from '../../src-sim/index.js';
 import { smallPool } from '../helpers/sim.js';

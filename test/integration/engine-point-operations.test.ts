@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventPayload, ResponseOf } from '../../src-shared/ipc-contract.js';
+import type { EventPayload, ResponseOf } from '../../src-shared/contract/index.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
 import { XvaStreamVerifier } from '../../src-main/formats/xva-stream-verifier.js';
 import type { SimHandle } from '../../src-sim/index.js';

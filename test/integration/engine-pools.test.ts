@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventPayload } from '../../src-shared/ipc-contract.js';
+import type { EventPayload } from '../../src-shared/contract/index.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
 import type { SimHandle } from '../../src-sim/index.js';
 import { callEngine } from '../helpers/engine.js';

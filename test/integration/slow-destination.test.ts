@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountThrottled, throttledMountAvailable, type ThrottledMount } from '../../bench/lib/throttled-mount.js';
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { channelNames } from '../../src-shared/ipc-contract.js';
+import { channelNames } from '../../src-shared/contract/index.js';
 import { createNodeEngine } from '../../src-main/engine/engine-node.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TransferProgress } from '../../src-shared/ipc-contract.js';
+import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import { describeProgress } from '../../src-main/cli/progress-renderer.js';
 
 const base: TransferProgress = {

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Job, JobView, RunSummary } from '../../../src-shared/job-schemas.js';
+import type { Job, JobView } from '../../../src-shared/contract/jobs.js';
+import type { RunSummary } from '../../../src-shared/contract/runs.js';
 import { resolveVms } from '../../backup/vm-selection.js';
 import { createNodeEngine, type NodeEngine } from '../../engine/engine-node.js';
 import { SluiceError } from '../../errors/sluice-error.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { HostSummary } from '../../../src-shared/ipc-contract.js';
+import type { HostSummary } from '../../../src-shared/contract/hosts.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import type { HostSetting } from '../../settings/settings-schema.js';

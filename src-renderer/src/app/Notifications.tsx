@@ -1,5 +1,5 @@
 import { useCallback, useState } from 'react';
-import type { BackupRunResult } from '../../../src-shared/ipc-contract';
+import type { BackupRunResult } from '../../../src-shared/contract/backups';
 import { useClient, useEvent } from '../client/client-context';
 
 interface Toast {

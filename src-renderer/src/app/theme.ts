@@ -1,4 +1,4 @@
-import type { Preferences } from '../../../src-shared/ipc-contract';
+import type { Preferences } from '../../../src-shared/contract/settings';
 
 let current: Preferences['theme'] = 'system';
 const media = typeof window !== 'undefined' ? window.matchMedia('(prefers-color-scheme: dark)') : undefined;

@@ -1,5 +1,5 @@
 import { createContext, useContext, useEffect, useState } from 'react';
-import type { EventName, EventPayload } from '../../../src-shared/ipc-contract';
+import type { EventName, EventPayload } from '../../../src-shared/contract/index';
 import type { SluiceClient } from './sluice-client';
 import type { ConnectionState } from './transport';
 

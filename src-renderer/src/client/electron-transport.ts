@@ -1,4 +1,4 @@
-import type { IpcResult } from '../../../src-shared/ipc-errors';
+import type { IpcResult } from '../../../src-shared/contract/errors';
 import type { ConnectionState, Transport } from './transport';
 
 /** The surface the preload exposes on window.sluice: the contract, nothing more. */

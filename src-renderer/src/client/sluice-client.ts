@@ -6,8 +6,8 @@ import {
   type EventPayload,
   type RequestOf,
   type ResponseOf,
-} from '../../../src-shared/ipc-contract';
-import { IpcCallError } from '../../../src-shared/ipc-errors';
+} from '../../../src-shared/contract/index';
+import { IpcCallError } from '../../../src-shared/contract/errors';
 import { ElectronTransport } from './electron-transport';
 import type { ConnectionState, Transport } from './transport';
 import { WebSocketTransport } from './ws-transport';

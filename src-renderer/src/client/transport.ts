@@ -1,4 +1,4 @@
-import type { IpcResult } from '../../../src-shared/ipc-errors';
+import type { IpcResult } from '../../../src-shared/contract/errors';
 
 /**
  * What carries the contract: Electron's preload bridge or the browser-mode WebSocket. The typed client sits on

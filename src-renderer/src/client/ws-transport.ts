@@ -1,5 +1,5 @@
-import type { IpcResult } from '../../../src-shared/ipc-errors';
-import { serverMessageSchema, TOKEN_PARAM, WS_PATH, type ClientMessage } from '../../../src-shared/ipc-wire';
+import type { IpcResult } from '../../../src-shared/contract/errors';
+import { serverMessageSchema, TOKEN_PARAM, WS_PATH, type ClientMessage } from '../../../src-shared/contract/wire';
 import type { ConnectionState, Transport } from './transport';
 
 const RECONNECT_MS = [250, 500, 1000, 2000, 4000];

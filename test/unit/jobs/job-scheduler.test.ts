@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Job } from '../../../src-shared/job-schemas.js';
+import type { Job } from '../../../src-shared/contract/jobs.js';
 import { JobScheduler, type ScheduledFire } from '../../../src-main/jobs/job-scheduler.js';
 import { SchedulerState } from '../../../src-main/jobs/scheduler-state.js';
 import { FakeClock } from '../../helpers/fake-clock.js';

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Job } from '../../../src-shared/job-schemas.js';
+import type { Job } from '../../../src-shared/contract/jobs.js';
 import { RunHistory } from '../../../src-main/jobs/run-history.js';
 import { RunRecorder } from '../../../src-main/jobs/run-recorder.js';
 import { formatRunSummary } from '../../../src-main/jobs/run-summary-text.js';

@@ -4,7 +4,7 @@ import {
   readBottleneck,
   type FlowSample,
   type Verdict,
-} from '../../../src-renderer/src/transfer/bottleneck.js';
+} from '../../../src-renderer/src/shared/runs/bottleneck.js';
 
 const MiB = 1024 * 1024;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeEta, estimateEta, formatSeconds, type DonePoint } from '../../../src-renderer/src/transfer/eta.js';
+import { describeEta, estimateEta, formatSeconds, type DonePoint } from '../../../src-renderer/src/shared/runs/eta.js';
 
 /** Points every 250 ms from 0 to `seconds`, bytes done given by `at(t)` (t in seconds). */
 function series(seconds: number, at: (t: number) => number): DonePoint[] {

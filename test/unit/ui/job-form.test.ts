@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { jobInputSchema, type Job } from '../../../src-shared/job-schemas.js';
-import { describeCron, previewCron } from '../../../src-renderer/src/jobs/cron-preview.js';
-import { emptyJobForm, formFromJob, issueAt, jobInputFromForm } from '../../../src-renderer/src/jobs/job-form-model.js';
+import { jobInputSchema, type Job } from '../../../src-shared/contract/jobs.js';
+import { describeCron, previewCron } from '../../../src-renderer/src/features/jobs/cron-preview.js';
+import { emptyJobForm, formFromJob, jobInputFromForm } from '../../../src-renderer/src/features/jobs/job-form-model.js';
+import { issueAt } from '../../../src-renderer/src/shared/ui/field-issues.js';
 
 const VM = '11111111-2222-3333-4444-555555555555';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../../src-shared/job-schemas.js';
-import { lastRunByVm } from '../../../src-renderer/src/transfer/last-run-by-vm.js';
-import { RunStore } from '../../../src-renderer/src/transfer/run-store.js';
+import type { RunSummary } from '../../../src-shared/contract/runs.js';
+import { lastRunByVm } from '../../../src-renderer/src/features/hosts/last-run-by-vm.js';
+import { RunStore } from '../../../src-renderer/src/shared/runs/run-store.js';
 
 const summary = (
   runId: string,

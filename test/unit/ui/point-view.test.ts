@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chainText, jobLabel } from '../../../src-renderer/src/backups/point-view.js';
+import { chainText, jobLabel } from '../../../src-renderer/src/features/backups/point-view.js';
 
 const at = (iso: string) => `[${iso}]`;
 

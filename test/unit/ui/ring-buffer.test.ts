@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RingBuffer } from '../../../src-renderer/src/transfer/ring-buffer.js';
+import { RingBuffer } from '../../../src-renderer/src/shared/runs/ring-buffer.js';
 
 describe('RingBuffer (live graph history)', () => {
   it('keeps the newest points, oldest first, once it wraps', () => {

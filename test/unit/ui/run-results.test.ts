@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { OperationFinished } from '../../../src-shared/ipc-contract.js';
-import type { RunRecord } from '../../../src-shared/job-schemas.js';
+import type { OperationFinished } from '../../../src-shared/contract/points.js';
+import type { RunRecord } from '../../../src-shared/contract/runs.js';
 import {
   describeOperation,
   resultFromOperation,
   resultFromRunSummary,
   storeFromRecord,
-} from '../../../src-renderer/src/transfer/run-results.js';
-import { COL } from '../../../src-renderer/src/transfer/run-store.js';
+} from '../../../src-renderer/src/shared/runs/run-results.js';
+import { COL } from '../../../src-renderer/src/shared/runs/run-model.js';
 
 const MiB = 1024 * 1024;
 const vm = (uuid: string, name: string, status: 'success' | 'failed', disks: string[]) => ({
@@ -123,7 +123,7 @@ describe('dashboard attention for job runs', () => {
   const base = { ...record, finishedAt: '2026-01-01T00:00:10.000Z' };
   const now = Date.parse('2026-01-01T01:00:10.000Z');
   it('failed, interrupted, partial and missed runs need attention, in words with the first error and its hint', async () => {
-    const { jobRunAttention } = await import('../../../src-renderer/src/dashboard/job-run-attention.js');
+    const { jobRunAttention } = await import('../../../src-renderer/src/features/dashboard/job-run-attention.js');
     const runs = (['success', 'failed', 'interrupted', 'partial', 'missed', 'cancelled'] as const).map((status, i) => ({
       ...base,
       runId: `r${i}`,

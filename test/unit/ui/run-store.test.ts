@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { TransferProgress } from '../../../src-shared/ipc-contract.js';
-import { COL, phaseWords, RunStore, vmRows } from '../../../src-renderer/src/transfer/run-store.js';
+import type { TransferProgress } from '../../../src-shared/contract/transfers.js';
+import { phaseWords } from '../../../src-renderer/src/shared/runs/live-run-status.js';
+import { COL } from '../../../src-renderer/src/shared/runs/run-model.js';
+import { RunStore } from '../../../src-renderer/src/shared/runs/run-store.js';
+import { vmRows } from '../../../src-renderer/src/shared/runs/vm-transfer-rows.js';
 
 const MiB = 1024 * 1024;
 const T0 = Date.parse('2026-01-01T10:00:00Z');

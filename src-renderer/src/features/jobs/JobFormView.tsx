@@ -1,0 +1,199 @@
+import { useState, type FormEvent } from 'react';
+import type { HostSummary } from '../../../../src-shared/contract/hosts';
+import type { Inventory } from '../../../../src-shared/contract/inventory';
+import type { RemoteSummary } from '../../../../src-shared/contract/remotes';
+import type { Job } from '../../../../src-shared/contract/jobs';
+import { IpcCallError } from '../../../../src-shared/contract/errors';
+import { useClient } from '../../client/client-context';
+import { issueAt, type Issue } from '../../shared/ui/field-issues';
+import { jobInputFromForm, type JobForm } from './job-form-model';
+import { ErrorMessage } from '../../shared/ui/ErrorMessage';
+import { FieldIssue } from '../../shared/ui/FieldIssue';
+import { ScheduleEditor } from './ScheduleEditor';
+import { VmPicker } from './VmPicker';
+
+/**
+ * Create or edit a job. The engine validates (jobs.save): its refusals come back per field and are shown at
+ * that field; only what belongs to no field is shown at the bottom.
+ */
+export function JobFormView({
+  initial,
+  hosts,
+  inventories,
+  remotes,
+  onSaved,
+  onCancel,
+}: {
+  initial: JobForm;
+  hosts: HostSummary[];
+  inventories: Record<string, Inventory | null>;
+  remotes: RemoteSummary[];
+  onSaved: (job: Job) => void;
+  onCancel: () => void;
+}) {
+  const client = useClient();
+  const [f, setF] = useState<JobForm>(initial);
+  const [issues, setIssues] = useState<Issue[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (patch: Partial<JobForm>) => setF((x) => ({ ...x, ...patch }));
+  const at = (path: string) => issueAt(issues, path);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setIssues([]);
+    try {
+      onSaved(await client.invoke('jobs.save', jobInputFromForm(f)));
+    } catch (err) {
+      const found = err instanceof IpcCallError ? (err.detail.issues ?? []) : [];
+      setIssues(found);
+      // Shown at the bottom only when no field carries it.
+      const known = [
+        'name',
+        'hostId',
+        'vms',
+        'mode',
+        'remoteIds',
+        'schedules',
+        'compression',
+        'vmConcurrency',
+        'diskConcurrency',
+        'speedLimitBytesPerSec',
+        'fullInterval',
+        'missedRuns',
+      ];
+      const placed =
+        found.length > 0 && found.every((i) => known.some((k) => i.path === k || i.path.startsWith(`${k}.`)));
+      setError(placed ? null : err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const text = (
+    key: keyof JobForm,
+    label: string,
+    path: string,
+    extra: { inputMode?: 'numeric' | 'decimal'; placeholder?: string } = {},
+  ) => (
+    <label>
+      {label}
+      <input
+        value={String(f[key] ?? '')}
+        onChange={(e) => set({ [key]: e.target.value })}
+        aria-invalid={at(path) ? true : undefined}
+        aria-describedby={at(path) ? path : undefined}
+        {...extra}
+      />
+      <FieldIssue id={path} message={at(path)} />
+    </label>
+  );
+
+  return (
+    <form
+      onSubmit={(e) => void submit(e)}
+      aria-label={f.id ? `Edit job ${initial.name}` : 'New job'}
+      className="panel job-form"
+      noValidate
+    >
+      <h2>{f.id ? `Edit “${initial.name}”` : 'New job'}</h2>
+      {issues.length > 0 && (
+        <p className="error" role="alert">
+          Sluice did not save the job: {issues.length === 1 ? 'one field needs' : `${issues.length} fields need`} a
+          change (shown below each field).
+        </p>
+      )}
+      <div className="form-grid">
+        {text('name', 'Name', 'name')}
+        <label>
+          Pool
+          <select
+            value={f.hostId}
+            onChange={(e) => set({ hostId: e.target.value, vmUuids: [], tags: [], excludeVmUuids: [] })}
+          >
+            {hosts.map((h) => (
+              <option key={h.id} value={h.id}>
+                {h.label}
+              </option>
+            ))}
+          </select>
+          <FieldIssue id="hostId" message={at('hostId')} />
+        </label>
+        <fieldset>
+          <legend>Mode</legend>
+          <label className="radio">
+            <input type="radio" name="job-mode" checked={f.mode === 'delta'} onChange={() => set({ mode: 'delta' })} />{' '}
+            Delta (VHD chains, only changes)
+          </label>
+          <label className="radio">
+            <input type="radio" name="job-mode" checked={f.mode === 'full'} onChange={() => set({ mode: 'full' })} />{' '}
+            Full (an XVA per VM each run)
+          </label>
+        </fieldset>
+        <fieldset aria-describedby={at('remoteIds') ? 'remoteIds' : undefined}>
+          <legend>Remotes</legend>
+          {remotes.length === 0 && <span className="muted">No remote yet: add one under Remotes.</span>}
+          {remotes.map((r) => (
+            <label key={r.id} className="check">
+              <input
+                type="checkbox"
+                checked={f.remoteIds.includes(r.id)}
+                onChange={(e) =>
+                  set({ remoteIds: e.target.checked ? [...f.remoteIds, r.id] : f.remoteIds.filter((x) => x !== r.id) })
+                }
+              />
+              {r.name} <span className="muted mono">{r.path}</span>
+            </label>
+          ))}
+          <FieldIssue id="remoteIds" message={at('remoteIds')} />
+        </fieldset>
+      </div>
+      <VmPicker inventory={inventories[f.hostId]} value={f} onChange={(s) => set(s)} issue={at('vms')} />
+      <ScheduleEditor schedules={f.schedules} onChange={(schedules) => set({ schedules })} issueAt={at} />
+      <fieldset>
+        <legend>Transfer</legend>
+        <div className="form-grid">
+          <label>
+            Compression (full mode, on the host)
+            <select
+              value={f.compression}
+              onChange={(e) => set({ compression: e.target.value as JobForm['compression'] })}
+            >
+              <option value="none">none</option>
+              <option value="zstd">zstd</option>
+            </select>
+          </label>
+          {text('vmConcurrency', 'VMs at a time', 'vmConcurrency', { inputMode: 'numeric' })}
+          {text('diskConcurrency', 'Disks at a time per VM', 'diskConcurrency', { inputMode: 'numeric' })}
+          {text('speedLimitMiB', 'Speed limit (MiB/s, whole job)', 'speedLimitBytesPerSec', {
+            inputMode: 'decimal',
+            placeholder: 'the default of Settings',
+          })}
+          {text('fullInterval', 'Delta: a full every N points (0: never)', 'fullInterval', { inputMode: 'numeric' })}
+          <label>
+            A run missed while Sluice was closed
+            <select value={f.missedRuns} onChange={(e) => set({ missedRuns: e.target.value as JobForm['missedRuns'] })}>
+              <option value="report">report it</option>
+              <option value="run-at-start">run it at start</option>
+            </select>
+          </label>
+          <label className="check">
+            <input type="checkbox" checked={f.enabled} onChange={(e) => set({ enabled: e.target.checked })} /> Job
+            enabled (its schedules run)
+          </label>
+        </div>
+      </fieldset>
+      <ErrorMessage error={error} title="Sluice did not save the job." />
+      <div className="actions">
+        <button type="button" className="secondary" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" disabled={busy}>
+          {f.id ? 'Save job' : 'Create job'}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,325 @@
+import { useState } from 'react';
+import { useRunStore } from './runs-context';
+import { useClient } from '../../client/client-context';
+import { ConfirmDialog } from '../ui/Dialog';
+import { ErrorMessage } from '../ui/ErrorMessage';
+import { ProgressBar } from '../ui/ProgressBar';
+import { TransferGraph } from './TransferGraph';
+import { formatBytes, formatPercent, formatRate } from '../../../../src-shared/units';
+import { describeEta, formatSeconds } from './eta';
+import { phaseWords, summarise, type RunState } from './live-run-status';
+import type { Run } from './run-model';
+import { vmRows, type DiskRow, type VmTransferRow } from './vm-transfer-rows';
+
+const stateBadge: Record<RunState, [string, string]> = {
+  running: ['Running', 'info'],
+  cancelling: ['Cancelling', 'warn'],
+  done: ['Finished', 'ok'],
+  failed: ['Failed', 'bad'],
+  cancelled: ['Cancelled', 'warn'],
+};
+
+export function runLabel(run: Run): string {
+  if (run.info) return run.info.label;
+  const names = [...new Set([...run.items.values()].map((i) => i.vm.name))];
+  return names.length ? `Backup of ${names.join(', ')}` : `Run ${run.runId.slice(0, 8)}`;
+}
+
+function operationWord(run: Run): string {
+  const kind = run.info?.kind ?? 'backup';
+  return kind === 'job' || kind === 'backup' ? 'backup' : kind;
+}
+
+export function RunCard({ run }: { run: Run }) {
+  const client = useClient();
+  const store = useRunStore();
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const s = summarise(run);
+  const label = runLabel(run);
+  const [badge, tone] = stateBadge[s.state];
+  const endMs = run.result ? Date.parse(run.result.finishedAt) : Date.now();
+  const startMs = run.result ? Date.parse(run.result.startedAt) : run.firstSeen;
+  const rows = vmRows(run);
+  const eta = s.state === 'running' ? describeEta(s.eta) : { value: '—', why: null };
+  const what = operationWord(run);
+
+  const cancel = async () => {
+    setError(null);
+    store.cancelRequested(run.runId);
+    try {
+      const kind = run.info?.kind ?? 'backup';
+      const r =
+        kind === 'job'
+          ? await client.invoke('runs.cancel', { runId: run.runId })
+          : kind === 'backup'
+            ? await client.invoke('backup.cancel', { runId: run.runId })
+            : await client.invoke('operations.cancel', { operationId: run.runId });
+      if (!r.cancelled && !run.result)
+        setError({
+          message: 'The engine no longer runs this backup.',
+          hint: 'It has probably just finished; its result appears here in a moment.',
+        });
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  return (
+    <article className="run-card" aria-label={label} data-run-id={run.runId} data-state={s.state}>
+      <div className="run-head">
+        <h2>{label}</h2>
+        <span className={`badge ${tone}`} data-testid="run-state">
+          {badge}
+        </span>
+        {run.info?.remoteName && <span className="muted">to {run.info.remoteName}</span>}
+        {run.info?.mode && <span className="muted">({run.info.mode})</span>}
+        <div className="actions">
+          {s.state === 'running' && (
+            <button type="button" className="secondary" onClick={() => setConfirming(true)}>
+              Cancel {what}
+            </button>
+          )}
+        </div>
+      </div>
+      <p data-testid="run-phase" aria-live="polite">
+        <span className="badge">{s.phase}</span> {phaseWords(s.phase, run.info?.kind)}
+      </p>
+      <ProgressBar
+        fraction={s.state === 'done' ? 1 : s.fraction}
+        label={`Overall progress of ${label}`}
+        state={s.state === 'done' ? 'done' : s.state === 'failed' ? 'failed' : undefined}
+      />
+      <dl className="stats">
+        <Stat label="Written" value={formatBytes(s.bytesDone)} testId="bytes-done" width={11} />
+        <Stat
+          label="Total"
+          value={s.totalBytes === null ? 'unknown' : formatBytes(s.totalBytes)}
+          testId="bytes-total"
+          width={11}
+        />
+        <Stat
+          label="Progress"
+          value={s.state === 'done' ? '100.0 %' : s.fraction === null ? 'unknown' : formatPercent(s.fraction)}
+          testId="progress-text"
+          width={8}
+        />
+        <Stat label="Source rate" value={formatRate(s.sourceRate)} testId="source-rate" width={13} />
+        <Stat label="Destination rate" value={formatRate(s.destinationRate)} testId="destination-rate" width={13} />
+        <Stat label="Buffered" value={formatBytes(s.bufferedBytes)} testId="buffered" width={11} />
+        <Stat
+          label="Spool (disk)"
+          value={formatBytes(s.spoolBytes)}
+          note={s.spoolCapBytes > 0 ? `of ${formatBytes(s.spoolCapBytes)} allowed` : null}
+          width={11}
+        />
+        <Stat label="Time left" value={eta.value} note={eta.why} testId="eta" width={12} />
+        <Stat label="Elapsed" value={formatSeconds(Math.max(0, Math.round((endMs - startMs) / 1000)))} width={12} />
+      </dl>
+      <div
+        className={`bottleneck ${s.bottleneck.verdict}`}
+        data-testid="bottleneck"
+        data-verdict={s.bottleneck.verdict}
+        data-stalled={s.bottleneck.stalled ?? ''}
+      >
+        <strong>Bottleneck:</strong> <span>{s.bottleneck.text}</span>
+      </div>
+      <TransferGraph
+        store={store}
+        runId={run.runId}
+        label={`Live rates of ${label}: source, destination and buffered bytes`}
+      />
+      {rows.length > 0 && <TransferRows label={label} rows={rows} />}
+      <ErrorMessage error={error} />
+      {run.result && <RunResult run={run} />}
+      {run.log.length > 0 && (
+        <details open={s.state !== 'running' && s.state !== 'done'}>
+          <summary>Engine log of this run ({run.log.length})</summary>
+          <ul className="run-log" aria-label={`Log of ${label}`}>
+            {run.log.map((l, i) => (
+              <li key={i} className={l.level}>
+                <span className="muted num">{new Date(l.at).toLocaleTimeString()}</span> {l.message}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+      <ConfirmDialog
+        title={`Cancel this ${what}?`}
+        open={confirming}
+        confirmLabel={`Cancel the ${what}`}
+        cancelLabel="Keep it running"
+        danger
+        onConfirm={() => void cancel()}
+        onClose={() => setConfirming(false)}
+      >
+        <p>
+          {what === 'backup'
+            ? 'Sluice stops the export on the host, closes the connection, deletes the partial files on the remote and removes the backup snapshot from the host. Existing backup points are not touched.'
+            : what === 'restore'
+              ? 'Sluice stops the import on the host and removes the VM and disks it had created. The backup point is not touched.'
+              : `Sluice stops reading the backup point${what === 'export' ? ' and deletes the partial output file' : ''}. The backup point is not touched.`}
+        </p>
+      </ConfirmDialog>
+    </article>
+  );
+}
+
+/**
+ * Per VM, then per disk when its disks go one by one: the VM's row is their sum (its total known only when
+ * every disk's is), a disk not yet started waits in its own row (its VM names its disks once the snapshot is taken).
+ */
+function TransferRows({ label, rows }: { label: string; rows: VmTransferRow[] }) {
+  return (
+    <table aria-label={`Transfers of ${label}`} className="transfer-table">
+      <thead>
+        <tr>
+          <th>VM</th>
+          <th>Disk</th>
+          <th>Phase</th>
+          <th className="n">Attempt</th>
+          <th className="n">Written</th>
+          <th className="n">Total</th>
+          <th>Progress</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <VmRows key={r.key} row={r} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function VmRows({ row: r }: { row: VmTransferRow }) {
+  const merging = r.merge;
+  return (
+    <>
+      <tr data-testid="vm-row" aria-label={r.disks ? `${r.vm.name}, all disks` : r.vm.name}>
+        <td>{r.vm.name}</td>
+        <td>
+          {r.disks ? (
+            <span className="muted">{r.disks.length === 1 ? '1 disk' : `all ${r.disks.length} disks`}</span>
+          ) : (
+            <span className="muted">whole VM</span>
+          )}
+        </td>
+        <td>
+          <span className="badge">{r.phase}</span>
+        </td>
+        <td className="n">{r.attempt}</td>
+        <td className="n">
+          <span className="num" style={{ minWidth: '11ch' }}>
+            {formatBytes(r.bytesWritten)}
+          </span>
+        </td>
+        <td className="n">{r.totalBytes === null ? 'unknown' : formatBytes(r.totalBytes)}</td>
+        <td>
+          {merging ? (
+            <ProgressBar
+              fraction={merging.totalBytes ? Math.min(1, merging.bytesWritten / merging.totalBytes) : null}
+              label={`Merge progress of ${r.vm.name}`}
+            />
+          ) : (
+            <ProgressBar
+              fraction={r.fraction}
+              label={`Progress of ${r.vm.name}`}
+              state={r.phase === 'done' ? 'done' : r.phase === 'failed' ? 'failed' : undefined}
+            />
+          )}
+        </td>
+      </tr>
+      {r.disks?.map((d) => (
+        <DiskRowView key={d.key} vm={r.vm.name} d={d} />
+      ))}
+    </>
+  );
+}
+
+function DiskRowView({ vm, d }: { vm: string; d: DiskRow }) {
+  return (
+    <tr data-testid="disk-row" data-status={d.status} aria-label={`${vm} disk ${d.disk.name}`} className="disk-row">
+      <td />
+      <td>{d.disk.name}</td>
+      <td>
+        <span className={`badge${d.latest ? '' : ' waiting'}`}>{d.status}</span>
+      </td>
+      <td className="n">{d.attempt || '—'}</td>
+      <td className="n">
+        <span className="num" style={{ minWidth: '11ch' }}>
+          {formatBytes(d.bytesWritten)}
+        </span>
+      </td>
+      <td className="n">{d.totalBytes === null ? 'unknown' : formatBytes(d.totalBytes)}</td>
+      <td>
+        <ProgressBar
+          fraction={d.fraction}
+          label={`Progress of ${vm} ${d.disk.name}`}
+          state={d.status === 'done' ? 'done' : d.status === 'failed' ? 'failed' : undefined}
+        />
+      </td>
+    </tr>
+  );
+}
+
+function Stat({
+  label,
+  value,
+  width,
+  testId,
+  note,
+}: {
+  label: string;
+  value: string;
+  width: number;
+  testId?: string;
+  note?: string | null;
+}) {
+  return (
+    <div className="stat">
+      <dt>{label}</dt>
+      <dd>
+        <span className="num" style={{ minWidth: `${width}ch`, textAlign: 'left' }} data-testid={testId}>
+          {value}
+        </span>
+        {/* Always rendered, so a note appearing never pushes the rows below. */}
+        <span className="stat-note">{note ?? '\u00a0'}</span>
+      </dd>
+    </div>
+  );
+}
+
+function RunResult({ run }: { run: Run }) {
+  const r = run.result!;
+  const what = operationWord(run);
+  return (
+    <div
+      className={r.ok ? 'notice ok' : r.cancelled ? 'notice warning' : 'error'}
+      role={r.ok ? 'status' : 'alert'}
+      data-testid="run-result"
+    >
+      <strong>
+        {r.ok ? `The ${what} finished.` : r.cancelled ? `The ${what} was cancelled.` : `The ${what} failed.`}
+      </strong>
+      {run.info?.outcome ? (
+        <div data-testid="operation-outcome">
+          {run.info.outcome}
+          {r.vms[0]?.error?.hint && <div className="hint">{r.vms[0].error.hint}</div>}
+        </div>
+      ) : (
+        <ul>
+          {r.vms.map((v, i) => (
+            <li key={v.vmUuid || i}>
+              {v.vmName ? `${v.vmName}: ` : ''}
+              {v.ok
+                ? `backed up, ${formatBytes(v.bytes)}${v.attempts > 1 ? ` after ${v.attempts} attempts` : ''} (point ${v.pointId}).`
+                : v.error?.message}
+              {v.error?.hint && <div className="hint">{v.error.hint}</div>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

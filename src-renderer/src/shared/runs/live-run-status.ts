@@ -1,0 +1,198 @@
+import type { BackupPhase } from '../../../../src-shared/contract/backup-phases.js';
+import type { TransferProgress } from '../../../../src-shared/contract/transfers.js';
+import { flowEnds, readBottleneck, type BottleneckReading, type FlowSample, type Verdict } from './bottleneck.js';
+import { estimateEta, type DonePoint, type EtaReading } from './eta.js';
+import { COL, TERMINAL, VERDICTS, type Run, type RunStartInfo } from './run-model.js';
+import { isVmCarrier, vmRows } from './vm-transfer-rows.js';
+
+export type RunState = 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled';
+
+/** A run as it stands now, read from its live samples (the engine's RunSummary is what its history keeps). */
+export interface LiveRunStatus {
+  state: RunState;
+  phase: BackupPhase | 'cancelling';
+  bytesDone: number;
+  totalBytes: number | null;
+  /** 0..1, or null when the total is not known: never a fake 0 %. */
+  fraction: number | null;
+  eta: EtaReading;
+  bottleneck: BottleneckReading;
+  sourceRate: number;
+  destinationRate: number;
+  bufferedBytes: number;
+  spoolBytes: number;
+  spoolCapBytes: number;
+}
+
+export interface Aggregate {
+  sourceRate: number;
+  destinationRate: number;
+  bufferedBytes: number;
+  spoolBytes: number;
+  spoolCapBytes: number;
+  bytesDone: number;
+  verdict: Verdict;
+}
+
+/** The run as one flow: the sum of its live transfers (parallel disks or VMs add up, as on the wire). */
+export function aggregate(run: Run): Aggregate {
+  const a: Aggregate = {
+    sourceRate: 0,
+    destinationRate: 0,
+    bufferedBytes: 0,
+    spoolBytes: 0,
+    spoolCapBytes: 0,
+    bytesDone: 0,
+    verdict: 'unknown',
+  };
+  const verdicts: Verdict[] = [];
+  for (const row of vmRows(run)) a.bytesDone += row.bytesWritten;
+  for (const { latest: p } of run.items.values()) {
+    if (TERMINAL.has(p.phase)) continue;
+    if (isVmCarrier(p)) {
+      // Only a merge moves bytes of its own on the VM's sample: its rates show that it is working.
+      a.sourceRate += p.sourceRate;
+      a.destinationRate += p.destinationRate;
+      continue;
+    }
+    a.sourceRate += p.sourceRate;
+    a.destinationRate += p.destinationRate;
+    a.bufferedBytes += p.memoryBytes + p.spoolBytes;
+    a.spoolBytes += p.spoolBytes;
+    a.spoolCapBytes += p.spoolCapBytes;
+    if (p.phase === 'transfer') verdicts.push(p.bottleneck);
+  }
+  a.verdict = verdicts.includes('destination')
+    ? 'destination'
+    : verdicts.length > 0 && verdicts.every((v) => v === 'source')
+      ? 'source'
+      : verdicts.includes('balanced')
+        ? 'balanced'
+        : 'unknown';
+  return a;
+}
+
+/** The run's total, when it can be known: every VM of the run has reported and each knows its size. */
+function knownTotal(run: Run): number | null {
+  const rows = vmRows(run);
+  if (rows.length === 0) return null;
+  if (run.info && run.info.vms.some((vm) => !rows.some((r) => r.vm.uuid === vm.uuid))) return null;
+  let total = 0;
+  for (const r of rows) {
+    if (r.phase === 'skipped') continue;
+    if (r.totalBytes === null) return null;
+    total += r.totalBytes;
+  }
+  return total;
+}
+
+function runPhase(run: Run): BackupPhase {
+  let newest: TransferProgress | undefined;
+  for (const { latest } of run.items.values()) {
+    if (!TERMINAL.has(latest.phase) && (!newest || latest.at >= newest.at)) newest = latest;
+  }
+  if (newest) return newest.phase;
+  return run.items.size === 0 ? 'queued' : 'transfer';
+}
+
+export function summarise(run: Run, tailMs = 30_000): LiveRunStatus {
+  const h = run.history;
+  const n = h.length;
+  const flow: FlowSample[] = [];
+  const done: DonePoint[] = [];
+  const newestT = n > 0 ? h.get(n - 1, COL.t) : 0;
+  for (let i = 0; i < n; i++) {
+    const t = h.get(i, COL.t);
+    if (t < newestT - tailMs) continue;
+    flow.push({
+      t,
+      sourceRate: h.get(i, COL.source),
+      destinationRate: h.get(i, COL.destination),
+      bufferedBytes: h.get(i, COL.buffered),
+      spoolBytes: h.get(i, COL.spool),
+      spoolCapBytes: 0,
+      engineVerdict: VERDICTS[h.get(i, COL.verdict)] ?? 'unknown',
+    });
+    done.push({ t, done: h.get(i, COL.done) });
+  }
+  const a = aggregate(run);
+  if (flow.length > 0) flow[flow.length - 1]!.spoolCapBytes = a.spoolCapBytes;
+  const total = knownTotal(run);
+  const state: RunState = run.result
+    ? run.result.cancelled
+      ? 'cancelled'
+      : run.result.ok
+        ? 'done'
+        : 'failed'
+    : run.cancelRequested
+      ? 'cancelling'
+      : 'running';
+  const phase = run.result
+    ? state === 'done'
+      ? 'done'
+      : state === 'cancelled'
+        ? 'cancelled'
+        : 'failed'
+    : run.cancelRequested
+      ? 'cancelling'
+      : runPhase(run);
+  const transferring = !run.result && !run.cancelRequested && phase === 'transfer';
+  return {
+    state,
+    phase,
+    bytesDone: a.bytesDone,
+    totalBytes: total,
+    fraction: total === null ? null : total === 0 ? 1 : Math.min(1, a.bytesDone / total),
+    eta: transferring
+      ? estimateEta(done, total)
+      : total === null
+        ? { seconds: null, reason: 'unknown-total' }
+        : { seconds: null, reason: 'too-early' },
+    bottleneck: transferring
+      ? readBottleneck(flow, run.info?.speedLimitBytesPerSec ?? null, flowEnds(run.info?.kind))
+      : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase, run.info?.kind) },
+    sourceRate: a.sourceRate,
+    destinationRate: a.destinationRate,
+    bufferedBytes: a.bufferedBytes,
+    spoolBytes: a.spoolBytes,
+    spoolCapBytes: a.spoolCapBytes,
+  };
+}
+
+/** What each phase means, for the line under a run's title: a restore's or export's phases say what those do. */
+export function phaseWords(phase: BackupPhase | 'cancelling', kind: RunStartInfo['kind'] = 'backup'): string {
+  const toHost = kind === 'restore';
+  const fromRepository = kind === 'restore' || kind === 'export' || kind === 'verify';
+  switch (phase) {
+    case 'queued':
+      return 'Waiting to start.';
+    case 'snapshot':
+      return 'Taking a snapshot on the host.';
+    case 'transfer':
+      if (toHost) return 'Sending the backup to the host.';
+      if (kind === 'export') return 'Writing the exported file.';
+      if (kind === 'verify') return 'Reading the backup and checking it.';
+      return 'Copying data from the host.';
+    case 'verify':
+      return fromRepository ? 'Checking the backup’s files before using them.' : 'Checking what was written.';
+    case 'commit':
+      if (toHost) return 'Finishing on the host: placing disks, naming and starting the VM.';
+      if (kind === 'export') return 'Finishing the exported file.';
+      return 'Writing the backup point’s metadata.';
+    case 'merge':
+      return 'Merging older points into the chain (retention).';
+    case 'cleanup':
+      return 'Removing the snapshot from the host.';
+    case 'cancelling':
+      if (toHost) return 'Cancelling: stopping the host’s import and removing what it created…';
+      return 'Cancelling: stopping the host’s task, removing temporary files and the snapshot…';
+    case 'done':
+      return 'Finished.';
+    case 'failed':
+      return 'Failed.';
+    case 'cancelled':
+      return 'Cancelled.';
+    case 'skipped':
+      return 'Skipped.';
+  }
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { backupPhases } from './backup-phases.js';
+
+/**
+ * One sample of a transfer, several times a second. Counted by Sluice on both sides of its buffer, so the UI
+ * can tell whether the host (source) or the remote (destination) holds things up.
+ */
+export const transferProgressSchema = z.object({
+  runId: z.string(),
+  vm: z.object({ uuid: z.string(), name: z.string() }),
+  /** null: the whole VM (an XVA), or the VM's own phases when `disks` is set; otherwise one disk. */
+  disk: z.object({ uuid: z.string(), name: z.string() }).nullable(),
+  /**
+   * On a VM's sample (disk null) whose disks report one by one (incremental backups): every disk of the VM in
+   * order, so the ones not yet started show as waiting. The VM's bytes, total and rates are then the sum of its
+   * disks' samples; this sample carries the VM's phase (and the merge's bytes in phase "merge").
+   */
+  disks: z.array(z.object({ uuid: z.string(), name: z.string() })).optional(),
+  phase: z.enum(backupPhases),
+  attempt: z.number().int(),
+  bytesRead: z.number(),
+  bytesWritten: z.number(),
+  /** null when unknown (an XVA export has no length): shown as "unknown", never as 0 %. */
+  totalBytes: z.number().nullable(),
+  sourceRate: z.number(),
+  destinationRate: z.number(),
+  memoryBytes: z.number(),
+  spoolBytes: z.number(),
+  spoolCapBytes: z.number(),
+  bottleneck: z.enum(['source', 'destination', 'balanced', 'unknown']),
+  /** Only when it can be honest: a known total and a steady rate. */
+  etaSeconds: z.number().nullable(),
+  elapsedMs: z.number(),
+  at: z.string(),
+});
+export type TransferProgress = z.infer<typeof transferProgressSchema>;
+
+export const transfersEvents = {
+  /** A live sample of a running transfer. */
+  'backup.progress': transferProgressSchema,
+} as const;
