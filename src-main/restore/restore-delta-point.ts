@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
-import { loadDigests } from '../formats/vhd-block-digests.js';
-import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd-chain-reader.js';
-import { VhdFormatError } from '../formats/vhd-errors.js';
-import { flatVhdStream } from '../formats/vhd-flat-stream.js';
+import { loadDigests } from '../formats/vhd/vhd-block-digests.js';
+import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd/vhd-chain-reader.js';
+import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
+import { flatVhdStream } from '../formats/vhd/vhd-flat-stream.js';
 import type { DeltaMetadata } from '../repository/backup-metadata.js';
 import { deltaPointDisks, type DeltaPointDisk } from '../repository/point-disks.js';
 import type { BackupPoint } from '../repository/repository-reader.js';
