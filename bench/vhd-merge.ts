@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../src-shared/units.js';
-import { VhdFileWriter } from '../src-main/formats/vhd-file-writer.js';
-import { DEFAULT_BLOCK_SIZE } from '../src-main/formats/vhd-structures.js';
+import { VhdFileWriter } from '../src-main/formats/vhd/vhd-file-writer.js';
+import { DEFAULT_BLOCK_SIZE } from '../src-main/formats/vhd/vhd-structures.js';
 import { mergeVhdIntoParent } from '../src-main/repository/vhd-merge.js';
 
 const { values } = parseArgs({

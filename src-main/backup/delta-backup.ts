@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeDigestsFile } from '../formats/vhd-block-digests.js';
-import { writeVhdStreamToFile } from '../formats/vhd-stream-to-file.js';
+import { writeDigestsFile } from '../formats/vhd/vhd-block-digests.js';
+import { writeVhdStreamToFile } from '../formats/vhd/vhd-stream-to-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';
 import type { DeltaMetadata } from '../repository/backup-metadata.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
-import { XvaStreamVerifier } from '../formats/xva-stream-verifier.js';
+import { XvaStreamVerifier } from '../formats/xva/xva-stream-verifier.js';
 import type { AtomicFile } from '../repository/atomic-file.js';
 import { xvaPathOf } from '../repository/full-point-reader.js';
 import type { BackupPoint } from '../repository/repository-reader.js';

@@ -1,7 +1,7 @@
-import { xxhashApi } from '../formats/vhd-block-digests.js';
-import type { VhdChainReader } from '../formats/vhd-chain-reader.js';
+import { xxhashApi } from '../formats/vhd/vhd-block-digests.js';
+import type { VhdChainReader } from '../formats/vhd/vhd-chain-reader.js';
 import { encodeXmlRpcValue } from '../formats/ova-xml.js';
-import { tarEnd, tarEntry } from '../formats/tar-writer.js';
+import { tarEnd, tarEntry } from '../formats/tar/tar-writer.js';
 import type { DeltaMetadata } from '../repository/backup-metadata.js';
 import type { DeltaPointDisk } from '../repository/point-disks.js';
 

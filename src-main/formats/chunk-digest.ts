@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import type xxhash from 'xxhash-wasm';
-import type { ChecksumAlgorithm } from './xva-entry-name.js';
+import type { ChecksumAlgorithm } from './xva/xva-entry-name.js';
 
 // The checksum of one XVA chunk, computed while its bytes stream past. The algorithm is named only by the
 // entry that follows the data, so until a stream has shown which one its host uses, both are computed.

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { digestsPathOf } from '../formats/vhd-block-digests.js';
+import { digestsPathOf } from '../formats/vhd/vhd-block-digests.js';
 import path from 'node:path';
 import { syncDir } from './atomic-file.js';
 import type { BackupPoint } from './repository-reader.js';

@@ -4,7 +4,7 @@ import { createGunzip } from 'node:zlib';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { ovaDisks, parseOvaXml, type OvaDisk, type OvaObject } from '../formats/ova-xml.js';
-import { readXvaChunks } from '../formats/xva-disk-reader.js';
+import { readXvaChunks } from '../formats/xva/xva-disk-reader.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import type { FullMetadata } from './backup-metadata.js';
 import type { BackupPoint } from './repository-reader.js';

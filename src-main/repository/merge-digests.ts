@@ -8,8 +8,8 @@ import {
   readDigestsRecord,
   VhdDigestCollector,
   type DigestsRecord,
-} from '../formats/vhd-block-digests.js';
-import { readAt } from '../formats/vhd-file-reader.js';
+} from '../formats/vhd/vhd-block-digests.js';
+import { readAt } from '../formats/vhd/vhd-file-reader.js';
 import { syncDir, writeFileAtomic } from './atomic-file.js';
 
 // The block digests (formats/vhd-block-digests.ts) of a merged VHD: the parent's for the blocks the merge left

@@ -1,7 +1,7 @@
 import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
-import { loadDigests } from '../formats/vhd-block-digests.js';
-import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd-chain-reader.js';
-import { VhdFormatError } from '../formats/vhd-errors.js';
+import { loadDigests } from '../formats/vhd/vhd-block-digests.js';
+import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd/vhd-chain-reader.js';
+import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import { deltaPointDisks, type DeltaPointDisk } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
 

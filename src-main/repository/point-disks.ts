@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
-import { VhdFileReader } from '../formats/vhd-file-reader.js';
-import { DiskType } from '../formats/vhd-structures.js';
+import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { DiskType } from '../formats/vhd/vhd-structures.js';
 import type { DeltaMetadata } from './backup-metadata.js';
 import type { BackupPoint } from './repository-reader.js';
 

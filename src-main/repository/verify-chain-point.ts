@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { SluiceError } from '../errors/sluice-error.js';
-import { loadDigests, type DigestsState } from '../formats/vhd-block-digests.js';
-import { VhdChainReader } from '../formats/vhd-chain-reader.js';
-import { VhdFormatError } from '../formats/vhd-errors.js';
-import { VhdFileReader } from '../formats/vhd-file-reader.js';
-import { bitmapSize, FOOTER_SIZE, SECTOR } from '../formats/vhd-structures.js';
+import { loadDigests, type DigestsState } from '../formats/vhd/vhd-block-digests.js';
+import { VhdChainReader } from '../formats/vhd/vhd-chain-reader.js';
+import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
+import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { bitmapSize, FOOTER_SIZE, SECTOR } from '../formats/vhd/vhd-structures.js';
 import { deltaPointDisks } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
 import type { VerifyProgress } from './verify-full-point.js';

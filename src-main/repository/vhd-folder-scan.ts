@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { VhdFileReader } from '../formats/vhd-file-reader.js';
-import { decodeFooter, decodeHeader, DiskType, FOOTER_SIZE, HEADER_SIZE } from '../formats/vhd-structures.js';
+import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { decodeFooter, decodeHeader, DiskType, FOOTER_SIZE, HEADER_SIZE } from '../formats/vhd/vhd-structures.js';
 import { isMergeStateName, parentOfMergeState } from './merge-state.js';
 import { isTemporaryName } from './repository-layout.js';
 

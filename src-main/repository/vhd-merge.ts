@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
-import { digestsPathOf, loadDigests, type DigestsState } from '../formats/vhd-block-digests.js';
+import { digestsPathOf, loadDigests, type DigestsState } from '../formats/vhd/vhd-block-digests.js';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
-import { VhdChainError, VhdFormatError } from '../formats/vhd-errors.js';
-import { readAt, VhdFileReader } from '../formats/vhd-file-reader.js';
+import { VhdChainError, VhdFormatError } from '../formats/vhd/vhd-errors.js';
+import { readAt, VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import {
   BAT_ABSENT,
   batSize,
@@ -19,7 +19,7 @@ import {
   SECTOR,
   type VhdFooter,
   type VhdHeader,
-} from '../formats/vhd-structures.js';
+} from '../formats/vhd/vhd-structures.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { syncDir } from './atomic-file.js';
 import {

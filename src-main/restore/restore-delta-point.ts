@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
-import { flatVhdStream } from '../formats/vhd-flat-stream.js';
+import { flatVhdStream } from '../formats/vhd/vhd-flat-stream.js';
 import type { DeltaMetadata } from '../repository/backup-metadata.js';
 import { openPointDisks, type OpenedDisk } from '../repository/point-disk-readers.js';
 import type { BackupPoint } from '../repository/repository-reader.js';

@@ -1,6 +1,6 @@
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import { XvaVerifyError } from '../formats/xva-stream-verifier.js';
+import { XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import { fullPointDisks, openPlainXva, xvaDiskRaw, xvaPathOf } from '../repository/full-point-reader.js';
 import { pickDisk } from '../repository/point-disks.js';
 import type { BackupPoint } from '../repository/repository-reader.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
-import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva-stream-verifier.js';
+import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import type { FullMetadata } from '../repository/backup-metadata.js';
 import { fullPointDisks } from '../repository/full-point-reader.js';
 import type { BackupPoint } from '../repository/repository-reader.js';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { readVhdChain } from '../../src-main/formats/vhd-chain-reader.js';
+import { readVhdChain } from '../../src-main/formats/vhd/vhd-chain-reader.js';
 import type { BackupPoint } from '../../src-main/repository/repository-reader.js';
 import { resolveChain, scanVhdFolder } from '../../src-main/repository/vhd-folder-scan.js';
 

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { forEachLimited } from '../../src-main/backup/for-each-limited.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
-import { readVhdChain } from '../../src-main/formats/vhd-chain-reader.js';
+import { readVhdChain } from '../../src-main/formats/vhd/vhd-chain-reader.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../../src-sim/index.js';

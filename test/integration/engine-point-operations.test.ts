@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPayload, ResponseOf } from '../../src-shared/contract/index.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
-import { XvaStreamVerifier } from '../../src-main/formats/xva-stream-verifier.js';
+import { XvaStreamVerifier } from '../../src-main/formats/xva/xva-stream-verifier.js';
 import type { SimHandle } from '../../src-sim/index.js';
 import { hostObjects } from '../helpers/restore.js';
 import { callEngine } from '../helpers/engine.js';

@@ -8,7 +8,7 @@ import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { exportPoint, type ExportFormat } from '../../src-main/export/export-point.js';
-import { XvaStreamVerifier } from '../../src-main/formats/xva-stream-verifier.js';
+import { XvaStreamVerifier } from '../../src-main/formats/xva/xva-stream-verifier.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import { startSimulator, type SimHandle } from '../../src-sim/index.js';

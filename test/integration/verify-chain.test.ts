@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
-import { VhdFileReader } from '../../src-main/formats/vhd-file-reader.js';
+import { VhdFileReader } from '../../src-main/formats/vhd/vhd-file-reader.js';
 import { collapseUnreferencedVhds, referencedVhds } from '../../src-main/repository/chain-collapser.js';
 import { deltaPointDisks } from '../../src-main/repository/point-disks.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';

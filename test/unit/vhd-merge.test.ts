@@ -9,11 +9,11 @@ import {
   loadDigests,
   VhdDigestCollector,
   writeDigestsFile,
-} from '../../src-main/formats/vhd-block-digests.js';
-import { readVhdChain } from '../../src-main/formats/vhd-chain-reader.js';
-import { VhdFileReader } from '../../src-main/formats/vhd-file-reader.js';
-import { VhdFileWriter } from '../../src-main/formats/vhd-file-writer.js';
-import { bitmapSize, DEFAULT_BLOCK_SIZE } from '../../src-main/formats/vhd-structures.js';
+} from '../../src-main/formats/vhd/vhd-block-digests.js';
+import { readVhdChain } from '../../src-main/formats/vhd/vhd-chain-reader.js';
+import { VhdFileReader } from '../../src-main/formats/vhd/vhd-file-reader.js';
+import { VhdFileWriter } from '../../src-main/formats/vhd/vhd-file-writer.js';
+import { bitmapSize, DEFAULT_BLOCK_SIZE } from '../../src-main/formats/vhd/vhd-structures.js';
 import { parentDigestsAsidePath } from '../../src-main/repository/merge-digests.js';
 import { mergeStatePath, readMergeState } from '../../src-main/repository/merge-state.js';
 import { mergeVhdIntoParent, resumeVhdMerge } from '../../src-main/repository/vhd-merge.js';

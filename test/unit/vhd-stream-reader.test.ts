@@ -2,15 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VhdFormatError } from '../../src-main/formats/vhd-errors.js';
+import { VhdFormatError } from '../../src-main/formats/vhd/vhd-errors.js';
 import {
   readVhdStream,
   VhdStreamReader,
   type VhdBlockEvent,
   type VhdHeaderEvent,
   type VhdStreamEvent,
-} from '../../src-main/formats/vhd-stream-reader.js';
-import { DiskType } from '../../src-main/formats/vhd-structures.js';
+} from '../../src-main/formats/vhd/vhd-stream-reader.js';
+import { DiskType } from '../../src-main/formats/vhd/vhd-structures.js';
 import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
 import { rawExport } from '../../src-sim/formats/raw-export.js';
 import { vhdExport } from '../../src-sim/formats/vhd-export.js';

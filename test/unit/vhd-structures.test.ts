@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VhdFormatError } from '../../src-main/formats/vhd-errors.js';
-import { decodeParentLocator, encodeParentLocators } from '../../src-main/formats/vhd-parent-locator.js';
+import { VhdFormatError } from '../../src-main/formats/vhd/vhd-errors.js';
+import { decodeParentLocator, encodeParentLocators } from '../../src-main/formats/vhd/vhd-parent-locator.js';
 import {
   batSize,
   bitmapSize,
@@ -18,7 +18,7 @@ import {
   encodeHeader,
   vhdChecksum,
   vhdTimestamp,
-} from '../../src-main/formats/vhd-structures.js';
+} from '../../src-main/formats/vhd/vhd-structures.js';
 
 // The structures are checked against the spec's numbers and against qemu-img, which writes its own VHDs with
 // the spec's CHS algorithm: our geometry for qemu's size must be qemu's geometry.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import tar from 'tar-stream';
 import xxhash from 'xxhash-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { XvaStreamVerifier, XvaVerifyError, type XvaSummary } from '../../src-main/formats/xva-stream-verifier.js';
+import { XvaStreamVerifier, XvaVerifyError, type XvaSummary } from '../../src-main/formats/xva/xva-stream-verifier.js';
 import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
 import { buildOvaXml } from '../../src-sim/formats/ova-xml.js';
 import { xvaExport, type XvaExportOptions } from '../../src-sim/formats/xva-export.js';

@@ -1,7 +1,19 @@
 import xxhash from 'xxhash-wasm';
-import { ALGORITHM_LABEL, ChunkDigest, displayChecksum, parseChecksumText, type XxhashApi } from './chunk-digest.js';
-import { ExtendedHeaderError, parseGnuLongName, parsePaxHeader, type HeaderOverride } from './tar-extended-header.js';
-import { isZeroBlock, parseTarHeader, TAR_BLOCK, TarHeaderError, tarPadding, type TarHeader } from './tar-v7-header.js';
+import { ALGORITHM_LABEL, ChunkDigest, displayChecksum, parseChecksumText, type XxhashApi } from '../chunk-digest.js';
+import {
+  ExtendedHeaderError,
+  parseGnuLongName,
+  parsePaxHeader,
+  type HeaderOverride,
+} from '../tar/tar-extended-header.js';
+import {
+  isZeroBlock,
+  parseTarHeader,
+  TAR_BLOCK,
+  TarHeaderError,
+  tarPadding,
+  type TarHeader,
+} from '../tar/tar-v7-header.js';
 import { chunkEntryName, classifyXvaEntry, type ChecksumAlgorithm } from './xva-entry-name.js';
 import { XvaVerifyError } from './xva-verify-error.js';
 

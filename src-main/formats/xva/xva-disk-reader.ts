@@ -1,5 +1,5 @@
-import { parseGnuLongName, parsePaxHeader, type HeaderOverride } from './tar-extended-header.js';
-import { isZeroBlock, parseTarHeader, TAR_BLOCK, tarPadding } from './tar-v7-header.js';
+import { parseGnuLongName, parsePaxHeader, type HeaderOverride } from '../tar/tar-extended-header.js';
+import { isZeroBlock, parseTarHeader, TAR_BLOCK, tarPadding } from '../tar/tar-v7-header.js';
 import { classifyXvaEntry } from './xva-entry-name.js';
 import { XvaStreamVerifier } from './xva-stream-verifier.js';
 

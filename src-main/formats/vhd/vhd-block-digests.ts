@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import xxhash from 'xxhash-wasm';
 import { z } from 'zod';
-import type { XxhashApi } from './chunk-digest.js';
+import type { XxhashApi } from '../chunk-digest.js';
 
 // A VHD has checksums on its footer and header only: a bit flipped in a data block, the BAT or the parent
 // locators goes unnoticed by any reader. So when Sluice writes a VHD it also records, next to it in

@@ -1,4 +1,4 @@
-import { SluiceError } from '../errors/sluice-error.js';
+import { SluiceError } from '../../errors/sluice-error.js';
 
 // Two kinds of VHD failure. A VhdFormatError is damage inside one file or stream, located to the byte so a
 // failed backup or restore can say where it is. A VhdChainError is a repository problem between files (a

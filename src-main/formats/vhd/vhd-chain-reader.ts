@@ -1,4 +1,4 @@
-import { BlockPool } from '../core/block-pool.js';
+import { BlockPool } from '../../core/block-pool.js';
 import { VhdChainError } from './vhd-errors.js';
 import { VhdFileReader, type VhdStoredBlock } from './vhd-file-reader.js';
 import { DiskType, SECTOR } from './vhd-structures.js';
