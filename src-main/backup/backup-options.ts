@@ -1,6 +1,6 @@
 import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import type { BackupLog } from '../core/run-log.js';
-import type { RetentionPolicy } from '../repository/retention-plan.js';
+import type { RetentionPolicy } from '../repository/index.js';
 import type { RetryPolicy } from './retry-policy.js';
 
 export interface BackupRunOptions {

@@ -1,24 +1,15 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeDigestsFile } from '../formats/vhd/vhd-block-digests.js';
 import { writeVhdStreamToFile } from '../formats/vhd/vhd-stream-to-file.js';
-import { describeFsError } from '../errors/fs-errors.js';
-import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';
-import type { DeltaMetadata } from '../repository/backup-metadata.js';
-import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
-import type { RetentionOutcome } from '../repository/apply-retention.js';
-import { collapseUnreferencedVhds, referencedVhds } from '../repository/chain-collapser.js';
-import { heldByUnreadable, listBackupPoints, listVmPoints } from '../repository/repository-reader.js';
-import { longTermTags } from '../repository/retention-plan.js';
-import { resolveChain, scanVhdFolder } from '../repository/vhd-folder-scan.js';
+import { AtomicFile, writeFileAtomic } from '../core/atomic-file.js';
 import {
+  BackupFolder,
   formatTimestamp,
-  isTemporaryName,
+  longTermTags,
   METADATA_VERSION,
-  vmFolder,
-  vmLockFolder,
-} from '../repository/repository-layout.js';
-import { lockVmFolder } from '../repository/vm-folder-lock.js';
+  type DeltaMetadata,
+  type RetentionOutcome,
+} from '../repository/index.js';
 import { StreamBridge } from '../transfer/stream-bridge.js';
 import { withSilenceLimit } from '../transfer/silence-watchdog.js';
 import { Throttle } from '../transfer/throttle.js';
@@ -29,7 +20,7 @@ import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waite
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
 import type { BackupRunOptions } from './backup-options.js';
-import { freeTimestamp, isCutStream, silenceError } from './full-backup.js';
+import { isCutStream, silenceError } from './full-backup.js';
 import {
   BACKUP_RUN_KEY,
   DELTA_BASE_KEY,
@@ -75,11 +66,8 @@ export async function runDeltaBackup(
   const vmRecord = await xapi.call<Rec & { uuid: string; name_label: string }>('VM.get_record', vmRef);
   const vm = { uuid: vmRecord.uuid, name: vmRecord.name_label };
   const ctx = { host: new URL(xapi.url).host, vm: vm.name };
-  const vmDir = vmFolder(opts.remoteRoot, vm.uuid);
-  await fs.stat(opts.remoteRoot).catch((err) => {
-    throw describeFsError(err, opts.remoteRoot, 'use the remote');
-  });
-  const release = await lockVmFolder(vmLockFolder(opts.remoteRoot, vm.uuid), `Sluice delta backup ${opts.runId}`);
+  const folder = await BackupFolder.open(opts.remoteRoot, vm.uuid);
+  const release = await folder.lock(`Sluice delta backup ${opts.runId}`);
   const sampler = new ProgressSampler(
     { runId: opts.runId, vm, disk: null, spoolCapBytes: opts.spoolCapBytes },
     opts.onProgress,
@@ -87,21 +75,28 @@ export async function runDeltaBackup(
   let snapRef: string | undefined;
   sampler.start();
   try {
-    await cleanFullBackupFolder(vmDir);
-    await removeVhdTemporaries(path.join(vmDir, 'vdis', opts.jobId));
-    await settleChains(path.join(vmDir, 'vdis', opts.jobId), opts.remoteRoot, vm.uuid, opts, sampler, ctx);
+    await folder.cleanFullLeftovers();
+    await folder.removeDeltaTemporaries(opts.jobId);
+    const settled = await folder.settleChains(opts.jobId, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      log: (m) => opts.log('info', m, ctx),
+      ...mergeProgressTracker(sampler),
+    });
+    if (settled.held)
+      opts.log('warn', `No VHD of this VM was merged or removed as unreferenced, ${settled.held}.`, ctx);
+    for (const p of settled.problems) opts.log('warn', p, ctx);
     for (const ref of await findLeftoverSnapshots(xapi, vmRef, new Set([opts.runId])))
       await destroySnapshotWithDisks(xapi, ref);
 
     // The base: our previous snapshot on the host, and the previous point of this job on the remote.
     const baseRef = await findDeltaBase(xapi, vmRef, opts.jobId);
-    const previous = (await listBackupPoints(opts.remoteRoot)).points
-      .filter((p) => p.vmUuid === vm.uuid && p.mode === 'delta' && p.jobId === opts.jobId)
+    const previous = (await folder.listPoints()).points
+      .filter((p) => p.mode === 'delta' && p.jobId === opts.jobId)
       .at(-1);
     const baseDisks = baseRef ? await snapshotDisks(xapi, baseRef) : [];
 
     sampler.setPhase('snapshot');
-    const when = await freeTimestamp(vmDir, new Date());
+    const when = await folder.freeTimestamp(new Date());
     const ts = formatTimestamp(when);
     snapRef = await takeBackupSnapshot(xapi, vmRef, vm.name, opts.runId, when);
     const snapRecord = await xapi.call<Rec>('VM.get_record', snapRef);
@@ -141,26 +136,19 @@ export async function runDeltaBackup(
         diskSampler.stop('skipped');
         return;
       }
-      const rel = `vdis/${opts.jobId}/${liveUuid}/${ts}.vhd`;
-      const target = path.join(vmDir, rel);
+      const { key: rel, path: target } = folder.deltaDisk(opts.jobId, liveUuid, ts);
       const base = baseDisks.find((b) => b.vdi.snapshot_of === d.vdi.snapshot_of);
-      const prevRel = previous
-        ? Object.values(previous.metadata.mode === 'delta' ? previous.metadata.vhds : {}).find((p) =>
-            p.startsWith(`vdis/${opts.jobId}/${liveUuid}/`),
-          )
-        : undefined;
+      const prevRel = previous ? folder.diskKeyOf(previous, opts.jobId, liveUuid) : undefined;
       let differencing = false;
       if (base && prevRel) {
-        const prevPath = path.join(vmDir, prevRel);
-        const scan = await scanVhdFolder(path.dirname(prevPath));
-        const chain = resolveChain(scan, path.basename(prevPath));
+        const chain = await folder.previousChain(prevRel);
         if ('problem' in chain) {
           opts.log(
             'warn',
             `The backup chain of disk "${d.vdi.name_label}" is broken on the remote (${chain.problem.message}); making a full VHD.`,
             ctx,
           );
-        } else if (scan.vhds.get(path.basename(prevPath))?.uuid !== base.vdi.uuid) {
+        } else if (chain.uuid !== base.vdi.uuid) {
           opts.log(
             'warn',
             `The previous backup of disk "${d.vdi.name_label}" does not match its base snapshot on the host; making a full VHD.`,
@@ -301,7 +289,7 @@ export async function runDeltaBackup(
       size: total,
       ...(opts.retention?.longTerm ? { tags: longTermTags(when) } : {}),
     };
-    await writeFileAtomic(path.join(vmDir, `${ts}.json`), JSON.stringify(metadata));
+    await folder.commitDeltaPoint(ts, metadata);
 
     sampler.setPhase('cleanup');
     // The new snapshot is the next base; the previous one has served.
@@ -373,45 +361,4 @@ async function vifWithNetwork(xapi: XapiSession, vifRef: string): Promise<Rec> {
   const pifs = Array.isArray(network.PIFs) ? (network.PIFs as string[]) : [];
   const vlan = pifs[0] ? await xapi.call<number | string>('PIF.get_VLAN', pifs[0]).catch(() => -1) : -1;
   return { ...vif, $network$uuid: network.uuid, $network$name_label: network.name_label, $network$VLAN: Number(vlan) };
-}
-
-/** Temp files of VHDs a killed run was writing (under the VM folder's lock, nobody else writes there). */
-async function removeVhdTemporaries(jobDir: string): Promise<void> {
-  const vdiDirs = await fs.readdir(jobDir).catch(() => [] as string[]);
-  for (const d of vdiDirs) {
-    for (const name of await fs.readdir(path.join(jobDir, d)).catch(() => [] as string[])) {
-      if (isTemporaryName(name)) await fs.rm(path.join(jobDir, d, name), { force: true });
-    }
-  }
-}
-
-/**
- * Before a run builds on the chains: finish merges a crash interrupted, and fold in VHDs whose point was
- * deleted but not yet merged (a crash between the two). Damage is only reported here.
- */
-async function settleChains(
-  jobDir: string,
-  root: string,
-  vmUuid: string,
-  opts: BackupRunOptions,
-  sampler: ProgressSampler,
-  ctx: Record<string, string>,
-): Promise<void> {
-  const vdiDirs = await fs.readdir(jobDir).catch(() => [] as string[]);
-  if (vdiDirs.length === 0) return;
-  const { points, unreadable } = await listVmPoints(root, vmUuid);
-  const held = heldByUnreadable(unreadable);
-  if (held) {
-    opts.log('warn', `No VHD of this VM was merged or removed as unreferenced, ${held}.`, ctx);
-    return;
-  }
-  const referenced = referencedVhds(points);
-  for (const d of vdiDirs) {
-    const r = await collapseUnreferencedVhds(path.join(jobDir, d), referenced, {
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      log: (m) => opts.log('info', m, ctx),
-      ...mergeProgressTracker(sampler),
-    });
-    for (const p of r.problems) opts.log('warn', p, ctx);
-  }
 }

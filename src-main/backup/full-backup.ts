@@ -1,21 +1,9 @@
-import path from 'node:path';
-import { promises as fs } from 'node:fs';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithZstd } from '../formats/compression-magic.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
-import { AtomicFile, writeFileAtomic } from '../repository/atomic-file.js';
-import type { FullMetadata } from '../repository/backup-metadata.js';
-import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
-import {
-  formatTimestamp,
-  METADATA_VERSION,
-  pointFiles,
-  vmFolder,
-  vmLockFolder,
-} from '../repository/repository-layout.js';
-import { lockVmFolder } from '../repository/vm-folder-lock.js';
-import { describeFsError } from '../errors/fs-errors.js';
+import type { AtomicFile } from '../core/atomic-file.js';
+import { BackupFolder, longTermTags, METADATA_VERSION, type RetentionOutcome } from '../repository/index.js';
 import { FileSink } from '../transfer/file-sink.js';
 import { withSilenceLimit } from '../transfer/silence-watchdog.js';
 import { Throttle } from '../transfer/throttle.js';
@@ -29,8 +17,6 @@ import { cleanUpFailedRun } from './failed-run-cleanup.js';
 import { destroySnapshotWithDisks, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { runRetentionPhase } from './retention-phase.js';
-import { longTermTags } from '../repository/retention-plan.js';
-import type { RetentionOutcome } from '../repository/apply-retention.js';
 import { retryFromStart } from './retry-policy.js';
 
 export interface FullBackupResult {
@@ -69,17 +55,12 @@ export async function runFullBackup(
     { runId: opts.runId, vm, disk: null, spoolCapBytes: opts.spoolCapBytes },
     opts.onProgress,
   );
-  const vmDir = vmFolder(opts.remoteRoot, vm.uuid);
-  // The repository's root must already be there: if a share is not mounted, its mount point must not quietly
-  // fill up with folders on the local disk.
-  await fs.stat(opts.remoteRoot).catch((err) => {
-    throw describeFsError(err, opts.remoteRoot, 'use the remote');
-  });
-  const release = await lockVmFolder(vmLockFolder(opts.remoteRoot, vm.uuid), `Sluice backup ${opts.runId}`);
+  const folder = await BackupFolder.open(opts.remoteRoot, vm.uuid);
+  const release = await folder.lock(`Sluice backup ${opts.runId}`);
   let snapRef: string | undefined;
   sampler.start();
   try {
-    const cleaned = await cleanFullBackupFolder(vmDir);
+    const cleaned = await folder.cleanFullLeftovers();
     for (const f of [...cleaned.removedTemporary, ...cleaned.removedOrphans])
       opts.log('info', `Removed leftover ${f} from an earlier run that did not finish.`, ctx);
     for (const f of cleaned.brokenMetadata)
@@ -90,25 +71,23 @@ export async function runFullBackup(
     }
 
     sampler.setPhase('snapshot');
-    const when = await freeTimestamp(vmDir, new Date());
-    const ts = formatTimestamp(when);
+    const when = await folder.freeTimestamp(new Date());
     snapRef = await takeBackupSnapshot(xapi, vmRef, vm.name, opts.runId, when);
     const snapRecord = await xapi.call<Record<string, unknown>>('VM.get_record', snapRef);
-    const files = pointFiles(vmDir, ts);
+    const point = await folder.beginFullPoint(when);
 
     sampler.setPhase('transfer');
     const { bytes, sha256, attempts, spoolPeakBytes, waitedForHostMs, waitedForDestinationMs } = await transferXva(
       xapi,
       snapRef,
-      files.xva,
+      point.xva,
       opts,
       sampler,
       ctx,
     );
 
     sampler.setPhase('commit');
-    await writeFileAtomic(files.xvaChecksum, `$5$$${sha256}`);
-    const metadata: FullMetadata = {
+    await point.commit(sha256, {
       jobId: opts.jobId,
       mode: 'full',
       scheduleId: opts.scheduleId ?? '',
@@ -116,11 +95,9 @@ export async function runFullBackup(
       version: METADATA_VERSION,
       vm: vmRecord,
       vmSnapshot: snapRecord,
-      xva: `./${path.basename(files.xva)}`,
       size: bytes,
       ...(opts.retention?.longTerm ? { tags: longTermTags(when) } : {}),
-    };
-    await writeFileAtomic(files.metadata, JSON.stringify(metadata));
+    });
 
     sampler.setPhase('cleanup');
     await destroySnapshotWithDisks(xapi, snapRef);
@@ -130,8 +107,8 @@ export async function runFullBackup(
     sampler.stop('done');
     return {
       vmUuid: vm.uuid,
-      pointId: ts,
-      xvaPath: files.xva,
+      pointId: point.id,
+      xvaPath: point.xvaPath,
       bytes,
       attempts,
       durationMs: performance.now() - started,
@@ -150,7 +127,7 @@ export async function runFullBackup(
 async function transferXva(
   xapi: XapiSession,
   snapRef: string,
-  xvaPath: string,
+  file: AtomicFile,
   opts: BackupRunOptions,
   sampler: ProgressSampler,
   ctx: Record<string, string>,
@@ -162,10 +139,9 @@ async function transferXva(
   waitedForHostMs: number;
   waitedForDestinationMs: number;
 }> {
-  const file = await AtomicFile.create(xvaPath);
   // XO's checksum file names its algorithm ($1$ md5, $5$ sha256, $6$ sha512) and XO reads all three; SHA-256
   // runs at twice MD5's speed on CPUs with SHA extensions, and a backup's CPU budget is its throughput.
-  let sink = new FileSink(file.handle, xvaPath, { hash: 'sha256' });
+  let sink = new FileSink(file.handle, file.finalPath, { hash: 'sha256' });
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
   let spoolPeakBytes = 0;
   const pool = new BlockPool();
@@ -278,22 +254,6 @@ export function silenceError(ms: number, ctx: Record<string, string>): SluiceErr
     hint: 'The host or the network stalled; Sluice retries the export.',
     context: { ...ctx, phase: 'transfer', retryable: 'true' },
   });
-}
-
-/**
- * Points are named to the second (XO's format): two runs in the same second must not share a name, or the
- * second would replace the first. Under the folder's lock, so no one else picks the same name meanwhile.
- */
-export async function freeTimestamp(vmDir: string, now: Date): Promise<Date> {
-  // Later than every point already there, not merely unused: retention keeps the newest by time stamp, and
-  // a run in the same second as a point that retention just deleted must not come out "older" than the
-  // point after it (it would be deleted at once).
-  let newest = 0;
-  for (const name of await fs.readdir(vmDir).catch(() => [] as string[])) {
-    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.(?:json|xva)$/.exec(name);
-    if (m) newest = Math.max(newest, Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
-  }
-  return new Date(Math.max(Math.floor(now.getTime() / 1000) * 1000, newest + 1000));
 }
 
 /** Errors that only say the bytes stopped, not why: the host's task knows better. */

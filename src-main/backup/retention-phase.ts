@@ -1,7 +1,10 @@
 import { SluiceError } from '../errors/sluice-error.js';
-import { applyRetention, type RetentionOutcome } from '../repository/apply-retention.js';
-import type { CollapseOptions } from '../repository/chain-collapser.js';
-import type { VhdMergeProgress } from '../repository/vhd-merge.js';
+import {
+  applyRetention,
+  type RetentionOutcome,
+  type CollapseOptions,
+  type VhdMergeProgress,
+} from '../repository/index.js';
 import type { TransferCounters } from '../transfer/transfer-pipeline.js';
 import type { BackupRunOptions } from './backup-options.js';
 import type { ProgressSampler } from '../transfer/progress-sampler.js';

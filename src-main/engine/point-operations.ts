@@ -7,13 +7,16 @@ import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { mergeProgressTracker } from '../backup/retention-phase.js';
 import { exportPoint } from '../export/export-point.js';
 import { SluiceError, toIpcError } from '../errors/sluice-error.js';
-import { fullPointDisks } from '../repository/full-point-reader.js';
-import { deltaPointDisks, pickDisk } from '../repository/point-disks.js';
-import { deleteBackupPoint } from '../repository/point-deleter.js';
-import { vmLockFolder } from '../repository/repository-layout.js';
-import { listBackupPoints, type BackupPoint } from '../repository/repository-reader.js';
-import { lockVmFolder } from '../repository/vm-folder-lock.js';
-import { verifyPoint } from '../repository/verify-point.js';
+import {
+  fullPointDisks,
+  deltaPointDisks,
+  pickDisk,
+  deleteBackupPoint,
+  listBackupPoints,
+  type BackupPoint,
+  BackupFolder,
+  verifyPoint,
+} from '../repository/index.js';
 import { restoreDisk } from '../restore/restore-disk.js';
 import type { RestoreOptions } from '../restore/restore-options.js';
 import { restorePoint } from '../restore/restore-point.js';
@@ -211,10 +214,8 @@ export class PointOperations {
       );
       sampler.start();
       sampler.setPhase(point.mode === 'delta' ? 'merge' : 'cleanup');
-      const release = await lockVmFolder(
-        vmLockFolder(root, point.vmUuid),
-        `Sluice delete of ${point.id} (${operationId})`,
-      );
+      const folder = await BackupFolder.open(root, point.vmUuid);
+      const release = await folder.lock(`Sluice delete of ${point.id} (${operationId})`);
       try {
         const log = this.logger(operationId);
         const d = await deleteBackupPoint(root, point, {

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
-import { AtomicFile } from '../repository/atomic-file.js';
+import { AtomicFile } from '../core/atomic-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
 
 /**

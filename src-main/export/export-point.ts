@@ -8,13 +8,19 @@ import { SluiceError } from '../errors/sluice-error.js';
 import { VhdFileWriter } from '../formats/vhd/vhd-file-writer.js';
 import { DEFAULT_BLOCK_SIZE } from '../formats/vhd/vhd-structures.js';
 import { XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
-import type { AtomicFile } from '../repository/atomic-file.js';
-import type { DeltaMetadata } from '../repository/backup-metadata.js';
-import { fullPointDisks, openPlainXva, xvaDiskRaw, xvaPathOf } from '../repository/full-point-reader.js';
-import { pickDisk } from '../repository/point-disks.js';
-import type { BackupPoint } from '../repository/repository-reader.js';
+import type { AtomicFile } from '../core/atomic-file.js';
+import {
+  type DeltaMetadata,
+  fullPointDisks,
+  openPlainXva,
+  xvaDiskRaw,
+  xvaPathOf,
+  pickDisk,
+  type BackupPoint,
+  openPointDisks,
+  type OpenedDisk,
+} from '../repository/index.js';
 import { describeFsError } from '../errors/fs-errors.js';
-import { openPointDisks, type OpenedDisk } from '../repository/point-disk-readers.js';
 import { ExportOutputs } from './export-outputs.js';
 import { copyFullXva } from './xva-copy.js';
 import { xvaFromChains } from './xva-synthesis.js';

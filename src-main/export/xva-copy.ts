@@ -3,9 +3,8 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier } from '../formats/xva/xva-stream-verifier.js';
-import type { AtomicFile } from '../repository/atomic-file.js';
-import { xvaPathOf } from '../repository/full-point-reader.js';
-import type { BackupPoint } from '../repository/repository-reader.js';
+import type { AtomicFile } from '../core/atomic-file.js';
+import { xvaPathOf, type BackupPoint } from '../repository/index.js';
 import { describeFsError } from '../errors/fs-errors.js';
 
 const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sha512' };

@@ -2,8 +2,7 @@ import { xxhashApi } from '../formats/vhd/vhd-block-digests.js';
 import type { VhdChainReader } from '../formats/vhd/vhd-chain-reader.js';
 import { encodeXmlRpcValue } from '../formats/ova-xml.js';
 import { tarEnd, tarEntry } from '../formats/tar/tar-writer.js';
-import type { DeltaMetadata } from '../repository/backup-metadata.js';
-import type { DeltaPointDisk } from '../repository/point-disks.js';
+import type { DeltaMetadata, DeltaPointDisk } from '../repository/index.js';
 
 // An XVA made from an incremental point, streamed: ova.xml built from the metadata's records (the snapshot
 // shown as a plain halted VM, as xapi exports a snapshot), then each disk in 1 MiB chunks read from its VHD

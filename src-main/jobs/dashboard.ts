@@ -3,7 +3,7 @@ import type { Inventory } from '../../src-shared/contract/inventory.js';
 import type { Dashboard } from '../../src-shared/contract/dashboard.js';
 import type { Job } from '../../src-shared/contract/jobs.js';
 import { NO_BACKUP_TAG } from '../../src-shared/vm-tags.js';
-import { listBackupPoints, type BackupPoint } from '../repository/repository-reader.js';
+import { listBackupPoints, type BackupPoint } from '../repository/index.js';
 import type { Settings } from '../settings/settings-schema.js';
 import type { RunHistory } from './run-history.js';
 

@@ -1,10 +1,6 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { BACKUP_NOW_JOB_ID, type RunSummary } from '../../src-shared/contract/runs.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks } from '../backup/host-snapshot.js';
-import { cleanFullBackupFolder } from '../repository/full-point-cleaner.js';
-import { isTemporaryName, vmFolder, vmLockFolder } from '../repository/repository-layout.js';
-import { lockVmFolder } from '../repository/vm-folder-lock.js';
+import { BackupFolder } from '../repository/index.js';
 import { parseRecordMap, vmRecordSchema } from '../xapi/xapi-records.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 
@@ -19,25 +15,18 @@ export async function cleanRemoteLeftovers(run: RunSummary, remotePaths: Map<str
   for (const v of touched) {
     const root = remotePaths.get(v.remoteId);
     if (!root) continue;
-    const vmDir = vmFolder(root, v.vmUuid);
-    if (!(await fs.stat(vmDir).catch(() => undefined))) continue;
+    const folder = await BackupFolder.open(root, v.vmUuid).catch(() => undefined);
+    if (!folder || !(await folder.exists())) continue;
     let release: (() => Promise<void>) | undefined;
     try {
-      release = await lockVmFolder(vmLockFolder(root, v.vmUuid), `Sluice clean-up after interrupted run ${run.runId}`);
+      release = await folder.lock(`Sluice clean-up after interrupted run ${run.runId}`);
     } catch {
       continue;
     }
     try {
-      const report = await cleanFullBackupFolder(vmDir);
-      removed.push(...[...report.removedTemporary, ...report.removedOrphans].map((n) => path.join(vmDir, n)));
-      const jobDir = path.join(vmDir, 'vdis', run.jobId ?? BACKUP_NOW_JOB_ID);
-      for (const d of await fs.readdir(jobDir).catch(() => [] as string[])) {
-        for (const n of await fs.readdir(path.join(jobDir, d)).catch(() => [] as string[])) {
-          if (!isTemporaryName(n)) continue;
-          await fs.rm(path.join(jobDir, d, n), { force: true });
-          removed.push(path.join(jobDir, d, n));
-        }
-      }
+      const report = await folder.cleanFullLeftovers();
+      removed.push(...[...report.removedTemporary, ...report.removedOrphans].map((n) => folder.pathOf(n)));
+      removed.push(...(await folder.removeDeltaTemporaries(run.jobId ?? BACKUP_NOW_JOB_ID)));
     } finally {
       await release();
     }

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { digestsPathOf } from '../formats/vhd/vhd-block-digests.js';
 import path from 'node:path';
-import { syncDir } from './atomic-file.js';
+import { syncDir } from '../core/atomic-file.js';
 import type { BackupPoint } from './repository-reader.js';
 import {
   childrenOf,

@@ -10,7 +10,7 @@ import {
   type DigestsRecord,
 } from '../formats/vhd/vhd-block-digests.js';
 import { readAt } from '../formats/vhd/vhd-file-reader.js';
-import { syncDir, writeFileAtomic } from './atomic-file.js';
+import { syncDir, writeFileAtomic } from '../core/atomic-file.js';
 
 // The block digests (formats/vhd-block-digests.ts) of a merged VHD: the parent's for the blocks the merge left
 // alone, fresh ones for the blocks it wrote. While the merge runs, no digests file sits beside the parent (its

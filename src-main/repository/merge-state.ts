@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { readTextIfExists } from '../core/optional-file.js';
-import { syncDir } from './atomic-file.js';
+import { syncDir } from '../core/atomic-file.js';
 
 // The state file of an unfinished merge, `.<parent>.merge.json` next to the parent VHD, in the fields Xen
 // Orchestra writes (so either tool can see, and resume, the other's merge):

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { describeFsError } from '../errors/fs-errors.js';
-import { syncDir } from './atomic-file.js';
+import { syncDir } from '../core/atomic-file.js';
 import {
   collapseUnreferencedVhds,
   referencedVhds,

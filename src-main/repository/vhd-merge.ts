@@ -21,7 +21,7 @@ import {
   type VhdHeader,
 } from '../formats/vhd/vhd-structures.js';
 import { describeFsError } from '../errors/fs-errors.js';
-import { syncDir } from './atomic-file.js';
+import { syncDir } from '../core/atomic-file.js';
 import {
   finishMergedDigests,
   setAsideParentDigests,

@@ -1,8 +1,7 @@
 import type { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { OvaDisk } from '../formats/ova-xml.js';
-import { pickDisk } from '../repository/point-disks.js';
-import type { BackupPoint } from '../repository/repository-reader.js';
+import { pickDisk, type BackupPoint } from '../repository/index.js';
 import { taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, parseTaskResultRefs, vbdRecordSchema } from '../xapi/xapi-records.js';

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { flatVhdStream } from '../formats/vhd/vhd-flat-stream.js';
-import type { DeltaMetadata } from '../repository/backup-metadata.js';
-import { openPointDisks, type OpenedDisk } from '../repository/point-disk-readers.js';
-import type { BackupPoint } from '../repository/repository-reader.js';
+import { type DeltaMetadata, openPointDisks, type OpenedDisk, type BackupPoint } from '../repository/index.js';
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { uploadToHost } from './disk-upload.js';

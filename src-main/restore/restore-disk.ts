@@ -1,12 +1,15 @@
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import { deltaPointDisks, pickDisk } from '../repository/point-disks.js';
-import type { BackupPoint } from '../repository/repository-reader.js';
-import { withNearestGoodPoint } from '../repository/verify-point.js';
+import {
+  deltaPointDisks,
+  pickDisk,
+  type BackupPoint,
+  withNearestGoodPoint,
+  openPointDisks,
+} from '../repository/index.js';
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { restoreFullPointDisk } from './restore-full-disk.js';
-import { openPointDisks } from '../repository/point-disk-readers.js';
 import { uploadDisk } from './restore-delta-point.js';
 import type { RestoredDisk, RestoreOptions } from './restore-options.js';
 import { resolveTargetSr } from './restore-target.js';

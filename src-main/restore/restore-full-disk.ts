@@ -1,9 +1,14 @@
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
-import { fullPointDisks, openPlainXva, xvaDiskRaw, xvaPathOf } from '../repository/full-point-reader.js';
-import { pickDisk } from '../repository/point-disks.js';
-import type { BackupPoint } from '../repository/repository-reader.js';
+import {
+  fullPointDisks,
+  openPlainXva,
+  xvaDiskRaw,
+  xvaPathOf,
+  pickDisk,
+  type BackupPoint,
+} from '../repository/index.js';
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { uploadToHost } from './disk-upload.js';

@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
-import path from 'node:path';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
-import type { FullMetadata } from '../repository/backup-metadata.js';
-import { fullPointDisks } from '../repository/full-point-reader.js';
-import type { BackupPoint } from '../repository/repository-reader.js';
+import { xvaPathOf, type FullMetadata, fullPointDisks, type BackupPoint } from '../repository/index.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
@@ -30,7 +27,7 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const meta = point.metadata as FullMetadata;
   const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
   const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
-  const xva = path.join(path.dirname(point.metadataPath), path.basename(meta.xva));
+  const xva = xvaPathOf(point);
   const size = (
     await fs.stat(xva).catch((err) => {
       throw describeFsError(err, xva, 'read');

@@ -1,6 +1,6 @@
 import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import type { BackupLog } from '../core/run-log.js';
-import type { BackupPoint } from '../repository/repository-reader.js';
+import type { BackupPoint } from '../repository/index.js';
 
 export interface RestoreOptions {
   runId: string;

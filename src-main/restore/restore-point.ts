@@ -1,6 +1,5 @@
 import { SluiceError } from '../errors/sluice-error.js';
-import type { BackupPoint } from '../repository/repository-reader.js';
-import { withNearestGoodPoint } from '../repository/verify-point.js';
+import { type BackupPoint, withNearestGoodPoint } from '../repository/index.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { vbdRecordSchema } from '../xapi/xapi-records.js';
 import { restoreDeltaPoint } from './restore-delta-point.js';

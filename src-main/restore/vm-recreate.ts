@@ -1,6 +1,5 @@
 import type { BackupLog } from '../core/run-log.js';
-import type { DeltaMetadata } from '../repository/backup-metadata.js';
-import type { DeltaPointDisk } from '../repository/point-disks.js';
+import type { DeltaMetadata, DeltaPointDisk } from '../repository/index.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF } from '../xapi/xapi-records.js';
 

@@ -24,6 +24,11 @@ const probes: Record<string, string> = {
     "import { Engine } from '../../../src-main/engine/engine.js';\nexport const b = Engine;\n",
   'src-shared/PROBE/node.ts': "import os from 'os';\nexport const a = os;\n",
   'src-main/electron/PROBE/electron.ts': "import { app } from 'electron';\nexport const a = app;\n",
+  // The repository is entered through its door only.
+  'src-main/backup/PROBE/repository-part.ts':
+    "import { lockVmFolder } from '../../repository/vm-folder-lock.js';\nexport const l = lockVmFolder;\n",
+  'src-main/backup/PROBE/repository-door.ts':
+    "import { BackupFolder } from '../../repository/index.js';\nexport const f = BackupFolder;\n",
   // Only the demo reaches the simulator.
   'src-main/engine/PROBE/simulator.ts':
     "import { startSimulator } from '../../../src-sim/index.js';\nexport const s = startSimulator;\n",
@@ -77,6 +82,7 @@ describe('lint rules fail on planted violations', () => {
     ['src-main/formats/PROBE/upward.ts', 'import-x/no-restricted-paths'],
     ['src-main/export/PROBE/sideways.ts', 'import-x/no-restricted-paths'],
     ['src-main/engine/PROBE/simulator.ts', 'import-x/no-restricted-paths'],
+    ['src-main/backup/PROBE/repository-part.ts', 'import-x/no-restricted-paths'],
     ['src-main/core/PROBE/cycle-a.ts', 'import-x/no-cycle'],
     ['src-renderer/src/PROBE/package.ts', 'sluice/allowed-packages'],
     ['src-shared/PROBE/package.ts', 'sluice/allowed-packages'],
@@ -99,6 +105,10 @@ describe('lint rules fail on planted violations', () => {
     'src-shared/PROBE/node.ts',
   ])('%s is refused what its world must not import', (rel) => {
     expect(rulesFired(rel)).toContain('no-restricted-imports');
+  });
+
+  it('lets code outside the repository import its door', () => {
+    expect(rulesFired('src-main/backup/PROBE/repository-door.ts')).toEqual([]);
   });
 
   it('lets src-main/electron import electron', () => {

@@ -1,7 +1,6 @@
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
-import { describePointChains, pointKey } from '../../repository/point-chains.js';
-import { listBackupPoints } from '../../repository/repository-reader.js';
+import { describePointChains, pointKey, listBackupPoints } from '../../repository/index.js';
 import type { EngineContext } from '../engine-context.js';
 
 export function backupsHandlers(ctx: EngineContext): Pick<Handlers, 'backups.list'> {

@@ -4,8 +4,7 @@ import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import { testRemote } from '../../remotes/folder-remote.js';
 import { remoteUsage } from '../../remotes/remote-usage.js';
-import { listBackupPoints } from '../../repository/repository-reader.js';
-import { BACKUPS_DIR } from '../../repository/repository-layout.js';
+import { listBackupPoints, BACKUPS_DIR } from '../../repository/index.js';
 import type { EngineContext } from '../engine-context.js';
 
 export function remotesHandlers(

@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { DurableFile, type ValidateTemp } from '../core/durable-file.js';
+import { DurableFile, type ValidateTemp } from './durable-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
 
-export { syncDir } from '../core/durable-file.js';
+export { syncDir } from './durable-file.js';
 
 /**
  * A new file of the repository, written durably (core/durable-file) and never over an existing one, whose

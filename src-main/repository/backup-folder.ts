@@ -1,0 +1,169 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { describeFsError } from '../errors/fs-errors.js';
+import { AtomicFile, writeFileAtomic } from '../core/atomic-file.js';
+import type { BackupMetadata, FullMetadata } from './backup-metadata.js';
+import { collapseUnreferencedVhds, referencedVhds, type CollapseOptions } from './chain-collapser.js';
+import { cleanFullBackupFolder, type CleanReport } from './full-point-cleaner.js';
+import { heldByUnreadable, listVmPoints, type BackupPoint, type UnreadableMetadata } from './repository-reader.js';
+import { formatTimestamp, isTemporaryName, pointFiles, vmFolder, vmLockFolder } from './repository-layout.js';
+import { resolveChain, scanVhdFolder } from './vhd-folder-scan.js';
+import { lockVmFolder } from './vm-folder-lock.js';
+
+/**
+ * One VM's backups in a repository (XO's `xo-vm-backups/<vmUuid>/`), as the backup, clean-up and delete code
+ * use them: its lock, its points, the leftovers of runs that died, new points (full: an XVA and its checksum;
+ * delta: a VHD per disk), each committed by its metadata, written last. Callers name points and disks; only
+ * this folder knows where their files are.
+ */
+export class BackupFolder {
+  private constructor(
+    private readonly root: string,
+    readonly vmUuid: string,
+  ) {}
+
+  /**
+   * The repository's root must already be there: if a share is not mounted, its mount point must not quietly
+   * fill up with folders on the local disk.
+   */
+  static async open(root: string, vmUuid: string): Promise<BackupFolder> {
+    await fs.stat(root).catch((err) => {
+      throw describeFsError(err, root, 'use the remote');
+    });
+    return new BackupFolder(root, vmUuid);
+  }
+
+  private get dir(): string {
+    return vmFolder(this.root, this.vmUuid);
+  }
+
+  /** One writer per VM folder (XO's `<vmUuid>.lock/`); resolves to the release. */
+  lock(purpose: string): Promise<() => Promise<void>> {
+    return lockVmFolder(vmLockFolder(this.root, this.vmUuid), purpose);
+  }
+
+  /** The local path of a file of this folder, for messages and clean-up reports. */
+  pathOf(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  /** Whether anything of this VM is stored (a clean pass of a VM never backed up here has nothing to do). */
+  async exists(): Promise<boolean> {
+    return (await fs.stat(this.dir).catch(() => undefined)) !== undefined;
+  }
+
+  listPoints(): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
+    return listVmPoints(this.root, this.vmUuid);
+  }
+
+  /** Temp files and orphans of full points that runs which died left; the names removed. */
+  cleanFullLeftovers(): Promise<CleanReport> {
+    return cleanFullBackupFolder(this.dir);
+  }
+
+  /** Temp files of VHDs a killed run of this job was writing (under the lock, nobody else writes there). */
+  async removeDeltaTemporaries(jobId: string): Promise<string[]> {
+    const jobDir = path.join(this.dir, 'vdis', jobId);
+    const removed: string[] = [];
+    for (const d of await fs.readdir(jobDir).catch(() => [] as string[])) {
+      for (const name of await fs.readdir(path.join(jobDir, d)).catch(() => [] as string[])) {
+        if (!isTemporaryName(name)) continue;
+        await fs.rm(path.join(jobDir, d, name), { force: true });
+        removed.push(path.join(jobDir, d, name));
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Before a run builds on this job's chains: finish merges a crash interrupted, and fold in VHDs whose point
+   * was deleted but not yet merged. While any metadata is unreadable, nothing is merged or removed (it might
+   * use any of them): the reason comes back for the log.
+   */
+  async settleChains(jobId: string, opts: CollapseOptions): Promise<{ held?: string; problems: string[] }> {
+    const jobDir = path.join(this.dir, 'vdis', jobId);
+    const vdiDirs = await fs.readdir(jobDir).catch(() => [] as string[]);
+    if (vdiDirs.length === 0) return { problems: [] };
+    const { points, unreadable } = await this.listPoints();
+    const held = heldByUnreadable(unreadable);
+    if (held) return { held, problems: [] };
+    const referenced = referencedVhds(points);
+    const problems: string[] = [];
+    for (const d of vdiDirs)
+      problems.push(...(await collapseUnreferencedVhds(path.join(jobDir, d), referenced, opts)).problems);
+    return { problems };
+  }
+
+  /**
+   * Points are named to the second (XO's format): two runs in the same second must not share a name, or the
+   * second would replace the first. Called under the folder's lock, so no one else picks the same name.
+   */
+  async freeTimestamp(now: Date): Promise<Date> {
+    // Later than every point already there, not merely unused: retention keeps the newest by time stamp, and
+    // a run in the same second as a point that retention just deleted must not come out "older" than the
+    // point after it (it would be deleted at once).
+    let newest = 0;
+    for (const name of await fs.readdir(this.dir).catch(() => [] as string[])) {
+      const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.(?:json|xva)$/.exec(name);
+      if (m) newest = Math.max(newest, Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+    }
+    return new Date(Math.max(Math.floor(now.getTime() / 1000) * 1000, newest + 1000));
+  }
+
+  /** A new full point: its XVA file (a temp file until it is complete) and the commit that makes it a point. */
+  async beginFullPoint(when: Date): Promise<FullPointWriter> {
+    const id = formatTimestamp(when);
+    const files = pointFiles(this.dir, id);
+    const xva = await AtomicFile.create(files.xva);
+    return {
+      id,
+      xvaPath: files.xva,
+      xva,
+      commit: async (sha256, metadata) => {
+        await writeFileAtomic(files.xvaChecksum, `$5$$${sha256}`);
+        await writeFileAtomic(files.metadata, JSON.stringify({ ...metadata, xva: `./${path.basename(files.xva)}` }));
+      },
+    };
+  }
+
+  /** Where a delta disk of point `id` goes, as the metadata names it and as a file. */
+  deltaDisk(jobId: string, vdiUuid: string, id: string): { key: string; path: string } {
+    const key = `vdis/${jobId}/${vdiUuid}/${id}.vhd`;
+    return { key, path: path.join(this.dir, key) };
+  }
+
+  /** The key of a disk's VHD in a delta point of this job, as the point's metadata names it. */
+  diskKeyOf(point: BackupPoint, jobId: string, vdiUuid: string): string | undefined {
+    const vhds = point.metadata.mode === 'delta' ? Object.values(point.metadata.vhds) : [];
+    return vhds.find((p) => p.startsWith(`vdis/${jobId}/${vdiUuid}/`));
+  }
+
+  /**
+   * The chain a previous point's VHD (as its metadata names it) belongs to, checked on the remote: its files
+   * oldest first and the VHD's own uuid, or what is wrong with it.
+   */
+  async previousChain(
+    key: string,
+  ): Promise<{ paths: string[]; uuid: string | undefined } | { problem: { message: string } }> {
+    const file = path.join(this.dir, key);
+    const scan = await scanVhdFolder(path.dirname(file));
+    const chain = resolveChain(scan, path.basename(file));
+    if ('problem' in chain) return { problem: chain.problem };
+    return { paths: chain.paths, uuid: scan.vhds.get(path.basename(file))?.uuid };
+  }
+
+  /** Commits a delta point: its metadata, written last, once every disk's VHD is in place. */
+  async commitDeltaPoint(id: string, metadata: BackupMetadata): Promise<void> {
+    await writeFileAtomic(pointFiles(this.dir, id).metadata, JSON.stringify(metadata));
+  }
+}
+
+export interface FullPointWriter {
+  id: string;
+  /** For messages and results: where the XVA will be once committed. */
+  xvaPath: string;
+  /** The XVA being written, under a temp name until the transfer commits it. */
+  xva: AtomicFile;
+  /** The checksum file, then the metadata that makes the point (its `xva` field is filled in here). */
+  commit(sha256: string, metadata: Omit<FullMetadata, 'xva'>): Promise<void>;
+}
