@@ -1,5 +1,5 @@
 import { SluiceError } from '../errors/sluice-error.js';
-import type { BackupPoint } from '../repository/repository-reader.js';
+import type { BackupPoint } from '../repository/index.js';
 import { UsageError } from './cli-errors.js';
 
 /**

@@ -5,7 +5,7 @@ import { forEachLimited } from '../backup/for-each-limited.js';
 import { runFullBackup, type FullBackupResult } from '../backup/full-backup.js';
 import type { SelectedVm } from '../backup/vm-selection.js';
 import type { BackupLog } from '../core/run-log.js';
-import type { RetentionPolicy } from '../repository/retention-plan.js';
+import type { RetentionPolicy } from '../repository/index.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 
 /**

@@ -1,3 +1,4 @@
+import { CLI_BACKUP_JOB_ID } from '../../../src-shared/contract/runs.js';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { DeltaBackupResult } from '../../backup/delta-backup.js';
@@ -13,7 +14,8 @@ import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes, formatDuration, parseSize } from '../../../src-shared/units.js';
 import { connectTrusted, readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
-import { ProgressRenderer } from '../progress-renderer.js';
+import { CommandOutput } from '../command-output.js';
+import { cancelOnSignal } from '../cancel-on-signal.js';
 
 export const backupHelp = `sluice backup --host URL --username U --password-file F [--trust-fingerprint SHA256]
               --vm NAME_OR_UUID... --remote DIR --mode full|delta [--retention N] [--full-interval K] [--json]
@@ -93,12 +95,9 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const remoteRoot = path.resolve(values.remote!);
   const json = values.json === true;
 
-  const emit = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
-  const renderer = json ? undefined : new ProgressRenderer();
-  const log = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, string>) => {
-    if (json) emit({ type: 'log', level, message, context, at: new Date().toISOString() });
-    else renderer!.log(`${level === 'info' ? '' : `${level}: `}${message}`);
-  };
+  const out = new CommandOutput(json);
+  const { log } = out;
+  const emit = (obj: unknown) => out.emit(obj);
 
   const settings = new ConfSettingsStore(values['data-dir'] ?? defaultDataDir());
   const password = await readPasswordFile(values['password-file']!);
@@ -108,20 +107,16 @@ export async function backupCommand(argv: string[]): Promise<number> {
     log('warn', `The spool is limited to ${formatBytes(spool.capBytes)}: half the free space in ${spool.dir}.`);
   log('info', `Remote ${remoteRoot}: ${formatBytes(remote.freeBytes)} free.`);
 
-  const controller = new AbortController();
-  const onSignal = () => {
-    log('warn', 'Cancelling: stopping the export on the host, removing temporary files and the snapshot…');
-    controller.abort(new SluiceError('CANCELLED', 'Cancelled by the user.'));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const cancel = cancelOnSignal(() =>
+    log('warn', 'Cancelling: stopping the export on the host, removing temporary files and the snapshot…'),
+  );
 
   const xapi = await connectTrusted(settings, {
     url: values.host!,
     username: values.username!,
     password,
     trustFingerprint: values['trust-fingerprint'],
-    signal: controller.signal,
+    signal: cancel.signal,
   });
   const results: FullBackupResult[] = [];
   const failures: Array<{ vm: string; error: SluiceError | Error }> = [];
@@ -132,7 +127,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
       xapi,
       {
         runId: randomUUID(),
-        jobId: values['job-id'] ?? 'sluice-cli',
+        jobId: values['job-id'] ?? CLI_BACKUP_JOB_ID,
         mode: values.mode,
         vms: selected,
         remotes: [{ id: remoteRoot, root: remoteRoot }],
@@ -148,9 +143,9 @@ export async function backupCommand(argv: string[]): Promise<number> {
         ...(fullInterval !== undefined ? { fullInterval } : {}),
       },
       {
-        signal: controller.signal,
+        signal: cancel.signal,
         log,
-        onProgress: (p) => (json ? emit({ type: 'progress', ...p }) : renderer!.update(p)),
+        onProgress: out.progress,
         vmSucceeded: (vm, _remote, outcome) => {
           const r = outcome.mode === 'full' ? outcome.result : deltaAsFull(outcome.result);
           results.push(r);
@@ -170,9 +165,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
       },
     );
   } finally {
-    renderer?.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    out.stop();
+    cancel.dispose();
     await xapi.close();
   }
   if (failures.length > 0) {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { checkRepository, type RepositoryProblem } from '../../repository/repository-check.js';
+import { checkRepository, type RepositoryProblem } from '../../repository/index.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { SluiceError } from '../../errors/sluice-error.js';
 import { exportPoint, type ExportFormat } from '../../export/export-point.js';
-import { listBackupPoints } from '../../repository/repository-reader.js';
+import { listBackupPoints } from '../../repository/index.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes, formatDuration } from '../../../src-shared/units.js';
 import { selectOnePoint } from '../point-selection.js';
-import { ProgressRenderer } from '../progress-renderer.js';
+import { CommandOutput } from '../command-output.js';
+import { cancelOnSignal } from '../cancel-on-signal.js';
 
 export const exportHelp = `sluice export --remote DIR --vm NAME_OR_UUID [--at TIMESTAMP|latest] --format xva|vhd|raw --out PATH
               [--disk VDI_UUID_OR_POSITION] [--json]
@@ -46,27 +46,21 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (values.format === 'xva' && values.disk)
     throw new UsageError('--disk goes with --format vhd or raw: an XVA holds the whole VM.');
   const json = values.json === true;
-  const emit = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
-  const renderer = json ? undefined : new ProgressRenderer();
-  const log = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, string>) => {
-    if (json) emit({ type: 'log', level, message, context, at: new Date().toISOString() });
-    else renderer!.log(`${level === 'info' ? '' : `${level}: `}${message}`);
-  };
+  const out = new CommandOutput(json);
+  const { log } = out;
+  const emit = (obj: unknown) => out.emit(obj);
   const { points } = await listBackupPoints(path.resolve(values.remote!));
   const point = selectOnePoint(points, values.vm, values.at);
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new SluiceError('CANCELLED', 'Cancelled by the user.'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const cancel = cancelOnSignal();
   try {
     const r = await exportPoint(point, {
       format: values.format as ExportFormat,
       out: path.resolve(values.out!),
       disk: values.disk,
       runId: randomUUID(),
-      signal: controller.signal,
+      signal: cancel.signal,
       log,
-      onProgress: (p) => (json ? emit({ type: 'progress', ...p }) : renderer!.update(p)),
+      onProgress: out.progress,
     });
     if (json)
       emit({
@@ -84,9 +78,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
           `✔ ${f.path}: ${formatBytes(f.bytes)}${f.position !== null ? ` (disk ${f.position})` : ''} in ${formatDuration(r.durationMs / 1000)}`,
         );
   } finally {
-    renderer?.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    out.stop();
+    cancel.dispose();
   }
   return 0;
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { listBackupPoints } from '../../repository/repository-reader.js';
+import { listBackupPoints } from '../../repository/index.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';

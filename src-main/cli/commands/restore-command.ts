@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { SluiceError } from '../../errors/sluice-error.js';
-import { listBackupPoints } from '../../repository/repository-reader.js';
+import { listBackupPoints } from '../../repository/index.js';
 import { restoreDisk } from '../../restore/restore-disk.js';
 import type { RestoreOptions } from '../../restore/restore-options.js';
 import { restorePoint } from '../../restore/restore-point.js';
@@ -12,7 +11,8 @@ import { parseCommandArgs } from '../command-args.js';
 import { formatBytes, formatDuration, parseSize } from '../../../src-shared/units.js';
 import { connectTrusted, readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { selectOnePoint } from '../point-selection.js';
-import { ProgressRenderer } from '../progress-renderer.js';
+import { CommandOutput } from '../command-output.js';
+import { cancelOnSignal } from '../cancel-on-signal.js';
 import { spoolBudget } from '../../runs/spool-budget.js';
 import { defaultSettings } from '../../settings/settings-schema.js';
 
@@ -74,32 +74,25 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   if (speedLimit !== null && !(speedLimit > 0))
     throw new UsageError(`--speed-limit takes a rate like 50M, not "${values['speed-limit']}".`);
   const json = values.json === true;
-  const emit = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
-  const renderer = json ? undefined : new ProgressRenderer();
-  const log = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, string>) => {
-    if (json) emit({ type: 'log', level, message, context, at: new Date().toISOString() });
-    else renderer!.log(`${level === 'info' ? '' : `${level}: `}${message}`);
-  };
+  const out = new CommandOutput(json);
+  const { log } = out;
+  const emit = (obj: unknown) => out.emit(obj);
 
   // The point first: a wrong --vm or --at must not cost a login.
   const { points } = await listBackupPoints(path.resolve(values.remote!));
   const point = selectOnePoint(points, values.vm, values.at);
   const password = await readPasswordFile(values['password-file']!);
   const settings = new ConfSettingsStore(values['data-dir'] ?? defaultDataDir());
-  const controller = new AbortController();
-  const onSignal = () => {
-    log('warn', 'Cancelling: stopping the import on the host and removing what it created…');
-    controller.abort(new SluiceError('CANCELLED', 'Cancelled by the user.'));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const cancel = cancelOnSignal(() =>
+    log('warn', 'Cancelling: stopping the import on the host and removing what it created…'),
+  );
   try {
     const xapi = await connectTrusted(settings, {
       url: values.host!,
       username: values.username!,
       password,
       trustFingerprint: values['trust-fingerprint'],
-      signal: controller.signal,
+      signal: cancel.signal,
     });
     try {
       log('info', `Restoring ${point.vmName} ${point.id} (${point.mode}) to ${xapi.url}…`);
@@ -117,9 +110,9 @@ export async function restoreCommand(argv: string[]): Promise<number> {
         spoolCapBytes: spool.capBytes,
         speedLimitBytesPerSec: speedLimit,
         points,
-        signal: controller.signal,
+        signal: cancel.signal,
         log,
-        onProgress: (p) => (json ? emit({ type: 'progress', ...p }) : renderer!.update(p)),
+        onProgress: out.progress,
       };
       if (values.disk) {
         const r = await restoreDisk(xapi, point, values.disk, opts);
@@ -163,9 +156,8 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       await xapi.close();
     }
   } finally {
-    renderer?.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    out.stop();
+    cancel.dispose();
   }
   return 0;
 }

@@ -1,8 +1,6 @@
 import path from 'node:path';
 import { SluiceError } from '../../errors/sluice-error.js';
-import { listBackupPoints, type BackupPoint } from '../../repository/repository-reader.js';
-import type { FileVerifyCache } from '../../repository/verify-chain-point.js';
-import { verifyPoint } from '../../repository/verify-point.js';
+import { listBackupPoints, type BackupPoint, type FileVerifyCache, verifyPoint } from '../../repository/index.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
