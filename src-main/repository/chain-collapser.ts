@@ -10,6 +10,7 @@ import {
   scanVhdFolder,
   type VhdFolderScan,
 } from './vhd-folder-scan.js';
+import { asChainProblem } from './vhd-chain-problem.js';
 import { mergeVhdIntoParent, resumeVhdMerge, type VhdMergeOptions, type VhdMergeProgress } from './vhd-merge.js';
 
 // After a delta point's metadata is gone, its VHDs are no longer referenced. Each one a later VHD still builds
@@ -53,7 +54,7 @@ export async function collapseUnreferencedVhds(
   let scan = await scanVhdFolder(dir);
   for (const state of scan.mergeStates) {
     opts.log?.(`Resuming the unfinished merge ${path.join(dir, state)}.`);
-    const r = await resumeVhdMerge(dir, state, mergeOptions(dir, state, opts));
+    const r = await resumeVhdMerge(dir, state, mergeOptions(dir, state, opts)).catch(rethrowAsChainProblem);
     report.resumed.push(path.basename(r.path));
   }
   // Oldest first (names are time stamps): a root absorbs its child before that child is looked at.
@@ -69,11 +70,17 @@ export async function collapseUnreferencedVhds(
       report.removed.push(next.name);
     } else {
       opts.log?.(`Merging ${next.child} into ${next.parent} (${dir}).`);
-      await mergeVhdIntoParent(dir, next.parent, next.child, mergeOptions(dir, next, opts));
+      await mergeVhdIntoParent(dir, next.parent, next.child, mergeOptions(dir, next, opts)).catch(
+        rethrowAsChainProblem,
+      );
       report.merged.push({ parent: next.parent, child: next.child });
     }
   }
   return report;
+}
+
+function rethrowAsChainProblem(err: unknown): never {
+  throw asChainProblem(err);
 }
 
 function mergeOptions(

@@ -2,6 +2,7 @@ import { SluiceError, type Damage, type ErrorContext } from '../errors/sluice-er
 import { loadDigests } from '../formats/vhd/vhd-block-digests.js';
 import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
+import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks, type DeltaPointDisk } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
 
@@ -41,8 +42,9 @@ export async function openPointDisks(point: BackupPoint, only?: (d: DeltaPointDi
       opened.push({ disk, chain: await VhdChainReader.open(disk.chain, { check }) });
     }
     return opened;
-  } catch (err) {
+  } catch (thrown) {
     await Promise.all(opened.map((o) => o.chain.close()));
+    const err = asChainProblem(thrown);
     if (err instanceof VhdFormatError)
       throw damagedPoint(point, err.message, { kind: err.damage, offset: err.offset, file: err.source ?? '' }, {}, err);
     if (err instanceof SluiceError && err.code === 'REMOTE_ERROR' && !err.message.includes(point.id))

@@ -5,6 +5,7 @@ import { VhdChainReader } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { bitmapSize, FOOTER_SIZE, SECTOR } from '../formats/vhd/vhd-structures.js';
+import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
 import type { VerifyProgress } from './verify-full-point.js';
@@ -82,7 +83,8 @@ export async function verifyChainPoint(
   for (const disk of disks) {
     try {
       await (await VhdChainReader.open(disk.chain)).close();
-    } catch (err) {
+    } catch (thrown) {
+      const err = asChainProblem(thrown);
       if (err instanceof SluiceError) throw damaged(err.message, err.damage, { ...err.context, disk: disk.name });
       throw err;
     }

@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { isRetryable } from '../../src-main/backup/retry-policy.js';
 import { SluiceError, toIpcError } from '../../src-main/errors/sluice-error.js';
 import { isCutStream } from '../../src-main/backup/full-backup.js';
+import { FormatError } from '../../src-main/formats/format-error.js';
+import { VhdChainError, VhdFormatError } from '../../src-main/formats/vhd/vhd-errors.js';
+import { XvaVerifyError } from '../../src-main/formats/xva/xva-verify-error.js';
+import { asChainProblem } from '../../src-main/repository/vhd-chain-problem.js';
 
 describe('SluiceError typed fields', () => {
   it('the retry decision reads the typed field, not the context string', () => {
@@ -38,5 +42,33 @@ describe('SluiceError typed fields', () => {
       damage: 'truncated',
     });
     expect(toIpcError(new SluiceError('HOST_ERROR', 'm'))).toEqual({ code: 'HOST_ERROR', message: 'm' });
+  });
+});
+
+describe('format errors at the repository boundary', () => {
+  it('a VHD chain error carries no hint; the repository gives it one by problem', () => {
+    const broken = asChainProblem(new VhdChainError('/r/b.vhd', 'b is not a child of a'));
+    expect(broken).toBeInstanceOf(SluiceError);
+    expect(broken).toMatchObject({
+      code: 'REMOTE_ERROR',
+      message: 'b is not a child of a',
+      hint: expect.stringMatching(/run a full backup/),
+      context: { file: '/r/b.vhd', phase: 'read VHD chain' },
+    });
+    const unsupported = asChainProblem(new VhdChainError('/r/b.vhd', 'block sizes differ', 'unsupported'));
+    expect((unsupported as SluiceError).hint).toMatch(/one block size/);
+    const other = new Error('x');
+    expect(asChainProblem(other)).toBe(other);
+  });
+
+  it('VHD and XVA errors are format errors with their damage kind and byte, not SluiceErrors', () => {
+    const vhd = new VhdFormatError('footer', 'bad', { offset: 512, source: 'a.vhd' });
+    const xva = new XvaVerifyError('chunk-checksum', 'bad', { offset: 1024, entry: 'Ref:3/00000001' });
+    for (const e of [vhd, xva]) {
+      expect(e).toBeInstanceOf(FormatError);
+      expect(e).not.toBeInstanceOf(SluiceError);
+    }
+    expect(vhd).toMatchObject({ damage: 'footer', offset: 512, message: 'a.vhd: bad (at byte 512)' });
+    expect(xva).toMatchObject({ damage: 'chunk-checksum', offset: 1024, entry: 'Ref:3/00000001' });
   });
 });
