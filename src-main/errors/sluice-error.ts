@@ -36,8 +36,8 @@ export class SluiceError extends Error {
       context?: ErrorContext;
       cause?: unknown;
       issues?: Array<{ path: string; message: string }>;
-      retryable?: boolean;
-      damage?: Damage;
+      retryable?: boolean | undefined;
+      damage?: Damage | undefined;
     } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -55,7 +55,10 @@ export class SluiceError extends Error {
  * The log and the UI show the context, so the typed fields appear there too, as they always have; code that
  * decides something reads the typed fields, never these strings.
  */
-function withTypedFields(context: ErrorContext, typed: { retryable?: boolean; damage?: Damage }): ErrorContext {
+function withTypedFields(
+  context: ErrorContext,
+  typed: { retryable?: boolean | undefined; damage?: Damage | undefined },
+): ErrorContext {
   const { retryable, damage } = typed;
   if (retryable === undefined && damage === undefined) return context;
   return {
