@@ -103,8 +103,8 @@ function nextStep(scan: VhdFolderScan, referenced: ReadonlySet<string>, report: 
   for (const v of scan.vhds.values()) {
     if (referenced.has(v.path) || busy.has(v.name)) continue;
     const known = (m: string) => report.problems.includes(m);
-    if (v.damage) {
-      const m = `${v.path} is damaged and no point uses it; left for \`sluice check\`: ${v.damage}`;
+    if (v.unreadable) {
+      const m = `${v.path} is damaged and no point uses it; left for \`sluice check\`: ${v.unreadable}`;
       if (!known(m)) report.problems.push(m);
       continue;
     }
@@ -122,8 +122,8 @@ function nextStep(scan: VhdFolderScan, referenced: ReadonlySet<string>, report: 
       continue;
     }
     const child = children[0]!;
-    if (child.damage) {
-      const m = `${child.path} is damaged, so it is not merged into ${v.name}: ${child.damage}`;
+    if (child.unreadable) {
+      const m = `${child.path} is damaged, so it is not merged into ${v.name}: ${child.unreadable}`;
       if (!known(m)) report.problems.push(m);
       continue;
     }
