@@ -252,7 +252,8 @@ async function transferXva(
 export function silenceError(ms: number, ctx: Record<string, string>): SluiceError {
   return new SluiceError('HOST_ERROR', `The host sent nothing for ${Math.round(ms / 1000)} s during the export.`, {
     hint: 'The host or the network stalled; Sluice retries the export.',
-    context: { ...ctx, phase: 'transfer', retryable: 'true' },
+    context: { ...ctx, phase: 'transfer' },
+    retryable: true,
   });
 }
 
@@ -261,19 +262,17 @@ export function isCutStream(err: unknown): boolean {
   if (err instanceof VhdFormatError) return err.damage === 'truncated';
   if (!(err instanceof SluiceError)) return false;
   if (err.code === 'HOST_UNREACHABLE') return true;
-  return err.context.damage === 'truncated';
+  return err.damage?.kind === 'truncated';
 }
 
 function damagedStream(err: unknown, ctx: Record<string, string>): SluiceError {
   const where = err instanceof XvaVerifyError ? `${err.entry ? ` at ${err.entry}` : ''} (byte ${err.offset})` : '';
   return new SluiceError('HOST_ERROR', `The export arrived damaged${where}: ${(err as Error).message}`, {
     hint: "The stream was cut or corrupted on the way; Sluice retries the export. If it keeps failing, check the host's storage.",
-    context: {
-      ...ctx,
-      phase: 'verify',
-      retryable: 'true',
-      ...(err instanceof XvaVerifyError ? { damage: err.damage } : {}),
-    },
+    context: { ...ctx, phase: 'verify' },
+    retryable: true,
+    // The byte is in the message; the context has never carried it for a stream.
+    ...(err instanceof XvaVerifyError ? { damage: { kind: err.damage } } : {}),
     cause: err,
   });
 }

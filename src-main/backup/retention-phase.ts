@@ -89,6 +89,8 @@ export async function runRetentionPhase(
           e?.hint ??
           'The new point is safe. Run `npx sluice check --remote DIR` to see the cause; the next run finishes an interrupted merge where it stopped.',
         context: { ...e?.context, ...ctx, phase: 'merge' },
+        retryable: e?.retryable,
+        damage: e?.damage,
         cause: err,
       },
     );

@@ -22,7 +22,7 @@ const RETRYABLE_XAPI_CODES = new Set(['VDI_IO_ERROR', 'HOST_OFFLINE', 'INTERNAL_
 export function isRetryable(err: unknown): boolean {
   if (err instanceof XapiError) return RETRYABLE_XAPI_CODES.has(err.xapiCode);
   if (err instanceof SluiceError)
-    return err.code === 'HOST_UNREACHABLE' || (err.code === 'HOST_ERROR' && err.context.retryable === 'true');
+    return err.code === 'HOST_UNREACHABLE' || (err.code === 'HOST_ERROR' && err.retryable === true);
   return false;
 }
 

@@ -1,4 +1,7 @@
 import type { IpcError, IpcErrorCode } from '../../src-shared/contract/errors.js';
+import type { Damage } from './damage.js';
+
+export type { Damage, DamageKind } from './damage.js';
 
 /** Where an error belongs: the UI and the log show these next to the message. */
 export interface ErrorContext {
@@ -21,6 +24,10 @@ export class SluiceError extends Error {
   readonly context: ErrorContext;
   /** VALIDATION: each wrong field (dotted path, e.g. schedules.0.cron) and why, for a form to highlight. */
   readonly issues: Array<{ path: string; message: string }> | undefined;
+  /** Whether starting the operation over can help (a stream cut or garbled on the way); unset means no. */
+  readonly retryable: boolean | undefined;
+  /** What is damaged and where, when the failure is damage to a file or stream. */
+  readonly damage: Damage | undefined;
   constructor(
     code: IpcErrorCode,
     message: string,
@@ -29,15 +36,42 @@ export class SluiceError extends Error {
       context?: ErrorContext;
       cause?: unknown;
       issues?: Array<{ path: string; message: string }>;
+      retryable?: boolean | undefined;
+      damage?: Damage | undefined;
     } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'SluiceError';
     this.code = code;
     this.hint = opts.hint;
-    this.context = opts.context ?? {};
     this.issues = opts.issues;
+    this.retryable = opts.retryable;
+    this.damage = opts.damage;
+    this.context = withTypedFields(opts.context ?? {}, opts);
   }
+}
+
+/**
+ * The log and the UI show the context, so the typed fields appear there too, as they always have; code that
+ * decides something reads the typed fields, never these strings.
+ */
+function withTypedFields(
+  context: ErrorContext,
+  typed: { retryable?: boolean | undefined; damage?: Damage | undefined },
+): ErrorContext {
+  const { retryable, damage } = typed;
+  if (retryable === undefined && damage === undefined) return context;
+  return {
+    ...context,
+    ...(damage
+      ? {
+          ...(damage.file !== undefined ? { file: damage.file } : {}),
+          ...(damage.offset !== undefined ? { offset: String(damage.offset) } : {}),
+          damage: damage.kind,
+        }
+      : {}),
+    ...(retryable !== undefined ? { retryable: String(retryable) } : {}),
+  };
 }
 
 function cleanContext(ctx: ErrorContext): Record<string, string> | undefined {

@@ -187,13 +187,8 @@ function asDamage(err: unknown, point: BackupPoint): unknown {
       `The backup ${point.vmName} ${point.id} is damaged: ${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`,
       {
         hint: "This point cannot be exported safely; use another point, and check the remote's disk.",
-        context: {
-          vm: point.vmName,
-          point: point.id,
-          file: point.mode === 'full' ? xvaPathOf(point) : '',
-          offset: String(err.offset),
-          damage: err.damage,
-        },
+        context: { vm: point.vmName, point: point.id },
+        damage: { kind: err.damage, offset: err.offset, file: point.mode === 'full' ? xvaPathOf(point) : '' },
       },
     );
   }

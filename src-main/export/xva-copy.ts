@@ -46,7 +46,8 @@ export async function copyFullXva(
       `The backup ${point.vmName} ${point.id} is damaged: ${source} does not match its checksum file.`,
       {
         hint: "This point cannot be exported safely; use another point, and check the remote's disk.",
-        context: { vm: point.vmName, point: point.id, file: source, damage: 'file-checksum' },
+        context: { vm: point.vmName, point: point.id },
+        damage: { kind: 'file-checksum', file: source },
       },
     );
   }

@@ -258,6 +258,6 @@ function localFileOf(d: DurableFile): RandomAccessFile {
 function tooLarge(p: string, size: number, max: number): SluiceError {
   return new SluiceError('REMOTE_ERROR', `${p} is ${size} bytes, more than the ${max} such a file can hold.`, {
     hint: 'The file is damaged or was not written by a backup tool; move it out of the repository and run check.',
-    context: { file: p, damage: 'size' },
+    damage: { kind: 'size', file: p },
   });
 }

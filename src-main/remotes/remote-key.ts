@@ -27,7 +27,8 @@ export function outsideRepository(key: string, remoteLabel: string): SluiceError
       hint:
         'A file in the repository names a path outside it (an absolute path, "..", or a link that points out). ' +
         'Sluice reads, writes and deletes only inside the repository, and touched nothing; check where that file came from.',
-      context: { remote: remoteLabel, file: key, damage: 'path' },
+      context: { remote: remoteLabel },
+      damage: { kind: 'path', file: key },
     },
   );
 }

@@ -10,6 +10,7 @@ import {
   scanVhdFolder,
   type VhdFolderScan,
 } from './vhd-folder-scan.js';
+import { asChainProblem } from './vhd-chain-problem.js';
 import { mergeVhdIntoParent, resumeVhdMerge, type VhdMergeOptions, type VhdMergeProgress } from './vhd-merge.js';
 
 // After a delta point's metadata is gone, its VHDs are no longer referenced. Each one a later VHD still builds
@@ -53,7 +54,7 @@ export async function collapseUnreferencedVhds(
   let scan = await scanVhdFolder(dir);
   for (const state of scan.mergeStates) {
     opts.log?.(`Resuming the unfinished merge ${path.join(dir, state)}.`);
-    const r = await resumeVhdMerge(dir, state, mergeOptions(dir, state, opts));
+    const r = await resumeVhdMerge(dir, state, mergeOptions(dir, state, opts)).catch(rethrowAsChainProblem);
     report.resumed.push(path.basename(r.path));
   }
   // Oldest first (names are time stamps): a root absorbs its child before that child is looked at.
@@ -69,11 +70,17 @@ export async function collapseUnreferencedVhds(
       report.removed.push(next.name);
     } else {
       opts.log?.(`Merging ${next.child} into ${next.parent} (${dir}).`);
-      await mergeVhdIntoParent(dir, next.parent, next.child, mergeOptions(dir, next, opts));
+      await mergeVhdIntoParent(dir, next.parent, next.child, mergeOptions(dir, next, opts)).catch(
+        rethrowAsChainProblem,
+      );
       report.merged.push({ parent: next.parent, child: next.child });
     }
   }
   return report;
+}
+
+function rethrowAsChainProblem(err: unknown): never {
+  throw asChainProblem(err);
 }
 
 function mergeOptions(
@@ -96,8 +103,8 @@ function nextStep(scan: VhdFolderScan, referenced: ReadonlySet<string>, report: 
   for (const v of scan.vhds.values()) {
     if (referenced.has(v.path) || busy.has(v.name)) continue;
     const known = (m: string) => report.problems.includes(m);
-    if (v.damage) {
-      const m = `${v.path} is damaged and no point uses it; left for \`sluice check\`: ${v.damage}`;
+    if (v.unreadable) {
+      const m = `${v.path} is damaged and no point uses it; left for \`sluice check\`: ${v.unreadable}`;
       if (!known(m)) report.problems.push(m);
       continue;
     }
@@ -115,8 +122,8 @@ function nextStep(scan: VhdFolderScan, referenced: ReadonlySet<string>, report: 
       continue;
     }
     const child = children[0]!;
-    if (child.damage) {
-      const m = `${child.path} is damaged, so it is not merged into ${v.name}: ${child.damage}`;
+    if (child.unreadable) {
+      const m = `${child.path} is damaged, so it is not merged into ${v.name}: ${child.unreadable}`;
       if (!known(m)) report.problems.push(m);
       continue;
     }

@@ -49,13 +49,13 @@ export async function deleteBackupPoint(
     for (const rel of Object.values(point.metadata.vhds)) {
       const own = scan.vhds.get(path.basename(rel));
       if (!own || path.dirname(path.resolve(vmDir, rel)) !== dir) continue;
-      const damaged = own.damage
+      const damaged = own.unreadable
         ? own
-        : (childrenOf(scan, own.name).find((c) => c.damage) ?? damagedWithUnknownParent(scan)[0]);
+        : (childrenOf(scan, own.name).find((c) => c.unreadable) ?? damagedWithUnknownParent(scan)[0]);
       if (damaged) {
         throw new SluiceError(
           'REMOTE_ERROR',
-          `Point ${point.id} of ${point.vmName} was not deleted: ${damaged.path} is damaged (${damaged.damage}), and merging it would spread the damage into good data.`,
+          `Point ${point.id} of ${point.vmName} was not deleted: ${damaged.path} is damaged (${damaged.unreadable}), and merging it would spread the damage into good data.`,
           {
             hint: 'Run `npx sluice check --remote DIR` to see the damage. The point and its chain are kept as they are.',
             context: ctx,

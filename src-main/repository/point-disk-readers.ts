@@ -1,7 +1,8 @@
-import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
+import { SluiceError, type Damage, type ErrorContext } from '../errors/sluice-error.js';
 import { loadDigests } from '../formats/vhd/vhd-block-digests.js';
 import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
+import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks, type DeltaPointDisk } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
 
@@ -14,10 +15,17 @@ export interface OpenedDisk {
   chain: VhdChainReader;
 }
 
-export function damagedPoint(point: BackupPoint, message: string, context: ErrorContext, cause?: unknown): SluiceError {
+export function damagedPoint(
+  point: BackupPoint,
+  message: string,
+  damage: Damage | undefined,
+  context: ErrorContext,
+  cause?: unknown,
+): SluiceError {
   return new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
     hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
     context: { vm: point.vmName, point: point.id, ...context },
+    ...(damage ? { damage } : {}),
     cause,
   });
 }
@@ -34,17 +42,13 @@ export async function openPointDisks(point: BackupPoint, only?: (d: DeltaPointDi
       opened.push({ disk, chain: await VhdChainReader.open(disk.chain, { check }) });
     }
     return opened;
-  } catch (err) {
+  } catch (thrown) {
     await Promise.all(opened.map((o) => o.chain.close()));
+    const err = asChainProblem(thrown);
     if (err instanceof VhdFormatError)
-      throw damagedPoint(
-        point,
-        err.message,
-        { file: err.source ?? '', offset: String(err.offset), damage: err.damage },
-        err,
-      );
+      throw damagedPoint(point, err.message, { kind: err.damage, offset: err.offset, file: err.source ?? '' }, {}, err);
     if (err instanceof SluiceError && err.code === 'REMOTE_ERROR' && !err.message.includes(point.id))
-      throw damagedPoint(point, err.message, err.context, err);
+      throw damagedPoint(point, err.message, err.damage, err.context, err);
     throw err;
   }
 }
@@ -61,12 +65,8 @@ async function digestCheck(point: BackupPoint, files: string[]): Promise<VhdBloc
       throw damagedPoint(
         point,
         `${file.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written`,
-        {
-          file: file.path,
-          block: String(index),
-          offset: String(at),
-          damage: 'block',
-        },
+        { kind: 'block', offset: at, file: file.path },
+        { block: String(index) },
       );
     }
   };

@@ -74,7 +74,8 @@ export async function resolveChain(point: BackupPoint, newest: string): Promise<
           : `The backup ${point.vmName} ${point.id} is damaged: ${chain[0]} needs its parent ${current}, which is missing from the remote.`,
         {
           hint: 'The incremental chain is broken, so this point and the later ones of this chain cannot be restored. Restore an older full point (or the newest point of a newer chain), and run a full backup.',
-          context: { vm: point.vmName, point: point.id, file: current, damage: 'missing-parent' },
+          context: { vm: point.vmName, point: point.id },
+          damage: { kind: 'missing-parent', file: current },
         },
       );
     }

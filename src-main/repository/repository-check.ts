@@ -202,7 +202,7 @@ async function inspectVm(
     const busy = filesInMerge(scan);
     for (const v of scan.vhds.values()) {
       if (referenced.has(v.path) || busy.has(v.name)) continue;
-      if (v.damage) add('damaged-vhd', v.path, `no point uses this VHD and it is damaged: ${v.damage}`);
+      if (v.unreadable) add('damaged-vhd', v.path, `no point uses this VHD and it is damaged: ${v.unreadable}`);
       else if (childrenOf(scan, v.name).length > 0)
         add(
           'pending-merge',

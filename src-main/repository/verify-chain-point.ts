@@ -1,10 +1,11 @@
 import { promises as fs } from 'node:fs';
-import { SluiceError } from '../errors/sluice-error.js';
+import { SluiceError, type Damage } from '../errors/sluice-error.js';
 import { loadDigests, type DigestsState } from '../formats/vhd/vhd-block-digests.js';
 import { VhdChainReader } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { bitmapSize, FOOTER_SIZE, SECTOR } from '../formats/vhd/vhd-structures.js';
+import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
 import type { VerifyProgress } from './verify-full-point.js';
@@ -32,10 +33,16 @@ export async function verifyChainPoint(
   point: BackupPoint,
   opts: { onProgress?: (p: VerifyProgress) => void; signal?: AbortSignal; cache?: FileVerifyCache } = {},
 ): Promise<ChainVerifyResult> {
-  const damaged = (message: string, context: Record<string, string>, cause?: unknown): SluiceError =>
+  const damaged = (
+    message: string,
+    damage: Damage | undefined,
+    context: Record<string, string>,
+    cause?: unknown,
+  ): SluiceError =>
     new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
       hint: "This point cannot be restored safely; use another point (`sluice verify` names the good ones), and check the remote's disk.",
       context: { vm: point.vmName, point: point.id, ...context },
+      ...(damage ? { damage } : {}),
       cause,
     });
   let disks;
@@ -43,7 +50,7 @@ export async function verifyChainPoint(
     disks = await deltaPointDisks(point);
   } catch (err) {
     if (err instanceof VhdFormatError)
-      throw damaged(err.message, { file: err.source ?? '', offset: String(err.offset), damage: err.damage }, err);
+      throw damaged(err.message, { kind: err.damage, offset: err.offset, file: err.source ?? '' }, {}, err);
     throw err;
   }
   const files = [...new Set(disks.flatMap((d) => d.chain))];
@@ -63,9 +70,9 @@ export async function verifyChainPoint(
     try {
       r = await pending;
     } catch (err) {
-      if (err instanceof VhdFileDamage) throw damaged(err.message, err.context, err);
+      if (err instanceof VhdFileDamage) throw damaged(err.message, err.damage, err.context, err);
       if (err instanceof VhdFormatError)
-        throw damaged(err.message, { file, offset: String(err.offset), damage: err.damage }, err);
+        throw damaged(err.message, { kind: err.damage, offset: err.offset, file }, {}, err);
       throw err;
     }
     done += r.bytes;
@@ -76,8 +83,9 @@ export async function verifyChainPoint(
   for (const disk of disks) {
     try {
       await (await VhdChainReader.open(disk.chain)).close();
-    } catch (err) {
-      if (err instanceof SluiceError) throw damaged(err.message, { ...err.context, disk: disk.name });
+    } catch (thrown) {
+      const err = asChainProblem(thrown);
+      if (err instanceof SluiceError) throw damaged(err.message, err.damage, { ...err.context, disk: disk.name });
       throw err;
     }
   }
@@ -87,7 +95,8 @@ export async function verifyChainPoint(
 class VhdFileDamage extends Error {
   constructor(
     message: string,
-    readonly context: Record<string, string>,
+    readonly damage: Damage,
+    readonly context: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -109,9 +118,9 @@ async function verifyVhdFile(
       await handle.read(tail, 0, FOOTER_SIZE, reader.fileSize - FOOTER_SIZE);
       if (!head.equals(tail)) {
         throw new VhdFileDamage(`${file}: the footer copy at byte 0 differs from the footer at the end of the file`, {
+          kind: 'footer',
+          offset: 0,
           file,
-          offset: '0',
-          damage: 'footer',
         });
       }
       const blockBytes = bitmapSize(reader.header.blockSize) + reader.header.blockSize;
@@ -126,12 +135,8 @@ async function verifyVhdFile(
         if (at < before) {
           throw new VhdFileDamage(
             `${file}: block ${index} at byte ${at} overlaps ${i === 0 ? 'the header and BAT' : `block ${placed[i - 1]!.index}`} (BAT damaged)`,
-            {
-              file,
-              block: String(index),
-              offset: String(reader.header.tableOffset + index * 4),
-              damage: 'bat',
-            },
+            { kind: 'bat', offset: reader.header.tableOffset + index * 4, file },
+            { block: String(index) },
           );
         }
       }
@@ -143,11 +148,7 @@ async function verifyVhdFile(
         if (!digests.metadataMatches(metadata)) {
           throw new VhdFileDamage(
             `${file}: bytes 0–${length} (footer copy, header, parent locators, BAT) changed since the backup wrote them`,
-            {
-              file,
-              offset: '0',
-              damage: 'metadata',
-            },
+            { kind: 'metadata', offset: 0, file },
           );
         }
       }
@@ -159,12 +160,8 @@ async function verifyVhdFile(
         if (digests && !digests.blockMatches(index, stored.bitmap, stored.data)) {
           throw new VhdFileDamage(
             `${file}: block ${index} (bytes ${at}–${at + blockBytes}) does not match the checksum recorded when it was written`,
-            {
-              file,
-              block: String(index),
-              offset: String(at),
-              damage: 'block',
-            },
+            { kind: 'block', offset: at, file },
+            { block: String(index) },
           );
         }
         read += blockBytes;

@@ -108,6 +108,8 @@ export async function withNearestGoodPoint(
   return new SluiceError('REMOTE_ERROR', err.message, {
     hint,
     context: { ...err.context, ...(good ? { nearestGoodPoint: good.id } : {}) },
+    retryable: err.retryable,
+    damage: err.damage,
     cause: err,
   });
 }

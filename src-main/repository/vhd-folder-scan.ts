@@ -16,8 +16,8 @@ export interface ScannedVhd {
   differencing?: boolean;
   parentName?: string;
   parentUuid?: string;
-  /** Why the file cannot be read (truncated, bad checksum…); the other fields are then unknown. */
-  damage?: string;
+  /** Why the file cannot be read, in words (truncated, bad checksum…); the other fields are then unknown. */
+  unreadable?: string;
 }
 
 export interface VhdFolderScan {
@@ -67,7 +67,7 @@ async function describeVhd(file: string): Promise<ScannedVhd> {
       name,
       path: file,
       ...(await readLinkLeniently(file)),
-      damage: err instanceof Error ? err.message : String(err),
+      unreadable: err instanceof Error ? err.message : String(err),
     };
   }
 }
@@ -100,7 +100,7 @@ async function readLinkLeniently(file: string): Promise<Partial<ScannedVhd>> {
 
 /** Damaged VHDs whose parent could not be read: any unused VHD of the folder may be the one they need. */
 export function damagedWithUnknownParent(scan: VhdFolderScan): ScannedVhd[] {
-  return [...scan.vhds.values()].filter((v) => v.damage && v.differencing === undefined);
+  return [...scan.vhds.values()].filter((v) => v.unreadable && v.differencing === undefined);
 }
 
 /** The VHDs whose header names `name` as their parent (by file name and footer uuid). */
@@ -131,7 +131,7 @@ export function resolveChain(scan: VhdFolderScan, name: string): { paths: string
         : `${path.join(scan.dir, wanted)} is missing`;
       return { problem: { kind: 'missing-parent', file: child?.path ?? path.join(scan.dir, wanted), message } };
     }
-    if (current.damage) return { problem: { kind: 'damaged', file: current.path, message: current.damage } };
+    if (current.unreadable) return { problem: { kind: 'damaged', file: current.path, message: current.unreadable } };
     if (child && child.parentUuid !== current.uuid) {
       return {
         problem: {

@@ -98,7 +98,7 @@ async function hostReason(
 ): Promise<unknown> {
   const ours =
     signal?.aborted === true ||
-    (err instanceof SluiceError && err.context.damage !== 'truncated' && err.code !== 'HOST_UNREACHABLE');
+    (err instanceof SluiceError && err.damage?.kind !== 'truncated' && err.code !== 'HOST_UNREACHABLE');
   // A connection the host cut: the host is failing the task itself; give it a moment to say why, rather than
   // cancelling over its reason.
   let task = ours

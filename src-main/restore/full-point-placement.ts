@@ -197,6 +197,8 @@ export async function moveImportedDisks(
         {
           hint: err.hint,
           context: { ...context, ...err.context, disk: name, sr: sr.record.uuid },
+          retryable: err.retryable,
+          damage: err.damage,
           cause: err,
         },
       );

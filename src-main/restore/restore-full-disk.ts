@@ -66,13 +66,8 @@ export async function restoreFullPointDisk(
             `The backup ${point.vmName} ${point.id} is damaged: ${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`,
             {
               hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
-              context: {
-                ...context,
-                file: xvaPathOf(point),
-                offset: String(err.offset),
-                damage: err.damage,
-                ...(err.entry ? { entry: err.entry } : {}),
-              },
+              context: { ...context, ...(err.entry ? { entry: err.entry } : {}) },
+              damage: { kind: err.damage, offset: err.offset, file: xvaPathOf(point) },
             },
           );
         }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
-import { SluiceError } from '../errors/sluice-error.js';
+import { SluiceError, type Damage } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import { xvaPathOf, type FullMetadata, fullPointDisks, type BackupPoint } from '../repository/index.js';
@@ -43,10 +43,11 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const checksumText = await fs.readFile(`${xva}.checksum`, 'utf8').catch(() => undefined);
   const m = checksumText ? /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(checksumText) : null;
   const hash = m && ALGORITHMS[m[1]!] ? createHash(ALGORITHMS[m[1]!]!) : undefined;
-  const damaged = (message: string, extra: Record<string, string>, cause?: unknown) =>
+  const damaged = (message: string, damage: Omit<Damage, 'file'>, extra: Record<string, string>, cause?: unknown) =>
     new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
       hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
-      context: { ...context, file: xva, ...extra },
+      context: { ...context, ...extra },
+      damage: { ...damage, file: xva },
       cause,
     });
 
@@ -85,7 +86,8 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
             if (err instanceof XvaVerifyError)
               throw damaged(
                 `${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`,
-                { offset: String(err.offset), ...(err.entry ? { entry: err.entry } : {}), damage: err.damage },
+                { kind: err.damage, offset: err.offset },
+                err.entry ? { entry: err.entry } : {},
                 err,
               );
             throw err;
@@ -96,13 +98,15 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
             verifier?.finish();
           } catch (err) {
             if (err instanceof XvaVerifyError)
-              throw damaged(err.message, { offset: String(err.offset), damage: err.damage }, err);
+              throw damaged(err.message, { kind: err.damage, offset: err.offset }, {}, err);
             throw err;
           }
           if (m && hash && hash.digest('hex') !== m[2])
-            throw damaged('the XVA does not match its checksum file (changed after it was written)', {
-              damage: 'file-checksum',
-            });
+            throw damaged(
+              'the XVA does not match its checksum file (changed after it was written)',
+              { kind: 'file-checksum' },
+              {},
+            );
         },
         label: 'Sluice restore',
         context,

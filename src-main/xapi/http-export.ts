@@ -26,7 +26,8 @@ export class EmbeddedHttpError extends SluiceError {
   constructor(statusLine: string, context: ErrorContext) {
     super('HOST_ERROR', `The host sent an error inside its export: "${statusLine}".`, {
       hint: "The export failed on the host; Sluice retries it. If it persists, check the host's log (xensource.log).",
-      context: { ...context, retryable: 'true' },
+      context,
+      retryable: true,
     });
     this.name = 'EmbeddedHttpError';
   }
@@ -122,7 +123,8 @@ async function get(
     if (err instanceof MalformedHttpResponse) {
       throw new SluiceError('HOST_ERROR', `The host's answer to the export was not valid HTTP: ${err.message}.`, {
         hint: 'Is this address an XCP-ng or XenServer host? Sluice retries by itself.',
-        context: { ...context, retryable: 'true' },
+        context,
+        retryable: true,
       });
     }
     throw describeNetworkError(url.host, err);
@@ -180,7 +182,8 @@ function httpStatusError(status: number, text: string, context: ErrorContext): S
   }
   return new SluiceError('HOST_ERROR', `The host answered HTTP ${status} to the export${text ? `: ${text}` : ''}.`, {
     hint: "Check the host's log (xensource.log); Sluice retries by itself.",
-    context: { ...context, retryable: status >= 500 ? 'true' : 'false' },
+    context,
+    retryable: status >= 500,
   });
 }
 

@@ -118,6 +118,7 @@ const MAX_WRITES_IN_FLIGHT = 4;
 function lostConnection(context: ErrorContext): SluiceError {
   return new SluiceError('HOST_ERROR', 'The host closed the connection during the upload.', {
     hint: 'The host stopped the import (storage full, I/O error, or restarted); its task says why.',
-    context: { ...context, damage: 'truncated' },
+    context,
+    damage: { kind: 'truncated' },
   });
 }

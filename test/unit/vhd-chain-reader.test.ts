@@ -8,6 +8,7 @@ import { readVhdChain, VhdChainReader } from '../../src-main/formats/vhd/vhd-cha
 import { VhdChainError, VhdFormatError } from '../../src-main/formats/vhd/vhd-errors.js';
 import { VhdFileWriter } from '../../src-main/formats/vhd/vhd-file-writer.js';
 import { writeVhdStreamToFile } from '../../src-main/formats/vhd/vhd-stream-to-file.js';
+import { asChainProblem } from '../../src-main/repository/vhd-chain-problem.js';
 import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
 import { rawExport } from '../../src-sim/formats/raw-export.js';
 import { vhdExport } from '../../src-sim/formats/vhd-export.js';
@@ -157,13 +158,21 @@ describe('VhdChainReader', () => {
     const a = await makeChain('wa', 8 * MiB, 41, 1);
     const b = await makeChain('wb', 8 * MiB, 42, 1);
     const err = await VhdChainReader.open([a[0]!.file, b[1]!.file]).catch((e: unknown) => e);
+    // formats/ says what is wrong; the repository, which knows this is a backup chain, says what to do.
     expect(err).toBeInstanceOf(VhdChainError);
-    expect(err).toBeInstanceOf(SluiceError);
-    expect(err).toMatchObject({ code: 'REMOTE_ERROR', file: b[1]!.file });
+    expect(err).not.toBeInstanceOf(SluiceError);
+    expect(err).toMatchObject({ file: b[1]!.file, problem: 'broken' });
+    const mapped = asChainProblem(err);
+    expect(mapped).toBeInstanceOf(SluiceError);
+    expect(mapped).toMatchObject({
+      code: 'REMOTE_ERROR',
+      message: (err as Error).message,
+      context: { file: b[1]!.file, phase: 'read VHD chain' },
+    });
     const message = (err as Error).message;
     expect(message).toContain(`${b[1]!.file} is a child of VHD ${uuid(420)} ("wb-0.vhd")`);
     expect(message).toContain(`${a[0]!.file}, is VHD ${uuid(410)}`);
-    expect((err as SluiceError).hint).toMatch(/full backup/);
+    expect((mapped as SluiceError).hint).toMatch(/full backup/);
   });
 
   it('refuses a chain that starts with a differencing file or continues with a full one', async () => {

@@ -166,7 +166,7 @@ function checkLinks(files: VhdFileReader[]): void {
       throw new VhdChainError(
         child.path,
         `${child.path} uses ${child.header.blockSize}-byte blocks but its parent ${parent.path} uses ${parent.header.blockSize}-byte blocks`,
-        'Sluice only reads chains with one block size; restore this point with Xen Orchestra or vhd-util.',
+        'unsupported',
       );
     }
   }

@@ -1,9 +1,9 @@
-import { SluiceError } from '../../errors/sluice-error.js';
+import { FormatError } from '../format-error.js';
 
 // Two kinds of VHD failure. A VhdFormatError is damage inside one file or stream, located to the byte so a
-// failed backup or restore can say where it is. A VhdChainError is a repository problem between files (a
-// child that does not belong to its parent): that is a broken backup chain on the remote, which the user can
-// act on, so it is a SluiceError with a hint.
+// failed backup or restore can say where it is. A VhdChainError is a problem between files (a child that does
+// not belong to its parent); the repository, which knows these files are a backup chain, says what to do
+// about it (repository/vhd-chain-problem.ts).
 
 /** What is wrong, for callers that react differently (a truncated download is retried, a bad checksum is not). */
 export type VhdDamage =
@@ -24,40 +24,39 @@ export type VhdDamage =
   /** The caller used an API out of order (e.g. blocks not in increasing order). */
   | 'usage';
 
-export class VhdFormatError extends Error {
-  readonly damage: VhdDamage;
-  /** Byte of the file or stream where the damage is (the start of the structure at fault, or where it ended). */
-  readonly offset: number;
+export class VhdFormatError extends FormatError<VhdDamage> {
   /** The file or stream, as the caller named it (a path, "host stream of VDI …"), when known. */
   readonly source: string | undefined;
 
   constructor(damage: VhdDamage, message: string, where: { offset: number; source?: string | undefined }) {
     super(
+      damage,
       where.source === undefined
         ? `${message} (at byte ${where.offset})`
         : `${where.source}: ${message} (at byte ${where.offset})`,
+      where.offset,
     );
     this.name = 'VhdFormatError';
-    this.damage = damage;
-    this.offset = where.offset;
     this.source = where.source;
   }
 }
 
-/** A chain of VHD files whose links do not hold: the remote's backup chain is broken or incomplete. */
-export class VhdChainError extends SluiceError {
+/**
+ * Why a chain's links do not hold: 'broken' (a child that does not belong to its parent, a missing parent) or
+ * 'unsupported' (valid links Sluice cannot read, e.g. block sizes that differ along the chain).
+ */
+export type VhdChainProblem = 'broken' | 'unsupported';
+
+/** A chain of VHD files whose links do not hold. */
+export class VhdChainError extends Error {
   /** The file whose link to its parent is wrong. */
   readonly file: string;
+  readonly problem: VhdChainProblem;
 
-  constructor(file: string, message: string, hint?: string) {
-    super('REMOTE_ERROR', message, {
-      hint:
-        hint ??
-        'The incremental backup chain on the remote is broken (a file is missing, was replaced or belongs to another disk). ' +
-          'Restore from an older point, or run a full backup to start a new chain.',
-      context: { file, phase: 'read VHD chain' },
-    });
+  constructor(file: string, message: string, problem: VhdChainProblem = 'broken') {
+    super(message);
     this.name = 'VhdChainError';
     this.file = file;
+    this.problem = problem;
   }
 }

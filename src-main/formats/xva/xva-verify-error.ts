@@ -1,3 +1,5 @@
+import { FormatError } from '../format-error.js';
+
 // The one error the XVA verifier throws. It says what is wrong, in which entry and at which byte of the
 // stream, so a failed backup or `verify` can point at the damage instead of just failing.
 
@@ -30,18 +32,14 @@ export type XvaDamage =
   /** Bytes after the end of the archive that are not zero padding. */
   | 'trailing-data';
 
-export class XvaVerifyError extends Error {
-  readonly damage: XvaDamage;
+/** Its offset is the byte of the stream: the start of the entry or header at fault, or where the stream ended. */
+export class XvaVerifyError extends FormatError<XvaDamage> {
   /** The entry at fault, e.g. "Ref:3/00000012", when there is one. */
   readonly entry?: string;
-  /** Byte of the stream where the damage is (the start of the entry or header at fault, or where the stream ended). */
-  readonly offset: number;
 
   constructor(damage: XvaDamage, message: string, where: { offset: number; entry?: string }) {
-    super(message);
+    super(damage, message, where.offset);
     this.name = 'XvaVerifyError';
-    this.damage = damage;
-    this.offset = where.offset;
     if (where.entry !== undefined) this.entry = where.entry;
   }
 }
