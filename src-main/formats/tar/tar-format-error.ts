@@ -57,9 +57,9 @@ function describe(d: TarDamage, at: number): string {
     case 'trailing-data':
       return `data after the end-of-archive blocks, at byte ${at}`;
     case 'trailing-zeros':
-      return `zero bytes go on past byte ${d.recordEnd}, beyond the record the archive ends in`;
+      return `zero byte at byte ${at}, past byte ${d.recordEnd} where the record the archive ends in ends`;
     case 'truncated-empty':
-      return 'the tar stream is empty';
+      return `the tar stream ends at byte ${at}, before its first header`;
     case 'truncated-in-entry':
       return `the tar stream ends at byte ${at}, inside entry ${d.entry} (at byte ${d.entryOffset}) with ${d.missing} of its bytes missing`;
     case 'truncated-in-padding':
