@@ -15,11 +15,15 @@ class XvaEventCollector implements TarConsumer {
   readonly events: XvaEvent[] = [];
   private parts: Buffer[] = [];
   private collecting: 'ova' | { ref: string; seq: number } | undefined;
-  /** A chunk read but not handed on until its checksum entry (the next entry) has gone past the verifier. */
-  private unchecked: { ref: string; offset: number; data: Buffer } | undefined;
+  /**
+   * What was read but is handed on only once the verifier has been past it and its padding, which is when the
+   * next header starts; a chunk waits for its checksum entry too.
+   */
+  private held: { event: XvaEvent | undefined; checked: boolean } | undefined;
   private readonly disks = new Map<string, { lastSeq: number; offset: number; step: number }>();
 
   entryStart(entry: TarEntry): void {
+    this.handOnChecked();
     this.collecting = undefined;
     if (entry.type !== 'file') return;
     const name = classifyXvaEntry(entry.name);
@@ -37,13 +41,25 @@ class XvaEventCollector implements TarConsumer {
     const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
     this.parts = [];
     this.collecting = undefined;
-    if (this.unchecked) {
-      if (this.unchecked.data.length > 0) this.events.push({ kind: 'chunk', ...this.unchecked });
-      this.unchecked = undefined;
+    if (this.held) this.held.checked = true;
+    if (collecting === 'ova') {
+      this.held = { event: { kind: 'ova', xml: body.toString('utf8') }, checked: true };
+    } else if (collecting) {
+      const offset = this.place(collecting, body.length);
+      // A keepalive moves the disk offset on but holds nothing to hand on.
+      const event = body.length > 0 ? ({ kind: 'chunk', ref: collecting.ref, offset, data: body } as const) : undefined;
+      this.held = { event, checked: false };
     }
-    if (collecting === 'ova') this.events.push({ kind: 'ova', xml: body.toString('utf8') });
-    else if (collecting)
-      this.unchecked = { ref: collecting.ref, offset: this.place(collecting, body.length), data: body };
+  }
+
+  entriesEnd(): void {
+    this.handOnChecked();
+  }
+
+  private handOnChecked(): void {
+    if (!this.held?.checked) return;
+    if (this.held.event) this.events.push(this.held.event);
+    this.held = undefined;
   }
 
   /** Disk offset of chunk `seq` of `ref`, `length` bytes long. */
