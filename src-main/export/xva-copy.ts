@@ -1,13 +1,11 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier } from '../formats/xva/xva-stream-verifier.js';
 import type { AtomicFile } from '../core/atomic-file.js';
 import { xvaPathOf, type BackupPoint } from '../repository/index.js';
 import { describeFsError } from '../errors/fs-errors.js';
-
-const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sha512' };
+import { readXvaChecksumFile } from '../repository/index.js';
 
 /**
  * A full point's XVA copied out as it is stored (compressed ones stay compressed: hosts and XO read them),
@@ -22,9 +20,8 @@ export async function copyFullXva(
 ): Promise<number> {
   const out = file.finalPath;
   const source = xvaPathOf(point);
-  const checksumText = await fs.readFile(`${source}.checksum`, 'utf8').catch(() => undefined);
-  const m = checksumText ? /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(checksumText) : null;
-  const hash = m && ALGORITHMS[m[1]!] ? createHash(ALGORITHMS[m[1]!]!) : undefined;
+  const checksum = await readXvaChecksumFile(source);
+  const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   let verifier: XvaStreamVerifier | undefined;
   let at = 0;
   for await (const piece of createReadStream(source, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
@@ -40,7 +37,7 @@ export async function copyFullXva(
     counters.bytesWritten = at;
   }
   verifier?.finish();
-  if (m && hash && hash.digest('hex') !== m[2]) {
+  if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex) {
     throw new SluiceError(
       'REMOTE_ERROR',
       `The backup ${point.vmName} ${point.id} is damaged: ${source} does not match its checksum file.`,

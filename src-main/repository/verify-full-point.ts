@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -7,8 +6,7 @@ import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js'
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import type { BackupPoint } from './repository-reader.js';
-
-const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sha512' };
+import { readXvaChecksumFile } from './xva-checksum-file.js';
 
 export interface VerifyProgress {
   bytesRead: number;
@@ -32,11 +30,9 @@ export async function verifyFullPoint(
   const stat = await fs.stat(xva).catch((err) => {
     throw describeFsError(err, xva, 'read');
   });
-  const checksumFile = `${xva}.checksum`;
-  const checksumText = await fs.readFile(checksumFile, 'utf8').catch(() => undefined);
-  const m = checksumText ? /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(checksumText) : null;
-  const algorithm = m ? ALGORITHMS[m[1]!] : undefined;
-  if (checksumText !== undefined && !algorithm) {
+  const checksum = await readXvaChecksumFile(xva);
+  const checksumFile = checksum.path;
+  if (checksum.state === 'unreadable') {
     // A checksum file that is not `$N$$<hex>` is itself damaged: say so, rather than skip it or blame the XVA.
     throw new SluiceError(
       'REMOTE_ERROR',
@@ -47,7 +43,7 @@ export async function verifyFullPoint(
       },
     );
   }
-  const hash = algorithm ? createHash(algorithm) : undefined;
+  const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   const compressed = await isCompressed(xva);
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
   let read = 0;
@@ -84,7 +80,7 @@ export async function verifyFullPoint(
     throw describeFsError(err, xva, 'read');
   }
   onProgress?.({ bytesRead: read, totalBytes: stat.size });
-  if (m && hash && hash.digest('hex') !== m[2]) {
+  if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex) {
     if (!compressed) {
       // Every chunk and tar header of the XVA verified against its own checksums: the file that disagrees is
       // far more likely the small checksum file than the XVA (only tar padding is outside those checks).

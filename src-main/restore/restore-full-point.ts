@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError, type Damage } from '../errors/sluice-error.js';
@@ -13,8 +12,7 @@ import { uploadToHost } from './disk-upload.js';
 import type { RestoreOptions } from './restore-options.js';
 import { moveImportedDisks, planFullPointPlacement } from './full-point-placement.js';
 import { CreatedObjects } from './vm-recreate.js';
-
-const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sha512' };
+import { readXvaChecksumFile } from '../repository/index.js';
 
 /**
  * Restores a full point: the XVA goes to PUT /import as it is stored (the host reads zstd or gzip itself),
@@ -40,9 +38,8 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const zstd = startsWithZstd(head);
   const compressed = zstd || startsWithGzip(head);
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
-  const checksumText = await fs.readFile(`${xva}.checksum`, 'utf8').catch(() => undefined);
-  const m = checksumText ? /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(checksumText) : null;
-  const hash = m && ALGORITHMS[m[1]!] ? createHash(ALGORITHMS[m[1]!]!) : undefined;
+  const checksum = await readXvaChecksumFile(xva);
+  const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   const damaged = (message: string, damage: Omit<Damage, 'file'>, extra: Record<string, string>, cause?: unknown) =>
     new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
       hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
@@ -101,7 +98,7 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
               throw damaged(err.message, { kind: err.damage, offset: err.offset }, {}, err);
             throw err;
           }
-          if (m && hash && hash.digest('hex') !== m[2])
+          if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex)
             throw damaged(
               'the XVA does not match its checksum file (changed after it was written)',
               { kind: 'file-checksum' },
