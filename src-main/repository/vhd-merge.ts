@@ -3,17 +3,11 @@ import path from 'node:path';
 import { openLocalFile } from '../core/random-access-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import {
-  digestsPathOf,
-  loadDigests,
-  type DigestsState,
-  type VhdDigestCollector,
-  type VhdDigests,
-} from '../formats/vhd/vhd-block-digests.js';
+import { digestsPathOf, loadDigests } from '../formats/vhd/vhd-block-digests.js';
 import { readHeaderChecksum, VhdDynamicFile } from '../formats/vhd/vhd-dynamic-file.js';
 import { VhdChainError } from '../formats/vhd/vhd-errors.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
-import { DiskType, SECTOR } from '../formats/vhd/vhd-structures.js';
+import { DiskType } from '../formats/vhd/vhd-structures.js';
 import { syncDir } from './atomic-file.js';
 import {
   finishMergedDigests,
@@ -22,6 +16,7 @@ import {
   writeMergedDigests,
   type MergedDigests,
 } from './merge-digests.js';
+import { mergeBlocks, type VhdMergeOptions, type VhdMergeProgress } from './vhd-merge-blocks.js';
 import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type MergeState } from './merge-state.js';
 
 // Merges a child VHD into its parent in place, then renames the parent to the child's name, as Xen Orchestra
@@ -45,24 +40,7 @@ import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type
 // (it has no digests of them), never the parent's other blocks. A child block that does not match its own
 // recorded digest stops the merge: damage is not merged into the base and blessed with a fresh digest.
 
-export interface VhdMergeProgress {
-  blocksDone: number;
-  blocksTotal: number;
-  /** Bytes read from the two files and written to the parent (blocks, bitmaps, BAT, footers). */
-  bytesRead: number;
-  bytesWritten: number;
-  /** Child block bytes (bitmap + data) to merge in all: the progress bar's total. */
-  bytesTotal: number;
-}
-
-export interface VhdMergeOptions {
-  /** Blocks per durable step (default 32: 64 MiB of 2 MiB blocks between two state writes). */
-  batchBlocks?: number;
-  onProgress?: (p: VhdMergeProgress) => void;
-  /** Called after each durable batch (the state file is written); a test stops the process here. */
-  afterBatch?: (p: VhdMergeProgress) => void | Promise<void>;
-  signal?: AbortSignal;
-}
+export type { VhdMergeOptions, VhdMergeProgress };
 
 export interface VhdMergeResult extends VhdMergeProgress {
   /** The merged file: the child's path, now holding the parent's blocks and the child's. */
@@ -229,120 +207,6 @@ async function runMerge(
   return { ...progress, path: childPath, resumed };
 }
 
-async function mergeBlocks(
-  parent: VhdDynamicFile,
-  child: VhdFileReader,
-  state: MergeState,
-  statePath: string,
-  progress: VhdMergeProgress,
-  opts: VhdMergeOptions,
-  digests: { merged: MergedDigests | string; child: DigestsState },
-): Promise<void> {
-  const blockBytes = child.storedBlockBytes;
-  const all: number[] = [];
-  for (let i = 0; i < child.blockCount; i++) if (child.hasBlock(i)) all.push(i);
-  progress.blocksTotal = all.length;
-  progress.bytesTotal = all.length * blockBytes;
-  const todo = all.filter((i) => i >= state.currentBlock);
-  progress.blocksDone = all.length - todo.length;
-  const run: BatchRun = {
-    parent,
-    child,
-    progress,
-    opts,
-    childBytesRead: 0,
-    collector: typeof digests.merged === 'string' ? undefined : digests.merged.collector,
-    childDigests: digests.child.kind === 'current' ? digests.child.digests : undefined,
-  };
-  if (run.collector) {
-    // Merged by an earlier run: their digests died with it, so they are taken from the bytes on disk.
-    for (const index of all.filter((i) => i < state.currentBlock)) {
-      const stored = await parent.readBlock(index);
-      run.collector.addBlock(index, stored.bitmap, stored.data);
-    }
-  }
-  tally(run);
-  opts.onProgress?.({ ...progress });
-  const batch = Math.max(1, opts.batchBlocks ?? 32);
-  for (let start = 0; start < todo.length; start += batch) {
-    if (opts.signal?.aborted) {
-      throw new SluiceError(
-        'CANCELLED',
-        'The merge was cancelled; it resumes where it stopped on the next run, and the chain is intact meanwhile.',
-        { context: { remote: parent.name, phase: 'merge' } },
-      );
-    }
-    const indexes = todo.slice(start, start + batch);
-    await mergeBatch(run, indexes);
-    const next = todo[start + batch] ?? child.blockCount;
-    state.currentBlock = next;
-    state.mergedDataSize += indexes.length * blockBytes;
-    await writeMergeState(statePath, state).catch((err) => {
-      throw describeFsError(err, statePath, 'write the merge state');
-    });
-    await opts.afterBatch?.({ ...progress });
-  }
-}
-
-interface BatchRun {
-  parent: VhdDynamicFile;
-  child: VhdFileReader;
-  progress: VhdMergeProgress;
-  opts: VhdMergeOptions;
-  childBytesRead: number;
-  collector: VhdDigestCollector | undefined;
-  childDigests: VhdDigests | undefined;
-}
-
-/** Progress as the two files count their bytes: the child's reads here, the parent's its own. */
-function tally(run: BatchRun): void {
-  run.progress.bytesRead = run.childBytesRead + run.parent.bytesRead;
-  run.progress.bytesWritten = run.parent.bytesWritten;
-}
-
-/** One durable step: room for the appends, the blocks, then footer and BAT; undone to a valid file on failure. */
-async function mergeBatch(run: BatchRun, indexes: number[]): Promise<void> {
-  const { parent, child, progress } = run;
-  const blockBytes = child.storedBlockBytes;
-  const committedEnd = parent.dataEnd;
-  try {
-    const appends = indexes.filter((i) => !parent.hasBlock(i)).length * blockBytes;
-    if (appends > 0) {
-      // The trailing footer moves past the room the new blocks will take, durably, before any block is
-      // written there: the file ends with a valid footer at every instant, so the chain stays readable even
-      // if the process dies in the middle of an append.
-      await parent.writeFooterAt(parent.dataEnd + appends);
-      await parent.sync();
-    }
-    for (const index of indexes) {
-      const stored = (await child.readBlock(index))!;
-      run.childBytesRead += blockBytes;
-      if (run.childDigests && !run.childDigests.blockMatches(index, stored.bitmap, stored.data))
-        throw damagedChildBlock(child, index, parent.name);
-      const written = await parent.mergeBlock(index, stored.bitmap, stored.data);
-      run.collector?.addBlock(index, written.bitmap, written.data);
-      progress.blocksDone++;
-      tally(run);
-      run.opts.onProgress?.({ ...progress });
-    }
-    // Durable in this order: footer at the new end, then the BAT entries that changed.
-    await parent.writeTrailingFooter();
-    await parent.sync();
-    if (await parent.writeChangedBat()) await parent.sync();
-    tally(run);
-  } catch (err) {
-    // Leave a valid file (footer back at the last durable end); the state still points at this batch.
-    await rollbackTo(parent, committedEnd).catch(() => {});
-    throw describeFsError(err, parent.name, 'merge into');
-  }
-}
-
-async function rollbackTo(parent: VhdDynamicFile, end: number): Promise<void> {
-  parent.dataEnd = end;
-  await parent.writeTrailingFooter();
-  await parent.sync();
-}
-
 /**
  * A fresh merge opened the file strictly before; a resumed one may find the trailing footer overwritten by a
  * block the crash cut short (or by a merge Xen Orchestra started), so it trusts the copy at byte 0.
@@ -366,16 +230,4 @@ async function openMergeTarget(
       }
     },
   });
-}
-
-function damagedChildBlock(child: VhdFileReader, index: number, parentPath: string): SluiceError {
-  const at = child.bat[index]! * SECTOR;
-  return new SluiceError(
-    'REMOTE_ERROR',
-    `${child.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written, so it is not merged into ${parentPath}.`,
-    {
-      hint: 'The points using this file are damaged (`sluice verify` names them); the chain is otherwise intact. Keep these points and start a new chain with a full backup.',
-      context: { file: child.path, block: String(index), offset: String(at), damage: 'block', phase: 'merge' },
-    },
-  );
 }
