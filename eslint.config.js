@@ -149,12 +149,7 @@ export default tseslint.config(
     files: ['src-main/cli/commands/demo-pool.ts'],
     rules: { 'import-x/no-restricted-paths': ['error', { zones: layerZones({ simulator: true }) }] },
   },
-  {
-    // Files whose split or move is in flight (issue 14): each leaves this list when its change lands, and the
-    // list is empty before the issue is resolved.
-    files: ['src-main/repository/vhd-merge.ts'],
-    rules: { 'max-lines': 'off', 'import-x/no-restricted-paths': 'off' },
-  },
+
   {
     // Promises nobody awaits lose their errors (an unhandled rejection kills the engine mid-backup); an async
     // callback where a sync one is expected runs unawaited. Both need types to see.

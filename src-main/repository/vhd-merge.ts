@@ -1,26 +1,13 @@
 import { promises as fs } from 'node:fs';
-import { digestsPathOf, loadDigests, type DigestsState } from '../formats/vhd/vhd-block-digests.js';
 import path from 'node:path';
-import { SluiceError } from '../errors/sluice-error.js';
-import { VhdChainError, VhdFormatError } from '../formats/vhd/vhd-errors.js';
-import { readAt, VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
-import {
-  BAT_ABSENT,
-  batSize,
-  bitmapSize,
-  decodeBat,
-  decodeFooter,
-  decodeHeader,
-  DiskType,
-  encodeBat,
-  encodeFooter,
-  FOOTER_SIZE,
-  HEADER_SIZE,
-  SECTOR,
-  type VhdFooter,
-  type VhdHeader,
-} from '../formats/vhd/vhd-structures.js';
+import { openLocalFile } from '../core/random-access-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
+import { SluiceError } from '../errors/sluice-error.js';
+import { digestsPathOf, loadDigests } from '../formats/vhd/vhd-block-digests.js';
+import { readHeaderChecksum, VhdDynamicFile } from '../formats/vhd/vhd-dynamic-file.js';
+import { VhdChainError } from '../formats/vhd/vhd-errors.js';
+import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { DiskType } from '../formats/vhd/vhd-structures.js';
 import { syncDir } from '../core/atomic-file.js';
 import {
   finishMergedDigests,
@@ -29,6 +16,7 @@ import {
   writeMergedDigests,
   type MergedDigests,
 } from './merge-digests.js';
+import { mergeBlocks, type VhdMergeOptions, type VhdMergeProgress } from './vhd-merge-blocks.js';
 import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type MergeState } from './merge-state.js';
 
 // Merges a child VHD into its parent in place, then renames the parent to the child's name, as Xen Orchestra
@@ -52,24 +40,7 @@ import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type
 // (it has no digests of them), never the parent's other blocks. A child block that does not match its own
 // recorded digest stops the merge: damage is not merged into the base and blessed with a fresh digest.
 
-export interface VhdMergeProgress {
-  blocksDone: number;
-  blocksTotal: number;
-  /** Bytes read from the two files and written to the parent (blocks, bitmaps, BAT, footers). */
-  bytesRead: number;
-  bytesWritten: number;
-  /** Child block bytes (bitmap + data) to merge in all: the progress bar's total. */
-  bytesTotal: number;
-}
-
-export interface VhdMergeOptions {
-  /** Blocks per durable step (default 32: 64 MiB of 2 MiB blocks between two state writes). */
-  batchBlocks?: number;
-  onProgress?: (p: VhdMergeProgress) => void;
-  /** Called after each durable batch (the state file is written); a test stops the process here. */
-  afterBatch?: (p: VhdMergeProgress) => void | Promise<void>;
-  signal?: AbortSignal;
-}
+export type { VhdMergeOptions, VhdMergeProgress };
 
 export interface VhdMergeResult extends VhdMergeProgress {
   /** The merged file: the child's path, now holding the parent's blocks and the child's. */
@@ -126,8 +97,8 @@ export async function mergeVhdIntoParent(
   });
   const state: MergeState = {
     chain: [parentName, childName],
-    parent: { header: await headerChecksum(parentPath) },
-    child: { header: await headerChecksum(childPath) },
+    parent: { header: await readHeaderChecksum(parentPath) },
+    child: { header: await readHeaderChecksum(childPath) },
     currentBlock: 0,
     mergedDataSize: 0,
     step: 'mergeBlocks',
@@ -173,11 +144,11 @@ async function runMerge(
   const progress: VhdMergeProgress = { blocksDone: 0, blocksTotal: 0, bytesRead: 0, bytesWritten: 0, bytesTotal: 0 };
   if (state.step === 'mergeBlocks') {
     let digests: MergedDigests | string;
-    const parent = await MergeTarget.open(parentPath, state.parent.header, resumed);
+    const parent = await openMergeTarget(parentPath, state.parent.header, resumed);
     try {
       const child = await VhdFileReader.open(childPath);
       try {
-        if ((await headerChecksum(childPath)) !== state.child.header) {
+        if ((await readHeaderChecksum(childPath)) !== state.child.header) {
           throw new VhdChainError(
             childPath,
             `${childPath} is not the file the unfinished merge ${statePath} started on (its header changed): refusing to resume`,
@@ -190,7 +161,11 @@ async function runMerge(
           merged: digests,
           child: await loadDigests(childPath),
         });
-        await parent.adoptIdentity(child.footer);
+        // The merged file stands for the child's point now: its uuid, size and time, at both footer places.
+        parent.adoptIdentity(child.footer);
+        await parent.writeTrailingFooter();
+        await parent.writeFooterCopy();
+        await parent.sync();
       } finally {
         await child.close();
       }
@@ -217,7 +192,7 @@ async function runMerge(
     await fs.rename(parentPath, childPath).catch((err) => {
       throw describeFsError(err, parentPath, 'rename the merged VHD to');
     });
-  } else if ((await headerChecksum(childPath).catch(() => -1)) !== state.parent.header) {
+  } else if ((await readHeaderChecksum(childPath).catch(() => -1)) !== state.parent.header) {
     // Renamed before a crash: the child's name must then hold the merged file (the parent's header).
     throw new VhdChainError(
       parentPath,
@@ -232,312 +207,27 @@ async function runMerge(
   return { ...progress, path: childPath, resumed };
 }
 
-async function mergeBlocks(
-  parent: MergeTarget,
-  child: VhdFileReader,
-  state: MergeState,
-  statePath: string,
-  progress: VhdMergeProgress,
-  opts: VhdMergeOptions,
-  digests: { merged: MergedDigests | string; child: DigestsState },
-): Promise<void> {
-  const blockBytes = bitmapSize(child.header.blockSize) + child.header.blockSize;
-  const all: number[] = [];
-  for (let i = 0; i < child.blockCount; i++) if (child.hasBlock(i)) all.push(i);
-  progress.blocksTotal = all.length;
-  progress.bytesTotal = all.length * blockBytes;
-  const todo = all.filter((i) => i >= state.currentBlock);
-  progress.blocksDone = all.length - todo.length;
-  const collector = typeof digests.merged === 'string' ? undefined : digests.merged.collector;
-  if (collector) {
-    // Merged by an earlier run: their digests died with it, so they are taken from the bytes on disk.
-    for (const index of all.filter((i) => i < state.currentBlock)) {
-      const stored = await parent.readStoredBlock(index);
-      progress.bytesRead += blockBytes;
-      collector.addBlock(index, stored.bitmap, stored.data);
-    }
-  }
-  const childDigests = digests.child.kind === 'current' ? digests.child.digests : undefined;
-  opts.onProgress?.({ ...progress });
-  const batch = Math.max(1, opts.batchBlocks ?? 32);
-  for (let start = 0; start < todo.length; start += batch) {
-    if (opts.signal?.aborted) {
-      throw new SluiceError(
-        'CANCELLED',
-        'The merge was cancelled; it resumes where it stopped on the next run, and the chain is intact meanwhile.',
-        { context: { remote: parent.path, phase: 'merge' } },
-      );
-    }
-    const indexes = todo.slice(start, start + batch);
-    const committedEnd = parent.dataEnd;
-    try {
-      await parent.reserveAppends(indexes.filter((i) => !parent.hasBlock(i)).length * blockBytes, progress);
-      for (const index of indexes) {
-        const stored = (await child.readBlock(index))!;
-        progress.bytesRead += blockBytes;
-        if (childDigests && !childDigests.blockMatches(index, stored.bitmap, stored.data))
-          throw damagedChildBlock(child, index, parent.path);
-        const written = await parent.mergeBlock(index, stored.bitmap, stored.data, progress);
-        collector?.addBlock(index, written.bitmap, written.data);
-        progress.blocksDone++;
-        opts.onProgress?.({ ...progress });
-      }
-      await parent.commitBatch(progress);
-    } catch (err) {
-      // Leave a valid file (footer back at the last durable end); the state still points at this batch.
-      await parent.rollbackTo(committedEnd).catch(() => {});
-      throw describeFsError(err, parent.path, 'merge into');
-    }
-    const next = todo[start + batch] ?? child.blockCount;
-    state.currentBlock = next;
-    state.mergedDataSize += indexes.length * blockBytes;
-    await writeMergeState(statePath, state).catch((err) => {
-      throw describeFsError(err, statePath, 'write the merge state');
-    });
-    await opts.afterBatch?.({ ...progress });
-  }
-}
-
-/** The parent file opened for writing, with its BAT in memory and where its data ends. */
-class MergeTarget {
-  private dirtyLow = Infinity;
-  private dirtyHigh = -1;
-
-  private constructor(
-    readonly path: string,
-    private readonly handle: fs.FileHandle,
-    private footer: VhdFooter,
-    private footerRaw: Buffer,
-    private readonly header: VhdHeader,
-    private readonly bat: Uint32Array,
-    public dataEnd: number,
-  ) {}
-
-  /**
-   * A fresh merge opened the file strictly before; a resumed one may find the trailing footer overwritten by a
-   * block the crash cut short, so it trusts the copy at byte 0 (which only the final step rewrites).
-   */
-  static async open(file: string, expectedHeaderChecksum: number, resumed: boolean): Promise<MergeTarget> {
-    const handle = await fs.open(file, 'r+').catch((err) => {
-      throw describeFsError(err, file, 'open for merging');
-    });
-    try {
-      const { size } = await handle.stat();
-      const where = (offset: number) => ({ offset, source: file });
-      // The trailing footer is authoritative and stays valid through our merges; a merge Xen Orchestra started
-      // may have overwritten it with a block, and then the copy at byte 0 holds (only the last step rewrites it).
-      let footerAt = size - FOOTER_SIZE;
-      let footerRaw = await readAt(handle, footerAt, FOOTER_SIZE, file);
-      let footer: VhdFooter;
-      try {
-        footer = decodeFooter(footerRaw, where(footerAt));
-      } catch (err) {
-        if (!resumed) throw err;
-        footerAt = 0;
-        footerRaw = await readAt(handle, 0, FOOTER_SIZE, file);
-        footer = decodeFooter(footerRaw, where(0));
-      }
-      if (!footerRaw.equals(await readAt(handle, 0, FOOTER_SIZE, file))) {
-        await writeExactly(handle, [footerRaw], 0);
-        await handle.sync();
-      }
-      const headerRaw = await readAt(handle, footer.dataOffset, HEADER_SIZE, file);
-      const header = decodeHeader(headerRaw, where(footer.dataOffset));
-      if (headerRaw.readUInt32BE(36) !== expectedHeaderChecksum) {
+/**
+ * A fresh merge opened the file strictly before; a resumed one may find the trailing footer overwritten by a
+ * block the crash cut short (or by a merge Xen Orchestra started), so it trusts the copy at byte 0.
+ */
+async function openMergeTarget(
+  file: string,
+  expectedHeaderChecksum: number,
+  resumed: boolean,
+): Promise<VhdDynamicFile> {
+  const raf = await openLocalFile(file, 'update').catch((err) => {
+    throw describeFsError(err, file, 'open for merging');
+  });
+  return VhdDynamicFile.open(raf, {
+    footerCopyFallback: resumed,
+    checkHeader: (checksum) => {
+      if (checksum !== expectedHeaderChecksum) {
         throw new VhdChainError(
           file,
           `${file} is not the file the merge started on (its header changed): refusing to write into it`,
         );
       }
-      const bat = decodeBat(
-        await readAt(handle, header.tableOffset, batSize(header.maxTableEntries), file),
-        header.maxTableEntries,
-      );
-      const blockBytes = bitmapSize(header.blockSize) + header.blockSize;
-      let end = Math.max(header.tableOffset + batSize(header.maxTableEntries), footer.dataOffset + HEADER_SIZE);
-      for (const l of header.parentLocators) end = Math.max(end, l.dataOffset + l.dataSpace);
-      for (let i = 0; i < bat.length; i++) {
-        if (bat[i] === BAT_ABSENT) continue;
-        const at = bat[i]! * SECTOR;
-        if (at + blockBytes > size)
-          throw new VhdFormatError(
-            'bat',
-            `BAT entry of block ${i} points past the end of the file`,
-            where(header.tableOffset + i * 4),
-          );
-        end = Math.max(end, at + blockBytes);
-      }
-      return new MergeTarget(file, handle, footer, footerRaw, header, bat, Math.ceil(end / SECTOR) * SECTOR);
-    } catch (err) {
-      await handle.close();
-      throw err;
-    }
-  }
-
-  hasBlock(index: number): boolean {
-    return this.bat[index] !== BAT_ABSENT;
-  }
-
-  /**
-   * Moves the trailing footer past the room the batch's new blocks will take, durably, before any block is
-   * written there: the file ends with a valid footer at every instant, so the chain stays readable even if
-   * the process dies in the middle of an append.
-   */
-  async reserveAppends(bytes: number, progress: VhdMergeProgress): Promise<void> {
-    if (bytes === 0) return;
-    await writeExactly(this.handle, [this.footerRaw], this.dataEnd + bytes);
-    progress.bytesWritten += FOOTER_SIZE;
-    await this.handle.sync();
-  }
-
-  /** A block as it is on disk (after the BAT names it). */
-  async readStoredBlock(index: number): Promise<{ bitmap: Buffer; data: Buffer }> {
-    const bitmapBytes = bitmapSize(this.header.blockSize);
-    const buf = await readAt(this.handle, this.bat[index]! * SECTOR, bitmapBytes + this.header.blockSize, this.path);
-    return { bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
-  }
-
-  /** Writes the child's block into the parent; returns the bytes written there (what the block now holds). */
-  async mergeBlock(
-    index: number,
-    bitmap: Buffer,
-    data: Buffer,
-    progress: VhdMergeProgress,
-  ): Promise<{ bitmap: Buffer; data: Buffer }> {
-    const bitmapBytes = bitmap.length;
-    const sectors = this.header.blockSize / SECTOR;
-    const existing = this.bat[index]!;
-    if (existing === BAT_ABSENT) {
-      const at = this.dataEnd;
-      // Sectors the child does not mark may hold anything; in a dynamic file some readers (qemu) ignore the
-      // bitmap, so they are stored as the zeros they stand for.
-      if (!allMarked(bitmap, sectors)) {
-        data = Buffer.from(data);
-        for (let s = 0; s < sectors; s++) if (!marked(bitmap, s)) data.fill(0, s * SECTOR, (s + 1) * SECTOR);
-      }
-      await writeExactly(this.handle, [bitmap, data], at);
-      progress.bytesWritten += bitmapBytes + data.length;
-      this.bat[index] = at / SECTOR;
-      this.dataEnd = at + bitmapBytes + data.length;
-      this.dirtyLow = Math.min(this.dirtyLow, index);
-      this.dirtyHigh = Math.max(this.dirtyHigh, index);
-      return { bitmap, data };
-    }
-    const at = existing * SECTOR;
-    if (allMarked(bitmap, sectors)) {
-      await writeExactly(this.handle, [bitmap, data], at);
-      progress.bytesWritten += bitmapBytes + data.length;
-      return { bitmap, data };
-    }
-    // A partial child block: only the sectors it marks replace the parent's; the bitmaps are OR-ed.
-    const own = await readAt(this.handle, at, bitmapBytes + this.header.blockSize, this.path);
-    progress.bytesRead += own.length;
-    for (let s = 0; s < sectors; s++) {
-      if (!marked(bitmap, s)) continue;
-      data.copy(own, bitmapBytes + s * SECTOR, s * SECTOR, (s + 1) * SECTOR);
-    }
-    for (let b = 0; b < bitmapBytes; b++) own[b]! |= bitmap[b]!;
-    await writeExactly(this.handle, [own], at);
-    progress.bytesWritten += own.length;
-    return { bitmap: own.subarray(0, bitmapBytes), data: own.subarray(bitmapBytes) };
-  }
-
-  /** Makes the batch durable: footer at the new end, then the BAT entries that changed. */
-  async commitBatch(progress: VhdMergeProgress): Promise<void> {
-    await this.writeTrailingFooter(progress);
-    await this.handle.sync();
-    if (this.dirtyHigh >= 0) {
-      const perSector = SECTOR / 4;
-      const firstSector = Math.floor(this.dirtyLow / perSector);
-      const lastSector = Math.floor(this.dirtyHigh / perSector);
-      const table = encodeBat(this.bat).subarray(firstSector * SECTOR, (lastSector + 1) * SECTOR);
-      await writeExactly(this.handle, [table], this.header.tableOffset + firstSector * SECTOR);
-      progress.bytesWritten += table.length;
-      await this.handle.sync();
-      this.dirtyLow = Infinity;
-      this.dirtyHigh = -1;
-    }
-  }
-
-  /** After a failed batch: the footer goes back to where the durable BAT says the data ends. */
-  async rollbackTo(end: number): Promise<void> {
-    this.dataEnd = end;
-    await writeExactly(this.handle, [this.footerRaw], end);
-    await this.handle.truncate(end + FOOTER_SIZE);
-    await this.handle.sync();
-  }
-
-  /** The merged file stands for the child's point now: its uuid, size and time, at both footer places. */
-  async adoptIdentity(child: VhdFooter): Promise<void> {
-    this.footerRaw = encodeFooter({
-      currentSize: child.currentSize,
-      originalSize: child.originalSize,
-      geometry: child.geometry,
-      timestamp: child.timestamp,
-      uuid: child.uuid,
-      diskType: this.footer.diskType,
-      dataOffset: this.footer.dataOffset,
-      creatorApp: this.footer.creatorApp,
-      creatorVersion: this.footer.creatorVersion,
-      creatorHostOs: this.footer.creatorHostOs,
-    });
-    this.footer = { ...this.footer, uuid: child.uuid, currentSize: child.currentSize };
-    const ignored = { blocksDone: 0, blocksTotal: 0, bytesRead: 0, bytesWritten: 0, bytesTotal: 0 };
-    await this.writeTrailingFooter(ignored);
-    await writeExactly(this.handle, [this.footerRaw], 0);
-    await this.handle.sync();
-  }
-
-  async close(): Promise<void> {
-    await this.handle.close().catch(() => {});
-  }
-
-  private async writeTrailingFooter(progress: VhdMergeProgress): Promise<void> {
-    await writeExactly(this.handle, [this.footerRaw], this.dataEnd);
-    await this.handle.truncate(this.dataEnd + FOOTER_SIZE);
-    progress.bytesWritten += FOOTER_SIZE;
-  }
-}
-
-function damagedChildBlock(child: VhdFileReader, index: number, parentPath: string): SluiceError {
-  const at = child.bat[index]! * SECTOR;
-  return new SluiceError(
-    'REMOTE_ERROR',
-    `${child.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written, so it is not merged into ${parentPath}.`,
-    {
-      hint: 'The points using this file are damaged (`sluice verify` names them); the chain is otherwise intact. Keep these points and start a new chain with a full backup.',
-      context: { file: child.path, block: String(index), offset: String(at), damage: 'block', phase: 'merge' },
     },
-  );
-}
-
-async function headerChecksum(file: string): Promise<number> {
-  const h = await fs.open(file, 'r');
-  try {
-    const footer = decodeFooter(await readAt(h, 0, FOOTER_SIZE, file), { offset: 0, source: file });
-    return (await readAt(h, footer.dataOffset + 36, 4, file)).readUInt32BE(0);
-  } finally {
-    await h.close();
-  }
-}
-
-async function writeExactly(handle: fs.FileHandle, parts: Buffer[], position: number): Promise<void> {
-  const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await handle.write(buf, done, buf.length - done, position + done);
-    if (bytesWritten === 0) throw new Error('file write made no progress');
-    done += bytesWritten;
-  }
-}
-
-function marked(bitmap: Buffer, sector: number): boolean {
-  return ((bitmap[sector >> 3]! >> (7 - (sector & 7))) & 1) === 1;
-}
-
-function allMarked(bitmap: Buffer, sectors: number): boolean {
-  const whole = sectors >> 3;
-  for (let i = 0; i < whole; i++) if (bitmap[i] !== 0xff) return false;
-  for (let s = whole * 8; s < sectors; s++) if (!marked(bitmap, s)) return false;
-  return true;
+  });
 }

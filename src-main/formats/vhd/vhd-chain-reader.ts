@@ -1,4 +1,5 @@
 import { BlockPool } from '../../core/block-pool.js';
+import { allSectorsMarked, sectorMarked } from './vhd-bitmap.js';
 import { VhdChainError } from './vhd-errors.js';
 import { VhdFileReader, type VhdStoredBlock } from './vhd-file-reader.js';
 import { DiskType, SECTOR } from './vhd-structures.js';
@@ -170,15 +171,4 @@ function checkLinks(files: VhdFileReader[]): void {
       );
     }
   }
-}
-
-function sectorMarked(bitmap: Buffer, sector: number): boolean {
-  return ((bitmap[sector >> 3]! >> (7 - (sector & 7))) & 1) === 1;
-}
-
-function allSectorsMarked(bitmap: Buffer, sectors: number): boolean {
-  const whole = sectors >> 3;
-  for (let i = 0; i < whole; i++) if (bitmap[i] !== 0xff) return false;
-  for (let s = whole * 8; s < sectors; s++) if (!sectorMarked(bitmap, s)) return false;
-  return true;
 }

@@ -1,4 +1,5 @@
-import { promises as fs } from 'node:fs';
+import type { promises as fs } from 'node:fs';
+import { openLocalFile, readExactly, ShortReadError, type RandomAccessFile } from '../../core/random-access-file.js';
 import { VhdFormatError } from './vhd-errors.js';
 import {
   BAT_ABSENT,
@@ -27,7 +28,7 @@ export interface VhdStoredBlock {
 export class VhdFileReader {
   private constructor(
     readonly path: string,
-    private readonly handle: fs.FileHandle,
+    private readonly file: RandomAccessFile,
     readonly footer: VhdFooter,
     readonly header: VhdHeader,
     readonly bat: Uint32Array,
@@ -35,15 +36,15 @@ export class VhdFileReader {
   ) {}
 
   static async open(path: string): Promise<VhdFileReader> {
-    const handle = await fs.open(path, 'r');
+    const file = await openLocalFile(path, 'read');
     try {
-      const { size } = await handle.stat();
+      const size = await file.size();
       const where = (offset: number) => ({ offset, source: path });
       if (size < FOOTER_SIZE + HEADER_SIZE + FOOTER_SIZE) {
         throw new VhdFormatError('truncated', `file is ${size} bytes, too small for a dynamic VHD`, where(size));
       }
       const footerAt = size - FOOTER_SIZE;
-      const footer = decodeFooter(await readAt(handle, footerAt, FOOTER_SIZE, path), where(footerAt));
+      const footer = decodeFooter(await readVhdAt(file, footerAt, FOOTER_SIZE), where(footerAt));
       if (footer.diskType === DiskType.Fixed) {
         throw new VhdFormatError(
           'unsupported',
@@ -58,7 +59,7 @@ export class VhdFileReader {
           where(footerAt),
         );
       }
-      const header = decodeHeader(await readAt(handle, footer.dataOffset, HEADER_SIZE, path), where(footer.dataOffset));
+      const header = decodeHeader(await readVhdAt(file, footer.dataOffset, HEADER_SIZE), where(footer.dataOffset));
       const needed = Math.ceil(footer.currentSize / header.blockSize);
       if (header.maxTableEntries < needed) {
         throw new VhdFormatError(
@@ -75,7 +76,7 @@ export class VhdFileReader {
           where(footer.dataOffset),
         );
       }
-      const bat = decodeBat(await readAt(handle, header.tableOffset, tableBytes, path), header.maxTableEntries);
+      const bat = decodeBat(await readVhdAt(file, header.tableOffset, tableBytes), header.maxTableEntries);
       const blockBytes = bitmapSize(header.blockSize) + header.blockSize;
       for (let i = 0; i < needed; i++) {
         const sector = bat[i]!;
@@ -88,9 +89,9 @@ export class VhdFileReader {
           );
         }
       }
-      return new VhdFileReader(path, handle, footer, header, bat, size);
+      return new VhdFileReader(path, file, footer, header, bat, size);
     } catch (err) {
-      await handle.close();
+      await file.close();
       throw err;
     }
   }
@@ -115,18 +116,12 @@ export class VhdFileReader {
   async readBlock(index: number, into?: Buffer): Promise<VhdStoredBlock | undefined> {
     if (!this.hasBlock(index)) return undefined;
     const bitmapBytes = bitmapSize(this.header.blockSize);
-    const buf = await readAt(
-      this.handle,
-      this.bat[index]! * SECTOR,
-      bitmapBytes + this.header.blockSize,
-      this.path,
-      into,
-    );
+    const buf = await readVhdAt(this.file, this.bat[index]! * SECTOR, bitmapBytes + this.header.blockSize, into);
     return { bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    await this.file.close();
   }
 }
 
@@ -150,4 +145,22 @@ export async function readAt(
     done += bytesRead;
   }
   return buf;
+}
+
+/** readAt on a RandomAccessFile: exactly `length` bytes, a short file being a truncated VHD. */
+export async function readVhdAt(
+  file: RandomAccessFile,
+  position: number,
+  length: number,
+  into?: Buffer,
+): Promise<Buffer> {
+  try {
+    return await readExactly(file, position, length, into);
+  } catch (err) {
+    if (!(err instanceof ShortReadError)) throw err;
+    throw new VhdFormatError('truncated', `file ends before byte ${position + length}`, {
+      offset: err.position,
+      source: file.name,
+    });
+  }
 }
