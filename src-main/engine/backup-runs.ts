@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { BackupRunResult } from '../../src-shared/contract/backups.js';
 import { BACKUP_NOW_JOB_ID } from '../../src-shared/contract/runs.js';
-import { resolveVms } from '../backup/vm-selection.js';
+import { resolveVms, type SelectedVm } from '../backup/vm-selection.js';
+import type { BackupLog } from '../core/run-log.js';
+import type { XapiSession } from '../xapi/xapi-session.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { RunHistory } from '../jobs/run-history.js';
 import { RunRecorder, vmOutcome } from '../jobs/run-recorder.js';
 import { preflightRemote } from '../remotes/folder-remote.js';
-import { runBackupPlan } from '../runs/backup-plan.js';
+import { runBackupPlan, type PlanLimits } from '../runs/backup-plan.js';
 import { spoolBudget } from '../runs/spool-budget.js';
 import type { OperationRegistry } from '../runs/operation-registry.js';
 import type { EngineContext } from './engine-context.js';
@@ -62,7 +64,6 @@ export class BackupRuns {
     const spool = await spoolBudget(prefs.spoolCapBytes, prefs.spoolDir);
     await this.records.ready();
     const runId = randomUUID();
-    const controller = this.registry.begin(runId, 'backup');
     const recorder = new RunRecorder(this.records.history, {
       runId,
       job: { id: null, name: backupNowName([]), mode: req.mode },
@@ -73,133 +74,140 @@ export class BackupRuns {
       remotes: [{ id: remote.id, name: remote.name }],
       now: new Date(),
     });
-    const log = (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, string>) => {
-      if (level === 'warn') recorder.warn(message, new Date(), context);
-      this.ctx.bus.emit('engine.log', { level, message, at: new Date().toISOString(), context: { runId, ...context } });
-    };
-    // The history is the record, not the backup: a data dir that cannot be written is said, the backup goes on.
-    const save = (withSamples = false) =>
-      recorder.save(withSamples).catch((err: unknown) =>
+    const run: NowRun = {
+      req,
+      runId,
+      xapi,
+      remote: { id: remote.id, root: remote.path },
+      limits: {
+        vmConcurrency: 1,
+        speedLimitBytesPerSec: req.speedLimitBytesPerSec ?? prefs.defaultSpeedLimitBytesPerSec,
+        memoryBufferBytes: prefs.memoryBufferBytes,
+        spoolDir: spool.dir,
+        spoolCapBytes: spool.capBytes,
+      },
+      recorder,
+      operation: this.registry.begin(runId, 'backup'),
+      log: (level, message, context) => {
+        if (level === 'warn') recorder.warn(message, new Date(), context);
         this.ctx.bus.emit('engine.log', {
-          level: 'warn',
-          message: `Could not write the run history: ${(err as Error).message}`,
+          level,
+          message,
           at: new Date().toISOString(),
-          context: { runId },
-        }),
-      );
-    await save(true);
-    const startedAt = recorder.summary.startedAt;
-    const done = (async (): Promise<BackupRunResult> => {
-      const vms: BackupRunResult['vms'] = [];
-      try {
-        const { selected, skipped } = await resolveVms(xapi, req.vmUuids);
-        recorder.summary.jobName = backupNowName((selected.length ? selected : skipped).map((v) => v.name));
-        for (const sk of skipped) {
-          log('info', `Skipping ${sk.name}: ${sk.reason}.`, { vm: sk.name });
-          recorder.warn(`Skipped ${sk.name}: ${sk.reason}.`, new Date(), { vm: sk.name });
-        }
-        if (selected.length === 0) {
-          recorder.error(
-            new SluiceError(
-              'VALIDATION',
-              `Nothing was backed up: ${skipped.map((sk) => `${sk.name} (${sk.reason})`).join(', ') || 'no VM picked'}.`,
-              { hint: 'Pick a VM that backups do not exclude.' },
-            ),
-          );
-        }
-        recorder.plan(selected, [remote.id]);
-        await save();
-        await runBackupPlan(
-          xapi,
-          {
-            runId,
-            jobId: BACKUP_NOW_JOB_ID,
-            mode: req.mode,
-            vms: selected,
-            remotes: [{ id: remote.id, root: remote.path }],
-            limits: {
-              vmConcurrency: 1,
-              speedLimitBytesPerSec: req.speedLimitBytesPerSec ?? prefs.defaultSpeedLimitBytesPerSec,
-              memoryBufferBytes: prefs.memoryBufferBytes,
-              spoolDir: spool.dir,
-              spoolCapBytes: spool.capBytes,
-            },
-            compression: req.compression,
-          },
-          {
-            signal: controller.signal,
-            log,
-            onProgress: (p) => {
-              recorder.progress(p, new Date());
-              this.ctx.bus.emit('backup.progress', p);
-            },
-            vmStarted: async (vm) => {
-              recorder.vmStarted(vm.uuid, remote.id, new Date());
-              await save();
-            },
-            vmSucceeded: async (vm, remoteId, r) => {
-              const outcome = vmOutcome(vm.name, r);
-              recorder.vmSucceeded(vm.uuid, remoteId, outcome, new Date());
-              vms.push({
-                vmUuid: vm.uuid,
-                vmName: vm.name,
-                ok: true,
-                pointId: outcome.pointId,
-                bytes: outcome.bytes,
-                attempts: outcome.attempts,
-                error: null,
-              });
-              await save(true);
-            },
-            vmFailed: async (vm, remoteId, err) => {
-              const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
-              recorder.vmFailed(vm.uuid, remoteId, err, controller.signal.aborted, new Date());
-              log('error', `${vm.name}: ${e.message}`, { vm: vm.name });
-              vms.push({
-                vmUuid: vm.uuid,
-                vmName: vm.name,
-                ok: false,
-                pointId: null,
-                bytes: 0,
-                attempts: 0,
-                error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
-              });
-              await save(true);
-            },
-          },
-        );
-      } catch (err) {
-        const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
-        if (!controller.signal.aborted) recorder.error(e);
-        log('error', e.message);
-        vms.push({
-          vmUuid: '',
-          vmName: '',
-          ok: false,
-          pointId: null,
-          bytes: 0,
-          attempts: 0,
-          error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+          context: { runId, ...context },
         });
-      } finally {
-        controller.end();
+      },
+      // The history is the record, not the backup: a data dir that cannot be written is said, the backup goes on.
+      save: (withSamples = false) =>
+        recorder.save(withSamples).catch((err: unknown) =>
+          this.ctx.bus.emit('engine.log', {
+            level: 'warn',
+            message: `Could not write the run history: ${(err as Error).message}`,
+            at: new Date().toISOString(),
+            context: { runId },
+          }),
+        ),
+    };
+    await run.save(true);
+    return { runId, done: this.execute(run) };
+  }
+
+  /** The run itself, in the background: VMs resolved now, the plan run, the record finished and announced. */
+  private async execute(run: NowRun): Promise<BackupRunResult> {
+    const { recorder, operation } = run;
+    const startedAt = recorder.summary.startedAt;
+    const vms: BackupRunResult['vms'] = [];
+    try {
+      const { selected, skipped } = await resolveVms(run.xapi, run.req.vmUuids);
+      recorder.summary.jobName = backupNowName((selected.length ? selected : skipped).map((v) => v.name));
+      for (const sk of skipped) {
+        run.log('info', `Skipping ${sk.name}: ${sk.reason}.`, { vm: sk.name });
+        recorder.warn(`Skipped ${sk.name}: ${sk.reason}.`, new Date(), { vm: sk.name });
       }
-      const summary = recorder.finish(new Date(), controller.signal.aborted);
-      // Recorded before anyone hears of the end: a page that reloads on backup.finished finds the run there.
-      await save(true);
-      await this.records.history.prune(null).catch(() => 0);
-      const result: BackupRunResult = {
-        runId,
-        ok: vms.length > 0 && vms.every((v) => v.ok),
-        cancelled: controller.signal.aborted,
-        vms,
-        startedAt,
-        finishedAt: summary.finishedAt ?? new Date().toISOString(),
-      };
-      this.ctx.bus.emit('backup.finished', result);
-      return result;
-    })();
-    return { runId, done };
+      if (selected.length === 0) {
+        recorder.error(
+          new SluiceError(
+            'VALIDATION',
+            `Nothing was backed up: ${skipped.map((sk) => `${sk.name} (${sk.reason})`).join(', ') || 'no VM picked'}.`,
+            { hint: 'Pick a VM that backups do not exclude.' },
+          ),
+        );
+      }
+      recorder.plan(selected, [run.remote.id]);
+      await run.save();
+      await this.runPlan(run, selected, vms);
+    } catch (err) {
+      const e = asSluiceError(err);
+      if (!operation.signal.aborted) recorder.error(e);
+      run.log('error', e.message);
+      vms.push(failedVm({ uuid: '', name: '' }, e));
+    } finally {
+      operation.end();
+    }
+    const summary = recorder.finish(new Date(), operation.signal.aborted);
+    // Recorded before anyone hears of the end: a page that reloads on backup.finished finds the run there.
+    await run.save(true);
+    await this.records.history.prune(null).catch(() => 0);
+    const result: BackupRunResult = {
+      runId: run.runId,
+      ok: vms.length > 0 && vms.every((v) => v.ok),
+      cancelled: operation.signal.aborted,
+      vms,
+      startedAt,
+      finishedAt: summary.finishedAt ?? new Date().toISOString(),
+    };
+    this.ctx.bus.emit('backup.finished', result);
+    return result;
+  }
+
+  /** "Back up now" as a plan for the one runner, its hooks recording each VM and collecting the results. */
+  private async runPlan(run: NowRun, selected: SelectedVm[], vms: BackupRunResult['vms']): Promise<void> {
+    const { recorder, operation } = run;
+    await runBackupPlan(
+      run.xapi,
+      {
+        runId: run.runId,
+        jobId: BACKUP_NOW_JOB_ID,
+        mode: run.req.mode,
+        vms: selected,
+        remotes: [run.remote],
+        limits: run.limits,
+        compression: run.req.compression,
+      },
+      {
+        signal: operation.signal,
+        log: run.log,
+        onProgress: (p) => {
+          recorder.progress(p, new Date());
+          this.ctx.bus.emit('backup.progress', p);
+        },
+        vmStarted: async (vm) => {
+          recorder.vmStarted(vm.uuid, run.remote.id, new Date());
+          await run.save();
+        },
+        vmSucceeded: async (vm, remoteId, r) => {
+          const outcome = vmOutcome(vm.name, r);
+          recorder.vmSucceeded(vm.uuid, remoteId, outcome, new Date());
+          vms.push({
+            vmUuid: vm.uuid,
+            vmName: vm.name,
+            ok: true,
+            pointId: outcome.pointId,
+            bytes: outcome.bytes,
+            attempts: outcome.attempts,
+            error: null,
+          });
+          await run.save(true);
+        },
+        vmFailed: async (vm, remoteId, err) => {
+          const e = asSluiceError(err);
+          recorder.vmFailed(vm.uuid, remoteId, err, operation.signal.aborted, new Date());
+          run.log('error', `${vm.name}: ${e.message}`, { vm: vm.name });
+          vms.push(failedVm(vm, e));
+          await run.save(true);
+        },
+      },
+    );
   }
 
   cancel(runId: string): boolean {
@@ -209,4 +217,33 @@ export class BackupRuns {
   cancelAll(): void {
     this.registry.cancelAll(['backup']);
   }
+}
+
+/** One "Back up now" run in flight: what start() prepared for execute(). */
+interface NowRun {
+  req: StartBackup;
+  runId: string;
+  xapi: XapiSession;
+  remote: { id: string; root: string };
+  limits: PlanLimits;
+  recorder: RunRecorder;
+  operation: { signal: AbortSignal; end: () => void };
+  log: BackupLog;
+  save: (withSamples?: boolean) => Promise<unknown>;
+}
+
+function asSluiceError(err: unknown): SluiceError {
+  return err instanceof SluiceError ? err : new SluiceError('INTERNAL', (err as Error).message);
+}
+
+function failedVm(vm: { uuid: string; name: string }, e: SluiceError): BackupRunResult['vms'][number] {
+  return {
+    vmUuid: vm.uuid,
+    vmName: vm.name,
+    ok: false,
+    pointId: null,
+    bytes: 0,
+    attempts: 0,
+    error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+  };
 }

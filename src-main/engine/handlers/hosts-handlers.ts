@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { HostSummary } from '../../../src-shared/contract/hosts.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
+import type { ParsedRequestOf } from '../../../src-shared/contract/index.js';
 import type { HostSetting } from '../../settings/settings-schema.js';
 import { normaliseFingerprint, probeFingerprint } from '../../xapi/tls-pinning.js';
 import { describeNetworkError } from '../../xapi/host-unreachable.js';
@@ -45,51 +46,7 @@ export function hostsHandlers(
       const known = s.hosts.find((h) => h.url === url)?.trustedFingerprint ?? s.trustedCertificates[url] ?? null;
       return { url, fingerprint, knownFingerprint: known };
     },
-    'hosts.add': async (req) => {
-      const url = normaliseUrl(req.url);
-      if (ctx.settings.get().hosts.some((h) => h.url === url)) {
-        throw new SluiceError('CONFLICT', `The pool at ${url} is already in Sluice.`, {
-          hint: 'Edit or remove the existing entry instead.',
-          context: { host: url },
-        });
-      }
-      const fingerprint = url.startsWith('https:')
-        ? req.trustedFingerprint
-          ? normaliseFingerprint(req.trustedFingerprint)
-          : null
-        : null;
-      // Log in once before saving anything: a wrong password or an unapproved certificate is said now, not
-      // at 2 a.m. by the first scheduled backup.
-      const session = await XapiSession.connect({
-        url,
-        username: req.username,
-        password: req.password,
-        trustedFingerprint: fingerprint,
-      });
-      const finalUrl = session.url;
-      await session.close();
-      const id = randomUUID();
-      const host: HostSetting = {
-        id,
-        label: req.label || new URL(finalUrl).hostname,
-        url: finalUrl,
-        username: req.username,
-        trustedFingerprint: session.fingerprint,
-        secretId: `host:${id}`,
-      };
-      await ctx.secrets.set(host.secretId, req.password);
-      try {
-        await ctx.settings.update((s) => {
-          s.hosts.push(host);
-          if (host.trustedFingerprint) s.trustedCertificates[finalUrl] = host.trustedFingerprint;
-        });
-      } catch (err) {
-        await ctx.secrets.delete(host.secretId);
-        throw err;
-      }
-      ctx.bus.emit('settings.changed', { section: 'hosts' });
-      return summary(host);
-    },
+    'hosts.add': (req) => addHost(ctx, req),
     'hosts.remove': async ({ id }) => {
       const host = ctx.settings.get().hosts.find((h) => h.id === id);
       if (!host) return { removed: false };
@@ -116,4 +73,51 @@ export function hostsHandlers(
     'hosts.connectionStates': async () => pools.states(),
     'inventory.get': async ({ hostId }) => pools.inventory(hostId),
   };
+}
+
+/** A pool is saved only once a login works, with its password in the secret store, never in settings. */
+async function addHost(ctx: EngineContext, req: ParsedRequestOf<'hosts.add'>): Promise<HostSummary> {
+  const url = normaliseUrl(req.url);
+  if (ctx.settings.get().hosts.some((h) => h.url === url)) {
+    throw new SluiceError('CONFLICT', `The pool at ${url} is already in Sluice.`, {
+      hint: 'Edit or remove the existing entry instead.',
+      context: { host: url },
+    });
+  }
+  const fingerprint = url.startsWith('https:')
+    ? req.trustedFingerprint
+      ? normaliseFingerprint(req.trustedFingerprint)
+      : null
+    : null;
+  // Log in once before saving anything: a wrong password or an unapproved certificate is said now, not
+  // at 2 a.m. by the first scheduled backup.
+  const session = await XapiSession.connect({
+    url,
+    username: req.username,
+    password: req.password,
+    trustedFingerprint: fingerprint,
+  });
+  const finalUrl = session.url;
+  await session.close();
+  const id = randomUUID();
+  const host: HostSetting = {
+    id,
+    label: req.label || new URL(finalUrl).hostname,
+    url: finalUrl,
+    username: req.username,
+    trustedFingerprint: session.fingerprint,
+    secretId: `host:${id}`,
+  };
+  await ctx.secrets.set(host.secretId, req.password);
+  try {
+    await ctx.settings.update((s) => {
+      s.hosts.push(host);
+      if (host.trustedFingerprint) s.trustedCertificates[finalUrl] = host.trustedFingerprint;
+    });
+  } catch (err) {
+    await ctx.secrets.delete(host.secretId);
+    throw err;
+  }
+  ctx.bus.emit('settings.changed', { section: 'hosts' });
+  return summary(host);
 }
