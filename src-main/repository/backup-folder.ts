@@ -6,7 +6,14 @@ import type { BackupMetadata, FullMetadata } from './backup-metadata.js';
 import { collapseUnreferencedVhds, referencedVhds, type CollapseOptions } from './chain-collapser.js';
 import { cleanFullBackupFolder, type CleanReport } from './full-point-cleaner.js';
 import { heldByUnreadable, listVmPoints, type BackupPoint, type UnreadableMetadata } from './repository-reader.js';
-import { formatTimestamp, isTemporaryName, pointFiles, vmFolder, vmLockFolder } from './repository-layout.js';
+import {
+  formatTimestamp,
+  isTemporaryName,
+  parseTimestamp,
+  pointFiles,
+  vmFolder,
+  vmLockFolder,
+} from './repository-layout.js';
 import { resolveChain, scanVhdFolder } from './vhd-folder-scan.js';
 import { lockVmFolder } from './vm-folder-lock.js';
 
@@ -104,8 +111,9 @@ export class BackupFolder {
     // point after it (it would be deleted at once).
     let newest = 0;
     for (const name of await fs.readdir(this.dir).catch(() => [] as string[])) {
-      const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.(?:json|xva)$/.exec(name);
-      if (m) newest = Math.max(newest, Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+      const m = /^(.*)\.(?:json|xva)$/.exec(name);
+      const at = m ? parseTimestamp(m[1]!) : null;
+      if (at) newest = Math.max(newest, at.getTime());
     }
     return new Date(Math.max(Math.floor(now.getTime() / 1000) * 1000, newest + 1000));
   }
