@@ -5,6 +5,7 @@ import { DurableFile, syncDir } from '../core/durable-file.js';
 import { openLocalFile, writeExactly, type RandomAccessFile } from '../core/random-access-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { SluiceError } from '../errors/sluice-error.js';
+import { diskSpace } from './folder-remote.js';
 import type { Remote, RemoteEntry, RemoteStat, RemoteUpload } from './remote.js';
 import { keySegments, outsideRepository } from './remote-key.js';
 
@@ -171,11 +172,8 @@ export class FolderRemote implements Remote {
     });
   }
 
-  async freeSpace(): Promise<{ freeBytes: number; totalBytes: number } | undefined> {
-    const sfs = await fs.statfs(this.root).catch((err) => {
-      throw describeFsError(err, this.root, 'read the free space of');
-    });
-    return { freeBytes: sfs.bavail * sfs.bsize, totalBytes: sfs.blocks * sfs.bsize };
+  freeSpace(): Promise<{ freeBytes: number; totalBytes: number } | undefined> {
+    return diskSpace(this.root);
   }
 
   async syncFolder(prefix: string): Promise<void> {

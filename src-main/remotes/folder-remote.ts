@@ -48,8 +48,15 @@ export async function preflightRemote(
   } finally {
     await fs.rm(probe, { force: true });
   }
-  const sfs = await fs.statfs(dir);
-  return { path: dir, writable: true, freeBytes: sfs.bavail * sfs.bsize, totalBytes: sfs.blocks * sfs.bsize };
+  return { path: dir, writable: true, ...(await diskSpace(dir)) };
+}
+
+/** What the file system holding `dir` has left (for an unprivileged writer) and holds in all. */
+export async function diskSpace(dir: string): Promise<{ freeBytes: number; totalBytes: number }> {
+  const sfs = await fs.statfs(dir).catch((err) => {
+    throw describeFsError(err, dir, 'read the free space of');
+  });
+  return { freeBytes: sfs.bavail * sfs.bsize, totalBytes: sfs.blocks * sfs.bsize };
 }
 
 /** Writes (and fsyncs) a test file to measure the remote's sustained write speed; removes it afterwards. */

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describeFsError } from '../errors/fs-errors.js';
+import { diskSpace } from './folder-remote.js';
 
 export interface RemoteUsage {
   path: string;
@@ -15,13 +16,9 @@ export interface RemoteUsage {
  * Dashboard views can ask often.
  */
 export async function remoteUsage(root: string, storedUnder: string): Promise<RemoteUsage> {
-  const sfs = await fs.statfs(root).catch((err) => {
-    throw describeFsError(err, root, 'read the free space of');
-  });
   return {
     path: root,
-    freeBytes: sfs.bavail * sfs.bsize,
-    totalBytes: sfs.blocks * sfs.bsize,
+    ...(await diskSpace(root)),
     repositoryBytes: await folderBytes(path.join(root, storedUnder)),
   };
 }
