@@ -33,9 +33,9 @@ export class FolderRemote implements Remote {
     });
     const out: RemoteEntry[] = [];
     for (const e of entries) {
-      // A link is listed as what it is not: the repository never follows one, so it is neither.
       if (e.isDirectory()) out.push({ name: e.name, kind: 'folder' });
       else if (e.isFile()) out.push({ name: e.name, kind: 'file' });
+      else if (e.isSymbolicLink()) out.push({ name: e.name, kind: 'link' });
     }
     return out;
   }
@@ -178,6 +178,10 @@ export class FolderRemote implements Remote {
 
   async syncFolder(prefix: string): Promise<void> {
     await syncDir(await this.confined(prefix, { allowTop: true }));
+  }
+
+  displayPath(key: string): string {
+    return this.pathOf(key);
   }
 
   /** The local path of a key, by name only (for messages); confined() is what guards access. */

@@ -16,6 +16,8 @@ export interface Remote {
   /** How an admin names this remote in a message: a path, or a URL without credentials. */
   readonly label: string;
   readonly capabilities: RemoteCapabilities;
+  /** How an admin names one file of this remote in a message (a local path, or a URL without credentials). */
+  displayPath(key: string): string;
 
   /** The direct children of a folder prefix ('' is the top); an absent prefix lists as empty. */
   list(prefix: string): Promise<RemoteEntry[]>;
@@ -60,7 +62,11 @@ export interface RemoteCapabilities {
 
 export interface RemoteEntry {
   name: string;
-  kind: 'file' | 'folder';
+  /**
+   * 'link' only on folder remotes: listed so that nothing takes a linked file for missing (and, say, the XVA
+   * its linked metadata names for an orphan), but never followed.
+   */
+  kind: 'file' | 'folder' | 'link';
 }
 
 export interface RemoteStat {

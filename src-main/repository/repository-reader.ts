@@ -1,8 +1,8 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { describeFsError } from '../errors/fs-errors.js';
+import type { Remote } from '../remotes/remote.js';
+import { joinKey } from '../remotes/remote-key.js';
 import { backupMetadataSchema, type BackupMetadata } from './backup-metadata.js';
 import { BACKUPS_DIR, isTemporaryName } from './repository-layout.js';
+import { namedFileKey, remoteOf, vmFolderKey, type RepositoryRoot } from './repository-keys.js';
 
 export interface BackupPoint {
   vmUuid: string;
@@ -13,7 +13,11 @@ export interface BackupPoint {
   mode: BackupMetadata['mode'];
   jobId: string;
   size: number | undefined;
+  /** For messages: where the metadata is, as the admin names it. */
   metadataPath: string;
+  /** The metadata's key on `remote`; every other file of the point is named relative to its folder. */
+  metadataKey: string;
+  remote: Remote;
   metadata: BackupMetadata;
 }
 
@@ -41,18 +45,14 @@ export function isVmFolderName(name: string): boolean {
 
 /** Every backup point in a repository (committed metadata only), oldest first per VM. */
 export async function listBackupPoints(
-  root: string,
+  root: RepositoryRoot,
 ): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
-  const base = path.join(root, BACKUPS_DIR);
-  const vmDirs = await fs.readdir(base, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [];
-    throw describeFsError(err, base, 'read');
-  });
+  const remote = remoteOf(root);
   const points: BackupPoint[] = [];
   const unreadable: UnreadableMetadata[] = [];
-  for (const d of vmDirs) {
-    if (!d.isDirectory() || !UUID.test(d.name)) continue;
-    const one = await readVmFolder(path.join(base, d.name), d.name);
+  for (const d of await remote.list(BACKUPS_DIR)) {
+    if (d.kind !== 'folder' || !UUID.test(d.name)) continue;
+    const one = await readVmFolder(remote, d.name);
     points.push(...one.points);
     unreadable.push(...one.unreadable);
   }
@@ -62,29 +62,46 @@ export async function listBackupPoints(
 
 /** The points of one VM folder, oldest first. */
 export async function listVmPoints(
-  root: string,
+  root: RepositoryRoot,
   vmUuid: string,
 ): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
-  const r = await readVmFolder(path.join(root, BACKUPS_DIR, vmUuid), vmUuid);
+  const r = await readVmFolder(remoteOf(root), vmUuid);
   r.points.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime());
   return r;
 }
 
+/**
+ * Metadata is a few KiB (XO's hold the VM's records, tens of KiB with many disks): a file far larger is not
+ * one, and reading it whole would cost the memory of every run that lists the folder.
+ */
+export const LINK_REASON =
+  'it is a link, and Sluice never follows links inside a repository (one could lead anywhere); replace it with the file itself';
+
+export const METADATA_MAX_BYTES = 8 * 1024 * 1024;
+
 async function readVmFolder(
-  dir: string,
+  remote: Remote,
   vmUuid: string,
 ): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {
   const points: BackupPoint[] = [];
   const unreadable: UnreadableMetadata[] = [];
-  const names = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [] as string[];
-    throw describeFsError(err, dir, 'read');
-  });
-  for (const name of names.sort()) {
-    if (!name.endsWith('.json') || isTemporaryName(name) || name === 'cache.json') continue;
-    const metadataPath = path.join(dir, name);
+  const vmKey = vmFolderKey(vmUuid);
+  const entries = (await remote.list(vmKey)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const { name, kind } of entries) {
+    if (kind === 'folder' || !name.endsWith('.json') || isTemporaryName(name) || name === 'cache.json') continue;
+    const metadataKey = joinKey(vmKey, name);
+    const metadataPath = remote.displayPath(metadataKey);
+    if (kind === 'link') {
+      unreadable.push({ path: metadataPath, reason: LINK_REASON });
+      continue;
+    }
     try {
-      const metadata = backupMetadataSchema.parse(JSON.parse(await fs.readFile(metadataPath, 'utf8')));
+      const raw = await remote.read(metadataKey, { maxBytes: METADATA_MAX_BYTES });
+      const metadata = backupMetadataSchema.parse(JSON.parse(raw.toString('utf8')));
+      // Names that lead out of the VM folder make the point unusable, not just one of its files: it is kept
+      // (and holds the folder) like any other unreadable metadata, for the admin to look at.
+      for (const named of metadata.mode === 'full' ? [metadata.xva] : Object.values(metadata.vhds))
+        namedFileKey(vmKey, vmKey, named, remote.label);
       const vm = metadata.vm as { name_label?: unknown };
       points.push({
         vmUuid,
@@ -95,6 +112,8 @@ async function readVmFolder(
         jobId: metadata.jobId,
         size: metadata.size,
         metadataPath,
+        metadataKey,
+        remote,
         metadata,
       });
     } catch (err) {

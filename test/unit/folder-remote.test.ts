@@ -104,8 +104,12 @@ describe('FolderRemote', () => {
     await expect(remote.openUpdate('vm/2.vhd')).rejects.toThrow(/outside the repository/);
     expect(readFileSync(path.join(outside, 'precious.vhd'), 'utf8')).toBe('keep me');
     expect(readdirSync(outside)).toEqual(['precious.vhd']);
-    // Links are neither files nor folders to the repository.
-    expect(await remote.list('vm')).toEqual([{ name: '1.json', kind: 'file' }]);
+    // Links are listed as links (so nothing takes the linked file for missing), never as what they lead to.
+    expect((await remote.list('vm')).sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      { name: '1.json', kind: 'file' },
+      { name: '2.vhd', kind: 'link' },
+      { name: 'vdis', kind: 'link' },
+    ]);
   });
 
   it('deletes files (an absent one is fine), removes only empty folders, and knows its free space', async () => {
