@@ -41,7 +41,7 @@ export class FolderRemote implements Remote {
   }
 
   async stat(key: string): Promise<RemoteStat | undefined> {
-    const p = await this.confined(key);
+    const p = await this.confined(key, { allowTop: true });
     const st = await fs.stat(p).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw describeFsError(err, p, 'read');
@@ -97,10 +97,11 @@ export class FolderRemote implements Remote {
 
   async createReadStream(key: string, range?: { start: number; end?: number }): Promise<Readable> {
     const p = await this.confined(key);
-    return createReadStream(
-      p,
-      range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {},
-    );
+    // 1 MiB reads: the default 64 KiB costs a syscall per 64 KiB on a multi-GiB XVA.
+    return createReadStream(p, {
+      highWaterMark: 1024 * 1024,
+      ...(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {}),
+    });
   }
 
   async openRead(key: string): Promise<RandomAccessFile> {

@@ -21,7 +21,7 @@ export interface Remote {
 
   /** The direct children of a folder prefix ('' is the top); an absent prefix lists as empty. */
   list(prefix: string): Promise<RemoteEntry[]>;
-  /** undefined when nothing is stored under the key. */
+  /** undefined when nothing is stored under the key ('' is the top: whether the remote is there at all). */
   stat(key: string): Promise<RemoteStat | undefined>;
   /** A whole file; at most `maxBytes` (a file larger than that throws, so a hostile file cannot fill memory). */
   read(key: string, opts?: { maxBytes?: number }): Promise<Buffer>;

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { describeFsError } from '../errors/fs-errors.js';
 import { AtomicFile, writeFileAtomic } from '../core/atomic-file.js';
 import type { BackupMetadata, FullMetadata } from './backup-metadata.js';
-import { collapseUnreferencedVhds, referencedVhds, type CollapseOptions } from './chain-collapser.js';
+import type { Remote } from '../remotes/remote.js';
+import { joinKey } from '../remotes/remote-key.js';
+import { collapseUnreferencedVhds, type CollapseOptions } from './chain-collapser.js';
 import { cleanFullBackupFolder, type CleanReport } from './full-point-cleaner.js';
 import { heldByUnreadable, listVmPoints, type BackupPoint, type UnreadableMetadata } from './repository-reader.js';
 import {
@@ -14,6 +16,8 @@ import {
   vmFolder,
   vmLockFolder,
 } from './repository-layout.js';
+import { referencedVhds } from './point-file-keys.js';
+import { baseName, namedFileKey, parentKey, remoteOf, vmFolderKey } from './repository-keys.js';
 import { resolveChain, scanVhdFolder } from './vhd-folder-scan.js';
 import { lockVmFolder } from './vm-folder-lock.js';
 
@@ -24,10 +28,16 @@ import { lockVmFolder } from './vm-folder-lock.js';
  * this folder knows where their files are.
  */
 export class BackupFolder {
+  private readonly remote: Remote;
+  private readonly vmKey: string;
+
   private constructor(
     private readonly root: string,
     readonly vmUuid: string,
-  ) {}
+  ) {
+    this.remote = remoteOf(root);
+    this.vmKey = vmFolderKey(vmUuid);
+  }
 
   /**
    * The repository's root must already be there: if a share is not mounted, its mount point must not quietly
@@ -65,21 +75,27 @@ export class BackupFolder {
 
   /** Temp files and orphans of full points that runs which died left; the names removed. */
   cleanFullLeftovers(): Promise<CleanReport> {
-    return cleanFullBackupFolder(this.dir);
+    return cleanFullBackupFolder(this.remote, this.vmKey);
   }
 
   /** Temp files of VHDs a killed run of this job was writing (under the lock, nobody else writes there). */
   async removeDeltaTemporaries(jobId: string): Promise<string[]> {
-    const jobDir = path.join(this.dir, 'vdis', jobId);
     const removed: string[] = [];
-    for (const d of await fs.readdir(jobDir).catch(() => [] as string[])) {
-      for (const name of await fs.readdir(path.join(jobDir, d)).catch(() => [] as string[])) {
-        if (!isTemporaryName(name)) continue;
-        await fs.rm(path.join(jobDir, d, name), { force: true });
-        removed.push(path.join(jobDir, d, name));
+    for (const folderKey of await this.jobDiskFolders(jobId)) {
+      for (const { name, kind } of await this.remote.list(folderKey)) {
+        if (kind !== 'file' || !isTemporaryName(name)) continue;
+        const key = joinKey(folderKey, name);
+        await this.remote.delete(key);
+        removed.push(this.remote.displayPath(key));
       }
     }
     return removed;
+  }
+
+  /** `vdis/<jobId>/<vdiUuid>` of this VM, as keys (links are never taken for folders). */
+  private async jobDiskFolders(jobId: string): Promise<string[]> {
+    const jobKey = joinKey(this.vmKey, 'vdis', jobId);
+    return (await this.remote.list(jobKey)).filter((e) => e.kind === 'folder').map((e) => joinKey(jobKey, e.name));
   }
 
   /**
@@ -88,16 +104,15 @@ export class BackupFolder {
    * use any of them): the reason comes back for the log.
    */
   async settleChains(jobId: string, opts: CollapseOptions): Promise<{ held?: string; problems: string[] }> {
-    const jobDir = path.join(this.dir, 'vdis', jobId);
-    const vdiDirs = await fs.readdir(jobDir).catch(() => [] as string[]);
+    const vdiDirs = await this.jobDiskFolders(jobId);
     if (vdiDirs.length === 0) return { problems: [] };
     const { points, unreadable } = await this.listPoints();
     const held = heldByUnreadable(unreadable);
     if (held) return { held, problems: [] };
     const referenced = referencedVhds(points);
     const problems: string[] = [];
-    for (const d of vdiDirs)
-      problems.push(...(await collapseUnreferencedVhds(path.join(jobDir, d), referenced, opts)).problems);
+    for (const folderKey of vdiDirs)
+      problems.push(...(await collapseUnreferencedVhds(this.remote, folderKey, referenced, opts)).problems);
     return { problems };
   }
 
@@ -110,7 +125,7 @@ export class BackupFolder {
     // a run in the same second as a point that retention just deleted must not come out "older" than the
     // point after it (it would be deleted at once).
     let newest = 0;
-    for (const name of await fs.readdir(this.dir).catch(() => [] as string[])) {
+    for (const { name } of await this.remote.list(this.vmKey)) {
       const m = /^(.*)\.(?:json|xva)$/.exec(name);
       const at = m ? parseTimestamp(m[1]!) : null;
       if (at) newest = Math.max(newest, at.getTime());
@@ -153,11 +168,11 @@ export class BackupFolder {
   async previousChain(
     key: string,
   ): Promise<{ paths: string[]; uuid: string | undefined } | { problem: { message: string } }> {
-    const file = path.join(this.dir, key);
-    const scan = await scanVhdFolder(path.dirname(file));
-    const chain = resolveChain(scan, path.basename(file));
+    const file = namedFileKey(this.vmKey, this.vmKey, key, this.remote.label);
+    const scan = await scanVhdFolder(this.remote, parentKey(file));
+    const chain = resolveChain(scan, baseName(file));
     if ('problem' in chain) return { problem: chain.problem };
-    return { paths: chain.paths, uuid: scan.vhds.get(path.basename(file))?.uuid };
+    return { paths: chain.paths, uuid: scan.vhds.get(baseName(file))?.uuid };
   }
 
   /** Commits a delta point: its metadata, written last, once every disk's VHD is in place. */

@@ -1,8 +1,7 @@
-import { promises as fs } from 'node:fs';
-import { digestsPathOf } from '../formats/vhd/vhd-block-digests.js';
-import path from 'node:path';
-import { syncDir } from '../core/atomic-file.js';
-import type { BackupPoint } from './repository-reader.js';
+import { DIGESTS_SUFFIX } from '../formats/vhd/vhd-block-digests.js';
+import type { Remote } from '../remotes/remote.js';
+import { joinKey } from '../remotes/remote-key.js';
+import { localFolderOf } from './local-folder.js';
 import {
   childrenOf,
   damagedWithUnknownParent,
@@ -35,42 +34,39 @@ export interface CollapseOptions {
   batchBlocks?: number;
 }
 
-/** Absolute paths of every VHD the metadata of these points names. */
-export function referencedVhds(points: readonly BackupPoint[]): Set<string> {
-  const out = new Set<string>();
-  for (const p of points) {
-    if (p.metadata.mode !== 'delta') continue;
-    for (const rel of Object.values(p.metadata.vhds)) out.add(path.resolve(path.dirname(p.metadataPath), rel));
-  }
-  return out;
-}
-
+/** Merges and removals in one disk folder; `referenced` holds the keys of the VHDs points still use. */
 export async function collapseUnreferencedVhds(
-  dir: string,
+  remote: Remote,
+  folderKey: string,
   referenced: ReadonlySet<string>,
   opts: CollapseOptions = {},
 ): Promise<CollapseReport> {
   const report: CollapseReport = { resumed: [], merged: [], removed: [], problems: [] };
-  let scan = await scanVhdFolder(dir);
+  let scan = await scanVhdFolder(remote, folderKey);
+  const dir = scan.dir;
   for (const state of scan.mergeStates) {
-    opts.log?.(`Resuming the unfinished merge ${path.join(dir, state)}.`);
-    const r = await resumeVhdMerge(dir, state, mergeOptions(dir, state, opts)).catch(rethrowAsChainProblem);
-    report.resumed.push(path.basename(r.path));
+    opts.log?.(`Resuming the unfinished merge ${remote.displayPath(joinKey(folderKey, state))}.`);
+    const r = await resumeVhdMerge(localFolderOf(remote, folderKey), state, mergeOptions(dir, state, opts)).catch(
+      rethrowAsChainProblem,
+    );
+    report.resumed.push(r.path.slice(r.path.lastIndexOf('/') + 1));
   }
   // Oldest first (names are time stamps): a root absorbs its child before that child is looked at.
   for (let guard = 0; guard < 10_000; guard++) {
-    if (report.resumed.length > 0 || guard > 0) scan = await scanVhdFolder(dir);
+    if (report.resumed.length > 0 || guard > 0) scan = await scanVhdFolder(remote, folderKey);
     const next = nextStep(scan, referenced, report);
     if (!next) break;
     if (next.kind === 'remove') {
-      await fs.rm(path.join(dir, next.name), { force: true });
-      await fs.rm(digestsPathOf(path.join(dir, next.name)), { force: true });
-      await syncDir(dir);
-      opts.log?.(`Removed ${path.join(dir, next.name)}: no backup point uses it any more.`);
+      const key = joinKey(folderKey, next.name);
+      await remote.delete(key);
+      await remote.delete(key + DIGESTS_SUFFIX);
+      await remote.syncFolder(folderKey);
+      opts.log?.(`Removed ${remote.displayPath(key)}: no backup point uses it any more.`);
       report.removed.push(next.name);
     } else {
       opts.log?.(`Merging ${next.child} into ${next.parent} (${dir}).`);
-      await mergeVhdIntoParent(dir, next.parent, next.child, mergeOptions(dir, next, opts)).catch(
+      const local = localFolderOf(remote, folderKey);
+      await mergeVhdIntoParent(local, next.parent, next.child, mergeOptions(dir, next, opts)).catch(
         rethrowAsChainProblem,
       );
       report.merged.push({ parent: next.parent, child: next.child });
@@ -101,7 +97,7 @@ type Step = { kind: 'remove'; name: string } | { kind: 'merge'; parent: string; 
 function nextStep(scan: VhdFolderScan, referenced: ReadonlySet<string>, report: CollapseReport): Step | undefined {
   const busy = filesInMerge(scan);
   for (const v of scan.vhds.values()) {
-    if (referenced.has(v.path) || busy.has(v.name)) continue;
+    if (referenced.has(v.key) || busy.has(v.name)) continue;
     const known = (m: string) => report.problems.includes(m);
     if (v.unreadable) {
       const m = `${v.path} is damaged and no point uses it; left for \`sluice check\`: ${v.unreadable}`;

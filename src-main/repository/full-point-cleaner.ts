@@ -1,7 +1,9 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
+import type { Remote } from '../remotes/remote.js';
+import { joinKey } from '../remotes/remote-key.js';
 import { backupMetadataSchema } from './backup-metadata.js';
 import { isTemporaryName } from './repository-layout.js';
+import { baseName, namedFileKey, parentKey } from './repository-keys.js';
+import { METADATA_MAX_BYTES } from './repository-reader.js';
 
 export interface CleanReport {
   removedTemporary: string[];
@@ -17,49 +19,54 @@ export interface CleanReport {
  * point, and metadata whose .xva is missing is a point that can no longer be restored (reported and removed).
  * Metadata that cannot be read could be any point's: then no XVA is taken for an orphan.
  */
-export async function cleanFullBackupFolder(vmDir: string): Promise<CleanReport> {
+export async function cleanFullBackupFolder(remote: Remote, vmKey: string): Promise<CleanReport> {
   const report: CleanReport = { removedTemporary: [], removedOrphans: [], brokenMetadata: [], unreadableMetadata: [] };
-  const names = await fs.readdir(vmDir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [] as string[];
-    throw err;
-  });
-  for (const name of names) {
-    if (isTemporaryName(name)) {
-      await fs.rm(path.join(vmDir, name), { force: true, recursive: true });
+  const entries = await remote.list(vmKey);
+  const names = entries.map((e) => e.name);
+  for (const { name, kind } of entries) {
+    // A link is never followed, nor removed: it is the admin's to look at.
+    if (kind === 'file' && isTemporaryName(name)) {
+      await remote.delete(joinKey(vmKey, name));
       report.removedTemporary.push(name);
     }
   }
   const referenced = new Set<string>();
-  for (const name of names) {
-    if (!name.endsWith('.json') || isTemporaryName(name) || name === 'cache.json') continue;
-    const p = path.join(vmDir, name);
-    let parsed;
+  for (const { name, kind } of entries) {
+    if (kind === 'folder' || !name.endsWith('.json') || isTemporaryName(name) || name === 'cache.json') continue;
+    const key = joinKey(vmKey, name);
+    let xva: string | undefined;
+    let mode: string | undefined;
     try {
-      parsed = backupMetadataSchema.safeParse(JSON.parse(await fs.readFile(p, 'utf8')));
+      if (kind === 'link') throw new Error('a link');
+      const raw = await remote.read(key, { maxBytes: METADATA_MAX_BYTES });
+      const parsed = backupMetadataSchema.parse(JSON.parse(raw.toString('utf8')));
+      mode = parsed.mode;
+      if (parsed.mode === 'full') xva = namedFileKey(vmKey, vmKey, parsed.xva, remote.label);
+      // XO keeps a full point's XVA beside its metadata; one named elsewhere is not a layout this pass knows.
+      if (xva !== undefined && parentKey(xva) !== vmKey) throw new Error('an XVA outside the VM folder');
     } catch {
-      parsed = undefined;
-    }
-    if (!parsed?.success) {
       // It may be the very point whose XVA looks orphaned: keep every file until the admin acts.
       report.unreadableMetadata.push(name);
       continue;
     }
-    if (parsed.data.mode !== 'full') continue; // delta points are another cleaner's business
-    const xva = path.basename(parsed.data.xva);
-    if (!names.includes(xva)) {
-      await fs.rm(p, { force: true });
+    if (mode !== 'full' || xva === undefined) continue; // delta points are another cleaner's business
+    if (!names.includes(baseName(xva))) {
+      await remote.delete(key);
       report.brokenMetadata.push(name);
       continue;
     }
-    referenced.add(xva);
-    referenced.add(`${xva}.checksum`);
+    referenced.add(baseName(xva));
+    referenced.add(`${baseName(xva)}.checksum`);
   }
   if (report.unreadableMetadata.length > 0) return report;
-  for (const name of names) {
+  for (const { name, kind } of entries) {
+    if (kind !== 'file') continue;
     if ((name.endsWith('.xva') || name.endsWith('.xva.checksum')) && !isTemporaryName(name) && !referenced.has(name)) {
-      await fs.rm(path.join(vmDir, name), { force: true });
+      await remote.delete(joinKey(vmKey, name));
       report.removedOrphans.push(name);
     }
   }
+  if (report.removedTemporary.length + report.removedOrphans.length + report.brokenMetadata.length > 0)
+    await remote.syncFolder(vmKey);
   return report;
 }

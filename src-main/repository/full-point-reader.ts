@@ -1,30 +1,24 @@
-import { createReadStream, promises as fs } from 'node:fs';
-import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { ovaDisks, parseOvaXml, type OvaDisk, type OvaObject } from '../formats/ova-xml.js';
 import { readXvaChunks } from '../formats/xva/xva-disk-reader.js';
-import { describeFsError } from '../errors/fs-errors.js';
-import type { FullMetadata } from './backup-metadata.js';
+import { xvaKeyOf } from './point-file-keys.js';
 import type { BackupPoint } from './repository-reader.js';
 
 // Reading the disks of a full point (an XVA) for exports and single-disk restores. gzip is undone on the
 // fly; a zstd XVA can only be restored whole (the host decompresses it), which the error says.
 
+/** The XVA's file as the remote shows it (a local path on a folder remote), confined to the VM folder. */
 export function xvaPathOf(point: BackupPoint): string {
-  return path.join(path.dirname(point.metadataPath), path.basename((point.metadata as FullMetadata).xva));
+  return point.remote.displayPath(xvaKeyOf(point));
 }
 
 /** The plain (uncompressed) bytes of a full point's XVA. */
 export async function openPlainXva(point: BackupPoint, purpose: string): Promise<AsyncIterable<Buffer>> {
-  const file = xvaPathOf(point);
-  const h = await fs.open(file, 'r').catch((err) => {
-    throw describeFsError(err, file, 'read');
-  });
-  const head = Buffer.alloc(4);
-  await h.read(head, 0, 4, 0);
-  await h.close();
+  const key = xvaKeyOf(point);
+  const file = point.remote.displayPath(key);
+  const head = await point.remote.readRange(key, 0, 4);
   if (startsWithZstd(head)) {
     throw new SluiceError(
       'VALIDATION',
@@ -35,7 +29,7 @@ export async function openPlainXva(point: BackupPoint, purpose: string): Promise
       },
     );
   }
-  const stream = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  const stream = await point.remote.createReadStream(key);
   return (startsWithGzip(head) ? stream.pipe(createGunzip()) : stream) as AsyncIterable<Buffer>;
 }
 

@@ -1,6 +1,8 @@
 import path from 'node:path';
+import type { Remote } from '../remotes/remote.js';
+import { vhdKeysOf } from './point-file-keys.js';
+import { baseName, parentKey } from './repository-keys.js';
 import type { BackupPoint } from './repository-reader.js';
-import { vmDirOf } from './point-disks.js';
 import { resolveChain, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
 
 /**
@@ -34,9 +36,9 @@ interface DiskLink {
 /** The chain of every point given (a whole repository's list), keyed by pointKey. */
 export async function describePointChains(points: BackupPoint[]): Promise<Map<string, PointChain>> {
   const scans = new Map<string, Promise<VhdFolderScan>>();
-  const scanOf = (dir: string) => {
-    let s = scans.get(dir);
-    if (!s) scans.set(dir, (s = scanVhdFolder(dir)));
+  const scanOf = (remote: Remote, dir: string) => {
+    let s = scans.get(`${remote.label}\0${dir}`);
+    if (!s) scans.set(`${remote.label}\0${dir}`, (s = scanVhdFolder(remote, dir)));
     return s;
   };
   const links = new Map<string, DiskLink[] | { broken: string }>();
@@ -44,13 +46,10 @@ export async function describePointChains(points: BackupPoint[]): Promise<Map<st
     if (p.metadata.mode !== 'delta') continue;
     const disks: DiskLink[] = [];
     let broken: string | undefined;
-    for (const rel of Object.values(p.metadata.vhds)) {
-      const file = path.join(vmDirOf(p), rel);
-      const dir = path.dirname(file);
-      const chain = resolveChain(
-        await scanOf(dir).catch(() => ({ dir, vhds: new Map(), mergeStates: [], temporaries: [] })),
-        path.basename(file),
-      );
+    for (const file of vhdKeysOf(p).values()) {
+      const dir = parentKey(file);
+      const empty = { remote: p.remote, folderKey: dir, dir, vhds: new Map(), mergeStates: [], temporaries: [] };
+      const chain = resolveChain(await scanOf(p.remote, dir).catch(() => empty), baseName(file));
       if ('problem' in chain) {
         broken ??= chain.problem.message;
         continue;

@@ -1,15 +1,7 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
-import { describeFsError } from '../errors/fs-errors.js';
-import { syncDir } from '../core/atomic-file.js';
-import {
-  collapseUnreferencedVhds,
-  referencedVhds,
-  type CollapseOptions,
-  type CollapseReport,
-} from './chain-collapser.js';
-import { pointFiles } from './repository-layout.js';
+import { collapseUnreferencedVhds, type CollapseOptions, type CollapseReport } from './chain-collapser.js';
+import { referencedVhds, vhdKeysOf, vmKeyOf, xvaKeyOf } from './point-file-keys.js';
+import { baseName, parentKey, pointFileKeys, remoteOf, type RepositoryRoot } from './repository-keys.js';
 import { heldByUnreadable, listVmPoints, type BackupPoint } from './repository-reader.js';
 import { childrenOf, damagedWithUnknownParent, scanVhdFolder } from './vhd-folder-scan.js';
 
@@ -25,33 +17,32 @@ export interface DeletedPoint {
 }
 
 export async function deleteBackupPoint(
-  root: string,
+  root: RepositoryRoot,
   point: BackupPoint,
   opts: CollapseOptions = {},
 ): Promise<DeletedPoint> {
-  const vmDir = path.dirname(point.metadataPath);
+  // The point was listed on its own remote; `root` says which repository the caller means, and must agree.
+  const remote = typeof root === 'string' ? point.remote : remoteOf(root);
+  const vmKey = vmKeyOf(point);
   const ctx = { vm: point.vmName, remote: point.metadataPath, phase: 'merge' };
   if (point.metadata.mode === 'full') {
-    const files = pointFiles(vmDir, point.id);
-    const xva = path.join(vmDir, path.basename(point.metadata.xva));
-    for (const f of [point.metadataPath, xva, `${xva}.checksum`, files.xvaChecksum]) {
-      await fs.rm(f, { force: true }).catch((err) => {
-        throw describeFsError(err, f, 'delete');
-      });
-    }
-    await syncDir(vmDir);
+    const xva = xvaKeyOf(point);
+    for (const key of [point.metadataKey, xva, `${xva}.checksum`, pointFileKeys(vmKey, point.id).xvaChecksum])
+      await remote.delete(key);
+    await remote.syncFolder(vmKey);
     return { id: point.id, mode: 'full' };
   }
 
-  const dirs = [...new Set(Object.values(point.metadata.vhds).map((rel) => path.dirname(path.resolve(vmDir, rel))))];
+  const own = [...vhdKeysOf(point).values()];
+  const dirs = [...new Set(own.map(parentKey))];
   for (const dir of dirs) {
-    const scan = await scanVhdFolder(dir);
-    for (const rel of Object.values(point.metadata.vhds)) {
-      const own = scan.vhds.get(path.basename(rel));
-      if (!own || path.dirname(path.resolve(vmDir, rel)) !== dir) continue;
-      const damaged = own.unreadable
-        ? own
-        : (childrenOf(scan, own.name).find((c) => c.unreadable) ?? damagedWithUnknownParent(scan)[0]);
+    const scan = await scanVhdFolder(remote, dir);
+    for (const key of own) {
+      const vhd = scan.vhds.get(baseName(key));
+      if (!vhd || parentKey(key) !== dir) continue;
+      const damaged = vhd.unreadable
+        ? vhd
+        : (childrenOf(scan, vhd.name).find((c) => c.unreadable) ?? damagedWithUnknownParent(scan)[0]);
       if (damaged) {
         throw new SluiceError(
           'REMOTE_ERROR',
@@ -64,11 +55,9 @@ export async function deleteBackupPoint(
       }
     }
   }
-  await fs.rm(point.metadataPath, { force: true }).catch((err) => {
-    throw describeFsError(err, point.metadataPath, 'delete');
-  });
-  await syncDir(vmDir);
-  const { points: remaining, unreadable } = await listVmPoints(root, point.vmUuid);
+  await remote.delete(point.metadataKey);
+  await remote.syncFolder(vmKey);
+  const { points: remaining, unreadable } = await listVmPoints(remote, point.vmUuid);
   const referenced = referencedVhds(remaining);
   const collapse: CollapseReport = { resumed: [], merged: [], removed: [], problems: [] };
   const held = heldByUnreadable(unreadable);
@@ -78,7 +67,7 @@ export async function deleteBackupPoint(
     return { id: point.id, mode: 'delta', collapse };
   }
   for (const dir of dirs) {
-    const r = await collapseUnreferencedVhds(dir, referenced, opts);
+    const r = await collapseUnreferencedVhds(remote, dir, referenced, opts);
     collapse.resumed.push(...r.resumed);
     collapse.merged.push(...r.merged);
     collapse.removed.push(...r.removed);

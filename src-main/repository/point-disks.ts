@@ -1,10 +1,10 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
-import { DiskType } from '../formats/vhd/vhd-structures.js';
 import type { DeltaMetadata } from './backup-metadata.js';
+import { vhdKeysOf } from './point-file-keys.js';
+import { baseName, parentKey } from './repository-keys.js';
 import type { BackupPoint } from './repository-reader.js';
+import { resolveChain as resolveFolderChain, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
 
 // The disks of an incremental point, as its metadata records them: the snapshot VDI's record, the VBD that
 // plugged it (position), and the VHD chain on the remote, found by following each file's parent name back to
@@ -23,23 +23,17 @@ export interface DeltaPointDisk {
   virtualSize: number;
   vdi: Rec;
   vbd: Rec | undefined;
-  /** Absolute paths, the full VHD first, this point's file last. */
+  /** The files as the remote shows them (local paths on a folder remote), the full VHD first, this point's last. */
   chain: string[];
-}
-
-const MAX_CHAIN = 10_000;
-
-export function vmDirOf(point: BackupPoint): string {
-  return path.dirname(point.metadataPath);
 }
 
 /** The disks of a delta point, in position order; each chain checked to exist (not yet read). */
 export async function deltaPointDisks(point: BackupPoint): Promise<DeltaPointDisk[]> {
   const meta = point.metadata as DeltaMetadata;
   if (meta.mode !== 'delta') throw new Error('deltaPointDisks: not a delta point');
-  const vmDir = vmDirOf(point);
+  const keys = vhdKeysOf(point);
   const out: DeltaPointDisk[] = [];
-  for (const [key, rel] of Object.entries(meta.vhds)) {
+  for (const key of Object.keys(meta.vhds)) {
     const vdi = meta.vdis[key] ?? {};
     const vbd = Object.values(meta.vbds).find((b) => b['VDI'] === key);
     out.push({
@@ -50,50 +44,58 @@ export async function deltaPointDisks(point: BackupPoint): Promise<DeltaPointDis
       virtualSize: Number(vdi['virtual_size'] ?? 0),
       vdi,
       vbd,
-      chain: await resolveChain(point, path.join(vmDir, rel)),
+      chain: await resolveChain(point, keys.get(key)!),
     });
   }
   return out.sort((a, b) => Number(a.position) - Number(b.position) || a.position.localeCompare(b.position));
 }
 
-/** From a point's VHD back to the full VHD, by parent names; a missing or wrong parent is named. */
-export async function resolveChain(point: BackupPoint, newest: string): Promise<string[]> {
-  const chain: string[] = [];
-  let current = newest;
-  for (let i = 0; i < MAX_CHAIN; i++) {
-    if (
-      !(await fs.stat(current).then(
-        () => true,
-        () => false,
-      ))
-    ) {
-      throw new SluiceError(
-        'REMOTE_ERROR',
-        i === 0
-          ? `The backup ${point.vmName} ${point.id} is damaged: its disk file ${current} is missing.`
-          : `The backup ${point.vmName} ${point.id} is damaged: ${chain[0]} needs its parent ${current}, which is missing from the remote.`,
-        {
-          hint: 'The incremental chain is broken, so this point and the later ones of this chain cannot be restored. Restore an older full point (or the newest point of a newer chain), and run a full backup.',
-          context: { vm: point.vmName, point: point.id },
-          damage: { kind: 'missing-parent', file: current },
-        },
-      );
-    }
-    chain.unshift(current);
-    const reader = await VhdFileReader.open(current);
-    const { diskType } = reader.footer;
-    const parentName = reader.header.parentName;
-    await reader.close();
-    if (diskType !== DiskType.Differencing) return chain;
-    current = path.resolve(path.dirname(current), parentName);
+/**
+ * From a point's VHD (its key) back to the full VHD, by the parent names the scan read; a chain never leaves
+ * its disk folder (a locator naming anything else still names a sibling), and links are never followed.
+ * A missing parent is named; a damaged file throws its own format error, so callers see what is wrong with it.
+ */
+export async function resolveChain(point: BackupPoint, newestKey: string): Promise<string[]> {
+  const scan = await scanVhdFolder(point.remote, parentKey(newestKey));
+  const found = resolveFolderChain(scan, baseName(newestKey));
+  if (!('problem' in found)) return found.paths;
+  const { problem } = found;
+  const context = { vm: point.vmName, point: point.id, file: problem.file };
+  if (problem.kind === 'missing-parent') {
+    const own = point.remote.displayPath(newestKey);
+    throw new SluiceError(
+      'REMOTE_ERROR',
+      problem.file === own
+        ? `The backup ${point.vmName} ${point.id} is damaged: its disk file ${own} is missing.`
+        : `The backup ${point.vmName} ${point.id} is damaged: ${problem.message} from the remote.`,
+      { hint: BROKEN_HINT, context, damage: { kind: 'missing-parent', file: problem.file } },
+    );
   }
-  throw new SluiceError(
-    'REMOTE_ERROR',
-    `The backup ${point.vmName} ${point.id} has a VHD chain longer than ${MAX_CHAIN} files (a loop?).`,
-    {
-      context: { vm: point.vmName, point: point.id, file: newest },
-    },
-  );
+  if (problem.kind === 'damaged') await rethrowReadError(point, scan, problem.file);
+  throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${problem.message}.`, {
+    hint: BROKEN_HINT,
+    context,
+    damage: { kind: 'metadata', file: problem.file },
+  });
+}
+
+const BROKEN_HINT =
+  'The incremental chain is broken, so this point and the later ones of this chain cannot be restored. Restore an older full point (or the newest point of a newer chain), and run a full backup.';
+
+/** The damaged file's own format error (its kind and offset), read again; a link says it is one. */
+async function rethrowReadError(point: BackupPoint, scan: VhdFolderScan, shown: string): Promise<void> {
+  const vhd = [...scan.vhds.values()].find((v) => v.path === shown);
+  if (!vhd) return;
+  const entry = (await point.remote.list(scan.folderKey)).find((e) => e.name === vhd.name);
+  if (entry?.kind === 'file') {
+    const reader = await VhdFileReader.openFile(await point.remote.openRead(vhd.key));
+    await reader.close();
+  }
+  throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${shown}: ${vhd.unreadable}.`, {
+    hint: BROKEN_HINT,
+    context: { vm: point.vmName, point: point.id, file: shown },
+    damage: { kind: 'path', file: shown },
+  });
 }
 
 /** Picks one disk of a point by its live VDI uuid or its position (userdevice). */

@@ -1,10 +1,13 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
-import { collapseUnreferencedVhds, referencedVhds, type CollapseOptions } from './chain-collapser.js';
+import type { Remote } from '../remotes/remote.js';
+import { joinKey } from '../remotes/remote-key.js';
+import { collapseUnreferencedVhds, type CollapseOptions } from './chain-collapser.js';
 import { cleanFullBackupFolder } from './full-point-cleaner.js';
+import { localFolderOf } from './local-folder.js';
 import { parentOfMergeState } from './merge-state.js';
-import { BACKUPS_DIR, isTemporaryName, vmFolder, vmLockFolder } from './repository-layout.js';
+import { referencedVhds, vdiFolderKeys, xvaKeyOf, vhdKeysOf } from './point-file-keys.js';
+import { BACKUPS_DIR, isTemporaryName } from './repository-layout.js';
+import { baseName, parentKey, remoteOf, vmFolderKey, vmLockKey, type RepositoryRoot } from './repository-keys.js';
 import { heldByUnreadable, isVmFolderName, listVmPoints } from './repository-reader.js';
 import { childrenOf, filesInMerge, resolveChain, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
 import { lockVmFolder } from './vm-folder-lock.js';
@@ -72,13 +75,14 @@ export interface CheckOptions extends Pick<CollapseOptions, 'onMergeProgress' | 
   log?: (message: string) => void;
 }
 
-export async function checkRepository(root: string, opts: CheckOptions = {}): Promise<CheckReport> {
-  await fs.stat(root).catch(() => {
-    throw new SluiceError('NOT_FOUND', `The repository ${root} does not exist.`, {
+export async function checkRepository(repository: RepositoryRoot, opts: CheckOptions = {}): Promise<CheckReport> {
+  const root = remoteOf(repository);
+  if (!(await root.stat('').catch(() => undefined))) {
+    throw new SluiceError('NOT_FOUND', `The repository ${root.label} does not exist.`, {
       hint: 'Check the path, and that the share is mounted.',
-      context: { remote: root },
+      context: { remote: root.label },
     });
-  });
+  }
   const vms = await vmFolders(root);
   const first = await inspectAll(root, vms);
   if (!opts.repair || first.problems.every((p) => !p.fixable)) {
@@ -96,12 +100,12 @@ export async function checkRepository(root: string, opts: CheckOptions = {}): Pr
     if (!first.problems.some((p) => p.vmUuid === vmUuid && p.fixable)) continue;
     let release: (() => Promise<void>) | undefined;
     try {
-      release = await lockVmFolder(vmLockFolder(root, vmUuid), 'Sluice repository repair');
+      release = await lockVmFolder(localFolderOf(root, vmLockKey(vmUuid)), 'Sluice repository repair');
     } catch (err) {
       inUse.push({
         kind: 'folder-in-use',
         vmUuid,
-        path: vmLockFolder(root, vmUuid),
+        path: root.displayPath(vmLockKey(vmUuid)),
         message: (err as Error).message,
         fixable: false,
       });
@@ -124,16 +128,16 @@ export async function checkRepository(root: string, opts: CheckOptions = {}): Pr
   };
 }
 
-async function vmFolders(root: string): Promise<string[]> {
-  const entries = await fs.readdir(path.join(root, BACKUPS_DIR), { withFileTypes: true }).catch(() => []);
+async function vmFolders(root: Remote): Promise<string[]> {
+  const entries = await root.list(BACKUPS_DIR);
   return entries
-    .filter((e) => e.isDirectory() && isVmFolderName(e.name))
+    .filter((e) => e.kind === 'folder' && isVmFolderName(e.name))
     .map((e) => e.name)
     .sort();
 }
 
 async function inspectAll(
-  root: string,
+  root: Remote,
   vms: string[],
 ): Promise<{ problems: RepositoryProblem[]; points: number; vhds: number }> {
   const out = { problems: [] as RepositoryProblem[], points: 0, vhds: 0 };
@@ -147,10 +151,11 @@ async function inspectAll(
 }
 
 async function inspectVm(
-  root: string,
+  root: Remote,
   vmUuid: string,
 ): Promise<{ problems: RepositoryProblem[]; points: number; vhds: number }> {
-  const vmDir = vmFolder(root, vmUuid);
+  const vmKey = vmFolderKey(vmUuid);
+  const shown = (name: string) => root.displayPath(joinKey(vmKey, name));
   const problems: RepositoryProblem[] = [];
   const { points, unreadable } = await listVmPoints(root, vmUuid);
   // While metadata is unreadable, "unreferenced" cannot be proven: such files are reported, never repaired.
@@ -167,41 +172,45 @@ async function inspectVm(
   };
   for (const u of unreadable) add('unreadable-metadata', u.path, `cannot read the metadata: ${u.reason}`);
 
-  const names = await fs.readdir(vmDir);
+  const entries = await root.list(vmKey);
+  const names = entries.map((e) => e.name);
+  for (const e of entries)
+    if (e.kind === 'link')
+      add('unreadable-metadata', shown(e.name), 'a link: Sluice never follows links inside a repository');
   for (const n of names)
-    if (isTemporaryName(n))
-      add('temporary-file', path.join(vmDir, n), 'a temporary file left by a write that did not finish');
+    if (isTemporaryName(n)) add('temporary-file', shown(n), 'a temporary file left by a write that did not finish');
   const referencedXva = new Set<string>();
   for (const p of points) {
     if (p.metadata.mode !== 'full') continue;
-    const xva = path.basename(p.metadata.xva);
-    if (!names.includes(xva))
-      add('missing-xva', p.metadataPath, `point ${p.id} names ${xva}, which is missing: it cannot be restored`);
-    referencedXva.add(xva).add(`${xva}.checksum`);
+    const xva = xvaKeyOf(p);
+    if (parentKey(xva) !== vmKey || !names.includes(baseName(xva)))
+      add('missing-xva', p.metadataPath, `point ${p.id} names ${p.metadata.xva}, which is missing: it cannot be restored`);
+    referencedXva.add(baseName(xva)).add(`${baseName(xva)}.checksum`);
   }
   for (const n of names) {
     if ((n.endsWith('.xva') || n.endsWith('.xva.checksum')) && !isTemporaryName(n) && !referencedXva.has(n)) {
-      add('orphan-xva', path.join(vmDir, n), 'no backup point uses this file (a full backup that did not finish)');
+      add('orphan-xva', shown(n), 'no backup point uses this file (a full backup that did not finish)');
     }
   }
 
   const referenced = referencedVhds(points);
   const scans = new Map<string, VhdFolderScan>();
-  for (const dir of await vdiFolders(vmDir)) scans.set(dir, await scanVhdFolder(dir));
+  for (const dir of await vdiFolderKeys(root, vmKey)) scans.set(dir, await scanVhdFolder(root, dir));
   let vhds = 0;
   for (const scan of scans.values()) {
     vhds += scan.vhds.size;
+    const inScan = (name: string) => root.displayPath(joinKey(scan.folderKey, name));
     for (const t of scan.temporaries)
-      add('temporary-file', path.join(scan.dir, t), 'a temporary file left by a write that did not finish');
+      add('temporary-file', inScan(t), 'a temporary file left by a write that did not finish');
     for (const s of scan.mergeStates)
       add(
         'unfinished-merge',
-        path.join(scan.dir, s),
+        inScan(s),
         `a merge into ${parentOfMergeState(s)} did not finish (the chain is intact; repair resumes it)`,
       );
     const busy = filesInMerge(scan);
     for (const v of scan.vhds.values()) {
-      if (referenced.has(v.path) || busy.has(v.name)) continue;
+      if (referenced.has(v.key) || busy.has(v.name)) continue;
       if (v.unreadable) add('damaged-vhd', v.path, `no point uses this VHD and it is damaged: ${v.unreadable}`);
       else if (childrenOf(scan, v.name).length > 0)
         add(
@@ -213,13 +222,11 @@ async function inspectVm(
     }
   }
   for (const p of points) {
-    if (p.metadata.mode !== 'delta') continue;
-    for (const rel of Object.values(p.metadata.vhds)) {
-      const file = path.resolve(vmDir, rel);
-      const scan = scans.get(path.dirname(file)) ?? (await scanVhdFolder(path.dirname(file)));
+    for (const file of vhdKeysOf(p).values()) {
+      const scan = scans.get(parentKey(file)) ?? (await scanVhdFolder(root, parentKey(file)));
       // A merge in progress rewrites files of this chain; it is reported as such, and reads fine once finished.
       if (scan.mergeStates.length > 0) continue;
-      const chain = resolveChain(scan, path.basename(file));
+      const chain = resolveChain(scan, baseName(file));
       if ('problem' in chain)
         add(
           'broken-chain',
@@ -231,37 +238,27 @@ async function inspectVm(
   return { problems, points: points.length, vhds };
 }
 
-async function vdiFolders(vmDir: string): Promise<string[]> {
-  const out: string[] = [];
-  const jobs = await fs.readdir(path.join(vmDir, 'vdis')).catch(() => [] as string[]);
-  for (const job of jobs) {
-    for (const vdi of await fs.readdir(path.join(vmDir, 'vdis', job)).catch(() => [] as string[]))
-      out.push(path.join(vmDir, 'vdis', job, vdi));
-  }
-  return out.sort();
-}
-
-async function repairVm(root: string, vmUuid: string, opts: CheckOptions): Promise<void> {
-  const vmDir = vmFolder(root, vmUuid);
-  const cleaned = await cleanFullBackupFolder(vmDir);
-  for (const f of [...cleaned.removedTemporary, ...cleaned.removedOrphans])
-    opts.log?.(`Removed ${path.join(vmDir, f)}.`);
-  for (const f of cleaned.brokenMetadata) opts.log?.(`Removed metadata ${path.join(vmDir, f)}: its XVA is missing.`);
+async function repairVm(root: Remote, vmUuid: string, opts: CheckOptions): Promise<void> {
+  const vmKey = vmFolderKey(vmUuid);
+  const cleaned = await cleanFullBackupFolder(root, vmKey);
+  const shown = (name: string) => root.displayPath(joinKey(vmKey, name));
+  for (const f of [...cleaned.removedTemporary, ...cleaned.removedOrphans]) opts.log?.(`Removed ${shown(f)}.`);
+  for (const f of cleaned.brokenMetadata) opts.log?.(`Removed metadata ${shown(f)}: its XVA is missing.`);
   const { points, unreadable } = await listVmPoints(root, vmUuid);
   const held = heldByUnreadable(unreadable);
   const referenced = referencedVhds(points);
-  for (const dir of await vdiFolders(vmDir)) {
-    const scan = await scanVhdFolder(dir);
+  for (const dir of await vdiFolderKeys(root, vmKey)) {
+    const scan = await scanVhdFolder(root, dir);
     for (const t of scan.temporaries) {
-      await fs.rm(path.join(dir, t), { force: true });
-      opts.log?.(`Removed ${path.join(dir, t)}.`);
+      await root.delete(joinKey(dir, t));
+      opts.log?.(`Removed ${root.displayPath(joinKey(dir, t))}.`);
     }
     if (held) {
-      opts.log?.(`No VHD in ${dir} was merged or removed, ${held}.`);
+      opts.log?.(`No VHD in ${scan.dir} was merged or removed, ${held}.`);
       continue;
     }
     try {
-      const r = await collapseUnreferencedVhds(dir, referenced, {
+      const r = await collapseUnreferencedVhds(root, dir, referenced, {
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.onMergeProgress ? { onMergeProgress: opts.onMergeProgress } : {}),
         ...(opts.log ? { log: opts.log } : {}),
@@ -271,7 +268,7 @@ async function repairVm(root: string, vmUuid: string, opts: CheckOptions): Promi
       // One folder's failure (a full remote, a merge that refuses to resume) must not stop the others; the
       // second inspection reports what is left.
       if (err instanceof SluiceError && err.code === 'CANCELLED') throw err;
-      opts.log?.(`Could not repair ${dir}: ${(err as Error).message}`);
+      opts.log?.(`Could not repair ${scan.dir}: ${(err as Error).message}`);
     }
   }
 }

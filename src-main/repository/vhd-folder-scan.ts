@@ -1,5 +1,6 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { Remote } from '../remotes/remote.js';
+import { joinKey } from '../remotes/remote-key.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { decodeFooter, decodeHeader, DiskType, FOOTER_SIZE, HEADER_SIZE } from '../formats/vhd/vhd-structures.js';
 import { isMergeStateName, parentOfMergeState } from './merge-state.js';
@@ -11,6 +12,9 @@ import { isTemporaryName } from './repository-layout.js';
 
 export interface ScannedVhd {
   name: string;
+  /** Its key on the remote. */
+  key: string;
+  /** For messages. */
   path: string;
   uuid?: string;
   differencing?: boolean;
@@ -21,6 +25,10 @@ export interface ScannedVhd {
 }
 
 export interface VhdFolderScan {
+  remote: Remote;
+  /** The folder's key on the remote. */
+  folderKey: string;
+  /** For messages: the folder as the admin names it. */
   dir: string;
   vhds: Map<string, ScannedVhd>;
   /** State files of unfinished merges (names). */
@@ -29,70 +37,79 @@ export interface VhdFolderScan {
   temporaries: string[];
 }
 
-export async function scanVhdFolder(dir: string): Promise<VhdFolderScan> {
-  const names = (
-    await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [] as string[];
-      throw err;
-    })
-  ).sort();
-  const scan: VhdFolderScan = { dir, vhds: new Map(), mergeStates: [], temporaries: [] };
-  for (const name of names) {
-    if (isMergeStateName(name)) scan.mergeStates.push(name);
+export async function scanVhdFolder(remote: Remote, folderKey: string): Promise<VhdFolderScan> {
+  const entries = (await remote.list(folderKey)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const scan: VhdFolderScan = {
+    remote,
+    folderKey,
+    dir: remote.displayPath(folderKey),
+    vhds: new Map(),
+    mergeStates: [],
+    temporaries: [],
+  };
+  for (const { name, kind } of entries) {
+    if (kind === 'folder') continue;
+    const key = joinKey(folderKey, name);
+    if (kind === 'link') {
+      // Listed, so that its parent is never taken for an orphan, but never opened, merged or removed.
+      if (name.endsWith('.vhd'))
+        scan.vhds.set(name, { name, key, path: remote.displayPath(key), unreadable: LINKED_VHD });
+    } else if (isMergeStateName(name)) scan.mergeStates.push(name);
     else if (isTemporaryName(name)) scan.temporaries.push(name);
-    else if (name.endsWith('.vhd')) scan.vhds.set(name, await describeVhd(path.join(dir, name)));
+    else if (name.endsWith('.vhd')) scan.vhds.set(name, await describeVhd(remote, key, name));
   }
   return scan;
 }
 
-async function describeVhd(file: string): Promise<ScannedVhd> {
-  const name = path.basename(file);
+const LINKED_VHD = 'it is a link, and Sluice never follows links inside a repository; replace it with the file itself';
+
+async function describeVhd(remote: Remote, key: string, name: string): Promise<ScannedVhd> {
+  const shown = remote.displayPath(key);
   try {
-    const r = await VhdFileReader.open(file);
+    const r = await VhdFileReader.openFile(await remote.openRead(key));
     await r.close();
     const differencing = r.footer.diskType === DiskType.Differencing;
     return {
       name,
-      path: file,
+      key,
+      path: shown,
       uuid: r.footer.uuid,
       differencing,
-      ...(differencing
-        ? { parentName: path.basename(r.header.parentName.replace(/\\/g, '/')), parentUuid: r.header.parentUuid }
-        : {}),
+      ...(differencing ? { parentName: parentFileName(r.header.parentName), parentUuid: r.header.parentUuid } : {}),
     };
   } catch (err) {
     // The head of a damaged file (footer copy and header) usually survives a truncation or a bad trailing
     // footer, and tells whose child it is: without that, its parent could be taken for an orphan.
     return {
       name,
-      path: file,
-      ...(await readLinkLeniently(file)),
+      key,
+      path: shown,
+      ...(await readLinkLeniently(remote, key)),
       unreadable: err instanceof Error ? err.message : String(err),
     };
   }
 }
 
-async function readLinkLeniently(file: string): Promise<Partial<ScannedVhd>> {
+/**
+ * A chain lives in one folder: a parent is named by its file name, and a locator that says more (`../x.vhd`,
+ * an absolute path) still only ever names a sibling.
+ */
+function parentFileName(locator: string): string {
+  return path.posix.basename(locator.replace(/\\/g, '/'));
+}
+
+async function readLinkLeniently(remote: Remote, key: string): Promise<Partial<ScannedVhd>> {
   try {
-    const h = await fs.open(file, 'r');
-    try {
-      const head = Buffer.alloc(FOOTER_SIZE);
-      await h.read(head, 0, FOOTER_SIZE, 0);
-      const footer = decodeFooter(head, { offset: 0, source: file });
-      const raw = Buffer.alloc(HEADER_SIZE);
-      await h.read(raw, 0, HEADER_SIZE, footer.dataOffset);
-      const header = decodeHeader(raw, { offset: footer.dataOffset, source: file });
-      const differencing = footer.diskType === DiskType.Differencing;
-      return {
-        uuid: footer.uuid,
-        differencing,
-        ...(differencing
-          ? { parentName: path.basename(header.parentName.replace(/\\/g, '/')), parentUuid: header.parentUuid }
-          : {}),
-      };
-    } finally {
-      await h.close();
-    }
+    const head = await remote.readRange(key, 0, FOOTER_SIZE);
+    const footer = decodeFooter(head, { offset: 0, source: key });
+    const raw = await remote.readRange(key, footer.dataOffset, HEADER_SIZE);
+    const header = decodeHeader(raw, { offset: footer.dataOffset, source: key });
+    const differencing = footer.diskType === DiskType.Differencing;
+    return {
+      uuid: footer.uuid,
+      differencing,
+      ...(differencing ? { parentName: parentFileName(header.parentName), parentUuid: header.parentUuid } : {}),
+    };
   } catch {
     return {};
   }
@@ -126,10 +143,10 @@ export function resolveChain(scan: VhdFolderScan, name: string): { paths: string
   let child: ScannedVhd | undefined;
   while (true) {
     if (!current) {
-      const message = child
-        ? `${child.path} needs its parent ${wanted}, which is missing`
-        : `${path.join(scan.dir, wanted)} is missing`;
-      return { problem: { kind: 'missing-parent', file: child?.path ?? path.join(scan.dir, wanted), message } };
+      const wantedPath = scan.remote.displayPath(joinKey(scan.folderKey, wanted));
+      const message = child ? `${child.path} needs its parent ${wantedPath}, which is missing` : `${wantedPath} is missing`;
+      const file = child?.path ?? scan.remote.displayPath(joinKey(scan.folderKey, wanted));
+      return { problem: { kind: 'missing-parent', file, message } };
     }
     if (current.unreadable) return { problem: { kind: 'damaged', file: current.path, message: current.unreadable } };
     if (child && child.parentUuid !== current.uuid) {

@@ -4,6 +4,8 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { readVhdChain } from '../../src-main/formats/vhd/vhd-chain-reader.js';
+import { vhdKeysOf } from '../../src-main/repository/point-file-keys.js';
+import { baseName, parentKey } from '../../src-main/repository/repository-keys.js';
 import type { BackupPoint } from '../../src-main/repository/repository-reader.js';
 import { resolveChain, scanVhdFolder } from '../../src-main/repository/vhd-folder-scan.js';
 
@@ -17,10 +19,9 @@ export async function chainDigest(paths: string[]): Promise<string> {
 /** The chain of one disk of a delta point, from its full VHD to the point's own file (throws if broken). */
 export async function pointChain(point: BackupPoint, vdiUuid: string): Promise<string[]> {
   if (point.metadata.mode !== 'delta') throw new Error('not a delta point');
-  const rel = Object.values(point.metadata.vhds).find((p) => p.includes(`/${vdiUuid}/`));
-  if (!rel) throw new Error(`point ${point.id} has no disk ${vdiUuid}`);
-  const file = path.resolve(path.dirname(point.metadataPath), rel);
-  const r = resolveChain(await scanVhdFolder(path.dirname(file)), path.basename(file));
+  const key = [...vhdKeysOf(point).values()].find((k) => k.includes(`/${vdiUuid}/`));
+  if (!key) throw new Error(`point ${point.id} has no disk ${vdiUuid}`);
+  const r = resolveChain(await scanVhdFolder(point.remote, parentKey(key)), baseName(key));
   if ('problem' in r) throw new Error(r.problem.message);
   return r.paths;
 }

@@ -16,7 +16,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
-import { collapseUnreferencedVhds, referencedVhds } from '../../src-main/repository/chain-collapser.js';
+import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
+import { collapseUnreferencedVhds } from '../../src-main/repository/chain-collapser.js';
+import { referencedVhds } from '../../src-main/repository/point-file-keys.js';
 import { deleteBackupPoint } from '../../src-main/repository/point-deleter.js';
 import { listBackupPoints, listVmPoints } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
@@ -334,7 +336,11 @@ describe('incremental backups: faults', () => {
         await expectPointsRestorable(mnt, truth);
 
         execFileSync('rm', [filler]);
-        const r = await collapseUnreferencedVhds(vdiDir, referencedVhds((await listVmPoints(mnt, vmUuid())).points));
+        const r = await collapseUnreferencedVhds(
+          new FolderRemote(mnt),
+          `xo-vm-backups/${vmUuid()}/vdis/job-faults/${disk()}`,
+          referencedVhds((await listVmPoints(mnt, vmUuid())).points),
+        );
         expect(r.resumed).toHaveLength(1);
         expect(vhdFiles(vdiDir)).toEqual([...truth.keys()].map((id) => `${id}.vhd`).sort());
         await expectPointsRestorable(mnt, truth);

@@ -5,7 +5,9 @@ import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { VhdFileReader } from '../../src-main/formats/vhd/vhd-file-reader.js';
-import { collapseUnreferencedVhds, referencedVhds } from '../../src-main/repository/chain-collapser.js';
+import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
+import { collapseUnreferencedVhds } from '../../src-main/repository/chain-collapser.js';
+import { referencedVhds } from '../../src-main/repository/point-file-keys.js';
 import { deltaPointDisks } from '../../src-main/repository/point-disks.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
 import { verifyPoint } from '../../src-main/repository/verify-point.js';
@@ -166,7 +168,8 @@ describe('verify of incremental points', () => {
       // Retention deletes the oldest point: its VHD absorbs the next one's and takes its name.
       await fs.rm(points[0]!.metadataPath);
       const kept = (await listBackupPoints(root)).points;
-      const collapse = await collapseUnreferencedVhds(path.dirname(parentFile), referencedVhds(kept));
+      const folderKey = path.relative(root, path.dirname(parentFile)).split(path.sep).join('/');
+      const collapse = await collapseUnreferencedVhds(new FolderRemote(root), folderKey, referencedVhds(kept));
       expect(collapse.merged).toEqual([{ parent: path.basename(parentFile), child: path.basename(childFile) }]);
       expect((await verifyPoint(kept[0]!)).structureOnly).toEqual([]);
 

@@ -36,7 +36,12 @@ export class VhdFileReader {
   ) {}
 
   static async open(path: string): Promise<VhdFileReader> {
-    const file = await openLocalFile(path, 'read');
+    return VhdFileReader.openFile(await openLocalFile(path, 'read'));
+  }
+
+  /** As open, on a file already open for reading (a remote's); the reader owns it from here and closes it. */
+  static async openFile(file: RandomAccessFile): Promise<VhdFileReader> {
+    const path = file.name;
     try {
       const size = await file.size();
       const where = (offset: number) => ({ offset, source: path });
