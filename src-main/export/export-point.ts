@@ -15,6 +15,7 @@ import {
   openPlainXva,
   xvaDiskRaw,
   xvaPathOf,
+  xvaKeyOf,
   pickDisk,
   type BackupPoint,
   openPointDisks,
@@ -85,7 +86,7 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
       const out = await outputs.open(opts.out);
       let bytes: number;
       if (point.mode === 'full') {
-        sampler.totalBytes = (await fs.stat(xvaPathOf(point))).size;
+        sampler.totalBytes = (await point.remote.stat(xvaKeyOf(point)))?.size ?? 0;
         sampler.setPhase('transfer');
         bytes = await copyFullXva(point, out, counters, opts.signal);
       } else {

@@ -1,9 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier } from '../formats/xva/xva-stream-verifier.js';
 import type { AtomicFile } from '../core/atomic-file.js';
-import { xvaPathOf, type BackupPoint } from '../repository/index.js';
+import { xvaKeyOf, xvaPathOf, type BackupPoint } from '../repository/index.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { readXvaChecksumFile } from '../repository/index.js';
 
@@ -19,12 +18,16 @@ export async function copyFullXva(
   signal?: AbortSignal,
 ): Promise<number> {
   const out = file.finalPath;
+  const key = xvaKeyOf(point);
   const source = xvaPathOf(point);
-  const checksum = await readXvaChecksumFile(source);
+  const checksum = await readXvaChecksumFile(point.remote, key);
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   let verifier: XvaStreamVerifier | undefined;
   let at = 0;
-  for await (const piece of createReadStream(source, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+  const stream = await point.remote.createReadStream(key).catch((e) => {
+    throw describeFsError(e, source, 'read');
+  });
+  for await (const piece of stream as AsyncIterable<Buffer>) {
     signal?.throwIfAborted();
     if (at === 0 && !(startsWithZstd(piece) || startsWithGzip(piece))) verifier = await XvaStreamVerifier.create();
     verifier?.update(piece);

@@ -65,7 +65,7 @@ export async function resolveChain(point: BackupPoint, newestKey: string): Promi
     const own = point.remote.displayPath(newestKey);
     throw new SluiceError(
       'REMOTE_ERROR',
-      problem.file === own
+      problem.missing === own
         ? `The backup ${point.vmName} ${point.id} is damaged: its disk file ${own} is missing.`
         : `The backup ${point.vmName} ${point.id} is damaged: ${problem.message} from the remote.`,
       { hint: BROKEN_HINT, context, damage: { kind: 'missing-parent', file: problem.file } },
@@ -91,11 +91,15 @@ async function rethrowReadError(point: BackupPoint, scan: VhdFolderScan, shown: 
     const reader = await VhdFileReader.openFile(await point.remote.openRead(vhd.key));
     await reader.close();
   }
-  throw new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${shown}: ${vhd.unreadable}.`, {
-    hint: BROKEN_HINT,
-    context: { vm: point.vmName, point: point.id, file: shown },
-    damage: { kind: 'path', file: shown },
-  });
+  throw new SluiceError(
+    'REMOTE_ERROR',
+    `The backup ${point.vmName} ${point.id} is damaged: ${shown}: ${vhd.unreadable}.`,
+    {
+      hint: BROKEN_HINT,
+      context: { vm: point.vmName, point: point.id, file: shown },
+      damage: { kind: 'path', file: shown },
+    },
+  );
 }
 
 /** Picks one disk of a point by its live VDI uuid or its position (userdevice). */

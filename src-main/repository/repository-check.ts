@@ -184,7 +184,11 @@ async function inspectVm(
     if (p.metadata.mode !== 'full') continue;
     const xva = xvaKeyOf(p);
     if (parentKey(xva) !== vmKey || !names.includes(baseName(xva)))
-      add('missing-xva', p.metadataPath, `point ${p.id} names ${p.metadata.xva}, which is missing: it cannot be restored`);
+      add(
+        'missing-xva',
+        p.metadataPath,
+        `point ${p.id} names ${p.metadata.xva}, which is missing: it cannot be restored`,
+      );
     referencedXva.add(baseName(xva)).add(`${baseName(xva)}.checksum`);
   }
   for (const n of names) {
@@ -223,7 +227,13 @@ async function inspectVm(
   }
   for (const p of points) {
     for (const file of vhdKeysOf(p).values()) {
-      const scan = scans.get(parentKey(file)) ?? (await scanVhdFolder(root, parentKey(file)));
+      // A disk folder that cannot be listed (a link out of the repository, say) breaks the point, not the check.
+      const scan =
+        scans.get(parentKey(file)) ?? (await scanVhdFolder(root, parentKey(file)).catch((err: Error) => err));
+      if (scan instanceof Error) {
+        add('broken-chain', root.displayPath(file), `point ${p.id} of ${p.vmName} cannot be restored: ${scan.message}`);
+        continue;
+      }
       // A merge in progress rewrites files of this chain; it is reported as such, and reads fine once finished.
       if (scan.mergeStates.length > 0) continue;
       const chain = resolveChain(scan, baseName(file));

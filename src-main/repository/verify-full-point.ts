@@ -1,12 +1,10 @@
-import { createReadStream } from 'node:fs';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import type { BackupPoint } from './repository-reader.js';
 import { readXvaChecksumFile } from './xva-checksum-file.js';
+import { xvaKeyOf } from './point-file-keys.js';
 
 export interface VerifyProgress {
   bytesRead: number;
@@ -25,12 +23,18 @@ export async function verifyFullPoint(
   signal?: AbortSignal,
 ): Promise<{ bytes: number; unchecked: string[] }> {
   if (point.metadata.mode !== 'full') throw new Error('verifyFullPoint: not a full point');
-  const dir = path.dirname(point.metadataPath);
-  const xva = path.join(dir, path.basename(point.metadata.xva));
-  const stat = await fs.stat(xva).catch((err) => {
+  const remote = point.remote;
+  const key = xvaKeyOf(point);
+  const xva = remote.displayPath(key);
+  const stat = await remote.stat(key).catch((err) => {
     throw describeFsError(err, xva, 'read');
   });
-  const checksum = await readXvaChecksumFile(xva);
+  if (!stat)
+    throw new SluiceError('REMOTE_ERROR', `The XVA ${xva} of ${point.vmName} ${point.id} is missing.`, {
+      hint: 'Restore the file from a copy of the repository, or delete this point.',
+      context: { vm: point.vmName, point: point.id, file: xva },
+    });
+  const checksum = await readXvaChecksumFile(remote, key);
   const checksumFile = checksum.path;
   if (checksum.state === 'unreadable') {
     // A checksum file that is not `$N$$<hex>` is itself damaged: say so, rather than skip it or blame the XVA.
@@ -44,12 +48,15 @@ export async function verifyFullPoint(
     );
   }
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
-  const compressed = await isCompressed(xva);
+  const head = await remote.readRange(key, 0, 4).catch((err) => {
+    throw describeFsError(err, xva, 'read');
+  });
+  const compressed = startsWithZstd(head) || startsWithGzip(head);
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
   let read = 0;
   let lastReport = 0;
   try {
-    for await (const chunk of createReadStream(xva, { highWaterMark: 1024 * 1024 })) {
+    for await (const chunk of await remote.createReadStream(key)) {
       if (signal?.aborted)
         throw new SluiceError('CANCELLED', `The verify of ${point.vmName} ${point.id} was cancelled.`, {
           context: { vm: point.vmName, point: point.id },
@@ -103,15 +110,4 @@ export async function verifyFullPoint(
     );
   }
   return { bytes: read, unchecked: compressed && !hash ? [xva] : [] };
-}
-
-async function isCompressed(file: string): Promise<boolean> {
-  const h = await fs.open(file, 'r');
-  try {
-    const b = Buffer.alloc(4);
-    await h.read(b, 0, 4, 0);
-    return startsWithZstd(b) || startsWithGzip(b);
-  } finally {
-    await h.close();
-  }
 }

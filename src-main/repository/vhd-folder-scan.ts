@@ -132,7 +132,13 @@ export function filesInMerge(scan: VhdFolderScan): Set<string> {
   return new Set(scan.mergeStates.map(parentOfMergeState));
 }
 
-export type ChainProblem = { kind: 'missing-parent' | 'damaged' | 'wrong-parent'; file: string; message: string };
+/** `missing` (missing-parent only) is the file not found; `file` is the one that needs it (or itself, first). */
+export type ChainProblem = {
+  kind: 'missing-parent' | 'damaged' | 'wrong-parent';
+  file: string;
+  message: string;
+  missing?: string;
+};
 
 /** The chain of `name` from its full VHD to itself, or what breaks it. */
 export function resolveChain(scan: VhdFolderScan, name: string): { paths: string[] } | { problem: ChainProblem } {
@@ -144,9 +150,10 @@ export function resolveChain(scan: VhdFolderScan, name: string): { paths: string
   while (true) {
     if (!current) {
       const wantedPath = scan.remote.displayPath(joinKey(scan.folderKey, wanted));
-      const message = child ? `${child.path} needs its parent ${wantedPath}, which is missing` : `${wantedPath} is missing`;
-      const file = child?.path ?? scan.remote.displayPath(joinKey(scan.folderKey, wanted));
-      return { problem: { kind: 'missing-parent', file, message } };
+      const message = child
+        ? `${child.path} needs its parent ${wantedPath}, which is missing`
+        : `${wantedPath} is missing`;
+      return { problem: { kind: 'missing-parent', file: child?.path ?? wantedPath, message, missing: wantedPath } };
     }
     if (current.unreadable) return { problem: { kind: 'damaged', file: current.path, message: current.unreadable } };
     if (child && child.parentUuid !== current.uuid) {

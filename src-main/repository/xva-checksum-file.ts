@@ -1,22 +1,34 @@
 import { createHash, type Hash } from 'node:crypto';
-import { readTextIfExists } from '../core/optional-file.js';
+import type { Remote } from '../remotes/remote.js';
 
 // XO writes `<ts>.xva.checksum` as `$N$$<hex digest>`, N naming the algorithm as crypt(3) does. Sluice writes
 // sha256; it reads all three, so it restores and verifies XO's points too.
 const ALGORITHMS: Record<string, string> = { '1': 'md5', '5': 'sha256', '6': 'sha512' };
 
+// A real checksum file is one line of at most ~140 bytes; anything far larger is not one, and is never read whole.
+const CHECKSUM_MAX_BYTES = 4096;
+
 export type XvaChecksumFile =
   | { state: 'absent'; path: string }
-  /** There, but not in the `$N$$<hex>` form: the checksum file itself is damaged. */
+  /** There, but not in the `$N$$<hex>` form (or not readable): the checksum file itself is damaged. */
   | { state: 'unreadable'; path: string }
   | { state: 'present'; path: string; algorithm: string; expectedHex: string; hash: () => Hash };
 
-/** The checksum file of a full point's XVA, read and parsed once for restore, export and verify alike. */
-export async function readXvaChecksumFile(xvaPath: string): Promise<XvaChecksumFile> {
-  const path = `${xvaPath}.checksum`;
-  const text = await readTextIfExists(path).catch(() => undefined);
-  if (text === undefined) return { state: 'absent', path };
-  const m = /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(text);
+/**
+ * The checksum file of a full point's XVA, read through the remote (so it is confined to the repository like
+ * every other read) and parsed once for restore, export and verify alike.
+ */
+export async function readXvaChecksumFile(remote: Remote, xvaKey: string): Promise<XvaChecksumFile> {
+  const key = `${xvaKey}.checksum`;
+  const path = remote.displayPath(key);
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await remote.readIfExists(key, { maxBytes: CHECKSUM_MAX_BYTES });
+  } catch {
+    return { state: 'unreadable', path };
+  }
+  if (bytes === undefined) return { state: 'absent', path };
+  const m = /^\$(\d)\$\$([0-9a-f]+)\s*$/.exec(bytes.toString('utf8'));
   const algorithm = m ? ALGORITHMS[m[1]!] : undefined;
   if (!m || !algorithm) return { state: 'unreadable', path };
   return { state: 'present', path, algorithm, expectedHex: m[2]!, hash: () => createHash(algorithm) };

@@ -1,9 +1,8 @@
-import { createReadStream, promises as fs } from 'node:fs';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError, type Damage } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
-import { xvaPathOf, type FullMetadata, fullPointDisks, type BackupPoint } from '../repository/index.js';
+import { xvaKeyOf, xvaPathOf, type FullMetadata, fullPointDisks, type BackupPoint } from '../repository/index.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
@@ -25,20 +24,19 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const meta = point.metadata as FullMetadata;
   const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
   const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
+  const key = xvaKeyOf(point);
   const xva = xvaPathOf(point);
-  const size = (
-    await fs.stat(xva).catch((err) => {
-      throw describeFsError(err, xva, 'read');
-    })
-  ).size;
-  const head = Buffer.alloc(4);
-  const fh = await fs.open(xva, 'r');
-  await fh.read(head, 0, 4, 0);
-  await fh.close();
+  const readFailed = (err: unknown) => {
+    throw describeFsError(err, xva, 'read');
+  };
+  const stat = await point.remote.stat(key).catch(readFailed);
+  if (!stat) readFailed(Object.assign(new Error(`${xva} is missing`), { code: 'ENOENT' }));
+  const size = stat!.size;
+  const head = await point.remote.readRange(key, 0, 4).catch(readFailed);
   const zstd = startsWithZstd(head);
   const compressed = zstd || startsWithGzip(head);
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
-  const checksum = await readXvaChecksumFile(xva);
+  const checksum = await readXvaChecksumFile(point.remote, key);
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   const damaged = (message: string, damage: Omit<Damage, 'file'>, extra: Record<string, string>, cause?: unknown) =>
     new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
@@ -73,7 +71,7 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
       {
         path: '/import',
         query: { sr_id: sr.ref },
-        source: createReadStream(xva, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>,
+        source: (await point.remote.createReadStream(key).catch(readFailed)) as AsyncIterable<Buffer>,
         length: size,
         inspect: (chunk) => {
           hash?.update(chunk);
