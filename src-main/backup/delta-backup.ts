@@ -21,7 +21,8 @@ import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { isCutStream, silenceError } from './full-backup.js';
-import { settleDeltaSnapshots, takeBackupSnapshot } from './host-snapshot.js';
+import { removeDeadRunTasks, settleDeltaSnapshots, takeBackupSnapshot } from './host-snapshot.js';
+import { createOwnedTask } from '../xapi/owned-tasks.js';
 import { forEachLimited } from './for-each-limited.js';
 import { cleanUpFailedRun } from './failed-run-cleanup.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
@@ -89,6 +90,7 @@ export async function runDeltaBackup(
       liveRuns: new Set([opts.runId]),
       keepUnconfirmed: listed.unreadable.length > 0,
     });
+    await removeDeadRunTasks(xapi, opts, ctx);
     const baseDisks = baseRef ? await snapshotDisks(xapi, baseRef) : [];
 
     sampler.setPhase('snapshot');
@@ -195,7 +197,12 @@ export async function runDeltaBackup(
       }
 
       async function exportDisk(attempt: number) {
-        const taskRef = await xapi.call<string>('task.create', 'Sluice delta export', `${vm.name} ${d.vdi.name_label}`);
+        const taskRef = await createOwnedTask(
+          xapi,
+          'Sluice delta export',
+          `${vm.name} ${d.vdi.name_label}`,
+          opts.runId,
+        );
         let stream: HostStream | undefined;
         try {
           stream = await openHostDownload(

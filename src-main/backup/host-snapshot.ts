@@ -1,4 +1,6 @@
+import { destroyDeadRunTasks } from '../xapi/owned-tasks.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
+import type { BackupRunOptions } from './backup-options.js';
 import { NULL_REF, vbdRecordSchema, vmRecordSchema } from '../xapi/xapi-records.js';
 
 /** other_config key that marks a snapshot as Sluice's own, with the run that made it. */
@@ -141,4 +143,39 @@ async function sluiceSnapshots(xapi: XapiSession, vmRef: string): Promise<Snapsh
       out.push({ ref, uuid: rec.data.uuid, otherConfig: oc, name: rec.data.name_label });
   }
   return out;
+}
+
+/**
+ * The host tasks of Sluice runs that died (their export task stays on the host, pending or failed, until
+ * someone destroys it), removed where leftover snapshots are. Never fails the backup: the next run tries again.
+ */
+export async function removeDeadRunTasks(
+  xapi: XapiSession,
+  opts: Pick<BackupRunOptions, 'log'>,
+  ctx: Record<string, string>,
+): Promise<void> {
+  try {
+    const n = await destroyDeadRunTasks(xapi);
+    if (n) opts.log('info', `Destroyed ${n} host task(s) left by Sluice runs that did not finish.`, ctx);
+  } catch (err) {
+    opts.log(
+      'warn',
+      `Could not remove host tasks left by earlier runs: ${(err as Error).message}. The next run tries again.`,
+      ctx,
+    );
+  }
+}
+
+/** Before a full backup: the snapshots and host tasks earlier runs that did not finish left on the host. */
+export async function removeHostLeftovers(
+  xapi: XapiSession,
+  vmRef: string,
+  opts: Pick<BackupRunOptions, 'log' | 'runId'>,
+  ctx: Record<string, string>,
+): Promise<void> {
+  for (const ref of await findLeftoverSnapshots(xapi, vmRef, new Set([opts.runId]))) {
+    opts.log('info', 'Destroying a snapshot left on the host by an earlier run that did not finish.', ctx);
+    await destroySnapshotWithDisks(xapi, ref);
+  }
+  await removeDeadRunTasks(xapi, opts, ctx);
 }

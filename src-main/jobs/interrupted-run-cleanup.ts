@@ -1,6 +1,7 @@
 import { BACKUP_NOW_JOB_ID, type RunSummary } from '../../src-shared/contract/runs.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, PENDING_BASE_KEY } from '../backup/host-snapshot.js';
 import { BackupFolder } from '../repository/index.js';
+import { destroyDeadRunTasks, ownerIsDead } from '../xapi/owned-tasks.js';
 import { parseRecordMap, vmRecordSchema } from '../xapi/xapi-records.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 
@@ -49,4 +50,9 @@ export async function destroySnapshotsOfRun(xapi: XapiSession, runId: string): P
     n++;
   }
   return n;
+}
+
+/** The host tasks the dead run created (an export's task stays on the host until destroyed), and any other dead process's. */
+export function destroyTasksOfRun(xapi: XapiSession, runId: string): Promise<number> {
+  return destroyDeadRunTasks(xapi, (owner) => owner.runId === runId || ownerIsDead(owner));
 }
