@@ -67,6 +67,8 @@ export async function runDeltaBackup(
     opts.onProgress,
   );
   let snapRef: string | undefined;
+  // VHDs in place but not yet committed by the point's metadata: a failed run removes them.
+  const uncommitted: string[] = [];
   sampler.start();
   try {
     await folder.cleanFullLeftovers();
@@ -179,6 +181,7 @@ export async function runDeltaBackup(
           },
         );
         await file.commit();
+        uncommitted.push(rel);
         // After the VHD is in place (its size and mtime are final); before the metadata that commits the point.
         await writeDigestsFile(target, summary.digests, summary.metadata, writeFileAtomic);
         total += summary.streamBytes;
@@ -293,6 +296,7 @@ export async function runDeltaBackup(
       ...(opts.retention?.longTerm ? { tags: longTermTags(when) } : {}),
     };
     await folder.commitDeltaPoint(ts, metadata);
+    uncommitted.length = 0;
     // From here the new snapshot is the recorded base: a failure must not destroy it.
     snapRef = undefined;
 
@@ -319,9 +323,30 @@ export async function runDeltaBackup(
       ...(retention ? { retention } : {}),
     };
   } catch (err) {
+    await discardUncommitted(folder, uncommitted, opts, ctx);
     throw await cleanUpFailedRun(xapi, snapRef, err, ctx, sampler, opts);
   } finally {
     await release();
+  }
+}
+
+/** A failed run's finished VHDs, so that it leaves nothing on the remote that no point names. */
+async function discardUncommitted(
+  folder: BackupFolder,
+  keys: string[],
+  opts: BackupRunOptions,
+  ctx: Record<string, string>,
+): Promise<void> {
+  if (!keys.length) return;
+  try {
+    const removed = await folder.discardUncommittedDisks(keys);
+    if (removed.length) opts.log('info', `Removed ${removed.length} file(s) this failed run had written.`, ctx);
+  } catch (err) {
+    opts.log(
+      'warn',
+      `Could not remove the VHDs this failed run had written: ${(err as Error).message}. The next run or check --repair removes them.`,
+      ctx,
+    );
   }
 }
 
