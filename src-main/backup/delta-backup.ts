@@ -21,14 +21,8 @@ import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { isCutStream, silenceError } from './full-backup.js';
-import {
-  BACKUP_RUN_KEY,
-  DELTA_BASE_KEY,
-  destroySnapshotWithDisks,
-  findDeltaBase,
-  findLeftoverSnapshots,
-  takeBackupSnapshot,
-} from './host-snapshot.js';
+import { removeDeadRunTasks, settleDeltaSnapshots, takeBackupSnapshot } from './host-snapshot.js';
+import { createOwnedTask } from '../xapi/owned-tasks.js';
 import { forEachLimited } from './for-each-limited.js';
 import { cleanUpFailedRun } from './failed-run-cleanup.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
@@ -73,6 +67,8 @@ export async function runDeltaBackup(
     opts.onProgress,
   );
   let snapRef: string | undefined;
+  // VHDs in place but not yet committed by the point's metadata: a failed run removes them.
+  const uncommitted: string[] = [];
   sampler.start();
   try {
     await folder.cleanFullLeftovers();
@@ -85,20 +81,24 @@ export async function runDeltaBackup(
     if (settled.held)
       opts.log('warn', `No VHD of this VM was merged or removed as unreferenced, ${settled.held}.`, ctx);
     for (const p of settled.problems) opts.log('warn', p, ctx);
-    for (const ref of await findLeftoverSnapshots(xapi, vmRef, new Set([opts.runId])))
-      await destroySnapshotWithDisks(xapi, ref);
 
-    // The base: our previous snapshot on the host, and the previous point of this job on the remote.
-    const baseRef = await findDeltaBase(xapi, vmRef, opts.jobId);
-    const previous = (await folder.listPoints()).points
-      .filter((p) => p.mode === 'delta' && p.jobId === opts.jobId)
-      .at(-1);
+    // The base: the previous point of this job on the remote, and the snapshot on the host its metadata
+    // records (whatever step a kill interrupted, the metadata says which snapshot is the base).
+    const listed = await folder.listPoints();
+    const previous = listed.points.filter((p) => p.mode === 'delta' && p.jobId === opts.jobId).at(-1);
+    const baseRef = await settleDeltaSnapshots(xapi, vmRef, {
+      jobId: opts.jobId,
+      recordedUuid: recordedSnapshotUuid(previous?.metadata.vmSnapshot),
+      liveRuns: new Set([opts.runId]),
+      keepUnconfirmed: listed.unreadable.length > 0,
+    });
+    await removeDeadRunTasks(xapi, opts, ctx);
     const baseDisks = baseRef ? await snapshotDisks(xapi, baseRef) : [];
 
     sampler.setPhase('snapshot');
     const when = await folder.freeTimestamp(new Date());
     const ts = formatTimestamp(when);
-    snapRef = await takeBackupSnapshot(xapi, vmRef, vm.name, opts.runId, when);
+    snapRef = await takeBackupSnapshot(xapi, vmRef, vm.name, opts.runId, when, opts.jobId);
     const snapRecord = await xapi.call<Rec>('VM.get_record', snapRef);
     const disks = await snapshotDisks(xapi, snapRef);
 
@@ -181,6 +181,7 @@ export async function runDeltaBackup(
           },
         );
         await file.commit();
+        uncommitted.push(rel);
         // After the VHD is in place (its size and mtime are final); before the metadata that commits the point.
         await writeDigestsFile(target, summary.digests, summary.metadata, writeFileAtomic);
         total += summary.streamBytes;
@@ -199,7 +200,12 @@ export async function runDeltaBackup(
       }
 
       async function exportDisk(attempt: number) {
-        const taskRef = await xapi.call<string>('task.create', 'Sluice delta export', `${vm.name} ${d.vdi.name_label}`);
+        const taskRef = await createOwnedTask(
+          xapi,
+          'Sluice delta export',
+          `${vm.name} ${d.vdi.name_label}`,
+          opts.runId,
+        );
         let stream: HostStream | undefined;
         try {
           stream = await openHostDownload(
@@ -290,14 +296,21 @@ export async function runDeltaBackup(
       ...(opts.retention?.longTerm ? { tags: longTermTags(when) } : {}),
     };
     await folder.commitDeltaPoint(ts, metadata);
+    uncommitted.length = 0;
+    // From here the new snapshot is the recorded base: a failure must not destroy it.
+    snapRef = undefined;
 
     sampler.setPhase('cleanup');
-    // The new snapshot is the next base; the previous one has served.
-    await xapi.call('VM.add_to_other_config', snapRef, DELTA_BASE_KEY, opts.jobId);
-    await xapi.call('VM.remove_from_other_config', snapRef, BACKUP_RUN_KEY).catch(() => {});
-    const kept = snapRef;
-    snapRef = undefined;
-    if (baseRef && baseRef !== kept) await destroySnapshotWithDisks(xapi, baseRef);
+    // The new snapshot is the next base; the previous one has served. What a failure here leaves, the next
+    // run settles the same way: the point is made either way.
+    await settleDeltaSnapshots(xapi, vmRef, {
+      jobId: opts.jobId,
+      recordedUuid: recordedSnapshotUuid(snapRecord),
+      liveRuns: new Set(),
+      keepUnconfirmed: false,
+    }).catch((e: Error) =>
+      opts.log('warn', `Could not hand the base snapshot on: ${e.message}. The next run of this job does it.`, ctx),
+    );
     opts.log('info', `Backed up ${vm.name} incrementally: ${total} bytes in ${results.length} disk(s).`, ctx);
     const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'merge');
     sampler.stop('done');
@@ -310,10 +323,35 @@ export async function runDeltaBackup(
       ...(retention ? { retention } : {}),
     };
   } catch (err) {
+    await discardUncommitted(folder, uncommitted, opts, ctx);
     throw await cleanUpFailedRun(xapi, snapRef, err, ctx, sampler, opts);
   } finally {
     await release();
   }
+}
+
+/** A failed run's finished VHDs, so that it leaves nothing on the remote that no point names. */
+async function discardUncommitted(
+  folder: BackupFolder,
+  keys: string[],
+  opts: BackupRunOptions,
+  ctx: Record<string, string>,
+): Promise<void> {
+  if (!keys.length) return;
+  try {
+    const removed = await folder.discardUncommittedDisks(keys);
+    if (removed.length) opts.log('info', `Removed ${removed.length} file(s) this failed run had written.`, ctx);
+  } catch (err) {
+    opts.log(
+      'warn',
+      `Could not remove the VHDs this failed run had written: ${(err as Error).message}. The next run or check --repair removes them.`,
+      ctx,
+    );
+  }
+}
+
+function recordedSnapshotUuid(snapshot: Rec | undefined): string | undefined {
+  return typeof snapshot?.uuid === 'string' ? snapshot.uuid : undefined;
 }
 
 interface SnapshotDisk {

@@ -14,7 +14,8 @@ import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waite
 import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { cleanUpFailedRun } from './failed-run-cleanup.js';
-import { destroySnapshotWithDisks, findLeftoverSnapshots, takeBackupSnapshot } from './host-snapshot.js';
+import { destroySnapshotWithDisks, removeHostLeftovers, takeBackupSnapshot } from './host-snapshot.js';
+import { createOwnedTask } from '../xapi/owned-tasks.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { runRetentionPhase } from './retention-phase.js';
 import { retryFromStart } from './retry-policy.js';
@@ -65,10 +66,7 @@ export async function runFullBackup(
       opts.log('info', `Removed leftover ${f} from an earlier run that did not finish.`, ctx);
     for (const f of cleaned.brokenMetadata)
       opts.log('warn', `Removed metadata ${f}: its XVA file is missing, so that point could not be restored.`, ctx);
-    for (const ref of await findLeftoverSnapshots(xapi, vmRef, new Set([opts.runId]))) {
-      opts.log('info', 'Destroying a snapshot left on the host by an earlier run that did not finish.', ctx);
-      await destroySnapshotWithDisks(xapi, ref);
-    }
+    await removeHostLeftovers(xapi, vmRef, opts, ctx);
 
     sampler.setPhase('snapshot');
     const when = await folder.freeTimestamp(new Date());
@@ -151,7 +149,7 @@ async function transferXva(
       { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx },
       async (attempt) => {
         if (attempt > 1) sink = await sink.reset();
-        const taskRef = await xapi.call<string>('task.create', 'Sluice backup export', `${ctx.vm} (${opts.runId})`);
+        const taskRef = await createOwnedTask(xapi, 'Sluice backup export', `${ctx.vm} (${opts.runId})`, opts.runId);
         let stream: HostStream | undefined;
         try {
           const verifier = opts.compression === 'none' ? await XvaStreamVerifier.create() : undefined;

@@ -1,6 +1,7 @@
 import { BACKUP_NOW_JOB_ID, type RunSummary } from '../../src-shared/contract/runs.js';
-import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks } from '../backup/host-snapshot.js';
+import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, PENDING_BASE_KEY } from '../backup/host-snapshot.js';
 import { BackupFolder } from '../repository/index.js';
+import { destroyDeadRunTasks, ownerIsDead } from '../xapi/owned-tasks.js';
 import { parseRecordMap, vmRecordSchema } from '../xapi/xapi-records.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 
@@ -34,15 +35,24 @@ export async function cleanRemoteLeftovers(run: RunSummary, remotePaths: Map<str
   return removed;
 }
 
-/** Snapshots the dead run took (marked with its id) and never destroyed; a delta base it already handed on is kept. */
+/**
+ * Snapshots the dead run took (marked with its id) and never destroyed. A delta base, or a delta snapshot
+ * that may have become one (its point's metadata may have been written before the kill), is left for the
+ * job's next run, which settles it against the remote.
+ */
 export async function destroySnapshotsOfRun(xapi: XapiSession, runId: string): Promise<number> {
   const all = parseRecordMap(vmRecordSchema, await xapi.call('VM.get_all_records'));
   let n = 0;
   for (const [ref, r] of all) {
-    if (!r.is_a_snapshot || r.other_config[BACKUP_RUN_KEY] !== runId || r.other_config[DELTA_BASE_KEY] !== undefined)
-      continue;
+    const deltaJob = r.other_config[DELTA_BASE_KEY] ?? r.other_config[PENDING_BASE_KEY];
+    if (!r.is_a_snapshot || r.other_config[BACKUP_RUN_KEY] !== runId || deltaJob !== undefined) continue;
     await destroySnapshotWithDisks(xapi, ref);
     n++;
   }
   return n;
+}
+
+/** The host tasks the dead run created (an export's task stays on the host until destroyed), and any other dead process's. */
+export function destroyTasksOfRun(xapi: XapiSession, runId: string): Promise<number> {
+  return destroyDeadRunTasks(xapi, (owner) => owner.runId === runId || ownerIsDead(owner));
 }

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { RunSummary } from '../../src-shared/contract/runs.js';
 import { pidAlive } from '../core/pid-alive.js';
-import { cleanRemoteLeftovers, destroySnapshotsOfRun } from './interrupted-run-cleanup.js';
+import { cleanRemoteLeftovers, destroySnapshotsOfRun, destroyTasksOfRun } from './interrupted-run-cleanup.js';
 import { runContext, type JobNotices } from './job-notices.js';
 import type { RunHistory } from './run-history.js';
 import { runTitle } from './run-summary-text.js';
@@ -60,11 +60,19 @@ export async function cleanLeftovers(deps: RecoveryDeps, runs: RunSummary[]): Pr
       // A "Back up now" run names its pool; a job run's pool is its job's.
       const hostId = run.hostId ?? s.jobs.find((j) => j.id === run.jobId)?.hostId;
       if (hostId && s.hosts.some((h) => h.id === hostId) && run.vms.some((v) => v.startedAt !== null)) {
-        const n = await destroySnapshotsOfRun(await deps.pools.session(hostId), run.runId);
+        const xapi = await deps.pools.session(hostId);
+        const n = await destroySnapshotsOfRun(xapi, run.runId);
         if (n)
           deps.notices.log(
             'info',
             `Destroyed ${n} snapshot(s) the interrupted run ${run.runId} left on the pool.`,
+            runContext(run),
+          );
+        const tasks = await destroyTasksOfRun(xapi, run.runId);
+        if (tasks)
+          deps.notices.log(
+            'info',
+            `Destroyed ${tasks} host task(s) the interrupted run ${run.runId} left on the pool.`,
             runContext(run),
           );
       }

@@ -179,6 +179,36 @@ export class BackupFolder {
   async commitDeltaPoint(id: string, metadata: BackupMetadata): Promise<void> {
     await writeFileAtomic(pointFiles(this.dir, id).metadata, JSON.stringify(metadata));
   }
+
+  /**
+   * After a delta run failed before its metadata: the VHDs it had finished (keys as deltaDisk gave them) and
+   * their block digests, which no point commits. A key outside vdis/ or named by a point is kept. Returns the
+   * files removed.
+   */
+  async discardUncommittedDisks(keys: readonly string[]): Promise<string[]> {
+    const vdis = path.join(this.dir, 'vdis') + path.sep;
+    const named = new Set(
+      (await this.listPoints()).points.flatMap((p) =>
+        p.metadata.mode === 'delta' ? Object.values(p.metadata.vhds) : [],
+      ),
+    );
+    const removed: string[] = [];
+    for (const key of keys) {
+      const file = path.resolve(this.dir, key);
+      if (named.has(key) || !file.startsWith(vdis) || !file.endsWith('.vhd')) continue;
+      for (const f of [file, `${file}.checksum.json`]) {
+        const gone = await fs.unlink(f).then(
+          () => true,
+          (e: NodeJS.ErrnoException) => {
+            if (e.code === 'ENOENT') return false;
+            throw describeFsError(e, f, 'remove');
+          },
+        );
+        if (gone) removed.push(f);
+      }
+    }
+    return removed;
+  }
 }
 
 export interface FullPointWriter {
