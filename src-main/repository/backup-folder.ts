@@ -186,25 +186,21 @@ export class BackupFolder {
    * files removed.
    */
   async discardUncommittedDisks(keys: readonly string[]): Promise<string[]> {
-    const vdis = path.join(this.dir, 'vdis') + path.sep;
+    const vdis = joinKey(this.vmKey, 'vdis') + '/';
     const named = new Set(
       (await this.listPoints()).points.flatMap((p) =>
         p.metadata.mode === 'delta' ? Object.values(p.metadata.vhds) : [],
       ),
     );
     const removed: string[] = [];
-    for (const key of keys) {
-      const file = path.resolve(this.dir, key);
-      if (named.has(key) || !file.startsWith(vdis) || !file.endsWith('.vhd')) continue;
-      for (const f of [file, `${file}.checksum.json`]) {
-        const gone = await fs.unlink(f).then(
-          () => true,
-          (e: NodeJS.ErrnoException) => {
-            if (e.code === 'ENOENT') return false;
-            throw describeFsError(e, f, 'remove');
-          },
-        );
-        if (gone) removed.push(f);
+    for (const name of keys) {
+      if (named.has(name)) continue;
+      const key = namedFileKey(this.vmKey, this.vmKey, name, this.remote.label);
+      if (!key.startsWith(vdis) || !key.endsWith('.vhd')) continue;
+      for (const k of [key, `${key}.checksum.json`]) {
+        if (!(await this.remote.stat(k))) continue;
+        await this.remote.delete(k);
+        removed.push(this.remote.displayPath(k));
       }
     }
     return removed;
