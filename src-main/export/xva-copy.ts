@@ -4,7 +4,7 @@ import { XvaStreamVerifier } from '../formats/xva/xva-stream-verifier.js';
 import type { AtomicFile } from '../core/atomic-file.js';
 import { xvaKeyOf, xvaPathOf, type BackupPoint } from '../repository/index.js';
 import { describeFsError } from '../errors/fs-errors.js';
-import { readXvaChecksumFile } from '../repository/index.js';
+import { readXvaChecksumFile, xvaChecksumMismatch } from '../repository/index.js';
 
 /**
  * A full point's XVA copied out as it is stored (compressed ones stay compressed: hosts and XO read them),
@@ -41,15 +41,12 @@ export async function copyFullXva(
   }
   verifier?.finish();
   if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex) {
-    throw new SluiceError(
-      'REMOTE_ERROR',
-      `The backup ${point.vmName} ${point.id} is damaged: ${source} does not match its checksum file.`,
-      {
-        hint: "This point cannot be exported safely; use another point, and check the remote's disk.",
-        context: { vm: point.vmName, point: point.id },
-        damage: { kind: 'file-checksum', file: source },
-      },
-    );
+    const m = xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksum.path, verifier === undefined);
+    throw new SluiceError('REMOTE_ERROR', m.message, {
+      hint: m.hint,
+      context: { vm: point.vmName, point: point.id },
+      damage: { kind: 'file-checksum', file: m.file },
+    });
   }
   return at;
 }

@@ -3,7 +3,7 @@ import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js'
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import type { BackupPoint } from './repository-reader.js';
-import { readXvaChecksumFile } from './xva-checksum-file.js';
+import { readXvaChecksumFile, xvaChecksumMismatch } from './xva-checksum-file.js';
 import { xvaKeyOf } from './point-file-keys.js';
 
 export interface VerifyProgress {
@@ -88,26 +88,11 @@ export async function verifyFullPoint(
   }
   onProgress?.({ bytesRead: read, totalBytes: stat.size });
   if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex) {
-    if (!compressed) {
-      // Every chunk and tar header of the XVA verified against its own checksums: the file that disagrees is
-      // far more likely the small checksum file than the XVA (only tar padding is outside those checks).
-      throw new SluiceError(
-        'REMOTE_ERROR',
-        `The checksum file ${checksumFile} of ${point.vmName} ${point.id} does not match the XVA, whose every chunk verifies against its own checksums: the checksum file is most likely the damaged one.`,
-        {
-          hint: "The point's data reads correctly. Restore the checksum file from a copy of the repository, or remove it and verify again; check the remote's disk.",
-          context: { vm: point.vmName, file: checksumFile },
-        },
-      );
-    }
-    throw new SluiceError(
-      'REMOTE_ERROR',
-      `The backup ${point.vmName} ${point.id} does not match its checksum file ${checksumFile}: either the XVA or the checksum file changed after they were written (the XVA is compressed, so the damage cannot be located inside it).`,
-      {
-        hint: "This point cannot be trusted; use another point and check the remote's disk.",
-        context: { vm: point.vmName, file: xva },
-      },
-    );
+    const m = xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksumFile, compressed);
+    throw new SluiceError('REMOTE_ERROR', m.message, {
+      hint: m.hint,
+      context: { vm: point.vmName, file: m.file },
+    });
   }
   return { bytes: read, unchecked: compressed && !hash ? [xva] : [] };
 }

@@ -33,3 +33,27 @@ export async function readXvaChecksumFile(remote: Remote, xvaKey: string): Promi
   if (!m || !algorithm) return { state: 'unreadable', path };
   return { state: 'present', path, algorithm, expectedHex: m[2]!, hash: () => createHash(algorithm) };
 }
+
+/**
+ * Which file to blame when an XVA's bytes do not hash to its checksum file. A plain XVA whose every chunk
+ * verified against its own checksums is almost surely intact (only tar padding is outside those checks), so
+ * the small checksum file is the damaged one; a compressed XVA cannot tell which of the two changed.
+ */
+export function xvaChecksumMismatch(
+  point: string,
+  checksumPath: string,
+  compressed: boolean,
+): { message: string; hint: string; file: string } {
+  const xva = checksumPath.replace(/\.checksum$/, '');
+  if (!compressed)
+    return {
+      message: `The checksum file ${checksumPath} of ${point} does not match the XVA, whose every chunk verifies against its own checksums: the checksum file is most likely the damaged one.`,
+      hint: "Restore the checksum file from a copy of the repository, or remove it and try again (the XVA's own chunk checksums are still checked); check the remote's disk.",
+      file: checksumPath,
+    };
+  return {
+    message: `The backup ${point} does not match its checksum file ${checksumPath}: either the XVA or the checksum file changed after they were written (the XVA is compressed, so the damage cannot be located inside it).`,
+    hint: "This point cannot be trusted; use another point and check the remote's disk.",
+    file: xva,
+  };
+}

@@ -18,6 +18,11 @@ export interface UploadSpec {
   inspect?: (chunk: Buffer) => void;
   /** Runs after the last byte is read and before the body is ended: a late check can still stop the host. */
   beforeFinish?: () => Promise<void> | void;
+  /**
+   * The host finished the task although we refused the upload (it had every byte before a late check failed):
+   * what it made, for the caller to remove.
+   */
+  onRefusedResult?: (taskResult: string) => Promise<unknown>;
   /** The pool the source's chunks come from, if any: each goes back to it once the socket has taken it. */
   pool?: BlockPool;
   label: string;
@@ -79,7 +84,9 @@ export async function uploadToHost(
     return task.result;
   } catch (err) {
     upload?.abort(err);
-    throw await hostReason(xapi, taskRef, err, spec, opts.signal);
+    const { error, task } = await hostReason(xapi, taskRef, err, spec, opts.signal);
+    if (task?.status === 'success') await spec.onRefusedResult?.(task.result).catch(() => {});
+    throw error;
   } finally {
     await xapi.call('task.destroy', taskRef).catch(() => {});
   }
@@ -95,7 +102,7 @@ async function hostReason(
   err: unknown,
   spec: UploadSpec,
   signal: AbortSignal | undefined,
-): Promise<unknown> {
+): Promise<{ error: unknown; task: Awaited<ReturnType<typeof waitForTask>> | undefined }> {
   const ours =
     signal?.aborted === true ||
     (err instanceof SluiceError && err.damage?.kind !== 'truncated' && err.code !== 'HOST_UNREACHABLE');
@@ -109,7 +116,10 @@ async function hostReason(
     task = await waitForTask(xapi, taskRef, { timeoutMs: 30_000, pollMs: 100 }).catch(() => undefined);
   }
   if (signal?.aborted)
-    return new SluiceError('CANCELLED', 'The restore was cancelled.', { context: spec.context, cause: err });
-  if (!ours && task?.status === 'failure') return taskFailure(task, spec.path.slice(1));
-  return err;
+    return {
+      error: new SluiceError('CANCELLED', 'The restore was cancelled.', { context: spec.context, cause: err }),
+      task,
+    };
+  if (!ours && task?.status === 'failure') return { error: taskFailure(task, spec.path.slice(1)), task };
+  return { error: err, task };
 }

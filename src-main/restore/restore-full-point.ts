@@ -11,7 +11,7 @@ import { uploadToHost } from './disk-upload.js';
 import type { RestoreOptions } from './restore-options.js';
 import { moveImportedDisks, planFullPointPlacement } from './full-point-placement.js';
 import { CreatedObjects } from './vm-recreate.js';
-import { readXvaChecksumFile } from '../repository/index.js';
+import { readXvaChecksumFile, xvaChecksumMismatch } from '../repository/index.js';
 
 /**
  * Restores a full point: the XVA goes to PUT /import as it is stored (the host reads zstd or gzip itself),
@@ -52,6 +52,23 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   );
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
   const created = new CreatedObjects();
+  let seen = 0;
+  const finalChecks = () => {
+    try {
+      verifier?.finish();
+    } catch (err) {
+      if (err instanceof XvaVerifyError) throw damaged(err.message, { kind: err.damage, offset: err.offset }, {}, err);
+      throw err;
+    }
+    if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex) {
+      const m = xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksum.path, compressed);
+      throw new SluiceError('REMOTE_ERROR', m.message, {
+        hint: m.hint,
+        context: { ...context, file: m.file },
+        damage: { kind: 'file-checksum', file: m.file },
+      });
+    }
+  };
   sampler.start();
   try {
     // Per-disk SRs need the disk list (read from the XVA's head) to know where each disk goes; a zstd XVA
@@ -87,22 +104,15 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
               );
             throw err;
           }
+          seen += chunk.length;
+          // The whole-file checks run on the last chunk, before it leaves: once the host has every byte of
+          // the Content-Length it finishes the import whatever we do next.
+          if (seen >= size) finalChecks();
         },
         beforeFinish: () => {
-          try {
-            verifier?.finish();
-          } catch (err) {
-            if (err instanceof XvaVerifyError)
-              throw damaged(err.message, { kind: err.damage, offset: err.offset }, {}, err);
-            throw err;
-          }
-          if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex)
-            throw damaged(
-              'the XVA does not match its checksum file (changed after it was written)',
-              { kind: 'file-checksum' },
-              {},
-            );
+          if (seen < size) finalChecks();
         },
+        onRefusedResult: async (result) => recordImported(xapi, result, created),
         label: 'Sluice restore',
         context,
       },
@@ -110,14 +120,8 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
       sampler,
       throttle,
     );
-    const vms = parseTaskResultRefs(result);
-    const vmRef = vms[0];
+    const vmRef = await recordImported(xapi, result, created);
     if (!vmRef) throw new SluiceError('HOST_ERROR', 'The host finished the import but named no VM.', { context });
-    created.vm = vmRef;
-    for (const vbd of await xapi.call<string[]>('VM.get_VBDs', vmRef)) {
-      const vdi = await xapi.call<string>('VBD.get_VDI', vbd);
-      if (vdi !== 'OpaqueRef:NULL' && (await xapi.call<string>('VBD.get_type', vbd)) === 'Disk') created.vdis.push(vdi);
-    }
     await xapi.call('VM.set_name_label', vmRef, name);
     await moveImportedDisks(xapi, vmRef, placement, created, opts, sampler, context);
     return { vmRef, name, bytes: size, sampler, created };
@@ -126,4 +130,16 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
     await created.destroy(xapi, opts.log);
     throw err;
   }
+}
+
+/** What an import made (its VM and the VM's disks), recorded so that a failure or a refusal removes it all. */
+async function recordImported(xapi: XapiSession, result: string, created: CreatedObjects): Promise<string | undefined> {
+  const vmRef = parseTaskResultRefs(result)[0];
+  if (!vmRef) return undefined;
+  created.vm = vmRef;
+  for (const vbd of await xapi.call<string[]>('VM.get_VBDs', vmRef)) {
+    const vdi = await xapi.call<string>('VBD.get_VDI', vbd);
+    if (vdi !== 'OpaqueRef:NULL' && (await xapi.call<string>('VBD.get_type', vbd)) === 'Disk') created.vdis.push(vdi);
+  }
+  return vmRef;
 }

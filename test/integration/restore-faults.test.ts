@@ -173,6 +173,26 @@ describe('restore faults', () => {
     expect(hostObjects(sim)).toEqual(before);
   });
 
+  it('a checksum file that disagrees with an intact XVA is refused before the host has every byte, and is the file named', async () => {
+    const copy = temp();
+    cpSync(remote, copy, { recursive: true, preserveTimestamps: true });
+    const copied = (await listBackupPoints(copy)).points;
+    const xva = path.join(path.dirname(copied[0]!.metadataPath), `${copied[0]!.id}.xva`);
+    const sum = readFileSync(`${xva}.checksum`, 'utf8');
+    // Still in the `$5$$<hex>` form, one digit changed: the checksum file is wrong, the XVA is not.
+    writeFileSync(
+      `${xva}.checksum`,
+      sum.replace(/.$/, (c) => (c === '0' ? '1' : '0')),
+    );
+    const before = hostObjects(sim);
+    const err = await failure(restorePoint(xapi, copied[0]!, testRestoreOptions(temp(), { points: copied })));
+    expect(err.code).toBe('REMOTE_ERROR');
+    expect(err.message).toContain(`The checksum file ${xva}.checksum of web01 ${copied[0]!.id} does not match the XVA`);
+    expect(err.message).toContain('the checksum file is most likely the damaged one');
+    expect(err.context).toMatchObject({ file: `${xva}.checksum`, damage: 'file-checksum' });
+    expect(hostObjects(sim)).toEqual(before);
+  });
+
   it('cancel mid-transfer: CANCELLED, and the half-imported VM or VDI is removed from the host', async () => {
     for (const point of [full, delta]) {
       const before = hostObjects(sim);
