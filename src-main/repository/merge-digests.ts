@@ -1,15 +1,18 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { SluiceError } from '../errors/sluice-error.js';
 import {
-  describesFile,
+  compareWithFile,
   digestsPathOf,
   loadDigests,
   noDigestsRecord,
   readDigestsRecord,
   VhdDigestCollector,
+  writeDigestsFile,
   type DigestsRecord,
+  type DigestsState,
 } from '../formats/vhd/vhd-block-digests.js';
-import { readAt } from '../formats/vhd/vhd-file-reader.js';
+import { readAt, VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { syncDir, writeFileAtomic } from '../core/atomic-file.js';
 
 // The block digests (formats/vhd-block-digests.ts) of a merged VHD: the parent's for the blocks the merge left
@@ -29,23 +32,47 @@ export function parentDigestsAsidePath(parentPath: string): string {
 export async function setAsideParentDigests(parentPath: string): Promise<void> {
   const aside = parentDigestsAsidePath(parentPath);
   const name = path.basename(parentPath);
-  const state = await loadDigests(parentPath);
-  if (state.kind === 'current') {
-    await fs.rename(digestsPathOf(parentPath), aside);
-  } else {
-    // A fresh merge that stopped after moving them aside, before writing its state: the parent is untouched.
-    const leftover =
-      state.kind === 'absent' && !state.reason ? await readDigestsRecord(aside).catch(() => undefined) : undefined;
-    if (!(leftover && leftover.algorithm !== 'none' && describesFile(leftover, await fs.stat(parentPath)))) {
-      const why =
-        state.kind === 'absent'
-          ? (state.reason ?? `${name} had no checksums (written by Xen Orchestra or an older Sluice)`)
-          : `the checksums of ${name} were not usable: ${state.reason}`;
-      await writeFileAtomic(aside, noDigestsRecord(why));
+  const parent = await VhdFileReader.open(parentPath);
+  try {
+    const state = await loadDigests(parentPath, parent);
+    refuseDamagedMerge(state, parentPath);
+    if (state.kind === 'current') {
+      await fs.rename(digestsPathOf(parentPath), aside);
+    } else {
+      // A fresh merge that stopped after moving them aside, before writing its state: the parent is untouched.
+      const leftover =
+        state.kind === 'absent' && !state.reason ? await readDigestsRecord(aside).catch(() => undefined) : undefined;
+      const usable =
+        leftover && leftover.algorithm !== 'none' && (await compareWithFile(leftover, parent)).kind === 'same';
+      if (!usable) {
+        const why =
+          state.kind === 'absent'
+            ? (state.reason ?? `${name} had no checksums (written by Xen Orchestra or an older Sluice)`)
+            : `the checksums of ${name} were not usable: ${state.reason}`;
+        await writeFileAtomic(aside, noDigestsRecord(why));
+      }
+      await fs.rm(digestsPathOf(parentPath), { force: true });
     }
-    await fs.rm(digestsPathOf(parentPath), { force: true });
+  } finally {
+    await parent.close();
   }
   await syncDir(path.dirname(parentPath));
+}
+
+/**
+ * A merge must not bless damage with fresh digests: a file whose length or BAT changed since Sluice wrote it,
+ * or whose checksum file cannot be read, is not merged until someone has looked at it.
+ */
+export function refuseDamagedMerge(state: DigestsState, vhdPath: string): void {
+  if (state.kind !== 'changed' && state.kind !== 'unreadable') return;
+  throw new SluiceError('REMOTE_ERROR', `Refusing to merge ${vhdPath}: ${state.reason}.`, {
+    hint:
+      state.kind === 'unreadable'
+        ? `Run \`sluice verify\` on this remote to see whether the VHD itself is sound; if it is and the checksum file is beyond repair, move ${state.file} out of the repository (the merged file then has no checksums).`
+        : "The file may be damaged: run `sluice verify` on this remote, and check the remote's disk. The points stay as they are until then.",
+    context: { remote: vhdPath, phase: 'merge' },
+    damage: state.kind === 'changed' ? state.damage : { kind: 'checksum-format', file: state.file },
+  });
 }
 
 export interface MergedDigests {
@@ -81,12 +108,13 @@ export async function writeMergedDigests(parentPath: string, digests: MergedDige
     return;
   }
   const h = await fs.open(parentPath, 'r');
+  let metadata: Buffer;
   try {
-    const metadata = await readAt(h, 0, digests.metadataBytes, parentPath);
-    await writeFileAtomic(target, JSON.stringify(digests.collector.toFile(metadata, await h.stat())));
+    metadata = await readAt(h, 0, digests.metadataBytes, parentPath);
   } finally {
     await h.close();
   }
+  await writeDigestsFile(parentPath, digests.collector, metadata, writeFileAtomic);
 }
 
 /** The last step, after the merged VHD took the child's name: its digests follow; the aside file goes. */

@@ -1,7 +1,9 @@
+import { formatBytes } from '../../src-shared/units.js';
 import { SluiceError, type Damage, type ErrorContext } from '../errors/sluice-error.js';
-import { loadDigests } from '../formats/vhd/vhd-block-digests.js';
+import { loadDigests, type DigestsState } from '../formats/vhd/vhd-block-digests.js';
 import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
+import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks, type DeltaPointDisk } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
@@ -38,7 +40,7 @@ export async function openPointDisks(point: BackupPoint, only?: (d: DeltaPointDi
   const opened: OpenedDisk[] = [];
   try {
     for (const disk of (await deltaPointDisks(point)).filter((d) => !only || only(d))) {
-      const check = await digestCheck(point, disk.chain);
+      const check = await digestCheck(point, disk);
       opened.push({ disk, chain: await VhdChainReader.open(disk.chain, { check }) });
     }
     return opened;
@@ -53,10 +55,26 @@ export async function openPointDisks(point: BackupPoint, only?: (d: DeltaPointDi
   }
 }
 
-/** A block check for a chain: each block read must match the digest recorded when its file was written. */
-async function digestCheck(point: BackupPoint, files: string[]): Promise<VhdBlockCheck> {
-  const byPath = new Map<string, Awaited<ReturnType<typeof loadDigests>>>();
-  for (const f of files) byPath.set(f, await loadDigests(f));
+/**
+ * A block check for a chain: each block read must match the digest recorded when its file was written. Each
+ * file's size and checksum file are checked here, before anything is read: a damaged or unreadable checksum
+ * file refuses the restore (a file another tool rewrote is read without digests, as verify says).
+ */
+async function digestCheck(point: BackupPoint, disk: DeltaPointDisk): Promise<VhdBlockCheck> {
+  const byPath = new Map<string, DigestsState>();
+  for (const [i, f] of disk.chain.entries()) {
+    const reader = await VhdFileReader.open(f);
+    try {
+      const sizeProblem = diskSizeProblem(point, disk, f, reader.footer.currentSize, i === disk.chain.length - 1);
+      if (sizeProblem) throw sizeProblem;
+      const state = await loadDigests(f, reader);
+      const problem = digestsProblem(point, f, state);
+      if (problem) throw problem;
+      byPath.set(f, state);
+    } finally {
+      await reader.close();
+    }
+  }
   return (file, index, stored) => {
     const state = byPath.get(file.path);
     if (state?.kind !== 'current') return;
@@ -70,4 +88,53 @@ async function digestCheck(point: BackupPoint, files: string[]): Promise<VhdBloc
       );
     }
   };
+}
+
+/**
+ * A VHD must be the size the point's metadata records for its disk: the newest file exactly, older ones no
+ * larger (a disk only grows). Otherwise a file with a forged footer would verify clean and restore or export
+ * as a disk of any size (up to the 2 TiB a VHD can claim).
+ */
+export function diskSizeProblem(
+  point: BackupPoint,
+  disk: DeltaPointDisk,
+  file: string,
+  currentSize: number,
+  newest: boolean,
+): SluiceError | undefined {
+  const recorded = disk.virtualSize;
+  const sizes = (n: number) => `${formatBytes(n)} (${n} bytes)`;
+  const context = { disk: disk.name, file, size: String(currentSize), recordedSize: String(recorded) };
+  if (!Number.isSafeInteger(recorded) || recorded <= 0) {
+    return damagedPoint(
+      point,
+      `its metadata records no size for disk "${disk.name}" (virtual_size ${JSON.stringify(disk.vdi['virtual_size'] ?? null)}), so ${file} (${sizes(currentSize)}) cannot be checked against it`,
+      { kind: 'size', file: point.metadataPath },
+      context,
+    );
+  }
+  if (newest ? currentSize === recorded : currentSize <= recorded) return undefined;
+  return damagedPoint(
+    point,
+    newest
+      ? `${file} claims a disk of ${sizes(currentSize)}, but the metadata records ${sizes(recorded)} for disk "${disk.name}"`
+      : `${file}, an older file of the chain of disk "${disk.name}", claims ${sizes(currentSize)}, more than the ${sizes(recorded)} the metadata records (a disk only grows)`,
+    { kind: 'size', offset: 0, file },
+    context,
+  );
+}
+
+/** A checksum file that is damaged or unreadable, as a refusal naming it and what to do. */
+export function digestsProblem(point: BackupPoint, file: string, state: DigestsState): SluiceError | undefined {
+  if (state.kind === 'changed') return damagedPoint(point, state.reason, state.damage, { file });
+  if (state.kind !== 'unreadable') return undefined;
+  return new SluiceError(
+    'REMOTE_ERROR',
+    `The backup ${point.vmName} ${point.id} cannot be checked: the checksum file of ${file} is unreadable: ${state.reason}.`,
+    {
+      hint: `Without it a damaged block of ${file} would go unnoticed. Check the remote's disk, and restore another point if you can (\`sluice verify\` names the good ones). If the VHD must be read anyway, move ${state.file} out of the repository: it is then checked by its structure only.`,
+      context: { vm: point.vmName, point: point.id, vhd: file, checksumFile: state.file },
+      damage: { kind: 'checksum-format', file: state.file },
+    },
+  );
 }

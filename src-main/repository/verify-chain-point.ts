@@ -5,6 +5,7 @@ import { VhdChainReader } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { bitmapSize, FOOTER_SIZE, SECTOR } from '../formats/vhd/vhd-structures.js';
+import { digestsProblem, diskSizeProblem } from './point-disk-readers.js';
 import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
@@ -13,12 +14,14 @@ import type { VerifyProgress } from './verify-full-point.js';
 // `verify` of an incremental point: every VHD of every disk's chain is re-read whole. Structure (footer and
 // header checksums, the footer copy equal to the trailing footer, BAT entries inside the file and not
 // overlapping), chain links (each child names its parent's uuid), and, where Sluice recorded them, the digests
-// of the metadata region and of every block. Damage is named: the file, the block, the byte offset.
+// of the metadata region and of every block. Damage is named: the file, the block, the byte offset. Each
+// file's disk size is checked against the metadata's record first (point-disk-readers.ts says why), and a
+// checksum file that is unreadable, or describes this VHD with another length or BAT, fails the point.
 
 export interface ChainVerifyResult {
   bytes: number;
   files: number;
-  /** Files checked for structure only (no digests, or digests out of date), with why. */
+  /** Files checked for structure only (no digests, or another tool rewrote the file), with why. */
   structureOnly: Array<{ file: string; reason: string }>;
 }
 
@@ -48,6 +51,15 @@ export async function verifyChainPoint(
   let disks;
   try {
     disks = await deltaPointDisks(point);
+    for (const disk of disks) {
+      for (const [i, file] of disk.chain.entries()) {
+        const reader = await VhdFileReader.open(file);
+        const size = reader.footer.currentSize;
+        await reader.close();
+        const problem = diskSizeProblem(point, disk, file, size, i === disk.chain.length - 1);
+        if (problem) throw problem;
+      }
+    }
   } catch (err) {
     if (err instanceof VhdFormatError)
       throw damaged(err.message, { kind: err.damage, offset: err.offset, file: err.source ?? '' }, {}, err);
@@ -70,6 +82,7 @@ export async function verifyChainPoint(
     try {
       r = await pending;
     } catch (err) {
+      if (err instanceof VhdFileDamage && err.digests) throw digestsProblem(point, file, err.digests) ?? err;
       if (err instanceof VhdFileDamage) throw damaged(err.message, err.damage, err.context, err);
       if (err instanceof VhdFormatError)
         throw damaged(err.message, { kind: err.damage, offset: err.offset, file }, {}, err);
@@ -97,6 +110,8 @@ class VhdFileDamage extends Error {
     message: string,
     readonly damage: Damage,
     readonly context: Record<string, string> = {},
+    /** Set when the file's checksum file is the finding (unreadable, or the file changed since). */
+    readonly digests?: DigestsState,
   ) {
     super(message);
   }
@@ -110,7 +125,7 @@ async function verifyVhdFile(
   const reader = await VhdFileReader.open(file);
   try {
     const handle = await fs.open(file, 'r');
-    const state: DigestsState = await loadDigests(file);
+    const state: DigestsState = await loadDigests(file, reader);
     try {
       const head = Buffer.alloc(FOOTER_SIZE);
       await handle.read(head, 0, FOOTER_SIZE, 0);
@@ -139,6 +154,9 @@ async function verifyVhdFile(
             { block: String(index) },
           );
         }
+      }
+      if (state.kind === 'changed' || state.kind === 'unreadable') {
+        throw new VhdFileDamage(state.reason, { kind: 'checksum-format', file }, {}, state);
       }
       const digests = state.kind === 'current' ? state.digests : undefined;
       if (digests) {

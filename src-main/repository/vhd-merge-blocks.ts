@@ -4,7 +4,7 @@ import type { DigestsState, VhdDigestCollector, VhdDigests } from '../formats/vh
 import type { VhdDynamicFile } from '../formats/vhd/vhd-dynamic-file.js';
 import type { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { SECTOR } from '../formats/vhd/vhd-structures.js';
-import type { MergedDigests } from './merge-digests.js';
+import { refuseDamagedMerge, type MergedDigests } from './merge-digests.js';
 import { writeMergeState, type MergeState } from './merge-state.js';
 
 // The block phase of a merge (vhd-merge.ts has the whole order): the child's blocks go into the parent in
@@ -42,6 +42,7 @@ export async function mergeBlocks(
   opts: VhdMergeOptions,
   digests: { merged: MergedDigests | string; child: DigestsState },
 ): Promise<void> {
+  refuseDamagedMerge(digests.child, child.path);
   const blockBytes = child.storedBlockBytes;
   const all: number[] = [];
   for (let i = 0; i < child.blockCount; i++) if (child.hasBlock(i)) all.push(i);

@@ -1,15 +1,29 @@
 import { promises as fs } from 'node:fs';
 import xxhash from 'xxhash-wasm';
 import { z } from 'zod';
+import type { Damage } from '../../errors/damage.js';
 import type { XxhashApi } from '../chunk-digest.js';
+import { VhdFileReader } from './vhd-file-reader.js';
+import { batSize, DiskType, encodeBat, type VhdFooter, type VhdHeader } from './vhd-structures.js';
 
 // A VHD has checksums on its footer and header only: a bit flipped in a data block, the BAT or the parent
 // locators goes unnoticed by any reader. So when Sluice writes a VHD it also records, next to it in
 // `<name>.vhd.checksum.json`, an XXH64 of the metadata region (footer copy, header, locators, BAT) and of
 // every stored block (sector bitmap + data, as on disk). `verify` and restores compare against it and can
-// name the block that changed. The file also records the VHD's size and modification time: a VHD rewritten
-// since (e.g. merged by retention) no longer matches its digests, which is then reported as "out of date",
-// not as damage. Xen Orchestra ignores the extra file.
+// name the block that changed. Xen Orchestra ignores the extra file.
+//
+// Whether the digests still describe the file is decided from its content, never from its mtime (a copy
+// without `-p` changes every mtime, and a flipped bit changes none): the file records the VHD's identity when
+// it was written (length, footer uuid, parent uuid, a digest of the BAT). A file whose uuid or parent differs
+// is another VHD under the same name: another tool rewrote it (Xen Orchestra's merge renames the parent over
+// the child, so the parent link always changes), and its blocks are checked by structure only. The same VHD
+// with another length or BAT is damage. A checksum file that cannot be read is a finding too, never a
+// reason to check less.
+//
+// Version 1 files (before the identity was recorded) hold the length and mtime: the mtime is ignored, and
+// the length plus the metadata digest (which covers the footer copy and the BAT) stand for the identity. When
+// they no longer match, version 1 cannot tell a merge by another tool from damage, so it is reported as a
+// change to look at, not skipped.
 //
 // A retention merge carries the digests over to the merged file (repository/merge-digests.ts). When it cannot
 // (the parent had none), it writes a "none" record instead, with why: `verify` then says that plainly rather
@@ -17,29 +31,47 @@ import type { XxhashApi } from '../chunk-digest.js';
 
 export const DIGESTS_SUFFIX = '.checksum.json';
 
-const digestsFileSchema = z.object({
-  version: z.literal(1),
+const hex64 = z.string().regex(/^[0-9a-f]{16}$/);
+const digestFields = {
   algorithm: z.literal('xxh64'),
-  /** The VHD's length and mtime (ms) when the digests were taken. */
-  fileSize: z.number(),
-  mtimeMs: z.number(),
-  blockSize: z.number(),
+  blockSize: z.number().int().positive(),
   /** Bytes [0, metadataBytes) of the file: footer copy, dynamic header, locator data, BAT. */
-  metadataBytes: z.number(),
-  metadata: z.string(),
+  metadataBytes: z.number().int().positive(),
+  metadata: hex64,
   /** One 8-byte digest per BAT entry (all zero for an absent block), base64. */
   blocks: z.string(),
+};
+const identitySchema = z.object({
+  size: z.number().int().nonnegative(),
+  uuid: z.string().max(36),
+  /** The header's parent uuid for a differencing file, null for a full one. */
+  parentUuid: z.string().max(36).nullable(),
+  /** XXH64 of the BAT entries. */
+  bat: hex64,
 });
-export type VhdDigestsFile = z.infer<typeof digestsFileSchema>;
+export type VhdIdentity = z.infer<typeof identitySchema>;
+const digestsV2Schema = z.object({ version: z.literal(2), identity: identitySchema, ...digestFields });
+const digestsV1Schema = z.object({ version: z.literal(1), fileSize: z.number(), mtimeMs: z.number(), ...digestFields });
+export type VhdDigestsFile = z.infer<typeof digestsV2Schema> | z.infer<typeof digestsV1Schema>;
 
 /** The record of a VHD that has no digests, and why (e.g. a merge of files that had none). */
-const noDigestsSchema = z.object({ version: z.literal(1), algorithm: z.literal('none'), reason: z.string() });
-const anyDigestsSchema = z.union([digestsFileSchema, noDigestsSchema]);
-export type DigestsRecord = z.infer<typeof anyDigestsSchema>;
+const noDigestsSchema = z.object({
+  version: z.union([z.literal(1), z.literal(2)]),
+  algorithm: z.literal('none'),
+  reason: z.string().max(4000),
+});
+export type DigestsRecord = VhdDigestsFile | z.infer<typeof noDigestsSchema>;
 
 export function noDigestsRecord(reason: string): string {
-  return JSON.stringify({ version: 1, algorithm: 'none', reason } satisfies z.infer<typeof noDigestsSchema>);
+  return JSON.stringify({ version: 2, algorithm: 'none', reason } satisfies z.infer<typeof noDigestsSchema>);
 }
+
+/** The most a checksum file may hold: one digest per BAT entry, base64, plus the rest of the record. */
+export function maxDigestsBytes(maxTableEntries: number): number {
+  return Math.ceil((maxTableEntries * 8) / 3) * 4 + 8192;
+}
+/** For a file read without its VHD at hand: the largest VHD (2040 GiB) in 2 MiB blocks. */
+const DEFAULT_MAX_DIGESTS_BYTES = maxDigestsBytes(1_044_480);
 
 let api: Promise<XxhashApi> | undefined;
 export function xxhashApi(): Promise<XxhashApi> {
@@ -79,18 +111,38 @@ export class VhdDigestCollector {
     this.blocks.writeBigUInt64BE(blockDigest(this.xxh, bitmap, data, this.blockSize), index * 8);
   }
 
-  toFile(metadata: Buffer, stat: { size: number; mtimeMs: number }): VhdDigestsFile {
+  toFile(metadata: Buffer, identity: VhdIdentity): VhdDigestsFile {
     return {
-      version: 1,
+      version: 2,
       algorithm: 'xxh64',
-      fileSize: stat.size,
-      mtimeMs: Math.round(stat.mtimeMs),
+      identity,
       blockSize: this.blockSize,
       metadataBytes: metadata.length,
-      metadata: this.xxh.h64Raw(metadata).toString(16).padStart(16, '0'),
+      metadata: hex(this.xxh.h64Raw(metadata)),
       blocks: this.blocks.toString('base64'),
     };
   }
+}
+
+function hex(digest: bigint): string {
+  return digest.toString(16).padStart(16, '0');
+}
+
+/** What a VHD's footer, header and BAT say it is, as a reader opened it. */
+export interface VhdShape {
+  fileSize: number;
+  footer: VhdFooter;
+  header: VhdHeader;
+  bat: Uint32Array;
+}
+
+export function identityOf(xxh: XxhashApi, vhd: VhdShape): VhdIdentity {
+  return {
+    size: vhd.fileSize,
+    uuid: vhd.footer.uuid,
+    parentUuid: vhd.footer.diskType === DiskType.Differencing ? vhd.header.parentUuid : null,
+    bat: hex(xxh.h64Raw(encodeBat(vhd.bat).subarray(0, vhd.bat.length * 4))),
+  };
 }
 
 /** A block as stored: bitmap, data, and zeros up to the block size (the writer pads a short last block). */
@@ -103,48 +155,152 @@ export function blockDigest(xxh: XxhashApi, bitmap: Buffer, data: Buffer, blockS
 }
 
 export type DigestsState =
+  /** No checksum file, or a "none" record saying why. */
   | { kind: 'absent'; reason?: string }
-  | { kind: 'stale'; reason: string }
-  | { kind: 'unreadable'; reason: string }
+  /** Another VHD sits under this name (rewritten by another tool): its blocks are checked by structure only. */
+  | { kind: 'replaced'; reason: string }
+  /** The same VHD with another length or BAT (or a version 1 record that no longer matches): a finding. */
+  | { kind: 'changed'; reason: string; damage: Damage }
+  /** The checksum file exists but cannot be read or is not one: a finding, naming it. */
+  | { kind: 'unreadable'; reason: string; file: string }
   | { kind: 'current'; digests: VhdDigests };
 
-/** Reads a digests file as it is, without asking whether it still describes a VHD; undefined if there is none. */
-export async function readDigestsRecord(file: string): Promise<DigestsRecord | undefined> {
-  let text: string;
+/**
+ * Reads a digests file as it is, without asking whether it still describes a VHD; undefined if there is none.
+ * At most `maxBytes` are read: a checksum file is small, and a huge one is damage, not something to load.
+ */
+export async function readDigestsRecord(
+  file: string,
+  maxBytes = DEFAULT_MAX_DIGESTS_BYTES,
+): Promise<DigestsRecord | undefined> {
+  let handle: fs.FileHandle;
   try {
-    text = await fs.readFile(file, 'utf8');
+    handle = await fs.open(file, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  let text: string;
   try {
-    return anyDigestsSchema.parse(JSON.parse(text));
+    const buf = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, length, buf.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxBytes)
+        throw new Error(`${file} is larger than the ${maxBytes} bytes a checksum file of its VHD can be`);
+    }
+    text = buf.toString('utf8', 0, length);
+  } finally {
+    await handle.close();
+  }
+  return parseDigestsRecord(file, text);
+}
+
+function parseDigestsRecord(file: string, text: string): DigestsRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file} is not a digests file: ${(err as Error).message.slice(0, 200)}`);
+    throw new Error(`${file} is not valid JSON (${(err as Error).message.slice(0, 120)})`);
+  }
+  const obj = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+  const schema =
+    obj['algorithm'] === 'none'
+      ? noDigestsSchema
+      : obj['version'] === 2
+        ? digestsV2Schema
+        : obj['version'] === 1
+          ? digestsV1Schema
+          : undefined;
+  if (!schema) throw new Error(`${file} is not a checksum file of a version Sluice knows`);
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${file} is not a valid checksum file (${issue.path.join('.') || 'record'}: ${issue.message})`);
+  }
+  return parsed.data;
+}
+
+type Comparison =
+  { kind: 'same' } | { kind: 'replaced'; reason: string } | { kind: 'changed'; reason: string; damage: Damage };
+
+/** Whether a record still describes a VHD, from its content (see the top of this file), never from its mtime. */
+export async function compareWithFile(record: VhdDigestsFile, vhd: VhdShape & { path: string }): Promise<Comparison> {
+  const xxh = await xxhashApi();
+  const file = vhd.path;
+  if (record.version === 1) {
+    const head = record.metadataBytes <= vhd.fileSize ? await readHead(file, record.metadataBytes) : undefined;
+    if (record.fileSize === vhd.fileSize && head && hex(xxh.h64Raw(head)) === record.metadata) return { kind: 'same' };
+    return {
+      kind: 'changed',
+      reason: `${file} changed since its checksums were recorded (${record.fileSize === vhd.fileSize ? 'its footer copy, header or BAT' : `its length, ${record.fileSize} then, ${vhd.fileSize} now`}); its checksum file is of an older format that cannot tell a rewrite by another tool (e.g. a Xen Orchestra merge) from damage`,
+      damage: { kind: 'metadata', offset: 0, file },
+    };
+  }
+  const now = identityOf(xxh, vhd);
+  const was = record.identity;
+  const link = (id: VhdIdentity) => `VHD ${id.uuid}, ${id.parentUuid ? `child of ${id.parentUuid}` : 'a full VHD'}`;
+  if (now.uuid !== was.uuid || now.parentUuid !== was.parentUuid) {
+    return {
+      kind: 'replaced',
+      reason: `${file} is not the VHD Sluice wrote under this name (${link(now)}; its checksums describe ${link(was)}): another tool rewrote it, most likely a Xen Orchestra merge of the chain, so its blocks have no checksums to compare with`,
+    };
+  }
+  if (now.size !== was.size) {
+    return {
+      kind: 'changed',
+      reason: `${file} is ${now.size} bytes, but Sluice wrote ${was.size} bytes of this VHD (${now.uuid}): the file was cut short or extended since`,
+      damage: { kind: 'size', offset: Math.min(now.size, was.size), file },
+    };
+  }
+  if (now.bat !== was.bat) {
+    const at = vhd.header.tableOffset;
+    return {
+      kind: 'changed',
+      reason: `${file}: the block table (BAT, bytes ${at}–${at + batSize(vhd.header.maxTableEntries)}) changed since Sluice wrote this VHD (${now.uuid}, same length)`,
+      damage: { kind: 'bat', offset: at, file },
+    };
+  }
+  return { kind: 'same' };
+}
+
+async function readHead(file: string, length: number): Promise<Buffer> {
+  const h = await fs.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await h.read(buf, 0, length, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await h.close();
   }
 }
 
-/** Whether digests were taken of the file as it is now (same length and modification time). */
-export function describesFile(file: VhdDigestsFile, st: { size: number; mtimeMs: number }): boolean {
-  return st.size === file.fileSize && Math.round(st.mtimeMs) === file.mtimeMs;
-}
-
-/** Reads the digests recorded next to a VHD and says whether they still describe the file. */
-export async function loadDigests(vhdPath: string): Promise<DigestsState> {
+/**
+ * Reads the digests recorded next to a VHD and says whether they still describe the file. `vhd` is the file
+ * already opened (strictly); without it the file is opened here, and a damaged VHD throws its VhdFormatError.
+ */
+export async function loadDigests(vhdPath: string, vhd?: VhdFileReader): Promise<DigestsState> {
+  if (!vhd) {
+    const reader = await VhdFileReader.open(vhdPath);
+    try {
+      return await loadDigests(vhdPath, reader);
+    } finally {
+      await reader.close();
+    }
+  }
+  const sidecar = digestsPathOf(vhdPath);
   let record: DigestsRecord | undefined;
   try {
-    record = await readDigestsRecord(digestsPathOf(vhdPath));
+    record = await readDigestsRecord(sidecar, maxDigestsBytes(vhd.header.maxTableEntries));
   } catch (err) {
-    return { kind: 'unreadable', reason: (err as Error).message };
+    return { kind: 'unreadable', reason: (err as Error).message, file: sidecar };
   }
   if (!record) return { kind: 'absent' };
   if (record.algorithm === 'none') return { kind: 'absent', reason: record.reason };
-  if (!describesFile(record, await fs.stat(vhdPath))) {
-    return {
-      kind: 'stale',
-      reason: `${vhdPath} was rewritten after its checksums were recorded (by another tool, e.g. a Xen Orchestra merge)`,
-    };
-  }
+  const comparison = await compareWithFile(record, vhd);
+  if (comparison.kind !== 'same') return comparison;
   return { kind: 'current', digests: new VhdDigests(await xxhashApi(), record) };
 }
 
@@ -159,7 +315,7 @@ export class VhdDigests {
   }
 
   metadataMatches(metadata: Buffer): boolean {
-    return this.xxh.h64Raw(metadata).toString(16).padStart(16, '0') === this.file.metadata;
+    return hex(this.xxh.h64Raw(metadata)) === this.file.metadata;
   }
 
   /** Whether a block read from the file is the one that was written; false when none was recorded for it. */
@@ -170,12 +326,19 @@ export class VhdDigests {
   }
 }
 
+/** Writes the digests of a VHD as it now is on disk (its identity read back from the file). */
 export async function writeDigestsFile(
   vhdPath: string,
   collector: VhdDigestCollector,
   metadata: Buffer,
   write: (path: string, text: string) => Promise<void>,
 ): Promise<void> {
-  const st = await fs.stat(vhdPath);
-  await write(digestsPathOf(vhdPath), JSON.stringify(collector.toFile(metadata, st)));
+  const vhd = await VhdFileReader.open(vhdPath);
+  let identity: VhdIdentity;
+  try {
+    identity = identityOf(await xxhashApi(), vhd);
+  } finally {
+    await vhd.close();
+  }
+  await write(digestsPathOf(vhdPath), JSON.stringify(collector.toFile(metadata, identity)));
 }
