@@ -174,6 +174,14 @@ describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers
       await setTheme(theme);
       for (const view of ['Hosts', 'Jobs', 'Backups', 'Settings']) {
         await go(view);
+        // The view fills in from the engine's answers: walk it once its controls are there (on a loaded
+        // machine the first answer can come after the navigation).
+        await page
+          .locator(
+            'main button:not([disabled]), main a[href], main input:not([disabled]), main select, main [tabindex="0"]',
+          )
+          .nth(3)
+          .waitFor();
         // Start from the top of the document, as after a page load.
         await page.evaluate(`document.activeElement && document.activeElement.blur()`);
         const seen: FocusState[] = [];
