@@ -2,6 +2,10 @@ import path from 'node:path';
 import { writeDigestsFile } from '../formats/vhd/vhd-block-digests.js';
 import { writeVhdStreamToFile } from '../formats/vhd/vhd-stream-to-file.js';
 import { AtomicFile, writeFileAtomic } from '../core/atomic-file.js';
+import { describeFsError } from '../errors/fs-errors.js';
+import { SluiceError } from '../errors/sluice-error.js';
+import { formatBytes } from '../../src-shared/units.js';
+import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import {
   BackupFolder,
   formatTimestamp,
@@ -242,8 +246,10 @@ export async function runDeltaBackup(
             source: `${vm.name} / ${d.vdi.name_label}`,
             ...(differencing ? { parentName: path.basename(prevRel!), expectedParentUuid: base!.vdi.uuid } : {}),
           }).catch((e: unknown) => {
-            stream?.abort(e);
-            throw e;
+            // A write that failed on the remote (full, read-only, gone) is said in words, naming the file.
+            const err = (e as NodeJS.ErrnoException)?.code ? describeFsError(e, target, 'write') : e;
+            stream?.abort(err);
+            throw err;
           });
           const [, summary] = await Promise.all([moving, written]);
           const task = await waitForTask(xapi, taskRef, { signal: opts.signal, timeoutMs: 10 * 60_000 });
@@ -251,7 +257,10 @@ export async function runDeltaBackup(
           return summary;
         } catch (err) {
           stream?.abort(err);
-          throw await hostCauseOfFailure(xapi, taskRef, err, 'export_raw_vdi', isCutStream);
+          const cause = await hostCauseOfFailure(xapi, taskRef, err, 'export_raw_vdi', isCutStream);
+          throw cause instanceof VhdFormatError && cause.damage === 'truncated'
+            ? hostWentAway(cause, { ...ctx, disk: String(d.vdi.name_label), phase: 'transfer' })
+            : cause;
         } finally {
           await xapi.call('task.destroy', taskRef).catch(() => {});
         }
@@ -399,4 +408,21 @@ async function vifWithNetwork(xapi: XapiSession, vifRef: string): Promise<Rec> {
   const pifs = Array.isArray(network.PIFs) ? (network.PIFs as string[]) : [];
   const vlan = pifs[0] ? await xapi.call<number | string>('PIF.get_VLAN', pifs[0]).catch(() => -1) : -1;
   return { ...vif, $network$uuid: network.uuid, $network$name_label: network.name_label, $network$VLAN: Number(vlan) };
+}
+
+/**
+ * The disk's stream ended early and the host's task said nothing (a host that died or rebooted cannot): the host
+ * went away. Retryable; once the attempts are spent, the admin reads what happened and that nothing was lost.
+ */
+function hostWentAway(err: VhdFormatError, context: Record<string, string>): SluiceError {
+  return new SluiceError(
+    'HOST_ERROR',
+    `The host ${context['host']} stopped sending disk "${context['disk']}" of ${context['vm']} after ${formatBytes(err.offset)}, and did not say why: it most likely went away (crashed, rebooted or lost its network).`,
+    {
+      hint: 'Nothing was lost: the backups already on the remote are untouched, and the partial disk of this run was removed. Check that the host is up and reachable, then run the backup again.',
+      context: { ...context, detail: err.message },
+      retryable: true,
+      cause: err,
+    },
+  );
 }

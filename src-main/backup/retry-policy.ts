@@ -48,11 +48,13 @@ export async function retryFromStart<T>(
   attempt: (n: number) => Promise<T>,
 ): Promise<T> {
   const policy = opts.policy ?? defaultRetryPolicy;
+  let first: unknown;
   for (let n = 1; ; n++) {
     try {
       return await attempt(n);
     } catch (err) {
-      if (opts.signal?.aborted || !isRetryable(err) || n >= policy.attempts) throw err;
+      first ??= err;
+      if (opts.signal?.aborted || !isRetryable(err) || n >= policy.attempts) throw whatHappened(first, err);
       const wait = policy.backoffMs(n);
       opts.log(
         'warn',
@@ -62,4 +64,18 @@ export async function retryFromStart<T>(
       await sleep(wait, opts.signal);
     }
   }
+}
+
+/**
+ * A host that failed an attempt and then could not be reached at all went away: the first failure says what
+ * broke (and, from the code that raised it, what was kept), the last one that the host is still gone.
+ */
+function whatHappened(first: unknown, last: unknown): unknown {
+  if (first === last || !(first instanceof SluiceError) || !(last instanceof SluiceError)) return last;
+  if (last.code !== 'HOST_UNREACHABLE') return last;
+  return new SluiceError('HOST_UNREACHABLE', `${first.message} The retries could not reach it: ${last.message}`, {
+    hint: first.hint ?? last.hint,
+    context: { ...last.context, ...first.context },
+    cause: last,
+  });
 }
