@@ -15,7 +15,7 @@ import {
   openPlainXva,
   xvaDiskRaw,
   xvaPathOf,
-  xvaKeyOf,
+  fullXvaFile,
   pickDisk,
   type BackupPoint,
   openPointDisks,
@@ -86,7 +86,7 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
       const out = await outputs.open(opts.out);
       let bytes: number;
       if (point.mode === 'full') {
-        sampler.totalBytes = (await point.remote.stat(xvaKeyOf(point)))?.size ?? 0;
+        sampler.totalBytes = (await fullXvaFile(point)).size;
         sampler.setPhase('transfer');
         bytes = await copyFullXva(point, out, counters, opts.signal);
       } else {

@@ -14,12 +14,38 @@ export function xvaPathOf(point: BackupPoint): string {
   return point.remote.displayPath(xvaKeyOf(point));
 }
 
+export interface FullXvaFile {
+  key: string;
+  /** As the remote shows it, for messages. */
+  path: string;
+  size: number;
+  zstd: boolean;
+  /** zstd or gzip, from the file's first bytes. */
+  compressed: boolean;
+}
+
+/**
+ * A full point's XVA as verify, restore and export first need it: where it is, how large, whether compressed.
+ * A missing XVA is said as such (the point cannot be used), for all three alike.
+ */
+export async function fullXvaFile(point: BackupPoint): Promise<FullXvaFile> {
+  const key = xvaKeyOf(point);
+  const path = point.remote.displayPath(key);
+  const stat = await point.remote.stat(key);
+  if (stat?.kind !== 'file')
+    throw new SluiceError('REMOTE_ERROR', `The XVA ${path} of ${point.vmName} ${point.id} is missing.`, {
+      hint: 'Restore the file from a copy of the repository, or delete this point.',
+      context: { vm: point.vmName, point: point.id, file: path },
+    });
+  const head = await point.remote.readRange(key, 0, 4);
+  const zstd = startsWithZstd(head);
+  return { key, path, size: stat.size, zstd, compressed: zstd || startsWithGzip(head) };
+}
+
 /** The plain (uncompressed) bytes of a full point's XVA. */
 export async function openPlainXva(point: BackupPoint, purpose: string): Promise<AsyncIterable<Buffer>> {
-  const key = xvaKeyOf(point);
-  const file = point.remote.displayPath(key);
-  const head = await point.remote.readRange(key, 0, 4);
-  if (startsWithZstd(head)) {
+  const { key, path: file, zstd, compressed } = await fullXvaFile(point);
+  if (zstd) {
     throw new SluiceError(
       'VALIDATION',
       `${point.vmName} ${point.id} is a zstd-compressed XVA: Sluice cannot ${purpose} from it yet.`,
@@ -30,7 +56,7 @@ export async function openPlainXva(point: BackupPoint, purpose: string): Promise
     );
   }
   const stream = await point.remote.createReadStream(key);
-  return (startsWithGzip(head) ? stream.pipe(createGunzip()) : stream) as AsyncIterable<Buffer>;
+  return (compressed ? stream.pipe(createGunzip()) : stream) as AsyncIterable<Buffer>;
 }
 
 /** The objects and disks a full point's ova.xml lists (only the start of the XVA is read). */

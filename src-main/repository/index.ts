@@ -20,7 +20,7 @@ export type { BackupMetadata, DeltaMetadata, FullMetadata } from './backup-metad
 export { describePointChains, pointKey } from './point-chains.js';
 export { deltaPointDisks, pickDisk, type DeltaPointDisk } from './point-disks.js';
 export { openPointDisks, type OpenedDisk } from './point-disk-readers.js';
-export { fullPointDisks, openPlainXva, xvaDiskRaw, xvaPathOf } from './full-point-reader.js';
+export { fullPointDisks, fullXvaFile, openPlainXva, xvaDiskRaw, xvaPathOf } from './full-point-reader.js';
 export { xvaKeyOf } from './point-file-keys.js';
 export { deleteBackupPoint } from './point-deleter.js';
 export { applyRetention, type RetentionOutcome } from './apply-retention.js';

@@ -1,10 +1,9 @@
 import { SluiceError } from '../errors/sluice-error.js';
-import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import type { BackupPoint } from './repository-reader.js';
 import { readXvaChecksumFile, xvaChecksumMismatch } from './xva-checksum-file.js';
-import { xvaKeyOf } from './point-file-keys.js';
+import { fullXvaFile } from './full-point-reader.js';
 
 export interface VerifyProgress {
   bytesRead: number;
@@ -24,16 +23,7 @@ export async function verifyFullPoint(
 ): Promise<{ bytes: number; unchecked: string[] }> {
   if (point.metadata.mode !== 'full') throw new Error('verifyFullPoint: not a full point');
   const remote = point.remote;
-  const key = xvaKeyOf(point);
-  const xva = remote.displayPath(key);
-  const stat = await remote.stat(key).catch((err) => {
-    throw describeFsError(err, xva, 'read');
-  });
-  if (!stat)
-    throw new SluiceError('REMOTE_ERROR', `The XVA ${xva} of ${point.vmName} ${point.id} is missing.`, {
-      hint: 'Restore the file from a copy of the repository, or delete this point.',
-      context: { vm: point.vmName, point: point.id, file: xva },
-    });
+  const { key, path: xva, size, compressed } = await fullXvaFile(point);
   const checksum = await readXvaChecksumFile(remote, key);
   const checksumFile = checksum.path;
   if (checksum.state === 'unreadable') {
@@ -48,10 +38,6 @@ export async function verifyFullPoint(
     );
   }
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
-  const head = await remote.readRange(key, 0, 4).catch((err) => {
-    throw describeFsError(err, xva, 'read');
-  });
-  const compressed = startsWithZstd(head) || startsWithGzip(head);
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
   let read = 0;
   let lastReport = 0;
@@ -67,7 +53,7 @@ export async function verifyFullPoint(
       read += b.length;
       if (onProgress && read - lastReport >= 64 * 1024 * 1024) {
         lastReport = read;
-        onProgress({ bytesRead: read, totalBytes: stat.size });
+        onProgress({ bytesRead: read, totalBytes: size });
       }
     }
     verifier?.finish();
@@ -86,7 +72,7 @@ export async function verifyFullPoint(
     if (err instanceof SluiceError) throw err;
     throw describeFsError(err, xva, 'read');
   }
-  onProgress?.({ bytesRead: read, totalBytes: stat.size });
+  onProgress?.({ bytesRead: read, totalBytes: size });
   if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex) {
     const m = xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksumFile, compressed);
     throw new SluiceError('REMOTE_ERROR', m.message, {

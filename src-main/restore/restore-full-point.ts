@@ -1,9 +1,7 @@
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError, type Damage } from '../errors/sluice-error.js';
-import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
-import { xvaKeyOf, xvaPathOf, type FullMetadata, fullPointDisks, type BackupPoint } from '../repository/index.js';
-import { describeFsError } from '../errors/fs-errors.js';
+import { fullXvaFile, type FullMetadata, fullPointDisks, type BackupPoint } from '../repository/index.js';
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { parseTaskResultRefs } from '../xapi/xapi-records.js';
@@ -24,17 +22,7 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const meta = point.metadata as FullMetadata;
   const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
   const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
-  const key = xvaKeyOf(point);
-  const xva = xvaPathOf(point);
-  const readFailed = (err: unknown) => {
-    throw describeFsError(err, xva, 'read');
-  };
-  const stat = await point.remote.stat(key).catch(readFailed);
-  if (!stat) readFailed(Object.assign(new Error(`${xva} is missing`), { code: 'ENOENT' }));
-  const size = stat!.size;
-  const head = await point.remote.readRange(key, 0, 4).catch(readFailed);
-  const zstd = startsWithZstd(head);
-  const compressed = zstd || startsWithGzip(head);
+  const { key, path: xva, size, zstd, compressed } = await fullXvaFile(point);
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
   const checksum = await readXvaChecksumFile(point.remote, key);
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
@@ -88,7 +76,7 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
       {
         path: '/import',
         query: { sr_id: sr.ref },
-        source: (await point.remote.createReadStream(key).catch(readFailed)) as AsyncIterable<Buffer>,
+        source: (await point.remote.createReadStream(key)) as AsyncIterable<Buffer>,
         length: size,
         inspect: (chunk) => {
           hash?.update(chunk);

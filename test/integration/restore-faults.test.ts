@@ -5,7 +5,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
-import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
 import { restoreDisk } from '../../src-main/restore/restore-disk.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
@@ -15,6 +14,7 @@ import { runCli } from '../helpers/cli.js';
 import { hostObjects, testRestoreOptions, vmShape } from '../helpers/restore.js';
 import { connect, liveDisks, smallPool, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
+import { failure } from '../helpers/vhd-damage.js';
 
 // Faults during a restore: each gives a clear message, leaves nothing half-made on the host and never
 // touches the repository.
@@ -40,16 +40,6 @@ function repositoryFingerprint(root: string): string {
   };
   walk(root);
   return h.digest('hex');
-}
-
-async function failure(p: Promise<unknown>): Promise<SluiceError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(SluiceError);
-    return err as SluiceError;
-  }
-  throw new Error('expected a failure');
 }
 
 beforeAll(async () => {
@@ -190,6 +180,19 @@ describe('restore faults', () => {
     expect(err.message).toContain(`The checksum file ${xva}.checksum of web01 ${copied[0]!.id} does not match the XVA`);
     expect(err.message).toContain('the checksum file is most likely the damaged one');
     expect(err.context).toMatchObject({ file: `${xva}.checksum`, damage: 'file-checksum' });
+    expect(hostObjects(sim)).toEqual(before);
+  });
+
+  it('a missing XVA is named as missing (not as a missing folder), and nothing reaches the host', async () => {
+    const copy = temp();
+    cpSync(remote, copy, { recursive: true, preserveTimestamps: true });
+    const copied = (await listBackupPoints(copy)).points;
+    const xva = path.join(path.dirname(copied[0]!.metadataPath), `${copied[0]!.id}.xva`);
+    await fs.rm(xva);
+    const before = hostObjects(sim);
+    const err = await failure(restorePoint(xapi, copied[0]!, testRestoreOptions(temp(), { points: copied })));
+    expect(err.message).toContain(`The XVA ${xva} of web01 ${copied[0]!.id} is missing.`);
+    expect(err.hint).toContain(`--at ${copied[1]!.id}`);
     expect(hostObjects(sim)).toEqual(before);
   });
 
