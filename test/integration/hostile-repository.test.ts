@@ -127,6 +127,28 @@ async function expectHousekeepingConfined(
   for (const f of keepInside) expect(inside, f).toContain(f);
 }
 
+/** Two incremental points of `app` (the guest writes between them), oldest first, each with its one VHD's path. */
+async function twoDeltaPoints(remote: string, seed: number): Promise<Array<{ id: string; vhd: string }>> {
+  const vmUuid = sim.control.vmUuidByName('app');
+  const ids: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    sim.control.guestWrite(vmUuid, 0.1, seed + i);
+    ids.push((await runDeltaBackup(xapi, await vmRef('app'), options(remote))).pointId);
+  }
+  const listed = (await points(remote)).points;
+  const dir = path.join(remote, 'xo-vm-backups', vmUuid);
+  return ids.map((id) => {
+    const vhds = (pointById(listed, id).metadata as { vhds: Record<string, string> }).vhds;
+    return { id, vhd: path.join(dir, Object.values(vhds)[0]!) };
+  });
+}
+
+/** The next incremental backup of `app` with retention 1; it may fail on the planted damage, never outside. */
+async function nextDeltaWithRetention(remote: string, seed: number): Promise<void> {
+  sim.control.guestWrite(sim.control.vmUuidByName('app'), 0.1, seed);
+  await runDeltaBackup(xapi, await vmRef('app'), options(remote, { retention: { keep: 1 } })).catch(() => {});
+}
+
 describe('a hostile repository: nothing outside it is read, written or deleted', () => {
   it('full point: metadata naming an XVA by ../ or by absolute path is unreadable and holds its folder', async () => {
     const vmUuid = sim.control.vmUuidByName('web');
@@ -184,18 +206,10 @@ describe('a hostile repository: nothing outside it is read, written or deleted',
   });
 
   it('incremental point: a VHD that is a link, or a disk folder that is a link, is refused; the target is kept', async () => {
-    const vmUuid = sim.control.vmUuidByName('app');
     for (const linked of ['vhd', 'folder'] as const) {
       const { remote, outside } = layout();
-      const ids: string[] = [];
-      for (let i = 0; i < 2; i++) {
-        sim.control.guestWrite(vmUuid, 0.1, 30 + i);
-        ids.push((await runDeltaBackup(xapi, await vmRef('app'), options(remote))).pointId);
-      }
-      const point = pointById((await points(remote)).points, ids[1]!);
-      const vhdName = Object.values((point.metadata as { vhds: Record<string, string> }).vhds)[0]!;
-      const dir = path.join(remote, 'xo-vm-backups', vmUuid);
-      const vhd = path.join(dir, vhdName);
+      const [, newest] = await twoDeltaPoints(remote, 30);
+      const vhd = newest!.vhd;
       let named: string;
       if (linked === 'vhd') {
         const bait = path.join(outside, path.basename(vhd));
@@ -210,42 +224,24 @@ describe('a hostile repository: nothing outside it is read, written or deleted',
         symlinkSync(bait, folder);
         named = path.basename(folder);
       }
-      await expectEveryUseRefused(pointById((await points(remote)).points, ids[1]!), named);
-      await expectHousekeepingConfined(remote, outside, async () => {
-        sim.control.guestWrite(vmUuid, 0.1, 40);
-        await runDeltaBackup(xapi, await vmRef('app'), options(remote, { retention: { keep: 1 } })).catch(() => {});
-      });
+      await expectEveryUseRefused(pointById((await points(remote)).points, newest!.id), named);
+      await expectHousekeepingConfined(remote, outside, () => nextDeltaWithRetention(remote, 40));
     }
   });
 
   it('incremental point: a VHD parent named by ../ or by absolute path is looked up in its own folder only', async () => {
-    const vmUuid = sim.control.vmUuidByName('app');
     for (const style of ['relative', 'absolute'] as const) {
       const { remote, outside } = layout();
-      const ids: string[] = [];
-      for (let i = 0; i < 2; i++) {
-        sim.control.guestWrite(vmUuid, 0.1, 50 + i);
-        ids.push((await runDeltaBackup(xapi, await vmRef('app'), options(remote))).pointId);
-      }
-      const dir = path.join(remote, 'xo-vm-backups', vmUuid);
-      const vhdOf = (id: string) =>
-        path.join(
-          dir,
-          Object.values((pointById(listedPoints, id).metadata as { vhds: Record<string, string> }).vhds)[0]!,
-        );
-      const listedPoints = (await points(remote)).points;
-      const child = vhdOf(ids[1]!);
-      const parent = vhdOf(ids[0]!);
+      const [oldest, newest] = await twoDeltaPoints(remote, 50);
+      const child = newest!.vhd;
+      const parent = oldest!.vhd;
       // The parent moves out, and the child's header names it there: following the name would find it.
       const bait = path.join(outside, `moved-${path.basename(parent)}`);
       renameSync(parent, bait);
       setParentName(child, style === 'relative' ? path.relative(path.dirname(child), bait) : bait);
 
-      await expectEveryUseRefused(pointById((await points(remote)).points, ids[1]!), path.basename(bait));
-      await expectHousekeepingConfined(remote, outside, async () => {
-        sim.control.guestWrite(vmUuid, 0.1, 60);
-        await runDeltaBackup(xapi, await vmRef('app'), options(remote, { retention: { keep: 1 } })).catch(() => {});
-      });
+      await expectEveryUseRefused(pointById((await points(remote)).points, newest!.id), path.basename(bait));
+      await expectHousekeepingConfined(remote, outside, () => nextDeltaWithRetention(remote, 60));
     }
   });
 
