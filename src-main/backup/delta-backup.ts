@@ -25,7 +25,8 @@ import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { isCutStream, silenceError } from './full-backup.js';
-import { removeDeadRunTasks, settleDeltaSnapshots, takeBackupSnapshot } from './host-snapshot.js';
+import { settleDeltaSnapshots, takeBackupSnapshot } from './host-snapshot.js';
+import { removeDeadRunLeftovers } from '../xapi/dead-run-leftovers.js';
 import { createOwnedTask } from '../xapi/owned-tasks.js';
 import { forEachLimited } from './for-each-limited.js';
 import { cleanUpFailedRun } from './failed-run-cleanup.js';
@@ -96,7 +97,7 @@ export async function runDeltaBackup(
       liveRuns: new Set([opts.runId]),
       keepUnconfirmed: listed.unreadable.length > 0,
     });
-    await removeDeadRunTasks(xapi, opts, ctx);
+    await removeDeadRunLeftovers(xapi, opts.log, ctx);
     const baseDisks = baseRef ? await snapshotDisks(xapi, baseRef) : [];
 
     sampler.setPhase('snapshot');

@@ -1,4 +1,4 @@
-import { destroyDeadRunTasks } from '../xapi/owned-tasks.js';
+import { removeDeadRunLeftovers } from '../xapi/dead-run-leftovers.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { NULL_REF, vbdRecordSchema, vmRecordSchema } from '../xapi/xapi-records.js';
@@ -145,27 +145,6 @@ async function sluiceSnapshots(xapi: XapiSession, vmRef: string): Promise<Snapsh
   return out;
 }
 
-/**
- * The host tasks of Sluice runs that died (their export task stays on the host, pending or failed, until
- * someone destroys it), removed where leftover snapshots are. Never fails the backup: the next run tries again.
- */
-export async function removeDeadRunTasks(
-  xapi: XapiSession,
-  opts: Pick<BackupRunOptions, 'log'>,
-  ctx: Record<string, string>,
-): Promise<void> {
-  try {
-    const n = await destroyDeadRunTasks(xapi);
-    if (n) opts.log('info', `Destroyed ${n} host task(s) left by Sluice runs that did not finish.`, ctx);
-  } catch (err) {
-    opts.log(
-      'warn',
-      `Could not remove host tasks left by earlier runs: ${(err as Error).message}. The next run tries again.`,
-      ctx,
-    );
-  }
-}
-
 /** Before a full backup: the snapshots and host tasks earlier runs that did not finish left on the host. */
 export async function removeHostLeftovers(
   xapi: XapiSession,
@@ -177,5 +156,5 @@ export async function removeHostLeftovers(
     opts.log('info', 'Destroying a snapshot left on the host by an earlier run that did not finish.', ctx);
     await destroySnapshotWithDisks(xapi, ref);
   }
-  await removeDeadRunTasks(xapi, opts, ctx);
+  await removeDeadRunLeftovers(xapi, opts.log, ctx);
 }

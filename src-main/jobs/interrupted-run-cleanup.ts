@@ -1,7 +1,8 @@
 import { BACKUP_NOW_JOB_ID, type RunSummary } from '../../src-shared/contract/runs.js';
 import { BACKUP_RUN_KEY, DELTA_BASE_KEY, destroySnapshotWithDisks, PENDING_BASE_KEY } from '../backup/host-snapshot.js';
 import { BackupFolder } from '../repository/index.js';
-import { destroyDeadRunTasks, ownerIsDead } from '../xapi/owned-tasks.js';
+import { destroyDeadRunTasks } from '../xapi/owned-tasks.js';
+import { ownerIsDead } from '../xapi/run-owner.js';
 import { parseRecordMap, vmRecordSchema } from '../xapi/xapi-records.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 

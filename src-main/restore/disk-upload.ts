@@ -5,6 +5,7 @@ import type { Throttle } from '../transfer/throttle.js';
 import { Transfer } from '../transfer/transfer-pipeline.js';
 import { openHostUpload, type HostUpload } from '../xapi/http-upload.js';
 import { taskFailure, waitForTask } from '../xapi/task-waiter.js';
+import { createOwnedTask } from '../xapi/owned-tasks.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import type { RestoreOptions } from './restore-options.js';
 
@@ -45,11 +46,12 @@ const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 export async function uploadToHost(
   xapi: XapiSession,
   spec: UploadSpec,
-  opts: Pick<RestoreOptions, 'memoryBufferBytes' | 'spoolDir' | 'spoolCapBytes' | 'signal'>,
+  opts: Pick<RestoreOptions, 'runId' | 'memoryBufferBytes' | 'spoolDir' | 'spoolCapBytes' | 'signal'>,
   sampler: ProgressSampler,
   throttle: Throttle | undefined,
 ): Promise<string> {
-  const taskRef = await xapi.call<string>('task.create', spec.label, spec.context.vm ?? '');
+  // Owned, with its result: a restore killed once the host has finished leaves this task naming what it made.
+  const taskRef = await createOwnedTask(xapi, spec.label, spec.context.vm ?? '', opts.runId, { madeResult: true });
   let upload: HostUpload | undefined;
   try {
     upload = await openHostUpload(

@@ -3,6 +3,7 @@ import { SluiceError } from '../errors/sluice-error.js';
 import type { OvaDisk } from '../formats/ova-xml.js';
 import { pickDisk, type BackupPoint } from '../repository/index.js';
 import { taskFailure, waitForTask } from '../xapi/task-waiter.js';
+import { markTaskOwned } from '../xapi/owned-tasks.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, parseTaskResultRefs, vbdRecordSchema } from '../xapi/xapi-records.js';
 import type { RestoreOptions } from './restore-options.js';
@@ -143,7 +144,7 @@ export async function moveImportedDisks(
   vmRef: string,
   placement: FullPointPlacement,
   created: CreatedObjects,
-  opts: Pick<RestoreOptions, 'signal' | 'log'>,
+  opts: Pick<RestoreOptions, 'runId' | 'signal' | 'log'>,
   sampler: ProgressSampler,
   context: Record<string, string>,
 ): Promise<void> {
@@ -188,7 +189,7 @@ export async function moveImportedDisks(
       moved.bytesRead = moved.bytesWritten = bytes;
       diskSampler.report();
     };
-    const copy = await copyVdi(xapi, vbd.VDI, sr, opts.signal, onProgress).catch((err: unknown) => {
+    const copy = await copyVdi(xapi, opts.runId, vbd.VDI, sr, opts.signal, onProgress).catch((err: unknown) => {
       diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
       if (opts.signal?.aborted || !(err instanceof SluiceError) || err.code === 'CANCELLED') throw err;
       throw new SluiceError(
@@ -203,7 +204,7 @@ export async function moveImportedDisks(
         },
       );
     });
-    created.vdis.push(copy);
+    await created.adopt('VDI', copy);
     moved.bytesRead = moved.bytesWritten = virtualSize;
     diskSampler.stop('done');
     opts.signal?.throwIfAborted();
@@ -222,7 +223,7 @@ export async function moveImportedDisks(
       qos_algorithm_params: (vbd['qos_algorithm_params'] as Record<string, string> | undefined) ?? {},
     });
     await xapi.call('VDI.destroy', vbd.VDI);
-    created.vdis.splice(created.vdis.indexOf(vbd.VDI), 1);
+    created.forgetVdi(vbd.VDI);
   }
 }
 
@@ -232,6 +233,7 @@ export async function moveImportedDisks(
  */
 async function copyVdi(
   xapi: XapiSession,
+  runId: string,
   vdi: string,
   sr: TargetSr,
   signal: AbortSignal | undefined,
@@ -239,6 +241,7 @@ async function copyVdi(
 ): Promise<string> {
   const task = await xapi.call<string>('Async.VDI.copy', vdi, sr.ref);
   try {
+    await markTaskOwned(xapi, task, runId, { madeResult: true });
     let done;
     try {
       done = await waitForTask(xapi, task, { signal, onPoll: (t) => onProgress(t.progress) });

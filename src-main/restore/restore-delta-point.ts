@@ -53,7 +53,7 @@ export async function restoreDeltaPoint(xapi: XapiSession, point: BackupPoint, o
     opts.onProgress,
   );
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
-  const created = new CreatedObjects();
+  const created = new CreatedObjects(xapi, opts.runId);
   sampler.start();
   sampler.setPhase('verify');
   const opened = await openPointDisks(point).catch((err) => {
@@ -92,11 +92,12 @@ export async function restoreDeltaPoint(xapi: XapiSession, point: BackupPoint, o
     for (let i = 0; i < opened.length; i++) {
       disks[i]!.bytes = await uploadDisk(xapi, opened[i]!, disks[i]!.vdiRef, opts, sampler, throttle, context);
     }
-    return { vmRef, disks, name, sampler, created };
+    await created.keep();
+    return { vmRef, disks, name, sampler };
   } catch (err) {
     sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
     opts.log('info', 'Removing what the restore created on the host.', context);
-    await created.destroy(xapi, opts.log);
+    await created.destroy(opts.log);
     throw err;
   } finally {
     await Promise.all(opened.map((o) => o.chain.close()));

@@ -9,6 +9,7 @@ import {
 } from '../repository/index.js';
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
+import { removeDeadRunLeftovers } from '../xapi/dead-run-leftovers.js';
 import { restoreFullPointDisk } from './restore-full-disk.js';
 import { uploadDisk } from './restore-delta-point.js';
 import type { RestoredDisk, RestoreOptions } from './restore-options.js';
@@ -28,6 +29,7 @@ export async function restoreDisk(
 ): Promise<RestoredDisk & { durationMs: number }> {
   const started = performance.now();
   const context = { host: new URL(xapi.url).host, vm: point.vmName, point: point.id };
+  await removeDeadRunLeftovers(xapi, opts.log, context);
   try {
     const r =
       point.mode === 'full'
@@ -69,7 +71,7 @@ async function restoreDeltaDisk(
     opts.onProgress,
   );
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
-  const created = new CreatedObjects();
+  const created = new CreatedObjects(xapi, opts.runId);
   sampler.start();
   sampler.setPhase('verify');
   const [opened] = await openPointDisks(point, (d) => d.key === target.key).catch((err) => {
@@ -86,6 +88,7 @@ async function restoreDeltaDisk(
       created,
     );
     const bytes = await uploadDisk(xapi, opened!, vdiRef, opts, sampler, throttle, context);
+    await created.keep();
     sampler.stop('done');
     return {
       vdiRef,
@@ -97,7 +100,7 @@ async function restoreDeltaDisk(
     };
   } catch (err) {
     sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-    await created.destroy(xapi, opts.log);
+    await created.destroy(opts.log);
     throw err;
   } finally {
     await opened!.chain.close();

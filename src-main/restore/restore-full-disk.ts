@@ -37,7 +37,7 @@ export async function restoreFullPointDisk(
     opts.onProgress,
   );
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
-  const created = new CreatedObjects();
+  const created = new CreatedObjects(xapi, opts.runId);
   sampler.start();
   try {
     const sr = await resolveTargetSr(xapi, opts.srUuid, context);
@@ -49,12 +49,12 @@ export async function restoreFullPointDisk(
       type: 'user',
       sharable: false,
       read_only: false,
-      other_config: {},
+      other_config: created.mark(),
       xenstore_data: {},
       sm_config: {},
       tags: [],
     });
-    created.vdis.push(vdiRef);
+    created.record('VDI', vdiRef);
     const source = xvaDiskRaw(await openPlainXva(point, 'restore one disk'), target.id, target.virtualSize);
     const checked = (async function* () {
       try {
@@ -88,6 +88,7 @@ export async function restoreFullPointDisk(
       sampler,
       throttle,
     );
+    await created.keep();
     sampler.stop('done');
     return {
       vdiRef,
@@ -99,7 +100,7 @@ export async function restoreFullPointDisk(
     };
   } catch (err) {
     sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-    await created.destroy(xapi, opts.log);
+    await created.destroy(opts.log);
     throw err;
   }
 }

@@ -39,7 +39,7 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
     opts.onProgress,
   );
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
-  const created = new CreatedObjects();
+  const created = new CreatedObjects(xapi, opts.runId);
   let seen = 0;
   const finalChecks = () => {
     try {
@@ -112,10 +112,11 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
     if (!vmRef) throw new SluiceError('HOST_ERROR', 'The host finished the import but named no VM.', { context });
     await xapi.call('VM.set_name_label', vmRef, name);
     await moveImportedDisks(xapi, vmRef, placement, created, opts, sampler, context);
-    return { vmRef, name, bytes: size, sampler, created };
+    await created.keep();
+    return { vmRef, name, bytes: size, sampler };
   } catch (err) {
     sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-    await created.destroy(xapi, opts.log);
+    await created.destroy(opts.log);
     throw err;
   }
 }
@@ -124,10 +125,12 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
 async function recordImported(xapi: XapiSession, result: string, created: CreatedObjects): Promise<string | undefined> {
   const vmRef = parseTaskResultRefs(result)[0];
   if (!vmRef) return undefined;
-  created.vm = vmRef;
+  // The disks before the VM: a kill in between leaves the import's task, which names the VM (owned-tasks.ts).
   for (const vbd of await xapi.call<string[]>('VM.get_VBDs', vmRef)) {
     const vdi = await xapi.call<string>('VBD.get_VDI', vbd);
-    if (vdi !== 'OpaqueRef:NULL' && (await xapi.call<string>('VBD.get_type', vbd)) === 'Disk') created.vdis.push(vdi);
+    if (vdi !== 'OpaqueRef:NULL' && (await xapi.call<string>('VBD.get_type', vbd)) === 'Disk')
+      await created.adopt('VDI', vdi);
   }
+  await created.adopt('VM', vmRef);
   return vmRef;
 }

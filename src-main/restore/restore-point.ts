@@ -1,6 +1,7 @@
 import { SluiceError } from '../errors/sluice-error.js';
 import { type BackupPoint, withNearestGoodPoint } from '../repository/index.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
+import { removeDeadRunLeftovers } from '../xapi/dead-run-leftovers.js';
 import { vbdRecordSchema } from '../xapi/xapi-records.js';
 import { restoreDeltaPoint } from './restore-delta-point.js';
 import { restoreFullPoint } from './restore-full-point.js';
@@ -19,6 +20,7 @@ export async function restorePoint(
 ): Promise<RestoreResult> {
   const started = performance.now();
   const context = { host: new URL(xapi.url).host, vm: point.vmName, point: point.id };
+  await removeDeadRunLeftovers(xapi, opts.log, context);
   try {
     const r =
       point.mode === 'full' ? await restoreFullPoint(xapi, point, opts) : await restoreDeltaPoint(xapi, point, opts);

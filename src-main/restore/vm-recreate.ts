@@ -2,6 +2,7 @@ import type { BackupLog } from '../core/run-log.js';
 import type { DeltaMetadata, DeltaPointDisk } from '../repository/index.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF } from '../xapi/xapi-records.js';
+import { type MadeClass, madeByEntry, markMadeBy, unmarkMadeBy } from '../xapi/owned-objects.js';
 
 // The records of an incremental point become a new VM on the target pool: VM.create from the snapshot's
 // record (the configuration at the time of the point) under the VM's own name, VDI.create per disk on its
@@ -10,12 +11,53 @@ import { NULL_REF } from '../xapi/xapi-records.js';
 
 type Rec = Record<string, unknown>;
 
-/** Everything created so far, so that a failed or cancelled restore leaves nothing behind. */
+/**
+ * Everything created so far, so that a failed or cancelled restore leaves nothing behind. Each object is
+ * marked as this run's on the host the moment it is recorded (owned-objects.ts), so that a restore killed
+ * before it can clean up is cleaned up by the next run on the pool; `keep` hands the finished restore over.
+ */
 export class CreatedObjects {
-  vm: string | undefined;
-  readonly vdis: string[] = [];
+  private vm: string | undefined;
+  private readonly vdis: string[] = [];
 
-  async destroy(xapi: XapiSession, log: BackupLog): Promise<void> {
+  constructor(
+    private readonly xapi: XapiSession,
+    private readonly runId: string,
+  ) {}
+
+  /** The other_config entry that marks an object as this run's, for the objects Sluice creates itself. */
+  mark(): Record<string, string> {
+    return madeByEntry(this.runId);
+  }
+
+  /** An object created with `mark()` in its other_config. */
+  record(cls: MadeClass, ref: string): void {
+    if (cls === 'VM') this.vm = ref;
+    else this.vdis.push(ref);
+  }
+
+  /** An object the host made for us (an import's VM, a copy's VDI): recorded, then marked. */
+  async adopt(cls: MadeClass, ref: string): Promise<void> {
+    this.record(cls, ref);
+    await markMadeBy(this.xapi, cls, ref, this.runId);
+  }
+
+  /** A VDI the restore has destroyed itself (a disk moved to another SR leaves its original). */
+  forgetVdi(ref: string): void {
+    const i = this.vdis.indexOf(ref);
+    if (i >= 0) this.vdis.splice(i, 1);
+  }
+
+  /** The restore finished: its VM and disks are the admin's now, unmarked, and no clean-up may touch them. */
+  async keep(): Promise<void> {
+    for (const vdi of this.vdis) await unmarkMadeBy(this.xapi, 'VDI', vdi);
+    if (this.vm) await unmarkMadeBy(this.xapi, 'VM', this.vm);
+    this.vm = undefined;
+    this.vdis.length = 0;
+  }
+
+  async destroy(log: BackupLog): Promise<void> {
+    const xapi = this.xapi;
     if (this.vm) {
       await xapi.call('VM.hard_shutdown', this.vm).catch(() => {});
       await xapi
@@ -116,13 +158,14 @@ export async function createVmFromMetadata(
     name_label: name,
     name_description: String(meta.vm['name_description'] ?? snapshot['name_description'] ?? ''),
     is_a_template: false,
-    other_config: cleanOtherConfig(snapshot['other_config']),
+    other_config: { ...cleanOtherConfig(snapshot['other_config']), ...created.mark() },
     tags: Array.isArray(meta.vm['tags'])
       ? meta.vm['tags'].filter((t) => typeof t === 'string' && !t.startsWith('xo:'))
       : [],
   });
-  created.vm = await xapi.call<string>('VM.create', record);
-  return created.vm;
+  const vmRef = await xapi.call<string>('VM.create', record);
+  created.record('VM', vmRef);
+  return vmRef;
 }
 
 export async function createDiskFor(
@@ -141,12 +184,12 @@ export async function createDiskFor(
     type: String(v['type'] ?? 'user') === 'system' ? 'system' : 'user',
     sharable: v['sharable'] === true,
     read_only: false,
-    other_config: cleanOtherConfig(v['other_config']),
+    other_config: { ...cleanOtherConfig(v['other_config']), ...created.mark() },
     xenstore_data: {},
     sm_config: {},
     tags: [],
   });
-  created.vdis.push(vdiRef);
+  created.record('VDI', vdiRef);
   if (vmRef && disk.vbd) {
     const b = disk.vbd;
     await xapi.call('VBD.create', {

@@ -1,8 +1,8 @@
-import os from 'node:os';
 import { z } from 'zod';
-import { pidAlive } from '../core/pid-alive.js';
 import type { XapiSession } from './xapi-session.js';
-import { parseRecordMap } from './xapi-records.js';
+import { parseRecordMap, parseTaskResultRefs } from './xapi-records.js';
+import { currentOwner, ownerIn, ownerIsDead, type RunOwner } from './run-owner.js';
+import { destroyMadeObject } from './owned-objects.js';
 
 /**
  * other_config key on every host task Sluice creates: which run of which process on which machine owns it.
@@ -11,59 +11,58 @@ import { parseRecordMap } from './xapi-records.js';
  */
 export const TASK_OWNER_KEY = 'sluice:task-owner';
 
-const ownerSchema = z.object({ runId: z.string(), pid: z.number().int(), hostname: z.string() });
-export type TaskOwner = z.infer<typeof ownerSchema>;
-
 const taskSchema = z
-  .object({ status: z.string(), other_config: z.record(z.string(), z.string()).default({}) })
+  .object({
+    status: z.string(),
+    result: z.string().default(''),
+    other_config: z.record(z.string(), z.string()).default({}),
+  })
   .passthrough();
 
-/** task.create, marked as this process's (for `runId`) before anything else uses it. */
+/**
+ * task.create, marked as this process's (for `runId`) before anything else uses it. With `madeResult`, what
+ * the task makes (an import's VM) is removed should this process die before taking it over.
+ */
 export async function createOwnedTask(
   xapi: XapiSession,
   label: string,
   description: string,
   runId: string,
+  extra: Pick<RunOwner, 'madeResult'> = {},
 ): Promise<string> {
   const ref = await xapi.call<string>('task.create', label, description);
-  const owner: TaskOwner = { runId, pid: process.pid, hostname: os.hostname() };
-  await xapi.call('task.add_to_other_config', ref, TASK_OWNER_KEY, JSON.stringify(owner));
+  await markTaskOwned(xapi, ref, runId, extra);
   return ref;
 }
 
-function ownerOf(otherConfig: Record<string, string>): TaskOwner | undefined {
-  const raw = otherConfig[TASK_OWNER_KEY];
-  if (raw === undefined) return undefined;
-  try {
-    const parsed = ownerSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+/** Marks a task the host created for an Async call (a disk copy) as this run's. */
+export async function markTaskOwned(
+  xapi: XapiSession,
+  ref: string,
+  runId: string,
+  extra: Pick<RunOwner, 'madeResult'> = {},
+): Promise<void> {
+  await xapi.call('task.add_to_other_config', ref, TASK_OWNER_KEY, JSON.stringify(currentOwner(runId, extra)));
 }
 
 /**
- * A task whose process is gone: on this machine with a pid that no longer runs. A task of another machine
- * is never judged from here (its process may well run).
- */
-export function ownerIsDead(owner: TaskOwner): boolean {
-  return owner.hostname === os.hostname() && owner.pid !== process.pid && !pidAlive(owner.pid);
-}
-
-/**
- * Cancels (when still pending) and destroys the tasks Sluice made whose owner `isDead` says is gone. Returns
- * how many were destroyed; a task the host refuses to destroy is left for the next run.
+ * Cancels (when still pending) and destroys the tasks Sluice made whose owner `isDead` says is gone; a
+ * finished task whose result was its run's to take over has that result removed first (the run died between
+ * the host finishing and the run marking what it made). Returns how many tasks were destroyed; a task the
+ * host refuses to destroy is left for the next run.
  */
 export async function destroyDeadRunTasks(
   xapi: XapiSession,
-  isDead: (owner: TaskOwner) => boolean = ownerIsDead,
+  isDead: (owner: RunOwner) => boolean = ownerIsDead,
 ): Promise<number> {
   const tasks = parseRecordMap(taskSchema, await xapi.call('task.get_all_records'));
   let n = 0;
   for (const [ref, task] of tasks) {
-    const owner = ownerOf(task.other_config);
+    const owner = ownerIn(task.other_config, TASK_OWNER_KEY);
     if (!owner || !isDead(owner)) continue;
     if (task.status === 'pending') await xapi.call('task.cancel', ref).catch(() => {});
+    if (task.status === 'success' && owner.madeResult)
+      for (const made of parseTaskResultRefs(task.result)) await destroyMadeObject(xapi, made);
     const destroyed = await xapi.call('task.destroy', ref).then(
       () => true,
       () => false,

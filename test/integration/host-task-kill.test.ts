@@ -1,10 +1,14 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyTasksOfRun } from '../../src-main/jobs/interrupted-run-cleanup.js';
+import { MADE_BY_KEY } from '../../src-main/xapi/owned-objects.js';
 import { TASK_OWNER_KEY } from '../../src-main/xapi/owned-tasks.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
+import { waitForTask } from '../../src-main/xapi/task-waiter.js';
+import { parseTaskResultRefs } from '../../src-main/xapi/xapi-records.js';
 import { startSimulator, type SimHandle } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import { connect, MiB } from '../helpers/sim.js';
@@ -118,5 +122,57 @@ describe('host tasks of killed runs', () => {
     expect(refs).not.toContain(dead);
     expect(refs).toContain(other);
     await xapi.call('task.destroy', other);
+  });
+
+  it('a backup removes what restores of dead processes half-made (marked objects, a finished import its run never marked), and nothing else', async () => {
+    const host = os.hostname();
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const mark = (runId: string, pid: number, hostname = host) => JSON.stringify({ runId, pid, hostname });
+    const sr = Object.keys(sim.control.records('SR'))[0]!;
+    const vdi = async (label: string, owner?: string) =>
+      xapi.call<string>('VDI.create', {
+        name_label: label,
+        SR: sr,
+        virtual_size: String(MiB),
+        type: 'user',
+        sharable: false,
+        read_only: false,
+        other_config: owner ? { [MADE_BY_KEY]: owner } : {},
+        xenstore_data: {},
+        sm_config: {},
+        tags: [],
+      });
+    const vmRecord = (label: string, owner?: string) => ({
+      name_label: label,
+      is_a_template: false,
+      other_config: owner ? { [MADE_BY_KEY]: owner } : {},
+    });
+    const vm = (label: string, owner?: string) => xapi.call<string>('VM.create', vmRecord(label, owner));
+    const deadVm = await vm('half-restored', mark('restore-dead', gone));
+    const deadVdi = await vdi('half-restored disk', mark('restore-dead', gone));
+    // A finished task whose run died before marking what it made (as an import's VM): only the task names it.
+    const importTask = await xapi.call<string>('Async.VM.create', vmRecord('made, never marked'));
+    const finished = await waitForTask(xapi, importTask, { timeoutMs: 10_000, pollMs: 50 });
+    const unmarkedImport = parseTaskResultRefs(finished.result)[0]!;
+    await xapi.call(
+      'task.add_to_other_config',
+      importTask,
+      TASK_OWNER_KEY,
+      JSON.stringify({ runId: 'restore-dead', pid: gone, hostname: host, madeResult: true }),
+    );
+    const kept = [
+      await vm('live restore', mark('restore-live', process.pid)),
+      await vdi('other machine', mark('restore-far', gone, `not-${host}`)),
+      await vdi('admin disk'),
+    ];
+
+    expect((await runCli(backup(temp(), 'delta'))).code).toBe(0);
+    const vms = Object.keys(sim.control.records('VM'));
+    const vdis = Object.keys(sim.control.records('VDI'));
+    expect(vms).not.toContain(deadVm);
+    expect(vms).not.toContain(unmarkedImport);
+    expect(vdis).not.toContain(deadVdi);
+    expect(tasks().map((t) => t.ref)).not.toContain(importTask);
+    for (const ref of kept) expect([...vms, ...vdis]).toContain(ref);
   });
 });
