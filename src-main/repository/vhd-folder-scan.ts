@@ -156,7 +156,12 @@ export function resolveChain(scan: VhdFolderScan, name: string): { paths: string
       return { problem: { kind: 'missing-parent', file: child?.path ?? wantedPath, message, missing: wantedPath } };
     }
     if (current.unreadable) return { problem: { kind: 'damaged', file: current.path, message: current.unreadable } };
-    if (child && child.parentUuid !== current.uuid) {
+    if (child && child.parentUuid !== current.uuid && standsInForChild(scan, current, child)) {
+      // The end of a merge (vhd-merge.ts): the parent holds every block of the child and took its identity,
+      // and only the rename over the child is left. Read alone it is the child's disk, so it replaces the
+      // child in the chain; the child's own link names the parent's old uuid and no longer matches.
+      paths.shift();
+    } else if (child && child.parentUuid !== current.uuid) {
       return {
         problem: {
           kind: 'wrong-parent',
@@ -174,4 +179,9 @@ export function resolveChain(scan: VhdFolderScan, name: string): { paths: string
     wanted = current.parentName!;
     current = scan.vhds.get(wanted);
   }
+}
+
+/** The parent of an unfinished merge that already carries the child's uuid (its new footer is written). */
+function standsInForChild(scan: VhdFolderScan, parent: ScannedVhd, child: ScannedVhd): boolean {
+  return parent.uuid !== undefined && parent.uuid === child.uuid && filesInMerge(scan).has(parent.name);
 }

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   closeSync,
   copyFileSync,
@@ -25,16 +25,17 @@ import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../../src-sim/index.js';
 import { startSimulator } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
-import { ROOT } from '../helpers/serve-process.js';
+import {
+  checkJson,
+  deltaPoints as deltaPointsOf,
+  expectPointsRestorable as expectRestorable,
+  vhdFiles,
+  type DeltaVm,
+} from '../helpers/delta-points.js';
+import { killMergeAt } from '../helpers/merge-kill.js';
 import { connect, liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 import { chainDigest, pointChain } from '../helpers/vhd-chains.js';
-
-/** A disk folder's files but the block digests beside the VHDs (issue 6's `.vhd.checksum.json`). */
-const vhdFiles = (dir: string) =>
-  readdirSync(dir)
-    .filter((n) => !n.endsWith('.checksum.json'))
-    .sort();
 
 let sim: SimHandle;
 let xapi: XapiSession;
@@ -63,23 +64,11 @@ let VM = 'files';
 const vmUuid = () => sim.control.vmUuidByName(VM);
 const disk = () => liveDisks(sim, VM)[0]!.uuid;
 
-/** `n` delta points of VM `VM` in `remote`, the guest writing between them; returns each point's truth. */
-async function deltaPoints(remote: string, n: number, seed: number, fraction = 0.2): Promise<Map<string, string>> {
-  const truth = new Map<string, string>();
-  const ref = (await resolveVms(xapi, [VM])).selected[0]!.ref;
-  for (let i = 0; i < n; i++) {
-    if (i > 0) sim.control.guestWrite(vmUuid(), fraction, seed + i);
-    const r = await runDeltaBackup(xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-faults' }));
-    truth.set(r.pointId, await sim.control.hashVdi(disk()));
-  }
-  return truth;
-}
-
-async function expectPointsRestorable(remote: string, truth: Map<string, string>): Promise<void> {
-  const { points } = await listBackupPoints(remote);
-  expect(points.length).toBeGreaterThan(0);
-  for (const p of points) expect(await chainDigest(await pointChain(p, disk()))).toBe(truth.get(p.id));
-}
+const deltaVm = (): DeltaVm => ({ sim, xapi, vm: VM, jobId: 'job-faults', temp });
+const deltaPoints = (remote: string, n: number, seed: number, fraction?: number) =>
+  deltaPointsOf(deltaVm(), remote, n, seed, fraction);
+const expectPointsRestorable = (remote: string, truth: Map<string, string>) =>
+  expectRestorable(remote, truth, disk());
 
 function cliArgs(remote: string, extra: string[] = []): string[] {
   return [
@@ -106,14 +95,6 @@ function cliArgs(remote: string, extra: string[] = []): string[] {
     temp(),
     ...extra,
   ];
-}
-
-function checkJson(stdout: string): Array<Record<string, unknown>> {
-  return stdout
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('incremental backups: faults', () => {
@@ -147,25 +128,7 @@ describe('incremental backups: faults', () => {
     const remote = temp();
     const truth = await deltaPoints(remote, 3, 10);
     const [oldest, second] = [...truth.keys()];
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'test/helpers/merge-child.ts'), remote, vmUuid(), oldest!, '2'],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, s) => resolve(s)));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d) => {
-        out += d;
-        if (out.includes('frozen')) resolve();
-      });
-      child.once('exit', () => reject(new Error(`child exited before freezing: ${out} ${err}`)));
-    });
-    child.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
-    expect(out).toMatch(/frozen 2\/\d+/);
+    expect(await killMergeAt(remote, vmUuid(), oldest!, '2')).toMatch(/frozen 2\/\d+/);
 
     // Killed mid-append: the point is gone, its VHD half merged, and the remaining points read as before.
     truth.delete(oldest!);

@@ -13,9 +13,11 @@ import {
 import { readVhdChain } from '../../src-main/formats/vhd/vhd-chain-reader.js';
 import { VhdFileReader } from '../../src-main/formats/vhd/vhd-file-reader.js';
 import { VhdFileWriter } from '../../src-main/formats/vhd/vhd-file-writer.js';
+import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
 import { bitmapSize, DEFAULT_BLOCK_SIZE } from '../../src-main/formats/vhd/vhd-structures.js';
 import { parentDigestsAsidePath } from '../../src-main/repository/merge-digests.js';
 import { mergeStatePath, readMergeState } from '../../src-main/repository/merge-state.js';
+import { resolveChain, scanVhdFolder } from '../../src-main/repository/vhd-folder-scan.js';
 import { mergeVhdIntoParent, resumeVhdMerge } from '../../src-main/repository/vhd-merge.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 
@@ -361,6 +363,10 @@ describe('merging a child VHD into its parent', () => {
     await copyFile(`${saved}-child-digests`, digestsPathOf(b));
     await copyFile(`${saved}-aside`, parentDigestsAsidePath(a));
     await writeFile(mergeStatePath(dir, path.basename(a)), lastState);
+    // Meanwhile the child's point still resolves, and reads the same: the parent stands in for the child.
+    const scan = await scanVhdFolder(new FolderRemote(path.dirname(dir)), path.basename(dir));
+    expect(resolveChain(scan, path.basename(b))).toEqual({ paths: [root, a] });
+    expect(await chainDigest([root, a])).toBe(before);
     await mergeVhdIntoParent(dir, path.basename(a), path.basename(b));
     expect(await chainDigest([root, b])).toBe(before);
     expect(await expectDigestsDescribe(b)).toEqual(expected);
