@@ -2,9 +2,9 @@ import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier } from '../formats/xva/xva-stream-verifier.js';
 import type { AtomicFile } from '../core/atomic-file.js';
-import { xvaKeyOf, xvaPathOf, type BackupPoint } from '../repository/index.js';
+import { fullXvaFile, xvaKeyOf, xvaPathOf, type BackupPoint } from '../repository/index.js';
 import { describeFsError } from '../errors/fs-errors.js';
-import { readXvaChecksumFile, xvaChecksumMismatch } from '../repository/index.js';
+import { readXvaChecksumFile, unreadableXvaChecksum, xvaChecksumMismatch } from '../repository/index.js';
 
 /**
  * A full point's XVA copied out as it is stored (compressed ones stay compressed: hosts and XO read them),
@@ -21,6 +21,14 @@ export async function copyFullXva(
   const key = xvaKeyOf(point);
   const source = xvaPathOf(point);
   const checksum = await readXvaChecksumFile(point.remote, key);
+  if (checksum.state === 'unreadable') {
+    const m = unreadableXvaChecksum(`${point.vmName} ${point.id}`, checksum.path, (await fullXvaFile(point)).compressed);
+    throw new SluiceError('REMOTE_ERROR', m.message, {
+      hint: m.hint,
+      context: { vm: point.vmName, point: point.id },
+      damage: { kind: 'checksum-format', file: m.file },
+    });
+  }
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   let verifier: XvaStreamVerifier | undefined;
   let at = 0;

@@ -29,6 +29,11 @@ export type { CollapseOptions } from './chain-collapser.js';
 export type { VhdMergeProgress } from './vhd-merge.js';
 export { verifyPoint, withNearestGoodPoint } from './verify-point.js';
 export { verifyFullPoint } from './verify-full-point.js';
-export { readXvaChecksumFile, xvaChecksumMismatch, type XvaChecksumFile } from './xva-checksum-file.js';
+export {
+  readXvaChecksumFile,
+  unreadableXvaChecksum,
+  xvaChecksumMismatch,
+  type XvaChecksumFile,
+} from './xva-checksum-file.js';
 export type { FileVerifyCache } from './verify-chain-point.js';
 export { checkRepository, type RepositoryProblem } from './repository-check.js';

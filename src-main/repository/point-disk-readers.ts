@@ -1,9 +1,11 @@
+import { promises as fs } from 'node:fs';
 import { formatBytes } from '../../src-shared/units.js';
 import { SluiceError, type Damage, type ErrorContext } from '../errors/sluice-error.js';
-import { loadDigests, type DigestsState } from '../formats/vhd/vhd-block-digests.js';
+import { digestsPathOf, loadDigests, type DigestsState, type VhdDigests } from '../formats/vhd/vhd-block-digests.js';
 import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { FOOTER_SIZE } from '../formats/vhd/vhd-structures.js';
 import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks, type DeltaPointDisk } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
@@ -70,6 +72,8 @@ async function digestCheck(point: BackupPoint, disk: DeltaPointDisk): Promise<Vh
       const state = await loadDigests(f, reader);
       const problem = digestsProblem(point, f, state);
       if (problem) throw problem;
+      const parts = await vhdPartsProblem(f, reader.fileSize, state);
+      if (parts) throw damagedPoint(point, parts.message, parts.damage, parts.context);
       byPath.set(f, state);
     } finally {
       await reader.close();
@@ -82,12 +86,65 @@ async function digestCheck(point: BackupPoint, disk: DeltaPointDisk): Promise<Vh
       const at = file.bat[index]! * 512;
       throw damagedPoint(
         point,
-        `${file.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written`,
+        `${file.path}: block ${index} (byte ${at}) ${blockMismatch(file.path)}`,
         { kind: 'block', offset: at, file: file.path },
-        { block: String(index) },
+        { block: String(index), checksumFile: digestsPathOf(file.path) },
       );
     }
   };
+}
+
+/** Why a block differs from its digest: either it or the checksum file changed, and both are named. */
+export function blockMismatch(vhd: string): string {
+  return `does not match the checksum recorded for it in ${digestsPathOf(vhd)} when it was written`;
+}
+
+// The parts of a VHD a restore does not otherwise read, checked as verify checks them, so that a point verify
+// calls damaged never restores: the footer copy at byte 0 must equal the trailing footer, and where Sluice
+// recorded digests, the metadata region (footer copy, header, parent locators, BAT) must match its digest.
+type VhdPartProblem = { message: string; damage: Damage; context: Record<string, string> } | undefined;
+
+export async function footerCopyProblem(handle: fs.FileHandle, file: string, fileSize: number): Promise<VhdPartProblem> {
+  const head = Buffer.alloc(FOOTER_SIZE);
+  await handle.read(head, 0, FOOTER_SIZE, 0);
+  const tail = Buffer.alloc(FOOTER_SIZE);
+  await handle.read(tail, 0, FOOTER_SIZE, fileSize - FOOTER_SIZE);
+  if (head.equals(tail)) return undefined;
+  return {
+    message: `${file}: the footer copy at byte 0 differs from the footer at the end of the file`,
+    damage: { kind: 'footer', offset: 0, file },
+    context: {},
+  };
+}
+
+export async function metadataDigestProblem(
+  handle: fs.FileHandle,
+  file: string,
+  digests: VhdDigests,
+): Promise<VhdPartProblem> {
+  const length = digests.file.metadataBytes;
+  const metadata = Buffer.alloc(length);
+  await handle.read(metadata, 0, length, 0);
+  if (digests.metadataMatches(metadata)) return undefined;
+  const checksumFile = digestsPathOf(file);
+  return {
+    message: `${file}: bytes 0–${length} (footer copy, header, parent locators, BAT) do not match the checksum recorded for them in ${checksumFile} when the backup wrote them`,
+    damage: { kind: 'metadata', offset: 0, file },
+    context: { checksumFile },
+  };
+}
+
+/** Both checks above, for a restore (verify runs them between its own). */
+async function vhdPartsProblem(file: string, fileSize: number, state: DigestsState): Promise<VhdPartProblem> {
+  const handle = await fs.open(file, 'r');
+  try {
+    return (
+      (await footerCopyProblem(handle, file, fileSize)) ??
+      (state.kind === 'current' ? await metadataDigestProblem(handle, file, state.digests) : undefined)
+    );
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

@@ -1,11 +1,17 @@
 import { promises as fs } from 'node:fs';
 import { SluiceError, type Damage } from '../errors/sluice-error.js';
-import { loadDigests, type DigestsState } from '../formats/vhd/vhd-block-digests.js';
+import { digestsPathOf, loadDigests, type DigestsState } from '../formats/vhd/vhd-block-digests.js';
 import { VhdChainReader } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
-import { bitmapSize, FOOTER_SIZE, SECTOR } from '../formats/vhd/vhd-structures.js';
-import { digestsProblem, diskSizeProblem } from './point-disk-readers.js';
+import { bitmapSize, SECTOR } from '../formats/vhd/vhd-structures.js';
+import {
+  blockMismatch,
+  digestsProblem,
+  diskSizeProblem,
+  footerCopyProblem,
+  metadataDigestProblem,
+} from './point-disk-readers.js';
 import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
@@ -127,17 +133,8 @@ async function verifyVhdFile(
     const handle = await fs.open(file, 'r');
     const state: DigestsState = await loadDigests(file, reader);
     try {
-      const head = Buffer.alloc(FOOTER_SIZE);
-      await handle.read(head, 0, FOOTER_SIZE, 0);
-      const tail = Buffer.alloc(FOOTER_SIZE);
-      await handle.read(tail, 0, FOOTER_SIZE, reader.fileSize - FOOTER_SIZE);
-      if (!head.equals(tail)) {
-        throw new VhdFileDamage(`${file}: the footer copy at byte 0 differs from the footer at the end of the file`, {
-          kind: 'footer',
-          offset: 0,
-          file,
-        });
-      }
+      const footer = await footerCopyProblem(handle, file, reader.fileSize);
+      if (footer) throw new VhdFileDamage(footer.message, footer.damage, footer.context);
       const blockBytes = bitmapSize(reader.header.blockSize) + reader.header.blockSize;
       const placed = [...reader.bat.entries()]
         .filter(([i, s]) => reader.hasBlock(i) && s !== undefined)
@@ -160,15 +157,8 @@ async function verifyVhdFile(
       }
       const digests = state.kind === 'current' ? state.digests : undefined;
       if (digests) {
-        const length = digests.file.metadataBytes;
-        const metadata = Buffer.alloc(length);
-        await handle.read(metadata, 0, length, 0);
-        if (!digests.metadataMatches(metadata)) {
-          throw new VhdFileDamage(
-            `${file}: bytes 0–${length} (footer copy, header, parent locators, BAT) changed since the backup wrote them`,
-            { kind: 'metadata', offset: 0, file },
-          );
-        }
+        const metadata = await metadataDigestProblem(handle, file, digests);
+        if (metadata) throw new VhdFileDamage(metadata.message, metadata.damage, metadata.context);
       }
       let read = 0;
       let lastReport = 0;
@@ -177,9 +167,9 @@ async function verifyVhdFile(
         const stored = (await reader.readBlock(index))!;
         if (digests && !digests.blockMatches(index, stored.bitmap, stored.data)) {
           throw new VhdFileDamage(
-            `${file}: block ${index} (bytes ${at}–${at + blockBytes}) does not match the checksum recorded when it was written`,
+            `${file}: block ${index} (bytes ${at}–${at + blockBytes}) ${blockMismatch(file)}`,
             { kind: 'block', offset: at, file },
-            { block: String(index) },
+            { block: String(index), checksumFile: digestsPathOf(file) },
           );
         }
         read += blockBytes;

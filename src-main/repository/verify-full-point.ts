@@ -2,7 +2,7 @@ import { SluiceError } from '../errors/sluice-error.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import type { BackupPoint } from './repository-reader.js';
-import { readXvaChecksumFile, xvaChecksumMismatch } from './xva-checksum-file.js';
+import { readXvaChecksumFile, unreadableXvaChecksum, xvaChecksumMismatch } from './xva-checksum-file.js';
 import { fullXvaFile } from './full-point-reader.js';
 
 export interface VerifyProgress {
@@ -27,15 +27,11 @@ export async function verifyFullPoint(
   const checksum = await readXvaChecksumFile(remote, key);
   const checksumFile = checksum.path;
   if (checksum.state === 'unreadable') {
-    // A checksum file that is not `$N$$<hex>` is itself damaged: say so, rather than skip it or blame the XVA.
-    throw new SluiceError(
-      'REMOTE_ERROR',
-      `The checksum file ${checksumFile} of ${point.vmName} ${point.id} is damaged: it is not in XO's \`$N$$<hex digest>\` form.`,
-      {
-        hint: "The XVA itself was not judged. Restore the checksum file from a copy of the repository, or remove it and verify again (then only the XVA's own chunk checksums are checked).",
-        context: { vm: point.vmName, file: checksumFile },
-      },
-    );
+    const m = unreadableXvaChecksum(`${point.vmName} ${point.id}`, checksumFile, compressed);
+    throw new SluiceError('REMOTE_ERROR', m.message, {
+      hint: m.hint,
+      context: { vm: point.vmName, file: m.file },
+    });
   }
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
@@ -77,7 +73,7 @@ export async function verifyFullPoint(
     const m = xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksumFile, compressed);
     throw new SluiceError('REMOTE_ERROR', m.message, {
       hint: m.hint,
-      context: { vm: point.vmName, file: m.file },
+      context: { vm: point.vmName, ...m.context },
     });
   }
   return { bytes: read, unchecked: compressed && !hash ? [xva] : [] };

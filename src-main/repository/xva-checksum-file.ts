@@ -36,24 +36,48 @@ export async function readXvaChecksumFile(remote: Remote, xvaKey: string): Promi
 
 /**
  * Which file to blame when an XVA's bytes do not hash to its checksum file. A plain XVA whose every chunk
- * verified against its own checksums is almost surely intact (only tar padding is outside those checks), so
- * the small checksum file is the damaged one; a compressed XVA cannot tell which of the two changed.
+ * verified against its own checksums has intact disk data, and its tar headers and padding are checked too;
+ * but its ova.xml (the VM's description: disks, sizes, which chunks are whose) has no checksum of its own, so
+ * the mismatch is either that or the checksum file, and a flipped bit is more likely in the larger of the
+ * two. Both are named; the point is refused either way, since a changed ova.xml could restore other disks.
+ * A compressed XVA cannot tell which of the two changed at all.
  */
 export function xvaChecksumMismatch(
   point: string,
   checksumPath: string,
   compressed: boolean,
-): { message: string; hint: string; file: string } {
+): { message: string; hint: string; file: string; context: Record<string, string> } {
   const xva = checksumPath.replace(/\.checksum$/, '');
   if (!compressed)
     return {
-      message: `The checksum file ${checksumPath} of ${point} does not match the XVA, whose every chunk verifies against its own checksums: the checksum file is most likely the damaged one.`,
-      hint: "Restore the checksum file from a copy of the repository, or remove it and try again (the XVA's own chunk checksums are still checked); check the remote's disk.",
+      message: `The checksum file ${checksumPath} of ${point} does not match the XVA ${xva}, whose every chunk verifies against its own checksums: either the checksum file or the XVA's ova.xml (the VM's description, the one part without a checksum of its own) changed since they were written.`,
+      hint: "The disk data is intact, but a changed ova.xml could restore the VM with other disks or sizes. Compare both files with a copy of the repository if there is one; otherwise use another point, and check the remote's disk.",
       file: checksumPath,
+      context: { file: checksumPath, xva },
     };
   return {
     message: `The backup ${point} does not match its checksum file ${checksumPath}: either the XVA or the checksum file changed after they were written (the XVA is compressed, so the damage cannot be located inside it).`,
     hint: "This point cannot be trusted; use another point and check the remote's disk.",
     file: xva,
+    context: { file: xva, checksumFile: checksumPath },
+  };
+}
+
+/**
+ * A checksum file that is not in the `$N$$<hex>` form is itself damaged: verify and restore both refuse the
+ * point and name the file, rather than skip it (then a compressed XVA would not be checked at all) or blame
+ * the XVA.
+ */
+export function unreadableXvaChecksum(
+  point: string,
+  checksumPath: string,
+  compressed: boolean,
+): { message: string; hint: string; file: string } {
+  return {
+    message: `The checksum file ${checksumPath} of ${point} is damaged: it is not in XO's \`$N$$<hex digest>\` form.`,
+    hint: compressed
+      ? 'The XVA itself was not judged, and being compressed it has no other check. Restore the checksum file from a copy of the repository, or use another point.'
+      : "The XVA itself was not judged. Restore the checksum file from a copy of the repository, or remove it and try again (then only the XVA's own chunk checksums are checked).",
+    file: checksumPath,
   };
 }

@@ -9,7 +9,7 @@ import { uploadToHost } from './disk-upload.js';
 import type { RestoreOptions } from './restore-options.js';
 import { moveImportedDisks, planFullPointPlacement } from './full-point-placement.js';
 import { CreatedObjects } from './vm-recreate.js';
-import { readXvaChecksumFile, xvaChecksumMismatch } from '../repository/index.js';
+import { readXvaChecksumFile, unreadableXvaChecksum, xvaChecksumMismatch } from '../repository/index.js';
 
 /**
  * Restores a full point: the XVA goes to PUT /import as it is stored (the host reads zstd or gzip itself),
@@ -25,6 +25,15 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const { key, path: xva, size, zstd, compressed } = await fullXvaFile(point);
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
   const checksum = await readXvaChecksumFile(point.remote, key);
+  if (checksum.state === 'unreadable') {
+    // As verify says it, before anything reaches the host: skipping it would leave a zstd XVA unchecked.
+    const m = unreadableXvaChecksum(`${point.vmName} ${point.id}`, checksum.path, compressed);
+    throw new SluiceError('REMOTE_ERROR', m.message, {
+      hint: m.hint,
+      context: { ...context, file: m.file },
+      damage: { kind: 'checksum-format', file: m.file },
+    });
+  }
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   const damaged = (message: string, damage: Omit<Damage, 'file'>, extra: Record<string, string>, cause?: unknown) =>
     new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
@@ -52,7 +61,7 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
       const m = xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksum.path, compressed);
       throw new SluiceError('REMOTE_ERROR', m.message, {
         hint: m.hint,
-        context: { ...context, file: m.file },
+        context: { ...context, ...m.context },
         damage: { kind: 'file-checksum', file: m.file },
       });
     }

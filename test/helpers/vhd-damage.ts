@@ -9,15 +9,20 @@ import type { BackupPoint } from '../../src-main/repository/repository-reader.js
 // Damage done to repository files as failing storage, a careless copy or a hostile hand would do it.
 
 /**
- * Flips one bit in place. By default as failing storage would: the file's size and modification time
- * unchanged; `touch` also moves the mtime, as any later write or copy would.
+ * Flips one bit in place (bit 4 unless `bit` says which, 0–7; flipping it again undoes it). By default as
+ * failing storage would: the file's size and modification time unchanged; `touch` also moves the mtime, as
+ * any later write or copy would.
  */
-export async function flipBit(file: string, offset: number, opts: { touch?: boolean } = {}): Promise<void> {
+export async function flipBit(
+  file: string,
+  offset: number,
+  opts: { touch?: boolean; bit?: number } = {},
+): Promise<void> {
   const st = await fs.stat(file);
   const h = await fs.open(file, 'r+');
   const b = Buffer.alloc(1);
   await h.read(b, 0, 1, offset);
-  b[0] = b[0]! ^ 0x10;
+  b[0] = b[0]! ^ (1 << (opts.bit ?? 4));
   await h.write(b, 0, 1, offset);
   await h.close();
   if (opts.touch) {

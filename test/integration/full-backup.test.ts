@@ -130,8 +130,9 @@ describe('full backup against the simulated pool', () => {
     writeFileSync(checksumFile, `$5$$${sha.slice(0, -1)}${sha.endsWith('0') ? '1' : '0'}`);
     const wrongSum = await verifyFullPoint(points[0]!).catch((e) => e);
     expect(wrongSum.message).toContain(`The checksum file ${checksumFile}`);
-    expect(wrongSum.message).toContain('the checksum file is most likely the damaged one');
-    expect(wrongSum.context.file).toBe(checksumFile);
+    // The chunks verify, so the disk data is intact: the checksum file or the unchecked ova.xml changed.
+    expect(wrongSum.message).toContain("either the checksum file or the XVA's ova.xml");
+    expect(wrongSum.context).toMatchObject({ file: checksumFile, xva: r.xvaPath });
     writeFileSync(checksumFile, '$5$$zz-not-hex');
     const garbled = await verifyFullPoint(points[0]!).catch((e) => e);
     expect(garbled.message).toContain(`The checksum file ${checksumFile}`);

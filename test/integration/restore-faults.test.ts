@@ -178,8 +178,8 @@ describe('restore faults', () => {
     const err = await failure(restorePoint(xapi, copied[0]!, testRestoreOptions(temp(), { points: copied })));
     expect(err.code).toBe('REMOTE_ERROR');
     expect(err.message).toContain(`The checksum file ${xva}.checksum of web01 ${copied[0]!.id} does not match the XVA`);
-    expect(err.message).toContain('the checksum file is most likely the damaged one');
-    expect(err.context).toMatchObject({ file: `${xva}.checksum`, damage: 'file-checksum' });
+    expect(err.message).toContain("either the checksum file or the XVA's ova.xml");
+    expect(err.context).toMatchObject({ file: `${xva}.checksum`, xva, damage: 'file-checksum' });
     expect(hostObjects(sim)).toEqual(before);
   });
 

@@ -242,6 +242,19 @@ export async function compareWithFile(record: VhdDigestsFile, vhd: VhdShape & { 
   const now = identityOf(xxh, vhd);
   const was = record.identity;
   const link = (id: VhdIdentity) => `VHD ${id.uuid}, ${id.parentUuid ? `child of ${id.parentUuid}` : 'a full VHD'}`;
+  const sidecar = digestsPathOf(file);
+  if (now.uuid !== was.uuid || now.parentUuid !== was.parentUuid || now.bat !== was.bat) {
+    // The metadata digest covers the footer copy (uuid), the header (parent) and the BAT: when it still
+    // matches the file, the VHD is the one Sluice wrote and the identity in the checksum file is what
+    // changed. Taking that for a rewrite by another tool would switch the block checks off.
+    const head = record.metadataBytes <= vhd.fileSize ? await readHead(file, record.metadataBytes) : undefined;
+    if (head && hex(xxh.h64Raw(head)) === record.metadata)
+      return {
+        kind: 'changed',
+        reason: `the checksum file ${sidecar} is damaged: it describes ${link(was)}, but ${file} is ${link(now)}, and its footer, header and BAT still match the checksum recorded for them`,
+        damage: { kind: 'checksum-format', file: sidecar },
+      };
+  }
   if (now.uuid !== was.uuid || now.parentUuid !== was.parentUuid) {
     return {
       kind: 'replaced',
@@ -251,7 +264,7 @@ export async function compareWithFile(record: VhdDigestsFile, vhd: VhdShape & { 
   if (now.size !== was.size) {
     return {
       kind: 'changed',
-      reason: `${file} is ${now.size} bytes, but Sluice wrote ${was.size} bytes of this VHD (${now.uuid}): the file was cut short or extended since`,
+      reason: `${file} is ${now.size} bytes, but Sluice wrote ${was.size} bytes of this VHD (${now.uuid}), as its checksum file ${sidecar} records: the file was cut short or extended since`,
       damage: { kind: 'size', offset: Math.min(now.size, was.size), file },
     };
   }
