@@ -9,25 +9,6 @@ import { batSize, bitmapSize, FOOTER_SIZE, HEADER_SIZE } from '../../src-main/fo
 /** Byte ranges [from, to) of one file that hold one kind of content. */
 export type Ranges = Array<[number, number]>;
 
-/** A small, fast PRNG (mulberry32): the same seed gives the same sequence on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A seed derived from a base seed and a name: each kind of damage gets its own sequence, whatever runs first. */
-export function seedFor(seed: number, name: string): number {
-  let h = seed >>> 0;
-  for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
-  return h;
-}
-
 /** `count` distinct offsets spread over the ranges, each range weighted by its length. */
 export function pickOffsets(random: () => number, ranges: Ranges, count: number): number[] {
   const total = ranges.reduce((n, [a, b]) => n + (b - a), 0);
@@ -97,7 +78,13 @@ export async function xvaParts(file: string): Promise<Record<XvaPart, Ranges>> {
   let at = 0;
   while (at + 512 <= bytes.length && bytes.subarray(at, at + 512).some((b) => b !== 0)) {
     const name = bytes.toString('latin1', at, at + 100).replace(/\0.*$/s, '');
-    const size = parseInt(bytes.toString('latin1', at + 124, at + 136).replace(/\0.*$/s, '').trim(), 8);
+    const size = parseInt(
+      bytes
+        .toString('latin1', at + 124, at + 136)
+        .replace(/\0.*$/s, '')
+        .trim(),
+      8,
+    );
     const data = at + 512;
     const padded = data + Math.ceil(size / 512) * 512;
     parts['tar headers'].push([at, data]);

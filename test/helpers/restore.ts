@@ -1,3 +1,4 @@
+import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { BackupPoint } from '../../src-main/repository/repository-reader.js';
 import type { RestoreOptions } from '../../src-main/restore/restore-options.js';
 import type { TransferProgress } from '../../src-shared/contract/transfers.js';
@@ -90,4 +91,10 @@ export function hostObjects(sim: SimHandle): { vms: number; vdis: number; vbds: 
 
 export function pointById(points: BackupPoint[], id: string): BackupPoint {
   return points.find((p) => p.id === id)!;
+}
+
+/** Removes a restored VM and its disks (or lone VDIs), so that the next case starts from the same host. */
+export async function destroyRestored(xapi: XapiSession, vmRef: string | undefined, vdiRefs: string[]): Promise<void> {
+  if (vmRef) await xapi.call('VM.destroy', vmRef);
+  for (const vdi of vdiRefs) await xapi.call('VDI.destroy', vdi);
 }

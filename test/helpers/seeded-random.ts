@@ -18,3 +18,10 @@ export function seedFrom(envName: string, fallback: number): number {
   const n = raw === undefined ? NaN : Number(raw);
   return Number.isInteger(n) ? n : fallback;
 }
+
+/** A seed derived from a base seed and a name: each kind of damage gets its own sequence, whatever runs first. */
+export function seedFor(seed: number, name: string): number {
+  let h = seed >>> 0;
+  for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return h;
+}

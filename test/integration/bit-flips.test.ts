@@ -10,20 +10,11 @@ import { deltaPointDisks } from '../../src-main/repository/point-disks.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
 import { verifyPoint } from '../../src-main/repository/verify-point.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
-import { CreatedObjects } from '../../src-main/restore/vm-recreate.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../../src-sim/index.js';
-import {
-  pickOffsets,
-  seededRandom,
-  seedFor,
-  vhdParts,
-  xvaParts,
-  type Ranges,
-  type VhdPart,
-  type XvaPart,
-} from '../helpers/file-regions.js';
-import { hostObjects, testRestoreOptions, vmShape } from '../helpers/restore.js';
+import { pickOffsets, vhdParts, xvaParts, type Ranges, type VhdPart, type XvaPart } from '../helpers/file-regions.js';
+import { destroyRestored, hostObjects, testRestoreOptions, vmShape } from '../helpers/restore.js';
+import { seededRandom, seedFor, seedFrom } from '../helpers/seeded-random.js';
 import { connect, MiB, smallPool, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 import { flipBit } from '../helpers/vhd-damage.js';
@@ -36,7 +27,7 @@ import { flipBit } from '../helpers/vhd-damage.js';
 // parseable but changed, the disks restore identical or the restore is refused. Each flip is undone before
 // the next, so one repository serves them all.
 
-const SEED = Number(process.env.SLUICE_FLIP_SEED ?? 13_013);
+const SEED = seedFrom('SLUICE_FLIP_SEED', 13_013);
 const PER_KIND = 3;
 
 let sim: SimHandle;
@@ -162,16 +153,19 @@ async function judge(f: Flip, where: string): Promise<string> {
   });
   if (restored instanceof SluiceError) {
     expect(hostObjects(sim), `${where}: a refused restore leaves nothing on the host`).toEqual(before);
-    if (!f.metadata) expect(finding, `${where}: restore refused (${restored.message}) what verify passed`).toBeDefined();
+    if (!f.metadata)
+      expect(finding, `${where}: restore refused (${restored.message}) what verify passed`).toBeDefined();
     return finding ? 'found' : 'refused';
   }
   const disks = await Promise.all(restored.disks.map((d) => sim.control.hashVdi(d.vdiUuid)));
-  const created = new CreatedObjects();
-  created.vm = restored.vmRef;
-  created.vdis.push(...restored.disks.map((d) => d.vdiRef));
-  await created.destroy(xapi, () => {});
+  await destroyRestored(
+    xapi,
+    restored.vmRef,
+    restored.disks.map((d) => d.vdiRef),
+  );
   expect(disks.sort(), `${where}: restored different data`).toEqual(truth.get(`${f.root} ${f.point}`));
-  if (!f.metadata) expect(finding?.message, `${where}: verify found damage, yet the restore went ahead`).toBeUndefined();
+  if (!f.metadata)
+    expect(finding?.message, `${where}: verify found damage, yet the restore went ahead`).toBeUndefined();
   return 'no data';
 }
 
@@ -202,7 +196,10 @@ describe(`bit flips in every kind of file (seed ${SEED}; SLUICE_FLIP_SEED replay
   it('full points: the .xva.checksum files', async () => {
     for (const id of [ids.plain, ids.zstd]) {
       const file = `${xvaPathOf(pointOf(await pointsOf(fullRoot), id))}.checksum`;
-      await flips({ kind: `.xva.checksum (${id === ids.plain ? 'plain' : 'zstd'})`, root: fullRoot, point: id, file }, await wholeFile(file));
+      await flips(
+        { kind: `.xva.checksum (${id === ids.plain ? 'plain' : 'zstd'})`, root: fullRoot, point: id, file },
+        await wholeFile(file),
+      );
     }
   });
 
@@ -212,7 +209,10 @@ describe(`bit flips in every kind of file (seed ${SEED}; SLUICE_FLIP_SEED replay
       [deltaRoot, ids.child],
     ] as const) {
       const file = pointOf(await pointsOf(root), id).metadataPath;
-      await flips({ kind: `metadata (${root === fullRoot ? 'full' : 'delta'})`, root, point: id, file, metadata: true }, await wholeFile(file));
+      await flips(
+        { kind: `metadata (${root === fullRoot ? 'full' : 'delta'})`, root, point: id, file, metadata: true },
+        await wholeFile(file),
+      );
     }
   });
 
@@ -247,7 +247,10 @@ describe(`bit flips in every kind of file (seed ${SEED}; SLUICE_FLIP_SEED replay
 
   it('incremental points: the .vhd.checksum.json beside each VHD', async () => {
     const random = seededRandom(seedFor(SEED, 'which checksum file'));
-    const files = [...(await ownVhds(ids.base)).map((f) => [ids.base, f]), ...(await ownVhds(ids.child)).map((f) => [ids.child, f])];
+    const files = [
+      ...(await ownVhds(ids.base)).map((f) => [ids.base, f]),
+      ...(await ownVhds(ids.child)).map((f) => [ids.child, f]),
+    ];
     const [id, vhd] = files[Math.floor(random() * files.length)]!;
     const file = digestsPathOf(vhd!);
     await flips({ kind: '.vhd.checksum.json', root: deltaRoot, point: id!, file }, await wholeFile(file));

@@ -17,6 +17,7 @@ import {
 } from '../helpers/delta-points.js';
 import { killMergeAt } from '../helpers/merge-kill.js';
 import { MERGE_STEPS, type MergeStepName } from '../helpers/merge-steps.js';
+import { seededRandom, seedFrom } from '../helpers/seeded-random.js';
 import { connect, MiB } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 import { pointChain } from '../helpers/vhd-chains.js';
@@ -25,20 +26,8 @@ import { pointChain } from '../helpers/vhd-chains.js';
 // PRNG (SLUICE_KILL_SEED replays another draw). After each kill every point left restores as backed up,
 // `check` names what is unfinished, `check --repair` finishes it, and nothing is lost or left behind.
 
-const SEED = Number(process.env.SLUICE_KILL_SEED ?? 1307);
+const SEED = seedFrom('SLUICE_KILL_SEED', 1307);
 const JOB = 'job-merge-kill';
-
-/** mulberry32: a small seeded PRNG, so a failing draw can be replayed exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const oneOf = <T>(rand: () => number, items: T[]): T => items[Math.floor(rand() * items.length)]!;
 
@@ -70,7 +59,9 @@ let blocks: number;
 
 beforeAll(async () => {
   sim = await startSimulator({
-    vms: [{ name: 'files', powerState: 'Halted', disks: [{ name: 'files system', size: 48 * MiB, allocated: 8 * MiB }] }],
+    vms: [
+      { name: 'files', powerState: 'Halted', disks: [{ name: 'files system', size: 48 * MiB, allocated: 8 * MiB }] },
+    ],
     loginFailureDelayMs: 50,
   });
   xapi = await connect(sim);
@@ -96,7 +87,7 @@ describe(`retention merges killed with SIGKILL (seed ${SEED}; SLUICE_KILL_SEED d
   it.each(phases.map(([name, draw], i) => [name, draw, i] as const))(
     'killed %s: every point restores, check names the merge, --repair finishes it, nothing is lost or left',
     async (_name, draw, i) => {
-      const stop = draw(blocks, prng(SEED + i));
+      const stop = draw(blocks, seededRandom(SEED + i));
       try {
         await killedAt(stop);
       } catch (err) {
@@ -120,7 +111,9 @@ async function killedAt(stop: string): Promise<void> {
   expect((await listBackupPoints(remote)).points.map((p) => p.id)).toEqual([...left.keys()]);
   await expectPointsRestorable(remote, left, firstDisk(vm));
 
-  const expected = /^\d+$/.test(stop) ? ['unfinished-merge'] : MERGE_STEPS[stop.split(':')[0] as MergeStepName].expected;
+  const expected = /^\d+$/.test(stop)
+    ? ['unfinished-merge']
+    : MERGE_STEPS[stop.split(':')[0] as MergeStepName].expected;
   const check = await runCli(['check', '--remote', remote, '--json']);
   expect(problemKinds(check.stdout)).toEqual(expected);
   expect(check.code).toBe(expected.length > 0 ? 1 : 0);

@@ -10,7 +10,7 @@ import { TASK_OWNER_KEY } from '../../src-main/xapi/owned-tasks.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import { startSimulator, type SimHandle } from '../../src-sim/index.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { vmRefByUuid, vmShape } from '../helpers/restore.js';
+import { destroyRestored, vmRefByUuid, vmShape } from '../helpers/restore.js';
 import { seededRandom, seedFrom } from '../helpers/seeded-random.js';
 import { connect, MiB, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
@@ -103,19 +103,25 @@ const refs = (cls: 'VM' | 'VDI') => new Set(records(cls).map(([ref]) => ref));
 
 /** Destroys a finished restore's VM and disks (or a lone VDI), so the next case starts from the same host. */
 async function removeRestored(result: CliResult): Promise<void> {
-  const r = result.stdout
+  const r = resultOf(result);
+  if (typeof r.vmUuid !== 'string')
+    return destroyRestored(xapi, undefined, [await xapi.call<string>('VDI.get_by_uuid', r.vdiUuid)]);
+  const vm = await xapi.call<string>('VM.get_by_uuid', r.vmUuid);
+  const vbds = await xapi.call<string[]>('VM.get_VBDs', vm);
+  const vdis = await Promise.all(vbds.map((b) => xapi.call<string>('VBD.get_VDI', b)));
+  await destroyRestored(
+    xapi,
+    vm,
+    vdis.filter((v) => v !== 'OpaqueRef:NULL'),
+  );
+}
+
+const resultOf = (result: CliResult) =>
+  result.stdout
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>)
     .find((e) => e.type === 'result')!;
-  if (typeof r.vmUuid === 'string') {
-    const vm = await xapi.call<string>('VM.get_by_uuid', r.vmUuid);
-    const vbds = await xapi.call<string[]>('VM.get_VBDs', vm);
-    const vdis = await Promise.all(vbds.map((b) => xapi.call<string>('VBD.get_VDI', b)));
-    await xapi.call('VM.destroy', vm);
-    for (const vdi of vdis) if (vdi !== 'OpaqueRef:NULL') await xapi.call('VDI.destroy', vdi);
-  } else await xapi.call('VDI.destroy', await xapi.call<string>('VDI.get_by_uuid', r.vdiUuid));
-}
 
 interface Kind {
   name: string;
@@ -142,11 +148,7 @@ const KINDS: Kind[] = [
 
 /** The clean restore's disks, by position (a lone disk is at "0"). */
 async function restoredHashes(result: CliResult): Promise<Record<string, string>> {
-  const r = result.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .find((e) => e.type === 'result')!;
+  const r = resultOf(result);
   if (typeof r.vmUuid === 'string')
     return Object.fromEntries(
       (await vmShape(sim, vmRefByUuid(sim, r.vmUuid))).disks.map((d) => [d.position, d.sha256]),
@@ -241,8 +243,7 @@ describe(`restores killed at random points (seed ${SEED})`, () => {
             `kill at line ${k} of ${lines.length} left ${extraVms.length} VM(s), ${extraVdis.length} VDI(s)`,
           ).toEqual(kind.expected());
           reached[reached.length - 1] += ' (finished)';
-          for (const vm of extraVms) await xapi.call('VM.destroy', vm);
-          for (const vdi of extraVdis) await xapi.call('VDI.destroy', vdi);
+          await destroyRestored(xapi, extraVms[0], extraVdis);
         }
         expect(refs('VM'), `kill at line ${k} of ${lines.length}`).toEqual(vmsBefore);
         expect(refs('VDI'), `kill at line ${k} of ${lines.length}`).toEqual(vdisBefore);
