@@ -70,13 +70,13 @@ export async function listVmPoints(
   return r;
 }
 
+export const LINK_REASON =
+  'it is a link, and Sluice never follows links inside a repository (one could lead anywhere); replace it with the file itself';
+
 /**
  * Metadata is a few KiB (XO's hold the VM's records, tens of KiB with many disks): a file far larger is not
  * one, and reading it whole would cost the memory of every run that lists the folder.
  */
-export const LINK_REASON =
-  'it is a link, and Sluice never follows links inside a repository (one could lead anywhere); replace it with the file itself';
-
 export const METADATA_MAX_BYTES = 8 * 1024 * 1024;
 
 async function readVmFolder(

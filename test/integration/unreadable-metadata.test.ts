@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
@@ -9,6 +9,7 @@ import { checkRepository } from '../../src-main/repository/repository-check.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../../src-sim/index.js';
 import { startSimulator } from '../../src-sim/index.js';
+import { runCli } from '../helpers/cli.js';
 import { connect, MiB, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 
@@ -105,5 +106,46 @@ describe('a point whose metadata cannot be read keeps its data', () => {
       const vhdsRepaired = filesUnder(path.join(dir, 'vdis')).filter((f) => f.endsWith('.vhd'));
       for (const f of vhdsBefore) expect(vhdsRepaired, `${broken} after repair: ${f}`).toContain(f);
     }
+  });
+
+  it('a 400 MiB metadata file is refused unread: list, verify, check and an unrelated backup run in a 128 MiB heap', async () => {
+    const remote = temp();
+    const app = sim.control.vmUuidByName('app');
+    await runDeltaBackup(xapi, await vmRef('app'), options(remote));
+    await runDeltaBackup(xapi, await vmRef('web'), options(remote));
+    // Sparse, so it costs no disk: only its length matters to a reader that reads it whole.
+    const huge = path.join(remote, 'xo-vm-backups', app, '20300101T000000Z.json');
+    writeFileSync(huge, '');
+    truncateSync(huge, 400 * MiB);
+    const passwordFile = path.join(temp(), 'pw');
+    writeFileSync(passwordFile, `${sim.password}\n`, { mode: 0o600 });
+    // Reading it whole would need a 400 MiB string: far beyond this heap, the process would die of it.
+    const env = { NODE_OPTIONS: '--max-old-space-size=128' };
+    const refused = new RegExp(`${path.basename(huge)} is ${400 * MiB} bytes, more than`);
+
+    const list = await runCli(['list', '--remote', remote, '--json'], { env });
+    expect(list.signal, list.stderr).toBeNull();
+    expect(list.stdout).toMatch(refused);
+    expect(list.stdout).toContain('"vmName":"web"');
+    const check = await runCli(['check', '--remote', remote, '--json'], { env });
+    expect(check.signal, check.stderr).toBeNull();
+    expect(check.stdout).toMatch(refused);
+    const verify = await runCli(['verify', '--remote', remote, '--vm', 'web', '--json'], { env });
+    // web's point verifies; the exit status is 1 because the repository holds a file that is not a point.
+    expect(verify.signal, verify.stderr).toBeNull();
+    expect(verify.stdout).toMatch(/"name":"web"[^\n]*"phase":"done"/);
+    expect(verify.stdout).toMatch(refused);
+    sim.control.guestWrite(sim.control.vmUuidByName('web'), 0.1, 5);
+    const backup = await runCli(
+      [
+        'backup',
+        ...['--host', sim.url, '--username', sim.username, '--password-file', passwordFile],
+        ...['--trust-fingerprint', sim.fingerprint, '--vm', 'web', '--remote', remote, '--mode', 'delta'],
+        ...['--job-id', 'job-unreadable', '--data-dir', temp(), '--spool-dir', temp(), '--json'],
+      ],
+      { env },
+    );
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(statSync(huge).size).toBe(400 * MiB);
   });
 });
