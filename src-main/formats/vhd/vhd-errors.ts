@@ -1,3 +1,4 @@
+import type { VhdDamageKind } from '../../errors/damage.js';
 import { FormatError } from '../format-error.js';
 
 // Two kinds of VHD failure. A VhdFormatError is damage inside one file or stream, located to the byte so a
@@ -6,23 +7,7 @@ import { FormatError } from '../format-error.js';
 // about it (repository/vhd-chain-problem.ts).
 
 /** What is wrong, for callers that react differently (a truncated download is retried, a bad checksum is not). */
-export type VhdDamage =
-  /** Footer cookie, checksum or fields wrong, or the trailing footer differs from the copy at byte 0. */
-  | 'footer'
-  /** Dynamic header cookie, checksum or fields wrong. */
-  | 'header'
-  /** A block allocation table entry that points outside the file or onto other structures. */
-  | 'bat'
-  /** A block that cannot be read or written where it should be. */
-  | 'block'
-  /** Valid VHD, but a kind Sluice does not handle (fixed disks, odd block sizes…). */
-  | 'unsupported'
-  /** The stream or file ended early. */
-  | 'truncated'
-  /** Bytes after the trailing footer. */
-  | 'trailing-data'
-  /** The caller used an API out of order (e.g. blocks not in increasing order). */
-  | 'usage';
+export type VhdDamage = VhdDamageKind;
 
 export class VhdFormatError extends FormatError<VhdDamage> {
   /** The file or stream, as the caller named it (a path, "host stream of VDI …"), when known. */
