@@ -59,6 +59,11 @@ export async function openLocalFile(path: string, mode: OpenMode): Promise<Rando
   return new LocalFile(path, await fs.open(path, FLAGS[mode], 0o644));
 }
 
+/** A local file opened by its owner with flags of its own (the spool's private read-write file). */
+export function localFileOf(name: string, handle: fs.FileHandle): RandomAccessFile {
+  return new LocalFile(name, handle);
+}
+
 /** Thrown when a file ends before the bytes asked for: the caller knows what that means (a truncated VHD…). */
 export class ShortReadError extends Error {
   constructor(

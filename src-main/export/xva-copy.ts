@@ -22,7 +22,11 @@ export async function copyFullXva(
   const source = xvaPathOf(point);
   const checksum = await readXvaChecksumFile(point.remote, key);
   if (checksum.state === 'unreadable') {
-    const m = unreadableXvaChecksum(`${point.vmName} ${point.id}`, checksum.path, (await fullXvaFile(point)).compressed);
+    const m = unreadableXvaChecksum(
+      `${point.vmName} ${point.id}`,
+      checksum.path,
+      (await fullXvaFile(point)).compressed,
+    );
     throw new SluiceError('REMOTE_ERROR', m.message, {
       hint: m.hint,
       context: { vm: point.vmName, point: point.id },

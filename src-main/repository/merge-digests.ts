@@ -12,7 +12,8 @@ import {
   type DigestsRecord,
   type DigestsState,
 } from '../formats/vhd/vhd-block-digests.js';
-import { readAt, VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { readVhdAt, VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { openLocalFile } from '../core/random-access-file.js';
 import { syncDir, writeFileAtomic } from '../core/atomic-file.js';
 
 // The block digests (formats/vhd-block-digests.ts) of a merged VHD: the parent's for the blocks the merge left
@@ -107,12 +108,12 @@ export async function writeMergedDigests(parentPath: string, digests: MergedDige
     await writeFileAtomic(target, noDigestsRecord(digests));
     return;
   }
-  const h = await fs.open(parentPath, 'r');
+  const file = await openLocalFile(parentPath, 'read');
   let metadata: Buffer;
   try {
-    metadata = await readAt(h, 0, digests.metadataBytes, parentPath);
+    metadata = await readVhdAt(file, 0, digests.metadataBytes);
   } finally {
-    await h.close();
+    await file.close();
   }
   await writeDigestsFile(parentPath, digests.collector, metadata, writeFileAtomic);
 }

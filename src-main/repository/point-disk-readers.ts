@@ -104,7 +104,11 @@ export function blockMismatch(vhd: string): string {
 // recorded digests, the metadata region (footer copy, header, parent locators, BAT) must match its digest.
 type VhdPartProblem = { message: string; damage: Damage; context: Record<string, string> } | undefined;
 
-export async function footerCopyProblem(handle: fs.FileHandle, file: string, fileSize: number): Promise<VhdPartProblem> {
+export async function footerCopyProblem(
+  handle: fs.FileHandle,
+  file: string,
+  fileSize: number,
+): Promise<VhdPartProblem> {
   const head = Buffer.alloc(FOOTER_SIZE);
   await handle.read(head, 0, FOOTER_SIZE, 0);
   const tail = Buffer.alloc(FOOTER_SIZE);

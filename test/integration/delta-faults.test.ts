@@ -67,8 +67,7 @@ const disk = () => liveDisks(sim, VM)[0]!.uuid;
 const deltaVm = (): DeltaVm => ({ sim, xapi, vm: VM, jobId: 'job-faults', temp });
 const deltaPoints = (remote: string, n: number, seed: number, fraction?: number) =>
   deltaPointsOf(deltaVm(), remote, n, seed, fraction);
-const expectPointsRestorable = (remote: string, truth: Map<string, string>) =>
-  expectRestorable(remote, truth, disk());
+const expectPointsRestorable = (remote: string, truth: Map<string, string>) => expectRestorable(remote, truth, disk());
 
 function cliArgs(remote: string, extra: string[] = []): string[] {
   return [

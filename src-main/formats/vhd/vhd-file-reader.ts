@@ -1,4 +1,3 @@
-import type { promises as fs } from 'node:fs';
 import { openLocalFile, readExactly, ShortReadError, type RandomAccessFile } from '../../core/random-access-file.js';
 import { VhdFormatError } from './vhd-errors.js';
 import {
@@ -131,28 +130,6 @@ export class VhdFileReader {
 }
 
 /** Exactly `length` bytes at `position`; a file that ends sooner is a truncated VHD (named with the offset). */
-export async function readAt(
-  handle: fs.FileHandle,
-  position: number,
-  length: number,
-  path: string,
-  into?: Buffer,
-): Promise<Buffer> {
-  const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buf, done, length - done, position + done);
-    if (bytesRead === 0)
-      throw new VhdFormatError('truncated', `file ends before byte ${position + length}`, {
-        offset: position + done,
-        source: path,
-      });
-    done += bytesRead;
-  }
-  return buf;
-}
-
-/** readAt on a RandomAccessFile: exactly `length` bytes, a short file being a truncated VHD. */
 export async function readVhdAt(
   file: RandomAccessFile,
   position: number,

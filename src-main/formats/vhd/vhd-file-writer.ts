@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { localFileOf, writeExactly, type RandomAccessFile } from '../../core/random-access-file.js';
 import { VhdFormatError } from './vhd-errors.js';
 import { encodeParentLocators } from './vhd-parent-locator.js';
 import {
@@ -76,9 +77,8 @@ export class VhdFileWriter {
   private state: 'open' | 'finished' | 'failed' = 'open';
 
   private constructor(
-    private readonly handle: fs.FileHandle,
+    private readonly file: RandomAccessFile,
     private readonly ownsHandle: boolean,
-    private readonly name: string,
     opts: VhdFileWriterOptions,
     head: Buffer,
     layout: { tableOffset: number; entries: number },
@@ -95,11 +95,11 @@ export class VhdFileWriter {
 
   /** Creates `path` (which must not exist) and writes the metadata; the file is ours to close. */
   static async create(path: string, opts: VhdFileWriterOptions): Promise<VhdFileWriter> {
-    const handle = await fs.open(path, 'wx', 0o640);
+    const file = localFileOf(path, await fs.open(path, 'wx', 0o640));
     try {
-      return await VhdFileWriter.start(handle, true, path, opts);
+      return await VhdFileWriter.start(file, true, opts);
     } catch (err) {
-      await handle.close().catch(() => undefined);
+      await file.close().catch(() => undefined);
       await fs.rm(path, { force: true });
       throw err;
     }
@@ -107,13 +107,17 @@ export class VhdFileWriter {
 
   /** Writes into a handle the caller owns (e.g. an AtomicFile's temp file): finish() leaves it open. */
   static async onHandle(handle: fs.FileHandle, name: string, opts: VhdFileWriterOptions): Promise<VhdFileWriter> {
-    return VhdFileWriter.start(handle, false, name, opts);
+    return VhdFileWriter.onFile(localFileOf(name, handle), opts);
+  }
+
+  /** Writes into a file the caller owns, wherever it is stored: finish() leaves it open. */
+  static async onFile(file: RandomAccessFile, opts: VhdFileWriterOptions): Promise<VhdFileWriter> {
+    return VhdFileWriter.start(file, false, opts);
   }
 
   private static async start(
-    handle: fs.FileHandle,
+    file: RandomAccessFile,
     owns: boolean,
-    name: string,
     opts: VhdFileWriterOptions,
   ): Promise<VhdFileWriter> {
     const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
@@ -154,8 +158,8 @@ export class VhdFileWriter {
     });
     const head = Buffer.concat([footer, header, locatorSpace]);
     // The empty BAT goes out now too, so even an abandoned file has well-formed metadata up to the blocks.
-    await writeAll(handle, [head, encodeBat(new Uint32Array(entries).fill(BAT_ABSENT))], 0);
-    return new VhdFileWriter(handle, owns, name, opts, head, { tableOffset, entries });
+    await writeParts(file, [head, encodeBat(new Uint32Array(entries).fill(BAT_ABSENT))], 0);
+    return new VhdFileWriter(file, owns, opts, head, { tableOffset, entries });
   }
 
   /**
@@ -176,7 +180,7 @@ export class VhdFileWriter {
     const parts = [bitmap ?? this.fullBitmap, data];
     if (data.length < this.blockSize) parts.push(Buffer.alloc(this.blockSize - data.length));
     const at = this.nextOffset;
-    await this.guard(writeAll(this.handle, parts, at));
+    await this.guard(writeParts(this.file, parts, at));
     this.bat[index] = at / SECTOR;
     this.nextOffset = at + this.bitmapBytes + this.blockSize;
     this.lastIndex = index;
@@ -186,11 +190,11 @@ export class VhdFileWriter {
   /** Writes the BAT and the trailing footer, syncs, and closes the file if this writer opened it. */
   async finish(): Promise<VhdFileSummary> {
     this.assertOpen();
-    await this.guard(writeAll(this.handle, [encodeBat(this.bat)], this.tableOffset));
-    await this.guard(writeAll(this.handle, [this.footer], this.nextOffset));
-    await this.guard(this.handle.sync());
+    await this.guard(writeExactly(this.file, encodeBat(this.bat), this.tableOffset));
+    await this.guard(writeExactly(this.file, this.footer, this.nextOffset));
+    await this.guard(this.file.sync());
     this.state = 'finished';
-    if (this.ownsHandle) await this.handle.close();
+    if (this.ownsHandle) await this.file.close();
     return { blocks: this.blocks, bytes: this.nextOffset + FOOTER_SIZE };
   }
 
@@ -204,8 +208,8 @@ export class VhdFileWriter {
     if (this.state === 'finished') return;
     this.state = 'failed';
     if (!this.ownsHandle) return;
-    await this.handle.close().catch(() => undefined);
-    await fs.rm(this.name, { force: true });
+    await this.file.close().catch(() => undefined);
+    await fs.rm(this.file.name, { force: true });
   }
 
   private async guard<T>(op: Promise<T>): Promise<T> {
@@ -222,31 +226,15 @@ export class VhdFileWriter {
   }
 
   private usage(message: string): VhdFormatError {
-    return new VhdFormatError('usage', message, { offset: this.nextOffset, source: this.name });
+    return new VhdFormatError('usage', message, { offset: this.nextOffset, source: this.file.name });
   }
 }
 
-async function writeAll(handle: fs.FileHandle, parts: Buffer[], position: number): Promise<void> {
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  let done = 0;
-  // writev may write less than asked (rare on files, but allowed): go on from where it stopped.
-  while (done < total) {
-    const { bytesWritten } = await handle.writev(sliceParts(parts, done), position + done);
-    if (bytesWritten === 0) throw new Error('file write made no progress');
-    done += bytesWritten;
+/** Parts laid end to end from `position` (a block's bitmap, its data, the zeros that pad a short tail). */
+async function writeParts(file: RandomAccessFile, parts: Buffer[], position: number): Promise<void> {
+  let at = position;
+  for (const part of parts) {
+    await writeExactly(file, part, at);
+    at += part.length;
   }
-}
-
-function sliceParts(parts: Buffer[], skip: number): Buffer[] {
-  if (skip === 0) return parts;
-  const out: Buffer[] = [];
-  for (const p of parts) {
-    if (skip >= p.length) {
-      skip -= p.length;
-      continue;
-    }
-    out.push(skip > 0 ? p.subarray(skip) : p);
-    skip = 0;
-  }
-  return out;
 }

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describeFsError } from '../../errors/fs-errors.js';
 import { SluiceError } from '../../errors/sluice-error.js';
+import { localFileOf, writeExactly, type RandomAccessFile } from '../../core/random-access-file.js';
 
 /**
  * The disk part of the spool buffer: a file on local disk used as a ring of `capBytes`, written at the head
@@ -9,7 +10,7 @@ import { SluiceError } from '../../errors/sluice-error.js';
  * leaves one behind. Drained, it starts over at 0 and gives the disk space back.
  */
 export class RingFile {
-  private file: fs.FileHandle | undefined;
+  private file: RandomAccessFile | undefined;
   private filePath: string | undefined;
   private readPos = 0; // monotonic positions; the file offset is pos % cap
   private writePos = 0;
@@ -44,7 +45,7 @@ export class RingFile {
       while (done < data.length) {
         const pos = (this.writePos + done) % this.capBytes;
         const n = Math.min(data.length - done, this.capBytes - pos);
-        await writeFully(file, data.subarray(done, done + n), pos).catch((err: unknown) => {
+        await writeExactly(file, data.subarray(done, done + n), pos).catch((err: unknown) => {
           throw describeFsError(err, `the spool file in ${this.dir}`, 'write', 'spool');
         });
         done += n;
@@ -63,7 +64,7 @@ export class RingFile {
     while (done < n) {
       const pos = (this.readPos + done) % this.capBytes;
       const len = Math.min(n - done, this.capBytes - pos);
-      const { bytesRead } = await this.file!.read(into, done, len, pos);
+      const bytesRead = await this.file!.read(into, done, len, pos);
       if (bytesRead !== len)
         throw new SluiceError('INTERNAL', 'The spool file was truncated behind our back.', {
           hint: "Check the spool folder's disk.",
@@ -84,7 +85,7 @@ export class RingFile {
     if (this.filePath) await fs.unlink(this.filePath).catch(() => {});
   }
 
-  private async open(): Promise<fs.FileHandle> {
+  private async open(): Promise<RandomAccessFile> {
     if (this.file) return this.file;
     await fs.mkdir(this.dir, { recursive: true });
     this.filePath = path.join(
@@ -92,7 +93,7 @@ export class RingFile {
       `.sluice-spool-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
     );
     try {
-      this.file = await fs.open(this.filePath, 'wx+', 0o600);
+      this.file = localFileOf(this.filePath, await fs.open(this.filePath, 'wx+', 0o600));
     } catch (err) {
       throw new SluiceError(
         'REMOTE_ERROR',
@@ -110,13 +111,5 @@ export class RingFile {
       this.filePath = undefined;
     }
     return this.file;
-  }
-}
-
-async function writeFully(file: fs.FileHandle, data: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await file.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
   }
 }
