@@ -18,10 +18,18 @@ export class DurableFile {
     readonly handle: fs.FileHandle,
   ) {}
 
-  /** Opens the temp file; the folder must exist. `mode` is the final file's. */
-  static async open(finalPath: string, mode = 0o640): Promise<DurableFile> {
+  /**
+   * Opens the temp file; the folder must exist. `mode` is the final file's. `tempName` overrides the temp
+   * file's name (from the final name and a unique tag) for files whose own name already starts with a dot.
+   */
+  static async open(
+    finalPath: string,
+    mode = 0o640,
+    tempName: (name: string, tag: string) => string = (name, tag) => `.${tag}.${name}`,
+  ): Promise<DurableFile> {
     const dir = path.dirname(finalPath);
-    const tempPath = path.join(dir, `.${Date.now()}-${randomBytes(3).toString('hex')}.${path.basename(finalPath)}`);
+    const tag = `${Date.now()}-${randomBytes(3).toString('hex')}`;
+    const tempPath = path.join(dir, tempName(path.basename(finalPath), tag));
     return new DurableFile(finalPath, tempPath, await fs.open(tempPath, 'wx', mode));
   }
 
@@ -74,9 +82,9 @@ export class DurableFile {
 export async function writeFileDurably(
   finalPath: string,
   data: string | Buffer,
-  opts: { mode?: number; replace?: boolean } = {},
+  opts: { mode?: number; replace?: boolean; tempName?: (name: string, tag: string) => string } = {},
 ): Promise<void> {
-  const f = await DurableFile.open(finalPath, opts.mode);
+  const f = await DurableFile.open(finalPath, opts.mode, opts.tempName);
   try {
     await f.handle.writeFile(data);
   } catch (err) {

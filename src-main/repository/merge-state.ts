@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { readTextIfExists } from '../core/optional-file.js';
 import { syncDir } from '../core/atomic-file.js';
+import { writeFileDurably } from '../core/durable-file.js';
 
 // The state file of an unfinished merge, `.<parent>.merge.json` next to the parent VHD, in the fields Xen
 // Orchestra writes (so either tool can see, and resume, the other's merge):
@@ -53,22 +54,9 @@ export async function readMergeState(file: string): Promise<MergeState | undefin
 
 /** Durable before it returns: the blocks it counts as merged are already on disk, so it may only move forward. */
 export async function writeMergeState(file: string, state: MergeState): Promise<void> {
-  // A temp file renamed over the old state keeps exactly one whole state file at every moment.
-  const tmp = `${file}.${Date.now()}-${process.pid}.tmp`;
-  try {
-    const h = await fs.open(tmp, 'wx', 0o640);
-    try {
-      await h.writeFile(JSON.stringify(state));
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true }).catch(() => {});
-    throw err;
-  }
-  await syncDir(path.dirname(file));
+  // Renamed over the old state, so there is exactly one whole state file at every moment. The temp name ends
+  // in `.tmp`: under the usual `.<tag>.<name>` it would end in `.merge.json` and be taken for a state file.
+  await writeFileDurably(file, JSON.stringify(state), { replace: true, tempName: (name, tag) => `${name}.${tag}.tmp` });
 }
 
 export async function removeMergeState(file: string): Promise<void> {
