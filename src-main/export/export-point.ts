@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import type { BackupLog } from '../core/run-log.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
+import type { TransferCounters } from '../transfer/transfer-pipeline.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { VhdFileWriter } from '../formats/vhd/vhd-file-writer.js';
 import { DEFAULT_BLOCK_SIZE } from '../formats/vhd/vhd-structures.js';
@@ -83,65 +84,15 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
     const files: ExportResult['files'] = [];
     if (opts.format === 'xva') {
       outputs = await ExportOutputs.claim([opts.out], context);
-      const out = await outputs.open(opts.out);
-      let bytes: number;
-      if (point.mode === 'full') {
-        sampler.totalBytes = (await fullXvaFile(point)).size;
-        sampler.setPhase('transfer');
-        bytes = await copyFullXva(point, out, counters, opts.signal);
-      } else {
-        opened.push(...(await openPointDisks(point)));
-        sampler.setPhase('transfer');
-        bytes = await writeStream(out, xvaFromChains(point.metadata as DeltaMetadata, opened), counters, opts.signal);
-      }
-      await out.seal();
-      files.push({ path: out.finalPath, position: null, bytes });
+      files.push(await writeXvaFile(point, await outputs.open(opts.out), opened, counters, sampler, opts.signal));
     } else {
       const sources = await diskSources(point, opts, opened);
       sampler.totalBytes = sources.reduce((n, s) => n + s.size, 0);
-      const single = sources.length === 1 && !(await isFolder(opts.out));
-      const targets = sources.map((s) =>
-        single
-          ? opts.out
-          : path.join(
-              opts.out,
-              `${point.vmName.replace(/[^\w.-]+/g, '_')}-${point.id}-disk${s.position}.${opts.format}`,
-            ),
-      );
+      const targets = await diskTargets(point, sources, opts);
       outputs = await ExportOutputs.claim(targets, context);
       sampler.setPhase('transfer');
-      for (const [i, s] of sources.entries()) {
-        const out = await outputs.open(targets[i]!);
-        // Each disk its own line (as a backup's disks have), the VM's line the sum.
-        const disk = { bytesRead: 0, bytesWritten: 0 };
-        const diskSampler = sampler.forDisk({ uuid: s.uuid, name: s.name });
-        diskSampler.totalBytes = s.size;
-        diskSampler.phase = 'transfer';
-        diskSampler.restart(1, {
-          ...counters,
-          ...disk,
-          get bytesRead() {
-            return disk.bytesRead;
-          },
-          get bytesWritten() {
-            return disk.bytesWritten;
-          },
-        });
-        diskSampler.start();
-        try {
-          const both = countingInto(counters, disk);
-          const bytes =
-            opts.format === 'vhd'
-              ? await writeVhd(out, s, both, opts.signal)
-              : await writeRaw(out, s, both, opts.signal);
-          await out.seal();
-          diskSampler.stop('done');
-          files.push({ path: out.finalPath, position: s.position, bytes });
-        } catch (err) {
-          diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-          throw err;
-        }
-      }
+      for (const [i, s] of sources.entries())
+        files.push(await writeDiskFile(await outputs.open(targets[i]!), s, counters, sampler, opts));
     }
     // Every output complete: only now do they appear under their names, together.
     opts.signal?.throwIfAborted();
@@ -155,6 +106,79 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
     throw asDamage(err, point);
   } finally {
     await Promise.all(opened.map((o) => o.chain.close()));
+  }
+}
+
+type ExportedFile = ExportResult['files'][number];
+type Counters = { bytesRead: number; bytesWritten: number };
+
+/** The point as one XVA: a full point's file copied as stored, an incremental one built from its chains. */
+async function writeXvaFile(
+  point: BackupPoint,
+  out: AtomicFile,
+  opened: OpenedDisk[],
+  counters: Counters,
+  sampler: ProgressSampler,
+  signal: AbortSignal | undefined,
+): Promise<ExportedFile> {
+  let bytes: number;
+  if (point.mode === 'full') {
+    sampler.totalBytes = (await fullXvaFile(point)).size;
+    sampler.setPhase('transfer');
+    bytes = await copyFullXva(point, out, counters, signal);
+  } else {
+    opened.push(...(await openPointDisks(point)));
+    sampler.setPhase('transfer');
+    bytes = await writeStream(out, xvaFromChains(point.metadata as DeltaMetadata, opened), counters, signal);
+  }
+  await out.seal();
+  return { path: out.finalPath, position: null, bytes };
+}
+
+/** Where each disk goes: `out` itself for one disk unless it is a folder, else a file per disk inside it. */
+async function diskTargets(point: BackupPoint, sources: DiskSource[], opts: ExportOptions): Promise<string[]> {
+  const single = sources.length === 1 && !(await isFolder(opts.out));
+  return sources.map((s) =>
+    single
+      ? opts.out
+      : path.join(opts.out, `${point.vmName.replace(/[^\w.-]+/g, '_')}-${point.id}-disk${s.position}.${opts.format}`),
+  );
+}
+
+/** One disk as a VHD or raw file, on a progress line of its own. */
+async function writeDiskFile(
+  out: AtomicFile,
+  s: DiskSource,
+  counters: TransferCounters,
+  sampler: ProgressSampler,
+  opts: ExportOptions,
+): Promise<ExportedFile> {
+  // Each disk its own line (as a backup's disks have), the VM's line the sum.
+  const disk = { bytesRead: 0, bytesWritten: 0 };
+  const diskSampler = sampler.forDisk({ uuid: s.uuid, name: s.name });
+  diskSampler.totalBytes = s.size;
+  diskSampler.phase = 'transfer';
+  diskSampler.restart(1, {
+    ...counters,
+    ...disk,
+    get bytesRead() {
+      return disk.bytesRead;
+    },
+    get bytesWritten() {
+      return disk.bytesWritten;
+    },
+  });
+  diskSampler.start();
+  try {
+    const both = countingInto(counters, disk);
+    const bytes =
+      opts.format === 'vhd' ? await writeVhd(out, s, both, opts.signal) : await writeRaw(out, s, both, opts.signal);
+    await out.seal();
+    diskSampler.stop('done');
+    return { path: out.finalPath, position: s.position, bytes };
+  } catch (err) {
+    diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
+    throw err;
   }
 }
 

@@ -13,100 +13,46 @@ type Rec = Record<string, unknown>;
 const CHUNK = 1024 * 1024;
 const NULL_REF = 'OpaqueRef:NULL';
 
+interface OvaObject {
+  class: string;
+  id: string;
+  snapshot: Rec;
+}
+
+/** The archive's reference ("Ref:N") of each object, numbered in this order: VM, SRs, networks, VDIs, VBDs, VIFs. */
+interface OvaRefs {
+  vm: string;
+  /** By SR uuid (or ref, when the metadata has no uuid). */
+  srs: Map<string, string>;
+  /** By network uuid (or ref). */
+  networks: Map<string, string>;
+  /** A disk's VDI by the disk's key. */
+  vdis: Map<string, string>;
+  vbds: string[];
+  vifs: string[];
+}
+
+const srOf = (d: DeltaPointDisk) => String(d.vdi['$SR$uuid'] ?? d.vdi['SR'] ?? 'sr');
+const networkOf = (v: Rec) => String(v['$network$uuid'] ?? v['network'] ?? 'net');
+
 export function buildOvaXml(
   meta: DeltaMetadata,
   disks: DeltaPointDisk[],
   now = new Date(),
 ): { xml: string; diskIds: Map<string, string> } {
-  const ids = new Map<string, string>();
-  const objects: Array<{ class: string; id: string; snapshot: Rec }> = [];
-  const idOf = (key: string) => {
-    if (!ids.has(key)) ids.set(key, `Ref:${ids.size}`);
-    return ids.get(key)!;
-  };
-  const vmId = idOf('vm');
-  const srIds = new Map<string, string>();
-  const networkIds = new Map<string, string>();
   const vifs = Array.isArray(meta.vifs) ? meta.vifs : Object.values(meta.vifs);
-  for (const d of disks) {
-    const sr = String(d.vdi['$SR$uuid'] ?? d.vdi['SR'] ?? 'sr');
-    if (!srIds.has(sr)) srIds.set(sr, idOf(`sr:${sr}`));
-  }
-  for (const v of vifs) {
-    const net = String(v['$network$uuid'] ?? v['network'] ?? 'net');
-    if (!networkIds.has(net)) networkIds.set(net, idOf(`net:${net}`));
-  }
-  const diskIds = new Map(disks.map((d) => [d.key, idOf(`vdi:${d.key}`)]));
-  const vbdIds = disks.map((d) => idOf(`vbd:${d.key}`));
-  const vifIds = vifs.map((_, i) => idOf(`vif:${i}`));
-  /** References to objects not in the archive mean nothing to the importing host. */
-  const foreign = (r: Rec): Rec => {
-    const out: Rec = {};
-    for (const [k, v] of Object.entries(r)) {
-      if (k.startsWith('$')) continue;
-      if (typeof v === 'string' && v.startsWith('OpaqueRef:')) out[k] = NULL_REF;
-      else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.startsWith('OpaqueRef:')))
-        out[k] = [];
-      else out[k] = v;
-    }
-    return out;
-  };
-  objects.push({
-    class: 'VM',
-    id: vmId,
-    snapshot: {
-      ...foreign(meta.vmSnapshot),
-      name_label: String(meta.vm['name_label'] ?? meta.vmSnapshot['name_label'] ?? ''),
-      is_a_snapshot: false,
-      is_a_template: false,
-      power_state: 'Halted',
-      VBDs: vbdIds,
-      VIFs: vifIds,
-    },
-  });
-  disks.forEach((d, i) => {
-    const srId = srIds.get(String(d.vdi['$SR$uuid'] ?? d.vdi['SR'] ?? 'sr'))!;
-    objects.push({
-      class: 'VBD',
-      id: vbdIds[i]!,
-      snapshot: {
-        ...foreign(d.vbd ?? {}),
-        VM: vmId,
-        VDI: diskIds.get(d.key)!,
-        userdevice: d.position,
-        type: 'Disk',
-        empty: false,
-      },
-    });
-    objects.push({
-      class: 'VDI',
-      id: diskIds.get(d.key)!,
-      snapshot: { ...foreign(d.vdi), SR: srId, VBDs: [vbdIds[i]!], virtual_size: d.virtualSize, is_a_snapshot: false },
-    });
-  });
-  for (const [uuid, id] of srIds) objects.push({ class: 'SR', id, snapshot: { uuid, name_label: '', VDIs: [] } });
-  vifs.forEach((v, i) => {
-    const net = String(v['$network$uuid'] ?? v['network'] ?? 'net');
-    objects.push({
+  const refs = numberRefs(disks, vifs);
+  const objects: OvaObject[] = [
+    vmObject(meta, refs),
+    ...disks.flatMap((d, i) => diskObjects(d, i, refs)),
+    ...[...refs.srs].map(([uuid, id]) => ({ class: 'SR', id, snapshot: { uuid, name_label: '', VDIs: [] } })),
+    ...vifs.map((v, i) => ({
       class: 'VIF',
-      id: vifIds[i]!,
-      snapshot: { ...foreign(v), VM: vmId, network: networkIds.get(net)! },
-    });
-  });
-  for (const v of vifs) {
-    const net = String(v['$network$uuid'] ?? v['network'] ?? 'net');
-    const id = networkIds.get(net)!;
-    if (objects.some((o) => o.id === id)) continue;
-    objects.push({
-      class: 'network',
-      id,
-      snapshot: {
-        uuid: net.startsWith('OpaqueRef:') ? '' : net,
-        name_label: String(v['$network$name_label'] ?? ''),
-        VIFs: [],
-      },
-    });
-  }
+      id: refs.vifs[i]!,
+      snapshot: { ...foreign(v), VM: refs.vm, network: refs.networks.get(networkOf(v))! },
+    })),
+    ...networkObjects(vifs, refs),
+  ];
   const version = {
     hostname: 'sluice',
     date: now.toISOString().slice(0, 10),
@@ -117,7 +63,102 @@ export function buildOvaXml(
     xapi_minor: 0,
     export_vsn: 2,
   };
-  return { xml: encodeXmlRpcValue({ version, objects }), diskIds };
+  return { xml: encodeXmlRpcValue({ version, objects }), diskIds: refs.vdis };
+}
+
+function numberRefs(disks: DeltaPointDisk[], vifs: Rec[]): OvaRefs {
+  const ids = new Map<string, string>();
+  const idOf = (key: string) => {
+    if (!ids.has(key)) ids.set(key, `Ref:${ids.size}`);
+    return ids.get(key)!;
+  };
+  const vm = idOf('vm');
+  const srs = new Map<string, string>();
+  const networks = new Map<string, string>();
+  for (const d of disks) {
+    const sr = srOf(d);
+    if (!srs.has(sr)) srs.set(sr, idOf(`sr:${sr}`));
+  }
+  for (const v of vifs) {
+    const net = networkOf(v);
+    if (!networks.has(net)) networks.set(net, idOf(`net:${net}`));
+  }
+  const vdis = new Map(disks.map((d) => [d.key, idOf(`vdi:${d.key}`)]));
+  const vbds = disks.map((d) => idOf(`vbd:${d.key}`));
+  const vifIds = vifs.map((_, i) => idOf(`vif:${i}`));
+  return { vm, srs, networks, vdis, vbds, vifs: vifIds };
+}
+
+/** References to objects not in the archive mean nothing to the importing host. */
+function foreign(r: Rec): Rec {
+  const out: Rec = {};
+  for (const [k, v] of Object.entries(r)) {
+    if (k.startsWith('$')) continue;
+    if (typeof v === 'string' && v.startsWith('OpaqueRef:')) out[k] = NULL_REF;
+    else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.startsWith('OpaqueRef:')))
+      out[k] = [];
+    else out[k] = v;
+  }
+  return out;
+}
+
+function vmObject(meta: DeltaMetadata, refs: OvaRefs): OvaObject {
+  return {
+    class: 'VM',
+    id: refs.vm,
+    snapshot: {
+      ...foreign(meta.vmSnapshot),
+      name_label: String(meta.vm['name_label'] ?? meta.vmSnapshot['name_label'] ?? ''),
+      is_a_snapshot: false,
+      is_a_template: false,
+      power_state: 'Halted',
+      VBDs: refs.vbds,
+      VIFs: refs.vifs,
+    },
+  };
+}
+
+/** The `i`th disk's VBD, then its VDI. */
+function diskObjects(d: DeltaPointDisk, i: number, refs: OvaRefs): OvaObject[] {
+  const vdi = refs.vdis.get(d.key)!;
+  return [
+    {
+      class: 'VBD',
+      id: refs.vbds[i]!,
+      snapshot: { ...foreign(d.vbd ?? {}), VM: refs.vm, VDI: vdi, userdevice: d.position, type: 'Disk', empty: false },
+    },
+    {
+      class: 'VDI',
+      id: vdi,
+      snapshot: {
+        ...foreign(d.vdi),
+        SR: refs.srs.get(srOf(d))!,
+        VBDs: [refs.vbds[i]!],
+        virtual_size: d.virtualSize,
+        is_a_snapshot: false,
+      },
+    },
+  ];
+}
+
+/** One network object per distinct network the VIFs are on. */
+function networkObjects(vifs: Rec[], refs: OvaRefs): OvaObject[] {
+  const out: OvaObject[] = [];
+  for (const v of vifs) {
+    const net = networkOf(v);
+    const id = refs.networks.get(net)!;
+    if (out.some((o) => o.id === id)) continue;
+    out.push({
+      class: 'network',
+      id,
+      snapshot: {
+        uuid: net.startsWith('OpaqueRef:') ? '' : net,
+        name_label: String(v['$network$name_label'] ?? ''),
+        VIFs: [],
+      },
+    });
+  }
+  return out;
 }
 
 function isZero(b: Buffer): boolean {

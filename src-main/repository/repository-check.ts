@@ -8,7 +8,7 @@ import { parentOfMergeState } from './merge-state.js';
 import { referencedVhds, vdiFolderKeys, xvaKeyOf, vhdKeysOf } from './point-file-keys.js';
 import { BACKUPS_DIR, isTemporaryName } from './repository-layout.js';
 import { baseName, parentKey, remoteOf, vmFolderKey, vmLockKey, type RepositoryRoot } from './repository-keys.js';
-import { heldByUnreadable, isVmFolderName, listVmPoints } from './repository-reader.js';
+import { heldByUnreadable, isVmFolderName, listVmPoints, type BackupPoint } from './repository-reader.js';
 import { childrenOf, filesInMerge, resolveChain, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
 import { lockVmFolder } from './vm-folder-lock.js';
 
@@ -150,17 +150,19 @@ async function inspectAll(
   return out;
 }
 
+/** Records one problem of the VM folder being inspected. */
+type AddProblem = (kind: ProblemKind, file: string, message: string) => void;
+
 async function inspectVm(
   root: Remote,
   vmUuid: string,
 ): Promise<{ problems: RepositoryProblem[]; points: number; vhds: number }> {
   const vmKey = vmFolderKey(vmUuid);
-  const shown = (name: string) => root.displayPath(joinKey(vmKey, name));
   const problems: RepositoryProblem[] = [];
   const { points, unreadable } = await listVmPoints(root, vmUuid);
   // While metadata is unreadable, "unreferenced" cannot be proven: such files are reported, never repaired.
   const held = heldByUnreadable(unreadable);
-  const add = (kind: ProblemKind, file: string, message: string) => {
+  const add: AddProblem = (kind, file, message) => {
     const hold = held !== undefined && HELD_BY_UNREADABLE.has(kind);
     problems.push({
       kind,
@@ -172,6 +174,17 @@ async function inspectVm(
   };
   for (const u of unreadable) add('unreadable-metadata', u.path, `cannot read the metadata: ${u.reason}`);
 
+  await inspectVmFolderFiles(root, vmKey, points, add);
+  const scans = new Map<string, VhdFolderScan>();
+  for (const dir of await vdiFolderKeys(root, vmKey)) scans.set(dir, await scanVhdFolder(root, dir));
+  const vhds = inspectVhdFolders(root, scans, referencedVhds(points), add);
+  await inspectChains(root, points, scans, add);
+  return { problems, points: points.length, vhds };
+}
+
+/** The files of the VM folder itself: links, temporaries, and the XVAs of its full points. */
+async function inspectVmFolderFiles(root: Remote, vmKey: string, points: BackupPoint[], add: AddProblem) {
+  const shown = (name: string) => root.displayPath(joinKey(vmKey, name));
   const entries = await root.list(vmKey);
   const names = entries.map((e) => e.name);
   for (const e of entries)
@@ -196,10 +209,15 @@ async function inspectVm(
       add('orphan-xva', shown(n), 'no backup point uses this file (a full backup that did not finish)');
     }
   }
+}
 
-  const referenced = referencedVhds(points);
-  const scans = new Map<string, VhdFolderScan>();
-  for (const dir of await vdiFolderKeys(root, vmKey)) scans.set(dir, await scanVhdFolder(root, dir));
+/** The disk folders' temporaries, unfinished merges and unused VHDs; returns how many VHDs they hold. */
+function inspectVhdFolders(
+  root: Remote,
+  scans: Map<string, VhdFolderScan>,
+  referenced: Set<string>,
+  add: AddProblem,
+): number {
   let vhds = 0;
   for (const scan of scans.values()) {
     vhds += scan.vhds.size;
@@ -225,6 +243,16 @@ async function inspectVm(
       else add('orphan-vhd', v.path, 'no backup point uses this VHD and nothing builds on it');
     }
   }
+  return vhds;
+}
+
+/** Every point's VHD chains, each resolved from its folder's scan. */
+async function inspectChains(
+  root: Remote,
+  points: BackupPoint[],
+  scans: Map<string, VhdFolderScan>,
+  add: AddProblem,
+): Promise<void> {
   for (const p of points) {
     for (const file of vhdKeysOf(p).values()) {
       // A disk folder that cannot be listed (a link out of the repository, say) breaks the point, not the check.
@@ -245,7 +273,6 @@ async function inspectVm(
         );
     }
   }
-  return { problems, points: points.length, vhds };
 }
 
 async function repairVm(root: Remote, vmUuid: string, opts: CheckOptions): Promise<void> {

@@ -5,7 +5,7 @@ import { pickDisk, type BackupPoint } from '../repository/index.js';
 import { taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import { markTaskOwned } from '../xapi/owned-tasks.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
-import { NULL_REF, parseTaskResultRefs, vbdRecordSchema } from '../xapi/xapi-records.js';
+import { NULL_REF, parseTaskResultRefs, vbdRecordSchema, type VbdRecord } from '../xapi/xapi-records.js';
 import type { RestoreOptions } from './restore-options.js';
 import { resolveTargetSr, type TargetSr } from './restore-target.js';
 import type { CreatedObjects } from './vm-recreate.js';
@@ -144,17 +144,13 @@ export async function moveImportedDisks(
   vmRef: string,
   placement: FullPointPlacement,
   created: CreatedObjects,
-  opts: Pick<RestoreOptions, 'runId' | 'signal' | 'log'>,
+  opts: MoveOptions,
   sampler: ProgressSampler,
   context: Record<string, string>,
 ): Promise<void> {
   if (placement.moves.size === 0) return;
   sampler.setPhase('commit');
-  const vbds = new Map<string, { ref: string; record: ReturnType<typeof vbdRecordSchema.parse> }>();
-  for (const ref of await xapi.call<string[]>('VM.get_VBDs', vmRef)) {
-    const record = vbdRecordSchema.parse(await xapi.call('VBD.get_record', ref));
-    if (record.type === 'Disk' && record.VDI !== NULL_REF) vbds.set(record.userdevice, { ref, record });
-  }
+  const vbds = await diskVbdsByPosition(xapi, vmRef);
   // All positions first: a wrong one (possible only for a zstd XVA) fails before any disk moves.
   for (const position of placement.moves.keys()) {
     if (!vbds.has(position)) {
@@ -167,64 +163,121 @@ export async function moveImportedDisks(
   for (const [position, sr] of placement.moves) {
     opts.signal?.throwIfAborted();
     const { ref: vbdRef, record: vbd } = vbds.get(position)!;
-    const name = await xapi.call<string>('VDI.get_name_label', vbd.VDI);
-    opts.log('info', `Moving disk ${position} ("${name}") onto the SR "${sr.record.name_label}".`, context);
-    // The copy's own progress line: the host task's progress x the disk's size, so a large disk is seen moving.
-    const virtualSize = Number(await xapi.call<string | number>('VDI.get_virtual_size', vbd.VDI));
-    const moved = {
-      bytesRead: 0,
-      bytesWritten: 0,
-      buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
-      producerBlockedMs: 0,
-      consumerStarvedMs: 0,
-    };
-    const diskSampler = sampler.forDisk({ uuid: await xapi.call<string>('VDI.get_uuid', vbd.VDI), name });
-    diskSampler.totalBytes = virtualSize;
-    diskSampler.phase = 'transfer';
-    diskSampler.restart(1, moved);
-    diskSampler.start();
-    const onProgress = (fraction: number) => {
-      const bytes = Math.round(Math.min(1, Math.max(0, fraction)) * virtualSize);
-      if (bytes <= moved.bytesWritten) return;
-      moved.bytesRead = moved.bytesWritten = bytes;
-      diskSampler.report();
-    };
-    const copy = await copyVdi(xapi, opts.runId, vbd.VDI, sr, opts.signal, onProgress).catch((err: unknown) => {
-      diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-      if (opts.signal?.aborted || !(err instanceof SluiceError) || err.code === 'CANCELLED') throw err;
-      throw new SluiceError(
-        err.code,
-        `Moving disk ${position} ("${name}") onto the SR "${sr.record.name_label}" failed: ${err.message}`,
-        {
-          hint: err.hint,
-          context: { ...context, ...err.context, disk: name, sr: sr.record.uuid },
-          retryable: err.retryable,
-          damage: err.damage,
-          cause: err,
-        },
-      );
-    });
-    await created.adopt('VDI', copy);
-    moved.bytesRead = moved.bytesWritten = virtualSize;
-    diskSampler.stop('done');
-    opts.signal?.throwIfAborted();
-    await xapi.call('VBD.destroy', vbdRef);
-    await xapi.call('VBD.create', {
-      VM: vmRef,
-      VDI: copy,
-      userdevice: vbd.userdevice,
-      bootable: vbd.bootable,
-      mode: vbd.mode,
-      type: vbd.type,
-      empty: false,
-      unpluggable: vbd['unpluggable'] === true,
-      other_config: (vbd['other_config'] as Record<string, string> | undefined) ?? {},
-      qos_algorithm_type: String(vbd['qos_algorithm_type'] ?? ''),
-      qos_algorithm_params: (vbd['qos_algorithm_params'] as Record<string, string> | undefined) ?? {},
-    });
-    await xapi.call('VDI.destroy', vbd.VDI);
-    created.forgetVdi(vbd.VDI);
+    await moveDisk(xapi, vmRef, { position, sr, vbdRef, vbd }, created, opts, sampler, context);
   }
+}
+
+type MoveOptions = Pick<RestoreOptions, 'runId' | 'signal' | 'log'>;
+
+/** One imported disk to move: where it is plugged and the SR it must end on. */
+interface DiskMove {
+  position: string;
+  sr: TargetSr;
+  vbdRef: string;
+  vbd: VbdRecord;
+}
+
+/** The VM's disk VBDs (not its CD drives or empty ones) by position. */
+async function diskVbdsByPosition(
+  xapi: XapiSession,
+  vmRef: string,
+): Promise<Map<string, { ref: string; record: VbdRecord }>> {
+  const vbds = new Map<string, { ref: string; record: VbdRecord }>();
+  for (const ref of await xapi.call<string[]>('VM.get_VBDs', vmRef)) {
+    const record = vbdRecordSchema.parse(await xapi.call('VBD.get_record', ref));
+    if (record.type === 'Disk' && record.VDI !== NULL_REF) vbds.set(record.userdevice, { ref, record });
+  }
+  return vbds;
+}
+
+/** Copies the disk onto its SR, plugs the copy where the original was, and destroys the original. */
+async function moveDisk(
+  xapi: XapiSession,
+  vmRef: string,
+  move: DiskMove,
+  created: CreatedObjects,
+  opts: MoveOptions,
+  sampler: ProgressSampler,
+  context: Record<string, string>,
+): Promise<void> {
+  const { position, sr, vbdRef, vbd } = move;
+  const name = await xapi.call<string>('VDI.get_name_label', vbd.VDI);
+  opts.log('info', `Moving disk ${position} ("${name}") onto the SR "${sr.record.name_label}".`, context);
+  const copy = await copyShowingProgress(xapi, move, name, created, opts, sampler, context);
+  opts.signal?.throwIfAborted();
+  await xapi.call('VBD.destroy', vbdRef);
+  await xapi.call('VBD.create', vbdOfCopy(vmRef, copy, vbd));
+  await xapi.call('VDI.destroy', vbd.VDI);
+  created.forgetVdi(vbd.VDI);
+}
+
+/** The copy of the moved disk, recorded in `created` as soon as the host names it. */
+async function copyShowingProgress(
+  xapi: XapiSession,
+  move: DiskMove,
+  name: string,
+  created: CreatedObjects,
+  opts: MoveOptions,
+  sampler: ProgressSampler,
+  context: Record<string, string>,
+): Promise<string> {
+  const { position, sr, vbd } = move;
+  // The copy's own progress line: the host task's progress x the disk's size, so a large disk is seen moving.
+  const virtualSize = Number(await xapi.call<string | number>('VDI.get_virtual_size', vbd.VDI));
+  const moved = {
+    bytesRead: 0,
+    bytesWritten: 0,
+    buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
+    producerBlockedMs: 0,
+    consumerStarvedMs: 0,
+  };
+  const diskSampler = sampler.forDisk({ uuid: await xapi.call<string>('VDI.get_uuid', vbd.VDI), name });
+  diskSampler.totalBytes = virtualSize;
+  diskSampler.phase = 'transfer';
+  diskSampler.restart(1, moved);
+  diskSampler.start();
+  const onProgress = (fraction: number) => {
+    const bytes = Math.round(Math.min(1, Math.max(0, fraction)) * virtualSize);
+    if (bytes <= moved.bytesWritten) return;
+    moved.bytesRead = moved.bytesWritten = bytes;
+    diskSampler.report();
+  };
+  const copy = await copyVdi(xapi, opts.runId, vbd.VDI, sr, opts.signal, onProgress).catch((err: unknown) => {
+    diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
+    if (opts.signal?.aborted || !(err instanceof SluiceError) || err.code === 'CANCELLED') throw err;
+    throw new SluiceError(
+      err.code,
+      `Moving disk ${position} ("${name}") onto the SR "${sr.record.name_label}" failed: ${err.message}`,
+      {
+        hint: err.hint,
+        context: { ...context, ...err.context, disk: name, sr: sr.record.uuid },
+        retryable: err.retryable,
+        damage: err.damage,
+        cause: err,
+      },
+    );
+  });
+  await created.adopt('VDI', copy);
+  moved.bytesRead = moved.bytesWritten = virtualSize;
+  diskSampler.stop('done');
+  return copy;
+}
+
+/** The original's VBD record, pointing at the copy. */
+function vbdOfCopy(vmRef: string, copy: string, vbd: VbdRecord): Record<string, unknown> {
+  return {
+    VM: vmRef,
+    VDI: copy,
+    userdevice: vbd.userdevice,
+    bootable: vbd.bootable,
+    mode: vbd.mode,
+    type: vbd.type,
+    empty: false,
+    unpluggable: vbd['unpluggable'] === true,
+    other_config: (vbd['other_config'] as Record<string, string> | undefined) ?? {},
+    qos_algorithm_type: String(vbd['qos_algorithm_type'] ?? ''),
+    qos_algorithm_params: (vbd['qos_algorithm_params'] as Record<string, string> | undefined) ?? {},
+  };
 }
 
 /**

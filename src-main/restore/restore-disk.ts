@@ -1,4 +1,3 @@
-import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import {
   deltaPointDisks,
@@ -7,14 +6,14 @@ import {
   withNearestGoodPoint,
   openPointDisks,
 } from '../repository/index.js';
-import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { removeDeadRunLeftovers } from '../xapi/dead-run-leftovers.js';
 import { restoreFullPointDisk } from './restore-full-disk.js';
 import { uploadDisk } from './restore-delta-point.js';
 import type { RestoredDisk, RestoreOptions } from './restore-options.js';
 import { resolveTargetSr } from './restore-target.js';
-import { CreatedObjects, createDiskFor } from './vm-recreate.js';
+import { abandonRestoreRun, startRestoreRun } from './restore-run.js';
+import { createDiskFor } from './vm-recreate.js';
 
 /**
  * Restores one disk of a point into a new VDI on the chosen SR (default: the pool's default SR), attached to
@@ -61,18 +60,13 @@ async function restoreDeltaDisk(
   context: Record<string, string>,
 ): Promise<RestoredDisk> {
   const target = pickDisk(await deltaPointDisks(point), wanted, point);
-  const sampler = new ProgressSampler(
-    {
-      runId: opts.runId,
-      vm: { uuid: point.vmUuid, name: point.vmName },
-      disk: { uuid: target.uuid, name: target.name },
-      spoolCapBytes: opts.spoolCapBytes,
-    },
-    opts.onProgress,
+  const run = startRestoreRun(
+    xapi,
+    opts,
+    { uuid: point.vmUuid, name: point.vmName },
+    { uuid: target.uuid, name: target.name },
   );
-  const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
-  const created = new CreatedObjects(xapi, opts.runId);
-  sampler.start();
+  const { sampler, throttle, created } = run;
   sampler.setPhase('verify');
   const [opened] = await openPointDisks(point, (d) => d.key === target.key).catch((err) => {
     sampler.stop('failed');
@@ -99,8 +93,7 @@ async function restoreDeltaDisk(
       bytes,
     };
   } catch (err) {
-    sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-    await created.destroy(opts.log);
+    await abandonRestoreRun(run, opts);
     throw err;
   } finally {
     await opened!.chain.close();

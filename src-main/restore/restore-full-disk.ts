@@ -1,4 +1,3 @@
-import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import {
@@ -9,12 +8,12 @@ import {
   pickDisk,
   type BackupPoint,
 } from '../repository/index.js';
-import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { uploadToHost } from './disk-upload.js';
 import type { RestoredDisk, RestoreOptions } from './restore-options.js';
+import { abandonRestoreRun, startRestoreRun } from './restore-run.js';
 import { resolveTargetSr } from './restore-target.js';
-import { CreatedObjects } from './vm-recreate.js';
+import type { CreatedObjects } from './vm-recreate.js';
 
 /** One disk of a full point into a new VDI: its chunks read out of the XVA (checked) and sent raw. */
 export async function restoreFullPointDisk(
@@ -27,59 +26,23 @@ export async function restoreFullPointDisk(
   const { disks } = await fullPointDisks(point);
   const target = pickDisk(disks, wanted, point);
   const name = opts.name ?? target.name;
-  const sampler = new ProgressSampler(
-    {
-      runId: opts.runId,
-      vm: { uuid: point.vmUuid, name: point.vmName },
-      disk: { uuid: target.id, name: target.name },
-      spoolCapBytes: opts.spoolCapBytes,
-    },
-    opts.onProgress,
+  const run = startRestoreRun(
+    xapi,
+    opts,
+    { uuid: point.vmUuid, name: point.vmName },
+    { uuid: target.id, name: target.name },
   );
-  const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
-  const created = new CreatedObjects(xapi, opts.runId);
-  sampler.start();
+  const { sampler, throttle, created } = run;
   try {
     const sr = await resolveTargetSr(xapi, opts.srUuid, context);
-    const vdiRef = await xapi.call<string>('VDI.create', {
-      name_label: name,
-      name_description: '',
-      SR: sr.ref,
-      virtual_size: String(target.virtualSize),
-      type: 'user',
-      sharable: false,
-      read_only: false,
-      other_config: created.mark(),
-      xenstore_data: {},
-      sm_config: {},
-      tags: [],
-    });
-    created.record('VDI', vdiRef);
+    const vdiRef = await createEmptyVdi(xapi, name, sr.ref, target.virtualSize, created);
     const source = xvaDiskRaw(await openPlainXva(point, 'restore one disk'), target.id, target.virtualSize);
-    const checked = (async function* () {
-      try {
-        yield* source;
-      } catch (err) {
-        if (err instanceof XvaVerifyError) {
-          throw new SluiceError(
-            'REMOTE_ERROR',
-            `The backup ${point.vmName} ${point.id} is damaged: ${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`,
-            {
-              hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
-              context: { ...context, ...(err.entry ? { entry: err.entry } : {}) },
-              damage: { kind: err.damage, offset: err.offset, file: xvaPathOf(point) },
-            },
-          );
-        }
-        throw err;
-      }
-    })();
     await uploadToHost(
       xapi,
       {
         path: '/import_raw_vdi',
         query: { vdi: vdiRef, format: 'raw' },
-        source: checked,
+        source: withDamageNamed(source, point, context),
         length: target.virtualSize,
         label: 'Sluice restore disk',
         context: { ...context, disk: target.name },
@@ -99,8 +62,56 @@ export async function restoreFullPointDisk(
       bytes: target.virtualSize,
     };
   } catch (err) {
-    sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-    await created.destroy(opts.log);
+    await abandonRestoreRun(run, opts);
+    throw err;
+  }
+}
+
+/** A new VDI of `virtualSize` bytes, marked and recorded as this restore's. */
+async function createEmptyVdi(
+  xapi: XapiSession,
+  name: string,
+  srRef: string,
+  virtualSize: number,
+  created: CreatedObjects,
+): Promise<string> {
+  const vdiRef = await xapi.call<string>('VDI.create', {
+    name_label: name,
+    name_description: '',
+    SR: srRef,
+    virtual_size: String(virtualSize),
+    type: 'user',
+    sharable: false,
+    read_only: false,
+    other_config: created.mark(),
+    xenstore_data: {},
+    sm_config: {},
+    tags: [],
+  });
+  created.record('VDI', vdiRef);
+  return vdiRef;
+}
+
+/** The disk's chunks as read from the XVA, a format error becoming the damaged point's error. */
+async function* withDamageNamed(
+  source: AsyncIterable<Buffer>,
+  point: BackupPoint,
+  context: Record<string, string>,
+): AsyncGenerator<Buffer> {
+  try {
+    yield* source;
+  } catch (err) {
+    if (err instanceof XvaVerifyError) {
+      throw new SluiceError(
+        'REMOTE_ERROR',
+        `The backup ${point.vmName} ${point.id} is damaged: ${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`,
+        {
+          hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
+          context: { ...context, ...(err.entry ? { entry: err.entry } : {}) },
+          damage: { kind: err.damage, offset: err.offset, file: xvaPathOf(point) },
+        },
+      );
+    }
     throw err;
   }
 }

@@ -1,15 +1,13 @@
-import { ProgressSampler } from '../transfer/progress-sampler.js';
-import { SluiceError, type Damage } from '../errors/sluice-error.js';
-import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
+import { SluiceError } from '../errors/sluice-error.js';
 import { fullXvaFile, type FullMetadata, fullPointDisks, type BackupPoint } from '../repository/index.js';
-import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { parseTaskResultRefs } from '../xapi/xapi-records.js';
 import { uploadToHost } from './disk-upload.js';
 import type { RestoreOptions } from './restore-options.js';
 import { moveImportedDisks, planFullPointPlacement } from './full-point-placement.js';
-import { CreatedObjects } from './vm-recreate.js';
-import { readXvaChecksumFile, unreadableXvaChecksum, xvaChecksumMismatch } from '../repository/index.js';
+import { abandonRestoreRun, startRestoreRun } from './restore-run.js';
+import type { CreatedObjects } from './vm-recreate.js';
+import { xvaUploadChecks } from './xva-upload-checks.js';
 
 /**
  * Restores a full point: the XVA goes to PUT /import as it is stored (the host reads zstd or gzip itself),
@@ -22,55 +20,14 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
   const meta = point.metadata as FullMetadata;
   const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
   const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
-  const { key, path: xva, size, zstd, compressed } = await fullXvaFile(point);
-  const verifier = compressed ? undefined : await XvaStreamVerifier.create();
-  const checksum = await readXvaChecksumFile(point.remote, key);
-  if (checksum.state === 'unreadable') {
-    // As verify says it, before anything reaches the host: skipping it would leave a zstd XVA unchecked.
-    const m = unreadableXvaChecksum(`${point.vmName} ${point.id}`, checksum.path, compressed);
-    throw new SluiceError('REMOTE_ERROR', m.message, {
-      hint: m.hint,
-      context: { ...context, file: m.file },
-      damage: { kind: 'checksum-format', file: m.file },
-    });
-  }
-  const hash = checksum.state === 'present' ? checksum.hash() : undefined;
-  const damaged = (message: string, damage: Omit<Damage, 'file'>, extra: Record<string, string>, cause?: unknown) =>
-    new SluiceError('REMOTE_ERROR', `The backup ${point.vmName} ${point.id} is damaged: ${message}`, {
-      hint: "This point cannot be restored safely; use another point, and check the remote's disk.",
-      context: { ...context, ...extra },
-      damage: { ...damage, file: xva },
-      cause,
-    });
-
-  const sampler = new ProgressSampler(
-    { runId: opts.runId, vm: { uuid: point.vmUuid, name }, disk: null, spoolCapBytes: opts.spoolCapBytes },
-    opts.onProgress,
-  );
-  const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
-  const created = new CreatedObjects(xapi, opts.runId);
-  let seen = 0;
-  const finalChecks = () => {
-    try {
-      verifier?.finish();
-    } catch (err) {
-      if (err instanceof XvaVerifyError) throw damaged(err.message, { kind: err.damage, offset: err.offset }, {}, err);
-      throw err;
-    }
-    if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex) {
-      const m = xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksum.path, compressed);
-      throw new SluiceError('REMOTE_ERROR', m.message, {
-        hint: m.hint,
-        context: { ...context, ...m.context },
-        damage: { kind: 'file-checksum', file: m.file },
-      });
-    }
-  };
-  sampler.start();
+  const file = await fullXvaFile(point);
+  const checks = await xvaUploadChecks(point, file, context);
+  const run = startRestoreRun(xapi, opts, { uuid: point.vmUuid, name }, null);
+  const { sampler, throttle, created } = run;
   try {
     // Per-disk SRs need the disk list (read from the XVA's head) to know where each disk goes; a zstd XVA
     // cannot be read here, so its disks are named by position.
-    const needsDisks = Object.keys(opts.diskSrs ?? {}).length > 0 && !zstd;
+    const needsDisks = Object.keys(opts.diskSrs ?? {}).length > 0 && !file.zstd;
     const placement = await planFullPointPlacement(
       xapi,
       point,
@@ -85,30 +42,10 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
       {
         path: '/import',
         query: { sr_id: sr.ref },
-        source: (await point.remote.createReadStream(key)) as AsyncIterable<Buffer>,
-        length: size,
-        inspect: (chunk) => {
-          hash?.update(chunk);
-          try {
-            verifier?.update(chunk);
-          } catch (err) {
-            if (err instanceof XvaVerifyError)
-              throw damaged(
-                `${err.message}${err.entry ? ` in ${err.entry}` : ''} (byte ${err.offset})`,
-                { kind: err.damage, offset: err.offset },
-                err.entry ? { entry: err.entry } : {},
-                err,
-              );
-            throw err;
-          }
-          seen += chunk.length;
-          // The whole-file checks run on the last chunk, before it leaves: once the host has every byte of
-          // the Content-Length it finishes the import whatever we do next.
-          if (seen >= size) finalChecks();
-        },
-        beforeFinish: () => {
-          if (seen < size) finalChecks();
-        },
+        source: (await point.remote.createReadStream(file.key)) as AsyncIterable<Buffer>,
+        length: file.size,
+        inspect: checks.inspect,
+        beforeFinish: checks.beforeFinish,
         onRefusedResult: async (result) => recordImported(xapi, result, created),
         label: 'Sluice restore',
         context,
@@ -122,10 +59,9 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
     await xapi.call('VM.set_name_label', vmRef, name);
     await moveImportedDisks(xapi, vmRef, placement, created, opts, sampler, context);
     await created.keep();
-    return { vmRef, name, bytes: size, sampler };
+    return { vmRef, name, bytes: file.size, sampler };
   } catch (err) {
-    sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-    await created.destroy(opts.log);
+    await abandonRestoreRun(run, opts);
     throw err;
   }
 }

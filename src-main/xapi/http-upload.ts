@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import { SluiceError, type ErrorContext } from '../errors/sluice-error.js';
 import { describeNetworkError } from './host-unreachable.js';
 import { connectPinned } from './pinned-socket.js';
@@ -34,20 +35,7 @@ export async function openHostUpload(
   for (const [k, v] of Object.entries({ session_id: xapi.sessionId, ...query })) url.searchParams.set(k, v);
   const context = { ...opts.context, host: url.host };
   if (opts.signal?.aborted) throw new SluiceError('CANCELLED', 'The upload was cancelled.', { context });
-  const socket = await connectPinned(url, xapi.fingerprint);
-  const req = http.request({
-    method: 'PUT',
-    host: url.hostname,
-    port: url.port,
-    path: `${url.pathname}${url.search}`,
-    headers: {
-      host: url.host,
-      'user-agent': 'Sluice',
-      'content-length': String(opts.contentLength),
-      'content-type': 'application/octet-stream',
-    },
-    createConnection: () => socket,
-  });
+  const req = putRequest(url, await connectPinned(url, xapi.fingerprint), opts.contentLength);
   let failure: Error | undefined;
   const fail = (err: Error): void => {
     failure ??= err;
@@ -58,15 +46,7 @@ export async function openHostUpload(
   const settled = new Promise<void>((resolve, reject) => {
     req.once('response', (res) => {
       const status = res.statusCode ?? 0;
-      if (status !== 200) {
-        fail(
-          new SluiceError('HOST_ERROR', `The host answered HTTP ${status} to the upload (${path}).`, {
-            hint:
-              status === 401 ? 'The host refused the session; log in again.' : "Check the host's log (xensource.log).",
-            context: { ...context, status: String(status) },
-          }),
-        );
-      }
+      if (status !== 200) fail(refusedUpload(status, path, context));
       res.resume();
       res.once('end', resolve);
       res.once('close', resolve);
@@ -110,6 +90,30 @@ export async function openHostUpload(
       fail(reason instanceof Error ? reason : new SluiceError('CANCELLED', 'The upload was stopped.', { context }));
     },
   };
+}
+
+/** The PUT, over the socket already checked against the pin (nothing is sent before). */
+function putRequest(url: URL, socket: Socket, contentLength: number): http.ClientRequest {
+  return http.request({
+    method: 'PUT',
+    host: url.hostname,
+    port: url.port,
+    path: `${url.pathname}${url.search}`,
+    headers: {
+      host: url.host,
+      'user-agent': 'Sluice',
+      'content-length': String(contentLength),
+      'content-type': 'application/octet-stream',
+    },
+    createConnection: () => socket,
+  });
+}
+
+function refusedUpload(status: number, path: string, context: ErrorContext): SluiceError {
+  return new SluiceError('HOST_ERROR', `The host answered HTTP ${status} to the upload (${path}).`, {
+    hint: status === 401 ? 'The host refused the session; log in again.' : "Check the host's log (xensource.log).",
+    context: { ...context, status: String(status) },
+  });
 }
 
 /** With 2 MiB chunks (a VHD block), about 8 MiB queued towards the host. */

@@ -126,99 +126,114 @@ export class VhdStreamReader {
   /** One structure if the queue holds it: an event, null (progress without event), undefined (needs more bytes). */
   private step(): VhdStreamEvent | null | undefined {
     switch (this.phase) {
-      case 'footer': {
-        const buf = this.read(0, FOOTER_SIZE, 'the footer copy');
-        if (!buf) return undefined;
-        this.footer = decodeFooter(buf, this.where(0));
-        if (this.footer.diskType === DiskType.Fixed) {
-          throw new VhdFormatError(
-            'unsupported',
-            'this is a fixed VHD (raw data then footer), not a dynamic or differencing one',
-            this.where(0),
-          );
-        }
-        if (this.footer.dataOffset < FOOTER_SIZE) {
-          throw new VhdFormatError(
-            'footer',
-            `footer says the dynamic header is at byte ${this.footer.dataOffset}, inside the footer copy`,
-            this.where(0),
-          );
-        }
-        this.phase = 'header';
-        return null;
-      }
-      case 'header': {
-        const footer = this.footer!;
-        const buf = this.read(footer.dataOffset, HEADER_SIZE, 'the dynamic header');
-        if (!buf) return undefined;
-        this.header = decodeHeader(buf, this.where(footer.dataOffset));
-        this.checkHeader(footer, this.header, footer.dataOffset);
-        this.phase = 'bat';
-        return null;
-      }
-      case 'bat': {
-        const header = this.header!;
-        const buf = this.read(header.tableOffset, batSize(header.maxTableEntries), 'the BAT');
-        if (!buf) return undefined;
-        const bat = decodeBat(buf, header.maxTableEntries);
-        this.planBlocks(bat, header);
-        this.phase = this.plan.length > 0 ? 'blocks' : 'trailer';
-        return {
-          kind: 'header',
-          footer: this.footer!,
-          header,
-          bat,
-          presentBlocks: this.plan.length,
-          expectedBytes: this.footerOffset + FOOTER_SIZE,
-        };
-      }
-      case 'blocks': {
-        const header = this.header!;
-        const block = this.plan[this.nextBlock]!;
-        const bitmapBytes = bitmapSize(header.blockSize);
-        const buf = this.read(block.offset, bitmapBytes + header.blockSize, `block ${block.index}`);
-        if (!buf) return undefined;
-        this.nextBlock++;
-        if (this.nextBlock === this.plan.length) this.phase = 'trailer';
-        return {
-          kind: 'block',
-          index: block.index,
-          bitmap: buf.subarray(0, bitmapBytes),
-          data: buf.subarray(bitmapBytes),
-          offset: block.offset,
-        };
-      }
-      case 'trailer': {
-        const buf = this.read(this.footerOffset, FOOTER_SIZE, 'the trailing footer');
-        if (!buf) return undefined;
-        const where = this.where(this.footerOffset);
-        const trailer = decodeFooter(buf, where);
-        const copy = this.footer!;
-        if (
-          trailer.uuid !== copy.uuid ||
-          trailer.currentSize !== copy.currentSize ||
-          trailer.diskType !== copy.diskType
-        ) {
-          throw new VhdFormatError(
-            'footer',
-            `trailing footer (uuid ${trailer.uuid}, ${trailer.currentSize} bytes, type ${trailer.diskType}) differs from the copy at byte 0 ` +
-              `(uuid ${copy.uuid}, ${copy.currentSize} bytes, type ${copy.diskType})`,
-            where,
-          );
-        }
-        this.phase = 'done';
-        return { kind: 'end', footer: trailer, bytes: this.position };
-      }
+      case 'footer':
+        return this.stepFooterCopy();
+      case 'header':
+        return this.stepHeader();
+      case 'bat':
+        return this.stepBat();
+      case 'blocks':
+        return this.stepBlock();
+      case 'trailer':
+        return this.stepTrailer();
       case 'done':
-        if (this.queue.length > 0) {
-          throw new VhdFormatError(
-            'trailing-data',
-            `${this.queue.length} bytes follow the trailing footer`,
-            this.where(this.position),
-          );
-        }
-        return undefined;
+        return this.stepDone();
     }
+  }
+
+  private stepFooterCopy(): null | undefined {
+    const buf = this.read(0, FOOTER_SIZE, 'the footer copy');
+    if (!buf) return undefined;
+    this.footer = decodeFooter(buf, this.where(0));
+    if (this.footer.diskType === DiskType.Fixed) {
+      throw new VhdFormatError(
+        'unsupported',
+        'this is a fixed VHD (raw data then footer), not a dynamic or differencing one',
+        this.where(0),
+      );
+    }
+    if (this.footer.dataOffset < FOOTER_SIZE) {
+      throw new VhdFormatError(
+        'footer',
+        `footer says the dynamic header is at byte ${this.footer.dataOffset}, inside the footer copy`,
+        this.where(0),
+      );
+    }
+    this.phase = 'header';
+    return null;
+  }
+
+  private stepHeader(): null | undefined {
+    const footer = this.footer!;
+    const buf = this.read(footer.dataOffset, HEADER_SIZE, 'the dynamic header');
+    if (!buf) return undefined;
+    this.header = decodeHeader(buf, this.where(footer.dataOffset));
+    this.checkHeader(footer, this.header, footer.dataOffset);
+    this.phase = 'bat';
+    return null;
+  }
+
+  private stepBat(): VhdHeaderEvent | undefined {
+    const header = this.header!;
+    const buf = this.read(header.tableOffset, batSize(header.maxTableEntries), 'the BAT');
+    if (!buf) return undefined;
+    const bat = decodeBat(buf, header.maxTableEntries);
+    this.planBlocks(bat, header);
+    this.phase = this.plan.length > 0 ? 'blocks' : 'trailer';
+    return {
+      kind: 'header',
+      footer: this.footer!,
+      header,
+      bat,
+      presentBlocks: this.plan.length,
+      expectedBytes: this.footerOffset + FOOTER_SIZE,
+    };
+  }
+
+  private stepBlock(): VhdBlockEvent | undefined {
+    const header = this.header!;
+    const block = this.plan[this.nextBlock]!;
+    const bitmapBytes = bitmapSize(header.blockSize);
+    const buf = this.read(block.offset, bitmapBytes + header.blockSize, `block ${block.index}`);
+    if (!buf) return undefined;
+    this.nextBlock++;
+    if (this.nextBlock === this.plan.length) this.phase = 'trailer';
+    return {
+      kind: 'block',
+      index: block.index,
+      bitmap: buf.subarray(0, bitmapBytes),
+      data: buf.subarray(bitmapBytes),
+      offset: block.offset,
+    };
+  }
+
+  private stepTrailer(): VhdEndEvent | undefined {
+    const buf = this.read(this.footerOffset, FOOTER_SIZE, 'the trailing footer');
+    if (!buf) return undefined;
+    const where = this.where(this.footerOffset);
+    const trailer = decodeFooter(buf, where);
+    const copy = this.footer!;
+    if (trailer.uuid !== copy.uuid || trailer.currentSize !== copy.currentSize || trailer.diskType !== copy.diskType) {
+      throw new VhdFormatError(
+        'footer',
+        `trailing footer (uuid ${trailer.uuid}, ${trailer.currentSize} bytes, type ${trailer.diskType}) differs from the copy at byte 0 ` +
+          `(uuid ${copy.uuid}, ${copy.currentSize} bytes, type ${copy.diskType})`,
+        where,
+      );
+    }
+    this.phase = 'done';
+    return { kind: 'end', footer: trailer, bytes: this.position };
+  }
+
+  private stepDone(): undefined {
+    if (this.queue.length > 0) {
+      throw new VhdFormatError(
+        'trailing-data',
+        `${this.queue.length} bytes follow the trailing footer`,
+        this.where(this.position),
+      );
+    }
+    return undefined;
   }
 
   /** The `length` bytes at stream offset `at`, skipping whatever lies before them; undefined until all arrived. */
