@@ -1,7 +1,6 @@
 import { SluiceError, type Damage } from '../errors/sluice-error.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
-import type {
-  fullXvaFile} from '../repository/index.js';
+import type { fullXvaFile } from '../repository/index.js';
 import {
   readXvaChecksumFile,
   unreadableXvaChecksum,
