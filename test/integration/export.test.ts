@@ -16,6 +16,7 @@ import { runCli } from '../helpers/cli.js';
 import { vmRefByUuid, vmShape } from '../helpers/restore.js';
 import { connect, MiB, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
+import { qemuVhdToRaw } from '../helpers/vhd-fixtures.js';
 import { hashDisksInXva } from '../helpers/xva-content.js';
 
 let sim: SimHandle;
@@ -33,16 +34,7 @@ async function sha256(file: string): Promise<string> {
 
 /** qemu-img's reading of a VHD (it does not follow parents: the file must stand alone), as raw, hashed. */
 async function qemuVhdToRawHash(vhd: string): Promise<string> {
-  const raw = path.join(temp(), 'out.raw');
-  execFileSync('qemu-img', [
-    'convert',
-    '--image-opts',
-    `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`,
-    '-O',
-    'raw',
-    raw,
-  ]);
-  return sha256(raw);
+  return sha256(qemuVhdToRaw(vhd, path.join(temp(), 'out.raw')));
 }
 
 function exportOpts(format: ExportFormat, out: string, disk?: string) {
