@@ -18,6 +18,8 @@ export interface EngineSuite {
   temp(): string;
   /** `callEngine` on this suite's engine. */
   call<T>(channel: string, payload: unknown): Promise<T>;
+  /** Adds the simulator as a host (`hosts.add`, its certificate trusted), as the UI's "Add pool" does. */
+  addHost(): Promise<{ id: string }>;
 }
 
 /** The engine as the UI drives it (websocket transport, its own data folder) and a `smallPool()` simulator. */
@@ -34,6 +36,7 @@ export function withEngine(): EngineSuite {
     if (!engine) throw new Error('withEngine: no engine yet (read it inside a test)');
     return engine;
   };
+  const call = <T>(channel: string, payload: unknown) => callEngine<T>(running(), channel, payload);
   return {
     get sim() {
       return env.sim;
@@ -42,6 +45,13 @@ export function withEngine(): EngineSuite {
       return running();
     },
     temp: env.temp,
-    call: <T>(channel: string, payload: unknown) => callEngine<T>(running(), channel, payload),
+    call,
+    addHost: () =>
+      call<{ id: string }>('hosts.add', {
+        url: env.sim.url,
+        username: env.sim.username,
+        password: env.sim.password,
+        trustedFingerprint: env.sim.fingerprint,
+      }),
   };
 }

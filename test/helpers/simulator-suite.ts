@@ -3,7 +3,7 @@ import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import { startSimulator, type SimHandle, type SimOptions, type VmSpec } from '../../src-sim/index.js';
 import { writePasswordFile } from './cli-args.js';
-import { connect, smallPool } from './sim.js';
+import { connect, MiB, smallPool } from './sim.js';
 import { tempDirs } from './temp-dir.js';
 
 /** What a test file gets from `withSimulator`; read its fields inside hooks and tests, once the simulator runs. */
@@ -60,6 +60,12 @@ export function withSimulator(
     vmRef: async (name) => (await resolveVms(ready(xapi, 'session'), [name])).selected[0]!.ref,
   };
 }
+
+/** Two small disks (16 and 8 MiB, a quarter of each allocated), for `haltedVm`. */
+export const systemAndData: Record<string, [size: number, allocated: number]> = {
+  system: [16 * MiB, 4 * MiB],
+  data: [8 * MiB, 2 * MiB],
+};
 
 /** A halted VM whose disks are named "<vm> <role>": `haltedVm('app', { system: [16 * MiB, 4 * MiB] })`. */
 export function haltedVm(name: string, disks: Record<string, [size: number, allocated: number]>): VmSpec {

@@ -4,16 +4,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import { runCli } from '../helpers/cli.js';
-import { liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
+import { liveDisks, testBackupOptions } from '../helpers/sim.js';
 import { chainDigest, pointChain } from '../helpers/vhd-chains.js';
-import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
+import { haltedVm, systemAndData, withSimulator } from '../helpers/simulator-suite.js';
 
 // Issue 13: a delta backup that fails (or is cancelled) on its second disk left the first disk's finished
 // VHD, and its block digests, on the remote with no point naming them. A failed run removes what it wrote.
 
 const VM = 'pair';
 const JOB = 'job-pair';
-const env = withSimulator({ vms: [haltedVm(VM, { system: [16 * MiB, 4 * MiB], data: [8 * MiB, 2 * MiB] })] });
+const env = withSimulator({ vms: [haltedVm(VM, systemAndData)] });
 const { temp } = env;
 let vmRef: string;
 beforeAll(async () => {

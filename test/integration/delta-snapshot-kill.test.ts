@@ -8,16 +8,16 @@ import {
 } from '../../src-main/backup/host-snapshot.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import { liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
+import { liveDisks, testBackupOptions } from '../helpers/sim.js';
 import { chainDigest, pointChain } from '../helpers/vhd-chains.js';
-import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
+import { haltedVm, systemAndData, withSimulator } from '../helpers/simulator-suite.js';
 
 // Issue 13: a kill between the metadata write and the tagging of the new base (or at any other step of the
 // tag, untag and destroy sequence) must leave the next run with exactly one base and doing a delta.
 
 const VM = 'files';
 const JOB = 'job-kill';
-const env = withSimulator({ vms: [haltedVm(VM, { system: [16 * MiB, 4 * MiB], data: [8 * MiB, 2 * MiB] })] });
+const env = withSimulator({ vms: [haltedVm(VM, systemAndData)] });
 const { temp } = env;
 let vmRef: string;
 

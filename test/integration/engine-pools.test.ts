@@ -10,12 +10,7 @@ describe('engine: pools, inventory and backup runs', () => {
   let hostId: string;
 
   it('keeps a live inventory of the pool and sends changes as events', async () => {
-    const host = await call<{ id: string }>('hosts.add', {
-      url: env.sim.url,
-      username: env.sim.username,
-      password: env.sim.password,
-      trustedFingerprint: env.sim.fingerprint,
-    });
+    const host = await env.addHost();
     hostId = host.id;
     const inv = await call<EventPayload<'inventory.changed'>['inventory']>('inventory.get', { hostId });
     expect(inv.pool?.name).toBeTruthy();

@@ -21,12 +21,7 @@ describe('engine channels for the UI: backups.list, remotes.usage, delta from ba
   });
 
   it('lists the points a full and a delta run made, and counts their bytes', async () => {
-    const host = await call<{ id: string }>('hosts.add', {
-      url: env.sim.url,
-      username: env.sim.username,
-      password: env.sim.password,
-      trustedFingerprint: env.sim.fingerprint,
-    });
+    const host = await env.addHost();
     const dir = temp();
     const remote = await call<{ id: string }>('remotes.add', { name: 'points', path: dir });
     const finished: Array<EventPayload<'backup.finished'>> = [];

@@ -7,7 +7,7 @@ import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { checkRepository } from '../../src-main/repository/repository-check.js';
 import { runCli } from '../helpers/cli.js';
 import { MiB, testBackupOptions } from '../helpers/sim.js';
-import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
+import { haltedVm, systemAndData, withSimulator } from '../helpers/simulator-suite.js';
 import { backupCliArgs } from '../helpers/cli-args.js';
 
 // Issue 13: metadata that cannot be parsed might belong to any point, so nothing it could reference may be
@@ -15,7 +15,7 @@ import { backupCliArgs } from '../helpers/cli-args.js';
 
 const env = withSimulator({
   vms: [
-    haltedVm('app', { system: [16 * MiB, 4 * MiB], data: [8 * MiB, 2 * MiB] }),
+    haltedVm('app', systemAndData),
     haltedVm('web', { system: [8 * MiB, 2 * MiB] }),
   ],
 });
