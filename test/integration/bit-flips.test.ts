@@ -14,7 +14,7 @@ import { destroyRestored, hostObjects, testRestoreOptions, vmShape } from '../he
 import { seededRandom, seedFor, seedFrom } from '../helpers/seeded-random.js';
 import { MiB, testBackupOptions } from '../helpers/sim.js';
 import { flipBit } from '../helpers/vhd-damage.js';
-import { withSimulator } from '../helpers/simulator-suite.js';
+import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
 
 // Issue 13: a flipped bit anywhere in a repository file is never restored silently as different data. Each
 // kind of file Sluice writes gets a few flips, at bytes and bits chosen by a seeded PRNG (SLUICE_FLIP_SEED
@@ -27,18 +27,9 @@ import { withSimulator } from '../helpers/simulator-suite.js';
 const SEED = seedFrom('SLUICE_FLIP_SEED', 13_013);
 const PER_KIND = 3;
 
+// The data disk is not a whole number of 2 MiB blocks: its last block is short.
 const env = withSimulator({
-  vms: [
-    {
-      name: 'flip01',
-      powerState: 'Halted',
-      disks: [
-        { name: 'flip01 system', size: 6 * MiB, allocated: 3 * MiB },
-        // Not a whole number of 2 MiB blocks: the last block is short.
-        { name: 'flip01 data', size: 4 * MiB + 512 * 1024, allocated: 1536 * 1024 },
-      ],
-    },
-  ],
+  vms: [haltedVm('flip01', { system: [6 * MiB, 3 * MiB], data: [4 * MiB + 512 * 1024, 1536 * 1024] })],
 });
 const { temp } = env;
 /** One VM folder with a plain and a zstd full point; another with a base delta point and its child. */
