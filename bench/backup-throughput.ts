@@ -8,14 +8,16 @@
 // The simulated host runs pinned to CPU 0 and the client (curl, then sluice) to CPU 1: in the field the host
 // is another machine, and on a 2-core box an unpinned host would take its CPU from whichever client is
 // busier, which measures the box rather than the client.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCli } from '../scripts/build-cli.mjs';
 import { cpuTimesMs, runMeasured } from './lib/process-probe.js';
 import { firstVm } from './lib/rpc.js';
-import { ROOT, startSimProcess } from './lib/sim-process.js';
+import { startSimProcess } from './lib/sim-process.js';
+import { backupCliArgs, writePasswordFile } from '../test/helpers/cli-args.js';
+import { jsonEvents, runSluiceOnCpu1 } from './lib/sluice-cli.js';
 
 const { values } = parseArgs({
   options: { sizes: { type: 'string', default: '4G' }, dir: { type: 'string', default: os.tmpdir() } },
@@ -57,42 +59,22 @@ for (const size of sizes) {
     const sync = await runMeasured('sync', [path.join(work, 'curl.xva')]);
     rmSync(path.join(work, 'curl.xva'));
 
-    const pw = path.join(work, 'pw');
-    writeFileSync(pw, sim.password, { mode: 0o600 });
+    const pw = writePasswordFile(work, sim.password);
     // Run as `npx sluice` runs it: the executable itself, through its shebang (same process, its flags).
     host0 = hostCpu();
-    const sluice = await runMeasured('taskset', [
-      '-c',
-      '1',
-      path.join(ROOT, 'bin/sluice.js'),
-      'backup',
-      '--host',
-      sim.url,
-      '--username',
-      sim.username,
-      '--password-file',
-      pw,
-      '--trust-fingerprint',
-      sim.fingerprint,
-      '--vm',
-      vm.name,
-      '--remote',
-      path.join(work, 'remote'),
-      '--mode',
-      'full',
-      '--data-dir',
-      path.join(work, 'data'),
-      '--spool-dir',
-      work,
-      '--json',
-    ]);
+    const sluice = await runSluiceOnCpu1(
+      backupCliArgs(sim, pw, {
+        vm: vm.name,
+        remote: path.join(work, 'remote'),
+        mode: 'full',
+        dataDir: path.join(work, 'data'),
+        spoolDir: work,
+        json: true,
+      }),
+    );
     if (sluice.code !== 0) throw new Error(`sluice failed: ${sluice.stderr}\n${sluice.stdout.slice(-2000)}`);
     const sluiceHostMs = hostCpu() - host0;
-    const result = sluice.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .find((e) => e.type === 'result');
+    const result = jsonEvents(sluice.stdout).find((e) => e.type === 'result')!;
     const bytes = result.bytes as number;
     rows.push(
       [

@@ -7,13 +7,14 @@
 // Which blocks changed is the host's word, not ours: VDI.list_changed_blocks (CBT) between a snapshot taken
 // with the full and one taken with the delta. As in backup-throughput.ts, the simulated host is pinned to
 // CPU 0 and sluice to CPU 1.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { runMeasured } from './lib/process-probe.js';
 import { firstVm, rpc } from './lib/rpc.js';
-import { ROOT, simControl, startSimProcess } from './lib/sim-process.js';
+import { simControl, startSimProcess } from './lib/sim-process.js';
+import { backupCliArgs, writePasswordFile } from '../test/helpers/cli-args.js';
+import { jsonEvents, runSluiceOnCpu1 } from './lib/sluice-cli.js';
 
 const { values } = parseArgs({
   options: { size: { type: 'string', default: '16G' }, changed: { type: 'string', default: '0.01' } },
@@ -31,40 +32,20 @@ const sim = await startSimProcess(
 try {
   const vm = await firstVm(sim.url, sim.username, sim.password);
   const call = (method: string, ...params: unknown[]) => rpc(sim.url, method, [vm.session, ...params]);
-  const pw = path.join(work, 'pw');
-  writeFileSync(pw, sim.password, { mode: 0o600 });
+  const pw = writePasswordFile(work, sim.password);
   const backup = async () => {
-    const r = await runMeasured('taskset', [
-      '-c',
-      '1',
-      path.join(ROOT, 'bin/sluice.js'),
-      'backup',
-      '--host',
-      sim.url,
-      '--username',
-      sim.username,
-      '--password-file',
-      pw,
-      '--trust-fingerprint',
-      sim.fingerprint,
-      '--vm',
-      vm.name,
-      '--remote',
-      path.join(work, 'remote'),
-      '--mode',
-      'delta',
-      '--data-dir',
-      path.join(work, 'data'),
-      '--spool-dir',
-      work,
-      '--json',
-    ]);
+    const r = await runSluiceOnCpu1(
+      backupCliArgs(sim, pw, {
+        vm: vm.name,
+        remote: path.join(work, 'remote'),
+        mode: 'delta',
+        dataDir: path.join(work, 'data'),
+        spoolDir: work,
+        json: true,
+      }),
+    );
     if (r.code !== 0) throw new Error(`sluice failed: ${r.stderr}\n${r.stdout.slice(-2000)}`);
-    const result = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .find((e) => e.type === 'result');
+    const result = jsonEvents(r.stdout).find((e) => e.type === 'result')!;
     return { wallMs: r.wallMs, bytes: result.bytes as number, inRunMs: result.durationMs as number };
   };
   /** A snapshot's disk with CBT on, to ask the host what changed between two moments. */

@@ -1,13 +1,15 @@
 // CPU profile of one full backup (for finding where the client spends its time).
 //   npx tsx bench/profile-backup.ts [--size 2G] [--out DIR]
 // Writes a .cpuprofile (open in Chrome DevTools) and prints the top self-time functions.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runMeasured } from './lib/process-probe.js';
 import { firstVm } from './lib/rpc.js';
-import { ROOT, startSimProcess } from './lib/sim-process.js';
+import { startSimProcess } from './lib/sim-process.js';
+import { backupCliArgs, writePasswordFile } from '../test/helpers/cli-args.js';
+import { SLUICE_BIN } from './lib/sluice-cli.js';
 
 const { values } = parseArgs({ options: { size: { type: 'string', default: '2G' }, out: { type: 'string' } } });
 const work = mkdtempSync(path.join(os.tmpdir(), 'sluice-prof-'));
@@ -15,37 +17,17 @@ const out = values.out ?? path.join(work, 'profile');
 const sim = await startSimProcess(['--vms', '1', '--disk-size', values.size!, '--allocated', '1'], { cpu: 0 });
 try {
   const vm = await firstVm(sim.url, sim.username, sim.password);
-  const pw = path.join(work, 'pw');
-  writeFileSync(pw, sim.password, { mode: 0o600 });
+  const pw = writePasswordFile(work, sim.password);
   const run = await runMeasured('taskset', [
-    '-c',
-    '1',
-    process.execPath,
-    '--max-semi-space-size=1',
-    '--cpu-prof',
-    '--cpu-prof-dir',
-    out,
-    path.join(ROOT, 'bin/sluice.js'),
-    'backup',
-    '--host',
-    sim.url,
-    '--username',
-    sim.username,
-    '--password-file',
-    pw,
-    '--trust-fingerprint',
-    sim.fingerprint,
-    '--vm',
-    vm.name,
-    '--remote',
-    path.join(work, 'remote'),
-    '--mode',
-    'full',
-    '--data-dir',
-    path.join(work, 'data'),
-    '--spool-dir',
-    work,
-    '--json',
+    ...['-c', '1', process.execPath, '--max-semi-space-size=1', '--cpu-prof', '--cpu-prof-dir', out, SLUICE_BIN],
+    ...backupCliArgs(sim, pw, {
+      vm: vm.name,
+      remote: path.join(work, 'remote'),
+      mode: 'full',
+      dataDir: path.join(work, 'data'),
+      spoolDir: work,
+      json: true,
+    }),
   ]);
   if (run.code !== 0) throw new Error(run.stderr);
   console.log(`wall ${(run.wallMs / 1000).toFixed(2)} s, peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);

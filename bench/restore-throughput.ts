@@ -4,14 +4,16 @@
 //    `curl -T` of the same VHD bytes to the same handler: ratio curl/sluice (target >= 0.9).
 // 2. Export of a two-file chain to one VHD vs `cp` of the same number of bytes: ratio cp/sluice.
 // Host pinned to CPU 0, clients (curl, cp, sluice) to CPU 1, as in backup-throughput.ts.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCli } from '../scripts/build-cli.mjs';
 import { cpuTimesMs, runMeasured, type RunResult } from './lib/process-probe.js';
 import { firstVm, rpc } from './lib/rpc.js';
-import { ROOT, simControl, startSimProcess } from './lib/sim-process.js';
+import { simControl, startSimProcess } from './lib/sim-process.js';
+import { backupCliArgs, hostArgs, writePasswordFile } from '../test/helpers/cli-args.js';
+import { runSluiceOnCpu1 } from './lib/sluice-cli.js';
 
 const { values } = parseArgs({ options: { size: { type: 'string', default: '4G' } } });
 const MiB = 1024 * 1024;
@@ -22,59 +24,30 @@ const sim = await startSimProcess(
 );
 // Run as `npx sluice` runs it (the executable, through its shebang), with the CLI bundle built beforehand.
 await buildCli();
-const sluice = (args: string[]) => runMeasured('taskset', ['-c', '1', path.join(ROOT, 'bin/sluice.js'), ...args]);
+const sluice = runSluiceOnCpu1;
 try {
   const vm = await firstVm(sim.url, sim.username, sim.password);
-  const pw = path.join(work, 'pw');
-  writeFileSync(pw, sim.password, { mode: 0o600 });
+  const pw = writePasswordFile(work, sim.password);
   const remote = path.join(work, 'remote');
-  const conn = [
-    '--host',
-    sim.url,
-    '--username',
-    sim.username,
-    '--password-file',
-    pw,
-    '--trust-fingerprint',
-    sim.fingerprint,
-    '--data-dir',
-    path.join(work, 'data'),
-  ];
+  const dataDir = path.join(work, 'data');
+  const conn = [...hostArgs(sim, pw), '--data-dir', dataDir];
   const backup = async () => {
-    const r = await sluice([
-      'backup',
-      ...conn,
-      '--vm',
-      vm.name,
-      '--remote',
-      remote,
-      '--mode',
-      'delta',
-      '--spool-dir',
-      work,
-      '--json',
-    ]);
+    const r = await sluice(
+      backupCliArgs(sim, pw, { vm: vm.name, remote, mode: 'delta', dataDir, spoolDir: work, json: true }),
+    );
     if (r.code !== 0) throw new Error(`backup failed: ${r.stderr}`);
   };
   await backup();
+  /** The newest point's disk 0 as one VHD (its chain flattened), measured. */
+  const exportVhd = async (out: string) => {
+    const r = await sluice(['export', '--remote', remote, '--vm', vm.name, '--format', 'vhd', '--disk', '0', '--out', out, '--json']);
+    if (r.code !== 0) throw new Error(`export failed: ${r.stderr}`);
+    return r;
+  };
 
   // The bytes a restore sends: the point's chain flattened to one dynamic VHD.
   const vhd = path.join(work, 'disk.vhd');
-  const exported = await sluice([
-    'export',
-    '--remote',
-    remote,
-    '--vm',
-    vm.name,
-    '--format',
-    'vhd',
-    '--disk',
-    '0',
-    '--out',
-    vhd,
-    '--json',
-  ]);
-  if (exported.code !== 0) throw new Error(`export failed: ${exported.stderr}`);
+  await exportVhd(vhd);
   const bytes = statSync(vhd).size;
   const pools = (await rpc(sim.url, 'pool.get_all_records', [vm.session])) as Record<string, { default_SR: string }>;
   const srRef = Object.values(pools)[0]!.default_SR;
@@ -139,21 +112,7 @@ try {
   const flat = path.join(work, 'flat.vhd');
   rmSync(vhd);
   await settle();
-  const exp = await sluice([
-    'export',
-    '--remote',
-    remote,
-    '--vm',
-    vm.name,
-    '--format',
-    'vhd',
-    '--disk',
-    '0',
-    '--out',
-    flat,
-    '--json',
-  ]);
-  if (exp.code !== 0) throw new Error(`export failed: ${exp.stderr}`);
+  const exp = await exportVhd(flat);
   const flatBytes = statSync(flat).size;
   await settle();
   const cp = await runMeasured('taskset', ['-c', '1', 'cp', flat, path.join(work, 'copy.vhd')]);

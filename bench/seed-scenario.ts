@@ -4,15 +4,17 @@
 //   npx tsx bench/seed-scenario.ts [--size 512M] [--source-rate 24M] [--stall-seconds 30]
 // Prints whether the backup succeeded, in how many attempts, byte-identical or not, and the spool's peak
 // against its cap.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashDisksInXva } from '../test/helpers/xva-content.js';
 import { runMeasured } from './lib/process-probe.js';
 import { firstVm } from './lib/rpc.js';
-import { ROOT, simControl, startSimProcess } from './lib/sim-process.js';
+import { simControl, startSimProcess } from './lib/sim-process.js';
 import { mountThrottled } from './lib/throttled-mount.js';
+import { backupCliArgs, writePasswordFile } from '../test/helpers/cli-args.js';
+import { jsonEvents, SLUICE_BIN } from './lib/sluice-cli.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,8 +52,7 @@ const mount = await mountThrottled({
 });
 try {
   const vm = await firstVm(sim.url, sim.username, sim.password);
-  const pw = path.join(work, 'pw');
-  writeFileSync(pw, sim.password, { mode: 0o600 });
+  const pw = writePasswordFile(work, sim.password);
   console.log(
     `source ${values['source-rate']}/s, destination ${(sourceRate / 4 / MiB).toFixed(1)} MiB/s, two stalls of ${stallMs / 1000} s, host gives up after 2 s without a read`,
   );
@@ -61,37 +62,23 @@ try {
       at,
     ),
   );
-  const run = await runMeasured(path.join(ROOT, 'bin/sluice.js'), [
-    'backup',
-    '--host',
-    sim.url,
-    '--username',
-    sim.username,
-    '--password-file',
-    pw,
-    '--trust-fingerprint',
-    sim.fingerprint,
-    '--vm',
-    vm.name,
-    '--remote',
-    path.join(work, 'nas', 'repo'),
-    '--mode',
-    'full',
-    '--data-dir',
-    path.join(work, 'data'),
-    '--spool-dir',
-    work,
-    '--spool-cap',
-    `${spoolCap}`,
-    '--json',
-  ]);
+  const run = await runMeasured(
+    SLUICE_BIN,
+    backupCliArgs(sim, pw, {
+      vm: vm.name,
+      remote: path.join(work, 'nas', 'repo'),
+      mode: 'full',
+      dataDir: path.join(work, 'data'),
+      spoolDir: work,
+      extra: ['--spool-cap', `${spoolCap}`],
+      json: true,
+    }),
+  );
   stalls.forEach(clearTimeout);
-  const events = run.stdout
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-  const result = events.find((e) => e.type === 'result');
+  const events = jsonEvents(run.stdout);
+  const result = events.find((e) => e.type === 'result') as
+    | { vmUuid: string; point: string; attempts: number; spoolPeakBytes: number }
+    | undefined;
   const spoolSeen = Math.max(0, ...events.filter((e) => e.type === 'progress').map((e) => e.spoolBytes as number));
   if (run.code !== 0 || !result) {
     console.log(`FAILED (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);

@@ -1,11 +1,12 @@
-import { readdirSync } from 'node:fs';
-import { expect } from 'vitest';
+import { cpSync, readdirSync } from 'node:fs';
+import { beforeAll, expect } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
-import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
+import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import type { SimHandle } from '../../src-sim/index.js';
 import { liveDisks, testBackupOptions } from './sim.js';
+import type { SimulatorSuite } from './simulator-suite.js';
 import { chainDigest, pointChain } from './vhd-chains.js';
 
 // Incremental points with what each must restore to, for the suites that break a repository (kills, faults)
@@ -73,3 +74,27 @@ export const vhdFiles = (dir: string): string[] =>
   readdirSync(dir)
     .filter((n) => !n.endsWith('.checksum.json'))
     .sort();
+
+/**
+ * A clean repository of `points` delta points of one VM, made once before the file's tests (the guest writes
+ * `fraction` of the disk after each backup, seeded `seed + i`); each call returns a fresh copy to damage.
+ */
+export function deltaRepositoryCopies(
+  env: SimulatorSuite,
+  o: { vm: string; jobId: string; seed: number; points?: number; fraction?: number },
+): () => Promise<{ root: string; points: BackupPoint[] }> {
+  let pristine: string;
+  beforeAll(async () => {
+    pristine = env.temp();
+    const ref = await env.vmRef(o.vm);
+    for (let i = 0; i < (o.points ?? 3); i++) {
+      await runDeltaBackup(env.xapi, ref, testBackupOptions(pristine, env.temp(), { jobId: o.jobId }));
+      env.sim.control.guestWrite(env.sim.control.vmUuidByName(o.vm), o.fraction ?? 0.05, o.seed + i);
+    }
+  });
+  return async () => {
+    const root = env.temp();
+    cpSync(pristine, root, { recursive: true, preserveTimestamps: true });
+    return { root, points: (await listBackupPoints(root)).points };
+  };
+}

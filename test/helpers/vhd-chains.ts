@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -8,6 +7,7 @@ import { vhdKeysOf } from '../../src-main/repository/point-file-keys.js';
 import { baseName, parentKey } from '../../src-main/repository/repository-keys.js';
 import type { BackupPoint } from '../../src-main/repository/repository-reader.js';
 import { resolveChain, scanVhdFolder } from '../../src-main/repository/vhd-folder-scan.js';
+import { qemuVhdToRaw } from './vhd-fixtures.js';
 
 /** SHA-256 of the disk a chain stands for, read by Sluice's chain reader. */
 export async function chainDigest(paths: string[]): Promise<string> {
@@ -26,26 +26,11 @@ export async function pointChain(point: BackupPoint, vdiUuid: string): Promise<s
   return r.paths;
 }
 
-export const hasQemu = (() => {
-  try {
-    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+export { hasQemu } from './vhd-fixtures.js';
 
 /** SHA-256 of a (full) VHD as qemu-img converts it to raw: an independent reader of our merged files. */
 export async function qemuDigest(vhd: string, scratchDir: string): Promise<string> {
-  const out = path.join(scratchDir, `${path.basename(vhd)}.${process.pid}.raw`);
-  execFileSync('qemu-img', [
-    'convert',
-    '--image-opts',
-    `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`,
-    '-O',
-    'raw',
-    out,
-  ]);
+  const out = qemuVhdToRaw(vhd, path.join(scratchDir, `${path.basename(vhd)}.${process.pid}.raw`));
   const h = createHash('sha256');
   for await (const chunk of createReadStream(out)) h.update(chunk as Buffer);
   await rm(out, { force: true });

@@ -2,7 +2,6 @@ import { promises as fs } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
-import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { digestsPathOf } from '../../src-main/formats/vhd/vhd-block-digests.js';
 import { xvaPathOf } from '../../src-main/repository/full-point-reader.js';
@@ -10,14 +9,12 @@ import { deltaPointDisks } from '../../src-main/repository/point-disks.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
 import { verifyPoint } from '../../src-main/repository/verify-point.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../../src-sim/index.js';
 import { pickOffsets, vhdParts, xvaParts, type Ranges, type VhdPart, type XvaPart } from '../helpers/file-regions.js';
 import { destroyRestored, hostObjects, testRestoreOptions, vmShape } from '../helpers/restore.js';
 import { seededRandom, seedFor, seedFrom } from '../helpers/seeded-random.js';
-import { connect, MiB, smallPool, testBackupOptions } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
+import { MiB, testBackupOptions } from '../helpers/sim.js';
 import { flipBit } from '../helpers/vhd-damage.js';
+import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
 
 // Issue 13: a flipped bit anywhere in a repository file is never restored silently as different data. Each
 // kind of file Sluice writes gets a few flips, at bytes and bits chosen by a seeded PRNG (SLUICE_FLIP_SEED
@@ -30,9 +27,11 @@ import { flipBit } from '../helpers/vhd-damage.js';
 const SEED = seedFrom('SLUICE_FLIP_SEED', 13_013);
 const PER_KIND = 3;
 
-let sim: SimHandle;
-let xapi: XapiSession;
-const { temp, cleanupAll } = tempDirs();
+// The data disk is not a whole number of 2 MiB blocks: its last block is short.
+const env = withSimulator({
+  vms: [haltedVm('flip01', { system: [6 * MiB, 3 * MiB], data: [4 * MiB + 512 * 1024, 1536 * 1024] })],
+});
+const { temp } = env;
 /** One VM folder with a plain and a zstd full point; another with a base delta point and its child. */
 let fullRoot: string;
 let deltaRoot: string;
@@ -43,45 +42,28 @@ const truth = new Map<string, string[]>();
 const outcomes = new Map<string, string[]>();
 
 beforeAll(async () => {
-  sim = await smallPool({
-    vms: [
-      {
-        name: 'flip01',
-        powerState: 'Halted',
-        disks: [
-          { name: 'flip01 system', size: 6 * MiB, allocated: 3 * MiB },
-          // Not a whole number of 2 MiB blocks: the last block is short.
-          { name: 'flip01 data', size: 4 * MiB + 512 * 1024, allocated: 1536 * 1024 },
-        ],
-      },
-    ],
-  });
-  xapi = await connect(sim);
-  const ref = (await resolveVms(xapi, ['flip01'])).selected[0]!.ref;
+  const ref = await env.vmRef('flip01');
   fullRoot = temp();
   deltaRoot = temp();
   const taken = async (root: string, id: string) => {
-    truth.set(`${root} ${id}`, (await vmShape(sim, ref)).disks.map((d) => d.sha256).sort());
+    truth.set(`${root} ${id}`, (await vmShape(env.sim, ref)).disks.map((d) => d.sha256).sort());
     return id;
   };
   const full = async (compression: 'none' | 'zstd') =>
-    taken(fullRoot, (await runFullBackup(xapi, ref, testBackupOptions(fullRoot, temp(), { compression }))).pointId);
+    taken(fullRoot, (await runFullBackup(env.xapi, ref, testBackupOptions(fullRoot, temp(), { compression }))).pointId);
   const delta = async () =>
     taken(
       deltaRoot,
-      (await runDeltaBackup(xapi, ref, testBackupOptions(deltaRoot, temp(), { jobId: 'job-flips' }))).pointId,
+      (await runDeltaBackup(env.xapi, ref, testBackupOptions(deltaRoot, temp(), { jobId: 'job-flips' }))).pointId,
     );
   ids.plain = await full('none');
   ids.zstd = await full('zstd');
   ids.base = await delta();
-  sim.control.guestWrite(sim.control.vmUuidByName('flip01'), 0.1, 13);
+  env.sim.control.guestWrite(env.sim.control.vmUuidByName('flip01'), 0.1, 13);
   ids.child = await delta();
 });
-afterAll(async () => {
+afterAll(() => {
   for (const [kind, ends] of outcomes) console.info(`seed ${SEED} · ${kind}: ${ends.join(', ')}`);
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
 });
 
 async function pointsOf(root: string): Promise<BackupPoint[]> {
@@ -146,20 +128,20 @@ async function judge(f: Flip, where: string): Promise<string> {
     },
   );
   if (finding && !f.metadata) expect(names(finding, f.file), `${where}: ${finding.message}`).toBe(true);
-  const before = hostObjects(sim);
-  const restored = await restorePoint(xapi, point, testRestoreOptions(temp())).catch((err: unknown) => {
+  const before = hostObjects(env.sim);
+  const restored = await restorePoint(env.xapi, point, testRestoreOptions(temp())).catch((err: unknown) => {
     expect(err, where).toBeInstanceOf(SluiceError);
     return err as SluiceError;
   });
   if (restored instanceof SluiceError) {
-    expect(hostObjects(sim), `${where}: a refused restore leaves nothing on the host`).toEqual(before);
+    expect(hostObjects(env.sim), `${where}: a refused restore leaves nothing on the host`).toEqual(before);
     if (!f.metadata)
       expect(finding, `${where}: restore refused (${restored.message}) what verify passed`).toBeDefined();
     return finding ? 'found' : 'refused';
   }
-  const disks = await Promise.all(restored.disks.map((d) => sim.control.hashVdi(d.vdiUuid)));
+  const disks = await Promise.all(restored.disks.map((d) => env.sim.control.hashVdi(d.vdiUuid)));
   await destroyRestored(
-    xapi,
+    env.xapi,
     restored.vmRef,
     restored.disks.map((d) => d.vdiRef),
   );

@@ -1,54 +1,27 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimHandle } from '../../src-sim/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { MiB, smallPool } from '../helpers/sim.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { withSimulator } from '../helpers/simulator-suite.js';
+import { backupCliArgs } from '../helpers/cli-args.js';
 
-let sim: SimHandle;
+const env = withSimulator(smallPool, { session: false });
 let work: string;
-let cleanup: () => void;
-let passwordFile: string;
-
-beforeAll(async () => {
-  sim = await smallPool();
-  ({ dir: work, cleanup } = makeTempDir());
-  passwordFile = path.join(work, 'pw');
-  writeFileSync(passwordFile, `${sim.password}\n`, { mode: 0o600 });
-});
-afterAll(async () => {
-  await sim?.stop();
-  cleanup?.();
+beforeAll(() => {
+  work = env.temp();
 });
 
+/** A full backup of web01 whose host certificate is not pinned unless `extra` pins it. */
 function baseArgs(remote: string, dataDir: string, extra: string[] = []): string[] {
-  return [
-    'backup',
-    '--host',
-    sim.url,
-    '--username',
-    sim.username,
-    '--password-file',
-    passwordFile,
-    '--vm',
-    'web01',
-    '--remote',
-    remote,
-    '--mode',
-    'full',
-    '--data-dir',
-    dataDir,
-    '--spool-dir',
-    path.join(work, 'spool'),
-    ...extra,
-  ];
+  const spoolDir = path.join(work, 'spool');
+  return backupCliArgs(env.sim, env.passwordFile, { vm: 'web01', remote, mode: 'full', dataDir, spoolDir, trust: false, extra });
 }
 
 /** Snapshots left on the host, not counting the one an incremental job keeps on purpose as its next base. */
 function snapshotsOnHost(): number {
-  return Object.values(sim.control.records('VM')).filter(
+  return Object.values(env.sim.control.records('VM')).filter(
     (v) => v.is_a_snapshot === true && !(v.other_config as Record<string, string>)['sluice:delta-base'],
   ).length;
 }
@@ -72,12 +45,12 @@ describe('sluice backup / list', () => {
     const dataDir = path.join(work, 'd1');
     const refused = await runCli(baseArgs(remote, dataDir));
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(sim.fingerprint);
+    expect(refused.stderr).toContain(env.sim.fingerprint);
     expect(refused.stderr).toMatch(/--trust-fingerprint/);
     expect(snapshotsOnHost()).toBe(0);
 
     const ok = await runCli(
-      baseArgs(remote, dataDir, ['--trust-fingerprint', sim.fingerprint.replace(/:/g, '').toLowerCase(), '--json']),
+      baseArgs(remote, dataDir, ['--trust-fingerprint', env.sim.fingerprint.replace(/:/g, '').toLowerCase(), '--json']),
     );
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
@@ -118,10 +91,10 @@ describe('sluice backup / list', () => {
   it('refuses a changed certificate, showing both fingerprints', async () => {
     const dataDir = path.join(work, 'd2');
     const remote = path.join(work, 'r2');
-    const ok = await runCli(baseArgs(remote, dataDir, ['--trust-fingerprint', sim.fingerprint, '--json']));
+    const ok = await runCli(baseArgs(remote, dataDir, ['--trust-fingerprint', env.sim.fingerprint, '--json']));
     expect(ok.code).toBe(0);
-    const old = sim.fingerprint;
-    const fresh = await sim.control.rotateCertificate();
+    const old = env.sim.fingerprint;
+    const fresh = await env.sim.control.rotateCertificate();
     const changed = await runCli(baseArgs(remote, dataDir));
     expect(changed.code).toBe(1);
     expect(changed.stderr).toContain(old);
@@ -130,17 +103,17 @@ describe('sluice backup / list', () => {
   });
 
   it('explains a wrong password, a missing password file, and bad usage', async () => {
-    const fp = ['--trust-fingerprint', await sim.control.rotateCertificate()];
+    const fp = ['--trust-fingerprint', await env.sim.control.rotateCertificate()];
     const bad = path.join(work, 'badpw');
     writeFileSync(bad, 'nope');
     const r1 = await runCli(
-      [...baseArgs(path.join(work, 'r3'), path.join(work, 'd3'), fp)].map((a) => (a === passwordFile ? bad : a)),
+      [...baseArgs(path.join(work, 'r3'), path.join(work, 'd3'), fp)].map((a) => (a === env.passwordFile ? bad : a)),
     );
     expect(r1.code).toBe(1);
     expect(r1.stderr).toMatch(/wrong username or password/);
     const r2 = await runCli(
       [...baseArgs(path.join(work, 'r3'), path.join(work, 'd3'), fp)].map((a) =>
-        a === passwordFile ? '/nonexistent/pw' : a,
+        a === env.passwordFile ? '/nonexistent/pw' : a,
       ),
     );
     expect(r2.stderr).toMatch(/Cannot read the password file/);
@@ -150,18 +123,18 @@ describe('sluice backup / list', () => {
   });
 
   it('cleans up after a process killed mid-backup: next run removes the temp file and the snapshot; the older point stays', async () => {
-    const fp = await sim.control.rotateCertificate();
+    const fp = await env.sim.control.rotateCertificate();
     const remote = path.join(work, 'r4');
     const dataDir = path.join(work, 'd4');
     const args = baseArgs(remote, dataDir, ['--trust-fingerprint', fp, '--json']);
     expect((await runCli(args)).code).toBe(0);
-    const faultId = sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 1 * MiB });
+    const faultId = env.sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 1 * MiB });
     const killed = await runCli(args, {
       onStdout: (out, child) => {
         if (/"phase":"transfer".*"bytesWritten":[1-9]\d{5,}/.test(out)) child.kill('SIGKILL');
       },
     });
-    sim.control.removeFault(faultId);
+    env.sim.control.removeFault(faultId);
     expect(killed.signal).toBe('SIGKILL');
     expect(filesUnder(remote).some((n) => n.startsWith('.'))).toBe(true);
     expect(snapshotsOnHost()).toBe(1);
@@ -176,13 +149,13 @@ describe('sluice backup / list', () => {
   });
 
   it('makes incremental backups with --mode delta', async () => {
-    const fp = await sim.control.rotateCertificate();
+    const fp = await env.sim.control.rotateCertificate();
     const remote = path.join(work, 'delta');
     const args = baseArgs(remote, path.join(work, 'd6'), ['--trust-fingerprint', fp, '--json']).map((a) =>
       a === 'full' ? 'delta' : a,
     );
     expect((await runCli(args)).code).toBe(0);
-    sim.control.guestWrite(sim.control.vmUuidByName('web01'), 0.02);
+    env.sim.control.guestWrite(env.sim.control.vmUuidByName('web01'), 0.02);
     const second = await runCli(args);
     expect(second.code).toBe(0);
     const vhds = filesUnder(remote).filter((n) => n.endsWith('.vhd'));
@@ -202,7 +175,7 @@ describe('sluice backup / list', () => {
 
   const root = process.getuid?.() === 0;
   it.skipIf(!root)('stops cleanly when the remote fills up (ENOSPC), keeping the existing points', async () => {
-    const fp = await sim.control.rotateCertificate();
+    const fp = await env.sim.control.rotateCertificate();
     const mnt = path.join(work, 'small-remote');
     mkdirSync(mnt, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12M', 'tmpfs', mnt]);

@@ -1,30 +1,17 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
-import { readVhdChain } from '../../src-main/formats/vhd/vhd-chain-reader.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../../src-sim/index.js';
 import { startSimulator } from '../../src-sim/index.js';
-import { connect, liveDisks, MiB, smallPool, testBackupOptions } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
+import { connect, liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
+import { withSimulator } from '../helpers/simulator-suite.js';
+import { chainDigest } from '../helpers/vhd-chains.js';
 
-let sim: SimHandle;
-let xapi: XapiSession;
-const { temp, cleanupAll } = tempDirs();
-beforeAll(async () => {
-  sim = await smallPool();
-  xapi = await connect(sim);
-});
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
-});
+const env = withSimulator();
+const { temp } = env;
 
 function options(remoteRoot: string, logs: string[]): BackupRunOptions {
   return testBackupOptions(remoteRoot, temp(), {
@@ -34,14 +21,8 @@ function options(remoteRoot: string, logs: string[]): BackupRunOptions {
   });
 }
 
-async function chainHash(paths: string[]): Promise<string> {
-  const h = createHash('sha256');
-  for await (const piece of readVhdChain(paths)) h.update(piece);
-  return h.digest('hex');
-}
-
 function baseSnapshots(): number {
-  return Object.values(sim.control.records('VM')).filter(
+  return Object.values(env.sim.control.records('VM')).filter(
     (v) => v.is_a_snapshot === true && (v.other_config as Record<string, string>)['sluice:delta-base'],
   ).length;
 }
@@ -50,27 +31,27 @@ describe('incremental (delta) backups', () => {
   it('writes full VHDs first, then differencing VHDs of only the changed blocks; each chain reads back as the disk was', async () => {
     const remote = temp();
     const logs: string[] = [];
-    const vmRef = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
-    const vmUuid = sim.control.vmUuidByName('web01');
+    const vmRef = (await resolveVms(env.xapi, ['web01'])).selected[0]!.ref;
+    const vmUuid = env.sim.control.vmUuidByName('web01');
 
-    const first = await runDeltaBackup(xapi, vmRef, options(remote, logs));
+    const first = await runDeltaBackup(env.xapi, vmRef, options(remote, logs));
     expect(first.disks.map((d) => d.differencing)).toEqual([false, false]);
-    for (const disk of liveDisks(sim, 'web01')) {
+    for (const disk of liveDisks(env.sim, 'web01')) {
       const f = first.disks.find((d) => d.vdiUuid === disk.uuid)!;
       expect(f.path).toBe(
         path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', 'job-delta', disk.uuid, `${first.pointId}.vhd`),
       );
-      expect(await chainHash([f.path])).toBe(await sim.control.hashVdi(disk.uuid));
+      expect(await chainDigest([f.path])).toBe(await env.sim.control.hashVdi(disk.uuid));
     }
     expect(baseSnapshots()).toBe(1);
 
-    sim.control.guestWrite(vmUuid, 0.02, 7);
-    const second = await runDeltaBackup(xapi, vmRef, options(remote, logs));
+    env.sim.control.guestWrite(vmUuid, 0.02, 7);
+    const second = await runDeltaBackup(env.xapi, vmRef, options(remote, logs));
     expect(second.disks.map((d) => d.differencing)).toEqual([true, true]);
     expect(second.bytes).toBeLessThan(first.bytes / 2);
-    for (const disk of liveDisks(sim, 'web01')) {
+    for (const disk of liveDisks(env.sim, 'web01')) {
       const chain = [first, second].map((p) => p.disks.find((d) => d.vdiUuid === disk.uuid)!.path);
-      expect(await chainHash(chain)).toBe(await sim.control.hashVdi(disk.uuid));
+      expect(await chainDigest(chain)).toBe(await env.sim.control.hashVdi(disk.uuid));
     }
     expect(baseSnapshots()).toBe(1);
 
@@ -84,9 +65,9 @@ describe('incremental (delta) backups', () => {
     ).toHaveLength(2);
 
     // The base snapshot deleted on the host: the next point is full again, and the log says why.
-    const base = Object.entries(sim.control.records('VM')).find(([, v]) => v.is_a_snapshot === true)![0];
-    await xapi.call('VM.destroy', base);
-    const third = await runDeltaBackup(xapi, vmRef, options(remote, logs));
+    const base = Object.entries(env.sim.control.records('VM')).find(([, v]) => v.is_a_snapshot === true)![0];
+    await env.xapi.call('VM.destroy', base);
+    const third = await runDeltaBackup(env.xapi, vmRef, options(remote, logs));
     expect(third.disks.map((d) => d.differencing)).toEqual([false, false]);
     expect(logs.join('\n')).toMatch(
       /No usable base for disk .*the base snapshot is gone from the host.*making a full VHD/,
@@ -125,7 +106,7 @@ describe('incremental backups: skipped disks and a host that gives up', () => {
       const vdi = Object.values(own.control.records('VDI')).find(
         (v) => v.name_label === 'files system' && v.is_a_snapshot !== true,
       )!;
-      expect(await chainHash([r.disks[0]!.path])).toBe(await own.control.hashVdi(String(vdi.uuid)));
+      expect(await chainDigest([r.disks[0]!.path])).toBe(await own.control.hashVdi(String(vdi.uuid)));
     } finally {
       await session.close();
       await own.stop();

@@ -1,78 +1,59 @@
-import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { forEachLimited } from '../../src-main/backup/for-each-limited.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
-import { readVhdChain } from '../../src-main/formats/vhd/vhd-chain-reader.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../../src-sim/index.js';
-import { connect, liveDisks, MiB, smallPool, testBackupOptions } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
+import { liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
+import { withSimulator } from '../helpers/simulator-suite.js';
+import { chainDigest } from '../helpers/vhd-chains.js';
 
 // Disks of one VM exported in parallel (a job's diskConcurrency): seen at the host, chains still exact.
-let sim: SimHandle;
-let xapi: XapiSession;
-const { temp, cleanupAll } = tempDirs();
-beforeAll(async () => {
-  sim = await smallPool();
-  xapi = await connect(sim);
-});
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
-});
-afterEach(() => sim.control.clearFaults());
-
-async function chainHash(paths: string[]): Promise<string> {
-  const h = createHash('sha256');
-  for await (const piece of readVhdChain(paths)) h.update(piece);
-  return h.digest('hex');
-}
+const env = withSimulator();
+const { temp } = env;
+afterEach(() => env.sim.control.clearFaults());
 
 describe('delta backups: disks in parallel', () => {
   it('exports the disks of a VM two at a time when asked, one at a time otherwise; every chain reads back exact', async () => {
     const remote = temp();
-    const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
-    sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 8 * MiB });
+    const ref = (await resolveVms(env.xapi, ['web01'])).selected[0]!.ref;
+    env.sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 8 * MiB });
 
-    sim.control.resetStats();
+    env.sim.control.resetStats();
     const one = await runDeltaBackup(
-      xapi,
+      env.xapi,
       ref,
       testBackupOptions(remote, temp(), { jobId: 'job-par', diskConcurrency: 1 }),
     );
-    expect(sim.control.stats().maxConcurrentExports).toBe(1);
+    expect(env.sim.control.stats().maxConcurrentExports).toBe(1);
 
-    await sim.control.guestWrite(sim.control.vmUuidByName('web01'), 0.2, 7);
-    sim.control.resetStats();
+    await env.sim.control.guestWrite(env.sim.control.vmUuidByName('web01'), 0.2, 7);
+    env.sim.control.resetStats();
     const opts = testBackupOptions(remote, temp(), { jobId: 'job-par', diskConcurrency: 2 });
-    const two = await runDeltaBackup(xapi, ref, opts);
-    expect(sim.control.stats().maxConcurrentExports).toBe(2);
+    const two = await runDeltaBackup(env.xapi, ref, opts);
+    expect(env.sim.control.stats().maxConcurrentExports).toBe(2);
     expect(two.disks.map((d) => d.name)).toEqual(one.disks.map((d) => d.name));
     expect(two.disks.map((d) => d.differencing)).toEqual([true, true]);
     // Each disk reports its own progress.
     const disksSeen = new Set(opts.progress.filter((p) => p.disk && p.phase === 'done').map((p) => p.disk!.uuid));
     expect([...disksSeen].sort()).toEqual(
-      liveDisks(sim, 'web01')
+      liveDisks(env.sim, 'web01')
         .map((d) => d.uuid)
         .sort(),
     );
-    for (const disk of liveDisks(sim, 'web01')) {
+    for (const disk of liveDisks(env.sim, 'web01')) {
       const chain = [one, two].map((p) => p.disks.find((d) => d.vdiUuid === disk.uuid)!.path);
-      expect(await chainHash(chain)).toBe(await sim.control.hashVdi(disk.uuid));
+      expect(await chainDigest(chain)).toBe(await env.sim.control.hashVdi(disk.uuid));
     }
   });
 
   it("one disk at a time (the default): each disk reports its own progress in turn, the VM's samples name both disks and carry its phases", async () => {
     const remote = temp();
-    const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
+    const ref = (await resolveVms(env.xapi, ['web01'])).selected[0]!.ref;
     const opts = testBackupOptions(remote, temp(), { jobId: 'job-seq' });
-    const r = await runDeltaBackup(xapi, ref, opts);
-    const disks = liveDisks(sim, 'web01');
+    const r = await runDeltaBackup(env.xapi, ref, opts);
+    const disks = liveDisks(env.sim, 'web01');
     expect(disks).toHaveLength(2);
     const ofDisk = (uuid: string) => opts.progress.filter((p) => p.disk?.uuid === uuid);
     for (const d of disks) {
@@ -108,11 +89,11 @@ describe('delta backups: disks in parallel', () => {
 
   it('fails the point cleanly when one of the parallel disks fails: no point, no temp file, no snapshot but the base', async () => {
     const remote = temp();
-    const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
-    sim.control.addFault({ kind: 'drop-after', bytes: 1 * MiB, on: 'export_raw_vdi' });
+    const ref = (await resolveVms(env.xapi, ['web01'])).selected[0]!.ref;
+    env.sim.control.addFault({ kind: 'drop-after', bytes: 1 * MiB, on: 'export_raw_vdi' });
     await expect(
       runDeltaBackup(
-        xapi,
+        env.xapi,
         ref,
         testBackupOptions(remote, temp(), {
           jobId: 'job-fail',
@@ -126,7 +107,7 @@ describe('delta backups: disks in parallel', () => {
       .filter((e) => e.isFile())
       .map((e) => path.join(e.parentPath, e.name));
     expect(files.filter((f) => path.basename(f).startsWith('.') && !f.includes('.lock'))).toEqual([]);
-    const marked = Object.values(sim.control.records('VM')).filter(
+    const marked = Object.values(env.sim.control.records('VM')).filter(
       (v) => v.is_a_snapshot === true && (v.other_config as Record<string, string>)['sluice:backup-run'],
     );
     expect(marked.filter((v) => !(v.other_config as Record<string, string>)['sluice:delta-base'])).toEqual([]);

@@ -13,7 +13,7 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
@@ -21,9 +21,6 @@ import { collapseUnreferencedVhds } from '../../src-main/repository/chain-collap
 import { referencedVhds } from '../../src-main/repository/point-file-keys.js';
 import { deleteBackupPoint } from '../../src-main/repository/point-deleter.js';
 import { listBackupPoints, listVmPoints } from '../../src-main/repository/repository-reader.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../../src-sim/index.js';
-import { startSimulator } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import {
   checkJson,
@@ -33,74 +30,46 @@ import {
   type DeltaVm,
 } from '../helpers/delta-points.js';
 import { killMergeAt } from '../helpers/merge-kill.js';
-import { connect, liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
+import { liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
 import { chainDigest, pointChain } from '../helpers/vhd-chains.js';
+import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
+import { backupCliArgs } from '../helpers/cli-args.js';
 
-let sim: SimHandle;
-let xapi: XapiSession;
-let passwordFile: string;
-const { temp, cleanupAll } = tempDirs();
-beforeAll(async () => {
-  sim = await startSimulator({
-    vms: [
-      { name: 'files', powerState: 'Halted', disks: [{ name: 'files system', size: 48 * MiB, allocated: 8 * MiB }] },
-      // Mostly empty: a guest write lands in blocks the first backup does not hold, which a merge must append.
-      { name: 'sparse', powerState: 'Halted', disks: [{ name: 'sparse system', size: 256 * MiB, allocated: 2 * MiB }] },
-    ],
-    loginFailureDelayMs: 50,
-  });
-  xapi = await connect(sim);
-  passwordFile = path.join(temp(), 'pw');
-  writeFileSync(passwordFile, `${sim.password}\n`, { mode: 0o600 });
+const env = withSimulator({
+  vms: [
+    haltedVm('files', { system: [48 * MiB, 8 * MiB] }),
+    // Mostly empty: a guest write lands in blocks the first backup does not hold, which a merge must append.
+    haltedVm('sparse', { system: [256 * MiB, 2 * MiB] }),
+  ],
 });
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
-});
+const { temp } = env;
 
 let VM = 'files';
-const vmUuid = () => sim.control.vmUuidByName(VM);
-const disk = () => liveDisks(sim, VM)[0]!.uuid;
+const vmUuid = () => env.sim.control.vmUuidByName(VM);
+const disk = () => liveDisks(env.sim, VM)[0]!.uuid;
 
-const deltaVm = (): DeltaVm => ({ sim, xapi, vm: VM, jobId: 'job-faults', temp });
+const deltaVm = (): DeltaVm => ({ sim: env.sim, xapi: env.xapi, vm: VM, jobId: 'job-faults', temp });
 const deltaPoints = (remote: string, n: number, seed: number, fraction?: number) =>
   deltaPointsOf(deltaVm(), remote, n, seed, fraction);
 const expectPointsRestorable = (remote: string, truth: Map<string, string>) => expectRestorable(remote, truth, disk());
 
 function cliArgs(remote: string, extra: string[] = []): string[] {
-  return [
-    'backup',
-    '--host',
-    sim.url,
-    '--username',
-    sim.username,
-    '--password-file',
-    passwordFile,
-    '--trust-fingerprint',
-    sim.fingerprint,
-    '--vm',
-    VM,
-    '--remote',
+  return backupCliArgs(env.sim, env.passwordFile, {
+    vm: VM,
     remote,
-    '--mode',
-    'delta',
-    '--job-id',
-    'job-faults',
-    '--data-dir',
-    temp(),
-    '--spool-dir',
-    temp(),
-    ...extra,
-  ];
+    mode: 'delta',
+    jobId: 'job-faults',
+    dataDir: temp(),
+    spoolDir: temp(),
+    extra,
+  });
 }
 
 describe('incremental backups: faults', () => {
   it('sluice backup --retention --full-interval keeps N points and a clean repository; check says so', async () => {
     const remote = temp();
     for (let i = 0; i < 4; i++) {
-      sim.control.guestWrite(vmUuid(), 0.05, 500 + i);
+      env.sim.control.guestWrite(vmUuid(), 0.05, 500 + i);
       const r = await runCli(cliArgs(remote, ['--retention', '2', '--full-interval', '3', '--json']));
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
@@ -188,8 +157,8 @@ describe('incremental backups: faults', () => {
     const remote = temp();
     const first = await runCli(cliArgs(remote, ['--json']));
     expect(first.code).toBe(0);
-    sim.control.guestWrite(vmUuid(), 0.3, 41);
-    sim.control.addFault('rate-limit=2M,on=export_raw_vdi');
+    env.sim.control.guestWrite(vmUuid(), 0.3, 41);
+    env.sim.control.addFault('rate-limit=2M,on=export_raw_vdi');
     try {
       const killed = await runCli(cliArgs(remote, ['--json']), {
         onStdout: (text, proc) => {
@@ -198,7 +167,7 @@ describe('incremental backups: faults', () => {
       });
       expect(killed.signal).toBe('SIGKILL');
     } finally {
-      sim.control.clearFaults();
+      env.sim.control.clearFaults();
     }
     const vdiDir = path.join(remote, 'xo-vm-backups', vmUuid(), 'vdis', 'job-faults', disk());
     expect(readdirSync(vdiDir).some((n) => n.startsWith('.'))).toBe(true); // the temp VHD of the killed run
@@ -218,10 +187,10 @@ describe('incremental backups: faults', () => {
     expect(points[1]!.metadata.mode === 'delta' && Object.values(points[1]!.metadata.isVhdDifferencing)).toEqual([
       true,
     ]);
-    expect(await chainDigest(await pointChain(points[1]!, disk()))).toBe(await sim.control.hashVdi(disk()));
+    expect(await chainDigest(await pointChain(points[1]!, disk()))).toBe(await env.sim.control.hashVdi(disk()));
     // The killed run's snapshot is gone from the host; only the next base is kept.
     expect(
-      Object.values(sim.control.records('VM')).filter(
+      Object.values(env.sim.control.records('VM')).filter(
         (v) => v.is_a_snapshot === true && (v.name_label as string).startsWith(`[Sluice] ${VM} `),
       ).length,
     ).toBe(1);
@@ -263,7 +232,7 @@ describe('incremental backups: faults', () => {
 
       // The next backup does not build on the broken chain: a full VHD, and the log says why.
       const opts = testBackupOptions(remote, temp(), { jobId: 'job-faults' });
-      const r = await runDeltaBackup(xapi, (await resolveVms(xapi, [VM])).selected[0]!.ref, opts);
+      const r = await runDeltaBackup(env.xapi, (await resolveVms(env.xapi, [VM])).selected[0]!.ref, opts);
       expect(r.disks[0]!.differencing).toBe(false);
       expect(opts.logs.join('\n')).toMatch(
         /The backup chain of disk "files system" is broken on the remote .*; making a full VHD/,

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import {
   BACKUP_RUN_KEY,
@@ -6,48 +6,26 @@ import {
   destroySnapshotWithDisks,
   PENDING_BASE_KEY,
 } from '../../src-main/backup/host-snapshot.js';
-import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import { startSimulator, type SimHandle } from '../../src-sim/index.js';
-import { connect, liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
+import { liveDisks, testBackupOptions } from '../helpers/sim.js';
 import { chainDigest, pointChain } from '../helpers/vhd-chains.js';
+import { haltedVm, systemAndData, withSimulator } from '../helpers/simulator-suite.js';
 
 // Issue 13: a kill between the metadata write and the tagging of the new base (or at any other step of the
 // tag, untag and destroy sequence) must leave the next run with exactly one base and doing a delta.
 
 const VM = 'files';
 const JOB = 'job-kill';
-let sim: SimHandle;
-let xapi: XapiSession;
+const env = withSimulator({ vms: [haltedVm(VM, systemAndData)] });
+const { temp } = env;
 let vmRef: string;
-const { temp, cleanupAll } = tempDirs();
 
 beforeAll(async () => {
-  sim = await startSimulator({
-    vms: [
-      {
-        name: VM,
-        powerState: 'Halted',
-        disks: [
-          { name: 'files system', size: 16 * MiB, allocated: 4 * MiB },
-          { name: 'files data', size: 8 * MiB, allocated: 2 * MiB },
-        ],
-      },
-    ],
-    loginFailureDelayMs: 50,
-  });
-  xapi = await connect(sim);
-  vmRef = (await resolveVms(xapi, [VM])).selected[0]!.ref;
-});
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
+  vmRef = await env.vmRef(VM);
 });
 beforeEach(async () => {
-  for (const ref of await xapi.call<string[]>('VM.get_snapshots', vmRef)) await destroySnapshotWithDisks(xapi, ref);
+  for (const ref of await env.xapi.call<string[]>('VM.get_snapshots', vmRef)) await destroySnapshotWithDisks(env.xapi, ref);
 });
 
 /**
@@ -56,22 +34,22 @@ beforeEach(async () => {
  */
 function killedBefore(at: (method: string, args: unknown[]) => boolean): XapiSession {
   let dead = false;
-  const session = Object.create(xapi) as XapiSession;
+  const session = Object.create(env.xapi) as XapiSession;
   session.call = <T>(method: string, ...args: unknown[]): Promise<T> => {
     dead ||= at(method, args);
     if (dead) return Promise.reject(new Error(`killed before ${method}`));
-    return xapi.call<T>(method, ...args);
+    return env.xapi.call<T>(method, ...args);
   };
   return session;
 }
 
 const snapshots = () =>
-  Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true) as Array<{
+  Object.values(env.sim.control.records('VM')).filter((v) => v.is_a_snapshot === true) as Array<{
     uuid: string;
     other_config: Record<string, string>;
   }>;
 const snapshotDisks = () =>
-  Object.values(sim.control.records('VDI')).filter((v) => v.is_a_snapshot === true && v.snapshot_of !== undefined);
+  Object.values(env.sim.control.records('VDI')).filter((v) => v.is_a_snapshot === true && v.snapshot_of !== undefined);
 
 const steps: Array<[string, (method: string, args: unknown[]) => boolean]> = [
   [
@@ -88,16 +66,16 @@ const steps: Array<[string, (method: string, args: unknown[]) => boolean]> = [
 describe('delta backups: a kill at any step of the snapshot hand-over', () => {
   it.each(steps)('killed %s: the next run finds one base and makes a delta', async (_step, at) => {
     const remote = temp();
-    const uuid = sim.control.vmUuidByName(VM);
-    await runDeltaBackup(xapi, vmRef, testBackupOptions(remote, temp(), { jobId: JOB }));
-    sim.control.guestWrite(uuid, 0.2, 7);
+    const uuid = env.sim.control.vmUuidByName(VM);
+    await runDeltaBackup(env.xapi, vmRef, testBackupOptions(remote, temp(), { jobId: JOB }));
+    env.sim.control.guestWrite(uuid, 0.2, 7);
     const killed = testBackupOptions(remote, temp(), { jobId: JOB });
     await runDeltaBackup(killedBefore(at), vmRef, killed).catch(() => undefined);
     // The kill happened where it was meant to: some snapshot of this job is still on the host.
     expect(snapshots().length).toBeGreaterThan(0);
 
-    sim.control.guestWrite(uuid, 0.2, 8);
-    const next = await runDeltaBackup(xapi, vmRef, testBackupOptions(remote, temp(), { jobId: JOB }));
+    env.sim.control.guestWrite(uuid, 0.2, 8);
+    const next = await runDeltaBackup(env.xapi, vmRef, testBackupOptions(remote, temp(), { jobId: JOB }));
     expect(next.disks.map((d) => d.differencing)).toEqual([true, true]);
 
     const left = snapshots();
@@ -108,7 +86,7 @@ describe('delta backups: a kill at any step of the snapshot hand-over', () => {
     const newest = points.at(-1)!;
     expect(newest.id).toBe(next.pointId);
     expect(newest.metadata.vmSnapshot.uuid).toBe(left[0]!.uuid);
-    for (const d of liveDisks(sim, VM))
-      expect(await chainDigest(await pointChain(newest, d.uuid))).toBe(await sim.control.hashVdi(d.uuid));
+    for (const d of liveDisks(env.sim, VM))
+      expect(await chainDigest(await pointChain(newest, d.uuid))).toBe(await env.sim.control.hashVdi(d.uuid));
   });
 });

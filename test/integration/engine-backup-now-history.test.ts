@@ -6,31 +6,18 @@ import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import type { Dashboard } from '../../src-shared/contract/dashboard.js';
 import type { RunRecord, RunSummary } from '../../src-shared/contract/runs.js';
 import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
-import type { SimHandle } from '../../src-sim/index.js';
 import { callEngine } from '../helpers/engine.js';
-import { MiB, smallPool } from '../helpers/sim.js';
+import { MiB } from '../helpers/sim.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
 
 // "Back up now" runs are recorded in the same history as job runs: after a restart (a new engine on the same
 // data dir) they are in runs.list with their samples (buffer and phase included) and in the dashboard.
-let sim: SimHandle;
-let dataDir: string;
-const engines: NodeEngine[] = [];
-const temps: Array<() => void> = [];
-const fuse = throttledMountAvailable();
-
-beforeAll(async () => {
-  sim = await smallPool({
+const env = withSimulator(
+  {
     vms: [
-      {
-        name: 'web01',
-        powerState: 'Halted',
-        disks: [
-          { name: 'web01 system', size: 16 * MiB, allocated: 6 * MiB },
-          { name: 'web01 data', size: 8 * MiB, allocated: 2 * MiB },
-        ],
-      },
-      { name: 'app01', powerState: 'Halted', disks: [{ name: 'app01 disk', size: 8 * MiB, allocated: 8 * MiB }] },
+      haltedVm('web01', { system: [16 * MiB, 6 * MiB], data: [8 * MiB, 2 * MiB] }),
+      haltedVm('app01', { disk: [8 * MiB, 8 * MiB] }),
       {
         name: 'scratch',
         powerState: 'Halted',
@@ -38,14 +25,19 @@ beforeAll(async () => {
         disks: [{ name: 'scratch disk', size: 8 * MiB, allocated: 1 * MiB }],
       },
     ],
-  });
-  const t = makeTempDir();
-  temps.push(t.cleanup);
-  dataDir = t.dir;
+  },
+  { session: false },
+);
+let dataDir: string;
+const engines: NodeEngine[] = [];
+const temps: Array<() => void> = [];
+const fuse = throttledMountAvailable();
+
+beforeAll(() => {
+  dataDir = env.temp();
 });
 afterAll(async () => {
   for (const e of engines) await e.close();
-  await sim?.stop();
   temps.forEach((c) => c());
 });
 
@@ -69,7 +61,7 @@ async function backUpNow(
   try {
     const { runId } = await callEngine<{ runId: string }>(e, 'backup.start', {
       hostId: body.hostId,
-      vmUuids: [sim.control.vmUuidByName(body.vm)],
+      vmUuids: [env.sim.control.vmUuidByName(body.vm)],
       remoteId: body.remoteId,
       mode: body.mode,
     });
@@ -108,10 +100,10 @@ describe('"Back up now" in the run history', () => {
     const first = engine();
     hostId = (
       await callEngine<{ id: string }>(first, 'hosts.add', {
-        url: sim.url,
-        username: sim.username,
-        password: sim.password,
-        trustedFingerprint: sim.fingerprint,
+        url: env.sim.url,
+        username: env.sim.username,
+        password: env.sim.password,
+        trustedFingerprint: env.sim.fingerprint,
       })
     ).id;
     const dir = makeTempDir();

@@ -1,39 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventPayload } from '../../src-shared/contract/index.js';
-import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
-import type { SimHandle } from '../../src-sim/index.js';
-import { callEngine } from '../helpers/engine.js';
-import { smallPool } from '../helpers/sim.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { withEngine } from '../helpers/engine.js';
 
 // The engine as the UI drives it: add a pool, get its live inventory, run a backup with progress events.
-let sim: SimHandle;
-let engine: NodeEngine;
-const temps: Array<() => void> = [];
-beforeAll(async () => {
-  sim = await smallPool();
-  const t = makeTempDir();
-  temps.push(t.cleanup);
-  engine = createNodeEngine({ dataDir: t.dir, transport: 'websocket' });
-});
-afterAll(async () => {
-  await engine?.close();
-  await sim?.stop();
-  temps.forEach((c) => c());
-});
-
-const call = <T>(channel: string, payload: unknown): Promise<T> => callEngine<T>(engine, channel, payload);
+const env = withEngine();
+const { call, temp } = env;
 
 describe('engine: pools, inventory and backup runs', () => {
   let hostId: string;
 
   it('keeps a live inventory of the pool and sends changes as events', async () => {
-    const host = await call<{ id: string }>('hosts.add', {
-      url: sim.url,
-      username: sim.username,
-      password: sim.password,
-      trustedFingerprint: sim.fingerprint,
-    });
+    const host = await env.addHost();
     hostId = host.id;
     const inv = await call<EventPayload<'inventory.changed'>['inventory']>('inventory.get', { hostId });
     expect(inv.pool?.name).toBeTruthy();
@@ -44,12 +21,12 @@ describe('engine: pools, inventory and backup runs', () => {
     expect(inv.srs.length).toBeGreaterThan(0);
 
     const changes: Array<EventPayload<'inventory.changed'>> = [];
-    const off = engine.ctx.bus.on('inventory.changed', (e) => changes.push(e));
-    sim.control.setPowerState(sim.control.vmUuidByName('web01'), 'Running');
+    const off = env.engine.ctx.bus.on('inventory.changed', (e) => changes.push(e));
+    env.sim.control.setPowerState(env.sim.control.vmUuidByName('web01'), 'Running');
     await expect
       .poll(() => changes.at(-1)?.inventory.vms.find((v) => v.name === 'web01')?.powerState, { timeout: 10_000 })
       .toBe('Running');
-    sim.control.setPowerState(sim.control.vmUuidByName('web01'), 'Halted');
+    env.sim.control.setPowerState(env.sim.control.vmUuidByName('web01'), 'Halted');
     await expect
       .poll(() => changes.at(-1)?.inventory.vms.find((v) => v.name === 'web01')?.powerState, { timeout: 10_000 })
       .toBe('Halted');
@@ -58,30 +35,28 @@ describe('engine: pools, inventory and backup runs', () => {
   });
 
   it('tests a remote: writable, free space, write speed; and refuses a missing one', async () => {
-    const dir = makeTempDir();
-    temps.push(dir.cleanup);
-    const remote = await call<{ id: string }>('remotes.add', { name: 'local', path: dir.dir });
+    const dir = temp();
+    const remote = await call<{ id: string }>('remotes.add', { name: 'local', path: dir });
     const t = await call<{ freeBytes: number; writeBytesPerSec: number; testedBytes: number }>('remotes.test', {
       id: remote.id,
     });
     expect(t.freeBytes).toBeGreaterThan(0);
     expect(t.writeBytesPerSec).toBeGreaterThan(0);
     expect(t.testedBytes).toBeGreaterThan(0);
-    const gone = await call<{ id: string }>('remotes.add', { name: 'gone', path: `${dir.dir}/nope/deeper` });
-    const r = await engine.dispatcher.dispatch('remotes.test', { id: gone.id });
+    const gone = await call<{ id: string }>('remotes.add', { name: 'gone', path: `${dir}/nope/deeper` });
+    const r = await env.engine.dispatcher.dispatch('remotes.test', { id: gone.id });
     expect(r).toMatchObject({ ok: false, error: { code: 'REMOTE_ERROR' } });
     expect(r.ok || r.error.hint).toMatch(/mounted/);
   });
 
   it('runs a backup from the contract, with progress events and a result, and cancels another', async () => {
-    const dir = makeTempDir();
-    temps.push(dir.cleanup);
-    const remote = await call<{ id: string }>('remotes.add', { name: 'runs', path: dir.dir });
+    const dir = temp();
+    const remote = await call<{ id: string }>('remotes.add', { name: 'runs', path: dir });
     const progress: Array<EventPayload<'backup.progress'>> = [];
     const finished: Array<EventPayload<'backup.finished'>> = [];
-    const offP = engine.ctx.bus.on('backup.progress', (p) => progress.push(p));
-    const offF = engine.ctx.bus.on('backup.finished', (f) => finished.push(f));
-    const uuids = ['web01', 'scratch'].map((n) => sim.control.vmUuidByName(n));
+    const offP = env.engine.ctx.bus.on('backup.progress', (p) => progress.push(p));
+    const offF = env.engine.ctx.bus.on('backup.finished', (f) => finished.push(f));
+    const uuids = ['web01', 'scratch'].map((n) => env.sim.control.vmUuidByName(n));
     const { runId } = await call<{ runId: string }>('backup.start', {
       hostId,
       vmUuids: uuids,
@@ -94,7 +69,7 @@ describe('engine: pools, inventory and backup runs', () => {
     expect(done.vms.map((v) => v.vmName)).toEqual(['web01']);
     expect(progress.filter((p) => p.runId === runId).map((p) => p.phase)).toContain('transfer');
 
-    sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 1024 * 1024 });
+    env.sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 1024 * 1024 });
     try {
       const second = await call<{ runId: string }>('backup.start', {
         hostId,
@@ -111,10 +86,10 @@ describe('engine: pools, inventory and backup runs', () => {
       await expect.poll(() => finished.find((f) => f.runId === second.runId), { timeout: 20_000 }).toBeTruthy();
       expect(finished.find((f) => f.runId === second.runId)).toMatchObject({ ok: false, cancelled: true });
     } finally {
-      sim.control.clearFaults();
+      env.sim.control.clearFaults();
       offP();
       offF();
     }
-    expect(Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true)).toEqual([]);
+    expect(Object.values(env.sim.control.records('VM')).filter((v) => v.is_a_snapshot === true)).toEqual([]);
   });
 });

@@ -1,57 +1,32 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventPayload, ResponseOf } from '../../src-shared/contract/index.js';
-import { createNodeEngine, type NodeEngine } from '../../src-main/engine/engine-node.js';
-import type { SimHandle } from '../../src-sim/index.js';
-import { callEngine } from '../helpers/engine.js';
-import { smallPool } from '../helpers/sim.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { withEngine } from '../helpers/engine.js';
 
 // The channels the desktop UI added: a delta run from "Back up now", the points of a remote, its usage.
-let sim: SimHandle;
-let engine: NodeEngine;
-const temps: Array<() => void> = [];
-beforeAll(async () => {
-  sim = await smallPool();
-  const t = makeTempDir();
-  temps.push(t.cleanup);
-  engine = createNodeEngine({ dataDir: t.dir, transport: 'websocket' });
-});
-afterAll(async () => {
-  await engine?.close();
-  await sim?.stop();
-  temps.forEach((c) => c());
-});
-
-const call = <T>(channel: string, payload: unknown): Promise<T> => callEngine<T>(engine, channel, payload);
+const env = withEngine();
+const { call, temp } = env;
 
 describe('engine channels for the UI: backups.list, remotes.usage, delta from backup.start', () => {
   it('an empty remote has no points and uses no repository bytes', async () => {
-    const dir = makeTempDir();
-    temps.push(dir.cleanup);
-    const remote = await call<{ id: string }>('remotes.add', { name: 'empty', path: dir.dir });
+    const dir = temp();
+    const remote = await call<{ id: string }>('remotes.add', { name: 'empty', path: dir });
     expect(await call('backups.list', { remoteId: remote.id })).toEqual({
       remoteId: remote.id,
       points: [],
       unreadable: [],
     });
     const u = await call<ResponseOf<'remotes.usage'>>('remotes.usage', { id: remote.id });
-    expect(u).toMatchObject({ path: dir.dir, repositoryBytes: 0, points: 0, vms: 0 });
+    expect(u).toMatchObject({ path: dir, repositoryBytes: 0, points: 0, vms: 0 });
     expect(u.totalBytes).toBeGreaterThanOrEqual(u.freeBytes);
   });
 
   it('lists the points a full and a delta run made, and counts their bytes', async () => {
-    const host = await call<{ id: string }>('hosts.add', {
-      url: sim.url,
-      username: sim.username,
-      password: sim.password,
-      trustedFingerprint: sim.fingerprint,
-    });
-    const dir = makeTempDir();
-    temps.push(dir.cleanup);
-    const remote = await call<{ id: string }>('remotes.add', { name: 'points', path: dir.dir });
+    const host = await env.addHost();
+    const dir = temp();
+    const remote = await call<{ id: string }>('remotes.add', { name: 'points', path: dir });
     const finished: Array<EventPayload<'backup.finished'>> = [];
-    const off = engine.ctx.bus.on('backup.finished', (f) => finished.push(f));
-    const web = sim.control.vmUuidByName('web01');
+    const off = env.engine.ctx.bus.on('backup.finished', (f) => finished.push(f));
+    const web = env.sim.control.vmUuidByName('web01');
     try {
       for (const mode of ['full', 'delta'] as const) {
         const { runId } = await call<{ runId: string }>('backup.start', {
@@ -79,7 +54,7 @@ describe('engine channels for the UI: backups.list, remotes.usage, delta from ba
   });
 
   it('an unknown remote is said in words', async () => {
-    const r = await engine.dispatcher.dispatch('backups.list', { remoteId: 'nope' });
+    const r = await env.engine.dispatcher.dispatch('backups.list', { remoteId: 'nope' });
     expect(r).toMatchObject({
       ok: false,
       error: { code: 'NOT_FOUND', message: 'That remote is no longer configured.' },

@@ -2,25 +2,24 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, promises as fs, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
-import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { exportPoint, type ExportFormat } from '../../src-main/export/export-point.js';
 import { XvaStreamVerifier } from '../../src-main/formats/xva/xva-stream-verifier.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import { startSimulator, type SimHandle } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import { vmRefByUuid, vmShape } from '../helpers/restore.js';
-import { connect, MiB, testBackupOptions } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
+import { MiB, testBackupOptions } from '../helpers/sim.js';
+import { qemuVhdToRaw } from '../helpers/vhd-fixtures.js';
 import { hashDisksInXva } from '../helpers/xva-content.js';
+import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
 
-let sim: SimHandle;
-let xapi: XapiSession;
-const { temp, cleanupAll } = tempDirs();
+const env = withSimulator({
+  vms: [haltedVm('app', { system: [24 * MiB, 8 * MiB], data: [12 * MiB + 512 * 1024, 4 * MiB] })],
+});
+const { temp } = env;
 let remote: string;
 let points: BackupPoint[];
 const truth = new Map<string, Record<string, string>>();
@@ -33,16 +32,7 @@ async function sha256(file: string): Promise<string> {
 
 /** qemu-img's reading of a VHD (it does not follow parents: the file must stand alone), as raw, hashed. */
 async function qemuVhdToRawHash(vhd: string): Promise<string> {
-  const raw = path.join(temp(), 'out.raw');
-  execFileSync('qemu-img', [
-    'convert',
-    '--image-opts',
-    `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`,
-    '-O',
-    'raw',
-    raw,
-  ]);
-  return sha256(raw);
+  return sha256(qemuVhdToRaw(vhd, path.join(temp(), 'out.raw')));
 }
 
 function exportOpts(format: ExportFormat, out: string, disk?: string) {
@@ -50,40 +40,21 @@ function exportOpts(format: ExportFormat, out: string, disk?: string) {
 }
 
 beforeAll(async () => {
-  sim = await startSimulator({
-    vms: [
-      {
-        name: 'app',
-        powerState: 'Halted',
-        disks: [
-          { name: 'app system', size: 24 * MiB, allocated: 8 * MiB },
-          { name: 'app data', size: 12 * MiB + 512 * 1024, allocated: 4 * MiB },
-        ],
-      },
-    ],
-    loginFailureDelayMs: 50,
-  });
-  xapi = await connect(sim);
   remote = temp();
-  const uuid = sim.control.vmUuidByName('app');
-  const ref = (await resolveVms(xapi, ['app'])).selected[0]!.ref;
+  const uuid = env.sim.control.vmUuidByName('app');
+  const ref = await env.vmRef('app');
   const record = async (id: string) =>
     truth.set(
       id,
-      Object.fromEntries((await vmShape(sim, vmRefByUuid(sim, uuid))).disks.map((d) => [d.position, d.sha256])),
+      Object.fromEntries((await vmShape(env.sim, vmRefByUuid(env.sim, uuid))).disks.map((d) => [d.position, d.sha256])),
     );
-  await record((await runFullBackup(xapi, ref, testBackupOptions(remote, temp()))).pointId);
-  sim.control.guestWrite(uuid, 0.05, 3);
+  await record((await runFullBackup(env.xapi, ref, testBackupOptions(remote, temp()))).pointId);
+  env.sim.control.guestWrite(uuid, 0.05, 3);
   for (let i = 0; i < 2; i++) {
-    await record((await runDeltaBackup(xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-export' }))).pointId);
-    sim.control.guestWrite(uuid, 0.05, 30 + i);
+    await record((await runDeltaBackup(env.xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-export' }))).pointId);
+    env.sim.control.guestWrite(uuid, 0.05, 30 + i);
   }
   points = (await listBackupPoints(remote)).points;
-});
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
 });
 
 describe('export', () => {

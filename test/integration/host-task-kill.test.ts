@@ -1,49 +1,32 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { destroyTasksOfRun } from '../../src-main/jobs/interrupted-run-cleanup.js';
 import { MADE_BY_KEY } from '../../src-main/xapi/owned-objects.js';
 import { TASK_OWNER_KEY } from '../../src-main/xapi/owned-tasks.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import { waitForTask } from '../../src-main/xapi/task-waiter.js';
 import { parseTaskResultRefs } from '../../src-main/xapi/xapi-records.js';
-import { startSimulator, type SimHandle } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
-import { connect, MiB } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
+import { MiB } from '../helpers/sim.js';
+import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
+import { backupCliArgs } from '../helpers/cli-args.js';
 
 // Issue 13: a kill leaves the host's export task on the host for good; the next run destroys the tasks of
 // Sluice processes that are gone, and only those.
 
-let sim: SimHandle;
-let xapi: XapiSession;
-let passwordFile: string;
-const { temp, cleanupAll } = tempDirs();
-beforeAll(async () => {
-  sim = await startSimulator({
-    vms: [
-      { name: 'files', powerState: 'Halted', disks: [{ name: 'files system', size: 48 * MiB, allocated: 8 * MiB }] },
-    ],
-    loginFailureDelayMs: 50,
-  });
-  xapi = await connect(sim);
-  passwordFile = path.join(temp(), 'pw');
-  writeFileSync(passwordFile, `${sim.password}\n`, { mode: 0o600 });
-});
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
-});
+const env = withSimulator({ vms: [haltedVm('files', { system: [48 * MiB, 8 * MiB] })] });
+const { temp } = env;
 
-const backup = (remote: string, mode: 'delta' | 'full') => [
-  'backup',
-  ...['--host', sim.url, '--username', sim.username, '--password-file', passwordFile],
-  ...['--trust-fingerprint', sim.fingerprint, '--vm', 'files', '--remote', remote, '--mode', mode],
-  ...['--job-id', 'job-tasks', '--data-dir', temp(), '--spool-dir', temp(), '--json'],
-];
+const backup = (remote: string, mode: 'delta' | 'full') =>
+  backupCliArgs(env.sim, env.passwordFile, {
+    vm: 'files',
+    remote,
+    mode,
+    jobId: 'job-tasks',
+    dataDir: temp(),
+    spoolDir: temp(),
+    json: true,
+  });
 
 interface Task {
   ref: string;
@@ -52,7 +35,7 @@ interface Task {
   owner?: { runId: string; pid: number; hostname: string };
 }
 const tasks = (): Task[] =>
-  Object.entries(sim.control.records('task')).map(([ref, t]) => {
+  Object.entries(env.sim.control.records('task')).map(([ref, t]) => {
     const raw = (t.other_config as Record<string, string>)[TASK_OWNER_KEY];
     return {
       ref,
@@ -63,8 +46,8 @@ const tasks = (): Task[] =>
   });
 
 async function plantTask(label: string, owner?: Task['owner']): Promise<string> {
-  const ref = await xapi.call<string>('task.create', label, 'planted');
-  if (owner) await xapi.call('task.add_to_other_config', ref, TASK_OWNER_KEY, JSON.stringify(owner));
+  const ref = await env.xapi.call<string>('task.create', label, 'planted');
+  if (owner) await env.xapi.call('task.add_to_other_config', ref, TASK_OWNER_KEY, JSON.stringify(owner));
   return ref;
 }
 
@@ -82,8 +65,8 @@ describe('host tasks of killed runs', () => {
         await plantTask('Someone else’s export'),
       ];
 
-      sim.control.guestWrite(sim.control.vmUuidByName('files'), 0.5, 3);
-      sim.control.addFault('rate-limit=2M');
+      env.sim.control.guestWrite(env.sim.control.vmUuidByName('files'), 0.5, 3);
+      env.sim.control.addFault('rate-limit=2M');
       let killedPid: number | undefined;
       try {
         const killed = await runCli(backup(remote, mode), {
@@ -96,7 +79,7 @@ describe('host tasks of killed runs', () => {
         });
         expect(killed.signal).toBe('SIGKILL');
       } finally {
-        sim.control.clearFaults();
+        env.sim.control.clearFaults();
       }
       // The killed process's export task is still on the host, marked as its own.
       const left = tasks().filter((t) => t.owner?.pid === killedPid);
@@ -108,7 +91,7 @@ describe('host tasks of killed runs', () => {
       const after = tasks().filter((t) => !before.has(t.ref));
       expect(after.map((t) => t.ref).sort()).toEqual([...kept].sort());
       expect(after.map((t) => t.status)).toEqual(['pending', 'pending', 'pending']);
-      for (const ref of kept) await xapi.call('task.destroy', ref);
+      for (const ref of kept) await env.xapi.call('task.destroy', ref);
     },
   );
 
@@ -117,20 +100,20 @@ describe('host tasks of killed runs', () => {
     // The engine's pid may be alive again (a restarted engine, a reused pid): the run id alone decides here.
     const dead = await plantTask('Sluice delta export', { runId: 'run-interrupted', pid: process.pid, hostname: host });
     const other = await plantTask('Sluice delta export', { runId: 'run-other', pid: process.pid, hostname: host });
-    expect(await destroyTasksOfRun(xapi, 'run-interrupted')).toBe(1);
+    expect(await destroyTasksOfRun(env.xapi, 'run-interrupted')).toBe(1);
     const refs = tasks().map((t) => t.ref);
     expect(refs).not.toContain(dead);
     expect(refs).toContain(other);
-    await xapi.call('task.destroy', other);
+    await env.xapi.call('task.destroy', other);
   });
 
   it('a backup removes what restores of dead processes half-made (marked objects, a finished import its run never marked), and nothing else', async () => {
     const host = os.hostname();
     const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
     const mark = (runId: string, pid: number, hostname = host) => JSON.stringify({ runId, pid, hostname });
-    const sr = Object.keys(sim.control.records('SR'))[0]!;
+    const sr = Object.keys(env.sim.control.records('SR'))[0]!;
     const vdi = async (label: string, owner?: string) =>
-      xapi.call<string>('VDI.create', {
+      env.xapi.call<string>('VDI.create', {
         name_label: label,
         SR: sr,
         virtual_size: String(MiB),
@@ -147,14 +130,14 @@ describe('host tasks of killed runs', () => {
       is_a_template: false,
       other_config: owner ? { [MADE_BY_KEY]: owner } : {},
     });
-    const vm = (label: string, owner?: string) => xapi.call<string>('VM.create', vmRecord(label, owner));
+    const vm = (label: string, owner?: string) => env.xapi.call<string>('VM.create', vmRecord(label, owner));
     const deadVm = await vm('half-restored', mark('restore-dead', gone));
     const deadVdi = await vdi('half-restored disk', mark('restore-dead', gone));
     // A finished task whose run died before marking what it made (as an import's VM): only the task names it.
-    const importTask = await xapi.call<string>('Async.VM.create', vmRecord('made, never marked'));
-    const finished = await waitForTask(xapi, importTask, { timeoutMs: 10_000, pollMs: 50 });
+    const importTask = await env.xapi.call<string>('Async.VM.create', vmRecord('made, never marked'));
+    const finished = await waitForTask(env.xapi, importTask, { timeoutMs: 10_000, pollMs: 50 });
     const unmarkedImport = parseTaskResultRefs(finished.result)[0]!;
-    await xapi.call(
+    await env.xapi.call(
       'task.add_to_other_config',
       importTask,
       TASK_OWNER_KEY,
@@ -167,8 +150,8 @@ describe('host tasks of killed runs', () => {
     ];
 
     expect((await runCli(backup(temp(), 'delta'))).code).toBe(0);
-    const vms = Object.keys(sim.control.records('VM'));
-    const vdis = Object.keys(sim.control.records('VDI'));
+    const vms = Object.keys(env.sim.control.records('VM'));
+    const vdis = Object.keys(env.sim.control.records('VDI'));
     expect(vms).not.toContain(deadVm);
     expect(vms).not.toContain(unmarkedImport);
     expect(vdis).not.toContain(deadVdi);

@@ -15,6 +15,7 @@ import { hostObjects, testRestoreOptions, vmShape } from '../helpers/restore.js'
 import { connect, liveDisks, smallPool, testBackupOptions } from '../helpers/sim.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 import { failure } from '../helpers/vhd-damage.js';
+import { hostArgs, writePasswordFile } from '../helpers/cli-args.js';
 
 // Faults during a restore: each gives a clear message, leaves nothing half-made on the host and never
 // touches the repository.
@@ -284,29 +285,14 @@ describe('restore faults', () => {
 
 describe('sluice restore --disk-sr', () => {
   it('places each named disk of a full point on its SR (--json); a malformed value or an unknown disk is refused, nothing created', async () => {
-    const pw = path.join(temp(), 'pw');
-    writeFileSync(pw, `${sim.password}\n`, { mode: 0o600 });
+    const pw = writePasswordFile(temp(), sim.password);
     const srs = Object.values(sim.control.records('SR'));
     const local = String(srs.find((s) => s.name_label === 'Local storage')!.uuid);
     const nfs = String(srs.find((s) => s.name_label === 'NFS storage')!.uuid);
     const base = [
-      'restore',
-      '--remote',
-      remote,
-      '--vm',
-      'web01',
-      '--at',
-      full.id,
-      '--host',
-      sim.url,
-      '--username',
-      sim.username,
-      '--password-file',
-      pw,
-      '--trust-fingerprint',
-      sim.fingerprint,
-      '--data-dir',
-      temp(),
+      ...['restore', '--remote', remote, '--vm', 'web01', '--at', full.id],
+      ...hostArgs(sim, pw),
+      ...['--data-dir', temp()],
     ];
     const before = hostObjects(sim);
 

@@ -1,19 +1,17 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
-import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { MADE_BY_KEY } from '../../src-main/xapi/owned-objects.js';
 import { TASK_OWNER_KEY } from '../../src-main/xapi/owned-tasks.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import { startSimulator, type SimHandle } from '../../src-sim/index.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { destroyRestored, vmRefByUuid, vmShape } from '../helpers/restore.js';
 import { seededRandom, seedFrom } from '../helpers/seeded-random.js';
-import { connect, MiB, testBackupOptions } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
+import { MiB, testBackupOptions } from '../helpers/sim.js';
+import { withSimulator } from '../helpers/simulator-suite.js';
+import { hostArgs } from '../helpers/cli-args.js';
 
 // Issue 13: kill -9 at random points of restores. A restore that is killed cannot remove what it had made on
 // the host (the VM of an import, the VM and disks it created, a disk's copy on another SR); the next restore
@@ -23,10 +21,19 @@ import { tempDirs } from '../helpers/temp-dir.js';
 // copy, the hand-over.
 
 const SEED = seedFrom('SLUICE_KILL_SEED', 1302);
-let sim: SimHandle;
-let xapi: XapiSession;
-let passwordFile: string;
-const { temp, cleanupAll } = tempDirs();
+const env = withSimulator({
+  vms: [
+    {
+      name: 'app',
+      powerState: 'Halted',
+      disks: [
+        { name: 'app system', size: 16 * MiB, allocated: 6 * MiB },
+        { name: 'app data', size: 8 * MiB, allocated: 3 * MiB, sr: 'Local storage' },
+      ],
+    },
+  ],
+});
+const { temp } = env;
 let remote: string;
 let fullId: string;
 let deltaId: string;
@@ -34,48 +41,27 @@ let deltaId: string;
 const truth = new Map<string, Record<string, string>>();
 
 beforeAll(async () => {
-  sim = await startSimulator({
-    vms: [
-      {
-        name: 'app',
-        powerState: 'Halted',
-        disks: [
-          { name: 'app system', size: 16 * MiB, allocated: 6 * MiB },
-          { name: 'app data', size: 8 * MiB, allocated: 3 * MiB, sr: 'Local storage' },
-        ],
-      },
-    ],
-    loginFailureDelayMs: 50,
-  });
-  xapi = await connect(sim);
-  passwordFile = path.join(temp(), 'pw');
-  writeFileSync(passwordFile, `${sim.password}\n`, { mode: 0o600 });
   remote = temp();
-  const uuid = sim.control.vmUuidByName('app');
-  const ref = (await resolveVms(xapi, ['app'])).selected[0]!.ref;
+  const uuid = env.sim.control.vmUuidByName('app');
+  const ref = await env.vmRef('app');
   const hashes = async () =>
-    Object.fromEntries((await vmShape(sim, vmRefByUuid(sim, uuid))).disks.map((d) => [d.position, d.sha256]));
-  fullId = (await runFullBackup(xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-rk' }))).pointId;
+    Object.fromEntries((await vmShape(env.sim, vmRefByUuid(env.sim, uuid))).disks.map((d) => [d.position, d.sha256]));
+  fullId = (await runFullBackup(env.xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-rk' }))).pointId;
   truth.set(fullId, await hashes());
-  await runDeltaBackup(xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-rk' }));
-  sim.control.guestWrite(uuid, 0.2, 7);
-  deltaId = (await runDeltaBackup(xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-rk' }))).pointId;
+  await runDeltaBackup(env.xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-rk' }));
+  env.sim.control.guestWrite(uuid, 0.2, 7);
+  deltaId = (await runDeltaBackup(env.xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-rk' }))).pointId;
   truth.set(deltaId, await hashes());
-});
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
 });
 
 const srUuid = (name: string) =>
-  String(Object.values(sim.control.records('SR')).find((s) => s.name_label === name)!.uuid);
+  String(Object.values(env.sim.control.records('SR')).find((s) => s.name_label === name)!.uuid);
 
 const restoreArgs = (at: string, extra: string[]) => [
   'restore',
   ...['--remote', remote, '--vm', 'app', '--at', at],
-  ...['--host', sim.url, '--username', sim.username, '--password-file', passwordFile],
-  ...['--trust-fingerprint', sim.fingerprint, '--data-dir', temp(), '--speed-limit', '8M', '--json'],
+  ...hostArgs(env.sim, env.passwordFile),
+  ...['--data-dir', temp(), '--speed-limit', '8M', '--json'],
   ...extra,
 ];
 
@@ -91,7 +77,7 @@ function repositoryState(dir: string): string[] {
   return out.sort();
 }
 
-const records = (cls: 'VM' | 'VDI' | 'task') => Object.entries(sim.control.records(cls));
+const records = (cls: 'VM' | 'VDI' | 'task') => Object.entries(env.sim.control.records(cls));
 const marked = () =>
   [...records('VM'), ...records('VDI')].filter(([, r]) => MADE_BY_KEY in (r.other_config as Record<string, string>));
 const tasksOf = (pid: number) =>
@@ -105,12 +91,12 @@ const refs = (cls: 'VM' | 'VDI') => new Set(records(cls).map(([ref]) => ref));
 async function removeRestored(result: CliResult): Promise<void> {
   const r = resultOf(result);
   if (typeof r.vmUuid !== 'string')
-    return destroyRestored(xapi, undefined, [await xapi.call<string>('VDI.get_by_uuid', r.vdiUuid)]);
-  const vm = await xapi.call<string>('VM.get_by_uuid', r.vmUuid);
-  const vbds = await xapi.call<string[]>('VM.get_VBDs', vm);
-  const vdis = await Promise.all(vbds.map((b) => xapi.call<string>('VBD.get_VDI', b)));
+    return destroyRestored(env.xapi, undefined, [await env.xapi.call<string>('VDI.get_by_uuid', r.vdiUuid)]);
+  const vm = await env.xapi.call<string>('VM.get_by_uuid', r.vmUuid);
+  const vbds = await env.xapi.call<string[]>('VM.get_VBDs', vm);
+  const vdis = await Promise.all(vbds.map((b) => env.xapi.call<string>('VBD.get_VDI', b)));
   await destroyRestored(
-    xapi,
+    env.xapi,
     vm,
     vdis.filter((v) => v !== 'OpaqueRef:NULL'),
   );
@@ -151,20 +137,20 @@ async function restoredHashes(result: CliResult): Promise<Record<string, string>
   const r = resultOf(result);
   if (typeof r.vmUuid === 'string')
     return Object.fromEntries(
-      (await vmShape(sim, vmRefByUuid(sim, r.vmUuid))).disks.map((d) => [d.position, d.sha256]),
+      (await vmShape(env.sim, vmRefByUuid(env.sim, r.vmUuid))).disks.map((d) => [d.position, d.sha256]),
     );
-  return { '0': await sim.control.hashVdi(String(r.vdiUuid)) };
+  return { '0': await env.sim.control.hashVdi(String(r.vdiUuid)) };
 }
 
 /** What a killed restore left that is whole: one VM with its disks, or one lone VDI; their SHA-256 by position. */
 async function finishedRestore(vms: string[], vdis: string[]): Promise<Record<string, string> | string> {
   if (vms.length === 1) {
-    const shape = await vmShape(sim, vms[0]!);
+    const shape = await vmShape(env.sim, vms[0]!);
     if (shape.disks.length !== vdis.length) return 'a VM whose disks are not all there';
     return Object.fromEntries(shape.disks.map((d) => [d.position, d.sha256]));
   }
   if (vms.length === 0 && vdis.length === 1)
-    return { '0': await sim.control.hashVdi(String(sim.control.records('VDI')[vdis[0]!]!.uuid)) };
+    return { '0': await env.sim.control.hashVdi(String(env.sim.control.records('VDI')[vdis[0]!]!.uuid)) };
   return `${vms.length} VMs and ${vdis.length} VDIs`;
 }
 
@@ -195,10 +181,10 @@ describe(`restores killed at random points (seed ${SEED})`, () => {
     async (_name, kind) => {
       const before = repositoryState(remote);
       // The length of an unkilled run, in lines of --json output: the range the kill points are drawn from.
-      const copySlow = () => sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 6 * MiB, on: 'vdi_copy' });
+      const copySlow = () => env.sim.control.addFault({ kind: 'rate-limit', bytesPerSecond: 6 * MiB, on: 'vdi_copy' });
       let fault = copySlow();
       const whole = await runCli(restoreArgs(kind.at(), kind.extra()));
-      sim.control.removeFault(fault);
+      env.sim.control.removeFault(fault);
       expect(whole.code, whole.stderr).toBe(0);
       await removeRestored(whole);
       const lines = whole.stdout.split('\n').filter(Boolean);
@@ -217,7 +203,7 @@ describe(`restores killed at random points (seed ${SEED})`, () => {
             }
           },
         });
-        sim.control.removeFault(fault);
+        env.sim.control.removeFault(fault);
         if (killed.signal !== 'SIGKILL') continue; // finished before line k: nothing to mend
         const last = killed.stdout.trim().split('\n').at(-1)!;
         reached.push(phaseOf(last));
@@ -243,7 +229,7 @@ describe(`restores killed at random points (seed ${SEED})`, () => {
             `kill at line ${k} of ${lines.length} left ${extraVms.length} VM(s), ${extraVdis.length} VDI(s)`,
           ).toEqual(kind.expected());
           reached[reached.length - 1] += ' (finished)';
-          await destroyRestored(xapi, extraVms[0], extraVdis);
+          await destroyRestored(env.xapi, extraVms[0], extraVdis);
         }
         expect(refs('VM'), `kill at line ${k} of ${lines.length}`).toEqual(vmsBefore);
         expect(refs('VDI'), `kill at line ${k} of ${lines.length}`).toEqual(vdisBefore);

@@ -1,67 +1,43 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
-import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { loadDigests } from '../../src-main/formats/vhd/vhd-block-digests.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../../src-sim/index.js';
-import { startSimulator } from '../../src-sim/index.js';
-import { connect, liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
+import { liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
 import { chainDigest, hasQemu, pointChain, qemuDigest } from '../helpers/vhd-chains.js';
+import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
 
-let sim: SimHandle;
-let xapi: XapiSession;
-const { temp, cleanupAll } = tempDirs();
-beforeAll(async () => {
-  sim = await startSimulator({
-    vms: [
-      {
-        name: 'app',
-        powerState: 'Halted',
-        disks: [
-          { name: 'app system', size: 40 * MiB, allocated: 10 * MiB },
-          { name: 'app data', size: 20 * MiB + 512 * 1024, allocated: 4 * MiB },
-        ],
-      },
-      { name: 'web', powerState: 'Halted', disks: [{ name: 'web system', size: 16 * MiB, allocated: 4 * MiB }] },
-    ],
-    loginFailureDelayMs: 50,
-  });
-  xapi = await connect(sim);
+const env = withSimulator({
+  vms: [
+    haltedVm('app', { system: [40 * MiB, 10 * MiB], data: [20 * MiB + 512 * 1024, 4 * MiB] }),
+    haltedVm('web', { system: [16 * MiB, 4 * MiB] }),
+  ],
 });
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
-});
+const { temp, vmRef } = env;
 
 function options(remoteRoot: string, extra: Partial<BackupRunOptions> = {}) {
   return testBackupOptions(remoteRoot, temp(), { jobId: 'job-ret', ...extra });
 }
 
-const vmRef = async (name: string) => (await resolveVms(xapi, [name])).selected[0]!.ref;
-
 describe('retention of incremental backups', () => {
   it('keeps the N newest points; a deleted point merges into the next, which restores to the disk as it was backed up', async () => {
     const remote = temp();
-    const vmUuid = sim.control.vmUuidByName('app');
-    const disks = liveDisks(sim, 'app');
+    const vmUuid = env.sim.control.vmUuidByName('app');
+    const disks = liveDisks(env.sim, 'app');
     const truth = new Map<string, Record<string, string>>(); // point id → disk uuid → sha256 at backup time
     const runs: Array<ReturnType<typeof options>> = [];
     for (let i = 0; i < 4; i++) {
-      if (i > 0) sim.control.guestWrite(vmUuid, 0.1, 100 + i);
+      if (i > 0) env.sim.control.guestWrite(vmUuid, 0.1, 100 + i);
       const opts = options(remote, { retention: { keep: 2 } });
       runs.push(opts);
-      const r = await runDeltaBackup(xapi, await vmRef('app'), opts);
+      const r = await runDeltaBackup(env.xapi, await vmRef('app'), opts);
       truth.set(
         r.pointId,
         Object.fromEntries(
-          await Promise.all(disks.map(async (d) => [d.uuid, await sim.control.hashVdi(d.uuid)] as const)),
+          await Promise.all(disks.map(async (d) => [d.uuid, await env.sim.control.hashVdi(d.uuid)] as const)),
         ),
       );
       const { points } = await listBackupPoints(remote);
@@ -102,13 +78,13 @@ describe('retention of incremental backups', () => {
 
   it('starts a new chain every K points (full interval) and records long-term buckets in the tags', async () => {
     const remote = temp();
-    const vmUuid = sim.control.vmUuidByName('web');
+    const vmUuid = env.sim.control.vmUuidByName('web');
     const kinds: boolean[][] = [];
     const logs: string[] = [];
     for (let i = 0; i < 5; i++) {
-      if (i > 0) sim.control.guestWrite(vmUuid, 0.05, 200 + i);
+      if (i > 0) env.sim.control.guestWrite(vmUuid, 0.05, 200 + i);
       const opts = options(remote, { fullInterval: 2, retention: { keep: 10, longTerm: { daily: 3 } } });
-      const r = await runDeltaBackup(xapi, await vmRef('web'), opts);
+      const r = await runDeltaBackup(env.xapi, await vmRef('web'), opts);
       logs.push(...opts.logs);
       kinds.push(r.disks.map((d) => d.differencing));
     }
@@ -121,11 +97,11 @@ describe('retention of incremental backups', () => {
 
   it('deletes full points whole (metadata, XVA, checksum), keeping the N newest', async () => {
     const remote = temp();
-    const vmUuid = sim.control.vmUuidByName('web');
+    const vmUuid = env.sim.control.vmUuidByName('web');
     const ids: string[] = [];
     for (let i = 0; i < 3; i++)
       ids.push(
-        (await runFullBackup(xapi, await vmRef('web'), options(remote, { jobId: 'job-full', retention: { keep: 1 } })))
+        (await runFullBackup(env.xapi, await vmRef('web'), options(remote, { jobId: 'job-full', retention: { keep: 1 } })))
           .pointId,
       );
     const dir = path.join(remote, 'xo-vm-backups', vmUuid);

@@ -1,8 +1,6 @@
-import { cpSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
-import { resolveVms } from '../../src-main/backup/vm-selection.js';
+import { describe, expect, it } from 'vitest';
 import { VhdFileReader } from '../../src-main/formats/vhd/vhd-file-reader.js';
 import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
 import { collapseUnreferencedVhds } from '../../src-main/repository/chain-collapser.js';
@@ -11,41 +9,16 @@ import { deltaPointDisks } from '../../src-main/repository/point-disks.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
 import { verifyPoint } from '../../src-main/repository/verify-point.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import { hostObjects, testRestoreOptions } from '../helpers/restore.js';
-import { connect, smallPool, testBackupOptions } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
 import { failure, flipBit, pointFile } from '../helpers/vhd-damage.js';
+import { withSimulator } from '../helpers/simulator-suite.js';
+import { deltaRepositoryCopies } from '../helpers/delta-points.js';
 
-let sim: SimHandle;
-let xapi: XapiSession;
-const { temp, cleanupAll } = tempDirs();
+const env = withSimulator();
+const { temp } = env;
 /** A clean repository with three incremental points of web01; each test damages its own copy. */
-let pristine: string;
-
-beforeAll(async () => {
-  sim = await smallPool();
-  xapi = await connect(sim);
-  pristine = temp();
-  const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
-  for (let i = 0; i < 3; i++) {
-    await runDeltaBackup(xapi, ref, testBackupOptions(pristine, temp(), { jobId: 'job-verify' }));
-    sim.control.guestWrite(sim.control.vmUuidByName('web01'), 0.05, 40 + i);
-  }
-});
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
-});
-
-async function copyOfRepository(): Promise<{ root: string; points: BackupPoint[] }> {
-  const root = temp();
-  cpSync(pristine, root, { recursive: true, preserveTimestamps: true });
-  return { root, points: (await listBackupPoints(root)).points };
-}
+const copyOfRepository = deltaRepositoryCopies(env, { vm: 'web01', jobId: 'job-verify', seed: 40 });
 
 /** The second point's VHD of disk 0 (a differencing file), and the byte where its first stored block starts. */
 function middleFile(points: BackupPoint[]): ReturnType<typeof pointFile> {
@@ -80,14 +53,14 @@ describe('verify of incremental points', () => {
       expect(err.context).toMatchObject({ file, block: String(block), offset: String(at), damage: 'block' });
     }
 
-    const before = hostObjects(sim);
+    const before = hostObjects(env.sim);
     // Restore checks the blocks it reads: point 2's own file holds the damaged block, so its restore refuses.
-    const err = await failure(restorePoint(xapi, points[1]!, testRestoreOptions(temp(), { points })));
+    const err = await failure(restorePoint(env.xapi, points[1]!, testRestoreOptions(temp(), { points })));
     expect(err.code).toBe('REMOTE_ERROR');
     expect(err.message).toContain(`block ${block}`);
     expect(err.hint).toContain(`--at ${points[0]!.id}`);
     expect(err.context.nearestGoodPoint).toBe(points[0]!.id);
-    expect(hostObjects(sim)).toEqual(before);
+    expect(hostObjects(env.sim)).toEqual(before);
   });
 
   it('damage to the BAT, the header, the footer copy or the parent locators is found and named', async () => {
@@ -118,10 +91,10 @@ describe('verify of incremental points', () => {
     const err = await failure(verifyPoint(points[2]!));
     expect(err.message).toContain(first);
     expect(err.context.damage).toBe('missing-parent');
-    const before = hostObjects(sim);
-    const r = await failure(restorePoint(xapi, points[2]!, testRestoreOptions(temp(), { points })));
+    const before = hostObjects(env.sim);
+    const r = await failure(restorePoint(env.xapi, points[2]!, testRestoreOptions(temp(), { points })));
     expect(r.message).toMatch(/needs its parent .* which is missing/);
-    expect(hostObjects(sim)).toEqual(before);
+    expect(hostObjects(env.sim)).toEqual(before);
   });
 
   it('after a retention merge the merged file keeps digests: a bit flipped in a block from the parent or from the child is named; restore refuses', async () => {
@@ -158,11 +131,11 @@ describe('verify of incremental points', () => {
         damage: 'block',
       });
 
-      const before = hostObjects(sim);
-      const r = await failure(restorePoint(xapi, kept[0]!, testRestoreOptions(temp(), { points: kept })));
+      const before = hostObjects(env.sim);
+      const r = await failure(restorePoint(env.xapi, kept[0]!, testRestoreOptions(temp(), { points: kept })));
       expect(r.code, origin).toBe('REMOTE_ERROR');
       expect(r.message, origin).toContain(`${childFile}: block ${block}`);
-      expect(hostObjects(sim)).toEqual(before);
+      expect(hostObjects(env.sim)).toEqual(before);
     }
   });
 

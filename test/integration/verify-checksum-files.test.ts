@@ -1,9 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
-import { resolveVms } from '../../src-main/backup/vm-selection.js';
+import { describe, expect, it } from 'vitest';
 import { exportPoint } from '../../src-main/export/export-point.js';
 import { digestsPathOf, maxDigestsBytes } from '../../src-main/formats/vhd/vhd-block-digests.js';
 import { FOOTER_SIZE } from '../../src-main/formats/vhd/vhd-structures.js';
@@ -14,45 +12,21 @@ import { deltaPointDisks } from '../../src-main/repository/point-disks.js';
 import { listBackupPoints, type BackupPoint } from '../../src-main/repository/repository-reader.js';
 import { verifyPoint } from '../../src-main/repository/verify-point.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import type { SimHandle } from '../../src-sim/index.js';
 import { runCli } from '../helpers/cli.js';
 import { hostObjects, testRestoreOptions } from '../helpers/restore.js';
-import { connect, MiB, smallPool, testBackupOptions } from '../helpers/sim.js';
-import { tempDirs } from '../helpers/temp-dir.js';
+import { MiB } from '../helpers/sim.js';
 import { failure, flipBit, patchFooterSize, pointFile } from '../helpers/vhd-damage.js';
+import { withSimulator } from '../helpers/simulator-suite.js';
+import { deltaRepositoryCopies } from '../helpers/delta-points.js';
 
 // The checksum file beside each VHD (`.vhd.checksum.json`) is trusted by what the VHD is, never by its mtime,
 // and a checksum file that cannot be read is reported, never skipped; each VHD's disk size must be the one
 // the point's metadata records.
 
-let sim: SimHandle;
-let xapi: XapiSession;
-const { temp, cleanupAll } = tempDirs();
+const env = withSimulator();
+const { temp } = env;
 /** A clean repository with three incremental points of web01; each test damages its own copy. */
-let pristine: string;
-
-beforeAll(async () => {
-  sim = await smallPool();
-  xapi = await connect(sim);
-  pristine = temp();
-  const ref = (await resolveVms(xapi, ['web01'])).selected[0]!.ref;
-  for (let i = 0; i < 3; i++) {
-    await runDeltaBackup(xapi, ref, testBackupOptions(pristine, temp(), { jobId: 'job-sidecar' }));
-    sim.control.guestWrite(sim.control.vmUuidByName('web01'), 0.05, 70 + i);
-  }
-});
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-  cleanupAll();
-});
-
-async function copyOfRepository(): Promise<{ root: string; points: BackupPoint[] }> {
-  const root = temp();
-  cpSync(pristine, root, { recursive: true, preserveTimestamps: true });
-  return { root, points: (await listBackupPoints(root)).points };
-}
+const copyOfRepository = deltaRepositoryCopies(env, { vm: 'web01', jobId: 'job-sidecar', seed: 70 });
 
 async function vhdsUnder(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { recursive: true });
@@ -60,7 +34,7 @@ async function vhdsUnder(dir: string): Promise<string[]> {
 }
 
 function restore(point: BackupPoint, points: BackupPoint[]): Promise<unknown> {
-  return restorePoint(xapi, point, testRestoreOptions(temp(), { points }));
+  return restorePoint(env.xapi, point, testRestoreOptions(temp(), { points }));
 }
 
 describe('checksum files of VHDs', () => {
@@ -72,10 +46,10 @@ describe('checksum files of VHDs', () => {
     const err = await failure(verifyPoint(points[1]!));
     expect(err.message).toContain(`${file}: block ${block}`);
     expect(err.context).toMatchObject({ file, block: String(block), damage: 'block' });
-    const before = hostObjects(sim);
+    const before = hostObjects(env.sim);
     const r = await failure(restore(points[1]!, points));
     expect(r.message).toContain(`${file}: block ${block}`);
-    expect(hostObjects(sim)).toEqual(before);
+    expect(hostObjects(env.sim)).toEqual(before);
   });
 
   it('a copy of the repository with `cp -r` (every mtime new) verifies clean, every block checked', async () => {
@@ -142,10 +116,10 @@ describe('checksum files of VHDs', () => {
         expect(cli.code).toBe(1);
         expect(cli.stdout).toContain(sidecar);
         expect(cli.stdout).toContain('3 point(s) checked, 2 damaged');
-        const before = hostObjects(sim);
+        const before = hostObjects(env.sim);
         const r = await failure(restore(points[1]!, points));
         expect(r.message).toContain(`the checksum file of ${file} is unreadable`);
-        expect(hostObjects(sim)).toEqual(before);
+        expect(hostObjects(env.sim)).toEqual(before);
       }
     }
   });
@@ -163,9 +137,9 @@ describe('checksum files of VHDs', () => {
     const err = await failure(verifyPoint(points[1]!));
     expect(err.message).toContain(`${file} is ${size + FOOTER_SIZE} bytes, but Sluice wrote ${size} bytes`);
     expect(err.context).toMatchObject({ file, damage: 'size' });
-    const before = hostObjects(sim);
+    const before = hostObjects(env.sim);
     await failure(restore(points[1]!, points));
-    expect(hostObjects(sim)).toEqual(before);
+    expect(hostObjects(env.sim)).toEqual(before);
   });
 
   it("a VHD another tool rewrote (a merge as Xen Orchestra does it, leaving the child's checksum file) is checked by structure only, and says so", async () => {
@@ -237,9 +211,9 @@ describe('checksum files of VHDs', () => {
         if (claimed === 14 * MiB) expect(e.message).toContain(`metadata records 12.5 MiB (${recorded} bytes)`);
       };
       says(await failure(verifyPoint(points[2]!)));
-      const before = hostObjects(sim);
+      const before = hostObjects(env.sim);
       says(await failure(restore(points[2]!, points)));
-      expect(hostObjects(sim)).toEqual(before);
+      expect(hostObjects(env.sim)).toEqual(before);
       const out = temp();
       says(
         await failure(exportPoint(points[2]!, { format: 'raw', out, runId: 'x', log: () => {}, onProgress: () => {} })),

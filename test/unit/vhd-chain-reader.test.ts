@@ -1,47 +1,24 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { readVhdChain, VhdChainReader } from '../../src-main/formats/vhd/vhd-chain-reader.js';
 import { VhdChainError, VhdFormatError } from '../../src-main/formats/vhd/vhd-errors.js';
 import { VhdFileWriter } from '../../src-main/formats/vhd/vhd-file-writer.js';
 import { writeVhdStreamToFile } from '../../src-main/formats/vhd/vhd-stream-to-file.js';
 import { asChainProblem } from '../../src-main/repository/vhd-chain-problem.js';
-import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
+import type { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
 import { rawExport } from '../../src-sim/formats/raw-export.js';
 import { vhdExport } from '../../src-sim/formats/vhd-export.js';
+import { collect, hasQemu, virtualDisks } from '../helpers/vhd-fixtures.js';
 
 // A full VHD and the differencing VHDs after it, stored from the simulator's host streams, must read back as
 // the raw disk at each point; broken links must be refused before any data is read, naming the file.
 
 const MiB = 1024 * 1024;
 const uuid = (n: number) => `8c3d9e4f-0000-4000-8000-${String(n).padStart(12, '0')}`;
-const hasQemu = (() => {
-  try {
-    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-let dir: string;
-const disks: VirtualDisk[] = [];
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sluice-vhd-chain-'));
-});
-afterAll(async () => {
-  await Promise.all(disks.map((d) => d.destroy()));
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const p of source) parts.push(p);
-  return Buffer.concat(parts);
-}
+const vd = virtualDisks('sluice-vhd-chain-');
 
 interface Point {
   file: string;
@@ -56,14 +33,12 @@ async function makeChain(
   deltas: number,
   allocatedFraction = 0.4,
 ): Promise<Point[]> {
-  const disk = new VirtualDisk({ size, seed, allocatedFraction, backingDir: dir });
-  disks.push(disk);
+  const disk = vd.newDisk(size, seed, allocatedFraction);
   const points: Point[] = [];
   for (let i = 0; i <= deltas; i++) {
     if (i > 0) disk.guestWrite(0.05, seed + i);
-    const snapshot = disk.snapshot();
-    disks.push(snapshot);
-    const file = join(dir, `${name}-${i}.vhd`);
+    const snapshot = vd.keep(disk.snapshot());
+    const file = join(vd.dir, `${name}-${i}.vhd`);
     const prev = points[i - 1];
     const stream = prev
       ? vhdExport(snapshot, {
@@ -100,8 +75,8 @@ describe('VhdChainReader', () => {
   });
 
   it('honours sector bitmaps: unmarked sectors of a child fall through to its parent', async () => {
-    const base = join(dir, 'bm-0.vhd');
-    const child = join(dir, 'bm-1.vhd');
+    const base = join(vd.dir, 'bm-0.vhd');
+    const child = join(vd.dir, 'bm-1.vhd');
     const w0 = await VhdFileWriter.create(base, { currentSize: 4 * MiB, uuid: uuid(1) });
     await w0.writeBlock(0, Buffer.alloc(2 * MiB, 0x11));
     // Only sectors 0-3 of this dynamic block are marked: the rest reads as zeros.
@@ -133,8 +108,8 @@ describe('VhdChainReader', () => {
   it.skipIf(!hasQemu)('reads a VHD that qemu-img wrote (its own layout and bitmaps)', async () => {
     const raw = Buffer.alloc(9 * MiB);
     for (let i = 0; i < raw.length; i += 3 * MiB + 4096 + 7 * 512) raw.fill((i % 251) + 1, i, i + 70_000);
-    const rawFile = join(dir, 'q.raw');
-    const vhd = join(dir, 'q.vhd');
+    const rawFile = join(vd.dir, 'q.raw');
+    const vhd = join(vd.dir, 'q.vhd');
     await writeFile(rawFile, raw);
     execFileSync('qemu-img', [
       'convert',

@@ -1,16 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VhdFormatError } from '../../src-main/formats/vhd/vhd-errors.js';
 import { VhdFileWriter } from '../../src-main/formats/vhd/vhd-file-writer.js';
 import { decodeParentLocator } from '../../src-main/formats/vhd/vhd-parent-locator.js';
 import { writeVhdStreamToFile } from '../../src-main/formats/vhd/vhd-stream-to-file.js';
 import { decodeFooter, decodeHeader, DiskType } from '../../src-main/formats/vhd/vhd-structures.js';
-import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
 import { rawExport } from '../../src-sim/formats/raw-export.js';
 import { vhdExport } from '../../src-sim/formats/vhd-export.js';
+import { collect, hasQemu, qemuVhdToRaw, virtualDisks } from '../helpers/vhd-fixtures.js';
 
 // Host stream → VhdStreamReader → VhdFileWriter → file, checked by qemu-img: the file must open as vpc and
 // convert to exactly the bytes of the raw export. qemu sizes a VHD whose creator it does not know by its CHS
@@ -19,48 +19,11 @@ import { vhdExport } from '../../src-sim/formats/vhd-export.js';
 const MiB = 1024 * 1024;
 const BASE_UUID = '7b2c8d3e-0000-4000-8000-000000000001';
 const CHILD_UUID = '7b2c8d3e-0000-4000-8000-000000000002';
-const hasQemu = (() => {
-  try {
-    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-let dir: string;
-const disks: VirtualDisk[] = [];
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sluice-vhd-writer-'));
-});
-afterAll(async () => {
-  await Promise.all(disks.map((d) => d.destroy()));
-  await rm(dir, { recursive: true, force: true });
-});
-
-function newDisk(size: number, seed: number, allocatedFraction = 0.5): VirtualDisk {
-  const disk = new VirtualDisk({ size, seed, allocatedFraction, backingDir: dir });
-  disks.push(disk);
-  return disk;
-}
-
-async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const p of source) parts.push(p);
-  return Buffer.concat(parts);
-}
+const vd = virtualDisks('sluice-vhd-writer-');
+const newDisk = vd.newDisk;
 
 function qemuToRaw(vhd: string): Buffer {
-  const out = `${vhd}.raw`;
-  execFileSync('qemu-img', [
-    'convert',
-    '--image-opts',
-    `driver=vpc,force_size_calc=current_size,file.filename=${vhd}`,
-    '-O',
-    'raw',
-    out,
-  ]);
-  return execFileSync('cat', [out], { maxBuffer: 64 * MiB });
+  return readFileSync(qemuVhdToRaw(vhd));
 }
 
 function qemuInfo(vhd: string): { format: string; 'virtual-size': number; 'backing-filename'?: string } {
@@ -74,7 +37,7 @@ describe.skipIf(!hasQemu)('VhdFileWriter checked by qemu-img', () => {
     ['40 MiB', 40 * MiB, 23],
   ])('stores a %s host stream that qemu converts to the raw export', async (_label, size, seed) => {
     const disk = newDisk(size, seed);
-    const file = join(dir, `full-${seed}.vhd`);
+    const file = join(vd.dir, `full-${seed}.vhd`);
     const result = await writeVhdStreamToFile(vhdExport(disk, { uuid: BASE_UUID }), file);
     expect(result.footer).toMatchObject({ uuid: BASE_UUID, currentSize: size, creatorApp: 'caml' });
     expect(result.bytes).toBe((await readFile(file)).length);
@@ -91,12 +54,10 @@ describe.skipIf(!hasQemu)('VhdFileWriter checked by qemu-img', () => {
 
   it('writes a differencing file with parent locators; qemu opens it but does not follow the parent', async () => {
     const disk = newDisk(12 * MiB, 24, 0.6);
-    const base = disk.snapshot();
-    disks.push(base);
+    const base = vd.keep(disk.snapshot());
     disk.guestWrite(0.05);
-    const child = disk.snapshot();
-    disks.push(child);
-    const file = join(dir, 'child.vhd');
+    const child = vd.keep(disk.snapshot());
+    const file = join(vd.dir, 'child.vhd');
     await writeVhdStreamToFile(
       vhdExport(child, { uuid: CHILD_UUID, base, parentUuid: BASE_UUID, parentName: 'whatever-the-host-said' }),
       file,
@@ -129,10 +90,9 @@ describe.skipIf(!hasQemu)('VhdFileWriter checked by qemu-img', () => {
 
   it('refuses a stream whose parent is not the expected one, leaving no file', async () => {
     const disk = newDisk(8 * MiB, 25);
-    const base = disk.snapshot();
-    disks.push(base);
+    const base = vd.keep(disk.snapshot());
     disk.guestWrite(0.05);
-    const file = join(dir, 'wrong-parent.vhd');
+    const file = join(vd.dir, 'wrong-parent.vhd');
     await expect(
       writeVhdStreamToFile(
         vhdExport(disk, { uuid: CHILD_UUID, base, parentUuid: BASE_UUID, parentName: 'p.vhd' }),
@@ -148,7 +108,7 @@ describe.skipIf(!hasQemu)('VhdFileWriter checked by qemu-img', () => {
   it('deletes the partial file when the stream is truncated', async () => {
     const disk = newDisk(8 * MiB, 26);
     const stream = await collect(vhdExport(disk, { uuid: BASE_UUID }));
-    const file = join(dir, 'cut.vhd');
+    const file = join(vd.dir, 'cut.vhd');
     async function* cut(): AsyncGenerator<Buffer> {
       yield stream.subarray(0, stream.length - 4096);
     }
@@ -161,7 +121,7 @@ describe.skipIf(!hasQemu)('VhdFileWriter checked by qemu-img', () => {
 
 describe('VhdFileWriter API', () => {
   it('pads a short last block, and refuses blocks out of order or out of range', async () => {
-    const file = join(dir, 'api.vhd');
+    const file = join(vd.dir, 'api.vhd');
     const writer = await VhdFileWriter.create(file, { currentSize: 5 * MiB, uuid: BASE_UUID });
     await writer.writeBlock(1, Buffer.alloc(2 * MiB, 1));
     await expect(writer.writeBlock(1, Buffer.alloc(1))).rejects.toThrow(/increasing order/);
@@ -182,11 +142,11 @@ describe('VhdFileWriter API', () => {
   });
 
   it('refuses a size that is not whole sectors and an existing file', async () => {
-    await expect(VhdFileWriter.create(join(dir, 'odd.vhd'), { currentSize: 1000, uuid: BASE_UUID })).rejects.toThrow(
+    await expect(VhdFileWriter.create(join(vd.dir, 'odd.vhd'), { currentSize: 1000, uuid: BASE_UUID })).rejects.toThrow(
       /512-byte sectors/,
     );
-    await expect(access(join(dir, 'odd.vhd'))).rejects.toThrow();
-    const file = join(dir, 'exists.vhd');
+    await expect(access(join(vd.dir, 'odd.vhd'))).rejects.toThrow();
+    const file = join(vd.dir, 'exists.vhd');
     await (await VhdFileWriter.create(file, { currentSize: 2 * MiB, uuid: BASE_UUID })).finish();
     await expect(VhdFileWriter.create(file, { currentSize: 2 * MiB, uuid: BASE_UUID })).rejects.toThrow(/EEXIST/);
   });

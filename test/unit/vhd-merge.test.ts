@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, open, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,7 +9,6 @@ import {
   VhdDigestCollector,
   writeDigestsFile,
 } from '../../src-main/formats/vhd/vhd-block-digests.js';
-import { readVhdChain } from '../../src-main/formats/vhd/vhd-chain-reader.js';
 import { VhdFileReader } from '../../src-main/formats/vhd/vhd-file-reader.js';
 import { VhdFileWriter } from '../../src-main/formats/vhd/vhd-file-writer.js';
 import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
@@ -20,22 +18,13 @@ import { mergeStatePath, readMergeState } from '../../src-main/repository/merge-
 import { resolveChain, scanVhdFolder } from '../../src-main/repository/vhd-folder-scan.js';
 import { mergeVhdIntoParent, resumeVhdMerge } from '../../src-main/repository/vhd-merge.js';
 import { tempDirs } from '../helpers/temp-dir.js';
+import { chainDigest, hasQemu, qemuDigest } from '../helpers/vhd-chains.js';
 
-const MiB = 1024 * 1024;
 const BLOCK = DEFAULT_BLOCK_SIZE;
 const SIZE = 7 * BLOCK + 3 * 512; // a tail block that is not whole
 const uuid = (n: number) => `5d1e2f3a-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const { temp, cleanupAll } = tempDirs();
 afterAll(cleanupAll);
-
-const hasQemu = (() => {
-  try {
-    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 function pattern(seed: number, length = BLOCK): Buffer {
   const b = Buffer.alloc(length);
@@ -126,33 +115,10 @@ async function expectNoWrongDigests(dir: string): Promise<void> {
 
 const withDigests = (...names: string[]) => names.flatMap((n) => [n, `${n}.checksum.json`]).sort();
 
-async function chainDigest(paths: string[]): Promise<string> {
-  const h = createHash('sha256');
-  for await (const piece of readVhdChain(paths)) h.update(piece);
-  return h.digest('hex');
-}
-
 async function fileDigest(file: string): Promise<string> {
   return createHash('sha256')
     .update(await readFile(file))
     .digest('hex');
-}
-
-function qemuDigest(file: string): string {
-  const out = `${file}.raw`;
-  execFileSync('qemu-img', [
-    'convert',
-    '--image-opts',
-    `driver=vpc,force_size_calc=current_size,file.filename=${file}`,
-    '-O',
-    'raw',
-    out,
-  ]);
-  const d = createHash('sha256')
-    .update(execFileSync('cat', [out], { maxBuffer: 64 * MiB }))
-    .digest('hex');
-  execFileSync('rm', [out]);
-  return d;
 }
 
 /** root (dynamic) ← a.vhd (differencing) ← b.vhd (differencing), with full and partial blocks at every level. */
@@ -223,7 +189,7 @@ describe('merging a child VHD into its parent', () => {
     expect((await readdir(dir)).sort()).toEqual(withDigests(path.basename(b)));
     await expectDigestsDescribe(b);
     expect(await chainDigest([b])).toBe(before);
-    if (hasQemu) expect(qemuDigest(b)).toBe(before);
+    if (hasQemu) expect(await qemuDigest(b, temp())).toBe(before);
   });
 
   it('resumes after a stop at any batch, or a crash that cut an append short, to the same bytes', async () => {

@@ -1,7 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { VhdFormatError } from '../../src-main/formats/vhd/vhd-errors.js';
 import {
   readVhdStream,
@@ -11,9 +8,9 @@ import {
   type VhdStreamEvent,
 } from '../../src-main/formats/vhd/vhd-stream-reader.js';
 import { DiskType } from '../../src-main/formats/vhd/vhd-structures.js';
-import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
 import { rawExport } from '../../src-sim/formats/raw-export.js';
 import { vhdExport } from '../../src-sim/formats/vhd-export.js';
+import { collect, virtualDisks } from '../helpers/vhd-fixtures.js';
 
 // The reader is fed the simulator's /export_raw_vdi?format=vhd body (which mirrors vhd-tool's layout), whole and
 // in pieces of random sizes, and must hand back exactly the blocks the raw export holds.
@@ -22,28 +19,8 @@ const MiB = 1024 * 1024;
 const BLOCK = 2 * MiB;
 const BASE_UUID = '6a1b7c2d-0000-4000-8000-000000000001';
 const CHILD_UUID = '6a1b7c2d-0000-4000-8000-000000000002';
-
-let backingDir: string;
-const disks: VirtualDisk[] = [];
-beforeAll(async () => {
-  backingDir = await mkdtemp(join(tmpdir(), 'sluice-vhd-stream-'));
-});
-afterAll(async () => {
-  await Promise.all(disks.map((d) => d.destroy()));
-  await rm(backingDir, { recursive: true, force: true });
-});
-
-function newDisk(size: number, seed: number, allocatedFraction = 0.5): VirtualDisk {
-  const disk = new VirtualDisk({ size, seed, allocatedFraction, backingDir });
-  disks.push(disk);
-  return disk;
-}
-
-async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const p of source) parts.push(p);
-  return Buffer.concat(parts);
-}
+const vd = virtualDisks('sluice-vhd-stream-');
+const newDisk = vd.newDisk;
 
 /** Feeds `bytes` in pieces of 1..maxPiece bytes, as a socket might. */
 function feedInPieces(bytes: Buffer, maxPiece: number, seed: number): VhdStreamEvent[] {
@@ -131,11 +108,9 @@ describe('VhdStreamReader on host streams', () => {
 
   it('reads a differencing stream and exposes its parent', async () => {
     const disk = newDisk(10 * MiB, 13, 0.6);
-    const base = disk.snapshot();
-    disks.push(base);
+    const base = vd.keep(disk.snapshot());
     disk.guestWrite(0.05);
-    const child = disk.snapshot();
-    disks.push(child);
+    const child = vd.keep(disk.snapshot());
     const stream = await collect(
       vhdExport(child, { uuid: CHILD_UUID, base, parentUuid: BASE_UUID, parentName: 'base.vhd' }),
     );

@@ -19,6 +19,7 @@ import {
   vhdChecksum,
   vhdTimestamp,
 } from '../../src-main/formats/vhd/vhd-structures.js';
+import { hasQemu } from '../helpers/vhd-fixtures.js';
 
 // The structures are checked against the spec's numbers and against qemu-img, which writes its own VHDs with
 // the spec's CHS algorithm: our geometry for qemu's size must be qemu's geometry.
@@ -26,14 +27,6 @@ import {
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const UUID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
-const hasQemu = (() => {
-  try {
-    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 let dir: string;
 beforeAll(async () => {

@@ -1,0 +1,26 @@
+import path from 'node:path';
+import { runMeasured, type RunResult } from './process-probe.js';
+import { ROOT } from './sim-process.js';
+
+/** The sluice executable: run through its shebang, as `npx sluice` runs it (same process, its flags). */
+export const SLUICE_BIN = path.join(ROOT, 'bin/sluice.js');
+
+/** `sluice …` pinned to CPU 1 (the simulated host has CPU 0), measured. */
+export function runSluiceOnCpu1(args: string[]): Promise<RunResult> {
+  return runMeasured('taskset', ['-c', '1', SLUICE_BIN, ...args]);
+}
+
+/** One event of a `--json` run: its type, and fields the reader casts to what it knows they are. */
+export interface JsonEvent {
+  type: string;
+  [field: string]: unknown;
+}
+
+/** The events a `--json` run printed, one a line. */
+export function jsonEvents(stdout: string): JsonEvent[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JsonEvent);
+}
