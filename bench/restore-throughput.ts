@@ -40,7 +40,20 @@ try {
   await backup();
   /** The newest point's disk 0 as one VHD (its chain flattened), measured. */
   const exportVhd = async (out: string) => {
-    const r = await sluice(['export', '--remote', remote, '--vm', vm.name, '--format', 'vhd', '--disk', '0', '--out', out, '--json']);
+    const r = await sluice([
+      'export',
+      '--remote',
+      remote,
+      '--vm',
+      vm.name,
+      '--format',
+      'vhd',
+      '--disk',
+      '0',
+      '--out',
+      out,
+      '--json',
+    ]);
     if (r.code !== 0) throw new Error(`export failed: ${r.stderr}`);
     return r;
   };

@@ -77,8 +77,7 @@ try {
   stalls.forEach(clearTimeout);
   const events = jsonEvents(run.stdout);
   const result = events.find((e) => e.type === 'result') as
-    | { vmUuid: string; point: string; attempts: number; spoolPeakBytes: number }
-    | undefined;
+    { vmUuid: string; point: string; attempts: number; spoolPeakBytes: number } | undefined;
   const spoolSeen = Math.max(0, ...events.filter((e) => e.type === 'progress').map((e) => e.spoolBytes as number));
   if (run.code !== 0 || !result) {
     console.log(`FAILED (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);

@@ -16,7 +16,15 @@ beforeAll(() => {
 /** A full backup of web01 whose host certificate is not pinned unless `extra` pins it. */
 function baseArgs(remote: string, dataDir: string, extra: string[] = []): string[] {
   const spoolDir = path.join(work, 'spool');
-  return backupCliArgs(env.sim, env.passwordFile, { vm: 'web01', remote, mode: 'full', dataDir, spoolDir, trust: false, extra });
+  return backupCliArgs(env.sim, env.passwordFile, {
+    vm: 'web01',
+    remote,
+    mode: 'full',
+    dataDir,
+    spoolDir,
+    trust: false,
+    extra,
+  });
 }
 
 /** Snapshots left on the host, not counting the one an incremental job keeps on purpose as its next base. */

@@ -25,7 +25,8 @@ beforeAll(async () => {
   vmRef = await env.vmRef(VM);
 });
 beforeEach(async () => {
-  for (const ref of await env.xapi.call<string[]>('VM.get_snapshots', vmRef)) await destroySnapshotWithDisks(env.xapi, ref);
+  for (const ref of await env.xapi.call<string[]>('VM.get_snapshots', vmRef))
+    await destroySnapshotWithDisks(env.xapi, ref);
 });
 
 /**

@@ -51,7 +51,9 @@ beforeAll(async () => {
   await record((await runFullBackup(env.xapi, ref, testBackupOptions(remote, temp()))).pointId);
   env.sim.control.guestWrite(uuid, 0.05, 3);
   for (let i = 0; i < 2; i++) {
-    await record((await runDeltaBackup(env.xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-export' }))).pointId);
+    await record(
+      (await runDeltaBackup(env.xapi, ref, testBackupOptions(remote, temp(), { jobId: 'job-export' }))).pointId,
+    );
     env.sim.control.guestWrite(uuid, 0.05, 30 + i);
   }
   points = (await listBackupPoints(remote)).points;

@@ -101,8 +101,13 @@ describe('retention of incremental backups', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++)
       ids.push(
-        (await runFullBackup(env.xapi, await vmRef('web'), options(remote, { jobId: 'job-full', retention: { keep: 1 } })))
-          .pointId,
+        (
+          await runFullBackup(
+            env.xapi,
+            await vmRef('web'),
+            options(remote, { jobId: 'job-full', retention: { keep: 1 } }),
+          )
+        ).pointId,
       );
     const dir = path.join(remote, 'xo-vm-backups', vmUuid);
     expect(

@@ -14,10 +14,7 @@ import { backupCliArgs } from '../helpers/cli-args.js';
 // deleted or merged away: not by the next backup, not by retention, not by `check --repair`.
 
 const env = withSimulator({
-  vms: [
-    haltedVm('app', systemAndData),
-    haltedVm('web', { system: [8 * MiB, 2 * MiB] }),
-  ],
+  vms: [haltedVm('app', systemAndData), haltedVm('web', { system: [8 * MiB, 2 * MiB] })],
 });
 const { temp, vmRef } = env;
 
