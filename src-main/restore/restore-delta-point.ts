@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { ProgressSampler } from '../transfer/progress-sampler.js';
+import type { ProgressSampler } from '../transfer/progress-sampler.js';
 import { flatVhdStream } from '../formats/vhd/vhd-flat-stream.js';
 import { type DeltaMetadata, openPointDisks, type OpenedDisk, type BackupPoint } from '../repository/index.js';
-import { Throttle } from '../transfer/throttle.js';
+import type { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { uploadToHost } from './disk-upload.js';
 import { wantedDiskSrs } from './full-point-placement.js';
 import type { RestoreOptions, RestoredDisk } from './restore-options.js';
 import { resolveTargetSr, type TargetSr } from './restore-target.js';
-import { CreatedObjects, createDiskFor, createVifs, createVmFromMetadata } from './vm-recreate.js';
+import { createDiskFor, createVifs, createVmFromMetadata } from './vm-recreate.js';
+import { abandonRestoreRun, startRestoreRun } from './restore-run.js';
 
 /** Streams one opened disk into an existing VDI (PUT /import_raw_vdi?format=vhd), only the blocks the chain holds. */
 export async function uploadDisk(
@@ -48,13 +49,8 @@ export async function restoreDeltaPoint(xapi: XapiSession, point: BackupPoint, o
   const meta = point.metadata as DeltaMetadata;
   const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
   const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
-  const sampler = new ProgressSampler(
-    { runId: opts.runId, vm: { uuid: point.vmUuid, name }, disk: null, spoolCapBytes: opts.spoolCapBytes },
-    opts.onProgress,
-  );
-  const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
-  const created = new CreatedObjects(xapi, opts.runId);
-  sampler.start();
+  const run = startRestoreRun(xapi, opts, { uuid: point.vmUuid, name }, null);
+  const { sampler, throttle, created } = run;
   sampler.setPhase('verify');
   const opened = await openPointDisks(point).catch((err) => {
     sampler.stop('failed');
@@ -95,9 +91,8 @@ export async function restoreDeltaPoint(xapi: XapiSession, point: BackupPoint, o
     await created.keep();
     return { vmRef, disks, name, sampler };
   } catch (err) {
-    sampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
     opts.log('info', 'Removing what the restore created on the host.', context);
-    await created.destroy(opts.log);
+    await abandonRestoreRun(run, opts);
     throw err;
   } finally {
     await Promise.all(opened.map((o) => o.chain.close()));

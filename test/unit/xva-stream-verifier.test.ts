@@ -8,6 +8,7 @@ import { XvaStreamVerifier, XvaVerifyError, type XvaSummary } from '../../src-ma
 import { VirtualDisk } from '../../src-sim/disk/virtual-disk.js';
 import { buildOvaXml } from '../../src-sim/formats/ova-xml.js';
 import { xvaExport, type XvaExportOptions } from '../../src-sim/formats/xva-export.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 // The verifier is checked against the simulator's exporter (which mirrors xapi), fed in pieces of random
 // sizes so that every header, checksum and padding boundary lands inside some piece sooner or later.
@@ -58,21 +59,9 @@ async function exportXva(
   return Buffer.concat(parts);
 }
 
-/** Small deterministic PRNG so a failing split can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
-
 /** Piece sizes from 1 byte to 3 MiB, log-uniform so that tiny pieces (split headers) are common. */
 function randomPieces(buf: Buffer, seed: number): Buffer[] {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const pieces: Buffer[] = [];
   for (let at = 0; at < buf.length;) {
     const size = Math.max(1, Math.floor(Math.exp(rand() * Math.log(3 * MiB))));
@@ -337,7 +326,7 @@ describe('XvaStreamVerifier on damaged streams', () => {
       [xva.length - 2 * BLOCK, 'truncated'], // before the end blocks
       [xva.length - BLOCK, 'truncated'], // between the end blocks
     ];
-    const rand = prng(99);
+    const rand = seededRandom(99);
     for (let i = 0; i < 10; i++) cuts.push([1 + Math.floor(rand() * (xva.length - 2 * BLOCK - 1)), '']);
     for (const [cut, damage] of cuts) {
       const err = await failure(xva.subarray(0, cut), cut);
@@ -385,7 +374,7 @@ describe('XvaStreamVerifier on damaged streams', () => {
   });
 
   it('rejects garbage, data after the end, and streams that are not XVAs', async () => {
-    const rand = prng(5);
+    const rand = seededRandom(5);
     const garbage = Buffer.alloc(64 * 1024);
     for (let i = 0; i < garbage.length; i++) garbage[i] = Math.floor(rand() * 256);
     expect(await failure(garbage)).toMatchObject({ damage: 'tar-header', offset: 0 });
