@@ -131,6 +131,15 @@ interface XvaTransfer {
   waitedForDestinationMs: number;
 }
 
+/** The export of one snapshot, the same for every attempt. */
+interface XvaExport {
+  xapi: XapiSession;
+  snapRef: string;
+  opts: BackupRunOptions;
+  sampler: ProgressSampler;
+  ctx: Record<string, string>;
+}
+
 /** What one attempt at the export writes through: the sink is new for each attempt, the rest is shared. */
 interface ExportTarget {
   file: AtomicFile;
@@ -160,7 +169,7 @@ async function transferXva(
       async (attempt) => {
         if (attempt > 1) sink = await sink.reset();
         const target = { file, sink, throttle, pool };
-        const done = await exportAttempt(xapi, snapRef, target, attempt, opts, sampler, ctx, (peak) => {
+        const done = await exportAttempt({ xapi, snapRef, opts, sampler, ctx }, target, attempt, (peak) => {
           spoolPeakBytes = Math.max(spoolPeakBytes, peak);
         });
         return { ...done, spoolPeakBytes };
@@ -174,15 +183,12 @@ async function transferXva(
 
 /** One GET /export under its own host task, from the first byte to the file committed. */
 async function exportAttempt(
-  xapi: XapiSession,
-  snapRef: string,
+  job: XvaExport,
   target: ExportTarget,
   attempt: number,
-  opts: BackupRunOptions,
-  sampler: ProgressSampler,
-  ctx: Record<string, string>,
   onSpoolPeak: (bytes: number) => void,
 ): Promise<Omit<XvaTransfer, 'spoolPeakBytes'>> {
+  const { xapi, snapRef, opts, ctx } = job;
   const taskRef = await createOwnedTask(xapi, 'Sluice backup export', `${ctx.vm} (${opts.runId})`, opts.runId);
   let stream: HostStream | undefined;
   try {
@@ -193,12 +199,12 @@ async function exportAttempt(
       { ref: snapRef, task_id: taskRef, use_compression: opts.compression === 'zstd' ? 'zstd' : 'false' },
       { signal: opts.signal, context: { ...ctx, phase: 'transfer' }, pool: target.pool },
     );
-    const counters = await streamExport(stream, target, verifier, attempt, opts, sampler, ctx);
+    const counters = await streamExport(job, stream, target, verifier, attempt);
     onSpoolPeak(counters.buffer.spoolPeakBytes);
     // The body ends when the host closes the connection, on success or not: the task says which.
     const task = await waitForTask(xapi, taskRef, { signal: opts.signal, timeoutMs: 10 * 60_000 });
     if (task.status !== 'success') throw taskFailure(task, 'export');
-    await commitExport(target, verifier, counters.bytesWritten, sampler, ctx);
+    await commitExport(job, target, verifier, counters.bytesWritten);
     return {
       bytes: counters.bytesWritten,
       sha256: target.sink.digestHex()!,
@@ -220,13 +226,11 @@ async function exportAttempt(
 
 /** The host's stream through the buffer into the sink, checked as it passes. */
 async function streamExport(
+  { opts, sampler, ctx }: XvaExport,
   stream: HostStream,
   target: ExportTarget,
   verifier: XvaStreamVerifier | undefined,
   attempt: number,
-  opts: BackupRunOptions,
-  sampler: ProgressSampler,
-  ctx: Record<string, string>,
 ): Promise<TransferCounters> {
   const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
   const source = withSilenceLimit(
@@ -276,11 +280,10 @@ function exportInspector(verifier: XvaStreamVerifier | undefined, ctx: Record<st
 
 /** The end of the XVA checked, then the file committed once the remote holds every byte written. */
 async function commitExport(
+  { sampler, ctx }: XvaExport,
   target: ExportTarget,
   verifier: XvaStreamVerifier | undefined,
   bytesWritten: number,
-  sampler: ProgressSampler,
-  ctx: Record<string, string>,
 ): Promise<void> {
   if (verifier) {
     sampler.setPhase('verify');
