@@ -1,11 +1,3 @@
-import path from 'node:path';
-import { writeDigestsFile } from '../formats/vhd/vhd-block-digests.js';
-import { writeVhdStreamToFile } from '../formats/vhd/vhd-stream-to-file.js';
-import { AtomicFile, writeFileAtomic } from '../core/atomic-file.js';
-import { describeFsError } from '../errors/fs-errors.js';
-import { SluiceError } from '../errors/sluice-error.js';
-import { formatBytes } from '../../src-shared/units.js';
-import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import {
   BackupFolder,
   formatTimestamp,
@@ -14,31 +6,29 @@ import {
   type DeltaMetadata,
   type RetentionOutcome,
 } from '../repository/index.js';
-import { StreamBridge } from '../transfer/stream-bridge.js';
-import { withSilenceLimit } from '../transfer/silence-watchdog.js';
 import { Throttle } from '../transfer/throttle.js';
-import { Transfer } from '../transfer/transfer-pipeline.js';
-import { openHostDownload, type HostStream } from '../xapi/http-export.js';
-import { NOBAK_MARK } from '../xapi/live-inventory.js';
-import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
 import type { BackupRunOptions } from './backup-options.js';
-import { isCutStream, silenceError } from './full-backup.js';
+import {
+  backupDeltaDisk,
+  type DeltaBase,
+  type DeltaDiskResult,
+  type DeltaRun,
+  type SnapshotDisk,
+} from './delta-disk.js';
 import { settleDeltaSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { removeDeadRunLeftovers } from '../xapi/dead-run-leftovers.js';
-import { createOwnedTask } from '../xapi/owned-tasks.js';
 import { forEachLimited } from './for-each-limited.js';
 import { cleanUpFailedRun } from './failed-run-cleanup.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { mergeProgressTracker, runRetentionPhase } from './retention-phase.js';
-import { retryFromStart } from './retry-policy.js';
 
 export interface DeltaBackupResult {
   vmUuid: string;
   pointId: string;
   bytes: number;
-  disks: Array<{ vdiUuid: string; name: string; path: string; differencing: boolean; bytes: number }>;
+  disks: DeltaDiskResult[];
   durationMs: number;
   /** What retention kept and deleted (absent when the run has no retention). */
   retention?: RetentionOutcome;
@@ -76,29 +66,8 @@ export async function runDeltaBackup(
   const uncommitted: string[] = [];
   sampler.start();
   try {
-    await folder.cleanFullLeftovers();
-    await folder.removeDeltaTemporaries(opts.jobId);
-    const settled = await folder.settleChains(opts.jobId, {
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      log: (m) => opts.log('info', m, ctx),
-      ...mergeProgressTracker(sampler),
-    });
-    if (settled.held)
-      opts.log('warn', `No VHD of this VM was merged or removed as unreferenced, ${settled.held}.`, ctx);
-    for (const p of settled.problems) opts.log('warn', p, ctx);
-
-    // The base: the previous point of this job on the remote, and the snapshot on the host its metadata
-    // records (whatever step a kill interrupted, the metadata says which snapshot is the base).
-    const listed = await folder.listPoints();
-    const previous = listed.points.filter((p) => p.mode === 'delta' && p.jobId === opts.jobId).at(-1);
-    const baseRef = await settleDeltaSnapshots(xapi, vmRef, {
-      jobId: opts.jobId,
-      recordedUuid: recordedSnapshotUuid(previous?.metadata.vmSnapshot),
-      liveRuns: new Set([opts.runId]),
-      keepUnconfirmed: listed.unreadable.length > 0,
-    });
-    await removeDeadRunLeftovers(xapi, opts.log, ctx);
-    const baseDisks = baseRef ? await snapshotDisks(xapi, baseRef) : [];
+    await settleFolder(folder, opts, sampler, ctx);
+    const base = await findBase(xapi, vmRef, folder, opts, ctx);
 
     sampler.setPhase('snapshot');
     const when = await folder.freeTimestamp(new Date());
@@ -111,216 +80,18 @@ export async function runDeltaBackup(
     // the VM's phases and names its disks, so the ones not yet started show as waiting.
     sampler.disks = disks.map((d) => ({ uuid: d.liveVdiUuid, name: d.vdi.name_label }));
     sampler.setPhase('transfer');
-    const vbds: Record<string, Rec> = {};
-    const vdis: Record<string, Rec> = {};
-    const vhds: Record<string, string> = {};
-    const isVhdDifferencing: Record<string, boolean> = {};
-    const results: DeltaBackupResult['disks'] = [];
-    const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
-    let total = 0;
-    // Disks in parallel when asked: they share the VM's speed limit, buffer and spool.
-    const parallel = Math.max(1, Math.min(opts.diskConcurrency ?? 1, disks.length));
-    const bufferShare = {
-      memoryCapBytes: Math.floor(opts.memoryBufferBytes / parallel),
-      spoolCapBytes: Math.floor(opts.spoolCapBytes / parallel),
-      spoolDir: opts.spoolDir,
-    };
-    const backupDisk = async (d: SnapshotDisk) => {
-      const liveUuid = d.liveVdiUuid;
-      const diskSampler = new ProgressSampler(
-        {
-          runId: opts.runId,
-          vm,
-          disk: { uuid: liveUuid, name: d.vdi.name_label },
-          spoolCapBytes: bufferShare.spoolCapBytes,
-        },
-        opts.onProgress,
-      );
-      if (d.vdi.name_label.includes(NOBAK_MARK)) {
-        opts.log('info', `Skipping disk "${d.vdi.name_label}": its name contains ${NOBAK_MARK}.`, ctx);
-        diskSampler.stop('skipped');
-        return;
-      }
-      const { key: rel, path: target } = folder.deltaDisk(opts.jobId, liveUuid, ts);
-      const base = baseDisks.find((b) => b.vdi.snapshot_of === d.vdi.snapshot_of);
-      const prevRel = previous ? folder.diskKeyOf(previous, opts.jobId, liveUuid) : undefined;
-      let differencing = false;
-      if (base && prevRel) {
-        const chain = await folder.previousChain(prevRel);
-        if ('problem' in chain) {
-          opts.log(
-            'warn',
-            `The backup chain of disk "${d.vdi.name_label}" is broken on the remote (${chain.problem.message}); making a full VHD.`,
-            ctx,
-          );
-        } else if (chain.uuid !== base.vdi.uuid) {
-          opts.log(
-            'warn',
-            `The previous backup of disk "${d.vdi.name_label}" does not match its base snapshot on the host; making a full VHD.`,
-            ctx,
-          );
-        } else if (opts.fullInterval && chain.paths.length >= opts.fullInterval) {
-          opts.log(
-            'info',
-            `The chain of disk "${d.vdi.name_label}" holds ${chain.paths.length} points (full interval ${opts.fullInterval}); starting a new chain with a full VHD.`,
-            ctx,
-          );
-        } else differencing = true;
-      } else if (previous || baseRef) {
-        opts.log(
-          'warn',
-          `No usable base for disk "${d.vdi.name_label}" (${!base ? 'the base snapshot is gone from the host' : 'the previous VHD is missing on the remote'}); making a full VHD.`,
-          ctx,
-        );
-      }
-      const file = await AtomicFile.create(target);
-      diskSampler.phase = 'transfer';
-      diskSampler.start();
-      try {
-        const summary = await retryFromStart(
-          `the export of disk "${d.vdi.name_label}"`,
-          { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx },
-          async (attempt) => {
-            if (attempt > 1) await file.handle.truncate(0);
-            return exportDisk(attempt);
-          },
-        );
-        await file.commit();
-        uncommitted.push(rel);
-        // After the VHD is in place (its size and mtime are final); before the metadata that commits the point.
-        await writeDigestsFile(target, summary.digests, summary.metadata, writeFileAtomic);
-        total += summary.streamBytes;
-        results.push({
-          vdiUuid: liveUuid,
-          name: d.vdi.name_label,
-          path: target,
-          differencing,
-          bytes: summary.streamBytes,
-        });
-        diskSampler.stop('done');
-      } catch (err) {
-        diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-        await file.abort();
-        throw err;
-      }
-
-      async function exportDisk(attempt: number) {
-        const taskRef = await createOwnedTask(
-          xapi,
-          'Sluice delta export',
-          `${vm.name} ${d.vdi.name_label}`,
-          opts.runId,
-        );
-        let stream: HostStream | undefined;
-        try {
-          stream = await openHostDownload(
-            xapi,
-            '/export_raw_vdi',
-            { vdi: d.ref, format: 'vhd', task_id: taskRef, ...(differencing ? { base: base!.ref } : {}) },
-            { signal: opts.signal, context: { ...ctx, disk: d.vdi.name_label } },
-          );
-          const bridge = new StreamBridge();
-          const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
-          const transfer = new Transfer({
-            source: withSilenceLimit(
-              stream.body,
-              silenceMs,
-              () => silenceError(silenceMs, ctx),
-              (e) => stream?.abort(e),
-            ),
-            sink: bridge,
-            buffer: bufferShare,
-            throttle,
-            signal: opts.signal,
-            onFailure: (e) => stream?.abort(e),
-          });
-          diskSampler.restart(attempt, transfer.counters);
-          const moving = transfer.run().then(
-            () => bridge.end(),
-            (e: unknown) => {
-              bridge.fail(e);
-              throw e;
-            },
-          );
-          const written = writeVhdStreamToFile(bridge, target, {
-            handle: file.handle,
-            source: `${vm.name} / ${d.vdi.name_label}`,
-            ...(differencing ? { parentName: path.basename(prevRel!), expectedParentUuid: base!.vdi.uuid } : {}),
-          }).catch((e: unknown) => {
-            // A write that failed on the remote (full, read-only, gone) is said in words, naming the file.
-            const err = (e as NodeJS.ErrnoException)?.code ? describeFsError(e, target, 'write') : e;
-            stream?.abort(err);
-            throw err;
-          });
-          const [, summary] = await Promise.all([moving, written]);
-          const task = await waitForTask(xapi, taskRef, { signal: opts.signal, timeoutMs: 10 * 60_000 });
-          if (task.status !== 'success') throw taskFailure(task, 'export_raw_vdi');
-          return summary;
-        } catch (err) {
-          stream?.abort(err);
-          const cause = await hostCauseOfFailure(xapi, taskRef, err, 'export_raw_vdi', isCutStream);
-          throw cause instanceof VhdFormatError && cause.damage === 'truncated'
-            ? hostWentAway(cause, { ...ctx, disk: String(d.vdi.name_label), phase: 'transfer' })
-            : cause;
-        } finally {
-          await xapi.call('task.destroy', taskRef).catch(() => {});
-        }
-      }
-      vbds[d.vbdRef] = d.vbd;
-      vdis[d.ref] = {
-        ...d.vdi,
-        $snapshot_of$uuid: liveUuid,
-        $SR$uuid: d.srUuid,
-        other_config: {
-          ...(d.vdi.other_config as Rec),
-          ...(differencing ? { 'xo:base_delta_vdi': base!.vdi.uuid } : {}),
-        },
-      };
-      vhds[d.ref] = rel;
-      isVhdDifferencing[d.ref] = differencing;
-    };
-    await forEachLimited(disks, parallel, backupDisk);
-    results.sort(
-      (a, b) =>
-        disks.findIndex((d) => d.liveVdiUuid === a.vdiUuid) - disks.findIndex((d) => d.liveVdiUuid === b.vdiUuid),
-    );
+    const run: DeltaRun = { xapi, opts, vm, ctx, folder, ts };
+    const transferred = await transferDisks(run, base, disks, (key) => uncommitted.push(key));
 
     sampler.setPhase('commit');
-    const vifs: Record<string, Rec> = {};
-    for (const vifRef of (snapRecord.VIFs as string[] | undefined) ?? [])
-      vifs[vifRef] = await vifWithNetwork(xapi, vifRef);
-    const metadata: DeltaMetadata = {
-      jobId: opts.jobId,
-      mode: 'delta',
-      scheduleId: opts.scheduleId ?? '',
-      timestamp: when.getTime(),
-      version: METADATA_VERSION,
-      vm: vmRecord,
-      vmSnapshot: snapRecord,
-      vbds,
-      vdis,
-      vifs,
-      vhds,
-      isVhdDifferencing,
-      size: total,
-      ...(opts.retention?.longTerm ? { tags: longTermTags(when) } : {}),
-    };
-    await folder.commitDeltaPoint(ts, metadata);
+    await folder.commitDeltaPoint(ts, await deltaMetadata(xapi, opts, vmRecord, snapRecord, when, transferred));
     uncommitted.length = 0;
     // From here the new snapshot is the recorded base: a failure must not destroy it.
     snapRef = undefined;
 
     sampler.setPhase('cleanup');
-    // The new snapshot is the next base; the previous one has served. What a failure here leaves, the next
-    // run settles the same way: the point is made either way.
-    await settleDeltaSnapshots(xapi, vmRef, {
-      jobId: opts.jobId,
-      recordedUuid: recordedSnapshotUuid(snapRecord),
-      liveRuns: new Set(),
-      keepUnconfirmed: false,
-    }).catch((e: Error) =>
-      opts.log('warn', `Could not hand the base snapshot on: ${e.message}. The next run of this job does it.`, ctx),
-    );
+    await handOnBase(xapi, vmRef, snapRecord, opts, ctx);
+    const { total, results } = transferred;
     opts.log('info', `Backed up ${vm.name} incrementally: ${total} bytes in ${results.length} disk(s).`, ctx);
     const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'merge');
     sampler.stop('done');
@@ -338,6 +109,145 @@ export async function runDeltaBackup(
   } finally {
     await release();
   }
+}
+
+/** Leftovers of earlier runs removed, and merges a crash interrupted finished before anything builds on the chain. */
+async function settleFolder(
+  folder: BackupFolder,
+  opts: BackupRunOptions,
+  sampler: ProgressSampler,
+  ctx: Record<string, string>,
+): Promise<void> {
+  await folder.cleanFullLeftovers();
+  await folder.removeDeltaTemporaries(opts.jobId);
+  const settled = await folder.settleChains(opts.jobId, {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    log: (m) => opts.log('info', m, ctx),
+    ...mergeProgressTracker(sampler),
+  });
+  if (settled.held) opts.log('warn', `No VHD of this VM was merged or removed as unreferenced, ${settled.held}.`, ctx);
+  for (const p of settled.problems) opts.log('warn', p, ctx);
+}
+
+async function findBase(
+  xapi: XapiSession,
+  vmRef: string,
+  folder: BackupFolder,
+  opts: BackupRunOptions,
+  ctx: Record<string, string>,
+): Promise<DeltaBase> {
+  // The base: the previous point of this job on the remote, and the snapshot on the host its metadata
+  // records (whatever step a kill interrupted, the metadata says which snapshot is the base).
+  const listed = await folder.listPoints();
+  const previous = listed.points.filter((p) => p.mode === 'delta' && p.jobId === opts.jobId).at(-1);
+  const baseRef = await settleDeltaSnapshots(xapi, vmRef, {
+    jobId: opts.jobId,
+    recordedUuid: recordedSnapshotUuid(previous?.metadata.vmSnapshot),
+    liveRuns: new Set([opts.runId]),
+    keepUnconfirmed: listed.unreadable.length > 0,
+  });
+  await removeDeadRunLeftovers(xapi, opts.log, ctx);
+  const disks = baseRef ? await snapshotDisks(xapi, baseRef) : [];
+  return { previous, ref: baseRef, disks };
+}
+
+/** The disks' VHDs written and what the point's metadata says of them. */
+interface TransferredDisks {
+  vbds: Record<string, Rec>;
+  vdis: Record<string, Rec>;
+  vhds: Record<string, string>;
+  isVhdDifferencing: Record<string, boolean>;
+  /** In the snapshot's disk order. */
+  results: DeltaDiskResult[];
+  total: number;
+}
+
+async function transferDisks(
+  run: DeltaRun,
+  base: DeltaBase,
+  disks: SnapshotDisk[],
+  onCommitted: (key: string) => void,
+): Promise<TransferredDisks> {
+  const { opts } = run;
+  const out: TransferredDisks = { vbds: {}, vdis: {}, vhds: {}, isVhdDifferencing: {}, results: [], total: 0 };
+  const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
+  // Disks in parallel when asked: they share the VM's speed limit, buffer and spool.
+  const parallel = Math.max(1, Math.min(opts.diskConcurrency ?? 1, disks.length));
+  const buffer = {
+    memoryCapBytes: Math.floor(opts.memoryBufferBytes / parallel),
+    spoolCapBytes: Math.floor(opts.spoolCapBytes / parallel),
+    spoolDir: opts.spoolDir,
+  };
+  await forEachLimited(disks, parallel, async (d) => {
+    const done = await backupDeltaDisk(run, base, { throttle, buffer }, d, onCommitted);
+    if (!done) return;
+    out.total += done.result.bytes;
+    out.results.push(done.result);
+    out.vbds[d.vbdRef] = d.vbd;
+    out.vdis[d.ref] = {
+      ...d.vdi,
+      $snapshot_of$uuid: d.liveVdiUuid,
+      $SR$uuid: d.srUuid,
+      other_config: {
+        ...(d.vdi.other_config as Rec),
+        ...(done.baseVdiUuid !== undefined ? { 'xo:base_delta_vdi': done.baseVdiUuid } : {}),
+      },
+    };
+    out.vhds[d.ref] = done.key;
+    out.isVhdDifferencing[d.ref] = done.result.differencing;
+  });
+  out.results.sort(
+    (a, b) =>
+      disks.findIndex((d) => d.liveVdiUuid === a.vdiUuid) - disks.findIndex((d) => d.liveVdiUuid === b.vdiUuid),
+  );
+  return out;
+}
+
+async function deltaMetadata(
+  xapi: XapiSession,
+  opts: BackupRunOptions,
+  vmRecord: Rec,
+  snapRecord: Rec,
+  when: Date,
+  disks: TransferredDisks,
+): Promise<DeltaMetadata> {
+  const vifs: Record<string, Rec> = {};
+  for (const vifRef of (snapRecord.VIFs as string[] | undefined) ?? []) vifs[vifRef] = await vifWithNetwork(xapi, vifRef);
+  return {
+    jobId: opts.jobId,
+    mode: 'delta',
+    scheduleId: opts.scheduleId ?? '',
+    timestamp: when.getTime(),
+    version: METADATA_VERSION,
+    vm: vmRecord,
+    vmSnapshot: snapRecord,
+    vbds: disks.vbds,
+    vdis: disks.vdis,
+    vifs,
+    vhds: disks.vhds,
+    isVhdDifferencing: disks.isVhdDifferencing,
+    size: disks.total,
+    ...(opts.retention?.longTerm ? { tags: longTermTags(when) } : {}),
+  };
+}
+
+async function handOnBase(
+  xapi: XapiSession,
+  vmRef: string,
+  snapRecord: Rec,
+  opts: BackupRunOptions,
+  ctx: Record<string, string>,
+): Promise<void> {
+  // The new snapshot is the next base; the previous one has served. What a failure here leaves, the next
+  // run settles the same way: the point is made either way.
+  await settleDeltaSnapshots(xapi, vmRef, {
+    jobId: opts.jobId,
+    recordedUuid: recordedSnapshotUuid(snapRecord),
+    liveRuns: new Set(),
+    keepUnconfirmed: false,
+  }).catch((e: Error) =>
+    opts.log('warn', `Could not hand the base snapshot on: ${e.message}. The next run of this job does it.`, ctx),
+  );
 }
 
 /** A failed run's finished VHDs, so that it leaves nothing on the remote that no point names. */
@@ -362,15 +272,6 @@ async function discardUncommitted(
 
 function recordedSnapshotUuid(snapshot: Rec | undefined): string | undefined {
   return typeof snapshot?.uuid === 'string' ? snapshot.uuid : undefined;
-}
-
-interface SnapshotDisk {
-  ref: string;
-  vbdRef: string;
-  vbd: Rec;
-  vdi: Rec & { uuid: string; name_label: string; snapshot_of: string };
-  liveVdiUuid: string;
-  srUuid: string;
 }
 
 async function snapshotDisks(xapi: XapiSession, snapRef: string): Promise<SnapshotDisk[]> {
@@ -409,21 +310,4 @@ async function vifWithNetwork(xapi: XapiSession, vifRef: string): Promise<Rec> {
   const pifs = Array.isArray(network.PIFs) ? (network.PIFs as string[]) : [];
   const vlan = pifs[0] ? await xapi.call<number | string>('PIF.get_VLAN', pifs[0]).catch(() => -1) : -1;
   return { ...vif, $network$uuid: network.uuid, $network$name_label: network.name_label, $network$VLAN: Number(vlan) };
-}
-
-/**
- * The disk's stream ended early and the host's task said nothing (a host that died or rebooted cannot): the host
- * went away. Retryable; once the attempts are spent, the admin reads what happened and that nothing was lost.
- */
-function hostWentAway(err: VhdFormatError, context: Record<string, string>): SluiceError {
-  return new SluiceError(
-    'HOST_ERROR',
-    `The host ${context['host']} stopped sending disk "${context['disk']}" of ${context['vm']} after ${formatBytes(err.offset)}, and did not say why: it most likely went away (crashed, rebooted or lost its network).`,
-    {
-      hint: 'Nothing was lost: the backups already on the remote are untouched, and the partial disk of this run was removed. Check that the host is up and reachable, then run the backup again.',
-      context: { ...context, detail: err.message },
-      retryable: true,
-      cause: err,
-    },
-  );
 }

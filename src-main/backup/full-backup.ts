@@ -8,7 +8,7 @@ import { FileSink } from '../transfer/file-sink.js';
 import { withSilenceLimit } from '../transfer/silence-watchdog.js';
 import { Throttle } from '../transfer/throttle.js';
 import { BlockPool } from '../core/block-pool.js';
-import { Transfer } from '../transfer/transfer-pipeline.js';
+import { Transfer, type TransferCounters } from '../transfer/transfer-pipeline.js';
 import { openHostDownload, type HostStream } from '../xapi/http-export.js';
 import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
@@ -122,6 +122,32 @@ export async function runFullBackup(
   }
 }
 
+interface XvaTransfer {
+  bytes: number;
+  sha256: string;
+  attempts: number;
+  spoolPeakBytes: number;
+  waitedForHostMs: number;
+  waitedForDestinationMs: number;
+}
+
+/** The export of one snapshot, the same for every attempt. */
+interface XvaExport {
+  xapi: XapiSession;
+  snapRef: string;
+  opts: BackupRunOptions;
+  sampler: ProgressSampler;
+  ctx: Record<string, string>;
+}
+
+/** What one attempt at the export writes through: the sink is new for each attempt, the rest is shared. */
+interface ExportTarget {
+  file: AtomicFile;
+  sink: FileSink;
+  throttle: Throttle | undefined;
+  pool: BlockPool;
+}
+
 async function transferXva(
   xapi: XapiSession,
   snapRef: string,
@@ -129,14 +155,7 @@ async function transferXva(
   opts: BackupRunOptions,
   sampler: ProgressSampler,
   ctx: Record<string, string>,
-): Promise<{
-  bytes: number;
-  sha256: string;
-  attempts: number;
-  spoolPeakBytes: number;
-  waitedForHostMs: number;
-  waitedForDestinationMs: number;
-}> {
+): Promise<XvaTransfer> {
   // XO's checksum file names its algorithm ($1$ md5, $5$ sha256, $6$ sha512) and XO reads all three; SHA-256
   // runs at twice MD5's speed on CPUs with SHA extensions, and a backup's CPU budget is its throughput.
   let sink = new FileSink(file.handle, file.finalPath, { hash: 'sha256' });
@@ -149,102 +168,142 @@ async function transferXva(
       { policy: opts.retry, signal: opts.signal, log: opts.log, context: ctx },
       async (attempt) => {
         if (attempt > 1) sink = await sink.reset();
-        const taskRef = await createOwnedTask(xapi, 'Sluice backup export', `${ctx.vm} (${opts.runId})`, opts.runId);
-        let stream: HostStream | undefined;
-        try {
-          const verifier = opts.compression === 'none' ? await XvaStreamVerifier.create() : undefined;
-          stream = await openHostDownload(
-            xapi,
-            '/export',
-            { ref: snapRef, task_id: taskRef, use_compression: opts.compression === 'zstd' ? 'zstd' : 'false' },
-            { signal: opts.signal, context: { ...ctx, phase: 'transfer' }, pool },
-          );
-          const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
-          const source = withSilenceLimit(
-            stream.body,
-            silenceMs,
-            () => silenceError(silenceMs, ctx),
-            (e) => stream?.abort(e),
-          );
-          let head: Buffer | undefined = Buffer.alloc(0);
-          const transfer = new Transfer({
-            source,
-            sink,
-            buffer: {
-              memoryCapBytes: opts.memoryBufferBytes,
-              spoolCapBytes: opts.spoolCapBytes,
-              spoolDir: opts.spoolDir,
-            },
-            throttle,
-            signal: opts.signal,
-            pool,
-            onFailure: (e) => stream?.abort(e),
-            inspect: (chunk) => {
-              if (verifier) {
-                try {
-                  verifier.update(chunk);
-                } catch (e) {
-                  throw damagedStream(e, ctx);
-                }
-              } else if (head !== undefined) {
-                head = Buffer.concat([head, chunk]).subarray(0, 4);
-                if (head.length === 4) {
-                  if (!startsWithZstd(head))
-                    throw damagedStream(new Error('the compressed export does not start with a zstd frame'), ctx);
-                  head = undefined;
-                }
-              }
-            },
-          });
-          sampler.restart(attempt, transfer.counters);
-          const counters = await transfer.run();
-          spoolPeakBytes = Math.max(spoolPeakBytes, counters.buffer.spoolPeakBytes);
-          // The body ends when the host closes the connection, on success or not: the task says which.
-          const task = await waitForTask(xapi, taskRef, { signal: opts.signal, timeoutMs: 10 * 60_000 });
-          if (task.status !== 'success') throw taskFailure(task, 'export');
-          if (verifier) {
-            sampler.setPhase('verify');
-            try {
-              verifier.finish();
-            } catch (e) {
-              throw damagedStream(e, ctx);
-            }
-          }
-          sampler.setPhase('commit');
-          await sink.settle();
-          await file.commit(async (_p, handle) => {
-            const st = await handle.stat();
-            if (st.size !== counters.bytesWritten)
-              throw new SluiceError(
-                'REMOTE_ERROR',
-                `The remote holds ${st.size} bytes of the backup where ${counters.bytesWritten} were written.`,
-                { hint: 'The remote lost data: check the share.', context: ctx },
-              );
-          });
-          return {
-            bytes: counters.bytesWritten,
-            sha256: sink.digestHex()!,
-            attempts: attempt,
-            spoolPeakBytes,
-            waitedForHostMs: counters.consumerStarvedMs,
-            waitedForDestinationMs: counters.producerBlockedMs,
-          };
-        } catch (err) {
-          stream?.abort(err);
-          await sink.settle();
-          const cause = await hostCauseOfFailure(xapi, taskRef, err, 'export', isCutStream);
-          if (opts.signal?.aborted)
-            throw new SluiceError('CANCELLED', 'The backup was cancelled.', { context: ctx, cause: err });
-          throw cause;
-        } finally {
-          await xapi.call('task.destroy', taskRef).catch(() => {});
-        }
+        const target = { file, sink, throttle, pool };
+        const done = await exportAttempt({ xapi, snapRef, opts, sampler, ctx }, target, attempt, (peak) => {
+          spoolPeakBytes = Math.max(spoolPeakBytes, peak);
+        });
+        return { ...done, spoolPeakBytes };
       },
     );
   } catch (err) {
     await file.abort();
     throw err;
   }
+}
+
+/** One GET /export under its own host task, from the first byte to the file committed. */
+async function exportAttempt(
+  job: XvaExport,
+  target: ExportTarget,
+  attempt: number,
+  onSpoolPeak: (bytes: number) => void,
+): Promise<Omit<XvaTransfer, 'spoolPeakBytes'>> {
+  const { xapi, snapRef, opts, ctx } = job;
+  const taskRef = await createOwnedTask(xapi, 'Sluice backup export', `${ctx.vm} (${opts.runId})`, opts.runId);
+  let stream: HostStream | undefined;
+  try {
+    const verifier = opts.compression === 'none' ? await XvaStreamVerifier.create() : undefined;
+    stream = await openHostDownload(
+      xapi,
+      '/export',
+      { ref: snapRef, task_id: taskRef, use_compression: opts.compression === 'zstd' ? 'zstd' : 'false' },
+      { signal: opts.signal, context: { ...ctx, phase: 'transfer' }, pool: target.pool },
+    );
+    const counters = await streamExport(job, stream, target, verifier, attempt);
+    onSpoolPeak(counters.buffer.spoolPeakBytes);
+    // The body ends when the host closes the connection, on success or not: the task says which.
+    const task = await waitForTask(xapi, taskRef, { signal: opts.signal, timeoutMs: 10 * 60_000 });
+    if (task.status !== 'success') throw taskFailure(task, 'export');
+    await commitExport(job, target, verifier, counters.bytesWritten);
+    return {
+      bytes: counters.bytesWritten,
+      sha256: target.sink.digestHex()!,
+      attempts: attempt,
+      waitedForHostMs: counters.consumerStarvedMs,
+      waitedForDestinationMs: counters.producerBlockedMs,
+    };
+  } catch (err) {
+    stream?.abort(err);
+    await target.sink.settle();
+    const cause = await hostCauseOfFailure(xapi, taskRef, err, 'export', isCutStream);
+    if (opts.signal?.aborted)
+      throw new SluiceError('CANCELLED', 'The backup was cancelled.', { context: ctx, cause: err });
+    throw cause;
+  } finally {
+    await xapi.call('task.destroy', taskRef).catch(() => {});
+  }
+}
+
+/** The host's stream through the buffer into the sink, checked as it passes. */
+async function streamExport(
+  { opts, sampler, ctx }: XvaExport,
+  stream: HostStream,
+  target: ExportTarget,
+  verifier: XvaStreamVerifier | undefined,
+  attempt: number,
+): Promise<TransferCounters> {
+  const silenceMs = opts.silenceLimitMs ?? 5 * 60_000;
+  const source = withSilenceLimit(
+    stream.body,
+    silenceMs,
+    () => silenceError(silenceMs, ctx),
+    (e) => stream.abort(e),
+  );
+  const transfer = new Transfer({
+    source,
+    sink: target.sink,
+    buffer: {
+      memoryCapBytes: opts.memoryBufferBytes,
+      spoolCapBytes: opts.spoolCapBytes,
+      spoolDir: opts.spoolDir,
+    },
+    throttle: target.throttle,
+    signal: opts.signal,
+    pool: target.pool,
+    onFailure: (e) => stream.abort(e),
+    inspect: exportInspector(verifier, ctx),
+  });
+  sampler.restart(attempt, transfer.counters);
+  return transfer.run();
+}
+
+/** An uncompressed export is verified as XVA as it streams; a compressed one must at least start as zstd. */
+function exportInspector(verifier: XvaStreamVerifier | undefined, ctx: Record<string, string>) {
+  let head: Buffer | undefined = Buffer.alloc(0);
+  return (chunk: Buffer): void => {
+    if (verifier) {
+      try {
+        verifier.update(chunk);
+      } catch (e) {
+        throw damagedStream(e, ctx);
+      }
+    } else if (head !== undefined) {
+      head = Buffer.concat([head, chunk]).subarray(0, 4);
+      if (head.length === 4) {
+        if (!startsWithZstd(head))
+          throw damagedStream(new Error('the compressed export does not start with a zstd frame'), ctx);
+        head = undefined;
+      }
+    }
+  };
+}
+
+/** The end of the XVA checked, then the file committed once the remote holds every byte written. */
+async function commitExport(
+  { sampler, ctx }: XvaExport,
+  target: ExportTarget,
+  verifier: XvaStreamVerifier | undefined,
+  bytesWritten: number,
+): Promise<void> {
+  if (verifier) {
+    sampler.setPhase('verify');
+    try {
+      verifier.finish();
+    } catch (e) {
+      throw damagedStream(e, ctx);
+    }
+  }
+  sampler.setPhase('commit');
+  await target.sink.settle();
+  await target.file.commit(async (_p, handle) => {
+    const st = await handle.stat();
+    if (st.size !== bytesWritten)
+      throw new SluiceError(
+        'REMOTE_ERROR',
+        `The remote holds ${st.size} bytes of the backup where ${bytesWritten} were written.`,
+        { hint: 'The remote lost data: check the share.', context: ctx },
+      );
+  });
 }
 
 export function silenceError(ms: number, ctx: Record<string, string>): SluiceError {

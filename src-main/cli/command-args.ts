@@ -25,3 +25,13 @@ export function parseCommandArgs<const O extends Options>(argv: string[], option
   }
   return parsed.values;
 }
+
+/** Throws a UsageError naming the first of `flags` that was not given, in the order listed. */
+export function requireFlags<V extends object, const F extends keyof V & string>(
+  values: V,
+  flags: readonly F[],
+): asserts values is V & { [K in F]-?: NonNullable<V[K]> } {
+  for (const flag of flags) {
+    if (!values[flag]) throw new UsageError(`--${flag} is required.`);
+  }
+}

@@ -34,6 +34,29 @@ export const HOST_CONNECTION_OPTIONS = {
   'trust-fingerprint': { type: 'string' },
 } as const;
 
+/** What HOST_CONNECTION_OPTIONS hold once parsed and --host and --username are known to be given. */
+export interface HostConnectionFlags {
+  host: string;
+  username: string;
+  'trust-fingerprint'?: string | undefined;
+}
+
+/** connectTrusted to the pool the command's flags name, cancelled by `signal`. */
+export function connectWithFlags(
+  settings: SettingsStore,
+  flags: HostConnectionFlags,
+  password: string,
+  signal: AbortSignal,
+): Promise<XapiSession> {
+  return connectTrusted(settings, {
+    url: flags.host,
+    username: flags.username,
+    password,
+    trustFingerprint: flags['trust-fingerprint'],
+    signal,
+  });
+}
+
 /**
  * Connects with trust on first use, remembering approvals in the settings: an explicit --trust-fingerprint is
  * the user's approval; a remembered one must match; neither means refusing, with the fingerprint to check.

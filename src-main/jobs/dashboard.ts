@@ -22,13 +22,30 @@ function selects(job: Job, vm: Inventory['vms'][number]): boolean {
   return sel.kind === 'pool' || vm.tags.some((t) => sel.tags.includes(t));
 }
 
+type Newest = Map<string, { point: BackupPoint; remoteId: string }>;
+
 /**
  * What an admin looks at when something may be wrong: which VMs have a good point (and how recent) and
  * which have none, the last runs, the next ones, and what each remote holds.
  */
 export async function buildDashboard(src: DashboardSources): Promise<Dashboard> {
-  const { settings } = src;
-  const newest = new Map<string, { point: BackupPoint; remoteId: string }>();
+  const { remotes, newest } = await remoteHoldings(src.settings);
+  const { unprotected, unreachableHosts, names } = await unprotectedVms(src, newest);
+  const protectedOnes = protectedVms(src.settings, newest, names);
+  const nextRuns = upcomingRuns(src);
+  return {
+    generatedAt: src.now.toISOString(),
+    vms: { protected: protectedOnes, unprotected: unprotected.sort((a, b) => a.vmName.localeCompare(b.vmName)) },
+    lastRuns: await src.history.list({ limit: 10 }),
+    nextRuns,
+    remotes,
+    unreachableHosts,
+  };
+}
+
+/** Each remote's space and points, and the newest point of every VM over all remotes. */
+async function remoteHoldings(settings: Settings): Promise<{ remotes: Dashboard['remotes']; newest: Newest }> {
+  const newest: Newest = new Map();
   const remotes: Dashboard['remotes'] = [];
   for (const r of settings.remotes) {
     const entry: Dashboard['remotes'][number] = {
@@ -57,7 +74,19 @@ export async function buildDashboard(src: DashboardSources): Promise<Dashboard> 
     }
     remotes.push(entry);
   }
+  return { remotes, newest };
+}
 
+/** The VMs of every reachable pool that have no point, each with why; and the VMs' names as the pools say them. */
+async function unprotectedVms(
+  src: DashboardSources,
+  newest: Newest,
+): Promise<{
+  unprotected: Dashboard['vms']['unprotected'];
+  unreachableHosts: Dashboard['unreachableHosts'];
+  names: Map<string, string>;
+}> {
+  const { settings } = src;
   const unreachableHosts: Dashboard['unreachableHosts'] = [];
   const unprotected: Dashboard['vms']['unprotected'] = [];
   const names = new Map<string, string>();
@@ -81,9 +110,12 @@ export async function buildDashboard(src: DashboardSources): Promise<Dashboard> 
       unprotected.push({ vmUuid: vm.uuid, vmName: vm.name, hostId: h.id, reason });
     }
   }
+  return { unprotected, unreachableHosts, names };
+}
 
+function protectedVms(settings: Settings, newest: Newest, names: Map<string, string>): Dashboard['vms']['protected'] {
   const jobName = (id: string) => settings.jobs.find((j) => j.id === id)?.name ?? null;
-  const protectedVms = [...newest.values()]
+  return [...newest.values()]
     .map(({ point, remoteId }) => ({
       vmUuid: point.vmUuid,
       vmName: names.get(point.vmUuid) ?? point.vmName,
@@ -97,8 +129,12 @@ export async function buildDashboard(src: DashboardSources): Promise<Dashboard> 
       },
     }))
     .sort((a, b) => a.vmName.localeCompare(b.vmName));
+}
 
-  const nextRuns = settings.jobs
+/** The 20 next scheduled runs of all jobs, soonest first. */
+function upcomingRuns(src: DashboardSources): Dashboard['nextRuns'] {
+  const { settings } = src;
+  return settings.jobs
     .flatMap((j) =>
       src.nextRuns(j).map((n) => ({
         jobId: j.id,
@@ -111,13 +147,4 @@ export async function buildDashboard(src: DashboardSources): Promise<Dashboard> 
     .sort((a, b) => a.at.getTime() - b.at.getTime())
     .slice(0, 20)
     .map((n) => ({ ...n, at: n.at.toISOString() }));
-
-  return {
-    generatedAt: src.now.toISOString(),
-    vms: { protected: protectedVms, unprotected: unprotected.sort((a, b) => a.vmName.localeCompare(b.vmName)) },
-    lastRuns: await src.history.list({ limit: 10 }),
-    nextRuns,
-    remotes,
-    unreachableHosts,
-  };
 }

@@ -5,11 +5,12 @@ import type { BackupRunOptions } from '../backup/backup-options.js';
 import type { BackupLog } from '../core/run-log.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { preflightRemote } from '../remotes/folder-remote.js';
-import { runBackupPlan, type BackupFunctions } from '../runs/backup-plan.js';
-import { spoolBudget } from '../runs/spool-budget.js';
+import { runBackupPlan, type BackupFunctions, type BackupPlan, type PlanHooks } from '../runs/backup-plan.js';
+import { spoolBudget, type SpoolBudget } from '../runs/spool-budget.js';
 import type { Settings } from '../settings/settings-schema.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
-import { resolveJobVms } from './job-vm-selection.js';
+import type { SelectedVm } from '../backup/vm-selection.js';
+import { resolveJobVms, type JobVms } from './job-vm-selection.js';
 import { vmOutcome, type RunRecorder } from './run-recorder.js';
 
 export type { BackupFunctions };
@@ -36,91 +37,122 @@ export interface JobRunContext {
  */
 export async function executeJobRun(c: JobRunContext): Promise<RunSummary> {
   const { job, recorder, settings } = c;
-  const prefs = settings.preferences;
   try {
-    const remotes = job.remoteIds.map((id) => settings.remotes.find((r) => r.id === id));
-    const known = remotes.filter((r): r is NonNullable<typeof r> => r !== undefined);
-    if (known.length < remotes.length) {
-      recorder.error(
-        new SluiceError(
-          'NOT_FOUND',
-          `${remotes.length - known.length} of the job's remotes are no longer configured.`,
-          { hint: 'Edit the job and pick its remotes again.', context: { job: job.name } },
-        ),
-      );
-    }
+    const known = configuredRemotes(job, settings, recorder);
     const xapi = await c.session(job.hostId);
     const vms = await resolveJobVms(xapi, job.vms);
-    for (const s of vms.skipped) recorder.warn(`Skipped ${s.name}: ${s.reason}.`, c.now(), { vm: s.name });
-    for (const uuid of vms.missing) {
-      recorder.error(
-        new SluiceError('NOT_FOUND', `The VM ${uuid} that the job names is no longer on the pool.`, {
-          hint: 'Remove it from the job if it was deleted on purpose.',
-          context: { vm: uuid },
-        }),
-      );
-    }
+    recordSelection(c, vms);
     recorder.plan(
       vms.selected,
       known.map((r) => r.id),
     );
     await recorder.save();
-
-    // A remote that is not there (an unmounted share) fails its part of the run, not the others.
-    const usable: Array<{ id: string; root: string }> = [];
-    for (const r of known) {
-      try {
-        await preflightRemote(r.path, { create: false });
-        usable.push({ id: r.id, root: r.path });
-      } catch (err) {
-        for (const vm of vms.selected) recorder.vmFailed(vm.uuid, r.id, err, false, c.now());
-      }
-    }
-    const spool = await spoolBudget(prefs.spoolCapBytes, prefs.spoolDir);
-    await runBackupPlan(
-      xapi,
-      {
-        runId: recorder.summary.runId,
-        jobId: job.id,
-        mode: job.mode,
-        vms: vms.selected,
-        remotes: usable,
-        // The job's speed limit is for the whole job; the buffer and spool of the preferences too.
-        limits: {
-          vmConcurrency: job.vmConcurrency,
-          speedLimitBytesPerSec: job.speedLimitBytesPerSec ?? prefs.defaultSpeedLimitBytesPerSec,
-          memoryBufferBytes: prefs.memoryBufferBytes,
-          spoolDir: spool.dir,
-          spoolCapBytes: spool.capBytes,
-        },
-        compression: job.compression,
-        ...(c.schedule ? { scheduleId: c.schedule.id, retention: c.schedule.retention } : {}),
-        ...(job.fullInterval > 0 ? { fullInterval: job.fullInterval } : {}),
-        diskConcurrency: job.diskConcurrency,
-        ...(c.retry ? { retry: c.retry } : {}),
-      },
-      {
-        signal: c.signal,
-        log: c.log,
-        onProgress: c.onProgress,
-        backup: c.backup,
-        vmStarted: async (vm, remoteId) => {
-          recorder.vmStarted(vm.uuid, remoteId, c.now());
-          await recorder.save();
-        },
-        vmSucceeded: async (vm, remoteId, r) => {
-          recorder.vmSucceeded(vm.uuid, remoteId, vmOutcome(vm.name, r), c.now());
-          await recorder.save(true);
-        },
-        vmFailed: async (vm, remoteId, err) => {
-          recorder.vmFailed(vm.uuid, remoteId, err, c.signal.aborted, c.now());
-          c.log('error', `${vm.name}: ${(err as Error).message}`, { vm: vm.name });
-          await recorder.save(true);
-        },
-      },
-    );
+    const usable = await usableRemotes(c, known, vms.selected);
+    const spool = await spoolBudget(settings.preferences.spoolCapBytes, settings.preferences.spoolDir);
+    await runBackupPlan(xapi, jobPlan(c, vms.selected, usable, spool), recordingHooks(c));
   } catch (err) {
     if (!c.signal.aborted) recorder.error(err);
   }
   return recorder.finish(c.now(), c.signal.aborted);
+}
+
+type ConfiguredRemote = Settings['remotes'][number];
+
+/** The job's remotes that are still in the settings; the missing ones are an error of the run. */
+function configuredRemotes(job: Job, settings: Settings, recorder: RunRecorder): ConfiguredRemote[] {
+  const remotes = job.remoteIds.map((id) => settings.remotes.find((r) => r.id === id));
+  const known = remotes.filter((r): r is NonNullable<typeof r> => r !== undefined);
+  if (known.length < remotes.length) {
+    recorder.error(
+      new SluiceError('NOT_FOUND', `${remotes.length - known.length} of the job's remotes are no longer configured.`, {
+        hint: 'Edit the job and pick its remotes again.',
+        context: { job: job.name },
+      }),
+    );
+  }
+  return known;
+}
+
+function recordSelection(c: JobRunContext, vms: JobVms): void {
+  for (const s of vms.skipped) c.recorder.warn(`Skipped ${s.name}: ${s.reason}.`, c.now(), { vm: s.name });
+  for (const uuid of vms.missing) {
+    c.recorder.error(
+      new SluiceError('NOT_FOUND', `The VM ${uuid} that the job names is no longer on the pool.`, {
+        hint: 'Remove it from the job if it was deleted on purpose.',
+        context: { vm: uuid },
+      }),
+    );
+  }
+}
+
+// A remote that is not there (an unmounted share) fails its part of the run, not the others.
+async function usableRemotes(
+  c: JobRunContext,
+  known: ConfiguredRemote[],
+  vms: SelectedVm[],
+): Promise<Array<{ id: string; root: string }>> {
+  const usable: Array<{ id: string; root: string }> = [];
+  for (const r of known) {
+    try {
+      await preflightRemote(r.path, { create: false });
+      usable.push({ id: r.id, root: r.path });
+    } catch (err) {
+      for (const vm of vms) c.recorder.vmFailed(vm.uuid, r.id, err, false, c.now());
+    }
+  }
+  return usable;
+}
+
+function jobPlan(
+  c: JobRunContext,
+  vms: SelectedVm[],
+  remotes: Array<{ id: string; root: string }>,
+  spool: SpoolBudget,
+): BackupPlan {
+  const { job } = c;
+  const prefs = c.settings.preferences;
+  return {
+    runId: c.recorder.summary.runId,
+    jobId: job.id,
+    mode: job.mode,
+    vms,
+    remotes,
+    // The job's speed limit is for the whole job; the buffer and spool of the preferences too.
+    limits: {
+      vmConcurrency: job.vmConcurrency,
+      speedLimitBytesPerSec: job.speedLimitBytesPerSec ?? prefs.defaultSpeedLimitBytesPerSec,
+      memoryBufferBytes: prefs.memoryBufferBytes,
+      spoolDir: spool.dir,
+      spoolCapBytes: spool.capBytes,
+    },
+    compression: job.compression,
+    ...(c.schedule ? { scheduleId: c.schedule.id, retention: c.schedule.retention } : {}),
+    ...(job.fullInterval > 0 ? { fullInterval: job.fullInterval } : {}),
+    diskConcurrency: job.diskConcurrency,
+    ...(c.retry ? { retry: c.retry } : {}),
+  };
+}
+
+/** Every VM's start and end goes into the run's record, saved as it happens. */
+function recordingHooks(c: JobRunContext): PlanHooks {
+  const { recorder } = c;
+  return {
+    signal: c.signal,
+    log: c.log,
+    onProgress: c.onProgress,
+    backup: c.backup,
+    vmStarted: async (vm, remoteId) => {
+      recorder.vmStarted(vm.uuid, remoteId, c.now());
+      await recorder.save();
+    },
+    vmSucceeded: async (vm, remoteId, r) => {
+      recorder.vmSucceeded(vm.uuid, remoteId, vmOutcome(vm.name, r), c.now());
+      await recorder.save(true);
+    },
+    vmFailed: async (vm, remoteId, err) => {
+      recorder.vmFailed(vm.uuid, remoteId, err, c.signal.aborted, c.now());
+      c.log('error', `${vm.name}: ${(err as Error).message}`, { vm: vm.name });
+      await recorder.save(true);
+    },
+  };
 }

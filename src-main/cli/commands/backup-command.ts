@@ -3,17 +3,22 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { DeltaBackupResult } from '../../backup/delta-backup.js';
 import type { FullBackupResult } from '../../backup/full-backup.js';
-import { runBackupPlan } from '../../runs/backup-plan.js';
-import { spoolBudget } from '../../runs/spool-budget.js';
-import { resolveVms } from '../../backup/vm-selection.js';
+import { runBackupPlan, type BackupPlan } from '../../runs/backup-plan.js';
+import { spoolBudget, type SpoolBudget } from '../../runs/spool-budget.js';
+import { resolveVms, type SelectedVm } from '../../backup/vm-selection.js';
 import { defaultDataDir } from '../../settings/data-dir.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { preflightRemote } from '../../remotes/folder-remote.js';
 import { UsageError } from '../cli-errors.js';
-import { parseCommandArgs } from '../command-args.js';
+import { parseCommandArgs, requireFlags } from '../command-args.js';
 import { formatBytes, formatDuration, parseSize } from '../../../src-shared/units.js';
-import { connectTrusted, readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
+import {
+  connectWithFlags,
+  readPasswordFile,
+  HOST_CONNECTION_OPTIONS,
+  type HostConnectionFlags,
+} from '../host-connection.js';
 import { CommandOutput } from '../command-output.js';
 import { cancelOnSignal } from '../cancel-on-signal.js';
 
@@ -42,7 +47,76 @@ Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with p
   --json                    one JSON event per line on stdout instead of progress bars
 `;
 
+/** The command line, checked and in the run's terms. */
+interface BackupArgs {
+  connection: HostConnectionFlags;
+  passwordFile: string;
+  vms: string[];
+  remoteRoot: string;
+  mode: 'full' | 'delta';
+  compression: 'none' | 'zstd';
+  keep: number | undefined;
+  fullInterval: number | undefined;
+  speedLimit: number | null;
+  memoryBufferBytes: number;
+  spoolCapWanted: number;
+  spoolDirWanted: string | undefined;
+  jobId: string | undefined;
+  dataDir: string | undefined;
+  json: boolean;
+}
+
+type Failure = { vm: string; error: SluiceError | Error };
+
 export async function backupCommand(argv: string[]): Promise<number> {
+  const args = parseBackupArgs(argv);
+  if (!args) return 0;
+  const out = new CommandOutput(args.json);
+  const { log } = out;
+
+  const settings = new ConfSettingsStore(args.dataDir ?? defaultDataDir());
+  const password = await readPasswordFile(args.passwordFile);
+  const remote = await preflightRemote(args.remoteRoot);
+  const spool = await spoolBudget(args.spoolCapWanted, args.spoolDirWanted);
+  if (spool.limitedByFreeSpace)
+    log('warn', `The spool is limited to ${formatBytes(spool.capBytes)}: half the free space in ${spool.dir}.`);
+  log('info', `Remote ${args.remoteRoot}: ${formatBytes(remote.freeBytes)} free.`);
+
+  const cancel = cancelOnSignal(() =>
+    log('warn', 'Cancelling: stopping the export on the host, removing temporary files and the snapshot…'),
+  );
+
+  const xapi = await connectWithFlags(settings, args.connection, password, cancel.signal);
+  const results: FullBackupResult[] = [];
+  const failures: Failure[] = [];
+  try {
+    const { selected, skipped } = await resolveVms(xapi, args.vms);
+    for (const s of skipped) log('info', `Skipping ${s.name}: ${s.reason}.`, { vm: s.name });
+    await runBackupPlan(xapi, backupPlan(args, selected, spool), {
+      signal: cancel.signal,
+      log,
+      onProgress: out.progress,
+      vmSucceeded: (vm, _remote, outcome) => {
+        const r = outcome.mode === 'full' ? outcome.result : deltaAsFull(outcome.result);
+        results.push(r);
+        reportSuccess(out, vm.name, r);
+      },
+      vmFailed: (vm, _remote, err) => {
+        failures.push({ vm: vm.name, error: err as Error });
+        reportFailure(out, vm.name, err as SluiceError);
+      },
+    });
+  } finally {
+    out.stop();
+    cancel.dispose();
+    await xapi.close();
+  }
+  if (failures.length > 0) throw runFailure(failures, results.length);
+  return 0;
+}
+
+/** The flags, checked in the order a person reads the usage; undefined once --help is printed. */
+function parseBackupArgs(argv: string[]): BackupArgs | undefined {
   const values = parseCommandArgs(
     argv,
     {
@@ -63,129 +137,97 @@ export async function backupCommand(argv: string[]): Promise<number> {
     },
     backupHelp,
   );
-  if (!values) return 0;
-  for (const req of ['host', 'username', 'password-file', 'remote', 'mode'] as const) {
-    if (!values[req]) throw new UsageError(`--${req} is required.`);
-  }
+  if (!values) return undefined;
+  requireFlags(values, ['host', 'username', 'password-file', 'remote', 'mode']);
   if (!values.vm?.length) throw new UsageError('Name at least one --vm.');
   if (values.mode !== 'full' && values.mode !== 'delta')
     throw new UsageError(`--mode takes full or delta, not "${values.mode}".`);
   const compression = (values.compression ?? 'none') as 'none' | 'zstd';
   if (!['none', 'zstd'].includes(compression)) throw new UsageError('--compression takes zstd or none.');
-  const size = (flag: string, v: string | undefined, dflt: number | null): number | null => {
-    if (v === undefined) return dflt;
-    const n = parseSize(v);
-    if (n === null || n <= 0) throw new UsageError(`${flag} takes a size like 64M or 4G, not "${v}".`);
-    return n;
-  };
-  const count = (flag: string, v: string | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v) || Number(v) < 1)
-      throw new UsageError(`${flag} takes a whole number of points (1 or more), not "${v}".`);
-    return Number(v);
-  };
-  const keep = count('--retention', values.retention);
-  const fullInterval = count('--full-interval', values['full-interval']);
+  const keep = pointCount('--retention', values.retention);
+  const fullInterval = pointCount('--full-interval', values['full-interval']);
   if (fullInterval !== undefined && values.mode !== 'delta')
     throw new UsageError('--full-interval applies to --mode delta only.');
-  const speedLimit = size('--speed-limit', values['speed-limit'], null);
-  const memoryBufferBytes = size('--buffer', values.buffer, 64 * 1024 ** 2)!;
-  const spoolCapWanted = size('--spool-cap', values['spool-cap'], 4 * 1024 ** 3)!;
-  const spoolDirWanted = values['spool-dir'] !== undefined ? path.resolve(values['spool-dir']) : undefined;
-  const remoteRoot = path.resolve(values.remote!);
-  const json = values.json === true;
+  return {
+    connection: { host: values.host, username: values.username, 'trust-fingerprint': values['trust-fingerprint'] },
+    passwordFile: values['password-file'],
+    vms: values.vm,
+    mode: values.mode,
+    compression,
+    keep,
+    fullInterval,
+    speedLimit: sizeFlag('--speed-limit', values['speed-limit'], null),
+    memoryBufferBytes: sizeFlag('--buffer', values.buffer, 64 * 1024 ** 2)!,
+    spoolCapWanted: sizeFlag('--spool-cap', values['spool-cap'], 4 * 1024 ** 3)!,
+    spoolDirWanted: values['spool-dir'] !== undefined ? path.resolve(values['spool-dir']) : undefined,
+    remoteRoot: path.resolve(values.remote),
+    jobId: values['job-id'],
+    dataDir: values['data-dir'],
+    json: values.json === true,
+  };
+}
 
-  const out = new CommandOutput(json);
-  const { log } = out;
-  const emit = (obj: unknown) => out.emit(obj);
+function sizeFlag(flag: string, v: string | undefined, dflt: number | null): number | null {
+  if (v === undefined) return dflt;
+  const n = parseSize(v);
+  if (n === null || n <= 0) throw new UsageError(`${flag} takes a size like 64M or 4G, not "${v}".`);
+  return n;
+}
 
-  const settings = new ConfSettingsStore(values['data-dir'] ?? defaultDataDir());
-  const password = await readPasswordFile(values['password-file']!);
-  const remote = await preflightRemote(remoteRoot);
-  const spool = await spoolBudget(spoolCapWanted, spoolDirWanted);
-  if (spool.limitedByFreeSpace)
-    log('warn', `The spool is limited to ${formatBytes(spool.capBytes)}: half the free space in ${spool.dir}.`);
-  log('info', `Remote ${remoteRoot}: ${formatBytes(remote.freeBytes)} free.`);
+function pointCount(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new UsageError(`${flag} takes a whole number of points (1 or more), not "${v}".`);
+  return Number(v);
+}
 
-  const cancel = cancelOnSignal(() =>
-    log('warn', 'Cancelling: stopping the export on the host, removing temporary files and the snapshot…'),
+/** One plan: the selected VMs to the one remote, one VM at a time. */
+function backupPlan(args: BackupArgs, vms: SelectedVm[], spool: SpoolBudget): BackupPlan {
+  return {
+    runId: randomUUID(),
+    jobId: args.jobId ?? CLI_BACKUP_JOB_ID,
+    mode: args.mode,
+    vms,
+    remotes: [{ id: args.remoteRoot, root: args.remoteRoot }],
+    limits: {
+      vmConcurrency: 1,
+      speedLimitBytesPerSec: args.speedLimit,
+      memoryBufferBytes: args.memoryBufferBytes,
+      spoolDir: spool.dir,
+      spoolCapBytes: spool.capBytes,
+    },
+    compression: args.compression,
+    ...(args.keep !== undefined ? { retention: { keep: args.keep } } : {}),
+    ...(args.fullInterval !== undefined ? { fullInterval: args.fullInterval } : {}),
+  };
+}
+
+function reportSuccess(out: CommandOutput, vm: string, r: FullBackupResult): void {
+  if (out.json) out.emit(resultEvent(vm, r));
+  else out.log('info', `✔ ${vm}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)} → ${r.xvaPath}`);
+}
+
+function reportFailure(out: CommandOutput, vm: string, e: SluiceError): void {
+  if (out.json) out.emit({ type: 'error', vm, code: e.code ?? 'INTERNAL', message: e.message, hint: e.hint });
+  else out.log('error', `✘ ${vm}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
+}
+
+/** The command's error once every VM was tried: a cancel says so, otherwise it counts and names the failures. */
+function runFailure(failures: Failure[], succeeded: number): SluiceError {
+  const first = failures[0]!.error;
+  if (first instanceof SluiceError && first.code === 'CANCELLED') {
+    return new SluiceError(
+      'CANCELLED',
+      'The backup was cancelled. Temporary files and snapshots were removed; earlier backups are intact.',
+    );
+  }
+  return new SluiceError(
+    first instanceof SluiceError ? first.code : 'INTERNAL',
+    `${failures.length} of ${failures.length + succeeded} VM backup(s) failed: ${failures.map((f) => `${f.vm}: ${f.error.message}`).join('; ')}`,
+    {
+      hint: first instanceof SluiceError ? first.hint : undefined,
+    },
   );
-
-  const xapi = await connectTrusted(settings, {
-    url: values.host!,
-    username: values.username!,
-    password,
-    trustFingerprint: values['trust-fingerprint'],
-    signal: cancel.signal,
-  });
-  const results: FullBackupResult[] = [];
-  const failures: Array<{ vm: string; error: SluiceError | Error }> = [];
-  try {
-    const { selected, skipped } = await resolveVms(xapi, values.vm);
-    for (const s of skipped) log('info', `Skipping ${s.name}: ${s.reason}.`, { vm: s.name });
-    await runBackupPlan(
-      xapi,
-      {
-        runId: randomUUID(),
-        jobId: values['job-id'] ?? CLI_BACKUP_JOB_ID,
-        mode: values.mode,
-        vms: selected,
-        remotes: [{ id: remoteRoot, root: remoteRoot }],
-        limits: {
-          vmConcurrency: 1,
-          speedLimitBytesPerSec: speedLimit,
-          memoryBufferBytes,
-          spoolDir: spool.dir,
-          spoolCapBytes: spool.capBytes,
-        },
-        compression,
-        ...(keep !== undefined ? { retention: { keep } } : {}),
-        ...(fullInterval !== undefined ? { fullInterval } : {}),
-      },
-      {
-        signal: cancel.signal,
-        log,
-        onProgress: out.progress,
-        vmSucceeded: (vm, _remote, outcome) => {
-          const r = outcome.mode === 'full' ? outcome.result : deltaAsFull(outcome.result);
-          results.push(r);
-          if (json) emit(resultEvent(vm.name, r));
-          else
-            log(
-              'info',
-              `✔ ${vm.name}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)} → ${r.xvaPath}`,
-            );
-        },
-        vmFailed: (vm, _remote, err) => {
-          failures.push({ vm: vm.name, error: err as Error });
-          const e = err as SluiceError;
-          if (json) emit({ type: 'error', vm: vm.name, code: e.code ?? 'INTERNAL', message: e.message, hint: e.hint });
-          else log('error', `✘ ${vm.name}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
-        },
-      },
-    );
-  } finally {
-    out.stop();
-    cancel.dispose();
-    await xapi.close();
-  }
-  if (failures.length > 0) {
-    const first = failures[0]!.error;
-    if (first instanceof SluiceError && first.code === 'CANCELLED') {
-      throw new SluiceError(
-        'CANCELLED',
-        'The backup was cancelled. Temporary files and snapshots were removed; earlier backups are intact.',
-      );
-    }
-    throw new SluiceError(
-      first instanceof SluiceError ? first.code : 'INTERNAL',
-      `${failures.length} of ${failures.length + results.length} VM backup(s) failed: ${failures.map((f) => `${f.vm}: ${f.error.message}`).join('; ')}`,
-      {
-        hint: first instanceof SluiceError ? first.hint : undefined,
-      },
-    );
-  }
-  return 0;
 }
 
 /** The one line of --json output for a VM's point. */

@@ -16,6 +16,11 @@ broken chains and damaged files are reported, never touched. Exits 1 when proble
   --json         one JSON event per line on stdout
 `;
 
+type Emit = (o: unknown) => void;
+// The repository's door names the check's function, not its option and report types.
+type CheckReport = Awaited<ReturnType<typeof checkRepository>>;
+type MergeProgress = NonNullable<NonNullable<Parameters<typeof checkRepository>[1]>['onMergeProgress']>;
+
 export async function checkCommand(argv: string[]): Promise<number> {
   const values = parseCommandArgs(
     argv,
@@ -25,75 +30,84 @@ export async function checkCommand(argv: string[]): Promise<number> {
   if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
   const json = values.json === true;
-  const emit = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
-  let lastProgress = 0;
+  const emit: Emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
   const report = await checkRepository(path.resolve(values.remote), {
     repair: values.repair === true,
     log: (message) =>
       json
         ? emit({ type: 'log', level: 'info', message, at: new Date().toISOString() })
         : process.stderr.write(`${message}\n`),
-    onMergeProgress: (p, pair) => {
-      const now = Date.now();
-      if (now - lastProgress < 250 && p.blocksDone < p.blocksTotal) return;
-      lastProgress = now;
-      if (json)
-        emit({
-          type: 'progress',
-          phase: 'merge',
-          file: path.join(pair.dir, pair.parent),
-          blocksDone: p.blocksDone,
-          blocksTotal: p.blocksTotal,
-          bytesRead: p.bytesRead,
-          bytesWritten: p.bytesWritten,
-          totalBytes: p.bytesTotal,
-        });
-      else if (process.stderr.isTTY)
-        process.stderr.write(
-          `\r  merging ${pair.parent}: ${p.blocksDone}/${p.blocksTotal} blocks, ${formatBytes(p.bytesWritten)} written   `,
-        );
-    },
+    onMergeProgress: mergeProgressPrinter(json, emit),
   });
-  const key = (p: RepositoryProblem) => `${p.kind}\0${p.path}`;
-  const remaining = new Set(report.remaining.map(key));
-  for (const p of report.found) {
-    const fixed = report.repaired && !remaining.has(key(p));
+  reportProblems(report, json, emit);
+  reportSummary(report, json, emit);
+  return report.remaining.length > 0 ? 1 : 0;
+}
+
+function mergeProgressPrinter(json: boolean, emit: Emit): MergeProgress {
+  let lastProgress = 0;
+  return (p, pair) => {
+    const now = Date.now();
+    if (now - lastProgress < 250 && p.blocksDone < p.blocksTotal) return;
+    lastProgress = now;
     if (json)
       emit({
-        type: 'problem',
-        kind: p.kind,
-        vmUuid: p.vmUuid,
-        path: p.path,
-        message: p.message,
-        fixable: p.fixable,
-        repaired: fixed,
+        type: 'progress',
+        phase: 'merge',
+        file: path.join(pair.dir, pair.parent),
+        blocksDone: p.blocksDone,
+        blocksTotal: p.blocksTotal,
+        bytesRead: p.bytesRead,
+        bytesWritten: p.bytesWritten,
+        totalBytes: p.bytesTotal,
       });
+    else if (process.stderr.isTTY)
+      process.stderr.write(
+        `\r  merging ${pair.parent}: ${p.blocksDone}/${p.blocksTotal} blocks, ${formatBytes(p.bytesWritten)} written   `,
+      );
+  };
+}
+
+const problemKey = (p: RepositoryProblem) => `${p.kind}\0${p.path}`;
+
+function problemEvent(p: RepositoryProblem, repaired: boolean) {
+  return {
+    type: 'problem',
+    kind: p.kind,
+    vmUuid: p.vmUuid,
+    path: p.path,
+    message: p.message,
+    fixable: p.fixable,
+    repaired,
+  };
+}
+
+function reportProblems(report: CheckReport, json: boolean, emit: Emit): void {
+  const remaining = new Set(report.remaining.map(problemKey));
+  for (const p of report.found) {
+    const fixed = report.repaired && !remaining.has(problemKey(p));
+    if (json) emit(problemEvent(p, fixed));
     else
       process.stdout.write(
         `${fixed ? '✔ repaired' : '✘'} ${p.kind}: ${p.path}: ${p.message}${!fixed && !report.repaired && p.fixable ? ' (--repair fixes this)' : ''}\n`,
       );
   }
   // Repair can reveal what the first look could not see (a folder in use, a merge that failed).
-  const foundKeys = new Set(report.found.map(key));
-  for (const p of report.remaining.filter((r) => !foundKeys.has(key(r)))) {
-    if (json)
-      emit({
-        type: 'problem',
-        kind: p.kind,
-        vmUuid: p.vmUuid,
-        path: p.path,
-        message: p.message,
-        fixable: p.fixable,
-        repaired: false,
-      });
+  const foundKeys = new Set(report.found.map(problemKey));
+  for (const p of report.remaining.filter((r) => !foundKeys.has(problemKey(r)))) {
+    if (json) emit(problemEvent(p, false));
     else process.stdout.write(`✘ ${p.kind}: ${p.path}: ${p.message}\n`);
   }
+}
+
+function reportSummary(report: CheckReport, json: boolean, emit: Emit): void {
+  const remaining = new Set(report.remaining.map(problemKey));
   const summary = {
     vmFolders: report.vmFolders,
     points: report.points,
     vhds: report.vhds,
     found: report.found.length,
-    repaired: report.found.length - report.found.filter((p) => remaining.has(key(p))).length,
+    repaired: report.found.length - report.found.filter((p) => remaining.has(problemKey(p))).length,
     remaining: report.remaining.length,
   };
   if (json) emit({ type: 'summary', ...summary });
@@ -104,5 +118,4 @@ export async function checkCommand(argv: string[]): Promise<number> {
     if (!report.repaired && report.remaining.some((p) => p.fixable))
       process.stdout.write('Run again with --repair to fix what is safe to fix.\n');
   }
-  return report.remaining.length > 0 ? 1 : 0;
 }

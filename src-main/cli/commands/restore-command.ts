@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { listBackupPoints } from '../../repository/index.js';
+import { listBackupPoints, type BackupPoint } from '../../repository/index.js';
 import { restoreDisk } from '../../restore/restore-disk.js';
-import type { RestoreOptions } from '../../restore/restore-options.js';
+import type { RestoredDisk, RestoreOptions, RestoreResult } from '../../restore/restore-options.js';
 import { restorePoint } from '../../restore/restore-point.js';
 import { defaultDataDir } from '../../settings/data-dir.js';
 import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { UsageError } from '../cli-errors.js';
-import { parseCommandArgs } from '../command-args.js';
+import { parseCommandArgs, requireFlags } from '../command-args.js';
 import { formatBytes, formatDuration, parseSize } from '../../../src-shared/units.js';
-import { connectTrusted, readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
+import { connectWithFlags, readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { selectOnePoint } from '../point-selection.js';
 import { CommandOutput } from '../command-output.js';
 import { cancelOnSignal } from '../cancel-on-signal.js';
@@ -62,9 +62,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     restoreHelp,
   );
   if (!values) return 0;
-  for (const req of ['remote', 'vm', 'host', 'username', 'password-file'] as const) {
-    if (!values[req]) throw new UsageError(`--${req} is required.`);
-  }
+  requireFlags(values, ['remote', 'vm', 'host', 'username', 'password-file']);
   if (values.disk && values.start)
     throw new UsageError('--start restores a whole VM; a single --disk is restored attached to nothing.');
   if (values.disk && values['disk-sr'])
@@ -73,27 +71,19 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const speedLimit = values['speed-limit'] === undefined ? null : parseSize(values['speed-limit']);
   if (speedLimit !== null && !(speedLimit > 0))
     throw new UsageError(`--speed-limit takes a rate like 50M, not "${values['speed-limit']}".`);
-  const json = values.json === true;
-  const out = new CommandOutput(json);
+  const out = new CommandOutput(values.json === true);
   const { log } = out;
-  const emit = (obj: unknown) => out.emit(obj);
 
   // The point first: a wrong --vm or --at must not cost a login.
-  const { points } = await listBackupPoints(path.resolve(values.remote!));
+  const { points } = await listBackupPoints(path.resolve(values.remote));
   const point = selectOnePoint(points, values.vm, values.at);
-  const password = await readPasswordFile(values['password-file']!);
+  const password = await readPasswordFile(values['password-file']);
   const settings = new ConfSettingsStore(values['data-dir'] ?? defaultDataDir());
   const cancel = cancelOnSignal(() =>
     log('warn', 'Cancelling: stopping the import on the host and removing what it created…'),
   );
   try {
-    const xapi = await connectTrusted(settings, {
-      url: values.host!,
-      username: values.username!,
-      password,
-      trustFingerprint: values['trust-fingerprint'],
-      signal: cancel.signal,
-    });
+    const xapi = await connectWithFlags(settings, values, password, cancel.signal);
     try {
       log('info', `Restoring ${point.vmName} ${point.id} (${point.mode}) to ${xapi.url}…`);
       // The same buffer, spool folder and spool rule as a restore started from the app.
@@ -114,44 +104,8 @@ export async function restoreCommand(argv: string[]): Promise<number> {
         log,
         onProgress: out.progress,
       };
-      if (values.disk) {
-        const r = await restoreDisk(xapi, point, values.disk, opts);
-        if (json)
-          emit({
-            type: 'result',
-            vm: point.vmName,
-            point: point.id,
-            disk: r.position,
-            vdiUuid: r.vdiUuid,
-            srUuid: r.srUuid,
-            bytes: r.bytes,
-            durationMs: Math.round(r.durationMs),
-          });
-        else
-          log(
-            'info',
-            `✔ disk ${r.position} ("${r.name}") restored as VDI ${r.vdiUuid} on SR ${r.srUuid}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)}`,
-          );
-      } else {
-        const r = await restorePoint(xapi, point, opts);
-        if (json)
-          emit({
-            type: 'result',
-            vm: point.vmName,
-            point: point.id,
-            vmUuid: r.vmUuid,
-            name: r.name,
-            started: r.started,
-            disks: r.disks.map((d) => ({ position: d.position, vdiUuid: d.vdiUuid, srUuid: d.srUuid })),
-            bytes: r.bytes,
-            durationMs: Math.round(r.durationMs),
-          });
-        else
-          log(
-            'info',
-            `✔ ${point.vmName} ${point.id} restored as "${r.name}" (${r.vmUuid})${r.started ? ', started' : ''}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)}`,
-          );
-      }
+      if (values.disk) reportDisk(out, point, await restoreDisk(xapi, point, values.disk, opts));
+      else reportVm(out, point, await restorePoint(xapi, point, opts));
     } finally {
       await xapi.close();
     }
@@ -160,6 +114,45 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     cancel.dispose();
   }
   return 0;
+}
+
+function reportDisk(out: CommandOutput, point: BackupPoint, r: RestoredDisk & { durationMs: number }): void {
+  if (out.json)
+    out.emit({
+      type: 'result',
+      vm: point.vmName,
+      point: point.id,
+      disk: r.position,
+      vdiUuid: r.vdiUuid,
+      srUuid: r.srUuid,
+      bytes: r.bytes,
+      durationMs: Math.round(r.durationMs),
+    });
+  else
+    out.log(
+      'info',
+      `✔ disk ${r.position} ("${r.name}") restored as VDI ${r.vdiUuid} on SR ${r.srUuid}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)}`,
+    );
+}
+
+function reportVm(out: CommandOutput, point: BackupPoint, r: RestoreResult): void {
+  if (out.json)
+    out.emit({
+      type: 'result',
+      vm: point.vmName,
+      point: point.id,
+      vmUuid: r.vmUuid,
+      name: r.name,
+      started: r.started,
+      disks: r.disks.map((d) => ({ position: d.position, vdiUuid: d.vdiUuid, srUuid: d.srUuid })),
+      bytes: r.bytes,
+      durationMs: Math.round(r.durationMs),
+    });
+  else
+    out.log(
+      'info',
+      `✔ ${point.vmName} ${point.id} restored as "${r.name}" (${r.vmUuid})${r.started ? ', started' : ''}: ${formatBytes(r.bytes)} in ${formatDuration(r.durationMs / 1000)}`,
+    );
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
