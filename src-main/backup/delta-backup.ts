@@ -197,8 +197,7 @@ async function transferDisks(
     out.isVhdDifferencing[d.ref] = done.result.differencing;
   });
   out.results.sort(
-    (a, b) =>
-      disks.findIndex((d) => d.liveVdiUuid === a.vdiUuid) - disks.findIndex((d) => d.liveVdiUuid === b.vdiUuid),
+    (a, b) => disks.findIndex((d) => d.liveVdiUuid === a.vdiUuid) - disks.findIndex((d) => d.liveVdiUuid === b.vdiUuid),
   );
   return out;
 }
@@ -212,7 +211,8 @@ async function deltaMetadata(
   disks: TransferredDisks,
 ): Promise<DeltaMetadata> {
   const vifs: Record<string, Rec> = {};
-  for (const vifRef of (snapRecord.VIFs as string[] | undefined) ?? []) vifs[vifRef] = await vifWithNetwork(xapi, vifRef);
+  for (const vifRef of (snapRecord.VIFs as string[] | undefined) ?? [])
+    vifs[vifRef] = await vifWithNetwork(xapi, vifRef);
   return {
     jobId: opts.jobId,
     mode: 'delta',
