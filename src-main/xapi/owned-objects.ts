@@ -31,28 +31,34 @@ export async function unmarkMadeBy(xapi: XapiSession, cls: MadeClass, ref: strin
 const markedSchema = z.object({ other_config: z.record(z.string(), z.string()).default({}) }).passthrough();
 
 /**
- * Removes a VM (halted first) with the disks attached to it, or a VDI, whichever `ref` is. For what a dead
- * run made and never took over: an import's VM comes with disks nothing else uses.
+ * Removes a VM (halted first) with the disks attached to it, or a VDI, whichever `ref` is; true when the VM
+ * or VDI itself went. For what a dead run made and never handed over: an import's VM comes with disks
+ * nothing else uses, and a restore's VM is marked until after its disks are unmarked (`CreatedObjects.keep`),
+ * so a kill between the two leaves a marked VM whose disks no longer say whose they are.
  */
-export async function destroyMadeObject(xapi: XapiSession, ref: string): Promise<void> {
+export async function destroyMadeObject(xapi: XapiSession, ref: string): Promise<boolean> {
+  const destroyed = (call: Promise<unknown>) =>
+    call.then(
+      () => true,
+      () => false,
+    );
   const vbds = await xapi.call<string[]>('VM.get_VBDs', ref).catch(() => undefined);
-  if (vbds === undefined) {
-    await xapi.call('VDI.destroy', ref).catch(() => {});
-    return;
-  }
+  if (vbds === undefined) return destroyed(xapi.call('VDI.destroy', ref));
   await xapi.call('VM.hard_shutdown', ref).catch(() => {});
   const disks: string[] = [];
   for (const vbd of vbds) {
     const r = vbdRecordSchema.safeParse(await xapi.call('VBD.get_record', vbd).catch(() => undefined));
     if (r.success && r.data.type === 'Disk' && r.data.VDI !== NULL_REF) disks.push(r.data.VDI);
   }
-  await xapi.call('VM.destroy', ref).catch(() => {});
-  for (const vdi of disks) await xapi.call('VDI.destroy', vdi).catch(() => {});
+  const vmGone = await destroyed(xapi.call('VM.destroy', ref));
+  if (vmGone) for (const vdi of disks) await xapi.call('VDI.destroy', vdi).catch(() => {});
+  return vmGone;
 }
 
 /**
- * Destroys the VMs, then the VDIs, marked as made by a run whose process `isDead` says is gone. Returns how
- * many objects were removed; one the host refuses to remove stays marked for the next run.
+ * Destroys the VMs (with their disks), then the VDIs, marked as made by a run whose process `isDead` says is
+ * gone. Returns how many marked objects were removed; one the host refuses to remove stays marked for the
+ * next run.
  */
 export async function destroyDeadRunObjects(
   xapi: XapiSession,
@@ -63,13 +69,7 @@ export async function destroyDeadRunObjects(
     const records = parseRecordMap(markedSchema, await xapi.call(`${cls}.get_all_records`));
     for (const [ref, record] of records) {
       const owner = ownerIn(record.other_config, MADE_BY_KEY);
-      if (!owner || !isDead(owner)) continue;
-      if (cls === 'VM') await xapi.call('VM.hard_shutdown', ref).catch(() => {});
-      const removed = await xapi.call(`${cls}.destroy`, ref).then(
-        () => true,
-        () => false,
-      );
-      if (removed) n++;
+      if (owner && isDead(owner) && (await destroyMadeObject(xapi, ref))) n++;
     }
   }
   return n;

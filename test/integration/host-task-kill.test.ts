@@ -131,8 +131,30 @@ describe('host tasks of killed runs', () => {
       other_config: owner ? { [MADE_BY_KEY]: owner } : {},
     });
     const vm = (label: string, owner?: string) => env.xapi.call<string>('VM.create', vmRecord(label, owner));
+    const attached = async (vmRef: string, vdiRef: string) => {
+      await env.xapi.call('VBD.create', {
+        VM: vmRef,
+        VDI: vdiRef,
+        userdevice: '0',
+        bootable: true,
+        mode: 'RW',
+        type: 'Disk',
+        empty: false,
+        unpluggable: false,
+        other_config: {},
+        qos_algorithm_type: '',
+        qos_algorithm_params: {},
+      });
+      return vdiRef;
+    };
     const deadVm = await vm('half-restored', mark('restore-dead', gone));
     const deadVdi = await vdi('half-restored disk', mark('restore-dead', gone));
+    // Killed inside the hand-over: its disks are unmarked already, the VM (unmarked last) not yet.
+    const handingOver = await vm('handing over', mark('restore-dead', gone));
+    const handedDisk = await attached(handingOver, await vdi('handed-over disk'));
+    // A finished restore: nothing marked, so nothing of it is touched.
+    const restored = await vm('restored');
+    const restoredDisk = await attached(restored, await vdi('restored disk'));
     // A finished task whose run died before marking what it made (as an import's VM): only the task names it.
     const importTask = await env.xapi.call<string>('Async.VM.create', vmRecord('made, never marked'));
     const finished = await waitForTask(env.xapi, importTask, { timeoutMs: 10_000, pollMs: 50 });
@@ -155,6 +177,10 @@ describe('host tasks of killed runs', () => {
     expect(vms).not.toContain(deadVm);
     expect(vms).not.toContain(unmarkedImport);
     expect(vdis).not.toContain(deadVdi);
+    expect(vms).not.toContain(handingOver);
+    expect(vdis).not.toContain(handedDisk);
+    expect(vms).toContain(restored);
+    expect(vdis).toContain(restoredDisk);
     expect(tasks().map((t) => t.ref)).not.toContain(importTask);
     for (const ref of kept) expect([...vms, ...vdis]).toContain(ref);
   });
