@@ -146,6 +146,14 @@ export default tseslint.config(
     },
   },
   {
+    // The engine has none left (issue 14): a new one fails the build there, and stays a warning in the UI,
+    // whose components are long mostly by their markup.
+    files: ['src-main/**/*.ts'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true, IIFEs: true }],
+    },
+  },
+  {
     files: ['src-main/cli/commands/demo-pool.ts'],
     rules: { 'import-x/no-restricted-paths': ['error', { zones: layerZones({ simulator: true }) }] },
   },

@@ -52,6 +52,8 @@ const probes: Record<string, string> = {
     Array.from({ length: 405 }, (_, i) => `export const v${i} = ${i};`).join('\n') + '\n',
   'src-main/core/PROBE/long-function.ts':
     'export function long(): number {\n  let n = 0;\n' + '  n += 1;\n'.repeat(85) + '  return n;\n}\n',
+  'src-renderer/src/PROBE/long-function.ts':
+    'export function long(): number {\n  let n = 0;\n' + '  n += 1;\n'.repeat(85) + '  return n;\n}\n',
 };
 
 const results = new Map<string, ESLint.LintResult>();
@@ -115,8 +117,9 @@ describe('lint rules fail on planted violations', () => {
     expect(rulesFired('src-main/electron/PROBE/electron.ts')).toEqual([]);
   });
 
-  it('warns on a function over 80 lines', () => {
-    expect(rulesFired('src-main/core/PROBE/long-function.ts', 1)).toContain('max-lines-per-function');
+  it('refuses a function over 80 lines in the engine, and warns on one in the UI', () => {
+    expect(rulesFired('src-main/core/PROBE/long-function.ts')).toContain('max-lines-per-function');
+    expect(rulesFired('src-renderer/src/PROBE/long-function.ts', 1)).toContain('max-lines-per-function');
   });
 
   it('refuses a line over 120 columns through Prettier, which npm run lint runs', async () => {
