@@ -1,7 +1,6 @@
 import path from 'node:path';
-import { writeDigestsFile } from '../formats/vhd/vhd-block-digests.js';
 import { writeVhdStreamToFile, type VhdStreamToFileResult } from '../formats/vhd/vhd-stream-to-file.js';
-import { AtomicFile, writeFileAtomic } from '../core/atomic-file.js';
+import type { RandomAccessFile } from '../core/random-access-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { formatBytes } from '../../src-shared/units.js';
@@ -82,7 +81,7 @@ export interface BackedUpDisk {
 interface DiskWrite {
   disk: SnapshotDisk;
   parent: DiskParent | undefined;
-  file: AtomicFile;
+  file: RandomAccessFile;
   path: string;
   sampler: ProgressSampler;
 }
@@ -114,9 +113,10 @@ export async function backupDeltaDisk(
     diskSampler.stop('skipped');
     return undefined;
   }
-  const { key, path: target } = run.folder.deltaDisk(opts.jobId, d.liveVdiUuid, run.ts);
   const parent = await chooseParent(run, base, d);
-  const file = await AtomicFile.create(target);
+  const vhd = await run.folder.beginDeltaDisk(opts.jobId, d.liveVdiUuid, run.ts);
+  const { key, path: target, upload } = vhd;
+  const file = upload.file;
   diskSampler.phase = 'transfer';
   diskSampler.start();
   const write: DiskWrite = { disk: d, parent, file, path: target, sampler: diskSampler };
@@ -125,14 +125,14 @@ export async function backupDeltaDisk(
       `the export of disk "${d.vdi.name_label}"`,
       { policy: opts.retry, signal: opts.signal, log: opts.log, context: run.ctx },
       async (attempt) => {
-        if (attempt > 1) await file.handle.truncate(0);
+        if (attempt > 1) await file.truncate(0);
         return exportDisk(run, limits, write, attempt);
       },
     );
-    await file.commit();
+    await upload.commit();
     onCommitted(key);
-    // After the VHD is in place (its size and mtime are final); before the metadata that commits the point.
-    await writeDigestsFile(target, summary.digests, summary.metadata, writeFileAtomic);
+    // After the VHD is in place (its size is final); before the metadata that commits the point.
+    await vhd.writeDigests(summary.digests, summary.metadata);
     diskSampler.stop('done');
     return {
       result: {
@@ -147,7 +147,7 @@ export async function backupDeltaDisk(
     };
   } catch (err) {
     diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-    await file.abort();
+    await upload.abort();
     throw err;
   }
 }
@@ -257,7 +257,7 @@ async function streamDisk(
     },
   );
   const written = writeVhdStreamToFile(bridge, write.path, {
-    handle: write.file.handle,
+    file: write.file,
     source: `${run.vm.name} / ${d.vdi.name_label}`,
     ...(parent ? { parentName: path.basename(parent.parentKey), expectedParentUuid: parent.base.vdi.uuid } : {}),
   }).catch((e: unknown) => {

@@ -2,7 +2,7 @@ import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithZstd } from '../formats/compression-magic.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
-import type { AtomicFile } from '../core/atomic-file.js';
+import type { RemoteUpload } from '../remotes/remote.js';
 import { BackupFolder, longTermTags, METADATA_VERSION, type RetentionOutcome } from '../repository/index.js';
 import { FileSink } from '../transfer/file-sink.js';
 import { withSilenceLimit } from '../transfer/silence-watchdog.js';
@@ -142,7 +142,7 @@ interface XvaExport {
 
 /** What one attempt at the export writes through: the sink is new for each attempt, the rest is shared. */
 interface ExportTarget {
-  file: AtomicFile;
+  file: RemoteUpload;
   sink: FileSink;
   throttle: Throttle | undefined;
   pool: BlockPool;
@@ -151,14 +151,14 @@ interface ExportTarget {
 async function transferXva(
   xapi: XapiSession,
   snapRef: string,
-  file: AtomicFile,
+  file: RemoteUpload,
   opts: BackupRunOptions,
   sampler: ProgressSampler,
   ctx: Record<string, string>,
 ): Promise<XvaTransfer> {
   // XO's checksum file names its algorithm ($1$ md5, $5$ sha256, $6$ sha512) and XO reads all three; SHA-256
   // runs at twice MD5's speed on CPUs with SHA extensions, and a backup's CPU budget is its throughput.
-  let sink = new FileSink(file.handle, file.finalPath, { hash: 'sha256' });
+  let sink = new FileSink(file.file, file.file.name, { hash: 'sha256' });
   const throttle = opts.speedLimitBytesPerSec ? new Throttle(opts.speedLimitBytesPerSec) : undefined;
   let spoolPeakBytes = 0;
   const pool = new BlockPool();
@@ -295,12 +295,12 @@ async function commitExport(
   }
   sampler.setPhase('commit');
   await target.sink.settle();
-  await target.file.commit(async (_p, handle) => {
-    const st = await handle.stat();
-    if (st.size !== bytesWritten)
+  await target.file.commit(async (file) => {
+    const size = await file.size();
+    if (size !== bytesWritten)
       throw new SluiceError(
         'REMOTE_ERROR',
-        `The remote holds ${st.size} bytes of the backup where ${bytesWritten} were written.`,
+        `The remote holds ${size} bytes of the backup where ${bytesWritten} were written.`,
         { hint: 'The remote lost data: check the share.', context: ctx },
       );
   });

@@ -1,23 +1,17 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describeFsError } from '../errors/fs-errors.js';
-import { AtomicFile, writeFileAtomic } from '../core/atomic-file.js';
 import type { BackupMetadata, FullMetadata } from './backup-metadata.js';
-import type { Remote } from '../remotes/remote.js';
+import type { Remote, RemoteUpload } from '../remotes/remote.js';
+import { digestsFileText, digestsPathOf, type VhdDigestCollector } from '../formats/vhd/vhd-block-digests.js';
+import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { joinKey } from '../remotes/remote-key.js';
 import { collapseUnreferencedVhds, type CollapseOptions } from './chain-collapser.js';
 import { cleanFullBackupFolder, type CleanReport } from './full-point-cleaner.js';
 import { heldByUnreadable, listVmPoints, type BackupPoint, type UnreadableMetadata } from './repository-reader.js';
-import {
-  formatTimestamp,
-  isTemporaryName,
-  parseTimestamp,
-  pointFiles,
-  vmFolder,
-  vmLockFolder,
-} from './repository-layout.js';
+import { formatTimestamp, isTemporaryName, parseTimestamp, vmFolder, vmLockFolder } from './repository-layout.js';
 import { referencedVhds } from './point-file-keys.js';
-import { baseName, namedFileKey, parentKey, remoteOf, vmFolderKey } from './repository-keys.js';
+import { baseName, namedFileKey, parentKey, pointFileKeys, remoteOf, vmFolderKey } from './repository-keys.js';
 import { resolveChain, scanVhdFolder } from './vhd-folder-scan.js';
 import { lockVmFolder } from './vm-folder-lock.js';
 
@@ -133,26 +127,40 @@ export class BackupFolder {
     return new Date(Math.max(Math.floor(now.getTime() / 1000) * 1000, newest + 1000));
   }
 
-  /** A new full point: its XVA file (a temp file until it is complete) and the commit that makes it a point. */
+  /** A new full point: its XVA (a new file of the remote until the transfer commits it) and the commit that makes it a point. */
   async beginFullPoint(when: Date): Promise<FullPointWriter> {
     const id = formatTimestamp(when);
-    const files = pointFiles(this.dir, id);
-    const xva = await AtomicFile.create(files.xva);
+    const keys = pointFileKeys(this.vmKey, id);
+    const xva = await this.remote.beginNew(keys.xva);
     return {
       id,
-      xvaPath: files.xva,
+      xvaPath: this.remote.displayPath(keys.xva),
       xva,
       commit: async (sha256, metadata) => {
-        await writeFileAtomic(files.xvaChecksum, `$5$$${sha256}`);
-        await writeFileAtomic(files.metadata, JSON.stringify({ ...metadata, xva: `./${path.basename(files.xva)}` }));
+        await this.remote.writeNew(keys.xvaChecksum, `$5$$${sha256}`);
+        await this.remote.writeNew(keys.metadata, JSON.stringify({ ...metadata, xva: `./${baseName(keys.xva)}` }));
       },
     };
   }
 
-  /** Where a delta disk of point `id` goes, as the metadata names it and as a file. */
-  deltaDisk(jobId: string, vdiUuid: string, id: string): { key: string; path: string } {
+  /**
+   * A new VHD of delta point `id` for one disk: its file (new on the remote until committed), the key the
+   * metadata names it by (relative to the VM folder, as XO writes it), and its digests file, written once the
+   * VHD is in place (its identity is read back from what the remote holds).
+   */
+  async beginDeltaDisk(jobId: string, vdiUuid: string, id: string): Promise<DeltaDiskWriter> {
     const key = `vdis/${jobId}/${vdiUuid}/${id}.vhd`;
-    return { key, path: path.join(this.dir, key) };
+    const fileKey = joinKey(this.vmKey, key);
+    const upload = await this.remote.beginNew(fileKey);
+    return {
+      key,
+      path: this.remote.displayPath(fileKey),
+      upload,
+      writeDigests: async (collector, metadata) => {
+        const vhd = await VhdFileReader.openFile(await this.remote.openRead(fileKey));
+        await this.remote.writeNew(digestsPathOf(fileKey), await digestsFileText(vhd, collector, metadata));
+      },
+    };
   }
 
   /** The key of a disk's VHD in a delta point of this job, as the point's metadata names it. */
@@ -177,7 +185,7 @@ export class BackupFolder {
 
   /** Commits a delta point: its metadata, written last, once every disk's VHD is in place. */
   async commitDeltaPoint(id: string, metadata: BackupMetadata): Promise<void> {
-    await writeFileAtomic(pointFiles(this.dir, id).metadata, JSON.stringify(metadata));
+    await this.remote.writeNew(pointFileKeys(this.vmKey, id).metadata, JSON.stringify(metadata));
   }
 
   /**
@@ -212,7 +220,18 @@ export interface FullPointWriter {
   /** For messages and results: where the XVA will be once committed. */
   xvaPath: string;
   /** The XVA being written, under a temp name until the transfer commits it. */
-  xva: AtomicFile;
+  xva: RemoteUpload;
   /** The checksum file, then the metadata that makes the point (its `xva` field is filled in here). */
   commit(sha256: string, metadata: Omit<FullMetadata, 'xva'>): Promise<void>;
+}
+
+export interface DeltaDiskWriter {
+  /** As the point's metadata names the VHD: relative to the VM folder. */
+  key: string;
+  /** For messages: where the VHD will be once committed. */
+  path: string;
+  /** The VHD being written, under a temp name until committed. */
+  upload: RemoteUpload;
+  /** After the commit: the VHD's block digests beside it, as `<ts>.vhd.checksum.json`. */
+  writeDigests(collector: VhdDigestCollector, metadata: Buffer): Promise<void>;
 }

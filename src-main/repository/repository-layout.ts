@@ -33,14 +33,6 @@ export function vmLockFolder(root: string, vmUuid: string): string {
   return path.join(root, BACKUPS_DIR, `${vmUuid}.lock`);
 }
 
-export function pointFiles(vmDir: string, ts: string) {
-  return {
-    metadata: path.join(vmDir, `${ts}.json`),
-    xva: path.join(vmDir, `${ts}.xva`),
-    xvaChecksum: path.join(vmDir, `${ts}.xva.checksum`),
-  };
-}
-
 /** Temporary names start with a dot so listings skip them and a clean pass can find them. */
 export function isTemporaryName(name: string): boolean {
   return name.startsWith('.') && name !== '.' && name !== '..' && !name.endsWith('.merge.json');

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { promises as fs } from 'node:fs';
+import { writeExactly, type RandomAccessFile } from '../core/random-access-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
 
 const SYNC_EVERY = 64 * 1024 * 1024;
@@ -26,7 +26,7 @@ export class FileSink {
   private syncing: Promise<void> = Promise.resolve();
   private readonly hash: Hash | undefined;
   constructor(
-    private readonly file: fs.FileHandle,
+    private readonly file: RandomAccessFile,
     private readonly label: string,
     private readonly opts: { hash?: 'sha256' | 'md5' } = {},
   ) {
@@ -45,12 +45,8 @@ export class FileSink {
     const position = this.position;
     this.position += chunk.length;
     this.hash?.update(chunk);
-    let done = 0;
     try {
-      while (done < chunk.length) {
-        const { bytesWritten } = await this.file.write(chunk, done, chunk.length - done, position + done);
-        done += bytesWritten;
-      }
+      await writeExactly(this.file, chunk, position);
     } catch (err) {
       throw describeFsError(err, this.label, 'write');
     }

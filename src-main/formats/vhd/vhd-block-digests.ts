@@ -346,12 +346,21 @@ export async function writeDigestsFile(
   metadata: Buffer,
   write: (path: string, text: string) => Promise<void>,
 ): Promise<void> {
-  const vhd = await VhdFileReader.open(vhdPath);
+  const text = await digestsFileText(await VhdFileReader.open(vhdPath), collector, metadata);
+  await write(digestsPathOf(vhdPath), text);
+}
+
+/** The digests file of a finished VHD (read through `vhd`, which is closed), wherever it is stored. */
+export async function digestsFileText(
+  vhd: VhdFileReader,
+  collector: VhdDigestCollector,
+  metadata: Buffer,
+): Promise<string> {
   let identity: VhdIdentity;
   try {
     identity = identityOf(await xxhashApi(), vhd);
   } finally {
     await vhd.close();
   }
-  await write(digestsPathOf(vhdPath), JSON.stringify(collector.toFile(metadata, identity)));
+  return JSON.stringify(collector.toFile(metadata, identity));
 }

@@ -1,4 +1,4 @@
-import type { promises as fs } from 'node:fs';
+import type { RandomAccessFile } from '../../core/random-access-file.js';
 import { VhdDigestCollector } from './vhd-block-digests.js';
 import { VhdFormatError } from './vhd-errors.js';
 import { VhdFileWriter, type VhdFileSummary } from './vhd-file-writer.js';
@@ -17,8 +17,8 @@ export interface VhdStreamToFileOptions {
   parentName?: string;
   /** Differencing only: the parent's footer uuid the file must link to; the stream's is checked against it. */
   expectedParentUuid?: string;
-  /** Write into this handle (e.g. an AtomicFile's) instead of creating `target`. */
-  handle?: fs.FileHandle;
+  /** Write into this file (a remote's new file, under its temp name) instead of creating `target`. */
+  file?: RandomAccessFile;
 }
 
 export interface VhdStreamToFileResult extends VhdFileSummary {
@@ -76,8 +76,8 @@ export async function writeVhdStreamToFile(
             : {}),
         };
         digests = await VhdDigestCollector.create(header.blockSize, Math.ceil(footer.currentSize / header.blockSize));
-        writer = opts.handle
-          ? await VhdFileWriter.onHandle(opts.handle, target, writerOpts)
+        writer = opts.file
+          ? await VhdFileWriter.onFile(opts.file, writerOpts)
           : await VhdFileWriter.create(target, writerOpts);
       } else if (event.kind === 'block') {
         await writer!.writeBlock(event.index, event.data, event.bitmap);
