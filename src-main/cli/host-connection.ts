@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { SettingsStore } from '../settings/settings-store.js';
-import { CertificateChangedError, CertificateUntrustedError, normaliseFingerprint } from '../xapi/tls-pinning.js';
+import { CertificateChangedError, normaliseFingerprint } from '../xapi/tls-pinning.js';
 import { normaliseUrl, XapiSession } from '../xapi/xapi-session.js';
 
 export async function readPasswordFile(file: string): Promise<string> {
@@ -95,7 +95,6 @@ export async function connectTrusted(
     if (err instanceof CertificateChangedError && explicit && remembered() && remembered() !== explicit) {
       throw new CertificateChangedError(err.host, remembered()!, err.presented);
     }
-    if (err instanceof CertificateUntrustedError) throw err;
     throw err;
   }
 }

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { FolderRemote } from '../remotes/folder-remote-store.js';
 import type { Inventory } from '../../src-shared/contract/inventory.js';
 import type { Dashboard } from '../../src-shared/contract/dashboard.js';
 import type { Job } from '../../src-shared/contract/jobs.js';
@@ -59,9 +59,10 @@ async function remoteHoldings(settings: Settings): Promise<{ remotes: Dashboard[
       error: null,
     };
     try {
-      const sfs = await fs.statfs(r.path);
-      entry.freeBytes = sfs.bavail * sfs.bsize;
-      entry.totalBytes = sfs.blocks * sfs.bsize;
+      // Through the remote, which knows how to ask its medium (a folder's statfs; an object store knows none).
+      const space = await new FolderRemote(r.path).freeSpace();
+      entry.freeBytes = space?.freeBytes ?? null;
+      entry.totalBytes = space?.totalBytes ?? null;
       const { points } = await listBackupPoints(r.path);
       entry.points = points.length;
       entry.usedBytes = points.reduce((a, p) => a + (p.size ?? 0), 0);

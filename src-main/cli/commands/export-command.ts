@@ -3,7 +3,7 @@ import path from 'node:path';
 import { exportPoint, type ExportFormat } from '../../export/export-point.js';
 import { listBackupPoints } from '../../repository/index.js';
 import { UsageError } from '../cli-errors.js';
-import { parseCommandArgs } from '../command-args.js';
+import { parseCommandArgs, requireFlags } from '../command-args.js';
 import { formatBytes, formatDuration } from '../../../src-shared/units.js';
 import { selectOnePoint } from '../point-selection.js';
 import { CommandOutput } from '../command-output.js';
@@ -39,8 +39,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     exportHelp,
   );
   if (!values) return 0;
-  for (const req of ['remote', 'vm', 'format', 'out'] as const)
-    if (!values[req]) throw new UsageError(`--${req} is required.`);
+  requireFlags(values, ['remote', 'vm', 'format', 'out']);
   if (!(FORMATS as readonly string[]).includes(values.format!))
     throw new UsageError(`--format takes xva, vhd or raw, not "${values.format}".`);
   if (values.format === 'xva' && values.disk)
