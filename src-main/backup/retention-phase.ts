@@ -5,7 +5,7 @@ import {
   type CollapseOptions,
   type VhdMergeProgress,
 } from '../repository/index.js';
-import type { TransferCounters } from '../transfer/transfer-pipeline.js';
+import { idleCounters, type TransferCounters } from '../transfer/transfer-pipeline.js';
 import type { BackupRunOptions } from './backup-options.js';
 import type { ProgressSampler } from '../transfer/progress-sampler.js';
 
@@ -14,13 +14,7 @@ import type { ProgressSampler } from '../transfer/progress-sampler.js';
  * the merge's, the total is the child blocks to fold in. Several merges (one per disk) add up.
  */
 export function mergeProgressTracker(sampler: ProgressSampler): Pick<CollapseOptions, 'onMergeProgress'> {
-  const counters: TransferCounters = {
-    bytesRead: 0,
-    bytesWritten: 0,
-    buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
-    producerBlockedMs: 0,
-    consumerStarvedMs: 0,
-  };
+  const counters: TransferCounters = idleCounters();
   const finished = { read: 0, written: 0, total: 0 };
   let current: { key: string; last: VhdMergeProgress } | undefined;
   return {

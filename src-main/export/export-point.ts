@@ -26,6 +26,7 @@ import { describeFsError } from '../errors/fs-errors.js';
 import { ExportOutputs } from './export-outputs.js';
 import { copyFullXva } from './xva-copy.js';
 import { xvaFromChains } from './xva-synthesis.js';
+import { idleCounters } from '../transfer/transfer-pipeline.js';
 
 export type ExportFormat = 'xva' | 'vhd' | 'raw';
 
@@ -64,13 +65,7 @@ interface DiskSource {
  */
 export async function exportPoint(point: BackupPoint, opts: ExportOptions): Promise<ExportResult> {
   const started = performance.now();
-  const counters = {
-    bytesRead: 0,
-    bytesWritten: 0,
-    buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
-    producerBlockedMs: 0,
-    consumerStarvedMs: 0,
-  };
+  const counters = idleCounters();
   const sampler = new ProgressSampler(
     { runId: opts.runId, vm: { uuid: point.vmUuid, name: point.vmName }, disk: null, spoolCapBytes: 0 },
     opts.onProgress,

@@ -1,7 +1,7 @@
 import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import type { TransferCounters } from '../transfer/transfer-pipeline.js';
+import { idleCounters } from '../transfer/transfer-pipeline.js';
 import type { BackupPoint } from './repository-reader.js';
 import { verifyChainPoint, type FileVerifyCache } from './verify-chain-point.js';
 import { verifyFullPoint, type VerifyProgress } from './verify-full-point.js';
@@ -112,14 +112,4 @@ export async function withNearestGoodPoint(
     damage: err.damage,
     cause: err,
   });
-}
-
-function idleCounters(): TransferCounters {
-  return {
-    bytesRead: 0,
-    bytesWritten: 0,
-    buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
-    producerBlockedMs: 0,
-    consumerStarvedMs: 0,
-  };
 }

@@ -5,6 +5,7 @@ import { pickDisk, type BackupPoint } from '../repository/index.js';
 import { taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import { markTaskOwned } from '../xapi/owned-tasks.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
+import { idleCounters } from '../transfer/transfer-pipeline.js';
 import { NULL_REF, parseTaskResultRefs, vbdRecordSchema, type VbdRecord } from '../xapi/xapi-records.js';
 import type { RestoreOptions } from './restore-options.js';
 import { resolveTargetSr, type TargetSr } from './restore-target.js';
@@ -224,13 +225,7 @@ async function copyShowingProgress(
   const { position, sr, vbd } = move;
   // The copy's own progress line: the host task's progress x the disk's size, so a large disk is seen moving.
   const virtualSize = Number(await xapi.call<string | number>('VDI.get_virtual_size', vbd.VDI));
-  const moved = {
-    bytesRead: 0,
-    bytesWritten: 0,
-    buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
-    producerBlockedMs: 0,
-    consumerStarvedMs: 0,
-  };
+  const moved = idleCounters();
   const diskSampler = sampler.forDisk({ uuid: await xapi.call<string>('VDI.get_uuid', vbd.VDI), name });
   diskSampler.totalBytes = virtualSize;
   diskSampler.phase = 'transfer';

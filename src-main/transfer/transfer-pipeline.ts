@@ -20,6 +20,17 @@ export interface TransferCounters {
   consumerStarvedMs: number;
 }
 
+/** Counters for work that moves bytes without a pipeline (a verify, a merge, a host-side copy): no buffer in use. */
+export function idleCounters(): TransferCounters {
+  return {
+    bytesRead: 0,
+    bytesWritten: 0,
+    buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
+    producerBlockedMs: 0,
+    consumerStarvedMs: 0,
+  };
+}
+
 export interface TransferOptions {
   source: AsyncIterable<Buffer>;
   sink: ChunkSink;
