@@ -1,4 +1,4 @@
-import { FolderRemote } from '../remotes/folder-remote-store.js';
+import { openRemote } from '../remotes/remote-registry.js';
 import type { Inventory } from '../../src-shared/contract/inventory.js';
 import type { Dashboard } from '../../src-shared/contract/dashboard.js';
 import type { Job } from '../../src-shared/contract/jobs.js';
@@ -60,7 +60,7 @@ async function remoteHoldings(settings: Settings): Promise<{ remotes: Dashboard[
     };
     try {
       // Through the remote, which knows how to ask its medium (a folder's statfs; an object store knows none).
-      const space = await new FolderRemote(r.path).freeSpace();
+      const space = await openRemote(r.path).freeSpace();
       entry.freeBytes = space?.freeBytes ?? null;
       entry.totalBytes = space?.totalBytes ?? null;
       const { points } = await listBackupPoints(r.path);

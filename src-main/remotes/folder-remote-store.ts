@@ -264,3 +264,13 @@ function tooLarge(p: string, size: number, max: number): SluiceError {
     damage: { kind: 'size', file: p },
   });
 }
+
+/**
+ * A folder (a local disk or a share the OS mounts) is any location that is not a URL: `/mnt/nas/backups`,
+ * `backups`, `D:\\backups` (a drive letter is not a scheme: it has no `//`).
+ */
+export const folderRemoteKind = {
+  name: 'a folder (a local disk or a mounted share)',
+  accepts: (location: string): boolean => !/^[a-z][a-z0-9+.-]+:\/\//i.test(location),
+  open: (location: string): Remote => new FolderRemote(location),
+};

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { FolderRemote } from '../remotes/folder-remote-store.js';
+import { openRemote } from '../remotes/remote-registry.js';
 import type { Remote } from '../remotes/remote.js';
 import { joinKey, keySegments, outsideRepository } from '../remotes/remote-key.js';
 import { BACKUPS_DIR } from './repository-layout.js';
@@ -13,7 +13,7 @@ import { BACKUPS_DIR } from './repository-layout.js';
 export type RepositoryRoot = string | Remote;
 
 export function remoteOf(root: RepositoryRoot): Remote {
-  return typeof root === 'string' ? new FolderRemote(root) : root;
+  return typeof root === 'string' ? openRemote(root) : root;
 }
 
 export function vmFolderKey(vmUuid: string): string {

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
+import { openRemote } from '../../src-main/remotes/remote-registry.js';
 import { tempDirs } from '../helpers/temp-dir.js';
 
 const { temp, cleanupAll } = tempDirs();
@@ -122,5 +123,20 @@ describe('FolderRemote', () => {
     const space = await remote.freeSpace();
     expect(space!.totalBytes).toBeGreaterThan(0);
     expect(space!.freeBytes).toBeLessThanOrEqual(space!.totalBytes);
+  });
+});
+
+describe('openRemote', () => {
+  it('opens a folder for a path (a drive letter is no scheme) and refuses a URL no kind takes, naming it', () => {
+    expect(openRemote('/mnt/nas/backups')).toBeInstanceOf(FolderRemote);
+    expect(openRemote('backups')).toBeInstanceOf(FolderRemote);
+    expect(openRemote('D:\\backups')).toBeInstanceOf(FolderRemote);
+    expect(() => openRemote('s3://bucket/prefix')).toThrow(
+      expect.objectContaining({
+        code: 'VALIDATION',
+        message: 'No kind of remote Sluice knows takes "s3://bucket/prefix".',
+        hint: 'Give a folder (a local disk or a mounted share).',
+      }),
+    );
   });
 });
