@@ -16,8 +16,8 @@ import { buildCli } from '../scripts/build-cli.mjs';
 import { cpuTimesMs, runMeasured } from './lib/process-probe.js';
 import { firstVm } from './lib/rpc.js';
 import { startSimProcess } from './lib/sim-process.js';
-import { backupCliArgs, writePasswordFile } from '../test/helpers/cli-args.js';
-import { jsonEvents, runSluiceOnCpu1 } from './lib/sluice-cli.js';
+import { writePasswordFile } from '../test/helpers/cli-args.js';
+import { fullBackupArgs, jsonEvents, runSluiceOnCpu1 } from './lib/sluice-cli.js';
 
 const { values } = parseArgs({
   options: { sizes: { type: 'string', default: '4G' }, dir: { type: 'string', default: os.tmpdir() } },
@@ -62,16 +62,7 @@ for (const size of sizes) {
     const pw = writePasswordFile(work, sim.password);
     // Run as `npx sluice` runs it: the executable itself, through its shebang (same process, its flags).
     host0 = hostCpu();
-    const sluice = await runSluiceOnCpu1(
-      backupCliArgs(sim, pw, {
-        vm: vm.name,
-        remote: path.join(work, 'remote'),
-        mode: 'full',
-        dataDir: path.join(work, 'data'),
-        spoolDir: work,
-        json: true,
-      }),
-    );
+    const sluice = await runSluiceOnCpu1(fullBackupArgs(sim, pw, vm.name, work));
     if (sluice.code !== 0) throw new Error(`sluice failed: ${sluice.stderr}\n${sluice.stdout.slice(-2000)}`);
     const sluiceHostMs = hostCpu() - host0;
     const result = jsonEvents(sluice.stdout).find((e) => e.type === 'result')!;

@@ -8,8 +8,8 @@ import { parseArgs } from 'node:util';
 import { runMeasured } from './lib/process-probe.js';
 import { firstVm } from './lib/rpc.js';
 import { startSimProcess } from './lib/sim-process.js';
-import { backupCliArgs, writePasswordFile } from '../test/helpers/cli-args.js';
-import { SLUICE_BIN } from './lib/sluice-cli.js';
+import { writePasswordFile } from '../test/helpers/cli-args.js';
+import { fullBackupArgs, SLUICE_BIN } from './lib/sluice-cli.js';
 
 const { values } = parseArgs({ options: { size: { type: 'string', default: '2G' }, out: { type: 'string' } } });
 const work = mkdtempSync(path.join(os.tmpdir(), 'sluice-prof-'));
@@ -20,14 +20,7 @@ try {
   const pw = writePasswordFile(work, sim.password);
   const run = await runMeasured('taskset', [
     ...['-c', '1', process.execPath, '--max-semi-space-size=1', '--cpu-prof', '--cpu-prof-dir', out, SLUICE_BIN],
-    ...backupCliArgs(sim, pw, {
-      vm: vm.name,
-      remote: path.join(work, 'remote'),
-      mode: 'full',
-      dataDir: path.join(work, 'data'),
-      spoolDir: work,
-      json: true,
-    }),
+    ...fullBackupArgs(sim, pw, vm.name, work),
   ]);
   if (run.code !== 0) throw new Error(run.stderr);
   console.log(`wall ${(run.wallMs / 1000).toFixed(2)} s, peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);

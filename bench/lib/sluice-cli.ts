@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { runMeasured, type RunResult } from './process-probe.js';
+import { backupCliArgs, type HostLogin } from '../../test/helpers/cli-args.js';
 import { ROOT } from './sim-process.js';
 
 /** The sluice executable: run through its shebang, as `npx sluice` runs it (same process, its flags). */
@@ -23,4 +24,16 @@ export function jsonEvents(stdout: string): JsonEvent[] {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as JsonEvent);
+}
+
+/** The arguments of a full `--json` backup of `vm` into `<work>/remote` (data and spool in `work` too). */
+export function fullBackupArgs(host: HostLogin, passwordFile: string, vm: string, work: string): string[] {
+  return backupCliArgs(host, passwordFile, {
+    vm,
+    remote: path.join(work, 'remote'),
+    mode: 'full',
+    dataDir: path.join(work, 'data'),
+    spoolDir: work,
+    json: true,
+  });
 }

@@ -1,11 +1,17 @@
 import { describeFsError } from '../errors/fs-errors.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import type { DigestsState, VhdDigestCollector, VhdDigests } from '../formats/vhd/vhd-block-digests.js';
+import {
+  digestsPathOf,
+  type DigestsState,
+  type VhdDigestCollector,
+  type VhdDigests,
+} from '../formats/vhd/vhd-block-digests.js';
 import type { VhdDynamicFile } from '../formats/vhd/vhd-dynamic-file.js';
 import type { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { SECTOR } from '../formats/vhd/vhd-structures.js';
 import { refuseDamagedMerge, type MergedDigests } from './merge-digests.js';
 import { writeMergeState, type MergeState } from './merge-state.js';
+import { blockMismatch } from './point-disk-readers.js';
 
 // The block phase of a merge (vhd-merge.ts has the whole order): the child's blocks go into the parent in
 // batches, each made durable before the state file moves past it.
@@ -152,10 +158,10 @@ function damagedChildBlock(child: VhdFileReader, index: number, parentPath: stri
   const at = child.bat[index]! * SECTOR;
   return new SluiceError(
     'REMOTE_ERROR',
-    `${child.path}: block ${index} (byte ${at}) does not match the checksum recorded when it was written, so it is not merged into ${parentPath}.`,
+    `${child.path}: block ${index} (byte ${at}) ${blockMismatch(child.path)}, so it is not merged into ${parentPath}.`,
     {
       hint: 'The points using this file are damaged (`sluice verify` names them); the chain is otherwise intact. Keep these points and start a new chain with a full backup.',
-      context: { file: child.path, block: String(index), phase: 'merge' },
+      context: { file: child.path, block: String(index), checksumFile: digestsPathOf(child.path), phase: 'merge' },
       damage: { kind: 'block', offset: at, file: child.path },
     },
   );

@@ -297,7 +297,9 @@ describe('merging a child VHD into its parent', () => {
     );
     expect(err).toBeInstanceOf(SluiceError);
     expect(err.message).toContain(`${b2}: block 2`);
-    expect(err.context).toMatchObject({ file: b2, block: '2', damage: 'block' });
+    // Either the block or its checksum file changed: both are named.
+    expect(err.message).toContain(`recorded for it in ${b2}.checksum.json`);
+    expect(err.context).toMatchObject({ file: b2, block: '2', damage: 'block', checksumFile: `${b2}.checksum.json` });
     // The parent's digests stay aside for the resume; none beside the half-merged parent.
     expect((await loadDigests(a2)).kind).toBe('absent');
   });
