@@ -1,3 +1,4 @@
+import type { XapiSession } from '../../xapi/xapi-session.js';
 import { CLI_BACKUP_JOB_ID } from '../../../src-shared/contract/runs.js';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -86,10 +87,12 @@ export async function backupCommand(argv: string[]): Promise<number> {
     log('warn', 'Cancelling: stopping the export on the host, removing temporary files and the snapshot…'),
   );
 
-  const xapi = await connectWithFlags(settings, args.connection, password, cancel.signal);
   const results: FullBackupResult[] = [];
   const failures: Failure[] = [];
+  let xapi: XapiSession | undefined;
   try {
+    // Inside the try: a refused login or an unreachable host still stops the progress output and the Ctrl-C handler.
+    xapi = await connectWithFlags(settings, args.connection, password, cancel.signal);
     const { selected, skipped } = await resolveVms(xapi, args.vms);
     for (const s of skipped) log('info', `Skipping ${s.name}: ${s.reason}.`, { vm: s.name });
     await runBackupPlan(xapi, backupPlan(args, selected, spool), {
@@ -109,7 +112,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
   } finally {
     out.stop();
     cancel.dispose();
-    await xapi.close();
+    await xapi?.close();
   }
   if (failures.length > 0) throw runFailure(failures, results.length);
   return 0;
