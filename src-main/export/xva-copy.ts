@@ -1,4 +1,3 @@
-import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js';
 import { XvaStreamVerifier } from '../formats/xva/xva-stream-verifier.js';
 import type { AtomicFile } from '../core/atomic-file.js';
@@ -19,19 +18,12 @@ export async function copyFullXva(
 ): Promise<number> {
   const out = file.finalPath;
   const key = xvaKeyOf(point);
+  const context = { vm: point.vmName, point: point.id };
   const source = xvaPathOf(point);
   const checksum = await readXvaChecksumFile(point.remote, key);
   if (checksum.state === 'unreadable') {
-    const m = unreadableXvaChecksum(
-      `${point.vmName} ${point.id}`,
-      checksum.path,
-      (await fullXvaFile(point)).compressed,
-    );
-    throw new SluiceError('REMOTE_ERROR', m.message, {
-      hint: m.hint,
-      context: { vm: point.vmName, point: point.id },
-      damage: { kind: 'checksum-format', file: m.file },
-    });
+    const { compressed } = await fullXvaFile(point);
+    throw unreadableXvaChecksum(`${point.vmName} ${point.id}`, checksum.path, compressed, context);
   }
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   let verifier: XvaStreamVerifier | undefined;
@@ -53,12 +45,7 @@ export async function copyFullXva(
   }
   verifier?.finish();
   if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex) {
-    const m = xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksum.path, verifier === undefined);
-    throw new SluiceError('REMOTE_ERROR', m.message, {
-      hint: m.hint,
-      context: { vm: point.vmName, point: point.id },
-      damage: { kind: 'file-checksum', file: m.file },
-    });
+    throw xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksum.path, verifier === undefined, context);
   }
   return at;
 }

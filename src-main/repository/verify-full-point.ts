@@ -27,11 +27,7 @@ export async function verifyFullPoint(
   const checksum = await readXvaChecksumFile(remote, key);
   const checksumFile = checksum.path;
   if (checksum.state === 'unreadable') {
-    const m = unreadableXvaChecksum(`${point.vmName} ${point.id}`, checksumFile, compressed);
-    throw new SluiceError('REMOTE_ERROR', m.message, {
-      hint: m.hint,
-      context: { vm: point.vmName, file: m.file },
-    });
+    throw unreadableXvaChecksum(`${point.vmName} ${point.id}`, checksumFile, compressed, { vm: point.vmName });
   }
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   const verifier = compressed ? undefined : await XvaStreamVerifier.create();
@@ -70,11 +66,7 @@ export async function verifyFullPoint(
   }
   onProgress?.({ bytesRead: read, totalBytes: size });
   if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex) {
-    const m = xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksumFile, compressed);
-    throw new SluiceError('REMOTE_ERROR', m.message, {
-      hint: m.hint,
-      context: { vm: point.vmName, ...m.context },
-    });
+    throw xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksumFile, compressed, { vm: point.vmName });
   }
   return { bytes: read, unchecked: compressed && !hash ? [xva] : [] };
 }

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Remote } from '../remotes/remote.js';
+import { SluiceError } from '../errors/sluice-error.js';
 
 // XO writes `<ts>.xva.checksum` as `$N$$<hex digest>`, N naming the algorithm as crypt(3) does. Sluice writes
 // sha256; it reads all three, so it restores and verifies XO's points too.
@@ -46,25 +47,32 @@ export function xvaChecksumMismatch(
   point: string,
   checksumPath: string,
   compressed: boolean,
-): { message: string; hint: string; file: string; context: Record<string, string> } {
+  context: Record<string, string>,
+): SluiceError {
   const xva = checksumPath.replace(/\.checksum$/, '');
   if (!compressed)
-    return {
-      message: `The checksum file ${checksumPath} of ${point} does not match the XVA ${xva}, whose every chunk verifies against its own checksums: either the checksum file or the XVA's ova.xml (the VM's description, the one part without a checksum of its own) changed since they were written.`,
-      hint: "The disk data is intact, but a changed ova.xml could restore the VM with other disks or sizes. Compare both files with a copy of the repository if there is one; otherwise use another point, and check the remote's disk.",
-      file: checksumPath,
-      context: { file: checksumPath, xva },
-    };
-  return {
-    message: `The backup ${point} does not match its checksum file ${checksumPath}: either the XVA or the checksum file changed after they were written (the XVA is compressed, so the damage cannot be located inside it).`,
-    hint: "This point cannot be trusted; use another point and check the remote's disk.",
-    file: xva,
-    context: { file: xva, checksumFile: checksumPath },
-  };
+    return new SluiceError(
+      'REMOTE_ERROR',
+      `The checksum file ${checksumPath} of ${point} does not match the XVA ${xva}, whose every chunk verifies against its own checksums: either the checksum file or the XVA's ova.xml (the VM's description, the one part without a checksum of its own) changed since they were written.`,
+      {
+        hint: "The disk data is intact, but a changed ova.xml could restore the VM with other disks or sizes. Compare both files with a copy of the repository if there is one; otherwise use another point, and check the remote's disk.",
+        context: { ...context, file: checksumPath, xva },
+        damage: { kind: 'file-checksum', file: checksumPath },
+      },
+    );
+  return new SluiceError(
+    'REMOTE_ERROR',
+    `The backup ${point} does not match its checksum file ${checksumPath}: either the XVA or the checksum file changed after they were written (the XVA is compressed, so the damage cannot be located inside it).`,
+    {
+      hint: "This point cannot be trusted; use another point and check the remote's disk.",
+      context: { ...context, file: xva, checksumFile: checksumPath },
+      damage: { kind: 'file-checksum', file: xva },
+    },
+  );
 }
 
 /**
- * A checksum file that is not in the `$N$$<hex>` form is itself damaged: verify and restore both refuse the
+ * A checksum file that is not in the `$N$$<hex>` form is itself damaged: verify, restore and export refuse the
  * point and name the file, rather than skip it (then a compressed XVA would not be checked at all) or blame
  * the XVA.
  */
@@ -72,12 +80,17 @@ export function unreadableXvaChecksum(
   point: string,
   checksumPath: string,
   compressed: boolean,
-): { message: string; hint: string; file: string } {
-  return {
-    message: `The checksum file ${checksumPath} of ${point} is damaged: it is not in XO's \`$N$$<hex digest>\` form.`,
-    hint: compressed
-      ? 'The XVA itself was not judged, and being compressed it has no other check. Restore the checksum file from a copy of the repository, or use another point.'
-      : "The XVA itself was not judged. Restore the checksum file from a copy of the repository, or remove it and try again (then only the XVA's own chunk checksums are checked).",
-    file: checksumPath,
-  };
+  context: Record<string, string>,
+): SluiceError {
+  return new SluiceError(
+    'REMOTE_ERROR',
+    `The checksum file ${checksumPath} of ${point} is damaged: it is not in XO's \`$N$$<hex digest>\` form.`,
+    {
+      hint: compressed
+        ? 'The XVA itself was not judged, and being compressed it has no other check. Restore the checksum file from a copy of the repository, or use another point.'
+        : "The XVA itself was not judged. Restore the checksum file from a copy of the repository, or remove it and try again (then only the XVA's own chunk checksums are checked).",
+      context: { ...context, file: checksumPath },
+      damage: { kind: 'checksum-format', file: checksumPath },
+    },
+  );
 }

@@ -30,12 +30,7 @@ export async function xvaUploadChecks(
   const checksum = await readXvaChecksumFile(point.remote, key);
   if (checksum.state === 'unreadable') {
     // As verify says it, before anything reaches the host: skipping it would leave a zstd XVA unchecked.
-    const m = unreadableXvaChecksum(`${point.vmName} ${point.id}`, checksum.path, compressed);
-    throw new SluiceError('REMOTE_ERROR', m.message, {
-      hint: m.hint,
-      context: { ...context, file: m.file },
-      damage: { kind: 'checksum-format', file: m.file },
-    });
+    throw unreadableXvaChecksum(`${point.vmName} ${point.id}`, checksum.path, compressed, context);
   }
   const hash = checksum.state === 'present' ? checksum.hash() : undefined;
   const damaged = (message: string, damage: Omit<Damage, 'file'>, extra: Record<string, string>, cause?: unknown) =>
@@ -55,12 +50,7 @@ export async function xvaUploadChecks(
       throw err;
     }
     if (checksum.state === 'present' && hash && hash.digest('hex') !== checksum.expectedHex) {
-      const m = xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksum.path, compressed);
-      throw new SluiceError('REMOTE_ERROR', m.message, {
-        hint: m.hint,
-        context: { ...context, ...m.context },
-        damage: { kind: 'file-checksum', file: m.file },
-      });
+      throw xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksum.path, compressed, context);
     }
   };
   return {
