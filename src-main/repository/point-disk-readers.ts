@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import { formatBytes } from '../../src-shared/units.js';
 import { SluiceError, type Damage, type ErrorContext } from '../errors/sluice-error.js';
 import { digestsPathOf, loadDigests, type DigestsState, type VhdDigests } from '../formats/vhd/vhd-block-digests.js';
@@ -72,7 +71,7 @@ async function digestCheck(point: BackupPoint, disk: DeltaPointDisk): Promise<Vh
       const state = await loadDigests(f, reader);
       const problem = digestsProblem(point, f, state);
       if (problem) throw problem;
-      const parts = await vhdPartsProblem(f, reader.fileSize, state);
+      const parts = await vhdPartsProblem(reader, state);
       if (parts) throw damagedPoint(point, parts.message, parts.damage, parts.context);
       byPath.set(f, state);
     } finally {
@@ -104,16 +103,11 @@ export function blockMismatch(vhd: string): string {
 // recorded digests, the metadata region (footer copy, header, parent locators, BAT) must match its digest.
 type VhdPartProblem = { message: string; damage: Damage; context: Record<string, string> } | undefined;
 
-export async function footerCopyProblem(
-  handle: fs.FileHandle,
-  file: string,
-  fileSize: number,
-): Promise<VhdPartProblem> {
-  const head = Buffer.alloc(FOOTER_SIZE);
-  await handle.read(head, 0, FOOTER_SIZE, 0);
-  const tail = Buffer.alloc(FOOTER_SIZE);
-  await handle.read(tail, 0, FOOTER_SIZE, fileSize - FOOTER_SIZE);
+export async function footerCopyProblem(reader: VhdFileReader): Promise<VhdPartProblem> {
+  const head = await reader.readRaw(0, FOOTER_SIZE);
+  const tail = await reader.readRaw(reader.fileSize - FOOTER_SIZE, FOOTER_SIZE);
   if (head.equals(tail)) return undefined;
+  const file = reader.path;
   return {
     message: `${file}: the footer copy at byte 0 differs from the footer at the end of the file`,
     damage: { kind: 'footer', offset: 0, file },
@@ -121,15 +115,10 @@ export async function footerCopyProblem(
   };
 }
 
-export async function metadataDigestProblem(
-  handle: fs.FileHandle,
-  file: string,
-  digests: VhdDigests,
-): Promise<VhdPartProblem> {
+export async function metadataDigestProblem(reader: VhdFileReader, digests: VhdDigests): Promise<VhdPartProblem> {
   const length = digests.file.metadataBytes;
-  const metadata = Buffer.alloc(length);
-  await handle.read(metadata, 0, length, 0);
-  if (digests.metadataMatches(metadata)) return undefined;
+  if (digests.metadataMatches(await reader.readRaw(0, length))) return undefined;
+  const file = reader.path;
   const checksumFile = digestsPathOf(file);
   return {
     message: `${file}: bytes 0–${length} (footer copy, header, parent locators, BAT) do not match the checksum recorded for them in ${checksumFile} when the backup wrote them`,
@@ -139,16 +128,11 @@ export async function metadataDigestProblem(
 }
 
 /** Both checks above, for a restore (verify runs them between its own). */
-async function vhdPartsProblem(file: string, fileSize: number, state: DigestsState): Promise<VhdPartProblem> {
-  const handle = await fs.open(file, 'r');
-  try {
-    return (
-      (await footerCopyProblem(handle, file, fileSize)) ??
-      (state.kind === 'current' ? await metadataDigestProblem(handle, file, state.digests) : undefined)
-    );
-  } finally {
-    await handle.close();
-  }
+async function vhdPartsProblem(reader: VhdFileReader, state: DigestsState): Promise<VhdPartProblem> {
+  return (
+    (await footerCopyProblem(reader)) ??
+    (state.kind === 'current' ? await metadataDigestProblem(reader, state.digests) : undefined)
+  );
 }
 
 /**

@@ -130,64 +130,59 @@ async function verifyVhdFile(
 ): Promise<FileVerifyResult> {
   const reader = await VhdFileReader.open(file);
   try {
-    const handle = await fs.open(file, 'r');
     const state: DigestsState = await loadDigests(file, reader);
-    try {
-      const footer = await footerCopyProblem(handle, file, reader.fileSize);
-      if (footer) throw new VhdFileDamage(footer.message, footer.damage, footer.context);
-      const blockBytes = bitmapSize(reader.header.blockSize) + reader.header.blockSize;
-      const placed = [...reader.bat.entries()]
-        .filter(([i, s]) => reader.hasBlock(i) && s !== undefined)
-        .map(([index, sector]) => ({ index, at: sector * SECTOR }));
-      placed.sort((a, b) => a.at - b.at);
-      const metadataEnd = reader.header.tableOffset + Math.ceil((reader.header.maxTableEntries * 4) / SECTOR) * SECTOR;
-      for (let i = 0; i < placed.length; i++) {
-        const { index, at } = placed[i]!;
-        const before = i === 0 ? metadataEnd : placed[i - 1]!.at + blockBytes;
-        if (at < before) {
-          throw new VhdFileDamage(
-            `${file}: block ${index} at byte ${at} overlaps ${i === 0 ? 'the header and BAT' : `block ${placed[i - 1]!.index}`} (BAT damaged)`,
-            { kind: 'bat', offset: reader.header.tableOffset + index * 4, file },
-            { block: String(index) },
-          );
-        }
+    const footer = await footerCopyProblem(reader);
+    if (footer) throw new VhdFileDamage(footer.message, footer.damage, footer.context);
+    const blockBytes = bitmapSize(reader.header.blockSize) + reader.header.blockSize;
+    const placed = [...reader.bat.entries()]
+      .filter(([i, s]) => reader.hasBlock(i) && s !== undefined)
+      .map(([index, sector]) => ({ index, at: sector * SECTOR }));
+    placed.sort((a, b) => a.at - b.at);
+    const metadataEnd = reader.header.tableOffset + Math.ceil((reader.header.maxTableEntries * 4) / SECTOR) * SECTOR;
+    for (let i = 0; i < placed.length; i++) {
+      const { index, at } = placed[i]!;
+      const before = i === 0 ? metadataEnd : placed[i - 1]!.at + blockBytes;
+      if (at < before) {
+        throw new VhdFileDamage(
+          `${file}: block ${index} at byte ${at} overlaps ${i === 0 ? 'the header and BAT' : `block ${placed[i - 1]!.index}`} (BAT damaged)`,
+          { kind: 'bat', offset: reader.header.tableOffset + index * 4, file },
+          { block: String(index) },
+        );
       }
-      if (state.kind === 'changed' || state.kind === 'unreadable') {
-        throw new VhdFileDamage(state.reason, { kind: 'checksum-format', file }, {}, state);
-      }
-      const digests = state.kind === 'current' ? state.digests : undefined;
-      if (digests) {
-        const metadata = await metadataDigestProblem(handle, file, digests);
-        if (metadata) throw new VhdFileDamage(metadata.message, metadata.damage, metadata.context);
-      }
-      let read = 0;
-      let lastReport = 0;
-      for (const { index, at } of [...placed].sort((a, b) => a.index - b.index)) {
-        signal?.throwIfAborted();
-        const stored = (await reader.readBlock(index))!;
-        if (digests && !digests.blockMatches(index, stored.bitmap, stored.data)) {
-          throw new VhdFileDamage(
-            `${file}: block ${index} (bytes ${at}–${at + blockBytes}) ${blockMismatch(file)}`,
-            { kind: 'block', offset: at, file },
-            { block: String(index), checksumFile: digestsPathOf(file) },
-          );
-        }
-        read += blockBytes;
-        if (read - lastReport >= 64 * 1024 * 1024) {
-          lastReport = read;
-          onBytes(read);
-        }
-      }
-      const structureOnly =
-        state.kind === 'current'
-          ? undefined
-          : state.kind === 'absent'
-            ? (state.reason ?? 'no checksums recorded (written by Xen Orchestra or an older Sluice)')
-            : state.reason;
-      return { bytes: reader.fileSize, ...(structureOnly ? { structureOnly } : {}) };
-    } finally {
-      await handle.close();
     }
+    if (state.kind === 'changed' || state.kind === 'unreadable') {
+      throw new VhdFileDamage(state.reason, { kind: 'checksum-format', file }, {}, state);
+    }
+    const digests = state.kind === 'current' ? state.digests : undefined;
+    if (digests) {
+      const metadata = await metadataDigestProblem(reader, digests);
+      if (metadata) throw new VhdFileDamage(metadata.message, metadata.damage, metadata.context);
+    }
+    let read = 0;
+    let lastReport = 0;
+    for (const { index, at } of [...placed].sort((a, b) => a.index - b.index)) {
+      signal?.throwIfAborted();
+      const stored = (await reader.readBlock(index))!;
+      if (digests && !digests.blockMatches(index, stored.bitmap, stored.data)) {
+        throw new VhdFileDamage(
+          `${file}: block ${index} (bytes ${at}–${at + blockBytes}) ${blockMismatch(file)}`,
+          { kind: 'block', offset: at, file },
+          { block: String(index), checksumFile: digestsPathOf(file) },
+        );
+      }
+      read += blockBytes;
+      if (read - lastReport >= 64 * 1024 * 1024) {
+        lastReport = read;
+        onBytes(read);
+      }
+    }
+    const structureOnly =
+      state.kind === 'current'
+        ? undefined
+        : state.kind === 'absent'
+          ? (state.reason ?? 'no checksums recorded (written by Xen Orchestra or an older Sluice)')
+          : state.reason;
+    return { bytes: reader.fileSize, ...(structureOnly ? { structureOnly } : {}) };
   } finally {
     await reader.close();
   }

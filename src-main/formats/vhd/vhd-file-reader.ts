@@ -124,6 +124,11 @@ export class VhdFileReader {
     return { bitmap: buf.subarray(0, bitmapBytes), data: buf.subarray(bitmapBytes) };
   }
 
+  /** Raw bytes of the file (a footer copy, the metadata region), exactly `length` of them. */
+  readRaw(position: number, length: number): Promise<Buffer> {
+    return readVhdAt(this.file, position, length);
+  }
+
   async close(): Promise<void> {
     await this.file.close();
   }
