@@ -30,6 +30,7 @@ class LocalFile implements RandomAccessFile {
   constructor(
     readonly name: string,
     private readonly handle: fs.FileHandle,
+    private readonly ownsHandle = true,
   ) {}
   async size(): Promise<number> {
     return (await this.handle.stat()).size;
@@ -49,8 +50,8 @@ class LocalFile implements RandomAccessFile {
   datasync(): Promise<void> {
     return this.handle.datasync();
   }
-  close(): Promise<void> {
-    return this.handle.close();
+  async close(): Promise<void> {
+    if (this.ownsHandle) await this.handle.close();
   }
 }
 
@@ -59,9 +60,12 @@ export async function openLocalFile(path: string, mode: OpenMode): Promise<Rando
   return new LocalFile(path, await fs.open(path, FLAGS[mode], 0o644));
 }
 
-/** A local file opened by its owner with flags of its own (the spool's private read-write file). */
-export function localFileOf(name: string, handle: fs.FileHandle): RandomAccessFile {
-  return new LocalFile(name, handle);
+/**
+ * A local file opened by its owner with flags of its own (the spool's private read-write file). With
+ * `borrowed`, closing it leaves the handle open for the one who lent it (a DurableFile, whose seal closes it).
+ */
+export function localFileOf(name: string, handle: fs.FileHandle, opts: { borrowed?: boolean } = {}): RandomAccessFile {
+  return new LocalFile(name, handle, !opts.borrowed);
 }
 
 /** Thrown when a file ends before the bytes asked for: the caller knows what that means (a truncated VHD…). */

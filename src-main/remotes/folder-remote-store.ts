@@ -2,7 +2,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { DurableFile, syncDir } from '../core/durable-file.js';
-import { openLocalFile, writeExactly, type RandomAccessFile } from '../core/random-access-file.js';
+import { localFileOf, openLocalFile, writeExactly, type RandomAccessFile } from '../core/random-access-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { diskSpace } from './folder-remote.js';
@@ -220,7 +220,8 @@ class FolderUpload implements RemoteUpload {
     readonly key: string,
     private readonly durable: DurableFile,
   ) {
-    this.file = localFileOf(durable);
+    // The DurableFile owns the handle: its seal() closes it.
+    this.file = localFileOf(durable.finalPath, durable.handle, { borrowed: true });
   }
   async seal(validate?: (file: RandomAccessFile) => Promise<void>): Promise<void> {
     await this.durable.seal(validate ? () => validate(this.file) : undefined).catch((err) => {
@@ -240,22 +241,6 @@ class FolderUpload implements RemoteUpload {
   abort(): Promise<void> {
     return this.durable.abort();
   }
-}
-
-/** The DurableFile's open handle, as the positional file every writer uses. */
-function localFileOf(d: DurableFile): RandomAccessFile {
-  const h = d.handle;
-  return {
-    name: d.finalPath,
-    size: async () => (await h.stat()).size,
-    read: async (b, o, l, p) => (await h.read(b, o, l, p)).bytesRead,
-    write: async (b, o, l, p) => (await h.write(b, o, l, p)).bytesWritten,
-    truncate: (l) => h.truncate(l),
-    sync: () => h.sync(),
-    datasync: () => h.datasync(),
-    // The DurableFile owns the handle: seal() closes it.
-    close: async () => {},
-  };
 }
 
 function tooLarge(p: string, size: number, max: number): SluiceError {

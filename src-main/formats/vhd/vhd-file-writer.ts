@@ -107,7 +107,7 @@ export class VhdFileWriter {
 
   /** Writes into a handle the caller owns (e.g. an AtomicFile's temp file): finish() leaves it open. */
   static async onHandle(handle: fs.FileHandle, name: string, opts: VhdFileWriterOptions): Promise<VhdFileWriter> {
-    return VhdFileWriter.onFile(localFileOf(name, handle), opts);
+    return VhdFileWriter.onFile(localFileOf(name, handle, { borrowed: true }), opts);
   }
 
   /** Writes into a file the caller owns, wherever it is stored: finish() leaves it open. */
