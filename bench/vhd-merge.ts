@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { parseSize } from '../src-shared/units.js';
 import { VhdFileWriter } from '../src-main/formats/vhd/vhd-file-writer.js';
 import { DEFAULT_BLOCK_SIZE } from '../src-main/formats/vhd/vhd-structures.js';
+import { FolderRemote } from '../src-main/remotes/folder-remote-store.js';
 import { mergeVhdIntoParent } from '../src-main/repository/vhd-merge.js';
 
 const { values } = parseArgs({
@@ -80,7 +81,7 @@ try {
   rmSync(path.join(work, 'copy.vhd'));
 
   const m0 = performance.now();
-  const r = await mergeVhdIntoParent(work, parentName, childName);
+  const r = await mergeVhdIntoParent(new FolderRemote(work), '', parentName, childName);
   const mergeMs = performance.now() - m0;
   const parentBytes = statSync(r.path).size;
   console.log(

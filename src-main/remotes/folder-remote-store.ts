@@ -1,7 +1,7 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { DurableFile, syncDir } from '../core/durable-file.js';
+import { DurableFile, syncDir, writeFileDurably } from '../core/durable-file.js';
 import { localFileOf, openLocalFile, writeExactly, type RandomAccessFile } from '../core/random-access-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { SluiceError } from '../errors/sluice-error.js';
@@ -143,14 +143,25 @@ export class FolderRemote implements Remote {
     return new FolderUpload(key, durable);
   }
 
-  async rename(from: string, to: string): Promise<void> {
+  async overwrite(key: string, data: Buffer | string): Promise<void> {
+    const p = await this.confined(key);
+    // A name that starts with a dot (a merge state, `.<vhd>.merge.json`) keeps its form under the usual
+    // `.<tag>.<name>` temp name and would be taken for one: its temp name ends in `.tmp` instead.
+    const tempName = (name: string, tag: string) => (name.startsWith('.') ? `${name}.${tag}.tmp` : `.${tag}.${name}`);
+    await writeFileDurably(p, data, { replace: true, tempName }).catch((err) => {
+      throw describeFsError(err, p, 'write');
+    });
+  }
+
+  async rename(from: string, to: string, opts: { replace?: boolean } = {}): Promise<void> {
     const a = await this.confined(from);
     const b = await this.confined(to);
     if (
-      await fs.stat(b).then(
+      !opts.replace &&
+      (await fs.stat(b).then(
         () => true,
         () => false,
-      )
+      ))
     )
       throw describeFsError(Object.assign(new Error('exists'), { code: 'EEXIST' }), b, 'rename into place');
     await fs.rename(a, b).catch((err) => {

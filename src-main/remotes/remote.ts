@@ -38,10 +38,19 @@ export interface Remote {
   writeNew(key: string, data: Buffer | string): Promise<void>;
   /** The streaming form of writeNew, for files too large to hold: see RemoteUpload. */
   beginNew(key: string): Promise<RemoteUpload>;
+  /**
+   * A small file that replaces the one under the key, if any, as one step: a reader finds the old file or the
+   * new one, whole, never neither (the merge's state file). An object store's plain PUT; a folder's temp file
+   * renamed over the old one.
+   */
+  overwrite(key: string, data: Buffer | string): Promise<void>;
   /** In-place updates (the VHD merge); only where `capabilities.inPlaceUpdate`. */
   openUpdate(key: string): Promise<RandomAccessFile>;
-  /** Only where `capabilities.rename`; never over an existing file. */
-  rename(from: string, to: string): Promise<void>;
+  /**
+   * Only where `capabilities.rename`. Never over an existing file, unless `replace`: then `to` holds the old
+   * file or the new one at every instant (the merge renames the merged VHD over the child it absorbed).
+   */
+  rename(from: string, to: string, opts?: { replace?: boolean }): Promise<void>;
 
   /** Removes a file; an absent one is not an error. */
   delete(key: string): Promise<void>;

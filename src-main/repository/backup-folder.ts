@@ -1,5 +1,3 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { describeFsError } from '../errors/fs-errors.js';
 import type { BackupMetadata, FullMetadata } from './backup-metadata.js';
 import type { Remote, RemoteUpload } from '../remotes/remote.js';
@@ -9,7 +7,7 @@ import { joinKey } from '../remotes/remote-key.js';
 import { collapseUnreferencedVhds, type CollapseOptions } from './chain-collapser.js';
 import { cleanFullBackupFolder, type CleanReport } from './full-point-cleaner.js';
 import { heldByUnreadable, listVmPoints, type BackupPoint, type UnreadableMetadata } from './repository-reader.js';
-import { formatTimestamp, isTemporaryName, parseTimestamp, vmFolder, vmLockFolder } from './repository-layout.js';
+import { formatTimestamp, isTemporaryName, parseTimestamp } from './repository-layout.js';
 import { referencedVhds } from './point-file-keys.js';
 import { baseName, namedFileKey, parentKey, pointFileKeys, remoteOf, vmFolderKey } from './repository-keys.js';
 import { resolveChain, scanVhdFolder } from './vhd-folder-scan.js';
@@ -38,29 +36,27 @@ export class BackupFolder {
    * fill up with folders on the local disk.
    */
   static async open(root: string, vmUuid: string): Promise<BackupFolder> {
-    await fs.stat(root).catch((err) => {
+    const folder = new BackupFolder(root, vmUuid);
+    const top = await folder.remote.stat('').catch((err: unknown) => {
       throw describeFsError(err, root, 'use the remote');
     });
-    return new BackupFolder(root, vmUuid);
-  }
-
-  private get dir(): string {
-    return vmFolder(this.root, this.vmUuid);
+    if (!top) throw describeFsError(Object.assign(new Error('absent'), { code: 'ENOENT' }), root, 'use the remote');
+    return folder;
   }
 
   /** One writer per VM folder (XO's `<vmUuid>.lock/`); resolves to the release. */
   lock(purpose: string): Promise<() => Promise<void>> {
-    return lockVmFolder(vmLockFolder(this.root, this.vmUuid), purpose);
+    return lockVmFolder(this.remote, this.vmUuid, purpose);
   }
 
-  /** The local path of a file of this folder, for messages and clean-up reports. */
+  /** A file of this folder as the remote shows it, for messages and clean-up reports. */
   pathOf(name: string): string {
-    return path.join(this.dir, name);
+    return this.remote.displayPath(joinKey(this.vmKey, name));
   }
 
   /** Whether anything of this VM is stored (a clean pass of a VM never backed up here has nothing to do). */
   async exists(): Promise<boolean> {
-    return (await fs.stat(this.dir).catch(() => undefined)) !== undefined;
+    return (await this.remote.stat(this.vmKey).catch(() => undefined)) !== undefined;
   }
 
   listPoints(): Promise<{ points: BackupPoint[]; unreadable: UnreadableMetadata[] }> {

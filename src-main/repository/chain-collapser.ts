@@ -1,7 +1,6 @@
 import { DIGESTS_SUFFIX } from '../formats/vhd/vhd-block-digests.js';
 import type { Remote } from '../remotes/remote.js';
 import { joinKey } from '../remotes/remote-key.js';
-import { localFolderOf } from './local-folder.js';
 import {
   childrenOf,
   damagedWithUnknownParent,
@@ -46,7 +45,7 @@ export async function collapseUnreferencedVhds(
   const dir = scan.dir;
   for (const state of scan.mergeStates) {
     opts.log?.(`Resuming the unfinished merge ${remote.displayPath(joinKey(folderKey, state))}.`);
-    const r = await resumeVhdMerge(localFolderOf(remote, folderKey), state, mergeOptions(dir, state, opts)).catch(
+    const r = await resumeVhdMerge(remote, folderKey, state, mergeOptions(dir, state, opts)).catch(
       rethrowAsChainProblem,
     );
     report.resumed.push(r.path.slice(r.path.lastIndexOf('/') + 1));
@@ -65,8 +64,7 @@ export async function collapseUnreferencedVhds(
       report.removed.push(next.name);
     } else {
       opts.log?.(`Merging ${next.child} into ${next.parent} (${dir}).`);
-      const local = localFolderOf(remote, folderKey);
-      await mergeVhdIntoParent(local, next.parent, next.child, mergeOptions(dir, next, opts)).catch(
+      await mergeVhdIntoParent(remote, folderKey, next.parent, next.child, mergeOptions(dir, next, opts)).catch(
         rethrowAsChainProblem,
       );
       report.merged.push({ parent: next.parent, child: next.child });

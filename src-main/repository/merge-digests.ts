@@ -1,20 +1,17 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import {
   compareWithFile,
+  digestsFileText,
   digestsPathOf,
-  loadDigests,
   noDigestsRecord,
-  readDigestsRecord,
   VhdDigestCollector,
-  writeDigestsFile,
   type DigestsRecord,
   type DigestsState,
 } from '../formats/vhd/vhd-block-digests.js';
-import { readVhdAt, VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
-import { openLocalFile } from '../core/random-access-file.js';
-import { syncDir, writeFileAtomic } from '../core/atomic-file.js';
+import { readVhdAt } from '../formats/vhd/vhd-file-reader.js';
+import type { Remote } from '../remotes/remote.js';
+import { baseName, parentKey as parentKeyOf } from './repository-keys.js';
+import { loadDigests, openVhd, readDigestsRecordAt } from './remote-vhd-files.js';
 
 // The block digests (formats/vhd-block-digests.ts) of a merged VHD: the parent's for the blocks the merge left
 // alone, fresh ones for the blocks it wrote. While the merge runs, no digests file sits beside the parent (its
@@ -22,27 +19,29 @@ import { syncDir, writeFileAtomic } from '../core/atomic-file.js';
 // takes for a VHD, a temporary or a merge state), so a resume still has them. Only once the parent holds the
 // final bytes are the merged file's digests written beside it, and they follow it in the final rename.
 
-export function parentDigestsAsidePath(parentPath: string): string {
-  return `${parentPath}.merge-checksum.json`;
+export function parentDigestsAsideKey(parentKey: string): string {
+  return `${parentKey}.merge-checksum.json`;
 }
 
 /**
  * Before a fresh merge writes anything: moves the parent's digests aside, or records why there are none to
  * carry over. Must run before the state file exists, so a resume always finds the aside file it left.
  */
-export async function setAsideParentDigests(parentPath: string): Promise<void> {
-  const aside = parentDigestsAsidePath(parentPath);
-  const name = path.basename(parentPath);
-  const parent = await VhdFileReader.open(parentPath);
+export async function setAsideParentDigests(remote: Remote, parentKey: string): Promise<void> {
+  const aside = parentDigestsAsideKey(parentKey);
+  const name = baseName(parentKey);
+  const parent = await openVhd(remote, parentKey);
   try {
-    const state = await loadDigests(parentPath, parent);
-    refuseDamagedMerge(state, parentPath);
+    const state = await loadDigests(remote, parentKey, parent);
+    refuseDamagedMerge(state, parent.path);
     if (state.kind === 'current') {
-      await fs.rename(digestsPathOf(parentPath), aside);
+      await remote.rename(digestsPathOf(parentKey), aside, { replace: true });
     } else {
       // A fresh merge that stopped after moving them aside, before writing its state: the parent is untouched.
       const leftover =
-        state.kind === 'absent' && !state.reason ? await readDigestsRecord(aside).catch(() => undefined) : undefined;
+        state.kind === 'absent' && !state.reason
+          ? await readDigestsRecordAt(remote, aside).catch(() => undefined)
+          : undefined;
       const usable =
         leftover && leftover.algorithm !== 'none' && (await compareWithFile(leftover, parent)).kind === 'same';
       if (!usable) {
@@ -50,14 +49,14 @@ export async function setAsideParentDigests(parentPath: string): Promise<void> {
           state.kind === 'absent'
             ? (state.reason ?? `${name} had no checksums (written by Xen Orchestra or an older Sluice)`)
             : `the checksums of ${name} were not usable: ${state.reason}`;
-        await writeFileAtomic(aside, noDigestsRecord(why));
+        await remote.overwrite(aside, noDigestsRecord(why));
       }
-      await fs.rm(digestsPathOf(parentPath), { force: true });
+      await remote.delete(digestsPathOf(parentKey));
     }
   } finally {
     await parent.close();
   }
-  await syncDir(path.dirname(parentPath));
+  await remote.syncFolder(parentKeyOf(parentKey));
 }
 
 /**
@@ -87,41 +86,49 @@ export interface MergedDigests {
  * the final one of a run that stopped just after writing it), and the digests to carry over are loaded.
  * Returns a collector to record the merged blocks in, or why the merged file will have no digests.
  */
-export async function startMergedDigests(parentPath: string, entries: number): Promise<MergedDigests | string> {
-  await fs.rm(digestsPathOf(parentPath), { force: true });
+export async function startMergedDigests(
+  remote: Remote,
+  parentKey: string,
+  entries: number,
+): Promise<MergedDigests | string> {
+  await remote.delete(digestsPathOf(parentKey));
   let aside: DigestsRecord | undefined;
   try {
-    aside = await readDigestsRecord(parentDigestsAsidePath(parentPath));
+    aside = await readDigestsRecordAt(remote, parentDigestsAsideKey(parentKey));
   } catch (err) {
     return (err as Error).message;
   }
   if (!aside)
-    return `merged by a run that did not keep the checksums of ${path.basename(parentPath)} (a merge Xen Orchestra started?)`;
+    return `merged by a run that did not keep the checksums of ${baseName(parentKey)} (a merge Xen Orchestra started?)`;
   if (aside.algorithm === 'none') return `merged from files without checksums: ${aside.reason}`;
   return { collector: await VhdDigestCollector.fromRecorded(aside, entries), metadataBytes: aside.metadataBytes };
 }
 
 /** After the parent's last write: its digests file, describing it as it now is on disk. */
-export async function writeMergedDigests(parentPath: string, digests: MergedDigests | string): Promise<void> {
-  const target = digestsPathOf(parentPath);
+export async function writeMergedDigests(
+  remote: Remote,
+  parentKey: string,
+  digests: MergedDigests | string,
+): Promise<void> {
+  const target = digestsPathOf(parentKey);
   if (typeof digests === 'string') {
-    await writeFileAtomic(target, noDigestsRecord(digests));
+    await remote.writeNew(target, noDigestsRecord(digests));
     return;
   }
-  const file = await openLocalFile(parentPath, 'read');
+  const file = await remote.openRead(parentKey);
   let metadata: Buffer;
   try {
     metadata = await readVhdAt(file, 0, digests.metadataBytes);
   } finally {
     await file.close();
   }
-  await writeDigestsFile(parentPath, digests.collector, metadata, writeFileAtomic);
+  await remote.writeNew(target, await digestsFileText(await openVhd(remote, parentKey), digests.collector, metadata));
 }
 
 /** The last step, after the merged VHD took the child's name: its digests follow; the aside file goes. */
-export async function finishMergedDigests(parentPath: string, childPath: string): Promise<void> {
-  await fs.rename(digestsPathOf(parentPath), digestsPathOf(childPath)).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
-  await fs.rm(parentDigestsAsidePath(parentPath), { force: true });
+export async function finishMergedDigests(remote: Remote, parentKey: string, childKey: string): Promise<void> {
+  // Absent when an earlier run already moved them (it stopped after this rename).
+  if (await remote.stat(digestsPathOf(parentKey)))
+    await remote.rename(digestsPathOf(parentKey), digestsPathOf(childKey), { replace: true });
+  await remote.delete(parentDigestsAsideKey(parentKey));
 }

@@ -1,9 +1,7 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
-import { readTextIfExists } from '../core/optional-file.js';
-import { syncDir } from '../core/atomic-file.js';
-import { writeFileDurably } from '../core/durable-file.js';
+import type { Remote } from '../remotes/remote.js';
+import { joinKey } from '../remotes/remote-key.js';
+import { parentKey } from './repository-keys.js';
 
 // The state file of an unfinished merge, `.<parent>.merge.json` next to the parent VHD, in the fields Xen
 // Orchestra writes (so either tool can see, and resume, the other's merge):
@@ -33,8 +31,12 @@ export const mergeStateSchema = z
   .passthrough();
 export type MergeState = z.infer<typeof mergeStateSchema>;
 
-export function mergeStatePath(dir: string, parentName: string): string {
-  return path.join(dir, `.${parentName}.merge.json`);
+/** A state file holds two names and a few numbers; XO's, with its longer chains, a few KiB. */
+const MAX_STATE_BYTES = 1024 * 1024;
+
+/** The state file's key, beside the parent VHD in its folder. */
+export function mergeStateKey(folderKey: string, parentName: string): string {
+  return joinKey(folderKey, `.${parentName}.merge.json`);
 }
 
 export function isMergeStateName(name: string): boolean {
@@ -46,20 +48,19 @@ export function parentOfMergeState(name: string): string {
   return name.slice(1, -'.merge.json'.length);
 }
 
-export async function readMergeState(file: string): Promise<MergeState | undefined> {
-  const text = await readTextIfExists(file);
-  if (text === undefined) return undefined;
-  return mergeStateSchema.parse(JSON.parse(text));
+export async function readMergeState(remote: Remote, key: string): Promise<MergeState | undefined> {
+  const data = await remote.readIfExists(key, { maxBytes: MAX_STATE_BYTES });
+  if (data === undefined) return undefined;
+  return mergeStateSchema.parse(JSON.parse(data.toString('utf8')));
 }
 
 /** Durable before it returns: the blocks it counts as merged are already on disk, so it may only move forward. */
-export async function writeMergeState(file: string, state: MergeState): Promise<void> {
-  // Renamed over the old state, so there is exactly one whole state file at every moment. The temp name ends
-  // in `.tmp`: under the usual `.<tag>.<name>` it would end in `.merge.json` and be taken for a state file.
-  await writeFileDurably(file, JSON.stringify(state), { replace: true, tempName: (name, tag) => `${name}.${tag}.tmp` });
+export async function writeMergeState(remote: Remote, key: string, state: MergeState): Promise<void> {
+  // Replaces the old state in one step, so there is exactly one whole state file at every moment.
+  await remote.overwrite(key, JSON.stringify(state));
 }
 
-export async function removeMergeState(file: string): Promise<void> {
-  await fs.rm(file, { force: true });
-  await syncDir(path.dirname(file));
+export async function removeMergeState(remote: Remote, key: string): Promise<void> {
+  await remote.delete(key);
+  await remote.syncFolder(parentKey(key));
 }

@@ -1,10 +1,11 @@
 import { formatBytes } from '../../src-shared/units.js';
 import { SluiceError, type Damage, type ErrorContext } from '../errors/sluice-error.js';
-import { digestsPathOf, loadDigests, type DigestsState, type VhdDigests } from '../formats/vhd/vhd-block-digests.js';
+import { digestsPathOf, type DigestsState, type VhdDigests } from '../formats/vhd/vhd-block-digests.js';
 import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
-import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import type { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { FOOTER_SIZE } from '../formats/vhd/vhd-structures.js';
+import { loadDigests, openVhd } from './remote-vhd-files.js';
 import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks, type DeltaPointDisk } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
@@ -42,7 +43,8 @@ export async function openPointDisks(point: BackupPoint, only?: (d: DeltaPointDi
   try {
     for (const disk of (await deltaPointDisks(point)).filter((d) => !only || only(d))) {
       const check = await digestCheck(point, disk);
-      opened.push({ disk, chain: await VhdChainReader.open(disk.chain, { check }) });
+      const chain = await VhdChainReader.openEach(disk.chainKeys, (key) => openVhd(point.remote, key), { check });
+      opened.push({ disk, chain });
     }
     return opened;
   } catch (thrown) {
@@ -63,12 +65,13 @@ export async function openPointDisks(point: BackupPoint, only?: (d: DeltaPointDi
  */
 async function digestCheck(point: BackupPoint, disk: DeltaPointDisk): Promise<VhdBlockCheck> {
   const byPath = new Map<string, DigestsState>();
-  for (const [i, f] of disk.chain.entries()) {
-    const reader = await VhdFileReader.open(f);
+  for (const [i, key] of disk.chainKeys.entries()) {
+    const reader = await openVhd(point.remote, key);
+    const f = reader.path;
     try {
       const sizeProblem = diskSizeProblem(point, disk, f, reader.footer.currentSize, i === disk.chain.length - 1);
       if (sizeProblem) throw sizeProblem;
-      const state = await loadDigests(f, reader);
+      const state = await loadDigests(point.remote, key, reader);
       const problem = digestsProblem(point, f, state);
       if (problem) throw problem;
       const parts = await vhdPartsProblem(reader, state);

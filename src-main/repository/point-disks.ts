@@ -25,6 +25,8 @@ export interface DeltaPointDisk {
   vbd: Rec | undefined;
   /** The files as the remote shows them (local paths on a folder remote), the full VHD first, this point's last. */
   chain: string[];
+  /** The same files, as keys of the point's remote. */
+  chainKeys: string[];
 }
 
 /** The disks of a delta point, in position order; each chain checked to exist (not yet read). */
@@ -44,7 +46,7 @@ export async function deltaPointDisks(point: BackupPoint): Promise<DeltaPointDis
       virtualSize: Number(vdi['virtual_size'] ?? 0),
       vdi,
       vbd,
-      chain: await resolveChain(point, keys.get(key)!),
+      ...(await resolveChain(point, keys.get(key)!)),
     });
   }
   return out.sort((a, b) => Number(a.position) - Number(b.position) || a.position.localeCompare(b.position));
@@ -55,10 +57,13 @@ export async function deltaPointDisks(point: BackupPoint): Promise<DeltaPointDis
  * its disk folder (a locator naming anything else still names a sibling), and links are never followed.
  * A missing parent is named; a damaged file throws its own format error, so callers see what is wrong with it.
  */
-export async function resolveChain(point: BackupPoint, newestKey: string): Promise<string[]> {
+export async function resolveChain(
+  point: BackupPoint,
+  newestKey: string,
+): Promise<{ chain: string[]; chainKeys: string[] }> {
   const scan = await scanVhdFolder(point.remote, parentKey(newestKey));
   const found = resolveFolderChain(scan, baseName(newestKey));
-  if (!('problem' in found)) return found.paths;
+  if (!('problem' in found)) return { chain: found.paths, chainKeys: found.keys };
   const { problem } = found;
   const context = { vm: point.vmName, point: point.id, file: problem.file };
   if (problem.kind === 'missing-parent') {

@@ -3,7 +3,6 @@ import type { Remote } from '../remotes/remote.js';
 import { joinKey } from '../remotes/remote-key.js';
 import { collapseUnreferencedVhds, type CollapseOptions } from './chain-collapser.js';
 import { cleanFullBackupFolder } from './full-point-cleaner.js';
-import { localFolderOf } from './local-folder.js';
 import { parentOfMergeState } from './merge-state.js';
 import { referencedVhds, vdiFolderKeys, xvaKeyOf, vhdKeysOf } from './point-file-keys.js';
 import { BACKUPS_DIR, isTemporaryName } from './repository-layout.js';
@@ -100,7 +99,7 @@ export async function checkRepository(repository: RepositoryRoot, opts: CheckOpt
     if (!first.problems.some((p) => p.vmUuid === vmUuid && p.fixable)) continue;
     let release: (() => Promise<void>) | undefined;
     try {
-      release = await lockVmFolder(localFolderOf(root, vmLockKey(vmUuid)), 'Sluice repository repair');
+      release = await lockVmFolder(root, vmUuid, 'Sluice repository repair');
     } catch (err) {
       inUse.push({
         kind: 'folder-in-use',

@@ -29,10 +29,6 @@ export function vmFolder(root: string, vmUuid: string): string {
   return path.join(root, BACKUPS_DIR, vmUuid);
 }
 
-export function vmLockFolder(root: string, vmUuid: string): string {
-  return path.join(root, BACKUPS_DIR, `${vmUuid}.lock`);
-}
-
 /** Temporary names start with a dot so listings skip them and a clean pass can find them. */
 export function isTemporaryName(name: string): boolean {
   return name.startsWith('.') && name !== '.' && name !== '..' && !name.endsWith('.merge.json');

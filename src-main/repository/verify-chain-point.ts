@@ -1,9 +1,7 @@
-import { promises as fs } from 'node:fs';
 import { SluiceError, type Damage } from '../errors/sluice-error.js';
-import { digestsPathOf, loadDigests, type DigestsState } from '../formats/vhd/vhd-block-digests.js';
+import { digestsPathOf, type DigestsState } from '../formats/vhd/vhd-block-digests.js';
 import { VhdChainReader } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
-import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { bitmapSize, SECTOR } from '../formats/vhd/vhd-structures.js';
 import {
   blockMismatch,
@@ -12,6 +10,7 @@ import {
   footerCopyProblem,
   metadataDigestProblem,
 } from './point-disk-readers.js';
+import { loadDigests, openVhd } from './remote-vhd-files.js';
 import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
@@ -58,11 +57,11 @@ export async function verifyChainPoint(
   try {
     disks = await deltaPointDisks(point);
     for (const disk of disks) {
-      for (const [i, file] of disk.chain.entries()) {
-        const reader = await VhdFileReader.open(file);
+      for (const [i, key] of disk.chainKeys.entries()) {
+        const reader = await openVhd(point.remote, key);
         const size = reader.footer.currentSize;
         await reader.close();
-        const problem = diskSizeProblem(point, disk, file, size, i === disk.chain.length - 1);
+        const problem = diskSizeProblem(point, disk, reader.path, size, i === disk.chain.length - 1);
         if (problem) throw problem;
       }
     }
@@ -71,17 +70,19 @@ export async function verifyChainPoint(
       throw damaged(err.message, { kind: err.damage, offset: err.offset, file: err.source ?? '' }, {}, err);
     throw err;
   }
-  const files = [...new Set(disks.flatMap((d) => d.chain))];
-  const sizes = await Promise.all(files.map((f) => fs.stat(f).then((s) => s.size)));
+  // Chains share their older files: each is read once. Keyed by key; messages name the file as the remote shows it.
+  const files = new Map(disks.flatMap((d) => d.chainKeys.map((key, i) => [key, d.chain[i]!] as const)));
+  const sizes = await Promise.all([...files.keys()].map(async (key) => (await point.remote.stat(key))?.size ?? 0));
   const totalBytes = sizes.reduce((a, b) => a + b, 0);
   let done = 0;
   const cache = opts.cache ?? new Map();
   const structureOnly: ChainVerifyResult['structureOnly'] = [];
-  for (const file of files) {
+  for (const [key, file] of files) {
     opts.signal?.throwIfAborted();
     let pending = cache.get(file);
     if (!pending) {
-      pending = verifyVhdFile(file, (n) => opts.onProgress?.({ bytesRead: done + n, totalBytes }), opts.signal);
+      const onBytes = (n: number) => opts.onProgress?.({ bytesRead: done + n, totalBytes });
+      pending = verifyVhdFile(point, key, onBytes, opts.signal);
       cache.set(file, pending);
     }
     let r: FileVerifyResult;
@@ -101,14 +102,14 @@ export async function verifyChainPoint(
   // The links between files, now that each file is known to be sound.
   for (const disk of disks) {
     try {
-      await (await VhdChainReader.open(disk.chain)).close();
+      await (await VhdChainReader.openEach(disk.chainKeys, (key) => openVhd(point.remote, key))).close();
     } catch (thrown) {
       const err = asChainProblem(thrown);
       if (err instanceof SluiceError) throw damaged(err.message, err.damage, { ...err.context, disk: disk.name });
       throw err;
     }
   }
-  return { bytes: done, files: files.length, structureOnly };
+  return { bytes: done, files: files.size, structureOnly };
 }
 
 class VhdFileDamage extends Error {
@@ -124,13 +125,15 @@ class VhdFileDamage extends Error {
 }
 
 async function verifyVhdFile(
-  file: string,
+  point: BackupPoint,
+  key: string,
   onBytes: (n: number) => void,
   signal: AbortSignal | undefined,
 ): Promise<FileVerifyResult> {
-  const reader = await VhdFileReader.open(file);
+  const reader = await openVhd(point.remote, key);
+  const file = reader.path;
   try {
-    const state: DigestsState = await loadDigests(file, reader);
+    const state: DigestsState = await loadDigests(point.remote, key, reader);
     const footer = await footerCopyProblem(reader);
     if (footer) throw new VhdFileDamage(footer.message, footer.damage, footer.context);
     const blockBytes = bitmapSize(reader.header.blockSize) + reader.header.blockSize;

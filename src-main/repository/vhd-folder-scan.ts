@@ -140,8 +140,15 @@ export type ChainProblem = {
   missing?: string;
 };
 
+/** A chain's files, from the full VHD to the newest: their keys, and how messages name them. */
+export interface ResolvedChain {
+  keys: string[];
+  paths: string[];
+}
+
 /** The chain of `name` from its full VHD to itself, or what breaks it. */
-export function resolveChain(scan: VhdFolderScan, name: string): { paths: string[] } | { problem: ChainProblem } {
+export function resolveChain(scan: VhdFolderScan, name: string): ResolvedChain | { problem: ChainProblem } {
+  const keys: string[] = [];
   const paths: string[] = [];
   const seen = new Set<string>();
   let current = scan.vhds.get(name);
@@ -160,6 +167,7 @@ export function resolveChain(scan: VhdFolderScan, name: string): { paths: string
       // The end of a merge (vhd-merge.ts): the parent holds every block of the child and took its identity,
       // and only the rename over the child is left. Read alone it is the child's disk, so it replaces the
       // child in the chain; the child's own link names the parent's old uuid and no longer matches.
+      keys.shift();
       paths.shift();
     } else if (child && child.parentUuid !== current.uuid) {
       return {
@@ -173,8 +181,9 @@ export function resolveChain(scan: VhdFolderScan, name: string): { paths: string
     if (seen.has(current.name))
       return { problem: { kind: 'wrong-parent', file: current.path, message: `${current.path} is its own ancestor` } };
     seen.add(current.name);
+    keys.unshift(current.key);
     paths.unshift(current.path);
-    if (!current.differencing) return { paths };
+    if (!current.differencing) return { keys, paths };
     child = current;
     wanted = current.parentName!;
     current = scan.vhds.get(wanted);

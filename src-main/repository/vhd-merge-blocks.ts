@@ -10,7 +10,7 @@ import type { VhdDynamicFile } from '../formats/vhd/vhd-dynamic-file.js';
 import type { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { SECTOR } from '../formats/vhd/vhd-structures.js';
 import { refuseDamagedMerge, type MergedDigests } from './merge-digests.js';
-import { writeMergeState, type MergeState } from './merge-state.js';
+import type { MergeState } from './merge-state.js';
 import { blockMismatch } from './point-disk-readers.js';
 
 // The block phase of a merge (vhd-merge.ts has the whole order): the child's blocks go into the parent in
@@ -43,7 +43,7 @@ export async function mergeBlocks(
   parent: VhdDynamicFile,
   child: VhdFileReader,
   state: MergeState,
-  statePath: string,
+  stateFile: { write: (state: MergeState) => Promise<void>; shown: string },
   progress: VhdMergeProgress,
   opts: VhdMergeOptions,
   digests: { merged: MergedDigests | string; child: DigestsState },
@@ -88,8 +88,8 @@ export async function mergeBlocks(
     const next = todo[start + batch] ?? child.blockCount;
     state.currentBlock = next;
     state.mergedDataSize += indexes.length * blockBytes;
-    await writeMergeState(statePath, state).catch((err) => {
-      throw describeFsError(err, statePath, 'write the merge state');
+    await stateFile.write(state).catch((err) => {
+      throw describeFsError(err, stateFile.shown, 'write the merge state');
     });
     await opts.afterBatch?.({ ...progress });
   }

@@ -1,14 +1,12 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { openLocalFile } from '../core/random-access-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import { digestsPathOf, loadDigests } from '../formats/vhd/vhd-block-digests.js';
-import { readHeaderChecksum, VhdDynamicFile } from '../formats/vhd/vhd-dynamic-file.js';
+import { digestsPathOf } from '../formats/vhd/vhd-block-digests.js';
+import { VhdDynamicFile } from '../formats/vhd/vhd-dynamic-file.js';
 import { VhdChainError } from '../formats/vhd/vhd-errors.js';
-import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { DiskType } from '../formats/vhd/vhd-structures.js';
-import { syncDir } from '../core/atomic-file.js';
+import type { Remote } from '../remotes/remote.js';
+import { joinKey } from '../remotes/remote-key.js';
 import {
   finishMergedDigests,
   setAsideParentDigests,
@@ -16,8 +14,10 @@ import {
   writeMergedDigests,
   type MergedDigests,
 } from './merge-digests.js';
+import { mergeStateKey, readMergeState, removeMergeState, writeMergeState, type MergeState } from './merge-state.js';
+import { headerChecksumAt, loadDigests, openVhd } from './remote-vhd-files.js';
+import { baseName } from './repository-keys.js';
 import { mergeBlocks, type VhdMergeOptions, type VhdMergeProgress } from './vhd-merge-blocks.js';
-import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type MergeState } from './merge-state.js';
 
 // Merges a child VHD into its parent in place, then renames the parent to the child's name, as Xen Orchestra
 // does when a point is deleted: every later point still finds its parent file under the name it recorded.
@@ -43,29 +43,72 @@ import { mergeStatePath, readMergeState, removeMergeState, writeMergeState, type
 export type { VhdMergeOptions, VhdMergeProgress };
 
 export interface VhdMergeResult extends VhdMergeProgress {
-  /** The merged file: the child's path, now holding the parent's blocks and the child's. */
+  /** The merged file (for messages): the child's name, now holding the parent's blocks and the child's. */
   path: string;
   resumed: boolean;
 }
 
-/** Merges `childName` into `parentName` (both in `dir`); resumes instead if the parent has an unfinished merge. */
+/** The two files of a merge and its state file, by key, with the names messages give them. */
+interface MergeFiles {
+  remote: Remote;
+  folderKey: string;
+  parent: string;
+  child: string;
+  state: string;
+}
+
+function shown(files: MergeFiles, key: string): string {
+  return files.remote.displayPath(key);
+}
+
+/**
+ * Merges `childName` into `parentName` (both in the folder `folderKey` of `remote`); resumes instead if the
+ * parent has an unfinished merge. The remote must offer renames and in-place updates (a folder, SMB).
+ */
 export async function mergeVhdIntoParent(
-  dir: string,
+  remote: Remote,
+  folderKey: string,
   parentName: string,
   childName: string,
   opts: VhdMergeOptions = {},
 ): Promise<VhdMergeResult> {
-  const statePath = mergeStatePath(dir, parentName);
-  const existing = await readMergeState(statePath);
-  if (existing) return runMerge(dir, statePath, existing, true, opts);
-  const parentPath = path.join(dir, parentName);
-  const childPath = path.join(dir, childName);
-  // Strict opens: a truncated file or a bad checksum stops the merge before one byte of good data is touched.
-  const parent = await VhdFileReader.open(parentPath);
-  const child = await VhdFileReader.open(childPath).catch(async (err: unknown) => {
+  requireInPlaceMerge(remote);
+  const files: MergeFiles = {
+    remote,
+    folderKey,
+    parent: joinKey(folderKey, parentName),
+    child: joinKey(folderKey, childName),
+    state: mergeStateKey(folderKey, parentName),
+  };
+  const existing = await readMergeState(remote, files.state);
+  if (existing) return runMerge(stateFiles(remote, folderKey, files.state, existing), existing, true, opts);
+  await checkMergeable(files);
+  await setAsideParentDigests(remote, files.parent).catch((err) => {
+    throw describeFsError(err, shown(files, digestsPathOf(files.parent)), 'set aside the block digests of');
+  });
+  const state: MergeState = {
+    chain: [parentName, childName],
+    parent: { header: await headerChecksumAt(remote, files.parent) },
+    child: { header: await headerChecksumAt(remote, files.child) },
+    currentBlock: 0,
+    mergedDataSize: 0,
+    step: 'mergeBlocks',
+    diskSize: 0,
+  };
+  await writeMergeState(remote, files.state, state).catch((err) => {
+    throw describeFsError(err, shown(files, files.state), 'write the merge state');
+  });
+  return runMerge(files, state, false, opts);
+}
+
+/** Strict opens: a truncated file or a bad checksum stops the merge before one byte of good data is touched. */
+async function checkMergeable(files: MergeFiles): Promise<void> {
+  const parent = await openVhd(files.remote, files.parent);
+  const child = await openVhd(files.remote, files.child).catch(async (err: unknown) => {
     await parent.close();
     throw err;
   });
+  const [parentPath, childPath] = [parent.path, child.path];
   try {
     if (child.footer.diskType !== DiskType.Differencing)
       throw new VhdChainError(childPath, `${childPath} is a full VHD: there is nothing to merge it into`);
@@ -81,7 +124,7 @@ export async function mergeVhdIntoParent(
     if (child.blockCount > parent.header.maxTableEntries) {
       throw new SluiceError(
         'REMOTE_ERROR',
-        `The disk grew from ${parent.footer.currentSize} to ${child.footer.currentSize} bytes between ${parentName} and ${childName}; Sluice cannot merge such a chain in place yet.`,
+        `The disk grew from ${parent.footer.currentSize} to ${child.footer.currentSize} bytes between ${baseName(files.parent)} and ${baseName(files.child)}; Sluice cannot merge such a chain in place yet.`,
         {
           hint: 'Keep these points (raise retention) or start a new chain with a full backup; the existing points stay restorable.',
           context: { remote: childPath, phase: 'merge' },
@@ -92,119 +135,136 @@ export async function mergeVhdIntoParent(
     await parent.close();
     await child.close();
   }
-  await setAsideParentDigests(parentPath).catch((err) => {
-    throw describeFsError(err, digestsPathOf(parentPath), 'set aside the block digests of');
-  });
-  const state: MergeState = {
-    chain: [parentName, childName],
-    parent: { header: await readHeaderChecksum(parentPath) },
-    child: { header: await readHeaderChecksum(childPath) },
-    currentBlock: 0,
-    mergedDataSize: 0,
-    step: 'mergeBlocks',
-    diskSize: 0,
-  };
-  await writeMergeState(statePath, state).catch((err) => {
-    throw describeFsError(err, statePath, 'write the merge state');
-  });
-  return runMerge(dir, statePath, state, false, opts);
 }
 
 /** Finishes the merge a state file describes (a run that crashed, or XO's own two-file merge). */
 export async function resumeVhdMerge(
-  dir: string,
+  remote: Remote,
+  folderKey: string,
   stateName: string,
   opts: VhdMergeOptions = {},
 ): Promise<VhdMergeResult> {
-  const statePath = path.join(dir, stateName);
-  const state = await readMergeState(statePath);
-  if (!state) throw new SluiceError('NOT_FOUND', `No merge state ${statePath}.`, { context: { remote: statePath } });
-  return runMerge(dir, statePath, state, true, opts);
+  requireInPlaceMerge(remote);
+  const stateKey = joinKey(folderKey, stateName);
+  const state = await readMergeState(remote, stateKey);
+  if (!state) {
+    const where = remote.displayPath(stateKey);
+    throw new SluiceError('NOT_FOUND', `No merge state ${where}.`, { context: { remote: where } });
+  }
+  return runMerge(stateFiles(remote, folderKey, stateKey, state), state, true, opts);
+}
+
+/** The files a state file names, relative to its folder: only their names count, so it never reaches outside. */
+function stateFiles(remote: Remote, folderKey: string, stateKey: string, state: MergeState): MergeFiles {
+  if (state.chain.length !== 2) {
+    const where = remote.displayPath(stateKey);
+    throw new SluiceError(
+      'REMOTE_ERROR',
+      `The unfinished merge ${where} spans ${state.chain.length} files (Xen Orchestra merges several at once); Sluice resumes two-file merges only.`,
+      {
+        hint: 'Let Xen Orchestra finish it (run its backup job or "check" the remote there); the chain is intact meanwhile.',
+        context: { remote: where, phase: 'merge' },
+      },
+    );
+  }
+  return {
+    remote,
+    folderKey,
+    parent: joinKey(folderKey, path.posix.basename(state.chain[0]!)),
+    child: joinKey(folderKey, path.posix.basename(state.chain[1]!)),
+    state: stateKey,
+  };
 }
 
 async function runMerge(
-  dir: string,
-  statePath: string,
+  files: MergeFiles,
   state: MergeState,
   resumed: boolean,
   opts: VhdMergeOptions,
 ): Promise<VhdMergeResult> {
-  if (state.chain.length !== 2) {
-    throw new SluiceError(
-      'REMOTE_ERROR',
-      `The unfinished merge ${statePath} spans ${state.chain.length} files (Xen Orchestra merges several at once); Sluice resumes two-file merges only.`,
-      {
-        hint: 'Let Xen Orchestra finish it (run its backup job or "check" the remote there); the chain is intact meanwhile.',
-        context: { remote: statePath, phase: 'merge' },
-      },
-    );
-  }
-  const parentPath = path.join(dir, path.basename(state.chain[0]!));
-  const childPath = path.join(dir, path.basename(state.chain[1]!));
+  const { remote } = files;
   const progress: VhdMergeProgress = { blocksDone: 0, blocksTotal: 0, bytesRead: 0, bytesWritten: 0, bytesTotal: 0 };
   if (state.step === 'mergeBlocks') {
-    let digests: MergedDigests | string;
-    const parent = await openMergeTarget(parentPath, state.parent.header, resumed);
-    try {
-      const child = await VhdFileReader.open(childPath);
-      try {
-        if ((await readHeaderChecksum(childPath)) !== state.child.header) {
-          throw new VhdChainError(
-            childPath,
-            `${childPath} is not the file the unfinished merge ${statePath} started on (its header changed): refusing to resume`,
-          );
-        }
-        digests = await startMergedDigests(parentPath, child.blockCount).catch((err) => {
-          throw describeFsError(err, digestsPathOf(parentPath), 'remove the block digests of');
-        });
-        await mergeBlocks(parent, child, state, statePath, progress, opts, {
-          merged: digests,
-          child: await loadDigests(childPath),
-        });
-        // The merged file stands for the child's point now: its uuid, size and time, at both footer places.
-        parent.adoptIdentity(child.footer);
-        await parent.writeTrailingFooter();
-        await parent.writeFooterCopy();
-        await parent.sync();
-      } finally {
-        await child.close();
-      }
-    } finally {
-      await parent.close();
-    }
-    // Written only now: the parent will not change again (the rest is a rename), so the file describes it.
-    await writeMergedDigests(parentPath, digests).catch((err) => {
-      throw describeFsError(err, digestsPathOf(parentPath), 'write the block digests of');
-    });
+    await mergeAllBlocks(files, state, resumed, progress, opts);
     state.step = 'cleanupVhds';
-    await writeMergeState(statePath, state).catch((err) => {
-      throw describeFsError(err, statePath, 'write the merge state');
+    await writeMergeState(remote, files.state, state).catch((err) => {
+      throw describeFsError(err, shown(files, files.state), 'write the merge state');
     });
   }
-  const renamed = await fs.access(parentPath).then(
-    () => false,
-    () => true,
-  );
+  const [parentPath, childPath, statePath] = [
+    shown(files, files.parent),
+    shown(files, files.child),
+    shown(files, files.state),
+  ];
+  const renamed = (await remote.stat(files.parent)) === undefined;
   if (!renamed) {
     // The child's digests describe the child, which the rename replaces: they go first (a crash between the
     // two leaves the child without digests, never with wrong ones).
-    await fs.rm(digestsPathOf(childPath), { force: true });
-    await fs.rename(parentPath, childPath).catch((err) => {
+    await remote.delete(digestsPathOf(files.child));
+    await remote.rename(files.parent, files.child, { replace: true }).catch((err) => {
       throw describeFsError(err, parentPath, 'rename the merged VHD to');
     });
-  } else if ((await readHeaderChecksum(childPath).catch(() => -1)) !== state.parent.header) {
+  } else if ((await headerChecksumAt(remote, files.child).catch(() => -1)) !== state.parent.header) {
     // Renamed before a crash: the child's name must then hold the merged file (the parent's header).
     throw new VhdChainError(
       parentPath,
       `${parentPath} is gone and ${childPath} is not the merged file the unfinished merge ${statePath} made: refusing to finish it`,
     );
   }
-  await finishMergedDigests(parentPath, childPath).catch((err) => {
-    throw describeFsError(err, digestsPathOf(childPath), 'move the block digests to');
+  await finishMergedDigests(remote, files.parent, files.child).catch((err) => {
+    throw describeFsError(err, shown(files, digestsPathOf(files.child)), 'move the block digests to');
   });
-  await syncDir(dir);
-  await removeMergeState(statePath);
+  await remote.syncFolder(files.folderKey);
+  await removeMergeState(remote, files.state);
   return { ...progress, path: childPath, resumed };
+}
+
+/** The block phase and the new identity, then the merged file's digests (vhd-merge-blocks.ts has the batches). */
+async function mergeAllBlocks(
+  files: MergeFiles,
+  state: MergeState,
+  resumed: boolean,
+  progress: VhdMergeProgress,
+  opts: VhdMergeOptions,
+): Promise<void> {
+  const { remote } = files;
+  let digests: MergedDigests | string;
+  const parent = await openMergeTarget(files, state.parent.header, resumed);
+  try {
+    const child = await openVhd(remote, files.child);
+    try {
+      if ((await headerChecksumAt(remote, files.child)) !== state.child.header) {
+        throw new VhdChainError(
+          child.path,
+          `${child.path} is not the file the unfinished merge ${shown(files, files.state)} started on (its header changed): refusing to resume`,
+        );
+      }
+      digests = await startMergedDigests(remote, files.parent, child.blockCount).catch((err) => {
+        throw describeFsError(err, shown(files, digestsPathOf(files.parent)), 'remove the block digests of');
+      });
+      const stateFile = {
+        write: (s: MergeState) => writeMergeState(remote, files.state, s),
+        shown: shown(files, files.state),
+      };
+      await mergeBlocks(parent, child, state, stateFile, progress, opts, {
+        merged: digests,
+        child: await loadDigests(remote, files.child, child),
+      });
+      // The merged file stands for the child's point now: its uuid, size and time, at both footer places.
+      parent.adoptIdentity(child.footer);
+      await parent.writeTrailingFooter();
+      await parent.writeFooterCopy();
+      await parent.sync();
+    } finally {
+      await child.close();
+    }
+  } finally {
+    await parent.close();
+  }
+  // Written only now: the parent will not change again (the rest is a rename), so the file describes it.
+  await writeMergedDigests(remote, files.parent, digests).catch((err) => {
+    throw describeFsError(err, shown(files, digestsPathOf(files.parent)), 'write the block digests of');
+  });
 }
 
 /**
@@ -212,11 +272,12 @@ async function runMerge(
  * block the crash cut short (or by a merge Xen Orchestra started), so it trusts the copy at byte 0.
  */
 async function openMergeTarget(
-  file: string,
+  files: MergeFiles,
   expectedHeaderChecksum: number,
   resumed: boolean,
 ): Promise<VhdDynamicFile> {
-  const raf = await openLocalFile(file, 'update').catch((err) => {
+  const file = shown(files, files.parent);
+  const raf = await files.remote.openUpdate(files.parent).catch((err) => {
     throw describeFsError(err, file, 'open for merging');
   });
   return VhdDynamicFile.open(raf, {
@@ -229,5 +290,14 @@ async function openMergeTarget(
         );
       }
     },
+  });
+}
+
+/** Merging rewrites a VHD in place and renames it: a remote that cannot merges VHD directories instead. */
+function requireInPlaceMerge(remote: Remote): void {
+  if (remote.capabilities.inPlaceUpdate && remote.capabilities.rename) return;
+  throw new SluiceError('REMOTE_ERROR', `Merging VHD files on ${remote.label} is not supported yet.`, {
+    hint: 'Keep incremental backups on a folder remote for now; nothing was changed.',
+    context: { remote: remote.label },
   });
 }

@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { DigestsState } from '../../src-main/formats/vhd/vhd-block-digests.js';
 import { readVhdChain } from '../../src-main/formats/vhd/vhd-chain-reader.js';
+import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
+import { loadDigests, openVhd } from '../../src-main/repository/remote-vhd-files.js';
 import { vhdKeysOf } from '../../src-main/repository/point-file-keys.js';
 import { baseName, parentKey } from '../../src-main/repository/repository-keys.js';
 import type { BackupPoint } from '../../src-main/repository/repository-reader.js';
@@ -27,6 +30,17 @@ export async function pointChain(point: BackupPoint, vdiUuid: string): Promise<s
 }
 
 export { hasQemu } from './vhd-fixtures.js';
+
+/** Whether the checksum file beside a local VHD still describes it, read as restore and verify read it. */
+export async function digestsOf(file: string): Promise<DigestsState> {
+  const remote = new FolderRemote(path.dirname(file));
+  const reader = await openVhd(remote, path.basename(file));
+  try {
+    return await loadDigests(remote, path.basename(file), reader);
+  } finally {
+    await reader.close();
+  }
+}
 
 /** SHA-256 of a (full) VHD as qemu-img converts it to raw: an independent reader of our merged files. */
 export async function qemuDigest(vhd: string, scratchDir: string): Promise<string> {

@@ -4,10 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
-import { loadDigests } from '../../src-main/formats/vhd/vhd-block-digests.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import { liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
-import { chainDigest, hasQemu, pointChain, qemuDigest } from '../helpers/vhd-chains.js';
+import { chainDigest, digestsOf, hasQemu, pointChain, qemuDigest } from '../helpers/vhd-chains.js';
 import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
 
 const env = withSimulator({
@@ -64,7 +63,7 @@ describe('retention of incremental backups', () => {
       expect(readdirSync(path.dirname(chain[0]!)).sort()).toEqual(
         points.flatMap((p) => [`${p.id}.vhd`, `${p.id}.vhd.checksum.json`]).sort(),
       );
-      expect((await loadDigests(chain[0]!)).kind).toBe('current');
+      expect((await digestsOf(chain[0]!)).kind).toBe('current');
     }
     // The merge is a visible phase, with bytes, and the run is done only after it.
     const last = runs.at(-1)!.progress;

@@ -54,6 +54,25 @@ describe('FolderRemote', () => {
     expect(readdirSync(path.join(root, 'vm')).sort()).toEqual(['new', 'old.json']);
   });
 
+  it('overwrites a file whole, and renames over one only when asked to', async () => {
+    const { remote, root } = remoteWith({
+      'vm/.a.vhd.merge.json': '{"step":1}',
+      'vm/a.vhd': 'merged',
+      'vm/b.vhd': 'child',
+    });
+    await remote.overwrite('vm/.a.vhd.merge.json', '{"step":2}');
+    await remote.overwrite('vm/fresh.json', 'new');
+    expect(readFileSync(path.join(root, 'vm/.a.vhd.merge.json'), 'utf8')).toBe('{"step":2}');
+    expect(readFileSync(path.join(root, 'vm/fresh.json'), 'utf8')).toBe('new');
+
+    await expect(remote.rename('vm/a.vhd', 'vm/b.vhd')).rejects.toThrow(/already exists|exists/i);
+    expect(readFileSync(path.join(root, 'vm/b.vhd'), 'utf8')).toBe('child');
+    await remote.rename('vm/a.vhd', 'vm/b.vhd', { replace: true });
+    expect(readFileSync(path.join(root, 'vm/b.vhd'), 'utf8')).toBe('merged');
+    // No temp file is left behind.
+    expect(readdirSync(path.join(root, 'vm')).sort()).toEqual(['.a.vhd.merge.json', 'b.vhd', 'fresh.json']);
+  });
+
   it('keeps an upload invisible until it is placed, and leaves nothing when aborted', async () => {
     const { remote, root } = remoteWith({});
     const up = await remote.beginNew('vm/1.xva');
@@ -103,6 +122,10 @@ describe('FolderRemote', () => {
     await expect(remote.delete('vm/vdis/precious.vhd')).rejects.toThrow(/outside the repository/);
     await expect(remote.writeNew('vm/vdis/new.vhd', 'x')).rejects.toThrow(/outside the repository/);
     await expect(remote.openUpdate('vm/2.vhd')).rejects.toThrow(/outside the repository/);
+    await expect(remote.overwrite('vm/vdis/precious.vhd', 'x')).rejects.toThrow(/outside the repository/);
+    await expect(remote.rename('vm/1.json', 'vm/vdis/precious.vhd', { replace: true })).rejects.toThrow(
+      /outside the repository/,
+    );
     expect(readFileSync(path.join(outside, 'precious.vhd'), 'utf8')).toBe('keep me');
     expect(readdirSync(outside)).toEqual(['precious.vhd']);
     // Links are listed as links (so nothing takes the linked file for missing), never as what they lead to.

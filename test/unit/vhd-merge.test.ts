@@ -3,22 +3,26 @@ import { copyFile, open, readdir, readFile, rm, stat, truncate, utimes, writeFil
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
-import {
-  digestsPathOf,
-  loadDigests,
-  VhdDigestCollector,
-  writeDigestsFile,
-} from '../../src-main/formats/vhd/vhd-block-digests.js';
+import { digestsFileText, digestsPathOf, VhdDigestCollector } from '../../src-main/formats/vhd/vhd-block-digests.js';
 import { VhdFileReader } from '../../src-main/formats/vhd/vhd-file-reader.js';
 import { VhdFileWriter } from '../../src-main/formats/vhd/vhd-file-writer.js';
 import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
 import { bitmapSize, DEFAULT_BLOCK_SIZE } from '../../src-main/formats/vhd/vhd-structures.js';
-import { parentDigestsAsidePath } from '../../src-main/repository/merge-digests.js';
-import { mergeStatePath, readMergeState } from '../../src-main/repository/merge-state.js';
+import { parentDigestsAsideKey as parentDigestsAsidePath } from '../../src-main/repository/merge-digests.js';
+import { mergeStateKey, readMergeState, type MergeState } from '../../src-main/repository/merge-state.js';
 import { resolveChain, scanVhdFolder } from '../../src-main/repository/vhd-folder-scan.js';
-import { mergeVhdIntoParent, resumeVhdMerge } from '../../src-main/repository/vhd-merge.js';
+import * as vhdMerge from '../../src-main/repository/vhd-merge.js';
 import { tempDirs } from '../helpers/temp-dir.js';
-import { chainDigest, hasQemu, qemuDigest } from '../helpers/vhd-chains.js';
+import { chainDigest, digestsOf as loadDigests, hasQemu, qemuDigest } from '../helpers/vhd-chains.js';
+
+// The merge works on a remote's folder; these tests give it a local one and name files by path.
+const mergeVhdIntoParent = (dir: string, parent: string, child: string, opts?: vhdMerge.VhdMergeOptions) =>
+  vhdMerge.mergeVhdIntoParent(new FolderRemote(dir), '', parent, child, opts);
+const resumeVhdMerge = (dir: string, stateName: string) =>
+  vhdMerge.resumeVhdMerge(new FolderRemote(dir), '', stateName);
+const mergeStatePath = (dir: string, parentName: string) => path.join(dir, mergeStateKey('', parentName));
+const readMergeStateAt = (dir: string, parentName: string): Promise<MergeState | undefined> =>
+  readMergeState(new FolderRemote(dir), mergeStateKey('', parentName));
 
 const BLOCK = DEFAULT_BLOCK_SIZE;
 const SIZE = 7 * BLOCK + 3 * 512; // a tail block that is not whole
@@ -80,7 +84,7 @@ async function makeVhd(
     if (stored) collector.addBlock(i, stored.bitmap, stored.data);
   }
   await r.close();
-  await writeDigestsFile(file, collector, w.metadata(), (p, text) => writeFile(p, text));
+  await writeFile(digestsPathOf(file), await digestsFileText(await VhdFileReader.open(file), collector, w.metadata()));
 }
 
 /** The digests beside `file` are current and match every byte they cover: metadata and each stored block. */
@@ -205,7 +209,7 @@ describe('merging a child VHD into its parent', () => {
         },
       }),
     ).rejects.toBe(stop);
-    const state = await readMergeState(mergeStatePath(dir, path.basename(a)));
+    const state = await readMergeStateAt(dir, path.basename(a));
     expect(state).toMatchObject({ step: 'mergeBlocks', chain: [path.basename(a), path.basename(b)], currentBlock: 3 });
     // Mid-merge, every remaining point reads as before, and no digests file claims what its VHD does not hold
     // (the parent's wait aside for the resume).
@@ -333,7 +337,11 @@ describe('merging a child VHD into its parent', () => {
     await writeFile(mergeStatePath(dir, path.basename(a)), lastState);
     // Meanwhile the child's point still resolves, and reads the same: the parent stands in for the child.
     const scan = await scanVhdFolder(new FolderRemote(path.dirname(dir)), path.basename(dir));
-    expect(resolveChain(scan, path.basename(b))).toEqual({ paths: [root, a] });
+    const d = path.basename(dir);
+    expect(resolveChain(scan, path.basename(b))).toEqual({
+      keys: [`${d}/${path.basename(root)}`, `${d}/${path.basename(a)}`],
+      paths: [root, a],
+    });
     expect(await chainDigest([root, a])).toBe(before);
     await mergeVhdIntoParent(dir, path.basename(a), path.basename(b));
     expect(await chainDigest([root, b])).toBe(before);

@@ -1,9 +1,8 @@
-import { promises as fs } from 'node:fs';
 import xxhash from 'xxhash-wasm';
 import { z } from 'zod';
 import type { Damage } from '../../errors/damage.js';
 import type { XxhashApi } from '../chunk-digest.js';
-import { VhdFileReader } from './vhd-file-reader.js';
+import type { VhdFileReader } from './vhd-file-reader.js';
 import { batSize, DiskType, encodeBat, type VhdFooter, type VhdHeader } from './vhd-structures.js';
 
 // A VHD has checksums on its footer and header only: a bit flipped in a data block, the BAT or the parent
@@ -71,7 +70,7 @@ export function maxDigestsBytes(maxTableEntries: number): number {
   return Math.ceil((maxTableEntries * 8) / 3) * 4 + 8192;
 }
 /** For a file read without its VHD at hand: the largest VHD (2040 GiB) in 2 MiB blocks. */
-const DEFAULT_MAX_DIGESTS_BYTES = maxDigestsBytes(1_044_480);
+export const DEFAULT_MAX_DIGESTS_BYTES = maxDigestsBytes(1_044_480);
 
 let api: Promise<XxhashApi> | undefined;
 export function xxhashApi(): Promise<XxhashApi> {
@@ -166,39 +165,10 @@ export type DigestsState =
   | { kind: 'current'; digests: VhdDigests };
 
 /**
- * Reads a digests file as it is, without asking whether it still describes a VHD; undefined if there is none.
- * At most `maxBytes` are read: a checksum file is small, and a huge one is damage, not something to load.
+ * A digests file as it is, without asking whether it still describes a VHD. The caller reads it (from its
+ * remote, at most maxDigestsBytes of it: a checksum file is small, and a huge one is damage); `file` names it.
  */
-export async function readDigestsRecord(
-  file: string,
-  maxBytes = DEFAULT_MAX_DIGESTS_BYTES,
-): Promise<DigestsRecord | undefined> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  let text: string;
-  try {
-    const buf = Buffer.alloc(maxBytes + 1);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buf, length, buf.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > maxBytes)
-        throw new Error(`${file} is larger than the ${maxBytes} bytes a checksum file of its VHD can be`);
-    }
-    text = buf.toString('utf8', 0, length);
-  } finally {
-    await handle.close();
-  }
-  return parseDigestsRecord(file, text);
-}
-
-function parseDigestsRecord(file: string, text: string): DigestsRecord {
+export function parseDigestsRecord(file: string, text: string): DigestsRecord {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -227,11 +197,11 @@ type Comparison =
   { kind: 'same' } | { kind: 'replaced'; reason: string } | { kind: 'changed'; reason: string; damage: Damage };
 
 /** Whether a record still describes a VHD, from its content (see the top of this file), never from its mtime. */
-export async function compareWithFile(record: VhdDigestsFile, vhd: VhdShape & { path: string }): Promise<Comparison> {
+export async function compareWithFile(record: VhdDigestsFile, vhd: ReadableVhd): Promise<Comparison> {
   const xxh = await xxhashApi();
   const file = vhd.path;
   if (record.version === 1) {
-    const head = record.metadataBytes <= vhd.fileSize ? await readHead(file, record.metadataBytes) : undefined;
+    const head = record.metadataBytes <= vhd.fileSize ? await vhd.readRaw(0, record.metadataBytes) : undefined;
     if (record.fileSize === vhd.fileSize && head && hex(xxh.h64Raw(head)) === record.metadata) return { kind: 'same' };
     return {
       kind: 'changed',
@@ -247,7 +217,7 @@ export async function compareWithFile(record: VhdDigestsFile, vhd: VhdShape & { 
     // The metadata digest covers the footer copy (uuid), the header (parent) and the BAT: when it still
     // matches the file, the VHD is the one Sluice wrote and the identity in the checksum file is what
     // changed. Taking that for a rewrite by another tool would switch the block checks off.
-    const head = record.metadataBytes <= vhd.fileSize ? await readHead(file, record.metadataBytes) : undefined;
+    const head = record.metadataBytes <= vhd.fileSize ? await vhd.readRaw(0, record.metadataBytes) : undefined;
     if (head && hex(xxh.h64Raw(head)) === record.metadata)
       return {
         kind: 'changed',
@@ -279,37 +249,19 @@ export async function compareWithFile(record: VhdDigestsFile, vhd: VhdShape & { 
   return { kind: 'same' };
 }
 
-async function readHead(file: string, length: number): Promise<Buffer> {
-  const h = await fs.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await h.read(buf, 0, length, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await h.close();
-  }
-}
+/** A VHD opened by a reader, with what a comparison reads of it. */
+export type ReadableVhd = VhdShape & { path: string; readRaw(position: number, length: number): Promise<Buffer> };
 
 /**
- * Reads the digests recorded next to a VHD and says whether they still describe the file. `vhd` is the file
- * already opened (strictly); without it the file is opened here, and a damaged VHD throws its VhdFormatError.
+ * Whether the digests recorded next to a VHD still describe it. `record` is the checksum file as read (undefined
+ * when there is none, an Error when it could not be read or parsed); `sidecar` names it.
  */
-export async function loadDigests(vhdPath: string, vhd?: VhdFileReader): Promise<DigestsState> {
-  if (!vhd) {
-    const reader = await VhdFileReader.open(vhdPath);
-    try {
-      return await loadDigests(vhdPath, reader);
-    } finally {
-      await reader.close();
-    }
-  }
-  const sidecar = digestsPathOf(vhdPath);
-  let record: DigestsRecord | undefined;
-  try {
-    record = await readDigestsRecord(sidecar, maxDigestsBytes(vhd.header.maxTableEntries));
-  } catch (err) {
-    return { kind: 'unreadable', reason: (err as Error).message, file: sidecar };
-  }
+export async function digestsStateOf(
+  vhd: ReadableVhd,
+  sidecar: string,
+  record: DigestsRecord | undefined | Error,
+): Promise<DigestsState> {
+  if (record instanceof Error) return { kind: 'unreadable', reason: record.message, file: sidecar };
   if (!record) return { kind: 'absent' };
   if (record.algorithm === 'none') return { kind: 'absent', reason: record.reason };
   const comparison = await compareWithFile(record, vhd);
@@ -337,17 +289,6 @@ export class VhdDigests {
     const expected = this.table.readBigUInt64BE(index * 8);
     return expected !== 0n && blockDigest(this.xxh, bitmap, data, this.file.blockSize) === expected;
   }
-}
-
-/** Writes the digests of a VHD as it now is on disk (its identity read back from the file). */
-export async function writeDigestsFile(
-  vhdPath: string,
-  collector: VhdDigestCollector,
-  metadata: Buffer,
-  write: (path: string, text: string) => Promise<void>,
-): Promise<void> {
-  const text = await digestsFileText(await VhdFileReader.open(vhdPath), collector, metadata);
-  await write(digestsPathOf(vhdPath), text);
 }
 
 /** The digests file of a finished VHD (read through `vhd`, which is closed), wherever it is stored. */

@@ -27,12 +27,21 @@ export class VhdChainReader {
     this.pool = new BlockPool(this.newest.storedBlockBytes, 8);
   }
 
-  /** Opens and checks the chain; `paths` go from the full VHD to the newest differencing one. */
-  static async open(paths: readonly string[], opts: { check?: VhdBlockCheck } = {}): Promise<VhdChainReader> {
-    if (paths.length === 0) throw new RangeError('a VHD chain needs at least one file');
+  /** Opens and checks the chain of local files; `paths` go from the full VHD to the newest differencing one. */
+  static open(paths: readonly string[], opts: { check?: VhdBlockCheck } = {}): Promise<VhdChainReader> {
+    return VhdChainReader.openEach(paths, (p) => VhdFileReader.open(p), opts);
+  }
+
+  /** As open, each file opened by `openFile` (through a remote), from the full VHD to the newest. */
+  static async openEach<T>(
+    items: readonly T[],
+    openFile: (item: T) => Promise<VhdFileReader>,
+    opts: { check?: VhdBlockCheck } = {},
+  ): Promise<VhdChainReader> {
+    if (items.length === 0) throw new RangeError('a VHD chain needs at least one file');
     const files: VhdFileReader[] = [];
     try {
-      for (const path of paths) files.push(await VhdFileReader.open(path));
+      for (const item of items) files.push(await openFile(item));
       checkLinks(files);
       return new VhdChainReader(files, opts.check);
     } catch (err) {

@@ -1,4 +1,4 @@
-import { openLocalFile, writeExactly, type RandomAccessFile } from '../../core/random-access-file.js';
+import { writeExactly, type RandomAccessFile } from '../../core/random-access-file.js';
 import { allSectorsMarked, overlayMarkedSectors, zeroUnmarkedSectors } from './vhd-bitmap.js';
 import { VhdFormatError } from './vhd-errors.js';
 import { readVhdAt, type VhdStoredBlock } from './vhd-file-reader.js';
@@ -204,15 +204,13 @@ export class VhdDynamicFile {
   }
 }
 
-/** The stored checksum of a VHD file's dynamic header: what tells one file from another under the same name. */
-export async function readHeaderChecksum(path: string): Promise<number> {
-  const file = await openLocalFile(path, 'read');
-  try {
-    const footer = decodeFooter(await readVhdAt(file, 0, FOOTER_SIZE), { offset: 0, source: path });
-    return (await readVhdAt(file, footer.dataOffset + 36, 4)).readUInt32BE(0);
-  } finally {
-    await file.close();
-  }
+/**
+ * The stored checksum of a VHD file's dynamic header, found through the footer copy at byte 0 (a merge may have
+ * cut the trailing one short): what tells one file from another under the same name.
+ */
+export async function readHeaderChecksum(file: RandomAccessFile): Promise<number> {
+  const footer = decodeFooter(await readVhdAt(file, 0, FOOTER_SIZE), { offset: 0, source: file.name });
+  return (await readVhdAt(file, footer.dataOffset + 36, 4)).readUInt32BE(0);
 }
 
 /** Where the data ends: past the metadata and the furthest block, rounded up to a sector. */

@@ -1,0 +1,59 @@
+import { SluiceError } from '../errors/sluice-error.js';
+import {
+  DEFAULT_MAX_DIGESTS_BYTES,
+  digestsPathOf,
+  digestsStateOf,
+  maxDigestsBytes,
+  parseDigestsRecord,
+  type DigestsRecord,
+  type DigestsState,
+} from '../formats/vhd/vhd-block-digests.js';
+import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { readHeaderChecksum } from '../formats/vhd/vhd-dynamic-file.js';
+import type { Remote } from '../remotes/remote.js';
+
+// A VHD and its checksum file, read through the remote that holds them (by key): what restore, verify and the
+// merge read of an incremental point's files. formats/vhd/ parses and judges; this is where the bytes come from.
+
+/** Opens a VHD strictly (footer, header and BAT checked); the reader names it as the remote shows it. */
+export async function openVhd(remote: Remote, key: string): Promise<VhdFileReader> {
+  return VhdFileReader.openFile(await remote.openRead(key));
+}
+
+/** The checksum file of a VHD as it is (undefined when there is none); an unreadable one throws, naming it. */
+export async function readDigestsRecordAt(
+  remote: Remote,
+  key: string,
+  maxBytes = DEFAULT_MAX_DIGESTS_BYTES,
+): Promise<DigestsRecord | undefined> {
+  const shown = remote.displayPath(key);
+  let data: Buffer | undefined;
+  try {
+    data = await remote.readIfExists(key, { maxBytes });
+  } catch (err) {
+    // The size refusal, in the words of a checksum file; any other read error as the remote describes it.
+    if (err instanceof SluiceError && err.damage?.kind === 'size')
+      throw new Error(`${shown} is larger than the ${maxBytes} bytes a checksum file of its VHD can be`);
+    throw err;
+  }
+  return data === undefined ? undefined : parseDigestsRecord(shown, data.toString('utf8'));
+}
+
+/** Whether the digests recorded next to a VHD (`vhdKey`, open in `vhd`) still describe it. */
+export async function loadDigests(remote: Remote, vhdKey: string, vhd: VhdFileReader): Promise<DigestsState> {
+  const sidecar = digestsPathOf(vhdKey);
+  const record = await readDigestsRecordAt(remote, sidecar, maxDigestsBytes(vhd.header.maxTableEntries)).catch(
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  );
+  return digestsStateOf(vhd, remote.displayPath(sidecar), record);
+}
+
+/** As readHeaderChecksum, on a file of the remote opened for this alone. */
+export async function headerChecksumAt(remote: Remote, key: string): Promise<number> {
+  const file = await remote.openRead(key);
+  try {
+    return await readHeaderChecksum(file);
+  } finally {
+    await file.close();
+  }
+}
