@@ -1,0 +1,185 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Job } from '../../../src-shared/contract/jobs.js';
+import { resolveVms } from '../../backup/vm-selection.js';
+import type { NodeEngine } from '../../engine/engine-node.js';
+import { SluiceError } from '../../errors/sluice-error.js';
+import { parseSize } from '../../../src-shared/units.js';
+import { UsageError } from '../cli-errors.js';
+import { readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
+import { call, help, parse, withEngine, type Values } from './jobs-command-base.js';
+
+// `sluice jobs add`: a job from a JSON file (the jobs.save shape) or from flags, its pool and remotes named as
+// an admin names them (and added when new).
+
+export async function addJob(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    file: { type: 'string' },
+    name: { type: 'string' },
+    ...HOST_CONNECTION_OPTIONS,
+    remote: { type: 'string', multiple: true },
+    vm: { type: 'string', multiple: true },
+    tag: { type: 'string', multiple: true },
+    pool: { type: 'boolean' },
+    exclude: { type: 'string', multiple: true },
+    mode: { type: 'string' },
+    schedule: { type: 'string', multiple: true },
+    keep: { type: 'string', multiple: true },
+    timezone: { type: 'string' },
+    compression: { type: 'string' },
+    'vm-concurrency': { type: 'string' },
+    'disk-concurrency': { type: 'string' },
+    'speed-limit': { type: 'string' },
+    'full-interval': { type: 'string' },
+    'run-missed': { type: 'boolean' },
+  });
+  if (values.help) return help();
+  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}".`);
+  return withEngine(values, async (e) => {
+    let input: Record<string, unknown>;
+    if (values.file) {
+      const text = await fs.readFile(values.file as string, 'utf8').catch((err) => {
+        throw new UsageError(
+          `Cannot read ${values.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
+        );
+      });
+      try {
+        input = JSON.parse(text) as Record<string, unknown>;
+      } catch (err) {
+        throw new UsageError(`${values.file} is not JSON: ${(err as Error).message}`);
+      }
+      if (typeof input.hostId === 'string') input.hostId = await hostIdFor(e, input.hostId, values);
+      if (Array.isArray(input.remoteIds))
+        input.remoteIds = await Promise.all(
+          input.remoteIds.map((r) => (typeof r === 'string' ? remoteIdFor(e, r) : r)),
+        );
+    } else {
+      input = await inputFromFlags(e, values);
+    }
+    const job = await call<Job>(e, 'jobs.save', input);
+    const next = e.jobs.nextRuns(job)[0];
+    process.stdout.write(
+      `Saved job "${job.name}" (${job.id})${next ? `; next run ${next.at.toISOString()}` : '; no schedule: run it with `npx sluice jobs run`'}.\n`,
+    );
+    return 0;
+  });
+}
+
+async function inputFromFlags(e: NodeEngine, v: Values): Promise<Record<string, unknown>> {
+  for (const req of ['name', 'host'] as const)
+    if (!v[req]) throw new UsageError(`--${req} is required (or give the whole job with --file).`);
+  const remotes = (v.remote as string[] | undefined) ?? [];
+  if (!remotes.length) throw new UsageError('Name at least one --remote.');
+  const vmFlags = [v.vm ? '--vm' : '', v.tag ? '--tag' : '', v.pool ? '--pool' : ''].filter(Boolean);
+  if (vmFlags.length !== 1)
+    throw new UsageError('Choose the VMs with exactly one of --vm (repeat), --tag (repeat) or --pool.');
+  if (v.exclude && v.vm) throw new UsageError('--exclude goes with --tag or --pool; with --vm, just leave the VM out.');
+  const int = (flag: string, dflt?: number): number | undefined => {
+    const raw = v[flag] as string | undefined;
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} takes a whole number, not "${raw}".`);
+    return n;
+  };
+  const hostId = await hostIdFor(e, v.host as string, v);
+  const isUuid = (n: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(n);
+  // Names are looked up on the pool now (a job keeps uuids: a renamed VM stays in its job).
+  const uuidsOf = async (names: string[], what: 'pick' | 'exclude'): Promise<string[]> => {
+    if (names.every(isUuid)) return names;
+    const { selected } = await resolveVms(await e.pools.session(hostId), names);
+    return names.flatMap((n) => {
+      if (isUuid(n)) return [n];
+      const vm = selected.find((x) => x.name === n);
+      if (vm) return [vm.uuid];
+      // Only a VM tagged xo:no-bak is resolved yet not selected: already left out of every backup.
+      if (what === 'exclude') return [];
+      throw new SluiceError('VALIDATION', `The VM "${n}" is tagged xo:no-bak: Sluice does not back it up.`, {
+        hint: 'Remove the tag on the pool first.',
+      });
+    });
+  };
+  const vms = v.vm
+    ? { kind: 'vms', vmUuids: await uuidsOf(v.vm as string[], 'pick') }
+    : v.tag
+      ? {
+          kind: 'tags',
+          tags: v.tag,
+          excludeVmUuids: await uuidsOf((v.exclude as string[] | undefined) ?? [], 'exclude'),
+        }
+      : { kind: 'pool', excludeVmUuids: await uuidsOf((v.exclude as string[] | undefined) ?? [], 'exclude') };
+  const crons = (v.schedule as string[] | undefined) ?? [];
+  const keeps = ((v.keep as string[] | undefined) ?? []).map((k) => {
+    const n = Number(k);
+    if (!Number.isInteger(n) || n < 1)
+      throw new UsageError(`--keep takes a whole number of points (1 or more), not "${k}".`);
+    return n;
+  });
+  if (keeps.length > 1 && keeps.length !== crons.length)
+    throw new UsageError(`Give one --keep for all schedules, or one per --schedule (${crons.length}).`);
+  const timezone = (v.timezone as string | undefined) ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+  let speedLimit: number | null = null;
+  if (v['speed-limit'] !== undefined) {
+    speedLimit = parseSize(v['speed-limit'] as string);
+    if (!speedLimit) throw new UsageError(`--speed-limit takes a rate like 50M, not "${v['speed-limit']}".`);
+  }
+  return {
+    name: v.name,
+    hostId,
+    vms,
+    ...(v.mode !== undefined ? { mode: v.mode } : {}),
+    remoteIds: await Promise.all(remotes.map((r) => remoteIdFor(e, r))),
+    schedules: crons.map((cron, i) => ({
+      name: crons.length > 1 ? `schedule ${i + 1}` : 'default',
+      cron,
+      timezone,
+      retention: { keep: keeps[i] ?? keeps[0] ?? 7 },
+    })),
+    ...(v.compression !== undefined ? { compression: v.compression } : {}),
+    ...(v['vm-concurrency'] !== undefined ? { vmConcurrency: int('vm-concurrency') } : {}),
+    ...(v['disk-concurrency'] !== undefined ? { diskConcurrency: int('disk-concurrency') } : {}),
+    ...(v['full-interval'] !== undefined ? { fullInterval: int('full-interval') } : {}),
+    speedLimitBytesPerSec: speedLimit,
+    missedRuns: v['run-missed'] ? 'run-at-start' : 'report',
+  };
+}
+
+/** A configured pool by id, label or URL; a new URL is added (login checked) when credentials are given. */
+async function hostIdFor(e: NodeEngine, ref: string, v: Values): Promise<string> {
+  const hosts = e.ctx.settings.get().hosts;
+  const norm = (u: string) => u.replace(/\/+$/, '').replace(/^(?!https?:\/\/)/, 'https://');
+  const found = hosts.find((h) => h.id === ref || h.label === ref || h.url === ref || h.url === norm(ref));
+  if (found) return found.id;
+  if (!v.username || !v['password-file']) {
+    throw new SluiceError('NOT_FOUND', `No configured pool is "${ref}".`, {
+      hint: hosts.length
+        ? `Use one of: ${hosts.map((h) => `${h.label} (${h.url})`).join(', ')}; or add this one with --username and --password-file.`
+        : 'Add it with --host URL --username U --password-file F [--trust-fingerprint SHA256].',
+    });
+  }
+  const password = await readPasswordFile(v['password-file'] as string);
+  const added = await call<{ id: string }>(e, 'hosts.add', {
+    url: ref,
+    username: v.username,
+    password,
+    ...(v['trust-fingerprint'] ? { trustedFingerprint: v['trust-fingerprint'] } : {}),
+  });
+  return added.id;
+}
+
+/** A configured remote by id or name; an absolute folder path not yet configured is added as a remote. */
+async function remoteIdFor(e: NodeEngine, ref: string): Promise<string> {
+  const remotes = e.ctx.settings.get().remotes;
+  const found =
+    remotes.find((r) => r.id === ref || r.name === ref) ??
+    remotes.find((r) => path.resolve(r.path) === path.resolve(ref));
+  if (found) return found.id;
+  if (!path.isAbsolute(ref)) {
+    throw new SluiceError('NOT_FOUND', `No configured remote is named "${ref}".`, {
+      hint: remotes.length
+        ? `Use one of: ${remotes.map((r) => r.name).join(', ')}; or give an absolute folder path to add one.`
+        : 'Give an absolute folder path (e.g. /mnt/backups) to add it as a remote.',
+    });
+  }
+  const name = remotes.some((r) => r.name === path.basename(ref)) ? ref : path.basename(ref) || ref;
+  return (await call<{ id: string }>(e, 'remotes.add', { name, path: ref })).id;
+}
