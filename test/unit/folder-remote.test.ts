@@ -73,6 +73,13 @@ describe('FolderRemote', () => {
     expect(readdirSync(path.join(root, 'vm')).sort()).toEqual(['.a.vhd.merge.json', 'b.vhd', 'fresh.json']);
   });
 
+  it('on a root that is not there (an unmounted share) finds nothing, and never calls that outside the repository', async () => {
+    const remote = new FolderRemote(path.join(temp(), 'not-mounted'));
+    expect(await remote.stat('')).toBeUndefined();
+    expect(await remote.list('xo-vm-backups')).toEqual([]);
+    expect(await remote.readIfExists('xo-vm-backups/a/1.json')).toBeUndefined();
+  });
+
   it('keeps an upload invisible until it is placed, and leaves nothing when aborted', async () => {
     const { remote, root } = remoteWith({});
     const up = await remote.beginNew('vm/1.xva');
