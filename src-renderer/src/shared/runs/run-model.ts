@@ -9,7 +9,7 @@ import type { RingBuffer } from './ring-buffer.js';
 export const COL = { t: 0, source: 1, destination: 2, buffered: 3, spool: 4, done: 5, verdict: 6 } as const;
 export const HISTORY_WIDTH = 7;
 /** The verdict column holds an index into this list. */
-export const VERDICTS: Verdict[] = ['unknown', 'source', 'destination', 'balanced'];
+export const VERDICTS: Verdict[] = ['unknown', 'source', 'destination', 'balanced', 'limit'];
 /** Phases after which a transfer moves no more bytes. */
 export const TERMINAL: ReadonlySet<BackupPhase> = new Set(['done', 'failed', 'cancelled', 'skipped']);
 
