@@ -31,8 +31,6 @@ export interface RunStartInfo {
   vms: Array<{ uuid: string; name: string }>;
   remoteName?: string;
   mode?: string;
-  /** The limit this run was started with (null: none), so the graph does not blame the host for it. */
-  speedLimitBytesPerSec?: number | null;
   /** What the run is: it decides which channel cancels it and how its result reads (default: backup). */
   kind?: 'backup' | 'job' | 'restore' | 'export' | 'verify' | 'delete';
   /** An operation's outcome in one sentence (operations.finished). */
