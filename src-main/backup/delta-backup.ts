@@ -1,3 +1,4 @@
+import { formatBytes } from '../../src-shared/units.js';
 import {
   BackupFolder,
   formatTimestamp,
@@ -92,7 +93,7 @@ export async function runDeltaBackup(
     sampler.setPhase('cleanup');
     await handOnBase(xapi, vmRef, snapRecord, opts, ctx);
     const { total, results } = transferred;
-    opts.log('info', `Backed up ${vm.name} incrementally: ${total} bytes in ${results.length} disk(s).`, ctx);
+    opts.log('info', `Backed up ${vm.name} incrementally: ${formatBytes(total)} in ${results.length} disk(s).`, ctx);
     const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'merge');
     sampler.stop('done');
     return {

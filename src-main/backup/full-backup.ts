@@ -1,3 +1,4 @@
+import { formatBytes } from '../../src-shared/units.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { startsWithZstd } from '../formats/compression-magic.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
@@ -100,7 +101,7 @@ export async function runFullBackup(
     sampler.setPhase('cleanup');
     await destroySnapshotWithDisks(xapi, snapRef);
     snapRef = undefined;
-    opts.log('info', `Backed up ${vm.name}: ${bytes} bytes in ${attempts} attempt(s).`, ctx);
+    opts.log('info', `Backed up ${vm.name}: ${formatBytes(bytes)} in ${attempts} attempt(s).`, ctx);
     const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'cleanup');
     sampler.stop('done');
     return {

@@ -1,3 +1,4 @@
+import { BACKUP_ENDS, type FlowEnds } from '../../src-shared/bottleneck-words.js';
 import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import { ProgressRenderer } from './progress-renderer.js';
 
@@ -10,8 +11,12 @@ export type CommandLog = (level: 'info' | 'warn' | 'error', message: string, con
 export class CommandOutput {
   private readonly renderer: ProgressRenderer | undefined;
 
-  constructor(readonly json: boolean) {
-    this.renderer = json ? undefined : new ProgressRenderer();
+  /** `ends`: what the transfers read and write, for the progress lines' words (a restore reads the remote). */
+  constructor(
+    readonly json: boolean,
+    ends: FlowEnds = BACKUP_ENDS,
+  ) {
+    this.renderer = json ? undefined : new ProgressRenderer(process.stderr, ends);
   }
 
   emit(obj: unknown): void {

@@ -1,3 +1,4 @@
+import { BACKUP_ENDS, type FlowEnds, verdictWords } from '../../src-shared/bottleneck-words.js';
 import type { TransferProgress } from '../../src-shared/contract/transfers.js';
 import { formatBytes, formatDuration, formatRate } from '../../src-shared/units.js';
 
@@ -7,24 +8,33 @@ function key(p: TransferProgress): string {
   return `${p.vm.uuid}/${p.disk?.uuid ?? '*'}`;
 }
 
-function bottleneckWords(p: TransferProgress): string {
+/** The engine's verdict, in the words the UI's run card starts its sentence with. */
+function bottleneckWords(p: TransferProgress, ends: FlowEnds): string {
   if (p.phase !== 'transfer') return '';
-  if (p.bottleneck === 'destination') return 'destination is the bottleneck';
-  if (p.bottleneck === 'source') return 'host is the bottleneck';
-  return '';
+  return verdictWords({ side: p.bottleneck, why: p.bottleneckWhy, stalledForMs: p.stalledForMs }, ends).headline;
 }
 
-export function describeProgress(p: TransferProgress, tick: number): string {
+/**
+ * One transfer's line. `disksWritten`: on the line of a VM whose disks report apart, what its disks wrote (the
+ * VM's own sample counts no bytes of its disks).
+ */
+export function describeProgress(
+  p: TransferProgress,
+  tick: number,
+  ends: FlowEnds = BACKUP_ENDS,
+  disksWritten?: number,
+): string {
   const name = (p.disk ? `${p.vm.name} / ${p.disk.name}` : p.vm.name).slice(0, 32).padEnd(32);
   let bar: string;
   let amount: string;
-  if (p.disk === null && p.disks?.length && p.phase === 'transfer') {
+  const carrier = p.disk === null && !!p.disks?.length;
+  if (carrier && p.phase !== 'done' && p.phase !== 'merge') {
     // The VM's own line while its disks copy: each disk has its line with the bytes.
-    return `${name}  ${p.phase.padEnd(8)}  ${p.disks.length} disk(s), one line each`;
+    return `${name}  ${p.phase.padEnd(8)}  ${p.disks!.length} disk(s), one line each`;
   }
   if (p.phase === 'done') {
     bar = `[${'#'.repeat(BAR)}] done`;
-    amount = formatBytes(p.bytesWritten);
+    amount = formatBytes(carrier ? (disksWritten ?? p.bytesWritten) : p.bytesWritten);
   } else if (p.totalBytes && p.totalBytes > 0) {
     const frac = Math.min(1, p.bytesWritten / p.totalBytes);
     const full = Math.round(frac * BAR);
@@ -41,13 +51,13 @@ export function describeProgress(p: TransferProgress, tick: number): string {
     p.phase.padEnd(8),
     bar,
     amount,
-    `host ${formatRate(p.sourceRate)}`,
-    `remote ${formatRate(p.destinationRate)}`,
+    `${ends.sourceLabel} ${formatRate(p.sourceRate)}`,
+    `${ends.destinationLabel} ${formatRate(p.destinationRate)}`,
   ];
   if (p.spoolBytes > 0) parts.push(`spool ${formatBytes(p.spoolBytes)}`);
   if (p.etaSeconds !== null) parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
   if (p.attempt > 1) parts.push(`attempt ${p.attempt}`);
-  const words = bottleneckWords(p);
+  const words = bottleneckWords(p, ends);
   if (words) parts.push(`(${words})`);
   return parts.join('  ');
 }
@@ -63,7 +73,10 @@ export class ProgressRenderer {
   private lastPlain = new Map<string, { at: number; phase: string }>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
+  constructor(
+    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly ends: FlowEnds = BACKUP_ENDS,
+  ) {
     if (out.isTTY) {
       this.timer = setInterval(() => this.redraw(), 250);
       this.timer.unref();
@@ -77,7 +90,7 @@ export class ProgressRenderer {
       const now = Date.now();
       if (!prev || prev.phase !== p.phase || now - prev.at > 5000) {
         this.lastPlain.set(key(p), { at: now, phase: p.phase });
-        this.out.write(describeProgress(p, 0) + '\n');
+        this.out.write(this.describe(p, 0) + '\n');
       }
     }
   }
@@ -89,6 +102,13 @@ export class ProgressRenderer {
     if (this.out.isTTY) this.redraw();
   }
 
+  private describe(p: TransferProgress, tick: number): string {
+    let disksWritten = 0;
+    for (const q of this.latest.values())
+      if (q.runId === p.runId && q.vm.uuid === p.vm.uuid && q.disk !== null) disksWritten += q.bytesWritten;
+    return describeProgress(p, tick, this.ends, disksWritten);
+  }
+
   private clear(): void {
     if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}F\x1b[0J`);
     this.drawn = 0;
@@ -98,7 +118,7 @@ export class ProgressRenderer {
     this.tick++;
     this.clear();
     const width = this.out.columns ?? 160;
-    const lines = [...this.latest.values()].map((p) => describeProgress(p, this.tick).slice(0, width - 1));
+    const lines = [...this.latest.values()].map((p) => this.describe(p, this.tick).slice(0, width - 1));
     if (lines.length) this.out.write(lines.join('\n') + '\n');
     this.drawn = lines.length;
   }

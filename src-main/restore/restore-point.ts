@@ -1,3 +1,4 @@
+import { formatBytes } from '../../src-shared/units.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { type BackupPoint, withNearestGoodPoint } from '../repository/index.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
@@ -48,7 +49,7 @@ export async function restorePoint(
     r.sampler.stop('done');
     opts.log(
       'info',
-      `Restored ${point.vmName} ${point.id} as "${r.name}" (${vmUuid}): ${disks.length} disk(s), ${bytes} bytes sent.`,
+      `Restored ${point.vmName} ${point.id} as "${r.name}" (${vmUuid}): ${disks.length} disk(s), ${formatBytes(bytes)} sent.`,
       context,
     );
     return {

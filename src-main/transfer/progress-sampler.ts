@@ -1,5 +1,6 @@
 import type { BackupPhase } from '../../src-shared/contract/backup-phases.js';
 import type { TransferProgress } from '../../src-shared/contract/transfers.js';
+import { BottleneckJudge, type BottleneckVerdict } from './bottleneck-judge.js';
 import { RateMeter } from './rate-meter.js';
 import type { TransferCounters } from './transfer-pipeline.js';
 
@@ -15,13 +16,13 @@ export class ProgressSampler {
   private readonly sourceMeter = new RateMeter();
   private readonly destMeter = new RateMeter();
   private timer: NodeJS.Timeout | undefined;
-  private readonly started = performance.now();
-  private last = { blocked: 0, starved: 0, t: performance.now() };
+  private readonly started: number;
+  private judge = new BottleneckJudge();
+  private verdict: BottleneckVerdict = { side: 'unknown' };
   phase: BackupPhase = 'queued';
   attempt = 1;
   totalBytes: number | null = null;
   counters: TransferCounters | undefined;
-  private lastBottleneck: TransferProgress['bottleneck'] = 'unknown';
   /** Set on a VM's sampler when its disks report on their own (see TransferProgress.disks). */
   disks: TransferProgress['disks'];
 
@@ -34,7 +35,11 @@ export class ProgressSampler {
     },
     private readonly listener: ProgressListener,
     private readonly intervalMs = 250,
-  ) {}
+    /** ms, monotonic; the counters' own clock. */
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.started = now();
+  }
 
   start(): void {
     this.emit();
@@ -52,7 +57,7 @@ export class ProgressSampler {
    * by disk under the VM's sampler: an export writing one file per disk, a restore moving a disk to its SR.
    */
   forDisk(disk: NonNullable<TransferProgress['disk']>): ProgressSampler {
-    return new ProgressSampler({ ...this.base, disk }, this.listener, this.intervalMs);
+    return new ProgressSampler({ ...this.base, disk }, this.listener, this.intervalMs, this.now);
   }
 
   stop(finalPhase?: BackupPhase): void {
@@ -66,11 +71,12 @@ export class ProgressSampler {
   restart(attempt: number, counters: TransferCounters): void {
     this.attempt = attempt;
     this.counters = counters;
-    this.last = { blocked: 0, starved: 0, t: performance.now() };
+    this.judge = new BottleneckJudge();
+    this.verdict = { side: 'unknown' };
   }
 
   sample(): TransferProgress {
-    const now = performance.now();
+    const now = this.now();
     const c = this.counters;
     const bytesRead = c?.bytesRead ?? 0;
     const bytesWritten = c?.bytesWritten ?? 0;
@@ -78,18 +84,19 @@ export class ProgressSampler {
     const destinationRate = this.destMeter.sample(bytesWritten, now);
     const buffer = c?.buffer;
     if (c && this.phase === 'transfer') {
-      const dt = now - this.last.t;
-      if (dt >= 200) {
-        const blocked = (c.producerBlockedMs - this.last.blocked) / dt;
-        const starved = (c.consumerStarvedMs - this.last.starved) / dt;
-        const buffered = (buffer?.memoryBytes ?? 0) + (buffer?.spoolBytes ?? 0);
-        // Data piling up in the buffer, or the host held back: the remote is slower. The writer waiting for
-        // data most of the time: the host is slower.
-        this.lastBottleneck =
-          blocked > 0.5 || buffered > 8 * 1024 * 1024 ? 'destination' : starved > 0.5 ? 'source' : 'balanced';
-        this.last = { blocked: c.producerBlockedMs, starved: c.consumerStarvedMs, t: now };
-      }
+      this.verdict = this.judge.judge({
+        now,
+        bytesRead,
+        bytesWritten,
+        memoryBytes: buffer?.memoryBytes ?? 0,
+        spoolBytes: buffer?.spoolBytes ?? 0,
+        spoolCapBytes: this.base.spoolCapBytes,
+        producerBlockedMs: c.producerBlockedMs,
+        throttledMs: c.throttledMs,
+        consumerStarvedMs: c.consumerStarvedMs,
+      });
     }
+    const verdict: BottleneckVerdict = this.phase === 'transfer' ? this.verdict : { side: 'unknown' };
     const elapsedMs = now - this.started;
     const eta =
       this.totalBytes !== null && destinationRate > 0 && elapsedMs > ETA_MIN_ELAPSED_MS && this.phase === 'transfer'
@@ -108,7 +115,9 @@ export class ProgressSampler {
       memoryBytes: buffer?.memoryBytes ?? 0,
       spoolBytes: buffer?.spoolBytes ?? 0,
       spoolCapBytes: this.base.spoolCapBytes,
-      bottleneck: this.phase === 'transfer' ? this.lastBottleneck : 'unknown',
+      bottleneck: verdict.side,
+      ...(verdict.why ? { bottleneckWhy: verdict.why } : {}),
+      ...(verdict.stalledForMs !== undefined ? { stalledForMs: Math.round(verdict.stalledForMs) } : {}),
       etaSeconds: eta === null ? null : Math.round(eta),
       elapsedMs: Math.round(elapsedMs),
       at: new Date().toISOString(),

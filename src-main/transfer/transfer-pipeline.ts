@@ -14,10 +14,12 @@ export interface TransferCounters {
   bytesRead: number;
   bytesWritten: number;
   readonly buffer: SpoolBufferStats;
-  /** Time the producer spent blocked because memory and spool were both full (ms). */
-  producerBlockedMs: number;
-  /** Time the consumer spent waiting for data (ms). */
-  consumerStarvedMs: number;
+  /** Time the producer spent blocked because memory and spool were both full (ms), a wait in progress included. */
+  readonly producerBlockedMs: number;
+  /** Time the producer spent held by the speed limit (ms), a wait in progress included. */
+  readonly throttledMs: number;
+  /** Time the consumer spent waiting for data (ms), a wait in progress included. */
+  readonly consumerStarvedMs: number;
 }
 
 /** Counters for work that moves bytes without a pipeline (a verify, a merge, a host-side copy): no buffer in use. */
@@ -27,8 +29,31 @@ export function idleCounters(): TransferCounters {
     bytesWritten: 0,
     buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
     producerBlockedMs: 0,
+    throttledMs: 0,
     consumerStarvedMs: 0,
   };
+}
+
+/**
+ * Milliseconds spent waiting, the wait in progress included: a destination that has hung for a minute shows as
+ * a minute of waiting now, not only once its write returns.
+ */
+class WaitClock {
+  private doneMs = 0;
+  private since: number | null = null;
+  async during<T>(wait: Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    this.since = t0;
+    try {
+      return await wait;
+    } finally {
+      this.doneMs += performance.now() - t0;
+      this.since = null;
+    }
+  }
+  get ms(): number {
+    return this.doneMs + (this.since === null ? 0 : performance.now() - this.since);
+  }
 }
 
 export interface TransferOptions {
@@ -56,18 +81,28 @@ export interface TransferOptions {
 export class Transfer {
   readonly counters: TransferCounters;
   private readonly buffer: SpoolBuffer;
+  private readonly blocked = new WaitClock();
+  private readonly throttled = new WaitClock();
+  private readonly starved = new WaitClock();
 
   constructor(private readonly opts: TransferOptions) {
     this.buffer = new SpoolBuffer({ ...opts.buffer, pool: opts.pool });
-    const buffer = this.buffer;
+    const { buffer, blocked, throttled, starved } = this;
     this.counters = {
       bytesRead: 0,
       bytesWritten: 0,
       get buffer() {
         return buffer.stats;
       },
-      producerBlockedMs: 0,
-      consumerStarvedMs: 0,
+      get producerBlockedMs() {
+        return blocked.ms;
+      },
+      get throttledMs() {
+        return throttled.ms;
+      },
+      get consumerStarvedMs() {
+        return starved.ms;
+      },
     };
   }
 
@@ -88,10 +123,8 @@ export class Transfer {
       for await (const chunk of source) {
         c.bytesRead += chunk.length;
         inspect?.(chunk);
-        if (throttle) await throttle.take(chunk.length, signal);
-        const t0 = performance.now();
-        if (!(await this.buffer.push(chunk))) pool?.release(chunk);
-        c.producerBlockedMs += performance.now() - t0;
+        if (throttle) await this.throttled.during(throttle.take(chunk.length, signal));
+        if (!(await this.blocked.during(this.buffer.push(chunk)))) pool?.release(chunk);
       }
       this.buffer.end();
     })().catch((err) => {
@@ -115,9 +148,7 @@ export class Transfer {
         );
       try {
         for (;;) {
-          const t0 = performance.now();
-          const chunk = await this.buffer.shift();
-          c.consumerStarvedMs += performance.now() - t0;
+          const chunk = await this.starved.during(this.buffer.shift());
           if (chunk === null) break;
           inFlight.push(track(sink.write(chunk), chunk));
           if (inFlight.length >= maxInFlight) await inFlight.shift();

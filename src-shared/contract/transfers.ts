@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { backupPhases } from './backup-phases.js';
 
+/** Which side holds a transfer back: the engine decides (`transfer/bottleneck-judge.ts`), the CLI and UI word it. */
+export const bottleneckSides = ['source', 'destination', 'balanced', 'limit', 'unknown'] as const;
+export type BottleneckSide = (typeof bottleneckSides)[number];
+/** Why, when the engine knows: a side that moved nothing for a while, the spool full or filling, one side waiting. */
+export const bottleneckWhys = ['stalled', 'spool-full', 'spool-filling', 'memory-filling', 'waits', 'starved'] as const;
+export type BottleneckWhy = (typeof bottleneckWhys)[number];
+
 /**
  * One sample of a transfer, several times a second. Counted by Sluice on both sides of its buffer, so the UI
  * can tell whether the host (source) or the remote (destination) holds things up.
@@ -27,7 +34,11 @@ export const transferProgressSchema = z.object({
   memoryBytes: z.number(),
   spoolBytes: z.number(),
   spoolCapBytes: z.number(),
-  bottleneck: z.enum(['source', 'destination', 'balanced', 'unknown']),
+  /** Held for a few seconds before it changes, so a short run's verdict does not flip with every sample. */
+  bottleneck: z.enum(bottleneckSides),
+  bottleneckWhy: z.enum(bottleneckWhys).optional(),
+  /** With bottleneckWhy "stalled": how long that side has moved nothing. */
+  stalledForMs: z.number().optional(),
   /** Only when it can be honest: a known total and a steady rate. */
   etaSeconds: z.number().nullable(),
   elapsedMs: z.number(),

@@ -172,6 +172,24 @@ describe('sluice backup / list', () => {
     expect(list.stdout.match(/ delta /g)).toHaveLength(2);
   });
 
+  it("an incremental run reads in sizes: no raw byte counts, and the VM's done line has what its disks wrote", async () => {
+    const fp = await env.sim.control.rotateCertificate();
+    const remote = path.join(work, 'delta-words');
+    const args = baseArgs(remote, path.join(work, 'd7'), ['--trust-fingerprint', fp]).map((a) =>
+      a === 'full' ? 'delta' : a,
+    );
+    expect((await runCli([...args, '--json'])).code).toBe(0);
+    env.sim.control.guestWrite(env.sim.control.vmUuidByName('web01'), 0.02);
+    const second = await runCli(args);
+    expect(second.code).toBe(0);
+    const output = second.stdout + second.stderr;
+    expect(output).not.toMatch(/\d+ bytes/);
+    expect(output).toMatch(/Backed up web01 incrementally: \d+\.\d (KiB|MiB) in 2 disk\(s\)/);
+    const doneLines = output.split('\n').filter((l) => /^web01 {2,}done/.test(l));
+    expect(doneLines.length).toBeGreaterThan(0);
+    for (const line of doneLines) expect(line).not.toMatch(/done\s+0 B/);
+  });
+
   it('runs the demo end to end with no set-up: backs up the "Small shop" pool, verifies every point', async () => {
     const remote = path.join(work, 'demo');
     const r = await runCli(['demo', '--remote', remote]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TransferProgress } from '../../src-shared/contract/transfers.js';
-import { describeProgress } from '../../src-main/cli/progress-renderer.js';
+import { PassThrough } from 'node:stream';
+import { describeProgress, ProgressRenderer } from '../../src-main/cli/progress-renderer.js';
 
 const base: TransferProgress = {
   runId: 'r',
@@ -30,14 +31,14 @@ describe('CLI progress line', () => {
     expect(line).toContain('host 100.0 MiB/s');
     expect(line).toContain('remote 25.0 MiB/s');
     expect(line).toContain('spool 900.0 MiB');
-    expect(line).toContain('(destination is the bottleneck)');
+    expect(line).toContain('(the destination is the bottleneck)');
   });
 
   it('shows a percentage and an ETA only when the total is known and the ETA honest', () => {
     const line = describeProgress({ ...base, totalBytes: 4 * 1024 ** 3, etaSeconds: 82, bottleneck: 'source' }, 0);
     expect(line).toMatch(/\[#{12}-{12}\]\s+50%/);
     expect(line).toContain('ETA 1:22');
-    expect(line).toContain('(host is the bottleneck)');
+    expect(line).toContain('(the host is the bottleneck)');
   });
 
   it("a VM whose disks report one by one: its own line gives the phase and leaves the bytes to the disks' lines", () => {
@@ -59,6 +60,24 @@ describe('CLI progress line', () => {
         0,
       ),
     ).toMatch(/50%/);
+  });
+
+  it("a VM whose disks report one by one ends with what its disks wrote, not its own sample's 0 B", () => {
+    const disks = [
+      { uuid: 'a', name: 'system' },
+      { uuid: 'b', name: 'data' },
+    ];
+    const written: string[] = [];
+    const out = Object.assign(new PassThrough(), { isTTY: false }) as unknown as NodeJS.WriteStream;
+    out.on('data', (d: Buffer) => written.push(...d.toString().split('\n').filter(Boolean)));
+    const r = new ProgressRenderer(out);
+    r.update({ ...base, phase: 'done', disk: disks[0]!, bytesWritten: 150 * 1024 });
+    r.update({ ...base, phase: 'done', disk: disks[1]!, bytesWritten: 55 * 1024 });
+    r.update({ ...base, phase: 'commit', bytesWritten: 0, disks });
+    r.update({ ...base, phase: 'done', bytesWritten: 0, disks });
+    r.stop();
+    expect(written.at(-2)).toMatch(/^web01\s+commit\s+2 disk\(s\), one line each$/);
+    expect(written.at(-1)).toMatch(/^web01\s+done\s+\[#{24}\] done\s+205\.0 KiB/);
   });
 
   it('shows retries and a finished transfer plainly', () => {

@@ -8,6 +8,7 @@ import { formatBytes, formatDuration } from '../../../src-shared/units.js';
 import { selectOnePoint } from '../point-selection.js';
 import { CommandOutput } from '../command-output.js';
 import { cancelOnSignal } from '../cancel-on-signal.js';
+import { flowEnds } from '../../../src-shared/bottleneck-words.js';
 
 export const exportHelp = `sluice export --remote DIR --vm NAME_OR_UUID [--at TIMESTAMP|latest] --format xva|vhd|raw --out PATH
               [--disk VDI_UUID_OR_POSITION] [--json]
@@ -45,7 +46,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (values.format === 'xva' && values.disk)
     throw new UsageError('--disk goes with --format vhd or raw: an XVA holds the whole VM.');
   const json = values.json === true;
-  const out = new CommandOutput(json);
+  const out = new CommandOutput(json, flowEnds('export'));
   const { log } = out;
   const emit = (obj: unknown) => out.emit(obj);
   const { points } = await listBackupPoints(path.resolve(values.remote!));

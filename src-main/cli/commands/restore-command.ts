@@ -15,6 +15,7 @@ import { CommandOutput } from '../command-output.js';
 import { cancelOnSignal } from '../cancel-on-signal.js';
 import { spoolBudget } from '../../runs/spool-budget.js';
 import { defaultSettings } from '../../settings/settings-schema.js';
+import { flowEnds } from '../../../src-shared/bottleneck-words.js';
 
 export const restoreHelp = `sluice restore --remote DIR --vm NAME_OR_UUID [--at TIMESTAMP|latest]
                --host URL --username U --password-file F [--trust-fingerprint SHA256]
@@ -71,7 +72,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const speedLimit = values['speed-limit'] === undefined ? null : parseSize(values['speed-limit']);
   if (speedLimit !== null && !(speedLimit > 0))
     throw new UsageError(`--speed-limit takes a rate like 50M, not "${values['speed-limit']}".`);
-  const out = new CommandOutput(values.json === true);
+  const out = new CommandOutput(values.json === true, flowEnds('restore'));
   const { log } = out;
 
   // The point first: a wrong --vm or --at must not cost a login.

@@ -5,6 +5,7 @@ import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
 import { ProgressRenderer } from '../progress-renderer.js';
+import { flowEnds } from '../../../src-shared/bottleneck-words.js';
 
 export const verifyHelp = `sluice verify --remote DIR [--vm NAME_OR_UUID] [--at TIMESTAMP|latest] [--json]
 
@@ -57,7 +58,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   }
   const cache: FileVerifyCache = new Map();
   // A bar per VM on a terminal, as backup and restore draw; results go to stdout above the bars.
-  const renderer = values.json ? undefined : new ProgressRenderer();
+  const renderer = values.json ? undefined : new ProgressRenderer(process.stderr, flowEnds('verify'));
   const emit = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
   const say = (line: string, to: NodeJS.WritableStream = process.stdout) => renderer!.log(line, to);
   try {

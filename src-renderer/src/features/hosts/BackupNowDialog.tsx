@@ -65,7 +65,6 @@ export function BackupNowDialog({ target, onClose }: { target: BackupTarget | nu
         vms: [target.vm],
         ...(remote ? { remoteName: remote.name } : {}),
         mode,
-        speedLimitBytesPerSec: limitMiB !== null ? Math.round(limitMiB * MiB) : defaultLimit,
       });
       onClose();
       navigate('transfers');

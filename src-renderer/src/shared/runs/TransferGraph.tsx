@@ -1,8 +1,9 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { formatBytes, formatRate, MiB } from '../../../../src-shared/units';
+import { MiB } from '../../../../src-shared/units';
 import { flowEnds } from './bottleneck';
+import { BYTE_INCRS, clock, tickBytes, tickRate, TIME_INCRS } from './graph-axes';
 import { COL } from './run-model';
 import type { RunStore } from './run-store';
 
@@ -10,11 +11,6 @@ const HEIGHT = 240;
 
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
-}
-
-function clock(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
 /**
@@ -33,6 +29,11 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
     let frame = 0;
     let drawnVersion = -1;
     const x = new Float64Array(run.history.capacity);
+    // The axes are drawn on a canvas: the labels last drawn are kept on the element for what reads it.
+    const shown = (key: string, labels: string[]) => {
+      el.dataset[key] = labels.join('|');
+      return labels;
+    };
 
     const data = (): uPlot.AlignedData => {
       const cols = run.history.columns();
@@ -60,15 +61,22 @@ export function TransferGraph({ store, runId, label }: { store: RunStore; runId:
           // Axis widths are fixed, so the plot never shifts as its labels change; wide enough for the longest
           // label ("1023.9 KiB/s", "1023.9 MiB"), which 80 px clipped.
           axes: [
-            { ...axis, values: (_u, vals) => vals.map((v) => clock(v)) },
-            { ...axis, scale: 'rate', size: 100, values: (_u, vals) => vals.map((v) => formatRate(v)) },
+            { ...axis, incrs: TIME_INCRS, values: (_u, vals) => shown('ticksTime', vals.map(clock)) },
+            {
+              ...axis,
+              scale: 'rate',
+              size: 100,
+              incrs: BYTE_INCRS,
+              values: (_u, vals) => shown('ticksRate', vals.map(tickRate)),
+            },
             {
               ...axis,
               scale: 'buf',
               side: 1,
               size: 92,
               grid: { show: false },
-              values: (_u, vals) => vals.map((v) => formatBytes(v)),
+              incrs: BYTE_INCRS,
+              values: (_u, vals) => shown('ticksBuffered', vals.map(tickBytes)),
             },
           ],
           series: [

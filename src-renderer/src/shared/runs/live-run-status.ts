@@ -1,8 +1,8 @@
 import type { BackupPhase } from '../../../../src-shared/contract/backup-phases.js';
 import type { TransferProgress } from '../../../../src-shared/contract/transfers.js';
-import { flowEnds, readBottleneck, type BottleneckReading, type FlowSample, type Verdict } from './bottleneck.js';
+import { flowEnds, readBottleneck, type BottleneckReading, type Verdict } from './bottleneck.js';
 import { estimateEta, type DonePoint, type EtaReading } from './eta.js';
-import { COL, TERMINAL, VERDICTS, type Run, type RunStartInfo } from './run-model.js';
+import { COL, TERMINAL, type Run, type RunStartInfo } from './run-model.js';
 import { isVmCarrier, vmRows } from './vm-transfer-rows.js';
 
 export type RunState = 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled';
@@ -45,7 +45,7 @@ export function aggregate(run: Run): Aggregate {
     bytesDone: 0,
     verdict: 'unknown',
   };
-  const verdicts: Verdict[] = [];
+  const live: TransferProgress[] = [];
   for (const row of vmRows(run)) a.bytesDone += row.bytesWritten;
   for (const { latest: p } of run.items.values()) {
     if (TERMINAL.has(p.phase)) continue;
@@ -60,16 +60,15 @@ export function aggregate(run: Run): Aggregate {
     a.bufferedBytes += p.memoryBytes + p.spoolBytes;
     a.spoolBytes += p.spoolBytes;
     a.spoolCapBytes += p.spoolCapBytes;
-    if (p.phase === 'transfer') verdicts.push(p.bottleneck);
+    live.push(p);
   }
-  a.verdict = verdicts.includes('destination')
-    ? 'destination'
-    : verdicts.length > 0 && verdicts.every((v) => v === 'source')
-      ? 'source'
-      : verdicts.includes('balanced')
-        ? 'balanced'
-        : 'unknown';
+  a.verdict = readBottleneck(live).verdict;
   return a;
+}
+
+/** The latest sample of each of the run's transfers still moving bytes (not a VM's own sample over its disks). */
+function liveTransfers(run: Run): TransferProgress[] {
+  return [...run.items.values()].map((i) => i.latest).filter((p) => !TERMINAL.has(p.phase) && !isVmCarrier(p));
 }
 
 /** The run's total, when it can be known: every VM of the run has reported and each knows its size. */
@@ -98,25 +97,14 @@ function runPhase(run: Run): BackupPhase {
 export function summarise(run: Run, tailMs = 30_000): LiveRunStatus {
   const h = run.history;
   const n = h.length;
-  const flow: FlowSample[] = [];
   const done: DonePoint[] = [];
   const newestT = n > 0 ? h.get(n - 1, COL.t) : 0;
   for (let i = 0; i < n; i++) {
     const t = h.get(i, COL.t);
     if (t < newestT - tailMs) continue;
-    flow.push({
-      t,
-      sourceRate: h.get(i, COL.source),
-      destinationRate: h.get(i, COL.destination),
-      bufferedBytes: h.get(i, COL.buffered),
-      spoolBytes: h.get(i, COL.spool),
-      spoolCapBytes: 0,
-      engineVerdict: VERDICTS[h.get(i, COL.verdict)] ?? 'unknown',
-    });
     done.push({ t, done: h.get(i, COL.done) });
   }
   const a = aggregate(run);
-  if (flow.length > 0) flow[flow.length - 1]!.spoolCapBytes = a.spoolCapBytes;
   const total = knownTotal(run);
   const state: RunState = run.result
     ? run.result.cancelled
@@ -149,7 +137,7 @@ export function summarise(run: Run, tailMs = 30_000): LiveRunStatus {
         ? { seconds: null, reason: 'unknown-total' }
         : { seconds: null, reason: 'too-early' },
     bottleneck: transferring
-      ? readBottleneck(flow, run.info?.speedLimitBytesPerSec ?? null, flowEnds(run.info?.kind))
+      ? readBottleneck(liveTransfers(run), flowEnds(run.info?.kind))
       : { verdict: 'unknown', stalled: null, stalledForMs: 0, text: phaseWords(phase, run.info?.kind) },
     sourceRate: a.sourceRate,
     destinationRate: a.destinationRate,

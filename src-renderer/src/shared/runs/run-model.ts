@@ -9,7 +9,7 @@ import type { RingBuffer } from './ring-buffer.js';
 export const COL = { t: 0, source: 1, destination: 2, buffered: 3, spool: 4, done: 5, verdict: 6 } as const;
 export const HISTORY_WIDTH = 7;
 /** The verdict column holds an index into this list. */
-export const VERDICTS: Verdict[] = ['unknown', 'source', 'destination', 'balanced'];
+export const VERDICTS: Verdict[] = ['unknown', 'source', 'destination', 'balanced', 'limit'];
 /** Phases after which a transfer moves no more bytes. */
 export const TERMINAL: ReadonlySet<BackupPhase> = new Set(['done', 'failed', 'cancelled', 'skipped']);
 
@@ -31,8 +31,6 @@ export interface RunStartInfo {
   vms: Array<{ uuid: string; name: string }>;
   remoteName?: string;
   mode?: string;
-  /** The limit this run was started with (null: none), so the graph does not blame the host for it. */
-  speedLimitBytesPerSec?: number | null;
   /** What the run is: it decides which channel cancels it and how its result reads (default: backup). */
   kind?: 'backup' | 'job' | 'restore' | 'export' | 'verify' | 'delete';
   /** An operation's outcome in one sentence (operations.finished). */

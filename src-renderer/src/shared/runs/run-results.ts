@@ -94,6 +94,12 @@ export function describeOperation(f: OperationFinished): string {
  */
 export function storeFromRecord(record: RunRecord): RunStore {
   const store = new RunStore({ capacity: Math.max(16, record.samples.length * 2 + 4), stepMs: 0 });
+  addRecordTo(store, record);
+  return store;
+}
+
+/** Replays one finished run from its record into `store`, next to the runs already there. */
+export function addRecordTo(store: RunStore, record: RunRecord): void {
   const start = Date.parse(record.startedAt);
   const names = new Map(record.vms.map((v) => [v.vmUuid, v.vmName]));
   const diskNames = new Map(record.vms.flatMap((v) => v.disks.map((d) => [d.uuid ?? '', d.name] as const)));
@@ -132,5 +138,4 @@ export function storeFromRecord(record: RunRecord): RunStore {
       });
   }
   if (record.finishedAt) store.finished(resultFromRunSummary(record));
-  return store;
 }

@@ -42,6 +42,11 @@ export function RunsProvider({ children }: { children: ReactNode }) {
   return <RunStoreContext.Provider value={store}>{children}</RunStoreContext.Provider>;
 }
 
+/** Cards inside read `store` instead of the window's: runs rebuilt from the history, for one. */
+export function RunStoreScope({ store, children }: { store: RunStore; children: ReactNode }) {
+  return <RunStoreContext.Provider value={store}>{children}</RunStoreContext.Provider>;
+}
+
 export function useRunStore(): RunStore {
   const s = useContext(RunStoreContext);
   if (!s) throw new Error('useRunStore outside RunsProvider');
