@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { SettingsStore } from '../settings/settings-store.js';
 import { CertificateChangedError, normaliseFingerprint } from '../xapi/tls-pinning.js';
+import { XapiError } from '../xapi/xapi-error.js';
 import { normaliseUrl, XapiSession } from '../xapi/xapi-session.js';
 
 export async function readPasswordFile(file: string): Promise<string> {
@@ -77,6 +78,10 @@ export async function connectTrusted(
     });
   }
   const pinned = explicit ?? remembered() ?? null;
+  const remember = async () => {
+    if (explicit && remembered() !== explicit)
+      await settings.update((s) => void (s.trustedCertificates[url] = explicit));
+  };
   try {
     const session = await XapiSession.connect({
       url,
@@ -86,11 +91,11 @@ export async function connectTrusted(
       fingerprintFor: (u) => explicit ?? settings.get().trustedCertificates[u],
       signal: opts.signal,
     });
-    if (explicit && remembered() !== explicit) {
-      await settings.update((s) => void (s.trustedCertificates[url] = explicit));
-    }
+    await remember();
     return session;
   } catch (err) {
+    // The host answered (a wrong password, say) over the approved certificate: the approval stands on its own.
+    if (err instanceof XapiError) await remember();
     // An explicit approval that does not match what the host shows is a change, whatever we remembered.
     if (err instanceof CertificateChangedError && explicit && remembered() && remembered() !== explicit) {
       throw new CertificateChangedError(err.host, remembered()!, err.presented);

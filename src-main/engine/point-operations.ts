@@ -5,6 +5,7 @@ import type { ParsedRequestOf } from '../../src-shared/contract/index.js';
 import type { OperationFinished } from '../../src-shared/contract/points.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { mergeProgressTracker } from '../backup/retention-phase.js';
+import { requireExportFolder } from '../export/export-destination.js';
 import { exportPoint } from '../export/export-point.js';
 import { SluiceError, toIpcError } from '../errors/sluice-error.js';
 import {
@@ -172,6 +173,7 @@ export class PointOperations {
       });
     }
     await refuseOverwrite(req.outPath, req.format);
+    await requireExportFolder(req.outPath);
     const { point } = await this.findPoint(req);
     if (req.disk !== undefined) this.checkDisk(point, await this.pointDisks(point), req.disk);
     return this.launch('export', point, async (operationId, signal) => {

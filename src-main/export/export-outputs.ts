@@ -3,6 +3,7 @@ import path from 'node:path';
 import { SluiceError } from '../errors/sluice-error.js';
 import { AtomicFile } from '../core/atomic-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
+import { requireFolder } from './export-destination.js';
 
 /**
  * The files of one export, all or nothing: each is written under a temp name in its destination folder and
@@ -17,8 +18,15 @@ export class ExportOutputs {
 
   private constructor(readonly targets: string[]) {}
 
-  /** Checks that none of `targets` exists (there is no overwrite option) and makes their folders. */
-  static async claim(targets: string[], context: Record<string, string>): Promise<ExportOutputs> {
+  /**
+   * Checks that none of `targets` exists (there is no overwrite option) and that their folders do; only
+   * `makeFolder` (the folder that receives the files of several disks) is made when missing, and said.
+   */
+  static async claim(
+    targets: string[],
+    context: Record<string, string>,
+    opts: { makeFolder?: string; log?: (message: string) => void } = {},
+  ): Promise<ExportOutputs> {
     const outputs = new ExportOutputs(targets.map((t) => path.resolve(t)));
     const taken: string[] = [];
     for (const t of outputs.targets)
@@ -39,16 +47,18 @@ export class ExportOutputs {
         },
       );
     }
+    const makeFolder = opts.makeFolder === undefined ? undefined : path.resolve(opts.makeFolder);
     for (const dir of new Set(outputs.targets.map((t) => path.dirname(t)))) {
-      const first = await fs.mkdir(dir, { recursive: true }).catch((err) => {
+      if (dir !== makeFolder || (await isFolder(dir))) {
+        await requireFolder(dir);
+        continue;
+      }
+      await requireFolder(path.dirname(dir));
+      await fs.mkdir(dir).catch((err) => {
         throw describeFsError(err, dir, 'create the folder');
       });
-      if (first) {
-        // mkdir -p made `first` and everything below it down to `dir`.
-        const chain: string[] = [];
-        for (let d = dir; d.length >= first.length; d = path.dirname(d)) chain.unshift(d);
-        outputs.madeDirs.push(...chain);
-      }
+      outputs.madeDirs.push(dir);
+      opts.log?.(`Created the folder ${dir} for the ${targets.length} disk files.`);
     }
     return outputs;
   }
@@ -79,4 +89,11 @@ export class ExportOutputs {
     await Promise.all(this.files.map((f) => f.abort()));
     for (const d of [...this.madeDirs].reverse()) await fs.rmdir(d).catch(() => {});
   }
+}
+
+function isFolder(p: string): Promise<boolean> {
+  return fs.stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }

@@ -84,7 +84,10 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
       const sources = await diskSources(point, opts, opened);
       sampler.totalBytes = sources.reduce((n, s) => n + s.size, 0);
       const targets = await diskTargets(point, sources, opts);
-      outputs = await ExportOutputs.claim(targets, context);
+      outputs = await ExportOutputs.claim(targets, context, {
+        ...(targets[0] !== opts.out ? { makeFolder: opts.out } : {}),
+        log: (message) => opts.log('info', message),
+      });
       sampler.setPhase('transfer');
       for (const [i, s] of sources.entries())
         files.push(await writeDiskFile(await outputs.open(targets[i]!), s, counters, sampler, opts));

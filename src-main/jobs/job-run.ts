@@ -5,6 +5,7 @@ import type { BackupRunOptions } from '../backup/backup-options.js';
 import type { BackupLog } from '../core/run-log.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { preflightRemote } from '../remotes/folder-remote.js';
+import { openExistingRemote } from '../remotes/remote-registry.js';
 import { runBackupPlan, type BackupFunctions, type BackupPlan, type PlanHooks } from '../runs/backup-plan.js';
 import { spoolBudget, type SpoolBudget } from '../runs/spool-budget.js';
 import type { Settings } from '../settings/settings-schema.js';
@@ -94,6 +95,7 @@ async function usableRemotes(
   const usable: Array<{ id: string; root: string }> = [];
   for (const r of known) {
     try {
+      await openExistingRemote(r.path);
       await preflightRemote(r.path, { create: false });
       usable.push({ id: r.id, root: r.path });
     } catch (err) {

@@ -207,7 +207,9 @@ export class FolderRemote implements Remote {
    */
   private async confined(key: string, opts: { allowTop?: boolean } = {}): Promise<string> {
     const p = path.join(this.root, ...keySegments(key, this.label, opts));
-    const root = (this.realRoot ??= await fs.realpath(this.root).catch(() => path.resolve(this.root)));
+    const root = this.realRoot ?? (this.realRoot = await fs.realpath(this.root).catch(() => undefined));
+    // A folder that is not there holds nothing, and so no link out: its keys are simply absent (stat, list).
+    if (root === undefined) return p;
     let probe = p;
     for (;;) {
       const real = await fs.realpath(probe).catch((err: NodeJS.ErrnoException) => {
@@ -265,10 +267,18 @@ function tooLarge(p: string, size: number, max: number): SluiceError {
 
 /**
  * A folder (a local disk or a share the OS mounts) is any location that is not a URL: `/mnt/nas/backups`,
- * `backups`, `D:\\backups` (a drive letter is not a scheme: it has no `//`).
+ * `backups`, `D:\\backups` (a drive letter is not a scheme: it has no `//`). Only a full path names one place:
+ * `backups` would be wherever Sluice happened to start. UNC paths (\\\\server\\share) are full on Windows.
  */
 export const folderRemoteKind = {
   name: 'a folder (a local disk or a mounted share)',
   accepts: (location: string): boolean => !/^[a-z][a-z0-9+.-]+:\/\//i.test(location),
+  check: (location: string): void => {
+    if (path.isAbsolute(location) || location.startsWith('\\\\')) return;
+    throw new SluiceError('VALIDATION', `"${location}" is not an absolute folder path.`, {
+      hint: 'Use the full path of a local folder or a mounted share, e.g. /mnt/backups or \\\\nas\\backups.',
+      context: { remote: location },
+    });
+  },
   open: (location: string): Remote => new FolderRemote(location),
 };

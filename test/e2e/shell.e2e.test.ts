@@ -18,7 +18,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const t = makeTempDir();
   cleanup = t.cleanup;
-  serve = await startServeProcess(['--port', '0', '--data-dir', t.dir, '--demo']);
+  serve = await startServeProcess(['--port', '0', '--data-dir', t.dir, '--demo', '--demo-manual']);
   browser = await launchChromium();
 });
 afterAll(async () => {

@@ -64,7 +64,7 @@ beforeAll(async () => {
   const remote = makeTempDir('sluice-remote-');
   temps.push(data.cleanup, remote.cleanup);
   remoteDir = remote.dir;
-  serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo']);
+  serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo', '--demo-manual']);
   const m = /Demo pool "Small shop" at (\S+) \(user (\S+), password (\S+), certificate (\S+)\)/.exec(serve.output())!;
   const c = /Demo pool control API at (\S+)/.exec(serve.output())!;
   demo = { url: m[1]!, user: m[2]!, password: m[3]!, fingerprint: m[4]!, control: c[1]! };

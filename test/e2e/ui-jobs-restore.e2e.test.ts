@@ -83,7 +83,7 @@ beforeAll(async () => {
   temps.push(data.cleanup, remote.cleanup, out.cleanup);
   remoteDir = remote.dir;
   exportDir = out.dir;
-  serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo']);
+  serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo', '--demo-manual']);
   demo = demoPoolOf(serve);
   browser = await launchChromium();
   page = await openSluicePage(browser, serve, { width: 1280, height: 900 }, consoleErrors);

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 // The argument lists of `sluice` commands, for the tests and the benchmarks that run the CLI.
@@ -33,8 +33,9 @@ export interface BackupCliOptions {
   extra?: string[];
 }
 
-/** `sluice backup …` of one VM to one remote. */
+/** `sluice backup …` of one VM to one remote, made here if missing (as an admin mounts it: a backup never makes it). */
 export function backupCliArgs(host: HostLogin, passwordFile: string, o: BackupCliOptions): string[] {
+  mkdirSync(o.remote, { recursive: true });
   return [
     'backup',
     ...hostArgs(host, passwordFile, { trust: o.trust }),

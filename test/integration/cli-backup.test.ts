@@ -192,6 +192,7 @@ describe('sluice backup / list', () => {
 
   it('runs the demo end to end with no set-up: backs up the "Small shop" pool, verifies every point', async () => {
     const remote = path.join(work, 'demo');
+    mkdirSync(remote);
     const r = await runCli(['demo', '--remote', remote]);
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);

@@ -56,7 +56,10 @@ describe('sluice jobs', () => {
       '0 25 * * *',
     );
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/schedules\.0\.cron: "0 25 \* \* \*" is not a cron pattern/);
+    // A terminal has no highlighted field: the refusal names the flag and what is wrong with it.
+    expect(bad.stderr).toMatch(/cannot be saved: --schedule: "0 25 \* \* \*" is not a cron pattern/);
+    expect(bad.stderr).toMatch(/\n {2}hint: Correct that flag, then run the command again\.\n$/);
+    expect(bad.stderr).not.toMatch(/highlighted|schedules\.0/);
     expect(new ConfSettingsStore(dataDir).get().jobs).toEqual([]);
 
     const ok = await jobs(

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { EventPayload } from '../../src-shared/contract/index.js';
 import { withEngine } from '../helpers/engine.js';
@@ -47,6 +48,23 @@ describe('engine: pools, inventory and backup runs', () => {
     const r = await env.engine.dispatcher.dispatch('remotes.test', { id: gone.id });
     expect(r).toMatchObject({ ok: false, error: { code: 'REMOTE_ERROR' } });
     expect(r.ok || r.error.hint).toMatch(/mounted/);
+  });
+
+  it('refuses "Back up now" to a remote that is not there in the words the CLI uses, creating nothing', async () => {
+    const missing = `${temp()}/nas-not-mounted`;
+    const remote = await call<{ id: string }>('remotes.add', { name: 'unmounted', path: missing });
+    const r = await env.engine.dispatcher.dispatch('backup.start', {
+      hostId,
+      vmUuids: [env.sim.control.vmUuidByName('web01')],
+      remoteId: remote.id,
+      mode: 'full',
+    });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND', message: `The remote ${missing} does not exist.` },
+    });
+    expect(r.ok || r.error.hint).toMatch(/share is mounted/);
+    expect(existsSync(missing)).toBe(false);
   });
 
   it('runs a backup from the contract, with progress events and a result, and cancels another', async () => {

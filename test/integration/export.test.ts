@@ -143,7 +143,8 @@ describe('export', () => {
     const point = points.at(-1)!;
     for (const format of ['vhd', 'raw'] as const) {
       const existing = temp();
-      const fresh = path.join(temp(), 'new', 'disks');
+      // A folder of disk files that is not there yet: made by the export (its parent must exist), removed on failure.
+      const fresh = path.join(temp(), 'disks');
       for (const out of [existing, fresh]) {
         const controller = new AbortController();
         const seen: Array<{ disk: string | undefined; phase: string; bytesWritten: number }> = [];
@@ -164,7 +165,7 @@ describe('export', () => {
         expect(seen.filter((s) => s.disk === 'app data').at(-1)).toMatchObject({ phase: 'cancelled' });
         expect(seen.at(-1)).toMatchObject({ disk: undefined, phase: 'cancelled' });
         if (out === existing) expect(readdirSync(existing)).toEqual([]);
-        else expect(existsSync(path.dirname(fresh))).toBe(false);
+        else expect(existsSync(fresh)).toBe(false);
       }
     }
   });
@@ -193,6 +194,39 @@ describe('export', () => {
       expect(await fs.readFile(file, 'utf8')).toBe('keep me too');
     }
     expect(readdirSync(dir).sort()).toEqual([path.basename(taken), 'one.vhd', 'one.xva'].sort());
+  });
+
+  it('sluice export refuses a missing destination folder, creating nothing; the folder --out names for several disks is made and said', async () => {
+    const dir = temp();
+    const out = path.join(dir, 'usb-not-mounted', 'exports', 'app.xva');
+    const refused = await runCli(['export', '--remote', remote, '--vm', 'app', '--format', 'xva', '--out', out]);
+    expect(refused.stderr).toContain(`The folder ${path.dirname(out)} does not exist.`);
+    expect(refused.stderr).toMatch(
+      /hint: Sluice does not create it, so that an unmounted drive .* Nothing was written\./,
+    );
+    expect(refused.code).toBe(1);
+    expect(readdirSync(dir)).toEqual([]);
+
+    const disks = path.join(dir, 'app-disks');
+    const made = await runCli(['export', '--remote', remote, '--vm', 'app', '--format', 'raw', '--out', disks]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stderr).toContain(`Created the folder ${disks} for the 2 disk files.`);
+    expect(readdirSync(disks)).toHaveLength(2);
+    // Only --out itself is made: a folder of disk files inside a missing folder is refused as well.
+    const deeper = await runCli([
+      'export',
+      '--remote',
+      remote,
+      '--vm',
+      'app',
+      '--format',
+      'raw',
+      '--out',
+      path.join(dir, 'gone', 'disks'),
+    ]);
+    expect(deeper.stderr).toContain(`The folder ${path.join(dir, 'gone')} does not exist.`);
+    expect(deeper.code).toBe(1);
+    expect(existsSync(path.join(dir, 'gone'))).toBe(false);
   });
 
   it('sluice export writes the file and reports it (--json)', async () => {

@@ -11,6 +11,7 @@ import { defaultDataDir } from '../../settings/data-dir.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { preflightRemote } from '../../remotes/folder-remote.js';
+import { openExistingRemote } from '../../remotes/remote-registry.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs, requireFlags } from '../command-args.js';
 import { formatBytes, formatDuration, parseSize } from '../../../src-shared/units.js';
@@ -33,7 +34,7 @@ Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with p
   --password-file F         a file holding the password (chmod 600)
   --trust-fingerprint SHA   approve the host certificate's SHA-256 (first use or after a change)
   --vm NAME_OR_UUID         a VM to back up; repeat for several
-  --remote DIR              the repository folder (local disk or a mounted share)
+  --remote DIR              the repository folder (a full path: local disk or a mounted share; never created)
   --mode full|delta         full (XVA) backups, or incremental ones (VHD chains, XO's delta layout)
   --retention N             keep the N newest points of this job per VM; older ones are deleted after the
                             backup (delta points are merged into the chain, shown as the "merge" phase)
@@ -77,7 +78,9 @@ export async function backupCommand(argv: string[]): Promise<number> {
 
   const settings = new ConfSettingsStore(args.dataDir ?? defaultDataDir());
   const password = await readPasswordFile(args.passwordFile);
-  const remote = await preflightRemote(args.remoteRoot);
+  // The UI's rule for a remote: a full path, already there (a missing one is an unmounted share), writable.
+  await openExistingRemote(args.remoteRoot);
+  const remote = await preflightRemote(args.remoteRoot, { create: false });
   const spool = await spoolBudget(args.spoolCapWanted, args.spoolDirWanted);
   if (spool.limitedByFreeSpace)
     log('warn', `The spool is limited to ${formatBytes(spool.capBytes)}: half the free space in ${spool.dir}.`);
@@ -163,7 +166,7 @@ function parseBackupArgs(argv: string[]): BackupArgs | undefined {
     memoryBufferBytes: sizeFlag('--buffer', values.buffer, 64 * 1024 ** 2)!,
     spoolCapWanted: sizeFlag('--spool-cap', values['spool-cap'], 4 * 1024 ** 3)!,
     spoolDirWanted: values['spool-dir'] !== undefined ? path.resolve(values['spool-dir']) : undefined,
-    remoteRoot: path.resolve(values.remote),
+    remoteRoot: values.remote,
     jobId: values['job-id'],
     dataDir: values['data-dir'],
     json: values.json === true,

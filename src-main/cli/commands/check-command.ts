@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { checkRepository, type RepositoryProblem } from '../../repository/index.js';
+import { openExistingRemote } from '../../remotes/remote-registry.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
@@ -31,7 +32,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   if (!values.remote) throw new UsageError('--remote is required.');
   const json = values.json === true;
   const emit: Emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-  const report = await checkRepository(path.resolve(values.remote), {
+  const report = await checkRepository(await openExistingRemote(values.remote), {
     repair: values.repair === true,
     log: (message) =>
       json

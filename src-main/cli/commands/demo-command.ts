@@ -5,6 +5,7 @@ import path from 'node:path';
 import { runFullBackup } from '../../backup/full-backup.js';
 import { resolveVms } from '../../backup/vm-selection.js';
 import { listBackupPoints, verifyFullPoint } from '../../repository/index.js';
+import { openExistingRemote } from '../../remotes/remote-registry.js';
 import { XapiSession } from '../../xapi/xapi-session.js';
 import { parseRecordMap, vmRecordSchema } from '../../xapi/xapi-records.js';
 import { parseCommandArgs } from '../command-args.js';
@@ -17,14 +18,16 @@ export const demoHelp = `sluice demo [--remote DIR]
 The main job with no set-up: starts the simulated "Small shop" pool, backs up its VMs into a local folder
 with progress bars, verifies every point, and lists the repository.
 
-  --remote DIR   where to write the backups (default: a new folder in the system temp folder)
+  --remote DIR   an existing folder (full path) to write the backups to (default: a new one in the system temp folder)
 `;
 
 export async function demoCommand(argv: string[]): Promise<number> {
   const values = parseCommandArgs(argv, { remote: { type: 'string' } }, demoHelp);
   if (!values) return 0;
-  const remoteRoot = path.resolve(values.remote ?? path.join(os.tmpdir(), `sluice-demo-${Date.now()}`));
-  await mkdir(remoteRoot, { recursive: true });
+  // A --remote given follows every command's rule (a full path, already there); only the demo's own is made.
+  const remoteRoot = values.remote ?? path.join(os.tmpdir(), `sluice-demo-${Date.now()}`);
+  if (values.remote) await openExistingRemote(values.remote);
+  else await mkdir(remoteRoot);
   const out = new ProgressRenderer();
   out.log('Starting the simulated pool "Small shop"…');
   const sim = await startDemoPool();

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { requireExportFolder } from '../../export/export-destination.js';
 import { exportPoint, type ExportFormat } from '../../export/export-point.js';
 import { listBackupPoints } from '../../repository/index.js';
+import { openExistingRemote } from '../../remotes/remote-registry.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs, requireFlags } from '../command-args.js';
 import { formatBytes, formatDuration } from '../../../src-shared/units.js';
@@ -18,7 +20,8 @@ Exports a backup point to standalone files, checked as they are read:
   vhd   one dynamic VHD per disk (an incremental chain flattened)
   raw   one raw image per disk (sparse)
 With vhd or raw, --out is the file when the point has one disk (or --disk picks one); otherwise a folder that
-receives <vm>-<point>-disk<position>.<format> files.
+receives <vm>-<point>-disk<position>.<format> files. The folder that holds --out must exist (a missing one
+is an unmounted drive or a typo); only the folder --out names for several disks is created, and said.
 All or nothing: the files appear only when all are complete (a failure or Ctrl-C leaves none), and an
 existing file is never replaced (the export is refused before writing anything).
 `;
@@ -49,7 +52,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const out = new CommandOutput(json, flowEnds('export'));
   const { log } = out;
   const emit = (obj: unknown) => out.emit(obj);
-  const { points } = await listBackupPoints(path.resolve(values.remote!));
+  const { points } = await listBackupPoints(await openExistingRemote(values.remote!));
+  await requireExportFolder(values.out!);
   const point = selectOnePoint(points, values.vm, values.at);
   const cancel = cancelOnSignal();
   try {

@@ -5,9 +5,11 @@ import { resolveVms } from '../../backup/vm-selection.js';
 import type { NodeEngine } from '../../engine/engine-node.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { parseSize } from '../../../src-shared/units.js';
+import { checkRemoteLocation } from '../../remotes/remote-registry.js';
 import { UsageError } from '../cli-errors.js';
 import { readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { call, help, parse, withEngine, type Values } from './jobs-command-base.js';
+import { jobsAddRefusal } from './jobs-add-issues.js';
 
 // `sluice jobs add`: a job from a JSON file (the jobs.save shape) or from flags, its pool and remotes named as
 // an admin names them (and added when new).
@@ -56,7 +58,12 @@ export async function addJob(argv: string[]): Promise<number> {
     } else {
       input = await inputFromFlags(e, values);
     }
-    const job = await call<Job>(e, 'jobs.save', input);
+    const job = await call<Job>(e, 'jobs.save', input).catch((err: unknown) => {
+      const name = typeof input.name === 'string' ? input.name : undefined;
+      const many = (flag: string) => ((values[flag] as string[] | undefined) ?? []).length;
+      const counts = { schedules: many('schedule'), remotes: many('remote') };
+      throw jobsAddRefusal(err, name, values.file ? { file: values.file as string } : { counts });
+    });
     const next = e.jobs.nextRuns(job)[0];
     process.stdout.write(
       `Saved job "${job.name}" (${job.id})${next ? `; next run ${next.at.toISOString()}` : '; no schedule: run it with `npx sluice jobs run`'}.\n`,
@@ -166,14 +173,13 @@ async function hostIdFor(e: NodeEngine, ref: string, v: Values): Promise<string>
   return added.id;
 }
 
-/** A configured remote by id or name; an absolute folder path not yet configured is added as a remote. */
+/** A configured remote by id, name or location; a full location not yet configured is added as a remote. */
 async function remoteIdFor(e: NodeEngine, ref: string): Promise<string> {
   const remotes = e.ctx.settings.get().remotes;
-  const found =
-    remotes.find((r) => r.id === ref || r.name === ref) ??
-    remotes.find((r) => path.resolve(r.path) === path.resolve(ref));
+  const bare = (location: string) => location.replace(/(.)[\\/]+$/, '$1');
+  const found = remotes.find((r) => r.id === ref || r.name === ref || bare(r.path) === bare(ref));
   if (found) return found.id;
-  if (!path.isAbsolute(ref)) {
+  if (!isRemoteLocation(ref)) {
     throw new SluiceError('NOT_FOUND', `No configured remote is named "${ref}".`, {
       hint: remotes.length
         ? `Use one of: ${remotes.map((r) => r.name).join(', ')}; or give an absolute folder path to add one.`
@@ -182,4 +188,14 @@ async function remoteIdFor(e: NodeEngine, ref: string): Promise<string> {
   }
   const name = remotes.some((r) => r.name === path.basename(ref)) ? ref : path.basename(ref) || ref;
   return (await call<{ id: string }>(e, 'remotes.add', { name, path: ref })).id;
+}
+
+/** Whether a --remote that names no configured remote is a location the engine would save (the UI's rule). */
+function isRemoteLocation(ref: string): boolean {
+  try {
+    checkRemoteLocation(ref);
+    return true;
+  } catch {
+    return false;
+  }
 }

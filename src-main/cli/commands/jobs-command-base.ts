@@ -57,7 +57,12 @@ export function help(): number {
 
 export async function call<T>(engine: NodeEngine, channel: string, payload: unknown): Promise<T> {
   const r = await engine.dispatcher.dispatch(channel, payload);
-  if (!r.ok) throw new SluiceError(r.error.code, r.error.message, { hint: r.error.hint, context: r.error.context });
+  if (!r.ok) {
+    const { code, message, hint, context, issues } = r.error;
+    // The UI highlights the fields `issues` names; a terminal has no highlight to point at.
+    const cliHint = issues?.length ? 'Correct the values named above, then run the command again.' : hint;
+    throw new SluiceError(code, message, { hint: cliHint, context, ...(issues ? { issues } : {}) });
+  }
   return r.value as T;
 }
 

@@ -1,5 +1,5 @@
-import path from 'node:path';
 import { listBackupPoints } from '../../repository/index.js';
+import { openExistingRemote } from '../../remotes/remote-registry.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
@@ -13,7 +13,7 @@ export async function listCommand(argv: string[]): Promise<number> {
   const values = parseCommandArgs(argv, { remote: { type: 'string' }, json: { type: 'boolean' } }, listHelp);
   if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
-  const { points, unreadable } = await listBackupPoints(path.resolve(values.remote));
+  const { points, unreadable } = await listBackupPoints(await openExistingRemote(values.remote));
   if (values.json) {
     process.stdout.write(
       JSON.stringify({

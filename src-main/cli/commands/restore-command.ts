@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { listBackupPoints, type BackupPoint } from '../../repository/index.js';
+import { openExistingRemote } from '../../remotes/remote-registry.js';
 import { restoreDisk } from '../../restore/restore-disk.js';
 import type { RestoredDisk, RestoreOptions, RestoreResult } from '../../restore/restore-options.js';
 import { restorePoint } from '../../restore/restore-point.js';
@@ -76,7 +76,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const { log } = out;
 
   // The point first: a wrong --vm or --at must not cost a login.
-  const { points } = await listBackupPoints(path.resolve(values.remote));
+  const { points } = await listBackupPoints(await openExistingRemote(values.remote));
   const point = selectOnePoint(points, values.vm, values.at);
   const password = await readPasswordFile(values['password-file']);
   const settings = new ConfSettingsStore(values['data-dir'] ?? defaultDataDir());

@@ -84,11 +84,10 @@ async function addHost(ctx: EngineContext, req: ParsedRequestOf<'hosts.add'>): P
       context: { host: url },
     });
   }
-  const fingerprint = url.startsWith('https:')
-    ? req.trustedFingerprint
-      ? normaliseFingerprint(req.trustedFingerprint)
-      : null
-    : null;
+  // One trust store for the app and every command: a certificate `sluice backup --trust-fingerprint` approved
+  // for this address is approved here too.
+  const approved = req.trustedFingerprint ?? ctx.settings.get().trustedCertificates[url];
+  const fingerprint = url.startsWith('https:') && approved ? normaliseFingerprint(approved) : null;
   // Log in once before saving anything: a wrong password or an unapproved certificate is said now, not
   // at 2 a.m. by the first scheduled backup.
   const session = await XapiSession.connect({

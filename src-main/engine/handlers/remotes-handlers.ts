@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import { testRemote } from '../../remotes/folder-remote.js';
+import { checkRemoteLocation } from '../../remotes/remote-registry.js';
 import { remoteUsage } from '../../remotes/remote-usage.js';
 import { listBackupPoints, BACKUPS_DIR } from '../../repository/index.js';
 import type { EngineContext } from '../engine-context.js';
@@ -13,14 +13,8 @@ export function remotesHandlers(
   return {
     'remotes.list': async () => ctx.settings.get().remotes,
     'remotes.add': async ({ name, path: dir }) => {
-      // UNC paths (\\server\share) are absolute on Windows; elsewhere a remote must be an absolute path so a
-      // job never writes relative to wherever the engine happened to start.
-      if (!path.isAbsolute(dir) && !dir.startsWith('\\\\')) {
-        throw new SluiceError('VALIDATION', `"${dir}" is not an absolute folder path.`, {
-          hint: 'Use the full path of a local folder or a mounted share, e.g. /mnt/backups or \\\\nas\\backups.',
-          context: { remote: name },
-        });
-      }
+      // The rule the CLI's --remote follows too: a job never writes relative to wherever the engine started.
+      checkRemoteLocation(dir);
       if (ctx.settings.get().remotes.some((r) => r.name === name)) {
         throw new SluiceError('CONFLICT', `A remote named "${name}" already exists.`, { hint: 'Choose another name.' });
       }
