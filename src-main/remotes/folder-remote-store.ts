@@ -220,8 +220,6 @@ export class FolderRemote implements Remote {
         if (real !== root && !real.startsWith(root + path.sep)) throw outsideRepository(key, this.label);
         return p;
       }
-      // A root that is not there (an unmounted share) holds nothing a link could lead out of.
-      if (path.resolve(probe) === path.resolve(this.root)) return p;
       const up = path.dirname(probe);
       if (up === probe) return p;
       probe = up;
