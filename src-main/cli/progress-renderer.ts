@@ -18,23 +18,27 @@ export function describeProgress(p: TransferProgress, tick: number): string {
   const name = (p.disk ? `${p.vm.name} / ${p.disk.name}` : p.vm.name).slice(0, 32).padEnd(32);
   let bar: string;
   let amount: string;
+  // What the total counts: a verify reads and checks, it writes nothing.
+  const done = p.totalOf === 'read' ? p.bytesRead : p.bytesWritten;
   if (p.disk === null && p.disks?.length && p.phase === 'transfer') {
     // The VM's own line while its disks copy: each disk has its line with the bytes.
     return `${name}  ${p.phase.padEnd(8)}  ${p.disks.length} disk(s), one line each`;
   }
   if (p.phase === 'done') {
     bar = `[${'#'.repeat(BAR)}] done`;
-    amount = formatBytes(p.bytesWritten);
+    amount = formatBytes(done);
   } else if (p.totalBytes && p.totalBytes > 0) {
-    const frac = Math.min(1, p.bytesWritten / p.totalBytes);
+    // An estimate (the disks' allocation) is marked as one, and never reaches 100 % before the end.
+    const estimate = p.totalEstimate === 'allocation';
+    const frac = Math.min(estimate ? 0.99 : 1, done / p.totalBytes);
     const full = Math.round(frac * BAR);
     bar = `[${'#'.repeat(full)}${'-'.repeat(BAR - full)}] ${(frac * 100).toFixed(0).padStart(3)}%`;
-    amount = `${formatBytes(p.bytesWritten)} / ${formatBytes(p.totalBytes)}`;
+    amount = `${formatBytes(done)} / ${estimate ? '≈ ' : ''}${formatBytes(p.totalBytes)}`;
   } else {
     // Unknown total: a moving marker shows bytes are flowing without pretending to a percentage.
     const pos = p.phase === 'transfer' ? tick % BAR : 0;
     bar = `[${'-'.repeat(pos)}${p.phase === 'transfer' ? '>' : '-'}${'-'.repeat(BAR - pos - 1)}]  ?? `;
-    amount = `${formatBytes(p.bytesWritten)} of unknown`;
+    amount = `${formatBytes(done)} of unknown`;
   }
   const parts = [
     name,
