@@ -10,6 +10,7 @@ import {
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
+import { NOBAK_MARK } from '../xapi/live-inventory.js';
 import type { BackupRunOptions } from './backup-options.js';
 import {
   backupDeltaDisk,
@@ -179,7 +180,10 @@ async function transferDisks(
     spoolCapBytes: Math.floor(opts.spoolCapBytes / parallel),
     spoolDir: opts.spoolDir,
   };
-  await forEachLimited(disks, parallel, async (d) => {
+  // Disks left out by name go first: they say "skipped" from the start, never "waiting" behind the others.
+  const left = (d: SnapshotDisk) => d.vdi.name_label.includes(NOBAK_MARK);
+  const ordered = [...disks.filter(left), ...disks.filter((d) => !left(d))];
+  await forEachLimited(ordered, parallel, async (d) => {
     const done = await backupDeltaDisk(run, base, { throttle, buffer }, d, onCommitted);
     if (!done) return;
     out.total += done.result.bytes;

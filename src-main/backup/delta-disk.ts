@@ -259,6 +259,10 @@ async function streamDisk(
   const written = writeVhdStreamToFile(bridge, write.path, {
     file: write.file,
     source: `${run.vm.name} / ${d.vdi.name_label}`,
+    // The host sends no length, but the VHD's block table says where the stream ends.
+    onLength: (bytes) => {
+      write.sampler.totalBytes = bytes;
+    },
     ...(parent ? { parentName: path.basename(parent.parentKey), expectedParentUuid: parent.base.vdi.uuid } : {}),
   }).catch((e: unknown) => {
     // A write that failed on the remote (full, read-only, gone) is said in words, naming the file.

@@ -19,6 +19,7 @@ import { destroySnapshotWithDisks, removeHostLeftovers, takeBackupSnapshot } fro
 import { createOwnedTask } from '../xapi/owned-tasks.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { runRetentionPhase } from './retention-phase.js';
+import { estimateXvaBytes } from './export-size-estimate.js';
 import { retryFromStart } from './retry-policy.js';
 
 export interface FullBackupResult {
@@ -75,6 +76,7 @@ export async function runFullBackup(
     const snapRecord = await xapi.call<Record<string, unknown>>('VM.get_record', snapRef);
     const point = await folder.beginFullPoint(when);
 
+    await estimateTotal(xapi, vmRef, opts, sampler);
     sampler.setPhase('transfer');
     const { bytes, sha256, attempts, spoolPeakBytes, waitedForHostMs, waitedForDestinationMs } = await transferXva(
       xapi,
@@ -85,6 +87,8 @@ export async function runFullBackup(
       ctx,
     );
 
+    sampler.totalBytes = bytes;
+    sampler.estimate = undefined;
     sampler.setPhase('commit');
     await point.commit(sha256, {
       jobId: opts.jobId,
@@ -121,6 +125,14 @@ export async function runFullBackup(
   } finally {
     await release();
   }
+}
+
+/** No length from the host: an estimate from the disks' allocation, marked as one, until the stream ends. */
+async function estimateTotal(xapi: XapiSession, vmRef: string, opts: BackupRunOptions, sampler: ProgressSampler) {
+  // A compressed export's length has nothing to do with the disks' allocation.
+  if (opts.compression !== 'none') return;
+  sampler.totalBytes = await estimateXvaBytes(xapi, vmRef);
+  sampler.estimate = sampler.totalBytes === null ? undefined : 'allocation';
 }
 
 interface XvaTransfer {

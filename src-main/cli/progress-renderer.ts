@@ -28,23 +28,27 @@ export function describeProgress(
   let bar: string;
   let amount: string;
   const carrier = p.disk === null && !!p.disks?.length;
+  // What the total counts: a verify reads and checks, it writes nothing.
+  const done = p.totalOf === 'read' ? p.bytesRead : p.bytesWritten;
   if (carrier && p.phase !== 'done' && p.phase !== 'merge') {
     // The VM's own line while its disks copy: each disk has its line with the bytes.
     return `${name}  ${p.phase.padEnd(8)}  ${p.disks!.length} disk(s), one line each`;
   }
   if (p.phase === 'done') {
     bar = `[${'#'.repeat(BAR)}] done`;
-    amount = formatBytes(carrier ? (disksWritten ?? p.bytesWritten) : p.bytesWritten);
+    amount = formatBytes(carrier ? (disksWritten ?? done) : done);
   } else if (p.totalBytes && p.totalBytes > 0) {
-    const frac = Math.min(1, p.bytesWritten / p.totalBytes);
+    // An estimate (the disks' allocation) is marked as one, and never reaches 100 % before the end.
+    const estimate = p.totalEstimate === 'allocation';
+    const frac = Math.min(estimate ? 0.99 : 1, done / p.totalBytes);
     const full = Math.round(frac * BAR);
     bar = `[${'#'.repeat(full)}${'-'.repeat(BAR - full)}] ${(frac * 100).toFixed(0).padStart(3)}%`;
-    amount = `${formatBytes(p.bytesWritten)} / ${formatBytes(p.totalBytes)}`;
+    amount = `${formatBytes(done)} / ${estimate ? '≈ ' : ''}${formatBytes(p.totalBytes)}`;
   } else {
     // Unknown total: a moving marker shows bytes are flowing without pretending to a percentage.
     const pos = p.phase === 'transfer' ? tick % BAR : 0;
     bar = `[${'-'.repeat(pos)}${p.phase === 'transfer' ? '>' : '-'}${'-'.repeat(BAR - pos - 1)}]  ?? `;
-    amount = `${formatBytes(p.bytesWritten)} of unknown`;
+    amount = `${formatBytes(done)} of unknown`;
   }
   const parts = [
     name,

@@ -47,14 +47,19 @@ export interface ExportResult {
   durationMs: number;
 }
 
-/** A disk to export: its blocks (block-size pieces, index order; absent ones read as zeros) and size. */
+/**
+ * A disk to export: its blocks (block-size pieces, index order; absent ones read as zeros), its size, and the
+ * bytes of the repository to read for it, which `blocks` counts into `read` as it goes (a chain's present
+ * blocks; a full point's whole disk, zeros included, out of its XVA).
+ */
 interface DiskSource {
   uuid: string;
   position: string;
   name: string;
   size: number;
   blockSize: number;
-  blocks(): AsyncGenerator<{ index: number; data: Buffer }>;
+  toRead: number;
+  blocks(read: { bytesRead: number }): AsyncGenerator<{ index: number; data: Buffer }>;
 }
 
 /**
@@ -82,15 +87,17 @@ export async function exportPoint(point: BackupPoint, opts: ExportOptions): Prom
       files.push(await writeXvaFile(point, await outputs.open(opts.out), opened, counters, sampler, opts.signal));
     } else {
       const sources = await diskSources(point, opts, opened);
-      sampler.totalBytes = sources.reduce((n, s) => n + s.size, 0);
       const targets = await diskTargets(point, sources, opts);
       outputs = await ExportOutputs.claim(targets, context, {
         ...(targets[0] !== opts.out ? { makeFolder: opts.out } : {}),
         log: (message) => opts.log('info', message),
       });
+      // Each disk reports on its own line; the VM's line carries the phases and names the disks, so none is
+      // counted twice and the ones not yet begun show as waiting.
+      sampler.disks = sources.map((s) => ({ uuid: s.uuid, name: s.name }));
       sampler.setPhase('transfer');
       for (const [i, s] of sources.entries())
-        files.push(await writeDiskFile(await outputs.open(targets[i]!), s, counters, sampler, opts));
+        files.push(await writeDiskFile(await outputs.open(targets[i]!), s, sampler, opts));
     }
     // Every output complete: only now do they appear under their names, together.
     opts.signal?.throwIfAborted();
@@ -143,34 +150,26 @@ async function diskTargets(point: BackupPoint, sources: DiskSource[], opts: Expo
   );
 }
 
-/** One disk as a VHD or raw file, on a progress line of its own. */
+/**
+ * One disk as a VHD or raw file, on a progress line of its own (as a backup's disks have). Its total is what
+ * it reads from the repository: the bytes it writes are known only once the zeros are left out.
+ */
 async function writeDiskFile(
   out: AtomicFile,
   s: DiskSource,
-  counters: TransferCounters,
   sampler: ProgressSampler,
   opts: ExportOptions,
 ): Promise<ExportedFile> {
-  // Each disk its own line (as a backup's disks have), the VM's line the sum.
-  const disk = { bytesRead: 0, bytesWritten: 0 };
+  const disk: TransferCounters = idleCounters();
   const diskSampler = sampler.forDisk({ uuid: s.uuid, name: s.name });
-  diskSampler.totalBytes = s.size;
+  diskSampler.totalBytes = s.toRead;
+  diskSampler.totalOf = 'read';
   diskSampler.phase = 'transfer';
-  diskSampler.restart(1, {
-    ...counters,
-    ...disk,
-    get bytesRead() {
-      return disk.bytesRead;
-    },
-    get bytesWritten() {
-      return disk.bytesWritten;
-    },
-  });
+  diskSampler.restart(1, disk);
   diskSampler.start();
   try {
-    const both = countingInto(counters, disk);
     const bytes =
-      opts.format === 'vhd' ? await writeVhd(out, s, both, opts.signal) : await writeRaw(out, s, both, opts.signal);
+      opts.format === 'vhd' ? await writeVhd(out, s, disk, opts.signal) : await writeRaw(out, s, disk, opts.signal);
     await out.seal();
     diskSampler.stop('done');
     return { path: out.finalPath, position: s.position, bytes };
@@ -178,29 +177,6 @@ async function writeDiskFile(
     diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
     throw err;
   }
-}
-
-/** Counters that add every increment to both `total` and `part` (a disk's bytes into the VM's). */
-function countingInto(
-  total: { bytesRead: number; bytesWritten: number },
-  part: { bytesRead: number; bytesWritten: number },
-): { bytesRead: number; bytesWritten: number } {
-  return {
-    get bytesRead() {
-      return part.bytesRead;
-    },
-    set bytesRead(v: number) {
-      total.bytesRead += v - part.bytesRead;
-      part.bytesRead = v;
-    },
-    get bytesWritten() {
-      return part.bytesWritten;
-    },
-    set bytesWritten(v: number) {
-      total.bytesWritten += v - part.bytesWritten;
-      part.bytesWritten = v;
-    },
-  };
 }
 
 function asDamage(err: unknown, point: BackupPoint): unknown {
@@ -238,16 +214,24 @@ async function diskSources(point: BackupPoint, opts: ExportOptions, opened: Open
           ).o,
         ]
       : all;
-    return chosen.map(({ disk, chain }) => ({
-      uuid: disk.uuid,
-      position: disk.position,
-      name: disk.name,
-      size: chain.size,
-      blockSize: chain.blockSize,
-      async *blocks() {
-        for (const index of chain.presentBlocks()) yield { index, data: await chain.readBlock(index) };
-      },
-    }));
+    return chosen.map(({ disk, chain }) => {
+      const present = chain.presentBlocks();
+      return {
+        uuid: disk.uuid,
+        position: disk.position,
+        name: disk.name,
+        size: chain.size,
+        blockSize: chain.blockSize,
+        toRead: present.length * chain.blockSize,
+        async *blocks(read: { bytesRead: number }) {
+          for (const index of present) {
+            const data = await chain.readBlock(index);
+            read.bytesRead += data.length;
+            yield { index, data };
+          }
+        },
+      };
+    });
   }
   const { disks } = await fullPointDisks(point);
   const chosen = opts.disk ? [pickDisk(disks, opts.disk, point)] : disks;
@@ -257,12 +241,14 @@ async function diskSources(point: BackupPoint, opts: ExportOptions, opened: Open
     name: d.name,
     size: d.virtualSize,
     blockSize: DEFAULT_BLOCK_SIZE,
-    async *blocks() {
+    toRead: d.virtualSize,
+    async *blocks(read: { bytesRead: number }) {
       // One pass over the XVA per disk: its chunks, gathered into VHD-sized blocks; all-zero blocks left out.
       let index = 0;
       let fill = 0;
       let block = Buffer.alloc(DEFAULT_BLOCK_SIZE);
       for await (const piece of xvaDiskRaw(await openPlainXva(point, 'export disks'), d.id, d.virtualSize)) {
+        read.bytesRead += piece.length;
         let at = 0;
         while (at < piece.length) {
           const n = Math.min(piece.length - at, DEFAULT_BLOCK_SIZE - fill);
@@ -326,13 +312,15 @@ async function writeVhd(
     blockSize: s.blockSize,
   });
   try {
-    for await (const { index, data } of s.blocks()) {
+    for await (const { index, data } of s.blocks(counters)) {
       signal?.throwIfAborted();
       await writer.writeBlock(index, data);
-      counters.bytesRead += data.length;
       counters.bytesWritten += data.length;
     }
-    return (await writer.finish()).bytes;
+    // The file's own length from here: its blocks and the metadata written last (footers, header, BAT).
+    const { bytes } = await writer.finish();
+    counters.bytesWritten = bytes;
+    return bytes;
   } catch (err) {
     await writer.abort();
     throw err;
@@ -346,13 +334,14 @@ async function writeRaw(
   signal?: AbortSignal,
 ): Promise<number> {
   const h = out.handle;
-  for await (const { index, data } of s.blocks()) {
+  for await (const { index, data } of s.blocks(counters)) {
     signal?.throwIfAborted();
     const at = index * s.blockSize;
     const length = Math.min(data.length, s.size - at);
-    if (length > 0 && !isZero(data.subarray(0, length))) await h.write(data, 0, length, at);
-    counters.bytesRead += data.length;
-    counters.bytesWritten += length;
+    if (length > 0 && !isZero(data.subarray(0, length))) {
+      await h.write(data, 0, length, at);
+      counters.bytesWritten += length;
+    }
   }
   // Holes where nothing was written: a sparse file of the disk's exact size.
   await h.truncate(s.size);

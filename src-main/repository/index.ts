@@ -18,6 +18,7 @@ export { listBackupPoints, type BackupPoint, type UnreadableMetadata } from './r
 export { BACKUPS_DIR, METADATA_VERSION, formatTimestamp } from './repository-layout.js';
 export type { BackupMetadata, DeltaMetadata, FullMetadata } from './backup-metadata.js';
 export { describePointChains, pointKey } from './point-chains.js';
+export { pointSizes } from './point-sizes.js';
 export { deltaPointDisks, pickDisk, type DeltaPointDisk } from './point-disks.js';
 export { openPointDisks, type OpenedDisk } from './point-disk-readers.js';
 export { fullPointDisks, fullXvaFile, openPlainXva, xvaDiskRaw, xvaPathOf } from './full-point-reader.js';

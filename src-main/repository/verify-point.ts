@@ -37,10 +37,11 @@ export async function verifyPoint(point: BackupPoint, opts: VerifyPointOptions =
       )
     : undefined;
   const onProgress = (p: VerifyProgress) => {
+    // A verify only reads: its total is the bytes to read and check, and it writes nothing.
     counters.bytesRead = p.bytesRead;
-    counters.bytesWritten = p.bytesRead;
     if (sampler) sampler.totalBytes = p.totalBytes;
   };
+  if (sampler) sampler.totalOf = 'read';
   sampler?.restart(1, counters);
   sampler?.start();
   sampler?.setPhase('verify');

@@ -84,9 +84,20 @@ export async function restoreDeltaPoint(xapi: XapiSession, point: BackupPoint, o
       });
     }
     await createVifs(xapi, meta, vmRef, opts.log, context);
+    // Each disk on a progress line of its own, the VM's line naming them: one after another, their bytes add up.
+    sampler.disks = opened.map((o) => ({ uuid: o.disk.uuid, name: o.disk.name }));
     sampler.setPhase('transfer');
     for (let i = 0; i < opened.length; i++) {
-      disks[i]!.bytes = await uploadDisk(xapi, opened[i]!, disks[i]!.vdiRef, opts, sampler, throttle, context);
+      const o = opened[i]!;
+      const diskSampler = sampler.forDisk({ uuid: o.disk.uuid, name: o.disk.name });
+      diskSampler.start();
+      try {
+        disks[i]!.bytes = await uploadDisk(xapi, o, disks[i]!.vdiRef, opts, diskSampler, throttle, context);
+        diskSampler.stop('done');
+      } catch (err) {
+        diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
+        throw err;
+      }
     }
     await created.keep();
     return { vmRef, disks, name, sampler };

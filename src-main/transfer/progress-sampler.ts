@@ -22,6 +22,11 @@ export class ProgressSampler {
   phase: BackupPhase = 'queued';
   attempt = 1;
   totalBytes: number | null = null;
+  /** Which count the total is the end of (see TransferProgress.totalOf). */
+  totalOf: 'read' | 'written' = 'written';
+  /** `totalBytes` is an estimate (see TransferProgress.totalEstimate) until the transfer knows better. */
+  estimate: 'allocation' | undefined;
+  private estimateExceeded = false;
   counters: TransferCounters | undefined;
   /** Set on a VM's sampler when its disks report on their own (see TransferProgress.disks). */
   disks: TransferProgress['disks'];
@@ -73,6 +78,7 @@ export class ProgressSampler {
     this.counters = counters;
     this.judge = new BottleneckJudge();
     this.verdict = { side: 'unknown' };
+    this.estimateExceeded = false;
   }
 
   sample(): TransferProgress {
@@ -97,10 +103,14 @@ export class ProgressSampler {
       });
     }
     const verdict: BottleneckVerdict = this.phase === 'transfer' ? this.verdict : { side: 'unknown' };
+    // An estimate the stream went past says so, rather than a bar stuck at its end.
+    if (this.estimate && this.totalBytes !== null && bytesWritten >= this.totalBytes) this.estimateExceeded = true;
+    const totalBytes = this.estimate && this.estimateExceeded ? null : this.totalBytes;
     const elapsedMs = now - this.started;
+    const [done, rate] = this.totalOf === 'read' ? [bytesRead, sourceRate] : [bytesWritten, destinationRate];
     const eta =
-      this.totalBytes !== null && destinationRate > 0 && elapsedMs > ETA_MIN_ELAPSED_MS && this.phase === 'transfer'
-        ? Math.max(0, (this.totalBytes - bytesWritten) / destinationRate)
+      totalBytes !== null && rate > 0 && elapsedMs > ETA_MIN_ELAPSED_MS && this.phase === 'transfer'
+        ? Math.max(0, (totalBytes - done) / rate)
         : null;
     return {
       ...this.base,
@@ -109,7 +119,9 @@ export class ProgressSampler {
       attempt: this.attempt,
       bytesRead,
       bytesWritten,
-      totalBytes: this.totalBytes,
+      totalBytes,
+      ...(this.totalOf === 'read' ? { totalOf: 'read' as const } : {}),
+      ...(this.estimate ? { totalEstimate: this.estimateExceeded ? ('exceeded' as const) : this.estimate } : {}),
       sourceRate,
       destinationRate,
       memoryBytes: buffer?.memoryBytes ?? 0,

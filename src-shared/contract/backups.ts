@@ -32,7 +32,10 @@ export const backupPointSummarySchema = z.object({
   timestamp: z.string(),
   mode: z.enum(['full', 'delta']),
   jobId: z.string(),
-  /** null when the metadata does not say. */
+  /**
+   * What the point holds on the remote: an incremental point's VHDs as they are now (a merge grows them), a
+   * full point's recorded size; null when the metadata does not say.
+   */
   size: z.number().nullable(),
   /**
    * Where the point stands in its chain (read from the VHDs): a full point is standalone; an incremental one

@@ -29,6 +29,16 @@ export const transferProgressSchema = z.object({
   bytesWritten: z.number(),
   /** null when unknown (an XVA export has no length): shown as "unknown", never as 0 %. */
   totalBytes: z.number().nullable(),
+  /**
+   * Which count `totalBytes` is the end of (default written): "read" where the bytes written are not the
+   * work (a verify writes nothing; an export of a full point reads the whole disk to write its data).
+   */
+  totalOf: z.enum(['read', 'written']).optional(),
+  /**
+   * Set when `totalBytes` is not a length but an estimate: "allocation", from the disks' allocation (an XVA
+   * export has no length); "exceeded" once the stream has gone past it (`totalBytes` is then null).
+   */
+  totalEstimate: z.enum(['allocation', 'exceeded']).optional(),
   sourceRate: z.number(),
   destinationRate: z.number(),
   memoryBytes: z.number(),

@@ -412,7 +412,7 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     expect(await status('erp-db data')).toBe('waiting');
     const vmRow = table.getByRole('row', { name: 'erp-db, all disks' });
     expect(await vmRow.textContent()).toMatch(/all 2 disks\s*transfer/);
-    // Incremental exports have no length: unknown, never a fake 0 %.
+    // The waiting disk has no total yet (its block table has not arrived), so the VM's is unknown, never 0 %.
     expect(await vmRow.getByRole('progressbar').getAttribute('aria-valuetext')).toBe('unknown');
     await shot('transfers-per-disk', 'light');
     await shot('transfers-per-disk', 'dark');

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,9 @@ import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-pro
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { addDemoPool, addFolderRemote, type DemoPool, demoPoolOf, goTo, openSluicePage } from '../helpers/ui-page.js';
 import { FOCUS_STATE, OVERFLOWS, UNNAMED_CONTROLS, type FocusState } from '../helpers/ui-audit.js';
+import { watchEngine, type EngineWatch } from '../helpers/engine-watch.js';
+import { bytesText } from '../helpers/run-figures.js';
+import { followCard, mismatches, type CardReading, type OperationKind } from '../helpers/run-card-reading.js';
 
 // Issue #8's promises, checked in Chromium against `sluice serve --demo` with a pool, a remote, a job and a
 // backup present: every control has an accessible name, nothing overflows sideways at 1280x800 or 1920x1080 in
@@ -25,6 +28,8 @@ let page: Page;
 const temps: Array<() => void> = [];
 let demo: DemoPool;
 let remoteDir: string;
+let exportDir: string;
+let engine: EngineWatch;
 const consoleErrors: string[] = [];
 
 async function setTheme(theme: 'light' | 'dark') {
@@ -47,14 +52,18 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const data = makeTempDir();
   const remote = makeTempDir('sluice-remote-');
-  temps.push(data.cleanup, remote.cleanup);
+  const exports = makeTempDir('sluice-export-');
+  temps.push(data.cleanup, remote.cleanup, exports.cleanup);
   remoteDir = remote.dir;
+  exportDir = exports.dir;
   serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo', '--demo-manual']);
   demo = demoPoolOf(serve);
+  engine = await watchEngine(serve);
   browser = await launchChromium();
   page = await openSluicePage(browser, serve, SIZES[0]!, consoleErrors);
 });
 afterAll(async () => {
+  engine?.close();
   await browser?.close();
   await serve?.stop();
   temps.forEach((c) => c());
@@ -235,6 +244,170 @@ describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers
     await confirm.waitFor({ state: 'hidden' });
     expect(await focusedName()).toBe(await del.getAttribute('aria-label'));
     expect(await page.getByRole('table', { name: 'Backups of mail on Local disk' }).getByRole('row').count()).toBe(2);
+    expect(consoleErrors).toEqual([]);
+  });
+  it("every number on a run card is the engine's own, at every sample: backup, restore, export, verify, delete", async () => {
+    const cards = async () =>
+      (await page.evaluate(
+        `[...document.querySelectorAll('article[data-run-id]')].map((e) => [e.getAttribute('aria-label'), e.dataset.runId])`,
+      )) as Array<[string, string]>;
+    /** Starts a run from the UI, reads its card to the end and holds every reading against the engine's samples. */
+    const follow = async (kind: OperationKind, start: () => Promise<void>, label: RegExp) => {
+      const before = new Set((await cards()).map(([, id]) => id));
+      await start();
+      let runId: string | undefined;
+      await expect
+        .poll(async () => (runId = (await cards()).find(([l, id]) => label.test(l) && !before.has(id))?.[1]), {
+          timeout: 30_000,
+        })
+        .toBeDefined();
+      const readings = await followCard(page, runId!);
+      const samples = engine.samples(runId!);
+      expect(readings.at(-1)!.state).toBe('done');
+      expect(samples.length).toBeGreaterThan(0);
+      expect(mismatches(kind, readings, samples)).toEqual([]);
+      return { runId: runId!, readings, last: readings.at(-1)! };
+    };
+    const backUp = async () => {
+      await go('Hosts');
+      await page.getByRole('button', { name: 'Back up fileserver now' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Back up fileserver now' });
+      await dialog.getByLabel('Remote').selectOption({ label: 'Local disk' });
+      await dialog.getByRole('radio', { name: /^Delta \(/ }).check();
+      await dialog.getByLabel('Speed limit (MiB/s)').fill('16');
+      await dialog.getByRole('button', { name: 'Start backup' }).click();
+    };
+    const pointOf = (runId: string) => engine.backupFinished(runId)?.vms[0]?.pointId;
+
+    // A full backup: the host sends no length, so the total is an estimate from the disks' allocation, marked
+    // as one, with a bar and a percentage that move with it and never say 100 % before the end.
+    const full = await follow(
+      'backup',
+      async () => {
+        await go('Hosts');
+        await page.getByRole('button', { name: 'Back up erp-db now' }).click();
+        const dialog = page.getByRole('dialog', { name: 'Back up erp-db now' });
+        await dialog.getByLabel('Remote').selectOption({ label: 'Local disk' });
+        await dialog.getByRole('radio', { name: /^Full \(/ }).check();
+        await dialog.getByLabel('Speed limit (MiB/s)').fill('16');
+        await dialog.getByRole('button', { name: 'Start backup' }).click();
+      },
+      /^Backup of erp-db$/,
+    );
+    // While the stream runs (the commit that follows has every byte: 100 % is true there).
+    const moving = full.readings.filter((r) => r.phase === 'transfer' && r.stats['bytes-done'] !== '0 B');
+    expect(moving.length).toBeGreaterThan(2);
+    expect(moving.filter((r) => r.stats['bytes-total']!.startsWith('≈ ')).map((r) => r.notes['bytes-total'])).toContain(
+      'from the disks’ allocation',
+    );
+    expect(moving.filter((r) => /^(?!0\.0)\d+\.\d %$/.test(r.stats['progress-text']!)).length).toBeGreaterThan(0);
+    expect(
+      moving.filter((r) => r.stats['progress-text'] === '100.0 %').map((r) => `${r.phase} ${JSON.stringify(r.stats)}`),
+    ).toEqual([]);
+    expect(full.last.stats['bytes-total']).toBe(full.last.stats['bytes-done']);
+
+    // Backups: fileserver's three disks, one of them [NOBAK], twice (so that a delete has a merge to show).
+    const first = await follow('backup', backUp, /^Backup of fileserver$/);
+    const skippedRows = (r: CardReading) => r.diskRows.filter((d) => d.cells[1]!.includes('[NOBAK]'));
+    const withRows = first.readings.filter((r) => r.diskRows.length > 0);
+    expect(withRows.length).toBeGreaterThan(0);
+    // The skipped disk says skipped from the first reading on: never waiting, never a bar that looks at work.
+    expect([...new Set(withRows.flatMap((r) => skippedRows(r).map((d) => `${d.status} ${d.bar}`)))]).toEqual([
+      'skipped skipped',
+    ]);
+    expect(first.last.vmRows[0]![1]).toBe('2 of 3 disks, 1 skipped');
+    expect(first.last.stats['bytes-done']).toBe(
+      bytesText(engine.backupFinished(first.runId)!.vms.reduce((n, v) => n + v.bytes, 0)),
+    );
+    // A delta's total is its stream's length, from the VHD's block table: exact, so the run ends on it.
+    expect(first.last.stats['bytes-total']).toBe(first.last.stats['bytes-done']);
+    const second = await follow('backup', backUp, /^Backup of fileserver$/);
+    const [older, newer] = [pointOf(first.runId)!, pointOf(second.runId)!];
+
+    await go('Backups');
+    const restored = await follow(
+      'restore',
+      async () => {
+        await page.getByRole('button', { name: `Restore fileserver ${newer}` }).click();
+        const dialog = page.getByRole('dialog', { name: 'Restore fileserver' });
+        await expect.poll(() => dialog.getByRole('combobox', { name: /^SR for disk 0/ }).count()).toBe(1);
+        await dialog.getByRole('button', { name: 'Restore' }).click();
+      },
+      /^Restore of fileserver/,
+    );
+    const restoreResult = engine.operationFinished(restored.runId)!.result;
+    expect(restoreResult?.kind).toBe('restore');
+    // The card's bytes are the restore's, every disk of it (as its log says).
+    expect(restored.last.stats['bytes-done']).toBe(
+      bytesText(restoreResult?.kind === 'restore' ? restoreResult.bytes : -1),
+    );
+
+    const exported = await follow(
+      'export',
+      async () => {
+        await page.getByRole('button', { name: `Export fileserver ${newer}` }).click();
+        const dialog = page.getByRole('dialog', { name: 'Export fileserver' });
+        await dialog.getByRole('radio', { name: /^VHD per disk/ }).check();
+        await dialog.getByRole('textbox', { name: /^Output path/ }).fill(exportDir);
+        await dialog.getByRole('button', { name: 'Export' }).click();
+      },
+      /^Export of fileserver/,
+    );
+    const exportResult = engine.operationFinished(exported.runId)!.result;
+    const files = exportResult?.kind === 'export' ? exportResult.files : [];
+    expect(files).toHaveLength(2);
+    // Written is the files' bytes (never a disk's virtual size, never counted twice); progress is of the reading.
+    expect(exported.last.stats['bytes-written']).toBe(bytesText(files.reduce((n, f) => n + f.bytes, 0)));
+    expect(exported.last.stats['bytes-read']).toBe(exported.last.stats['bytes-total']);
+    expect(exported.last.labels).toEqual([
+      'Read',
+      'Written',
+      'Total',
+      'Progress',
+      'Read rate',
+      'Write rate',
+      'Time left',
+      'Elapsed',
+    ]);
+
+    const verified = await follow(
+      'verify',
+      () => page.getByRole('button', { name: `Verify fileserver ${newer}` }).click(),
+      /^Verify of fileserver/,
+    );
+    const verifyResult = engine.operationFinished(verified.runId)!.result;
+    expect(verified.last.stats['bytes-checked']).toBe(
+      bytesText(verifyResult?.kind === 'verify' ? verifyResult.bytes : -1),
+    );
+    // A verify reads and checks: nothing written, no spool, no bottleneck, no graph of a transfer.
+    expect(verified.last.labels).toEqual(['Checked', 'Total', 'Progress', 'Read rate', 'Time left', 'Elapsed']);
+    expect([verified.last.graph, verified.last.bottleneck]).toEqual([false, false]);
+
+    const deleted = await follow(
+      'delete',
+      async () => {
+        await page.getByRole('button', { name: `Delete fileserver ${older}` }).click();
+        await page
+          .getByRole('dialog', { name: /^Delete the backup of fileserver/ })
+          .getByRole('button', { name: 'Delete point' })
+          .click();
+      },
+      /^Delete of fileserver/,
+    );
+    expect(deleted.last.labels).toEqual(['Merged', 'Total', 'Progress', 'Time left', 'Elapsed']);
+    expect([deleted.last.graph, deleted.last.bottleneck]).toEqual([false, false]);
+
+    // The newer point absorbed the merge: it is listed at what its VHDs hold now, not at what its backup wrote.
+    const held = (readdirSync(remoteDir, { recursive: true }) as string[])
+      .filter((f) => path.basename(f) === `${newer}.vhd`)
+      .reduce((n, f) => n + statSync(path.join(remoteDir, f)).size, 0);
+    expect(held).toBeGreaterThan(0);
+    const pointRow = page
+      .getByRole('table', { name: 'Backups of fileserver on Local disk' })
+      .getByRole('row')
+      .filter({ hasText: newer });
+    await expect.poll(() => pointRow.count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => pointRow.getByRole('cell').nth(2).textContent(), { timeout: 15_000 }).toBe(bytesText(held));
     expect(consoleErrors).toEqual([]);
   });
 });

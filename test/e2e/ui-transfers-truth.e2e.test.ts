@@ -69,7 +69,7 @@ beforeAll(async () => {
   const remote = makeTempDir('sluice-remote-');
   temps.push(data.cleanup, remote.cleanup);
   remoteDir = remote.dir;
-  serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo']);
+  serve = await startServeProcess(['--port', '0', '--data-dir', data.dir, '--demo', '--demo-manual']);
   demo = demoPoolOf(serve);
   browser = await launchChromium();
   page = await openSluicePage(browser, serve, { width: 1280, height: 800 });

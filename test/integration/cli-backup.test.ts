@@ -76,6 +76,15 @@ describe('sluice backup / list', () => {
     const verified = await runCli(['verify', '--remote', remote, '--vm', 'web01', '--at', 'latest']);
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/✔ web01 \d{8}T\d{6}Z: .* verified\n1 point\(s\) checked, 0 damaged/);
+    // A verify reads and checks: its progress counts the bytes read against the bytes to read, and writes none.
+    const verifiedJson = await runCli(['verify', '--remote', remote, '--vm', 'web01', '--at', 'latest', '--json']);
+    const checked = verifiedJson.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; bytesRead: number; totalBytes: number | null })
+      .filter((e) => e.type === 'progress');
+    expect(checked.at(-1)).toMatchObject({ phase: 'done', totalOf: 'read', bytesWritten: 0 });
+    expect(checked.at(-1)!.bytesRead).toBe(checked.at(-1)!.totalBytes);
 
     const list = await runCli(['list', '--remote', remote]);
     expect(list.code).toBe(0);

@@ -41,6 +41,21 @@ describe('CLI progress line', () => {
     expect(line).toContain('(the host is the bottleneck)');
   });
 
+  it('a verify counts what it read, not what it wrote; an estimated total is marked and stops short of 100 %', () => {
+    const verify = describeProgress(
+      { ...base, phase: 'verify', bytesWritten: 0, totalBytes: 4 * 1024 ** 3, totalOf: 'read' },
+      0,
+    );
+    expect(verify).toContain('3.0 GiB / 4.0 GiB');
+    expect(verify).toMatch(/\s75%/);
+    const estimate = describeProgress(
+      { ...base, bytesWritten: 4 * 1024 ** 3, totalBytes: 4 * 1024 ** 3, totalEstimate: 'allocation' },
+      0,
+    );
+    expect(estimate).toContain('4.0 GiB / ≈ 4.0 GiB');
+    expect(estimate).toMatch(/\s99%/);
+  });
+
   it("a VM whose disks report one by one: its own line gives the phase and leaves the bytes to the disks' lines", () => {
     const line = describeProgress(
       {

@@ -1,6 +1,6 @@
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
-import { describePointChains, pointKey, listBackupPoints } from '../../repository/index.js';
+import { describePointChains, pointKey, listBackupPoints, pointSizes } from '../../repository/index.js';
 import type { EngineContext } from '../engine-context.js';
 
 export function backupsHandlers(ctx: EngineContext): Pick<Handlers, 'backups.list'> {
@@ -13,6 +13,7 @@ export function backupsHandlers(ctx: EngineContext): Pick<Handlers, 'backups.lis
         });
       const { points, unreadable } = await listBackupPoints(remote.path);
       const chains = await describePointChains(points);
+      const sizes = await pointSizes(points);
       return {
         remoteId,
         points: points.map((p) => ({
@@ -22,7 +23,7 @@ export function backupsHandlers(ctx: EngineContext): Pick<Handlers, 'backups.lis
           timestamp: p.timestamp.toISOString(),
           mode: p.mode,
           jobId: p.jobId,
-          size: p.size ?? null,
+          size: sizes.get(p) ?? null,
           chain: chains.get(pointKey(p)) ?? { kind: 'standalone' as const },
         })),
         unreadable,

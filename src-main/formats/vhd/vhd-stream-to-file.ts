@@ -19,6 +19,8 @@ export interface VhdStreamToFileOptions {
   expectedParentUuid?: string;
   /** Write into this file (a remote's new file, under its temp name) instead of creating `target`. */
   file?: RandomAccessFile;
+  /** Hears the stream's length as soon as its block table tells it: the progress of the copy has a total. */
+  onLength?: (bytes: number) => void;
 }
 
 export interface VhdStreamToFileResult extends VhdFileSummary {
@@ -45,6 +47,7 @@ export async function writeVhdStreamToFile(
       if (event.kind === 'header') {
         footer = event.footer;
         header = event.header;
+        opts.onLength?.(event.expectedBytes);
         const differencing = footer.diskType === DiskType.Differencing;
         if (differencing && opts.expectedParentUuid !== undefined && header.parentUuid !== opts.expectedParentUuid) {
           throw new VhdFormatError(

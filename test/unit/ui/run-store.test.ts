@@ -269,6 +269,41 @@ describe('RunStore: a VM whose disks report one by one', () => {
   });
 });
 
+describe('what a run counts: an estimate, the bytes read, a skipped disk', () => {
+  it('an estimated total gives a bar and an ETA but never 100 % before the end; past it, the total is unknown', () => {
+    const s = new RunStore();
+    for (let ms = 0; ms <= 8000; ms += 250)
+      s.progress(sample({ ms, bytesWritten: ms * 1000, totalBytes: 8_000_000, totalEstimate: 'allocation' }));
+    let sum = s.summary('r1')!;
+    expect(sum).toMatchObject({ estimate: 'allocation', totalBytes: 8_000_000, fraction: 0.99 });
+    // Reaching an estimate is not the end: no "done", no 0 s left.
+    expect(sum.eta.reason).toBe('unknown-total');
+    s.progress(sample({ ms: 8250, bytesWritten: 8_250_000, totalBytes: null, totalEstimate: 'exceeded' }));
+    sum = s.summary('r1')!;
+    expect(sum).toMatchObject({ estimate: 'exceeded', totalBytes: null, fraction: null });
+    s.progress(sample({ ms: 8500, phase: 'done', bytesWritten: 8_300_000, totalBytes: 8_300_000 }));
+    expect(vmRows(s.get('r1')!)[0]).toMatchObject({ estimate: null, fraction: 1 });
+  });
+
+  it('a total of bytes to read (a verify) is measured on the bytes read, and nothing is called written', () => {
+    const s = new RunStore();
+    s.progress(sample({ ms: 0, phase: 'verify', bytesRead: 30, bytesWritten: 0, totalBytes: 120, totalOf: 'read' }));
+    expect(s.summary('r1')).toMatchObject({ bytesRead: 30, bytesWritten: 0, bytesDone: 30, fraction: 0.25 });
+  });
+
+  it("a VM that names its disks is counted once: its disks' figures, a skipped disk left out", () => {
+    const s = new RunStore();
+    const a = { uuid: 'd-a', name: 'a' };
+    const b = { uuid: 'd-b', name: 'b [NOBAK]' };
+    s.progress(sample({ ms: 0, disks: [a, b] }));
+    s.progress(sample({ ms: 10, disk: b, phase: 'skipped' }));
+    s.progress(sample({ ms: 20, disk: a, bytesRead: 40, bytesWritten: 20, totalBytes: 80, totalOf: 'read' }));
+    const [vm] = vmRows(s.get('r1')!);
+    expect(vm).toMatchObject({ bytesRead: 40, bytesWritten: 20, totalBytes: 80, fraction: 0.5, skippedDisks: 1 });
+    expect(vm!.disks!.map((d) => d.status)).toEqual(['transfer', 'skipped']);
+  });
+});
+
 describe('phaseWords', () => {
   it('says what a phase does for the kind of run: a restore sends to the host, a backup copies from it', () => {
     expect(phaseWords('transfer')).toBe('Copying data from the host.');

@@ -28,7 +28,13 @@ export function BackupsPage() {
   const started =
     (kind: 'restore' | 'export' | 'verify' | 'delete', point: BackupPointSummary) =>
     (operationId: string, label: string) =>
-      store.started(operationId, { label, vms: [{ uuid: point.vmUuid, name: point.vmName }], kind });
+      store.started(operationId, {
+        label,
+        vms: [{ uuid: point.vmUuid, name: point.vmName }],
+        kind,
+        // A delete merges only an incremental point: the card's fields say which.
+        ...(kind === 'delete' ? { mode: point.mode } : {}),
+      });
   const verify = async (remoteId: string, p: BackupPointSummary) => {
     setError(null);
     try {

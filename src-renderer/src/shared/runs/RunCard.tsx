@@ -5,10 +5,10 @@ import { ConfirmDialog } from '../ui/Dialog';
 import { ErrorMessage } from '../ui/ErrorMessage';
 import { ProgressBar } from '../ui/ProgressBar';
 import { TransferGraph } from './TransferGraph';
-import { formatBytes, formatPercent, formatRate } from '../../../../src-shared/units';
-import { describeEta, formatSeconds } from './eta';
+import { formatBytes } from '../../../../src-shared/units';
 import { phaseWords, summarise, type RunState } from './live-run-status';
-import type { Run } from './run-model';
+import { cardParts, RunStats, totalText } from './RunStats';
+import type { Run, RunStartInfo } from './run-model';
 import { vmRows, type DiskRow, type VmTransferRow } from './vm-transfer-rows';
 
 const stateBadge: Record<RunState, [string, string]> = {
@@ -41,8 +41,8 @@ export function RunCard({ run }: { run: Run }) {
   const endMs = run.result ? Date.parse(run.result.finishedAt) : Date.now();
   const startMs = run.result ? Date.parse(run.result.startedAt) : run.firstSeen;
   const rows = vmRows(run);
-  const eta = s.state === 'running' ? describeEta(s.eta) : { value: '—', why: null };
   const what = operationWord(run);
+  const parts = cardParts(run.info?.kind);
 
   const cancel = async () => {
     setError(null);
@@ -88,48 +88,32 @@ export function RunCard({ run }: { run: Run }) {
       <ProgressBar
         fraction={s.state === 'done' ? 1 : s.fraction}
         label={`Overall progress of ${label}`}
-        state={s.state === 'done' ? 'done' : s.state === 'failed' ? 'failed' : undefined}
+        state={s.state === 'done' ? 'done' : s.state === 'failed' ? 'failed' : ended(s.state) ? 'stopped' : undefined}
       />
-      <dl className="stats">
-        <Stat label="Written" value={formatBytes(s.bytesDone)} testId="bytes-done" width={11} />
-        <Stat
-          label="Total"
-          value={s.totalBytes === null ? 'unknown' : formatBytes(s.totalBytes)}
-          testId="bytes-total"
-          width={11}
-        />
-        <Stat
-          label="Progress"
-          value={s.state === 'done' ? '100.0 %' : s.fraction === null ? 'unknown' : formatPercent(s.fraction)}
-          testId="progress-text"
-          width={8}
-        />
-        <Stat label="Source rate" value={formatRate(s.sourceRate)} testId="source-rate" width={13} />
-        <Stat label="Destination rate" value={formatRate(s.destinationRate)} testId="destination-rate" width={13} />
-        <Stat label="Buffered" value={formatBytes(s.bufferedBytes)} testId="buffered" width={11} />
-        <Stat
-          label="Spool (disk)"
-          value={formatBytes(s.spoolBytes)}
-          note={s.spoolCapBytes > 0 ? `of ${formatBytes(s.spoolCapBytes)} allowed` : null}
-          width={11}
-        />
-        <Stat label="Time left" value={eta.value} note={eta.why} testId="eta" width={12} />
-        <Stat label="Elapsed" value={formatSeconds(Math.max(0, Math.round((endMs - startMs) / 1000)))} width={12} />
-      </dl>
-      <div
-        className={`bottleneck ${s.bottleneck.verdict}`}
-        data-testid="bottleneck"
-        data-verdict={s.bottleneck.verdict}
-        data-stalled={s.bottleneck.stalled ?? ''}
-      >
-        <strong>Bottleneck:</strong> <span>{s.bottleneck.text}</span>
-      </div>
-      <TransferGraph
-        store={store}
-        runId={run.runId}
-        label={`Live rates of ${label}: source, destination and buffered bytes`}
+      <RunStats
+        kind={run.info?.kind}
+        mode={run.info?.mode}
+        s={s}
+        elapsedSeconds={Math.max(0, Math.round((endMs - startMs) / 1000))}
       />
-      {rows.length > 0 && <TransferRows label={label} rows={rows} />}
+      {parts.bottleneck && (
+        <div
+          className={`bottleneck ${s.bottleneck.verdict}`}
+          data-testid="bottleneck"
+          data-verdict={s.bottleneck.verdict}
+          data-stalled={s.bottleneck.stalled ?? ''}
+        >
+          <strong>Bottleneck:</strong> <span>{s.bottleneck.text}</span>
+        </div>
+      )}
+      {parts.graph && (
+        <TransferGraph
+          store={store}
+          runId={run.runId}
+          label={`Live rates of ${label}: source, destination and buffered bytes`}
+        />
+      )}
+      {rows.length > 0 && <TransferRows label={label} rows={rows} doneWord={doneWord(run.info?.kind)} />}
       <ErrorMessage error={error} />
       {run.result && <RunResult run={run} />}
       {run.log.length > 0 && (
@@ -169,7 +153,7 @@ export function RunCard({ run }: { run: Run }) {
  * Per VM, then per disk when its disks go one by one: the VM's row is their sum (its total known only when
  * every disk's is), a disk not yet started waits in its own row (its VM names its disks once the snapshot is taken).
  */
-function TransferRows({ label, rows }: { label: string; rows: VmTransferRow[] }) {
+function TransferRows({ label, rows, doneWord }: { label: string; rows: VmTransferRow[]; doneWord: string }) {
   return (
     <table aria-label={`Transfers of ${label}`} className="transfer-table">
       <thead>
@@ -178,7 +162,7 @@ function TransferRows({ label, rows }: { label: string; rows: VmTransferRow[] })
           <th>Disk</th>
           <th>Phase</th>
           <th className="n">Attempt</th>
-          <th className="n">Written</th>
+          <th className="n">{doneWord}</th>
           <th className="n">Total</th>
           <th>Progress</th>
         </tr>
@@ -192,29 +176,45 @@ function TransferRows({ label, rows }: { label: string; rows: VmTransferRow[] })
   );
 }
 
+/** The count a row's total is the end of, by what the run does. */
+function doneWord(kind: RunStartInfo['kind']): string {
+  return kind === 'export' ? 'Read' : kind === 'verify' ? 'Checked' : kind === 'delete' ? 'Merged' : 'Written';
+}
+
+function ended(state: RunState): boolean {
+  return state === 'failed' || state === 'cancelled';
+}
+
+/** A bar's look once its transfer is over: a skipped disk says so; one that never finished stops moving. */
+function barState(status: string, vmEnded: boolean): 'done' | 'failed' | 'skipped' | 'stopped' | undefined {
+  if (status === 'done' || status === 'failed' || status === 'skipped') return status;
+  return status === 'cancelled' || status === 'not started' || vmEnded ? 'stopped' : undefined;
+}
+
+function disksWord(r: VmTransferRow): string {
+  const n = r.disks!.length;
+  const all = n === 1 ? '1 disk' : `all ${n} disks`;
+  return r.skippedDisks > 0 ? `${n - r.skippedDisks} of ${n} disks, ${r.skippedDisks} skipped` : all;
+}
+
 function VmRows({ row: r }: { row: VmTransferRow }) {
   const merging = r.merge;
+  const vmEnded = r.phase === 'done' || r.phase === 'failed' || r.phase === 'cancelled' || r.phase === 'skipped';
   return (
     <>
       <tr data-testid="vm-row" aria-label={r.disks ? `${r.vm.name}, all disks` : r.vm.name}>
         <td>{r.vm.name}</td>
-        <td>
-          {r.disks ? (
-            <span className="muted">{r.disks.length === 1 ? '1 disk' : `all ${r.disks.length} disks`}</span>
-          ) : (
-            <span className="muted">whole VM</span>
-          )}
-        </td>
+        <td>{r.disks ? <span className="muted">{disksWord(r)}</span> : <span className="muted">whole VM</span>}</td>
         <td>
           <span className="badge">{r.phase}</span>
         </td>
         <td className="n">{r.attempt}</td>
         <td className="n">
           <span className="num" style={{ minWidth: '11ch' }}>
-            {formatBytes(r.bytesWritten)}
+            {formatBytes(r.progressBytes)}
           </span>
         </td>
-        <td className="n">{r.totalBytes === null ? 'unknown' : formatBytes(r.totalBytes)}</td>
+        <td className="n">{totalText(r.totalBytes, r.estimate)}</td>
         <td>
           {merging ? (
             <ProgressBar
@@ -222,22 +222,18 @@ function VmRows({ row: r }: { row: VmTransferRow }) {
               label={`Merge progress of ${r.vm.name}`}
             />
           ) : (
-            <ProgressBar
-              fraction={r.fraction}
-              label={`Progress of ${r.vm.name}`}
-              state={r.phase === 'done' ? 'done' : r.phase === 'failed' ? 'failed' : undefined}
-            />
+            <ProgressBar fraction={r.fraction} label={`Progress of ${r.vm.name}`} state={barState(r.phase, vmEnded)} />
           )}
         </td>
       </tr>
       {r.disks?.map((d) => (
-        <DiskRowView key={d.key} vm={r.vm.name} d={d} />
+        <DiskRowView key={d.key} vm={r.vm.name} d={d} vmEnded={vmEnded} />
       ))}
     </>
   );
 }
 
-function DiskRowView({ vm, d }: { vm: string; d: DiskRow }) {
+function DiskRowView({ vm, d, vmEnded }: { vm: string; d: DiskRow; vmEnded: boolean }) {
   return (
     <tr data-testid="disk-row" data-status={d.status} aria-label={`${vm} disk ${d.disk.name}`} className="disk-row">
       <td />
@@ -248,45 +244,18 @@ function DiskRowView({ vm, d }: { vm: string; d: DiskRow }) {
       <td className="n">{d.attempt || '—'}</td>
       <td className="n">
         <span className="num" style={{ minWidth: '11ch' }}>
-          {formatBytes(d.bytesWritten)}
+          {d.status === 'skipped' ? '—' : formatBytes(d.progressBytes)}
         </span>
       </td>
-      <td className="n">{d.totalBytes === null ? 'unknown' : formatBytes(d.totalBytes)}</td>
+      <td className="n">{d.status === 'skipped' ? 'skipped' : totalText(d.totalBytes, d.estimate)}</td>
       <td>
         <ProgressBar
           fraction={d.fraction}
           label={`Progress of ${vm} ${d.disk.name}`}
-          state={d.status === 'done' ? 'done' : d.status === 'failed' ? 'failed' : undefined}
+          state={barState(d.status, vmEnded)}
         />
       </td>
     </tr>
-  );
-}
-
-function Stat({
-  label,
-  value,
-  width,
-  testId,
-  note,
-}: {
-  label: string;
-  value: string;
-  width: number;
-  testId?: string;
-  note?: string | null;
-}) {
-  return (
-    <div className="stat">
-      <dt>{label}</dt>
-      <dd>
-        <span className="num" style={{ minWidth: `${width}ch`, textAlign: 'left' }} data-testid={testId}>
-          {value}
-        </span>
-        {/* Always rendered, so a note appearing never pushes the rows below. */}
-        <span className="stat-note">{note ?? '\u00a0'}</span>
-      </dd>
-    </div>
   );
 }
 

@@ -3,7 +3,7 @@ import type { TransferProgress } from '../../../../src-shared/contract/transfers
 import { flowEnds, readBottleneck, type BottleneckReading, type Verdict } from './bottleneck.js';
 import { estimateEta, type DonePoint, type EtaReading } from './eta.js';
 import { COL, TERMINAL, type Run, type RunStartInfo } from './run-model.js';
-import { isVmCarrier, vmRows } from './vm-transfer-rows.js';
+import { isVmCarrier, runFraction, vmRows, type Estimate } from './vm-transfer-rows.js';
 
 export type RunState = 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled';
 
@@ -11,9 +11,14 @@ export type RunState = 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled
 export interface LiveRunStatus {
   state: RunState;
   phase: BackupPhase | 'cancelling';
+  /** The count the total is the end of: bytes written, or read for a verify or an export's disks. */
   bytesDone: number;
+  bytesRead: number;
+  bytesWritten: number;
   totalBytes: number | null;
-  /** 0..1, or null when the total is not known: never a fake 0 %. */
+  /** The total is an estimate (from the disks' allocation), or one the stream went past; null: a length. */
+  estimate: Estimate;
+  /** 0..1, or null when the total is not known: never a fake 0 %; an estimate's stays below 100 %. */
   fraction: number | null;
   eta: EtaReading;
   bottleneck: BottleneckReading;
@@ -31,6 +36,8 @@ export interface Aggregate {
   spoolBytes: number;
   spoolCapBytes: number;
   bytesDone: number;
+  bytesRead: number;
+  bytesWritten: number;
   verdict: Verdict;
 }
 
@@ -43,10 +50,16 @@ export function aggregate(run: Run): Aggregate {
     spoolBytes: 0,
     spoolCapBytes: 0,
     bytesDone: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
     verdict: 'unknown',
   };
   const live: TransferProgress[] = [];
-  for (const row of vmRows(run)) a.bytesDone += row.bytesWritten;
+  for (const row of vmRows(run)) {
+    a.bytesDone += row.progressBytes;
+    a.bytesRead += row.bytesRead;
+    a.bytesWritten += row.bytesWritten;
+  }
   for (const { latest: p } of run.items.values()) {
     if (TERMINAL.has(p.phase)) continue;
     if (isVmCarrier(p)) {
@@ -91,7 +104,11 @@ function runPhase(run: Run): BackupPhase {
     if (!TERMINAL.has(latest.phase) && (!newest || latest.at >= newest.at)) newest = latest;
   }
   if (newest) return newest.phase;
-  return run.items.size === 0 ? 'queued' : 'transfer';
+  const items = [...run.items.values()];
+  if (items.length === 0 || run.info?.vms.some((vm) => !items.some((i) => i.vm.uuid === vm.uuid))) return 'queued';
+  // Every transfer has ended and the run's result is on its way: say how they ended, not "transfer".
+  const ended = items.map((i) => i.latest.phase);
+  return ended.includes('failed') ? 'failed' : ended.includes('cancelled') ? 'cancelled' : 'done';
 }
 
 export function summarise(run: Run, tailMs = 30_000): LiveRunStatus {
@@ -106,6 +123,12 @@ export function summarise(run: Run, tailMs = 30_000): LiveRunStatus {
   }
   const a = aggregate(run);
   const total = knownTotal(run);
+  const estimates = vmRows(run).map((r) => r.estimate);
+  const estimate: Estimate = estimates.includes('exceeded')
+    ? 'exceeded'
+    : estimates.includes('allocation')
+      ? 'allocation'
+      : null;
   const state: RunState = run.result
     ? run.result.cancelled
       ? 'cancelled'
@@ -125,14 +148,26 @@ export function summarise(run: Run, tailMs = 30_000): LiveRunStatus {
       ? 'cancelling'
       : runPhase(run);
   const transferring = !run.result && !run.cancelRequested && phase === 'transfer';
+  // A verify's work is its "verify" phase, a delete's its merge: their ETA is measured there.
+  const kind = run.info?.kind;
+  const working =
+    transferring ||
+    (!run.result &&
+      !run.cancelRequested &&
+      ((kind === 'verify' && phase === 'verify') || (kind === 'delete' && phase === 'merge')));
   return {
     state,
     phase,
     bytesDone: a.bytesDone,
+    bytesRead: a.bytesRead,
+    bytesWritten: a.bytesWritten,
     totalBytes: total,
-    fraction: total === null ? null : total === 0 ? 1 : Math.min(1, a.bytesDone / total),
-    eta: transferring
-      ? estimateEta(done, total)
+    estimate,
+    fraction: runFraction(a.bytesDone, total, estimate),
+    eta: working
+      ? estimate === 'allocation' && total !== null && a.bytesDone >= total
+        ? { seconds: null, reason: 'unknown-total' } // reached an estimate, not the end
+        : estimateEta(done, total)
       : total === null
         ? { seconds: null, reason: 'unknown-total' }
         : { seconds: null, reason: 'too-early' },

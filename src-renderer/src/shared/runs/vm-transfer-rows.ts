@@ -18,8 +18,13 @@ export interface DiskRow {
   /** What to show: its own phase once started; before, "waiting" (or "not started" once its VM ended). */
   status: BackupPhase | 'waiting' | 'not started';
   attempt: number;
+  bytesRead: number;
   bytesWritten: number;
+  /** The count its total is the end of: bytes written, or read where the written bytes are not the work. */
+  progressBytes: number;
   totalBytes: number | null;
+  /** The total is an estimate (see TransferProgress.totalEstimate), or null: a length. */
+  estimate: Estimate;
   /** 0..1, or null when its total is unknown. */
   fraction: number | null;
 }
@@ -30,22 +35,43 @@ export interface VmTransferRow {
   vm: TransferProgress['vm'];
   phase: BackupPhase;
   attempt: number;
+  bytesRead: number;
   bytesWritten: number;
+  /** The count the total is the end of (see DiskRow.progressBytes). */
+  progressBytes: number;
   /** Known only when every disk's total is known (a waiting disk's is not): never a made-up 0. */
   totalBytes: number | null;
+  estimate: Estimate;
   fraction: number | null;
   sourceRate: number;
   destinationRate: number;
   /** null: the VM is one transfer (a full backup's XVA, a restore, an export…). */
   disks: DiskRow[] | null;
+  /** Disks left out (`[NOBAK]`): not counted in the VM's figures. */
+  skippedDisks: number;
   /** The VM's merge (retention) while it runs: its own bytes, shown as that phase's progress. */
   merge: { bytesWritten: number; totalBytes: number | null } | null;
 }
 
-function fractionOf(phase: BackupPhase, done: number, total: number | null): number | null {
+export type Estimate = NonNullable<TransferProgress['totalEstimate']> | null;
+
+/** An estimated total is only ever approached: 100 % is for the end, which the phase says. */
+const ESTIMATE_CAP = 0.99;
+
+/** The count a sample's total is the end of. */
+export function progressOf(p: TransferProgress): number {
+  return p.totalOf === 'read' ? p.bytesRead : p.bytesWritten;
+}
+
+function fractionOf(phase: BackupPhase, done: number, total: number | null, estimate: Estimate = null): number | null {
   if (phase === 'done') return 1;
   if (total === null) return null;
-  return total === 0 ? 1 : Math.min(1, done / total);
+  return total === 0 ? 1 : Math.min(estimate ? ESTIMATE_CAP : 1, done / total);
+}
+
+/** The fraction of a run not yet finished (see fractionOf): an estimate's stays below its end. */
+export function runFraction(done: number, total: number | null, estimate: Estimate): number | null {
+  return fractionOf('transfer', done, total, estimate);
 }
 
 /** A VM's phase from its disks alone (no sample of the VM itself): the newest running one, else how they ended. */
@@ -77,12 +103,16 @@ export function vmRows(run: Run): VmTransferRow[] {
         vm,
         phase: own.phase,
         attempt: own.attempt,
+        bytesRead: own.bytesRead,
         bytesWritten: own.bytesWritten,
+        progressBytes: progressOf(own),
         totalBytes: own.totalBytes,
-        fraction: fractionOf(own.phase, own.bytesWritten, own.totalBytes),
+        estimate: own.totalEstimate ?? null,
+        fraction: fractionOf(own.phase, progressOf(own), own.totalBytes, own.totalEstimate ?? null),
         sourceRate: TERMINAL.has(own.phase) ? 0 : own.sourceRate,
         destinationRate: TERMINAL.has(own.phase) ? 0 : own.destinationRate,
         disks: null,
+        skippedDisks: 0,
         merge: null,
       });
       continue;
@@ -97,6 +127,7 @@ export function vmRows(run: Run): VmTransferRow[] {
     const diskRows: DiskRow[] = order.map((d) => {
       const latest = disks.get(d.uuid) ?? null;
       const bytesWritten = latest?.bytesWritten ?? 0;
+      const progressBytes = latest ? progressOf(latest) : 0;
       const totalBytes = latest?.totalBytes ?? null;
       const status: DiskRow['status'] = latest ? latest.phase : vmEnded ? 'not started' : 'waiting';
       return {
@@ -105,20 +136,43 @@ export function vmRows(run: Run): VmTransferRow[] {
         latest,
         status,
         attempt: latest?.attempt ?? 0,
+        bytesRead: latest?.bytesRead ?? 0,
         bytesWritten,
+        progressBytes,
         totalBytes,
-        fraction: latest ? fractionOf(latest.phase, bytesWritten, totalBytes) : totalBytes === null ? null : 0,
+        estimate: latest?.totalEstimate ?? null,
+        fraction: latest
+          ? fractionOf(latest.phase, progressBytes, totalBytes, latest.totalEstimate ?? null)
+          : totalBytes === null
+            ? null
+            : 0,
       };
     });
     // A VM sample that does not name its disks is a transfer of its own (an engine that reported both ways): it adds up too.
     const ownPart =
       own && !isVmCarrier(own)
-        ? [{ latest: own, status: own.phase, bytesWritten: own.bytesWritten, totalBytes: own.totalBytes }]
+        ? [
+            {
+              latest: own,
+              status: own.phase,
+              bytesRead: own.bytesRead,
+              bytesWritten: own.bytesWritten,
+              progressBytes: progressOf(own),
+              totalBytes: own.totalBytes,
+              estimate: own.totalEstimate ?? null,
+            },
+          ]
         : [];
     const counted = [...diskRows, ...ownPart].filter((d) => d.status !== 'skipped');
     const totalKnown = counted.every((d) => d.totalBytes !== null);
     const totalBytes = totalKnown ? counted.reduce((n, d) => n + d.totalBytes!, 0) : null;
     const bytesWritten = counted.reduce((n, d) => n + d.bytesWritten, 0);
+    const progressBytes = counted.reduce((n, d) => n + d.progressBytes, 0);
+    const estimate: Estimate = counted.some((d) => d.estimate === 'exceeded')
+      ? 'exceeded'
+      : counted.some((d) => d.estimate === 'allocation')
+        ? 'allocation'
+        : null;
     const live = counted.flatMap((d) => (d.latest && !TERMINAL.has(d.latest.phase) ? [d.latest] : []));
     const phase = own ? own.phase : phaseOfDisks(diskRows);
     rows.push({
@@ -126,12 +180,16 @@ export function vmRows(run: Run): VmTransferRow[] {
       vm,
       phase,
       attempt: Math.max(1, ...diskRows.map((d) => d.attempt)),
+      bytesRead: counted.reduce((n, d) => n + d.bytesRead, 0),
       bytesWritten,
+      progressBytes,
       totalBytes,
-      fraction: fractionOf(phase, bytesWritten, totalBytes),
+      estimate,
+      fraction: fractionOf(phase, progressBytes, totalBytes, estimate),
       sourceRate: live.reduce((n, p) => n + p.sourceRate, 0),
       destinationRate: live.reduce((n, p) => n + p.destinationRate, 0),
       disks: diskRows,
+      skippedDisks: diskRows.filter((d) => d.status === 'skipped').length,
       merge: own && own.phase === 'merge' ? { bytesWritten: own.bytesWritten, totalBytes: own.totalBytes } : null,
     });
   }
