@@ -10,6 +10,8 @@ import { formatAge, formatBytes, formatPercent } from '../../../../src-shared/un
 import { summarise } from '../../shared/runs/live-run-status';
 import { NO_BACKUP_TAG } from '../../../../src-shared/vm-tags';
 import { runLabel } from '../../shared/runs/RunCard';
+import { sharedNames } from '../../shared/data/vm-names';
+import { VmName } from '../../shared/ui/VmName';
 
 export function DashboardPage() {
   const pools = usePools();
@@ -41,6 +43,7 @@ export function DashboardPage() {
         .filter((v) => !excludedUuids.has(v.uuid) && !newest.has(v.uuid))
         .map((v) => ({ uuid: v.uuid, name: v.name, reason: 'no backup point on any remote' }));
   const running = runs.filter((r) => !r.result);
+  const shared = sharedNames([...protectedVms, ...unprotected, ...vms]);
 
   const attention: AttentionItem[] = [];
   for (const h of pools.hosts) {
@@ -154,7 +157,7 @@ export function DashboardPage() {
             <ul>
               {unprotected.map((v) => (
                 <li key={v.uuid}>
-                  {v.name} <span className="muted">— {v.reason}</span>
+                  <VmName vm={v} shared={shared} /> <span className="muted">— {v.reason}</span>
                 </li>
               ))}
             </ul>
@@ -168,7 +171,7 @@ export function DashboardPage() {
             <ul>
               {protectedVms.map((v) => (
                 <li key={v.uuid}>
-                  {v.name}
+                  <VmName vm={v} shared={shared} />
                   {v.point && (
                     <span className="muted">
                       {' '}
