@@ -147,11 +147,15 @@ describe('the job form (Chromium, sluice serve --demo)', () => {
     expect(await issue('schedules-0-cron').count()).toBe(1);
     await cron.fill('0 2 * * *');
     await expect.poll(() => issue('schedules-0-cron').count()).toBe(0);
-    await form.getByRole('textbox', { name: /^Name/ }).first().fill('nightly');
+    await form.getByRole('textbox', { name: /^Name/ }).first().fill('fixed');
     await form.getByRole('textbox', { name: 'Keep the last N points' }).fill('7');
     await form.getByRole('checkbox', { name: 'Back up mail' }).check();
     await expect.poll(() => summary.count()).toBe(0);
     expect(await form.getByRole('alert').count()).toBe(0);
+    // Once fixed, it saves, and the page goes on (a refused form closing after a save once blanked the page).
+    await form.getByRole('button', { name: 'Create job' }).click();
+    await expect.poll(() => page.getByRole('row', { name: /fixed/ }).count()).toBe(1);
+    expect(await page.getByRole('form').count()).toBe(0);
   });
 
   it('after a first save, Edit opens one form and Cancel closes it, however often', async () => {

@@ -62,7 +62,10 @@ export function JobFormView({
   const issues = (refused ? currentIssues(jobInputFromForm(f), refused) : []).filter(atAField);
   const at = (path: string) => issueAt(issues, path);
   // The summary sits by the buttons; after a refusal it is scrolled into view, wherever the admin was.
-  useEffect(() => summary.current?.scrollIntoView({ block: 'nearest' }), [refused?.attempt]);
+  // (A block body: scrollIntoView returns a promise in recent Chromium, which React would call as a cleanup.)
+  useEffect(() => {
+    summary.current?.scrollIntoView({ block: 'nearest' });
+  }, [refused?.attempt]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
