@@ -187,13 +187,20 @@ describe('the job form (Chromium, sluice serve --demo)', () => {
     await expect.poll(() => forms.count()).toBe(0);
   });
 
-  it("lists the job's next run in its own zone, named", async () => {
+  it("lists the job's next run in its own zone, named, in Jobs and on the Dashboard", async () => {
     await fresh();
     await go('Jobs');
     const row = page.getByRole('row', { name: /nightly/ });
     await expect.poll(() => row.count()).toBe(1);
     expect(await row.textContent()).toMatch(/02:00 Europe\/Paris/);
     expect(await row.textContent()).not.toMatch(/AM|PM/);
+    await go('Dashboard');
+    const next = page
+      .getByRole('region', { name: 'Next scheduled runs' })
+      .getByRole('listitem')
+      .filter({ hasText: /— nightly / });
+    await expect.poll(() => next.count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await next.first().textContent()).toMatch(/02:00 Europe\/Paris — nightly/);
   });
 });
 

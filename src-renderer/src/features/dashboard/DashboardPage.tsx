@@ -12,6 +12,7 @@ import { NO_BACKUP_TAG } from '../../../../src-shared/vm-tags';
 import { runLabel } from '../../shared/runs/RunCard';
 import { sharedNames } from '../../shared/data/vm-names';
 import { VmName } from '../../shared/ui/VmName';
+import { formatInZone } from '../../shared/time/zoned-time';
 
 export function DashboardPage() {
   const pools = usePools();
@@ -194,7 +195,7 @@ export function DashboardPage() {
             <ul>
               {dashboard.nextRuns.slice(0, 8).map((n) => (
                 <li key={n.jobId + n.scheduleId + n.at}>
-                  {new Date(n.at).toLocaleString()} — {n.jobName}{' '}
+                  {formatInZone(n.at, n.timezone)} — {n.jobName}{' '}
                   <span className="muted">({n.scheduleName || 'schedule'})</span>
                 </li>
               ))}

@@ -8,7 +8,7 @@ import { ErrorMessage } from '../../shared/ui/ErrorMessage';
 import { JobFormView } from './JobFormView';
 import { statusTone } from '../../shared/runs/run-status-tone';
 import { JobRunHistory } from './JobRunHistory';
-import { formatInZone } from './zoned-time';
+import { formatInZone } from '../../shared/time/zoned-time';
 import { usePools } from '../../shared/data/use-pools';
 import { emptyJobForm, formFromJob, type JobForm } from './job-form-model';
 

@@ -1,7 +1,7 @@
 import { previewCron } from './cron-preview';
 import { newSchedule, type ScheduleForm } from './job-form-model';
 import { FieldIssue } from '../../shared/ui/FieldIssue';
-import { formatInZone } from './zoned-time';
+import { formatInZone } from '../../shared/time/zoned-time';
 
 type IssueAt = (path: string) => string | undefined;
 
