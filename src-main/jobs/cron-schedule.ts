@@ -1,4 +1,5 @@
 import { Cron } from 'croner';
+import { cronLibraryProblem, cronShapeProblem, timezoneProblem } from '../../src-shared/cron-words.js';
 
 /**
  * Cron patterns read by croner in a time zone. Only the arithmetic is used (next fire after a given instant):
@@ -8,28 +9,28 @@ export function parseCron(pattern: string, timezone: string): Cron {
   return new Cron(pattern, { timezone, paused: true, mode: '5-or-6-parts' });
 }
 
-/** Why a pattern or time zone cannot be used, in words; null when both are fine. */
-export function cronProblem(pattern: string, timezone: string): { field: 'cron' | 'timezone'; message: string } | null {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: timezone });
-  } catch {
-    return {
-      field: 'timezone',
-      message: `"${timezone}" is not a time zone Sluice knows; use an IANA name such as Europe/Paris, America/New_York or UTC`,
-    };
-  }
+/**
+ * Why a pattern or its time zone cannot be used, in words: each field's own problem, so a bad time zone does
+ * not hide a bad pattern (the pattern is then read in UTC). Empty when both are fine.
+ */
+export function cronProblems(
+  pattern: string,
+  timezone: string,
+): Array<{ field: 'cron' | 'timezone'; message: string }> {
+  const problems: Array<{ field: 'cron' | 'timezone'; message: string }> = [];
+  const zone = timezoneProblem(timezone);
+  if (zone) problems.push({ field: 'timezone', message: zone });
+  const shape = cronShapeProblem(pattern);
+  if (shape) return [...problems, { field: 'cron', message: shape }];
   let cron: Cron;
   try {
-    cron = parseCron(pattern, timezone);
+    cron = parseCron(pattern, zone ? 'UTC' : timezone);
   } catch (err) {
-    const why = (err as Error).message.replace(/^CronPattern:\s*/, '');
-    return {
-      field: 'cron',
-      message: `"${pattern}" is not a cron pattern Sluice can read (${why}); use 5 fields, minute hour day month weekday, e.g. "0 2 * * *"`,
-    };
+    return [...problems, { field: 'cron', message: cronLibraryProblem(pattern, (err as Error).message) }];
   }
-  if (cron.nextRun(new Date()) === null) return { field: 'cron', message: `"${pattern}" never fires` };
-  return null;
+  if (cron.nextRun(new Date()) === null)
+    problems.push({ field: 'cron', message: `"${pattern}" never fires: no date has that day in that month` });
+  return problems;
 }
 
 /** The first fire strictly after `after`, or null if the pattern has no more. */

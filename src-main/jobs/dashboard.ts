@@ -137,13 +137,17 @@ function upcomingRuns(src: DashboardSources): Dashboard['nextRuns'] {
   const { settings } = src;
   return settings.jobs
     .flatMap((j) =>
-      src.nextRuns(j).map((n) => ({
-        jobId: j.id,
-        jobName: j.name,
-        scheduleId: n.scheduleId,
-        scheduleName: j.schedules.find((s) => s.id === n.scheduleId)?.name ?? '',
-        at: n.at,
-      })),
+      src.nextRuns(j).map((n) => {
+        const schedule = j.schedules.find((s) => s.id === n.scheduleId);
+        return {
+          jobId: j.id,
+          jobName: j.name,
+          scheduleId: n.scheduleId,
+          scheduleName: schedule?.name ?? '',
+          timezone: schedule?.timezone ?? 'UTC',
+          at: n.at,
+        };
+      }),
     )
     .sort((a, b) => a.at.getTime() - b.at.getTime())
     .slice(0, 20)

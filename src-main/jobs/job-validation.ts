@@ -3,7 +3,7 @@ import type { jobInputSchema } from '../../src-shared/contract/jobs.js';
 import { jobSchema, type Job } from '../../src-shared/contract/jobs.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { Settings } from '../settings/settings-schema.js';
-import { cronProblem } from './cron-schedule.js';
+import { cronProblems } from './cron-schedule.js';
 
 type ParsedInput = ReturnType<typeof jobInputSchema.parse>;
 
@@ -39,8 +39,8 @@ export function validateJob(input: ParsedInput, settings: Settings, now: Date): 
   }
   const scheduleIds = new Set<string>();
   const schedules = input.schedules.map((s, i) => {
-    const problem = cronProblem(s.cron, s.timezone);
-    if (problem) issues.push({ path: `schedules.${i}.${problem.field}`, message: problem.message });
+    for (const problem of cronProblems(s.cron, s.timezone))
+      issues.push({ path: `schedules.${i}.${problem.field}`, message: problem.message });
     const sid = s.id ?? randomUUID();
     if (scheduleIds.has(sid)) issues.push({ path: `schedules.${i}.id`, message: 'Two schedules have the same id' });
     scheduleIds.add(sid);

@@ -10,6 +10,7 @@ import type { RestoreOptions, RestoredDisk } from './restore-options.js';
 import { resolveTargetSr, type TargetSr } from './restore-target.js';
 import { createDiskFor, createVifs, createVmFromMetadata } from './vm-recreate.js';
 import { abandonRestoreRun, startRestoreRun } from './restore-run.js';
+import { restoredVmName } from '../../src-shared/restored-vm.js';
 
 /** Streams one opened disk into an existing VDI (PUT /import_raw_vdi?format=vhd), only the blocks the chain holds. */
 export async function uploadDisk(
@@ -47,7 +48,7 @@ export async function uploadDisk(
  */
 export async function restoreDeltaPoint(xapi: XapiSession, point: BackupPoint, opts: RestoreOptions) {
   const meta = point.metadata as DeltaMetadata;
-  const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
+  const name = opts.name ?? restoredVmName(String(meta.vm['name_label'] ?? point.vmName), point.timestamp);
   const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
   const run = startRestoreRun(xapi, opts, { uuid: point.vmUuid, name }, null);
   const { sampler, throttle, created } = run;

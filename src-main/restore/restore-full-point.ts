@@ -8,6 +8,7 @@ import { moveImportedDisks, planFullPointPlacement } from './full-point-placemen
 import { abandonRestoreRun, startRestoreRun } from './restore-run.js';
 import type { CreatedObjects } from './vm-recreate.js';
 import { xvaUploadChecks } from './xva-upload-checks.js';
+import { RESTORED_TAG, restoredVmName } from '../../src-shared/restored-vm.js';
 
 /**
  * Restores a full point: the XVA goes to PUT /import as it is stored (the host reads zstd or gzip itself),
@@ -18,7 +19,7 @@ import { xvaUploadChecks } from './xva-upload-checks.js';
  */
 export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, opts: RestoreOptions) {
   const meta = point.metadata as FullMetadata;
-  const name = opts.name ?? String(meta.vm['name_label'] ?? point.vmName);
+  const name = opts.name ?? restoredVmName(String(meta.vm['name_label'] ?? point.vmName), point.timestamp);
   const context = { host: new URL(xapi.url).host, vm: name, point: point.id };
   const file = await fullXvaFile(point);
   const checks = await xvaUploadChecks(point, file, context);
@@ -57,6 +58,7 @@ export async function restoreFullPoint(xapi: XapiSession, point: BackupPoint, op
     const vmRef = await recordImported(xapi, result, created);
     if (!vmRef) throw new SluiceError('HOST_ERROR', 'The host finished the import but named no VM.', { context });
     await xapi.call('VM.set_name_label', vmRef, name);
+    await xapi.call('VM.add_tags', vmRef, RESTORED_TAG);
     await moveImportedDisks(xapi, vmRef, placement, created, opts, sampler, context);
     await created.keep();
     return { vmRef, name, bytes: file.size, sampler };

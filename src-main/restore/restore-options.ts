@@ -11,7 +11,7 @@ export interface RestoreOptions {
    * XVA is imported onto one SR and the disks wanted elsewhere are then copied there (full-point-placement.ts).
    */
   diskSrs?: Record<string, string>;
-  /** The new VM's name; default: the backed-up VM's name. */
+  /** The new VM's name; default: the backed-up VM's name and the point's date (restoredVmName). */
   name?: string;
   /** Start the VM once restored. */
   start?: boolean;

@@ -3,11 +3,12 @@ import type { DeltaMetadata, DeltaPointDisk } from '../repository/index.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF } from '../xapi/xapi-records.js';
 import { type MadeClass, madeByEntry, markMadeBy, unmarkMadeBy } from '../xapi/owned-objects.js';
+import { RESTORED_TAG } from '../../src-shared/restored-vm.js';
 
 // The records of an incremental point become a new VM on the target pool: VM.create from the snapshot's
-// record (the configuration at the time of the point) under the VM's own name, VDI.create per disk on its
-// SR, VBD.create at the same positions, VIF.create on the same networks. References to the source pool's
-// objects cannot be carried over and are dropped; identity and runtime fields are the host's to fill.
+// record (the configuration at the time of the point) under its new name, tagged as restored, VDI.create per
+// disk on its SR, VBD.create at the same positions, VIF.create on the same networks. References to the source
+// pool's objects cannot be carried over and are dropped; identity and runtime fields are the host's to fill.
 
 type Rec = Record<string, unknown>;
 
@@ -159,9 +160,12 @@ export async function createVmFromMetadata(
     name_description: String(meta.vm['name_description'] ?? snapshot['name_description'] ?? ''),
     is_a_template: false,
     other_config: { ...cleanOtherConfig(snapshot['other_config']), ...created.mark() },
-    tags: Array.isArray(meta.vm['tags'])
-      ? meta.vm['tags'].filter((t) => typeof t === 'string' && !t.startsWith('xo:'))
-      : [],
+    tags: [
+      ...(Array.isArray(meta.vm['tags'])
+        ? meta.vm['tags'].filter((t) => typeof t === 'string' && !t.startsWith('xo:') && t !== RESTORED_TAG)
+        : []),
+      RESTORED_TAG,
+    ],
   });
   const vmRef = await xapi.call<string>('VM.create', record);
   created.record('VM', vmRef);

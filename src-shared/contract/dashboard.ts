@@ -28,6 +28,8 @@ export const dashboardSchema = z.object({
       jobName: z.string(),
       scheduleId: z.string(),
       scheduleName: z.string(),
+      /** The schedule's zone, which its times are shown in. */
+      timezone: z.string(),
       at: z.string(),
     }),
   ),

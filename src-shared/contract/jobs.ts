@@ -9,15 +9,27 @@ import { runSummarySchema } from './runs.js';
 
 const vmUuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'Not a VM uuid');
 
+/** A whole number typed in a form field, with messages that say what to type (not zod's "expected int"). */
+const count = (what: string, max: number, min = 0) =>
+  z
+    .number(`Enter a whole number of ${what} from ${min} to ${max}`)
+    .int(`Enter a whole number of ${what} from ${min} to ${max}`)
+    .min(min, `Enter a whole number of ${what} from ${min} to ${max}`)
+    .max(max, `Enter a whole number of ${what} from ${min} to ${max}`);
+
 /** What a schedule keeps after each of its runs (counted among the points this schedule made). */
 export const retentionSchema = z
   .object({
-    keep: z.number().int().min(1, 'Keep at least 1 point').max(10_000),
+    keep: z
+      .number('Enter how many points to keep, e.g. 7')
+      .int('Enter a whole number of points')
+      .min(1, 'Keep at least 1 point')
+      .max(10_000, 'Keep at most 10000 points'),
     longTerm: z
       .object({
-        daily: z.number().int().min(0).max(3650).optional(),
-        weekly: z.number().int().min(0).max(520).optional(),
-        monthly: z.number().int().min(0).max(240).optional(),
+        daily: count('days', 3650).optional(),
+        weekly: count('weeks', 520).optional(),
+        monthly: count('months', 240).optional(),
       })
       .strict()
       .optional(),
@@ -77,12 +89,16 @@ const jobFields = {
   schedules: z.array(jobScheduleSchema).max(20),
   /** Host-side compression, full mode only. */
   compression: z.enum(['none', 'zstd']),
-  vmConcurrency: z.number().int().min(1).max(16),
-  diskConcurrency: z.number().int().min(1).max(16),
+  vmConcurrency: count('VMs', 16, 1),
+  diskConcurrency: count('disks', 16, 1),
   /** For the whole job (shared among the VMs in flight); null: the preference's default. */
-  speedLimitBytesPerSec: z.number().int().positive().nullable(),
+  speedLimitBytesPerSec: z
+    .number('Enter a speed, e.g. 50 (or leave it empty for the default of Settings)')
+    .int()
+    .positive('Enter a speed above 0 (or leave it empty for the default of Settings)')
+    .nullable(),
   /** Delta mode: a full VHD when the chain has this many points; 0: never. */
-  fullInterval: z.number().int().min(0).max(1000),
+  fullInterval: count('points', 1000),
   /** A run due while Sluice was not running: run it at start, or only report it. */
   missedRuns: z.enum(['run-at-start', 'report']),
   enabled: z.boolean(),

@@ -109,7 +109,9 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     await form.getByRole('checkbox', { name: 'Back up mail' }).check();
     const cron = form.getByRole('textbox', { name: /^Cron pattern/ });
     await cron.fill('61 2 * * *');
-    await expect.poll(() => form.getByTestId('cron-preview-0').textContent()).toMatch(/Not a cron pattern/);
+    await expect
+      .poll(() => form.getByTestId('cron-preview-0').textContent())
+      .toMatch(/is not a cron pattern Sluice can read: 61 is not a valid minute/);
     await form.getByLabel('Speed limit (MiB/s, whole job)').fill('8');
     await form.getByRole('button', { name: 'Create job' }).click();
     // The engine's refusal, at the cron field (not a generic banner only).

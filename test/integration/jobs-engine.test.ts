@@ -370,7 +370,9 @@ describe('jobs on the simulated pool', () => {
       ['scratch', 'tagged xo:no-bak: excluded from backups'],
       ['web01', 'no job backs it up'],
     ]);
-    expect(empty.nextRuns).toMatchObject([{ jobId: job.id, jobName: 'nightly', scheduleName: 'daily' }]);
+    expect(empty.nextRuns).toMatchObject([
+      { jobId: job.id, jobName: 'nightly', scheduleName: 'daily', timezone: 'UTC' },
+    ]);
     expect(empty.remotes).toMatchObject([{ name: 'nas', path: remoteDir, usedBytes: 0, points: 0, error: null }]);
 
     const finished = finishedOf(e);

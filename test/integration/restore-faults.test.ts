@@ -283,6 +283,31 @@ describe('restore faults', () => {
   });
 });
 
+describe('sluice restore: the default name', () => {
+  it("without --name, names the new VM after the original and the point's date and tags it, so the two differ", async () => {
+    const pw = writePasswordFile(temp(), sim.password);
+    const args = [
+      ...['restore', '--remote', remote, '--vm', 'web01', '--at', full.id],
+      ...hostArgs(sim, pw),
+      ...['--data-dir', temp()],
+    ];
+    const r = await runCli(args);
+    expect(r.code, r.stderr).toBe(0);
+    const when = full.timestamp.toISOString();
+    const name = `web01 (${when.slice(0, 10)} ${when.slice(11, 16)} UTC)`;
+    // The closing line, on stderr with the progress (stdout is for --json).
+    expect(r.stderr).toContain(`restored as "${name}"`);
+    const vms = Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot !== true);
+    const restored = vms.filter((v) => v.name_label === name);
+    expect(restored).toHaveLength(1);
+    expect(restored[0]!.tags).toEqual(expect.arrayContaining(['restored from backup']));
+    // The original keeps its name alone, untagged.
+    expect(vms.filter((v) => v.name_label === 'web01').map((v) => v.tags)).toEqual([
+      expect.not.arrayContaining(['restored from backup']),
+    ]);
+  });
+});
+
 describe('sluice restore --disk-sr', () => {
   it('places each named disk of a full point on its SR (--json); a malformed value or an unknown disk is refused, nothing created', async () => {
     const pw = writePasswordFile(temp(), sim.password);

@@ -84,11 +84,14 @@ describe('restore', () => {
       const before = hostObjects(sim);
       const opts = testRestoreOptions(temp(), { points });
       const r = await restorePoint(xapi, point, opts);
-      expect(r.name).toBe('app');
+      // Never the original's own name, which the pool still holds: the point's date tells the copy apart.
+      const when = point.timestamp.toISOString();
+      expect(r.name).toBe(`app (${when.slice(0, 10)} ${when.slice(11, 16)} UTC)`);
       const restoredRef = vmRefByUuid(sim, r.vmUuid);
       expect(restoredRef).toBe(r.vmRef);
       const restored = sim.control.records('VM')[restoredRef]!;
-      expect(restored.name_label).toBe('app');
+      expect(restored.name_label).toBe(r.name);
+      expect(restored.tags).toContain('restored from backup');
       expect(restored.power_state).toBe('Halted');
       expect(restored.is_a_template).toBe(false);
       const shape = await vmShape(sim, restoredRef);

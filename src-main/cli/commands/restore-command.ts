@@ -35,7 +35,8 @@ created on the host.
   --disk-sr DISK=SR_UUID    this disk onto that SR instead (repeatable); DISK is the disk's position
                             (0, 1…) or its VDI uuid as the point records it. A full point is imported onto
                             the SR most disks want, then the others are copied onto theirs
-  --name NEW                the new VM's name (default: the backed-up VM's name); with --disk, the VDI's
+  --name NEW                the new VM's name (default: the backed-up VM's name and the point's date,
+                            e.g. "erp-db (2026-12-04 02:00 UTC)"); with --disk, the VDI's
   --start                   start the VM once restored
   --disk UUID_OR_POSITION   restore only this disk, into a new VDI on the SR, attached to nothing
   --speed-limit RATE        e.g. 50M (bytes/s)

@@ -117,6 +117,24 @@ describe('jobs.save: validation', () => {
     expect(e.ctx.settings.get().jobs).toEqual([]);
   });
 
+  it('a bad time zone does not hide a bad pattern: each is named at its own field, in words', async () => {
+    const e = await engineWithPoolAndRemote();
+    const r = await e.dispatcher.dispatch('jobs.save', {
+      ...valid,
+      schedules: [{ cron: '0 2 * *', timezone: 'Mars/Olympus', retention: { keep: 3 } }],
+    });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error.issues).toEqual([
+      { path: 'schedules.0.timezone', message: expect.stringMatching(/^"Mars\/Olympus" is not a time zone/) },
+      {
+        path: 'schedules.0.cron',
+        message:
+          '"0 2 * *" is not a cron pattern Sluice can read: it has 4 fields, and a cron pattern has 5 fields (minute hour day month weekday), e.g. "0 2 * * *" for every day at 02:00',
+      },
+    ]);
+  });
+
   it('refuses a second job of the same name, and replaces a job saved with its id', async () => {
     const e = await engineWithPoolAndRemote();
     const first = await e.dispatcher.dispatch('jobs.save', valid);

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { jobInputSchema, type Job } from '../../../src-shared/contract/jobs.js';
 import { describeCron, previewCron } from '../../../src-renderer/src/features/jobs/cron-preview.js';
 import { emptyJobForm, formFromJob, jobInputFromForm } from '../../../src-renderer/src/features/jobs/job-form-model.js';
+import { currentIssues, formIssues } from '../../../src-renderer/src/features/jobs/job-form-checks.js';
 import { issueAt } from '../../../src-renderer/src/shared/ui/field-issues.js';
+import { sharedNames, vmLabel } from '../../../src-renderer/src/shared/data/vm-names.js';
 
 const VM = '11111111-2222-3333-4444-555555555555';
 
@@ -27,11 +29,11 @@ describe('cron preview', () => {
   it('a bad pattern or time zone is said in words, never a preview', () => {
     const bad = previewCron('61 2 * * *', 'UTC');
     expect(bad.ok).toBe(false);
-    expect(!bad.ok && bad.message).toMatch(/Not a cron pattern/);
-    expect(previewCron('0 2 * * *', 'Mars/Olympus')).toMatchObject({
-      ok: false,
-      message: expect.stringMatching(/not a time zone/),
-    });
+    expect(!bad.ok && bad.message).toBe(
+      '"61 2 * * *" is not a cron pattern Sluice can read: 61 is not a valid minute (use 0 to 59)',
+    );
+    // A bad time zone is the zone field's to say: the pattern is still read, only its next runs wait.
+    expect(previewCron('0 2 * * *', 'Mars/Olympus')).toEqual({ ok: true, words: 'Every day at 02:00', next: [] });
     expect(previewCron('  ', 'UTC')).toMatchObject({ ok: false });
   });
 });
@@ -104,5 +106,43 @@ describe('job form model', () => {
     expect(issueAt(issues, 'vms')).toBe('Pick at least one VM');
     expect(issueAt(issues, 'name')).toBe('taken');
     expect(issueAt(undefined, 'name')).toBeUndefined();
+  });
+});
+
+describe('job form checks', () => {
+  it('finds every problem at once, a bad zone and a bad pattern each at its own field, in words', () => {
+    const f = { ...emptyJobForm('h', ['r']), vmConcurrency: 'two' };
+    f.schedules[0] = { ...f.schedules[0]!, cron: '0 2 * *', timezone: 'Mars/Olympus', keep: '' };
+    const issues = formIssues(jobInputFromForm(f));
+    expect(Object.fromEntries(issues.map((i) => [i.path, i.message]))).toEqual({
+      name: 'Give the job a name',
+      'vms.vmUuids': 'Pick at least one VM',
+      vmConcurrency: 'Enter a whole number of VMs from 1 to 16',
+      'schedules.0.retention.keep': 'Enter how many points to keep, e.g. 7',
+      'schedules.0.timezone': expect.stringMatching(/^"Mars\/Olympus" is not a time zone Sluice knows/),
+      'schedules.0.cron': expect.stringMatching(/^"0 2 \* \*" is not a cron pattern Sluice can read: it has 4 fields/),
+    });
+  });
+
+  it("keeps the engine's refusal of a field only while that field keeps the refused value", () => {
+    const f = { ...emptyJobForm('h', ['r']), name: 'nightly', vmUuids: [VM] };
+    const refused = {
+      input: jobInputFromForm(f),
+      issues: [{ path: 'name', message: 'Another job is already named "nightly"' }],
+    };
+    expect(currentIssues(jobInputFromForm(f), refused)).toEqual(refused.issues);
+    expect(currentIssues(jobInputFromForm({ ...f, name: 'nightly 2' }), refused)).toEqual([]);
+  });
+
+  it('names the VMs two or more share, and only those', () => {
+    const shared = sharedNames([
+      { uuid: 'a', name: 'erp-db' },
+      { uuid: 'b', name: 'erp-db' },
+      { uuid: 'c', name: 'mail' },
+      { uuid: 'c', name: 'mail' },
+    ]);
+    expect([...shared]).toEqual(['erp-db']);
+    expect(vmLabel({ uuid: 'a', name: 'erp-db' }, shared)).toBe('erp-db (a)');
+    expect(vmLabel({ uuid: 'c', name: 'mail' }, shared)).toBe('mail');
   });
 });

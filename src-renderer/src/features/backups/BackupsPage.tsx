@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { BackupPointSummary } from '../../../../src-shared/contract/backups';
 import { useRunStore, useStoreVersion } from '../../shared/runs/runs-context';
 import { chainText, jobLabel } from './point-view';
@@ -25,9 +25,12 @@ export function BackupsPage() {
   const [exporting, setExporting] = useState<PointTarget | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [deleting, setDeleting] = useState<PointTarget | null>(null);
+  // The operations' cards sit above the lists: one just started from a point far down is brought into view.
+  const operationsRef = useRef<HTMLElement>(null);
+  const [revealing, setRevealing] = useState<string | null>(null);
   const started =
     (kind: 'restore' | 'export' | 'verify' | 'delete', point: BackupPointSummary) =>
-    (operationId: string, label: string) =>
+    (operationId: string, label: string) => {
       store.started(operationId, {
         label,
         vms: [{ uuid: point.vmUuid, name: point.vmName }],
@@ -35,6 +38,8 @@ export function BackupsPage() {
         // A delete merges only an incremental point: the card's fields say which.
         ...(kind === 'delete' ? { mode: point.mode } : {}),
       });
+      setRevealing(operationId);
+    };
   const verify = async (remoteId: string, p: BackupPointSummary) => {
     setError(null);
     try {
@@ -73,12 +78,18 @@ export function BackupsPage() {
   );
   const when = (iso: string) => new Date(iso).toLocaleString();
   const operations = store.runs().filter((r) => OPERATION_KINDS.has(r.info?.kind ?? ''));
+  const revealed = revealing !== null && operations.some((r) => r.runId === revealing);
+  useEffect(() => {
+    if (!revealed) return;
+    operationsRef.current?.querySelector(`[data-run-id="${revealing}"]`)?.scrollIntoView({ block: 'nearest' });
+    setRevealing(null);
+  }, [revealed, revealing]);
   return (
     <section className="page" aria-labelledby="page-title">
       <h1 id="page-title">Backups</h1>
       <ErrorMessage error={error} />
       {operations.length > 0 && (
-        <section aria-label="Restores, exports and verifies">
+        <section aria-label="Restores, exports and verifies" ref={operationsRef}>
           {operations.map((r) => (
             <RunCard key={r.runId} run={r} />
           ))}
@@ -144,7 +155,7 @@ export function BackupsPage() {
                             job.text
                           )}
                         </td>
-                        <td className="mono">{p.id}</td>
+                        <td className="mono nowrap">{p.id}</td>
                         <td className="nowrap">
                           <button
                             type="button"

@@ -6,6 +6,8 @@ import type { Pools } from '../../shared/data/use-pools';
 import { formatBytes } from '../../../../src-shared/units';
 import { Dialog } from '../../shared/ui/Dialog';
 import { ErrorMessage } from '../../shared/ui/ErrorMessage';
+import { poolName } from '../../shared/data/pool-name';
+import { RESTORED_TAG, restoredVmName } from '../../../../src-shared/restored-vm';
 
 export interface PointTarget {
   remoteId: string;
@@ -161,7 +163,7 @@ export function RestoreDialog({
               <select value={hostId} onChange={(e) => setHostId(e.target.value)}>
                 {pools.hosts.map((h) => (
                   <option key={h.id} value={h.id}>
-                    {h.label}
+                    {poolName(h, pools.inventories[h.id])}
                   </option>
                 ))}
               </select>
@@ -215,7 +217,14 @@ export function RestoreDialog({
               <>
                 <label>
                   Name of the new VM
-                  <input value={name} onChange={(e) => setName(e.target.value)} placeholder={target.point.vmName} />
+                  <input
+                    value={name}
+                    onChange={(e) => setName(e.target.value)}
+                    placeholder={restoredVmName(target.point.vmName, target.point.timestamp)}
+                  />
+                  <span className="help">
+                    Left empty: the original's name and the point's date. The new VM is tagged “{RESTORED_TAG}”.
+                  </span>
                 </label>
                 <label className="check">
                   <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} /> Start the VM

@@ -10,6 +10,9 @@ import { formatAge, formatBytes, formatPercent } from '../../../../src-shared/un
 import { summarise } from '../../shared/runs/live-run-status';
 import { NO_BACKUP_TAG } from '../../../../src-shared/vm-tags';
 import { runLabel } from '../../shared/runs/RunCard';
+import { sharedNames } from '../../shared/data/vm-names';
+import { VmName } from '../../shared/ui/VmName';
+import { formatInZone } from '../../shared/time/zoned-time';
 
 export function DashboardPage() {
   const pools = usePools();
@@ -41,6 +44,7 @@ export function DashboardPage() {
         .filter((v) => !excludedUuids.has(v.uuid) && !newest.has(v.uuid))
         .map((v) => ({ uuid: v.uuid, name: v.name, reason: 'no backup point on any remote' }));
   const running = runs.filter((r) => !r.result);
+  const shared = sharedNames([...protectedVms, ...unprotected, ...vms]);
 
   const attention: AttentionItem[] = [];
   for (const h of pools.hosts) {
@@ -154,7 +158,7 @@ export function DashboardPage() {
             <ul>
               {unprotected.map((v) => (
                 <li key={v.uuid}>
-                  {v.name} <span className="muted">— {v.reason}</span>
+                  <VmName vm={v} shared={shared} /> <span className="muted">— {v.reason}</span>
                 </li>
               ))}
             </ul>
@@ -168,7 +172,7 @@ export function DashboardPage() {
             <ul>
               {protectedVms.map((v) => (
                 <li key={v.uuid}>
-                  {v.name}
+                  <VmName vm={v} shared={shared} />
                   {v.point && (
                     <span className="muted">
                       {' '}
@@ -191,7 +195,7 @@ export function DashboardPage() {
             <ul>
               {dashboard.nextRuns.slice(0, 8).map((n) => (
                 <li key={n.jobId + n.scheduleId + n.at}>
-                  {new Date(n.at).toLocaleString()} — {n.jobName}{' '}
+                  {formatInZone(n.at, n.timezone)} — {n.jobName}{' '}
                   <span className="muted">({n.scheduleName || 'schedule'})</span>
                 </li>
               ))}

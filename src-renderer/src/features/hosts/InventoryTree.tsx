@@ -6,6 +6,8 @@ import type { newestPointByVm } from '../../shared/data/use-points';
 import type { RunStore } from '../../shared/runs/run-store';
 import { lastRunByVm } from './last-run-by-vm';
 import { useRunHistory } from './use-run-history';
+import { sharedNames } from '../../shared/data/vm-names';
+import { VmName } from '../../shared/ui/VmName';
 
 type Vm = Inventory['vms'][number];
 
@@ -30,10 +32,19 @@ export function InventoryTree(props: {
   if (elsewhere.length)
     groups.push({ key: 'halted', name: 'Not running on a host', detail: 'halted or suspended VMs', vms: elsewhere });
   const lastRuns = lastRunByVm(useRunHistory(), props.store.runs());
+  const shared = sharedNames(inv.vms);
   return (
     <ul className="tree" aria-label={`Inventory of ${inv.pool?.name ?? 'the pool'}`}>
       {groups.map((g) => (
-        <HostNode key={g.key} name={g.name} detail={g.detail} vms={g.vms} {...props} lastRuns={lastRuns} />
+        <HostNode
+          key={g.key}
+          name={g.name}
+          detail={g.detail}
+          vms={g.vms}
+          {...props}
+          lastRuns={lastRuns}
+          shared={shared}
+        />
       ))}
     </ul>
   );
@@ -45,6 +56,7 @@ function HostNode(props: {
   vms: Vm[];
   newest: ReturnType<typeof newestPointByVm>;
   lastRuns: ReturnType<typeof lastRunByVm>;
+  shared: ReadonlySet<string>;
   onBackup: (vm: { uuid: string; name: string }) => void;
 }) {
   const [open, setOpen] = useState(true);
@@ -95,6 +107,7 @@ function HostNode(props: {
                     vm={vm}
                     newest={props.newest}
                     lastRuns={props.lastRuns}
+                    shared={props.shared}
                     onBackup={props.onBackup}
                   />
                 ))}
@@ -111,11 +124,13 @@ function VmRow({
   vm,
   newest,
   lastRuns,
+  shared,
   onBackup,
 }: {
   vm: Vm;
   newest: ReturnType<typeof newestPointByVm>;
   lastRuns: ReturnType<typeof lastRunByVm>;
+  shared: ReadonlySet<string>;
   onBackup: (vm: { uuid: string; name: string }) => void;
 }) {
   const excluded = isExcluded(vm);
@@ -126,7 +141,9 @@ function VmRow({
   return (
     <tr className={excluded ? 'excluded' : undefined} aria-label={vm.name} data-vm-uuid={vm.uuid}>
       <td>
-        <strong>{vm.name}</strong>
+        <strong>
+          <VmName vm={vm} shared={shared} />
+        </strong>
         {excluded && (
           <>
             {' '}

@@ -1,3 +1,4 @@
+import { poolName } from '../../shared/data/pool-name';
 import { useCallback, useEffect, useState } from 'react';
 import type { HostConnectionState, HostSummary } from '../../../../src-shared/contract/hosts';
 import type { ResponseOf } from '../../../../src-shared/contract/index';
@@ -45,7 +46,7 @@ export function PoolPanel(props: {
     if (certChanged) void reprobe();
   }, [certChanged, reprobe]);
   const [badge, tone] = connectionBadge(state, inv !== null);
-  const title = inv?.pool?.name ? `${inv.pool.name}` : h.label;
+  const title = poolName(h, inv);
 
   const remove = async () => {
     try {

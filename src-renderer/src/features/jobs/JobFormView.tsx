@@ -1,8 +1,8 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { HostSummary } from '../../../../src-shared/contract/hosts';
 import type { Inventory } from '../../../../src-shared/contract/inventory';
 import type { RemoteSummary } from '../../../../src-shared/contract/remotes';
-import type { Job } from '../../../../src-shared/contract/jobs';
+import type { Job, JobInput } from '../../../../src-shared/contract/jobs';
 import { IpcCallError } from '../../../../src-shared/contract/errors';
 import { useClient } from '../../client/client-context';
 import { issueAt, type Issue } from '../../shared/ui/field-issues';
@@ -10,11 +10,31 @@ import { jobInputFromForm, type JobForm } from './job-form-model';
 import { ErrorMessage } from '../../shared/ui/ErrorMessage';
 import { FieldIssue } from '../../shared/ui/FieldIssue';
 import { ScheduleEditor } from './ScheduleEditor';
+import { currentIssues, formIssues } from './job-form-checks';
 import { VmPicker } from './VmPicker';
+import { poolName } from '../../shared/data/pool-name';
+
+/** The paths the form has a field for: an engine issue elsewhere is shown at the bottom. */
+const FIELD_PATHS = [
+  'name',
+  'hostId',
+  'vms',
+  'mode',
+  'remoteIds',
+  'schedules',
+  'compression',
+  'vmConcurrency',
+  'diskConcurrency',
+  'speedLimitBytesPerSec',
+  'fullInterval',
+  'missedRuns',
+];
+const atAField = (i: Issue) => FIELD_PATHS.some((k) => i.path === k || i.path.startsWith(`${k}.`));
 
 /**
- * Create or edit a job. The engine validates (jobs.save): its refusals come back per field and are shown at
- * that field; only what belongs to no field is shown at the bottom.
+ * Create or edit a job. Every problem the form can see itself is shown at once, each at its field, before
+ * anything is sent; the engine validates again (jobs.save) and its refusals come back per field too. Only
+ * what belongs to no field is shown at the bottom, by the summary and the buttons.
  */
 export function JobFormView({
   initial,
@@ -33,39 +53,39 @@ export function JobFormView({
 }) {
   const client = useClient();
   const [f, setF] = useState<JobForm>(initial);
-  const [issues, setIssues] = useState<Issue[]>([]);
+  // The last refused save: from then on the fields' issues are re-checked as the admin types (job-form-checks).
+  const [refused, setRefused] = useState<{ input: JobInput; issues: Issue[]; attempt: number } | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const summary = useRef<HTMLParagraphElement>(null);
   const set = (patch: Partial<JobForm>) => setF((x) => ({ ...x, ...patch }));
+  const issues = (refused ? currentIssues(jobInputFromForm(f), refused) : []).filter(atAField);
   const at = (path: string) => issueAt(issues, path);
+  // The summary sits by the buttons; after a refusal it is scrolled into view, wherever the admin was.
+  // (A block body: scrollIntoView returns a promise in recent Chromium, which React would call as a cleanup.)
+  useEffect(() => {
+    summary.current?.scrollIntoView({ block: 'nearest' });
+  }, [refused?.attempt]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
+    const input = jobInputFromForm(f);
+    const attempt = (refused?.attempt ?? 0) + 1;
     setError(null);
-    setIssues([]);
+    if (formIssues(input).length > 0) {
+      setRefused({ input, issues: [], attempt });
+      return;
+    }
+    setBusy(true);
     try {
-      onSaved(await client.invoke('jobs.save', jobInputFromForm(f)));
+      const saved = await client.invoke('jobs.save', input);
+      setRefused(null);
+      onSaved(saved);
     } catch (err) {
-      const found = err instanceof IpcCallError ? (err.detail.issues ?? []) : [];
-      setIssues(found);
+      const engine = err instanceof IpcCallError ? (err.detail.issues ?? []) : [];
+      setRefused({ input, issues: engine, attempt });
       // Shown at the bottom only when no field carries it.
-      const known = [
-        'name',
-        'hostId',
-        'vms',
-        'mode',
-        'remoteIds',
-        'schedules',
-        'compression',
-        'vmConcurrency',
-        'diskConcurrency',
-        'speedLimitBytesPerSec',
-        'fullInterval',
-        'missedRuns',
-      ];
-      const placed =
-        found.length > 0 && found.every((i) => known.some((k) => i.path === k || i.path.startsWith(`${k}.`)));
+      const placed = engine.length > 0 && engine.every(atAField);
       setError(placed ? null : err);
     } finally {
       setBusy(false);
@@ -99,12 +119,6 @@ export function JobFormView({
       noValidate
     >
       <h2>{f.id ? `Edit “${initial.name}”` : 'New job'}</h2>
-      {issues.length > 0 && (
-        <p className="error" role="alert">
-          Sluice did not save the job: {issues.length === 1 ? 'one field needs' : `${issues.length} fields need`} a
-          change (shown below each field).
-        </p>
-      )}
       <div className="form-grid">
         {text('name', 'Name', 'name')}
         <label>
@@ -115,7 +129,7 @@ export function JobFormView({
           >
             {hosts.map((h) => (
               <option key={h.id} value={h.id}>
-                {h.label}
+                {poolName(h, inventories[h.id])}
               </option>
             ))}
           </select>
@@ -186,6 +200,12 @@ export function JobFormView({
         </div>
       </fieldset>
       <ErrorMessage error={error} title="Sluice did not save the job." />
+      {issues.length > 0 && (
+        <p className="error" role="alert" ref={summary} data-testid="job-form-summary">
+          Sluice did not save the job: {issues.length === 1 ? 'one field needs' : `${issues.length} fields need`} a
+          change (shown at {issues.length === 1 ? 'the field' : 'each field'}).
+        </p>
+      )}
       <div className="actions">
         <button type="button" className="secondary" onClick={onCancel}>
           Cancel

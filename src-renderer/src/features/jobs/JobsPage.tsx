@@ -8,6 +8,7 @@ import { ErrorMessage } from '../../shared/ui/ErrorMessage';
 import { JobFormView } from './JobFormView';
 import { statusTone } from '../../shared/runs/run-status-tone';
 import { JobRunHistory } from './JobRunHistory';
+import { formatInZone } from '../../shared/time/zoned-time';
 import { usePools } from '../../shared/data/use-pools';
 import { emptyJobForm, formFromJob, type JobForm } from './job-form-model';
 
@@ -79,7 +80,9 @@ export function JobsPage() {
       )}
       {editing && (
         <JobFormView
-          key={editing.id ?? 'new'}
+          // Keys are matched among all of this section's children: the job's history, below, is keyed by the
+          // same id, and two siblings sharing a key made React stack a new form on each Edit.
+          key={`form-${editing.id ?? 'new'}`}
           initial={editing}
           hosts={pools.hosts}
           inventories={pools.inventories}
@@ -118,7 +121,11 @@ export function JobsPage() {
                   </td>
                   <td>{j.mode}</td>
                   <td className="nowrap">
-                    {next ? new Date(next.at).toLocaleString() : <span className="muted">not scheduled</span>}
+                    {next ? (
+                      formatInZone(next.at, j.schedules.find((s) => s.id === next.scheduleId)?.timezone ?? 'UTC')
+                    ) : (
+                      <span className="muted">not scheduled</span>
+                    )}
                   </td>
                   <td>
                     {j.runningRunId ? (
@@ -173,7 +180,7 @@ export function JobsPage() {
         </table>
       )}
       {history && jobs?.some((j) => j.id === history) && (
-        <JobRunHistory key={history} jobId={history} jobName={jobs.find((j) => j.id === history)!.name} />
+        <JobRunHistory key={`history-${history}`} jobId={history} jobName={jobs.find((j) => j.id === history)!.name} />
       )}
       <ConfirmDialog
         title={deleting ? `Delete the job “${deleting.name}”?` : 'Delete the job?'}

@@ -1,6 +1,7 @@
 import { previewCron } from './cron-preview';
 import { newSchedule, type ScheduleForm } from './job-form-model';
 import { FieldIssue } from '../../shared/ui/FieldIssue';
+import { formatInZone } from '../../shared/time/zoned-time';
 
 type IssueAt = (path: string) => string | undefined;
 
@@ -65,7 +66,9 @@ export function ScheduleEditor({
                 />
                 <span className="help" id={`schedules-${i}-cron-preview`} data-testid={`cron-preview-${i}`}>
                   {preview.ok
-                    ? `${preview.words}. Next: ${preview.next.map((d) => d.toLocaleString()).join(' · ')}`
+                    ? preview.next.length
+                      ? `${preview.words}. Next: ${preview.next.map((d) => formatInZone(d, s.timezone.trim())).join(' · ')}`
+                      : `${preview.words}. The next runs show once the time zone is one Sluice knows.`
                     : cronIssue
                       ? ''
                       : preview.message}

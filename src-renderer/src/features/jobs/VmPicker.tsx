@@ -2,6 +2,8 @@ import { useMemo, useState } from 'react';
 import type { Inventory } from '../../../../src-shared/contract/inventory';
 import type { JobForm } from './job-form-model';
 import { FieldIssue } from '../../shared/ui/FieldIssue';
+import { sharedNames, vmLabel } from '../../shared/data/vm-names';
+import { VmName } from '../../shared/ui/VmName';
 
 type Selection = Pick<JobForm, 'selection' | 'vmUuids' | 'tags' | 'excludeVmUuids'>;
 
@@ -19,6 +21,7 @@ export function VmPicker({
 }) {
   const [search, setSearch] = useState('');
   const vms = useMemo(() => (inventory?.vms ?? []).slice().sort((a, b) => a.name.localeCompare(b.name)), [inventory]);
+  const shared = useMemo(() => sharedNames(vms), [vms]);
   const tags = useMemo(() => [...new Set(vms.flatMap((v) => v.tags))].sort(), [vms]);
   const q = search.trim().toLowerCase();
   const shown = q
@@ -72,6 +75,7 @@ export function VmPicker({
       )}
       <input
         type="search"
+        className="vm-search"
         placeholder="Search VMs by name or tag"
         aria-label="Search VMs"
         value={search}
@@ -87,10 +91,10 @@ export function VmPicker({
               type="checkbox"
               checked={chosen.includes(v.uuid)}
               onChange={(e) => toggle(v.uuid, e.target.checked)}
-              aria-label={value.selection === 'vms' ? `Back up ${v.name}` : `Exclude ${v.name}`}
+              aria-label={value.selection === 'vms' ? `Back up ${vmLabel(v, shared)}` : `Exclude ${vmLabel(v, shared)}`}
             />
             {value.selection === 'vms' ? '' : 'exclude '}
-            {v.name}
+            <VmName vm={v} shared={shared} />
             {v.tags.map((t) => (
               <span key={t} className="tag">
                 {t}

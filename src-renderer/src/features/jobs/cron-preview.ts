@@ -1,4 +1,5 @@
 import { Cron } from 'croner';
+import { cronLibraryProblem, cronShapeProblem, timezoneProblem } from '../../../../src-shared/cron-words.js';
 
 // The schedule field's preview: what a pattern means in words and when it fires next, computed here with the
 // same library the engine schedules with, so the form can answer while the admin types.
@@ -7,25 +8,29 @@ const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 
 
 export type CronPreview = { ok: true; words: string; next: Date[] } | { ok: false; message: string };
 
+/** What is wrong with the pattern alone (its time zone is the time-zone field's business); null when fine. */
+export function cronPatternProblem(pattern: string): string | null {
+  const shape = cronShapeProblem(pattern);
+  if (shape) return shape;
+  try {
+    new Cron(pattern.trim(), { paused: true, mode: '5-or-6-parts' });
+    return null;
+  } catch (err) {
+    return cronLibraryProblem(pattern, (err as Error).message);
+  }
+}
+
+/**
+ * The pattern in words and its next runs in `timezone`; with a time zone that is not one, the words only (the
+ * zone's own field says what is wrong with it).
+ */
 export function previewCron(pattern: string, timezone: string, count = 3, now = new Date()): CronPreview {
   const p = pattern.trim();
-  if (!p) return { ok: false, message: 'Enter a cron pattern, e.g. "0 2 * * *" for every day at 02:00' };
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: timezone });
-  } catch {
-    return { ok: false, message: `"${timezone}" is not a time zone; use an IANA name such as Europe/Paris or UTC` };
-  }
-  let cron: Cron;
-  try {
-    cron = new Cron(p, { timezone, paused: true, mode: '5-or-6-parts' });
-  } catch (err) {
-    return {
-      ok: false,
-      message: `Not a cron pattern (${(err as Error).message.replace(/^CronPattern:\s*/, '')}): use minute hour day month weekday, e.g. "0 2 * * *"`,
-    };
-  }
-  const next = cron.nextRuns(count, now);
-  if (next.length === 0) return { ok: false, message: `"${p}" never fires` };
+  const problem = cronPatternProblem(p);
+  if (problem) return { ok: false, message: problem };
+  if (timezoneProblem(timezone)) return { ok: true, words: describeCron(p), next: [] };
+  const next = new Cron(p, { timezone: timezone.trim(), paused: true, mode: '5-or-6-parts' }).nextRuns(count, now);
+  if (next.length === 0) return { ok: false, message: `"${p}" never fires: no date has that day in that month` };
   return { ok: true, words: describeCron(p), next };
 }
 
