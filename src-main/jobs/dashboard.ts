@@ -3,7 +3,7 @@ import type { Inventory } from '../../src-shared/contract/inventory.js';
 import type { Dashboard } from '../../src-shared/contract/dashboard.js';
 import type { Job } from '../../src-shared/contract/jobs.js';
 import { NO_BACKUP_TAG } from '../../src-shared/vm-tags.js';
-import { listBackupPoints, type BackupPoint } from '../repository/index.js';
+import { listBackupPoints, pointSizes, type BackupPoint } from '../repository/index.js';
 import type { Settings } from '../settings/settings-schema.js';
 import type { RunHistory } from './run-history.js';
 
@@ -65,7 +65,9 @@ async function remoteHoldings(settings: Settings): Promise<{ remotes: Dashboard[
       entry.totalBytes = space?.totalBytes ?? null;
       const { points } = await listBackupPoints(r.path);
       entry.points = points.length;
-      entry.usedBytes = points.reduce((a, p) => a + (p.size ?? 0), 0);
+      // What the points hold now: a base that absorbed a merge holds the whole disk, whatever its metadata says.
+      const sizes = await pointSizes(points);
+      entry.usedBytes = points.reduce((a, p) => a + (sizes.get(p) ?? 0), 0);
       for (const p of points) {
         const cur = newest.get(p.vmUuid);
         if (!cur || cur.point.timestamp < p.timestamp) newest.set(p.vmUuid, { point: p, remoteId: r.id });

@@ -1,10 +1,13 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
+import { buildDashboard } from '../../src-main/jobs/dashboard.js';
+import { RunHistory } from '../../src-main/jobs/run-history.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
+import { defaultSettings } from '../../src-main/settings/settings-schema.js';
 import { liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
 import { chainDigest, digestsOf, hasQemu, pointChain, qemuDigest } from '../helpers/vhd-chains.js';
 import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
@@ -73,6 +76,23 @@ describe('retention of incremental backups', () => {
     expect(last.at(-1)!.phase).toBe('done');
     expect(last.findIndex((p) => p.phase === 'merge')).toBeGreaterThan(last.findIndex((p) => p.phase === 'transfer'));
     expect(runs.at(-1)!.logs.join('\n')).toMatch(/Retention: deleting point .* merged into the next point/);
+
+    // The Dashboard's space used is what the points hold now (the merged base holds the whole disk), not what
+    // each point's metadata recorded when it was written.
+    const onDisk = points
+      .flatMap((p) =>
+        disks.map((d) => path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', 'job-ret', d.uuid, `${p.id}.vhd`)),
+      )
+      .reduce((n, f) => n + statSync(f).size, 0);
+    expect(points.reduce((n, p) => n + (p.size ?? 0), 0)).toBeLessThan(onDisk);
+    const dashboard = await buildDashboard({
+      settings: { ...defaultSettings(), remotes: [{ id: 'r1', name: 'nas', kind: 'folder', path: remote }] },
+      history: new RunHistory(temp()),
+      nextRuns: () => [],
+      inventory: () => Promise.resolve(null),
+      now: new Date(),
+    });
+    expect(dashboard.remotes[0]).toMatchObject({ points: 2, usedBytes: onDisk });
   });
 
   it('starts a new chain every K points (full interval) and records long-term buckets in the tags', async () => {
