@@ -79,8 +79,13 @@ export async function runDeltaBackup(
     const disks = await snapshotDisks(xapi, snapRef);
 
     // Every disk reports its own progress (one after another or in parallel alike); the VM's sampler carries
-    // the VM's phases and names its disks, so the ones not yet started show as waiting.
-    sampler.disks = disks.map((d) => ({ uuid: d.liveVdiUuid, name: d.vdi.name_label }));
+    // the VM's phases and names its disks, so the ones not yet started show as waiting and the ones left out
+    // as skipped from this first sample on (their own samples come after it).
+    sampler.disks = disks.map((d) => ({
+      uuid: d.liveVdiUuid,
+      name: d.vdi.name_label,
+      ...(isLeftOut(d) ? { skipped: true } : {}),
+    }));
     sampler.setPhase('transfer');
     const run: DeltaRun = { xapi, opts, vm, ctx, folder, ts };
     const transferred = await transferDisks(run, base, disks, (key) => uncommitted.push(key));
@@ -164,6 +169,9 @@ interface TransferredDisks {
   total: number;
 }
 
+/** A disk left out of the backup by its name. */
+const isLeftOut = (d: SnapshotDisk): boolean => d.vdi.name_label.includes(NOBAK_MARK);
+
 async function transferDisks(
   run: DeltaRun,
   base: DeltaBase,
@@ -181,8 +189,7 @@ async function transferDisks(
     spoolDir: opts.spoolDir,
   };
   // Disks left out by name go first: they say "skipped" from the start, never "waiting" behind the others.
-  const left = (d: SnapshotDisk) => d.vdi.name_label.includes(NOBAK_MARK);
-  const ordered = [...disks.filter(left), ...disks.filter((d) => !left(d))];
+  const ordered = [...disks.filter(isLeftOut), ...disks.filter((d) => !isLeftOut(d))];
   await forEachLimited(ordered, parallel, async (d) => {
     const done = await backupDeltaDisk(run, base, { throttle, buffer }, d, onCommitted);
     if (!done) return;

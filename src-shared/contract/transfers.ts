@@ -20,9 +20,10 @@ export const transferProgressSchema = z.object({
   /**
    * On a VM's sample (disk null) whose disks report one by one (incremental backups): every disk of the VM in
    * order, so the ones not yet started show as waiting. The VM's bytes, total and rates are then the sum of its
-   * disks' samples; this sample carries the VM's phase (and the merge's bytes in phase "merge").
+   * disks' samples; this sample carries the VM's phase (and the merge's bytes in phase "merge"). `skipped`: a
+   * disk left out (`[NOBAK]`), known before its own sample arrives, so it never shows as waiting.
    */
-  disks: z.array(z.object({ uuid: z.string(), name: z.string() })).optional(),
+  disks: z.array(z.object({ uuid: z.string(), name: z.string(), skipped: z.boolean().optional() })).optional(),
   phase: z.enum(backupPhases),
   attempt: z.number().int(),
   bytesRead: z.number(),

@@ -250,6 +250,18 @@ describe('RunStore: a VM whose disks report one by one', () => {
     expect(vm!.totalBytes).toBe(200);
   });
 
+  it('a disk the VM names as skipped is skipped before its own sample arrives: never waiting', () => {
+    const s = new RunStore();
+    s.progress(sample({ ms: 0, phase: 'transfer', disks: [sys, { ...nobak, skipped: true }, data] }));
+    let [vm] = vmRows(s.get('r1')!);
+    expect(vm!.disks!.map((d) => d.status)).toEqual(['waiting', 'skipped', 'waiting']);
+    expect(vm!.skippedDisks).toBe(1);
+    s.progress(sample({ ms: 10, disk: nobak, phase: 'skipped' }));
+    s.progress(sample({ ms: 20, phase: 'failed', disks: [sys, { ...nobak, skipped: true }, data] }));
+    [vm] = vmRows(s.get('r1')!);
+    expect(vm!.disks!.map((d) => d.status)).toEqual(['not started', 'skipped', 'not started']);
+  });
+
   it('disks without a sample of their VM (a restore of one disk) still make a VM row', () => {
     const s = new RunStore();
     s.progress(sample({ ms: 0, disk: data, phase: 'transfer', bytesWritten: 5, totalBytes: 10 }));

@@ -15,7 +15,10 @@ export interface DiskRow {
   key: string;
   disk: { uuid: string; name: string };
   latest: TransferProgress | null;
-  /** What to show: its own phase once started; before, "waiting" (or "not started" once its VM ended). */
+  /**
+   * What to show: its own phase once started; before, "waiting" (or "not started" once its VM ended), or
+   * "skipped" when the VM said it is left out.
+   */
   status: BackupPhase | 'waiting' | 'not started';
   attempt: number;
   bytesRead: number;
@@ -129,7 +132,13 @@ export function vmRows(run: Run): VmTransferRow[] {
       const bytesWritten = latest?.bytesWritten ?? 0;
       const progressBytes = latest ? progressOf(latest) : 0;
       const totalBytes = latest?.totalBytes ?? null;
-      const status: DiskRow['status'] = latest ? latest.phase : vmEnded ? 'not started' : 'waiting';
+      const status: DiskRow['status'] = latest
+        ? latest.phase
+        : 'skipped' in d && d.skipped
+          ? 'skipped'
+          : vmEnded
+            ? 'not started'
+            : 'waiting';
       return {
         key: `${vmUuid}/${d.uuid}`,
         disk: latest?.disk ?? d,
