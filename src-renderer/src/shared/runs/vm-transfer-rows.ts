@@ -88,6 +88,46 @@ function phaseOfDisks(disks: DiskRow[]): BackupPhase {
   return started.every((p) => p.phase === 'skipped') ? 'skipped' : 'done';
 }
 
+/** A VM's disk rows: the disks it named, in its order, then any it did not name (older engines, a restore of one disk). */
+function diskRowsOf(vmUuid: string, own: TransferProgress | null, disks: Map<string, TransferProgress>): DiskRow[] {
+  const planned = own?.disks ?? [];
+  const order = [
+    ...planned,
+    ...[...disks.values()].filter((p) => !planned.some((d) => d.uuid === p.disk!.uuid)).map((p) => p.disk!),
+  ];
+  const vmEnded = own !== null && TERMINAL.has(own.phase);
+  return order.map((d) => {
+    const latest = disks.get(d.uuid) ?? null;
+    const bytesWritten = latest?.bytesWritten ?? 0;
+    const progressBytes = latest ? progressOf(latest) : 0;
+    const totalBytes = latest?.totalBytes ?? null;
+    const status: DiskRow['status'] = latest
+      ? latest.phase
+      : 'skipped' in d && d.skipped
+        ? 'skipped'
+        : vmEnded
+          ? 'not started'
+          : 'waiting';
+    return {
+      key: `${vmUuid}/${d.uuid}`,
+      disk: latest?.disk ?? d,
+      latest,
+      status,
+      attempt: latest?.attempt ?? 0,
+      bytesRead: latest?.bytesRead ?? 0,
+      bytesWritten,
+      progressBytes,
+      totalBytes,
+      estimate: latest?.totalEstimate ?? null,
+      fraction: latest
+        ? fractionOf(latest.phase, progressBytes, totalBytes, latest.totalEstimate ?? null)
+        : totalBytes === null
+          ? null
+          : 0,
+    };
+  });
+}
+
 /** The run per VM, in the order VMs first reported: a VM's figures are the sum of its disks when they report apart. */
 export function vmRows(run: Run): VmTransferRow[] {
   const byVm = new Map<string, { own: TransferProgress | null; disks: Map<string, TransferProgress> }>();
@@ -120,43 +160,7 @@ export function vmRows(run: Run): VmTransferRow[] {
       });
       continue;
     }
-    // The disks the VM named, in its order, then any it did not name (older engines, a restore of one disk).
-    const planned = own?.disks ?? [];
-    const order = [
-      ...planned,
-      ...[...disks.values()].filter((p) => !planned.some((d) => d.uuid === p.disk!.uuid)).map((p) => p.disk!),
-    ];
-    const vmEnded = own !== null && TERMINAL.has(own.phase);
-    const diskRows: DiskRow[] = order.map((d) => {
-      const latest = disks.get(d.uuid) ?? null;
-      const bytesWritten = latest?.bytesWritten ?? 0;
-      const progressBytes = latest ? progressOf(latest) : 0;
-      const totalBytes = latest?.totalBytes ?? null;
-      const status: DiskRow['status'] = latest
-        ? latest.phase
-        : 'skipped' in d && d.skipped
-          ? 'skipped'
-          : vmEnded
-            ? 'not started'
-            : 'waiting';
-      return {
-        key: `${vmUuid}/${d.uuid}`,
-        disk: latest?.disk ?? d,
-        latest,
-        status,
-        attempt: latest?.attempt ?? 0,
-        bytesRead: latest?.bytesRead ?? 0,
-        bytesWritten,
-        progressBytes,
-        totalBytes,
-        estimate: latest?.totalEstimate ?? null,
-        fraction: latest
-          ? fractionOf(latest.phase, progressBytes, totalBytes, latest.totalEstimate ?? null)
-          : totalBytes === null
-            ? null
-            : 0,
-      };
-    });
+    const diskRows = diskRowsOf(vmUuid, own, disks);
     // A VM sample that does not name its disks is a transfer of its own (an engine that reported both ways): it adds up too.
     const ownPart =
       own && !isVmCarrier(own)
