@@ -1,4 +1,4 @@
-import { CLUSTER_SIZE, VirtualDisk } from '../disk/virtual-disk.js';
+import { VirtualDisk } from '../disk/virtual-disk.js';
 
 /** The content behind each VDI. Snapshots share data copy-on-write, so big disks cost little. */
 export class DiskRegistry {
@@ -38,10 +38,5 @@ export class DiskRegistry {
     const all = [...this.disks.values()];
     this.disks.clear();
     await Promise.all(all.map((d) => d.destroy()));
-  }
-
-  /** Bytes of data the disk holds, for VDI.physical_utilisation. */
-  static allocatedBytes(disk: VirtualDisk): number {
-    return Math.min(disk.size, disk.allocatedClusterCount() * CLUSTER_SIZE);
   }
 }

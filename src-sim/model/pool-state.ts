@@ -1,3 +1,4 @@
+import { physicalUtilisation } from './vdi-utilisation.js';
 import { DiskRegistry } from './disk-registry.js';
 import { ObjectStore } from './object-store.js';
 import { NULL_REF } from './refs.js';
@@ -40,8 +41,12 @@ export class PoolState {
   /** Recomputes VDI.physical_utilisation after its content changed (guest write, import). */
   refreshVdiUsage(vdiRef: string): void {
     const disk = this.disks.get(vdiRef);
-    if (!disk || !this.store.has('VDI', vdiRef)) return;
-    this.store.update('VDI', vdiRef, { physical_utilisation: DiskRegistry.allocatedBytes(disk) });
+    const vdi = this.store.fields('VDI', vdiRef);
+    if (!disk || !vdi) return;
+    const srType = String(this.store.fields('SR', vdi['SR'] as string)?.['type'] ?? '');
+    this.store.update('VDI', vdiRef, {
+      physical_utilisation: physicalUtilisation(disk, srType, vdi['is_a_snapshot'] === true),
+    });
   }
 
   /** Free bytes on an SR, for the "SR full" check of imports. */

@@ -21,6 +21,7 @@ export function snapshotVdi(state: PoolState, vdi: string, when = new Date()): s
     current_operations: {},
   });
   state.disks.attach(snapshot, disk.snapshot());
+  state.refreshVdiUsage(snapshot);
   return snapshot;
 }
 
