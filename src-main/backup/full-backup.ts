@@ -15,11 +15,16 @@ import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waite
 import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { cleanUpFailedRun } from './failed-run-cleanup.js';
-import { destroySnapshotWithDisks, removeHostLeftovers, takeBackupSnapshot } from './host-snapshot.js';
+import {
+  destroySnapshotWithDisks,
+  leaveOutNamedDisks,
+  removeHostLeftovers,
+  takeBackupSnapshot,
+} from './host-snapshot.js';
 import { createOwnedTask } from '../xapi/owned-tasks.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { runRetentionPhase } from './retention-phase.js';
-import { estimateXvaBytes } from './export-size-estimate.js';
+import { XvaSizeEstimate } from './export-size-estimate.js';
 import { retryFromStart } from './retry-policy.js';
 
 export interface FullBackupResult {
@@ -73,22 +78,23 @@ export async function runFullBackup(
     sampler.setPhase('snapshot');
     const when = await folder.freeTimestamp(new Date());
     snapRef = await takeBackupSnapshot(xapi, vmRef, vm.name, opts.runId, when);
+    await leaveOutNamedDisks(xapi, snapRef, opts.log, ctx);
     const snapRecord = await xapi.call<Record<string, unknown>>('VM.get_record', snapRef);
     const point = await folder.beginFullPoint(when);
 
-    await estimateTotal(xapi, vmRef, opts, sampler);
+    // No length from the host: an estimate, marked as one, until the stream ends (none for a compressed
+    // export, whose length has nothing to do with the disks' allocation).
+    const estimate = opts.compression === 'none' ? await XvaSizeEstimate.of(xapi, vmRef) : undefined;
+    if (estimate) [sampler.totalBytes, sampler.estimate] = [estimate.initial, 'allocation'];
     sampler.setPhase('transfer');
     const { bytes, sha256, attempts, spoolPeakBytes, waitedForHostMs, waitedForDestinationMs } = await transferXva(
-      xapi,
-      snapRef,
+      { xapi, snapRef, opts, sampler, ctx, estimate },
       point.xva,
-      opts,
-      sampler,
-      ctx,
     );
 
     sampler.totalBytes = bytes;
     sampler.estimate = undefined;
+    sampler.estimator = undefined;
     sampler.setPhase('commit');
     await point.commit(sha256, {
       jobId: opts.jobId,
@@ -127,14 +133,6 @@ export async function runFullBackup(
   }
 }
 
-/** No length from the host: an estimate from the disks' allocation, marked as one, until the stream ends. */
-async function estimateTotal(xapi: XapiSession, vmRef: string, opts: BackupRunOptions, sampler: ProgressSampler) {
-  // A compressed export's length has nothing to do with the disks' allocation.
-  if (opts.compression !== 'none') return;
-  sampler.totalBytes = await estimateXvaBytes(xapi, vmRef);
-  sampler.estimate = sampler.totalBytes === null ? undefined : 'allocation';
-}
-
 interface XvaTransfer {
   bytes: number;
   sha256: string;
@@ -151,6 +149,7 @@ interface XvaExport {
   opts: BackupRunOptions;
   sampler: ProgressSampler;
   ctx: Record<string, string>;
+  estimate: XvaSizeEstimate | undefined;
 }
 
 /** What one attempt at the export writes through: the sink is new for each attempt, the rest is shared. */
@@ -161,14 +160,8 @@ interface ExportTarget {
   pool: BlockPool;
 }
 
-async function transferXva(
-  xapi: XapiSession,
-  snapRef: string,
-  file: RemoteUpload,
-  opts: BackupRunOptions,
-  sampler: ProgressSampler,
-  ctx: Record<string, string>,
-): Promise<XvaTransfer> {
+async function transferXva(job: XvaExport, file: RemoteUpload): Promise<XvaTransfer> {
+  const { opts, ctx } = job;
   // XO's checksum file names its algorithm ($1$ md5, $5$ sha256, $6$ sha512) and XO reads all three; SHA-256
   // runs at twice MD5's speed on CPUs with SHA extensions, and a backup's CPU budget is its throughput.
   let sink = new FileSink(file.file, file.file.name, { hash: 'sha256' });
@@ -182,7 +175,7 @@ async function transferXva(
       async (attempt) => {
         if (attempt > 1) sink = await sink.reset();
         const target = { file, sink, throttle, pool };
-        const done = await exportAttempt({ xapi, snapRef, opts, sampler, ctx }, target, attempt, (peak) => {
+        const done = await exportAttempt(job, target, attempt, (peak) => {
           spoolPeakBytes = Math.max(spoolPeakBytes, peak);
         });
         return { ...done, spoolPeakBytes };
@@ -239,7 +232,7 @@ async function exportAttempt(
 
 /** The host's stream through the buffer into the sink, checked as it passes. */
 async function streamExport(
-  { opts, sampler, ctx }: XvaExport,
+  { opts, sampler, ctx, estimate }: XvaExport,
   stream: HostStream,
   target: ExportTarget,
   verifier: XvaStreamVerifier | undefined,
@@ -267,6 +260,8 @@ async function streamExport(
     inspect: exportInspector(verifier, ctx),
   });
   sampler.restart(attempt, transfer.counters);
+  // Each attempt's stream narrows the estimate afresh, from the allocation again.
+  if (estimate && verifier) sampler.estimator = estimate.follow(() => verifier.progress());
   return transfer.run();
 }
 

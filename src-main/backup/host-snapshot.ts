@@ -1,7 +1,8 @@
 import { removeDeadRunLeftovers } from '../xapi/dead-run-leftovers.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
-import { NULL_REF, vbdRecordSchema, vmRecordSchema } from '../xapi/xapi-records.js';
+import { NOBAK_MARK } from '../xapi/live-inventory.js';
+import { NULL_REF, vbdRecordSchema, vdiRecordSchema, vmRecordSchema } from '../xapi/xapi-records.js';
 
 /** other_config key that marks a snapshot as Sluice's own, with the run that made it. */
 export const BACKUP_RUN_KEY = 'sluice:backup-run';
@@ -53,6 +54,30 @@ export async function destroySnapshotWithDisks(xapi: XapiSession, snapRef: strin
     });
   }
   await xapi.call('VM.destroy', snapRef);
+}
+
+/**
+ * A full backup exports the whole snapshot, so the disks left out by name (`[NOBAK]`, as Xen Orchestra does)
+ * are destroyed on the snapshot before the export: the XVA then holds the others only. The snapshot is Sluice's
+ * own, so a kill halfway leaves a marked snapshot that the next run removes with what is left of its disks.
+ */
+export async function leaveOutNamedDisks(
+  xapi: XapiSession,
+  snapRef: string,
+  log: BackupRunOptions['log'],
+  ctx: Record<string, string>,
+): Promise<string[]> {
+  const left: string[] = [];
+  for (const vbdRef of await xapi.call<string[]>('VM.get_VBDs', snapRef)) {
+    const vbd = vbdRecordSchema.parse(await xapi.call('VBD.get_record', vbdRef));
+    if (vbd.type !== 'Disk' || vbd.VDI === NULL_REF) continue;
+    const vdi = vdiRecordSchema.parse(await xapi.call('VDI.get_record', vbd.VDI));
+    if (!vdi.name_label.includes(NOBAK_MARK)) continue;
+    log('info', `Skipping disk "${vdi.name_label}": its name contains ${NOBAK_MARK}.`, ctx);
+    await xapi.call('VDI.destroy', vbd.VDI);
+    left.push(vdi.name_label);
+  }
+  return left;
 }
 
 interface SnapshotInfo {

@@ -26,6 +26,8 @@ export class ProgressSampler {
   totalOf: 'read' | 'written' = 'written';
   /** `totalBytes` is an estimate (see TransferProgress.totalEstimate) until the transfer knows better. */
   estimate: 'allocation' | undefined;
+  /** Narrows the estimate as the transfer learns more (see XvaSizeEstimate.follow); read at every sample. */
+  estimator: (() => number) | undefined;
   private estimateExceeded = false;
   counters: TransferCounters | undefined;
   /** Set on a VM's sampler when its disks report on their own (see TransferProgress.disks). */
@@ -103,6 +105,7 @@ export class ProgressSampler {
       });
     }
     const verdict: BottleneckVerdict = this.phase === 'transfer' ? this.verdict : { side: 'unknown' };
+    if (this.estimate && this.estimator && !this.estimateExceeded) this.totalBytes = this.estimator();
     // An estimate the stream went past says so, rather than a bar stuck at its end.
     if (this.estimate && this.totalBytes !== null && bytesWritten >= this.totalBytes) this.estimateExceeded = true;
     const totalBytes = this.estimate && this.estimateExceeded ? null : this.totalBytes;

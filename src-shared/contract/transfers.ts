@@ -22,8 +22,19 @@ export const transferProgressSchema = z.object({
    * order, so the ones not yet started show as waiting. The VM's bytes, total and rates are then the sum of its
    * disks' samples; this sample carries the VM's phase (and the merge's bytes in phase "merge"). `skipped`: a
    * disk left out (`[NOBAK]`), known before its own sample arrives, so it never shows as waiting.
+   * `estimatedBytes`: what the disk's stream should carry, from its allocation (an upper bound on a file SR),
+   * counted as an estimate for the VM's total until the disk's own sample gives the exact length.
    */
-  disks: z.array(z.object({ uuid: z.string(), name: z.string(), skipped: z.boolean().optional() })).optional(),
+  disks: z
+    .array(
+      z.object({
+        uuid: z.string(),
+        name: z.string(),
+        skipped: z.boolean().optional(),
+        estimatedBytes: z.number().optional(),
+      }),
+    )
+    .optional(),
   phase: z.enum(backupPhases),
   attempt: z.number().int(),
   bytesRead: z.number(),
@@ -37,7 +48,8 @@ export const transferProgressSchema = z.object({
   totalOf: z.enum(['read', 'written']).optional(),
   /**
    * Set when `totalBytes` is not a length but an estimate: "allocation", from the disks' allocation (an XVA
-   * export has no length); "exceeded" once the stream has gone past it (`totalBytes` is then null).
+   * export has no length), narrowed as the stream shows each disk and never raised; "exceeded" once the
+   * stream has gone past it (`totalBytes` is then null).
    */
   totalEstimate: z.enum(['allocation', 'exceeded']).optional(),
   sourceRate: z.number(),

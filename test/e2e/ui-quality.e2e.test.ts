@@ -298,7 +298,7 @@ describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers
     const moving = full.readings.filter((r) => r.phase === 'transfer' && r.stats['bytes-done'] !== '0 B');
     expect(moving.length).toBeGreaterThan(2);
     expect(moving.filter((r) => r.stats['bytes-total']!.startsWith('≈ ')).map((r) => r.notes['bytes-total'])).toContain(
-      'from the disks’ allocation',
+      'from the disks’ allocation, narrowed as the stream goes',
     );
     expect(moving.filter((r) => /^(?!0\.0)\d+\.\d %$/.test(r.stats['progress-text']!)).length).toBeGreaterThan(0);
     expect(

@@ -3,8 +3,8 @@ import { formatBytes, formatPercent } from '../../src-shared/units.js';
 
 /**
  * A run's figures as the engine gives them, after each of its samples: a VM's are its disks' when its disks
- * report on their own (a skipped disk adds nothing; a disk it names that has not begun leaves the total
- * unknown), else its own sample's. `count` is what the total is the end of (read or written).
+ * report on their own (a skipped disk adds nothing; a disk it names that has not begun counts by the VM's
+ * estimate of it, or leaves the total unknown without one), else its own sample's. `count` is what the total is the end of (read or written).
  */
 export interface RunFigures {
   read: number;
@@ -32,15 +32,20 @@ function figuresOf(latest: TransferProgress[]): RunFigures {
     const disks = mine.filter((p) => p.disk !== null);
     const own = mine.find((p) => p.disk === null);
     const counted = disks.length > 0 ? disks.filter((p) => p.phase !== 'skipped') : own ? [own] : [];
-    const waiting = (own?.disks ?? []).some((d) => !disks.some((p) => p.disk!.uuid === d.uuid));
+    const waiting = (own?.disks ?? []).filter((d) => !d.skipped && !disks.some((p) => p.disk!.uuid === d.uuid));
     for (const p of counted) {
       if (p.totalEstimate === 'allocation') f.estimated = true;
       f.read += p.bytesRead;
       f.written += p.bytesWritten;
       f.count += countOf(p);
     }
-    if (waiting || counted.some((p) => p.totalBytes === null)) f.total = null;
-    else if (f.total !== null) f.total += counted.reduce((n, p) => n + p.totalBytes!, 0);
+    // A disk waiting its turn counts by the VM's estimate of it; without one the total is unknown.
+    if (waiting.some((d) => d.estimatedBytes === undefined) || counted.some((p) => p.totalBytes === null))
+      f.total = null;
+    else if (f.total !== null) {
+      f.total += counted.reduce((n, p) => n + p.totalBytes!, 0) + waiting.reduce((n, d) => n + d.estimatedBytes!, 0);
+      if (waiting.length > 0) f.estimated = true;
+    }
   }
   return f;
 }
@@ -59,10 +64,19 @@ export function percentText(f: RunFigures): string {
 /** Each disk's figures as its own samples give them, after each sample: name → [count, total] texts. */
 export function diskTexts(samples: readonly TransferProgress[]): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
+  const texts = (name: string) => {
+    let set = out.get(name);
+    if (!set) out.set(name, (set = new Set(['0 B|unknown'])));
+    return set;
+  };
   for (const p of samples) {
+    // A VM that names its disks says what the ones not begun are: skipped, or waiting with an estimate.
+    for (const d of p.disk === null ? (p.disks ?? []) : []) {
+      if (d.skipped) texts(d.name).add('—|skipped');
+      else if (d.estimatedBytes !== undefined) texts(d.name).add(`0 B|≈ ${formatBytes(d.estimatedBytes)}`);
+    }
     if (!p.disk) continue;
-    let set = out.get(p.disk.name);
-    if (!set) out.set(p.disk.name, (set = new Set(['0 B|unknown'])));
+    const set = texts(p.disk.name);
     const total =
       p.totalEstimate === 'allocation' && p.totalBytes !== null
         ? `≈ ${formatBytes(p.totalBytes)}`

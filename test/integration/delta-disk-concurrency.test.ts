@@ -86,6 +86,14 @@ describe('delta backups: disks in parallel', () => {
     const named = vm.filter((p) => p.phase !== 'queued' && p.phase !== 'snapshot');
     for (const p of named) expect(p.disks?.map((d) => d.uuid).sort()).toEqual(disks.map((d) => d.uuid).sort());
     expect(vm.filter((p) => p.phase === 'transfer').every((p) => p.bytesWritten === 0)).toBe(true);
+    // Each disk named with an estimate of its stream from its allocation, so the VM's total is known (as an
+    // estimate) before the second disk begins: never below the exact length its BAT gives later.
+    for (const d of disks) {
+      const estimated = named[0]!.disks!.find((x) => x.uuid === d.uuid)!.estimatedBytes!;
+      const exact = ofDisk(d.uuid).at(-1)!.totalBytes!;
+      expect(estimated).toBeGreaterThanOrEqual(exact);
+      expect(estimated).toBeLessThan(exact * 1.5);
+    }
   });
 
   it('fails the point cleanly when one of the parallel disks fails: no point, no temp file, no snapshot but the base', async () => {

@@ -27,6 +27,13 @@ export interface XvaSummary {
   ignoredEntryNames: string[];
 }
 
+export interface XvaStreamProgress {
+  bytesSeen: number;
+  ovaXml: string | undefined;
+  /** In the order they appear in the stream. */
+  disks: XvaDiskSummary[];
+}
+
 export class XvaStreamVerifier {
   private readonly rules: XvaContentRules;
   private readonly parser: TarEntryParser;
@@ -44,6 +51,11 @@ export class XvaStreamVerifier {
   /** Bytes of the stream checked so far (a piece that turned out damaged is not counted). */
   get bytesSeen(): number {
     return this.parser.bytesPushed;
+  }
+
+  /** What the stream has shown so far: ova.xml once complete, and each disk's chunks as they passed. */
+  progress(): XvaStreamProgress {
+    return { bytesSeen: this.parser.bytesPushed, ovaXml: this.rules.ovaXml, disks: this.rules.disks.summaries() };
   }
 
   /** Checks the next piece of the stream; throws XvaVerifyError at the first damage, and again on every later call. */

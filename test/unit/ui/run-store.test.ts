@@ -250,6 +250,33 @@ describe('RunStore: a VM whose disks report one by one', () => {
     expect(vm!.totalBytes).toBe(200);
   });
 
+  it('a disk waiting its turn counts by the VM’s estimate of it, so the total is known (as one) from the start', () => {
+    const s = new RunStore();
+    const named = [
+      { ...sys, estimatedBytes: 100 },
+      { ...data, estimatedBytes: 300 },
+    ];
+    s.progress(sample({ ms: 0, phase: 'transfer', disks: named }));
+    let [vm] = vmRows(s.get('r1')!);
+    expect(vm!.disks!.map((d) => [d.status, d.totalBytes, d.estimate])).toEqual([
+      ['waiting', 100, 'allocation'],
+      ['waiting', 300, 'allocation'],
+    ]);
+    expect(vm).toMatchObject({ totalBytes: 400, estimate: 'allocation', fraction: 0 });
+    // The first disk's own length replaces its estimate; the second still counts by its own.
+    s.progress(sample({ ms: 10, disk: sys, bytesWritten: 40, totalBytes: 80 }));
+    [vm] = vmRows(s.get('r1')!);
+    expect(vm).toMatchObject({ totalBytes: 380, estimate: 'allocation', bytesWritten: 40 });
+    s.progress(sample({ ms: 20, disk: sys, phase: 'done', bytesWritten: 80, totalBytes: 80 }));
+    s.progress(sample({ ms: 30, disk: data, bytesWritten: 10, totalBytes: 200 }));
+    [vm] = vmRows(s.get('r1')!);
+    expect(vm).toMatchObject({ totalBytes: 280, estimate: null, bytesWritten: 90 });
+    // A VM that ended before a disk's turn: that disk is not started, and its estimate no longer counts.
+    s.progress(sample({ ms: 40, phase: 'failed', disks: [...named, { uuid: 'd-x', name: 'x', estimatedBytes: 5 }] }));
+    [vm] = vmRows(s.get('r1')!);
+    expect(vm!.disks!.at(-1)).toMatchObject({ status: 'not started', totalBytes: null });
+  });
+
   it('a disk the VM names as skipped is skipped before its own sample arrives: never waiting', () => {
     const s = new RunStore();
     s.progress(sample({ ms: 0, phase: 'transfer', disks: [sys, { ...nobak, skipped: true }, data] }));

@@ -28,7 +28,7 @@ export function totalText(total: number | null, estimate: Estimate): string {
 }
 
 const ESTIMATE_NOTES: Record<NonNullable<Estimate>, string> = {
-  allocation: 'from the disks’ allocation',
+  allocation: 'from the disks’ allocation, narrowed as the stream goes',
   exceeded: 'more than the disks’ allocation',
 };
 

@@ -42,7 +42,7 @@ export interface VmTransferRow {
   bytesWritten: number;
   /** The count the total is the end of (see DiskRow.progressBytes). */
   progressBytes: number;
-  /** Known only when every disk's total is known (a waiting disk's is not): never a made-up 0. */
+  /** Known only when every disk's total is known (a waiting disk's from the VM's estimate): never a made-up 0. */
   totalBytes: number | null;
   estimate: Estimate;
   fraction: number | null;
@@ -100,14 +100,17 @@ function diskRowsOf(vmUuid: string, own: TransferProgress | null, disks: Map<str
     const latest = disks.get(d.uuid) ?? null;
     const bytesWritten = latest?.bytesWritten ?? 0;
     const progressBytes = latest ? progressOf(latest) : 0;
-    const totalBytes = latest?.totalBytes ?? null;
+    const named = planned.find((p) => p.uuid === d.uuid);
     const status: DiskRow['status'] = latest
       ? latest.phase
-      : 'skipped' in d && d.skipped
+      : named?.skipped
         ? 'skipped'
         : vmEnded
           ? 'not started'
           : 'waiting';
+    // A disk waiting its turn counts by the VM's estimate of it until its own sample gives the length.
+    const waitingEstimate = status === 'waiting' ? (named?.estimatedBytes ?? null) : null;
+    const totalBytes = latest ? latest.totalBytes : waitingEstimate;
     return {
       key: `${vmUuid}/${d.uuid}`,
       disk: latest?.disk ?? d,
@@ -118,7 +121,7 @@ function diskRowsOf(vmUuid: string, own: TransferProgress | null, disks: Map<str
       bytesWritten,
       progressBytes,
       totalBytes,
-      estimate: latest?.totalEstimate ?? null,
+      estimate: latest ? (latest.totalEstimate ?? null) : waitingEstimate !== null ? 'allocation' : null,
       fraction: latest
         ? fractionOf(latest.phase, progressBytes, totalBytes, latest.totalEstimate ?? null)
         : totalBytes === null
