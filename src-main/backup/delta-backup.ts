@@ -14,6 +14,7 @@ import { NOBAK_MARK } from '../xapi/live-inventory.js';
 import type { BackupRunOptions } from './backup-options.js';
 import {
   backupDeltaDisk,
+  estimateDiskStream,
   type DeltaBase,
   type DeltaDiskResult,
   type DeltaRun,
@@ -22,7 +23,6 @@ import {
 import { settleDeltaSnapshots, takeBackupSnapshot } from './host-snapshot.js';
 import { removeDeadRunLeftovers } from '../xapi/dead-run-leftovers.js';
 import { forEachLimited } from './for-each-limited.js';
-import { estimateVhdExportBytes } from './export-size-estimate.js';
 import { cleanUpFailedRun } from './failed-run-cleanup.js';
 import { ProgressSampler } from '../transfer/progress-sampler.js';
 import { mergeProgressTracker, runRetentionPhase } from './retention-phase.js';
@@ -85,7 +85,7 @@ export async function runDeltaBackup(
     sampler.disks = disks.map((d) => ({
       uuid: d.liveVdiUuid,
       name: d.vdi.name_label,
-      ...(isLeftOut(d) ? { skipped: true } : { estimatedBytes: estimateOf(d) }),
+      ...(isLeftOut(d) ? { skipped: true } : { estimatedBytes: estimateDiskStream(d) }),
     }));
     sampler.setPhase('transfer');
     const run: DeltaRun = { xapi, opts, vm, ctx, folder, ts };
@@ -168,12 +168,6 @@ interface TransferredDisks {
   /** In the snapshot's disk order. */
   results: DeltaDiskResult[];
   total: number;
-}
-
-/** A disk's stream before it starts, from the snapshot's allocation (its exact length comes from its BAT). */
-function estimateOf(d: SnapshotDisk): number {
-  const vdi = vdiRecordSchema.parse(d.vdi);
-  return estimateVhdExportBytes(vdi.virtual_size, vdi.physical_utilisation);
 }
 
 /** A disk left out of the backup by its name. */

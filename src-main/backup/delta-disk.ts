@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { vdiRecordSchema } from '../xapi/xapi-records.js';
+import { estimateVhdExportBytes } from './export-size-estimate.js';
 import { writeVhdStreamToFile, type VhdStreamToFileResult } from '../formats/vhd/vhd-stream-to-file.js';
 import type { RandomAccessFile } from '../core/random-access-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
@@ -77,6 +79,12 @@ export interface BackedUpDisk {
   baseVdiUuid: string | undefined;
 }
 
+/** A disk's stream before it starts, from the snapshot's allocation (its exact length comes from its BAT). */
+export function estimateDiskStream(d: SnapshotDisk): number {
+  const vdi = vdiRecordSchema.parse(d.vdi);
+  return estimateVhdExportBytes(vdi.virtual_size, vdi.physical_utilisation);
+}
+
 /** One disk being written: its VHD's file, where it goes and what it is built on. */
 interface DiskWrite {
   disk: SnapshotDisk;
@@ -117,6 +125,8 @@ export async function backupDeltaDisk(
   const vhd = await run.folder.beginDeltaDisk(opts.jobId, d.liveVdiUuid, run.ts);
   const { key, path: target, upload } = vhd;
   const file = upload.file;
+  // An estimate until the VHD's block table gives the stream's length, so the total is never unknown.
+  [diskSampler.totalBytes, diskSampler.estimate] = [estimateDiskStream(d), 'allocation'];
   diskSampler.phase = 'transfer';
   diskSampler.start();
   const write: DiskWrite = { disk: d, parent, file, path: target, sampler: diskSampler };
@@ -262,6 +272,7 @@ async function streamDisk(
     // The host sends no length, but the VHD's block table says where the stream ends.
     onLength: (bytes) => {
       write.sampler.totalBytes = bytes;
+      write.sampler.estimate = undefined;
     },
     ...(parent ? { parentName: path.basename(parent.parentKey), expectedParentUuid: parent.base.vdi.uuid } : {}),
   }).catch((e: unknown) => {

@@ -316,6 +316,13 @@ describe('the desktop UI keeps issue #8: names, layout, keyboard, steady numbers
       'skipped skipped',
     ]);
     expect(first.last.vmRows[0]![1]).toBe('2 of 3 disks, 1 skipped');
+    // The total is known from the first disk row on: a disk not yet begun counts by its estimate ("≈").
+    const inTransfer = withRows.filter((r) => r.phase === 'transfer');
+    expect(inTransfer.length).toBeGreaterThan(0);
+    expect(
+      inTransfer.map((r) => r.stats['bytes-total']).filter((t) => !/^(≈ )?[\d.]+ (B|KiB|MiB|GiB)$/.test(t!)),
+    ).toEqual([]);
+    expect(inTransfer.some((r) => r.stats['bytes-total']!.startsWith('≈ '))).toBe(true);
     expect(first.last.stats['bytes-done']).toBe(
       bytesText(engine.backupFinished(first.runId)!.vms.reduce((n, v) => n + v.bytes, 0)),
     );
