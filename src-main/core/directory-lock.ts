@@ -20,6 +20,14 @@ export interface DirectoryLockOptions {
   /** What the admin can do while it is held; the conflict error's context. */
   hint?: string;
   context?: Record<string, string>;
+  /**
+   * ms between refreshes of the lock folder's mtime while it is held (default 5 s). Xen Orchestra's lock
+   * (proper-lockfile) holds a VM folder the same way and takes a lock whose mtime is over 10 s old as stale: a
+   * lock it sees refreshed is one it leaves alone.
+   */
+  refreshMs?: number;
+  /** Who holds a lock without an owner file, as the conflict message says it (`by Xen Orchestra …`). */
+  foreignHolder?: string;
 }
 
 /** Frees the lock (removes its folder). */
@@ -27,9 +35,10 @@ export type ReleaseLock = () => Promise<void>;
 
 /**
  * A lock that is a folder (`mkdir` is atomic on every file system, local or shared) with its holder in
- * `owner.json`: one holder at a time. A lock left by a process that died on this machine is taken over; one held
- * by another machine is respected, and one without an owner file is stale only after a minute (its taker may be
- * between the mkdir and the write).
+ * `owner.json`: one holder at a time, its mtime refreshed while held. A lock left by a process that died on this
+ * machine is taken over; one held by another machine is respected, and one without an owner file (Xen
+ * Orchestra's, or ours between the mkdir and the write) only once its mtime is a minute old: XO refreshes its own
+ * every 5 s, and a minute leaves room for clocks that differ between the machines sharing the remote.
  */
 export async function lockDirectory(lockDir: string, opts: DirectoryLockOptions): Promise<ReleaseLock> {
   const ownerFile = path.join(lockDir, 'owner.json');
@@ -46,7 +55,9 @@ export async function lockDirectory(lockDir: string, opts: DirectoryLockOptions)
     try {
       await fs.mkdir(lockDir);
       await fs.writeFile(ownerFile, JSON.stringify(me));
+      const refresh = keepFresh(lockDir, opts.refreshMs ?? 5000);
       return async () => {
+        refresh.stop();
         await fs.rm(lockDir, { recursive: true, force: true });
       };
     } catch (err) {
@@ -65,7 +76,7 @@ export async function lockDirectory(lockDir: string, opts: DirectoryLockOptions)
       }
       throw new SluiceError(
         'CONFLICT',
-        `${opts.subject ?? `The lock ${lockDir}`} is in use${owner ? ` by ${owner.purpose} (process ${owner.pid} on ${owner.hostname}, since ${owner.startedAt})` : ''}.`,
+        `${opts.subject ?? `The lock ${lockDir}`} is in use ${owner ? `by ${owner.purpose} (process ${owner.pid} on ${owner.hostname}, since ${owner.startedAt})` : (opts.foreignHolder ?? 'by another program')}.`,
         {
           hint: opts.hint ?? `Wait for that process to finish. If it is not running, remove the folder ${lockDir}`,
           context: opts.context ?? { lock: lockDir },
@@ -74,6 +85,18 @@ export async function lockDirectory(lockDir: string, opts: DirectoryLockOptions)
     }
   }
   throw new SluiceError('CONFLICT', `Could not take the lock ${lockDir}.`, { hint: 'Try again.' });
+}
+
+/** Touches the lock folder's mtime on a timer that never keeps the process alive. */
+function keepFresh(lockDir: string, everyMs: number): { stop(): void } {
+  const timer = setInterval(() => {
+    const now = new Date();
+    fs.utimes(lockDir, now, now).catch(() => {
+      // Gone or unreachable for a moment: the next tick tries again, and the release removes what is left.
+    });
+  }, everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
 
 async function olderThan(p: string, ms: number): Promise<boolean> {

@@ -20,6 +20,11 @@ export function vmFolderKey(vmUuid: string): string {
   return joinKey(BACKUPS_DIR, vmUuid);
 }
 
+/** XO's listing cache of a VM folder (gzip JSON of its metadata, keyed by path), which XO rebuilds when absent. */
+export function xoListingCacheKey(vmUuid: string): string {
+  return joinKey(BACKUPS_DIR, vmUuid, 'cache.json.gz');
+}
+
 /** XO's `<vmUuid>.lock/` beside the VM folder. */
 export function vmLockKey(vmUuid: string): string {
   return joinKey(BACKUPS_DIR, `${vmUuid}.lock`);
