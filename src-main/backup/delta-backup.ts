@@ -2,7 +2,6 @@ import { formatBytes } from '../../src-shared/units.js';
 import {
   BackupFolder,
   formatTimestamp,
-  longTermTags,
   METADATA_VERSION,
   type DeltaMetadata,
   type RetentionOutcome,
@@ -12,6 +11,7 @@ import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
 import { NOBAK_MARK } from '../xapi/live-inventory.js';
 import type { BackupRunOptions } from './backup-options.js';
+import { longTermTagsOf, scheduleIdOf, vtpmContents } from './xo-metadata-fields.js';
 import {
   backupDeltaDisk,
   estimateDiskStream,
@@ -101,7 +101,7 @@ export async function runDeltaBackup(
     await handOnBase(xapi, vmRef, snapRecord, opts, ctx);
     const { total, results } = transferred;
     opts.log('info', `Backed up ${vm.name} incrementally: ${formatBytes(total)} in ${results.length} disk(s).`, ctx);
-    const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'merge');
+    const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'delta');
     sampler.stop('done');
     return {
       vmUuid: vm.uuid,
@@ -229,7 +229,7 @@ async function deltaMetadata(
   return {
     jobId: opts.jobId,
     mode: 'delta',
-    scheduleId: opts.scheduleId ?? '',
+    scheduleId: scheduleIdOf(opts),
     timestamp: when.getTime(),
     version: METADATA_VERSION,
     vm: vmRecord,
@@ -238,9 +238,10 @@ async function deltaMetadata(
     vdis: disks.vdis,
     vifs,
     vhds: disks.vhds,
+    vtpms: await vtpmContents(xapi, snapRecord),
     isVhdDifferencing: disks.isVhdDifferencing,
     size: disks.total,
-    ...(opts.retention?.longTerm ? { tags: longTermTags(when) } : {}),
+    tags: longTermTagsOf(opts, when),
   };
 }
 

@@ -4,7 +4,7 @@ import { startsWithZstd } from '../formats/compression-magic.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
 import { XvaStreamVerifier, XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import type { RemoteUpload } from '../remotes/remote.js';
-import { BackupFolder, longTermTags, METADATA_VERSION, type RetentionOutcome } from '../repository/index.js';
+import { BackupFolder, METADATA_VERSION, type RetentionOutcome } from '../repository/index.js';
 import { FileSink } from '../transfer/file-sink.js';
 import { withSilenceLimit } from '../transfer/silence-watchdog.js';
 import { Throttle } from '../transfer/throttle.js';
@@ -14,6 +14,7 @@ import { openHostDownload, type HostStream } from '../xapi/http-export.js';
 import { hostCauseOfFailure, taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
+import { longTermTagsOf, scheduleIdOf } from './xo-metadata-fields.js';
 import { cleanUpFailedRun } from './failed-run-cleanup.js';
 import {
   destroySnapshotWithDisks,
@@ -99,20 +100,20 @@ export async function runFullBackup(
     await point.commit(sha256, {
       jobId: opts.jobId,
       mode: 'full',
-      scheduleId: opts.scheduleId ?? '',
+      scheduleId: scheduleIdOf(opts),
       timestamp: when.getTime(),
       version: METADATA_VERSION,
       vm: vmRecord,
       vmSnapshot: snapRecord,
       size: bytes,
-      ...(opts.retention?.longTerm ? { tags: longTermTags(when) } : {}),
+      tags: longTermTagsOf(opts, when),
     });
 
     sampler.setPhase('cleanup');
     await destroySnapshotWithDisks(xapi, snapRef);
     snapRef = undefined;
     opts.log('info', `Backed up ${vm.name}: ${formatBytes(bytes)} in ${attempts} attempt(s).`, ctx);
-    const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'cleanup');
+    const retention = await runRetentionPhase(vm, opts, sampler, ctx, 'full');
     sampler.stop('done');
     return {
       vmUuid: vm.uuid,

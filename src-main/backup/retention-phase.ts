@@ -48,22 +48,22 @@ export async function runRetentionPhase(
   opts: BackupRunOptions,
   sampler: ProgressSampler,
   ctx: Record<string, string>,
-  phase: 'merge' | 'cleanup',
+  mode: 'full' | 'delta',
 ): Promise<RetentionOutcome | undefined> {
   if (!opts.retention) return undefined;
+  const phase = mode === 'delta' ? 'merge' : 'cleanup';
   if (sampler.phase !== phase) sampler.setPhase(phase);
   try {
     const outcome = await applyRetention(
       opts.remoteRoot,
       vm.uuid,
-      opts.jobId,
+      { jobId: opts.jobId, mode, scheduleId: opts.scheduleId },
       opts.retention,
       {
         ...(opts.signal ? { signal: opts.signal } : {}),
         log: (m) => opts.log('info', m, ctx),
         ...mergeProgressTracker(sampler),
       },
-      opts.scheduleId,
     );
     for (const d of outcome.deleted) for (const p of d.collapse?.problems ?? []) opts.log('warn', p, ctx);
     if (outcome.deleted.length > 0)

@@ -11,21 +11,29 @@ export interface RetentionOutcome {
 
 /**
  * Applies a job's retention to one VM folder, under the caller's lock on that folder: plans over the points of
- * this job only (other jobs' points are theirs), then deletes oldest first, which is the order a delta chain
+ * its scope only (other jobs', modes' and schedules' points are theirs), then deletes oldest first, which is the order a delta chain
  * folds in. Stops at the first point that cannot be deleted safely; what was deleted before stays deleted.
  */
+/** Whose points a retention counts: one job's, of one mode, and of one schedule when the run has one. */
+export interface RetentionScope {
+  jobId: string;
+  mode: 'full' | 'delta';
+  scheduleId?: string | undefined;
+}
+
 export async function applyRetention(
   root: string,
   vmUuid: string,
-  jobId: string,
+  scope: RetentionScope,
   policy: RetentionPolicy,
   opts: CollapseOptions = {},
-  scheduleId?: string,
 ): Promise<RetentionOutcome> {
-  // Retention is per schedule, as in XO: a daily schedule keeping 7 and a weekly one keeping 4 each count
-  // only their own points (a delta chain may still run across both; deleting merges into the next point).
+  // Retention is per schedule and mode, as in XO: a daily schedule keeping 7 and a weekly one keeping 4 each
+  // count only their own points (a delta chain may still run across both; deleting merges into the next
+  // point), and a delta run never deletes a full point, nor another job's.
+  const { jobId, mode, scheduleId } = scope;
   const points = (await listVmPoints(root, vmUuid)).points.filter(
-    (p) => p.jobId === jobId && (!scheduleId || p.metadata.scheduleId === scheduleId),
+    (p) => p.jobId === jobId && p.mode === mode && (!scheduleId || p.metadata.scheduleId === scheduleId),
   );
   const plan = planRetention(
     points.map((p) => ({ id: p.id, timestamp: p.timestamp.getTime(), tags: p.metadata.tags })),

@@ -53,8 +53,19 @@ export type RunVmResult = z.infer<typeof runVmResultSchema>;
 
 /** The job id a "Back up now" run writes its points under (point metadata, vdis/<jobId>/ on the remote). */
 export const BACKUP_NOW_JOB_ID = 'sluice-ui';
-/** The job id `sluice backup` writes its points under when it is given no --job-id. */
+/** The job id older `sluice backup` runs wrote every point under, and the prefix of the ones it writes now. */
 export const CLI_BACKUP_JOB_ID = 'sluice-cli';
+/**
+ * The job id `sluice backup --job NAME` writes its points under (NAME defaults to the mode): one job per name,
+ * so a delta job's retention never counts, nor deletes, a full job's points.
+ */
+export function cliBackupJobId(name: string): string {
+  return `${CLI_BACKUP_JOB_ID}-${name}`;
+}
+/** The NAME of a `sluice backup --job NAME` job id, or undefined for any other job. */
+export function cliBackupJobName(jobId: string): string | undefined {
+  return jobId.startsWith(`${CLI_BACKUP_JOB_ID}-`) ? jobId.slice(CLI_BACKUP_JOB_ID.length + 1) : undefined;
+}
 
 export const runSummarySchema = z.object({
   runId: z.string(),

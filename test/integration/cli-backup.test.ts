@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -179,6 +189,35 @@ describe('sluice backup / list', () => {
     expect(vhds).toHaveLength(4);
     const list = await runCli(['list', '--remote', remote]);
     expect(list.stdout.match(/ delta /g)).toHaveLength(2);
+  });
+
+  it('full and delta runs are two jobs: a delta retention never deletes a full point; each has its schedule id', async () => {
+    const fp = await env.sim.control.rotateCertificate();
+    const remote = path.join(work, 'two-modes');
+    const full = baseArgs(remote, path.join(work, 'd-modes'), ['--trust-fingerprint', fp, '--json']);
+    const delta = [...full.map((a) => (a === 'full' ? 'delta' : a)), '--retention', '1'];
+    expect((await runCli(full)).code).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      env.sim.control.guestWrite(env.sim.control.vmUuidByName('web01'), 0.02, i + 7);
+      expect((await runCli(delta)).code).toBe(0);
+    }
+    const vmDir = path.join(remote, 'xo-vm-backups', env.sim.control.vmUuidByName('web01'));
+    const metadata = readdirSync(vmDir)
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => JSON.parse(readFileSync(path.join(vmDir, n), 'utf8')) as Record<string, unknown>);
+    expect(metadata.map((m) => [m.mode, m.jobId, m.scheduleId]).sort()).toEqual([
+      ['delta', 'sluice-cli-delta', 'sluice-cli-delta.unscheduled'],
+      ['full', 'sluice-cli-full', 'sluice-cli-full.unscheduled'],
+    ]);
+    // Every field XO writes, with real values: tags on both, vtpms on the delta.
+    for (const m of metadata) expect(m.tags).toEqual([]);
+    expect(metadata.find((m) => m.mode === 'delta')!.vtpms).toEqual([]);
+    // --job names a job of its own; --job and --job-id together are refused.
+    const named = await runCli([...delta.filter((a) => a !== '--json'), '--job', 'weekly', '--job-id', 'x']);
+    expect(named.code).toBe(2);
+    expect(named.stderr).toMatch(/--job or --job-id, not both/);
+    const help = await runCli(['backup', '--help']);
+    expect(help.stdout).toMatch(/Retention counts only this job's points of this mode/);
   });
 
   it("an incremental run reads in sizes: no raw byte counts, and the VM's done line has what its disks wrote", async () => {

@@ -1,5 +1,5 @@
 import type { XapiSession } from '../../xapi/xapi-session.js';
-import { CLI_BACKUP_JOB_ID } from '../../../src-shared/contract/runs.js';
+import { cliBackupJobId } from '../../../src-shared/contract/runs.js';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { DeltaBackupResult } from '../../backup/delta-backup.js';
@@ -25,7 +25,8 @@ import { CommandOutput } from '../command-output.js';
 import { cancelOnSignal } from '../cancel-on-signal.js';
 
 export const backupHelp = `sluice backup --host URL --username U --password-file F [--trust-fingerprint SHA256]
-              --vm NAME_OR_UUID... --remote DIR --mode full|delta [--retention N] [--full-interval K] [--json]
+              --vm NAME_OR_UUID... --remote DIR --mode full|delta [--job NAME] [--retention N]
+              [--full-interval K] [--json]
 
 Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with progress bars.
 
@@ -37,14 +38,18 @@ Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with p
   --remote DIR              the repository folder (a full path: local disk or a mounted share; never created)
   --mode full|delta         full (XVA) backups, or incremental ones (VHD chains, XO's delta layout)
   --retention N             keep the N newest points of this job per VM; older ones are deleted after the
-                            backup (delta points are merged into the chain, shown as the "merge" phase)
+                            backup (delta points are merged into the chain, shown as the "merge" phase).
+                            Retention counts only this job's points of this mode: other jobs' and modes'
+                            points, and Xen Orchestra's, are never deleted by it
   --full-interval K         delta mode: start a new chain with a full VHD when the chain holds K points
   --compression zstd|none   host-side compression of full backups (default none)
   --speed-limit RATE        e.g. 50M (bytes/s) for this run
   --buffer SIZE             in-memory buffer (default 64M)
   --spool-dir DIR           local spool folder (default: the system temp folder)
   --spool-cap SIZE          spool size at most (default 4G, never more than half the free space)
-  --job-id ID               the job id recorded in the metadata (default: one per VM folder, "sluice-cli")
+  --job NAME                the job these points belong to (default: the mode, so full and delta runs are two
+                            jobs); recorded as job id "sluice-cli-NAME" with a schedule id of its own
+  --job-id ID               the job id recorded in the metadata, as given (instead of --job)
   --data-dir DIR            where approved certificates are remembered
   --json                    one JSON event per line on stdout instead of progress bars
 `;
@@ -63,7 +68,7 @@ interface BackupArgs {
   memoryBufferBytes: number;
   spoolCapWanted: number;
   spoolDirWanted: string | undefined;
-  jobId: string | undefined;
+  jobId: string;
   dataDir: string | undefined;
   json: boolean;
 }
@@ -135,6 +140,7 @@ function parseBackupArgs(argv: string[]): BackupArgs | undefined {
       buffer: { type: 'string' },
       'spool-dir': { type: 'string' },
       'spool-cap': { type: 'string' },
+      job: { type: 'string' },
       'job-id': { type: 'string' },
       retention: { type: 'string' },
       'full-interval': { type: 'string' },
@@ -151,6 +157,12 @@ function parseBackupArgs(argv: string[]): BackupArgs | undefined {
   const compression = (values.compression ?? 'none') as 'none' | 'zstd';
   if (!['none', 'zstd'].includes(compression)) throw new UsageError('--compression takes zstd or none.');
   const keep = pointCount('--retention', values.retention);
+  if (values.job !== undefined && values['job-id'] !== undefined)
+    throw new UsageError('Give --job or --job-id, not both.');
+  if (values.job !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(values.job))
+    throw new UsageError(
+      `--job takes a name of letters, digits, ".", "_" and "-" (it names a folder on the remote), not "${values.job}".`,
+    );
   const fullInterval = pointCount('--full-interval', values['full-interval']);
   if (fullInterval !== undefined && values.mode !== 'delta')
     throw new UsageError('--full-interval applies to --mode delta only.');
@@ -167,7 +179,7 @@ function parseBackupArgs(argv: string[]): BackupArgs | undefined {
     spoolCapWanted: sizeFlag('--spool-cap', values['spool-cap'], 4 * 1024 ** 3)!,
     spoolDirWanted: values['spool-dir'] !== undefined ? path.resolve(values['spool-dir']) : undefined,
     remoteRoot: values.remote,
-    jobId: values['job-id'],
+    jobId: values['job-id'] ?? cliBackupJobId(values.job ?? values.mode),
     dataDir: values['data-dir'],
     json: values.json === true,
   };
@@ -191,7 +203,7 @@ function pointCount(flag: string, v: string | undefined): number | undefined {
 function backupPlan(args: BackupArgs, vms: SelectedVm[], spool: SpoolBudget): BackupPlan {
   return {
     runId: randomUUID(),
-    jobId: args.jobId ?? CLI_BACKUP_JOB_ID,
+    jobId: args.jobId,
     mode: args.mode,
     vms,
     remotes: [{ id: args.remoteRoot, root: args.remoteRoot }],

@@ -1,5 +1,5 @@
 import type { BackupPointSummary } from '../../../../src-shared/contract/backups.js';
-import { BACKUP_NOW_JOB_ID, CLI_BACKUP_JOB_ID } from '../../../../src-shared/contract/runs.js';
+import { BACKUP_NOW_JOB_ID, CLI_BACKUP_JOB_ID, cliBackupJobName } from '../../../../src-shared/contract/runs.js';
 
 /**
  * How the Backups table names a point's job and its place in a chain. Framework-free, so tested on its own.
@@ -23,6 +23,8 @@ export function jobLabel(jobId: string, jobs: ReadonlyArray<{ id: string; name: 
   if (job) return { text: job.name, gone: false };
   const unscheduled = UNSCHEDULED[jobId];
   if (unscheduled) return { text: unscheduled, gone: false };
+  const cliJob = cliBackupJobName(jobId);
+  if (cliJob !== undefined) return { text: `command line, --job ${cliJob}`, gone: false };
   // Jobs not read (yet, or failed to be): the id, not a claim that the job is gone.
   return { text: jobId, gone: jobs !== null };
 }
