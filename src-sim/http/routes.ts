@@ -17,9 +17,17 @@ const DATA: Record<string, DataHandler> = {
   'PUT /import_raw_vdi': handleRawVdiImport,
 };
 
-/** Only the RPC endpoints and these five handlers exist on a host; anything else is 403. */
+/**
+ * Only the RPC endpoints and these five handlers exist on a host; anything else is 403. A host finds a handler
+ * by the longest registered prefix of the path (http_svr.ml, Radix_tree.longest_prefix), so `/import/` reaches
+ * `/import`: Xen Orchestra sends the slashed forms. Other suffixes stay refused here, a stricter reading.
+ */
 export function route(method: string, path: string): Route {
   if (method === 'POST' && RPC_PATHS.has(path)) return { kind: 'rpc' };
-  const handler = DATA[`${method} ${path}`];
+  const handler = DATA[`${method} ${withoutTrailingSlash(path)}`];
   return handler ? { kind: 'data', handler } : { kind: 'forbidden' };
+}
+
+function withoutTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }

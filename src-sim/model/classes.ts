@@ -10,6 +10,7 @@ export const XAPI_CLASSES = [
   'VIF',
   'VTPM',
   'network',
+  'PIF',
   'task',
 ] as const;
 export type XapiClass = (typeof XAPI_CLASSES)[number];

@@ -98,6 +98,16 @@ export class ObjectStore {
     this.notify();
   }
 
+  /** Marks an object modified without changing it (event.inject); returns the generation it consumed. */
+  touchObject(cls: XapiClass, ref: string): number {
+    const row = this.table(cls).get(ref);
+    if (!row) throw new Error(`touch of a missing ${cls} ${ref}`);
+    const gen = this.bump();
+    row.modified = gen;
+    this.notify();
+    return gen;
+  }
+
   remove(cls: XapiClass, ref: string): void {
     const row = this.table(cls).get(ref);
     if (!row) return;

@@ -1,3 +1,5 @@
+import { macGenerator } from './mac-address.js';
+import { addNetworks } from './network-builder.js';
 import { NULL_REF } from './refs.js';
 import type { DiskSpec, PoolSpec, VmSpec } from './pool-spec.js';
 import type { PoolState } from './pool-state.js';
@@ -5,22 +7,6 @@ import type { StringMap } from './values.js';
 
 const MiB = 1024 * 1024;
 const DEFAULT_ALLOCATED_SHARE = 0.25;
-
-/** Deterministic MAC addresses (locally administered, unicast) so a preset looks the same on every run. */
-export function macGenerator(seed: number): () => string {
-  let state = (seed ^ 0x9e3779b9) >>> 0 || 1;
-  const byte = (): number => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state & 0xff;
-  };
-  return () => {
-    const bytes = [(byte() & 0xfc) | 0x02, byte(), byte(), byte(), byte(), byte()];
-    return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
-  };
-}
 
 export function softwareVersion(oldHost: boolean, hostname: string): StringMap {
   return oldHost
@@ -97,10 +83,7 @@ export function buildPool(state: PoolState, spec: PoolSpec, seed: number): void 
   });
   const defaultSr = srRefs.get(spec.defaultSr) ?? [...srRefs.values()][0] ?? NULL_REF;
 
-  const networkRefs = new Map<string, string>();
-  spec.networks.forEach((name, i) =>
-    networkRefs.set(name, store.add('network', { name_label: name, bridge: `xenbr${i}` })),
-  );
+  const networkRefs = addNetworks(state, spec.networks, hosts, seed);
 
   state.poolRef = store.add('pool', {
     name_label: spec.name,

@@ -1,4 +1,5 @@
 import type { XapiClass } from './classes.js';
+import { pif } from './pif-defaults.js';
 import { NULL_REF, newUuid } from './refs.js';
 import { Float, NEVER, type XapiStruct } from './values.js';
 
@@ -191,7 +192,6 @@ const network: Defaults = () => ({
   ...common(),
   name_label: '',
   name_description: '',
-  PIFs: [],
   MTU: 1500,
   other_config: {},
   bridge: '',
@@ -276,7 +276,6 @@ const host: Defaults = () => ({
   sched_policy: 'credit',
   supported_bootloaders: ['pygrub', 'eliloader'],
   logging: {},
-  PIFs: [],
   suspend_image_sr: NULL_REF,
   crash_dump_sr: NULL_REF,
   crashdumps: [],
@@ -337,6 +336,7 @@ const defaults: Record<XapiClass, Defaults> = {
   SR: sr,
   PBD: pbd,
   network,
+  PIF: pif,
   VIF: vif,
   VTPM: vtpm,
   pool,

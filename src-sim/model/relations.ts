@@ -24,6 +24,8 @@ export const RELATIONS: readonly Relation[] = [
   { member: 'PBD', refField: 'SR', owner: 'SR', setField: 'PBDs' },
   { member: 'PBD', refField: 'host', owner: 'host', setField: 'PBDs' },
   { member: 'VIF', refField: 'network', owner: 'network', setField: 'VIFs' },
+  { member: 'PIF', refField: 'network', owner: 'network', setField: 'PIFs' },
+  { member: 'PIF', refField: 'host', owner: 'host', setField: 'PIFs' },
   { member: 'task', refField: 'subtask_of', owner: 'task', setField: 'subtasks' },
 ];
 

@@ -46,6 +46,7 @@ const WRITABLE: Partial<Record<XapiClass, readonly string[]>> = {
   pool: ['name_label', 'name_description', 'other_config', 'tags', 'default_SR'],
   host: ['name_label', 'name_description', 'other_config', 'tags'],
   PBD: ['other_config'],
+  PIF: ['other_config'],
   task: ['other_config'],
 };
 

@@ -71,6 +71,19 @@ function waitForChange(store: ObjectStore, ms: number): Promise<void> {
 }
 
 export const eventMethods: Record<string, MethodSpec> = {
+  // xapi_event.ml: the object must be of exactly that class (else HANDLE_INVALID); its row is touched, and the
+  // token is the generation before that touch, so event.from(token) returns at least this object as "mod".
+  'event.inject': {
+    arity: 2,
+    async: false,
+    run: ({ state }, [cls, ref]) => {
+      const name = argString(cls, 'class');
+      const self = argString(ref, 'ref');
+      const target = XAPI_CLASSES.find((c) => c === name);
+      if (!target || !state.store.has(target, self)) throw new XapiError('HANDLE_INVALID', [name, self]);
+      return formatToken(state.store.touchObject(target, self) - 1);
+    },
+  },
   'event.from': {
     arity: 3,
     async: false,

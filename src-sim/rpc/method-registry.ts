@@ -54,4 +54,9 @@ export class MethodRegistry {
   has(name: string): boolean {
     return this.methods.has(name);
   }
+
+  /** Every registered name, in registration order. */
+  names(): string[] {
+    return [...this.methods.keys()];
+  }
 }

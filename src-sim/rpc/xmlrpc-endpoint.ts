@@ -1,5 +1,6 @@
 import { decodeMethodCall, encodeFault, encodeMethodResponse } from '../formats/xmlrpc-message.js';
 import { asXapiError, type Call } from './jsonrpc-endpoint.js';
+import { LIST_METHODS } from './system-methods.js';
 import { toXmlRpcWire } from './wire.js';
 
 /**
@@ -16,6 +17,8 @@ export async function handleXmlRpc(body: string, call: Call): Promise<string> {
   }
   try {
     const value = toXmlRpcWire(await call(methodName, params));
+    // api_server.ml: the introspection call answers the bare array, not the Status/Value struct.
+    if (methodName === LIST_METHODS) return encodeMethodResponse(value);
     return encodeMethodResponse({ Status: 'Success', Value: value });
   } catch (error) {
     return encodeMethodResponse({ Status: 'Failure', ErrorDescription: asXapiError(error).description });

@@ -166,3 +166,48 @@ describe('sessions', () => {
     expect(Date.now() - started).toBeLessThan(250);
   });
 });
+
+describe('what Xen Orchestra calls, on both wires', () => {
+  // The sessions suite above drops every session: log in afresh.
+  const session = (): Promise<string> => login(pool.sim.url, pool.sim.username, pool.sim.password);
+
+  it('system.listMethods: no session, every synchronous method name; over XML-RPC the bare array', async () => {
+    const names = await call<string[]>(pool.sim.url, 'system.listMethods');
+    for (const name of ['VM.get_record', 'PIF.get_all_records', 'event.inject', 'VM.update_allowed_operations'])
+      expect(names).toContain(name);
+    expect(names.filter((n) => n.startsWith('Async.') || n.startsWith('system.'))).toEqual([]);
+    const { xml, value } = await xmlRpc(pool.sim.url, 'system.listMethods', []);
+    expect(xml).not.toContain('Status');
+    expect(value).toEqual(names);
+  });
+
+  it('event.inject(class, ref): a token after which event.from returns that object', async () => {
+    const s = await session();
+    const [poolRef] = await call<string[]>(pool.sim.url, 'pool.get_all', s);
+    const { value } = await xmlRpc(pool.sim.url, 'event.inject', [s, 'pool', poolRef]);
+    expect(value['Status']).toBe('Success');
+    const token = await call<string>(pool.sim.url, 'event.inject', s, 'pool', poolRef);
+    expect(token > String(value['Value'])).toBe(true);
+    const from = await call<{ events: Array<Record<string, unknown>> }>(
+      pool.sim.url,
+      'event.from',
+      s,
+      ['pool'],
+      value['Value'],
+      1.0,
+    );
+    expect(from.events).toEqual([expect.objectContaining({ class: 'pool', operation: 'mod', ref: poolRef })]);
+    const bad = await failure(call(pool.sim.url, 'event.inject', s, 'VM', poolRef));
+    expect([bad.code, ...bad.params]).toEqual(['HANDLE_INVALID', 'VM', poolRef]);
+  });
+
+  it('VM.update_allowed_operations(vm): void on both wires, HANDLE_INVALID for an unknown VM', async () => {
+    const s = await session();
+    const [vm] = await call<string[]>(pool.sim.url, 'VM.get_by_name_label', s, 'vm-01');
+    expect(await call(pool.sim.url, 'VM.update_allowed_operations', s, vm)).toBe('');
+    const { value } = await xmlRpc(pool.sim.url, 'VM.update_allowed_operations', [s, vm]);
+    expect(value).toEqual({ Status: 'Success', Value: '' });
+    const bad = await failure(call(pool.sim.url, 'VM.update_allowed_operations', s, 'OpaqueRef:x'));
+    expect(bad.code).toBe('HANDLE_INVALID');
+  });
+});
