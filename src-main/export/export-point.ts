@@ -7,7 +7,7 @@ import { ProgressSampler } from '../transfer/progress-sampler.js';
 import type { TransferCounters } from '../transfer/transfer-pipeline.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { VhdFileWriter } from '../formats/vhd/vhd-file-writer.js';
-import { DEFAULT_BLOCK_SIZE } from '../formats/vhd/vhd-structures.js';
+import { DEFAULT_BLOCK_SIZE, SLUICE_CREATOR_APP } from '../formats/vhd/vhd-structures.js';
 import { XvaVerifyError } from '../formats/xva/xva-stream-verifier.js';
 import type { AtomicFile } from '../core/atomic-file.js';
 import {
@@ -306,10 +306,13 @@ async function writeVhd(
   const file = out.finalPath;
   const h = out.handle;
   const size = Math.ceil(s.size / 512) * 512;
+  // Our own creator and geometry, never the source chain's (an XO-written "xo  " footer makes qemu refuse the
+  // file): every tool then reads the export at the disk's exact size.
   const writer = await VhdFileWriter.onHandle(h, file, {
     currentSize: size,
     uuid: randomUUID(),
     blockSize: s.blockSize,
+    creatorApp: SLUICE_CREATOR_APP,
   });
   try {
     for await (const { index, data } of s.blocks(counters)) {

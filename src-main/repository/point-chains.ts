@@ -48,7 +48,15 @@ export async function describePointChains(points: BackupPoint[]): Promise<Map<st
     let broken: string | undefined;
     for (const file of vhdKeysOf(p).values()) {
       const dir = parentKey(file);
-      const empty = { remote: p.remote, folderKey: dir, dir, vhds: new Map(), mergeStates: [], temporaries: [] };
+      const empty = {
+        remote: p.remote,
+        folderKey: dir,
+        dir,
+        vhds: new Map(),
+        mergeStates: [],
+        temporaries: [],
+        checksumFiles: [],
+      };
       const chain = resolveChain(await scanOf(p.remote, dir).catch(() => empty), baseName(file));
       if ('problem' in chain) {
         broken ??= chain.problem.message;

@@ -2,6 +2,7 @@ import { SluiceError } from '../errors/sluice-error.js';
 import type { Remote } from '../remotes/remote.js';
 import { joinKey } from '../remotes/remote-key.js';
 import { collapseUnreferencedVhds, type CollapseOptions } from './chain-collapser.js';
+import { checksumFileFindings, repairChecksumFiles } from './checksum-file-check.js';
 import { cleanFullBackupFolder } from './full-point-cleaner.js';
 import { parentOfMergeState } from './merge-state.js';
 import { referencedVhds, vdiFolderKeys, xvaKeyOf, vhdKeysOf } from './point-file-keys.js';
@@ -18,6 +19,8 @@ import { lockVmFolder } from './vm-folder-lock.js';
 //   orphan-vhd         a VHD no point uses and nothing builds on (removed)
 //   orphan-xva         an XVA or checksum no metadata names (removed: an unfinished full point)
 //   missing-xva        full metadata whose XVA is gone (metadata removed: nothing is left to restore)
+//   orphan-checksum    a VHD's checksum file whose VHD another tool merged away (removed)
+//   stale-checksum     a VHD's checksum file from before another tool merged the VHD (retired: checksum-file-check.ts)
 // Reported, never "repaired", because only a person can judge them: broken-chain (a point whose VHD chain is
 // missing a file, links wrongly or holds a damaged file), damaged-vhd (an unused VHD that cannot be read,
 // kept in case it is needed for forensics), unreadable-metadata, folder-in-use.
@@ -29,6 +32,8 @@ export type ProblemKind =
   | 'orphan-vhd'
   | 'orphan-xva'
   | 'missing-xva'
+  | 'orphan-checksum'
+  | 'stale-checksum'
   | 'broken-chain'
   | 'damaged-vhd'
   | 'unreadable-metadata'
@@ -47,6 +52,8 @@ const FIXABLE: ReadonlySet<ProblemKind> = new Set([
   'orphan-vhd',
   'orphan-xva',
   'missing-xva',
+  'orphan-checksum',
+  'stale-checksum',
 ]);
 
 export interface RepositoryProblem {
@@ -177,6 +184,8 @@ async function inspectVm(
   const scans = new Map<string, VhdFolderScan>();
   for (const dir of await vdiFolderKeys(root, vmKey)) scans.set(dir, await scanVhdFolder(root, dir));
   const vhds = inspectVhdFolders(root, scans, referencedVhds(points), add);
+  for (const scan of scans.values())
+    for (const f of await checksumFileFindings(scan)) add(f.kind, root.displayPath(f.key), f.message);
   await inspectChains(root, points, scans, add);
   return { problems, points: points.length, vhds };
 }
@@ -291,20 +300,26 @@ async function repairVm(root: Remote, vmUuid: string, opts: CheckOptions): Promi
     }
     if (held) {
       opts.log?.(`No VHD in ${scan.dir} was merged or removed, ${held}.`);
-      continue;
+    } else {
+      await collapseFolder(root, dir, referenced, opts);
     }
-    try {
-      const r = await collapseUnreferencedVhds(root, dir, referenced, {
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.onMergeProgress ? { onMergeProgress: opts.onMergeProgress } : {}),
-        ...(opts.log ? { log: opts.log } : {}),
-      });
-      for (const p of r.problems) opts.log?.(p);
-    } catch (err) {
-      // One folder's failure (a full remote, a merge that refuses to resume) must not stop the others; the
-      // second inspection reports what is left.
-      if (err instanceof SluiceError && err.code === 'CANCELLED') throw err;
-      opts.log?.(`Could not repair ${scan.dir}: ${(err as Error).message}`);
-    }
+    // After any merge of ours, from a fresh look at the folder: only then is a checksum file's VHD known gone.
+    for (const line of await repairChecksumFiles(await scanVhdFolder(root, dir))) opts.log?.(line);
+  }
+}
+
+async function collapseFolder(root: Remote, dir: string, referenced: Set<string>, opts: CheckOptions): Promise<void> {
+  try {
+    const r = await collapseUnreferencedVhds(root, dir, referenced, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onMergeProgress ? { onMergeProgress: opts.onMergeProgress } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    for (const p of r.problems) opts.log?.(p);
+  } catch (err) {
+    // One folder's failure (a full remote, a merge that refuses to resume) must not stop the others; the
+    // second inspection reports what is left.
+    if (err instanceof SluiceError && err.code === 'CANCELLED') throw err;
+    opts.log?.(`Could not repair ${root.displayPath(dir)}: ${(err as Error).message}`);
   }
 }

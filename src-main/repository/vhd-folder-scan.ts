@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Remote } from '../remotes/remote.js';
 import { joinKey } from '../remotes/remote-key.js';
+import { DIGESTS_SUFFIX } from '../formats/vhd/vhd-block-digests.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { decodeFooter, decodeHeader, DiskType, FOOTER_SIZE, HEADER_SIZE } from '../formats/vhd/vhd-structures.js';
 import { isMergeStateName, parentOfMergeState } from './merge-state.js';
@@ -35,6 +36,8 @@ export interface VhdFolderScan {
   mergeStates: string[];
   /** Temporary files of writes that never finished (names). */
   temporaries: string[];
+  /** The `<name>.vhd.checksum.json` files beside the VHDs (names), whether or not their VHD is still there. */
+  checksumFiles: string[];
 }
 
 export async function scanVhdFolder(remote: Remote, folderKey: string): Promise<VhdFolderScan> {
@@ -46,6 +49,7 @@ export async function scanVhdFolder(remote: Remote, folderKey: string): Promise<
     vhds: new Map(),
     mergeStates: [],
     temporaries: [],
+    checksumFiles: [],
   };
   for (const { name, kind } of entries) {
     if (kind === 'folder') continue;
@@ -57,9 +61,12 @@ export async function scanVhdFolder(remote: Remote, folderKey: string): Promise<
     } else if (isMergeStateName(name)) scan.mergeStates.push(name);
     else if (isTemporaryName(name)) scan.temporaries.push(name);
     else if (name.endsWith('.vhd')) scan.vhds.set(name, await describeVhd(remote, key, name));
+    else if (name.endsWith(VHD_CHECKSUM_SUFFIX)) scan.checksumFiles.push(name);
   }
   return scan;
 }
+
+const VHD_CHECKSUM_SUFFIX = `.vhd${DIGESTS_SUFFIX}`;
 
 const LINKED_VHD = 'it is a link, and Sluice never follows links inside a repository; replace it with the file itself';
 

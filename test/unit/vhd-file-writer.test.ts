@@ -151,3 +151,25 @@ describe('VhdFileWriter API', () => {
     await expect(VhdFileWriter.create(file, { currentSize: 2 * MiB, uuid: BASE_UUID })).rejects.toThrow(/EEXIST/);
   });
 });
+
+describe.skipIf(!hasQemu)('a VHD Sluice makes on its own, in plain qemu-img', () => {
+  // None of these sizes is a whole CHS geometry: qemu must take current_size, which it does for "tap\0".
+  it.each([48 * MiB, 12 * MiB + 512 * 1024, 13 * MiB + 5 * 512])('reads at exactly %i bytes', async (size) => {
+    const file = join(vd.dir, `own-${size}.vhd`);
+    const writer = await VhdFileWriter.create(file, { currentSize: size, uuid: BASE_UUID });
+    await writer.writeBlock(0, Buffer.alloc(2 * MiB, 7));
+    await writer.finish();
+    const bytes = await readFile(file);
+    expect(decodeFooter(bytes.subarray(0, 512), { offset: 0 }).creatorApp).toBe('tap\0');
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' })) as {
+      'virtual-size': number;
+    };
+    expect(info['virtual-size']).toBe(size);
+    const raw = join(vd.dir, `own-${size}.raw`);
+    execFileSync('qemu-img', ['convert', '-f', 'vpc', '-O', 'raw', file, raw]);
+    const converted = await readFile(raw);
+    expect(converted.length).toBe(size);
+    expect(converted.subarray(0, 2 * MiB).every((b) => b === 7)).toBe(true);
+    expect(converted.subarray(2 * MiB).every((b) => b === 0)).toBe(true);
+  });
+});

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Damage } from '../../errors/damage.js';
 import type { XxhashApi } from '../chunk-digest.js';
 import type { VhdFileReader } from './vhd-file-reader.js';
+import { notAnOutsideMerge } from './vhd-outside-merge.js';
 import { batSize, DiskType, encodeBat, type VhdFooter, type VhdHeader } from './vhd-structures.js';
 
 // A VHD has checksums on its footer and header only: a bit flipped in a data block, the BAT or the parent
@@ -14,9 +15,10 @@ import { batSize, DiskType, encodeBat, type VhdFooter, type VhdHeader } from './
 // Whether the digests still describe the file is decided from its content, never from its mtime (a copy
 // without `-p` changes every mtime, and a flipped bit changes none): the file records the VHD's identity when
 // it was written (length, footer uuid, parent uuid, a digest of the BAT). A file whose uuid or parent differs
-// is another VHD under the same name: another tool rewrote it (Xen Orchestra's merge renames the parent over
-// the child, so the parent link always changes), and its blocks are checked by structure only. The same VHD
-// with another length or BAT is damage. A checksum file that cannot be read is a finding too, never a
+// whose parent link changed the way a merge by another tool changes it (Xen Orchestra's merge renames the
+// parent over the child: vhd-outside-merge.ts has the rule) holds stale checksums, and its blocks are checked
+// by structure only. Another uuid under the name, a link changed in any other way, and the same VHD with
+// another length or BAT are damage. A checksum file that cannot be read is a finding too, never a
 // reason to check less.
 //
 // Version 1 files (before the identity was recorded) hold the length and mtime: the mtime is ignored, and
@@ -156,8 +158,8 @@ export function blockDigest(xxh: XxhashApi, bitmap: Buffer, data: Buffer, blockS
 export type DigestsState =
   /** No checksum file, or a "none" record saying why. */
   | { kind: 'absent'; reason?: string }
-  /** Another VHD sits under this name (rewritten by another tool): its blocks are checked by structure only. */
-  | { kind: 'replaced'; reason: string }
+  /** Another tool merged the chain into this name: the checksums are stale; blocks are checked by structure only. */
+  | { kind: 'merged'; reason: string }
   /** The same VHD with another length or BAT (or a version 1 record that no longer matches): a finding. */
   | { kind: 'changed'; reason: string; damage: Damage }
   /** The checksum file exists but cannot be read or is not one: a finding, naming it. */
@@ -194,7 +196,7 @@ export function parseDigestsRecord(file: string, text: string): DigestsRecord {
 }
 
 type Comparison =
-  { kind: 'same' } | { kind: 'replaced'; reason: string } | { kind: 'changed'; reason: string; damage: Damage };
+  { kind: 'same' } | { kind: 'merged'; reason: string } | { kind: 'changed'; reason: string; damage: Damage };
 
 /** Whether a record still describes a VHD, from its content (see the top of this file), never from its mtime. */
 export async function compareWithFile(record: VhdDigestsFile, vhd: ReadableVhd): Promise<Comparison> {
@@ -226,9 +228,17 @@ export async function compareWithFile(record: VhdDigestsFile, vhd: ReadableVhd):
       };
   }
   if (now.uuid !== was.uuid || now.parentUuid !== was.parentUuid) {
+    const change = { uuid: { was: was.uuid, now: now.uuid }, parent: { was: was.parentUuid, now: now.parentUuid } };
+    const not = notAnOutsideMerge(change, Buffer.from(record.blocks, 'base64'), vhd.bat);
+    if (not)
+      return {
+        kind: 'changed',
+        reason: `${file} is ${link(now)}, but its checksum file ${sidecar} records ${link(was)}, and no merge explains the change: ${not}`,
+        damage: { kind: 'metadata', offset: 0, file },
+      };
     return {
-      kind: 'replaced',
-      reason: `${file} is not the VHD Sluice wrote under this name (${link(now)}; its checksums describe ${link(was)}): another tool rewrote it, most likely a Xen Orchestra merge of the chain, so its blocks have no checksums to compare with`,
+      kind: 'merged',
+      reason: `${file} was merged by another tool (most likely Xen Orchestra, which merges a chain into the older file and gives it the newer one's name): it is now ${link(now)}, its checksum file ${sidecar} still describes it as Sluice wrote it (${link(was)}), and it still holds every block recorded there. The checksums are stale, not a sign of damage: its blocks were checked by structure only; \`sluice check --repair\` retires the stale checksum file`,
     };
   }
   if (now.size !== was.size) {

@@ -14,6 +14,7 @@ import {
   FOOTER_SIZE,
   HEADER_SIZE,
   SECTOR,
+  SLUICE_CREATOR_APP,
   VHD_MAX_SIZE,
 } from './vhd-structures.js';
 
@@ -47,9 +48,9 @@ export interface VhdFileWriterOptions {
   /** Footer time stamp (VHD seconds); default now. */
   timestamp?: number;
   /**
-   * Creator application. Default "caml", the host's (vhd-tool's) value: XO stores the host's stream with its
-   * footer unchanged, so our files then match XO's field for field, and no reader special-cases either value
-   * (qemu sizes both by CHS geometry).
+   * Creator application. A host stream's file passes the host's ("caml"), as XO stores the stream with its
+   * footer unchanged; a file Sluice makes on its own takes the default SLUICE_CREATOR_APP, which every qemu
+   * sizes by current_size (see vhd-structures.ts).
    */
   creatorApp?: string;
   creatorVersion?: number;
@@ -138,7 +139,7 @@ export class VhdFileWriter {
       diskType: opts.parent ? DiskType.Differencing : DiskType.Dynamic,
       uuid: opts.uuid,
       timestamp: opts.timestamp ?? Math.floor((Date.now() - Date.UTC(2000, 0, 1)) / 1000),
-      creatorApp: opts.creatorApp ?? 'caml',
+      creatorApp: opts.creatorApp ?? SLUICE_CREATOR_APP,
       creatorVersion: opts.creatorVersion ?? 0x0001_0000,
       creatorHostOs: opts.creatorHostOs ?? HOST_OS_WINDOWS,
       dataOffset: HEADER_OFFSET,

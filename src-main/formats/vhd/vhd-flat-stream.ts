@@ -10,6 +10,7 @@ import {
   FOOTER_SIZE,
   HEADER_SIZE,
   SECTOR,
+  SLUICE_CREATOR_APP,
   vhdTimestamp,
 } from './vhd-structures.js';
 
@@ -39,6 +40,7 @@ export function flatVhdStream(chain: VhdChainReader, opts: { uuid: string }): Fl
     diskType: DiskType.Dynamic,
     uuid: opts.uuid,
     timestamp: vhdTimestamp(),
+    creatorApp: SLUICE_CREATOR_APP,
   });
   const header = encodeHeader({ tableOffset, maxTableEntries: entries, blockSize });
   const length = firstBlock + present.length * (bitmapBytes + blockSize) + FOOTER_SIZE;

@@ -15,6 +15,14 @@ export const BAT_ABSENT = 0xffff_ffff;
 /** The spec's limit, which xapi enforces (bigger disks are exported as qcow2). */
 export const VHD_MAX_SIZE = 2040 * 1024 * 1024 * 1024;
 
+/**
+ * The creator application of the VHDs Sluice makes itself (exports, restores' uploads): XenServer's blktap
+ * value. qemu sizes a VHD by the footer's current_size only for the creators it knows to mean it ("tap\0" on
+ * every qemu version); for others ("caml", "xo  ", "vpc "…) older versions use the CHS geometry, which falls
+ * short of most disk sizes, and newer ones flip the rule for some. Files copied from the host keep its footer.
+ */
+export const SLUICE_CREATOR_APP = 'tap\0';
+
 export const DiskType = { Fixed: 2, Dynamic: 3, Differencing: 4 } as const;
 export type DiskType = (typeof DiskType)[keyof typeof DiskType];
 
@@ -181,7 +189,7 @@ export function encodeFooter(f: {
   buf.writeUInt32BE(FORMAT_VERSION, 12);
   buf.writeBigUInt64BE(f.diskType === DiskType.Fixed ? NO_DATA_OFFSET : BigInt(f.dataOffset ?? FOOTER_SIZE), 16);
   buf.writeUInt32BE(f.timestamp ?? 0, 24);
-  buf.write((f.creatorApp ?? 'caml').padEnd(4, ' ').slice(0, 4), 28, 'latin1');
+  buf.write((f.creatorApp ?? SLUICE_CREATOR_APP).padEnd(4, ' ').slice(0, 4), 28, 'latin1');
   buf.writeUInt32BE(f.creatorVersion ?? 0x0001_0000, 32);
   buf.writeUInt32BE(f.creatorHostOs ?? 0, 36);
   buf.writeBigUInt64BE(BigInt(f.originalSize ?? f.currentSize), 40);
