@@ -12,6 +12,7 @@ import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records
 import { NOBAK_MARK } from '../xapi/live-inventory.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { longTermTagsOf, scheduleIdOf, vtpmContents } from './xo-metadata-fields.js';
+import { markSnapshotAsXo, markSnapshotExported, XO_DELTA_CHAIN_LENGTH } from './xo-snapshot-markers.js';
 import {
   backupDeltaDisk,
   estimateDiskStream,
@@ -76,6 +77,8 @@ export async function runDeltaBackup(
     const when = await folder.freeTimestamp(new Date());
     const ts = formatTimestamp(when);
     snapRef = await takeBackupSnapshot(xapi, vmRef, vm.name, opts.runId, when, opts.jobId);
+    const scheduleId = scheduleIdOf(opts);
+    await markSnapshotAsXo(xapi, snapRef, { jobId: opts.jobId, scheduleId, vmUuid: vm.uuid, when });
     const snapRecord = await xapi.call<Rec>('VM.get_record', snapRef);
     const disks = await snapshotDisks(xapi, snapRef);
 
@@ -95,9 +98,11 @@ export async function runDeltaBackup(
     await folder.commitDeltaPoint(ts, await deltaMetadata(xapi, opts, vmRecord, snapRecord, when, transferred));
     uncommitted.length = 0;
     // From here the new snapshot is the recorded base: a failure must not destroy it.
+    const newBase = snapRef;
     snapRef = undefined;
 
     sampler.setPhase('cleanup');
+    await markExported(xapi, newBase, base, transferred.results, ctx, opts);
     await handOnBase(xapi, vmRef, snapRecord, opts, ctx);
     const { total, results } = transferred;
     opts.log('info', `Backed up ${vm.name} incrementally: ${formatBytes(total)} in ${results.length} disk(s).`, ctx);
@@ -150,6 +155,7 @@ async function findBase(
   const previous = listed.points.filter((p) => p.mode === 'delta' && p.jobId === opts.jobId).at(-1);
   const baseRef = await settleDeltaSnapshots(xapi, vmRef, {
     jobId: opts.jobId,
+    vmUuid: folder.vmUuid,
     recordedUuid: recordedSnapshotUuid(previous?.metadata.vmSnapshot),
     liveRuns: new Set([opts.runId]),
     keepUnconfirmed: listed.unreadable.length > 0,
@@ -262,6 +268,28 @@ async function handOnBase(
   }).catch((e: Error) =>
     opts.log('warn', `Could not hand the base snapshot on: ${e.message}. The next run of this job does it.`, ctx),
   );
+}
+
+/**
+ * The new base marked exported as XO marks its own, with the length of its delta chain (0 after a full), so
+ * that XO's next run of this job finds it. The point is made either way: a failure here is only said.
+ */
+async function markExported(
+  xapi: XapiSession,
+  snapRef: string,
+  base: DeltaBase,
+  results: DeltaDiskResult[],
+  ctx: Record<string, string>,
+  opts: BackupRunOptions,
+): Promise<void> {
+  try {
+    const before = base.ref ? await xapi.call<Rec>('VM.get_other_config', base.ref) : {};
+    const baseLength = Number((before as Record<string, string>)[XO_DELTA_CHAIN_LENGTH] ?? 0) || 0;
+    const length = results.length > 0 && results.every((r) => r.differencing) ? baseLength + 1 : 0;
+    await markSnapshotExported(xapi, snapRef, length);
+  } catch (e) {
+    opts.log('warn', `Could not mark the new base snapshot as Xen Orchestra does: ${(e as Error).message}.`, ctx);
+  }
 }
 
 /** A failed run's finished VHDs, so that it leaves nothing on the remote that no point names. */

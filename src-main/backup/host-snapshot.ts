@@ -2,6 +2,7 @@ import { removeDeadRunLeftovers } from '../xapi/dead-run-leftovers.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { NOBAK_MARK } from '../xapi/live-inventory.js';
+import { isXoMarkedFor } from './xo-snapshot-markers.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema, vmRecordSchema } from '../xapi/xapi-records.js';
 
 /** other_config key that marks a snapshot as Sluice's own, with the run that made it. */
@@ -119,6 +120,11 @@ export interface DeltaSettleOptions {
   liveRuns: ReadonlySet<string>;
   /** Some metadata of the folder is unreadable: a snapshot it might record is kept, not destroyed. */
   keepUnconfirmed: boolean;
+  /**
+   * The VM's uuid: a snapshot Xen Orchestra marked for this job and VM (`xo:backup:job`, `xo:backup:vm`) is the
+   * base when the newest point records it, and is never destroyed here (XO's own retention keeps or drops it).
+   */
+  vmUuid?: string;
 }
 
 /**
@@ -133,7 +139,11 @@ export async function settleDeltaSnapshots(
   opts: DeltaSettleOptions,
 ): Promise<string | undefined> {
   let base: string | undefined;
-  for (const s of await sluiceSnapshots(xapi, vmRef)) {
+  for (const s of await sluiceSnapshots(xapi, vmRef, opts)) {
+    if (s.xoOnly) {
+      if (opts.recordedUuid !== undefined && s.uuid === opts.recordedUuid) base = s.ref;
+      continue;
+    }
     const oc = s.otherConfig;
     const job = deltaJobOf(oc);
     if (job === undefined) {
@@ -157,15 +167,21 @@ export async function settleDeltaSnapshots(
   return base;
 }
 
-async function sluiceSnapshots(xapi: XapiSession, vmRef: string): Promise<SnapshotInfo[]> {
-  const out: SnapshotInfo[] = [];
+/** Sluice's snapshots of the VM, and (`xoOnly`) the ones Xen Orchestra marked for this job and VM. */
+async function sluiceSnapshots(
+  xapi: XapiSession,
+  vmRef: string,
+  job?: Pick<DeltaSettleOptions, 'jobId' | 'vmUuid'>,
+): Promise<Array<SnapshotInfo & { xoOnly: boolean }>> {
+  const out: Array<SnapshotInfo & { xoOnly: boolean }> = [];
   for (const ref of await xapi.call<string[]>('VM.get_snapshots', vmRef)) {
     const rec = vmRecordSchema.safeParse(await xapi.call('VM.get_record', ref));
     if (!rec.success) continue;
     const oc = rec.data.other_config;
+    const info = { ref, uuid: rec.data.uuid, otherConfig: oc, name: rec.data.name_label };
     const marked = oc[BACKUP_RUN_KEY] !== undefined || deltaJobOf(oc) !== undefined;
-    if (marked || rec.data.name_label.startsWith(SNAPSHOT_NAME_PREFIX))
-      out.push({ ref, uuid: rec.data.uuid, otherConfig: oc, name: rec.data.name_label });
+    if (marked || rec.data.name_label.startsWith(SNAPSHOT_NAME_PREFIX)) out.push({ ...info, xoOnly: false });
+    else if (job?.vmUuid !== undefined && isXoMarkedFor(oc, job.jobId, job.vmUuid)) out.push({ ...info, xoOnly: true });
   }
   return out;
 }

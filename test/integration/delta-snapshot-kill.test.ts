@@ -81,7 +81,12 @@ describe('delta backups: a kill at any step of the snapshot hand-over', () => {
 
     const left = snapshots();
     expect(left).toHaveLength(1);
-    expect(left[0]!.other_config).toEqual({ [DELTA_BASE_KEY]: JOB });
+    // Sluice's own keys say only "the job's base"; XO's say the same in its words (job, exported).
+    const config = left[0]!.other_config as Record<string, string>;
+    expect(Object.fromEntries(Object.entries(config).filter(([k]) => k.startsWith('sluice:')))).toEqual({
+      [DELTA_BASE_KEY]: JOB,
+    });
+    expect(config).toMatchObject({ 'xo:backup:job': JOB, 'xo:backup:exported': 'true' });
     expect(snapshotDisks()).toHaveLength(2);
     const { points } = await listBackupPoints(remote);
     const newest = points.at(-1)!;
