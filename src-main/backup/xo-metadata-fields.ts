@@ -15,10 +15,17 @@ export function scheduleIdOf(opts: Pick<BackupRunOptions, 'jobId' | 'scheduleId'
   return opts.scheduleId ?? `${opts.jobId}.unscheduled`;
 }
 
-/** XO's `tags`: the long-term buckets this point stands for (`daily=2026-12-04`…), an empty list without them. */
+/**
+ * XO's `tags`: the long-term buckets of this point in the schedule's zone (`daily=2026-12-04`…), an empty list
+ * without long-term retention. For display, as in XO: retention reads the time stamp.
+ */
 export function longTermTagsOf(opts: Pick<BackupRunOptions, 'retention'>, when: Date): string[] {
-  if (!opts.retention?.longTerm) return [];
-  return Object.entries(longTermTags(when)).map(([bucket, key]) => `${bucket}=${key}`);
+  const policy = opts.retention;
+  if (!policy?.longTerm) return [];
+  const keys = longTermTags(when, policy.timeZone);
+  return (Object.keys(keys) as Array<keyof typeof keys>)
+    .filter((bucket) => (policy.longTerm?.[bucket] ?? 0) > 0)
+    .map((bucket) => `${bucket}=${keys[bucket]}`);
 }
 
 /**

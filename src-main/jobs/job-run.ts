@@ -128,7 +128,10 @@ function jobPlan(
       spoolCapBytes: spool.capBytes,
     },
     compression: job.compression,
-    ...(c.schedule ? { scheduleId: c.schedule.id, retention: c.schedule.retention } : {}),
+    // Long-term buckets are the schedule's days, weeks, months and years, in its own time zone.
+    ...(c.schedule
+      ? { scheduleId: c.schedule.id, retention: { ...c.schedule.retention, timeZone: c.schedule.timezone } }
+      : {}),
     ...(job.fullInterval > 0 ? { fullInterval: job.fullInterval } : {}),
     diskConcurrency: job.diskConcurrency,
     ...(c.retry ? { retry: c.retry } : {}),

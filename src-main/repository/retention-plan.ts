@@ -1,27 +1,31 @@
-// Which backup points a job keeps: the `keep` newest, plus the newest point of each of the last `daily` days,
-// `weekly` ISO weeks and `monthly` months that have a point (XO's long-term retention counts buckets that hold
-// backups, so a week without backups does not use up a weekly slot). A point's buckets come from its metadata
-// tags when it has them (written at backup time, so they never move), else from its time stamp in UTC.
-// Pure: the caller lists the points of one job and VM and deletes what the plan says, oldest first.
+// Which backup points a job keeps, counted as Xen Orchestra counts them (its _getOldEntries, read for the
+// facts), so that both tools rotate the same points of a shared remote: the `keep` newest, plus for each
+// long-term period (daily, weekly, monthly, yearly) one point in each of its last N buckets that hold points,
+// and that point is the bucket's OLDEST (a week without backups does not use up a weekly slot). Buckets are
+// read in the schedule's time zone, so a 00:30 backup in Paris counts for its own day, not the previous one
+// in UTC; weeks start on Sunday and week 1 holds 1 January, as XO's default locale counts them. The tags a
+// point carries are for display, as in XO: they never decide.
+// Pure: the caller lists the points of one job, mode and VM and deletes what the plan says, oldest first.
+
+export type LongTermBucket = 'daily' | 'weekly' | 'monthly' | 'yearly';
+const BUCKETS: readonly LongTermBucket[] = ['daily', 'weekly', 'monthly', 'yearly'];
 
 /**
- * What a job keeps after a run (issue 5): the `keep` newest points of this job and VM, plus the newest point of
- * each of the last `daily` days, `weekly` ISO weeks and `monthly` months (long-term buckets, recorded as tags in
- * the metadata). Applied after the backup; deleting a delta point merges it into the chain.
+ * What a schedule keeps after a run: the `keep` newest points of its job and VM, plus one point of each of the
+ * last `daily` days, `weekly` weeks, `monthly` months and `yearly` years that hold points, in `timeZone`
+ * (IANA, default UTC). Applied after the backup; deleting a delta point merges it into the chain.
  */
 export interface RetentionPolicy {
   keep: number;
-  longTerm?: { daily?: number; weekly?: number; monthly?: number };
+  longTerm?: Partial<Record<LongTermBucket, number>>;
+  timeZone?: string;
 }
-
-export type LongTermBucket = 'daily' | 'weekly' | 'monthly';
-const BUCKETS: readonly LongTermBucket[] = ['daily', 'weekly', 'monthly'];
 
 export interface RetentionCandidate {
   id: string;
   /** Milliseconds since the epoch (the metadata's `timestamp`). */
   timestamp: number;
-  /** The metadata's tags, as XO allows them: a map, or a list of `key=value` strings. */
+  /** The metadata's tags (display only). */
   tags?: Record<string, string> | string[] | undefined;
 }
 
@@ -32,10 +36,30 @@ export interface RetentionPlan {
   remove: string[];
 }
 
-/** The long-term bucket keys of a moment in UTC: `daily=2025-01-01`, `weekly=2025-W01`, `monthly=2025-01`. */
-export function longTermTags(date: Date): Record<LongTermBucket, string> {
-  const iso = date.toISOString();
-  return { daily: iso.slice(0, 10), weekly: isoWeek(date), monthly: iso.slice(0, 7) };
+/** A moment's calendar day in a time zone. */
+function dayIn(date: Date, timeZone: string): { y: number; m: number; d: number } {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
+    .formatToParts(date)
+    .reduce<Record<string, string>>((o, p) => ({ ...o, [p.type]: p.value }), {});
+  return { y: Number(parts.year), m: Number(parts.month), d: Number(parts.day) };
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** `gggg-ww`: weeks from Sunday to Saturday, week 1 the one holding 1 January, its year the Saturday's. */
+function weekKey(y: number, m: number, d: number): string {
+  const day = Date.UTC(y, m - 1, d);
+  const saturday = day + (6 - new Date(day).getUTCDay()) * 86_400_000;
+  const weekYear = new Date(saturday).getUTCFullYear();
+  const jan1 = Date.UTC(weekYear, 0, 1);
+  const firstSaturday = jan1 + (6 - new Date(jan1).getUTCDay()) * 86_400_000;
+  return `${weekYear}-${pad((saturday - firstSaturday) / (7 * 86_400_000) + 1)}`;
+}
+
+/** The long-term bucket keys of a moment in a time zone: `2025-01-01`, `2025-01` (week), `2025-01`, `2025`. */
+export function longTermTags(date: Date, timeZone = 'UTC'): Record<LongTermBucket, string> {
+  const { y, m, d } = dayIn(date, timeZone);
+  return { daily: `${y}-${pad(m)}-${pad(d)}`, weekly: weekKey(y, m, d), monthly: `${y}-${pad(m)}`, yearly: `${y}` };
 }
 
 export function checkRetentionPolicy(policy: RetentionPolicy): void {
@@ -47,24 +71,33 @@ export function checkRetentionPolicy(policy: RetentionPolicy): void {
     if (n !== undefined && (!Number.isInteger(n) || n < 0))
       throw new RangeError(`long-term retention ${b} must be a whole number ≥ 0, not ${n}`);
   }
+  if (policy.timeZone !== undefined) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: policy.timeZone });
+    } catch {
+      throw new RangeError(`"${policy.timeZone}" is not a time zone this system knows`);
+    }
+  }
 }
 
 export function planRetention(points: readonly RetentionCandidate[], policy: RetentionPolicy): RetentionPlan {
   checkRetentionPolicy(policy);
+  const timeZone = policy.timeZone ?? 'UTC';
   const newestFirst = [...points].sort((a, b) => b.timestamp - a.timestamp || b.id.localeCompare(a.id));
   const reasons = new Map<string, string[]>();
   const why = (id: string, r: string) => reasons.set(id, [...(reasons.get(id) ?? []), r]);
   newestFirst.slice(0, policy.keep).forEach((p) => why(p.id, `newest ${policy.keep}`));
+  const keys = new Map(newestFirst.map((p) => [p.id, longTermTags(new Date(p.timestamp), timeZone)]));
   for (const bucket of BUCKETS) {
     const wanted = policy.longTerm?.[bucket] ?? 0;
-    const seen = new Set<string>();
+    // Walking from the newest, each new key takes a slot; within a bucket the older point replaces the newer.
+    const chosen = new Map<string, string>();
     for (const p of newestFirst) {
-      if (seen.size >= wanted) break;
-      const key = bucketKey(p, bucket);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      why(p.id, `${bucket} ${key}`);
+      const key = keys.get(p.id)![bucket];
+      if (!chosen.has(key) && chosen.size >= wanted) break;
+      chosen.set(key, p.id);
     }
+    for (const [key, id] of chosen) why(id, `${bucket} ${key}`);
   }
   return {
     keep: newestFirst.filter((p) => reasons.has(p.id)).map((p) => ({ id: p.id, reasons: reasons.get(p.id)! })),
@@ -73,28 +106,4 @@ export function planRetention(points: readonly RetentionCandidate[], policy: Ret
       .map((p) => p.id)
       .reverse(),
   };
-}
-
-function bucketKey(p: RetentionCandidate, bucket: LongTermBucket): string {
-  const tagged = tagValue(p.tags, bucket);
-  return tagged ?? longTermTags(new Date(p.timestamp))[bucket];
-}
-
-function tagValue(tags: RetentionCandidate['tags'], key: string): string | undefined {
-  if (!tags) return undefined;
-  if (Array.isArray(tags)) {
-    const hit = tags.find((t) => t.startsWith(`${key}=`));
-    return hit?.slice(key.length + 1);
-  }
-  return typeof tags[key] === 'string' ? tags[key] : undefined;
-}
-
-/** ISO 8601 week of a UTC date, e.g. 2025-W01 (weeks start on Monday; week 1 holds the year's first Thursday). */
-function isoWeek(date: Date): string {
-  const d = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
-  const day = d.getUTCDay() || 7;
-  d.setUTCDate(d.getUTCDate() + 4 - day);
-  const yearStart = Date.UTC(d.getUTCFullYear(), 0, 1);
-  const week = Math.ceil(((d.getTime() - yearStart) / 86_400_000 + 1) / 7);
-  return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
 }

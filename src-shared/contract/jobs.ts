@@ -30,6 +30,7 @@ export const retentionSchema = z
         daily: count('days', 3650).optional(),
         weekly: count('weeks', 520).optional(),
         monthly: count('months', 240).optional(),
+        yearly: count('years', 100).optional(),
       })
       .strict()
       .optional(),

@@ -326,8 +326,8 @@ describe('jobs on the simulated pool', () => {
       expect(finished.find((r) => r.runId === runId)).toMatchObject({ status: 'success', scheduleId: sched.id });
     }
     expect(seen.map((o) => [o.scheduleId, o.retention, o.jobId])).toEqual([
-      [daily!.id, { keep: 2 }, job.id],
-      [weekly!.id, { keep: 1, longTerm: { monthly: 6 } }, job.id],
+      [daily!.id, { keep: 2, timeZone: 'UTC' }, job.id],
+      [weekly!.id, { keep: 1, longTerm: { monthly: 6 }, timeZone: 'UTC' }, job.id],
     ]);
     expect(seen.every((o) => o.fullInterval === 5 && o.diskConcurrency === 2)).toBe(true);
     const { points } = await listBackupPoints(remoteDir);

@@ -69,7 +69,7 @@ describe('job form model', () => {
           cron: '0 3 * * 0',
           timezone: 'UTC',
           enabled: false,
-          retention: { keep: 4, longTerm: { monthly: 12 } },
+          retention: { keep: 4, longTerm: { monthly: 12, yearly: 3 } },
         },
       ],
       compression: 'zstd',

@@ -32,7 +32,7 @@ export function ScheduleEditor({
           const path =
             name === 'keep'
               ? 'retention.keep'
-              : name === 'daily' || name === 'weekly' || name === 'monthly'
+              : name === 'daily' || name === 'weekly' || name === 'monthly' || name === 'yearly'
                 ? `retention.longTerm.${name}`
                 : name;
           const issue = issueAt(`schedules.${i}.${path}`);
@@ -80,6 +80,7 @@ export function ScheduleEditor({
               {field('daily', 'Also keep daily (days)', { inputMode: 'numeric', placeholder: 'none' })}
               {field('weekly', 'Weekly (weeks)', { inputMode: 'numeric', placeholder: 'none' })}
               {field('monthly', 'Monthly (months)', { inputMode: 'numeric', placeholder: 'none' })}
+              {field('yearly', 'Yearly (years)', { inputMode: 'numeric', placeholder: 'none' })}
             </div>
             <div className="actions" style={{ justifyContent: 'space-between' }}>
               <label className="check">

@@ -15,6 +15,7 @@ export interface ScheduleForm {
   daily: string;
   weekly: string;
   monthly: string;
+  yearly: string;
 }
 
 export interface JobForm {
@@ -52,6 +53,7 @@ export function newSchedule(): ScheduleForm {
     daily: '',
     weekly: '',
     monthly: '',
+    yearly: '',
   };
 }
 
@@ -99,6 +101,7 @@ export function formFromJob(job: Job): JobForm {
       daily: text(s.retention.longTerm?.daily),
       weekly: text(s.retention.longTerm?.weekly),
       monthly: text(s.retention.longTerm?.monthly),
+      yearly: text(s.retention.longTerm?.yearly),
     })),
     compression: job.compression,
     vmConcurrency: String(job.vmConcurrency),
@@ -134,7 +137,12 @@ export function jobInputFromForm(f: JobForm): JobInput {
     mode: f.mode,
     remoteIds: f.remoteIds,
     schedules: f.schedules.map((s) => {
-      const longTerm = { daily: optionalNum(s.daily), weekly: optionalNum(s.weekly), monthly: optionalNum(s.monthly) };
+      const longTerm = {
+        daily: optionalNum(s.daily),
+        weekly: optionalNum(s.weekly),
+        monthly: optionalNum(s.monthly),
+        yearly: optionalNum(s.yearly),
+      };
       const hasLongTerm = Object.values(longTerm).some((v) => v !== undefined);
       return {
         ...(s.id ? { id: s.id } : {}),
