@@ -1,62 +1,43 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BackupRunOptions } from '../../src-main/backup/backup-options.js';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { BackupFolder, deleteBackupPoint } from '../../src-main/repository/index.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import { startSimulator, type SimHandle } from '../../src-sim/index.js';
-import { connect, MiB, testBackupOptions } from '../helpers/sim.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { MiB, testBackupOptions } from '../helpers/sim.js';
+import { withSimulator } from '../helpers/simulator-suite.js';
 import { metadataOnDisk, writeXoCache, xoListing } from '../helpers/xo-listing-cache.js';
 
 // One remote shared with Xen Orchestra, day after day: XO's listing cache stays true after every Sluice write,
 // merge and delete, and the VM folder's lock is XO's own (proper-lockfile, the library XO takes it with).
 
-let sim: SimHandle;
-let xapi: XapiSession;
-const temps: Array<() => void> = [];
-const temp = () => {
-  const t = makeTempDir();
-  temps.push(t.cleanup);
-  return t.dir;
-};
-
-beforeAll(async () => {
-  sim = await startSimulator({
-    vms: [
-      { name: 'app', powerState: 'Halted', disks: [{ name: 'app disk', size: 16 * MiB, allocated: 4 * MiB }] },
-      { name: 'web', powerState: 'Halted', disks: [{ name: 'web disk', size: 8 * MiB, allocated: 2 * MiB }] },
-    ],
-    loginFailureDelayMs: 50,
-  });
-  xapi = await connect(sim);
+const env = withSimulator({
+  vms: [
+    { name: 'app', powerState: 'Halted', disks: [{ name: 'app disk', size: 16 * MiB, allocated: 4 * MiB }] },
+    { name: 'web', powerState: 'Halted', disks: [{ name: 'web disk', size: 8 * MiB, allocated: 2 * MiB }] },
+  ],
 });
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-});
-afterEach(() => temps.splice(0).forEach((c) => c()));
+const temp = () => env.temp();
 
 const options = (remote: string, extra: Partial<BackupRunOptions> = {}) => testBackupOptions(remote, temp(), extra);
-const vmRef = async (name: string) => (await resolveVms(xapi, [name])).selected[0]!.ref;
-const uuidOf = (name: string) => sim.control.vmUuidByName(name);
+const vmRef = async (name: string) => (await resolveVms(env.xapi, [name])).selected[0]!.ref;
+const uuidOf = (name: string) => env.sim.control.vmUuidByName(name);
 
 describe("Xen Orchestra's listing cache (cache.json.gz)", () => {
   it('stays true after every Sluice backup, retention merge and delete of incremental points', async () => {
     const remote = temp();
     const vm = uuidOf('app');
     const opts = () => options(remote, { retention: { keep: 2 } });
-    await runDeltaBackup(xapi, await vmRef('app'), opts());
+    await runDeltaBackup(env.xapi, await vmRef('app'), opts());
     for (let day = 1; day <= 3; day++) {
       // XO lists the folder between Sluice's runs and caches what it saw.
       writeXoCache(remote, vm);
-      sim.control.guestWrite(vm, 0.05, day);
-      await runDeltaBackup(xapi, await vmRef('app'), opts());
+      env.sim.control.guestWrite(vm, 0.05, day);
+      await runDeltaBackup(env.xapi, await vmRef('app'), opts());
       expect(xoListing(remote, vm)).toEqual(metadataOnDisk(remote, vm));
     }
     expect(metadataOnDisk(remote, vm)).toHaveLength(2);
@@ -78,9 +59,9 @@ describe("Xen Orchestra's listing cache (cache.json.gz)", () => {
   it('stays true when retention deletes a full point (an XVA)', async () => {
     const remote = temp();
     const vm = uuidOf('web');
-    await runFullBackup(xapi, await vmRef('web'), options(remote, { retention: { keep: 1 } }));
+    await runFullBackup(env.xapi, await vmRef('web'), options(remote, { retention: { keep: 1 } }));
     writeXoCache(remote, vm);
-    await runFullBackup(xapi, await vmRef('web'), options(remote, { retention: { keep: 1 } }));
+    await runFullBackup(env.xapi, await vmRef('web'), options(remote, { retention: { keep: 1 } }));
     expect(metadataOnDisk(remote, vm)).toHaveLength(1);
     expect(xoListing(remote, vm)).toEqual(metadataOnDisk(remote, vm));
   });
@@ -96,7 +77,7 @@ describe("the VM folder's lock, as Xen Orchestra takes it", () => {
     const xoRelease = await lockfile.lock(vmDir);
     let err: unknown;
     try {
-      err = await runFullBackup(xapi, await vmRef('web'), options(remote)).catch((e: unknown) => e);
+      err = await runFullBackup(env.xapi, await vmRef('web'), options(remote)).catch((e: unknown) => e);
     } finally {
       await xoRelease();
     }
@@ -106,7 +87,7 @@ describe("the VM folder's lock, as Xen Orchestra takes it", () => {
       /backup folder is in use by another program, most likely Xen Orchestra/,
     );
     expect(readdirSync(vmDir)).toEqual([]);
-    const r = await runFullBackup(xapi, await vmRef('web'), options(remote));
+    const r = await runFullBackup(env.xapi, await vmRef('web'), options(remote));
     expect(existsSync(r.xvaPath)).toBe(true);
   });
 

@@ -1,71 +1,56 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
-import type { XapiSession } from '../../src-main/xapi/xapi-session.js';
-import { startSimulator, type SimHandle } from '../../src-sim/index.js';
-import { connect, MiB, testBackupOptions } from '../helpers/sim.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { MiB, testBackupOptions } from '../helpers/sim.js';
+import { withSimulator } from '../helpers/simulator-suite.js';
 
 // The snapshot an incremental job keeps is marked as Xen Orchestra marks its own (xo:backup:job, schedule, vm,
 // datetime, exported, deltaChainLength, on the snapshot and its disks), so that XO finds it as the job's base;
 // and a base XO marked for the job is taken when the remote's newest point records it, and left to XO.
 
-let sim: SimHandle;
-let xapi: XapiSession;
-const temps: Array<() => void> = [];
-const temp = () => {
-  const t = makeTempDir();
-  temps.push(t.cleanup);
-  return t.dir;
-};
-
-beforeAll(async () => {
-  sim = await startSimulator({
-    vms: [
-      {
-        name: 'app',
-        powerState: 'Halted',
-        disks: [
-          { name: 'app os', size: 16 * MiB, allocated: 4 * MiB },
-          { name: 'app data', size: 8 * MiB, allocated: 2 * MiB },
-        ],
-      },
-      { name: 'web', powerState: 'Halted', disks: [{ name: 'web disk', size: 8 * MiB, allocated: 2 * MiB }] },
-    ],
-    loginFailureDelayMs: 50,
-  });
-  xapi = await connect(sim);
+const env = withSimulator({
+  vms: [
+    {
+      name: 'app',
+      powerState: 'Halted',
+      disks: [
+        { name: 'app os', size: 16 * MiB, allocated: 4 * MiB },
+        { name: 'app data', size: 8 * MiB, allocated: 2 * MiB },
+      ],
+    },
+    { name: 'web', powerState: 'Halted', disks: [{ name: 'web disk', size: 8 * MiB, allocated: 2 * MiB }] },
+  ],
 });
-afterAll(async () => {
-  await xapi?.close();
-  await sim?.stop();
-});
-afterEach(() => temps.splice(0).forEach((c) => c()));
+const temp = () => env.temp();
 
 type Rec = Record<string, unknown>;
 const oc = (r: Rec) => r.other_config as Record<string, string>;
 
 function snapshotsOf(vmName: string): Array<[string, Rec]> {
-  const vmUuid = sim.control.vmUuidByName(vmName);
-  const vms = sim.control.records('VM');
+  const vmUuid = env.sim.control.vmUuidByName(vmName);
+  const vms = env.sim.control.records('VM');
   const live = Object.entries(vms).find(([, v]) => v.uuid === vmUuid)![0];
   return Object.entries(vms).filter(([, v]) => v.is_a_snapshot === true && v.snapshot_of === live);
 }
 
 function disksOf(snapRef: string): Rec[] {
-  const vdis = sim.control.records('VDI');
-  return Object.values(sim.control.records('VBD'))
+  const vdis = env.sim.control.records('VDI');
+  return Object.values(env.sim.control.records('VBD'))
     .filter((b) => b.VM === snapRef && b.type === 'Disk')
     .map((b) => vdis[b.VDI as string]!);
 }
 
 const run = async (vm: string, remote: string, jobId: string) =>
-  runDeltaBackup(xapi, (await resolveVms(xapi, [vm])).selected[0]!.ref, testBackupOptions(remote, temp(), { jobId }));
+  runDeltaBackup(
+    env.xapi,
+    (await resolveVms(env.xapi, [vm])).selected[0]!.ref,
+    testBackupOptions(remote, temp(), { jobId }),
+  );
 
 describe('the base snapshot, as Xen Orchestra marks it', () => {
   it('carries job, schedule, VM, date, exported and the delta chain length, on the snapshot and on each disk', async () => {
     const remote = temp();
-    const vmUuid = sim.control.vmUuidByName('app');
+    const vmUuid = env.sim.control.vmUuidByName('app');
     const first = await run('app', remote, 'nightly');
     let [[ref, snap]] = snapshotsOf('app') as [[string, Rec]];
     const expected = {
@@ -80,7 +65,7 @@ describe('the base snapshot, as Xen Orchestra marks it', () => {
       expect(oc(o)).toMatchObject(expected);
       expect(oc(o)['xo:backup:datetime']).toMatch(/^\d{8}T\d{2}:\d{2}:\d{2}Z$/);
     }
-    sim.control.guestWrite(vmUuid, 0.05, 3);
+    env.sim.control.guestWrite(vmUuid, 0.05, 3);
     const second = await run('app', remote, 'nightly');
     expect(second.disks.every((d) => d.differencing)).toBe(true);
     [[ref, snap]] = snapshotsOf('app') as [[string, Rec]];
@@ -89,14 +74,14 @@ describe('the base snapshot, as Xen Orchestra marks it', () => {
 
   it('a base Xen Orchestra marked for the job continues the chain, and stays XO’s', async () => {
     const remote = temp();
-    const vmUuid = sim.control.vmUuidByName('web');
+    const vmUuid = env.sim.control.vmUuidByName('web');
     await run('web', remote, 'shared-job');
     // Make the kept snapshot XO's own: XO's name, XO's keys only (as XO's own run of this job would leave it).
     const [[xoRef]] = snapshotsOf('web') as [[string, Rec]];
     for (const key of ['sluice:delta-base', 'sluice:backup-run', 'sluice:pending-base'])
-      await xapi.call('VM.remove_from_other_config', xoRef, key);
-    await xapi.call('VM.set_name_label', xoRef, '[XO Backup shared-job] web');
-    sim.control.guestWrite(vmUuid, 0.05, 4);
+      await env.xapi.call('VM.remove_from_other_config', xoRef, key);
+    await env.xapi.call('VM.set_name_label', xoRef, '[XO Backup shared-job] web');
+    env.sim.control.guestWrite(vmUuid, 0.05, 4);
 
     const next = await run('web', remote, 'shared-job');
     // Built on XO's snapshot: a differencing VHD, not a new full chain.
@@ -105,7 +90,7 @@ describe('the base snapshot, as Xen Orchestra marks it', () => {
     expect(after).toContain(xoRef);
     expect(after).toHaveLength(2);
     // Another job never takes it.
-    sim.control.guestWrite(vmUuid, 0.05, 5);
+    env.sim.control.guestWrite(vmUuid, 0.05, 5);
     const other = await run('web', remote, 'other-job');
     expect(other.disks.map((d) => d.differencing)).toEqual([false]);
     expect(snapshotsOf('web').map(([r]) => r)).toContain(xoRef);
