@@ -245,6 +245,8 @@ async function deltaMetadata(
     vifs,
     vhds: disks.vhds,
     vtpms: await vtpmContents(xapi, snapRecord),
+    // As XO writes for every fresh export from the host (a mirror copies its source's value).
+    includeNonNbdQcow2Fix: true,
     isVhdDifferencing: disks.isVhdDifferencing,
     size: disks.total,
     tags: longTermTagsOf(opts, when),

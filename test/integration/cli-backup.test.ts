@@ -211,7 +211,7 @@ describe('sluice backup / list', () => {
     ]);
     // Every field XO writes, with real values: tags on both, vtpms on the delta.
     for (const m of metadata) expect(m.tags).toEqual([]);
-    expect(metadata.find((m) => m.mode === 'delta')!.vtpms).toEqual([]);
+    expect(metadata.find((m) => m.mode === 'delta')).toMatchObject({ vtpms: [], includeNonNbdQcow2Fix: true });
     // --job names a job of its own; --job and --job-id together are refused.
     const named = await runCli([...delta.filter((a) => a !== '--json'), '--job', 'weekly', '--job-id', 'x']);
     expect(named.code).toBe(2);
