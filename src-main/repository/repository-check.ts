@@ -299,10 +299,11 @@ async function repairVm(root: Remote, vmUuid: string, opts: CheckOptions): Promi
       opts.log?.(`Removed ${root.displayPath(joinKey(dir, t))}.`);
     }
     if (held) {
-      opts.log?.(`No VHD in ${scan.dir} was merged or removed, ${held}.`);
-    } else {
-      await collapseFolder(root, dir, referenced, opts);
+      // A point it cannot read might name any file here, checksum files included: nothing is touched.
+      opts.log?.(`No VHD or checksum file in ${scan.dir} was merged, removed or rewritten, ${held}.`);
+      continue;
     }
+    await collapseFolder(root, dir, referenced, opts);
     // After any merge of ours, from a fresh look at the folder: only then is a checksum file's VHD known gone.
     for (const line of await repairChecksumFiles(await scanVhdFolder(root, dir))) opts.log?.(line);
   }

@@ -104,6 +104,16 @@ describe('checksum files after a merge by Xen Orchestra', () => {
     expect(clean.code, clean.stdout).toBe(0);
   });
 
+  it('with a metadata file it cannot read in the VM folder, --repair leaves every checksum file as it is', async () => {
+    const { root, points } = await copyOfRepository();
+    await mergeLikeXo(root, points);
+    // A point Sluice cannot read might name any of these files: nothing of the folder is touched.
+    await fs.writeFile(path.join(path.dirname(points[0]!.metadataPath), '20000101T000000Z.json'), '{ not json');
+    const before = await contents(root);
+    await runCli(['check', '--remote', root, '--repair', '--json']);
+    expect(await contents(root)).toEqual(before);
+  });
+
   it('verify calls the merged files merged by another tool, not damaged, and checks them by structure', async () => {
     const { root, points } = await copyOfRepository();
     const { kept, merged } = await mergeLikeXo(root, points);
