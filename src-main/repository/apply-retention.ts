@@ -9,11 +9,6 @@ export interface RetentionOutcome {
   deleted: DeletedPoint[];
 }
 
-/**
- * Applies a job's retention to one VM folder, under the caller's lock on that folder: plans over the points of
- * its scope only (other jobs', modes' and schedules' points are theirs), then deletes oldest first, which is the order a delta chain
- * folds in. Stops at the first point that cannot be deleted safely; what was deleted before stays deleted.
- */
 /** Whose points a retention counts: one job's, of one mode, and of one schedule when the run has one. */
 export interface RetentionScope {
   jobId: string;
@@ -21,6 +16,12 @@ export interface RetentionScope {
   scheduleId?: string | undefined;
 }
 
+/**
+ * Applies a job's retention to one VM folder, under the caller's lock on that folder: plans over the points of
+ * its scope only (other jobs', modes' and schedules' points are theirs), then deletes oldest first, which is
+ * the order a delta chain folds in. Stops at the first point that cannot be deleted safely; what was deleted
+ * before stays deleted.
+ */
 export async function applyRetention(
   root: string,
   vmUuid: string,

@@ -6,8 +6,9 @@ import { vmLockKey, xoListingCacheKey } from './repository-keys.js';
 
 /**
  * The VM folder's lock, as XO keeps it (`<vmUuid>.lock/`, its mtime refreshed while held): one writer per VM
- * folder at a time (backups, clean-up, repair, deletes), Sluice or Xen Orchestra. A directory made atomically on the folder's own file system; a remote without folders
- * needs a lock of its own kind (an object written if absent, with a lease), which none offers yet.
+ * folder at a time (backups, clean-up, repair, deletes), Sluice or Xen Orchestra. A directory made atomically
+ * on the folder's own file system; a remote without folders needs a lock of its own kind (an object written if
+ * absent, with a lease), which none offers yet.
  */
 export async function lockVmFolder(remote: Remote, vmUuid: string, purpose: string): Promise<ReleaseLock> {
   const key = vmLockKey(vmUuid);
