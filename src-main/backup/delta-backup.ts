@@ -9,13 +9,13 @@ import {
 import { Throttle } from '../transfer/throttle.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
-import { NOBAK_MARK } from '../xapi/live-inventory.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { longTermTagsOf, scheduleIdOf, vtpmContents } from './xo-metadata-fields.js';
 import { markSnapshotAsXo, markSnapshotExported, XO_DELTA_CHAIN_LENGTH } from './xo-snapshot-markers.js';
 import {
   backupDeltaDisk,
   estimateDiskStream,
+  isLeftOut,
   type DeltaBase,
   type DeltaDiskResult,
   type DeltaRun,
@@ -175,9 +175,6 @@ interface TransferredDisks {
   results: DeltaDiskResult[];
   total: number;
 }
-
-/** A disk left out of the backup by its name. */
-const isLeftOut = (d: SnapshotDisk): boolean => d.vdi.name_label.includes(NOBAK_MARK);
 
 async function transferDisks(
   run: DeltaRun,

@@ -79,6 +79,9 @@ export interface BackedUpDisk {
   baseVdiUuid: string | undefined;
 }
 
+/** A disk left out of the backup by its name. */
+export const isLeftOut = (d: SnapshotDisk): boolean => d.vdi.name_label.includes(NOBAK_MARK);
+
 /** A disk's stream before it starts, from the snapshot's allocation (its exact length comes from its BAT). */
 export function estimateDiskStream(d: SnapshotDisk): number {
   const vdi = vdiRecordSchema.parse(d.vdi);
@@ -116,7 +119,7 @@ export async function backupDeltaDisk(
     },
     opts.onProgress,
   );
-  if (d.vdi.name_label.includes(NOBAK_MARK)) {
+  if (isLeftOut(d)) {
     opts.log('info', `Skipping disk "${d.vdi.name_label}": its name contains ${NOBAK_MARK}.`, run.ctx);
     diskSampler.stop('skipped');
     return undefined;

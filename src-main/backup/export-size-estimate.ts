@@ -1,7 +1,8 @@
 import { ovaDisks, parseOvaXml } from '../formats/ova-xml.js';
 import type { XvaStreamProgress } from '../formats/xva/xva-stream-verifier.js';
 import { NOBAK_MARK } from '../xapi/live-inventory.js';
-import { NULL_REF, vbdRecordSchema, vdiRecordSchema } from '../xapi/xapi-records.js';
+import { diskVbdsOf } from '../xapi/vm-disk-vbds.js';
+import { vdiRecordSchema } from '../xapi/xapi-records.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 
 const MiB = 1024 * 1024;
@@ -54,18 +55,13 @@ export class XvaSizeEstimate {
   /** undefined when no disk tells its allocation. The disks left out by name are not in the export. */
   static async of(xapi: XapiSession, vmRef: string): Promise<XvaSizeEstimate | undefined> {
     const disks: DiskAllocation[] = [];
-    for (const vbdRef of await xapi.call<string[]>('VM.get_VBDs', vmRef)) {
-      const vbd = vbdRecordSchema.parse(await xapi.call('VBD.get_record', vbdRef));
-      if (vbd.type !== 'Disk' || vbd.empty || vbd.VDI === NULL_REF) continue;
+    for (const { vbd } of await diskVbdsOf(xapi, vmRef)) {
+      if (vbd.empty) continue;
       const vdi = vdiRecordSchema.parse(await xapi.call('VDI.get_record', vbd.VDI));
       if (vdi.name_label.includes(NOBAK_MARK)) continue;
       disks.push({ position: vbd.userdevice, virtualSize: vdi.virtual_size, allocated: vdi.physical_utilisation });
     }
     return disks.some((d) => d.allocated > 0) ? new XvaSizeEstimate(disks) : undefined;
-  }
-
-  static fromDisks(disks: DiskAllocation[]): XvaSizeEstimate {
-    return new XvaSizeEstimate(disks);
   }
 
   /** Before the stream: from the allocation alone. */
@@ -76,20 +72,21 @@ export class XvaSizeEstimate {
   /** A follower of one attempt's stream: each call, the total from what the stream has shown so far. */
   follow(progress: () => XvaStreamProgress): () => number {
     let last = this.initial;
-    let positions: Map<string, string> | undefined;
+    /** The stream's name (`Ref:3`) of the disk plugged at each position, from ova.xml once it has passed. */
+    let refAt: Map<string, string> | undefined;
     return () => {
       const now = progress();
       if (now.ovaXml === undefined) return last;
-      positions ??= new Map(ovaDisks(parseOvaXml(now.ovaXml).objects).map((d) => [d.id, d.position]));
-      last = Math.min(last, now.bytesSeen + this.ahead(now, positions) + END_OF_ARCHIVE);
+      refAt ??= new Map(ovaDisks(parseOvaXml(now.ovaXml).objects).map((d) => [d.position, d.id]));
+      last = Math.min(last, now.bytesSeen + this.ahead(now, refAt) + END_OF_ARCHIVE);
       return last;
     };
   }
 
-  private ahead(now: XvaStreamProgress, positions: Map<string, string>): number {
+  private ahead(now: XvaStreamProgress, refAt: Map<string, string>): number {
     let ahead = 0;
     for (const disk of this.disks) {
-      const ref = [...positions].find(([, position]) => position === disk.position)?.[0];
+      const ref = refAt.get(disk.position);
       const seen = ref === undefined ? undefined : now.disks.find((d) => d.ref === ref);
       if (!seen) {
         ahead += unstartedBytes(disk);

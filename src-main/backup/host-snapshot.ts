@@ -3,7 +3,8 @@ import type { XapiSession } from '../xapi/xapi-session.js';
 import type { BackupRunOptions } from './backup-options.js';
 import { NOBAK_MARK } from '../xapi/live-inventory.js';
 import { isXoMarkedFor } from './xo-snapshot-markers.js';
-import { NULL_REF, vbdRecordSchema, vdiRecordSchema, vmRecordSchema } from '../xapi/xapi-records.js';
+import { vdiRecordSchema, vmRecordSchema } from '../xapi/xapi-records.js';
+import { diskVbdsOf } from '../xapi/vm-disk-vbds.js';
 
 /** other_config key that marks a snapshot as Sluice's own, with the run that made it. */
 export const BACKUP_RUN_KEY = 'sluice:backup-run';
@@ -43,14 +44,8 @@ export async function takeBackupSnapshot(
  * nothing names.
  */
 export async function destroySnapshotWithDisks(xapi: XapiSession, snapRef: string): Promise<void> {
-  const vdis: string[] = [];
-  const vbdRefs = await xapi.call<string[]>('VM.get_VBDs', snapRef);
-  for (const vbdRef of vbdRefs) {
-    const vbd = vbdRecordSchema.parse(await xapi.call('VBD.get_record', vbdRef));
-    if (vbd.type === 'Disk' && vbd.VDI !== NULL_REF) vdis.push(vbd.VDI);
-  }
-  for (const vdi of vdis) {
-    await xapi.call('VDI.destroy', vdi).catch(() => {
+  for (const { vbd } of await diskVbdsOf(xapi, snapRef)) {
+    await xapi.call('VDI.destroy', vbd.VDI).catch(() => {
       // Already gone (destroyed by hand, or shared with another snapshot chain): nothing to leak.
     });
   }
@@ -67,18 +62,13 @@ export async function leaveOutNamedDisks(
   snapRef: string,
   log: BackupRunOptions['log'],
   ctx: Record<string, string>,
-): Promise<string[]> {
-  const left: string[] = [];
-  for (const vbdRef of await xapi.call<string[]>('VM.get_VBDs', snapRef)) {
-    const vbd = vbdRecordSchema.parse(await xapi.call('VBD.get_record', vbdRef));
-    if (vbd.type !== 'Disk' || vbd.VDI === NULL_REF) continue;
+): Promise<void> {
+  for (const { vbd } of await diskVbdsOf(xapi, snapRef)) {
     const vdi = vdiRecordSchema.parse(await xapi.call('VDI.get_record', vbd.VDI));
     if (!vdi.name_label.includes(NOBAK_MARK)) continue;
     log('info', `Skipping disk "${vdi.name_label}": its name contains ${NOBAK_MARK}.`, ctx);
     await xapi.call('VDI.destroy', vbd.VDI);
-    left.push(vdi.name_label);
   }
-  return left;
 }
 
 interface SnapshotInfo {

@@ -1,4 +1,4 @@
-import { NULL_REF, vbdRecordSchema } from '../xapi/xapi-records.js';
+import { diskVbdsOf } from '../xapi/vm-disk-vbds.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 
 // Xen Orchestra marks the snapshot an incremental job keeps, and each of its disks, with these other_config
@@ -25,19 +25,10 @@ export function isXoMarkedFor(oc: Record<string, string>, jobId: string, vmUuid:
   return oc[XO_JOB] === jobId && oc[XO_VM] === vmUuid;
 }
 
-/** The snapshot VM and each of its disk VDIs. */
-async function snapshotAndDisks(xapi: XapiSession, snapRef: string): Promise<Array<['VM' | 'VDI', string]>> {
-  const out: Array<['VM' | 'VDI', string]> = [['VM', snapRef]];
-  for (const vbdRef of await xapi.call<string[]>('VM.get_VBDs', snapRef)) {
-    const vbd = vbdRecordSchema.parse(await xapi.call('VBD.get_record', vbdRef));
-    if (vbd.type === 'Disk' && vbd.VDI !== NULL_REF) out.push(['VDI', vbd.VDI]);
-  }
-  return out;
-}
-
 /** Sets the keys on the snapshot and its disks; a key the snapshot inherited from its VM is replaced. */
 async function setMarkers(xapi: XapiSession, snapRef: string, markers: Record<string, string>): Promise<void> {
-  for (const [cls, ref] of await snapshotAndDisks(xapi, snapRef)) {
+  const disks = (await diskVbdsOf(xapi, snapRef)).map(({ vbd }): ['VDI', string] => ['VDI', vbd.VDI]);
+  for (const [cls, ref] of [['VM', snapRef] as const, ...disks]) {
     for (const [key, value] of Object.entries(markers)) {
       await xapi.call(`${cls}.remove_from_other_config`, ref, key);
       await xapi.call(`${cls}.add_to_other_config`, ref, key, value);

@@ -6,7 +6,8 @@ import { taskFailure, waitForTask } from '../xapi/task-waiter.js';
 import { markTaskOwned } from '../xapi/owned-tasks.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { idleCounters } from '../transfer/transfer-pipeline.js';
-import { NULL_REF, parseTaskResultRefs, vbdRecordSchema, type VbdRecord } from '../xapi/xapi-records.js';
+import { parseTaskResultRefs, type VbdRecord } from '../xapi/xapi-records.js';
+import { diskVbdsOf } from '../xapi/vm-disk-vbds.js';
 import type { RestoreOptions } from './restore-options.js';
 import { resolveTargetSr, type TargetSr } from './restore-target.js';
 import type { CreatedObjects } from './vm-recreate.js';
@@ -184,10 +185,7 @@ async function diskVbdsByPosition(
   vmRef: string,
 ): Promise<Map<string, { ref: string; record: VbdRecord }>> {
   const vbds = new Map<string, { ref: string; record: VbdRecord }>();
-  for (const ref of await xapi.call<string[]>('VM.get_VBDs', vmRef)) {
-    const record = vbdRecordSchema.parse(await xapi.call('VBD.get_record', ref));
-    if (record.type === 'Disk' && record.VDI !== NULL_REF) vbds.set(record.userdevice, { ref, record });
-  }
+  for (const { ref, vbd } of await diskVbdsOf(xapi, vmRef)) vbds.set(vbd.userdevice, { ref, record: vbd });
   return vbds;
 }
 

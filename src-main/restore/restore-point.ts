@@ -3,7 +3,7 @@ import { SluiceError } from '../errors/sluice-error.js';
 import { type BackupPoint, withNearestGoodPoint } from '../repository/index.js';
 import type { XapiSession } from '../xapi/xapi-session.js';
 import { removeDeadRunLeftovers } from '../xapi/dead-run-leftovers.js';
-import { vbdRecordSchema } from '../xapi/xapi-records.js';
+import { diskVbdsOf } from '../xapi/vm-disk-vbds.js';
 import { restoreDeltaPoint } from './restore-delta-point.js';
 import { restoreFullPoint } from './restore-full-point.js';
 import type { RestoredDisk, RestoreOptions, RestoreResult } from './restore-options.js';
@@ -76,9 +76,7 @@ export async function restorePoint(
 /** The disks of an imported VM, each on the SR it ended on. */
 async function vmDisks(xapi: XapiSession, vmRef: string): Promise<RestoredDisk[]> {
   const out: RestoredDisk[] = [];
-  for (const vbdRef of await xapi.call<string[]>('VM.get_VBDs', vmRef)) {
-    const vbd = vbdRecordSchema.parse(await xapi.call('VBD.get_record', vbdRef));
-    if (vbd.type !== 'Disk' || vbd.VDI === 'OpaqueRef:NULL') continue;
+  for (const { vbd } of await diskVbdsOf(xapi, vmRef)) {
     out.push({
       vdiRef: vbd.VDI,
       vdiUuid: await xapi.call<string>('VDI.get_uuid', vbd.VDI),
