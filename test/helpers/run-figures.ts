@@ -4,7 +4,8 @@ import { formatBytes, formatPercent } from '../../src-shared/units.js';
 /**
  * A run's figures as the engine gives them, after each of its samples: a VM's are its disks' when its disks
  * report on their own (a skipped disk adds nothing; a disk it names that has not begun counts by the VM's
- * estimate of it, or leaves the total unknown without one), else its own sample's. `count` is what the total is the end of (read or written).
+ * estimate of it, or leaves the total unknown without one), else its own sample's. `count` is what the total
+ * is the end of (read or written).
  */
 export interface RunFigures {
   read: number;
