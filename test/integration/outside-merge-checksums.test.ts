@@ -114,6 +114,30 @@ describe('checksum files after a merge by Xen Orchestra', () => {
     expect(await contents(root)).toEqual(before);
   });
 
+  it('a checksum file that is a link is never followed: --repair neither removes nor rewrites what it points at', async () => {
+    const { root, points } = await copyOfRepository();
+    const { merged, orphans } = await mergeLikeXo(root, points);
+    // Outside the repository, where a hostile or mistaken link could make a repair delete or overwrite.
+    const outside = env.temp();
+    const links = [orphans[0]!, merged[0]! + DIGESTS_SUFFIX];
+    const targets: string[] = [];
+    for (const [i, link] of links.entries()) {
+      const target = path.join(outside, `target-${i}.json`);
+      await fs.rename(link, target);
+      await fs.symlink(target, link);
+      targets.push(target);
+    }
+    const before = await Promise.all(targets.map((t) => fs.readFile(t, 'utf8')));
+
+    const repair = await runCli(['check', '--remote', root, '--repair', '--json']);
+    expect(repair.stderr).not.toMatch(/TypeError|ENOENT/);
+    expect(await Promise.all(targets.map((t) => fs.readFile(t, 'utf8')))).toEqual(before);
+    for (const [i, link] of links.entries()) {
+      expect((await fs.lstat(link)).isSymbolicLink()).toBe(true);
+      expect(await fs.readlink(link)).toBe(targets[i]);
+    }
+  });
+
   it('verify calls the merged files merged by another tool, not damaged, and checks them by structure', async () => {
     const { root, points } = await copyOfRepository();
     const { kept, merged } = await mergeLikeXo(root, points);
