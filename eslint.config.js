@@ -44,7 +44,7 @@ export const ENGINE_LAYERS = [
   ['transfer'],
   ['remotes'],
   ['repository'],
-  ['backup', 'restore', 'export'],
+  ['backup', 'restore', 'export', 'mirror'],
   ['runs'],
   ['jobs'],
   ['engine'],

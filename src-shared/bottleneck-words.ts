@@ -27,6 +27,13 @@ export const BACKUP_ENDS: FlowEnds = {
 export function flowEnds(kind: string | undefined): FlowEnds {
   if (kind === 'restore')
     return { source: 'the backup remote', destination: 'the host', sourceLabel: 'remote', destinationLabel: 'host' };
+  if (kind === 'mirror')
+    return {
+      source: 'the source remote',
+      destination: 'the target remote',
+      sourceLabel: 'source',
+      destinationLabel: 'target',
+    };
   if (kind === 'export')
     return {
       source: 'the backup remote',

@@ -28,6 +28,10 @@ const commands: Record<string, Command> = {
     summary: 'export a backup point to a standalone XVA, VHD or raw file',
     run: async (a) => (await import('./commands/export-command.js')).exportCommand(a),
   },
+  mirror: {
+    summary: 'copy the backup points of one remote to another (no host involved), with its own retention',
+    run: async (a) => (await import('./commands/mirror-command.js')).mirrorCommand(a),
+  },
   check: {
     summary: 'check a repository (orphans, broken chains, leftovers, unfinished merges); --repair fixes what is safe',
     run: async (a) => (await import('./commands/check-command.js')).checkCommand(a),

@@ -1,3 +1,4 @@
+import type { RepositoryRoot } from './repository-keys.js';
 import type { RetentionPolicy } from './retention-plan.js';
 import type { CollapseOptions } from './chain-collapser.js';
 import { deleteBackupPoint, type DeletedPoint } from './point-deleter.js';
@@ -23,7 +24,7 @@ export interface RetentionScope {
  * before stays deleted.
  */
 export async function applyRetention(
-  root: string,
+  root: RepositoryRoot,
   vmUuid: string,
   scope: RetentionScope,
   policy: RetentionPolicy,

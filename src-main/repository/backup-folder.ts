@@ -9,7 +9,15 @@ import { cleanFullBackupFolder, type CleanReport } from './full-point-cleaner.js
 import { heldByUnreadable, listVmPoints, type BackupPoint, type UnreadableMetadata } from './repository-reader.js';
 import { formatTimestamp, isTemporaryName, parseTimestamp } from './repository-layout.js';
 import { referencedVhds } from './point-file-keys.js';
-import { baseName, namedFileKey, parentKey, pointFileKeys, remoteOf, vmFolderKey } from './repository-keys.js';
+import {
+  baseName,
+  namedFileKey,
+  parentKey,
+  pointFileKeys,
+  remoteOf,
+  vmFolderKey,
+  type RepositoryRoot,
+} from './repository-keys.js';
 import { resolveChain, scanVhdFolder } from './vhd-folder-scan.js';
 import { lockVmFolder } from './vm-folder-lock.js';
 
@@ -24,7 +32,7 @@ export class BackupFolder {
   private readonly vmKey: string;
 
   private constructor(
-    private readonly root: string,
+    private readonly root: RepositoryRoot,
     readonly vmUuid: string,
   ) {
     this.remote = remoteOf(root);
@@ -35,12 +43,17 @@ export class BackupFolder {
    * The repository's root must already be there: if a share is not mounted, its mount point must not quietly
    * fill up with folders on the local disk.
    */
-  static async open(root: string, vmUuid: string): Promise<BackupFolder> {
+  static async open(root: RepositoryRoot, vmUuid: string): Promise<BackupFolder> {
     const folder = new BackupFolder(root, vmUuid);
     const top = await folder.remote.stat('').catch((err: unknown) => {
-      throw describeFsError(err, root, 'use the remote');
+      throw describeFsError(err, folder.remote.label, 'use the remote');
     });
-    if (!top) throw describeFsError(Object.assign(new Error('absent'), { code: 'ENOENT' }), root, 'use the remote');
+    if (!top)
+      throw describeFsError(
+        Object.assign(new Error('absent'), { code: 'ENOENT' }),
+        folder.remote.label,
+        'use the remote',
+      );
     return folder;
   }
 
