@@ -49,57 +49,65 @@ export async function runMirror(req: MirrorRequest): Promise<MirrorResult> {
     const onTarget = new Set(targetPoints.filter((p) => seriesKeyOf(p) === seriesKeyOf(first)).map((p) => p.id));
     const toCopy = series.filter((p) => !onTarget.has(p.id) && kept(p, series, onTarget, req.retention));
     result.alreadyThere += series.filter((p) => onTarget.has(p.id)).length;
-    for (const point of toCopy) {
-      req.signal?.throwIfAborted();
-      try {
-        const done = await copyPoint(point, req.to, req);
-        if (done.state === 'present') {
-          result.alreadyThere++;
-          continue;
-        }
-        result.copied.push({
-          vm: point.vmName,
-          point: point.id,
-          bytes: done.bytes,
-          files: done.files,
-          reused: done.reused,
-        });
-        req.log('info', `Copied ${point.vmName} ${point.id} (${point.mode}) to ${req.to.label}.`, { vm: point.vmName });
-      } catch (err) {
-        if (req.signal?.aborted) throw err;
-        const error = err instanceof Error ? err : new Error(String(err));
-        result.failed.push({ vm: point.vmName, point: point.id, error });
-        req.log('error', `Could not copy ${point.vmName} ${point.id}: ${error.message}`, { vm: point.vmName });
-        break;
+    if (toCopy.length === 0 && req.retention === undefined) continue;
+    req.signal?.throwIfAborted();
+    // One writer per VM folder, as for a backup: copies, the chains' settling and retention all under it.
+    const folder = await BackupFolder.open(req.to, first.vmUuid);
+    const release = await folder.lock(`Sluice mirror ${req.runId}`);
+    try {
+      await copySeries(req, folder, toCopy, result);
+      // Copying the newest points of a chain brings its older files too; as on any repository, VHDs no point
+      // names any more fold into the chain (merged), so the target holds what its points need and no more.
+      if (first.mode === 'delta') await settleTargetChains(req, folder, first);
+      if (req.retention !== undefined) {
+        const outcome = await applyRetention(
+          req.to,
+          first.vmUuid,
+          { jobId: first.jobId, mode: first.mode },
+          { keep: req.retention },
+          { log: (m) => req.log('info', m, { vm: first.vmName }), ...(req.signal ? { signal: req.signal } : {}) },
+        );
+        for (const d of outcome.deleted) result.deletedOnTarget.push({ vm: first.vmName, point: d.id });
       }
-    }
-    // Copying the newest points of a chain brings its older files too; as on any repository, VHDs no point
-    // names any more fold into the chain (merged), so the target holds the chain its points need and no more.
-    if (first.mode === 'delta') await settleTargetChains(req, first);
-    if (req.retention !== undefined) {
-      const outcome = await applyRetention(
-        req.to,
-        first.vmUuid,
-        { jobId: first.jobId, mode: first.mode },
-        { keep: req.retention },
-        { log: (m) => req.log('info', m, { vm: first.vmName }) },
-      );
-      for (const d of outcome.deleted) result.deletedOnTarget.push({ vm: first.vmName, point: d.id });
+    } finally {
+      await release();
     }
   }
   return result;
 }
 
-async function settleTargetChains(req: MirrorRequest, first: BackupPoint): Promise<void> {
-  const folder = await BackupFolder.open(req.to, first.vmUuid);
-  const release = await folder.lock(`Sluice mirror ${req.runId}`);
-  try {
-    const settled = await folder.settleChains(first.jobId, { log: (m) => req.log('info', m, { vm: first.vmName }) });
-    if (settled.held) req.log('warn', `Chains of ${first.vmName} on the target left as they are: ${settled.held}.`);
-    for (const p of settled.problems) req.log('warn', p, { vm: first.vmName });
-  } finally {
-    await release();
+/** The points of one series, oldest first; the first that fails ends the series (the next ones build on it). */
+async function copySeries(
+  req: MirrorRequest,
+  folder: BackupFolder,
+  points: BackupPoint[],
+  result: MirrorResult,
+): Promise<void> {
+  for (const point of points) {
+    req.signal?.throwIfAborted();
+    try {
+      const done = await copyPoint(point, req.to, folder, req);
+      if (done.state === 'present') {
+        result.alreadyThere++;
+        continue;
+      }
+      const { bytes, files, reused } = done;
+      result.copied.push({ vm: point.vmName, point: point.id, bytes, files, reused });
+      req.log('info', `Copied ${point.vmName} ${point.id} (${point.mode}) to ${req.to.label}.`, { vm: point.vmName });
+    } catch (err) {
+      if (req.signal?.aborted) throw err;
+      const error = err instanceof Error ? err : new Error(String(err));
+      result.failed.push({ vm: point.vmName, point: point.id, error });
+      req.log('error', `Could not copy ${point.vmName} ${point.id}: ${error.message}`, { vm: point.vmName });
+      return;
+    }
   }
+}
+
+async function settleTargetChains(req: MirrorRequest, folder: BackupFolder, first: BackupPoint): Promise<void> {
+  const settled = await folder.settleChains(first.jobId, { log: (m) => req.log('info', m, { vm: first.vmName }) });
+  if (settled.held) req.log('warn', `Chains of ${first.vmName} on the target left as they are: ${settled.held}.`);
+  for (const p of settled.problems) req.log('warn', p, { vm: first.vmName });
 }
 
 /** The points of the named VMs (by name or uuid); a name that matches nothing is an error, not an empty copy. */

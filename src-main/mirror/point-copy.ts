@@ -6,7 +6,7 @@ import { startsWithGzip, startsWithZstd } from '../formats/compression-magic.js'
 import { XvaStreamVerifier } from '../formats/xva/xva-stream-verifier.js';
 import type { Remote } from '../remotes/remote.js';
 import {
-  BackupFolder,
+  type BackupFolder,
   beginCopiedFile,
   commitCopiedPoint,
   planPointCopy,
@@ -32,15 +32,18 @@ export type PointCopyOutcome =
   { state: 'present' } | { state: 'copied'; bytes: number; files: number; reused: number; durationMs: number };
 
 /**
- * Copies one point into the repository on `target` (a mirror): under the target VM folder's lock, what a
- * stopped copy left there is cleaned first, then each missing file is streamed and checked as it passes (an
+ * Copies one point into the repository on `target` (a mirror), under the lock of its VM folder there, which
+ * the caller holds (`folder`): what a stopped copy left there is cleaned first, then each missing file is streamed and checked as it passes (an
  * XVA against its checksum file and, when plain, its own chunk checksums), and the metadata, written last,
  * commits the copy. A failure or cancel leaves no partial file; files already complete stay for the next try.
  */
-export async function copyPoint(point: BackupPoint, target: Remote, opts: PointCopyOptions): Promise<PointCopyOutcome> {
+export async function copyPoint(
+  point: BackupPoint,
+  target: Remote,
+  folder: BackupFolder,
+  opts: PointCopyOptions,
+): Promise<PointCopyOutcome> {
   const started = performance.now();
-  const folder = await BackupFolder.open(target, point.vmUuid);
-  const release = await folder.lock(`Sluice mirror ${opts.runId}`);
   const counters = new CopyCounters();
   const sampler = opts.onProgress
     ? new ProgressSampler(
@@ -84,8 +87,6 @@ export async function copyPoint(point: BackupPoint, target: Remote, opts: PointC
         cause: err,
       });
     throw err;
-  } finally {
-    await release();
   }
 }
 
