@@ -8,6 +8,7 @@ import type { Settings } from '../settings/settings-schema.js';
 import type { ActiveRun, ActiveRuns } from './active-runs.js';
 import { alreadyRunning, lockJob } from './job-lock.js';
 import { executeJobRun, type BackupFunctions } from './job-run.js';
+import { executeMirrorJobRun } from './mirror-job-run.js';
 import type { JobNotices } from './job-notices.js';
 import type { RunHistory } from './run-history.js';
 import { RunRecorder } from './run-recorder.js';
@@ -33,7 +34,11 @@ export interface JobRunsDeps {
 
 /** The remotes a run records, by id and (as they are named now) name. */
 export function namedRemotes(job: Job, settings: Settings): RunSummary['remotes'] {
-  return job.remoteIds.map((id) => ({ id, name: settings.remotes.find((r) => r.id === id)?.name ?? id }));
+  return job.remoteIds.map((id) => namedRemote(id, settings));
+}
+
+function namedRemote(id: string, settings: Settings): { id: string; name: string } {
+  return { id, name: settings.remotes.find((r) => r.id === id)?.name ?? id };
 }
 
 /**
@@ -61,6 +66,7 @@ export async function startJobRun(
       scheduleId: schedule?.id ?? null,
       scheduledFor: how.scheduledFor ?? null,
       remotes: namedRemotes(job, deps.ctx.settings.get()),
+      ...(job.mirrorFrom ? { mirrorFrom: namedRemote(job.mirrorFrom, deps.ctx.settings.get()) } : {}),
       now: run.startedAt,
     });
     await recorder.save(true);
@@ -100,7 +106,7 @@ async function execute(
   run: ActiveRun,
 ): Promise<RunSummary> {
   const ctxFor = (extra?: Record<string, string>) => ({ jobId: job.id, runId: run.runId, ...extra });
-  const summary = await executeJobRun({
+  const summary = await (job.mirrorFrom !== undefined ? executeMirrorJobRun : executeJobRun)({
     job,
     schedule,
     settings: deps.ctx.settings.get(),

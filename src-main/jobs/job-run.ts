@@ -13,6 +13,7 @@ import type { XapiSession } from '../xapi/xapi-session.js';
 import type { SelectedVm } from '../backup/vm-selection.js';
 import { resolveJobVms, type JobVms } from './job-vm-selection.js';
 import { vmOutcome, type RunRecorder } from './run-recorder.js';
+import { configuredRemotes, type ConfiguredRemote } from './job-remotes.js';
 
 export type { BackupFunctions };
 
@@ -40,6 +41,7 @@ export async function executeJobRun(c: JobRunContext): Promise<RunSummary> {
   const { job, recorder, settings } = c;
   try {
     const known = configuredRemotes(job, settings, recorder);
+    if (job.hostId === undefined) throw new SluiceError('VALIDATION', `The job "${job.name}" names no pool.`);
     const xapi = await c.session(job.hostId);
     const vms = await resolveJobVms(xapi, job.vms);
     recordSelection(c, vms);
@@ -55,23 +57,6 @@ export async function executeJobRun(c: JobRunContext): Promise<RunSummary> {
     if (!c.signal.aborted) recorder.error(err);
   }
   return recorder.finish(c.now(), c.signal.aborted);
-}
-
-type ConfiguredRemote = Settings['remotes'][number];
-
-/** The job's remotes that are still in the settings; the missing ones are an error of the run. */
-function configuredRemotes(job: Job, settings: Settings, recorder: RunRecorder): ConfiguredRemote[] {
-  const remotes = job.remoteIds.map((id) => settings.remotes.find((r) => r.id === id));
-  const known = remotes.filter((r): r is NonNullable<typeof r> => r !== undefined);
-  if (known.length < remotes.length) {
-    recorder.error(
-      new SluiceError('NOT_FOUND', `${remotes.length - known.length} of the job's remotes are no longer configured.`, {
-        hint: 'Edit the job and pick its remotes again.',
-        context: { job: job.name },
-      }),
-    );
-  }
-  return known;
 }
 
 function recordSelection(c: JobRunContext, vms: JobVms): void {

@@ -23,7 +23,8 @@ export function validateJob(input: ParsedInput, settings: Settings, now: Date): 
     });
   if (others.some((j) => j.name.toLowerCase() === input.name.toLowerCase()))
     issues.push({ path: 'name', message: `Another job is already named "${input.name}"` });
-  if (!settings.hosts.some((h) => h.id === input.hostId))
+  if (input.mirrorFrom !== undefined) issues.push(...mirrorProblems(input, settings));
+  else if (!settings.hosts.some((h) => h.id === input.hostId))
     issues.push({ path: 'hostId', message: 'That pool is not configured in Sluice; add it under Hosts first' });
   input.remoteIds.forEach((rid, i) => {
     if (!settings.remotes.some((r) => r.id === rid))
@@ -31,7 +32,7 @@ export function validateJob(input: ParsedInput, settings: Settings, now: Date): 
     else if (input.remoteIds.indexOf(rid) !== i)
       issues.push({ path: `remoteIds.${i}`, message: 'This remote is listed twice' });
   });
-  if (input.mode === 'delta' && input.compression !== 'none') {
+  if (input.mirrorFrom === undefined && input.mode === 'delta' && input.compression !== 'none') {
     issues.push({
       path: 'compression',
       message: 'Host-side compression applies to full backups only (incremental VHDs are not compressed by the host)',
@@ -65,6 +66,25 @@ export function validateJob(input: ParsedInput, settings: Settings, now: Date): 
     createdAt: existing?.createdAt ?? stamp,
     updatedAt: stamp,
   });
+}
+
+/** A mirror job copies between remotes: its source is one, its targets others, and it has no pool. */
+function mirrorProblems(input: ParsedInput, settings: Settings): Array<{ path: string; message: string }> {
+  const issues: Array<{ path: string; message: string }> = [];
+  if (!settings.remotes.some((r) => r.id === input.mirrorFrom))
+    issues.push({ path: 'mirrorFrom', message: `Unknown remote "${input.mirrorFrom}"; add it under Remotes first` });
+  const i = input.remoteIds.indexOf(input.mirrorFrom!);
+  if (i >= 0) issues.push({ path: `remoteIds.${i}`, message: 'A mirror copies to other remotes than its source' });
+  if (input.hostId !== undefined)
+    issues.push({ path: 'hostId', message: 'A mirror job copies between remotes: it takes no pool' });
+  if (input.vms.kind === 'tags')
+    issues.push({
+      path: 'vms',
+      message: "A mirror picks VMs among the source's backups, by VM or all of them: tags are a pool's",
+    });
+  if (input.compression !== 'none')
+    issues.push({ path: 'compression', message: 'A mirror copies points as they are: it takes no compression' });
+  return issues;
 }
 
 /** A job by id, or by name (case-insensitive), as the CLI and run-now accept it. */

@@ -72,6 +72,7 @@ export class RunRecorder {
       scheduleId: string | null;
       scheduledFor: Date | null;
       remotes: RunSummary['remotes'];
+      mirrorFrom?: RunSummary['mirrorFrom'];
       now: Date;
     },
   ) {
@@ -87,6 +88,7 @@ export class RunRecorder {
       status: 'running',
       mode: init.job.mode,
       remotes: init.remotes,
+      ...(init.mirrorFrom ? { mirrorFrom: init.mirrorFrom } : {}),
       startedAt: init.now.toISOString(),
       finishedAt: null,
       bytes: 0,

@@ -28,7 +28,7 @@ export function formatRunSummary(run: RunSummary): string {
   const lines: string[] = [];
   const ok = run.vms.filter((v) => v.status === 'success').length;
   lines.push(
-    `Sluice ${runTitle(run)}: ${STATUS_WORDS[run.status]}${run.vms.length ? ` (${ok} of ${run.vms.length} VM backups done)` : ''}`,
+    `Sluice ${runTitle(run)}: ${STATUS_WORDS[run.status]}${run.vms.length ? ` (${ok} of ${run.vms.length} ${run.mirrorFrom ? 'VM copies' : 'VM backups'} done)` : ''}`,
   );
   const trigger =
     run.trigger === 'manual'
@@ -36,12 +36,16 @@ export function formatRunSummary(run: RunSummary): string {
       : run.trigger === 'missed'
         ? `missed run (due ${run.scheduledFor}) run at start`
         : `scheduled for ${run.scheduledFor}`;
-  lines.push(`Run ${run.runId}, ${trigger}, ${run.mode === 'full' ? 'full' : 'incremental'} backup`);
+  const points = run.mode === 'full' ? 'full' : 'incremental';
+  lines.push(
+    `Run ${run.runId}, ${trigger}, ${run.mirrorFrom ? `mirror of the ${points} points of ${run.mirrorFrom.name}` : `${points} backup`}`,
+  );
   const duration = run.finishedAt
     ? ` (${formatDuration((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000)})`
     : '';
   lines.push(`Started ${run.startedAt}${run.finishedAt ? `, ended ${run.finishedAt}${duration}` : ', still running'}`);
-  if (run.remotes.length) lines.push(`Remotes: ${run.remotes.map((r) => r.name).join(', ')}`);
+  if (run.remotes.length)
+    lines.push(`${run.mirrorFrom ? 'Copied to' : 'Remotes'}: ${run.remotes.map((r) => r.name).join(', ')}`);
   if (run.bytes > 0)
     lines.push(
       `Transferred ${formatBytes(run.bytes)}, average ${formatRate(run.averageBytesPerSec)}, peak ${formatRate(run.peakBytesPerSec)}`,
@@ -54,7 +58,7 @@ export function formatRunSummary(run: RunSummary): string {
         v.status === 'success' ? 'OK  ' : v.status === 'failed' ? 'FAIL' : v.status.toUpperCase().slice(0, 4).padEnd(4);
       const what =
         v.status === 'success'
-          ? `point ${v.pointId}, ${formatBytes(v.bytes)}, ${formatRate(v.averageBytesPerSec)} average, ${formatRate(v.peakBytesPerSec)} peak`
+          ? `${run.mirrorFrom ? 'newest point' : 'point'} ${v.pointId}, ${formatBytes(v.bytes)}, ${formatRate(v.averageBytesPerSec)} average, ${formatRate(v.peakBytesPerSec)} peak`
           : (v.error?.message ?? v.status);
       lines.push(`  ${mark} ${v.vmName} -> ${remoteName(v.remoteId)}: ${what}`);
       if (v.status === 'success' && v.disks.length > 1) {

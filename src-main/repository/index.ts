@@ -39,3 +39,4 @@ export {
 export type { FileVerifyCache } from './verify-chain-point.js';
 export { checkRepository, type RepositoryProblem } from './repository-check.js';
 export { beginCopiedFile, commitCopiedPoint, planPointCopy, type PointCopyFile } from './point-copy-files.js';
+export { planRetention } from './retention-plan.js';

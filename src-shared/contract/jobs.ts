@@ -82,7 +82,14 @@ export type VmSelection = z.infer<typeof vmSelectionSchema>;
 
 const jobFields = {
   name: z.string().trim().min(1, 'Give the job a name').max(100),
-  hostId: id,
+  /** The pool a backup job backs up; a mirror job has none. */
+  hostId: id.optional(),
+  /**
+   * A mirror job (XO's): the remote whose points it copies to `remoteIds`, no host involved; `vms` picks the
+   * VMs among the source's (by uuid, or all of them), `mode` which points (full or incremental), and each
+   * schedule's retention is the targets'.
+   */
+  mirrorFrom: z.string().min(1, 'Pick the remote to copy from').max(200).optional(),
   vms: vmSelectionSchema,
   /** full: an XVA per VM each run; delta: incremental VHD chains (a full VHD every `fullInterval` points). */
   mode: z.enum(['full', 'delta']),
@@ -114,6 +121,7 @@ export const jobInputSchema = z
     id: id.optional(),
     name: jobFields.name,
     hostId: jobFields.hostId,
+    mirrorFrom: jobFields.mirrorFrom,
     vms: vmSelectionInputSchema,
     mode: jobFields.mode.default('delta'),
     remoteIds: jobFields.remoteIds,

@@ -83,6 +83,8 @@ export const runSummarySchema = z.object({
   status: z.enum(runStatuses),
   mode: z.enum(['full', 'delta']),
   remotes: z.array(z.object({ id: z.string(), name: z.string() })),
+  /** A mirror job's run: the remote it copied from (`remotes` are the targets). Absent on backups. */
+  mirrorFrom: z.object({ id: z.string(), name: z.string() }).optional(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
   bytes: z.number(),

@@ -10,6 +10,7 @@ import { XapiSession } from '../../src-main/xapi/xapi-session.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { ROOT, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import { addDemoPool, addFolderRemote, type DemoPool, demoPoolOf, goTo, openSluicePage } from '../helpers/ui-page.js';
 
 // Jobs, run history, restore, verify and export through the desktop UI, in Chromium against `sluice serve --demo`.
@@ -429,6 +430,49 @@ describe('jobs, history, restore, verify, export in the desktop UI (Chromium, sl
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
     expect(await status('erp-db data')).toBe('done');
     expect(await vmRow.getByRole('progressbar').getAttribute('aria-valuetext')).toBe('100.0 %');
+    expect(consoleErrors).toEqual([]);
+  });
+  it('creates a mirror job to a second remote and runs it: no source is refused at its field, the copy is recorded', async () => {
+    const offsite = makeTempDir('sluice-offsite-');
+    temps.push(offsite.cleanup);
+    await addFolderRemote(page, 'Offsite', offsite.dir);
+    await go('Jobs');
+    await page.getByRole('button', { name: 'New job' }).click();
+    const form = page.getByRole('form', { name: 'New job' });
+    await form.getByRole('textbox', { name: 'Name', exact: true }).first().fill('Offsite copy');
+    await form.getByRole('radio', { name: /^Mirror a remote/ }).check();
+    expect(await form.getByTestId('mirror-vms').textContent()).toMatch(
+      /Every VM the source holds incremental points of/,
+    );
+    // No pool, no VM picker, no host-side compression: a mirror copies points as they are.
+    expect(await form.getByRole('searchbox', { name: 'Search VMs' }).count()).toBe(0);
+    expect(await form.getByLabel(/^Compression/).count()).toBe(0);
+    await form.getByRole('button', { name: 'Create job' }).click();
+    await expect.poll(() => form.getByTestId('issue-mirrorFrom').textContent()).toMatch(/Pick the remote to copy from/);
+    await form.getByRole('combobox', { name: 'Copy from' }).selectOption({ label: 'Local disk' });
+    // The source is not offered as a target.
+    expect(await form.getByRole('checkbox', { name: /^Local disk/ }).count()).toBe(0);
+    await form.getByRole('checkbox', { name: /^Offsite/ }).check();
+    await shot('jobs-mirror-form', 'light');
+    await form.getByRole('button', { name: 'Create job' }).click();
+    const row = page.getByRole('row', { name: /Offsite copy/ });
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.textContent()).toMatch(/mirror of Local disk \(incremental points\)/);
+
+    await page.getByRole('button', { name: 'Run Offsite copy now' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Transfers');
+    const card = page.getByRole('article', { name: 'Job Offsite copy' });
+    await expect.poll(() => card.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
+    const result = await card.getByTestId('run-result').textContent();
+    expect(result).toMatch(/^The mirror finished\./);
+    // Every VM the source holds incremental points of (mail's were deleted above; erp-db's "Back up now" is left).
+    expect(result).toMatch(/erp-db: copied, [\d.]+ \w+ \(newest point \d{8}T\d{6}Z\)\./);
+    const copied = (await listBackupPoints(offsite.dir)).points;
+    const source = (await listBackupPoints(remoteDir)).points.filter((p) => p.mode === 'delta');
+    expect(source.length).toBeGreaterThan(0);
+    expect(copied.map((p) => `${p.vmName} ${p.id}`).sort()).toEqual(source.map((p) => `${p.vmName} ${p.id}`).sort());
+    await go('Jobs');
+    await expect.poll(() => page.getByRole('row', { name: /Offsite copy/ }).textContent()).toMatch(/success/);
     expect(consoleErrors).toEqual([]);
   });
 });

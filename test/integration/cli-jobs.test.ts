@@ -183,4 +183,49 @@ describe('sluice jobs', () => {
     // Nothing is left "running" after a clean stop.
     expect((await new RunHistory(dataDir).list({ limit: 100 })).filter((r) => r.status === 'running')).toEqual([]);
   });
+  it('adds a mirror job from flags (--mirror-from) and runs it: the full points reach the second remote', async () => {
+    const offsite = path.join(work, 'offsite');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(offsite);
+    const wrong = await jobs(
+      'add',
+      '--name',
+      'copy',
+      '--mirror-from',
+      remoteDir,
+      '--remote',
+      offsite,
+      '--host',
+      sim.url,
+      '--pool',
+    );
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/--host does not go with --mirror-from/);
+    const added = await jobs(
+      'add',
+      '--name',
+      'offsite copy',
+      '--mirror-from',
+      remoteDir,
+      '--remote',
+      offsite,
+      '--vm',
+      'db01',
+      '--mode',
+      'full',
+      '--schedule',
+      '0 4 * * 0',
+      '--keep',
+      '1',
+    );
+    expect(added.code, added.stderr).toBe(0);
+    const list = await jobs('list');
+    expect(list.stdout).toMatch(/offsite copy {2}mirror\(full\)/);
+    const run = await jobs('run', 'offsite copy', '--json');
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    const { listBackupPoints } = await import('../../src-main/repository/repository-reader.js');
+    const source = (await listBackupPoints(remoteDir)).points.filter((p) => p.vmName === 'db01' && p.mode === 'full');
+    const copied = (await listBackupPoints(offsite)).points;
+    expect(copied.map((p) => p.id)).toEqual([source.at(-1)!.id]);
+  });
 });

@@ -5,7 +5,8 @@ import { resolveVms } from '../../backup/vm-selection.js';
 import type { NodeEngine } from '../../engine/engine-node.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { parseSize } from '../../../src-shared/units.js';
-import { checkRemoteLocation } from '../../remotes/remote-registry.js';
+import { checkRemoteLocation, openExistingRemote } from '../../remotes/remote-registry.js';
+import { listBackupPoints } from '../../repository/index.js';
 import { UsageError } from '../cli-errors.js';
 import { readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { call, help, parse, withEngine, type Values } from './jobs-command-base.js';
@@ -20,6 +21,7 @@ export async function addJob(argv: string[]): Promise<number> {
     name: { type: 'string' },
     ...HOST_CONNECTION_OPTIONS,
     remote: { type: 'string', multiple: true },
+    'mirror-from': { type: 'string' },
     vm: { type: 'string', multiple: true },
     tag: { type: 'string', multiple: true },
     pool: { type: 'boolean' },
@@ -51,6 +53,7 @@ export async function addJob(argv: string[]): Promise<number> {
         throw new UsageError(`${values.file} is not JSON: ${(err as Error).message}`);
       }
       if (typeof input.hostId === 'string') input.hostId = await hostIdFor(e, input.hostId, values);
+      if (typeof input.mirrorFrom === 'string') input.mirrorFrom = await remoteIdFor(e, input.mirrorFrom);
       if (Array.isArray(input.remoteIds))
         input.remoteIds = await Promise.all(
           input.remoteIds.map((r) => (typeof r === 'string' ? remoteIdFor(e, r) : r)),
@@ -73,6 +76,7 @@ export async function addJob(argv: string[]): Promise<number> {
 }
 
 async function inputFromFlags(e: NodeEngine, v: Values): Promise<Record<string, unknown>> {
+  if (v['mirror-from'] !== undefined) return mirrorInputFromFlags(e, v);
   for (const req of ['name', 'host'] as const)
     if (!v[req]) throw new UsageError(`--${req} is required (or give the whole job with --file).`);
   const remotes = (v.remote as string[] | undefined) ?? [];
@@ -114,16 +118,6 @@ async function inputFromFlags(e: NodeEngine, v: Values): Promise<Record<string, 
           excludeVmUuids: await uuidsOf((v.exclude as string[] | undefined) ?? [], 'exclude'),
         }
       : { kind: 'pool', excludeVmUuids: await uuidsOf((v.exclude as string[] | undefined) ?? [], 'exclude') };
-  const crons = (v.schedule as string[] | undefined) ?? [];
-  const keeps = ((v.keep as string[] | undefined) ?? []).map((k) => {
-    const n = Number(k);
-    if (!Number.isInteger(n) || n < 1)
-      throw new UsageError(`--keep takes a whole number of points (1 or more), not "${k}".`);
-    return n;
-  });
-  if (keeps.length > 1 && keeps.length !== crons.length)
-    throw new UsageError(`Give one --keep for all schedules, or one per --schedule (${crons.length}).`);
-  const timezone = (v.timezone as string | undefined) ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
   let speedLimit: number | null = null;
   if (v['speed-limit'] !== undefined) {
     speedLimit = parseSize(v['speed-limit'] as string);
@@ -135,17 +129,70 @@ async function inputFromFlags(e: NodeEngine, v: Values): Promise<Record<string, 
     vms,
     ...(v.mode !== undefined ? { mode: v.mode } : {}),
     remoteIds: await Promise.all(remotes.map((r) => remoteIdFor(e, r))),
-    schedules: crons.map((cron, i) => ({
-      name: crons.length > 1 ? `schedule ${i + 1}` : 'default',
-      cron,
-      timezone,
-      retention: { keep: keeps[i] ?? keeps[0] ?? 7 },
-    })),
+    schedules: schedulesFromFlags(v),
     ...(v.compression !== undefined ? { compression: v.compression } : {}),
     ...(v['vm-concurrency'] !== undefined ? { vmConcurrency: int('vm-concurrency') } : {}),
     ...(v['disk-concurrency'] !== undefined ? { diskConcurrency: int('disk-concurrency') } : {}),
     ...(v['full-interval'] !== undefined ? { fullInterval: int('full-interval') } : {}),
     speedLimitBytesPerSec: speedLimit,
+    missedRuns: v['run-missed'] ? 'run-at-start' : 'report',
+  };
+}
+
+/** The --schedule, --keep and --timezone flags as the job's schedules. */
+function schedulesFromFlags(v: Values): Array<Record<string, unknown>> {
+  const crons = (v.schedule as string[] | undefined) ?? [];
+  const keeps = ((v.keep as string[] | undefined) ?? []).map((k) => {
+    const n = Number(k);
+    if (!Number.isInteger(n) || n < 1)
+      throw new UsageError(`--keep takes a whole number of points (1 or more), not "${k}".`);
+    return n;
+  });
+  if (keeps.length > 1 && keeps.length !== crons.length)
+    throw new UsageError(`Give one --keep for all schedules, or one per --schedule (${crons.length}).`);
+  const timezone = (v.timezone as string | undefined) ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+  return crons.map((cron, i) => ({
+    name: crons.length > 1 ? `schedule ${i + 1}` : 'default',
+    cron,
+    timezone,
+    retention: { keep: keeps[i] ?? keeps[0] ?? 7 },
+  }));
+}
+
+/**
+ * A mirror job from flags: --mirror-from the source remote, --remote the targets, --vm (names or uuids, among
+ * the source's backups) or --pool for all, --mode which points; no pool, no host-side options.
+ */
+async function mirrorInputFromFlags(e: NodeEngine, v: Values): Promise<Record<string, unknown>> {
+  if (!v.name) throw new UsageError('--name is required (or give the whole job with --file).');
+  for (const flag of ['host', 'tag', 'compression', 'disk-concurrency', 'full-interval'])
+    if (v[flag] !== undefined)
+      throw new UsageError(`--${flag} does not go with --mirror-from: a mirror copies points between remotes.`);
+  const remotes = (v.remote as string[] | undefined) ?? [];
+  if (!remotes.length) throw new UsageError('Name at least one --remote to copy to.');
+  if (!v.vm === !v.pool) throw new UsageError('Choose the VMs with exactly one of --vm (repeat) or --pool.');
+  const mirrorFrom = await remoteIdFor(e, v['mirror-from'] as string);
+  let vms: Record<string, unknown> = { kind: 'pool', excludeVmUuids: [] };
+  if (v.vm) {
+    const source = e.ctx.settings.get().remotes.find((r) => r.id === mirrorFrom)!;
+    const { points } = await listBackupPoints(await openExistingRemote(source.path));
+    const uuids = (v.vm as string[]).map((n) => {
+      const p = points.find((x) => x.vmUuid === n || x.vmName === n);
+      if (!p)
+        throw new SluiceError('NOT_FOUND', `The remote ${source.name} holds no backup of a VM named "${n}".`, {
+          hint: `Run \`npx sluice list --remote ${source.path}\` to see the VMs it holds.`,
+        });
+      return p.vmUuid;
+    });
+    vms = { kind: 'vms', vmUuids: [...new Set(uuids)] };
+  }
+  return {
+    name: v.name,
+    mirrorFrom,
+    vms,
+    ...(v.mode !== undefined ? { mode: v.mode } : {}),
+    remoteIds: await Promise.all(remotes.map((r) => remoteIdFor(e, r))),
+    schedules: schedulesFromFlags(v),
     missedRuns: v['run-missed'] ? 'run-at-start' : 'report',
   };
 }

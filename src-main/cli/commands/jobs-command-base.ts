@@ -20,10 +20,15 @@ Backup jobs, kept in Sluice's settings (the same ones the app, \`sluice serve\` 
                   [--exclude VM...] [--mode full|delta] [--schedule CRON... [--keep N...] [--timezone TZ]]
                   [--compression zstd|none] [--vm-concurrency N] [--disk-concurrency N]
                   [--speed-limit RATE] [--full-interval N] [--run-missed]
+  sluice jobs add --name NAME --mirror-from REMOTE --remote REMOTE... (--vm VM... | --pool)
+                  [--mode full|delta] [--schedule CRON... [--keep N...] [--timezone TZ]] [--run-missed]
+                                          a mirror job: copies the points of one remote to others
 
   --host POOL        a configured pool (id, label or URL); a new URL is added with
                      --username U --password-file F [--trust-fingerprint SHA256]
   --remote REMOTE    a configured remote (id or name), or an absolute folder path (added as a remote)
+  --mirror-from REMOTE  a mirror job's source (as --remote); --vm then names VMs among its backups, --mode
+                     picks full or incremental points, --keep is what the targets keep (only that is sent)
   --vm VM            a VM by name or uuid (repeat); --tag TAG: VMs with that tag; --pool: every VM
   --exclude VM       with --tag or --pool: leave this VM out (repeat)
   --schedule CRON    e.g. "0 2 * * *" (repeat for several); --keep N: points each schedule keeps (one

@@ -46,7 +46,7 @@ async function listJobs(argv: string[]): Promise<number> {
       const next = j.nextRuns[0] ? `next ${j.nextRuns[0].at}` : 'no schedule';
       const last = j.lastRun ? `last ${j.lastRun.status} at ${j.lastRun.startedAt}` : 'never run';
       process.stdout.write(
-        `${j.name}  ${j.mode}  ${j.enabled ? '' : '(disabled)  '}${next}  ${last}${j.runningRunId ? '  RUNNING' : ''}\n`,
+        `${j.name}  ${j.mirrorFrom !== undefined ? `mirror(${j.mode})` : j.mode}  ${j.enabled ? '' : '(disabled)  '}${next}  ${last}${j.runningRunId ? '  RUNNING' : ''}\n`,
       );
     }
     return 0;

@@ -51,7 +51,7 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
       from,
       to,
       vms: values.vm ?? [],
-      retention,
+      retention: retention === undefined ? undefined : { keep: retention },
       runId: randomUUID(),
       signal: cancel.signal,
       log: out.log,

@@ -18,6 +18,7 @@ import { poolName } from '../../shared/data/pool-name';
 const FIELD_PATHS = [
   'name',
   'hostId',
+  'mirrorFrom',
   'vms',
   'mode',
   'remoteIds',
@@ -121,71 +122,135 @@ export function JobFormView({
       <h2>{f.id ? `Edit “${initial.name}”` : 'New job'}</h2>
       <div className="form-grid">
         {text('name', 'Name', 'name')}
-        <label>
-          Pool
-          <select
-            value={f.hostId}
-            onChange={(e) => set({ hostId: e.target.value, vmUuids: [], tags: [], excludeVmUuids: [] })}
-          >
-            {hosts.map((h) => (
-              <option key={h.id} value={h.id}>
-                {poolName(h, inventories[h.id])}
-              </option>
-            ))}
-          </select>
-          <FieldIssue id="hostId" message={at('hostId')} />
-        </label>
+        <fieldset>
+          <legend>Kind</legend>
+          <label className="radio">
+            <input
+              type="radio"
+              name="job-kind"
+              checked={f.kind === 'backup'}
+              onChange={() => set({ kind: 'backup' })}
+            />{' '}
+            Back up VMs of a pool
+          </label>
+          <label className="radio">
+            <input
+              type="radio"
+              name="job-kind"
+              checked={f.kind === 'mirror'}
+              onChange={() => set({ kind: 'mirror', selection: 'pool', excludeVmUuids: [], compression: 'none' })}
+            />{' '}
+            Mirror a remote (copy its backups to other remotes, no host involved)
+          </label>
+        </fieldset>
+        {f.kind === 'backup' ? (
+          <label>
+            Pool
+            <select
+              value={f.hostId}
+              onChange={(e) => set({ hostId: e.target.value, vmUuids: [], tags: [], excludeVmUuids: [] })}
+            >
+              {hosts.map((h) => (
+                <option key={h.id} value={h.id}>
+                  {poolName(h, inventories[h.id])}
+                </option>
+              ))}
+            </select>
+            <FieldIssue id="hostId" message={at('hostId')} />
+          </label>
+        ) : (
+          <label>
+            Copy from
+            <select
+              value={f.mirrorFrom}
+              aria-invalid={at('mirrorFrom') ? true : undefined}
+              onChange={(e) =>
+                set({ mirrorFrom: e.target.value, remoteIds: f.remoteIds.filter((x) => x !== e.target.value) })
+              }
+            >
+              <option value="">Pick a remote…</option>
+              {remotes.map((r) => (
+                <option key={r.id} value={r.id}>
+                  {r.name}
+                </option>
+              ))}
+            </select>
+            <FieldIssue id="mirrorFrom" message={at('mirrorFrom')} />
+          </label>
+        )}
         <fieldset>
           <legend>Mode</legend>
           <label className="radio">
             <input type="radio" name="job-mode" checked={f.mode === 'delta'} onChange={() => set({ mode: 'delta' })} />{' '}
-            Delta (VHD chains, only changes)
+            {f.kind === 'mirror'
+              ? 'Incremental points (VHD chains, only new deltas sent)'
+              : 'Delta (VHD chains, only changes)'}
           </label>
           <label className="radio">
             <input type="radio" name="job-mode" checked={f.mode === 'full'} onChange={() => set({ mode: 'full' })} />{' '}
-            Full (an XVA per VM each run)
+            {f.kind === 'mirror' ? 'Full points (XVAs)' : 'Full (an XVA per VM each run)'}
           </label>
         </fieldset>
         <fieldset aria-describedby={at('remoteIds') ? 'remoteIds' : undefined}>
-          <legend>Remotes</legend>
+          <legend>{f.kind === 'mirror' ? 'Copy to' : 'Remotes'}</legend>
           {remotes.length === 0 && <span className="muted">No remote yet: add one under Remotes.</span>}
-          {remotes.map((r) => (
-            <label key={r.id} className="check">
-              <input
-                type="checkbox"
-                checked={f.remoteIds.includes(r.id)}
-                onChange={(e) =>
-                  set({ remoteIds: e.target.checked ? [...f.remoteIds, r.id] : f.remoteIds.filter((x) => x !== r.id) })
-                }
-              />
-              {r.name} <span className="muted mono">{r.path}</span>
-            </label>
-          ))}
+          {remotes
+            .filter((r) => f.kind !== 'mirror' || r.id !== f.mirrorFrom)
+            .map((r) => (
+              <label key={r.id} className="check">
+                <input
+                  type="checkbox"
+                  checked={f.remoteIds.includes(r.id)}
+                  onChange={(e) =>
+                    set({
+                      remoteIds: e.target.checked ? [...f.remoteIds, r.id] : f.remoteIds.filter((x) => x !== r.id),
+                    })
+                  }
+                />
+                {r.name} <span className="muted mono">{r.path}</span>
+              </label>
+            ))}
           <FieldIssue id="remoteIds" message={at('remoteIds')} />
         </fieldset>
       </div>
-      <VmPicker inventory={inventories[f.hostId]} value={f} onChange={(s) => set(s)} issue={at('vms')} />
+      {f.kind === 'backup' ? (
+        <VmPicker inventory={inventories[f.hostId]} value={f} onChange={(s) => set(s)} issue={at('vms')} />
+      ) : (
+        <p className="muted" data-testid="mirror-vms">
+          Every VM the source holds {f.mode === 'full' ? 'full' : 'incremental'} points of; each schedule's retention is
+          what the targets keep (only those points are sent).
+        </p>
+      )}
       <ScheduleEditor schedules={f.schedules} onChange={(schedules) => set({ schedules })} issueAt={at} />
       <fieldset>
         <legend>Transfer</legend>
         <div className="form-grid">
-          <label>
-            Compression (full mode, on the host)
-            <select
-              value={f.compression}
-              onChange={(e) => set({ compression: e.target.value as JobForm['compression'] })}
-            >
-              <option value="none">none</option>
-              <option value="zstd">zstd</option>
-            </select>
-          </label>
-          {text('vmConcurrency', 'VMs at a time', 'vmConcurrency', { inputMode: 'numeric' })}
-          {text('diskConcurrency', 'Disks at a time per VM', 'diskConcurrency', { inputMode: 'numeric' })}
-          {text('speedLimitMiB', 'Speed limit (MiB/s, whole job)', 'speedLimitBytesPerSec', {
-            inputMode: 'decimal',
-            placeholder: 'the default of Settings',
-          })}
-          {text('fullInterval', 'Delta: a full every N points (0: never)', 'fullInterval', { inputMode: 'numeric' })}
+          {f.kind === 'backup' && (
+            <label>
+              Compression (full mode, on the host)
+              <select
+                value={f.compression}
+                onChange={(e) => set({ compression: e.target.value as JobForm['compression'] })}
+              >
+                <option value="none">none</option>
+                <option value="zstd">zstd</option>
+              </select>
+            </label>
+          )}
+          {/* A mirror copies one point at a time, reading a remote: these are a host backup's limits. */}
+          {f.kind === 'backup' && (
+            <>
+              {text('vmConcurrency', 'VMs at a time', 'vmConcurrency', { inputMode: 'numeric' })}
+              {text('diskConcurrency', 'Disks at a time per VM', 'diskConcurrency', { inputMode: 'numeric' })}
+              {text('speedLimitMiB', 'Speed limit (MiB/s, whole job)', 'speedLimitBytesPerSec', {
+                inputMode: 'decimal',
+                placeholder: 'the default of Settings',
+              })}
+              {text('fullInterval', 'Delta: a full every N points (0: never)', 'fullInterval', {
+                inputMode: 'numeric',
+              })}
+            </>
+          )}
           <label>
             A run missed while Sluice was closed
             <select value={f.missedRuns} onChange={(e) => set({ missedRuns: e.target.value as JobForm['missedRuns'] })}>

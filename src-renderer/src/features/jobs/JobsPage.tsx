@@ -54,7 +54,8 @@ export function JobsPage() {
     }
   };
 
-  const canCreate = pools.hosts.length > 0 && remotes.length > 0;
+  // A backup job needs a pool and a remote; a mirror job two remotes.
+  const canCreate = remotes.length > 0 && (pools.hosts.length > 0 || remotes.length > 1);
   return (
     <section className="page" aria-labelledby="page-title">
       <h1 id="page-title">Jobs</h1>
@@ -66,16 +67,22 @@ export function JobsPage() {
             disabled={!canCreate}
             onClick={() =>
               setEditing(
-                emptyJobForm(
-                  pools.hosts[0]?.id ?? '',
-                  remotes.slice(0, 1).map((r) => r.id),
-                ),
+                pools.hosts.length > 0
+                  ? emptyJobForm(
+                      pools.hosts[0]!.id,
+                      remotes.slice(0, 1).map((r) => r.id),
+                    )
+                  : { ...emptyJobForm('', []), kind: 'mirror', selection: 'pool' },
               )
             }
           >
             New job
           </button>
-          {!canCreate && <span className="muted">A job needs a pool (Hosts) and a remote (Remotes).</span>}
+          {!canCreate && (
+            <span className="muted">
+              A job needs a pool (Hosts) and a remote (Remotes), or two remotes to mirror one to the other.
+            </span>
+          )}
         </div>
       )}
       {editing && (
@@ -119,7 +126,11 @@ export function JobsPage() {
                   <td>
                     {j.name} {!j.enabled && <span className="badge warn">disabled</span>}
                   </td>
-                  <td>{j.mode}</td>
+                  <td>
+                    {j.mirrorFrom !== undefined
+                      ? `mirror of ${remotes.find((r) => r.id === j.mirrorFrom)?.name ?? j.mirrorFrom} (${j.mode === 'full' ? 'full points' : 'incremental points'})`
+                      : j.mode}
+                  </td>
                   <td className="nowrap">
                     {next ? (
                       formatInZone(next.at, j.schedules.find((s) => s.id === next.scheduleId)?.timezone ?? 'UTC')

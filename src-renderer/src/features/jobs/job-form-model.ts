@@ -21,7 +21,10 @@ export interface ScheduleForm {
 export interface JobForm {
   id?: string;
   name: string;
+  /** backup: a pool's VMs to the remotes; mirror: the points of one remote (`mirrorFrom`) copied to the others. */
+  kind: 'backup' | 'mirror';
   hostId: string;
+  mirrorFrom: string;
   selection: 'vms' | 'tags' | 'pool';
   vmUuids: string[];
   tags: string[];
@@ -60,7 +63,9 @@ export function newSchedule(): ScheduleForm {
 export function emptyJobForm(hostId: string, remoteIds: string[]): JobForm {
   return {
     name: '',
+    kind: 'backup',
     hostId,
+    mirrorFrom: '',
     selection: 'vms',
     vmUuids: [],
     tags: [],
@@ -84,7 +89,9 @@ export function formFromJob(job: Job): JobForm {
   return {
     id: job.id,
     name: job.name,
-    hostId: job.hostId,
+    kind: job.mirrorFrom !== undefined ? 'mirror' : 'backup',
+    hostId: job.hostId ?? '',
+    mirrorFrom: job.mirrorFrom ?? '',
     selection: job.vms.kind,
     vmUuids: job.vms.kind === 'vms' ? job.vms.vmUuids : [],
     tags: job.vms.kind === 'tags' ? job.vms.tags : [],
@@ -129,11 +136,13 @@ export function jobInputFromForm(f: JobForm): JobInput {
         ? { kind: 'tags', tags: f.tags, excludeVmUuids: f.excludeVmUuids }
         : { kind: 'pool', excludeVmUuids: f.excludeVmUuids };
   const speed = optionalNum(f.speedLimitMiB);
+  const mirror = f.kind === 'mirror';
   return {
     ...(f.id ? { id: f.id } : {}),
     name: f.name,
-    hostId: f.hostId,
-    vms,
+    // A mirror copies every VM the source holds (the CLI and the engine also take a list of VMs).
+    ...(mirror ? { mirrorFrom: f.mirrorFrom } : { hostId: f.hostId }),
+    vms: mirror && f.selection === 'tags' ? { kind: 'pool', excludeVmUuids: [] } : vms,
     mode: f.mode,
     remoteIds: f.remoteIds,
     schedules: f.schedules.map((s) => {
@@ -158,7 +167,7 @@ export function jobInputFromForm(f: JobForm): JobInput {
         },
       };
     }),
-    compression: f.compression,
+    compression: mirror ? 'none' : f.compression,
     vmConcurrency: num(f.vmConcurrency),
     diskConcurrency: num(f.diskConcurrency),
     speedLimitBytesPerSec: speed === undefined ? null : Math.round(speed * MiB),

@@ -15,7 +15,7 @@ export function pastRunInfo(r: RunSummary): RunStartInfo {
     label: r.jobId === null ? `Backup of ${vms.map((v) => v.name).join(', ')}` : `Job ${r.jobName}`,
     vms,
     mode: r.mode,
-    kind: r.jobId === null ? 'backup' : 'job',
+    kind: r.jobId === null ? 'backup' : r.mirrorFrom ? 'mirror' : 'job',
     ...(r.remotes.length ? { remoteName: r.remotes.map((x) => x.name).join(', ') } : {}),
   };
 }

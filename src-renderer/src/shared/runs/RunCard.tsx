@@ -50,7 +50,7 @@ export function RunCard({ run }: { run: Run }) {
     try {
       const kind = run.info?.kind ?? 'backup';
       const r =
-        kind === 'job'
+        kind === 'job' || kind === 'mirror'
           ? await client.invoke('runs.cancel', { runId: run.runId })
           : kind === 'backup'
             ? await client.invoke('backup.cancel', { runId: run.runId })
@@ -282,7 +282,9 @@ function RunResult({ run }: { run: Run }) {
             <li key={v.vmUuid || i}>
               {v.vmName ? `${v.vmName}: ` : ''}
               {v.ok
-                ? `backed up, ${formatBytes(v.bytes)}${v.attempts > 1 ? ` after ${v.attempts} attempts` : ''} (point ${v.pointId}).`
+                ? run.info?.kind === 'mirror'
+                  ? `copied, ${formatBytes(v.bytes)} (newest point ${v.pointId}).`
+                  : `backed up, ${formatBytes(v.bytes)}${v.attempts > 1 ? ` after ${v.attempts} attempts` : ''} (point ${v.pointId}).`
                 : v.error?.message}
               {v.error?.hint && <div className="hint">{v.error.hint}</div>}
             </li>

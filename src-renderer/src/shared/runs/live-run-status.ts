@@ -195,6 +195,7 @@ export function phaseWords(phase: BackupPhase | 'cancelling', kind: RunStartInfo
       if (toHost) return 'Sending the backup to the host.';
       if (kind === 'export') return 'Writing the exported file.';
       if (kind === 'verify') return 'Reading the backup and checking it.';
+      if (kind === 'mirror') return 'Copying the backup to the other remote.';
       return 'Copying data from the host.';
     case 'verify':
       return fromRepository ? 'Checking the backup’s files before using them.' : 'Checking what was written.';

@@ -32,7 +32,7 @@ export interface RunStartInfo {
   remoteName?: string;
   mode?: string;
   /** What the run is: it decides which channel cancels it and how its result reads (default: backup). */
-  kind?: 'backup' | 'job' | 'restore' | 'export' | 'verify' | 'delete';
+  kind?: 'backup' | 'job' | 'mirror' | 'restore' | 'export' | 'verify' | 'delete';
   /** An operation's outcome in one sentence (operations.finished). */
   outcome?: string;
 }

@@ -19,7 +19,8 @@ export function RunsProvider({ children }: { children: ReactNode }) {
           label: `Job ${r.jobName}`,
           vms: r.vms.map((v) => ({ uuid: v.vmUuid, name: v.vmName })),
           mode: r.mode,
-          kind: 'job',
+          // A mirror job's run copies between remotes; it is cancelled as any job's run.
+          kind: r.mirrorFrom ? 'mirror' : 'job',
           remoteName: r.remotes.map((x) => x.name).join(', '),
         }),
       ),
