@@ -55,3 +55,31 @@ for root,dirs,files in os.walk(src):
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
 }
+
+/**
+ * A plain repository made into an encrypted remote as Xen Orchestra makes one: every file under `from`
+ * encrypted into `to`, with `encryption.json` naming the algorithm and `metadata.json` proving the key.
+ */
+export function pythonEncryptTree(alg: XoAlgorithm, key: Buffer, from: string, to: string): void {
+  execFileSync(
+    'python3',
+    [
+      '-c',
+      `import os,sys,json,uuid
+from cryptography.hazmat.primitives.ciphers.aead import ${PY_CLASS[alg]} as A
+a=A(bytes.fromhex('${key.toString('hex')}')); src,dst=sys.argv[1],sys.argv[2]
+def enc(d):
+  n=os.urandom(12); return n+a.encrypt(n,d,None)
+os.makedirs(dst,exist_ok=True)
+open(os.path.join(dst,'encryption.json'),'w').write(json.dumps({'algorithm':'${alg}'}))
+open(os.path.join(dst,'metadata.json'),'wb').write(enc(json.dumps({'random':str(uuid.uuid4())}).encode()))
+for root,dirs,files in os.walk(src):
+  for f in files:
+    p=os.path.join(root,f); q=os.path.join(dst,os.path.relpath(p,src)); os.makedirs(os.path.dirname(q),exist_ok=True)
+    open(q,'wb').write(enc(open(p,'rb').read()))`,
+      from,
+      to,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+}
