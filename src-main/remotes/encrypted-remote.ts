@@ -22,6 +22,9 @@ import type { Remote, RemoteEntry, RemoteStat, RemoteUpload } from './remote.js'
  */
 const WHOLE_READ_BYTES = 64 * 1024 * 1024;
 
+/** A remote's key: given, none, or looked up when the remote is first used. */
+export type RemoteKeySource = Buffer | undefined | (() => Promise<Buffer | undefined>);
+
 /**
  * A remote encrypted at rest as Xen Orchestra encrypts one, over any other remote (folder, object store):
  * every file of the repository goes through here unchanged in name and encrypted on its own
@@ -40,11 +43,13 @@ const WHOLE_READ_BYTES = 64 * 1024 * 1024;
  */
 export class EncryptedRemote implements Remote {
   private proven: Promise<RemoteEncryption> | undefined;
+  private known: RemoteEncryption | undefined;
 
   constructor(
     /** The remote the encrypted files are stored on; its key confinement guards every key. */
     readonly inner: Remote,
-    private readonly key: Buffer | undefined,
+    /** The key, none, or where to look it up when first needed (a saved remote's, in the secret store). */
+    private readonly key: RemoteKeySource,
     private readonly opts: { algorithm?: XoAlgorithm; wholeReadBytes?: number } = {},
   ) {}
 
@@ -55,12 +60,13 @@ export class EncryptedRemote implements Remote {
   get label(): string {
     return this.inner.label;
   }
-  /** With a key, the remote is encrypted (or refused): nothing can change in place. */
+  /** Encrypted: nothing can change in place. */
   get capabilities() {
-    return this.key ? { rename: this.inner.capabilities.rename, inPlaceUpdate: false } : this.inner.capabilities;
+    return this.encrypted ? { rename: this.inner.capabilities.rename, inPlaceUpdate: false } : this.inner.capabilities;
   }
+  /** Once proven, whether it is; before, whether a key was given (a key looked up later is known once proven). */
   get encrypted(): boolean {
-    return this.key !== undefined;
+    return this.known ? this.known.algorithm !== 'none' : Buffer.isBuffer(this.key);
   }
   displayPath(key: string): string {
     return this.inner.displayPath(key);
@@ -68,7 +74,10 @@ export class EncryptedRemote implements Remote {
 
   /** The handshake, once: resolves to how the remote is encrypted, or throws the refusal (for every call). */
   prove(): Promise<RemoteEncryption> {
-    return (this.proven ??= proveEncryption(this.inner, this.key, this.opts));
+    return (this.proven ??= (async () => {
+      const key = typeof this.key === 'function' ? await this.key() : this.key;
+      return (this.known = await proveEncryption(this.inner, key, this.opts));
+    })());
   }
 
   private async cipher(): Promise<{ algorithm: XoAlgorithm; key: Buffer } | undefined> {

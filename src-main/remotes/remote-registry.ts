@@ -55,9 +55,9 @@ export function checkRemoteLocation(location: string): void {
  * The remote an admin named, checked by the rule above and proven to be there: a missing remote is an
  * unmounted share or a typo, never an empty repository, and Sluice never creates one in its place.
  */
-export async function openExistingRemote(location: string): Promise<Remote> {
+export async function openExistingRemote(location: string, opts: { key?: Buffer } = {}): Promise<Remote> {
   checkRemoteLocation(location);
-  const remote = layered(location);
+  const remote = opts.key ? new EncryptedRemote(kindOf(location).open(location), opts.key) : layered(location);
   const top = await remote.inner.stat('');
   if (top?.kind === 'folder') {
     // The key is proven (or an encrypted remote without one refused) here, before any command goes on.
