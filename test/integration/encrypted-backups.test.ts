@@ -153,6 +153,16 @@ describe('full backups to an encrypted folder remote', () => {
     expect(listed.stdout).toMatch(/web01 \(/);
   });
 
+  it('a second backup with retention 1 deletes the first point on the encrypted remote', async () => {
+    const before = files(remote).filter((f) => f.endsWith('.xva'));
+    const again = await runCli(backupArgs('full', [...withKey(), '--retention', '1']));
+    expect(again.code, again.stderr).toBe(0);
+    const after = files(remote).filter((f) => f.endsWith('.xva'));
+    expect(after).toHaveLength(1);
+    expect(after).not.toEqual(before);
+    expect(files(remote).filter((f) => f.endsWith('.json') && f.startsWith('xo-vm-backups'))).toHaveLength(1);
+  });
+
   it('a tampered XVA: verify names it, restore refuses it and leaves no VM on the host', async () => {
     const xva = path.join(
       remote,
