@@ -73,6 +73,23 @@ describe('a saved encrypted remote', () => {
     off2();
     expect(bad.ok).toBe(false);
     expect(JSON.stringify(bad.error)).toContain(`The encrypted file ${stored[0]} is damaged`);
+
+    // The key is looked up in the secret store at each use: gone from there, the remote is refused, named.
+    const secretId = `remote-encryption-key:${added.id}`;
+    await suite.engine.ctx.secrets.delete(secretId);
+    const lost = await suite.engine.dispatcher.dispatch('backups.list', { remoteId: added.id });
+    expect(lost).toMatchObject({
+      ok: false,
+      error: { code: 'UNAUTHORIZED', message: 'The key of the encrypted remote "offsite" is not in the secret store.' },
+    });
+    await suite.engine.ctx.secrets.set(secretId, KEY);
+    expect((await suite.call<ResponseOf<'backups.list'>>('backups.list', { remoteId: added.id })).points).toHaveLength(
+      1,
+    );
+    // Removing the remote forgets its key (the backups stay).
+    await suite.call('remotes.remove', { id: added.id });
+    expect(await suite.engine.ctx.secrets.get(secretId)).toBeUndefined();
+    expect(filesUnder(dir).filter((f) => f.endsWith('.xva'))).toHaveLength(1);
   });
 
   it('a wrong key for an encrypted folder is refused, and nothing is saved', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import { testRemote } from '../../remotes/folder-remote.js';
-import { parseRemoteKey, remoteKeySecretId, setRemoteKey } from '../../remotes/encryption-keys.js';
+import { parseRemoteKey, remoteKeySecretId } from '../../remotes/encryption-keys.js';
 import { checkRemoteLocation, openExistingRemote } from '../../remotes/remote-registry.js';
 import { remoteUsage } from '../../remotes/remote-usage.js';
 import { listBackupPoints, BACKUPS_DIR } from '../../repository/index.js';
@@ -30,8 +30,8 @@ export function remotesHandlers(
         // Proven (an encrypted remote's key) or set up (an empty folder) now, so a wrong key is said here.
         const key = parseRemoteKey(encryptionKey);
         await openExistingRemote(dir, { key });
+        // From now on every use of the remote looks its key up there (engine/saved-remote-keys.ts).
         await ctx.secrets.set(remoteKeySecretId(remote.id), encryptionKey);
-        setRemoteKey(dir, key);
       }
       await ctx.settings.update((s) => void s.remotes.push(remote));
       ctx.bus.emit('settings.changed', { section: 'remotes' });
@@ -62,10 +62,7 @@ export function remotesHandlers(
       const gone = ctx.settings.get().remotes.find((r) => r.id === id);
       if (!gone) return { removed: false };
       await ctx.settings.update((s) => void (s.remotes = s.remotes.filter((r) => r.id !== id)));
-      if (gone.encrypted) {
-        await ctx.secrets.delete(remoteKeySecretId(id));
-        setRemoteKey(gone.path, undefined);
-      }
+      if (gone.encrypted) await ctx.secrets.delete(remoteKeySecretId(id));
       ctx.bus.emit('settings.changed', { section: 'remotes' });
       return { removed: true };
     },
