@@ -42,6 +42,30 @@ describe('the key', () => {
   });
 });
 
+// Golden files: a metadata.json as XO writes one (its `{"random":uuid}`), with the key of XO's own tests and the
+// nonce 00 01 … 0b, computed once with Python's cryptography (see test/helpers/python-aead.ts).
+const GOLDEN_PLAIN = '{"random":"0f8fad5b-d9cb-469f-a165-70867728950e"}';
+const GOLDEN = {
+  'chacha20-poly1305':
+    '000102030405060708090a0b33cdb6522ae8ccf244dad7c7d88541c61fd53e93350766c38d03f7ecbd776e15daa8ece7fbbb60732a80d8f6d6596b6dedc62255f55ff0123b88b1fa27d8af2289',
+  'aes-256-gcm':
+    '000102030405060708090a0b369c578305c4d452ff77e59878b13a863e4e3bca36b8b8d757400e2ec846ac0e44cbd6548aa5c7e31f4fcd62a7e9ddab8a0dddda7bf036a56e9ee98a91ea22f327',
+} as const;
+
+describe('golden files', () => {
+  it.each(XO_ALGORITHMS)(
+    '%s: a fixed file decrypts to its known plaintext, by whole, stream and range reads',
+    async (alg) => {
+      const file = Buffer.from(GOLDEN[alg], 'hex');
+      expect(decryptFile(alg, KEY, file).toString()).toBe(GOLDEN_PLAIN);
+      expect((await collect(decryptStream(alg, KEY, chunked(file, [7])))).toString()).toBe(GOLDEN_PLAIN);
+      expect(decryptRange(alg, KEY, file.subarray(0, 12), 11, file.subarray(12 + 11, 12 + 47)).toString()).toBe(
+        GOLDEN_PLAIN.slice(11, 47),
+      );
+    },
+  );
+});
+
 describe.each(XO_ALGORITHMS)('%s files', (alg) => {
   const plain = randomBytes(1024 * 1024 + 1);
 
