@@ -1,4 +1,6 @@
 import { IpcDispatcher, type Handlers } from '../ipc/ipc-dispatcher.js';
+import { setRemoteKeyLookup } from '../remotes/encryption-keys.js';
+import { savedRemoteKeys } from './saved-remote-keys.js';
 import { BackupRuns } from './backup-runs.js';
 import type { EngineContext } from './engine-context.js';
 import { appHandlers } from './handlers/app-handlers.js';
@@ -25,6 +27,8 @@ export interface Engine {
 /** Wires the engine's services and every handler group. A missing channel is a type error here, not a runtime surprise. */
 export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptions } = {}): Engine {
   const pools = new PoolConnections(ctx);
+  // Every remote opened by location takes a saved encrypted remote's key from the secret store.
+  setRemoteKeyLookup(savedRemoteKeys(ctx));
   // One registry of runs in flight: every cancel channel (backup.cancel, runs.cancel, operations.cancel) ends there.
   const registry = new OperationRegistry();
   const jobs = new JobsService(ctx, pools, registry, opts.jobs);
@@ -50,6 +54,7 @@ export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptio
       operations.cancelAll();
       await jobs.close();
       await pools.close();
+      setRemoteKeyLookup(undefined);
     },
   };
 }

@@ -65,7 +65,9 @@ export type DamageKind =
   /** A key on the remote that is not a safe relative path. */
   | 'path'
   /** A file too large to be what it claims to be. */
-  | 'size';
+  | 'size'
+  /** An encrypted file whose authentication tag does not match: changed or damaged, or another key's. */
+  | 'authentication';
 
 /** Where the damage is: the kind, and the file and byte when known. */
 export interface Damage {

@@ -1,4 +1,6 @@
 import { SluiceError } from '../errors/sluice-error.js';
+import { EncryptedRemote } from './encrypted-remote.js';
+import { remoteKeyOf } from './encryption-keys.js';
 import { folderRemoteKind } from './folder-remote-store.js';
 import type { Remote } from './remote.js';
 
@@ -28,9 +30,17 @@ function kindOf(location: string): RemoteKind {
   return kind;
 }
 
-/** The remote a location names, or a VALIDATION error saying which kinds there are. */
+/**
+ * The remote a location names, or a VALIDATION error saying which kinds there are. Always behind the
+ * encryption layer: with the key this process holds for the location, or with none (an encrypted remote is
+ * then refused at its first use, never read as if it were plain).
+ */
 export function openRemote(location: string): Remote {
-  return kindOf(location).open(location);
+  return layered(location);
+}
+
+function layered(location: string): EncryptedRemote {
+  return new EncryptedRemote(kindOf(location).open(location), remoteKeyOf(location));
 }
 
 /**
@@ -45,11 +55,15 @@ export function checkRemoteLocation(location: string): void {
  * The remote an admin named, checked by the rule above and proven to be there: a missing remote is an
  * unmounted share or a typo, never an empty repository, and Sluice never creates one in its place.
  */
-export async function openExistingRemote(location: string): Promise<Remote> {
+export async function openExistingRemote(location: string, opts: { key?: Buffer } = {}): Promise<Remote> {
   checkRemoteLocation(location);
-  const remote = openRemote(location);
-  const top = await remote.stat('');
-  if (top?.kind === 'folder') return remote;
+  const remote = opts.key ? new EncryptedRemote(kindOf(location).open(location), opts.key) : layered(location);
+  const top = await remote.inner.stat('');
+  if (top?.kind === 'folder') {
+    // The key is proven (or an encrypted remote without one refused) here, before any command goes on.
+    await remote.prove();
+    return remote;
+  }
   throw new SluiceError(
     'NOT_FOUND',
     top ? `The remote ${remote.label} is a file, not a folder.` : `The remote ${remote.label} does not exist.`,

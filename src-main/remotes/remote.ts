@@ -16,6 +16,10 @@ export interface Remote {
   /** How an admin names this remote in a message: a path, or a URL without credentials. */
   readonly label: string;
   readonly capabilities: RemoteCapabilities;
+  /** True where every file is encrypted at rest (XO's encrypted remotes, `encrypted-remote.ts`); unset: no. */
+  readonly encrypted?: boolean;
+  /** For a layer over another remote (encryption): the remote its files are stored on. */
+  readonly inner?: Remote;
   /** How an admin names one file of this remote in a message (a local path, or a URL without credentials). */
   displayPath(key: string): string;
 

@@ -1,4 +1,5 @@
 import { describeFsError } from '../errors/fs-errors.js';
+import { SluiceError } from '../errors/sluice-error.js';
 import type { BackupMetadata, FullMetadata } from './backup-metadata.js';
 import type { Remote, RemoteUpload } from '../remotes/remote.js';
 import { digestsFileText, digestsPathOf, type VhdDigestCollector } from '../formats/vhd/vhd-block-digests.js';
@@ -55,6 +56,16 @@ export class BackupFolder {
         'use the remote',
       );
     return folder;
+  }
+
+  /**
+   * An encrypted remote takes incremental backups only as VHD directories (one small file a block), as
+   * XO requires: a VHD file is merged in place, which an encrypted file cannot be. Sluice does not write VHD
+   * directories yet, so a delta backup to an encrypted remote is refused before it begins.
+   */
+  refuseDeltaIfEncrypted(): void {
+    const refusal = deltaRefusalOn(this.remote);
+    if (refusal) throw refusal;
   }
 
   /** One writer per VM folder (XO's `<vmUuid>.lock/`); resolves to the release. */
@@ -146,7 +157,8 @@ export class BackupFolder {
       xvaPath: this.remote.displayPath(keys.xva),
       xva,
       commit: async (sha256, metadata) => {
-        await this.remote.writeNew(keys.xvaChecksum, `$5$$${sha256}`);
+        // None on an encrypted remote, as XO writes none there: each file's own tag authenticates all of it.
+        if (!this.remote.encrypted) await this.remote.writeNew(keys.xvaChecksum, `$5$$${sha256}`);
         await this.remote.writeNew(keys.metadata, JSON.stringify({ ...metadata, xva: `./${baseName(keys.xva)}` }));
       },
     };
@@ -158,6 +170,7 @@ export class BackupFolder {
    * VHD is in place (its identity is read back from what the remote holds).
    */
   async beginDeltaDisk(jobId: string, vdiUuid: string, id: string): Promise<DeltaDiskWriter> {
+    this.refuseDeltaIfEncrypted();
     const key = `vdis/${jobId}/${vdiUuid}/${id}.vhd`;
     const fileKey = joinKey(this.vmKey, key);
     const upload = await this.remote.beginNew(fileKey);
@@ -243,4 +256,17 @@ export interface DeltaDiskWriter {
   upload: RemoteUpload;
   /** After the commit: the VHD's block digests beside it, as `<ts>.vhd.checksum.json`. */
   writeDigests(collector: VhdDigestCollector, metadata: Buffer): Promise<void>;
+}
+
+/** Why an incremental backup cannot go to this remote (see BackupFolder.refuseDeltaIfEncrypted), if it cannot. */
+export function deltaRefusalOn(remote: Remote): SluiceError | undefined {
+  if (!remote.encrypted) return undefined;
+  return new SluiceError(
+    'VALIDATION',
+    `The remote ${remote.label} is encrypted: incremental backups on it must be VHD directories, which Sluice does not write yet.`,
+    {
+      hint: 'Back up to it in full mode, or send incremental backups to a remote without encryption. Nothing was changed.',
+      context: { remote: remote.label },
+    },
+  );
 }

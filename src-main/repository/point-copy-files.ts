@@ -67,7 +67,8 @@ export async function planPointCopy(point: BackupPoint, target: Remote): Promise
 
   if (point.mode === 'full') {
     await required(xvaKeyOf(point), 'xva');
-    await sidecar(pointFileKeys(sourceVm, point.id).xvaChecksum, false);
+    // XO writes no checksum file on an encrypted remote (each file carries its own authentication tag).
+    if (!target.encrypted) await sidecar(pointFileKeys(sourceVm, point.id).xvaChecksum, false);
     return { state: 'to-copy', files, reused, metadataKey };
   }
   for (const newest of vhdKeysOf(point).values()) {

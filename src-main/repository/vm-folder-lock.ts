@@ -12,13 +12,15 @@ import { vmLockKey, xoListingCacheKey } from './repository-keys.js';
  */
 export async function lockVmFolder(remote: Remote, vmUuid: string, purpose: string): Promise<ReleaseLock> {
   const key = vmLockKey(vmUuid);
-  if (!(remote instanceof FolderRemote)) {
+  // The lock is a folder beside the VM folder on the medium itself, under any layer (encryption) above it.
+  const medium = storageOf(remote);
+  if (!(medium instanceof FolderRemote)) {
     throw new SluiceError('REMOTE_ERROR', `Sluice cannot lock a VM folder on ${remote.label} yet.`, {
       hint: 'Keep backups on a folder remote for now; nothing was changed.',
       context: { remote: remote.label },
     });
   }
-  const lockDir = remote.pathOf(key);
+  const lockDir = medium.pathOf(key);
   const release = await lockDirectory(lockDir, {
     purpose,
     subject: "This VM's backup folder",
@@ -34,6 +36,12 @@ export async function lockVmFolder(remote: Remote, vmUuid: string, purpose: stri
       await release();
     }
   };
+}
+
+function storageOf(remote: Remote): Remote {
+  let r = remote;
+  while (r.inner) r = r.inner;
+  return r;
 }
 
 /**

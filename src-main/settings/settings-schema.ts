@@ -23,6 +23,8 @@ export const remoteSettingSchema = z.object({
   name: z.string(),
   kind: z.literal('folder'),
   path: z.string(),
+  /** Encrypted at rest (XO's format); its key is in the secret store (`remoteKeySecretId`), never here. */
+  encrypted: z.boolean().optional(),
 });
 export type RemoteSetting = z.infer<typeof remoteSettingSchema>;
 

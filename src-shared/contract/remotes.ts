@@ -8,6 +8,8 @@ export const remoteSummarySchema = z.object({
   name: z.string(),
   kind: z.literal('folder'),
   path: z.string(),
+  /** Encrypted at rest, as Xen Orchestra encrypts a remote. The key is never sent back. */
+  encrypted: z.boolean().optional(),
 });
 export type RemoteSummary = z.infer<typeof remoteSummarySchema>;
 
@@ -31,6 +33,11 @@ export const remotesChannels = {
       .object({
         name: z.string().trim().min(1, 'Give the remote a name').max(100),
         path: z.string().trim().min(1, 'Enter a folder path').max(4096),
+        /**
+         * Encrypts the remote with this key (32 characters, kept in the secret store): an empty folder becomes
+         * an encrypted remote, an encrypted one (Xen Orchestra's) is opened with it.
+         */
+        encryptionKey: z.string().max(256).optional(),
       })
       .strict(),
     response: remoteSummarySchema,

@@ -163,6 +163,36 @@ describe('sluice mirror', () => {
     expect((await listBackupPoints(target)).points.map((p) => p.id)).toEqual([fullId]);
   });
 
+  it("copies full points into an encrypted remote (XO's format), which then reads only with its key", async () => {
+    const target = env.temp();
+    const keyFile = path.join(env.temp(), 'offsite.key');
+    await fs.writeFile(keyFile, 'k'.repeat(16) + 'e'.repeat(16), { mode: 0o600 });
+    const r = await runCli([
+      'mirror',
+      '--from',
+      source,
+      '--to',
+      target,
+      '--vm',
+      'web01',
+      '--to-encryption-key-file',
+      keyFile,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const files = await filesUnder(target);
+    expect(files).toContain('encryption.json');
+    // XO writes no checksum file on an encrypted remote; the XVA is not stored in the clear.
+    expect(files.filter((f) => f.endsWith('.xva.checksum'))).toEqual([]);
+    const xva = files.find((f) => f.endsWith('.xva'))!;
+    const head = (await fs.readFile(path.join(target, xva))).subarray(0, 512);
+    expect(head.includes(Buffer.from('ova.xml'))).toBe(false);
+    const verify = await runCli(['verify', '--remote', target, '--encryption-key-file', keyFile]);
+    expect(verify.code, verify.stderr).toBe(0);
+    const list = await runCli(['list', '--remote', target, '--encryption-key-file', keyFile, '--json']);
+    expect(JSON.parse(list.stdout).points.map((p: { id: string }) => p.id)).toEqual([fullId]);
+    expect((await runCli(['list', '--remote', target])).code).not.toBe(0);
+  });
+
   it('says what is wrong with the arguments: the same remote twice, a VM the source lacks, a missing remote', async () => {
     const same = await runMirror({
       from: new FolderRemote(source),

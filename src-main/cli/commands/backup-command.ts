@@ -11,7 +11,8 @@ import { defaultDataDir } from '../../settings/data-dir.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { preflightRemote } from '../../remotes/folder-remote.js';
-import { openExistingRemote } from '../../remotes/remote-registry.js';
+import { deltaRefusalOn } from '../../repository/index.js';
+import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs, requireFlags } from '../command-args.js';
 import { formatBytes, formatDuration, parseSize } from '../../../src-shared/units.js';
@@ -25,7 +26,7 @@ import { CommandOutput } from '../command-output.js';
 import { cancelOnSignal } from '../cancel-on-signal.js';
 
 export const backupHelp = `sluice backup --host URL --username U --password-file F [--trust-fingerprint SHA256]
-              --vm NAME_OR_UUID... --remote DIR --mode full|delta [--job NAME] [--retention N]
+              --vm NAME_OR_UUID... --remote DIR [--encryption-key-file FILE] --mode full|delta [--job NAME] [--retention N]
               [--full-interval K] [--json]
 
 Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with progress bars.
@@ -52,6 +53,8 @@ Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with p
   --job-id ID               the job id recorded in the metadata, as given (instead of --job)
   --data-dir DIR            where approved certificates are remembered
   --json                    one JSON event per line on stdout instead of progress bars
+
+${ENCRYPTION_KEY_HELP}
 `;
 
 /** The command line, checked and in the run's terms. */
@@ -60,6 +63,8 @@ interface BackupArgs {
   passwordFile: string;
   vms: string[];
   remoteRoot: string;
+  /** The key of an encrypted remote, in a file. */
+  encryptionKeyFile: string | undefined;
   mode: 'full' | 'delta';
   compression: 'none' | 'zstd';
   keep: number | undefined;
@@ -84,7 +89,9 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const settings = new ConfSettingsStore(args.dataDir ?? defaultDataDir());
   const password = await readPasswordFile(args.passwordFile);
   // The UI's rule for a remote: a full path, already there (a missing one is an unmounted share), writable.
-  await openExistingRemote(args.remoteRoot);
+  const target = await openCliRemote(args.remoteRoot, args.encryptionKeyFile);
+  const refusal = args.mode === 'delta' ? deltaRefusalOn(target) : undefined;
+  if (refusal) throw refusal;
   const remote = await preflightRemote(args.remoteRoot, { create: false });
   const spool = await spoolBudget(args.spoolCapWanted, args.spoolDirWanted);
   if (spool.limitedByFreeSpace)
@@ -134,6 +141,7 @@ function parseBackupArgs(argv: string[]): BackupArgs | undefined {
       ...HOST_CONNECTION_OPTIONS,
       vm: { type: 'string', multiple: true },
       remote: { type: 'string' },
+      ...ENCRYPTION_KEY_OPTION,
       mode: { type: 'string' },
       compression: { type: 'string' },
       'speed-limit': { type: 'string' },
@@ -179,6 +187,7 @@ function parseBackupArgs(argv: string[]): BackupArgs | undefined {
     spoolCapWanted: sizeFlag('--spool-cap', values['spool-cap'], 4 * 1024 ** 3)!,
     spoolDirWanted: values['spool-dir'] !== undefined ? path.resolve(values['spool-dir']) : undefined,
     remoteRoot: values.remote,
+    encryptionKeyFile: values['encryption-key-file'],
     jobId: values['job-id'] ?? cliBackupJobId(values.job ?? values.mode),
     dataDir: values['data-dir'],
     json: values.json === true,

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { checkRepository, type RepositoryProblem } from '../../repository/index.js';
-import { openExistingRemote } from '../../remotes/remote-registry.js';
+import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
 
-export const checkHelp = `sluice check --remote DIR [--repair] [--json]
+export const checkHelp = `sluice check --remote DIR [--encryption-key-file FILE] [--repair] [--json]
 
 Checks a repository folder: leftover temporary files, unfinished merges, VHDs of deleted points that still
 need merging, orphan files no point uses, points whose VHD chain is broken or damaged, unreadable metadata.
@@ -15,6 +15,8 @@ broken chains and damaged files are reported, never touched. Exits 1 when proble
   --remote DIR   the repository folder
   --repair       fix what is safe to fix
   --json         one JSON event per line on stdout
+
+${ENCRYPTION_KEY_HELP}
 `;
 
 type Emit = (o: unknown) => void;
@@ -25,14 +27,14 @@ type MergeProgress = NonNullable<NonNullable<Parameters<typeof checkRepository>[
 export async function checkCommand(argv: string[]): Promise<number> {
   const values = parseCommandArgs(
     argv,
-    { remote: { type: 'string' }, repair: { type: 'boolean' }, json: { type: 'boolean' } },
+    { remote: { type: 'string' }, repair: { type: 'boolean' }, json: { type: 'boolean' }, ...ENCRYPTION_KEY_OPTION },
     checkHelp,
   );
   if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
   const json = values.json === true;
   const emit: Emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-  const report = await checkRepository(await openExistingRemote(values.remote), {
+  const report = await checkRepository(await openCliRemote(values.remote, values['encryption-key-file']), {
     repair: values.repair === true,
     log: (message) =>
       json

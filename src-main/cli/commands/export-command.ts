@@ -3,7 +3,7 @@ import path from 'node:path';
 import { requireExportFolder } from '../../export/export-destination.js';
 import { exportPoint, type ExportFormat } from '../../export/export-point.js';
 import { listBackupPoints } from '../../repository/index.js';
-import { openExistingRemote } from '../../remotes/remote-registry.js';
+import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs, requireFlags } from '../command-args.js';
 import { formatBytes, formatDuration } from '../../../src-shared/units.js';
@@ -12,7 +12,7 @@ import { CommandOutput } from '../command-output.js';
 import { cancelOnSignal } from '../cancel-on-signal.js';
 import { flowEnds } from '../../../src-shared/bottleneck-words.js';
 
-export const exportHelp = `sluice export --remote DIR --vm NAME_OR_UUID [--at TIMESTAMP|latest] --format xva|vhd|raw --out PATH
+export const exportHelp = `sluice export --remote DIR [--encryption-key-file FILE] --vm NAME_OR_UUID [--at TIMESTAMP|latest] --format xva|vhd|raw --out PATH
               [--disk VDI_UUID_OR_POSITION] [--json]
 
 Exports a backup point to standalone files, checked as they are read:
@@ -24,6 +24,8 @@ receives <vm>-<point>-disk<position>.<format> files. The folder that holds --out
 is an unmounted drive or a typo); only the folder --out names for several disks is created, and said.
 All or nothing: the files appear only when all are complete (a failure or Ctrl-C leaves none), and an
 existing file is never replaced (the export is refused before writing anything).
+
+${ENCRYPTION_KEY_HELP}
 `;
 
 const FORMATS = ['xva', 'vhd', 'raw'] as const;
@@ -33,6 +35,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     argv,
     {
       remote: { type: 'string' },
+      ...ENCRYPTION_KEY_OPTION,
       vm: { type: 'string' },
       at: { type: 'string' },
       format: { type: 'string' },
@@ -52,7 +55,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const out = new CommandOutput(json, flowEnds('export'));
   const { log } = out;
   const emit = (obj: unknown) => out.emit(obj);
-  const { points } = await listBackupPoints(await openExistingRemote(values.remote!));
+  const { points } = await listBackupPoints(await openCliRemote(values.remote!, values['encryption-key-file']));
   await requireExportFolder(values.out!);
   const point = selectOnePoint(points, values.vm, values.at);
   const cancel = cancelOnSignal();

@@ -1,19 +1,27 @@
 import { listBackupPoints } from '../../repository/index.js';
-import { openExistingRemote } from '../../remotes/remote-registry.js';
+import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
 
-export const listHelp = `sluice list --remote DIR [--json]
+export const listHelp = `sluice list --remote DIR [--encryption-key-file FILE] [--json]
 
 Lists the backup points in a repository folder (Sluice's or Xen Orchestra's), per VM, oldest first.
+
+${ENCRYPTION_KEY_HELP}
 `;
 
 export async function listCommand(argv: string[]): Promise<number> {
-  const values = parseCommandArgs(argv, { remote: { type: 'string' }, json: { type: 'boolean' } }, listHelp);
+  const values = parseCommandArgs(
+    argv,
+    { remote: { type: 'string' }, json: { type: 'boolean' }, ...ENCRYPTION_KEY_OPTION },
+    listHelp,
+  );
   if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
-  const { points, unreadable } = await listBackupPoints(await openExistingRemote(values.remote));
+  const { points, unreadable } = await listBackupPoints(
+    await openCliRemote(values.remote, values['encryption-key-file']),
+  );
   if (values.json) {
     process.stdout.write(
       JSON.stringify({

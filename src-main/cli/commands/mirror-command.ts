@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { flowEnds } from '../../../src-shared/bottleneck-words.js';
 import { formatBytes } from '../../../src-shared/units.js';
 import { runMirror } from '../../mirror/mirror-run.js';
-import { openExistingRemote } from '../../remotes/remote-registry.js';
 import { cancelOnSignal } from '../cancel-on-signal.js';
+import { openCliRemote } from '../cli-remote.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs, requireFlags } from '../command-args.js';
 import { CommandOutput } from '../command-output.js';
 
 export const mirrorHelp = `sluice mirror --from REMOTE --to REMOTE [--vm NAME_OR_UUID ...] [--retention N] [--json]
+              [--from-encryption-key-file FILE] [--to-encryption-key-file FILE]
 
 Copies the backup points of one remote to another without touching any host (Xen Orchestra's mirror job):
 for each VM, job and mode, the points the target lacks, oldest first (an incremental chain's full VHD before
@@ -18,6 +19,8 @@ when whole: its metadata is written last. Nothing on the source is changed.
   --vm          only these VMs (repeat the flag for several)
   --retention   points kept on the target per VM, job and mode; only those are sent, older ones are deleted
                 (their disks merged into the next point), as a backup job's retention does
+  --from-encryption-key-file FILE, --to-encryption-key-file FILE
+                the key of an encrypted source or target (a file holding its 32 characters, chmod 600)
 Exit code 1 when any point could not be copied.
 `;
 
@@ -29,6 +32,8 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
       to: { type: 'string' },
       vm: { type: 'string', multiple: true },
       retention: { type: 'string' },
+      'from-encryption-key-file': { type: 'string' },
+      'to-encryption-key-file': { type: 'string' },
       json: { type: 'boolean' },
     },
     mirrorHelp,
@@ -43,8 +48,8 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
   }
   const json = values.json === true;
   const out = new CommandOutput(json, flowEnds('mirror'));
-  const from = await openExistingRemote(values.from);
-  const to = await openExistingRemote(values.to);
+  const from = await openCliRemote(values.from, values['from-encryption-key-file']);
+  const to = await openCliRemote(values.to, values['to-encryption-key-file']);
   const cancel = cancelOnSignal();
   try {
     const r = await runMirror({

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { listBackupPoints, type BackupPoint } from '../../repository/index.js';
-import { openExistingRemote } from '../../remotes/remote-registry.js';
+import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
 import { restoreDisk } from '../../restore/restore-disk.js';
 import type { RestoredDisk, RestoreOptions, RestoreResult } from '../../restore/restore-options.js';
 import { restorePoint } from '../../restore/restore-point.js';
@@ -17,7 +17,7 @@ import { spoolBudget } from '../../runs/spool-budget.js';
 import { defaultSettings } from '../../settings/settings-schema.js';
 import { flowEnds } from '../../../src-shared/bottleneck-words.js';
 
-export const restoreHelp = `sluice restore --remote DIR --vm NAME_OR_UUID [--at TIMESTAMP|latest]
+export const restoreHelp = `sluice restore --remote DIR [--encryption-key-file FILE] --vm NAME_OR_UUID [--at TIMESTAMP|latest]
                --host URL --username U --password-file F [--trust-fingerprint SHA256]
                [--sr UUID] [--disk-sr DISK=SR_UUID]... [--name NEW] [--start]
                [--disk VDI_UUID_OR_POSITION] [--json]
@@ -42,6 +42,8 @@ created on the host.
   --speed-limit RATE        e.g. 50M (bytes/s)
   --data-dir DIR            where approved certificates are remembered
   --json                    one JSON event per line on stdout instead of progress bars
+
+${ENCRYPTION_KEY_HELP}
 `;
 
 export async function restoreCommand(argv: string[]): Promise<number> {
@@ -49,6 +51,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     argv,
     {
       remote: { type: 'string' },
+      ...ENCRYPTION_KEY_OPTION,
       vm: { type: 'string' },
       at: { type: 'string' },
       ...HOST_CONNECTION_OPTIONS,
@@ -77,7 +80,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const { log } = out;
 
   // The point first: a wrong --vm or --at must not cost a login.
-  const { points } = await listBackupPoints(await openExistingRemote(values.remote));
+  const { points } = await listBackupPoints(await openCliRemote(values.remote, values['encryption-key-file']));
   const point = selectOnePoint(points, values.vm, values.at);
   const password = await readPasswordFile(values['password-file']);
   const settings = new ConfSettingsStore(values['data-dir'] ?? defaultDataDir());

@@ -1,19 +1,21 @@
 import { SluiceError } from '../../errors/sluice-error.js';
 import { listBackupPoints, type BackupPoint, type FileVerifyCache, verifyPoint } from '../../repository/index.js';
-import { openExistingRemote } from '../../remotes/remote-registry.js';
+import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
 import { ProgressRenderer } from '../progress-renderer.js';
 import { flowEnds } from '../../../src-shared/bottleneck-words.js';
 
-export const verifyHelp = `sluice verify --remote DIR [--vm NAME_OR_UUID] [--at TIMESTAMP|latest] [--json]
+export const verifyHelp = `sluice verify --remote DIR [--encryption-key-file FILE] [--vm NAME_OR_UUID] [--at TIMESTAMP|latest] [--json]
 
 Re-reads backup points and checks every checksum and the structure of each file: the XVA's chunk checksums and
 checksum file of a full point; every VHD of the chain of an incremental point (footer, header, BAT, links
 between files, and the digest of every block recorded when it was written). A damaged point is named with its
 file and byte offset or block. Exits 1 if any point is damaged. Shows a progress bar per VM on a terminal;
 --json prints one event a line (progress, verified, damaged, structure-only, unreadable).
+
+${ENCRYPTION_KEY_HELP}
 `;
 
 export function selectPoints(points: BackupPoint[], vm: string | undefined, at: string | undefined): BackupPoint[] {
@@ -43,12 +45,20 @@ export function selectPoints(points: BackupPoint[], vm: string | undefined, at: 
 export async function verifyCommand(argv: string[]): Promise<number> {
   const values = parseCommandArgs(
     argv,
-    { remote: { type: 'string' }, vm: { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' } },
+    {
+      remote: { type: 'string' },
+      vm: { type: 'string' },
+      at: { type: 'string' },
+      json: { type: 'boolean' },
+      ...ENCRYPTION_KEY_OPTION,
+    },
     verifyHelp,
   );
   if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
-  const { points, unreadable } = await listBackupPoints(await openExistingRemote(values.remote));
+  const { points, unreadable } = await listBackupPoints(
+    await openCliRemote(values.remote, values['encryption-key-file']),
+  );
   const selected = selectPoints(points, values.vm, values.at);
   let damaged = unreadable.length;
   for (const u of unreadable) {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import { testRemote } from '../../remotes/folder-remote.js';
-import { checkRemoteLocation } from '../../remotes/remote-registry.js';
+import { parseRemoteKey, remoteKeySecretId } from '../../remotes/encryption-keys.js';
+import { checkRemoteLocation, openExistingRemote } from '../../remotes/remote-registry.js';
 import { remoteUsage } from '../../remotes/remote-usage.js';
 import { listBackupPoints, BACKUPS_DIR } from '../../repository/index.js';
 import type { EngineContext } from '../engine-context.js';
@@ -12,13 +13,26 @@ export function remotesHandlers(
 ): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove' | 'remotes.test' | 'remotes.usage'> {
   return {
     'remotes.list': async () => ctx.settings.get().remotes,
-    'remotes.add': async ({ name, path: dir }) => {
+    'remotes.add': async ({ name, path: dir, encryptionKey }) => {
       // The rule the CLI's --remote follows too: a job never writes relative to wherever the engine started.
       checkRemoteLocation(dir);
       if (ctx.settings.get().remotes.some((r) => r.name === name)) {
         throw new SluiceError('CONFLICT', `A remote named "${name}" already exists.`, { hint: 'Choose another name.' });
       }
-      const remote = { id: randomUUID(), name, kind: 'folder' as const, path: dir };
+      const remote = {
+        id: randomUUID(),
+        name,
+        kind: 'folder' as const,
+        path: dir,
+        ...(encryptionKey !== undefined ? { encrypted: true } : {}),
+      };
+      if (encryptionKey !== undefined) {
+        // Proven (an encrypted remote's key) or set up (an empty folder) now, so a wrong key is said here.
+        const key = parseRemoteKey(encryptionKey);
+        await openExistingRemote(dir, { key });
+        // From now on every use of the remote looks its key up there (engine/saved-remote-keys.ts).
+        await ctx.secrets.set(remoteKeySecretId(remote.id), encryptionKey);
+      }
       await ctx.settings.update((s) => void s.remotes.push(remote));
       ctx.bus.emit('settings.changed', { section: 'remotes' });
       return remote;
@@ -45,8 +59,10 @@ export function remotesHandlers(
       return { ...usage, points: points.length, vms: new Set(points.map((p) => p.vmUuid)).size };
     },
     'remotes.remove': async ({ id }) => {
-      if (!ctx.settings.get().remotes.some((r) => r.id === id)) return { removed: false };
+      const gone = ctx.settings.get().remotes.find((r) => r.id === id);
+      if (!gone) return { removed: false };
       await ctx.settings.update((s) => void (s.remotes = s.remotes.filter((r) => r.id !== id)));
+      if (gone.encrypted) await ctx.secrets.delete(remoteKeySecretId(id));
       ctx.bus.emit('settings.changed', { section: 'remotes' });
       return { removed: true };
     },

@@ -191,3 +191,26 @@ describe('settings schema 3', () => {
     expect(s.preferences).toMatchObject({ theme: 'dark', notifyOnSuccess: true, notifyOnMissed: true });
   });
 });
+
+describe('jobs.save: an encrypted remote', () => {
+  it('takes full jobs, and refuses an incremental one at the remote, as the backup would', async () => {
+    const e = await engineWithPoolAndRemote();
+    await e.ctx.settings.update((s) => {
+      s.remotes.push({ id: 'remote-2', name: 'offsite', kind: 'folder', path: temp(), encrypted: true });
+    });
+    expect((await e.dispatcher.dispatch('jobs.save', { ...valid, remoteIds: ['remote-1', 'remote-2'] })).ok).toBe(true);
+    const r = await e.dispatcher.dispatch('jobs.save', {
+      ...valid,
+      name: 'deltas',
+      mode: 'delta',
+      remoteIds: ['remote-1', 'remote-2'],
+    });
+    expect(r).toMatchObject({
+      ok: false,
+      error: {
+        code: 'VALIDATION',
+        issues: [{ path: 'remoteIds.1', message: expect.stringContaining('This remote is encrypted') }],
+      },
+    });
+  });
+});

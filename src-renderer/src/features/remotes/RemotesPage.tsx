@@ -6,6 +6,7 @@ import { ConfirmDialog } from '../../shared/ui/Dialog';
 import { ErrorMessage } from '../../shared/ui/ErrorMessage';
 import { useRemotePoints } from '../../shared/data/use-points';
 import { formatBytes, formatPercent, formatRate } from '../../../../src-shared/units';
+import { EncryptionKeyFields, encryptionProblem, NO_ENCRYPTION } from './EncryptionKeyFields';
 
 type TestResult = ResponseOf<'remotes.test'>;
 
@@ -14,13 +15,16 @@ export function RemotesPage() {
   const data = useRemotePoints();
   const [error, setError] = useState<unknown>(null);
   const [form, setForm] = useState({ name: '', path: '' });
+  const [encryption, setEncryption] = useState(NO_ENCRYPTION);
+  const encryptionIssue = encryptionProblem(encryption);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setError(null);
     try {
-      await client.invoke('remotes.add', form);
+      await client.invoke('remotes.add', { ...form, ...(encryption.enabled ? { encryptionKey: encryption.key } : {}) });
       setForm({ name: '', path: '' });
+      setEncryption(NO_ENCRYPTION);
     } catch (err) {
       setError(err);
     }
@@ -48,8 +52,12 @@ export function RemotesPage() {
               placeholder="/mnt/backups"
             />
           </label>
-          <button type="submit">Add remote</button>
+          <button type="submit" disabled={encryptionIssue !== undefined}>
+            Add remote
+          </button>
         </form>
+        <EncryptionKeyFields value={encryption} onChange={setEncryption} />
+        {encryption.enabled && encryptionIssue && <p className="muted">{encryptionIssue}</p>}
         <ErrorMessage error={error} />
       </div>
       <ErrorMessage error={data.errors['']} />
@@ -111,7 +119,17 @@ function RemoteRow({
   return (
     <>
       <tr aria-label={r.name}>
-        <td>{r.name}</td>
+        <td>
+          {r.name}
+          {r.encrypted && (
+            <>
+              {' '}
+              <span className="badge info" title="Encrypted at rest; its key is in the secret store">
+                encrypted
+              </span>
+            </>
+          )}
+        </td>
         <td className="mono">{r.path}</td>
         <td className="n">
           {usage
