@@ -2,7 +2,9 @@ import { describeFsError } from '../errors/fs-errors.js';
 import type { BackupMetadata, FullMetadata } from './backup-metadata.js';
 import type { Remote, RemoteUpload } from '../remotes/remote.js';
 import { digestsFileText, digestsPathOf, type VhdDigestCollector } from '../formats/vhd/vhd-block-digests.js';
+import { ALIAS_SUFFIX, dataPathForAlias, isAliasName, type VhdDirectoryStore } from '../formats/vhd/vhd-directory.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { deleteAliasAndDirectory, deleteDirectory, remoteDirectoryStore } from './vhd-directory-files.js';
 import { joinKey } from '../remotes/remote-key.js';
 import { collapseUnreferencedVhds, type CollapseOptions } from './chain-collapser.js';
 import { cleanFullBackupFolder, type CleanReport } from './full-point-cleaner.js';
@@ -140,21 +142,66 @@ export class BackupFolder {
   }
 
   /**
+   * Whether this run's incremental disks go in as VHD directories (XO's form on object storage): always on a
+   * remote that cannot rename or rewrite a file in place (there a VHD file could never be merged), and on a
+   * folder remote set to (`useVhdDirectory`, as XO's remote option of that name).
+   */
+  usesVhdDirectories(useVhdDirectory = false): boolean {
+    const { rename, inPlaceUpdate } = this.remote.capabilities;
+    return useVhdDirectory || !rename || !inPlaceUpdate;
+  }
+
+  /**
    * A new VHD of delta point `id` for one disk: its file (new on the remote until committed), the key the
    * metadata names it by (relative to the VM folder, as XO writes it), and its digests file, written once the
-   * VHD is in place (its identity is read back from what the remote holds).
+   * VHD is in place (its identity is read back from what the remote holds). With `directory`, a VHD directory
+   * `data/<id>.vhd/` instead, named by the alias `<id>.alias.vhd` that commit writes last.
    */
-  async beginDeltaDisk(jobId: string, vdiUuid: string, id: string): Promise<DeltaDiskWriter> {
+  async beginDeltaDisk(
+    jobId: string,
+    vdiUuid: string,
+    id: string,
+    opts: { directory?: boolean } = {},
+  ): Promise<DeltaDiskWriter> {
+    if (opts.directory) return this.beginDeltaDirectory(jobId, vdiUuid, id);
     const key = `vdis/${jobId}/${vdiUuid}/${id}.vhd`;
     const fileKey = joinKey(this.vmKey, key);
     const upload = await this.remote.beginNew(fileKey);
     return {
+      kind: 'file',
       key,
       path: this.remote.displayPath(fileKey),
       upload,
       writeDigests: async (collector, metadata) => {
         const vhd = await VhdFileReader.openFile(await this.remote.openRead(fileKey));
         await this.remote.writeNew(digestsPathOf(fileKey), await digestsFileText(vhd, collector, metadata));
+      },
+    };
+  }
+
+  private async beginDeltaDirectory(jobId: string, vdiUuid: string, id: string): Promise<DeltaDirectoryWriter> {
+    const aliasName = `${id}${ALIAS_SUFFIX}`;
+    const key = `vdis/${jobId}/${vdiUuid}/${aliasName}`;
+    const aliasKey = joinKey(this.vmKey, key);
+    const target = dataPathForAlias(aliasName);
+    const dirKey = joinKey(parentKey(aliasKey), target);
+    // A directory left by a run that died (no alias names it; the clean pass removes those) is not reused.
+    if ((await this.remote.stat(dirKey)) !== undefined) await deleteDirectory(this.remote, dirKey);
+    return {
+      kind: 'directory',
+      key,
+      path: this.remote.displayPath(aliasKey),
+      store: remoteDirectoryStore(this.remote, dirKey),
+      reset: async () => {
+        await deleteDirectory(this.remote, dirKey);
+      },
+      commit: async () => {
+        await this.remote.writeNew(aliasKey, target);
+      },
+      abort: async () => {
+        await this.remote.delete(aliasKey);
+        await deleteDirectory(this.remote, dirKey);
+        await this.remote.removeEmptyFolder(parentKey(dirKey));
       },
     };
   }
@@ -201,6 +248,10 @@ export class BackupFolder {
       if (named.has(name)) continue;
       const key = namedFileKey(this.vmKey, this.vmKey, name, this.remote.label);
       if (!key.startsWith(vdis) || !key.endsWith('.vhd')) continue;
+      if (isAliasName(key)) {
+        if (await this.remote.stat(key)) removed.push(...(await deleteAliasAndDirectory(this.remote, key)));
+        continue;
+      }
       for (const k of [key, `${key}.checksum.json`]) {
         if (!(await this.remote.stat(k))) continue;
         await this.remote.delete(k);
@@ -221,7 +272,10 @@ export interface FullPointWriter {
   commit(sha256: string, metadata: Omit<FullMetadata, 'xva'>): Promise<void>;
 }
 
-export interface DeltaDiskWriter {
+export type DeltaDiskWriter = DeltaFileWriter | DeltaDirectoryWriter;
+
+export interface DeltaFileWriter {
+  kind: 'file';
   /** As the point's metadata names the VHD: relative to the VM folder. */
   key: string;
   /** For messages: where the VHD will be once committed. */
@@ -230,4 +284,20 @@ export interface DeltaDiskWriter {
   upload: RemoteUpload;
   /** After the commit: the VHD's block digests beside it, as `<ts>.vhd.checksum.json`. */
   writeDigests(collector: VhdDigestCollector, metadata: Buffer): Promise<void>;
+}
+
+/** A delta disk as a VHD directory: blocks go into `store`; commit writes the alias, last. */
+export interface DeltaDirectoryWriter {
+  kind: 'directory';
+  /** As the point's metadata names it: `vdis/<job>/<vdi>/<id>.alias.vhd`, relative to the VM folder. */
+  key: string;
+  /** For messages: the alias. */
+  path: string;
+  store: VhdDirectoryStore;
+  /** Empties the directory for a new attempt. */
+  reset(): Promise<void>;
+  /** The alias, written once the directory is whole: from then on the disk exists. */
+  commit(): Promise<void>;
+  /** Removes the alias (if written) and everything under the directory. */
+  abort(): Promise<void>;
 }

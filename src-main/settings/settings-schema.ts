@@ -23,6 +23,8 @@ export const remoteSettingSchema = z.object({
   name: z.string(),
   kind: z.literal('folder'),
   path: z.string(),
+  /** Incremental disks as VHD directories on this folder too (XO's `useVhdDirectory`); absent: VHD files. */
+  useVhdDirectory: z.boolean().optional(),
 });
 export type RemoteSetting = z.infer<typeof remoteSettingSchema>;
 

@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
+import {
+  checkRepository,
+  describePointChains,
+  listBackupPoints,
+  openPointDisks,
+  pointKey,
+  verifyPoint,
+  type BackupPoint,
+} from '../../src-main/repository/index.js';
+import { runCli } from '../helpers/cli.js';
+import { liveDisks, testBackupOptions } from '../helpers/sim.js';
+import { haltedVm, systemAndData, withSimulator } from '../helpers/simulator-suite.js';
+
+// Delta backups to a folder remote set to use VHD directories (XO's useVhdDirectory): each disk is an alias
+// `<ts>.alias.vhd` and a directory `data/<ts>.vhd/`; every point lists, chains, verifies, checks and reads
+// back as the disk was; a run that fails or is cancelled leaves no directory behind.
+
+const VM = 'dirvm';
+const JOB = 'job-dir';
+const env = withSimulator({ vms: [haltedVm(VM, systemAndData)] });
+const { temp } = env;
+let vmRef: string;
+let vmUuid: string;
+beforeAll(async () => {
+  vmRef = await env.vmRef(VM);
+  vmUuid = env.sim.control.vmUuidByName(VM);
+});
+
+const options = (remote: string, extra = {}) =>
+  testBackupOptions(remote, temp(), { jobId: JOB, useVhdDirectory: true, ...extra });
+
+/** The disks of a point as restore reads them, by live VDI uuid: SHA-256 of each. */
+async function pointHashes(p: BackupPoint): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const { disk, chain } of await openPointDisks(p)) {
+    const h = createHash('sha256');
+    for await (const piece of chain.read()) h.update(piece);
+    await chain.close();
+    out.set(disk.uuid, h.digest('hex'));
+  }
+  return out;
+}
+
+async function liveHashes(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const d of liveDisks(env.sim, VM)) out.set(d.uuid, await env.sim.control.hashVdi(d.uuid));
+  return out;
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
+}
+
+describe('delta backups as VHD directories', () => {
+  it('writes aliases and directories in XO layout; every point lists, chains, verifies, checks and restores', async () => {
+    const remote = temp();
+    const truth = new Map<string, Map<string, string>>();
+    for (let i = 0; i < 3; i++) {
+      if (i) env.sim.control.guestWrite(vmUuid, 0.1, 40 + i);
+      const r = await runDeltaBackup(env.xapi, vmRef, options(remote));
+      expect(r.disks.map((d) => d.differencing)).toEqual([i > 0, i > 0]);
+      truth.set(r.pointId, await liveHashes());
+    }
+    const { points } = await listBackupPoints(remote);
+    expect(points.map((p) => p.id)).toEqual([...truth.keys()]);
+    let blockObjects = 0;
+    for (const p of points) {
+      if (p.metadata.mode !== 'delta') throw new Error('delta expected');
+      for (const [ref, key] of Object.entries(p.metadata.vhds)) {
+        // XO's names: the metadata names the alias; the alias holds `data/<ts>.vhd`, relative to itself.
+        expect(key).toMatch(new RegExp(`^vdis/${JOB}/[0-9a-f-]{36}/${p.id}\\.alias\\.vhd$`));
+        const alias = path.join(remote, 'xo-vm-backups', vmUuid, key);
+        expect(readFileSync(alias, 'utf8')).toBe(`data/${p.id}.vhd`);
+        const dir = path.join(path.dirname(alias), 'data', `${p.id}.vhd`);
+        const files = filesUnder(dir);
+        expect(files.filter((f) => !f.startsWith('blocks/'))).toEqual([
+          'bat',
+          'chunk-filters.json',
+          'footer',
+          'header',
+        ]);
+        for (const f of files.filter((f) => f.startsWith('blocks/'))) expect(f).toMatch(/^blocks\/0\/\d{1,3}$/);
+        blockObjects += files.length - 4;
+        expect(readFileSync(path.join(dir, 'chunk-filters.json'), 'utf8')).toBe('["brotli"]');
+        expect(p.metadata.isVhdDifferencing[ref]).toBe(p.id !== points[0]!.id);
+      }
+      expect(await pointHashes(p), p.id).toEqual(truth.get(p.id));
+      const v = await verifyPoint(p);
+      expect(v).toBeTruthy();
+    }
+    expect(blockObjects).toBeGreaterThan(0);
+    // No VHD file and no checksum file anywhere: directories only.
+    const all = filesUnder(path.join(remote, 'xo-vm-backups', vmUuid, 'vdis'));
+    expect(all.filter((f) => f.endsWith('.checksum.json') || /\d{8}T\d{6}Z\.vhd$/.test(f))).toEqual([]);
+    const chains = await describePointChains(points);
+    expect(points.map((p) => chains.get(pointKey(p)))).toEqual([
+      { kind: 'base', length: 3 },
+      expect.objectContaining({ kind: 'delta', position: 2, length: 3, basePointId: points[0]!.id }),
+      expect.objectContaining({ kind: 'delta', position: 3, length: 3, basePointId: points[0]!.id }),
+    ]);
+    const report = await checkRepository(remote);
+    expect(report.found).toEqual([]);
+    const check = await runCli(['check', '--remote', remote]);
+    expect(check.stdout).toMatch(/0 problem\(s\) found/);
+    const verify = await runCli(['verify', '--remote', remote, '--vm', VM]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+
+  it('a cancelled run removes the directory it began and the remote keeps its points', async () => {
+    const remote = temp();
+    await runDeltaBackup(env.xapi, vmRef, options(remote));
+    const disksDir = path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', JOB);
+    const before = filesUnder(disksDir);
+    env.sim.control.guestWrite(vmUuid, 0.3, 50);
+    const cancel = new AbortController();
+    let sawBytes = false;
+    const opts = options(remote, {
+      signal: cancel.signal,
+      speedLimitBytesPerSec: 2 * 1024 * 1024,
+      onProgress: (p: { disk: unknown; bytesWritten?: number }) => {
+        if (p.disk !== null && (p.bytesWritten ?? 0) > 0 && !sawBytes) {
+          sawBytes = true;
+          cancel.abort();
+        }
+      },
+    });
+    await expect(runDeltaBackup(env.xapi, vmRef, opts)).rejects.toThrow(/cancel/i);
+    expect(sawBytes).toBe(true);
+    expect(filesUnder(disksDir)).toEqual(before);
+    const check = await runCli(['check', '--remote', remote]);
+    expect(check.stdout).toMatch(/0 problem\(s\) found/);
+  });
+});
