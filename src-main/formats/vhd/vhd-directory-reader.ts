@@ -34,16 +34,18 @@ export class VhdDirectoryReader implements VhdBlockFile {
     private readonly store: VhdDirectoryStore,
     readonly footer: VhdFooter,
     readonly header: VhdHeader,
+    /** The header's own checksum field: what a merge state records to know the directory again. */
+    readonly headerChecksum: number,
     /** One flag a table entry: whether the block's object is stored. */
     readonly present: Uint8Array,
     readonly filter: ChunkFilter,
   ) {}
 
   static async open(store: VhdDirectoryStore): Promise<VhdDirectoryReader> {
-    const { filter, footer, header, part } = await openParts(store);
+    const { filter, footer, header, headerChecksum, part } = await openParts(store);
     const bat = await part(BAT_NAME, Math.max(header.maxTableEntries, 1));
     const present = decodeDirectoryBat(bat, header.maxTableEntries, `${store.label}/${BAT_NAME}`);
-    return new VhdDirectoryReader(store, footer, header, present, filter);
+    return new VhdDirectoryReader(store, footer, header, headerChecksum, present, filter);
   }
 
   get path(): string {
@@ -86,6 +88,11 @@ export class VhdDirectoryReader implements VhdBlockFile {
   async readBlock(index: number, into?: Buffer): Promise<VhdStoredBlock | undefined> {
     const raw = await this.readStoredObject(index);
     if (raw === undefined) return undefined;
+    return this.decodeObject(index, raw, into);
+  }
+
+  /** A block object as stored (readStoredObject), unfiltered and checked for its length. */
+  async decodeObject(index: number, raw: Buffer, into?: Buffer): Promise<VhdStoredBlock> {
     const source = `${this.path}/${blockObjectName(index)}`;
     const buf = await this.filter.decode(raw).catch((err: unknown) => {
       throw new VhdFormatError(
@@ -109,6 +116,11 @@ export class VhdDirectoryReader implements VhdBlockFile {
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** The store this directory is read from (the merge writes into it). */
+  get objects(): VhdDirectoryStore {
+    return this.store;
   }
 }
 
@@ -145,7 +157,9 @@ async function openParts(store: VhdDirectoryStore) {
     });
   }
   const headerSource = `${label}/${HEADER_NAME}`;
-  const header = decodeHeader(await part(HEADER_NAME, HEADER_SIZE), { offset: 0, source: headerSource });
+  const rawHeader = await part(HEADER_NAME, HEADER_SIZE);
+  const header = decodeHeader(rawHeader, { offset: 0, source: headerSource });
+  const headerChecksum = rawHeader.readUInt32BE(36);
   const needed = Math.ceil(footer.currentSize / header.blockSize);
   if (header.maxTableEntries < needed) {
     throw new VhdFormatError(
@@ -154,5 +168,5 @@ async function openParts(store: VhdDirectoryStore) {
       { offset: 0, source: headerSource },
     );
   }
-  return { filter, footer, header, part };
+  return { filter, footer, header, headerChecksum, part };
 }
