@@ -4,7 +4,12 @@ import type { Remote, RemoteUpload } from '../remotes/remote.js';
 import { digestsFileText, digestsPathOf, type VhdDigestCollector } from '../formats/vhd/vhd-block-digests.js';
 import { ALIAS_SUFFIX, dataPathForAlias, isAliasName, type VhdDirectoryStore } from '../formats/vhd/vhd-directory.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
-import { deleteAliasAndDirectory, deleteDirectory, remoteDirectoryStore } from './vhd-directory-files.js';
+import {
+  deleteAliasAndDirectory,
+  deleteDirectory,
+  remoteDirectoryStore,
+  unnamedDirectories,
+} from './vhd-directory-files.js';
 import { joinKey } from '../remotes/remote-key.js';
 import { collapseUnreferencedVhds, type CollapseOptions } from './chain-collapser.js';
 import { cleanFullBackupFolder, type CleanReport } from './full-point-cleaner.js';
@@ -79,6 +84,12 @@ export class BackupFolder {
         const key = joinKey(folderKey, name);
         await this.remote.delete(key);
         removed.push(this.remote.displayPath(key));
+      }
+      // VHD directories a killed run began (no alias names them: the alias is written last).
+      const { orphans, undecided } = await unnamedDirectories(this.remote, folderKey);
+      for (const d of undecided ? [] : orphans) {
+        await deleteDirectory(this.remote, d);
+        removed.push(this.remote.displayPath(d));
       }
     }
     return removed;

@@ -141,3 +141,43 @@ async function othersNaming(remote: Remote, aliasKey: string, dirKey: string): P
   }
   return out;
 }
+
+/** Directories under `<folder>/data/` that no alias of the folder names (a run that died before its alias). */
+export async function unnamedDirectories(
+  remote: Remote,
+  folderKey: string,
+): Promise<{ orphans: string[]; undecided: boolean }> {
+  const dataKey = joinKey(folderKey, 'data');
+  const dirs = (await remote.list(dataKey)).filter((e) => e.kind === 'folder').map((e) => joinKey(dataKey, e.name));
+  if (dirs.length === 0) return { orphans: [], undecided: false };
+  const named = new Set<string>();
+  let undecided = false;
+  for (const e of await remote.list(folderKey)) {
+    if (!isAliasName(e.name)) continue;
+    if (e.kind !== 'file') {
+      undecided = true;
+      continue;
+    }
+    const r = await resolveAlias(remote, joinKey(folderKey, e.name)).catch(() => undefined);
+    // An alias that cannot be read might name any of them: none is called unnamed then.
+    if (r === undefined) undecided = true;
+    else named.add(r.dirKey);
+  }
+  return { orphans: dirs.filter((d) => !named.has(d)), undecided };
+}
+
+/** Blocks a directory's bat names whose objects are not there (one listing per thousand blocks). */
+export async function missingBlockObjects(
+  remote: Remote,
+  dirKey: string,
+  stored: readonly number[],
+): Promise<number[]> {
+  const have = new Set<string>();
+  const blocksKey = joinKey(dirKey, 'blocks');
+  for (const group of await remote.list(blocksKey)) {
+    if (group.kind !== 'folder') continue;
+    for (const e of await remote.list(joinKey(blocksKey, group.name)))
+      if (e.kind === 'file') have.add(`${group.name}/${e.name}`);
+  }
+  return stored.filter((i) => !have.has(`${Math.floor(i / 1000)}/${i % 1000}`));
+}

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
@@ -12,7 +12,9 @@ import {
   verifyPoint,
   type BackupPoint,
 } from '../../src-main/repository/index.js';
+import { deleteBackupPoint } from '../../src-main/repository/point-deleter.js';
 import { runCli } from '../helpers/cli.js';
+import { problemKinds } from '../helpers/delta-points.js';
 import { liveDisks, testBackupOptions } from '../helpers/sim.js';
 import { haltedVm, systemAndData, withSimulator } from '../helpers/simulator-suite.js';
 
@@ -138,5 +140,72 @@ describe('delta backups as VHD directories', () => {
     expect(filesUnder(disksDir)).toEqual(before);
     const check = await runCli(['check', '--remote', remote]);
     expect(check.stdout).toMatch(/0 problem\(s\) found/);
+  });
+
+  it('check names an orphan directory, a missing block and an alias that leads out; nothing outside is touched', async () => {
+    const remote = temp();
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      if (i) env.sim.control.guestWrite(vmUuid, 0.1, 60 + i);
+      ids.push((await runDeltaBackup(env.xapi, vmRef, options(remote))).pointId);
+    }
+    const [disk] = liveDisks(env.sim, VM);
+    const folder = path.join(remote, 'xo-vm-backups', vmUuid, 'vdis', JOB, disk!.uuid);
+    const clean = (await runCli(['check', '--remote', remote, '--json'])).stdout;
+    expect(problemKinds(clean)).toEqual([]);
+
+    // A directory a killed run began: no alias names it. Reported, and removed by --repair.
+    cpSync(path.join(folder, 'data', `${ids[1]}.vhd`), path.join(folder, 'data', '20200101T000000Z.vhd'), {
+      recursive: true,
+    });
+    expect(problemKinds((await runCli(['check', '--remote', remote, '--json'])).stdout)).toEqual(['orphan-vhd']);
+    await runCli(['check', '--remote', remote, '--repair']);
+    expect(existsSync(path.join(folder, 'data', '20200101T000000Z.vhd'))).toBe(false);
+    expect(problemKinds((await runCli(['check', '--remote', remote, '--json'])).stdout)).toEqual([]);
+
+    // A block object gone: the point (and the later one) is broken, named, and never repaired away.
+    const blocksDir = path.join(folder, 'data', `${ids[0]}.vhd`, 'blocks', '0');
+    const gone = readdirSync(blocksDir)[0]!;
+    const saved = readFileSync(path.join(blocksDir, gone));
+    rmSync(path.join(blocksDir, gone));
+    const broken = await runCli(['check', '--remote', remote, '--json']);
+    expect(problemKinds(broken.stdout)).toEqual(['broken-chain', 'broken-chain']);
+    expect(broken.stdout).toContain(`blocks/0/${gone}`);
+    await runCli(['check', '--remote', remote, '--repair']);
+    expect(filesUnder(path.join(folder, 'data')).length).toBeGreaterThan(4);
+    const verify = await runCli(['verify', '--remote', remote, '--vm', VM]);
+    expect(verify.code).not.toBe(0);
+    expect(verify.stdout + verify.stderr).toContain(`blocks/0/${gone}`);
+    writeFileSync(path.join(blocksDir, gone), saved);
+
+    // An alias that leads outside its VM folder, to a directory of another VM: refused, never followed.
+    const other = path.join(remote, 'xo-vm-backups', '00000000-0000-4000-8000-00000000cafe', 'data', 'x.vhd');
+    mkdirSync(path.dirname(other), { recursive: true });
+    cpSync(path.join(folder, 'data', `${ids[1]}.vhd`), other, { recursive: true });
+    const alias = path.join(folder, `${ids[1]}.alias.vhd`);
+    const target = path.relative(folder, other);
+    expect(target.startsWith('../')).toBe(true);
+    writeFileSync(alias, target);
+    const hostile = await runCli(['check', '--remote', remote, '--json']);
+    expect(problemKinds(hostile.stdout)).toContain('broken-chain');
+    expect(hostile.stdout).toContain('outside its VM folder');
+    const point = (await listBackupPoints(remote)).points.find((p) => p.id === ids[1])!;
+    await expect(deleteBackupPoint(remote, point)).rejects.toThrow(/damaged/);
+    await runCli(['check', '--remote', remote, '--repair']);
+    expect(filesUnder(other).filter((f) => !f.startsWith('blocks/'))).toEqual([
+      'bat',
+      'chunk-filters.json',
+      'footer',
+      'header',
+    ]);
+    writeFileSync(alias, `data/${ids[1]}.vhd`);
+    rmSync(path.dirname(path.dirname(other)), { recursive: true });
+
+    // Deleting the newest point removes its alias and its directory, nothing else.
+    const newest = (await listBackupPoints(remote)).points.find((p) => p.id === ids[1])!;
+    await deleteBackupPoint(remote, newest);
+    expect(readdirSync(folder).sort()).toEqual([`${ids[0]}.alias.vhd`, 'data']);
+    expect(readdirSync(path.join(folder, 'data'))).toEqual([`${ids[0]}.vhd`]);
+    expect(problemKinds((await runCli(['check', '--remote', remote, '--json'])).stdout)).toEqual([]);
   });
 });
