@@ -7,6 +7,7 @@ import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import {
   deleteAliasAndDirectory,
   deleteDirectory,
+  directoryExists,
   remoteDirectoryStore,
   unnamedDirectories,
 } from './vhd-directory-files.js';
@@ -197,7 +198,7 @@ export class BackupFolder {
     const target = dataPathForAlias(aliasName);
     const dirKey = joinKey(parentKey(aliasKey), target);
     // A directory left by a run that died (no alias names it; the clean pass removes those) is not reused.
-    if ((await this.remote.stat(dirKey)) !== undefined) await deleteDirectory(this.remote, dirKey);
+    if (await directoryExists(this.remote, dirKey)) await deleteDirectory(this.remote, dirKey);
     return {
       kind: 'directory',
       key,

@@ -76,3 +76,18 @@ export async function headerChecksumAt(remote: Remote, key: string): Promise<num
     await file.close();
   }
 }
+
+/**
+ * What a VHD takes: a file's length; for a VHD directory, the length the same VHD would have as a file
+ * (footer copy, header, BAT, its blocks, footer: XO's size of a directory), from its footer, header and bat.
+ */
+export async function storedVhdBytes(remote: Remote, key: string): Promise<number | undefined> {
+  if (!isAliasName(key)) {
+    const st = await remote.stat(key).catch(() => undefined);
+    return st?.kind === 'file' ? st.size : undefined;
+  }
+  const dir = await openVhd(remote, key).catch(() => undefined);
+  if (!(dir instanceof VhdDirectoryReader)) return undefined;
+  const batBytes = Math.ceil((dir.header.maxTableEntries * 4) / 512) * 512;
+  return 512 + 1024 + batBytes + dir.storedBlocks().length * dir.storedBlockBytes + 512;
+}

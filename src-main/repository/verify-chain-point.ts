@@ -11,7 +11,7 @@ import {
   footerCopyProblem,
   metadataDigestProblem,
 } from './point-disk-readers.js';
-import { loadDigests, openVhd } from './remote-vhd-files.js';
+import { loadDigests, openVhd, storedVhdBytes } from './remote-vhd-files.js';
 import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
@@ -73,7 +73,7 @@ export async function verifyChainPoint(
   }
   // Chains share their older files: each is read once. Keyed by key; messages name the file as the remote shows it.
   const files = new Map(disks.flatMap((d) => d.chainKeys.map((key, i) => [key, d.chain[i]!] as const)));
-  const sizes = await Promise.all([...files.keys()].map(async (key) => (await point.remote.stat(key))?.size ?? 0));
+  const sizes = await Promise.all([...files.keys()].map(async (key) => (await storedVhdBytes(point.remote, key)) ?? 0));
   const totalBytes = sizes.reduce((a, b) => a + b, 0);
   let done = 0;
   const cache = opts.cache ?? new Map();
@@ -215,5 +215,7 @@ async function verifyVhdDirectory(
       onBytes(read);
     }
   }
-  return { bytes: read, structureOnly: 'a VHD directory (Xen Orchestra records no checksums for its blocks)' };
+  // Counted as the VHD file it stands for, as its size is shown (remote-vhd-files.ts storedVhdBytes).
+  const metadata = 512 + 1024 + Math.ceil((reader.header.maxTableEntries * 4) / SECTOR) * SECTOR + 512;
+  return { bytes: metadata + read, structureOnly: 'a VHD directory (Xen Orchestra records no checksums for its blocks)' };
 }

@@ -71,11 +71,22 @@ export async function resolveAlias(remote: Remote, aliasKey: string): Promise<{ 
   return { target, dirKey: resolved };
 }
 
+/**
+ * Whether a folder prefix holds anything. A folder remote says so by stat; an object store has no folders, only
+ * keys under a prefix, so a listing decides there.
+ */
+export async function directoryExists(remote: Remote, key: string): Promise<boolean> {
+  const st = await remote.stat(key);
+  if (st?.kind === 'folder') return true;
+  if (st?.kind === 'file') return false;
+  return (await remote.list(key)).length > 0;
+}
+
 /** The directory of an alias, checked to be a folder there. */
 export async function aliasDirectory(remote: Remote, aliasKey: string): Promise<string> {
   const { target, dirKey } = await resolveAlias(remote, aliasKey);
-  const st = await remote.stat(dirKey);
-  if (st?.kind !== 'folder') {
+  if (!(await directoryExists(remote, dirKey))) {
+    const st = await remote.stat(dirKey);
     throw new BrokenAliasError(
       remote.displayPath(aliasKey),
       st ? `names ${target}, which is a file, not a VHD directory` : `names ${target}, which is missing`,

@@ -16,7 +16,13 @@ import type { Remote } from '../remotes/remote.js';
 import { joinKey } from '../remotes/remote-key.js';
 import { mergeStateKey, readMergeState, removeMergeState, writeMergeState, type MergeState } from './merge-state.js';
 import { baseName, parentKey } from './repository-keys.js';
-import { aliasDirectory, deleteDirectory, remoteDirectoryStore, resolveAlias } from './vhd-directory-files.js';
+import {
+  aliasDirectory,
+  deleteDirectory,
+  directoryExists,
+  remoteDirectoryStore,
+  resolveAlias,
+} from './vhd-directory-files.js';
 import type { VhdMergeOptions, VhdMergeProgress } from './vhd-merge-blocks.js';
 import type { VhdMergeResult } from './vhd-merge.js';
 
@@ -198,7 +204,7 @@ async function runMerge(
 async function dataOf(pair: MergePair, aliasKey: string, recorded: string | undefined): Promise<string> {
   if (recorded !== undefined) {
     const key = confinedData(pair, recorded);
-    if ((await pair.remote.stat(key))?.kind === 'folder') return key;
+    if (await directoryExists(pair.remote, key)) return key;
   }
   return aliasDirectory(pair.remote, aliasKey);
 }
@@ -300,7 +306,7 @@ async function cleanup(pair: MergePair, state: DirectoryMergeState): Promise<voi
   }
   if (parentAliasThere) await remote.delete(pair.parentAlias);
   const oldChild = state.childData ? confinedData(pair, state.childData) : childNow?.dirKey;
-  if (oldChild !== undefined && oldChild !== parentDirKey && (await remote.stat(oldChild)) !== undefined)
+  if (oldChild !== undefined && oldChild !== parentDirKey && (await directoryExists(remote, oldChild)))
     await deleteDirectory(remote, oldChild);
   await remote.syncFolder(pair.folderKey);
   await removeMergeState(remote, pair.stateKey);

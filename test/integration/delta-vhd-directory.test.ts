@@ -9,11 +9,13 @@ import {
   listBackupPoints,
   openPointDisks,
   pointKey,
+  pointSizes,
   verifyPoint,
   type BackupPoint,
 } from '../../src-main/repository/index.js';
 import { deleteBackupPoint } from '../../src-main/repository/point-deleter.js';
 import { runCli } from '../helpers/cli.js';
+import { qemuVhdToRaw } from '../helpers/vhd-fixtures.js';
 import { problemKinds } from '../helpers/delta-points.js';
 import { liveDisks, testBackupOptions } from '../helpers/sim.js';
 import { haltedVm, systemAndData, withSimulator } from '../helpers/simulator-suite.js';
@@ -75,6 +77,7 @@ describe('delta backups as VHD directories', () => {
     const { points } = await listBackupPoints(remote);
     expect(points.map((p) => p.id)).toEqual([...truth.keys()]);
     let blockObjects = 0;
+    const expectedSize = new Map<string, number>();
     for (const p of points) {
       if (p.metadata.mode !== 'delta') throw new Error('delta expected');
       for (const [ref, key] of Object.entries(p.metadata.vhds)) {
@@ -92,6 +95,10 @@ describe('delta backups as VHD directories', () => {
         ]);
         for (const f of files.filter((f) => f.startsWith('blocks/'))) expect(f).toMatch(/^blocks\/0\/\d{1,3}$/);
         blockObjects += files.length - 4;
+        expectedSize.set(
+          p.id,
+          (expectedSize.get(p.id) ?? 0) + 512 + 1024 + 512 + (files.length - 4) * (2 * 1024 * 1024 + 512) + 512,
+        );
         expect(readFileSync(path.join(dir, 'chunk-filters.json'), 'utf8')).toBe('["brotli"]');
         expect(p.metadata.isVhdDifferencing[ref]).toBe(p.id !== points[0]!.id);
       }
@@ -109,12 +116,39 @@ describe('delta backups as VHD directories', () => {
       expect.objectContaining({ kind: 'delta', position: 2, length: 3, basePointId: points[0]!.id }),
       expect.objectContaining({ kind: 'delta', position: 3, length: 3, basePointId: points[0]!.id }),
     ]);
+    // Sizes count a directory as the VHD file it stands for (footer copy, header, one-sector BAT, blocks, footer).
+    const sizes = await pointSizes(points);
+    for (const p of points) expect(sizes.get(p)).toBe(expectedSize.get(p.id));
     const report = await checkRepository(remote);
     expect(report.found).toEqual([]);
     const check = await runCli(['check', '--remote', remote]);
     expect(check.stdout).toMatch(/0 problem\(s\) found/);
     const verify = await runCli(['verify', '--remote', remote, '--vm', VM]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+
+    // Export flattens the directory chain: the VHD (read by qemu-img) and the raw image are the disk.
+    const [disk] = liveDisks(env.sim, VM);
+    const newest = points[2]!;
+    for (const format of ['vhd', 'raw'] as const) {
+      const out = path.join(temp(), `disk.${format}`);
+      const r = await runCli([
+        'export',
+        '--remote',
+        remote,
+        '--vm',
+        VM,
+        '--format',
+        format,
+        '--disk',
+        disk!.uuid,
+        '--out',
+        out,
+      ]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const raw = format === 'vhd' ? qemuVhdToRaw(out) : out;
+      const h = createHash('sha256').update(readFileSync(raw)).digest('hex');
+      expect(h).toBe(truth.get(newest.id)!.get(disk!.uuid));
+    }
   });
 
   it('a cancelled run removes the directory it began and the remote keeps its points', async () => {
