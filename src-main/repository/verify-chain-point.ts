@@ -217,5 +217,8 @@ async function verifyVhdDirectory(
   }
   // Counted as the VHD file it stands for, as its size is shown (remote-vhd-files.ts storedVhdBytes).
   const metadata = 512 + 1024 + Math.ceil((reader.header.maxTableEntries * 4) / SECTOR) * SECTOR + 512;
-  return { bytes: metadata + read, structureOnly: 'a VHD directory (Xen Orchestra records no checksums for its blocks)' };
+  return {
+    bytes: metadata + read,
+    structureOnly: 'a VHD directory (Xen Orchestra records no checksums for its blocks)',
+  };
 }

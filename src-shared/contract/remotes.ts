@@ -8,6 +8,8 @@ export const remoteSummarySchema = z.object({
   name: z.string(),
   kind: z.literal('folder'),
   path: z.string(),
+  /** Incremental disks go in as VHD directories (Xen Orchestra's useVhdDirectory); absent: VHD files. */
+  useVhdDirectory: z.boolean().optional(),
 });
 export type RemoteSummary = z.infer<typeof remoteSummarySchema>;
 
@@ -31,6 +33,7 @@ export const remotesChannels = {
       .object({
         name: z.string().trim().min(1, 'Give the remote a name').max(100),
         path: z.string().trim().min(1, 'Enter a folder path').max(4096),
+        useVhdDirectory: z.boolean().optional(),
       })
       .strict(),
     response: remoteSummarySchema,

@@ -12,13 +12,19 @@ export function remotesHandlers(
 ): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove' | 'remotes.test' | 'remotes.usage'> {
   return {
     'remotes.list': async () => ctx.settings.get().remotes,
-    'remotes.add': async ({ name, path: dir }) => {
+    'remotes.add': async ({ name, path: dir, useVhdDirectory }) => {
       // The rule the CLI's --remote follows too: a job never writes relative to wherever the engine started.
       checkRemoteLocation(dir);
       if (ctx.settings.get().remotes.some((r) => r.name === name)) {
         throw new SluiceError('CONFLICT', `A remote named "${name}" already exists.`, { hint: 'Choose another name.' });
       }
-      const remote = { id: randomUUID(), name, kind: 'folder' as const, path: dir };
+      const remote = {
+        id: randomUUID(),
+        name,
+        kind: 'folder' as const,
+        path: dir,
+        ...(useVhdDirectory ? { useVhdDirectory: true } : {}),
+      };
       await ctx.settings.update((s) => void s.remotes.push(remote));
       ctx.bus.emit('settings.changed', { section: 'remotes' });
       return remote;
