@@ -90,11 +90,17 @@ function layout(remote: string): { aliases: string[]; data: string[]; other: str
   };
 }
 
-/** A remote that counts the bytes every write puts on it. */
+/**
+ * A remote that counts the bytes every write puts on it and, like an object store, can neither rename nor
+ * update in place (its puts stay whole: the folder's own temp-and-rename is the store's business).
+ */
 function counting(remote: Remote): { remote: Remote; written: () => number } {
   let written = 0;
+  const refuse = () => Promise.reject(new Error('this remote cannot rename or update in place'));
   const proxy = new Proxy(remote, {
     get(target, prop, receiver) {
+      if (prop === 'capabilities') return { rename: false, inPlaceUpdate: false };
+      if (prop === 'rename' || prop === 'openUpdate') return refuse;
       const v = Reflect.get(target, prop, receiver) as unknown;
       if (prop === 'writeNew' || prop === 'overwrite') {
         return (key: string, data: Buffer | string) => {
