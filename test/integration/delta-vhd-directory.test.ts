@@ -14,7 +14,9 @@ import {
   type BackupPoint,
 } from '../../src-main/repository/index.js';
 import { deleteBackupPoint } from '../../src-main/repository/point-deleter.js';
+import { restorePoint } from '../../src-main/restore/restore-point.js';
 import { runCli } from '../helpers/cli.js';
+import { testRestoreOptions, vmRefByUuid, vmShape } from '../helpers/restore.js';
 import { qemuVhdToRaw } from '../helpers/vhd-fixtures.js';
 import { problemKinds } from '../helpers/delta-points.js';
 import { liveDisks, testBackupOptions } from '../helpers/sim.js';
@@ -125,6 +127,18 @@ describe('delta backups as VHD directories', () => {
     expect(check.stdout).toMatch(/0 problem\(s\) found/);
     const verify = await runCli(['verify', '--remote', remote, '--vm', VM]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+
+    // Restore to the pool: the new VM's disks are the point's, byte for byte.
+    const middle = points[1]!;
+    const restored = await restorePoint(env.xapi, middle, testRestoreOptions(temp(), { points }));
+    const shape = await vmShape(env.sim, vmRefByUuid(env.sim, restored.vmUuid));
+    const wanted = new Map(
+      liveDisks(env.sim, VM).map((d, i) => [String(i), truth.get(middle.id)!.get(d.uuid)] as const),
+    );
+    expect(shape.disks.map((d) => d.sha256).sort()).toEqual([...wanted.values()].sort());
+    const list = await runCli(['list', '--remote', remote]);
+    expect(list.code).toBe(0);
+    for (const p of points) expect(list.stdout).toContain(p.id);
 
     // Export flattens the directory chain: the VHD (read by qemu-img) and the raw image are the disk.
     const [disk] = liveDisks(env.sim, VM);
