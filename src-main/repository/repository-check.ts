@@ -16,7 +16,7 @@ import { VhdDirectoryReader } from '../formats/vhd/vhd-directory-reader.js';
 import {
   aliasDirectory,
   deleteDirectory,
-  missingBlockObjects,
+  directoryFindings,
   remoteDirectoryStore,
   unnamedDirectories,
 } from './vhd-directory-files.js';
@@ -275,7 +275,9 @@ async function inspectDirectories(root: Remote, scan: VhdFolderScan, add: AddPro
     if (dirKey === undefined) continue;
     const reader = await VhdDirectoryReader.open(remoteDirectoryStore(root, dirKey)).catch(() => undefined);
     if (!reader) continue;
-    const missing = await missingBlockObjects(root, dirKey, reader.storedBlocks());
+    const { missing, temporaries } = await directoryFindings(root, dirKey, reader.storedBlocks());
+    for (const t of temporaries)
+      add('temporary-file', root.displayPath(t), 'a temporary file left by a write that did not finish');
     if (missing.length > 0) {
       const first = `${root.displayPath(dirKey)}/${blockObjectName(missing[0]!)}`;
       v.unreadable = `${missing.length} block(s) its block table names are missing (first: ${first})`;
@@ -289,6 +291,17 @@ async function inspectDirectories(root: Remote, scan: VhdFolderScan, add: AddPro
     if (undecided) add('damaged-vhd', root.displayPath(d), `${why}; kept, because an alias here cannot be read`);
     else add('orphan-vhd', root.displayPath(d), why);
   }
+}
+
+/** Temporary files inside the directories the folder's aliases name. */
+async function directoryTemporaries(root: Remote, scan: VhdFolderScan): Promise<string[]> {
+  const out: string[] = [];
+  for (const v of scan.vhds.values()) {
+    if (!isAliasName(v.name)) continue;
+    const dirKey = await aliasDirectory(root, v.key).catch(() => undefined);
+    if (dirKey !== undefined) out.push(...(await directoryFindings(root, dirKey, [])).temporaries);
+  }
+  return out;
 }
 
 /** Every point's VHD chains, each resolved from its folder's scan. */
@@ -341,6 +354,10 @@ async function repairVm(root: Remote, vmUuid: string, opts: CheckOptions): Promi
       continue;
     }
     await collapseFolder(root, dir, referenced, opts);
+    for (const key of await directoryTemporaries(root, scan)) {
+      await root.delete(key);
+      opts.log?.(`Removed ${root.displayPath(key)}.`);
+    }
     const { orphans, undecided } = await unnamedDirectories(root, dir);
     for (const d of undecided ? [] : orphans) {
       await deleteDirectory(root, d);

@@ -4,6 +4,7 @@ import { ALIAS_MAX_BYTES, isAliasName, type VhdDirectoryStore } from '../formats
 import type { Remote } from '../remotes/remote.js';
 import { joinKey, keySegments } from '../remotes/remote-key.js';
 import { baseName, parentKey } from './repository-keys.js';
+import { isTemporaryName } from './repository-layout.js';
 
 // VHD directories on a remote (formats/vhd/vhd-directory.ts has the layout): the alias a point names, the
 // directory it resolves to, and the objects under it. An alias comes from the repository, which may be
@@ -177,18 +178,27 @@ export async function unnamedDirectories(
   return { orphans: dirs.filter((d) => !named.has(d)), undecided };
 }
 
-/** Blocks a directory's bat names whose objects are not there (one listing per thousand blocks). */
-export async function missingBlockObjects(
+/**
+ * Blocks a directory's bat names whose objects are not there (one listing per thousand blocks), and the
+ * temporary files an interrupted put left in it (a folder remote's `.<tag>.<name>`), as keys.
+ */
+export async function directoryFindings(
   remote: Remote,
   dirKey: string,
   stored: readonly number[],
-): Promise<number[]> {
+): Promise<{ missing: number[]; temporaries: string[] }> {
   const have = new Set<string>();
+  const temporaries: string[] = [];
   const blocksKey = joinKey(dirKey, 'blocks');
+  for (const e of await remote.list(dirKey))
+    if (e.kind === 'file' && isTemporaryName(e.name)) temporaries.push(joinKey(dirKey, e.name));
   for (const group of await remote.list(blocksKey)) {
     if (group.kind !== 'folder') continue;
-    for (const e of await remote.list(joinKey(blocksKey, group.name)))
-      if (e.kind === 'file') have.add(`${group.name}/${e.name}`);
+    for (const e of await remote.list(joinKey(blocksKey, group.name))) {
+      if (e.kind !== 'file') continue;
+      if (isTemporaryName(e.name)) temporaries.push(joinKey(blocksKey, group.name, e.name));
+      else have.add(`${group.name}/${e.name}`);
+    }
   }
-  return stored.filter((i) => !have.has(`${Math.floor(i / 1000)}/${i % 1000}`));
+  return { missing: stored.filter((i) => !have.has(`${Math.floor(i / 1000)}/${i % 1000}`)), temporaries };
 }

@@ -202,6 +202,13 @@ describe('delta backups as VHD directories', () => {
     const clean = (await runCli(['check', '--remote', remote, '--json'])).stdout;
     expect(problemKinds(clean)).toEqual([]);
 
+    // A put cut short inside a directory an alias names: a temporary file, reported and removed by --repair.
+    const temporary = path.join(folder, 'data', `${ids[1]}.vhd`, 'blocks', '0', '.1a2b3c.7');
+    writeFileSync(temporary, 'partial');
+    expect(problemKinds((await runCli(['check', '--remote', remote, '--json'])).stdout)).toEqual(['temporary-file']);
+    await runCli(['check', '--remote', remote, '--repair']);
+    expect(existsSync(temporary)).toBe(false);
+
     // A directory a killed run began: no alias names it. Reported, and removed by --repair.
     cpSync(path.join(folder, 'data', `${ids[1]}.vhd`), path.join(folder, 'data', '20200101T000000Z.vhd'), {
       recursive: true,
