@@ -21,6 +21,11 @@ export interface BackupRunOptions {
   retention?: RetentionPolicy;
   /** Delta mode: force a full VHD when the chain already has this many points (bounds chain length); absent or 0: never. */
   fullInterval?: number;
+  /**
+   * Delta mode: write each disk as a VHD directory (XO's `useVhdDirectory`) even where the remote could take a
+   * VHD file; a remote without rename or in-place updates (object storage) always gets directories.
+   */
+  useVhdDirectory?: boolean;
   /** Delta mode: disks of one VM exported in parallel (default 1). */
   diskConcurrency?: number;
   signal?: AbortSignal;

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { vdiRecordSchema } from '../xapi/xapi-records.js';
 import { estimateVhdExportBytes } from './export-size-estimate.js';
+import { isAliasName, type VhdDirectoryStore } from '../formats/vhd/vhd-directory.js';
+import { writeVhdStreamToDirectory } from '../formats/vhd/vhd-stream-to-directory.js';
 import { writeVhdStreamToFile, type VhdStreamToFileResult } from '../formats/vhd/vhd-stream-to-file.js';
 import type { RandomAccessFile } from '../core/random-access-file.js';
 import { describeFsError } from '../errors/fs-errors.js';
@@ -88,14 +90,18 @@ export function estimateDiskStream(d: SnapshotDisk): number {
   return estimateVhdExportBytes(vdi.virtual_size, vdi.physical_utilisation);
 }
 
-/** One disk being written: its VHD's file, where it goes and what it is built on. */
+/** One disk being written: its VHD's file (or directory), where it goes and what it is built on. */
 interface DiskWrite {
   disk: SnapshotDisk;
   parent: DiskParent | undefined;
-  file: RandomAccessFile;
+  out: { kind: 'file'; file: RandomAccessFile } | { kind: 'directory'; store: VhdDirectoryStore };
   path: string;
   sampler: ProgressSampler;
 }
+
+/** What writing one disk gave: its stream's length and, for a VHD file, what its digests file needs. */
+type DiskSummary = Pick<VhdStreamToFileResult, 'streamBytes'> &
+  Partial<Pick<VhdStreamToFileResult, 'digests' | 'metadata'>>;
 
 /**
  * One disk of a delta point: a differencing VHD on the previous one when the chain allows it, else a full
@@ -124,28 +130,36 @@ export async function backupDeltaDisk(
     diskSampler.stop('skipped');
     return undefined;
   }
-  const parent = await chooseParent(run, base, d);
-  const vhd = await run.folder.beginDeltaDisk(opts.jobId, d.liveVdiUuid, run.ts);
-  const { key, path: target, upload } = vhd;
-  const file = upload.file;
+  const directory = run.folder.usesVhdDirectories(opts.useVhdDirectory);
+  const parent = await chooseParent(run, base, d, directory);
+  const vhd = await run.folder.beginDeltaDisk(opts.jobId, d.liveVdiUuid, run.ts, { directory });
+  const { key, path: target } = vhd;
   // An estimate until the VHD's block table gives the stream's length, so the total is never unknown.
   [diskSampler.totalBytes, diskSampler.estimate] = [estimateDiskStream(d), 'allocation'];
   diskSampler.phase = 'transfer';
   diskSampler.start();
-  const write: DiskWrite = { disk: d, parent, file, path: target, sampler: diskSampler };
+  const out: DiskWrite['out'] =
+    vhd.kind === 'file' ? { kind: 'file', file: vhd.upload.file } : { kind: 'directory', store: vhd.store };
+  const write: DiskWrite = { disk: d, parent, out, path: target, sampler: diskSampler };
   try {
     const summary = await retryFromStart(
       `the export of disk "${d.vdi.name_label}"`,
       { policy: opts.retry, signal: opts.signal, log: opts.log, context: run.ctx },
       async (attempt) => {
-        if (attempt > 1) await file.truncate(0);
+        if (attempt > 1) await (vhd.kind === 'file' ? vhd.upload.file.truncate(0) : vhd.reset());
         return exportDisk(run, limits, write, attempt);
       },
     );
-    await upload.commit();
-    onCommitted(key);
-    // After the VHD is in place (its size is final); before the metadata that commits the point.
-    await vhd.writeDigests(summary.digests, summary.metadata);
+    if (vhd.kind === 'file') {
+      await vhd.upload.commit();
+      onCommitted(key);
+      // After the VHD is in place (its size is final); before the metadata that commits the point.
+      await vhd.writeDigests(summary.digests!, summary.metadata!);
+    } else {
+      // The alias, last of the disk's objects: the directory is whole before anything names it.
+      await vhd.commit();
+      onCommitted(key);
+    }
     diskSampler.stop('done');
     return {
       result: {
@@ -160,13 +174,27 @@ export async function backupDeltaDisk(
     };
   } catch (err) {
     diskSampler.stop(opts.signal?.aborted ? 'cancelled' : 'failed');
-    await upload.abort();
+    if (vhd.kind === 'file') await vhd.upload.abort();
+    else {
+      await vhd.abort().catch((e: unknown) => {
+        opts.log(
+          'warn',
+          `Could not remove the VHD directory of ${target}: ${e instanceof Error ? e.message : String(e)}`,
+          run.ctx,
+        );
+      });
+    }
     throw err;
   }
 }
 
 /** The parent a differencing VHD can have, or undefined (said in the log) when this disk needs a full VHD. */
-async function chooseParent(run: DeltaRun, base: DeltaBase, d: SnapshotDisk): Promise<DiskParent | undefined> {
+async function chooseParent(
+  run: DeltaRun,
+  base: DeltaBase,
+  d: SnapshotDisk,
+  directory: boolean,
+): Promise<DiskParent | undefined> {
   const { opts, ctx } = run;
   const baseDisk = base.disks.find((b) => b.vdi.snapshot_of === d.vdi.snapshot_of);
   const prevRel = base.previous ? run.folder.diskKeyOf(base.previous, opts.jobId, d.liveVdiUuid) : undefined;
@@ -178,6 +206,15 @@ async function chooseParent(run: DeltaRun, base: DeltaBase, d: SnapshotDisk): Pr
         ctx,
       );
     }
+    return undefined;
+  }
+  if (isAliasName(prevRel) !== directory) {
+    // A chain is all files or all directories (as XO keeps it): the merge works on one form or the other.
+    opts.log(
+      'info',
+      `The chain of disk "${d.vdi.name_label}" is made of ${directory ? 'VHD files' : 'VHD directories'} and this remote now takes ${directory ? 'VHD directories' : 'VHD files'}; starting a new chain with a full VHD.`,
+      ctx,
+    );
     return undefined;
   }
   const chain = await run.folder.previousChain(prevRel);
@@ -204,12 +241,7 @@ async function chooseParent(run: DeltaRun, base: DeltaBase, d: SnapshotDisk): Pr
 }
 
 /** One GET /export_raw_vdi under its own host task, its VHD stream checked and written into the disk's file. */
-async function exportDisk(
-  run: DeltaRun,
-  limits: DiskLimits,
-  write: DiskWrite,
-  attempt: number,
-): Promise<VhdStreamToFileResult> {
+async function exportDisk(run: DeltaRun, limits: DiskLimits, write: DiskWrite, attempt: number): Promise<DiskSummary> {
   const { xapi, opts, ctx } = run;
   const { disk: d, parent } = write;
   const taskRef = await createOwnedTask(xapi, 'Sluice delta export', `${run.vm.name} ${d.vdi.name_label}`, opts.runId);
@@ -243,7 +275,7 @@ async function streamDisk(
   write: DiskWrite,
   stream: HostStream,
   attempt: number,
-): Promise<VhdStreamToFileResult> {
+): Promise<DiskSummary> {
   const { opts, ctx } = run;
   const { disk: d, parent } = write;
   const bridge = new StreamBridge();
@@ -269,16 +301,21 @@ async function streamDisk(
       throw e;
     },
   );
-  const written = writeVhdStreamToFile(bridge, write.path, {
-    file: write.file,
+  const streamOpts = {
     source: `${run.vm.name} / ${d.vdi.name_label}`,
     // The host sends no length, but the VHD's block table says where the stream ends.
-    onLength: (bytes) => {
+    onLength: (bytes: number) => {
       write.sampler.totalBytes = bytes;
       write.sampler.estimate = undefined;
     },
     ...(parent ? { parentName: path.basename(parent.parentKey), expectedParentUuid: parent.base.vdi.uuid } : {}),
-  }).catch((e: unknown) => {
+  };
+  const { out } = write;
+  const writing: Promise<DiskSummary> =
+    out.kind === 'file'
+      ? writeVhdStreamToFile(bridge, write.path, { ...streamOpts, file: out.file })
+      : writeVhdStreamToDirectory(bridge, out.store, streamOpts);
+  const written = writing.catch((e: unknown) => {
     // A write that failed on the remote (full, read-only, gone) is said in words, naming the file.
     const err = (e as NodeJS.ErrnoException)?.code ? describeFsError(e, write.path, 'write') : e;
     stream.abort(err);

@@ -81,7 +81,7 @@ export class BackupRuns {
       req,
       runId,
       xapi,
-      remote: { id: remote.id, root: remote.path },
+      remote: { id: remote.id, root: remote.path, ...(remote.useVhdDirectory ? { useVhdDirectory: true } : {}) },
       limits: {
         vmConcurrency: 1,
         speedLimitBytesPerSec: req.speedLimitBytesPerSec ?? prefs.defaultSpeedLimitBytesPerSec,
@@ -227,7 +227,7 @@ interface NowRun {
   req: StartBackup;
   runId: string;
   xapi: XapiSession;
-  remote: { id: string; root: string };
+  remote: { id: string; root: string; useVhdDirectory?: boolean };
   limits: PlanLimits;
   recorder: RunRecorder;
   operation: { signal: AbortSignal; end: () => void };

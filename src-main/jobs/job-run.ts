@@ -76,13 +76,13 @@ async function usableRemotes(
   c: JobRunContext,
   known: ConfiguredRemote[],
   vms: SelectedVm[],
-): Promise<Array<{ id: string; root: string }>> {
-  const usable: Array<{ id: string; root: string }> = [];
+): Promise<Array<{ id: string; root: string; useVhdDirectory?: boolean }>> {
+  const usable: Array<{ id: string; root: string; useVhdDirectory?: boolean }> = [];
   for (const r of known) {
     try {
       await openExistingRemote(r.path);
       await preflightRemote(r.path, { create: false });
-      usable.push({ id: r.id, root: r.path });
+      usable.push({ id: r.id, root: r.path, ...(r.useVhdDirectory ? { useVhdDirectory: true } : {}) });
     } catch (err) {
       for (const vm of vms) c.recorder.vmFailed(vm.uuid, r.id, err, false, c.now());
     }
@@ -93,7 +93,7 @@ async function usableRemotes(
 function jobPlan(
   c: JobRunContext,
   vms: SelectedVm[],
-  remotes: Array<{ id: string; root: string }>,
+  remotes: Array<{ id: string; root: string; useVhdDirectory?: boolean }>,
   spool: SpoolBudget,
 ): BackupPlan {
   const { job } = c;

@@ -31,13 +31,6 @@ export function validateJob(input: ParsedInput, settings: Settings, now: Date): 
       issues.push({ path: `remoteIds.${i}`, message: `Unknown remote "${rid}"; add it under Remotes first` });
     else if (input.remoteIds.indexOf(rid) !== i)
       issues.push({ path: `remoteIds.${i}`, message: 'This remote is listed twice' });
-    else if (input.mode === 'delta' && settings.remotes.some((r) => r.id === rid && r.encrypted))
-      // As the backup itself refuses (repository deltaRefusalOn): said at the field, before any run.
-      issues.push({
-        path: `remoteIds.${i}`,
-        message:
-          'This remote is encrypted: incremental backups on it must be VHD directories, which Sluice does not write yet; use full mode',
-      });
   });
   if (input.mirrorFrom === undefined && input.mode === 'delta' && input.compression !== 'none') {
     issues.push({

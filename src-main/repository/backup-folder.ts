@@ -1,9 +1,16 @@
 import { describeFsError } from '../errors/fs-errors.js';
-import { SluiceError } from '../errors/sluice-error.js';
 import type { BackupMetadata, FullMetadata } from './backup-metadata.js';
 import type { Remote, RemoteUpload } from '../remotes/remote.js';
 import { digestsFileText, digestsPathOf, type VhdDigestCollector } from '../formats/vhd/vhd-block-digests.js';
+import { ALIAS_SUFFIX, dataPathForAlias, isAliasName, type VhdDirectoryStore } from '../formats/vhd/vhd-directory.js';
 import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import {
+  deleteAliasAndDirectory,
+  deleteDirectory,
+  directoryExists,
+  remoteDirectoryStore,
+  unnamedDirectories,
+} from './vhd-directory-files.js';
 import { joinKey } from '../remotes/remote-key.js';
 import { collapseUnreferencedVhds, type CollapseOptions } from './chain-collapser.js';
 import { cleanFullBackupFolder, type CleanReport } from './full-point-cleaner.js';
@@ -58,16 +65,6 @@ export class BackupFolder {
     return folder;
   }
 
-  /**
-   * An encrypted remote takes incremental backups only as VHD directories (one small file a block), as
-   * XO requires: a VHD file is merged in place, which an encrypted file cannot be. Sluice does not write VHD
-   * directories yet, so a delta backup to an encrypted remote is refused before it begins.
-   */
-  refuseDeltaIfEncrypted(): void {
-    const refusal = deltaRefusalOn(this.remote);
-    if (refusal) throw refusal;
-  }
-
   /** One writer per VM folder (XO's `<vmUuid>.lock/`); resolves to the release. */
   lock(purpose: string): Promise<() => Promise<void>> {
     return lockVmFolder(this.remote, this.vmUuid, purpose);
@@ -101,6 +98,12 @@ export class BackupFolder {
         const key = joinKey(folderKey, name);
         await this.remote.delete(key);
         removed.push(this.remote.displayPath(key));
+      }
+      // VHD directories a killed run began (no alias names them: the alias is written last).
+      const { orphans, undecided } = await unnamedDirectories(this.remote, folderKey);
+      for (const d of undecided ? [] : orphans) {
+        await deleteDirectory(this.remote, d);
+        removed.push(this.remote.displayPath(d));
       }
     }
     return removed;
@@ -165,22 +168,67 @@ export class BackupFolder {
   }
 
   /**
+   * Whether this run's incremental disks go in as VHD directories (XO's form on object storage): always on a
+   * remote that cannot rename or rewrite a file in place (there a VHD file could never be merged: an object
+   * store, an encrypted remote, whose files are sealed whole), and on a folder remote set to
+   * (`useVhdDirectory`, as XO's remote option of that name).
+   */
+  usesVhdDirectories(useVhdDirectory = false): boolean {
+    const { rename, inPlaceUpdate } = this.remote.capabilities;
+    return useVhdDirectory || !rename || !inPlaceUpdate;
+  }
+
+  /**
    * A new VHD of delta point `id` for one disk: its file (new on the remote until committed), the key the
    * metadata names it by (relative to the VM folder, as XO writes it), and its digests file, written once the
-   * VHD is in place (its identity is read back from what the remote holds).
+   * VHD is in place (its identity is read back from what the remote holds). With `directory`, a VHD directory
+   * `data/<id>.vhd/` instead, named by the alias `<id>.alias.vhd` that commit writes last.
    */
-  async beginDeltaDisk(jobId: string, vdiUuid: string, id: string): Promise<DeltaDiskWriter> {
-    this.refuseDeltaIfEncrypted();
+  async beginDeltaDisk(
+    jobId: string,
+    vdiUuid: string,
+    id: string,
+    opts: { directory?: boolean } = {},
+  ): Promise<DeltaDiskWriter> {
+    if (opts.directory) return this.beginDeltaDirectory(jobId, vdiUuid, id);
     const key = `vdis/${jobId}/${vdiUuid}/${id}.vhd`;
     const fileKey = joinKey(this.vmKey, key);
     const upload = await this.remote.beginNew(fileKey);
     return {
+      kind: 'file',
       key,
       path: this.remote.displayPath(fileKey),
       upload,
       writeDigests: async (collector, metadata) => {
         const vhd = await VhdFileReader.openFile(await this.remote.openRead(fileKey));
         await this.remote.writeNew(digestsPathOf(fileKey), await digestsFileText(vhd, collector, metadata));
+      },
+    };
+  }
+
+  private async beginDeltaDirectory(jobId: string, vdiUuid: string, id: string): Promise<DeltaDirectoryWriter> {
+    const aliasName = `${id}${ALIAS_SUFFIX}`;
+    const key = `vdis/${jobId}/${vdiUuid}/${aliasName}`;
+    const aliasKey = joinKey(this.vmKey, key);
+    const target = dataPathForAlias(aliasName);
+    const dirKey = joinKey(parentKey(aliasKey), target);
+    // A directory left by a run that died (no alias names it; the clean pass removes those) is not reused.
+    if (await directoryExists(this.remote, dirKey)) await deleteDirectory(this.remote, dirKey);
+    return {
+      kind: 'directory',
+      key,
+      path: this.remote.displayPath(aliasKey),
+      store: remoteDirectoryStore(this.remote, dirKey),
+      reset: async () => {
+        await deleteDirectory(this.remote, dirKey);
+      },
+      commit: async () => {
+        await this.remote.writeNew(aliasKey, target);
+      },
+      abort: async () => {
+        await this.remote.delete(aliasKey);
+        await deleteDirectory(this.remote, dirKey);
+        await this.remote.removeEmptyFolder(parentKey(dirKey));
       },
     };
   }
@@ -227,6 +275,10 @@ export class BackupFolder {
       if (named.has(name)) continue;
       const key = namedFileKey(this.vmKey, this.vmKey, name, this.remote.label);
       if (!key.startsWith(vdis) || !key.endsWith('.vhd')) continue;
+      if (isAliasName(key)) {
+        if (await this.remote.stat(key)) removed.push(...(await deleteAliasAndDirectory(this.remote, key)));
+        continue;
+      }
       for (const k of [key, `${key}.checksum.json`]) {
         if (!(await this.remote.stat(k))) continue;
         await this.remote.delete(k);
@@ -247,7 +299,10 @@ export interface FullPointWriter {
   commit(sha256: string, metadata: Omit<FullMetadata, 'xva'>): Promise<void>;
 }
 
-export interface DeltaDiskWriter {
+export type DeltaDiskWriter = DeltaFileWriter | DeltaDirectoryWriter;
+
+export interface DeltaFileWriter {
+  kind: 'file';
   /** As the point's metadata names the VHD: relative to the VM folder. */
   key: string;
   /** For messages: where the VHD will be once committed. */
@@ -258,15 +313,18 @@ export interface DeltaDiskWriter {
   writeDigests(collector: VhdDigestCollector, metadata: Buffer): Promise<void>;
 }
 
-/** Why an incremental backup cannot go to this remote (see BackupFolder.refuseDeltaIfEncrypted), if it cannot. */
-export function deltaRefusalOn(remote: Remote): SluiceError | undefined {
-  if (!remote.encrypted) return undefined;
-  return new SluiceError(
-    'VALIDATION',
-    `The remote ${remote.label} is encrypted: incremental backups on it must be VHD directories, which Sluice does not write yet.`,
-    {
-      hint: 'Back up to it in full mode, or send incremental backups to a remote without encryption. Nothing was changed.',
-      context: { remote: remote.label },
-    },
-  );
+/** A delta disk as a VHD directory: blocks go into `store`; commit writes the alias, last. */
+export interface DeltaDirectoryWriter {
+  kind: 'directory';
+  /** As the point's metadata names it: `vdis/<job>/<vdi>/<id>.alias.vhd`, relative to the VM folder. */
+  key: string;
+  /** For messages: the alias. */
+  path: string;
+  store: VhdDirectoryStore;
+  /** Empties the directory for a new attempt. */
+  reset(): Promise<void>;
+  /** The alias, written once the directory is whole: from then on the disk exists. */
+  commit(): Promise<void>;
+  /** Removes the alias (if written) and everything under the directory. */
+  abort(): Promise<void>;
 }

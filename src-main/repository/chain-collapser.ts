@@ -9,6 +9,10 @@ import {
   type VhdFolderScan,
 } from './vhd-folder-scan.js';
 import { asChainProblem } from './vhd-chain-problem.js';
+import { isAliasName } from '../formats/vhd/vhd-directory.js';
+import { parentOfMergeState } from './merge-state.js';
+import { deleteAliasAndDirectory } from './vhd-directory-files.js';
+import { isDirectoryMerge, mergeVhdDirectoryIntoParent, resumeVhdDirectoryMerge } from './vhd-directory-merge.js';
 import { mergeVhdIntoParent, resumeVhdMerge, type VhdMergeOptions, type VhdMergeProgress } from './vhd-merge.js';
 
 // After a delta point's metadata is gone, its VHDs are no longer referenced. Each one a later VHD still builds
@@ -45,9 +49,8 @@ export async function collapseUnreferencedVhds(
   const dir = scan.dir;
   for (const state of scan.mergeStates) {
     opts.log?.(`Resuming the unfinished merge ${remote.displayPath(joinKey(folderKey, state))}.`);
-    const r = await resumeVhdMerge(remote, folderKey, state, mergeOptions(dir, state, opts)).catch(
-      rethrowAsChainProblem,
-    );
+    const resume = isAliasName(parentOfMergeState(state)) ? resumeVhdDirectoryMerge : resumeVhdMerge;
+    const r = await resume(remote, folderKey, state, mergeOptions(dir, state, opts)).catch(rethrowAsChainProblem);
     report.resumed.push(r.path.slice(r.path.lastIndexOf('/') + 1));
   }
   // Oldest first (names are time stamps): a root absorbs its child before that child is looked at.
@@ -57,14 +60,18 @@ export async function collapseUnreferencedVhds(
     if (!next) break;
     if (next.kind === 'remove') {
       const key = joinKey(folderKey, next.name);
-      await remote.delete(key);
-      await remote.delete(key + DIGESTS_SUFFIX);
+      if (isAliasName(next.name)) await deleteAliasAndDirectory(remote, key);
+      else {
+        await remote.delete(key);
+        await remote.delete(key + DIGESTS_SUFFIX);
+      }
       await remote.syncFolder(folderKey);
       opts.log?.(`Removed ${remote.displayPath(key)}: no backup point uses it any more.`);
       report.removed.push(next.name);
     } else {
       opts.log?.(`Merging ${next.child} into ${next.parent} (${dir}).`);
-      await mergeVhdIntoParent(remote, folderKey, next.parent, next.child, mergeOptions(dir, next, opts)).catch(
+      const merge = isDirectoryMerge(next.parent, next.child) ? mergeVhdDirectoryIntoParent : mergeVhdIntoParent;
+      await merge(remote, folderKey, next.parent, next.child, mergeOptions(dir, next, opts)).catch(
         rethrowAsChainProblem,
       );
       report.merged.push({ parent: next.parent, child: next.child });
@@ -116,6 +123,11 @@ function nextStep(scan: VhdFolderScan, referenced: ReadonlySet<string>, report: 
       continue;
     }
     const child = children[0]!;
+    if (isAliasName(v.name) !== isAliasName(child.name)) {
+      const m = `${child.path} and ${v.path} are one a VHD file and one a VHD directory; not merged (keep the points, or start a new chain)`;
+      if (!known(m)) report.problems.push(m);
+      continue;
+    }
     if (child.unreadable) {
       const m = `${child.path} is damaged, so it is not merged into ${v.name}: ${child.unreadable}`;
       if (!known(m)) report.problems.push(m);

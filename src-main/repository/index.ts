@@ -13,7 +13,7 @@
  * - checking: `verifyPoint` (with `withNearestGoodPoint` for a restore that meets damage), `checkRepository`.
  * Unreadable metadata holds everything it might reference: nothing is deleted or merged past it.
  */
-export { BackupFolder, deltaRefusalOn, type FullPointWriter } from './backup-folder.js';
+export { BackupFolder, type FullPointWriter } from './backup-folder.js';
 export { listBackupPoints, type BackupPoint, type UnreadableMetadata } from './repository-reader.js';
 export { BACKUPS_DIR, METADATA_VERSION, formatTimestamp } from './repository-layout.js';
 export type { BackupMetadata, DeltaMetadata, FullMetadata } from './backup-metadata.js';

@@ -11,7 +11,7 @@ import {
 import { readVhdAt } from '../formats/vhd/vhd-file-reader.js';
 import type { Remote } from '../remotes/remote.js';
 import { baseName, parentKey as parentKeyOf } from './repository-keys.js';
-import { loadDigests, openVhd, readDigestsRecordAt } from './remote-vhd-files.js';
+import { loadDigests, openVhdFile, readDigestsRecordAt } from './remote-vhd-files.js';
 
 // The block digests (formats/vhd-block-digests.ts) of a merged VHD: the parent's for the blocks the merge left
 // alone, fresh ones for the blocks it wrote. While the merge runs, no digests file sits beside the parent (its
@@ -30,7 +30,7 @@ export function parentDigestsAsideKey(parentKey: string): string {
 export async function setAsideParentDigests(remote: Remote, parentKey: string): Promise<void> {
   const aside = parentDigestsAsideKey(parentKey);
   const name = baseName(parentKey);
-  const parent = await openVhd(remote, parentKey);
+  const parent = await openVhdFile(remote, parentKey);
   try {
     const state = await loadDigests(remote, parentKey, parent);
     refuseDamagedMerge(state, parent.path);
@@ -122,7 +122,10 @@ export async function writeMergedDigests(
   } finally {
     await file.close();
   }
-  await remote.writeNew(target, await digestsFileText(await openVhd(remote, parentKey), digests.collector, metadata));
+  await remote.writeNew(
+    target,
+    await digestsFileText(await openVhdFile(remote, parentKey), digests.collector, metadata),
+  );
 }
 
 /** The last step, after the merged VHD took the child's name: its digests follow; the aside file goes. */

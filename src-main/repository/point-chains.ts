@@ -27,6 +27,11 @@ export function pointKey(p: { vmUuid: string; id: string }): string {
   return `${p.vmUuid}/${p.id}`;
 }
 
+/** A VHD's point id: its name without `.vhd` or, for a VHD directory's alias, `.alias.vhd`. */
+function pointIdOfVhd(name: string): string {
+  return name.replace(/(?:\.alias)?\.vhd$/, '');
+}
+
 interface DiskLink {
   dir: string;
   base: string;
@@ -62,7 +67,7 @@ export async function describePointChains(points: BackupPoint[]): Promise<Map<st
         broken ??= chain.problem.message;
         continue;
       }
-      disks.push({ dir, base: path.basename(chain.paths[0]!, '.vhd'), position: chain.paths.length });
+      disks.push({ dir, base: pointIdOfVhd(path.basename(chain.paths[0]!)), position: chain.paths.length });
     }
     links.set(pointKey(p), broken ? { broken } : disks);
   }

@@ -3,9 +3,9 @@ import { SluiceError, type Damage, type ErrorContext } from '../errors/sluice-er
 import { digestsPathOf, type DigestsState, type VhdDigests } from '../formats/vhd/vhd-block-digests.js';
 import { VhdChainReader, type VhdBlockCheck } from '../formats/vhd/vhd-chain-reader.js';
 import { VhdFormatError } from '../formats/vhd/vhd-errors.js';
-import type { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import { FOOTER_SIZE } from '../formats/vhd/vhd-structures.js';
-import { loadDigests, openVhd } from './remote-vhd-files.js';
+import { loadDigests, openVhd, type StoredVhd } from './remote-vhd-files.js';
 import { asChainProblem } from './vhd-chain-problem.js';
 import { deltaPointDisks, type DeltaPointDisk } from './point-disks.js';
 import type { BackupPoint } from './repository-reader.js';
@@ -85,7 +85,8 @@ async function digestCheck(point: BackupPoint, disk: DeltaPointDisk): Promise<Vh
     const state = byPath.get(file.path);
     if (state?.kind !== 'current') return;
     if (!state.digests.blockMatches(index, stored.bitmap, stored.data)) {
-      const at = file.bat[index]! * 512;
+      // Only a VHD file has recorded digests (a directory's state is never 'current'), so it has a BAT offset.
+      const at = file instanceof VhdFileReader ? file.bat[index]! * 512 : 0;
       throw damagedPoint(
         point,
         `${file.path}: block ${index} (byte ${at}) ${blockMismatch(file.path)}`,
@@ -106,7 +107,9 @@ export function blockMismatch(vhd: string): string {
 // recorded digests, the metadata region (footer copy, header, parent locators, BAT) must match its digest.
 type VhdPartProblem = { message: string; damage: Damage; context: Record<string, string> } | undefined;
 
-export async function footerCopyProblem(reader: VhdFileReader): Promise<VhdPartProblem> {
+export async function footerCopyProblem(reader: StoredVhd): Promise<VhdPartProblem> {
+  // A VHD directory stores its footer once.
+  if (!(reader instanceof VhdFileReader)) return undefined;
   const head = await reader.readRaw(0, FOOTER_SIZE);
   const tail = await reader.readRaw(reader.fileSize - FOOTER_SIZE, FOOTER_SIZE);
   if (head.equals(tail)) return undefined;
@@ -131,10 +134,12 @@ export async function metadataDigestProblem(reader: VhdFileReader, digests: VhdD
 }
 
 /** Both checks above, for a restore (verify runs them between its own). */
-async function vhdPartsProblem(reader: VhdFileReader, state: DigestsState): Promise<VhdPartProblem> {
+async function vhdPartsProblem(reader: StoredVhd, state: DigestsState): Promise<VhdPartProblem> {
   return (
     (await footerCopyProblem(reader)) ??
-    (state.kind === 'current' ? await metadataDigestProblem(reader, state.digests) : undefined)
+    (state.kind === 'current' && reader instanceof VhdFileReader
+      ? await metadataDigestProblem(reader, state.digests)
+      : undefined)
   );
 }
 

@@ -1,8 +1,8 @@
 import { SluiceError } from '../errors/sluice-error.js';
-import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
 import type { DeltaMetadata } from './backup-metadata.js';
 import { vhdKeysOf } from './point-file-keys.js';
 import { baseName, parentKey } from './repository-keys.js';
+import { openVhd } from './remote-vhd-files.js';
 import type { BackupPoint } from './repository-reader.js';
 import { resolveChain as resolveFolderChain, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
 
@@ -93,7 +93,7 @@ async function rethrowReadError(point: BackupPoint, scan: VhdFolderScan, shown: 
   if (!vhd) return;
   const entry = (await point.remote.list(scan.folderKey)).find((e) => e.name === vhd.name);
   if (entry?.kind === 'file') {
-    const reader = await VhdFileReader.openFile(await point.remote.openRead(vhd.key));
+    const reader = await openVhd(point.remote, vhd.key);
     await reader.close();
   }
   throw new SluiceError(

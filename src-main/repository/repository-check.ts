@@ -11,6 +11,15 @@ import { baseName, parentKey, remoteOf, vmFolderKey, vmLockKey, type RepositoryR
 import { heldByUnreadable, isVmFolderName, listVmPoints, type BackupPoint } from './repository-reader.js';
 import { childrenOf, filesInMerge, resolveChain, scanVhdFolder, type VhdFolderScan } from './vhd-folder-scan.js';
 import { lockVmFolder } from './vm-folder-lock.js';
+import { blockObjectName, isAliasName } from '../formats/vhd/vhd-directory.js';
+import { VhdDirectoryReader } from '../formats/vhd/vhd-directory-reader.js';
+import {
+  aliasDirectory,
+  deleteDirectory,
+  directoryFindings,
+  remoteDirectoryStore,
+  unnamedDirectories,
+} from './vhd-directory-files.js';
 
 // `sluice check`: what is wrong in a repository, and with --repair, the fixes that cannot lose anything:
 //   temporary-file     a write that never finished (removed)
@@ -183,6 +192,7 @@ async function inspectVm(
   await inspectVmFolderFiles(root, vmKey, points, add);
   const scans = new Map<string, VhdFolderScan>();
   for (const dir of await vdiFolderKeys(root, vmKey)) scans.set(dir, await scanVhdFolder(root, dir));
+  for (const scan of scans.values()) await inspectDirectories(root, scan, add);
   const vhds = inspectVhdFolders(root, scans, referencedVhds(points), add);
   for (const scan of scans.values())
     for (const f of await checksumFileFindings(scan)) add(f.kind, root.displayPath(f.key), f.message);
@@ -254,6 +264,46 @@ function inspectVhdFolders(
   return vhds;
 }
 
+/**
+ * VHD directories: a block the bat names whose object is gone makes its alias damaged (marked in the scan, so
+ * the chains through it are broken and nothing merges or removes it); a directory no alias names is an orphan.
+ */
+async function inspectDirectories(root: Remote, scan: VhdFolderScan, add: AddProblem): Promise<void> {
+  for (const v of scan.vhds.values()) {
+    if (!isAliasName(v.name) || v.unreadable) continue;
+    const dirKey = await aliasDirectory(root, v.key).catch(() => undefined);
+    if (dirKey === undefined) continue;
+    const reader = await VhdDirectoryReader.open(remoteDirectoryStore(root, dirKey)).catch(() => undefined);
+    if (!reader) continue;
+    const { missing, temporaries } = await directoryFindings(root, dirKey, reader.storedBlocks());
+    for (const t of temporaries)
+      add('temporary-file', root.displayPath(t), 'a temporary file left by a write that did not finish');
+    if (missing.length > 0) {
+      const first = `${root.displayPath(dirKey)}/${blockObjectName(missing[0]!)}`;
+      v.unreadable = `${missing.length} block(s) its block table names are missing (first: ${first})`;
+    }
+  }
+  // A merge in progress leaves the child's old directory unnamed for a moment; finishing it removes that.
+  if (scan.mergeStates.length > 0) return;
+  const { orphans, undecided } = await unnamedDirectories(root, scan.folderKey);
+  for (const d of orphans) {
+    const why = 'a VHD directory no alias names (a backup that did not finish, or a merge another tool left)';
+    if (undecided) add('damaged-vhd', root.displayPath(d), `${why}; kept, because an alias here cannot be read`);
+    else add('orphan-vhd', root.displayPath(d), why);
+  }
+}
+
+/** Temporary files inside the directories the folder's aliases name. */
+async function directoryTemporaries(root: Remote, scan: VhdFolderScan): Promise<string[]> {
+  const out: string[] = [];
+  for (const v of scan.vhds.values()) {
+    if (!isAliasName(v.name)) continue;
+    const dirKey = await aliasDirectory(root, v.key).catch(() => undefined);
+    if (dirKey !== undefined) out.push(...(await directoryFindings(root, dirKey, [])).temporaries);
+  }
+  return out;
+}
+
 /** Every point's VHD chains, each resolved from its folder's scan. */
 async function inspectChains(
   root: Remote,
@@ -304,6 +354,15 @@ async function repairVm(root: Remote, vmUuid: string, opts: CheckOptions): Promi
       continue;
     }
     await collapseFolder(root, dir, referenced, opts);
+    for (const key of await directoryTemporaries(root, scan)) {
+      await root.delete(key);
+      opts.log?.(`Removed ${root.displayPath(key)}.`);
+    }
+    const { orphans, undecided } = await unnamedDirectories(root, dir);
+    for (const d of undecided ? [] : orphans) {
+      await deleteDirectory(root, d);
+      opts.log?.(`Removed ${root.displayPath(d)}: no alias names this VHD directory.`);
+    }
     // After any merge of ours, from a fresh look at the folder: only then is a checksum file's VHD known gone.
     for (const line of await repairChecksumFiles(await scanVhdFolder(root, dir))) opts.log?.(line);
   }

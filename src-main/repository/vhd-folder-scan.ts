@@ -2,7 +2,10 @@ import path from 'node:path';
 import type { Remote } from '../remotes/remote.js';
 import { joinKey } from '../remotes/remote-key.js';
 import { DIGESTS_SUFFIX } from '../formats/vhd/vhd-block-digests.js';
-import { VhdFileReader } from '../formats/vhd/vhd-file-reader.js';
+import { isAliasName } from '../formats/vhd/vhd-directory.js';
+import { readDirectoryLink } from '../formats/vhd/vhd-directory-reader.js';
+import { openVhd } from './remote-vhd-files.js';
+import { aliasDirectory, remoteDirectoryStore } from './vhd-directory-files.js';
 import { decodeFooter, decodeHeader, DiskType, FOOTER_SIZE, HEADER_SIZE } from '../formats/vhd/vhd-structures.js';
 import { isMergeStateName, parentOfMergeState } from './merge-state.js';
 import { isTemporaryName } from './repository-layout.js';
@@ -73,7 +76,7 @@ const LINKED_VHD = 'it is a link, and Sluice never follows links inside a reposi
 async function describeVhd(remote: Remote, key: string, name: string): Promise<ScannedVhd> {
   const shown = remote.displayPath(key);
   try {
-    const r = await VhdFileReader.openFile(await remote.openRead(key));
+    const r = await openVhd(remote, key);
     await r.close();
     const differencing = r.footer.diskType === DiskType.Differencing;
     return {
@@ -107,6 +110,18 @@ function parentFileName(locator: string): string {
 
 async function readLinkLeniently(remote: Remote, key: string): Promise<Partial<ScannedVhd>> {
   try {
+    if (isAliasName(key)) {
+      // A directory whose block table or filters are damaged may still have a readable footer and header.
+      const link = await readDirectoryLink(remoteDirectoryStore(remote, await aliasDirectory(remote, key)));
+      const differencing = link.footer.diskType === DiskType.Differencing;
+      return {
+        uuid: link.footer.uuid,
+        differencing,
+        ...(differencing
+          ? { parentName: parentFileName(link.header.parentName), parentUuid: link.header.parentUuid }
+          : {}),
+      };
+    }
     const head = await remote.readRange(key, 0, FOOTER_SIZE);
     const footer = decodeFooter(head, { offset: 0, source: key });
     const raw = await remote.readRange(key, footer.dataOffset, HEADER_SIZE);

@@ -15,7 +15,7 @@ import {
   type MergedDigests,
 } from './merge-digests.js';
 import { mergeStateKey, readMergeState, removeMergeState, writeMergeState, type MergeState } from './merge-state.js';
-import { headerChecksumAt, loadDigests, openVhd } from './remote-vhd-files.js';
+import { headerChecksumAt, loadDigests, openVhdFile } from './remote-vhd-files.js';
 import { baseName } from './repository-keys.js';
 import { mergeBlocks, type VhdMergeOptions, type VhdMergeProgress } from './vhd-merge-blocks.js';
 
@@ -103,8 +103,8 @@ export async function mergeVhdIntoParent(
 
 /** Strict opens: a truncated file or a bad checksum stops the merge before one byte of good data is touched. */
 async function checkMergeable(files: MergeFiles): Promise<void> {
-  const parent = await openVhd(files.remote, files.parent);
-  const child = await openVhd(files.remote, files.child).catch(async (err: unknown) => {
+  const parent = await openVhdFile(files.remote, files.parent);
+  const child = await openVhdFile(files.remote, files.child).catch(async (err: unknown) => {
     await parent.close();
     throw err;
   });
@@ -231,7 +231,7 @@ async function mergeAllBlocks(
   let digests: MergedDigests | string;
   const parent = await openMergeTarget(files, state.parent.header, resumed);
   try {
-    const child = await openVhd(remote, files.child);
+    const child = await openVhdFile(remote, files.child);
     try {
       if ((await headerChecksumAt(remote, files.child)) !== state.child.header) {
         throw new VhdChainError(

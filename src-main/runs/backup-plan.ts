@@ -19,7 +19,7 @@ export interface BackupPlan {
   mode: 'full' | 'delta';
   vms: readonly SelectedVm[];
   /** Each VM goes to each remote in turn; a remote's root is its folder. */
-  remotes: ReadonlyArray<{ id: string; root: string }>;
+  remotes: ReadonlyArray<{ id: string; root: string; useVhdDirectory?: boolean }>;
   limits: PlanLimits;
   compression: 'none' | 'zstd';
   scheduleId?: string;
@@ -89,6 +89,7 @@ export async function runBackupPlan(xapi: XapiSession, plan: BackupPlan, hooks: 
         ...(plan.scheduleId !== undefined ? { scheduleId: plan.scheduleId } : {}),
         ...(plan.retention ? { retention: plan.retention } : {}),
         remoteRoot: remote.root,
+        ...(remote.useVhdDirectory ? { useVhdDirectory: true } : {}),
         compression: plan.mode === 'full' ? plan.compression : 'none',
         memoryBufferBytes: share.memoryBufferBytes,
         spoolDir: plan.limits.spoolDir,

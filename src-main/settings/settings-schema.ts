@@ -25,6 +25,8 @@ export const remoteSettingSchema = z.object({
   path: z.string(),
   /** Encrypted at rest (XO's format); its key is in the secret store (`remoteKeySecretId`), never here. */
   encrypted: z.boolean().optional(),
+  /** Incremental disks as VHD directories on this folder too (XO's `useVhdDirectory`); absent: VHD files. */
+  useVhdDirectory: z.boolean().optional(),
 });
 export type RemoteSetting = z.infer<typeof remoteSettingSchema>;
 

@@ -10,6 +10,8 @@ export const remoteSummarySchema = z.object({
   path: z.string(),
   /** Encrypted at rest, as Xen Orchestra encrypts a remote. The key is never sent back. */
   encrypted: z.boolean().optional(),
+  /** Incremental disks go in as VHD directories (Xen Orchestra's useVhdDirectory); absent: VHD files. */
+  useVhdDirectory: z.boolean().optional(),
 });
 export type RemoteSummary = z.infer<typeof remoteSummarySchema>;
 
@@ -38,6 +40,7 @@ export const remotesChannels = {
          * an encrypted remote, an encrypted one (Xen Orchestra's) is opened with it.
          */
         encryptionKey: z.string().max(256).optional(),
+        useVhdDirectory: z.boolean().optional(),
       })
       .strict(),
     response: remoteSummarySchema,

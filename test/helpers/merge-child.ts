@@ -21,7 +21,8 @@ function freeze(where: string): never {
 const [stepName, nth] = stop.split(':') as [string, string | undefined];
 const step = MERGE_STEPS[stepName as MergeStepName];
 if (step) {
-  const parent = `${pointId}.vhd`;
+  // A point of VHD directories is named by its aliases (`<id>.alias.vhd`).
+  const parent = process.env['SLUICE_MERGE_ALIAS'] ? `${pointId}.alias.vhd` : `${pointId}.vhd`;
   let seen = 0;
   const watched = fs[step.op] as (...args: unknown[]) => Promise<unknown>;
   const patched = async (...args: unknown[]) => {

@@ -6,11 +6,21 @@ import { ROOT } from './serve-process.js';
  * Deletes point `pointId` in a child process (merge-child.ts) that freezes at `stop`, then SIGKILLs it there.
  * Returns what the child printed when it froze ("frozen …"); rejects if it ended without freezing.
  */
-export async function killMergeAt(remote: string, vmUuid: string, pointId: string, stop: string): Promise<string> {
+export async function killMergeAt(
+  remote: string,
+  vmUuid: string,
+  pointId: string,
+  stop: string,
+  opts: { aliases?: boolean } = {},
+): Promise<string> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', path.join(ROOT, 'test/helpers/merge-child.ts'), remote, vmUuid, pointId, stop],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(opts.aliases ? { SLUICE_MERGE_ALIAS: '1' } : {}) },
+    },
   );
   let out = '';
   let err = '';

@@ -80,6 +80,23 @@ export const MERGE_STEPS = {
     matches: (c) => c.base(0) === `.${c.parent}.merge.json`,
     expected: [],
   },
+  // A merge of VHD directories (vhd-directory-merge.ts); `parent` is then the parent's alias name.
+  /** The merged directory's footer (the child's identity) replaced; the aliases are as they were. */
+  'dir-footer-written': {
+    op: 'rename',
+    when: 'after',
+    matches: (c) => c.base(1) === 'footer' && c.parent.endsWith('.alias.vhd'),
+    expected: UNFINISHED,
+  },
+  /** The child's alias names the merged directory; the parent's alias is still there. */
+  'dir-alias-swapped': {
+    op: 'rename',
+    when: 'after',
+    matches: (c) => c.base(1).endsWith('.alias.vhd') && c.base(1) !== c.parent,
+    expected: UNFINISHED,
+  },
+  /** The parent's alias removed; the child's old directory not yet. */
+  'dir-parent-alias-removed': { op: 'rm', when: 'after', matches: (c) => c.base(0) === c.parent, expected: UNFINISHED },
 } satisfies Record<string, MergeStep>;
 
 export type MergeStepName = keyof typeof MERGE_STEPS;

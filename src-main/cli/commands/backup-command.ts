@@ -11,7 +11,6 @@ import { defaultDataDir } from '../../settings/data-dir.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
 import { preflightRemote } from '../../remotes/folder-remote.js';
-import { deltaRefusalOn } from '../../repository/index.js';
 import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs, requireFlags } from '../command-args.js';
@@ -27,7 +26,7 @@ import { cancelOnSignal } from '../cancel-on-signal.js';
 
 export const backupHelp = `sluice backup --host URL --username U --password-file F [--trust-fingerprint SHA256]
               --vm NAME_OR_UUID... --remote DIR [--encryption-key-file FILE] --mode full|delta [--job NAME] [--retention N]
-              [--full-interval K] [--json]
+              [--full-interval K] [--vhd-directory] [--json]
 
 Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with progress bars.
 
@@ -43,6 +42,9 @@ Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with p
                             Retention counts only this job's points of this mode: other jobs' and modes'
                             points, and Xen Orchestra's, are never deleted by it
   --full-interval K         delta mode: start a new chain with a full VHD when the chain holds K points
+  --vhd-directory           delta mode: store each disk as a VHD directory (Xen Orchestra's useVhdDirectory:
+                            an alias <ts>.alias.vhd and data/<ts>.vhd/ with one brotli object per block), as
+                            on object storage, where it is always used
   --compression zstd|none   host-side compression of full backups (default none)
   --speed-limit RATE        e.g. 50M (bytes/s) for this run
   --buffer SIZE             in-memory buffer (default 64M)
@@ -69,6 +71,7 @@ interface BackupArgs {
   compression: 'none' | 'zstd';
   keep: number | undefined;
   fullInterval: number | undefined;
+  useVhdDirectory: boolean;
   speedLimit: number | null;
   memoryBufferBytes: number;
   spoolCapWanted: number;
@@ -89,9 +92,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const settings = new ConfSettingsStore(args.dataDir ?? defaultDataDir());
   const password = await readPasswordFile(args.passwordFile);
   // The UI's rule for a remote: a full path, already there (a missing one is an unmounted share), writable.
-  const target = await openCliRemote(args.remoteRoot, args.encryptionKeyFile);
-  const refusal = args.mode === 'delta' ? deltaRefusalOn(target) : undefined;
-  if (refusal) throw refusal;
+  await openCliRemote(args.remoteRoot, args.encryptionKeyFile);
   const remote = await preflightRemote(args.remoteRoot, { create: false });
   const spool = await spoolBudget(args.spoolCapWanted, args.spoolDirWanted);
   if (spool.limitedByFreeSpace)
@@ -152,6 +153,7 @@ function parseBackupArgs(argv: string[]): BackupArgs | undefined {
       'job-id': { type: 'string' },
       retention: { type: 'string' },
       'full-interval': { type: 'string' },
+      'vhd-directory': { type: 'boolean' },
       'data-dir': { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -174,6 +176,8 @@ function parseBackupArgs(argv: string[]): BackupArgs | undefined {
   const fullInterval = pointCount('--full-interval', values['full-interval']);
   if (fullInterval !== undefined && values.mode !== 'delta')
     throw new UsageError('--full-interval applies to --mode delta only.');
+  if (values['vhd-directory'] && values.mode !== 'delta')
+    throw new UsageError('--vhd-directory applies to --mode delta only.');
   return {
     connection: { host: values.host, username: values.username, 'trust-fingerprint': values['trust-fingerprint'] },
     passwordFile: values['password-file'],
@@ -182,6 +186,7 @@ function parseBackupArgs(argv: string[]): BackupArgs | undefined {
     compression,
     keep,
     fullInterval,
+    useVhdDirectory: values['vhd-directory'] === true,
     speedLimit: sizeFlag('--speed-limit', values['speed-limit'], null),
     memoryBufferBytes: sizeFlag('--buffer', values.buffer, 64 * 1024 ** 2)!,
     spoolCapWanted: sizeFlag('--spool-cap', values['spool-cap'], 4 * 1024 ** 3)!,
@@ -215,7 +220,9 @@ function backupPlan(args: BackupArgs, vms: SelectedVm[], spool: SpoolBudget): Ba
     jobId: args.jobId,
     mode: args.mode,
     vms,
-    remotes: [{ id: args.remoteRoot, root: args.remoteRoot }],
+    remotes: [
+      { id: args.remoteRoot, root: args.remoteRoot, ...(args.useVhdDirectory ? { useVhdDirectory: true } : {}) },
+    ],
     limits: {
       vmConcurrency: 1,
       speedLimitBytesPerSec: args.speedLimit,

@@ -13,7 +13,7 @@ export function remotesHandlers(
 ): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove' | 'remotes.test' | 'remotes.usage'> {
   return {
     'remotes.list': async () => ctx.settings.get().remotes,
-    'remotes.add': async ({ name, path: dir, encryptionKey }) => {
+    'remotes.add': async ({ name, path: dir, encryptionKey, useVhdDirectory }) => {
       // The rule the CLI's --remote follows too: a job never writes relative to wherever the engine started.
       checkRemoteLocation(dir);
       if (ctx.settings.get().remotes.some((r) => r.name === name)) {
@@ -25,6 +25,7 @@ export function remotesHandlers(
         kind: 'folder' as const,
         path: dir,
         ...(encryptionKey !== undefined ? { encrypted: true } : {}),
+        ...(useVhdDirectory ? { useVhdDirectory: true } : {}),
       };
       if (encryptionKey !== undefined) {
         // Proven (an encrypted remote's key) or set up (an empty folder) now, so a wrong key is said here.

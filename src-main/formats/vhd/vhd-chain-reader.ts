@@ -1,7 +1,8 @@
 import { BlockPool } from '../../core/block-pool.js';
 import { allSectorsMarked, sectorMarked } from './vhd-bitmap.js';
 import { VhdChainError } from './vhd-errors.js';
-import { VhdFileReader, type VhdStoredBlock } from './vhd-file-reader.js';
+import type { VhdBlockFile, VhdStoredBlock } from './vhd-block-file.js';
+import { VhdFileReader } from './vhd-file-reader.js';
 import { DiskType, SECTOR } from './vhd-structures.js';
 
 // Reads the disk an incremental backup point stands for: a full (dynamic) VHD and the differencing VHDs made
@@ -10,7 +11,7 @@ import { DiskType, SECTOR } from './vhd-structures.js';
 // reads as zeros. Links are checked before any data is read: each child must name its parent's footer uuid.
 
 /** Sees every stored block the reader reads, before it is used: a restore checks it against recorded digests. */
-export type VhdBlockCheck = (file: VhdFileReader, index: number, stored: VhdStoredBlock) => void;
+export type VhdBlockCheck = (file: VhdBlockFile, index: number, stored: VhdStoredBlock) => void;
 
 export class VhdChainReader {
   /**
@@ -21,7 +22,7 @@ export class VhdChainReader {
   readonly pool: BlockPool;
 
   private constructor(
-    private readonly files: VhdFileReader[],
+    private readonly files: VhdBlockFile[],
     private readonly check: VhdBlockCheck | undefined,
   ) {
     this.pool = new BlockPool(this.newest.storedBlockBytes, 8);
@@ -35,11 +36,11 @@ export class VhdChainReader {
   /** As open, each file opened by `openFile` (through a remote), from the full VHD to the newest. */
   static async openEach<T>(
     items: readonly T[],
-    openFile: (item: T) => Promise<VhdFileReader>,
+    openFile: (item: T) => Promise<VhdBlockFile>,
     opts: { check?: VhdBlockCheck } = {},
   ): Promise<VhdChainReader> {
     if (items.length === 0) throw new RangeError('a VHD chain needs at least one file');
-    const files: VhdFileReader[] = [];
+    const files: VhdBlockFile[] = [];
     try {
       for (const item of items) files.push(await openFile(item));
       checkLinks(files);
@@ -89,7 +90,7 @@ export class VhdChainReader {
   }
 
   /** The files, oldest (the full VHD) first. */
-  get chainFiles(): readonly VhdFileReader[] {
+  get chainFiles(): readonly VhdBlockFile[] {
     return this.files;
   }
 
@@ -97,7 +98,7 @@ export class VhdChainReader {
     await Promise.all(this.files.map((f) => f.close()));
   }
 
-  private get newest(): VhdFileReader {
+  private get newest(): VhdBlockFile {
     return this.files[this.files.length - 1]!;
   }
 
@@ -148,7 +149,7 @@ export async function* readVhdChain(paths: readonly string[]): AsyncGenerator<Bu
   }
 }
 
-function checkLinks(files: VhdFileReader[]): void {
+function checkLinks(files: VhdBlockFile[]): void {
   const base = files[0]!;
   if (base.footer.diskType !== DiskType.Dynamic) {
     throw new VhdChainError(

@@ -1,4 +1,5 @@
 import { openLocalFile, readExactly, ShortReadError, type RandomAccessFile } from '../../core/random-access-file.js';
+import type { VhdBlockFile, VhdStoredBlock } from './vhd-block-file.js';
 import { VhdFormatError } from './vhd-errors.js';
 import {
   BAT_ABSENT,
@@ -19,12 +20,9 @@ import {
 // authoritative), the header and the BAT are checked on open, and every BAT entry is checked to lie inside
 // the file, so a damaged file fails at open with its name and the byte at fault rather than mid-restore.
 
-export interface VhdStoredBlock {
-  bitmap: Buffer;
-  data: Buffer;
-}
+export type { VhdStoredBlock };
 
-export class VhdFileReader {
+export class VhdFileReader implements VhdBlockFile {
   private constructor(
     readonly path: string,
     private readonly file: RandomAccessFile,

@@ -65,7 +65,7 @@ export function EncryptionKeyFields({
             <strong>Write this key down now</strong> and keep it away from the machines it protects (on paper in a safe,
             or in a password manager kept elsewhere).{' '}
             <strong>Without the key, the backups on this remote are lost:</strong> nobody can read them, not Sluice, not
-            Xen Orchestra. Sluice will not show it again. An encrypted remote takes full backups only, for now.
+            Xen Orchestra. Sluice will not show it again.
           </div>
           <label className="check">
             <input
