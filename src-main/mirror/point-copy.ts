@@ -9,6 +9,8 @@ import {
   type BackupFolder,
   beginCopiedFile,
   commitCopiedPoint,
+  copyDirectoryObjects,
+  copyFileAsDirectory,
   planPointCopy,
   readXvaChecksumFile,
   xvaChecksumMismatch,
@@ -70,7 +72,7 @@ export async function copyPoint(
     }
     opts.signal?.throwIfAborted();
     sampler?.setPhase('commit');
-    await commitCopiedPoint(point, target, plan.metadataKey);
+    await commitCopiedPoint(point, target, plan);
     sampler?.stop('done');
     return {
       state: 'copied',
@@ -99,6 +101,19 @@ async function copyFile(
   opts: PointCopyOptions,
 ): Promise<void> {
   const shown = target.displayPath(f.targetKey);
+  if (f.kind === 'directory' || f.kind === 'vhd-to-directory') {
+    // Small objects, written whole (put-if-absent): no buffer between the two remotes is needed.
+    let done = 0;
+    const onBytes = (n: number) => void (done += n);
+    counters.current = directoryCounters(() => done);
+    try {
+      if (f.kind === 'directory') await copyDirectoryObjects(point, target, f, onBytes, opts.signal);
+      else await copyFileAsDirectory(point, target, f, onBytes, opts.signal);
+    } finally {
+      counters.finish(done);
+    }
+    return;
+  }
   if (f.kind === 'sidecar') {
     const bytes = await point.remote.read(f.sourceKey, { maxBytes: 64 * 1024 * 1024 });
     if (f.replace) await target.overwrite(f.targetKey, bytes);
@@ -181,6 +196,22 @@ async function xvaCheck(point: BackupPoint, f: PointCopyFile) {
       if (checksum.state === 'present' && hash!.digest('hex') !== checksum.expectedHex)
         throw xvaChecksumMismatch(`${point.vmName} ${point.id}`, checksum.path, verifier === undefined, context);
     },
+  };
+}
+
+/** A directory copy's bytes as a pipeline's counters (no buffer: objects go across whole). */
+function directoryCounters(bytes: () => number): TransferCounters {
+  return {
+    get bytesRead() {
+      return bytes();
+    },
+    get bytesWritten() {
+      return bytes();
+    },
+    buffer: { memoryBytes: 0, spoolBytes: 0, spoolPeakBytes: 0, memoryPeakBytes: 0 },
+    producerBlockedMs: 0,
+    throttledMs: 0,
+    consumerStarvedMs: 0,
   };
 }
 

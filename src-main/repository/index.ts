@@ -38,5 +38,13 @@ export {
 } from './xva-checksum-file.js';
 export type { FileVerifyCache } from './verify-chain-point.js';
 export { checkRepository, type RepositoryProblem } from './repository-check.js';
-export { beginCopiedFile, commitCopiedPoint, planPointCopy, type PointCopyFile } from './point-copy-files.js';
+export {
+  beginCopiedFile,
+  commitCopiedPoint,
+  copyDirectoryObjects,
+  copyFileAsDirectory,
+  planPointCopy,
+  type PlainCopy,
+  type PointCopyFile,
+} from './point-copy-files.js';
 export { planRetention } from './retention-plan.js';

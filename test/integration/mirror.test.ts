@@ -3,6 +3,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
+import { runDeltaBackup } from '../../src-main/backup/delta-backup.js';
 import { SluiceError } from '../../src-main/errors/sluice-error.js';
 import { runMirror } from '../../src-main/mirror/mirror-run.js';
 import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
@@ -43,6 +44,29 @@ async function expectDeltasRestorable(remote: string, expected: Map<string, stri
   expect(deltas.map((p) => p.id).sort()).toEqual([...expected.keys()].sort());
   for (const p of deltas)
     expect(await chainDigest(await pointChain(p, firstDisk(deltaVm))), p.id).toBe(expected.get(p.id));
+}
+
+/** The newest point of a VM exported as a raw image through the CLI, hashed. */
+async function rawOf(remote: string, vm: string, extra: string[] = []): Promise<string> {
+  const out = path.join(env.temp(), 'disk.raw');
+  const r = await runCli([
+    'export',
+    '--remote',
+    remote,
+    '--vm',
+    vm,
+    '--at',
+    'latest',
+    '--format',
+    'raw',
+    '--disk',
+    '0',
+    '--out',
+    out,
+    ...extra,
+  ]);
+  expect(r.code, r.stderr).toBe(0);
+  return sha256(out);
 }
 
 const summary = (ps: Awaited<ReturnType<typeof listBackupPoints>>['points']) =>
@@ -191,6 +215,51 @@ describe('sluice mirror', () => {
     const list = await runCli(['list', '--remote', target, '--encryption-key-file', keyFile, '--json']);
     expect(JSON.parse(list.stdout).points.map((p: { id: string }) => p.id)).toEqual([fullId]);
     expect((await runCli(['list', '--remote', target])).code).not.toBe(0);
+  });
+
+  it('copies a chain of VHD directories as directories, and a chain of VHD files into an encrypted remote as directories', async () => {
+    // A chain written as XO writes it on object storage.
+    const dirSource = env.temp();
+    const ref = await env.vmRef('db01');
+    for (let i = 0; i < 2; i++) {
+      if (i > 0) env.sim.control.guestWrite(env.sim.control.vmUuidByName('db01'), 0.2, 300 + i);
+      await runDeltaBackup(
+        env.xapi,
+        ref,
+        testBackupOptions(dirSource, env.temp(), { jobId: 'job-dirs', useVhdDirectory: true }),
+      );
+    }
+    const dirTarget = env.temp();
+    const r = await runCli(['mirror', '--from', dirSource, '--to', dirTarget, '--json']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(mirrorResult(r.stdout).copied).toHaveLength(2);
+    expect((await filesUnder(dirTarget)).filter((f) => f.endsWith('.alias.vhd'))).toHaveLength(2);
+    expect((await runCli(['verify', '--remote', dirTarget])).code).toBe(0);
+    expect(await rawOf(dirTarget, 'db01')).toBe(await rawOf(dirSource, 'db01'));
+
+    // VHD files into a remote that takes only directories (encrypted: no file is changed in place).
+    const encrypted = env.temp();
+    const keyFile = path.join(env.temp(), 'key');
+    await fs.writeFile(keyFile, 'z'.repeat(32), { mode: 0o600 });
+    const e = await runCli([
+      'mirror',
+      '--from',
+      source,
+      '--to',
+      encrypted,
+      '--vm',
+      'db01',
+      '--to-encryption-key-file',
+      keyFile,
+    ]);
+    expect(e.code, e.stderr).toBe(0);
+    const files = await filesUnder(encrypted);
+    expect(files.filter((f) => f.endsWith('.alias.vhd')).length).toBeGreaterThan(0);
+    expect(files.filter((f) => f.endsWith('.vhd') && !f.endsWith('.alias.vhd') && !f.includes('/data/'))).toEqual([]);
+    const key = ['--encryption-key-file', keyFile];
+    const verify = await runCli(['verify', '--remote', encrypted, ...key]);
+    expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+    expect(await rawOf(encrypted, 'db01', key)).toBe(await rawOf(source, 'db01'));
   });
 
   it('says what is wrong with the arguments: the same remote twice, a VM the source lacks, a missing remote', async () => {
