@@ -1,6 +1,15 @@
 import { SluiceError } from '../errors/sluice-error.js';
 import { folderRemoteKind } from './folder-remote-store.js';
 import type { Remote } from './remote.js';
+import { s3RemoteKind, type S3Credentials } from './s3-remote.js';
+
+/**
+ * What opening a remote may need besides its location: the keys of an S3 remote (a saved remote's, from the
+ * secret store). Without them an S3 location takes AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+ */
+export interface OpenRemoteOptions {
+  credentials?: S3Credentials;
+}
 
 /**
  * One kind of remote: which locations are its own (a CLI `--remote`, a saved remote's path or URL), which of
@@ -12,11 +21,11 @@ export interface RemoteKind {
   accepts(location: string): boolean;
   /** Throws a VALIDATION error when the location is the kind's but cannot name one place (a relative folder). */
   check(location: string): void;
-  open(location: string): Remote;
+  open(location: string, opts?: OpenRemoteOptions): Remote;
 }
 
 /** In order: the first kind that accepts a location opens it. */
-const KINDS: readonly RemoteKind[] = [folderRemoteKind];
+const KINDS: readonly RemoteKind[] = [s3RemoteKind, folderRemoteKind];
 
 function kindOf(location: string): RemoteKind {
   const kind = KINDS.find((k) => k.accepts(location));
@@ -29,8 +38,8 @@ function kindOf(location: string): RemoteKind {
 }
 
 /** The remote a location names, or a VALIDATION error saying which kinds there are. */
-export function openRemote(location: string): Remote {
-  return kindOf(location).open(location);
+export function openRemote(location: string, opts: OpenRemoteOptions = {}): Remote {
+  return kindOf(location).open(location, opts);
 }
 
 /**
@@ -45,9 +54,9 @@ export function checkRemoteLocation(location: string): void {
  * The remote an admin named, checked by the rule above and proven to be there: a missing remote is an
  * unmounted share or a typo, never an empty repository, and Sluice never creates one in its place.
  */
-export async function openExistingRemote(location: string): Promise<Remote> {
+export async function openExistingRemote(location: string, opts: OpenRemoteOptions = {}): Promise<Remote> {
   checkRemoteLocation(location);
-  const remote = openRemote(location);
+  const remote = openRemote(location, opts);
   const top = await remote.stat('');
   if (top?.kind === 'folder') return remote;
   throw new SluiceError(
