@@ -60,6 +60,7 @@ export async function runDeltaBackup(
   const vm = { uuid: vmRecord.uuid, name: vmRecord.name_label };
   const ctx = { host: new URL(xapi.url).host, vm: vm.name };
   const folder = await BackupFolder.open(opts.remoteRoot, vm.uuid);
+  folder.requireDeltaLayout();
   const release = await folder.lock(`Sluice delta backup ${opts.runId}`);
   const sampler = new ProgressSampler(
     { runId: opts.runId, vm, disk: null, spoolCapBytes: opts.spoolCapBytes },

@@ -13,6 +13,8 @@ import { settingsHandlers } from './handlers/settings-handlers.js';
 import { PoolConnections } from './pool-connections.js';
 import { JobsService, type JobsServiceOptions } from '../jobs/jobs-service.js';
 import { OperationRegistry } from '../runs/operation-registry.js';
+import { setS3CredentialSource } from '../remotes/s3-remote.js';
+import { savedRemoteKeys } from './saved-remotes.js';
 
 export interface Engine {
   dispatcher: IpcDispatcher;
@@ -24,6 +26,9 @@ export interface Engine {
 
 /** Wires the engine's services and every handler group. A missing channel is a type error here, not a runtime surprise. */
 export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptions } = {}): Engine {
+  // Saved S3 remotes open by their location anywhere in the engine, with their keys from this engine's stores.
+  const keys = savedRemoteKeys(ctx);
+  const before = setS3CredentialSource(keys);
   const pools = new PoolConnections(ctx);
   // One registry of runs in flight: every cancel channel (backup.cancel, runs.cancel, operations.cancel) ends there.
   const registry = new OperationRegistry();
@@ -50,6 +55,9 @@ export function createEngine(ctx: EngineContext, opts: { jobs?: JobsServiceOptio
       operations.cancelAll();
       await jobs.close();
       await pools.close();
+      // Back to what was there before, unless another engine has set its own since.
+      const current = setS3CredentialSource(before);
+      if (current !== keys) setS3CredentialSource(current);
     },
   };
 }

@@ -4,8 +4,9 @@ import type { RunSummary } from '../../src-shared/contract/runs.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
 import type { BackupLog } from '../core/run-log.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import { preflightRemote } from '../remotes/folder-remote.js';
+import { preflightOpenedRemote } from '../remotes/remote-preflight.js';
 import { openExistingRemote } from '../remotes/remote-registry.js';
+import { refuseDeltaWithoutVhdFiles } from '../repository/index.js';
 import { runBackupPlan, type BackupFunctions, type BackupPlan, type PlanHooks } from '../runs/backup-plan.js';
 import { spoolBudget, type SpoolBudget } from '../runs/spool-budget.js';
 import type { Settings } from '../settings/settings-schema.js';
@@ -95,8 +96,9 @@ async function usableRemotes(
   const usable: Array<{ id: string; root: string }> = [];
   for (const r of known) {
     try {
-      await openExistingRemote(r.path);
-      await preflightRemote(r.path, { create: false });
+      const opened = await openExistingRemote(r.path);
+      if (c.job.mode === 'delta') refuseDeltaWithoutVhdFiles(opened);
+      await preflightOpenedRemote(opened);
       usable.push({ id: r.id, root: r.path });
     } catch (err) {
       for (const vm of vms) c.recorder.vmFailed(vm.uuid, r.id, err, false, c.now());

@@ -307,16 +307,21 @@ async function readAll(body: Readable): Promise<Buffer> {
  */
 const clients = new Map<string, S3Client>();
 
-export function s3ClientFor(loc: S3Location, credentials: S3Credentials): S3Client {
-  const id = JSON.stringify([
-    loc.endpoint,
-    loc.region,
-    loc.pathStyle,
-    credentials.accessKeyId,
-    credentials.secretAccessKey,
-  ]);
+export function s3ClientFor(
+  loc: S3Location,
+  credentials: S3Credentials | (() => Promise<S3Credentials>),
+  savedAs?: string,
+): S3Client {
+  const id =
+    typeof credentials === 'function'
+      ? `saved ${savedAs}`
+      : JSON.stringify([loc.endpoint, loc.region, loc.pathStyle, credentials.accessKeyId, credentials.secretAccessKey]);
   let client = clients.get(id);
   if (!client) {
+    // The SDK warns on every Node below 22 that versions published after January 2027 will need it; the
+    // version Sluice pins supports Node 20 (package.json's engines), and a warning in the middle of a backup's
+    // output is nothing an admin can act on. An explicit setting of the variable is left as it is.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     client = new S3Client({
       region: loc.region,
       ...(loc.endpoint !== undefined ? { endpoint: loc.endpoint } : {}),
@@ -341,6 +346,35 @@ export interface S3OpenOptions {
   credentials?: S3Credentials;
 }
 
+/**
+ * The keys of saved S3 remotes, by location: the engine sets this to read them from its settings (access key
+ * id) and secret store (secret key), so that every place that opens a remote by its location (a job's plan,
+ * the Backups view, a restore) opens a saved S3 remote with its own keys without carrying them around. The
+ * keys are fetched when a request needs them, never held in settings or messages.
+ */
+export type S3CredentialSource = (location: string) => Promise<S3Credentials | undefined>;
+let credentialSource: S3CredentialSource | undefined;
+
+/** Sets (or, with undefined, clears) the source of saved remotes' keys; returns the one it replaces. */
+export function setS3CredentialSource(source: S3CredentialSource | undefined): S3CredentialSource | undefined {
+  const before = credentialSource;
+  credentialSource = source;
+  return before;
+}
+
+/** Drops the clients of a location (its keys changed or the remote was removed). */
+export function forgetS3Clients(location: string): void {
+  clients.get(`saved ${location}`)?.destroy();
+  clients.delete(`saved ${location}`);
+}
+
+function noKeys(label: string): SluiceError {
+  return new SluiceError('VALIDATION', `No keys for the S3 remote ${label}.`, {
+    hint: 'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (CLI), or save the remote with its keys in the Remotes view.',
+    context: { remote: label },
+  });
+}
+
 export const s3RemoteKind = {
   name: 'an S3 bucket (s3://BUCKET/PREFIX?endpoint=URL)',
   accepts: isS3Location,
@@ -349,12 +383,21 @@ export const s3RemoteKind = {
   },
   open: (location: string, opts: S3OpenOptions = {}): Remote => {
     const loc = parseS3Location(location);
-    const credentials = opts.credentials ?? credentialsFromEnv();
-    if (!credentials)
-      throw new SluiceError('VALIDATION', `No keys for the S3 remote ${formatS3Location(loc)}.`, {
-        hint: 'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (CLI), or save the remote with its keys in the Remotes view.',
-        context: { remote: formatS3Location(loc) },
-      });
-    return new S3Remote(loc, s3ClientFor(loc, credentials));
+    const label = formatS3Location(loc);
+    if (opts.credentials) return new S3Remote(loc, s3ClientFor(loc, opts.credentials));
+    const source = credentialSource;
+    if (!source) {
+      const fromEnv = credentialsFromEnv();
+      if (!fromEnv) throw noKeys(label);
+      return new S3Remote(loc, s3ClientFor(loc, fromEnv));
+    }
+    // In the engine: a saved remote's own keys first (the environment of the engine's process must not override
+    // them), read when the first request signs (the SDK keeps them for the client); else the environment's.
+    const keys = async (): Promise<S3Credentials> => {
+      const found = (await source(label)) ?? credentialsFromEnv();
+      if (!found) throw noKeys(label);
+      return found;
+    };
+    return new S3Remote(loc, s3ClientFor(loc, keys, label));
   },
 };

@@ -12,6 +12,7 @@ import { referencedVhds } from './point-file-keys.js';
 import { baseName, namedFileKey, parentKey, pointFileKeys, remoteOf, vmFolderKey } from './repository-keys.js';
 import { resolveChain, scanVhdFolder } from './vhd-folder-scan.js';
 import { lockVmFolder } from './vm-folder-lock.js';
+import { refuseDeltaWithoutVhdFiles } from './delta-layout-support.js';
 
 /**
  * One VM's backups in a repository (XO's `xo-vm-backups/<vmUuid>/`), as the backup, clean-up and delete code
@@ -42,6 +43,11 @@ export class BackupFolder {
     });
     if (!top) throw describeFsError(Object.assign(new Error('absent'), { code: 'ENOENT' }), root, 'use the remote');
     return folder;
+  }
+
+  /** Throws (before anything is written) when this remote cannot hold incremental points yet. */
+  requireDeltaLayout(): void {
+    refuseDeltaWithoutVhdFiles(this.remote);
   }
 
   /** One writer per VM folder (XO's `<vmUuid>.lock/`); resolves to the release. */

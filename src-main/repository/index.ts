@@ -38,3 +38,4 @@ export {
 } from './xva-checksum-file.js';
 export type { FileVerifyCache } from './verify-chain-point.js';
 export { checkRepository, type RepositoryProblem } from './repository-check.js';
+export { refuseDeltaWithoutVhdFiles } from './delta-layout-support.js';

@@ -18,12 +18,27 @@ export const hostSettingSchema = z.object({
 });
 export type HostSetting = z.infer<typeof hostSettingSchema>;
 
-export const remoteSettingSchema = z.object({
+export const folderRemoteSettingSchema = z.object({
   id: z.string(),
   name: z.string(),
   kind: z.literal('folder'),
   path: z.string(),
 });
+/** `path` is the canonical s3:// location (formatS3Location); the secret key is the secret `secretId` names. */
+export const s3RemoteSettingSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.literal('s3'),
+  path: z.string(),
+  endpoint: z.string().optional(),
+  bucket: z.string(),
+  prefix: z.string(),
+  region: z.string(),
+  pathStyle: z.boolean(),
+  accessKeyId: z.string(),
+  secretId: z.string(),
+});
+export const remoteSettingSchema = z.discriminatedUnion('kind', [folderRemoteSettingSchema, s3RemoteSettingSchema]);
 export type RemoteSetting = z.infer<typeof remoteSettingSchema>;
 
 export const jobSettingSchema = jobSchema;

@@ -1,37 +1,64 @@
-import { randomUUID } from 'node:crypto';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
-import { testRemote } from '../../remotes/folder-remote.js';
-import { checkRemoteLocation } from '../../remotes/remote-registry.js';
+import { testOpenedRemote } from '../../remotes/remote-preflight.js';
+import { openRemote } from '../../remotes/remote-registry.js';
 import { remoteUsage } from '../../remotes/remote-usage.js';
 import { listBackupPoints, BACKUPS_DIR } from '../../repository/index.js';
 import type { EngineContext } from '../engine-context.js';
+import {
+  forgetRemote,
+  newFolderRemoteSetting,
+  newS3RemoteSetting,
+  openSavedRemote,
+  remoteSummary,
+} from '../saved-remotes.js';
 
 export function remotesHandlers(
   ctx: EngineContext,
 ): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove' | 'remotes.test' | 'remotes.usage'> {
   return {
-    'remotes.list': async () => ctx.settings.get().remotes,
-    'remotes.add': async ({ name, path: dir }) => {
-      // The rule the CLI's --remote follows too: a job never writes relative to wherever the engine started.
-      checkRemoteLocation(dir);
-      if (ctx.settings.get().remotes.some((r) => r.name === name)) {
-        throw new SluiceError('CONFLICT', `A remote named "${name}" already exists.`, { hint: 'Choose another name.' });
+    'remotes.list': async () => ctx.settings.get().remotes.map(remoteSummary),
+    'remotes.add': async (req) => {
+      if (ctx.settings.get().remotes.some((r) => r.name === req.name)) {
+        throw new SluiceError('CONFLICT', `A remote named "${req.name}" already exists.`, {
+          hint: 'Choose another name.',
+        });
       }
-      const remote = { id: randomUUID(), name, kind: 'folder' as const, path: dir };
-      await ctx.settings.update((s) => void s.remotes.push(remote));
+      const remote =
+        req.kind === 's3'
+          ? await newS3RemoteSetting(ctx, req.name, req.s3!)
+          : newFolderRemoteSetting(req.name, req.path!);
+      const same = ctx.settings.get().remotes.find((r) => r.kind === 's3' && r.path === remote.path);
+      if (same) {
+        await forgetRemote(ctx, remote);
+        // One location, one set of keys: the engine finds a saved S3 remote's keys by its location.
+        throw new SluiceError('CONFLICT', `The remote "${same.name}" is already ${remote.path}.`, {
+          hint: 'Use that remote, or remove it first to save the location with other keys.',
+        });
+      }
+      try {
+        await ctx.settings.update((s) => void s.remotes.push(remote));
+      } catch (err) {
+        await forgetRemote(ctx, remote);
+        throw err;
+      }
       ctx.bus.emit('settings.changed', { section: 'remotes' });
-      return remote;
+      return remoteSummary(remote);
     },
     'remotes.test': async ({ id }) => {
       const remote = ctx.settings.get().remotes.find((r) => r.id === id);
       if (!remote)
         throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
-      const r = await testRemote(remote.path);
+      // S3: the keys and the bucket (openSavedRemote), then a probe object written, read and deleted, and the
+      // write speed of a multipart upload; a folder: present, writable, its free space and write speed.
+      // (A folder's own test says why a missing one fails, in the file system's words.)
+      const r = await testOpenedRemote(
+        remote.kind === 'folder' ? openRemote(remote.path) : await openSavedRemote(remote),
+      );
       return {
-        path: r.path,
-        freeBytes: r.freeBytes,
-        totalBytes: r.totalBytes,
+        path: remote.path,
+        freeBytes: r.freeBytes ?? null,
+        totalBytes: r.totalBytes ?? null,
         writeBytesPerSec: r.writeBytesPerSec,
         testedBytes: r.testedBytes,
       };
@@ -40,13 +67,18 @@ export function remotesHandlers(
       const remote = ctx.settings.get().remotes.find((r) => r.id === id);
       if (!remote)
         throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
-      const usage = await remoteUsage(remote.path, BACKUPS_DIR);
+      const usage = await remoteUsage(
+        remote.kind === 'folder' ? openRemote(remote.path) : await openSavedRemote(remote),
+        BACKUPS_DIR,
+      );
       const { points } = await listBackupPoints(remote.path);
       return { ...usage, points: points.length, vms: new Set(points.map((p) => p.vmUuid)).size };
     },
     'remotes.remove': async ({ id }) => {
-      if (!ctx.settings.get().remotes.some((r) => r.id === id)) return { removed: false };
+      const gone = ctx.settings.get().remotes.find((r) => r.id === id);
+      if (!gone) return { removed: false };
       await ctx.settings.update((s) => void (s.remotes = s.remotes.filter((r) => r.id !== id)));
+      await forgetRemote(ctx, gone);
       ctx.bus.emit('settings.changed', { section: 'remotes' });
       return { removed: true };
     },
