@@ -1,7 +1,9 @@
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -285,6 +287,41 @@ export class S3Remote implements Remote {
   /** A completed PUT or multipart upload is durable when it is acknowledged. */
   async syncFolder(prefix: string): Promise<void> {
     keySegments(prefix, this.label, { allowTop: true });
+  }
+
+  async abortUnfinishedUploads(prefix: string): Promise<string[]> {
+    const p = this.folderPrefix(prefix);
+    const aborted: string[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client
+        .send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: p,
+            Delimiter: '/',
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        )
+        .catch((err: unknown) => {
+          throw describeS3Error(err, this.label, 'list the unfinished uploads of', this.displayPath(prefix));
+        });
+      for (const u of page.Uploads ?? []) {
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! }))
+          .catch((err: unknown) => {
+            if ((err as { name?: string }).name === 'NoSuchUpload') return;
+            throw describeS3Error(err, this.label, 'abort the unfinished upload of', `s3://${this.bucket}/${u.Key}`);
+          });
+        aborted.push(`s3://${this.bucket}/${u.Key}`);
+      }
+      if (!page.IsTruncated) break;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+    return aborted;
   }
 
   private cannot(what: string, key: string): SluiceError {

@@ -34,6 +34,8 @@ export interface CephS3Suite {
   leftovers(bucket: string, prefix?: string): Promise<{ keys: string[]; uploads: string[] }>;
   /** The environment the CLI takes an S3 remote's keys from. */
   env(): Record<string, string>;
+  /** Starts the gateway's daemons again (after a test killed one), same endpoint, keys and data. */
+  restart(): Promise<void>;
 }
 
 /**
@@ -45,12 +47,11 @@ export function withCephS3(): CephS3Suite {
   let info: GatewayInfo | undefined;
   let client: S3Client | undefined;
   let dir: string | undefined;
+  const start = (d: string) =>
+    run(SCRIPT, ['start', d], { env: { ...process.env, CEPH_S3_MGR: '0', CEPH_S3_BLOCK_GB: '20' }, timeout: 180_000 });
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-ceph-'));
-    const { stdout } = await run(SCRIPT, ['start', dir], {
-      env: { ...process.env, CEPH_S3_MGR: '0', CEPH_S3_BLOCK_GB: '20' },
-      timeout: 180_000,
-    });
+    const { stdout } = await start(dir);
     info = JSON.parse(stdout.trim().split('\n').pop()!) as GatewayInfo;
     // As the S3 remote does: the SDK's notice about future Node versions is noise in the tests' output.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -113,6 +114,9 @@ export function withCephS3(): CephS3Suite {
     env() {
       const i = ready(info);
       return { AWS_ACCESS_KEY_ID: i.accessKeyId, AWS_SECRET_ACCESS_KEY: i.secretAccessKey };
+    },
+    async restart() {
+      await start(ready(dir));
     },
   };
 }

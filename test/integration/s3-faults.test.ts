@@ -109,4 +109,51 @@ describe('S3 faults: the gateway paused for 30 s while the host gives up after 2
     const source = await vmShape(env.sim, ref('big01'));
     expect(restored.disks.map((d) => d.sha256)).toEqual(source.disks.map((d) => d.sha256));
   }, 240_000);
+
+  it('the gateway killed mid-upload: a clear failure, and the next run leaves nothing of it behind', async () => {
+    const remote = s3.location(bucket, 'killed');
+    const pid = gatewayPid();
+    let killed = false;
+    const args = [
+      'backup',
+      ...hostArgs(env.sim, env.passwordFile),
+      ...['--vm', 'big01', '--remote', remote, '--mode', 'full'],
+      ...['--data-dir', path.join(work, 'data'), '--spool-dir', work, '--buffer', '4M'],
+    ];
+    const failed = await runCli([...args, '--json'], {
+      env: s3.env(),
+      timeoutMs: 170_000,
+      onStdout: (text) => {
+        const last = text.trim().split('\n').pop() ?? '';
+        if (
+          killed ||
+          !/"phase":"transfer"/.test(last) ||
+          Number(/"bytesWritten":(\d+)/.exec(last)?.[1] ?? 0) < 10 * MiB
+        )
+          return;
+        killed = true;
+        process.kill(pid, 'SIGKILL');
+      },
+    });
+    expect(killed).toBe(true);
+    expect(failed.code).not.toBe(0);
+    const error = failed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.type === 'error')!;
+    expect(error.message).toMatch(/s3:\/\/.*could not be reached/);
+    expect(Object.values(env.sim.control.records('VM')).filter((v) => v.is_a_snapshot === true)).toHaveLength(0);
+
+    // The gateway back: the upload the dead gateway could not abort is still there, invisible in listings.
+    await s3.restart();
+    expect((await s3.leftovers(bucket, 'killed/')).uploads).toHaveLength(1);
+    const next = await runCli(args, { env: s3.env(), timeoutMs: 170_000 });
+    expect(next.code).toBe(0);
+    expect(next.stderr).toMatch(/Removed leftover .*\.xva from an earlier run/);
+    const after = await s3.leftovers(bucket, 'killed/');
+    expect(after.uploads).toEqual([]);
+    expect(after.keys.filter((k) => !/\/\d{8}T\d{6}Z\.(json|xva|xva\.checksum)$/.test(k))).toEqual([]);
+    expect(after.keys).toHaveLength(3);
+  }, 300_000);
 });
