@@ -1,6 +1,6 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -236,4 +236,27 @@ describe('full backups to S3 (Ceph RGW) from the CLI', () => {
     expect(noKeys.code).not.toBe(0);
     expect(noKeys.stderr).toMatch(/No keys for the S3 remote/);
   }, 60_000);
+
+  it('jobs add saves an S3 --remote with the keys of the environment; jobs run then needs no environment', async () => {
+    const dataDir = path.join(work, 'jobs-data');
+    const jobsRemote = s3.location(bucket, 'jobs');
+    const add = await cli([
+      'jobs',
+      'add',
+      ...['--name', 'offsite', ...hostArgs(env.sim, env.passwordFile), '--remote', jobsRemote],
+      ...['--vm', 'web01', '--mode', 'full', '--schedule', '0 3 * * *', '--keep', '2', '--data-dir', dataDir],
+    ]);
+    expect(add.stderr).toBe('');
+    expect(add.code).toBe(0);
+    const settings = readFileSync(path.join(dataDir, 'settings.json'), 'utf8');
+    expect(settings).toContain(jobsRemote);
+    expect(settings).not.toContain(s3.credentials.secretAccessKey);
+    const run = await runCli(['jobs', 'run', 'offsite', '--data-dir', dataDir], {
+      env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' },
+    });
+    expect(run.code).toBe(0);
+    const l = await s3.leftovers(bucket, 'jobs/');
+    expect(l.uploads).toEqual([]);
+    expect(l.keys.filter((k) => k.endsWith('.xva'))).toHaveLength(1);
+  }, 120_000);
 });
