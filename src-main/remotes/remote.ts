@@ -99,6 +99,11 @@ export interface RemoteUpload {
   readonly key: string;
   /** Positional writes into the upload (a multipart upload buffers parts). */
   readonly file: RandomAccessFile;
+  /**
+   * The memory the upload itself holds at most (an S3 upload's parts in flight and the one filling); undefined
+   * where the medium buffers nothing of its own. The transfer counts it in its memory budget.
+   */
+  readonly memoryBytes?: number;
   seal(validate?: (file: RandomAccessFile) => Promise<void>): Promise<void>;
   place(): Promise<void>;
   /** seal then place. */

@@ -45,6 +45,7 @@ export interface S3Target {
  */
 export class S3Upload implements RemoteUpload {
   readonly file: RandomAccessFile;
+  readonly memoryBytes = UPLOAD_MEMORY_BYTES;
   private accepted = 0;
   private acknowledged = 0;
   private current: Buffer | undefined;

@@ -54,7 +54,7 @@ describe('S3 faults: the gateway paused for 30 s while the host gives up after 2
         'backup',
         ...hostArgs(env.sim, env.passwordFile),
         ...['--vm', 'big01', '--remote', remote, '--mode', 'full'],
-        ...['--data-dir', path.join(work, 'data'), '--spool-dir', work, '--buffer', '4M', '--json'],
+        ...['--data-dir', path.join(work, 'data'), '--spool-dir', work, '--buffer', '32M', '--json'],
       ],
       {
         env: s3.env(),
@@ -89,6 +89,10 @@ describe('S3 faults: the gateway paused for 30 s while the host gives up after 2
     expect(result.attempts).toBe(1);
     // The host was read on while the gateway was stopped: the spool held what the gateway could not take.
     expect(Number(result.spoolPeakBytes)).toBeGreaterThan(8 * MiB);
+    // The upload's parts (3 x 8 MiB) count in the 32 MiB budget: the memory buffer holds at most the other 8 MiB.
+    const memory = events.filter((e) => e.type === 'progress').map((e) => Number(e.memoryBytes ?? 0));
+    expect(Math.max(...memory)).toBeGreaterThan(0);
+    expect(Math.max(...memory)).toBeLessThanOrEqual(8 * MiB);
     expect((await s3.leftovers(bucket)).uploads).toEqual([]);
 
     const verify = await runCli(['verify', '--remote', remote], { env: s3.env() });
