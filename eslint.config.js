@@ -53,7 +53,8 @@ export const ENGINE_LAYERS = [
 ];
 
 // Which npm packages each world may import. Adding a dependency to a world is a decision, made here.
-const ENGINE_PACKAGES = ['conf', 'croner', 'undici', 'ws', 'xxhash-wasm', 'zod'];
+// @aws-sdk/client-s3: the S3 remote (src-main/remotes/s3-*.ts), see docs/ARCHITECTURE.md.
+const ENGINE_PACKAGES = ['@aws-sdk/client-s3', 'conf', 'croner', 'undici', 'ws', 'xxhash-wasm', 'zod'];
 const WORLD_PACKAGES = {
   shared: ['zod'],
   renderer: ['react', 'react-dom', 'uplot', 'croner', 'zod'],

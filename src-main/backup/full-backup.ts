@@ -250,7 +250,7 @@ async function streamExport(
     source,
     sink: target.sink,
     buffer: {
-      memoryCapBytes: opts.memoryBufferBytes,
+      memoryCapBytes: memoryLeftBesides(opts.memoryBufferBytes, target.file.memoryBytes),
       spoolCapBytes: opts.spoolCapBytes,
       spoolDir: opts.spoolDir,
     },
@@ -313,6 +313,16 @@ async function commitExport(
         { hint: 'The remote lost data: check the share.', context: ctx },
       );
   });
+}
+
+/**
+ * The transfer's memory buffer once the upload's own buffers are counted in the budget (an S3 upload's parts):
+ * the process holds what the admin set, whatever the remote. Never below 4 MiB (or the budget, if smaller), so a
+ * small budget still moves; the spool takes the rest.
+ */
+function memoryLeftBesides(budget: number, uploadBytes: number | undefined): number {
+  if (!uploadBytes) return budget;
+  return Math.max(budget - uploadBytes, Math.min(budget, 4 * 1024 * 1024));
 }
 
 export function silenceError(ms: number, ctx: Record<string, string>): SluiceError {

@@ -7,7 +7,7 @@ import type { XapiSession } from '../xapi/xapi-session.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import type { RunHistory } from '../jobs/run-history.js';
 import { RunRecorder, vmOutcome } from '../jobs/run-recorder.js';
-import { preflightRemote } from '../remotes/folder-remote.js';
+import { preflightOpenedRemote } from '../remotes/remote-preflight.js';
 import { openExistingRemote } from '../remotes/remote-registry.js';
 import { runBackupPlan, type PlanLimits } from '../runs/backup-plan.js';
 import { spoolBudget } from '../runs/spool-budget.js';
@@ -61,8 +61,8 @@ export class BackupRuns {
     const xapi = await this.pools.session(req.hostId);
     // A configured remote that is missing is an unmounted share: never create it on the local disk instead.
     // The rule every CLI --remote follows too (a full path, already there); then it must be writable.
-    await openExistingRemote(remote.path);
-    await preflightRemote(remote.path, { create: false });
+    const opened = await openExistingRemote(remote.path);
+    await preflightOpenedRemote(opened);
     const prefs = s.preferences;
     const spool = await spoolBudget(prefs.spoolCapBytes, prefs.spoolDir);
     await this.records.ready();
@@ -81,7 +81,11 @@ export class BackupRuns {
       req,
       runId,
       xapi,
-      remote: { id: remote.id, root: remote.path, ...(remote.useVhdDirectory ? { useVhdDirectory: true } : {}) },
+      remote: {
+        id: remote.id,
+        root: remote.path,
+        ...(remote.kind === 'folder' && remote.useVhdDirectory ? { useVhdDirectory: true } : {}),
+      },
       limits: {
         vmConcurrency: 1,
         speedLimitBytesPerSec: req.speedLimitBytesPerSec ?? prefs.defaultSpeedLimitBytesPerSec,

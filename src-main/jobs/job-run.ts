@@ -4,7 +4,7 @@ import type { RunSummary } from '../../src-shared/contract/runs.js';
 import type { BackupRunOptions } from '../backup/backup-options.js';
 import type { BackupLog } from '../core/run-log.js';
 import { SluiceError } from '../errors/sluice-error.js';
-import { preflightRemote } from '../remotes/folder-remote.js';
+import { preflightOpenedRemote } from '../remotes/remote-preflight.js';
 import { openExistingRemote } from '../remotes/remote-registry.js';
 import { runBackupPlan, type BackupFunctions, type BackupPlan, type PlanHooks } from '../runs/backup-plan.js';
 import { spoolBudget, type SpoolBudget } from '../runs/spool-budget.js';
@@ -80,9 +80,13 @@ async function usableRemotes(
   const usable: Array<{ id: string; root: string; useVhdDirectory?: boolean }> = [];
   for (const r of known) {
     try {
-      await openExistingRemote(r.path);
-      await preflightRemote(r.path, { create: false });
-      usable.push({ id: r.id, root: r.path, ...(r.useVhdDirectory ? { useVhdDirectory: true } : {}) });
+      const opened = await openExistingRemote(r.path);
+      await preflightOpenedRemote(opened);
+      usable.push({
+        id: r.id,
+        root: r.path,
+        ...(r.kind === 'folder' && r.useVhdDirectory ? { useVhdDirectory: true } : {}),
+      });
     } catch (err) {
       for (const vm of vms) c.recorder.vmFailed(vm.uuid, r.id, err, false, c.now());
     }

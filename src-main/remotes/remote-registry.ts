@@ -3,6 +3,15 @@ import { EncryptedRemote } from './encrypted-remote.js';
 import { remoteKeyOf } from './encryption-keys.js';
 import { folderRemoteKind } from './folder-remote-store.js';
 import type { Remote } from './remote.js';
+import { s3RemoteKind, type S3Credentials } from './s3-remote.js';
+
+/**
+ * What opening a remote may need besides its location: the keys of an S3 remote (a saved remote's, from the
+ * secret store). Without them an S3 location takes AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+ */
+export interface OpenRemoteOptions {
+  credentials?: S3Credentials;
+}
 
 /**
  * One kind of remote: which locations are its own (a CLI `--remote`, a saved remote's path or URL), which of
@@ -14,11 +23,11 @@ export interface RemoteKind {
   accepts(location: string): boolean;
   /** Throws a VALIDATION error when the location is the kind's but cannot name one place (a relative folder). */
   check(location: string): void;
-  open(location: string): Remote;
+  open(location: string, opts?: OpenRemoteOptions): Remote;
 }
 
 /** In order: the first kind that accepts a location opens it. */
-const KINDS: readonly RemoteKind[] = [folderRemoteKind];
+const KINDS: readonly RemoteKind[] = [s3RemoteKind, folderRemoteKind];
 
 function kindOf(location: string): RemoteKind {
   const kind = KINDS.find((k) => k.accepts(location));
@@ -35,12 +44,12 @@ function kindOf(location: string): RemoteKind {
  * encryption layer: with the key this process holds for the location, or with none (an encrypted remote is
  * then refused at its first use, never read as if it were plain).
  */
-export function openRemote(location: string): Remote {
-  return layered(location);
+export function openRemote(location: string, opts: OpenRemoteOptions = {}): Remote {
+  return layered(location, opts);
 }
 
-function layered(location: string): EncryptedRemote {
-  return new EncryptedRemote(kindOf(location).open(location), remoteKeyOf(location));
+function layered(location: string, opts: OpenRemoteOptions, key = remoteKeyOf(location)): EncryptedRemote {
+  return new EncryptedRemote(kindOf(location).open(location, opts), key);
 }
 
 /**
@@ -55,9 +64,12 @@ export function checkRemoteLocation(location: string): void {
  * The remote an admin named, checked by the rule above and proven to be there: a missing remote is an
  * unmounted share or a typo, never an empty repository, and Sluice never creates one in its place.
  */
-export async function openExistingRemote(location: string, opts: { key?: Buffer } = {}): Promise<Remote> {
+export async function openExistingRemote(
+  location: string,
+  opts: OpenRemoteOptions & { key?: Buffer } = {},
+): Promise<Remote> {
   checkRemoteLocation(location);
-  const remote = opts.key ? new EncryptedRemote(kindOf(location).open(location), opts.key) : layered(location);
+  const remote = layered(location, opts, opts.key ?? remoteKeyOf(location));
   const top = await remote.inner.stat('');
   if (top?.kind === 'folder') {
     // The key is proven (or an encrypted remote without one refused) here, before any command goes on.

@@ -64,6 +64,12 @@ export interface Remote {
   freeSpace(): Promise<{ freeBytes: number; totalBytes: number } | undefined>;
   /** The durability step after renames and deletes in a folder (a folder fsync); a no-op where writes are atomic. */
   syncFolder(prefix: string): Promise<void>;
+  /**
+   * Only where new files are uploads the medium keeps apart (an object store's multipart uploads): aborts those
+   * left unfinished directly in a folder prefix by a process that died before it could abort them (under the
+   * folder's lock, nobody else is writing there). Returns their keys. A folder's temp files are found by name.
+   */
+  abortUnfinishedUploads?(prefix: string): Promise<string[]>;
 }
 
 export interface RemoteCapabilities {
@@ -97,6 +103,11 @@ export interface RemoteUpload {
   readonly key: string;
   /** Positional writes into the upload (a multipart upload buffers parts). */
   readonly file: RandomAccessFile;
+  /**
+   * The memory the upload itself holds at most (an S3 upload's parts in flight and the one filling); undefined
+   * where the medium buffers nothing of its own. The transfer counts it in its memory budget.
+   */
+  readonly memoryBytes?: number;
   seal(validate?: (file: RandomAccessFile) => Promise<void>): Promise<void>;
   place(): Promise<void>;
   /** seal then place. */

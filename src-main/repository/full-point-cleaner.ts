@@ -21,6 +21,9 @@ export interface CleanReport {
  */
 export async function cleanFullBackupFolder(remote: Remote, vmKey: string): Promise<CleanReport> {
   const report: CleanReport = { removedTemporary: [], removedOrphans: [], brokenMetadata: [], unreadableMetadata: [] };
+  // Uploads a dead run left unfinished (an object store's multipart uploads): invisible in listings, but kept
+  // (and billed) until aborted.
+  for (const key of (await remote.abortUnfinishedUploads?.(vmKey)) ?? []) report.removedTemporary.push(baseName(key));
   const entries = await remote.list(vmKey);
   const names = entries.map((e) => e.name);
   for (const { name, kind } of entries) {

@@ -2,23 +2,26 @@ import { lockDirectory, type ReleaseLock } from '../core/directory-lock.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { FolderRemote } from '../remotes/folder-remote-store.js';
 import type { Remote } from '../remotes/remote.js';
+import { joinKey } from '../remotes/remote-key.js';
+import { lockObject } from './object-lock.js';
 import { vmLockKey, xoListingCacheKey } from './repository-keys.js';
 
 /**
  * The VM folder's lock, as XO keeps it (`<vmUuid>.lock/`, its mtime refreshed while held): one writer per VM
  * folder at a time (backups, clean-up, repair, deletes), Sluice or Xen Orchestra. A directory made atomically
- * on the folder's own file system; a remote without folders needs a lock of its own kind (an object written if
- * absent, with a lease), which none offers yet.
+ * on the folder's own file system; on a remote without folders (S3) an object in that folder written only if
+ * absent, with a lease (object-lock.ts).
  */
 export async function lockVmFolder(remote: Remote, vmUuid: string, purpose: string): Promise<ReleaseLock> {
   const key = vmLockKey(vmUuid);
-  // The lock is a folder beside the VM folder on the medium itself, under any layer (encryption) above it.
+  // The lock is made on the medium itself, under any layer (encryption) above it.
   const medium = storageOf(remote);
   if (!(medium instanceof FolderRemote)) {
-    throw new SluiceError('REMOTE_ERROR', `Sluice cannot lock a VM folder on ${remote.label} yet.`, {
-      hint: 'Keep backups on a folder remote for now; nothing was changed.',
-      context: { remote: remote.label },
+    const release = await lockObject(medium, joinKey(key, 'owner.json'), {
+      purpose,
+      subject: "This VM's backup folder",
     });
+    return releaseAfterForgetting(remote, vmUuid, release);
   }
   const lockDir = medium.pathOf(key);
   const release = await lockDirectory(lockDir, {
@@ -29,6 +32,10 @@ export async function lockVmFolder(remote: Remote, vmUuid: string, purpose: stri
     hint: 'Wait for that run to finish. If no run is active, remove the folder ' + lockDir,
     context: { remote: lockDir },
   });
+  return releaseAfterForgetting(remote, vmUuid, release);
+}
+
+function releaseAfterForgetting(remote: Remote, vmUuid: string, release: ReleaseLock): ReleaseLock {
   return async () => {
     try {
       await forgetXoListing(remote, vmUuid);

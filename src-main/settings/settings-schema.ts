@@ -18,7 +18,7 @@ export const hostSettingSchema = z.object({
 });
 export type HostSetting = z.infer<typeof hostSettingSchema>;
 
-export const remoteSettingSchema = z.object({
+export const folderRemoteSettingSchema = z.object({
   id: z.string(),
   name: z.string(),
   kind: z.literal('folder'),
@@ -28,6 +28,23 @@ export const remoteSettingSchema = z.object({
   /** Incremental disks as VHD directories on this folder too (XO's `useVhdDirectory`); absent: VHD files. */
   useVhdDirectory: z.boolean().optional(),
 });
+/** `path` is the canonical s3:// location (formatS3Location); the secret key is the secret `secretId` names. */
+export const s3RemoteSettingSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.literal('s3'),
+  path: z.string(),
+  endpoint: z.string().optional(),
+  bucket: z.string(),
+  prefix: z.string(),
+  region: z.string(),
+  pathStyle: z.boolean(),
+  accessKeyId: z.string(),
+  secretId: z.string(),
+  /** Encrypted at rest (XO's format); its key is in the secret store (`remoteKeySecretId`), never here. */
+  encrypted: z.boolean().optional(),
+});
+export const remoteSettingSchema = z.discriminatedUnion('kind', [folderRemoteSettingSchema, s3RemoteSettingSchema]);
 export type RemoteSetting = z.infer<typeof remoteSettingSchema>;
 
 export const jobSettingSchema = jobSchema;

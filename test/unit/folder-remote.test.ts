@@ -162,11 +162,11 @@ describe('openRemote', () => {
     expect(openRemote('/mnt/nas/backups').inner).toBeInstanceOf(FolderRemote);
     expect(openRemote('backups').inner).toBeInstanceOf(FolderRemote);
     expect(openRemote('D:\\backups').inner).toBeInstanceOf(FolderRemote);
-    expect(() => openRemote('s3://bucket/prefix')).toThrow(
+    expect(() => openRemote('smb://nas/share')).toThrow(
       expect.objectContaining({
         code: 'VALIDATION',
-        message: 'No kind of remote Sluice knows takes "s3://bucket/prefix".',
-        hint: 'Give a folder (a local disk or a mounted share).',
+        message: 'No kind of remote Sluice knows takes "smb://nas/share".',
+        hint: 'Give an S3 bucket (s3://BUCKET/PREFIX?endpoint=URL) or a folder (a local disk or a mounted share).',
       }),
     );
   });

@@ -10,7 +10,7 @@ import { resolveVms, type SelectedVm } from '../../backup/vm-selection.js';
 import { defaultDataDir } from '../../settings/data-dir.js';
 import { SluiceError } from '../../errors/sluice-error.js';
 import { ConfSettingsStore } from '../../settings/conf-settings-store.js';
-import { preflightRemote } from '../../remotes/folder-remote.js';
+import { preflightOpenedRemote } from '../../remotes/remote-preflight.js';
 import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs, requireFlags } from '../command-args.js';
@@ -35,7 +35,9 @@ Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with p
   --password-file F         a file holding the password (chmod 600)
   --trust-fingerprint SHA   approve the host certificate's SHA-256 (first use or after a change)
   --vm NAME_OR_UUID         a VM to back up; repeat for several
-  --remote DIR              the repository folder (a full path: local disk or a mounted share; never created)
+  --remote DIR|S3URL        the repository: a folder (a full path: local disk or a mounted share; never
+                            created), or s3://BUCKET/PREFIX?endpoint=URL with the keys in AWS_ACCESS_KEY_ID and
+                            AWS_SECRET_ACCESS_KEY (full mode only for now; the bucket must exist)
   --mode full|delta         full (XVA) backups, or incremental ones (VHD chains, XO's delta layout)
   --retention N             keep the N newest points of this job per VM; older ones are deleted after the
                             backup (delta points are merged into the chain, shown as the "merge" phase).
@@ -92,12 +94,16 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const settings = new ConfSettingsStore(args.dataDir ?? defaultDataDir());
   const password = await readPasswordFile(args.passwordFile);
   // The UI's rule for a remote: a full path, already there (a missing one is an unmounted share), writable.
-  await openCliRemote(args.remoteRoot, args.encryptionKeyFile);
-  const remote = await preflightRemote(args.remoteRoot, { create: false });
+  // S3 remotes take their keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+  const opened = await openCliRemote(args.remoteRoot, args.encryptionKeyFile);
+  const remote = await preflightOpenedRemote(opened);
   const spool = await spoolBudget(args.spoolCapWanted, args.spoolDirWanted);
   if (spool.limitedByFreeSpace)
     log('warn', `The spool is limited to ${formatBytes(spool.capBytes)}: half the free space in ${spool.dir}.`);
-  log('info', `Remote ${args.remoteRoot}: ${formatBytes(remote.freeBytes)} free.`);
+  log(
+    'info',
+    `Remote ${remote.label}: ${remote.freeBytes !== undefined ? `${formatBytes(remote.freeBytes)} free` : 'reachable and writable'}.`,
+  );
 
   const cancel = cancelOnSignal(() =>
     log('warn', 'Cancelling: stopping the export on the host, removing temporary files and the snapshot…'),
@@ -108,7 +114,16 @@ export async function backupCommand(argv: string[]): Promise<number> {
   let xapi: XapiSession | undefined;
   try {
     // Inside the try: a refused login or an unreachable host still stops the progress output and the Ctrl-C handler.
-    xapi = await connectWithFlags(settings, args.connection, password, cancel.signal);
+    // Ctrl-C cancels the login, but not the session: after a cancel the run still calls the host to remove
+    // its snapshot (a session tied to the signal failed those calls and left the snapshot behind).
+    const connecting = new AbortController();
+    const stopConnecting = () => connecting.abort(cancel.signal.reason);
+    cancel.signal.addEventListener('abort', stopConnecting, { once: true });
+    try {
+      xapi = await connectWithFlags(settings, args.connection, password, connecting.signal);
+    } finally {
+      cancel.signal.removeEventListener('abort', stopConnecting);
+    }
     const { selected, skipped } = await resolveVms(xapi, args.vms);
     for (const s of skipped) log('info', `Skipping ${s.name}: ${s.reason}.`, { vm: s.name });
     await runBackupPlan(xapi, backupPlan(args, selected, spool), {

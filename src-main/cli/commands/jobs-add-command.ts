@@ -7,6 +7,8 @@ import { SluiceError } from '../../errors/sluice-error.js';
 import { parseSize } from '../../../src-shared/units.js';
 import { checkRemoteLocation, openExistingRemote } from '../../remotes/remote-registry.js';
 import { listBackupPoints } from '../../repository/index.js';
+import { credentialsFromEnv } from '../../remotes/s3-remote.js';
+import { formatS3Location, isS3Location, parseS3Location } from '../../remotes/s3-location.js';
 import { UsageError } from '../cli-errors.js';
 import { readPasswordFile, HOST_CONNECTION_OPTIONS } from '../host-connection.js';
 import { call, help, parse, withEngine, type Values } from './jobs-command-base.js';
@@ -224,7 +226,9 @@ async function hostIdFor(e: NodeEngine, ref: string, v: Values): Promise<string>
 async function remoteIdFor(e: NodeEngine, ref: string): Promise<string> {
   const remotes = e.ctx.settings.get().remotes;
   const bare = (location: string) => location.replace(/(.)[\\/]+$/, '$1');
-  const found = remotes.find((r) => r.id === ref || r.name === ref || bare(r.path) === bare(ref));
+  // An S3 location is compared in its one canonical form, as it is saved.
+  const canonical = isS3Location(ref) ? formatS3Location(parseS3Location(ref)) : bare(ref);
+  const found = remotes.find((r) => r.id === ref || r.name === ref || bare(r.path) === canonical);
   if (found) return found.id;
   if (!isRemoteLocation(ref)) {
     throw new SluiceError('NOT_FOUND', `No configured remote is named "${ref}".`, {
@@ -233,8 +237,35 @@ async function remoteIdFor(e: NodeEngine, ref: string): Promise<string> {
         : 'Give an absolute folder path (e.g. /mnt/backups) to add it as a remote.',
     });
   }
+  if (isS3Location(ref)) return (await call<{ id: string }>(e, 'remotes.add', s3RemoteRequest(ref, remotes))).id;
   const name = remotes.some((r) => r.name === path.basename(ref)) ? ref : path.basename(ref) || ref;
   return (await call<{ id: string }>(e, 'remotes.add', { name, path: ref })).id;
+}
+
+/**
+ * An S3 --remote not yet saved: saved with the keys of the environment, as `sluice backup` takes them (the
+ * secret key then lives in the data folder's secret store, so the daemon's runs need no environment).
+ */
+function s3RemoteRequest(ref: string, remotes: ReadonlyArray<{ name: string }>) {
+  const loc = parseS3Location(ref);
+  const keys = credentialsFromEnv();
+  if (!keys)
+    throw new SluiceError('VALIDATION', `No keys for the S3 remote ${formatS3Location(loc)}.`, {
+      hint: 'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: the remote is saved with them.',
+    });
+  const short = loc.prefix ? `${loc.bucket}/${loc.prefix}` : loc.bucket;
+  return {
+    name: remotes.some((r) => r.name === short) ? formatS3Location(loc) : short,
+    kind: 's3' as const,
+    s3: {
+      ...(loc.endpoint !== undefined ? { endpoint: loc.endpoint } : {}),
+      bucket: loc.bucket,
+      prefix: loc.prefix,
+      region: loc.region,
+      pathStyle: loc.pathStyle,
+      ...keys,
+    },
+  };
 }
 
 /** Whether a --remote that names no configured remote is a location the engine would save (the UI's rule). */

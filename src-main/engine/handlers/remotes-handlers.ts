@@ -1,52 +1,78 @@
-import { randomUUID } from 'node:crypto';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
-import { testRemote } from '../../remotes/folder-remote.js';
+import { testOpenedRemote } from '../../remotes/remote-preflight.js';
+import { openExistingRemote, openRemote } from '../../remotes/remote-registry.js';
 import { parseRemoteKey, remoteKeySecretId } from '../../remotes/encryption-keys.js';
-import { checkRemoteLocation, openExistingRemote } from '../../remotes/remote-registry.js';
 import { remoteUsage } from '../../remotes/remote-usage.js';
 import { listBackupPoints, BACKUPS_DIR } from '../../repository/index.js';
 import type { EngineContext } from '../engine-context.js';
+import {
+  forgetRemote,
+  newFolderRemoteSetting,
+  newS3RemoteSetting,
+  openSavedRemote,
+  remoteSummary,
+} from '../saved-remotes.js';
 
 export function remotesHandlers(
   ctx: EngineContext,
 ): Pick<Handlers, 'remotes.list' | 'remotes.add' | 'remotes.remove' | 'remotes.test' | 'remotes.usage'> {
   return {
-    'remotes.list': async () => ctx.settings.get().remotes,
-    'remotes.add': async ({ name, path: dir, encryptionKey, useVhdDirectory }) => {
-      // The rule the CLI's --remote follows too: a job never writes relative to wherever the engine started.
-      checkRemoteLocation(dir);
-      if (ctx.settings.get().remotes.some((r) => r.name === name)) {
-        throw new SluiceError('CONFLICT', `A remote named "${name}" already exists.`, { hint: 'Choose another name.' });
+    'remotes.list': async () => ctx.settings.get().remotes.map(remoteSummary),
+    'remotes.add': async (req) => {
+      if (ctx.settings.get().remotes.some((r) => r.name === req.name)) {
+        throw new SluiceError('CONFLICT', `A remote named "${req.name}" already exists.`, {
+          hint: 'Choose another name.',
+        });
       }
-      const remote = {
-        id: randomUUID(),
-        name,
-        kind: 'folder' as const,
-        path: dir,
-        ...(encryptionKey !== undefined ? { encrypted: true } : {}),
-        ...(useVhdDirectory ? { useVhdDirectory: true } : {}),
-      };
-      if (encryptionKey !== undefined) {
-        // Proven (an encrypted remote's key) or set up (an empty folder) now, so a wrong key is said here.
-        const key = parseRemoteKey(encryptionKey);
-        await openExistingRemote(dir, { key });
-        // From now on every use of the remote looks its key up there (engine/saved-remote-keys.ts).
-        await ctx.secrets.set(remoteKeySecretId(remote.id), encryptionKey);
+      const key = req.encryptionKey !== undefined ? parseRemoteKey(req.encryptionKey) : undefined;
+      const base =
+        req.kind === 's3'
+          ? await newS3RemoteSetting(ctx, req.name, req.s3!)
+          : newFolderRemoteSetting(req.name, req.path!, req.useVhdDirectory === true);
+      const remote = key ? { ...base, encrypted: true as const } : base;
+      const same = ctx.settings.get().remotes.find((r) => r.kind === 's3' && r.path === remote.path);
+      if (same) {
+        await forgetRemote(ctx, remote);
+        // One location, one set of keys: the engine finds a saved S3 remote's keys by its location.
+        throw new SluiceError('CONFLICT', `The remote "${same.name}" is already ${remote.path}.`, {
+          hint: 'Use that remote, or remove it first to save the location with other keys.',
+        });
       }
-      await ctx.settings.update((s) => void s.remotes.push(remote));
+      try {
+        if (key) {
+          // Proven (an encrypted remote's key) or set up (an empty one) now, so a wrong key is said here.
+          const credentials =
+            req.kind === 's3'
+              ? { accessKeyId: req.s3!.accessKeyId, secretAccessKey: req.s3!.secretAccessKey }
+              : undefined;
+          await openExistingRemote(remote.path, { key, ...(credentials ? { credentials } : {}) });
+          // From now on every use of the remote looks its key up there (engine/saved-remote-keys.ts).
+          await ctx.secrets.set(remoteKeySecretId(remote.id), req.encryptionKey!);
+        }
+        await ctx.settings.update((s) => void s.remotes.push(remote));
+      } catch (err) {
+        await forgetRemote(ctx, remote);
+        if (key) await ctx.secrets.delete(remoteKeySecretId(remote.id)).catch(() => {});
+        throw err;
+      }
       ctx.bus.emit('settings.changed', { section: 'remotes' });
-      return remote;
+      return remoteSummary(remote);
     },
     'remotes.test': async ({ id }) => {
       const remote = ctx.settings.get().remotes.find((r) => r.id === id);
       if (!remote)
         throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
-      const r = await testRemote(remote.path);
+      // S3: the keys and the bucket (openSavedRemote), then a probe object written, read and deleted, and the
+      // write speed of a multipart upload; a folder: present, writable, its free space and write speed.
+      // (A folder's own test says why a missing one fails, in the file system's words.)
+      const r = await testOpenedRemote(
+        remote.kind === 'folder' ? openRemote(remote.path) : await openSavedRemote(remote),
+      );
       return {
-        path: r.path,
-        freeBytes: r.freeBytes,
-        totalBytes: r.totalBytes,
+        path: remote.path,
+        freeBytes: r.freeBytes ?? null,
+        totalBytes: r.totalBytes ?? null,
         writeBytesPerSec: r.writeBytesPerSec,
         testedBytes: r.testedBytes,
       };
@@ -55,7 +81,10 @@ export function remotesHandlers(
       const remote = ctx.settings.get().remotes.find((r) => r.id === id);
       if (!remote)
         throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
-      const usage = await remoteUsage(remote.path, BACKUPS_DIR);
+      const usage = await remoteUsage(
+        remote.kind === 'folder' ? openRemote(remote.path) : await openSavedRemote(remote),
+        BACKUPS_DIR,
+      );
       const { points } = await listBackupPoints(remote.path);
       return { ...usage, points: points.length, vms: new Set(points.map((p) => p.vmUuid)).size };
     },
@@ -63,6 +92,7 @@ export function remotesHandlers(
       const gone = ctx.settings.get().remotes.find((r) => r.id === id);
       if (!gone) return { removed: false };
       await ctx.settings.update((s) => void (s.remotes = s.remotes.filter((r) => r.id !== id)));
+      await forgetRemote(ctx, gone);
       if (gone.encrypted) await ctx.secrets.delete(remoteKeySecretId(id));
       ctx.bus.emit('settings.changed', { section: 'remotes' });
       return { removed: true };

@@ -90,7 +90,7 @@ export function DashboardPage() {
         text: `Remote ${r.name} (${r.path}) cannot be read.`,
         hint: 'Check that the share is mounted; open Remotes and press Test.',
       });
-    else if (u && u.totalBytes > 0 && u.freeBytes / u.totalBytes < 0.1)
+    else if (u && u.freeBytes !== null && u.totalBytes !== null && u.totalBytes > 0 && u.freeBytes / u.totalBytes < 0.1)
       attention.push({
         key: `space-${r.id}`,
         tone: 'warn',
@@ -282,11 +282,11 @@ export function DashboardPage() {
                     <td className="n">{u ? u.points : '—'}</td>
                     <td className="n">{u ? formatBytes(u.repositoryBytes) : '—'}</td>
                     <td className="n">
-                      {u
+                      {u && u.freeBytes !== null
                         ? `${formatBytes(u.freeBytes)} (${formatPercent(u.totalBytes ? u.freeBytes / u.totalBytes : 0)})`
                         : '—'}
                     </td>
-                    <td className="n">{u ? formatBytes(u.totalBytes) : '—'}</td>
+                    <td className="n">{u && u.totalBytes !== null ? formatBytes(u.totalBytes) : '—'}</td>
                   </tr>
                 );
               })}

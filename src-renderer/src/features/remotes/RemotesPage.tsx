@@ -138,11 +138,11 @@ function RemoteRow({
         </td>
         <td className="n">{usage ? formatBytes(usage.repositoryBytes) : '—'}</td>
         <td className="n">
-          {usage
+          {usage && usage.freeBytes !== null
             ? `${formatBytes(usage.freeBytes)} (${formatPercent(usage.totalBytes ? usage.freeBytes / usage.totalBytes : 0)})`
             : '—'}
         </td>
-        <td className="n">{usage ? formatBytes(usage.totalBytes) : '—'}</td>
+        <td className="n">{usage && usage.totalBytes !== null ? formatBytes(usage.totalBytes) : '—'}</td>
         <td className="nowrap">
           <button
             type="button"
@@ -179,8 +179,10 @@ function RemoteRow({
           <td colSpan={7}>
             {test && (
               <div className="notice ok" role="status" aria-label={`Test of ${r.name}`}>
-                <strong>{r.name} is writable.</strong> Free space {formatBytes(test.freeBytes)} of{' '}
-                {formatBytes(test.totalBytes)}; write speed{' '}
+                <strong>{r.name} is writable.</strong>{' '}
+                {test.freeBytes !== null && test.totalBytes !== null
+                  ? `Free space ${formatBytes(test.freeBytes)} of ${formatBytes(test.totalBytes)}; write speed `
+                  : 'Write speed '}
                 <span className="num" data-testid="write-speed">
                   {formatRate(test.writeBytesPerSec)}
                 </span>{' '}
