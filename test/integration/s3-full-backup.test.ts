@@ -155,39 +155,6 @@ describe('full backups to S3 (Ceph RGW) from the CLI', () => {
     expect(restored.disks.map((d) => d.sha256)).toEqual(source.disks.map((d) => d.sha256));
   }, 120_000);
 
-  it("backs up incrementally as VHD directories (XO's form on S3), merges with retention, restores the newest point", async () => {
-    const vmUuid = env.sim.control.vmUuidByName('web01');
-    for (let i = 0; i < 3; i++) {
-      if (i > 0) env.sim.control.guestWrite(vmUuid, 0.1, 700 + i);
-      const r = await cli(backupArgs('delta', ['--retention', '2']));
-      expect(r.code, r.stderr).toBe(0);
-    }
-    const { keys, uploads } = await stored();
-    expect(uploads).toEqual([]);
-    const aliases = keys.filter((k) => k.endsWith('.alias.vhd'));
-    // Two points kept, two disks each: the oldest was merged into the next.
-    expect(aliases).toHaveLength(4);
-    expect(keys.some((k) => /\/data\/[^/]+\.vhd\/blocks\/\d+\/\d+$/.test(k))).toBe(true);
-    expect(keys.filter((k) => k.endsWith('.vhd') && !k.endsWith('.alias.vhd'))).toEqual([]);
-    const verify = await cli(['verify', '--remote', remote]);
-    expect(verify.code, verify.stderr + verify.stdout).toBe(0);
-    const check = await cli(['check', '--remote', remote]);
-    expect(check.code, check.stderr + check.stdout).toBe(0);
-    const r = await cli([
-      'restore',
-      ...['--remote', remote, '--vm', 'web01', '--name', 'web01 delta from s3'],
-      ...hostArgs(env.sim, env.passwordFile),
-      ...['--data-dir', path.join(work, 'data')],
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const vms = env.sim.control.records('VM');
-    const ref = (name: string) => Object.keys(vms).find((k) => vms[k]!.name_label === name && !vms[k]!.is_a_snapshot)!;
-    const restored = await vmShape(env.sim, ref('web01 delta from s3'));
-    const source = await vmShape(env.sim, ref('web01'));
-    expect(restored.disks.map((d) => d.sha256)).toEqual(source.disks.map((d) => d.sha256));
-    expect(snapshotsOnHost()).toBe(1);
-  }, 300_000);
-
   it('a failed full backup aborts its upload and leaves nothing under the prefix', async () => {
     const before = await stored();
     // Every attempt is cut after 10 MiB: the run fails after its retries.
@@ -282,4 +249,38 @@ describe('full backups to S3 (Ceph RGW) from the CLI', () => {
     expect(l.uploads).toEqual([]);
     expect(l.keys.filter((k) => k.endsWith('.xva'))).toHaveLength(1);
   }, 120_000);
+  // Last: an incremental job keeps its base snapshot on the host, which the tests above count.
+  it("backs up incrementally as VHD directories (XO's form on S3), merges with retention, restores the newest point", async () => {
+    const vmUuid = env.sim.control.vmUuidByName('web01');
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) env.sim.control.guestWrite(vmUuid, 0.1, 700 + i);
+      const r = await cli(backupArgs('delta', ['--retention', '2']));
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const { keys, uploads } = await stored();
+    expect(uploads).toEqual([]);
+    const aliases = keys.filter((k) => k.endsWith('.alias.vhd'));
+    // Two points kept, two disks each: the oldest was merged into the next.
+    expect(aliases).toHaveLength(4);
+    expect(keys.some((k) => /\/data\/[^/]+\.vhd\/blocks\/\d+\/\d+$/.test(k))).toBe(true);
+    expect(keys.filter((k) => k.endsWith('.vhd') && !k.endsWith('.alias.vhd'))).toEqual([]);
+    const verify = await cli(['verify', '--remote', remote]);
+    expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+    const check = await cli(['check', '--remote', remote]);
+    expect(check.code, check.stderr + check.stdout).toBe(0);
+    const r = await cli([
+      'restore',
+      ...['--remote', remote, '--vm', 'web01', '--name', 'web01 delta from s3'],
+      ...hostArgs(env.sim, env.passwordFile),
+      ...['--data-dir', path.join(work, 'data')],
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const vms = env.sim.control.records('VM');
+    const ref = (name: string) => Object.keys(vms).find((k) => vms[k]!.name_label === name && !vms[k]!.is_a_snapshot)!;
+    const restored = await vmShape(env.sim, ref('web01 delta from s3'));
+    const source = await vmShape(env.sim, ref('web01'));
+    expect(restored.disks.map((d) => d.sha256)).toEqual(source.disks.map((d) => d.sha256));
+    // The newest point's snapshot stays on the host as the next base, as with any incremental job.
+    expect(snapshotsOnHost()).toBe(1);
+  }, 300_000);
 });
