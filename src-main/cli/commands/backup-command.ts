@@ -89,7 +89,12 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const spool = await spoolBudget(args.spoolCapWanted, args.spoolDirWanted);
   if (spool.limitedByFreeSpace)
     log('warn', `The spool is limited to ${formatBytes(spool.capBytes)}: half the free space in ${spool.dir}.`);
-  log('info', `Remote ${args.remoteRoot}: ${formatBytes(remote.freeBytes)} free.`);
+  log(
+    'info',
+    remote.totalBytes > 0
+      ? `Remote ${args.remoteRoot}: ${formatBytes(remote.freeBytes)} free.`
+      : `Remote ${args.remoteRoot}: free space unknown (the file system does not report it).`,
+  );
 
   const cancel = cancelOnSignal(() =>
     log('warn', 'Cancelling: stopping the export on the host, removing temporary files and the snapshot…'),
