@@ -53,15 +53,16 @@ function onPath(bin: string): boolean {
 }
 
 /**
- * Starts smbd on port 445 in a fresh temp folder and mounts its share. smbnetfs gets a 120 s reply timeout
- * (its own default, 20 s, fails a request to a server paused longer; kernel cifs and Windows wait minutes).
+ * Starts smbd on port 445 in a fresh temp folder and mounts its share. smbnetfs gets a 120 s Samba reply timeout
+ * and 150 s for its worker's reply (its defaults, 20 s and 30 s, fail a request to a server paused longer with
+ * EIO, as measured; kernel cifs and Windows' client wait for minutes before they give up on a server).
  */
 export async function startSmbShare(): Promise<SmbShare> {
   await takeLock();
   const dir = fsTemp('sluice-smb-');
   const state = path.join(dir, 'state');
   const mnt = path.join(dir, 'mnt');
-  const env = { ...process.env, SMB_PORT: '445', SMBNETFS_OPTS: 'smb_timeout=120000' };
+  const env = { ...process.env, SMB_PORT: '445', SMBNETFS_OPTS: 'smb_timeout=120000,reply_timeout=150' };
   let stopped = false;
   const stop = async () => {
     if (stopped) return;

@@ -8,11 +8,13 @@ import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { writeExactly } from '../../src-main/core/random-access-file.js';
 import { testRemote } from '../../src-main/remotes/folder-remote.js';
 import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
+import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import { verifyPoint } from '../../src-main/repository/verify-point.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
+import { startSimulator } from '../../src-sim/index.js';
 import { testRestoreOptions, vmRefByUuid, vmShape } from '../helpers/restore.js';
-import { liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
+import { connect, liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
 import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
 import { startSmbShare, smbUnavailable, type SmbShare } from '../helpers/smb-share.js';
 import { chainDigest, pointChain } from '../helpers/vhd-chains.js';
@@ -148,4 +150,77 @@ describe.skipIf(unavailable !== undefined)('a real SMB share (Samba) as a folder
       expect(await diskHashes(restored.vmUuid)).toEqual(byPosition.get(p.id));
     }
   });
+
+  it('the seed scenario: smbd paused for 30 s mid-backup while the host gives up after 2 s; the spool absorbs it', async () => {
+    const SOURCE_RATE = 1 * MiB;
+    const sim = await startSimulator({
+      vms: [{ name: 'big', powerState: 'Halted', disks: [{ name: 'big disk', size: 40 * MiB, allocated: 40 * MiB }] }],
+      loginFailureDelayMs: 50,
+      faults: ['stall-abort=2000,on=export', `rate-limit=${SOURCE_RATE},on=export`],
+    });
+    const xapi = await connect(sim);
+    try {
+      const remote = path.join(share.mountPoint, 'paused');
+      await mkdir(remote);
+      const cap = 64 * MiB;
+      const memoryBufferBytes = 2 * MiB;
+      let paused: Promise<void> | undefined;
+      let pausedPids: number[] = [];
+      let spoolMax = 0;
+      let memoryMax = 0;
+      let rssMax = 0;
+      let stalledSeen = false;
+      const rssBefore = process.memoryUsage().rss;
+      const { selected } = await resolveVms(xapi, ['big']);
+      const r = await runFullBackup(
+        xapi,
+        selected[0]!.ref,
+        testBackupOptions(remote, temp(), {
+          jobId: 'smb-paused',
+          memoryBufferBytes,
+          spoolCapBytes: cap,
+          retry: { attempts: 1, backoffMs: () => 0 },
+          onProgress: (p) => {
+            spoolMax = Math.max(spoolMax, p.spoolBytes);
+            memoryMax = Math.max(memoryMax, p.memoryBytes);
+            rssMax = Math.max(rssMax, process.memoryUsage().rss);
+            if (p.bottleneck === 'destination') stalledSeen = true;
+            if (!paused && p.phase === 'transfer' && p.bytesWritten > 1 * MiB) {
+              pausedPids = share.pause();
+              paused = new Promise((resolve) =>
+                setTimeout(() => {
+                  share.resume();
+                  resolve();
+                }, 30_000),
+              );
+            }
+          },
+        }),
+      );
+      await paused;
+      expect(pausedPids.length).toBeGreaterThanOrEqual(2); // the parent smbd and the one serving the mount
+      expect(r.attempts).toBe(1); // no retry: the host never gave up
+      // The host's export kept flowing into the spool on local disk while the share answered nothing.
+      expect(r.spoolPeakBytes).toBeGreaterThan(16 * MiB);
+      expect(r.spoolPeakBytes).toBeLessThanOrEqual(cap);
+      expect(spoolMax).toBeLessThanOrEqual(cap);
+      expect(stalledSeen).toBe(true);
+      // Memory bounded: the buffer within its budget, and the process did not take in the 30 s of export.
+      expect(memoryMax).toBeLessThanOrEqual(memoryBufferBytes + 1 * MiB);
+      expect(rssMax - rssBefore).toBeLessThan(64 * MiB);
+      // Byte-identical, as the server stored it.
+      const vdi = Object.values(sim.control.records('VDI')).find(
+        (v) => v.name_label === 'big disk' && v.is_a_snapshot !== true,
+      )!;
+      const onServer = path.join(share.serverPath, path.relative(share.mountPoint, r.xvaPath));
+      expect(await hashDisksInXva(onServer, temp())).toEqual([await sim.control.hashVdi(String(vdi.uuid))]);
+      const { points } = await listBackupPoints(remote);
+      await verifyPoint(points[0]!);
+      expect(Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true)).toEqual([]);
+    } finally {
+      share.resume();
+      await xapi.close();
+      await sim.stop();
+    }
+  }, 180_000);
 });
