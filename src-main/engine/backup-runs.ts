@@ -61,7 +61,7 @@ export class BackupRuns {
     const xapi = await this.pools.session(req.hostId);
     // A configured remote that is missing is an unmounted share: never create it on the local disk instead.
     // The rule every CLI --remote follows too (a full path, already there); then it must be writable.
-    await openExistingRemote(remote.path);
+    await openExistingRemote(remote.path, { dataDir: this.ctx.dataDir, forWriting: true });
     await preflightRemote(remote.path, { create: false });
     const prefs = s.preferences;
     const spool = await spoolBudget(prefs.spoolCapBytes, prefs.spoolDir);

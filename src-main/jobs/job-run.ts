@@ -29,6 +29,8 @@ export interface JobRunContext {
   onProgress: (p: TransferProgress) => void;
   /** Tests shorten retries; production uses the backup functions' default. */
   retry?: BackupRunOptions['retry'];
+  /** Sluice's data folder: where the remotes it marked are remembered (an unmounted share is then refused). */
+  dataDir?: string;
 }
 
 /**
@@ -95,7 +97,7 @@ async function usableRemotes(
   const usable: Array<{ id: string; root: string }> = [];
   for (const r of known) {
     try {
-      await openExistingRemote(r.path);
+      await openExistingRemote(r.path, { dataDir: c.dataDir, forWriting: c.dataDir !== undefined });
       await preflightRemote(r.path, { create: false });
       usable.push({ id: r.id, root: r.path });
     } catch (err) {

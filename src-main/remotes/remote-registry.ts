@@ -1,5 +1,6 @@
 import { SluiceError } from '../errors/sluice-error.js';
 import { folderRemoteKind } from './folder-remote-store.js';
+import { markRemote, refuseUnmounted } from './remote-marker.js';
 import type { Remote } from './remote.js';
 
 /**
@@ -43,13 +44,24 @@ export function checkRemoteLocation(location: string): void {
 
 /**
  * The remote an admin named, checked by the rule above and proven to be there: a missing remote is an
- * unmounted share or a typo, never an empty repository, and Sluice never creates one in its place.
+ * unmounted share or a typo, never an empty repository, and Sluice never creates one in its place. With the
+ * data folder, a remote Sluice marked before that shows no marker now (an unmounted share's empty mount point)
+ * is refused too (remote-marker.ts); `forWriting` then marks the remote before the caller's first write.
  */
-export async function openExistingRemote(location: string): Promise<Remote> {
+export async function openExistingRemote(
+  location: string,
+  opts: { dataDir?: string; forWriting?: boolean } = {},
+): Promise<Remote> {
   checkRemoteLocation(location);
   const remote = openRemote(location);
   const top = await remote.stat('');
-  if (top?.kind === 'folder') return remote;
+  if (top?.kind === 'folder') {
+    if (opts.dataDir !== undefined) {
+      await refuseUnmounted(remote, location, opts.dataDir);
+      if (opts.forWriting) await markRemote(remote, location, opts.dataDir);
+    }
+    return remote;
+  }
   throw new SluiceError(
     'NOT_FOUND',
     top ? `The remote ${remote.label} is a file, not a folder.` : `The remote ${remote.label} does not exist.`,

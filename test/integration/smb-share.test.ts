@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,11 +9,14 @@ import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { writeExactly } from '../../src-main/core/random-access-file.js';
 import { testRemote } from '../../src-main/remotes/folder-remote.js';
 import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
+import { REMOTE_MARKER } from '../../src-main/remotes/remote-marker.js';
 import { resolveVms } from '../../src-main/backup/vm-selection.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import { verifyPoint } from '../../src-main/repository/verify-point.js';
 import { restorePoint } from '../../src-main/restore/restore-point.js';
 import { startSimulator } from '../../src-sim/index.js';
+import { hostArgs } from '../helpers/cli-args.js';
+import { runCli } from '../helpers/cli.js';
 import { testRestoreOptions, vmRefByUuid, vmShape } from '../helpers/restore.js';
 import { connect, liveDisks, MiB, testBackupOptions } from '../helpers/sim.js';
 import { haltedVm, withSimulator } from '../helpers/simulator-suite.js';
@@ -221,6 +225,78 @@ describe.skipIf(unavailable !== undefined)('a real SMB share (Samba) as a folder
       share.resume();
       await xapi.close();
       await sim.stop();
+    }
+  }, 180_000);
+
+  it('a share that is not mounted is refused by `sluice backup` before anything is written, with the remote and what to do', async () => {
+    // The admin's /mnt/nas: the share mounted there (a bind of the SMB mount: a mount point of its own).
+    const base = temp();
+    const nas = path.join(base, 'nas');
+    await mkdir(nas);
+    await mkdir(path.join(share.mountPoint, 'cron'));
+    execFileSync('mount', ['--bind', path.join(share.mountPoint, 'cron'), nas]);
+    let bound = true;
+    const dataDir = temp();
+    const spoolDir = temp();
+    const cli = (remote: string) =>
+      runCli([
+        'backup',
+        ...hostArgs(env.sim, env.passwordFile),
+        ...['--vm', 'app', '--remote', remote, '--mode', 'full', '--data-dir', dataDir, '--spool-dir', spoolDir],
+      ]);
+    // Not counting the base snapshot the delta chain above keeps on purpose.
+    const snapshots = () =>
+      Object.values(env.sim.control.records('VM')).filter(
+        (v) => v.is_a_snapshot === true && !(v.other_config as Record<string, string>)['sluice:delta-base'],
+      );
+    try {
+      const first = await cli(nas);
+      expect(first.code, first.stderr).toBe(0);
+      // The first backup marked the remote (on the server, beside XO's folders) and the data folder remembers it.
+      expect(filesUnder(path.join(share.serverPath, 'cron')).filter((f) => !f.startsWith('xo-vm-backups/'))).toEqual([
+        REMOTE_MARKER,
+      ]);
+      const pointsBefore = filesUnder(path.join(share.serverPath, 'cron'));
+
+      // The NAS failed to mount: /mnt/nas is an empty folder on the local disk. Cron runs the same command.
+      execFileSync('umount', [nas]);
+      bound = false;
+      expect(readdirSync(nas)).toEqual([]);
+      const refused = await cli(nas);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain(`The remote ${nas} is not mounted`);
+      expect(refused.stderr).toMatch(/Mount the share/);
+      expect(readdirSync(nas)).toEqual([]); // nothing written on the local disk
+      expect(snapshots()).toEqual([]); // nor on the host
+      // The marker put back by hand on the local folder does not fool it: the folder is on another mount now.
+      writeFileSync(path.join(nas, REMOTE_MARKER), '');
+      const stillRefused = await cli(nas);
+      expect(stillRefused.code).not.toBe(0);
+      expect(stillRefused.stderr).toMatch(/is not mounted: it was on the file system mounted at /);
+      expect(readdirSync(nas)).toEqual([REMOTE_MARKER]);
+      rmSync(path.join(nas, REMOTE_MARKER));
+
+      // Mounted again: the backup goes to the share.
+      execFileSync('mount', ['--bind', path.join(share.mountPoint, 'cron'), nas]);
+      bound = true;
+      const again = await cli(nas);
+      expect(again.code, again.stderr).toBe(0);
+      expect(filesUnder(path.join(share.serverPath, 'cron')).length).toBeGreaterThan(pointsBefore.length);
+    } finally {
+      if (bound) execFileSync('umount', [nas]);
+    }
+
+    // The share itself unmounted: its folder is missing, and a missing remote is never created.
+    const remote = path.join(share.mountPoint, 'cron');
+    await share.unmount();
+    try {
+      const missing = await cli(remote);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain(`The remote ${remote} does not exist`);
+      expect(existsSync(path.dirname(remote))).toBe(false);
+      expect(snapshots()).toEqual([]);
+    } finally {
+      await share.remount();
     }
   }, 180_000);
 });

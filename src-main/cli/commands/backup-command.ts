@@ -84,7 +84,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const settings = new ConfSettingsStore(args.dataDir ?? defaultDataDir());
   const password = await readPasswordFile(args.passwordFile);
   // The UI's rule for a remote: a full path, already there (a missing one is an unmounted share), writable.
-  await openExistingRemote(args.remoteRoot);
+  // Marked before the first write, so that a later run refuses this path once it shows an unmounted share.
+  await openExistingRemote(args.remoteRoot, { dataDir: args.dataDir ?? defaultDataDir(), forWriting: true });
   const remote = await preflightRemote(args.remoteRoot, { create: false });
   const spool = await spoolBudget(args.spoolCapWanted, args.spoolDirWanted);
   if (spool.limitedByFreeSpace)

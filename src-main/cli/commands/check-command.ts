@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { checkRepository, type RepositoryProblem } from '../../repository/index.js';
 import { openExistingRemote } from '../../remotes/remote-registry.js';
+import { defaultDataDir } from '../../settings/data-dir.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
@@ -32,7 +33,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   if (!values.remote) throw new UsageError('--remote is required.');
   const json = values.json === true;
   const emit: Emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-  const report = await checkRepository(await openExistingRemote(values.remote), {
+  const report = await checkRepository(await openExistingRemote(values.remote, { dataDir: defaultDataDir() }), {
     repair: values.repair === true,
     log: (message) =>
       json

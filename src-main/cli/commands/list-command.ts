@@ -1,5 +1,6 @@
 import { listBackupPoints } from '../../repository/index.js';
 import { openExistingRemote } from '../../remotes/remote-registry.js';
+import { defaultDataDir } from '../../settings/data-dir.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
@@ -13,7 +14,9 @@ export async function listCommand(argv: string[]): Promise<number> {
   const values = parseCommandArgs(argv, { remote: { type: 'string' }, json: { type: 'boolean' } }, listHelp);
   if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
-  const { points, unreadable } = await listBackupPoints(await openExistingRemote(values.remote));
+  const { points, unreadable } = await listBackupPoints(
+    await openExistingRemote(values.remote, { dataDir: defaultDataDir() }),
+  );
   if (values.json) {
     process.stdout.write(
       JSON.stringify({
