@@ -74,6 +74,68 @@ export async function mountPointOf(dir: string): Promise<string | undefined> {
   }
 }
 
+/** Where Linux says what should be mounted, and what is. */
+export interface MountTables {
+  fstab: string;
+  mountinfo: string;
+}
+const LINUX_TABLES: MountTables = { fstab: '/etc/fstab', mountinfo: '/proc/self/mountinfo' };
+
+/** fstab and mountinfo write a space in a path as \040 (and tab, newline, backslash likewise). */
+function unescapeMountPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/**
+ * The mount point /etc/fstab names for `dir` (the folder or an ancestor, never `/`) while nothing is mounted
+ * there: the cron-after-a-failed-mount case even on a machine that never ran Sluice before (no marker remembered).
+ * undefined when there is none, off Linux, or when the tables cannot be read.
+ */
+export async function unmountedFstabMount(
+  dir: string,
+  tables: MountTables = LINUX_TABLES,
+): Promise<string | undefined> {
+  if (process.platform !== 'linux' || !path.isAbsolute(dir)) return undefined;
+  const read = (f: string) => fs.readFile(f, 'utf8').catch(() => undefined);
+  const [fstab, mountinfo] = await Promise.all([read(tables.fstab), read(tables.mountinfo)]);
+  if (fstab === undefined || mountinfo === undefined) return undefined;
+  const mounted = new Set(
+    mountinfo
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((m): m is string => m !== undefined)
+      .map(unescapeMountPath),
+  );
+  const target = path.resolve(dir);
+  let found: string | undefined;
+  for (const line of fstab.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 2 || fields[0]!.startsWith('#')) continue;
+    const at = unescapeMountPath(fields[1]!);
+    if (!path.isAbsolute(at) || at === '/' || fields[2] === 'swap') continue;
+    const mountPoint = path.resolve(at);
+    const holds = target === mountPoint || target.startsWith(mountPoint + path.sep);
+    if (holds && !mounted.has(mountPoint) && (!found || mountPoint.length > found.length)) found = mountPoint;
+  }
+  return found;
+}
+
+/**
+ * Refuses a folder that /etc/fstab says is (under) a mount point while nothing is mounted there. Writes nothing.
+ */
+export async function refuseFstabUnmounted(remote: Remote, location: string, tables?: MountTables): Promise<void> {
+  const mountPoint = await unmountedFstabMount(location, tables);
+  if (mountPoint === undefined) return;
+  throw new SluiceError(
+    'NOT_FOUND',
+    `The remote ${remote.label} is not mounted: /etc/fstab mounts a file system at ${mountPoint}, and nothing is mounted there now.`,
+    {
+      hint: `Mount it (\`mount ${mountPoint}\`; check the NAS, the network and the mount's credentials), then run again. Sluice writes nothing there meanwhile, so that backups never land on the local disk under the mount point.`,
+      context: { remote: remote.label },
+    },
+  );
+}
+
 /**
  * Refuses a remote this data folder remembers marking when it is not the remote it marked: the marker gone (an
  * unmounted share's empty mount point), or the folder now on another mount. Writes nothing.
