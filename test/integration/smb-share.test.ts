@@ -158,9 +158,9 @@ describe.skipIf(unavailable !== undefined)('a real SMB share (Samba) as a folder
   });
 
   it('the seed scenario: smbd paused for 30 s mid-backup while the host gives up after 2 s; the spool absorbs it', async () => {
-    const SOURCE_RATE = 1 * MiB;
+    const SOURCE_RATE = 2 * MiB;
     const sim = await startSimulator({
-      vms: [{ name: 'big', powerState: 'Halted', disks: [{ name: 'big disk', size: 40 * MiB, allocated: 40 * MiB }] }],
+      vms: [{ name: 'big', powerState: 'Halted', disks: [{ name: 'big disk', size: 80 * MiB, allocated: 80 * MiB }] }],
       loginFailureDelayMs: 50,
       faults: ['stall-abort=2000,on=export', `rate-limit=${SOURCE_RATE},on=export`],
     });
@@ -168,15 +168,13 @@ describe.skipIf(unavailable !== undefined)('a real SMB share (Samba) as a folder
     try {
       const remote = path.join(share.mountPoint, 'paused');
       await mkdir(remote);
-      const cap = 64 * MiB;
+      const cap = 96 * MiB;
       const memoryBufferBytes = 2 * MiB;
       let paused: Promise<void> | undefined;
       let pausedPids: number[] = [];
       let spoolMax = 0;
       let memoryMax = 0;
-      let rssMax = 0;
       let stalledSeen = false;
-      const rssBefore = process.memoryUsage().rss;
       const { selected } = await resolveVms(xapi, ['big']);
       const r = await runFullBackup(
         xapi,
@@ -189,7 +187,6 @@ describe.skipIf(unavailable !== undefined)('a real SMB share (Samba) as a folder
           onProgress: (p) => {
             spoolMax = Math.max(spoolMax, p.spoolBytes);
             memoryMax = Math.max(memoryMax, p.memoryBytes);
-            rssMax = Math.max(rssMax, process.memoryUsage().rss);
             if (p.bottleneck === 'destination') stalledSeen = true;
             if (!paused && p.phase === 'transfer' && p.bytesWritten > 1 * MiB) {
               pausedPids = share.pause();
@@ -207,13 +204,14 @@ describe.skipIf(unavailable !== undefined)('a real SMB share (Samba) as a folder
       expect(pausedPids.length).toBeGreaterThanOrEqual(2); // the parent smbd and the one serving the mount
       expect(r.attempts).toBe(1); // no retry: the host never gave up
       // The host's export kept flowing into the spool on local disk while the share answered nothing.
-      expect(r.spoolPeakBytes).toBeGreaterThan(16 * MiB);
+      expect(r.spoolPeakBytes).toBeGreaterThan(40 * MiB);
       expect(r.spoolPeakBytes).toBeLessThanOrEqual(cap);
       expect(spoolMax).toBeLessThanOrEqual(cap);
       expect(stalledSeen).toBe(true);
-      // Memory bounded: the buffer within its budget, and the process did not take in the 30 s of export.
-      expect(memoryMax).toBeLessThanOrEqual(memoryBufferBytes + 1 * MiB);
-      expect(rssMax - rssBefore).toBeLessThan(64 * MiB);
+      // Memory bounded as slow-destination.test.ts checks it: the 30 s of export (over 40 MiB) went to the spool on
+      // disk, within its cap, and the memory buffer never held more than its budget. (The process's RSS is no
+      // measure here: the simulated host runs in this process; bench/seed-scenario.ts measures peak RSS apart.)
+      expect(memoryMax).toBeLessThanOrEqual(memoryBufferBytes);
       // Byte-identical, as the server stored it.
       const vdi = Object.values(sim.control.records('VDI')).find(
         (v) => v.name_label === 'big disk' && v.is_a_snapshot !== true,
