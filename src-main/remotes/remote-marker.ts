@@ -13,7 +13,8 @@ import type { Remote } from './remote.js';
  * to a remote it puts a marker at its top, and remembers (in its data folder) that it did and which mount held
  * the folder; a remote remembered with a marker that now shows none, or now sits on another mount, is refused
  * before anything is written. The marker is a dot file at the top, where Xen Orchestra reads only its own
- * names (xo-vm-backups/, xo-pool-metadata/, xo-config-backups/, encryption.json, metadata.json): XO ignores it.
+ * names (xo-vm-backups/, xo-pool-metadata/, xo-config-backups/, encryption.json, metadata.json): XO ignores it,
+ * and its check that a remote is empty before it sets up encryption skips dot files too (@xen-orchestra/fs).
  */
 export const REMOTE_MARKER = '.sluice-remote.json';
 
