@@ -143,7 +143,8 @@ export async function refuseFstabUnmounted(remote: Remote, location: string, tab
  */
 export async function refuseUnmounted(remote: Remote, location: string, dataDir: string): Promise<void> {
   const known = (await readMarked(dataDir)).remotes[keyOf(location)];
-  if (!known) return;
+  // A missing folder is the caller's to word ("does not exist"): this is about a folder that is there.
+  if (!known || (await remote.stat('')) === undefined) return;
   const hint = (extra: string) =>
     `Mount the share (check the NAS, the network and the mount's credentials), then run again. Sluice writes nothing ` +
     `there meanwhile, so that backups never land on the local disk under the mount point. ${extra}`;
@@ -175,6 +176,15 @@ export async function refuseUnmounted(remote: Remote, location: string, dataDir:
       },
     );
   }
+}
+
+/**
+ * Every refusal of an unmounted share that finds the folder there: /etc/fstab's (always), the marker's and the
+ * mount point's (with the data folder). Writes nothing.
+ */
+export async function refuseUnmountedShare(remote: Remote, location: string, dataDir?: string): Promise<void> {
+  await refuseFstabUnmounted(remote, location);
+  if (dataDir !== undefined) await refuseUnmounted(remote, location, dataDir);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { SluiceError } from '../errors/sluice-error.js';
 import { folderRemoteKind } from './folder-remote-store.js';
-import { markRemote, refuseFstabUnmounted, refuseUnmounted } from './remote-marker.js';
+import { markRemote, refuseUnmountedShare } from './remote-marker.js';
 import type { Remote } from './remote.js';
 
 /**
@@ -56,11 +56,8 @@ export async function openExistingRemote(
   const remote = openRemote(location);
   const top = await remote.stat('');
   if (top?.kind === 'folder') {
-    await refuseFstabUnmounted(remote, location);
-    if (opts.dataDir !== undefined) {
-      await refuseUnmounted(remote, location, opts.dataDir);
-      if (opts.forWriting) await markRemote(remote, location, opts.dataDir);
-    }
+    await refuseUnmountedShare(remote, location, opts.dataDir);
+    if (opts.dataDir !== undefined && opts.forWriting) await markRemote(remote, location, opts.dataDir);
     return remote;
   }
   throw new SluiceError(

@@ -68,6 +68,11 @@ describe('a remote that is not mounted', () => {
     expect(refused.error.context).toMatchObject({ remote: dir });
     expect(readdirSync(dir)).toEqual([]);
     expect(snapshots()).toEqual([]);
+    // The Remotes view's Test says so too, instead of finding the empty local folder writable.
+    await expect(env.call('remotes.test', { id: remote.id })).rejects.toThrow(
+      `NOT_FOUND: The remote ${dir} looks unmounted`,
+    );
+    expect(readdirSync(dir)).toEqual([]);
 
     // A job to the same remote: its VMs fail with the same words, and nothing is written.
     const job = await env.call<Job>('jobs.save', {

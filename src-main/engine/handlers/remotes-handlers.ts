@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { SluiceError } from '../../errors/sluice-error.js';
 import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import { testRemote } from '../../remotes/folder-remote.js';
-import { checkRemoteLocation } from '../../remotes/remote-registry.js';
+import { checkRemoteLocation, openRemote } from '../../remotes/remote-registry.js';
+import { refuseUnmountedShare } from '../../remotes/remote-marker.js';
 import { remoteUsage } from '../../remotes/remote-usage.js';
 import { listBackupPoints, BACKUPS_DIR } from '../../repository/index.js';
 import type { EngineContext } from '../engine-context.js';
@@ -27,6 +28,9 @@ export function remotesHandlers(
       const remote = ctx.settings.get().remotes.find((r) => r.id === id);
       if (!remote)
         throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
+      // An unmounted share's empty mount point would test as a writable local folder: refused as a backup is
+      // (a missing folder is left to the test itself, which says so).
+      await refuseUnmountedShare(openRemote(remote.path), remote.path, ctx.dataDir);
       const r = await testRemote(remote.path);
       return {
         path: r.path,
