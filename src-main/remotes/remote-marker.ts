@@ -153,7 +153,7 @@ export async function refuseUnmounted(remote: Remote, location: string, dataDir:
     if (now !== undefined && now !== known.mountPoint) {
       throw new SluiceError(
         'NOT_FOUND',
-        `The remote ${remote.label} is not mounted: it was on the file system mounted at ${known.mountPoint}, and is now on the one at ${now}.`,
+        `The remote ${remote.label} is not on the file system it was on: Sluice first wrote there on the one mounted at ${known.mountPoint}, and it is now on the one at ${now}, as when a share is not mounted.`,
         {
           hint: hint(
             `If the remote moved on purpose, remove its entry from ${path.join(dataDir, MARKED_REMOTES_FILE)}.`,
