@@ -157,75 +157,97 @@ describe.skipIf(unavailable !== undefined)('a real SMB share (Samba) as a folder
     }
   });
 
-  it('the seed scenario: smbd paused for 30 s mid-backup while the host gives up after 2 s; the spool absorbs it', async () => {
-    const SOURCE_RATE = 2 * MiB;
+  /**
+   * The seed scenario on the share: a host that gives up after 2 s without a read, 2 MiB/s from it, and every smbd
+   * of the share SIGSTOPped for 30 s once the transfer is under way, then SIGCONTed.
+   */
+  async function pausedBackup(mode: 'full' | 'delta', disks: number) {
     const sim = await startSimulator({
-      vms: [{ name: 'big', powerState: 'Halted', disks: [{ name: 'big disk', size: 80 * MiB, allocated: 80 * MiB }] }],
+      vms: [
+        {
+          name: 'big',
+          powerState: 'Halted',
+          disks: Array.from({ length: disks }, (_, i) => ({
+            name: `big disk ${i}`,
+            size: (80 / disks) * MiB,
+            allocated: (80 / disks) * MiB,
+          })),
+        },
+      ],
       loginFailureDelayMs: 50,
-      faults: ['stall-abort=2000,on=export', `rate-limit=${SOURCE_RATE},on=export`],
+      faults: ['stall-abort=2000,on=export', `rate-limit=${2 * MiB},on=export`],
     });
     const xapi = await connect(sim);
+    const remote = path.join(share.mountPoint, `paused-${mode}`);
+    await mkdir(remote);
+    const seen = { paused: [] as number[], spoolMax: 0, memoryMax: 0, attemptMax: 0, destinationBottleneck: false };
+    let resumed: Promise<void> | undefined;
+    const opts = testBackupOptions(remote, temp(), {
+      jobId: `smb-paused-${mode}`,
+      memoryBufferBytes: 2 * MiB,
+      spoolCapBytes: 96 * MiB,
+      diskConcurrency: disks,
+      retry: { attempts: 1, backoffMs: () => 0 },
+      onProgress: (p) => {
+        seen.spoolMax = Math.max(seen.spoolMax, p.spoolBytes);
+        seen.memoryMax = Math.max(seen.memoryMax, p.memoryBytes);
+        seen.attemptMax = Math.max(seen.attemptMax, p.attempt);
+        if (p.bottleneck === 'destination') seen.destinationBottleneck = true;
+        if (!resumed && p.phase === 'transfer' && p.bytesWritten > 1 * MiB) {
+          seen.paused = share.pause();
+          resumed = new Promise((resolve) => setTimeout(resolve, 30_000)).then(() => share.resume());
+        }
+      },
+    });
     try {
-      const remote = path.join(share.mountPoint, 'paused');
-      await mkdir(remote);
-      const cap = 96 * MiB;
-      const memoryBufferBytes = 2 * MiB;
-      let paused: Promise<void> | undefined;
-      let pausedPids: number[] = [];
-      let spoolMax = 0;
-      let memoryMax = 0;
-      let stalledSeen = false;
       const { selected } = await resolveVms(xapi, ['big']);
-      const r = await runFullBackup(
-        xapi,
-        selected[0]!.ref,
-        testBackupOptions(remote, temp(), {
-          jobId: 'smb-paused',
-          memoryBufferBytes,
-          spoolCapBytes: cap,
-          retry: { attempts: 1, backoffMs: () => 0 },
-          onProgress: (p) => {
-            spoolMax = Math.max(spoolMax, p.spoolBytes);
-            memoryMax = Math.max(memoryMax, p.memoryBytes);
-            if (p.bottleneck === 'destination') stalledSeen = true;
-            if (!paused && p.phase === 'transfer' && p.bytesWritten > 1 * MiB) {
-              pausedPids = share.pause();
-              paused = new Promise((resolve) =>
-                setTimeout(() => {
-                  share.resume();
-                  resolve();
-                }, 30_000),
-              );
-            }
-          },
-        }),
-      );
-      await paused;
-      expect(pausedPids.length).toBeGreaterThanOrEqual(2); // the parent smbd and the one serving the mount
-      expect(r.attempts).toBe(1); // no retry: the host never gave up
-      // The host's export kept flowing into the spool on local disk while the share answered nothing.
-      expect(r.spoolPeakBytes).toBeGreaterThan(40 * MiB);
-      expect(r.spoolPeakBytes).toBeLessThanOrEqual(cap);
-      expect(spoolMax).toBeLessThanOrEqual(cap);
-      expect(stalledSeen).toBe(true);
-      // Memory bounded as slow-destination.test.ts checks it: the 30 s of export (over 40 MiB) went to the spool on
-      // disk, within its cap, and the memory buffer never held more than its budget. (The process's RSS is no
-      // measure here: the simulated host runs in this process; bench/seed-scenario.ts measures peak RSS apart.)
-      expect(memoryMax).toBeLessThanOrEqual(memoryBufferBytes);
-      // Byte-identical, as the server stored it.
-      const vdi = Object.values(sim.control.records('VDI')).find(
-        (v) => v.name_label === 'big disk' && v.is_a_snapshot !== true,
-      )!;
-      const onServer = path.join(share.serverPath, path.relative(share.mountPoint, r.xvaPath));
-      expect(await hashDisksInXva(onServer, temp())).toEqual([await sim.control.hashVdi(String(vdi.uuid))]);
+      const run = mode === 'full' ? runFullBackup : runDeltaBackup;
+      const result = await run(xapi, selected[0]!.ref, opts);
+      await resumed;
+      const truth = await Promise.all(liveDisks(sim, 'big').map((d) => sim.control.hashVdi(d.uuid)));
       const { points } = await listBackupPoints(remote);
-      await verifyPoint(points[0]!);
-      expect(Object.values(sim.control.records('VM')).filter((v) => v.is_a_snapshot === true)).toEqual([]);
+      return { result, seen, truth, points, disks: liveDisks(sim, 'big'), opts };
     } finally {
       share.resume();
       await xapi.close();
       await sim.stop();
     }
+  }
+
+  /** What both forms of the scenario prove: no retry, the spool took the pause, memory within its budget. */
+  function expectAbsorbed(seen: Awaited<ReturnType<typeof pausedBackup>>['seen'], minSpooled: number) {
+    expect(seen.paused.length).toBeGreaterThanOrEqual(2); // the parent smbd and the one serving the mount
+    expect(seen.attemptMax).toBe(1); // no retry: the host never gave up
+    // The host's export kept flowing into the spool on local disk while the share answered nothing, within the cap.
+    expect(seen.spoolMax).toBeGreaterThan(minSpooled);
+    expect(seen.spoolMax).toBeLessThanOrEqual(96 * MiB);
+    expect(seen.destinationBottleneck).toBe(true);
+    // Memory bounded as slow-destination.test.ts checks it: the 30 s of export went to the spool on disk, and the
+    // memory buffer never held more than its budget. (The process's RSS is no measure here: the simulated host
+    // runs in this process; bench/seed-scenario.ts measures peak RSS apart.)
+    expect(seen.memoryMax).toBeLessThanOrEqual(2 * MiB);
+  }
+
+  it('the seed scenario: smbd paused for 30 s mid-backup while the host gives up after 2 s; the spool absorbs it', async () => {
+    const { result, seen, truth, points } = await pausedBackup('full', 1);
+    if (!('xvaPath' in result)) throw new Error('a full backup has an XVA');
+    expect(result.attempts).toBe(1);
+    expect(result.spoolPeakBytes).toBeGreaterThan(40 * MiB);
+    expect(result.spoolPeakBytes).toBeLessThanOrEqual(96 * MiB);
+    expectAbsorbed(seen, 40 * MiB);
+    // Byte-identical, as the server stored it.
+    const onServer = path.join(share.serverPath, path.relative(share.mountPoint, result.xvaPath));
+    expect(await hashDisksInXva(onServer, temp())).toEqual(truth);
+    expect((await verifyPoint(points[0]!)).structureOnly).toEqual([]);
+  }, 180_000);
+
+  it('the same pause under an incremental backup of two disks at once: both VHDs complete and byte-identical', async () => {
+    const { result, seen, truth, points, disks } = await pausedBackup('delta', 2);
+    expectAbsorbed(seen, 20 * MiB);
+    if (!('disks' in result)) throw new Error('an incremental backup has disks');
+    expect(result.disks.map((d) => d.differencing)).toEqual([false, false]);
+    expect(await Promise.all(disks.map(async (d) => chainDigest(await pointChain(points[0]!, d.uuid))))).toEqual(truth);
+    expect((await verifyPoint(points[0]!)).structureOnly).toEqual([]);
   }, 180_000);
 
   it('a share that is not mounted is refused by `sluice backup` before anything is written, with the remote and what to do', async () => {
