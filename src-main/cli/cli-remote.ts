@@ -13,10 +13,15 @@ export const ENCRYPTION_KEY_HELP = `  --encryption-key-file FILE   the key of an
  * The --remote of a command, with its key when it is encrypted: the key is read from its file (never from the
  * command line, which other users can see in the process list) and held for that location for the rest of
  * the command, so every part of it opens the remote with the key. The key is proven here, before anything.
+ * With the data folder, an unmounted share is refused (and, `forWriting`, the remote marked: remote-marker.ts).
  */
-export async function openCliRemote(location: string, keyFile: string | undefined): Promise<Remote> {
+export async function openCliRemote(
+  location: string,
+  keyFile: string | undefined,
+  opts: { dataDir?: string; forWriting?: boolean } = {},
+): Promise<Remote> {
   if (keyFile !== undefined) setRemoteKey(location, parseRemoteKey(await readKeyFile(keyFile), keyFile));
-  return openExistingRemote(location);
+  return openExistingRemote(location, opts);
 }
 
 async function readKeyFile(file: string): Promise<string> {

@@ -87,13 +87,23 @@ export async function lockDirectory(lockDir: string, opts: DirectoryLockOptions)
   throw new SluiceError('CONFLICT', `Could not take the lock ${lockDir}.`, { hint: 'Try again.' });
 }
 
-/** Touches the lock folder's mtime on a timer that never keeps the process alive. */
+/**
+ * Touches the lock folder's mtime on a timer that never keeps the process alive; one touch at a time. On a
+ * share whose server stalls (an SMB or NFS mount) a touch blocks one of libuv's 4 file-system threads until the
+ * server answers: a touch per tick would take them all within 20 s, and the spool's writes to the local disk,
+ * which keep the host's export flowing through the stall, would wait behind them (measured with Samba paused).
+ */
 function keepFresh(lockDir: string, everyMs: number): { stop(): void } {
+  let touching = false;
   const timer = setInterval(() => {
+    if (touching) return;
+    touching = true;
     const now = new Date();
-    fs.utimes(lockDir, now, now).catch(() => {
-      // Gone or unreachable for a moment: the next tick tries again, and the release removes what is left.
-    });
+    fs.utimes(lockDir, now, now)
+      .catch(() => {
+        // Gone or unreachable for a moment: the next tick tries again, and the release removes what is left.
+      })
+      .finally(() => (touching = false));
   }, everyMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };

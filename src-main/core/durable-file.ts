@@ -30,7 +30,9 @@ export class DurableFile {
     const dir = path.dirname(finalPath);
     const tag = `${Date.now()}-${randomBytes(3).toString('hex')}`;
     const tempPath = path.join(dir, tempName(path.basename(finalPath), tag));
-    return new DurableFile(finalPath, tempPath, await fs.open(tempPath, 'wx', mode));
+    // Read-write ('wx+'), not write-only: smbnetfs (an SMB mount through FUSE) fails ftruncate on a write-only
+    // handle with EIO, and writers cut files to size (a VHD's trailing footer, a sparse export).
+    return new DurableFile(finalPath, tempPath, await fs.open(tempPath, 'wx+', mode));
   }
 
   /** seal() then place(). */

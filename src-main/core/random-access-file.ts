@@ -24,7 +24,8 @@ export interface RandomAccessFile {
 
 export type OpenMode = 'read' | 'update' | 'create-new';
 
-const FLAGS: Record<OpenMode, string> = { read: 'r', update: 'r+', 'create-new': 'wx' };
+// 'wx+' (read-write) for new files: an SMB mount through FUSE (smbnetfs) fails ftruncate on a write-only handle.
+const FLAGS: Record<OpenMode, string> = { read: 'r', update: 'r+', 'create-new': 'wx+' };
 
 class LocalFile implements RandomAccessFile {
   constructor(

@@ -61,7 +61,7 @@ export class BackupRuns {
     const xapi = await this.pools.session(req.hostId);
     // A configured remote that is missing is an unmounted share: never create it on the local disk instead.
     // The rule every CLI --remote follows too (a full path, already there); then it must be writable.
-    const opened = await openExistingRemote(remote.path);
+    const opened = await openExistingRemote(remote.path, { dataDir: this.ctx.dataDir, forWriting: true });
     await preflightOpenedRemote(opened);
     const prefs = s.preferences;
     const spool = await spoolBudget(prefs.spoolCapBytes, prefs.spoolDir);

@@ -116,6 +116,7 @@ async function execute(
     backup: deps.backup,
     now: () => new Date(),
     retry: deps.retry,
+    dataDir: deps.ctx.dataDir,
     log: (level, message, context) => {
       if (level === 'warn') recorder.warn(message, new Date(), context);
       deps.notices.log(level, message, ctxFor(context));

@@ -30,6 +30,8 @@ export interface JobRunContext {
   onProgress: (p: TransferProgress) => void;
   /** Tests shorten retries; production uses the backup functions' default. */
   retry?: BackupRunOptions['retry'];
+  /** Sluice's data folder: where the remotes it marked are remembered (an unmounted share is then refused). */
+  dataDir?: string;
 }
 
 /**
@@ -80,7 +82,7 @@ async function usableRemotes(
   const usable: Array<{ id: string; root: string; useVhdDirectory?: boolean }> = [];
   for (const r of known) {
     try {
-      const opened = await openExistingRemote(r.path);
+      const opened = await openExistingRemote(r.path, { dataDir: c.dataDir, forWriting: c.dataDir !== undefined });
       await preflightOpenedRemote(opened);
       usable.push({
         id: r.id,

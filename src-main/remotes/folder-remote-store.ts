@@ -184,8 +184,10 @@ export class FolderRemote implements Remote {
     });
   }
 
-  freeSpace(): Promise<{ freeBytes: number; totalBytes: number } | undefined> {
-    return diskSpace(this.root);
+  async freeSpace(): Promise<{ freeBytes: number; totalBytes: number } | undefined> {
+    const space = await diskSpace(this.root);
+    // A file system of 0 blocks does not know (smbnetfs, an SMB mount through FUSE, says 0 of 0): unknown, not full.
+    return space.totalBytes > 0 ? space : undefined;
   }
 
   async syncFolder(prefix: string): Promise<void> {

@@ -51,7 +51,10 @@ export async function preflightRemote(
   return { path: dir, writable: true, ...(await diskSpace(dir)) };
 }
 
-/** What the file system holding `dir` has left (for an unprivileged writer) and holds in all. */
+/**
+ * What the file system holding `dir` has left (for an unprivileged writer) and holds in all. Both 0 where the
+ * file system does not know (smbnetfs, an SMB mount through FUSE): callers read a total of 0 as "unknown".
+ */
 export async function diskSpace(dir: string): Promise<{ freeBytes: number; totalBytes: number }> {
   const sfs = await fs.statfs(dir).catch((err) => {
     throw describeFsError(err, dir, 'read the free space of');
@@ -62,7 +65,8 @@ export async function diskSpace(dir: string): Promise<{ freeBytes: number; total
 /** Writes (and fsyncs) a test file to measure the remote's sustained write speed; removes it afterwards. */
 export async function testRemote(dir: string, testBytes = 64 * 1024 * 1024): Promise<RemoteSpeedTest> {
   const check = await preflightRemote(dir, { create: false });
-  const bytes = Math.min(testBytes, Math.max(0, Math.floor(check.freeBytes / 4)));
+  // A share that reports no size (smbnetfs says 0 of 0) is tested with the full amount, not with 0 bytes.
+  const bytes = check.totalBytes > 0 ? Math.min(testBytes, Math.max(0, Math.floor(check.freeBytes / 4))) : testBytes;
   const file = path.join(dir, `.sluice-speedtest-${process.pid}-${randomBytes(4).toString('hex')}`);
   const chunk = randomBytes(1024 * 1024);
   const t0 = performance.now();

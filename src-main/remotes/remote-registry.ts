@@ -1,7 +1,8 @@
 import { SluiceError } from '../errors/sluice-error.js';
 import { EncryptedRemote } from './encrypted-remote.js';
 import { remoteKeyOf } from './encryption-keys.js';
-import { folderRemoteKind } from './folder-remote-store.js';
+import { FolderRemote, folderRemoteKind } from './folder-remote-store.js';
+import { markRemote, refuseUnmountedShare } from './remote-marker.js';
 import type { Remote } from './remote.js';
 import { s3RemoteKind, type S3Credentials } from './s3-remote.js';
 
@@ -62,18 +63,25 @@ export function checkRemoteLocation(location: string): void {
 
 /**
  * The remote an admin named, checked by the rule above and proven to be there: a missing remote is an
- * unmounted share or a typo, never an empty repository, and Sluice never creates one in its place.
+ * unmounted share or a typo, never an empty repository, and Sluice never creates one in its place. With the
+ * data folder, a remote Sluice marked before that shows no marker now (an unmounted share's empty mount point)
+ * is refused too (remote-marker.ts); `forWriting` then marks the remote before the caller's first write.
  */
 export async function openExistingRemote(
   location: string,
-  opts: OpenRemoteOptions & { key?: Buffer } = {},
+  opts: OpenRemoteOptions & { key?: Buffer; dataDir?: string; forWriting?: boolean } = {},
 ): Promise<Remote> {
   checkRemoteLocation(location);
   const remote = layered(location, opts, opts.key ?? remoteKeyOf(location));
   const top = await remote.inner.stat('');
   if (top?.kind === 'folder') {
+    // Only a folder can be an unmounted share; the marker lives on the medium, under any encryption. Refused
+    // before the key is proven: proving sets up an empty folder as an encrypted remote.
+    const folder = remote.inner instanceof FolderRemote ? remote.inner : undefined;
+    if (folder) await refuseUnmountedShare(folder, location, opts.dataDir);
     // The key is proven (or an encrypted remote without one refused) here, before any command goes on.
     await remote.prove();
+    if (folder && opts.dataDir !== undefined && opts.forWriting) await markRemote(folder, location, opts.dataDir);
     return remote;
   }
   throw new SluiceError(

@@ -46,7 +46,7 @@ a=A(bytes.fromhex('${key.toString('hex')}')); src,dst=sys.argv[1],sys.argv[2]
 for root,dirs,files in os.walk(src):
   for f in files:
     p=os.path.join(root,f); rel=os.path.relpath(p,src)
-    if rel in ('encryption.json','metadata.json'): continue
+    if rel in ('encryption.json','metadata.json') or os.path.basename(rel).startswith('.'): continue
     d=open(p,'rb').read(); q=os.path.join(dst,rel); os.makedirs(os.path.dirname(q),exist_ok=True)
     open(q,'wb').write(a.decrypt(d[:12],d[12:],None))`,
       from,

@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { REMOTE_MARKER } from '../../src-main/remotes/remote-marker.js';
 import { runCli } from '../helpers/cli.js';
 import { MiB, smallPool } from '../helpers/sim.js';
 import { withSimulator } from '../helpers/simulator-suite.js';
@@ -170,7 +171,8 @@ describe('sluice backup / list', () => {
     expect(next.code).toBe(0);
     expect(next.stdout).toMatch(/Removed leftover/);
     expect(snapshotsOnHost()).toBe(0);
-    const names = filesUnder(remote).filter((n) => !n.startsWith('owner'));
+    // Besides the points: the lock's owner file and the remote's marker (remote-marker.ts), both on purpose.
+    const names = filesUnder(remote).filter((n) => !n.startsWith('owner') && n !== REMOTE_MARKER);
     expect(names.filter((n) => n.startsWith('.'))).toEqual([]);
     expect(names.filter((n) => n.endsWith('.json'))).toHaveLength(2);
   });

@@ -94,15 +94,19 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const settings = new ConfSettingsStore(args.dataDir ?? defaultDataDir());
   const password = await readPasswordFile(args.passwordFile);
   // The UI's rule for a remote: a full path, already there (a missing one is an unmounted share), writable.
-  // S3 remotes take their keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
-  const opened = await openCliRemote(args.remoteRoot, args.encryptionKeyFile);
+  // S3 remotes take their keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Marked before the first
+  // write, so that a later run refuses this path once it shows an unmounted share.
+  const opened = await openCliRemote(args.remoteRoot, args.encryptionKeyFile, {
+    dataDir: args.dataDir ?? defaultDataDir(),
+    forWriting: true,
+  });
   const remote = await preflightOpenedRemote(opened);
   const spool = await spoolBudget(args.spoolCapWanted, args.spoolDirWanted);
   if (spool.limitedByFreeSpace)
     log('warn', `The spool is limited to ${formatBytes(spool.capBytes)}: half the free space in ${spool.dir}.`);
   log(
     'info',
-    `Remote ${remote.label}: ${remote.freeBytes !== undefined ? `${formatBytes(remote.freeBytes)} free` : 'reachable and writable'}.`,
+    `Remote ${remote.label}: ${remote.freeBytes !== undefined ? `${formatBytes(remote.freeBytes)} free` : 'free space unknown (the medium does not report it)'}.`,
   );
 
   const cancel = cancelOnSignal(() =>

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { checkRepository, type RepositoryProblem } from '../../repository/index.js';
 import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
+import { defaultDataDir } from '../../settings/data-dir.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
@@ -34,14 +35,17 @@ export async function checkCommand(argv: string[]): Promise<number> {
   if (!values.remote) throw new UsageError('--remote is required.');
   const json = values.json === true;
   const emit: Emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-  const report = await checkRepository(await openCliRemote(values.remote, values['encryption-key-file']), {
-    repair: values.repair === true,
-    log: (message) =>
-      json
-        ? emit({ type: 'log', level: 'info', message, at: new Date().toISOString() })
-        : process.stderr.write(`${message}\n`),
-    onMergeProgress: mergeProgressPrinter(json, emit),
-  });
+  const report = await checkRepository(
+    await openCliRemote(values.remote, values['encryption-key-file'], { dataDir: defaultDataDir() }),
+    {
+      repair: values.repair === true,
+      log: (message) =>
+        json
+          ? emit({ type: 'log', level: 'info', message, at: new Date().toISOString() })
+          : process.stderr.write(`${message}\n`),
+      onMergeProgress: mergeProgressPrinter(json, emit),
+    },
+  );
   reportProblems(report, json, emit);
   reportSummary(report, json, emit);
   return report.remaining.length > 0 ? 1 : 0;

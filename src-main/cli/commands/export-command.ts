@@ -4,6 +4,7 @@ import { requireExportFolder } from '../../export/export-destination.js';
 import { exportPoint, type ExportFormat } from '../../export/export-point.js';
 import { listBackupPoints } from '../../repository/index.js';
 import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
+import { defaultDataDir } from '../../settings/data-dir.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs, requireFlags } from '../command-args.js';
 import { formatBytes, formatDuration } from '../../../src-shared/units.js';
@@ -55,7 +56,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const out = new CommandOutput(json, flowEnds('export'));
   const { log } = out;
   const emit = (obj: unknown) => out.emit(obj);
-  const { points } = await listBackupPoints(await openCliRemote(values.remote!, values['encryption-key-file']));
+  const { points } = await listBackupPoints(
+    await openCliRemote(values.remote!, values['encryption-key-file'], { dataDir: defaultDataDir() }),
+  );
   await requireExportFolder(values.out!);
   const point = selectOnePoint(points, values.vm, values.at);
   const cancel = cancelOnSignal();

@@ -1,5 +1,6 @@
 import { listBackupPoints } from '../../repository/index.js';
 import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
+import { defaultDataDir } from '../../settings/data-dir.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
@@ -20,7 +21,7 @@ export async function listCommand(argv: string[]): Promise<number> {
   if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
   const { points, unreadable } = await listBackupPoints(
-    await openCliRemote(values.remote, values['encryption-key-file']),
+    await openCliRemote(values.remote, values['encryption-key-file'], { dataDir: defaultDataDir() }),
   );
   if (values.json) {
     process.stdout.write(

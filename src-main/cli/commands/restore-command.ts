@@ -80,10 +80,13 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const { log } = out;
 
   // The point first: a wrong --vm or --at must not cost a login.
-  const { points } = await listBackupPoints(await openCliRemote(values.remote, values['encryption-key-file']));
+  const dataDir = values['data-dir'] ?? defaultDataDir();
+  const { points } = await listBackupPoints(
+    await openCliRemote(values.remote, values['encryption-key-file'], { dataDir }),
+  );
   const point = selectOnePoint(points, values.vm, values.at);
   const password = await readPasswordFile(values['password-file']);
-  const settings = new ConfSettingsStore(values['data-dir'] ?? defaultDataDir());
+  const settings = new ConfSettingsStore(dataDir);
   const cancel = cancelOnSignal(() =>
     log('warn', 'Cancelling: stopping the import on the host and removing what it created…'),
   );

@@ -1,6 +1,7 @@
 import { SluiceError } from '../../errors/sluice-error.js';
 import { listBackupPoints, type BackupPoint, type FileVerifyCache, verifyPoint } from '../../repository/index.js';
 import { ENCRYPTION_KEY_HELP, ENCRYPTION_KEY_OPTION, openCliRemote } from '../cli-remote.js';
+import { defaultDataDir } from '../../settings/data-dir.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs } from '../command-args.js';
 import { formatBytes } from '../../../src-shared/units.js';
@@ -57,7 +58,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   if (!values) return 0;
   if (!values.remote) throw new UsageError('--remote is required.');
   const { points, unreadable } = await listBackupPoints(
-    await openCliRemote(values.remote, values['encryption-key-file']),
+    await openCliRemote(values.remote, values['encryption-key-file'], { dataDir: defaultDataDir() }),
   );
   const selected = selectPoints(points, values.vm, values.at);
   let damaged = unreadable.length;

@@ -3,9 +3,11 @@ import type { Handlers } from '../../ipc/ipc-dispatcher.js';
 import { testOpenedRemote } from '../../remotes/remote-preflight.js';
 import { openExistingRemote, openRemote } from '../../remotes/remote-registry.js';
 import { parseRemoteKey, remoteKeySecretId } from '../../remotes/encryption-keys.js';
+import { refuseUnmountedShare } from '../../remotes/remote-marker.js';
 import { remoteUsage } from '../../remotes/remote-usage.js';
 import { listBackupPoints, BACKUPS_DIR } from '../../repository/index.js';
 import type { EngineContext } from '../engine-context.js';
+import type { RemoteSetting } from '../../settings/settings-schema.js';
 import {
   forgetRemote,
   newFolderRemoteSetting,
@@ -63,12 +65,7 @@ export function remotesHandlers(
       const remote = ctx.settings.get().remotes.find((r) => r.id === id);
       if (!remote)
         throw new SluiceError('NOT_FOUND', 'That remote is no longer configured.', { hint: 'Add it again.' });
-      // S3: the keys and the bucket (openSavedRemote), then a probe object written, read and deleted, and the
-      // write speed of a multipart upload; a folder: present, writable, its free space and write speed.
-      // (A folder's own test says why a missing one fails, in the file system's words.)
-      const r = await testOpenedRemote(
-        remote.kind === 'folder' ? openRemote(remote.path) : await openSavedRemote(remote),
-      );
+      const r = await testSavedRemote(ctx, remote);
       return {
         path: remote.path,
         freeBytes: r.freeBytes ?? null,
@@ -98,4 +95,18 @@ export function remotesHandlers(
       return { removed: true };
     },
   };
+}
+
+/**
+ * S3: the keys and the bucket (openSavedRemote), then a probe object written, read and deleted, and the write
+ * speed of a multipart upload; a folder: present, writable, its free space and write speed (a folder's own
+ * test says why a missing one fails, in the file system's words). An unmounted share's empty mount point would
+ * test as a writable local folder: refused as a backup is.
+ */
+async function testSavedRemote(ctx: EngineContext, remote: RemoteSetting) {
+  if (remote.kind === 'folder') {
+    const opened = openRemote(remote.path);
+    await refuseUnmountedShare(opened.inner ?? opened, remote.path, ctx.dataDir);
+  }
+  return testOpenedRemote(remote.kind === 'folder' ? openRemote(remote.path) : await openSavedRemote(remote));
 }

@@ -96,7 +96,8 @@ export class VhdFileWriter {
 
   /** Creates `path` (which must not exist) and writes the metadata; the file is ours to close. */
   static async create(path: string, opts: VhdFileWriterOptions): Promise<VhdFileWriter> {
-    const file = localFileOf(path, await fs.open(path, 'wx', 0o640));
+    // Read-write: smbnetfs (SMB through FUSE) fails ftruncate on a write-only handle.
+    const file = localFileOf(path, await fs.open(path, 'wx+', 0o640));
     try {
       return await VhdFileWriter.start(file, true, opts);
     } catch (err) {
