@@ -168,6 +168,11 @@ export class EncryptedRemote implements Remote {
     await this.inner.writeNew(key, c ? encryptFile(c.algorithm, c.key, Buffer.from(data)) : data);
   }
 
+  /** The medium's own leftovers (multipart uploads a dead run left): nothing the layer adds or hides. */
+  async abortUnfinishedUploads(prefix: string): Promise<string[]> {
+    return (await this.inner.abortUnfinishedUploads?.(prefix)) ?? [];
+  }
+
   async beginNew(key: string): Promise<RemoteUpload> {
     const c = await this.writable(key);
     const upload = await this.inner.beginNew(key);
@@ -277,6 +282,11 @@ class EncryptingUpload implements RemoteUpload {
 
   get key(): string {
     return this.inner.key;
+  }
+
+  /** The medium's part buffers (an S3 upload's), which count in a backup's memory budget. */
+  get memoryBytes(): number | undefined {
+    return this.inner.memoryBytes;
   }
 
   async seal(validate?: (file: RandomAccessFile) => Promise<void>): Promise<void> {

@@ -3,7 +3,7 @@ import { writeExactly } from '../core/random-access-file.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { FolderRemote } from './folder-remote-store.js';
 import { preflightRemote, testRemote } from './folder-remote.js';
-import type { Remote } from './remote.js';
+import { mediumOf, type Remote } from './remote.js';
 
 /** What a remote proved before a run: it takes writes; how much room it has, where the medium says. */
 export interface OpenedRemoteCheck {
@@ -23,8 +23,10 @@ export interface OpenedRemoteSpeedTest extends OpenedRemoteCheck {
  * (which also proves the keys may write and delete, not only list). Nothing is left behind.
  */
 export async function preflightOpenedRemote(remote: Remote): Promise<OpenedRemoteCheck> {
-  if (remote instanceof FolderRemote) {
-    const r = await preflightRemote(remote.root, { create: false });
+  // Probes go on the medium, under any layer (an encrypted remote's probe is a dot file XO ignores).
+  const folder = mediumOf(remote);
+  if (folder instanceof FolderRemote) {
+    const r = await preflightRemote(folder.root, { create: false });
     return { label: remote.label, freeBytes: r.freeBytes, totalBytes: r.totalBytes };
   }
   const key = `.sluice-probe-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -49,8 +51,9 @@ export async function preflightOpenedRemote(remote: Remote): Promise<OpenedRemot
  * backups write (a folder: fsync'ed file; an object store: a multipart upload completed), then removed.
  */
 export async function testOpenedRemote(remote: Remote, testBytes = 64 * 1024 * 1024): Promise<OpenedRemoteSpeedTest> {
-  if (remote instanceof FolderRemote) {
-    const r = await testRemote(remote.root, testBytes);
+  const folder = mediumOf(remote);
+  if (folder instanceof FolderRemote) {
+    const r = await testRemote(folder.root, testBytes);
     return { label: remote.label, ...r };
   }
   const check = await preflightOpenedRemote(remote);

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describeFsError } from '../errors/fs-errors.js';
 import { FolderRemote } from './folder-remote-store.js';
-import type { Remote } from './remote.js';
+import { mediumOf, type Remote } from './remote.js';
 import { joinKey } from './remote-key.js';
 
 export interface RemoteUsage {
@@ -20,13 +20,14 @@ export interface RemoteUsage {
  */
 export async function remoteUsage(remote: Remote, storedUnder: string): Promise<RemoteUsage> {
   const space = await remote.freeSpace();
+  const folder = mediumOf(remote);
   return {
     path: remote.label,
     freeBytes: space?.freeBytes ?? null,
     totalBytes: space?.totalBytes ?? null,
     repositoryBytes:
-      remote instanceof FolderRemote
-        ? await folderBytes(path.join(remote.root, storedUnder))
+      folder instanceof FolderRemote && !remote.encrypted
+        ? await folderBytes(path.join(folder.root, storedUnder))
         : await remoteTreeBytes(remote, storedUnder),
   };
 }

@@ -115,3 +115,10 @@ export interface RemoteUpload {
   /** Forgets the upload; safe to call more than once and after a failed seal or place. */
   abort(): Promise<void>;
 }
+
+/** The remote a layer (encryption) sits on, down to the medium itself: where probes, locks and markers go. */
+export function mediumOf(remote: Remote): Remote {
+  let r = remote;
+  while (r.inner) r = r.inner;
+  return r;
+}

@@ -1,7 +1,7 @@
 import { lockDirectory, type ReleaseLock } from '../core/directory-lock.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { FolderRemote } from '../remotes/folder-remote-store.js';
-import type { Remote } from '../remotes/remote.js';
+import { mediumOf, type Remote } from '../remotes/remote.js';
 import { joinKey } from '../remotes/remote-key.js';
 import { lockObject } from './object-lock.js';
 import { vmLockKey, xoListingCacheKey } from './repository-keys.js';
@@ -15,7 +15,7 @@ import { vmLockKey, xoListingCacheKey } from './repository-keys.js';
 export async function lockVmFolder(remote: Remote, vmUuid: string, purpose: string): Promise<ReleaseLock> {
   const key = vmLockKey(vmUuid);
   // The lock is made on the medium itself, under any layer (encryption) above it.
-  const medium = storageOf(remote);
+  const medium = mediumOf(remote);
   if (!(medium instanceof FolderRemote)) {
     const release = await lockObject(medium, joinKey(key, 'owner.json'), {
       purpose,
@@ -43,12 +43,6 @@ function releaseAfterForgetting(remote: Remote, vmUuid: string, release: Release
       await release();
     }
   };
-}
-
-function storageOf(remote: Remote): Remote {
-  let r = remote;
-  while (r.inner) r = r.inner;
-  return r;
 }
 
 /**

@@ -47,7 +47,10 @@ export const MERGE_STEPS = {
   'footer-written': {
     op: 'open',
     when: 'before',
-    matches: (c) => c.args[1] === 'wx' && c.base(0).startsWith('.') && c.base(0).endsWith(`.${c.parent}.checksum.json`),
+    matches: (c) =>
+      (c.args[1] === 'wx' || c.args[1] === 'wx+') &&
+      c.base(0).startsWith('.') &&
+      c.base(0).endsWith(`.${c.parent}.checksum.json`),
     expected: UNFINISHED,
   },
   /** The child's own digests removed, just before the merged file is renamed over it. */

@@ -10,6 +10,7 @@ import { FolderRemote } from '../../src-main/remotes/folder-remote-store.js';
 import { listBackupPoints } from '../../src-main/repository/repository-reader.js';
 import { xvaPathOf } from '../../src-main/repository/index.js';
 import { runCli } from '../helpers/cli.js';
+import { rawExportHash } from '../helpers/raw-export.js';
 import { checkJson, deltaPoints, firstDisk, vhdFiles, type DeltaVm } from '../helpers/delta-points.js';
 import { chainDigest, pointChain } from '../helpers/vhd-chains.js';
 import { testBackupOptions } from '../helpers/sim.js';
@@ -47,27 +48,7 @@ async function expectDeltasRestorable(remote: string, expected: Map<string, stri
 }
 
 /** The newest point of a VM exported as a raw image through the CLI, hashed. */
-async function rawOf(remote: string, vm: string, extra: string[] = []): Promise<string> {
-  const out = path.join(env.temp(), 'disk.raw');
-  const r = await runCli([
-    'export',
-    '--remote',
-    remote,
-    '--vm',
-    vm,
-    '--at',
-    'latest',
-    '--format',
-    'raw',
-    '--disk',
-    '0',
-    '--out',
-    out,
-    ...extra,
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-  return sha256(out);
-}
+const rawOf = (remote: string, vm: string, extra: string[] = []) => rawExportHash(env.temp(), remote, vm, { extra });
 
 const summary = (ps: Awaited<ReturnType<typeof listBackupPoints>>['points']) =>
   ps.map((p) => `${p.vmUuid} ${p.id} ${p.mode} ${p.jobId}`).sort();

@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runFullBackup } from '../../src-main/backup/full-backup.js';
 import { withCephS3 } from '../helpers/ceph-s3.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { rawExportHash } from '../helpers/raw-export.js';
 import { checkJson, deltaPoints, type DeltaVm } from '../helpers/delta-points.js';
 import { testBackupOptions } from '../helpers/sim.js';
 import { withSimulator } from '../helpers/simulator-suite.js';
@@ -25,33 +23,8 @@ function cli(args: string[]): Promise<CliResult> {
   return runCli(args, { env: s3.env() });
 }
 
-async function sha256(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(file)) h.update(c as Buffer);
-  return h.digest('hex');
-}
-
 /** The newest point of a VM exported as a raw image of its first disk, hashed. */
-async function rawOf(remote: string, vm: string): Promise<string> {
-  const out = path.join(env.temp(), 'disk.raw');
-  const r = await cli([
-    'export',
-    '--remote',
-    remote,
-    '--vm',
-    vm,
-    '--at',
-    'latest',
-    '--format',
-    'raw',
-    '--disk',
-    '0',
-    '--out',
-    out,
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-  return sha256(out);
-}
+const rawOf = (remote: string, vm: string) => rawExportHash(env.temp(), remote, vm, { env: s3.env() });
 
 function result(stdout: string) {
   return checkJson(stdout).find((e) => e.type === 'result') as {

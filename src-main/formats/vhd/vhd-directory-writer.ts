@@ -12,17 +12,14 @@ import {
   type VhdDirectoryStore,
 } from './vhd-directory.js';
 import { VhdFormatError } from './vhd-errors.js';
-import type { VhdFileWriterOptions } from './vhd-file-writer.js';
+import { newVhdFooter, type VhdFileWriterOptions } from './vhd-file-writer.js';
 import {
   bitmapSize,
   DEFAULT_BLOCK_SIZE,
-  DiskType,
-  encodeFooter,
   encodeHeader,
   FOOTER_SIZE,
   HEADER_SIZE,
   SECTOR,
-  SLUICE_CREATOR_APP,
   VHD_MAX_SIZE,
 } from './vhd-structures.js';
 
@@ -46,8 +43,6 @@ export interface VhdDirectorySummary {
   vhdFileBytes: number;
 }
 
-/** "Wi2k", as the file writer and vhd-tool write it. */
-const HOST_OS_WINDOWS = 0x5769_326b;
 
 export class VhdDirectoryWriter {
   private readonly present: Uint8Array;
@@ -128,17 +123,7 @@ export class VhdDirectoryWriter {
     await Promise.all(this.inFlight);
     this.throwIfFailed();
     const { opts } = this;
-    const footer = encodeFooter({
-      currentSize: opts.currentSize,
-      originalSize: opts.originalSize ?? opts.currentSize,
-      diskType: opts.parent ? DiskType.Differencing : DiskType.Dynamic,
-      uuid: opts.uuid,
-      timestamp: opts.timestamp ?? Math.floor((Date.now() - Date.UTC(2000, 0, 1)) / 1000),
-      creatorApp: opts.creatorApp ?? SLUICE_CREATOR_APP,
-      creatorVersion: opts.creatorVersion ?? 0x0001_0000,
-      creatorHostOs: opts.creatorHostOs ?? HOST_OS_WINDOWS,
-      dataOffset: FOOTER_SIZE,
-    });
+    const footer = newVhdFooter(opts, FOOTER_SIZE);
     // XO's header: the table right after it (a directory has no file offsets), no parent locators; a child
     // names its parent by the parent's alias, relative to its own.
     const header = encodeHeader({

@@ -134,17 +134,7 @@ export class VhdFileWriter {
     // same makes a stored full VHD byte-identical to the host's stream, which is easy to check and to explain.
     const locatorSpace = locators?.data ?? Buffer.alloc(SECTOR);
     const tableOffset = HEADER_OFFSET + HEADER_SIZE + locatorSpace.length;
-    const footer = encodeFooter({
-      currentSize: opts.currentSize,
-      originalSize: opts.originalSize ?? opts.currentSize,
-      diskType: opts.parent ? DiskType.Differencing : DiskType.Dynamic,
-      uuid: opts.uuid,
-      timestamp: opts.timestamp ?? Math.floor((Date.now() - Date.UTC(2000, 0, 1)) / 1000),
-      creatorApp: opts.creatorApp ?? SLUICE_CREATOR_APP,
-      creatorVersion: opts.creatorVersion ?? 0x0001_0000,
-      creatorHostOs: opts.creatorHostOs ?? HOST_OS_WINDOWS,
-      dataOffset: HEADER_OFFSET,
-    });
+    const footer = newVhdFooter(opts, HEADER_OFFSET);
     const header = encodeHeader({
       tableOffset,
       maxTableEntries: entries,
@@ -239,4 +229,22 @@ async function writeParts(file: RandomAccessFile, parts: Buffer[], position: num
     await writeExactly(file, part, at);
     at += part.length;
   }
+}
+
+/**
+ * The footer of a new dynamic or differencing VHD, a file or a directory (whose header sits elsewhere:
+ * `dataOffset`), with the defaults Sluice writes: now, Sluice as the creator, Windows as the host OS (as XO).
+ */
+export function newVhdFooter(opts: VhdFileWriterOptions, dataOffset: number): Buffer {
+  return encodeFooter({
+    currentSize: opts.currentSize,
+    originalSize: opts.originalSize ?? opts.currentSize,
+    diskType: opts.parent ? DiskType.Differencing : DiskType.Dynamic,
+    uuid: opts.uuid,
+    timestamp: opts.timestamp ?? Math.floor((Date.now() - Date.UTC(2000, 0, 1)) / 1000),
+    creatorApp: opts.creatorApp ?? SLUICE_CREATOR_APP,
+    creatorVersion: opts.creatorVersion ?? 0x0001_0000,
+    creatorHostOs: opts.creatorHostOs ?? HOST_OS_WINDOWS,
+    dataOffset,
+  });
 }
