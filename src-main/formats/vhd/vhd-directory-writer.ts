@@ -43,7 +43,6 @@ export interface VhdDirectorySummary {
   vhdFileBytes: number;
 }
 
-
 export class VhdDirectoryWriter {
   private readonly present: Uint8Array;
   private readonly bitmapBytes: number;
