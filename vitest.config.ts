@@ -9,6 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Stops what suites share across files (the S3 gateway) once the run is over.
+    globalSetup: ['test/helpers/global-teardown.ts'],
     reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
   },
 });

@@ -7,9 +7,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
 import type { S3Credentials } from '../../src-main/remotes/s3-remote.js';
+import { CEPH_SCRIPT, sharedCephDir } from './ceph-s3-shared.js';
 
 const run = promisify(execFile);
-const SCRIPT = path.resolve(import.meta.dirname, '../servers/ceph-s3.sh');
+const SCRIPT = CEPH_SCRIPT;
 
 /** What the recipe prints once the gateway answers. */
 interface GatewayInfo {
@@ -39,18 +40,19 @@ export interface CephS3Suite {
 }
 
 /**
- * One real Ceph RADOS Gateway for a test file (test/servers/ceph-s3.sh, the project's copy of the recipe): started
- * in a temp folder before the file's tests (15-20 s; without ceph-mgr, which S3 does not need), stopped after
- * them and its folder removed.
+ * A real Ceph RADOS Gateway for a test file (test/servers/ceph-s3.sh, the project's copy of the recipe; without
+ * ceph-mgr, which S3 does not need): the run's shared one (ceph-s3-shared.ts), or with `own` one of the file's
+ * own, started in a temp folder before its tests (15-20 s) and stopped after them, its folder removed (for a
+ * suite that pauses or kills the gateway).
  */
-export function withCephS3(): CephS3Suite {
+export function withCephS3(opts: { own?: boolean } = {}): CephS3Suite {
   let info: GatewayInfo | undefined;
   let client: S3Client | undefined;
   let dir: string | undefined;
   const start = (d: string) =>
     run(SCRIPT, ['start', d], { env: { ...process.env, CEPH_S3_MGR: '0', CEPH_S3_BLOCK_GB: '20' }, timeout: 180_000 });
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-ceph-'));
+    dir = opts.own ? mkdtempSync(path.join(os.tmpdir(), 'sluice-ceph-')) : sharedCephDir();
     const { stdout } = await start(dir);
     info = JSON.parse(stdout.trim().split('\n').pop()!) as GatewayInfo;
     // As the S3 remote does: the SDK's notice about future Node versions is noise in the tests' output.
@@ -66,7 +68,7 @@ export function withCephS3(): CephS3Suite {
   }, 240_000);
   afterAll(async () => {
     client?.destroy();
-    if (dir) {
+    if (dir && opts.own) {
       await run(SCRIPT, ['stop', dir], { timeout: 60_000 }).catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     }

@@ -30,7 +30,7 @@ const env = withSimulator(
   },
   { session: false },
 );
-const s3 = withCephS3();
+const s3 = withCephS3({ own: true });
 let work: string;
 let bucket: string;
 
