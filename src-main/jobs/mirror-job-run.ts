@@ -22,7 +22,7 @@ export async function executeMirrorJobRun(c: JobRunContext): Promise<RunSummary>
         context: { job: job.name },
       });
     const targets = configuredRemotes(job, settings, recorder);
-    const from = await openExistingRemote(sourceRemote.path);
+    const from = await openExistingRemote(sourceRemote.path, { dataDir: c.dataDir });
     const vms = await sourceVms(c, from);
     recorder.plan(
       vms,
@@ -34,7 +34,7 @@ export async function executeMirrorJobRun(c: JobRunContext): Promise<RunSummary>
       c.signal.throwIfAborted();
       let to: Remote;
       try {
-        to = await openExistingRemote(target.path);
+        to = await openExistingRemote(target.path, { dataDir: c.dataDir, forWriting: c.dataDir !== undefined });
       } catch (err) {
         for (const vm of vms) recorder.vmFailed(vm.uuid, target.id, err, false, c.now());
         continue;

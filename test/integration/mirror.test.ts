@@ -141,7 +141,10 @@ describe('sluice mirror', () => {
     expect(mirrorResult(r.stdout).failed[0]!.message).toMatch(/is not the disk file .* of the backup db01/);
     expect(await fs.readFile(planted, 'utf8')).toBe('not the VHD the source holds');
     expect((await listBackupPoints(target)).points).toEqual([]);
-    expect((await filesUnder(target)).filter((f) => !f.endsWith(path.basename(planted)))).toEqual([]);
+    // Nothing but the planted file and the remote's marker (remote-marker.ts).
+    expect(
+      (await filesUnder(target)).filter((f) => !f.endsWith(path.basename(planted)) && f !== '.sluice-remote.json'),
+    ).toEqual([]);
   });
 
   it('a cancelled mirror leaves no partial file and the next run completes', async () => {
@@ -162,7 +165,7 @@ describe('sluice mirror', () => {
       memoryBufferBytes: 1024 * 1024,
     });
     await expect(run).rejects.toMatchObject({ code: 'CANCELLED' });
-    expect((await filesUnder(target)).filter((f) => !f.includes('.lock'))).toEqual([]);
+    expect((await filesUnder(target)).filter((f) => !f.includes('.lock') && f !== '.sluice-remote.json')).toEqual([]);
     const r = await runCli(['mirror', '--from', source, '--to', target, '--vm', 'web01']);
     expect(r.code, r.stderr).toBe(0);
     expect((await listBackupPoints(target)).points.map((p) => p.id)).toEqual([fullId]);

@@ -4,12 +4,13 @@ import { formatBytes } from '../../../src-shared/units.js';
 import { runMirror } from '../../mirror/mirror-run.js';
 import { cancelOnSignal } from '../cancel-on-signal.js';
 import { openCliRemote } from '../cli-remote.js';
+import { defaultDataDir } from '../../settings/data-dir.js';
 import { UsageError } from '../cli-errors.js';
 import { parseCommandArgs, requireFlags } from '../command-args.js';
 import { CommandOutput } from '../command-output.js';
 
 export const mirrorHelp = `sluice mirror --from REMOTE --to REMOTE [--vm NAME_OR_UUID ...] [--retention N] [--json]
-              [--from-encryption-key-file FILE] [--to-encryption-key-file FILE]
+              [--from-encryption-key-file FILE] [--to-encryption-key-file FILE] [--data-dir DIR]
 
 Copies the backup points of one remote to another without touching any host (Xen Orchestra's mirror job):
 for each VM, job and mode, the points the target lacks, oldest first (an incremental chain's full VHD before
@@ -21,6 +22,7 @@ when whole: its metadata is written last. Nothing on the source is changed.
                 (their disks merged into the next point), as a backup job's retention does
   --from-encryption-key-file FILE, --to-encryption-key-file FILE
                 the key of an encrypted source or target (a file holding its 32 characters, chmod 600)
+  --data-dir    Sluice's data folder, where it remembers the remotes it marked (an unmounted share is refused)
 Exit code 1 when any point could not be copied.
 `;
 
@@ -34,6 +36,7 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
       retention: { type: 'string' },
       'from-encryption-key-file': { type: 'string' },
       'to-encryption-key-file': { type: 'string' },
+      'data-dir': { type: 'string' },
       json: { type: 'boolean' },
     },
     mirrorHelp,
@@ -48,8 +51,10 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
   }
   const json = values.json === true;
   const out = new CommandOutput(json, flowEnds('mirror'));
-  const from = await openCliRemote(values.from, values['from-encryption-key-file']);
-  const to = await openCliRemote(values.to, values['to-encryption-key-file']);
+  // An unmounted share is refused on either side; the target is marked before its first write (remote-marker.ts).
+  const dataDir = values['data-dir'] ?? defaultDataDir();
+  const from = await openCliRemote(values.from, values['from-encryption-key-file'], { dataDir });
+  const to = await openCliRemote(values.to, values['to-encryption-key-file'], { dataDir, forWriting: true });
   const cancel = cancelOnSignal();
   try {
     const r = await runMirror({
