@@ -73,6 +73,8 @@ try {
     RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: gw.accessKeyId,
     RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: gw.secretAccessKey,
     RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
+    // rclone's AWS SDK refuses a custom CA bundle on its own HTTP transport; the gateway is plain HTTP anyway.
+    AWS_CA_BUNDLE: undefined,
   };
   const exportUrl = `${sim.url}/export?ref=${encodeURIComponent(vm.ref)}&session_id=${encodeURIComponent(vm.session)}&use_compression=false`;
   const stream = await runMeasured(
