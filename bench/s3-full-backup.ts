@@ -1,7 +1,7 @@
 // Throughput and memory of a full backup to a real S3 server (Ceph's RADOS Gateway, test/servers/ceph-s3.sh)
 // against a reference uploader (rclone, from Debian) of the same bytes to the same bucket, in one run.
-//   npx tsx bench/s3-full-backup.ts [--gib 4]          (npm run bench:s3 -- --gib 1 for a quick run)
-// Runs, one after the other, each into its own prefix of one bucket:
+//   npx tsx bench/s3-full-backup.ts [--gib 4] [--reference-first]   (npm run bench:s3 -- --gib 1: a quick run)
+// Runs, one after the other (2 before 1 with --reference-first), each into its own prefix of one bucket:
 //   1. sluice: `sluice backup --mode full --remote s3://…` of a --gib GiB fully allocated VM of the simulator;
 //   2. reference "stream": the same export of the simulator (`curl … /export`) piped into `rclone rcat`: the same
 //      path as sluice's, host → client → gateway, with nothing in between;
@@ -29,7 +29,9 @@ import { startSimProcess, type SimProcess } from './lib/sim-process.js';
 import { hostArgs, writePasswordFile } from '../test/helpers/cli-args.js';
 import { jsonEvents, runSluiceOnCpu1 } from './lib/sluice-cli.js';
 
-const { values } = parseArgs({ options: { gib: { type: 'string', default: '4' } } });
+const { values } = parseArgs({
+  options: { gib: { type: 'string', default: '4' }, 'reference-first': { type: 'boolean', default: false } },
+});
 const gib = Number(values.gib);
 if (!(gib > 0)) throw new Error(`--gib needs a positive number of GiB, not "${values.gib}"`);
 const MiB = 1024 * 1024;
@@ -49,20 +51,7 @@ try {
   const bucket = await gw.bucket();
   const vm = await firstVm(sim.url, sim.username, sim.password);
   const pw = writePasswordFile(work, sim.password);
-
-  const sluice = await runSluiceOnCpu1(
-    [
-      'backup',
-      ...hostArgs(sim, pw),
-      ...['--vm', vm.name, '--remote', gw.location(bucket, 'sluice'), '--mode', 'full'],
-      ...['--data-dir', path.join(work, 'data'), '--spool-dir', work, '--json'],
-    ],
-    gw.env(),
-  );
-  if (sluice.code !== 0) throw new Error(`sluice failed: ${sluice.stderr}\n${sluice.stdout.slice(-2000)}`);
-  const result = jsonEvents(sluice.stdout).find((e) => e.type === 'result')!;
-  const xvaKey = `sluice/xo-vm-backups/${String(result.vmUuid)}/${String(result.point)}.xva`;
-  const sluiceBytes = await objectSize(bucket, xvaKey);
+  const host = sim;
 
   // rclone reads its remote "bench:" from the environment: no config file.
   const rcloneEnv = {
@@ -77,14 +66,34 @@ try {
     AWS_CA_BUNDLE: undefined,
   };
   const exportUrl = `${sim.url}/export?ref=${encodeURIComponent(vm.ref)}&session_id=${encodeURIComponent(vm.session)}&use_compression=false`;
-  const stream = await runMeasured(
-    'taskset',
-    [
-      ...['-c', '1', 'bash', '-o', 'pipefail', '-c', 'curl -sS -k "$1" | rclone rcat "$2"', 'bench'],
-      ...[exportUrl, `bench:${bucket}/stream/export.xva`],
-    ],
-    { env: rcloneEnv },
-  );
+  const runSluice = () =>
+    runSluiceOnCpu1(
+      [
+        'backup',
+        ...hostArgs(host, pw),
+        ...['--vm', vm.name, '--remote', gw.location(bucket, 'sluice'), '--mode', 'full'],
+        ...['--data-dir', path.join(work, 'data'), '--spool-dir', work, '--json'],
+      ],
+      gw.env(),
+    );
+  const runStream = () =>
+    runMeasured(
+      'taskset',
+      [
+        ...['-c', '1', 'bash', '-o', 'pipefail', '-c', 'curl -sS -k "$1" | rclone rcat "$2"', 'bench'],
+        ...[exportUrl, `bench:${bucket}/stream/export.xva`],
+      ],
+      { env: rcloneEnv },
+    );
+  // Each order favours whoever runs on the emptier store or the quieter minute: --reference-first swaps them.
+  let stream: RunResult | undefined;
+  if (values['reference-first']) stream = await runStream();
+  const sluice = await runSluice();
+  if (sluice.code !== 0) throw new Error(`sluice failed: ${sluice.stderr}\n${sluice.stdout.slice(-2000)}`);
+  const result = jsonEvents(sluice.stdout).find((e) => e.type === 'result')!;
+  const xvaKey = `sluice/xo-vm-backups/${String(result.vmUuid)}/${String(result.point)}.xva`;
+  const sluiceBytes = await objectSize(bucket, xvaKey);
+  stream ??= await runStream();
   if (stream.code !== 0) throw new Error(`curl | rclone rcat failed: ${stream.stderr}`);
   const streamBytes = await objectSize(bucket, 'stream/export.xva');
 
