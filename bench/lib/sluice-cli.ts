@@ -6,9 +6,9 @@ import { ROOT } from './sim-process.js';
 /** The sluice executable: run through its shebang, as `npx sluice` runs it (same process, its flags). */
 export const SLUICE_BIN = path.join(ROOT, 'bin/sluice.js');
 
-/** `sluice …` pinned to CPU 1 (the simulated host has CPU 0), measured. */
-export function runSluiceOnCpu1(args: string[]): Promise<RunResult> {
-  return runMeasured('taskset', ['-c', '1', SLUICE_BIN, ...args]);
+/** `sluice …` pinned to CPU 1 (the simulated host has CPU 0), measured; `env` adds to ours (an S3 remote's keys). */
+export function runSluiceOnCpu1(args: string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  return runMeasured('taskset', ['-c', '1', SLUICE_BIN, ...args], env ? { env } : {});
 }
 
 /** One event of a `--json` run: its type, and fields the reader casts to what it knows they are. */
