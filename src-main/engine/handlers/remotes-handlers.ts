@@ -42,13 +42,17 @@ export function remotesHandlers(
         });
       }
       try {
+        const credentials =
+          req.kind === 's3'
+            ? { accessKeyId: req.s3!.accessKeyId, secretAccessKey: req.s3!.secretAccessKey }
+            : undefined;
+        if (key || credentials) {
+          // Proven now, so that a wrong secret key, a missing bucket or a wrong encryption key is said here and
+          // nothing is saved: an S3 remote's keys and bucket (Sluice never creates a bucket), an encrypted
+          // remote's key (or an empty one set up with it). A folder is proven at its first use, as before.
+          await openExistingRemote(remote.path, { ...(key ? { key } : {}), ...(credentials ? { credentials } : {}) });
+        }
         if (key) {
-          // Proven (an encrypted remote's key) or set up (an empty one) now, so a wrong key is said here.
-          const credentials =
-            req.kind === 's3'
-              ? { accessKeyId: req.s3!.accessKeyId, secretAccessKey: req.s3!.secretAccessKey }
-              : undefined;
-          await openExistingRemote(remote.path, { key, ...(credentials ? { credentials } : {}) });
           // From now on every use of the remote looks its key up there (engine/saved-remote-keys.ts).
           await ctx.secrets.set(remoteKeySecretId(remote.id), req.encryptionKey!);
         }
