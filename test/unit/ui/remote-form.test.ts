@@ -76,6 +76,7 @@ describe('the add-remote form', () => {
       { path: 's3.secretAccessKey', message: 'Enter the secret access key' },
       { path: 's3', message: 'not a bucket name' },
       { path: 'encryptionKey', message: 'Exactly 32 characters' },
+      { path: 'name', message: 'Give the remote a name' },
     ];
     expect(currentRemoteIssues(issues, refused, refused)).toEqual(issues);
     const typed = { ...refused, secretAccessKey: 'new' };
@@ -83,16 +84,19 @@ describe('the add-remote form', () => {
       's3.bucket',
       's3',
       'encryptionKey',
+      'name',
     ]);
     // The location as a whole is re-judged when any of its parts changes.
     expect(currentRemoteIssues(issues, refused, { ...refused, bucket: 'other' }).map((i) => i.path)).toEqual([
       's3.secretAccessKey',
       'encryptionKey',
+      'name',
     ]);
-    // Another kind: none of the S3 fields' issues hold.
+    // Another kind: none of the S3 fields' issues hold; the name's does.
     expect(currentRemoteIssues(issues, refused, { ...refused, kind: 'folder' }).map((i) => i.path)).toEqual([
       'encryptionKey',
+      'name',
     ]);
-    expect(issues.filter(placedAtAField).map((i) => i.path)).toEqual(['s3.bucket', 's3.secretAccessKey', 's3']);
+    expect(issues.filter(placedAtAField).map((i) => i.path)).toEqual(['s3.bucket', 's3.secretAccessKey', 's3', 'name']);
   });
 });

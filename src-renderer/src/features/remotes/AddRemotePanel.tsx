@@ -76,13 +76,18 @@ export function AddRemotePanel() {
       <form onSubmit={(e) => void submit(e)} aria-label="Add a remote" noValidate>
         <div className="inline-form">
           <TextField {...fields} k="name" label="Name" path="name" placeholder={s3 ? 'Offsite' : 'NAS'} />
-          <label>
-            Kind
-            <select value={form.kind} onChange={(e) => set({ kind: e.target.value as RemoteKindChoice })}>
+          {/* Not inside its label: a label's text would then hold the options' ("Folder…"), naming the select. */}
+          <div className="labelled">
+            <label htmlFor="remote-kind">Kind</label>
+            <select
+              id="remote-kind"
+              value={form.kind}
+              onChange={(e) => set({ kind: e.target.value as RemoteKindChoice })}
+            >
               <option value="folder">Folder (local disk or a mounted share)</option>
               <option value="s3">S3-compatible object storage (AWS, Backblaze B2, Wasabi, MinIO, Ceph)</option>
             </select>
-          </label>
+          </div>
           {!s3 && <TextField {...fields} k="path" label="Folder" path="path" placeholder="/mnt/backups" wide />}
         </div>
         {s3 && (
@@ -125,7 +130,6 @@ function S3RemoteFields(props: FieldProps & { locationIssue: string | undefined 
   return (
     <fieldset
       className="s3-fields"
-      aria-label="Bucket and keys"
       aria-invalid={locationIssue ? true : undefined}
       aria-describedby={locationIssue ? 's3' : undefined}
     >

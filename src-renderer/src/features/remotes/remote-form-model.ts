@@ -65,18 +65,21 @@ export function addRemoteRequest(f: RemoteForm, encryption: EncryptionKeyState):
   };
 }
 
-/** The form's fields by the engine's issue paths ('s3' alone: the location as a whole, shown on the group). */
+/**
+ * The form's fields by the engine's issue paths ('s3' alone: the location as a whole, shown on the group). The
+ * kind is one of them wherever the field belongs to one kind: another kind, another form.
+ */
 const FIELD_OF_PATH: Record<string, ReadonlyArray<keyof RemoteForm>> = {
   name: ['name'],
-  path: ['path'],
-  s3: ['endpoint', 'bucket', 'prefix', 'region', 'pathStyle'],
-  's3.endpoint': ['endpoint'],
-  's3.bucket': ['bucket'],
-  's3.prefix': ['prefix'],
-  's3.region': ['region'],
-  's3.pathStyle': ['pathStyle', 'endpoint'],
-  's3.accessKeyId': ['accessKeyId'],
-  's3.secretAccessKey': ['secretAccessKey'],
+  path: ['kind', 'path'],
+  s3: ['kind', 'endpoint', 'bucket', 'prefix', 'region', 'pathStyle'],
+  's3.endpoint': ['kind', 'endpoint'],
+  's3.bucket': ['kind', 'bucket'],
+  's3.prefix': ['kind', 'prefix'],
+  's3.region': ['kind', 'region'],
+  's3.pathStyle': ['kind', 'pathStyle', 'endpoint'],
+  's3.accessKeyId': ['kind', 'accessKeyId'],
+  's3.secretAccessKey': ['kind', 'secretAccessKey'],
 };
 
 /** Whether the form has a field that shows an issue of this path. */
@@ -92,7 +95,6 @@ export function currentRemoteIssues(issues: Issue[], refused: RemoteForm, now: R
   return issues.filter((i) => {
     const fields = FIELD_OF_PATH[i.path];
     if (!fields) return true;
-    if (refused.kind !== now.kind) return false;
     return fields.every((k) => refused[k] === now[k]);
   });
 }
