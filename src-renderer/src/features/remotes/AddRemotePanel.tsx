@@ -73,7 +73,7 @@ export function AddRemotePanel() {
           ? 'A bucket on AWS S3 or on an S3-compatible server. Sluice never creates a bucket: create it first, with keys that may list, read, write and delete in it. The secret key goes to the secret store and is never shown again.'
           : 'A local folder or a mounted share (NFS, SMB). Sluice never creates a missing remote folder: an unmounted share must fail a backup, not fill the local disk.'}
       </p>
-      <form onSubmit={(e) => void submit(e)} aria-label="Add a remote" noValidate>
+      <form className="add-remote" onSubmit={(e) => void submit(e)} aria-label="Add a remote" noValidate>
         <div className="inline-form">
           <TextField {...fields} k="name" label="Name" path="name" placeholder={s3 ? 'Offsite' : 'NAS'} />
           {/* Not inside its label: a label's text would then hold the options' ("Folder…"), naming the select. */}
