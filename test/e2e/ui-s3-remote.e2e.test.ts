@@ -12,7 +12,8 @@ import { addDemoPool, type DemoPool, demoPoolOf, goTo } from '../helpers/ui-page
 // Adding an S3 remote in the Remotes view (Chromium, `sluice serve --demo`) against a real Ceph RADOS Gateway:
 // refusals said at their field or in the engine's words (an empty bucket, a wrong secret key, a missing bucket),
 // nothing saved until the keys and the bucket answer; Test (write speed, free space unknown); a full "Back up
-// now" to it, seen in the Backups view and in the bucket under the prefix. The secret key goes to the engine
+// now" to it, seen in the Backups view and in the bucket under the prefix; an encrypted one (XO's encryption.json
+// in the bucket). The secret key goes to the engine
 // once per submit and never comes back: in no IPC response or event, in no file of the data folder, not in
 // the page once sent, not in the server's output.
 const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
@@ -203,6 +204,26 @@ describe('an S3 remote in the Remotes view (Chromium, sluice serve --demo, Ceph 
     await expect.poll(() => row.textContent(), { timeout: 15_000 }).toMatch(/1 point of 1 VM/);
     expect(await row.textContent()).toContain('unknown (object storage)');
   }, 180_000);
+
+  it('adds an encrypted S3 remote: the key written down first, the bucket then holds encryption.json under the prefix', async () => {
+    await goTo(page, 'Remotes');
+    await fillS3({ bucket, secret: s3.credentials.secretAccessKey });
+    await field('Name').fill('Offsite sealed');
+    await field('Prefix').fill('sealed');
+    await page.getByLabel(/Encrypt this remote/).check();
+    await page.getByRole('button', { name: 'Generate a key' }).click();
+    const key = await page.getByLabel(/Encryption key/).inputValue();
+    await page.getByLabel('I have written the key down').check();
+    await page.getByRole('button', { name: 'Add remote' }).click();
+    const row = page.getByRole('row', { name: /Offsite sealed/ });
+    await expect.poll(() => row.count(), { timeout: 30_000 }).toBe(1);
+    expect(await row.getByText('encrypted').count()).toBe(1);
+    expect(await row.textContent()).toContain(`s3://${bucket}/sealed?endpoint=${s3.endpoint}`);
+    const sealed = await s3.leftovers(bucket, 'sealed/');
+    expect(sealed.keys.sort()).toEqual(['sealed/encryption.json', 'sealed/metadata.json']);
+    for (const f of dataFolderFiles()) expect(readFileSync(f).includes(Buffer.from(key)), f).toBe(false);
+    expect(received.filter((f) => f.includes(key))).toEqual([]);
+  }, 60_000);
 
   it('the secret key is in no IPC response, no file of the data folder, not the page and not the log', async () => {
     const secret = s3.credentials.secretAccessKey;
