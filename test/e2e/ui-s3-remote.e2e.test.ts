@@ -12,10 +12,10 @@ import { addDemoPool, type DemoPool, demoPoolOf, goTo } from '../helpers/ui-page
 // Adding an S3 remote in the Remotes view (Chromium, `sluice serve --demo`) against a real Ceph RADOS Gateway:
 // refusals said at their field or in the engine's words (an empty bucket, a wrong secret key, a missing bucket),
 // nothing saved until the keys and the bucket answer; Test (write speed, free space unknown); a full "Back up
-// now" to it, seen in the Backups view and in the bucket under the prefix; an encrypted one (XO's encryption.json
-// in the bucket). The secret key goes to the engine
-// once per submit and never comes back: in no IPC response or event, in no file of the data folder, not in
-// the page once sent, not in the server's output.
+// now" to it, seen in the Backups view and in the bucket under the prefix; an encrypted one (XO's
+// encryption.json in the bucket). The secret key goes to the engine once per submit and never comes back: in
+// no IPC response or event, in no file of the data folder, not in the page once sent, not in the server's
+// output.
 const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
 const PREFIX = 'sluice/site-a';
 const s3 = withCephS3();
