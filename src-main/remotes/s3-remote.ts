@@ -344,15 +344,22 @@ async function readAll(body: Readable): Promise<Buffer> {
  */
 const clients = new Map<string, S3Client>();
 
+function keyedClientId(loc: S3Location, credentials: S3Credentials): string {
+  return JSON.stringify([
+    loc.endpoint,
+    loc.region,
+    loc.pathStyle,
+    credentials.accessKeyId,
+    credentials.secretAccessKey,
+  ]);
+}
+
 export function s3ClientFor(
   loc: S3Location,
   credentials: S3Credentials | (() => Promise<S3Credentials>),
   savedAs?: string,
 ): S3Client {
-  const id =
-    typeof credentials === 'function'
-      ? `saved ${savedAs}`
-      : JSON.stringify([loc.endpoint, loc.region, loc.pathStyle, credentials.accessKeyId, credentials.secretAccessKey]);
+  const id = typeof credentials === 'function' ? `saved ${savedAs}` : keyedClientId(loc, credentials);
   let client = clients.get(id);
   if (!client) {
     // The SDK warns on every Node below 22 that versions published after January 2027 will need it; the
@@ -397,6 +404,18 @@ export function setS3CredentialSource(source: S3CredentialSource | undefined): S
   const before = credentialSource;
   credentialSource = source;
   return before;
+}
+
+/**
+ * Drops the client of a location opened with these very keys (the Remotes form's, proven once before the remote
+ * is saved): afterwards the saved remote is opened with its keys from the secret store, and a refused key must
+ * not stay in the engine's memory with a client of its own.
+ */
+export function forgetS3ClientOf(location: string, credentials: S3Credentials): void {
+  const loc = parseS3Location(location);
+  const id = keyedClientId(loc, credentials);
+  clients.get(id)?.destroy();
+  clients.delete(id);
 }
 
 /** Drops the clients of a location (its keys changed or the remote was removed). */

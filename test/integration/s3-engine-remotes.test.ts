@@ -88,48 +88,52 @@ describe('saved S3 remotes in the engine', () => {
     expect(await env.engine.ctx.secrets.get(`remote:${added.id}`)).toBeUndefined();
   }, 180_000);
 
-  it('a wrong secret key and a missing bucket are refused in words', async () => {
+  it('a wrong secret key and a missing bucket are refused at once, in words, and nothing is saved', async () => {
     const bucket = await s3.bucket();
-    const wrong = await env.call<ResponseOf<'remotes.add'>>('remotes.add', {
+    const before = await env.call<ResponseOf<'remotes.list'>>('remotes.list', {});
+    const wrongSecret = 'x'.repeat(40);
+    const wrong = await env.engine.dispatcher.dispatch('remotes.add', {
       name: 'wrong key',
       kind: 's3',
-      s3: s3Input(bucket, 'x'.repeat(40)),
+      s3: s3Input(bucket, wrongSecret),
     });
-    const r = await env.engine.dispatcher.dispatch('remotes.test', { id: wrong.id });
-    expect(r).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
-    if (!r.ok) {
-      expect(r.error.message).toContain('SignatureDoesNotMatch');
-      expect(r.error.hint).toMatch(/secret access key/);
+    expect(wrong).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
+    if (!wrong.ok) {
+      expect(wrong.error.message).toContain('SignatureDoesNotMatch');
+      expect(wrong.error.hint).toMatch(/secret access key/);
     }
-    const missing = await env.call<ResponseOf<'remotes.add'>>('remotes.add', {
+    const missing = await env.engine.dispatcher.dispatch('remotes.add', {
       name: 'no bucket',
       kind: 's3',
       s3: s3Input('no-such-bucket-here'),
     });
-    const m = await env.engine.dispatcher.dispatch('remotes.test', { id: missing.id });
-    expect(m).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
-    if (!m.ok) expect(m.error.message).toContain('the bucket does not exist');
+    expect(missing).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    if (!missing.ok) expect(missing.error.message).toContain('the bucket does not exist');
+    // Neither was saved, and their secret keys left the secret store with them.
+    expect(await env.call('remotes.list', {})).toEqual(before);
+    expect(dataFolderText()).not.toContain(wrongSecret);
+    expect(await s3.leftovers(bucket)).toEqual({ keys: [], uploads: [] });
 
-    const again = await env.engine.dispatcher.dispatch('remotes.add', {
-      name: 'again',
-      kind: 's3',
-      s3: s3Input(bucket),
-    });
-    expect(again).toMatchObject({
-      ok: false,
-      error: { code: 'CONFLICT', message: expect.stringContaining('"wrong key"') },
-    });
     const good = await env.call<ResponseOf<'remotes.add'>>('remotes.add', {
       name: 'good',
       kind: 's3',
       s3: s3Input(bucket, undefined, 'good'),
     });
     expect(good.kind).toBe('s3');
+    const again = await env.engine.dispatcher.dispatch('remotes.add', {
+      name: 'again',
+      kind: 's3',
+      s3: s3Input(bucket, undefined, 'good'),
+    });
+    expect(again).toMatchObject({
+      ok: false,
+      error: { code: 'CONFLICT', message: expect.stringContaining('"good"') },
+    });
     const bad = await env.engine.dispatcher.dispatch('remotes.add', {
       name: 'bad',
       kind: 's3',
       s3: { ...s3Input(bucket), bucket: 'Not_A_Bucket' },
     });
-    expect(bad).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'VALIDATION', issues: [{ path: 's3' }] } });
   }, 120_000);
 });

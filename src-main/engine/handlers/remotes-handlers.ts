@@ -4,6 +4,7 @@ import { testOpenedRemote } from '../../remotes/remote-preflight.js';
 import { openExistingRemote, openRemote } from '../../remotes/remote-registry.js';
 import { parseRemoteKey, remoteKeySecretId } from '../../remotes/encryption-keys.js';
 import { refuseUnmountedShare } from '../../remotes/remote-marker.js';
+import { forgetS3ClientOf } from '../../remotes/s3-remote.js';
 import { remoteUsage } from '../../remotes/remote-usage.js';
 import { listBackupPoints, BACKUPS_DIR } from '../../repository/index.js';
 import type { EngineContext } from '../engine-context.js';
@@ -42,13 +43,8 @@ export function remotesHandlers(
         });
       }
       try {
+        await proveNewRemote(remote.path, key, req.kind === 's3' ? req.s3 : undefined);
         if (key) {
-          // Proven (an encrypted remote's key) or set up (an empty one) now, so a wrong key is said here.
-          const credentials =
-            req.kind === 's3'
-              ? { accessKeyId: req.s3!.accessKeyId, secretAccessKey: req.s3!.secretAccessKey }
-              : undefined;
-          await openExistingRemote(remote.path, { key, ...(credentials ? { credentials } : {}) });
           // From now on every use of the remote looks its key up there (engine/saved-remote-keys.ts).
           await ctx.secrets.set(remoteKeySecretId(remote.id), req.encryptionKey!);
         }
@@ -95,6 +91,27 @@ export function remotesHandlers(
       return { removed: true };
     },
   };
+}
+
+/**
+ * A new remote proven before it is saved, so that a wrong secret key, a missing bucket or a wrong encryption
+ * key is said at once and nothing is saved: an S3 remote's keys and bucket (Sluice never creates a bucket), an
+ * encrypted remote's key (or an empty one set up with it). A folder is proven at its first use, as before. The
+ * client made with the form's keys goes afterwards: the saved remote is opened with its keys from the secret
+ * store, and a refused key does not stay in the engine's memory.
+ */
+async function proveNewRemote(
+  location: string,
+  key: Buffer | undefined,
+  s3: { accessKeyId: string; secretAccessKey: string } | undefined,
+): Promise<void> {
+  if (!key && !s3) return;
+  const credentials = s3 ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } : undefined;
+  try {
+    await openExistingRemote(location, { ...(key ? { key } : {}), ...(credentials ? { credentials } : {}) });
+  } finally {
+    if (credentials) forgetS3ClientOf(location, credentials);
+  }
 }
 
 /**

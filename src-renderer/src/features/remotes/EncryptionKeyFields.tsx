@@ -1,20 +1,5 @@
+import { NO_ENCRYPTION, type EncryptionKeyState } from './encryption-key-state';
 import { KEY_LENGTH, keyLengthOf, newRemoteKey } from './remote-key-text';
-
-export interface EncryptionKeyState {
-  enabled: boolean;
-  key: string;
-  writtenDown: boolean;
-}
-
-export const NO_ENCRYPTION: EncryptionKeyState = { enabled: false, key: '', writtenDown: false };
-
-/** What the form sends: the key only when encryption is on, and nothing is sent until it is written down. */
-export function encryptionProblem(s: EncryptionKeyState): string | undefined {
-  if (!s.enabled) return undefined;
-  if (keyLengthOf(s.key) !== KEY_LENGTH) return `The key must be exactly ${KEY_LENGTH} characters.`;
-  if (!s.writtenDown) return 'Write the key down first, then tick the box.';
-  return undefined;
-}
 
 /**
  * The key of a new encrypted remote, entered once: shown in clear so that it can be copied onto paper, with

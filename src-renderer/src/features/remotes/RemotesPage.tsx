@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import type { ResponseOf } from '../../../../src-shared/contract/index';
 import type { RemoteSummary } from '../../../../src-shared/contract/remotes';
 import { useClient } from '../../client/client-context';
@@ -6,66 +6,25 @@ import { ConfirmDialog } from '../../shared/ui/Dialog';
 import { ErrorMessage } from '../../shared/ui/ErrorMessage';
 import { useRemotePoints } from '../../shared/data/use-points';
 import { formatBytes, formatPercent, formatRate } from '../../../../src-shared/units';
-import { EncryptionKeyFields, encryptionProblem, NO_ENCRYPTION } from './EncryptionKeyFields';
+import { AddRemotePanel } from './AddRemotePanel';
 
 type TestResult = ResponseOf<'remotes.test'>;
 
+/** An object store has no size to fill: S3 says nothing of free space. */
+const UNKNOWN_FREE = 'unknown (object storage)';
+
 export function RemotesPage() {
-  const client = useClient();
   const data = useRemotePoints();
-  const [error, setError] = useState<unknown>(null);
-  const [form, setForm] = useState({ name: '', path: '' });
-  const [encryption, setEncryption] = useState(NO_ENCRYPTION);
-  const encryptionIssue = encryptionProblem(encryption);
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      await client.invoke('remotes.add', { ...form, ...(encryption.enabled ? { encryptionKey: encryption.key } : {}) });
-      setForm({ name: '', path: '' });
-      setEncryption(NO_ENCRYPTION);
-    } catch (err) {
-      setError(err);
-    }
-  };
-
   return (
     <section className="page" aria-labelledby="page-title">
       <h1 id="page-title">Remotes</h1>
-      <div className="panel">
-        <h2>Add a remote</h2>
-        <p className="muted">
-          A local folder or a mounted share (NFS, SMB). Sluice never creates a missing remote folder: an unmounted share
-          must fail a backup, not fill the local disk.
-        </p>
-        <form className="inline-form" onSubmit={(e) => void submit(e)} aria-label="Add a remote">
-          <label>
-            Name
-            <input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} placeholder="NAS" />
-          </label>
-          <label style={{ flex: '1 1 320px' }}>
-            Folder
-            <input
-              value={form.path}
-              onChange={(e) => setForm({ ...form, path: e.target.value })}
-              placeholder="/mnt/backups"
-            />
-          </label>
-          <button type="submit" disabled={encryptionIssue !== undefined}>
-            Add remote
-          </button>
-        </form>
-        <EncryptionKeyFields value={encryption} onChange={setEncryption} />
-        {encryption.enabled && encryptionIssue && <p className="muted">{encryptionIssue}</p>}
-        <ErrorMessage error={error} />
-      </div>
+      <AddRemotePanel />
       <ErrorMessage error={data.errors['']} />
       <table aria-label="Remotes">
         <thead>
           <tr>
             <th>Name</th>
-            <th>Folder</th>
+            <th>Location</th>
             <th className="n">Backups</th>
             <th className="n">Used by Sluice</th>
             <th className="n">Free</th>
@@ -130,7 +89,12 @@ function RemoteRow({
             </>
           )}
         </td>
-        <td className="mono">{r.path}</td>
+        <td>
+          <div className="mono">{r.path}</div>
+          <div className="help" data-testid="remote-kind">
+            {r.kind === 's3' ? `S3 object storage, access key id ${r.accessKeyId}` : 'Folder'}
+          </div>
+        </td>
         <td className="n">
           {usage
             ? `${usage.points} point${usage.points === 1 ? '' : 's'} of ${usage.vms} VM${usage.vms === 1 ? '' : 's'}`
@@ -138,9 +102,11 @@ function RemoteRow({
         </td>
         <td className="n">{usage ? formatBytes(usage.repositoryBytes) : '—'}</td>
         <td className="n">
-          {usage && usage.freeBytes !== null
-            ? `${formatBytes(usage.freeBytes)} (${formatPercent(usage.totalBytes ? usage.freeBytes / usage.totalBytes : 0)})`
-            : '—'}
+          {!usage
+            ? '—'
+            : usage.freeBytes !== null
+              ? `${formatBytes(usage.freeBytes)} (${formatPercent(usage.totalBytes ? usage.freeBytes / usage.totalBytes : 0)})`
+              : UNKNOWN_FREE}
         </td>
         <td className="n">{usage && usage.totalBytes !== null ? formatBytes(usage.totalBytes) : '—'}</td>
         <td className="nowrap">
@@ -179,14 +145,19 @@ function RemoteRow({
           <td colSpan={7}>
             {test && (
               <div className="notice ok" role="status" aria-label={`Test of ${r.name}`}>
-                <strong>{r.name} is writable.</strong>{' '}
-                {test.freeBytes !== null && test.totalBytes !== null
-                  ? `Free space ${formatBytes(test.freeBytes)} of ${formatBytes(test.totalBytes)}; write speed `
-                  : 'Write speed '}
+                <strong>{r.name} is writable.</strong> {r.kind === 's3' && 'Its keys and bucket were accepted. '}
+                <span data-testid="free-space">
+                  {test.freeBytes !== null && test.totalBytes !== null
+                    ? `Free space ${formatBytes(test.freeBytes)} of ${formatBytes(test.totalBytes)}`
+                    : `Free space: ${UNKNOWN_FREE}`}
+                </span>
+                ; write speed{' '}
                 <span className="num" data-testid="write-speed">
                   {formatRate(test.writeBytesPerSec)}
                 </span>{' '}
-                (wrote and synced {formatBytes(test.testedBytes)}, then removed it).
+                {r.kind === 's3'
+                  ? `(wrote, read back and deleted a probe object, then uploaded ${formatBytes(test.testedBytes)} and deleted it).`
+                  : `(wrote and synced ${formatBytes(test.testedBytes)}, then removed it).`}
               </div>
             )}
             <ErrorMessage error={testError} title={`The test of ${r.name} failed.`} />
