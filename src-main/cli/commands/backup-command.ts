@@ -37,7 +37,7 @@ Backs up VMs of a pool into a repository folder (Xen Orchestra's layout), with p
   --vm NAME_OR_UUID         a VM to back up; repeat for several
   --remote DIR|S3URL        the repository: a folder (a full path: local disk or a mounted share; never
                             created), or s3://BUCKET/PREFIX?endpoint=URL with the keys in AWS_ACCESS_KEY_ID and
-                            AWS_SECRET_ACCESS_KEY (full mode only for now; the bucket must exist)
+                            AWS_SECRET_ACCESS_KEY (the bucket must exist; incremental disks go there as VHD directories)
   --mode full|delta         full (XVA) backups, or incremental ones (VHD chains, XO's delta layout)
   --retention N             keep the N newest points of this job per VM; older ones are deleted after the
                             backup (delta points are merged into the chain, shown as the "merge" phase).
