@@ -27,6 +27,8 @@ export async function preflightOpenedRemote(remote: Remote): Promise<OpenedRemot
   const folder = mediumOf(remote);
   if (folder instanceof FolderRemote) {
     const r = await preflightRemote(folder.root, { create: false });
+    // A file system that reports no blocks at all (smbnetfs) does not know its free space: it has not none.
+    if (r.totalBytes === 0) return { label: remote.label, freeBytes: undefined, totalBytes: undefined };
     return { label: remote.label, freeBytes: r.freeBytes, totalBytes: r.totalBytes };
   }
   const key = `.sluice-probe-${process.pid}-${randomBytes(4).toString('hex')}`;
