@@ -110,7 +110,8 @@ export async function runMirror(req: MirrorRequest): Promise<MirrorResult> {
       continue;
     }
     const copied = result.copied.slice(before.copied);
-    const now = (await listBackupPoints(req.to)).points.filter((p) => p.vmUuid === vm.uuid);
+    // Only this VM's folder, not the whole target again for each VM.
+    const now = (await (await BackupFolder.open(req.to, vm.uuid)).listPoints()).points;
     await req.hooks?.vmDone(vm, {
       copied,
       bytes: copied.reduce((n, c) => n + c.bytes, 0),

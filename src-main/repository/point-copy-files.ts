@@ -3,7 +3,7 @@ import { DIGESTS_SUFFIX } from '../formats/vhd/vhd-block-digests.js';
 import type { Remote, RemoteUpload } from '../remotes/remote.js';
 import { joinKey } from '../remotes/remote-key.js';
 import { vhdKeysOf, vmKeyOf, xvaKeyOf } from './point-file-keys.js';
-import type { BackupPoint } from './repository-reader.js';
+import { METADATA_MAX_BYTES, type BackupPoint } from './repository-reader.js';
 import { baseName, parentKey, pointFileKeys, vmFolderKey } from './repository-keys.js';
 import { resolveChain, scanVhdFolder } from './vhd-folder-scan.js';
 import { ALIAS_SUFFIX, dataPathForAlias, HEADER_NAME, isAliasName } from '../formats/vhd/vhd-directory.js';
@@ -275,7 +275,7 @@ export async function commitCopiedPoint(
   target: Remote,
   plan: { metadataKey: string; renamedVhds: Map<string, string> },
 ): Promise<void> {
-  let bytes: Buffer | string = await point.remote.read(point.metadataKey, { maxBytes: 8 * 1024 * 1024 });
+  let bytes: Buffer | string = await point.remote.read(point.metadataKey, { maxBytes: METADATA_MAX_BYTES });
   if (plan.renamedVhds.size > 0) {
     const meta = JSON.parse(bytes.toString('utf8')) as { vhds?: Record<string, string> };
     for (const [disk, rel] of Object.entries(meta.vhds ?? {})) {
